@@ -1,0 +1,151 @@
+import { Headers } from './headers.js';
+import { type NameAddr, parseNameAddr, parseNameAddrList } from './name-addr.js';
+import { type Via, parseViaList } from './via.js';
+import { type Uri, type SipUri, isSipUri } from './uri.js';
+import { getParam } from './params.js';
+import { splitCommaList, SyntaxFault } from './scanner.js';
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+/** Shared parts of requests and responses; structured headers are parsed once, on first use. */
+export abstract class SipMessage {
+  headers: Headers;
+  body: Buffer;
+  private cache: {
+    via?: Via[];
+    from?: NameAddr;
+    to?: NameAddr;
+    cseq?: CSeq;
+    contacts?: NameAddr[] | '*';
+  } = {};
+
+  constructor(headers: Headers, body: Buffer) {
+    this.headers = headers;
+    this.body = body;
+  }
+
+  abstract readonly isRequest: boolean;
+
+  /** Forgets parsed views after the headers were changed. */
+  invalidate(): void {
+    this.cache = {};
+  }
+
+  get vias(): Via[] {
+    if (this.cache.via === undefined) {
+      const list: Via[] = [];
+      for (const v of this.headers.all('via')) list.push(...parseViaList(v));
+      this.cache.via = list;
+    }
+    return this.cache.via;
+  }
+
+  get topVia(): Via {
+    const v = this.vias[0];
+    if (v === undefined) throw new SyntaxFault('Missing Via header');
+    return v;
+  }
+
+  get from(): NameAddr {
+    return (this.cache.from ??= parseNameAddr(this.required('from'), 'From'));
+  }
+
+  get to(): NameAddr {
+    return (this.cache.to ??= parseNameAddr(this.required('to'), 'To'));
+  }
+
+  get fromTag(): string | undefined {
+    return getParam(this.from.params, 'tag') ?? undefined;
+  }
+
+  get toTag(): string | undefined {
+    return getParam(this.to.params, 'tag') ?? undefined;
+  }
+
+  get callId(): string {
+    return this.required('call-id');
+  }
+
+  get cseq(): CSeq {
+    if (this.cache.cseq === undefined) {
+      const m = /^([0-9]{1,10})[ \t]+([^ \t]+)$/.exec(this.required('cseq'));
+      if (m === null) throw new SyntaxFault('Malformed CSeq');
+      const seq = Number(m[1]);
+      // RFC 3261 §8.1.1.5: the sequence number MUST be less than 2**31
+      if (seq >= 2 ** 31) throw new SyntaxFault('CSeq number out of range');
+      this.cache.cseq = { seq, method: m[2] };
+    }
+    return this.cache.cseq;
+  }
+
+  /** Contact header as name-addrs, or '*' (RFC 3261 §10.2.2). */
+  get contacts(): NameAddr[] | '*' {
+    if (this.cache.contacts === undefined) {
+      const values = this.headers.all('contact');
+      if (values.length === 1 && values[0].trim() === '*') this.cache.contacts = '*';
+      else {
+        const list: NameAddr[] = [];
+        for (const v of values) {
+          if (v.trim() === '*') throw new SyntaxFault("Contact '*' mixed with other contacts");
+          list.push(...parseNameAddrList(v, 'Contact'));
+        }
+        this.cache.contacts = list;
+      }
+    }
+    return this.cache.contacts;
+  }
+
+  /** Token list headers such as Require, Supported, Allow (lower-cased tokens). */
+  tokens(name: string): string[] {
+    const out: string[] = [];
+    for (const v of this.headers.all(name)) for (const t of splitCommaList(v)) out.push(t.toLowerCase());
+    return out;
+  }
+
+  protected required(name: string): string {
+    const v = this.headers.get(name);
+    if (v === undefined) throw new SyntaxFault(`Missing ${name} header`);
+    return v;
+  }
+}
+
+export class SipRequest extends SipMessage {
+  readonly isRequest = true;
+  method: string;
+  /** Request-URI as text (what we forward) and parsed */
+  uriText: string;
+  uri: Uri;
+
+  constructor(method: string, uri: Uri, uriText: string, headers: Headers, body: Buffer) {
+    super(headers, body);
+    this.method = method;
+    this.uri = uri;
+    this.uriText = uriText;
+  }
+
+  get sipUri(): SipUri | null {
+    return isSipUri(this.uri) ? this.uri : null;
+  }
+
+  get maxForwards(): number | null {
+    const v = this.headers.get('max-forwards');
+    return v === undefined ? null : Number(v);
+  }
+}
+
+export class SipResponse extends SipMessage {
+  readonly isRequest = false;
+  status: number;
+  reason: string;
+
+  constructor(status: number, reason: string, headers: Headers, body: Buffer) {
+    super(headers, body);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export type AnyMessage = SipRequest | SipResponse;

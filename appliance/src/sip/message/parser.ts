@@ -1,0 +1,257 @@
+import { Headers } from './headers.js';
+import { headerKey, SINGLE_HEADERS } from './header-names.js';
+import { SipRequest, SipResponse, type AnyMessage } from './message.js';
+import { SyntaxFault, isToken } from './scanner.js';
+import { parseUri, isSipUri } from './uri.js';
+
+export interface ParseLimits {
+  /** whole message, start line to end of body (RFC 3261 §21.5.14: 513 beyond it) */
+  maxMessageBytes: number;
+  /** body alone (413 beyond it) */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_LIMITS: ParseLimits = { maxMessageBytes: 65535, maxBodyBytes: 32768 };
+
+/**
+ * A message that could not be accepted. For requests with a readable Via the
+ * transport layer answers `status`/`reason` statelessly; everything else is dropped.
+ */
+export interface Rejected {
+  status: number;
+  reason: string;
+  isRequest: boolean;
+  /** whatever header fields were readable, to build the response from */
+  headers: Headers;
+}
+
+export type ParseOutcome = { ok: true; message: AnyMessage } | { ok: false; rejected: Rejected };
+
+interface Head {
+  startLine: string;
+  headers: Headers;
+  fault: string | null;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LFLF = Buffer.from('\n\n');
+
+/**
+ * Where the header section ends and the body starts. Bare-LF messages (as in
+ * the RFC 5118 examples) are tolerated: robustness, RFC 3261 §7.5 wants CRLF.
+ */
+function findHeadEnd(buf: Buffer): { headEnd: number; bodyStart: number } | null {
+  const crlf = buf.indexOf(CRLFCRLF);
+  if (crlf >= 0 && crlf < 64) return { headEnd: crlf, bodyStart: crlf + 4 };
+  const lf = buf.indexOf(LFLF);
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) return { headEnd: lf, bodyStart: lf + 2 };
+  return crlf >= 0 ? { headEnd: crlf, bodyStart: crlf + 4 } : null;
+}
+
+/** Splits the header section into fields, unfolding continuation lines (RFC 3261 §7.3.1). */
+function parseHead(text: string): Head {
+  const lines = text.includes('\r\n') ? text.split('\r\n') : text.split('\n');
+  const headers = new Headers();
+  let fault: string | null = null;
+  let i = 1;
+  while (i < lines.length) {
+    let line = lines[i++];
+    while (i < lines.length && (lines[i].charCodeAt(0) === 32 || lines[i].charCodeAt(0) === 9)) {
+      line += ' ' + lines[i++].trimStart();
+    }
+    if (line.length === 0) continue;
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trimEnd() : '';
+    if (colon <= 0 || !isToken(name)) {
+      fault ??= `Malformed header line '${line.slice(0, 30)}'`;
+      continue;
+    }
+    const key = headerKey(name);
+    const value = line.slice(colon + 1).trim();
+    if (SINGLE_HEADERS.has(key) && headers.has(key)) fault ??= `Duplicate ${name} header`;
+    headers.append(key, value);
+  }
+  return { startLine: lines[0], headers, fault };
+}
+
+function contentLength(headers: Headers): number | string | null {
+  const values = headers.all('content-length');
+  if (values.length === 0) return null;
+  if (values.length > 1) return 'Multiple Content-Length headers';
+  if (!/^[0-9]{1,10}$/.test(values[0])) return `Malformed Content-Length '${values[0].slice(0, 20)}'`;
+  return Number(values[0]);
+}
+
+function reject(status: number, reason: string, isRequest: boolean, headers: Headers): ParseOutcome {
+  return { ok: false, rejected: { status, reason, isRequest, headers } };
+}
+
+/** Builds and checks a message from its start line, header fields and body. */
+function build(head: Head, body: Buffer, totalBytes: number, limits: ParseLimits): ParseOutcome {
+  const { startLine, headers } = head;
+  const isRequest = !startLine.startsWith('SIP/');
+  if (totalBytes > limits.maxMessageBytes) return reject(513, 'Message Too Large', isRequest, headers);
+  if (isRequest) return buildRequest(head, body, limits);
+  const m = /^SIP\/2\.0 ([1-6][0-9]{2})(?: (.*))?$/i.exec(startLine);
+  if (m === null) return reject(0, 'Malformed Status-Line', false, headers);
+  if (head.fault !== null) return reject(0, head.fault, false, headers);
+  const res = new SipResponse(Number(m[1]), m[2] ?? '', headers, body);
+  try {
+    checkCommon(res);
+  } catch (e) {
+    return reject(0, (e as Error).message, false, headers);
+  }
+  return { ok: true, message: res };
+}
+
+function buildRequest(head: Head, body: Buffer, limits: ParseLimits): ParseOutcome {
+  const { startLine, headers } = head;
+  // RFC 3261 §25.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF (single spaces)
+  const parts = startLine.split(' ');
+  if (parts.length !== 3 || !isToken(parts[0])) return reject(400, 'Malformed Request-Line', true, headers);
+  const [method, uriText, version] = parts;
+  if (!/^SIP\/[0-9]+\.[0-9]+$/i.test(version)) return reject(400, 'Malformed SIP-Version', true, headers);
+  if (version.toUpperCase() !== 'SIP/2.0') return reject(505, 'Version Not Supported', true, headers);
+  if (head.fault !== null) return reject(400, head.fault, true, headers);
+  if (body.length > limits.maxBodyBytes) return reject(413, 'Request Entity Too Large', true, headers);
+  let req: SipRequest;
+  try {
+    const uri = parseUri(uriText, 'Request-URI');
+    // RFC 3261 §19.1.1, table 1: headers are not allowed in a Request-URI
+    if (isSipUri(uri) && uri.headers !== null) throw new SyntaxFault('Request-URI must not carry headers');
+    req = new SipRequest(method, uri, uriText, headers, body);
+    checkCommon(req);
+    checkRequest(req);
+  } catch (e) {
+    if (e instanceof SyntaxFault) return reject(400, e.message, true, headers);
+    throw e;
+  }
+  return { ok: true, message: req };
+}
+
+const RFC1123 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
+
+/** Fields every message needs to be matched to a transaction (RFC 3261 §8.1.1). */
+function checkCommon(msg: AnyMessage): void {
+  if (msg.vias.length === 0) throw new SyntaxFault('Missing Via header');
+  void msg.from;
+  void msg.to;
+  const callId = msg.callId;
+  if (callId.length === 0 || /\s/.test(callId)) throw new SyntaxFault('Malformed Call-ID');
+  void msg.cseq;
+}
+
+function checkRequest(req: SipRequest): void {
+  const h = req.headers;
+  if (req.cseq.method !== req.method) throw new SyntaxFault('CSeq method does not match the Request-Line');
+  const mf = h.get('max-forwards');
+  // RFC 3261 §20.22: an integer in the range 0-255
+  if (mf !== undefined && (!/^[0-9]{1,5}$/.test(mf) || Number(mf) > 255)) throw new SyntaxFault('Malformed Max-Forwards');
+  const date = h.get('date');
+  if (date !== undefined && !RFC1123.test(date)) throw new SyntaxFault('Malformed Date (RFC 1123 form in GMT expected)');
+  const expires = h.get('expires');
+  if (expires !== undefined && !/^[0-9]+$/.test(expires)) throw new SyntaxFault('Malformed Expires');
+  const ctype = h.get('content-type');
+  if (ctype !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+\s*(;.*)?$/.test(ctype)) {
+    throw new SyntaxFault('Malformed Content-Type');
+  }
+  void req.contacts;
+  for (const name of ['require', 'proxy-require', 'supported']) {
+    for (const t of req.tokens(name)) if (!isToken(t)) throw new SyntaxFault(`Malformed ${name} header`);
+  }
+}
+
+/**
+ * Parses one UDP datagram. Content-Length frames the body; octets past it are
+ * ignored (RFC 3261 §18.3), and a Content-Length beyond the datagram is an error.
+ */
+export function parseDatagram(buf: Buffer, limits: ParseLimits = DEFAULT_LIMITS): ParseOutcome | null {
+  // A datagram is one whole message, so a missing empty line ends the header section there.
+  const end = findHeadEnd(buf) ?? { headEnd: trimEol(buf), bodyStart: buf.length };
+  if (end.headEnd === 0) return null;
+  const head = parseHead(buf.toString('utf8', 0, end.headEnd));
+  const bodyStart = end.bodyStart;
+  const bareLf = buf[end.headEnd] === 10;
+  const cl = contentLength(head.headers);
+  const isRequest = !head.startLine.startsWith('SIP/');
+  if (typeof cl === 'string') return reject(400, cl, isRequest, head.headers);
+  let bodyEnd = buf.length;
+  if (cl !== null) {
+    // A bare-LF message was rewritten from CRLF on its way, which shrinks the body its
+    // Content-Length counted: read to the end then (RFC 5118 §4.1 example, ipv6-in-sdp).
+    if (bodyStart + cl > buf.length && bareLf) bodyEnd = buf.length;
+    else if (bodyStart + cl > buf.length) return reject(400, 'Content-Length exceeds the datagram', isRequest, head.headers);
+    else bodyEnd = bodyStart + cl;
+  }
+  return build(head, buf.subarray(bodyStart, bodyEnd), bodyEnd, limits);
+}
+
+function trimEol(buf: Buffer): number {
+  let n = buf.length;
+  while (n > 0 && (buf[n - 1] === 10 || buf[n - 1] === 13)) n--;
+  return n;
+}
+
+/** What a stream framer hands back for each complete message or framing failure. */
+export type FramedItem =
+  | { kind: 'message'; outcome: ParseOutcome }
+  /** the framing is lost: answer if possible, then close (RFC 3261 §18.3) */
+  | { kind: 'fatal'; rejected: Rejected | null }
+  /** a CRLFCRLF keep-alive ping that wants a CRLF pong (RFC 5626 §3.5.1) */
+  | { kind: 'ping' };
+
+/**
+ * Frames messages on a stream transport (TCP, TLS) by Content-Length, which
+ * is mandatory there (RFC 3261 §18.3).
+ */
+export class StreamFramer {
+  private buf: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly limits: ParseLimits = DEFAULT_LIMITS) {}
+
+  push(chunk: Buffer): FramedItem[] {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const out: FramedItem[] = [];
+    for (;;) {
+      // keep-alives between messages: CRLFCRLF is a ping, a lone CRLF a pong
+      let skip = 0;
+      while (skip + 1 < this.buf.length && this.buf[skip] === 13 && this.buf[skip + 1] === 10) {
+        if (skip + 3 < this.buf.length && this.buf[skip + 2] === 13 && this.buf[skip + 3] === 10) {
+          out.push({ kind: 'ping' });
+          skip += 4;
+        } else skip += 2;
+      }
+      if (skip > 0) this.buf = this.buf.subarray(skip);
+      if (this.buf.length === 0) return out;
+      if (this.buf.length === 1 && this.buf[0] === 13) return out;
+      const end = findHeadEnd(this.buf);
+      if (end === null) {
+        if (this.buf.length > this.limits.maxMessageBytes) out.push({ kind: 'fatal', rejected: null });
+        return out;
+      }
+      const head = parseHead(this.buf.toString('utf8', 0, end.headEnd));
+      const isRequest = !head.startLine.startsWith('SIP/');
+      const cl = contentLength(head.headers);
+      if (cl === null || typeof cl === 'string') {
+        const reason = cl ?? 'Missing Content-Length on a stream transport';
+        out.push({ kind: 'fatal', rejected: { status: 400, reason, isRequest, headers: head.headers } });
+        return out;
+      }
+      const total = end.bodyStart + cl;
+      if (total > this.limits.maxMessageBytes) {
+        out.push({ kind: 'fatal', rejected: { status: 513, reason: 'Message Too Large', isRequest, headers: head.headers } });
+        return out;
+      }
+      if (this.buf.length < total) return out;
+      const body = Buffer.from(this.buf.subarray(end.bodyStart, total));
+      this.buf = this.buf.subarray(total);
+      out.push({ kind: 'message', outcome: build(head, body, total, this.limits) });
+    }
+  }
+}
+
+/** Parses one complete message whose body is the rest of the text (for WebSocket frames and tests). */
+export function parseMessage(data: Buffer | string, limits: ParseLimits = DEFAULT_LIMITS): ParseOutcome | null {
+  return parseDatagram(typeof data === 'string' ? Buffer.from(data) : data, limits);
+}
+

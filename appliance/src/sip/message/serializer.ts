@@ -1,0 +1,49 @@
+import type { AnyMessage } from './message.js';
+import { Headers } from './headers.js';
+import { SipResponse, type SipRequest } from './message.js';
+
+/**
+ * Writes a message in wire form. Content-Length is always written last and
+ * computed from the body, so callers never keep it in step by hand.
+ */
+export function serialize(msg: AnyMessage): Buffer {
+  let s = msg.isRequest ? `${msg.method} ${msg.uriText} SIP/2.0\r\n` : `SIP/2.0 ${msg.status} ${msg.reason}\r\n`;
+  for (const [key, name, values] of msg.headers.entries()) {
+    if (key === 'content-length') continue;
+    for (const v of values) s += `${name}: ${v}\r\n`;
+  }
+  s += `Content-Length: ${msg.body.length}\r\n\r\n`;
+  if (msg.body.length === 0) return Buffer.from(s);
+  return Buffer.concat([Buffer.from(s), msg.body]);
+}
+
+/** Header fields a response copies from its request (RFC 3261 §8.2.6.2). */
+const COPIED = ['via', 'from', 'to', 'call-id', 'cseq'];
+
+/**
+ * Builds a response to a request, or to the readable headers of a rejected one.
+ * A To tag is added for final responses when the request had none.
+ */
+export function createResponse(
+  req: SipRequest | Headers,
+  status: number,
+  reason: string,
+  toTag?: string,
+): SipResponse {
+  const src = req instanceof Headers ? req : req.headers;
+  const headers = new Headers();
+  for (const key of COPIED) {
+    const values = src.all(key);
+    if (values.length > 0) headers.set(key, values);
+  }
+  if (toTag !== undefined && status > 100) {
+    const to = headers.get('to');
+    if (to !== undefined && !/;\s*tag\s*=/i.test(to)) headers.set('to', `${to};tag=${toTag}`);
+  }
+  return new SipResponse(status, sanitizeReason(reason), headers, Buffer.alloc(0));
+}
+
+/** A reason phrase must not contain CR or LF (RFC 3261 §25.1 Reason-Phrase). */
+export function sanitizeReason(reason: string): string {
+  return reason.replace(/[\r\n]+/g, ' ').slice(0, 200);
+}

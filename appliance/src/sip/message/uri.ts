@@ -1,0 +1,199 @@
+import { SyntaxFault } from './scanner.js';
+import type { Param } from './params.js';
+import { formatParams, getParam } from './params.js';
+
+/**
+ * A SIP or SIPS URI (RFC 3261 §19.1). `user` and parameter values are kept
+ * as received (escaped); use {@link unescapeUri} to compare.
+ */
+export interface SipUri {
+  scheme: 'sip' | 'sips';
+  user: string | null;
+  password: string | null;
+  /** lower-cased; IPv6 references keep their brackets */
+  host: string;
+  port: number | null;
+  params: Param[];
+  /** the `?…` part without the '?', or null */
+  headers: string | null;
+}
+
+/** Any other URI scheme (tel:, isbn:, soap.beep: …), kept as text. */
+export interface OtherUri {
+  scheme: string;
+  text: string;
+}
+
+export type Uri = SipUri | OtherUri;
+
+export function isSipUri(uri: Uri): uri is SipUri {
+  return uri.scheme === 'sip' || uri.scheme === 'sips';
+}
+
+// Character classes of RFC 3261 §25.1, as lookup tables.
+function table(chars: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789') t[c.charCodeAt(0)] = 1;
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  return t;
+}
+const MARK = "-_.!~*'()";
+const USER = table(MARK + '&=+$,;?/');
+const PASSWORD = table(MARK + '&=+$,');
+const PARAM = table(MARK + '[]/:&+$');
+const HEADERS = table(MARK + '[]/?:+$=&');
+const SCHEME = table('+-.');
+
+function checkChars(s: string, allowed: Uint8Array, what: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      // escaped = "%" HEXDIG HEXDIG
+      if (!/^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) throw new SyntaxFault(`Malformed ${what}: bad escape`);
+      i += 2;
+      continue;
+    }
+    if (c >= 128 || allowed[c] !== 1) throw new SyntaxFault(`Malformed ${what}: character '${s[i]}' not allowed`);
+  }
+}
+
+/** Validates host = hostname / IPv4address / IPv6reference and returns it lower-cased. */
+export function parseHost(host: string, what = 'host'): string {
+  if (host.length === 0) throw new SyntaxFault(`Malformed ${what}: empty host`);
+  if (host[0] === '[') {
+    // RFC 5118 §4.3 tolerates the "::" + IPv4 over-long form, so check the shape, not the count
+    if (!/^\[[0-9a-fA-F:.]+\]$/.test(host) || !host.includes(':')) {
+      throw new SyntaxFault(`Malformed ${what}: bad IPv6 reference '${host}'`);
+    }
+    return host.toLowerCase();
+  }
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*\.?$/.test(host)) {
+    throw new SyntaxFault(`Malformed ${what}: bad host '${host}'`);
+  }
+  return host.toLowerCase();
+}
+
+/** Splits "host[:port]" where host may be an IPv6 reference. */
+export function parseHostPort(text: string, what: string): { host: string; port: number | null } {
+  let host = text;
+  let port: number | null = null;
+  if (text[0] === '[') {
+    const end = text.indexOf(']');
+    if (end < 0) throw new SyntaxFault(`Malformed ${what}: unterminated IPv6 reference`);
+    host = text.slice(0, end + 1);
+    const after = text.slice(end + 1);
+    if (after.length > 0) {
+      if (after[0] !== ':') throw new SyntaxFault(`Malformed ${what}: junk after IPv6 reference`);
+      port = parsePort(after.slice(1), what);
+    }
+  } else {
+    const colon = text.indexOf(':');
+    if (colon >= 0) {
+      host = text.slice(0, colon);
+      port = parsePort(text.slice(colon + 1), what);
+    }
+  }
+  return { host: parseHost(host, what), port };
+}
+
+function parsePort(s: string, what: string): number {
+  if (!/^[0-9]{1,5}$/.test(s)) throw new SyntaxFault(`Malformed ${what}: bad port '${s}'`);
+  const n = Number(s);
+  if (n > 65535) throw new SyntaxFault(`Malformed ${what}: port ${n} out of range`);
+  return n;
+}
+
+/**
+ * Parses an absolute URI. SIP and SIPS URIs are checked against RFC 3261 §25.1;
+ * others only need a valid scheme and no white space or angle brackets.
+ */
+export function parseUri(text: string, what = 'URI'): Uri {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new SyntaxFault(`Malformed ${what}: no scheme in '${text.slice(0, 40)}'`);
+  const scheme = text.slice(0, colon).toLowerCase();
+  if (!/^[a-z]/.test(scheme)) throw new SyntaxFault(`Malformed ${what}: bad scheme '${text.slice(0, colon)}'`);
+  for (let i = 1; i < scheme.length; i++) {
+    const c = scheme.charCodeAt(i);
+    if (c >= 128 || SCHEME[c] !== 1) throw new SyntaxFault(`Malformed ${what}: bad scheme '${text.slice(0, colon)}'`);
+  }
+  if (scheme !== 'sip' && scheme !== 'sips') {
+    if (/[\s<>"]/.test(text) || colon === text.length - 1) throw new SyntaxFault(`Malformed ${what}: bad ${scheme} URI`);
+    return { scheme, text };
+  }
+  return parseSipUriBody(scheme, text.slice(colon + 1), what);
+}
+
+function parseSipUriBody(scheme: 'sip' | 'sips', rest: string, what: string): SipUri {
+  let user: string | null = null;
+  let password: string | null = null;
+  // '@' may appear only once: it is excluded from user, password, host, params and headers.
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    const pc = userinfo.indexOf(':');
+    user = pc >= 0 ? userinfo.slice(0, pc) : userinfo;
+    if (pc >= 0) {
+      password = userinfo.slice(pc + 1);
+      checkChars(password, PASSWORD, `${what} password`);
+    }
+    if (user.length === 0) throw new SyntaxFault(`Malformed ${what}: empty user part`);
+    checkChars(user, USER, `${what} user part`);
+  }
+  let headers: string | null = null;
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    headers = rest.slice(q + 1);
+    rest = rest.slice(0, q);
+    checkChars(headers, HEADERS, `${what} headers`);
+  }
+  const semi = rest.indexOf(';');
+  const hostport = semi >= 0 ? rest.slice(0, semi) : rest;
+  const { host, port } = parseHostPort(hostport, what);
+  const params: Param[] = [];
+  if (semi >= 0) {
+    for (const p of rest.slice(semi + 1).split(';')) {
+      const eq = p.indexOf('=');
+      const name = eq >= 0 ? p.slice(0, eq) : p;
+      const value = eq >= 0 ? p.slice(eq + 1) : null;
+      if (name.length === 0) throw new SyntaxFault(`Malformed ${what}: empty URI parameter`);
+      checkChars(name, PARAM, `${what} parameter`);
+      if (value !== null) {
+        if (value.length === 0) throw new SyntaxFault(`Malformed ${what}: empty value of URI parameter ${name}`);
+        checkChars(value, PARAM, `${what} parameter`);
+      }
+      params.push({ name, value });
+    }
+  }
+  return { scheme, user, password, host, port, params, headers };
+}
+
+export function formatUri(uri: Uri): string {
+  if (!isSipUri(uri)) return uri.text;
+  let s = `${uri.scheme}:`;
+  if (uri.user !== null) s += uri.password !== null ? `${uri.user}:${uri.password}@` : `${uri.user}@`;
+  s += uri.host;
+  if (uri.port !== null) s += `:${uri.port}`;
+  s += formatParams(uri.params);
+  if (uri.headers !== null) s += `?${uri.headers}`;
+  return s;
+}
+
+/** Decodes %HH escapes (RFC 3261 §19.1.4 compares user parts unescaped). */
+export function unescapeUri(s: string): string {
+  if (!s.includes('%')) return s;
+  return s.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/**
+ * The address-of-record key of a SIP URI: scheme, unescaped user and host
+ * (RFC 3261 §10.3 step 5: everything but these is dropped).
+ */
+export function aorOf(uri: SipUri): string {
+  const user = uri.user === null ? '' : `${unescapeUri(uri.user)}@`;
+  return `sip:${user}${uri.host}`;
+}
+
+export function uriParam(uri: SipUri, name: string): string | null | undefined {
+  return getParam(uri.params, name);
+}

@@ -1,0 +1,69 @@
+import { Scanner, SyntaxFault } from './scanner.js';
+import { type Param, readParams, formatParams, getParam } from './params.js';
+import { parseHost } from './uri.js';
+
+/** One Via element (RFC 3261 §20.42, §25.1 via-parm). */
+export interface Via {
+  protocol: string;
+  version: string;
+  /** upper-cased transport token: UDP, TCP, TLS, WS, WSS, SCTP or an extension */
+  transport: string;
+  host: string;
+  port: number | null;
+  params: Param[];
+  /** the branch parameter, or '' when absent */
+  branch: string;
+}
+
+function readVia(sc: Scanner): Via {
+  sc.skipWs();
+  const protocol = sc.token();
+  sc.expectSep('/');
+  const version = sc.token();
+  sc.expectSep('/');
+  const transport = sc.token().toUpperCase();
+  if (!sc.skipWs()) sc.fail('white space before sent-by');
+  let hostText: string;
+  if (sc.peek() === '[') {
+    const end = sc.text.indexOf(']', sc.pos);
+    if (end < 0) throw new SyntaxFault(`Malformed ${sc.what}: unterminated IPv6 reference`);
+    hostText = sc.text.slice(sc.pos, end + 1);
+    sc.pos = end + 1;
+  } else {
+    const start = sc.pos;
+    while (sc.pos < sc.text.length && /[a-zA-Z0-9.-]/.test(sc.text[sc.pos])) sc.pos++;
+    hostText = sc.text.slice(start, sc.pos);
+  }
+  const host = parseHost(hostText, sc.what);
+  let port: number | null = null;
+  if (sc.sep(':')) {
+    const start = sc.pos;
+    while (sc.pos < sc.text.length && sc.text.charCodeAt(sc.pos) >= 48 && sc.text.charCodeAt(sc.pos) <= 57) sc.pos++;
+    const digits = sc.text.slice(start, sc.pos);
+    if (digits.length === 0 || digits.length > 5 || Number(digits) > 65535) sc.fail('a port');
+    port = Number(digits);
+  }
+  const params = readParams(sc);
+  const branch = getParam(params, 'branch');
+  if (branch === null) throw new SyntaxFault(`Malformed ${sc.what}: branch without a value`);
+  return { protocol, version, transport, host, port, params, branch: branch ?? '' };
+}
+
+export function parseViaList(value: string): Via[] {
+  const sc = new Scanner(value, 'Via');
+  const out: Via[] = [];
+  for (;;) {
+    out.push(readVia(sc));
+    sc.skipWs();
+    if (sc.done) return out;
+    if (!sc.sep(',')) sc.fail("',' or end of Via");
+  }
+}
+
+export function formatVia(via: Via): string {
+  const port = via.port === null ? '' : `:${via.port}`;
+  return `${via.protocol}/${via.version}/${via.transport} ${via.host}${port}${formatParams(via.params)}`;
+}
+
+/** RFC 3261 §8.1.1.7: branches of compliant elements start with this cookie. */
+export const MAGIC_COOKIE = 'z9hG4bK';
