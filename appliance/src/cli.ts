@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { loadConfig, ConfigError, type Config } from './config/config.js';
+import { createLogger } from './log.js';
+import { openStore } from './store/data-source.js';
+import { UserDirectory, UserError } from './core/user-directory.js';
+import { startAppliance } from './main.js';
+import { VERSION } from './version.js';
+
+const program = new Command();
+program.name('parley').description('Parley SIP/SIMPLE instant-messaging appliance').version(VERSION).option('-c, --config <file>', 'config file (YAML or JSON)');
+
+function config(): Config {
+  return loadConfig(program.opts<{ config?: string }>().config);
+}
+
+program
+  .command('start')
+  .description('start the appliance (SIP core, registrar, IM server)')
+  .option('-c, --config <file>', 'config file (YAML or JSON)')
+  .action(async (opts: { config?: string }) => {
+    const cfg = loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
+    const log = createLogger(cfg.log.level);
+    const app = await startAppliance(cfg, log);
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'parley stopping');
+      app.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+/** Runs a user-management action against the data folder (works while the server runs). */
+async function withUsers(fn: (users: UserDirectory) => Promise<void>): Promise<void> {
+  const cfg = config();
+  const ds = await openStore(cfg.dataDir);
+  try {
+    await fn(new UserDirectory(ds, cfg.domain));
+  } finally {
+    await ds.destroy();
+  }
+}
+
+const user = program.command('user').description('manage users (SIP accounts of the domain)');
+user
+  .command('add <name>')
+  .description('create a user')
+  .requiredOption('-p, --password <pw>', 'password (kept only as digest hashes)')
+  .action((name: string, o: { password: string }) =>
+    withUsers(async (u) => {
+      await u.add(name, o.password);
+      console.log(`user ${name} added`);
+    }),
+  );
+user
+  .command('list')
+  .description('list users')
+  .action(() =>
+    withUsers(async (u) => {
+      const rows = await u.list();
+      if (rows.length === 0) console.log('no users');
+      for (const r of rows) console.log(`${r.username}\t${r.disabled ? 'disabled' : 'enabled'}\t${new Date(r.createdAt).toISOString()}`);
+    }),
+  );
+user
+  .command('disable <name>')
+  .description('refuse the user service (registrations and messages get 403)')
+  .action((name: string) => withUsers(async (u) => (await u.setDisabled(name, true), console.log(`user ${name} disabled`))));
+user
+  .command('enable <name>')
+  .description('give a disabled user service again')
+  .action((name: string) => withUsers(async (u) => (await u.setDisabled(name, false), console.log(`user ${name} enabled`))));
+user
+  .command('passwd <name>')
+  .description("set a user's password")
+  .requiredOption('-p, --password <pw>', 'new password')
+  .action((name: string, o: { password: string }) => withUsers(async (u) => (await u.setPassword(name, o.password), console.log(`password of ${name} changed`))));
+user
+  .command('remove <name>')
+  .description('delete a user')
+  .action((name: string) => withUsers(async (u) => (await u.remove(name), console.log(`user ${name} removed`))));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof UserError) {
+    console.error(`parley: ${err.message}`);
+    process.exit(2);
+  }
+  console.error('parley:', err);
+  process.exit(1);
+});

@@ -1,0 +1,139 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+/**
+ * The whole configuration, with the defaults that make `npm start` work out
+ * of the box. Every key is documented in the README's configuration reference.
+ */
+export const ConfigSchema = z
+  .object({
+    domain: z.string().min(1).default('localhost'),
+    dataDir: z.string().min(1).default('./data'),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        traceSip: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    sip: z
+      .object({
+        bind: z.string().default('0.0.0.0'),
+        advertisedHost: z.string().optional(),
+        /** answer every UDP request at its source port, as if it had rport (RFC 3581; NAT-friendly) */
+        forceRport: z.boolean().default(true),
+        port: port.default(5060),
+        tlsPort: port.default(5061),
+        wsPort: port.default(5066),
+        tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+        maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65535),
+        maxBodyBytes: z.number().int().min(0).max(1_048_576).default(32768),
+        timers: z
+          .object({ T1: z.number().int().positive().default(500), T2: z.number().int().positive().default(4000), T4: z.number().int().positive().default(5000) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    http: z.object({ bind: z.string().optional(), port: port.default(8080) }).strict().prefault({}),
+    registrar: z
+      .object({
+        minExpires: z.number().int().min(1).default(60),
+        maxExpires: z.number().int().min(1).default(3600),
+        defaultExpires: z.number().int().min(1).default(3600),
+        maxContactsPerUser: z.number().int().min(1).default(10),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        /** offered in this order (RFC 8760 §2.4: the preferred one first) */
+        algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+        nonceLifetime: z.number().int().min(5).default(300),
+      })
+      .strict()
+      .prefault({}),
+    deferred: z
+      .object({
+        /** seconds a stored message is kept before it expires (default 30 days) */
+        retention: z.number().int().min(60).default(30 * 86400),
+        retryMin: z.number().int().min(1).default(5),
+        retryMax: z.number().int().min(1).default(600),
+        maxPerUser: z.number().int().min(1).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Environment variables that override the file (README: configuration). */
+const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
+  ['PARLEY_DOMAIN', (r, v) => (r.domain = v)],
+  ['PARLEY_DATA_DIR', (r, v) => (r.dataDir = v)],
+  ['PARLEY_LOG_LEVEL', (r, v) => (section(r, 'log').level = v)],
+  ['PARLEY_BIND', (r, v) => (section(r, 'sip').bind = v)],
+  ['PARLEY_ADVERTISED_HOST', (r, v) => (section(r, 'sip').advertisedHost = v)],
+  ['PARLEY_SIP_PORT', (r, v) => (section(r, 'sip').port = toPort(v, 'PARLEY_SIP_PORT'))],
+  ['PARLEY_SIP_TLS_PORT', (r, v) => (section(r, 'sip').tlsPort = toPort(v, 'PARLEY_SIP_TLS_PORT'))],
+  ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = toPort(v, 'PARLEY_SIP_WS_PORT'))],
+  ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = toPort(v, 'PARLEY_HTTP_PORT'))],
+];
+
+function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
+  const s = raw[key];
+  if (typeof s === 'object' && s !== null) return s as Record<string, unknown>;
+  const fresh: Record<string, unknown> = {};
+  raw[key] = fresh;
+  return fresh;
+}
+
+function toPort(v: string, name: string): number | string {
+  return /^[0-9]+$/.test(v) ? Number(v) : `${name} is not a port number: '${v}'`;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads the config file (YAML or JSON; optional), applies environment
+ * overrides, and validates everything at once, naming every problem.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: Record<string, unknown> = {};
+  const chosen = file ?? env.PARLEY_CONFIG ?? (existsSync('parley.yaml') ? 'parley.yaml' : undefined);
+  if (chosen !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(chosen, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${chosen}: ${(err as Error).message}`);
+    }
+    const parsed: unknown = parseYaml(text);
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${chosen}: the top level must be a mapping`);
+      raw = parsed as Record<string, unknown>;
+    }
+  }
+  for (const [name, apply] of ENV) {
+    const v = env[name];
+    if (v !== undefined && v !== '') apply(raw, v);
+  }
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration${chosen ? ` in ${chosen}` : ''}:\n${problems.join('\n')}`);
+  }
+  const config = result.data;
+  config.dataDir = path.resolve(config.dataDir);
+  return config;
+}

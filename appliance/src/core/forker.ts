@@ -1,0 +1,97 @@
+import type { SipRequest, SipResponse } from '../sip/message/message.js';
+import type { SipStack } from '../sip/stack.js';
+import type { ClientTransaction } from '../sip/transaction/client-transaction.js';
+import type { Destination } from '../sip/transport/transport-types.js';
+import { isSipUri } from '../sip/message/uri.js';
+import net from 'node:net';
+import type { Binding } from './location-service.js';
+
+export type ForkOutcome =
+  | { answered: SipResponse }
+  | {
+      answered?: undefined;
+      /** the best final response received (RFC 3261 §16.7 step 6), or null when none came */
+      best: SipResponse | null;
+      /** every branch failed as "not reachable now": 408, 480, 503, timeout, transport error */
+      unavailable: boolean;
+    };
+
+/** Statuses that mean the device could not take the message now, so storing it is right (P2). */
+const UNAVAILABLE = new Set([408, 480, 503]);
+
+/**
+ * Where to send to reach a binding: its own flow for connection-oriented
+ * transports, else its contact address. A host name is never resolved: the
+ * address the REGISTER came from is used instead.
+ */
+export function destinationOf(b: Binding, contactHost: string, contactPort: number | null): Destination {
+  if (b.transport !== 'UDP') {
+    return { transport: b.transport as Destination['transport'], address: b.sourceAddress, port: b.sourcePort, flowId: b.flowId };
+  }
+  const host = contactHost.startsWith('[') ? contactHost.slice(1, -1) : contactHost;
+  if (net.isIP(host)) return { transport: 'UDP', address: host, port: contactPort ?? 5060 };
+  return { transport: 'UDP', address: b.sourceAddress, port: b.sourcePort };
+}
+
+export interface Branch {
+  request: SipRequest;
+  destination: Destination;
+}
+
+/** Branches for each binding: the same request with the contact as Request-URI (RFC 3261 §16.6). */
+export function branchesFor(bindings: Binding[], build: (b: Binding) => SipRequest): Branch[] {
+  return bindings.map((b) => {
+    const request = build(b);
+    const uri = request.uri;
+    const dest = isSipUri(uri) ? destinationOf(b, uri.host, uri.port) : destinationOf(b, b.sourceAddress, b.sourcePort);
+    return { request, destination: dest };
+  });
+}
+
+/**
+ * Sends the branches in parallel and settles on the first 2xx, or when every
+ * branch has failed or `timeoutMs` has passed (late branches count as 408).
+ */
+export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Promise<ForkOutcome> {
+  return new Promise((resolve) => {
+    let pending = branches.length;
+    let settled = false;
+    let best: SipResponse | null = null;
+    let unavailable = true;
+    const txs: ClientTransaction[] = [];
+    const timer = setTimeout(() => finish(), timeoutMs);
+    const finish = (answer?: SipResponse): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(answer ? { answered: answer } : { best, unavailable });
+    };
+    const failed = (res: SipResponse | null): void => {
+      if (res !== null) {
+        if (!UNAVAILABLE.has(res.status)) unavailable = false;
+        if (best === null || rank(res.status) < rank(best.status)) best = res;
+      }
+      if (--pending === 0) finish();
+    };
+    if (pending === 0) {
+      finish();
+      return;
+    }
+    for (const b of branches) {
+      txs.push(
+        stack.sendRequest(b.request, b.destination, {
+          onFinal: (res) => (res.status < 300 ? finish(res) : failed(res)),
+          onTimeout: () => failed(null),
+          onTransportError: () => failed(null),
+        }),
+      );
+    }
+  });
+}
+
+/** RFC 3261 §16.7: 6xx beats everything; otherwise the lowest class wins, 5xx last. */
+function rank(status: number): number {
+  if (status >= 600) return 0;
+  if (status >= 500) return 900 + status;
+  return status;
+}

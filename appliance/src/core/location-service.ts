@@ -1,0 +1,119 @@
+import type { DataSource, Repository } from 'typeorm';
+import { LessThan, In, Not } from 'typeorm';
+import { BindingEntity, type BindingRow } from '../store/entities.js';
+import type { Logger } from '../log.js';
+
+export type Binding = BindingRow;
+
+/**
+ * The location service (RFC 3261 §10, C1): bindings in memory for lookups on
+ * every message, written through to the store so a restart keeps them.
+ */
+export class LocationService {
+  private readonly byAor = new Map<string, Binding[]>();
+  private readonly repo: Repository<BindingRow>;
+  private sweeper: NodeJS.Timeout | null = null;
+  /** called when a user gains a contact (the deferred store pushes then) */
+  onRegistered: ((aor: string) => void) | null = null;
+
+  constructor(
+    ds: DataSource,
+    private readonly log: Logger,
+  ) {
+    this.repo = ds.getRepository(BindingEntity);
+  }
+
+  /**
+   * Loads the stored bindings. Those over TCP, TLS or WebSocket are dropped:
+   * their connections died with the previous process (RFC 5626 §3: a flow is its connection).
+   */
+  async load(): Promise<void> {
+    await this.repo.delete({ expiresAt: LessThan(Date.now()) });
+    await this.repo.delete({ transport: Not('UDP') });
+    for (const b of await this.repo.find({ order: { id: 'ASC' } })) this.list(b.aor).push(b);
+    this.sweeper = setInterval(() => void this.sweep(), 5_000);
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  private list(aor: string): Binding[] {
+    let l = this.byAor.get(aor);
+    if (l === undefined) {
+      l = [];
+      this.byAor.set(aor, l);
+    }
+    return l;
+  }
+
+  /** Live bindings of an AOR, highest q first (RFC 3261 §16.6 ordering hint). */
+  lookup(aor: string, now = Date.now()): Binding[] {
+    const l = this.byAor.get(aor);
+    if (l === undefined) return [];
+    const live = l.filter((b) => b.expiresAt > now);
+    return live.length > 1 ? live.sort((a, b) => b.q - a.q) : live;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const l of this.byAor.values()) n += l.length;
+    return n;
+  }
+
+  /** Applies one REGISTER's changes atomically, in memory and in the store. */
+  async apply(aor: string, upserts: Binding[], removals: string[]): Promise<void> {
+    const l = this.list(aor);
+    await this.repo.manager.transaction(async (em) => {
+      const r = em.getRepository(BindingEntity);
+      if (removals.length > 0) await r.delete({ aor, contactUri: In(removals) });
+      for (const b of upserts) {
+        const existing = l.find((x) => x.contactUri === b.contactUri);
+        if (existing) b.id = existing.id;
+        const saved = await r.save(b);
+        b.id = saved.id;
+      }
+    });
+    for (const uri of removals) {
+      const i = l.findIndex((x) => x.contactUri === uri);
+      if (i >= 0) l.splice(i, 1);
+    }
+    for (const b of upserts) {
+      const i = l.findIndex((x) => x.contactUri === b.contactUri);
+      if (i >= 0) l[i] = b;
+      else l.push(b);
+    }
+    if (l.length === 0) this.byAor.delete(aor);
+    if (upserts.length > 0) this.onRegistered?.(aor);
+  }
+
+  /** RFC 5626 §5.2 spirit: a binding reached over a flow dies with it. */
+  async flowClosed(flowId: string): Promise<void> {
+    let removed = 0;
+    for (const [aor, l] of this.byAor) {
+      const keep = l.filter((b) => b.flowId !== flowId);
+      removed += l.length - keep.length;
+      if (keep.length === 0) this.byAor.delete(aor);
+      else if (keep.length !== l.length) this.byAor.set(aor, keep);
+    }
+    if (removed > 0) {
+      await this.repo.delete({ flowId });
+      this.log.debug({ flowId, removed }, 'bindings of a closed flow removed');
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    for (const [aor, l] of this.byAor) {
+      const keep = l.filter((b) => b.expiresAt > now);
+      if (keep.length === 0) this.byAor.delete(aor);
+      else if (keep.length !== l.length) this.byAor.set(aor, keep);
+    }
+    try {
+      await this.repo.delete({ expiresAt: LessThan(now) });
+    } catch (err) {
+      this.log.warn({ err }, 'binding sweep failed');
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import type { SipRequest } from '../sip/message/message.js';
+import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
+import type { SipStack } from '../sip/stack.js';
+import { SipError } from '../sip/errors.js';
+import { isSipUri, formatUri, aorOf } from '../sip/message/uri.js';
+import { getParam } from '../sip/message/params.js';
+import { formatNameAddr } from '../sip/message/name-addr.js';
+import type { Authenticator } from './authenticator.js';
+import type { LocationService, Binding } from './location-service.js';
+import type { UserDirectory } from './user-directory.js';
+import type { LocalDomain } from './local-domain.js';
+
+export interface RegistrarOptions {
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  maxContactsPerUser: number;
+}
+
+/** RFC 3261 §20.19: a value beyond 2**32-1 is treated as that. */
+function expiresValue(raw: string | null | undefined): number | null {
+  if (raw === undefined || raw === null) return null;
+  if (!/^[0-9]+$/.test(raw)) return null;
+  return raw.length > 10 ? 2 ** 32 - 1 : Math.min(Number(raw), 2 ** 32 - 1);
+}
+
+/** RFC 3261 §20.10: q-value, 0 to 1 with up to three decimals. */
+function qValue(raw: string | null | undefined): number {
+  if (raw === undefined || raw === null) return 1;
+  if (!/^(0(\.[0-9]{0,3})?|1(\.0{0,3})?)$/.test(raw)) throw new SipError(400, `Malformed q-value '${raw}'`);
+  return Number(raw);
+}
+
+/** The registrar (RFC 3261 §10.3, C1): processes REGISTER in the order the RFC gives. */
+export class Registrar {
+  constructor(
+    private readonly stack: SipStack,
+    private readonly domain: LocalDomain,
+    private readonly users: UserDirectory,
+    private readonly auth: Authenticator,
+    private readonly location: LocationService,
+    private readonly opts: RegistrarOptions,
+  ) {}
+
+  async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    // step 1: the Request-URI names a domain we are the registrar for
+    const ruri = req.sipUri;
+    if (ruri === null || !this.domain.isLocal(ruri.host)) throw new SipError(403, 'Domain not served here');
+    // step 4 (checked first so that an unknown user is told so without a challenge): the AOR
+    const to = req.to.uri;
+    if (!isSipUri(to)) throw new SipError(400, 'Address of record must be a SIP or SIPS URI');
+    if (!this.domain.isLocal(to.host)) throw new SipError(403, 'Domain not served here');
+    const username = to.user;
+    if (username === null || this.users.get(username) === undefined) throw new SipError(404, 'Not Found');
+    // step 3: authenticate; step 4: the credentials must be the AOR's own
+    const user = this.auth.authenticate(req, true);
+    if (user.username !== username) throw new SipError(403, 'Credentials do not match the address of record');
+    const aor = aorOf({ ...to, host: this.domain.name });
+    await this.updateBindings(req, tx, aor);
+  }
+
+  private async updateBindings(req: SipRequest, tx: ServerTransaction, aor: string): Promise<void> {
+    const now = Date.now();
+    const headerExpires = expiresValue(req.headers.get('expires'));
+    const contacts = req.contacts;
+    const current = this.location.lookup(aor, now);
+    const callId = req.callId;
+    const cseq = req.cseq.seq;
+    if (contacts === '*') {
+      // step 6: '*' only with Expires: 0 and no other contact
+      if (headerExpires !== 0) throw new SipError(400, "Contact '*' requires Expires: 0");
+      for (const b of current) {
+        if (b.callId === callId && b.cseq >= cseq) throw new SipError(500, 'Out of order REGISTER');
+      }
+      await this.location.apply(aor, [], current.map((b) => b.contactUri));
+      this.ok(tx, []);
+      return;
+    }
+    const upserts: Binding[] = [];
+    const removals: string[] = [];
+    for (const c of contacts) {
+      if (!isSipUri(c.uri)) throw new SipError(400, 'Only SIP and SIPS contacts can be registered');
+      const expires = expiresValue(getParam(c.params, 'expires')) ?? headerExpires ?? this.opts.defaultExpires;
+      // RFC 3261 §10.3 step 7: too brief an interval gets 423 with our minimum
+      if (expires > 0 && expires < this.opts.minExpires) {
+        throw new SipError(423, 'Interval Too Brief', { 'Min-Expires': String(this.opts.minExpires) });
+      }
+      const contactUri = formatUri(c.uri);
+      const existing = current.find((b) => b.contactUri === contactUri);
+      if (existing && existing.callId === callId && existing.cseq >= cseq) throw new SipError(500, 'Out of order REGISTER');
+      if (expires === 0) {
+        if (existing) removals.push(contactUri);
+        continue;
+      }
+      const src = tx.source;
+      upserts.push({
+        id: existing?.id ?? (undefined as unknown as number),
+        aor,
+        contact: formatNameAddr({ display: null, uri: c.uri, params: c.params.filter((p) => p.name.toLowerCase() !== 'expires') }),
+        contactUri,
+        q: qValue(getParam(c.params, 'q')),
+        expiresAt: now + Math.min(expires, this.opts.maxExpires) * 1000,
+        callId,
+        cseq,
+        transport: src.transport,
+        sourceAddress: src.address,
+        sourcePort: src.port,
+        flowId: src.flowId,
+        userAgent: req.headers.get('user-agent') ?? null,
+        updatedAt: now,
+      });
+    }
+    const after = new Set(current.map((b) => b.contactUri));
+    for (const u of upserts) after.add(u.contactUri);
+    for (const r of removals) after.delete(r);
+    if (after.size > this.opts.maxContactsPerUser) throw new SipError(403, `Too many contacts (at most ${this.opts.maxContactsPerUser})`);
+    if (upserts.length > 0 || removals.length > 0) await this.location.apply(aor, upserts, removals);
+    this.ok(tx, this.location.lookup(aor));
+  }
+
+  /** RFC 3261 §10.3 step 8: 200 with every current binding and its remaining time. */
+  private ok(tx: ServerTransaction, bindings: Binding[]): void {
+    const now = Date.now();
+    const contacts = bindings.map((b) => `${b.contact};expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}`);
+    const headers: Record<string, string | string[]> = { Date: new Date(now).toUTCString() };
+    if (contacts.length > 0) headers.Contact = contacts;
+    this.stack.reply(tx, 200, 'OK', { headers });
+  }
+}

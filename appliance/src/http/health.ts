@@ -1,0 +1,37 @@
+import http from 'node:http';
+import Koa from 'koa';
+
+export interface HealthSource {
+  registrations(): number;
+  storedMessages(): number;
+  transactions(): { server: number; client: number };
+}
+
+/**
+ * The appliance's HTTP side. For now `/health`; the XCAP aggregation proxy
+ * and the admin API mount here later.
+ */
+export async function startHttp(bind: string, port: number, version: string, src: HealthSource): Promise<http.Server> {
+  const app = new Koa();
+  const started = Date.now();
+  app.use(async (ctx) => {
+    if (ctx.path === '/health' && ctx.method === 'GET') {
+      ctx.body = {
+        status: 'ok',
+        version,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        registrations: src.registrations(),
+        storedMessages: src.storedMessages(),
+        transactions: src.transactions(),
+      };
+      return;
+    }
+    ctx.throw(404, 'Not Found');
+  });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bind, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,128 @@
+import type { SipStack } from '../../sip/stack.js';
+import { Headers } from '../../sip/message/headers.js';
+import { SipRequest } from '../../sip/message/message.js';
+import { parseUri } from '../../sip/message/uri.js';
+import type { LocationService, Binding } from '../../core/location-service.js';
+import type { LocalDomain } from '../../core/local-domain.js';
+import { fork, branchesFor } from '../../core/forker.js';
+import type { DeferredStore, StoredMessage } from './deferred-store.js';
+import type { Logger } from '../../log.js';
+
+export interface DeliveryOptions {
+  retryMinSec: number;
+  retryMaxSec: number;
+  /** how long one push waits for a device to answer */
+  timeoutMs: number;
+}
+
+const BATCH = 50;
+
+/**
+ * Pushes stored messages to a user who has come online (P2): in arrival order,
+ * one at a time, each with its original sender and a Date header with its
+ * original time; a message is removed only after a 2xx. Failures back off.
+ */
+export class DeferredDelivery {
+  private readonly running = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly stack: SipStack,
+    private readonly store: DeferredStore,
+    private readonly location: LocationService,
+    private readonly domain: LocalDomain,
+    private readonly opts: DeliveryOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the expiry sweep and pushes to whoever is online with mail waiting (after a restart). */
+  start(): void {
+    this.sweeper = setInterval(() => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed')), 60_000);
+    this.sweeper.unref();
+    for (const user of this.store.recipients) if (this.location.lookup(this.domain.aor(user)).length > 0) this.kick(user);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const t of this.retries.values()) clearTimeout(t);
+  }
+
+  /** A user gained a contact: deliver what waits for them now. */
+  onRegistered(username: string): void {
+    if (this.store.pendingFor(username) === 0) return;
+    const t = this.retries.get(username);
+    if (t) {
+      clearTimeout(t);
+      this.retries.delete(username);
+    }
+    this.kick(username);
+  }
+
+  /** Every device failed to take a live message: try again later. */
+  scheduleRetry(username: string, attempts: number): void {
+    if (this.retries.has(username) || this.stopped) return;
+    const delay = Math.min(this.opts.retryMaxSec, this.opts.retryMinSec * 2 ** Math.max(0, attempts - 1)) * 1000;
+    const t = setTimeout(() => {
+      this.retries.delete(username);
+      this.kick(username);
+    }, delay);
+    t.unref();
+    this.retries.set(username, t);
+  }
+
+  kick(username: string): void {
+    if (this.running.has(username)) {
+      this.again.add(username);
+      return;
+    }
+    this.running.add(username);
+    void this.run(username)
+      .catch((err) => this.log.error({ err, username }, 'deferred delivery failed'))
+      .finally(() => {
+        this.running.delete(username);
+        if (this.again.delete(username)) this.kick(username);
+      });
+  }
+
+  private async run(username: string): Promise<void> {
+    const aor = this.domain.aor(username);
+    for (;;) {
+      if (this.stopped) return;
+      const batch = await this.store.oldest(username, BATCH);
+      if (batch.length === 0) return;
+      for (const m of batch) {
+        const bindings = this.location.lookup(aor);
+        if (bindings.length === 0) return; // wait for the next REGISTER
+        const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b)), this.opts.timeoutMs);
+        if (outcome.answered) {
+          await this.store.remove(m.id, username);
+          continue;
+        }
+        const attempts = m.attempts + 1;
+        const delay = Math.min(this.opts.retryMaxSec, this.opts.retryMinSec * 2 ** (attempts - 1));
+        await this.store.recordFailure(m.id, attempts, Date.now() + delay * 1000);
+        this.log.info({ username, id: m.id, attempts, status: outcome.best?.status ?? null }, 'deferred push failed; will retry');
+        this.scheduleRetry(username, attempts);
+        return;
+      }
+    }
+  }
+
+  /** The pushed MESSAGE: the original sender, our recipient, the original time (RFC 3261 §20.17 Date). */
+  private build(m: StoredMessage, aor: string, b: Binding): SipRequest {
+    const h = new Headers();
+    h.set('from', m.fromHeader);
+    h.set('to', `<${aor}>`);
+    h.set('call-id', `${this.stack.newId()}@${this.stack.advertisedHost}`);
+    h.set('cseq', '1 MESSAGE');
+    h.set('max-forwards', '70');
+    h.set('date', new Date(m.receivedAt).toUTCString());
+    h.set('p-asserted-identity', `<${m.senderAor}>`);
+    h.set('content-type', m.contentType);
+    return new SipRequest('MESSAGE', parseUri(b.contactUri), b.contactUri, h, m.body);
+  }
+}

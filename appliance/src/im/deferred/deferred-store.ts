@@ -1,0 +1,137 @@
+import type { DataSource, Repository } from 'typeorm';
+import { LessThan } from 'typeorm';
+import { DeferredMessageEntity, type DeferredMessageRow } from '../../store/entities.js';
+import type { MessageCipher } from './message-cipher.js';
+import type { Logger } from '../../log.js';
+
+export interface NewDeferredMessage {
+  recipient: string;
+  fromHeader: string;
+  senderAor: string;
+  contentType: string;
+  body: Buffer;
+  receivedAt: number;
+}
+
+export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
+  body: Buffer;
+}
+
+interface Waiting {
+  row: Omit<DeferredMessageRow, 'id'>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Durable store-and-forward for pager messages (P2). `add` resolves only after
+ * the row is committed; inserts that arrive together share one transaction
+ * (group commit) so that a burst costs one fsync, not one per message.
+ */
+export class DeferredStore {
+  private readonly repo: Repository<DeferredMessageRow>;
+  private queue: Waiting[] = [];
+  private flushing = false;
+  /** pending messages per recipient, so a REGISTER refresh costs no query */
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly cipher: MessageCipher,
+    private readonly retentionSec: number,
+    private readonly log: Logger,
+  ) {
+    this.repo = ds.getRepository(DeferredMessageEntity);
+  }
+
+  async load(): Promise<void> {
+    await this.purgeExpired();
+    const rows = (await this.ds.query('SELECT recipient, COUNT(*) AS n FROM deferred_messages GROUP BY recipient')) as { recipient: string; n: number }[];
+    for (const r of rows) this.counts.set(r.recipient, Number(r.n));
+  }
+
+  pendingFor(recipient: string): number {
+    return this.counts.get(recipient) ?? 0;
+  }
+
+  get recipients(): string[] {
+    return [...this.counts.keys()];
+  }
+
+  add(m: NewDeferredMessage): Promise<void> {
+    const row = {
+      recipient: m.recipient,
+      fromHeader: m.fromHeader,
+      senderAor: m.senderAor,
+      contentType: m.contentType,
+      body: this.cipher.encrypt(m.body, m.recipient),
+      receivedAt: m.receivedAt,
+      expiresAt: m.receivedAt + this.retentionSec * 1000,
+      attempts: 0,
+      nextAttemptAt: m.receivedAt,
+    };
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.flushing) setImmediate(() => void this.flush());
+      this.flushing = true;
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      await this.ds.transaction(async (em) => {
+        for (const w of batch) {
+          const r = w.row;
+          await em.query(
+            'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?)',
+            [r.recipient, r.fromHeader, r.senderAor, r.contentType, r.body, r.receivedAt, r.expiresAt, r.attempts, r.nextAttemptAt],
+          );
+        }
+      });
+      for (const w of batch) {
+        this.counts.set(w.row.recipient, (this.counts.get(w.row.recipient) ?? 0) + 1);
+        w.resolve();
+      }
+    } catch (err) {
+      this.log.error({ err, n: batch.length }, 'deferred store commit failed');
+      for (const w of batch) w.reject(err as Error);
+    }
+    if (this.queue.length > 0) setImmediate(() => void this.flush());
+    else this.flushing = false;
+  }
+
+  /** The oldest stored messages of a recipient, decrypted, in arrival order. */
+  async oldest(recipient: string, limit: number): Promise<StoredMessage[]> {
+    const rows = await this.repo.find({ where: { recipient }, order: { id: 'ASC' }, take: limit });
+    const now = Date.now();
+    return rows.filter((r) => r.expiresAt > now).map((r) => ({ ...r, body: this.cipher.decrypt(r.body, r.recipient) }));
+  }
+
+  /** Removes a message once the recipient's device has answered 2xx. */
+  async remove(id: number, recipient: string): Promise<void> {
+    const result = await this.repo.delete({ id });
+    if ((result.affected ?? 1) > 0) this.decrement(recipient, 1);
+  }
+
+  async recordFailure(id: number, attempts: number, nextAttemptAt: number): Promise<void> {
+    await this.repo.update({ id }, { attempts, nextAttemptAt });
+  }
+
+  private decrement(recipient: string, n: number): void {
+    const left = (this.counts.get(recipient) ?? 0) - n;
+    if (left > 0) this.counts.set(recipient, left);
+    else this.counts.delete(recipient);
+  }
+
+  /** Drops messages older than the retention period (default 30 days). */
+  async purgeExpired(now = Date.now()): Promise<number> {
+    const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true } });
+    if (expired.length === 0) return 0;
+    await this.repo.delete({ expiresAt: LessThan(now) });
+    for (const r of expired) this.decrement(r.recipient, 1);
+    this.log.info({ n: expired.length }, 'expired stored messages removed');
+    return expired.length;
+  }
+}

@@ -1,0 +1,123 @@
+import os from 'node:os';
+import net from 'node:net';
+import type http from 'node:http';
+import type { DataSource } from 'typeorm';
+import type { Config } from './config/config.js';
+import type { Logger } from './log.js';
+import { openStore } from './store/data-source.js';
+import { UserDirectory } from './core/user-directory.js';
+import { LocalDomain } from './core/local-domain.js';
+import { Authenticator } from './core/authenticator.js';
+import { LocationService } from './core/location-service.js';
+import { Registrar } from './core/registrar.js';
+import { Router } from './core/router.js';
+import { SipStack } from './sip/stack.js';
+import { loadTlsCredentials } from './sip/transport/tls-credentials.js';
+import type { ListeningPorts } from './sip/transport/transport-layer.js';
+import { MessageCipher } from './im/deferred/message-cipher.js';
+import { DeferredStore } from './im/deferred/deferred-store.js';
+import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
+import { MessageHandler } from './im/pager/message-handler.js';
+import { startHttp } from './http/health.js';
+import { VERSION } from './version.js';
+
+export interface Appliance {
+  ports: ListeningPorts & { HTTP?: number };
+  stop(): Promise<void>;
+}
+
+const UNSPECIFIED = new Set(['0.0.0.0', '::', '']);
+
+/** The host we write in Via and Contact: configured, the bind address, or this machine's first address. */
+function advertisedHostOf(config: Config): string {
+  if (config.sip.advertisedHost) return config.sip.advertisedHost;
+  if (!UNSPECIFIED.has(config.sip.bind)) return net.isIPv6(config.sip.bind) ? `[${config.sip.bind}]` : config.sip.bind;
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** Every address of this machine, so that requests to sip:user@<our IP> are ours too. */
+function localAddresses(): string[] {
+  const out = ['localhost'];
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) out.push(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+  }
+  return out;
+}
+
+/**
+ * Starts the appliance: store, then the SIP core and IM functions, then HTTP
+ * (ARCHITECTURE.md: config -> store -> sip core -> functions -> http).
+ */
+export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
+  const ds: DataSource = await openStore(config.dataDir);
+  const users = new UserDirectory(ds, config.domain, log);
+  await users.load();
+  const advertisedHost = advertisedHostOf(config);
+  const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
+  const tls = config.sip.tlsPort > 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
+
+  const stack = new SipStack(
+    {
+      transport: {
+        bind: config.sip.bind,
+        port: config.sip.port,
+        tlsPort: config.sip.tlsPort,
+        wsPort: config.sip.wsPort,
+        tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+        limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
+      },
+      timers: config.sip.timers,
+      advertisedHost,
+      trace: config.log.traceSip,
+      forceRport: config.sip.forceRport,
+    },
+    log,
+  );
+  const location = new LocationService(ds, log);
+  await location.load();
+  const auth = new Authenticator(users, { realm: config.domain, algorithms: config.auth.algorithms, nonceLifetime: config.auth.nonceLifetime });
+  const registrar = new Registrar(stack, domain, users, auth, location, config.registrar);
+  const cipher = MessageCipher.loadOrCreate(config.dataDir);
+  const store = new DeferredStore(ds, cipher, config.deferred.retention, log);
+  await store.load();
+  const deliveryTimeoutMs = Math.min(16 * config.sip.timers.T1, 20_000);
+  const delivery = new DeferredDelivery(
+    stack,
+    store,
+    location,
+    domain,
+    { retryMinSec: config.deferred.retryMin, retryMaxSec: config.deferred.retryMax, timeoutMs: deliveryTimeoutMs },
+    log,
+  );
+  location.onRegistered = (aor) => delivery.onRegistered(aor.slice(4, aor.lastIndexOf('@')));
+  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, maxStoredPerUser: config.deferred.maxPerUser });
+  stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, log));
+
+  const ports: Appliance['ports'] = { ...(await stack.start()) };
+  delivery.start();
+  let httpServer: http.Server | null = null;
+  if (config.http.port > 0) {
+    httpServer = await startHttp(config.http.bind ?? config.sip.bind, config.http.port, VERSION, {
+      registrations: () => location.size,
+      storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
+      transactions: () => stack.transactionCounts,
+    });
+    ports.HTTP = config.http.port;
+  }
+  log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');
+
+  return {
+    ports,
+    async stop() {
+      delivery.stop();
+      location.stop();
+      users.stop();
+      stack.close();
+      httpServer?.close();
+      await ds.destroy();
+    },
+  };
+}

@@ -1,0 +1,276 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { AnyMessage, SipRequest, SipResponse } from './message/message.js';
+import type { Rejected } from './message/parser.js';
+import { createResponse, serialize } from './message/serializer.js';
+import { getParam } from './message/params.js';
+import { MAGIC_COOKIE } from './message/via.js';
+import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
+import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
+import { ServerTransaction } from './transaction/server-transaction.js';
+import { ClientTransaction } from './transaction/client-transaction.js';
+import type { ClientCallbacks } from './transaction/transaction-types.js';
+import { type TimerValues } from './transaction/timers.js';
+
+export interface StackOptions {
+  transport: TransportOptions;
+  timers: TimerValues;
+  /** host written in our Via headers and Contacts */
+  advertisedHost: string;
+  /** log every SIP message sent and received */
+  trace: boolean;
+  /** answer UDP requests at their source port even without rport (RFC 3581 applied to all) */
+  forceRport: boolean;
+}
+
+/** The transaction user: the SIP core above the stack. */
+export interface StackUser {
+  /** A new request in a new server transaction, or an ACK for a 2xx (tx = null). */
+  onRequest(req: SipRequest, tx: ServerTransaction | null): void;
+  onFlowClosed(flowId: string): void;
+}
+
+export interface ReplyOptions {
+  headers?: Record<string, string | string[]>;
+  body?: Buffer | string;
+  contentType?: string;
+}
+
+/**
+ * The SIP stack: transports below, transactions in the middle (RFC 3261 §17
+ * matching rules), and one user above.
+ */
+export class SipStack {
+  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly clients = new Map<string, ClientTransaction>();
+  private readonly transports: TransportLayer;
+  private user: StackUser | null = null;
+  private readonly idPrefix = randomBytes(6).toString('base64url');
+  private counter = 0;
+
+  constructor(
+    private readonly opts: StackOptions,
+    private readonly log: Logger,
+  ) {
+    this.transports = new TransportLayer(
+      opts.transport,
+      {
+        message: (msg, source) => this.onMessage(msg, source),
+        rejected: (rej, source) => this.onRejected(rej, source),
+        flowClosed: (flowId) => this.user?.onFlowClosed(flowId),
+      },
+      log,
+    );
+  }
+
+  get ports(): ListeningPorts {
+    return this.transports.ports;
+  }
+
+  get advertisedHost(): string {
+    return this.opts.advertisedHost;
+  }
+
+  get timers(): TimerValues {
+    return this.opts.timers;
+  }
+
+  /** Counts for the benchmark and /metrics. */
+  get transactionCounts(): { server: number; client: number } {
+    return { server: this.servers.size, client: this.clients.size };
+  }
+
+  setUser(user: StackUser): void {
+    this.user = user;
+  }
+
+  start(): Promise<ListeningPorts> {
+    return this.transports.start();
+  }
+
+  close(): void {
+    this.transports.close();
+  }
+
+  hasFlow(flowId: string): boolean {
+    return this.transports.hasFlow(flowId);
+  }
+
+  /** A unique token for branches, tags and Call-IDs. */
+  newId(): string {
+    return `${this.idPrefix}${(this.counter++).toString(36)}`;
+  }
+
+  newBranch(): string {
+    return `${MAGIC_COOKIE}${this.newId()}`;
+  }
+
+  /** Whether a branch was made by this process (loop detection, RFC 3261 §16.3 step 4). */
+  isOwnBranch(branch: string): boolean {
+    return branch.startsWith(MAGIC_COOKIE + this.idPrefix);
+  }
+
+  /** Our Via for a request sent over `transport` (RFC 3261 §18.1.1, rport per RFC 3581). */
+  via(transport: TransportName, branch: string): string {
+    const port = this.ports[transport] ?? this.ports.UDP ?? 5060;
+    return `SIP/2.0/${transport} ${this.opts.advertisedHost}:${port};branch=${branch};rport`;
+  }
+
+  // ---- incoming -------------------------------------------------------------
+
+  private trace(dir: 'in' | 'out', peer: string, data: Buffer | AnyMessage): void {
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : serialize(data).toString('utf8');
+    this.log.info({ sip: dir, peer }, text);
+  }
+
+  private onMessage(msg: AnyMessage, source: Source): void {
+    if (this.opts.trace) this.trace('in', `${source.transport}:${source.address}:${source.port}`, msg);
+    try {
+      if (msg.isRequest) this.onRequest(msg, source);
+      else this.onResponse(msg);
+    } catch (err) {
+      this.log.error({ err }, 'failed to handle a SIP message');
+    }
+  }
+
+  private serverKey(req: SipRequest, method: string): string {
+    const via = req.topVia;
+    const sentBy = `${via.host}:${via.port ?? ''}`;
+    if (via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}`;
+    // RFC 3261 §17.2.3: RFC 2543 matching for branches without the magic cookie
+    return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${sentBy}|${method}`;
+  }
+
+  private onRequest(req: SipRequest, source: Source): void {
+    const method = req.method === 'ACK' ? 'INVITE' : req.method;
+    const key = this.serverKey(req, method);
+    const existing = this.servers.get(key);
+    if (existing) {
+      existing.receive(req);
+      return;
+    }
+    if (req.method === 'ACK') {
+      this.user?.onRequest(req, null);
+      return;
+    }
+    const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
+    this.servers.set(key, tx);
+    if (req.method === 'CANCEL') {
+      this.onCancel(req, tx);
+      return;
+    }
+    try {
+      this.user?.onRequest(req, tx);
+    } catch (err) {
+      this.log.error({ err, method: req.method }, 'request handler failed');
+      this.reply(tx, 500, 'Server Internal Error');
+    }
+  }
+
+  /** RFC 3261 §9.2: CANCEL matches the INVITE server transaction by its key. */
+  private onCancel(cancel: SipRequest, tx: ServerTransaction): void {
+    const invite = this.servers.get(this.serverKey(cancel, 'INVITE'));
+    if (invite === undefined) {
+      this.reply(tx, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.reply(tx, 200, 'OK');
+    if (invite.finished) return;
+    if (invite.onCancel) invite.onCancel();
+    else this.reply(invite, 487, 'Request Terminated');
+  }
+
+  private onResponse(res: SipResponse): void {
+    const via = res.topVia;
+    const tx = this.clients.get(`${via.branch}|${res.cseq.method}`);
+    if (tx) tx.receive(res);
+    else this.log.debug({ status: res.status, callId: res.callId }, 'stray response dropped');
+  }
+
+  /** A request that failed to parse gets its answer without a transaction (RFC 3261 §8.2). */
+  private onRejected(rej: Rejected, source: Source): void {
+    this.log.debug({ status: rej.status, reason: rej.reason, from: `${source.address}:${source.port}` }, 'message rejected');
+    if (!rej.isRequest || rej.status === 0 || rej.headers.all('via').length === 0) return;
+    if (/\bACK\s*$/i.test(rej.headers.get('cseq') ?? '')) return;
+    const res = createResponse(rej.headers, rej.status, rej.reason, this.newId());
+    if (rej.status === 505) res.headers.set('supported', []);
+    this.sendResponse(serialize(res), res, source);
+  }
+
+  // ---- outgoing -------------------------------------------------------------
+
+  private readonly serverLayer = {
+    sendResponse: (data: Buffer, res: SipResponse, source: Source) => this.sendResponse(data, res, source),
+    remove: (key: string) => this.servers.delete(key),
+  };
+
+  private readonly clientLayer = {
+    send: (data: Buffer, dest: Destination, onError: (err: Error) => void) => {
+      if (this.opts.trace) this.trace('out', `${dest.transport}:${dest.address}:${dest.port}`, data);
+      this.transports.send(data, dest, onError);
+    },
+    remove: (key: string) => this.clients.delete(key),
+  };
+
+  /**
+   * Sends a response where RFC 3261 §18.2.2 says: back over the same flow on
+   * reliable transports, else to the source address (and source port with rport).
+   */
+  sendResponse(data: Buffer, res: SipResponse, source: Source): void {
+    let dest: Destination;
+    if (isReliable(source.transport)) {
+      dest = { transport: source.transport, address: source.address, port: source.port, flowId: source.flowId };
+    } else {
+      let port = source.port;
+      try {
+        const via = res.topVia;
+        const rport = getParam(via.params, 'rport');
+        if (rport === undefined && !this.opts.forceRport) port = via.port ?? 5060;
+      } catch {
+        // unreadable Via: answer the source
+      }
+      dest = { transport: 'UDP', address: source.address, port };
+    }
+    if (this.opts.trace) this.trace('out', `${dest.transport}:${dest.address}:${dest.port}`, data);
+    this.transports.send(data, dest, (err) => this.log.debug({ err }, 'response could not be sent'));
+  }
+
+  /** Builds and sends a response in a server transaction. */
+  reply(tx: ServerTransaction, status: number, reason: string, opts: ReplyOptions = {}): SipResponse {
+    const res = createResponse(tx.request, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
+    if (opts.headers) for (const [name, value] of Object.entries(opts.headers)) res.headers.set(name, value);
+    if (opts.body !== undefined) {
+      res.body = typeof opts.body === 'string' ? Buffer.from(opts.body) : opts.body;
+      if (opts.contentType) res.headers.set('content-type', opts.contentType);
+    }
+    tx.respond(res);
+    return res;
+  }
+
+  private readonly toTags = new WeakMap<ServerTransaction, string>();
+
+  /** The same To tag for every response of one transaction (RFC 3261 §8.2.6.2). */
+  private toTagFor(tx: ServerTransaction): string {
+    let tag = this.toTags.get(tx);
+    if (tag === undefined) {
+      tag = this.newId();
+      this.toTags.set(tx, tag);
+    }
+    return tag;
+  }
+
+  /**
+   * Sends a request in a new client transaction. The caller has put everything
+   * in it but our Via, which is added here with a fresh branch.
+   */
+  sendRequest(req: SipRequest, dest: Destination, cb: ClientCallbacks): ClientTransaction {
+    const branch = this.newBranch();
+    req.headers.prepend('via', this.via(dest.transport, branch));
+    req.invalidate();
+    const key = `${branch}|${req.method}`;
+    const tx = new ClientTransaction(key, req, dest, this.clientLayer, cb, this.opts.timers);
+    this.clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+}

@@ -1,0 +1,111 @@
+import type { SipRequest, SipResponse } from '../message/message.js';
+import { serialize, createResponse } from '../message/serializer.js';
+import { isReliable, type Source } from '../transport/transport-types.js';
+import type { ServerState, ServerTransport } from './transaction-types.js';
+import { TimerSet, type TimerValues } from './timers.js';
+
+/**
+ * A server transaction (RFC 3261 §17.2, amended by RFC 6026): absorbs request
+ * retransmissions, resends the last response, and ends by its timers.
+ */
+export class ServerTransaction {
+  state: ServerState;
+  readonly isInvite: boolean;
+  private last: { data: Buffer; res: SipResponse } | null = null;
+  private readonly timers = new TimerSet();
+  /** set by the TU to learn of a CANCEL (RFC 3261 §9.2) */
+  onCancel: (() => void) | null = null;
+  /** RFC 3261 §17.2.1: Timer H fired without an ACK */
+  onAckTimeout: (() => void) | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly request: SipRequest,
+    readonly source: Source,
+    private readonly layer: ServerTransport,
+    private readonly t: TimerValues,
+  ) {
+    this.isInvite = request.method === 'INVITE';
+    this.state = this.isInvite ? 'proceeding' : 'trying';
+    // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms
+    if (this.isInvite) this.timers.start('trying', 200, () => this.sendTrying());
+  }
+
+  get reliable(): boolean {
+    return isReliable(this.source.transport);
+  }
+
+  get finished(): boolean {
+    return this.state !== 'trying' && this.state !== 'proceeding';
+  }
+
+  private sendTrying(): void {
+    if (this.state === 'proceeding' && this.last === null) this.respond(createResponse(this.request, 100, 'Trying'));
+  }
+
+  /** The TU sends a response through the transaction. Responses after the final one are ignored. */
+  respond(res: SipResponse): void {
+    if (this.finished) return;
+    this.timers.stop('trying');
+    const data = serialize(res);
+    this.last = { data, res };
+    this.layer.sendResponse(data, res, this.source);
+    if (res.status < 200) {
+      this.state = 'proceeding';
+      return;
+    }
+    const { T1, T2 } = this.t;
+    if (!this.isInvite) {
+      // Timer J: absorb retransmissions for 64*T1 on unreliable transports
+      this.state = 'completed';
+      this.terminateAfter(this.reliable ? 0 : 64 * T1);
+    } else if (res.status < 300) {
+      // RFC 6026 §7.1: Accepted, so that 2xx retransmissions and stray ACKs are absorbed; Timer L
+      this.state = 'accepted';
+      this.terminateAfter(64 * T1);
+    } else {
+      this.state = 'completed';
+      if (!this.reliable) {
+        let interval = T1;
+        const retransmit = (): void => {
+          if (this.state !== 'completed' || this.last === null) return;
+          this.layer.sendResponse(this.last.data, this.last.res, this.source);
+          interval = Math.min(2 * interval, T2);
+          this.timers.start('G', interval, retransmit);
+        };
+        this.timers.start('G', interval, retransmit);
+      }
+      this.timers.start('H', 64 * T1, () => {
+        this.onAckTimeout?.();
+        this.terminate();
+      });
+    }
+  }
+
+  /** A retransmission of the request, or the ACK for a non-2xx final response. */
+  receive(req: SipRequest): void {
+    if (req.method === 'ACK') {
+      if (this.state === 'completed' && this.isInvite) {
+        this.state = 'confirmed';
+        this.timers.stop('G');
+        this.timers.stop('H');
+        this.terminateAfter(this.reliable ? 0 : this.t.T4); // Timer I
+      }
+      return;
+    }
+    if ((this.state === 'proceeding' || this.state === 'completed') && this.last !== null) {
+      this.layer.sendResponse(this.last.data, this.last.res, this.source);
+    }
+  }
+
+  private terminateAfter(ms: number): void {
+    if (ms === 0) this.terminate();
+    else this.timers.start('end', ms, () => this.terminate());
+  }
+
+  terminate(): void {
+    this.state = 'terminated';
+    this.timers.clear();
+    this.layer.remove(this.key);
+  }
+}

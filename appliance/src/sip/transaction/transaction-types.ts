@@ -1,0 +1,32 @@
+import type { SipRequest, SipResponse } from '../message/message.js';
+import type { Source, Destination } from '../transport/transport-types.js';
+
+export type ServerState = 'trying' | 'proceeding' | 'completed' | 'accepted' | 'confirmed' | 'terminated';
+export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
+
+/** What a server transaction needs from the layer below it. */
+export interface ServerTransport {
+  sendResponse(data: Buffer, res: SipResponse, source: Source): void;
+  /** the transaction is over: forget it */
+  remove(key: string): void;
+}
+
+/** What the user of a client transaction is told (RFC 3261 §17.1). */
+export interface ClientCallbacks {
+  onProvisional?(res: SipResponse): void;
+  onFinal(res: SipResponse): void;
+  /** Timer B or F fired: the TU treats it as a 408 (RFC 3261 §8.1.3.1) */
+  onTimeout(): void;
+  /** the transport failed: the TU treats it as a 503 (RFC 3261 §8.1.3.1) */
+  onTransportError(err: Error): void;
+}
+
+export interface ClientTransport {
+  send(data: Buffer, dest: Destination, onError: (err: Error) => void): void;
+  remove(key: string): void;
+}
+
+export interface RequestOptions {
+  request: SipRequest;
+  destination: Destination;
+}

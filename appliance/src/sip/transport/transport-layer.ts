@@ -1,0 +1,103 @@
+import type tls from 'node:tls';
+import type { ParseLimits } from '../message/parser.js';
+import type { Logger } from '../../log.js';
+import { UdpTransport } from './udp.js';
+import { StreamTransport } from './stream.js';
+import { WsTransport } from './ws.js';
+import { type Destination, type TransportEvents, type TransportName, TransportError } from './transport-types.js';
+
+export interface TransportOptions {
+  bind: string;
+  /** UDP and TCP share this port; 0 = not opened */
+  port: number;
+  tlsPort: number;
+  wsPort: number;
+  tls?: tls.SecureContextOptions;
+  limits: ParseLimits;
+}
+
+export type ListeningPorts = Partial<Record<TransportName, number>>;
+
+/**
+ * All SIP listeners behind one interface: bytes in, messages up; messages down,
+ * over an existing flow where there is one (RFC 3261 §18, RFC 5626 §5).
+ */
+export class TransportLayer {
+  private readonly udp: UdpTransport;
+  private readonly tcp: StreamTransport;
+  private readonly tls: StreamTransport;
+  private readonly ws: WsTransport;
+  readonly ports: ListeningPorts = {};
+
+  constructor(
+    private readonly opts: TransportOptions,
+    events: TransportEvents,
+    private readonly log: Logger,
+  ) {
+    this.udp = new UdpTransport(events, opts.limits, log);
+    this.tcp = new StreamTransport('TCP', events, opts.limits, log);
+    this.tls = new StreamTransport('TLS', events, opts.limits, log, opts.tls);
+    this.ws = new WsTransport(events, opts.limits, log);
+  }
+
+  async start(): Promise<ListeningPorts> {
+    const { bind, port, tlsPort, wsPort } = this.opts;
+    if (port > 0) {
+      this.ports.UDP = await this.udp.listen(bind, port);
+      this.ports.TCP = await this.tcp.listen(bind, port);
+    }
+    if (tlsPort > 0 && this.opts.tls) this.ports.TLS = await this.tls.listen(bind, tlsPort);
+    if (wsPort > 0) this.ports.WS = await this.ws.listen(bind, wsPort);
+    return this.ports;
+  }
+
+  /** Whether a connection-oriented flow is still open. */
+  hasFlow(flowId: string): boolean {
+    return this.tcp.flows.has(flowId) || this.tls.flows.has(flowId) || this.ws.flows.has(flowId);
+  }
+
+  /**
+   * Sends bytes. Failures (no route, closed flow, refused connection) are
+   * reported through `onError`, never thrown, so that transactions see them.
+   */
+  send(data: Buffer, dest: Destination, onError: (err: Error) => void): void {
+    try {
+      switch (dest.transport) {
+        case 'UDP':
+          this.udp.send(data, dest.address, dest.port);
+          return;
+        case 'WS': {
+          // A browser cannot be called back: only its own connection reaches it (RFC 7118 §5).
+          const flow = dest.flowId !== undefined ? this.ws.flows.get(dest.flowId) : undefined;
+          if (!flow) throw new TransportError('WebSocket flow is closed');
+          flow.send(data);
+          return;
+        }
+        case 'TCP':
+        case 'TLS': {
+          const transport = dest.transport === 'TCP' ? this.tcp : this.tls;
+          const flow = dest.flowId !== undefined ? transport.flows.get(dest.flowId) : undefined;
+          if (flow) {
+            flow.send(data);
+            return;
+          }
+          transport.connect(dest.address, dest.port).then(
+            (f) => f.send(data),
+            (err: Error) => onError(new TransportError(`${dest.transport} connect to ${dest.address}:${dest.port} failed: ${err.message}`)),
+          );
+          return;
+        }
+      }
+    } catch (err) {
+      onError(err as Error);
+    }
+  }
+
+  close(): void {
+    this.udp.close();
+    this.tcp.close();
+    this.tls.close();
+    this.ws.close();
+    this.log.debug('transports closed');
+  }
+}

@@ -1,0 +1,54 @@
+import type { AnyMessage } from '../message/message.js';
+import type { Rejected } from '../message/parser.js';
+
+export type TransportName = 'UDP' | 'TCP' | 'TLS' | 'WS';
+
+/** Where a message came from: enough to answer it (RFC 3261 §18.2.2) and to reach the sender again. */
+export interface Source {
+  transport: TransportName;
+  address: string;
+  port: number;
+  /** the connection it arrived on; for UDP a stable id of the remote address */
+  flowId: string;
+}
+
+/** A place to send a message to. With a flowId, only that connection is used (RFC 5626 style). */
+export interface Destination {
+  transport: TransportName;
+  address: string;
+  port: number;
+  flowId?: string;
+}
+
+/** One connection (or, for UDP, one remote address) messages travel over. */
+export interface Flow {
+  readonly id: string;
+  readonly transport: TransportName;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  send(data: Buffer): void;
+  close(): void;
+}
+
+/** What a listener hands up to the transport layer. */
+export interface TransportEvents {
+  message(msg: AnyMessage, source: Source): void;
+  rejected(rejected: Rejected, source: Source): void;
+  flowClosed(flowId: string): void;
+}
+
+/** A failure to send, reported to the transaction that asked (RFC 3261 §17.1.4). */
+export class TransportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+export function isReliable(t: TransportName): boolean {
+  return t !== 'UDP';
+}
+
+export function flowKey(transport: TransportName, address: string, port: number): string {
+  return `${transport.toLowerCase()}:${address}:${port}`;
+}

@@ -1,0 +1,109 @@
+import { EntitySchema } from 'typeorm';
+
+/** A subscriber of our domain. Only the digest hashes are kept, never the password. */
+export interface UserRow {
+  id: number;
+  username: string;
+  disabled: boolean;
+  /** MD5(username:realm:password), RFC 2617 §3.2.2.2 HA1 */
+  ha1Md5: string;
+  /** SHA-256(username:realm:password), RFC 8760 / RFC 7616 §3.4.2 */
+  ha1Sha256: string;
+  realm: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One registered contact of an address-of-record (RFC 3261 §10.3). */
+export interface BindingRow {
+  id: number;
+  aor: string;
+  contact: string;
+  /** the contact URI alone, the key within an AOR (RFC 3261 §10.3 step 6 compares URIs) */
+  contactUri: string;
+  q: number;
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  transport: string;
+  sourceAddress: string;
+  sourcePort: number;
+  flowId: string;
+  userAgent: string | null;
+  updatedAt: number;
+}
+
+/** A pager-mode message kept for an offline recipient (P2), body encrypted at rest. */
+export interface DeferredMessageRow {
+  id: number;
+  recipient: string;
+  fromHeader: string;
+  senderAor: string;
+  contentType: string;
+  /** AES-256-GCM: iv (12) + tag (16) + ciphertext */
+  body: Buffer;
+  receivedAt: number;
+  expiresAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+}
+
+export const UserEntity = new EntitySchema<UserRow>({
+  name: 'User',
+  tableName: 'users',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    username: { type: String, unique: true },
+    disabled: { type: Boolean, default: false },
+    ha1Md5: { type: String, name: 'ha1_md5' },
+    ha1Sha256: { type: String, name: 'ha1_sha256' },
+    realm: { type: String },
+    createdAt: { type: 'bigint', name: 'created_at', transformer: numeric() },
+    updatedAt: { type: 'bigint', name: 'updated_at', transformer: numeric() },
+  },
+});
+
+export const BindingEntity = new EntitySchema<BindingRow>({
+  name: 'Binding',
+  tableName: 'bindings',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    aor: { type: String },
+    contact: { type: String },
+    contactUri: { type: String, name: 'contact_uri' },
+    q: { type: 'real' },
+    expiresAt: { type: 'bigint', name: 'expires_at', transformer: numeric() },
+    callId: { type: String, name: 'call_id' },
+    cseq: { type: Number },
+    transport: { type: String },
+    sourceAddress: { type: String, name: 'source_address' },
+    sourcePort: { type: Number, name: 'source_port' },
+    flowId: { type: String, name: 'flow_id' },
+    userAgent: { type: String, name: 'user_agent', nullable: true },
+    updatedAt: { type: 'bigint', name: 'updated_at', transformer: numeric() },
+  },
+  indices: [{ name: 'ix_bindings_aor_contact', columns: ['aor', 'contactUri'], unique: true }],
+});
+
+export const DeferredMessageEntity = new EntitySchema<DeferredMessageRow>({
+  name: 'DeferredMessage',
+  tableName: 'deferred_messages',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    recipient: { type: String },
+    fromHeader: { type: String, name: 'from_header' },
+    senderAor: { type: String, name: 'sender_aor' },
+    contentType: { type: String, name: 'content_type' },
+    body: { type: 'blob' },
+    receivedAt: { type: 'bigint', name: 'received_at', transformer: numeric() },
+    expiresAt: { type: 'bigint', name: 'expires_at', transformer: numeric() },
+    attempts: { type: Number, default: 0 },
+    nextAttemptAt: { type: 'bigint', name: 'next_attempt_at', transformer: numeric() },
+  },
+  indices: [{ name: 'ix_deferred_recipient', columns: ['recipient', 'id'] }],
+});
+
+/** SQLite hands bigint columns back as numbers or strings depending on size; we keep ms numbers. */
+function numeric() {
+  return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };
+}

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppliance, freePort, health, eventually, type RunningAppliance } from '../support/appliance.js';
+import { sipp, sippOk, received, header } from '../support/sipp.js';
+
+// SIPp answers only the first challenge and only with MD5, so MD5 is offered first here.
+const CONFIG = { auth: { algorithms: ['MD5', 'SHA-256'] } };
+const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw', frank: 'frank-pw' };
+
+let app: RunningAppliance;
+
+beforeAll(async () => {
+  app = await startAppliance({ config: CONFIG, users: USERS });
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+async function register(user: string, contact: string, opts: { expires?: number; transport?: 'u1' | 't1' } = {}) {
+  return sippOk({
+    scenario: 'register.xml',
+    remotePort: app.sipPort,
+    localPort: await freePort(),
+    service: user,
+    auth: { user, password: USERS[user as keyof typeof USERS] },
+    transport: opts.transport,
+    vars: { domain: app.domain, expires: String(opts.expires ?? 300), contact },
+  });
+}
+
+async function sendMessage(from: string, to: string, body: string) {
+  return sippOk({
+    scenario: 'message-uac.xml',
+    remotePort: app.sipPort,
+    localPort: await freePort(),
+    service: from,
+    auth: { user: from, password: USERS[from as keyof typeof USERS] },
+    vars: { domain: app.domain, to, body },
+  });
+}
+
+/** A SIPp device waiting for `count` MESSAGEs on its own port. */
+async function device(count = 1) {
+  const port = await freePort();
+  const run = sipp({ scenario: 'message-uas.xml', remotePort: app.sipPort, localPort: port, calls: count, timeoutSec: 30 });
+  await new Promise((r) => setTimeout(r, 300));
+  return { port, run };
+}
+
+describe('registrar with digest authentication (C1, C2)', () => {
+  it('registers over UDP after a 401 challenge and lists the binding', async () => {
+    const r = await register('alice', '127.0.0.1:5999');
+    const [challenge, ok] = received(r.messages);
+    expect(challenge).toMatch(/^SIP\/2\.0 401/);
+    expect(header(challenge, 'WWW-Authenticate')).toMatch(/Digest realm="parley\.test".*qop="auth"/);
+    expect(ok).toMatch(/^SIP\/2\.0 200 OK/);
+    expect(header(ok, 'Contact')).toMatch(/<sip:alice@127\.0\.0\.1:5999>;expires=(300|29\d)/);
+  });
+
+  it('registers over TCP; the binding goes when the connection closes', async () => {
+    const before = (await health(app)).registrations;
+    const r = await register('erin', '127.0.0.1:5998;transport=tcp', { transport: 't1' });
+    expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 200 OK/);
+    // SIPp closes its connection on exit: the flow's binding is removed (RFC 5626 §5)
+    await eventually(async () => (await health(app)).registrations === before);
+  });
+
+  it('answers 423 with Min-Expires to a too brief interval', async () => {
+    const r = await sipp({
+      scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'alice',
+      auth: { user: 'alice', password: 'alice-pw' }, vars: { domain: app.domain, expires: '5', contact: '127.0.0.1:5997' },
+    }).done;
+    const last = received(r.messages).pop()!;
+    expect(last).toMatch(/^SIP\/2\.0 423 Interval Too Brief/);
+    expect(header(last, 'Min-Expires')).toBe('60');
+  });
+
+  it('refuses unknown (404) and disabled (403) users', async () => {
+    const unknown = await sipp({
+      scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'mallory',
+      auth: { user: 'mallory', password: 'x' }, vars: { domain: app.domain, expires: '300', contact: '127.0.0.1:5996' },
+    }).done;
+    expect(received(unknown.messages)[0]).toMatch(/^SIP\/2\.0 404/);
+    await app.cli('user', 'disable', 'frank');
+    await eventually(async () => {
+      const r = await sipp({
+        scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'frank',
+        auth: { user: 'frank', password: 'frank-pw' }, vars: { domain: app.domain, expires: '300', contact: '127.0.0.1:5995' },
+      }).done;
+      return received(r.messages).pop()?.startsWith('SIP/2.0 403');
+    });
+    await app.cli('user', 'enable', 'frank');
+  });
+});
+
+describe('pager-mode MESSAGE (P1)', () => {
+  it('delivers online to the registered device with the authenticated identity', async () => {
+    const bobDevice = await device();
+    await register('bob', `127.0.0.1:${bobDevice.port}`);
+    const r = await sendMessage('alice', 'bob', 'hello bob');
+    expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 200 OK/);
+    const got = await bobDevice.run.done;
+    expect(got.code).toBe(0);
+    const msg = received(got.messages)[0];
+    expect(msg).toMatch(new RegExp(`^MESSAGE sip:bob@127\\.0\\.0\\.1:${bobDevice.port} SIP/2\\.0`));
+    expect(header(msg, 'P-Asserted-Identity')).toBe('<sip:alice@parley.test>');
+    expect(header(msg, 'Proxy-Authorization')).toBeUndefined();
+    expect(msg).toContain('hello bob');
+    await register('bob', `127.0.0.1:${bobDevice.port}`, { expires: 0 });
+  });
+
+  it('delivers to every registered device of the recipient', async () => {
+    const d1 = await device();
+    const d2 = await device();
+    await register('bob', `127.0.0.1:${d1.port}`);
+    await register('bob', `127.0.0.1:${d2.port}`);
+    const r = await sendMessage('alice', 'bob', 'to all of you');
+    expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 200 OK/);
+    for (const d of [d1, d2]) {
+      const got = await d.run.done;
+      expect(got.code).toBe(0);
+      expect(received(got.messages)[0]).toContain('to all of you');
+    }
+    await register('bob', `127.0.0.1:${d1.port}`, { expires: 0 });
+    await register('bob', `127.0.0.1:${d2.port}`, { expires: 0 });
+  });
+});
+
+describe('deferred messaging (P2)', () => {
+  it('accepts for an offline user with 202 and pushes on REGISTER with the original Date', async () => {
+    const sentAt = Date.now();
+    const r = await sendMessage('alice', 'carol', 'while you were out');
+    expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 202 Accepted/);
+    expect((await health(app)).storedMessages).toBe(1);
+    await new Promise((res) => setTimeout(res, 1500));
+    const carol = await device();
+    await register('carol', `127.0.0.1:${carol.port}`);
+    const got = await carol.run.done;
+    expect(got.code).toBe(0);
+    const msg = received(got.messages)[0];
+    expect(msg).toContain('while you were out');
+    expect(header(msg, 'From')).toMatch(/^<sip:alice@parley\.test>;tag=/);
+    const date = Date.parse(header(msg, 'Date')!);
+    expect(Math.abs(date - sentAt)).toBeLessThan(1500);
+    await eventually(async () => (await health(app)).storedMessages === 0);
+    await register('carol', `127.0.0.1:${carol.port}`, { expires: 0 });
+  });
+
+  it('keeps stored messages across a restart and delivers them in order', { timeout: 60_000 }, async () => {
+    for (const text of ['first', 'second', 'third']) {
+      const r = await sendMessage('alice', 'dave', text);
+      expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 202/);
+    }
+    await app.restart();
+    expect((await health(app)).storedMessages).toBe(3);
+    const dave = await device(3);
+    await register('dave', `127.0.0.1:${dave.port}`);
+    const got = await dave.run.done;
+    expect(got.code).toBe(0);
+    const bodies = received(got.messages).map((m) => m.split('\n').pop());
+    expect(bodies).toEqual(['first', 'second', 'third']);
+    await eventually(async () => (await health(app)).storedMessages === 0);
+  });
+});

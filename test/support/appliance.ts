@@ -1,0 +1,161 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'appliance/dist/cli.js');
+
+/** A port free for both UDP and TCP on 127.0.0.1 (SIP uses one number for both). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no free port');
+}
+
+export interface RunningAppliance {
+  domain: string;
+  dataDir: string;
+  sipPort: number;
+  tlsPort: number;
+  wsPort: number;
+  httpPort: number;
+  env: NodeJS.ProcessEnv;
+  /** stdout lines (JSON logs) so far */
+  logs: string[];
+  cli(...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+  /** stops and starts again on the same data folder and ports */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface StartOptions {
+  domain?: string;
+  config?: Record<string, unknown>;
+  users?: Record<string, string>;
+}
+
+/**
+ * Starts the real `parley start` process on 127.0.0.1 with ephemeral ports and a
+ * temporary data folder, the way the README tells a user to (black-box tests).
+ */
+export async function startAppliance(opts: StartOptions = {}): Promise<RunningAppliance> {
+  const domain = opts.domain ?? 'parley.test';
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
+  const [sipPort, tlsPort, wsPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const configFile = path.join(dataDir, 'parley.yaml');
+  writeFileSync(configFile, stringify({ log: { level: 'info' }, ...opts.config }));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PARLEY_CONFIG: configFile,
+    PARLEY_DOMAIN: domain,
+    PARLEY_DATA_DIR: dataDir,
+    PARLEY_BIND: '127.0.0.1',
+    PARLEY_SIP_PORT: String(sipPort),
+    PARLEY_SIP_TLS_PORT: String(tlsPort),
+    PARLEY_SIP_WS_PORT: String(wsPort),
+    PARLEY_HTTP_PORT: String(httpPort),
+  };
+  const logs: string[] = [];
+  let child: ChildProcess | null = null;
+
+  const cli = (...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile(process.execPath, [CLI, ...args], { env }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+
+  const launch = async (): Promise<void> => {
+    const c = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    let buffered = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`appliance did not start:\n${logs.join('\n')}`)), 20_000);
+      c.stdout!.on('data', (d: Buffer) => {
+        buffered += d.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const l of lines) {
+          logs.push(l);
+          if (l.includes('"parley started"')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      });
+      c.stderr!.on('data', (d: Buffer) => logs.push(d.toString()));
+      c.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`appliance exited with ${code}:\n${logs.join('\n')}`));
+      });
+    });
+  };
+
+  const stop = async (): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+      setTimeout(() => c.kill('SIGKILL'), 5000).unref();
+    });
+    child = null;
+  };
+
+  for (const [name, pw] of Object.entries(opts.users ?? {})) await cli('user', 'add', name, '--password', pw);
+  await launch();
+  return {
+    domain,
+    dataDir,
+    sipPort,
+    tlsPort,
+    wsPort,
+    httpPort,
+    env,
+    logs,
+    cli,
+    stop,
+    async restart() {
+      await stop();
+      await launch();
+    },
+    async cleanup() {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function health(app: RunningAppliance): Promise<{ registrations: number; storedMessages: number }> {
+  const res = await fetch(`http://127.0.0.1:${app.httpPort}/health`);
+  return (await res.json()) as { registrations: number; storedMessages: number };
+}
+
+/** Polls until `check` holds (bounded), for effects that land asynchronously. */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

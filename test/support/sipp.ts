@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './appliance.js';
+
+export interface SippOptions {
+  scenario: string;
+  /** server port on 127.0.0.1 */
+  remotePort: number;
+  localPort: number;
+  vars?: Record<string, string>;
+  service?: string;
+  auth?: { user: string; password: string };
+  transport?: 'u1' | 't1' | 'l1';
+  calls?: number;
+  timeoutSec?: number;
+  extra?: string[];
+}
+
+export interface SippResult {
+  code: number;
+  /** -trace_msg output: every message SIPp sent and received */
+  messages: string;
+  errors: string;
+  stdout: string;
+}
+
+export interface SippRun {
+  done: Promise<SippResult>;
+  kill(): void;
+}
+
+/** Runs SIPp (Debian package sip-tester) with one of test/scenarios/*.xml. */
+export function sipp(o: SippOptions): SippRun {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sipp-'));
+  const msgFile = path.join(dir, 'messages.log');
+  const errFile = path.join(dir, 'errors.log');
+  const args = [
+    `127.0.0.1:${o.remotePort}`,
+    '-sf', path.join(ROOT, 'test/scenarios', o.scenario),
+    '-i', '127.0.0.1',
+    '-p', String(o.localPort),
+    '-t', o.transport ?? 'u1',
+    '-m', String(o.calls ?? 1),
+    '-timeout', `${o.timeoutSec ?? 20}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-trace_msg', '-message_file', msgFile,
+    '-trace_err', '-error_file', errFile,
+  ];
+  if (o.service) args.push('-s', o.service);
+  if (o.auth) args.push('-au', o.auth.user, '-ap', o.auth.password);
+  for (const [k, v] of Object.entries(o.vars ?? {})) args.push('-set', k, v);
+  args.push(...(o.extra ?? []));
+  const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
+  const done = new Promise<SippResult>((resolve) => {
+    child.once('exit', (code) => {
+      const read = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+      resolve({ code: code ?? -1, messages: read(msgFile), errors: read(errFile), stdout });
+    });
+  });
+  return { done, kill: () => child.kill('SIGUSR1') };
+}
+
+/** Runs SIPp to completion and fails with its traces when it did not pass. */
+export async function sippOk(o: SippOptions): Promise<SippResult> {
+  const r = await sipp(o).done;
+  if (r.code !== 0) throw new Error(`SIPp ${o.scenario} exited with ${r.code}\n${r.errors}\n${r.messages.slice(-3000)}`);
+  return r;
+}
+
+/** The messages SIPp received, as text (from its -trace_msg file). */
+export function received(messages: string): string[] {
+  return messages
+    .split(/^-{10,} .*$/m)
+    .filter((b) => /message received/.test(b.slice(0, 80)))
+    .map((b) => b.slice(b.indexOf('\n\n') + 2).trim());
+}
+
+/** A header's value in one traced message. */
+export function header(message: string, name: string): string | undefined {
+  const m = new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(message);
+  return m?.[1]?.trim();
+}
