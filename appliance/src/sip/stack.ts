@@ -136,7 +136,10 @@ export class SipStack {
   private serverKey(req: SipRequest, method: string): string {
     const via = req.topVia;
     const sentBy = `${via.host}:${via.port ?? ''}`;
-    if (via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}`;
+    // RFC 3261 §17.2.3 matches on branch, sent-by and method. Call-ID and CSeq number are
+    // added because a real retransmission has them too, while clients that reuse a branch
+    // for new requests (several RFC 4475 messages do) would otherwise get a stale answer.
+    if (via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}|${req.callId}|${req.cseq.seq}`;
     // RFC 3261 §17.2.3: RFC 2543 matching for branches without the magic cookie
     return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${sentBy}|${method}`;
   }
