@@ -1,0 +1,39 @@
+import { buildSync } from 'esbuild';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { ROOT } from './appliance.js';
+
+/** Debian's Chromium, headless, with the flags this machine needs (no sandbox as root, no background networking). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+}
+
+let jssip: string | null = null;
+
+/** JsSIP ships CommonJS only: bundle it once for the page. */
+export function jssipBundle(): string {
+  jssip ??= buildSync({
+    entryPoints: [path.join(ROOT, 'node_modules/jssip/lib/JsSIP.js')],
+    bundle: true,
+    format: 'iife',
+    globalName: 'JsSIP',
+    write: false,
+    platform: 'browser',
+  }).outputFiles[0].text;
+  return jssip;
+}
+
+/**
+ * Serves a blank page on 127.0.0.1: Chromium's Local Network Access checks refuse
+ * loopback WebSockets from about:blank, but not from a page on loopback itself.
+ */
+export async function loopbackPage(): Promise<{ url: string; close(): void }> {
+  const http = await import('node:http');
+  const server = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>parley test</title>'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
+}
