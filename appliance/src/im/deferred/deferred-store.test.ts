@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { pino } from 'pino';
+import { openStore } from '../../store/data-source.js';
+import { MessageCipher } from './message-cipher.js';
+import { DeferredStore } from './deferred-store.js';
+
+const log = pino({ level: 'silent' });
+let dir: string;
+let ds: DataSource;
+let store: DeferredStore;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-deferred-'));
+  ds = await openStore(dir);
+  store = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), 3600, log);
+  await store.load();
+});
+afterAll(async () => {
+  await ds.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const msg = (recipient: string, text: string, receivedAt = Date.now()) => ({
+  recipient,
+  fromHeader: '<sip:alice@parley.test>;tag=1',
+  senderAor: 'sip:alice@parley.test',
+  contentType: 'text/plain',
+  body: Buffer.from(text),
+  receivedAt,
+});
+
+describe('deferred store (P2)', () => {
+  it('keeps the key file private (0600)', () => {
+    expect(statSync(path.join(dir, 'message-store.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('commits a burst in group and returns messages in arrival order', async () => {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => store.add(msg('bob', `m${i}`))));
+    expect(store.pendingFor('bob')).toBe(200);
+    const first = await store.oldest('bob', 3);
+    expect(first.map((m) => m.body.toString())).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  it('encrypts bodies at rest and binds them to the recipient', async () => {
+    await store.add(msg('carol', 'top secret plans'));
+    const rows = (await ds.query("SELECT body FROM deferred_messages WHERE recipient = 'carol'")) as { body: Buffer }[];
+    expect(rows[0].body.includes(Buffer.from('top secret'))).toBe(false);
+    const cipher = MessageCipher.loadOrCreate(dir);
+    expect(cipher.decrypt(rows[0].body, 'carol').toString()).toBe('top secret plans');
+    expect(() => cipher.decrypt(rows[0].body, 'mallory')).toThrow();
+  });
+
+  it('removes a delivered message and counts down', async () => {
+    const [m] = await store.oldest('carol', 1);
+    await store.remove(m.id, 'carol');
+    expect(store.pendingFor('carol')).toBe(0);
+    expect(await store.oldest('carol', 1)).toEqual([]);
+  });
+
+  it('records failed attempts', async () => {
+    const [m] = await store.oldest('bob', 1);
+    await store.recordFailure(m.id, 3, 12345);
+    const [again] = await store.oldest('bob', 1);
+    expect(again.attempts).toBe(3);
+    expect(again.nextAttemptAt).toBe(12345);
+  });
+
+  it('drops messages past their retention period', async () => {
+    await store.add(msg('dave', 'old news', Date.now() - 7200_000));
+    expect(store.pendingFor('dave')).toBe(1);
+    expect(await store.purgeExpired()).toBe(1);
+    expect(store.pendingFor('dave')).toBe(0);
+  });
+
+  it('counts what survives a restart', async () => {
+    const again = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), 3600, log);
+    await again.load();
+    expect(again.pendingFor('bob')).toBe(200);
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ha1, expectedResponse, parseCredentials, NonceFactory, challenge } from './digest.js';
+
+// RFC 7616 §3.9.1: the same exchange computed with MD5 and with SHA-256 (the algorithm RFC 8760 brings to SIP)
+const V = {
+  username: 'Mufasa',
+  realm: 'http-auth@example.org',
+  password: 'Circle of Life',
+  nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v',
+  cnonce: 'f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ',
+  nc: '00000001',
+  uri: '/dir/index.html',
+};
+
+describe('digest computation', () => {
+  it('matches the RFC 7616 MD5 example', () => {
+    const h = ha1('MD5', V.username, V.realm, V.password);
+    expect(expectedResponse('MD5', h, 'GET', V.uri, V.nonce, { nc: V.nc, cnonce: V.cnonce })).toBe('8ca523f5e9506fed4657c9700eebdbec');
+  });
+
+  it('matches the RFC 7616 SHA-256 example', () => {
+    const h = ha1('SHA-256', V.username, V.realm, V.password);
+    expect(expectedResponse('SHA-256', h, 'GET', V.uri, V.nonce, { nc: V.nc, cnonce: V.cnonce })).toBe(
+      '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1',
+    );
+  });
+
+  it('computes the RFC 2069 form without qop', () => {
+    const h = ha1('MD5', 'bob', 'biloxi.com', 'zanzibar');
+    const r = expectedResponse('MD5', h, 'REGISTER', 'sip:biloxi.com', 'abc', null);
+    expect(r).toMatch(/^[0-9a-f]{32}$/);
+    expect(r).not.toBe(expectedResponse('MD5', h, 'INVITE', 'sip:biloxi.com', 'abc', null));
+  });
+});
+
+describe('credentials parsing', () => {
+  it('reads quoted and token parameters, case-insensitive names', () => {
+    const c = parseCredentials('Digest username="bob", Realm="biloxi.com", nonce="n,1", uri="sip:biloxi.com", response="abc", algorithm=SHA-256, qop=auth, nc=00000001, cnonce="x"');
+    expect(c?.scheme).toBe('Digest');
+    expect(c?.params.get('realm')).toBe('biloxi.com');
+    expect(c?.params.get('nonce')).toBe('n,1');
+    expect(c?.params.get('algorithm')).toBe('SHA-256');
+    expect(c?.params.get('qop')).toBe('auth');
+  });
+
+  it('returns null for garbage and keeps other schemes recognisable (RFC 4475 regaut01)', () => {
+    expect(parseCredentials('Digest username=')).toBeNull();
+    expect(parseCredentials('NoOneKnowsThisScheme opaque-data=here')?.scheme).toBe('NoOneKnowsThisScheme');
+  });
+});
+
+describe('stateless nonces', () => {
+  it('accepts its own fresh nonce, calls an old one stale and a forged one bad', () => {
+    const f = new NonceFactory(300);
+    const now = Date.now();
+    const n = f.create(now);
+    expect(f.check(n, now + 1000)).toBe('ok');
+    expect(f.check(n, now + 301_000)).toBe('stale');
+    expect(f.check(n.slice(0, -1) + (n.endsWith('A') ? 'B' : 'A'), now)).toBe('bad');
+    expect(new NonceFactory(300).check(n, now)).toBe('bad');
+    expect(f.check('garbage', now)).toBe('bad');
+  });
+
+  it('builds a challenge with qop=auth and stale when asked', () => {
+    expect(challenge('parley.test', 'n1', 'SHA-256', true)).toBe('Digest realm="parley.test", nonce="n1", algorithm=SHA-256, qop="auth", stale=true');
+  });
+});

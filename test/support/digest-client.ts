@@ -1,0 +1,26 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * A client-side digest computation written independently of the appliance
+ * (RFC 7616 §3.4 / RFC 8760), for tests that must not trust the code they test.
+ */
+export function authorize(
+  challengeValue: string,
+  o: { method: string; uri: string; username: string; password: string; header?: string },
+): string {
+  const param = (name: string): string | undefined => {
+    const m = new RegExp(`${name}=(?:"([^"]*)"|([^,\\s]+))`, 'i').exec(challengeValue);
+    return m ? (m[1] ?? m[2]) : undefined;
+  };
+  const realm = param('realm')!;
+  const nonce = param('nonce')!;
+  const algorithm = param('algorithm') ?? 'MD5';
+  const hashName = algorithm.toUpperCase() === 'SHA-256' ? 'sha256' : 'md5';
+  const H = (s: string) => createHash(hashName).update(s).digest('hex');
+  const cnonce = randomBytes(8).toString('hex');
+  const nc = '00000001';
+  const ha1 = H(`${o.username}:${realm}:${o.password}`);
+  const ha2 = H(`${o.method}:${o.uri}`);
+  const response = H(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);
+  return `Digest username="${o.username}", realm="${realm}", nonce="${nonce}", uri="${o.uri}", response="${response}", algorithm=${algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
+}
