@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppliance, health, type RunningAppliance } from '../support/appliance.js';
+import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
+import { authorize } from '../support/digest-client.js';
+
+// Default algorithm order (SHA-256 first), short nonces and small limits to reach every branch.
+const CONFIG = { auth: { nonceLifetime: 5 }, sip: { maxBodyBytes: 2000, maxMessageBytes: 4096 } };
+const USERS = { alice: 'alice-pw', bob: 'bob-pw', loopy: 'loopy-pw' };
+let app: RunningAppliance;
+
+beforeAll(async () => {
+  app = await startAppliance({ config: CONFIG, users: USERS });
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+const D = 'parley.test';
+
+/** Sends a request, answers the challenge with the first (preferred) algorithm, returns the final response. */
+async function withAuth(c: RawClient, spec: Parameters<typeof buildRequest>[0], user: string, password: string): Promise<{ challenge: string; final: string }> {
+  const callId = `c${Math.random().toString(36).slice(2)}`;
+  const challenge = await c.request(buildRequest({ ...spec, callId, cseq: 1 }));
+  const header = challenge.startsWith('SIP/2.0 401') ? 'WWW-Authenticate' : 'Proxy-Authenticate';
+  const value = headerOf(challenge, header)[0];
+  const authz = authorize(value, { method: spec.method, uri: spec.uri, username: user, password });
+  const final = await c.request(
+    buildRequest({ ...spec, callId, cseq: 2, headers: [...(spec.headers ?? []), `${header === 'WWW-Authenticate' ? 'Authorization' : 'Proxy-Authorization'}: ${authz}`] }),
+  );
+  return { challenge, final };
+}
+
+describe('transports (C4)', () => {
+  it.each(['TCP', 'TLS'] as const)('answers OPTIONS over %s with Allow, Accept and Supported', async (kind) => {
+    const c = await RawClient.stream(kind, kind === 'TLS' ? app.tlsPort : app.sipPort);
+    const res = await c.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: kind, localPort: c.localPort }));
+    expect(res).toMatch(/^SIP\/2\.0 200 OK/);
+    expect(headerOf(res, 'Allow')[0]).toBe('REGISTER, MESSAGE, OPTIONS, ACK, CANCEL');
+    expect(headerOf(res, 'Accept')).toHaveLength(1);
+    expect(res).toMatch(/^Supported:/m);
+    c.close();
+  });
+
+  it('answers a CRLFCRLF keep-alive ping with a CRLF pong (RFC 5626 §3.5.1)', async () => {
+    const c = await RawClient.stream('TCP', app.sipPort);
+    c.send('\r\n\r\n');
+    expect(await c.next((m) => m === '\r\n')).toBe('\r\n');
+    c.close();
+  });
+
+  it('answers a framing error on a stream with 400 and closes the connection', async () => {
+    const c = await RawClient.stream('TCP', app.sipPort);
+    c.send(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'TCP', localPort: c.localPort }).replace(/Content-Length: 0/, 'Content-Length: -5'));
+    expect(await c.next()).toMatch(/^SIP\/2\.0 400 /);
+    await expect(c.next(() => false, 3000)).rejects.toThrow(/closed/);
+  });
+
+  it('keeps the TLS certificate it generated in the data folder', async () => {
+    const { statSync } = await import('node:fs');
+    expect(statSync(`${app.dataDir}/tls/self-signed.key`).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('digest authentication (C2, RFC 8760)', () => {
+  it('registers with SHA-256, the algorithm offered first', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const { challenge, final } = await withAuth(
+      c,
+      { method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP', localPort: c.localPort, headers: [`Contact: <sip:alice@127.0.0.1:${c.localPort}>`] },
+      'alice',
+      'alice-pw',
+    );
+    const offered = headerOf(challenge, 'WWW-Authenticate');
+    expect(offered.map((v) => /algorithm=([\w-]+)/.exec(v)![1])).toEqual(['SHA-256', 'MD5']);
+    expect(final).toMatch(/^SIP\/2\.0 200 OK/);
+    c.close();
+  });
+
+  it('challenges MESSAGE with 407 and accepts SHA-256 proxy credentials', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const { challenge, final } = await withAuth(
+      c,
+      { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'sha-256 hello' },
+      'alice',
+      'alice-pw',
+    );
+    expect(challenge).toMatch(/^SIP\/2\.0 407 Proxy Authentication Required/);
+    expect(final).toMatch(/^SIP\/2\.0 202 Accepted/);
+    c.close();
+  });
+
+  it('answers an expired nonce with stale=true', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP' as const, localPort: c.localPort, body: 'late' };
+    const challenge = await c.request(buildRequest({ ...spec, cseq: 1 }));
+    const authz = authorize(headerOf(challenge, 'Proxy-Authenticate')[0], { method: 'MESSAGE', uri: spec.uri, username: 'alice', password: 'alice-pw' });
+    await new Promise((r) => setTimeout(r, 6500));
+    const res = await c.request(buildRequest({ ...spec, cseq: 2, headers: [`Proxy-Authorization: ${authz}`] }));
+    expect(res).toMatch(/^SIP\/2\.0 407/);
+    expect(headerOf(res, 'Proxy-Authenticate')[0]).toContain('stale=true');
+    c.close();
+  }, 20_000);
+
+  it('refuses a From that is not the authenticated user (403)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const callId = 'forged-from';
+    const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:bob@${D}`, to: `sip:bob@${D}`, transport: 'UDP' as const, localPort: c.localPort, body: 'x', callId };
+    const challenge = await c.request(buildRequest({ ...spec, cseq: 1 }));
+    const authz = authorize(headerOf(challenge, 'Proxy-Authenticate')[0], { method: 'MESSAGE', uri: spec.uri, username: 'alice', password: 'alice-pw' });
+    const res = await c.request(buildRequest({ ...spec, cseq: 2, headers: [`Proxy-Authorization: ${authz}`] }));
+    expect(res).toMatch(/^SIP\/2\.0 403 From does not match/);
+    c.close();
+  });
+});
+
+describe('limits and errors (every rejection has a precise status)', () => {
+  it('405 with Allow for a method we do not serve', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const res = await c.request(buildRequest({ method: 'SUBSCRIBE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, headers: ['Event: presence'] }));
+    expect(res).toMatch(/^SIP\/2\.0 405 Method Not Allowed/);
+    expect(headerOf(res, 'Allow')[0]).toContain('MESSAGE');
+    c.close();
+  });
+
+  it('420 with Unsupported for a Require we do not know', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const res = await c.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort, headers: ['Require: teleportation'] }));
+    expect(res).toMatch(/^SIP\/2\.0 420 Bad Extension/);
+    expect(headerOf(res, 'Unsupported')).toEqual(['teleportation']);
+    c.close();
+  });
+
+  it('483 when Max-Forwards is exhausted', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const res = await c.request(
+      buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'x' }).replace('Max-Forwards: 70', 'Max-Forwards: 0'),
+    );
+    expect(res).toMatch(/^SIP\/2\.0 483 Too Many Hops/);
+    c.close();
+  });
+
+  it('482 when a request comes back to us (a contact that points at the server itself)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const reg = await withAuth(
+      c,
+      { method: 'REGISTER', uri: `sip:${D}`, from: `sip:loopy@${D}`, to: `sip:loopy@${D}`, transport: 'UDP', localPort: c.localPort, headers: [`Contact: <sip:loopy@127.0.0.1:${app.sipPort}>`] },
+      'loopy',
+      'loopy-pw',
+    );
+    expect(reg.final).toMatch(/^SIP\/2\.0 200/);
+    const { final } = await withAuth(
+      c,
+      { method: 'MESSAGE', uri: `sip:loopy@${D}`, from: `sip:alice@${D}`, to: `sip:loopy@${D}`, transport: 'UDP', localPort: c.localPort, body: 'round and round' },
+      'alice',
+      'alice-pw',
+    );
+    expect(final).toMatch(/^SIP\/2\.0 482 Loop Detected/);
+    c.close();
+  });
+
+  it('413 for a body over the limit, 513 for a message over the limit', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const big = buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'x'.repeat(2500) });
+    expect(await c.request(big)).toMatch(/^SIP\/2\.0 413 /);
+    const huge = buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'y'.repeat(5000) });
+    expect(await c.request(huge)).toMatch(/^SIP\/2\.0 513 Message Too Large/);
+    c.close();
+  });
+
+  it('404 for a MESSAGE to an unknown user, 416 for an unknown scheme', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const { final } = await withAuth(
+      c,
+      { method: 'MESSAGE', uri: `sip:nobody@${D}`, from: `sip:alice@${D}`, to: `sip:nobody@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hello?' },
+      'alice',
+      'alice-pw',
+    );
+    expect(final).toMatch(/^SIP\/2\.0 404 /);
+    const res = await c.request(buildRequest({ method: 'MESSAGE', uri: 'im:bob@parley.test', from: `sip:alice@${D}`, to: 'im:bob@parley.test', transport: 'UDP', localPort: c.localPort, body: 'x' }));
+    expect(res).toMatch(/^SIP\/2\.0 416 /);
+    c.close();
+  });
+
+  it('is still healthy after all of that', async () => {
+    expect((await health(app)).registrations).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,147 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A bare SIP client over UDP, TCP or TLS for wire tests that need exact bytes
+ * (keep-alives, oversize messages, chosen digest algorithms). It frames
+ * responses by Content-Length and keeps every one it receives.
+ */
+export class RawClient {
+  readonly inbox: string[] = [];
+  private waiters: (() => void)[] = [];
+  private pending = '';
+  closed = false;
+  localPort = 0;
+
+  private constructor(
+    readonly transport: 'UDP' | 'TCP' | 'TLS',
+    private readonly out: (data: Buffer) => void,
+    private readonly closer: () => void,
+  ) {}
+
+  static async udp(port: number): Promise<RawClient> {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const c = new RawClient('UDP', (d) => s.send(d, port, '127.0.0.1'), () => s.close());
+    c.localPort = s.address().port;
+    s.on('message', (m) => c.push(m.toString()));
+    return c;
+  }
+
+  static async stream(kind: 'TCP' | 'TLS', port: number): Promise<RawClient> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s: net.Socket =
+        kind === 'TLS' ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s)) : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const c = new RawClient(kind, (d) => socket.write(d), () => socket.destroy());
+    c.localPort = socket.localPort ?? 0;
+    socket.on('data', (d: Buffer) => c.feed(d.toString()));
+    socket.on('close', () => {
+      c.closed = true;
+      c.wake();
+    });
+    return c;
+  }
+
+  private feed(text: string): void {
+    this.pending += text;
+    for (;;) {
+      if (this.pending.startsWith('\r\n') && !this.pending.startsWith('\r\n\r\n')) {
+        this.push('\r\n');
+        this.pending = this.pending.slice(2);
+        continue;
+      }
+      const end = this.pending.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const cl = Number(/^(?:Content-Length|l)\s*:\s*(\d+)/im.exec(this.pending.slice(0, end))?.[1] ?? 0);
+      if (this.pending.length < end + 4 + cl) return;
+      this.push(this.pending.slice(0, end + 4 + cl));
+      this.pending = this.pending.slice(end + 4 + cl);
+    }
+  }
+
+  private push(m: string): void {
+    this.inbox.push(m);
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  send(data: string | Buffer): void {
+    this.out(typeof data === 'string' ? Buffer.from(data) : data);
+  }
+
+  /** The next received message matching `pred` (removed from the inbox). */
+  async next(pred: (m: string) => boolean = () => true, timeoutMs = 5000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.inbox.findIndex(pred);
+      if (i >= 0) return this.inbox.splice(i, 1)[0];
+      if (this.closed) throw new Error('connection closed');
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`no matching message in ${timeoutMs} ms; got:\n${this.inbox.join('\n---\n')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Sends a request and returns its final response (provisional ones are skipped). */
+  async request(text: string, timeoutMs = 5000): Promise<string> {
+    const callId = /^Call-ID:\s*(\S+)/im.exec(text)![1];
+    const cseq = /^CSeq:\s*(\d+)/im.exec(text)![1];
+    this.send(text);
+    return this.next((m) => /^SIP\/2\.0 [2-6]/.test(m) && m.includes(callId) && new RegExp(`^CSeq: ${cseq} `, 'm').test(m), timeoutMs);
+  }
+
+  close(): void {
+    this.closer();
+  }
+}
+
+export interface RequestSpec {
+  method: string;
+  uri: string;
+  from: string;
+  to: string;
+  transport: 'UDP' | 'TCP' | 'TLS';
+  localPort: number;
+  cseq?: number;
+  callId?: string;
+  headers?: string[];
+  body?: string;
+}
+
+/** Builds a request with fresh branch/tag/Call-ID unless given. */
+export function buildRequest(s: RequestSpec): string {
+  const body = s.body ?? '';
+  return [
+    `${s.method} ${s.uri} SIP/2.0`,
+    `Via: SIP/2.0/${s.transport} 127.0.0.1:${s.localPort};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+    `From: <${s.from}>;tag=${randomBytes(4).toString('hex')}`,
+    `To: <${s.to}>`,
+    `Call-ID: ${s.callId ?? randomBytes(8).toString('hex')}`,
+    `CSeq: ${s.cseq ?? 1} ${s.method}`,
+    'Max-Forwards: 70',
+    ...(s.headers ?? []),
+    ...(body ? ['Content-Type: text/plain'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+export function headerOf(msg: string, name: string): string[] {
+  return [...msg.matchAll(new RegExp(`^${name}:\\s*(.*)$`, 'gim'))].map((m) => m[1].trim());
+}
