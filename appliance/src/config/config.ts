@@ -79,10 +79,10 @@ const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
   ['PARLEY_LOG_LEVEL', (r, v) => (section(r, 'log').level = v)],
   ['PARLEY_BIND', (r, v) => (section(r, 'sip').bind = v)],
   ['PARLEY_ADVERTISED_HOST', (r, v) => (section(r, 'sip').advertisedHost = v)],
-  ['PARLEY_SIP_PORT', (r, v) => (section(r, 'sip').port = toPort(v, 'PARLEY_SIP_PORT'))],
-  ['PARLEY_SIP_TLS_PORT', (r, v) => (section(r, 'sip').tlsPort = toPort(v, 'PARLEY_SIP_TLS_PORT'))],
-  ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = toPort(v, 'PARLEY_SIP_WS_PORT'))],
-  ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = toPort(v, 'PARLEY_HTTP_PORT'))],
+  ['PARLEY_SIP_PORT', (r, v) => (section(r, 'sip').port = Number(v))],
+  ['PARLEY_SIP_TLS_PORT', (r, v) => (section(r, 'sip').tlsPort = Number(v))],
+  ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = Number(v))],
+  ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = Number(v))],
 ];
 
 function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
@@ -93,9 +93,6 @@ function section(raw: Record<string, unknown>, key: string): Record<string, unkn
   return fresh;
 }
 
-function toPort(v: string, name: string): number | string {
-  return /^[0-9]+$/.test(v) ? Number(v) : `${name} is not a port number: '${v}'`;
-}
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -124,16 +121,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       raw = parsed as Record<string, unknown>;
     }
   }
+  const envProblems: string[] = [];
   for (const [name, apply] of ENV) {
     const v = env[name];
-    if (v !== undefined && v !== '') apply(raw, v);
+    if (v === undefined || v === '') continue;
+    if (name.endsWith('_PORT') && !/^[0-9]+$/.test(v)) envProblems.push(`  - ${name}: not a port number: '${v}'`);
+    else apply(raw, v);
   }
   const result = ConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => `  - ${i.path.join('.') || '(top)'}: ${i.message}`);
+  if (!result.success || envProblems.length > 0) {
+    const problems = [...envProblems, ...(result.error?.issues ?? []).map((i) => `  - ${i.path.join('.') || '(top)'}: ${i.message}`)];
     throw new ConfigError(`invalid configuration${chosen ? ` in ${chosen}` : ''}:\n${problems.join('\n')}`);
   }
-  const config = result.data;
+  const config = result.data!;
   config.dataDir = path.resolve(config.dataDir);
   return config;
 }

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, ConfigError } from './config.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-config-'));
+const file = (name: string, text: string) => {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('configuration', () => {
+  it('works with no file at all, with defaults', () => {
+    const c = loadConfig(undefined, {});
+    expect(c.domain).toBe('localhost');
+    expect(c.sip).toMatchObject({ port: 5060, tlsPort: 5061, wsPort: 5066, forceRport: true });
+    expect(c.auth.algorithms).toEqual(['SHA-256', 'MD5']);
+    expect(c.deferred.retention).toBe(30 * 86400);
+  });
+
+  it('reads YAML and lets the environment win', () => {
+    const p = file('a.yaml', 'domain: file.test\nsip:\n  port: 6000\n');
+    const c = loadConfig(p, { PARLEY_DOMAIN: 'env.test', PARLEY_SIP_WS_PORT: '0', PARLEY_DATA_DIR: '/tmp/x' });
+    expect(c.domain).toBe('env.test');
+    expect(c.sip.port).toBe(6000);
+    expect(c.sip.wsPort).toBe(0);
+    expect(c.dataDir).toBe('/tmp/x');
+  });
+
+  it('names every problem at once', () => {
+    const p = file('b.yaml', 'sip:\n  port: 70000\n  bogus: 1\nlog:\n  level: loud\n');
+    try {
+      loadConfig(p, { PARLEY_HTTP_PORT: 'eighty' });
+      expect.fail('accepted a bad config');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      const m = (e as Error).message;
+      expect(m).toContain('PARLEY_HTTP_PORT: not a port number');
+      expect(m).toContain('sip.port');
+      expect(m).toContain('bogus');
+      expect(m).toContain('log.level');
+    }
+  });
+});
