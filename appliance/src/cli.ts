@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger } from './log.js';
@@ -56,6 +57,22 @@ user
     withUsers(async (u) => {
       await u.add(name, o.password);
       console.log(`user ${name} added`);
+    }),
+  );
+user
+  .command('import <file>')
+  .description('create users from a CSV file of "name,password" lines (all or none)')
+  .action((file: string) =>
+    withUsers(async (u) => {
+      const entries = readFileSync(file, 'utf8')
+        .split(/\r?\n/)
+        .map((text, i) => ({ text: text.trim(), line: i + 1 }))
+        .filter((l) => l.text.length > 0 && !l.text.startsWith('#') && !/^name\s*,\s*password$/i.test(l.text))
+        .map(({ text, line }) => {
+          const comma = text.indexOf(',');
+          return { username: comma < 0 ? text : text.slice(0, comma).trim(), password: comma < 0 ? '' : text.slice(comma + 1), line };
+        });
+      console.log(`${await u.addMany(entries)} users imported`);
     }),
   );
 user

@@ -92,6 +92,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     { retryMinSec: config.deferred.retryMin, retryMaxSec: config.deferred.retryMax, timeoutMs: deliveryTimeoutMs },
     log,
   );
+  users.onServiceRevoked = (names) => {
+    for (const n of names) location.removeAor(domain.aor(n)).catch((err: unknown) => log.warn({ err }, 'binding removal failed'));
+  };
   location.onRegistered = (aor) => delivery.onRegistered(aor.slice(4, aor.lastIndexOf('@')));
   const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, maxStoredPerUser: config.deferred.maxPerUser });
   stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, log));

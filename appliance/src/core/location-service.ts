@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import { LessThan, In, Not } from 'typeorm';
 import { BindingEntity, type BindingRow } from '../store/entities.js';
+import { writesOf, type WriteQueue } from '../store/write-queue.js';
 import type { Logger } from '../log.js';
 
 export type Binding = BindingRow;
@@ -12,6 +13,7 @@ export type Binding = BindingRow;
 export class LocationService {
   private readonly byAor = new Map<string, Binding[]>();
   private readonly repo: Repository<BindingRow>;
+  private readonly writes: WriteQueue;
   private sweeper: NodeJS.Timeout | null = null;
   /** called when a user gains a contact (the deferred store pushes then) */
   onRegistered: ((aor: string) => void) | null = null;
@@ -21,6 +23,7 @@ export class LocationService {
     private readonly log: Logger,
   ) {
     this.repo = ds.getRepository(BindingEntity);
+    this.writes = writesOf(ds);
   }
 
   /**
@@ -28,8 +31,10 @@ export class LocationService {
    * their connections died with the previous process (RFC 5626 §3: a flow is its connection).
    */
   async load(): Promise<void> {
-    await this.repo.delete({ expiresAt: LessThan(Date.now()) });
-    await this.repo.delete({ transport: Not('UDP') });
+    await this.writes.transaction(async (em) => {
+      await em.getRepository(BindingEntity).delete({ expiresAt: LessThan(Date.now()) });
+      await em.getRepository(BindingEntity).delete({ transport: Not('UDP') });
+    });
     for (const b of await this.repo.find({ order: { id: 'ASC' } })) this.list(b.aor).push(b);
     this.sweeper = setInterval(() => void this.sweep(), 5_000);
     this.sweeper.unref();
@@ -64,17 +69,19 @@ export class LocationService {
 
   /** Applies one REGISTER's changes atomically, in memory and in the store. */
   async apply(aor: string, upserts: Binding[], removals: string[]): Promise<void> {
-    const l = this.list(aor);
-    await this.repo.manager.transaction(async (em) => {
+    const known = this.byAor.get(aor) ?? [];
+    await this.writes.transaction(async (em) => {
       const r = em.getRepository(BindingEntity);
       if (removals.length > 0) await r.delete({ aor, contactUri: In(removals) });
       for (const b of upserts) {
-        const existing = l.find((x) => x.contactUri === b.contactUri);
+        const existing = known.find((x) => x.contactUri === b.contactUri);
         if (existing) b.id = existing.id;
         const saved = await r.save(b);
         b.id = saved.id;
       }
     });
+    // Fetched again after the commit: the sweep may have replaced or dropped the list meanwhile.
+    const l = this.list(aor);
     for (const uri of removals) {
       const i = l.findIndex((x) => x.contactUri === uri);
       if (i >= 0) l.splice(i, 1);
@@ -88,6 +95,13 @@ export class LocationService {
     if (upserts.length > 0) this.onRegistered?.(aor);
   }
 
+  /** Drops every binding of an AOR (its user was disabled or removed). */
+  async removeAor(aor: string): Promise<void> {
+    if (!this.byAor.delete(aor)) return;
+    await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ aor }));
+    this.log.info({ aor }, 'bindings removed: service revoked');
+  }
+
   /** RFC 5626 §5.2 spirit: a binding reached over a flow dies with it. */
   async flowClosed(flowId: string): Promise<void> {
     let removed = 0;
@@ -98,7 +112,7 @@ export class LocationService {
       else if (keep.length !== l.length) this.byAor.set(aor, keep);
     }
     if (removed > 0) {
-      await this.repo.delete({ flowId });
+      await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ flowId }));
       this.log.debug({ flowId, removed }, 'bindings of a closed flow removed');
     }
   }
@@ -111,7 +125,7 @@ export class LocationService {
       else if (keep.length !== l.length) this.byAor.set(aor, keep);
     }
     try {
-      await this.repo.delete({ expiresAt: LessThan(now) });
+      await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ expiresAt: LessThan(now) }));
     } catch (err) {
       this.log.warn({ err }, 'binding sweep failed');
     }

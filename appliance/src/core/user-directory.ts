@@ -2,6 +2,7 @@ import type { DataSource, Repository } from 'typeorm';
 import { UserEntity, type UserRow } from '../store/entities.js';
 import { ha1 } from '../sip/auth/digest.js';
 import type { Logger } from '../log.js';
+import { writesOf, type WriteQueue } from '../store/write-queue.js';
 
 export class UserError extends Error {
   constructor(message: string) {
@@ -20,9 +21,12 @@ const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9._~!$&'()*+,;=-]{0,63}$/;
  */
 export class UserDirectory {
   private readonly repo: Repository<UserRow>;
+  private readonly writes: WriteQueue;
   private byName = new Map<string, UserRow>();
   private dataVersion = -1;
   private watcher: NodeJS.Timeout | null = null;
+  /** told of users that were disabled or removed by another process (their bindings go) */
+  onServiceRevoked: ((usernames: string[]) => void) | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -30,6 +34,7 @@ export class UserDirectory {
     private readonly log?: Logger,
   ) {
     this.repo = ds.getRepository(UserEntity);
+    this.writes = writesOf(ds);
   }
 
   /** Loads every user and watches the store for changes from other processes. */
@@ -45,8 +50,11 @@ export class UserDirectory {
 
   private async reload(): Promise<void> {
     const rows = await this.repo.find();
+    const before = this.byName;
     this.byName = new Map(rows.map((u) => [u.username, u]));
     this.dataVersion = await this.currentDataVersion();
+    const revoked = [...before.values()].filter((old) => !old.disabled && (this.byName.get(old.username)?.disabled ?? true)).map((u) => u.username);
+    if (revoked.length > 0) this.onServiceRevoked?.(revoked);
   }
 
   private async currentDataVersion(): Promise<number> {
@@ -89,16 +97,52 @@ export class UserDirectory {
       createdAt: now,
       updatedAt: now,
     });
-    const saved = await this.repo.save(row);
+    const saved = await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
     this.byName.set(username, saved);
     return saved;
+  }
+
+  /**
+   * Creates many users in one transaction: all or none. Every bad entry is
+   * reported (with its position) before anything is written.
+   */
+  async addMany(entries: { username: string; password: string; line: number }[]): Promise<number> {
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    const existing = new Set((await this.repo.find({ select: { username: true } })).map((u) => u.username));
+    for (const e of entries) {
+      try {
+        if (!USERNAME.test(e.username)) throw new UserError(`invalid user name '${e.username}'`);
+        checkPassword(e.password);
+        if (existing.has(e.username) || seen.has(e.username)) throw new UserError(`user '${e.username}' already exists`);
+        seen.add(e.username);
+      } catch (err) {
+        problems.push(`line ${e.line}: ${(err as Error).message}`);
+      }
+    }
+    if (problems.length > 0) throw new UserError(`nothing imported:\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''}`);
+    const now = Date.now();
+    const rows = entries.map((e) => ({
+      username: e.username,
+      disabled: false,
+      realm: this.realm,
+      ha1Md5: ha1('MD5', e.username, this.realm, e.password),
+      ha1Sha256: ha1('SHA-256', e.username, this.realm, e.password),
+      createdAt: now,
+      updatedAt: now,
+    }));
+    await this.writes.transaction(async (em) => {
+      // SQLite limits bound parameters per statement: insert in slices
+      for (let i = 0; i < rows.length; i += 100) await em.getRepository(UserEntity).insert(rows.slice(i, i + 100));
+    });
+    return rows.length;
   }
 
   async setDisabled(username: string, disabled: boolean): Promise<void> {
     const row = await this.mustFind(username);
     row.disabled = disabled;
     row.updatedAt = Date.now();
-    await this.repo.save(row);
+    await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
     this.byName.set(username, row);
   }
 
@@ -109,13 +153,13 @@ export class UserDirectory {
     row.ha1Md5 = ha1('MD5', username, this.realm, password);
     row.ha1Sha256 = ha1('SHA-256', username, this.realm, password);
     row.updatedAt = Date.now();
-    await this.repo.save(row);
+    await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
     this.byName.set(username, row);
   }
 
   async remove(username: string): Promise<void> {
     const row = await this.mustFind(username);
-    await this.repo.remove(row);
+    await this.writes.transaction((em) => em.getRepository(UserEntity).remove(row));
     this.byName.delete(username);
   }
 

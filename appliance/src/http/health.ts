@@ -1,6 +1,8 @@
 import http from 'node:http';
 import Koa from 'koa';
 
+const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
+
 export interface HealthSource {
   registrations(): number;
   storedMessages(): number;
@@ -23,6 +25,7 @@ export async function startHttp(bind: string, port: number, version: string, src
         registrations: src.registrations(),
         storedMessages: src.storedMessages(),
         transactions: src.transactions(),
+        memory: { rssMiB: mib(process.memoryUsage.rss()), heapUsedMiB: mib(process.memoryUsage().heapUsed) },
       };
       return;
     }

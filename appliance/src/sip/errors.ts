@@ -1,14 +1,23 @@
 /**
  * A request failure carrying its final response (drachtio-srf's SipError):
  * handlers throw it, and the router turns it into the response in one place.
+ *
+ * It is an expected outcome (every digest challenge is one), not a bug, so it
+ * skips the stack capture that makes `new Error` costly on the hot path.
  */
 export class SipError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    readonly headers: Record<string, string | string[]> = {},
-  ) {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: Record<string, string | string[]>;
+
+  constructor(status: number, reason: string, headers: Record<string, string | string[]> = {}) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${status} ${reason}`);
+    Error.stackTraceLimit = limit;
     this.name = 'SipError';
+    this.status = status;
+    this.reason = reason;
+    this.headers = headers;
   }
 }

@@ -203,7 +203,8 @@ export class SipStack {
   // ---- outgoing -------------------------------------------------------------
 
   private readonly serverLayer = {
-    sendResponse: (data: Buffer, res: SipResponse, source: Source) => this.sendResponse(data, res, source),
+    responseDestination: (res: SipResponse, source: Source) => this.responseDestination(res, source),
+    send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
     remove: (key: string) => this.servers.delete(key),
   };
 
@@ -216,30 +217,38 @@ export class SipStack {
   };
 
   /**
-   * Sends a response where RFC 3261 §18.2.2 says: back over the same flow on
-   * reliable transports, else to the source address (and source port with rport).
+   * Where RFC 3261 §18.2.2 sends a response: back over the same flow on reliable
+   * transports, else to the source address (and source port with rport).
    */
-  sendResponse(data: Buffer, res: SipResponse, source: Source): void {
-    let dest: Destination;
-    if (isReliable(source.transport)) {
-      dest = { transport: source.transport, address: source.address, port: source.port, flowId: source.flowId };
-    } else {
-      let port = source.port;
+  private responseDestination(res: SipResponse, source: Source): Destination {
+    if (isReliable(source.transport)) return { transport: source.transport, address: source.address, port: source.port, flowId: source.flowId };
+    let port = source.port;
+    if (!this.opts.forceRport) {
       try {
         const via = res.topVia;
-        const rport = getParam(via.params, 'rport');
-        if (rport === undefined && !this.opts.forceRport) port = via.port ?? 5060;
+        if (getParam(via.params, 'rport') === undefined) port = via.port ?? 5060;
       } catch {
         // unreadable Via: answer the source
       }
-      dest = { transport: 'UDP', address: source.address, port };
     }
+    return { transport: 'UDP', address: source.address, port };
+  }
+
+  private sendTo(data: Buffer, dest: Destination): void {
     if (this.opts.trace) this.trace('out', `${dest.transport}:${dest.address}:${dest.port}`, data);
-    this.transports.send(data, dest, (err) => this.log.debug({ err }, 'response could not be sent'));
+    this.transports.send(data, dest, this.logSendFailure);
+  }
+
+  private readonly logSendFailure = (err: Error): void => this.log.debug({ err }, 'response could not be sent');
+
+  /** Sends a response outside any transaction (stateless). */
+  sendResponse(data: Buffer, res: SipResponse, source: Source): void {
+    this.sendTo(data, this.responseDestination(res, source));
   }
 
   /** Builds and sends a response in a server transaction. */
-  reply(tx: ServerTransaction, status: number, reason: string, opts: ReplyOptions = {}): SipResponse {
+  reply(tx: ServerTransaction, status: number, reason: string, opts: ReplyOptions = {}): SipResponse | null {
+    if (tx.finished) return null;
     const res = createResponse(tx.request, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
     if (opts.headers) for (const [name, value] of Object.entries(opts.headers)) res.headers.set(name, value);
     if (opts.body !== undefined) {

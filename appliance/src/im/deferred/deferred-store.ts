@@ -2,6 +2,7 @@ import type { DataSource, Repository } from 'typeorm';
 import { LessThan } from 'typeorm';
 import { DeferredMessageEntity, type DeferredMessageRow } from '../../store/entities.js';
 import type { MessageCipher } from './message-cipher.js';
+import { writesOf, type WriteQueue } from '../../store/write-queue.js';
 import type { Logger } from '../../log.js';
 
 export interface NewDeferredMessage {
@@ -17,23 +18,16 @@ export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
   body: Buffer;
 }
 
-interface Waiting {
-  row: Omit<DeferredMessageRow, 'id'>;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 /**
  * Durable store-and-forward for pager messages (P2). `add` resolves only after
- * the row is committed; inserts that arrive together share one transaction
- * (group commit) so that a burst costs one fsync, not one per message.
+ * the row is committed; the store's write queue lets inserts that arrive
+ * together share one commit, so a burst costs one fsync, not one per message.
  */
 export class DeferredStore {
   private readonly repo: Repository<DeferredMessageRow>;
-  private queue: Waiting[] = [];
-  private flushing = false;
   /** pending messages per recipient, so a REGISTER refresh costs no query */
   private readonly counts = new Map<string, number>();
+  private readonly writes: WriteQueue;
 
   constructor(
     private readonly ds: DataSource,
@@ -42,6 +36,7 @@ export class DeferredStore {
     private readonly log: Logger,
   ) {
     this.repo = ds.getRepository(DeferredMessageEntity);
+    this.writes = writesOf(ds);
   }
 
   async load(): Promise<void> {
@@ -58,48 +53,16 @@ export class DeferredStore {
     return [...this.counts.keys()];
   }
 
-  add(m: NewDeferredMessage): Promise<void> {
-    const row = {
-      recipient: m.recipient,
-      fromHeader: m.fromHeader,
-      senderAor: m.senderAor,
-      contentType: m.contentType,
-      body: this.cipher.encrypt(m.body, m.recipient),
-      receivedAt: m.receivedAt,
-      expiresAt: m.receivedAt + this.retentionSec * 1000,
-      attempts: 0,
-      nextAttemptAt: m.receivedAt,
-    };
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      if (!this.flushing) setImmediate(() => void this.flush());
-      this.flushing = true;
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.queue;
-    this.queue = [];
-    try {
-      await this.ds.transaction(async (em) => {
-        for (const w of batch) {
-          const r = w.row;
-          await em.query(
-            'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?)',
-            [r.recipient, r.fromHeader, r.senderAor, r.contentType, r.body, r.receivedAt, r.expiresAt, r.attempts, r.nextAttemptAt],
-          );
-        }
-      });
-      for (const w of batch) {
-        this.counts.set(w.row.recipient, (this.counts.get(w.row.recipient) ?? 0) + 1);
-        w.resolve();
-      }
-    } catch (err) {
-      this.log.error({ err, n: batch.length }, 'deferred store commit failed');
-      for (const w of batch) w.reject(err as Error);
-    }
-    if (this.queue.length > 0) setImmediate(() => void this.flush());
-    else this.flushing = false;
+  async add(m: NewDeferredMessage): Promise<void> {
+    const sealed = this.cipher.encrypt(m.body, m.recipient);
+    const expiresAt = m.receivedAt + this.retentionSec * 1000;
+    await this.writes.transaction((em) =>
+      em.query(
+        'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,0,?)',
+        [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt],
+      ),
+    );
+    this.counts.set(m.recipient, (this.counts.get(m.recipient) ?? 0) + 1);
   }
 
   /** The oldest stored messages of a recipient, decrypted, in arrival order. */
@@ -111,12 +74,12 @@ export class DeferredStore {
 
   /** Removes a message once the recipient's device has answered 2xx. */
   async remove(id: number, recipient: string): Promise<void> {
-    const result = await this.repo.delete({ id });
+    const result = await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).delete({ id }));
     if ((result.affected ?? 1) > 0) this.decrement(recipient, 1);
   }
 
   async recordFailure(id: number, attempts: number, nextAttemptAt: number): Promise<void> {
-    await this.repo.update({ id }, { attempts, nextAttemptAt });
+    await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).update({ id }, { attempts, nextAttemptAt }));
   }
 
   private decrement(recipient: string, n: number): void {
@@ -129,7 +92,7 @@ export class DeferredStore {
   async purgeExpired(now = Date.now()): Promise<number> {
     const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true } });
     if (expired.length === 0) return 0;
-    await this.repo.delete({ expiresAt: LessThan(now) });
+    await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).delete({ expiresAt: LessThan(now) }));
     for (const r of expired) this.decrement(r.recipient, 1);
     this.log.info({ n: expired.length }, 'expired stored messages removed');
     return expired.length;

@@ -48,6 +48,9 @@ export function parseCredentials(value: string): DigestCredentials | null {
  */
 export class NonceFactory {
   private readonly secret: Buffer;
+  /** makes every nonce unique without a call to the random source per challenge */
+  private counter = 0;
+  private readonly salt = randomBytes(4).toString('base64url');
 
   constructor(
     private readonly lifetimeSec: number,
@@ -57,7 +60,7 @@ export class NonceFactory {
   }
 
   create(now = Date.now()): string {
-    const payload = `${Math.floor(now / 1000).toString(36)}.${randomBytes(6).toString('base64url')}`;
+    const payload = `${Math.floor(now / 1000).toString(36)}.${this.salt}${(this.counter++).toString(36)}`;
     return `${payload}.${this.sign(payload)}`;
   }
 

@@ -1,6 +1,6 @@
 import type { SipRequest, SipResponse } from '../message/message.js';
 import { serialize, createResponse } from '../message/serializer.js';
-import { isReliable, type Source } from '../transport/transport-types.js';
+import { isReliable, type Source, type Destination } from '../transport/transport-types.js';
 import type { ServerState, ServerTransport } from './transaction-types.js';
 import { TimerSet, type TimerValues } from './timers.js';
 
@@ -11,7 +11,9 @@ import { TimerSet, type TimerValues } from './timers.js';
 export class ServerTransaction {
   state: ServerState;
   readonly isInvite: boolean;
-  private last: { data: Buffer; res: SipResponse } | null = null;
+  /** the last response sent, as bytes with where they go: all a finished transaction keeps */
+  private last: { data: Buffer; dest: Destination } | null = null;
+  private req: SipRequest | null;
   private readonly timers = new TimerSet();
   /** set by the TU to learn of a CANCEL (RFC 3261 §9.2) */
   onCancel: (() => void) | null = null;
@@ -20,15 +22,25 @@ export class ServerTransaction {
 
   constructor(
     readonly key: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly source: Source,
     private readonly layer: ServerTransport,
     private readonly t: TimerValues,
   ) {
+    this.req = request;
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'proceeding' : 'trying';
     // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms
     if (this.isInvite) this.timers.start('trying', 200, () => this.sendTrying());
+  }
+
+  /**
+   * The request. It is released once the final response is sent, because a
+   * completed transaction lives on for Timer J (32 s on UDP) and need not hold it.
+   */
+  get request(): SipRequest {
+    if (this.req === null) throw new Error('transaction already answered');
+    return this.req;
   }
 
   get reliable(): boolean {
@@ -48,12 +60,14 @@ export class ServerTransaction {
     if (this.finished) return;
     this.timers.stop('trying');
     const data = serialize(res);
-    this.last = { data, res };
-    this.layer.sendResponse(data, res, this.source);
+    const dest = this.last?.dest ?? this.layer.responseDestination(res, this.source);
+    this.last = { data, dest };
+    this.layer.send(data, dest);
     if (res.status < 200) {
       this.state = 'proceeding';
       return;
     }
+    this.req = null;
     const { T1, T2 } = this.t;
     if (!this.isInvite) {
       // Timer J: absorb retransmissions for 64*T1 on unreliable transports
@@ -69,7 +83,7 @@ export class ServerTransaction {
         let interval = T1;
         const retransmit = (): void => {
           if (this.state !== 'completed' || this.last === null) return;
-          this.layer.sendResponse(this.last.data, this.last.res, this.source);
+          this.layer.send(this.last.data, this.last.dest);
           interval = Math.min(2 * interval, T2);
           this.timers.start('G', interval, retransmit);
         };
@@ -94,7 +108,7 @@ export class ServerTransaction {
       return;
     }
     if ((this.state === 'proceeding' || this.state === 'completed') && this.last !== null) {
-      this.layer.sendResponse(this.last.data, this.last.res, this.source);
+      this.layer.send(this.last.data, this.last.dest);
     }
   }
 

@@ -6,7 +6,9 @@ export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'a
 
 /** What a server transaction needs from the layer below it. */
 export interface ServerTransport {
-  sendResponse(data: Buffer, res: SipResponse, source: Source): void;
+  /** where responses to a request from `source` go (RFC 3261 §18.2.2) */
+  responseDestination(res: SipResponse, source: Source): Destination;
+  send(data: Buffer, dest: Destination): void;
   /** the transaction is over: forget it */
   remove(key: string): void;
 }

@@ -33,7 +33,11 @@ function serverLayer() {
   return {
     sent,
     removed,
-    layer: { sendResponse: (_d: Buffer, res: SipResponse) => sent.push(res.status), remove: (k: string) => removed.push(k) },
+    layer: {
+      responseDestination: (): Destination => ({ transport: 'UDP', address: '127.0.0.1', port: 5070 }),
+      send: (d: Buffer) => sent.push(Number(d.toString().slice(8, 11))),
+      remove: (k: string) => removed.push(k),
+    },
   };
 }
 

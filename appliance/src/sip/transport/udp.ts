@@ -19,7 +19,7 @@ export class UdpTransport {
     const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
     this.socket = socket;
     socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
-    socket.on('error', (err) => this.log.error({ err }, 'UDP socket error'));
+    socket.on('error', (err) => this.log.warn({ err }, 'UDP socket error'));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, address, () => {
@@ -49,9 +49,8 @@ export class UdpTransport {
   send(data: Buffer, address: string, port: number): void {
     if (this.socket === null) throw new TransportError('UDP transport not open');
     if (!net.isIP(address)) throw new TransportError(`not an IP address: ${address}`);
-    this.socket.send(data, port, address, (err) => {
-      if (err) this.log.warn({ err, address, port }, 'UDP send failed');
-    });
+    // no callback: a failed send is emitted as 'error' on the socket and logged there
+    this.socket.send(data, port, address);
   }
 
   close(): void {

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { pino } from 'pino';
+import { openStore } from '../store/data-source.js';
+import { LocationService, type Binding } from './location-service.js';
+
+let dir: string;
+let ds: DataSource;
+let location: LocationService;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-loc-'));
+  ds = await openStore(dir);
+  location = new LocationService(ds, pino({ level: 'silent' }));
+  await location.load();
+});
+afterAll(async () => {
+  location.stop();
+  await ds.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const binding = (aor: string, contactUri: string, flowId = 'udp:127.0.0.1:5070', ttlMs = 60_000): Binding => ({
+  id: undefined as unknown as number,
+  aor,
+  contact: `<${contactUri}>`,
+  contactUri,
+  q: 1,
+  expiresAt: Date.now() + ttlMs,
+  callId: 'c',
+  cseq: 1,
+  transport: flowId.startsWith('udp') ? 'UDP' : 'TCP',
+  sourceAddress: '127.0.0.1',
+  sourcePort: 5070,
+  flowId,
+  userAgent: null,
+  updatedAt: Date.now(),
+});
+
+describe('location service', () => {
+  it('keeps a new binding when the expiry sweep runs while it is being committed', async () => {
+    const sweep = (location as unknown as { sweep(): Promise<void> }).sweep.bind(location);
+    const pending = Array.from({ length: 50 }, (_, i) => location.apply(`sip:u${i}@parley.test`, [binding(`sip:u${i}@parley.test`, `sip:u${i}@10.0.0.1`)], []));
+    await sweep();
+    await Promise.all(pending);
+    for (let i = 0; i < 50; i++) expect(location.lookup(`sip:u${i}@parley.test`)).toHaveLength(1);
+  });
+
+  it('drops the bindings of a closed flow, in memory and in the store', async () => {
+    await location.apply('sip:tcp@parley.test', [binding('sip:tcp@parley.test', 'sip:tcp@10.0.0.2', 'tcp:127.0.0.1:40000')], []);
+    expect(location.lookup('sip:tcp@parley.test')).toHaveLength(1);
+    await location.flowClosed('tcp:127.0.0.1:40000');
+    expect(location.lookup('sip:tcp@parley.test')).toEqual([]);
+    expect(await ds.query("SELECT COUNT(*) AS n FROM bindings WHERE flow_id = 'tcp:127.0.0.1:40000'")).toEqual([{ n: 0 }]);
+  });
+
+  it('does not return expired bindings', async () => {
+    await location.apply('sip:old@parley.test', [binding('sip:old@parley.test', 'sip:old@10.0.0.3', 'udp:127.0.0.1:5070', 50)], []);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(location.lookup('sip:old@parley.test')).toEqual([]);
+  });
+});

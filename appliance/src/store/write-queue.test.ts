@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { openStore } from './data-source.js';
+import { writesOf } from './write-queue.js';
+
+let dir: string;
+let ds: DataSource;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-writes-'));
+  ds = await openStore(dir);
+  await ds.query('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)');
+});
+afterAll(async () => {
+  await ds.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('write queue (group commit on one SQLite connection)', () => {
+  it('runs many overlapping multi-statement writes without interleaving them', async () => {
+    const writes = writesOf(ds);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        writes.transaction(async (em) => {
+          await em.query('INSERT INTO t (k, v) VALUES (?, ?)', [`k${i}`, 0]);
+          await new Promise((r) => setImmediate(r)); // let other writers try to cut in
+          await em.query('UPDATE t SET v = ? WHERE k = ?', [i, `k${i}`]);
+        }),
+      ),
+    );
+    const rows = (await ds.query('SELECT COUNT(*) AS n, SUM(v) AS s FROM t')) as { n: number; s: number }[];
+    expect(rows[0]).toEqual({ n: 300, s: (299 * 300) / 2 });
+  });
+
+  it('rolls back only the write that failed; the others in its batch commit', async () => {
+    const writes = writesOf(ds);
+    const results = await Promise.allSettled([
+      writes.transaction((em) => em.query('INSERT INTO t (k, v) VALUES (?, ?)', ['a', 1])),
+      writes.transaction(async (em) => {
+        await em.query('INSERT INTO t (k, v) VALUES (?, ?)', ['b', 2]);
+        await em.query('INSERT INTO t (k, v) VALUES (?, ?)', ['a', 3]); // duplicate key: fails
+      }),
+      writes.transaction((em) => em.query('INSERT INTO t (k, v) VALUES (?, ?)', ['c', 4])),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const keys = ((await ds.query("SELECT k FROM t WHERE k IN ('a','b','c') ORDER BY k")) as { k: string }[]).map((r) => r.k);
+    expect(keys).toEqual(['a', 'c']);
+  });
+
+  it('resolves a write only once it is committed (visible to another connection)', async () => {
+    await writesOf(ds).transaction((em) => em.query('INSERT INTO t (k, v) VALUES (?, ?)', ['durable', 7]));
+    const other = await openStore(dir);
+    expect(await other.query("SELECT v FROM t WHERE k = 'durable'")).toEqual([{ v: 7 }]);
+    await other.destroy();
+  });
+});

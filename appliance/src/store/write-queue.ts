@@ -1,0 +1,86 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+interface Pending {
+  fn: (em: EntityManager) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Every write to the store goes through here, for two reasons:
+ * - TypeORM's sqlite3 driver has a single connection, so overlapping transactions
+ *   would interleave their statements ("cannot start a transaction within a transaction");
+ * - with synchronous=FULL each commit costs an fsync, so writes that arrive together
+ *   share one transaction (group commit). Each runs in its own SAVEPOINT: one that
+ *   fails is rolled back alone and only its caller sees the error.
+ * A write's promise resolves only after the commit that holds it.
+ */
+export class WriteQueue {
+  private pending: Pending[] = [];
+  private draining = false;
+
+  constructor(private readonly ds: DataSource) {}
+
+  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.draining) {
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      await this.commit(batch);
+    }
+    this.draining = false;
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const qr = this.ds.createQueryRunner();
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      await qr.startTransaction();
+      for (const op of batch) {
+        await qr.query('SAVEPOINT parley_write');
+        try {
+          const value = await op.fn(qr.manager);
+          await qr.query('RELEASE parley_write');
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          await qr.query('ROLLBACK TO parley_write');
+          await qr.query('RELEASE parley_write');
+          outcomes.push({ ok: false, error });
+        }
+      }
+      await qr.commitTransaction();
+    } catch (error) {
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      for (const op of batch) op.reject(error);
+      return;
+    } finally {
+      await qr.release();
+    }
+    batch.forEach((op, i) => {
+      const o = outcomes[i];
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.error);
+    });
+  }
+}
+
+const queues = new WeakMap<DataSource, WriteQueue>();
+
+/** The write queue of a data source (one per store). */
+export function writesOf(ds: DataSource): WriteQueue {
+  let q = queues.get(ds);
+  if (q === undefined) {
+    q = new WriteQueue(ds);
+    queues.set(ds, q);
+  }
+  return q;
+}

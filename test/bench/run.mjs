@@ -1,0 +1,384 @@
+#!/usr/bin/env node
+// `npm run bench`: Parley and Kamailio under the same SIPp load on loopback.
+// Prints figures; asserts nothing about time. Needs the Debian packages sip-tester and kamailio.
+//
+//   node test/bench/run.mjs [--step-seconds 5] [--only relay,deferred,memory] [--contacts 10000]
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const CLI = path.join(ROOT, 'appliance/dist/cli.js');
+const SCENARIOS = path.join(ROOT, 'test/scenarios');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const STEP_SECONDS = Number(opt('step-seconds', '5'));
+const ONLY = new Set(opt('only', 'relay,deferred,memory').split(','));
+const CONTACTS = Number(opt('contacts', '10000'));
+const RATES = [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
+const DOMAIN = 'bench.test';
+const WORK = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
+let nextPort = 31000 + Math.floor(Math.random() * 2000) * 10;
+const port = () => nextPort++;
+const children = new Set();
+const md5 = (s) => createHash('md5').update(s).digest('hex');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function run(cmd, argv, opts = {}) {
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  children.add(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const done = new Promise((resolve) => child.once('exit', (code) => (children.delete(child), resolve({ code, out }))));
+  return { child, done, output: () => out };
+}
+
+function cleanup() {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(WORK, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+function rssKb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** CPU seconds (user+system) of a process and its child processes (Kamailio's workers), from /proc. */
+function cpuSeconds(pid) {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      if (Number(entry) === pid || Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// ---- the systems under test ---------------------------------------------------------------
+
+async function startParley(name, users, extraConfig = '') {
+  const dir = path.join(WORK, name);
+  mkdirSync(dir);
+  const sipPort = port();
+  const httpPort = port();
+  const env = {
+    ...process.env,
+    PARLEY_DATA_DIR: path.join(dir, 'data'),
+    PARLEY_DOMAIN: DOMAIN,
+    PARLEY_BIND: '127.0.0.1',
+    PARLEY_SIP_PORT: String(sipPort),
+    PARLEY_SIP_TLS_PORT: '0',
+    PARLEY_SIP_WS_PORT: '0',
+    PARLEY_HTTP_PORT: String(httpPort),
+  };
+  const cfg = path.join(dir, 'parley.yaml');
+  // SIPp answers only MD5 challenges
+  writeFileSync(cfg, `log:\n  level: warn\nauth:\n  algorithms: [MD5]\n${extraConfig}`);
+  const csv = path.join(dir, 'users.csv');
+  writeFileSync(csv, users.map(([u, p]) => `${u},${p}`).join('\n'));
+  execFileSync(process.execPath, [CLI, 'user', 'import', csv], { env });
+  const p = run(process.execPath, [CLI, 'start', '--config', cfg], { env });
+  let up = false;
+  for (let i = 0; i < 100 && !up && p.child.exitCode === null; i++) {
+    await sleep(100);
+    up = await fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.ok, () => false);
+  }
+  if (!up) throw new Error(`parley did not start:\n${p.output()}`);
+  return {
+    name: 'Parley',
+    port: sipPort,
+    pid: p.child.pid,
+    health: async () => (await fetch(`http://127.0.0.1:${httpPort}/health`)).json(),
+    stop: async () => (p.child.kill('SIGTERM'), await p.done),
+  };
+}
+
+async function startKamailio(name, withAuth, users) {
+  const dir = path.join(WORK, name);
+  const db = path.join(dir, 'db');
+  mkdirSync(db, { recursive: true });
+  writeFileSync(path.join(db, 'version'), 'id(int,auto) table_name(string) table_version(int) \n0:version:1\n0:subscriber:7\n0:location:9\n');
+  writeFileSync(
+    path.join(db, 'subscriber'),
+    'id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n' +
+      users.map(([u, p], i) => `${i + 1}:${u}:${DOMAIN}:${p}:${md5(`${u}:${DOMAIN}:${p}`)}:${md5(`${u}@${DOMAIN}:${DOMAIN}:${p}`)}`).join('\n') +
+      '\n',
+  );
+  const sipPort = port();
+  const cfg = readFileSync(path.join(HERE, 'kamailio.cfg.tpl'), 'utf8')
+    .replaceAll('@PORT@', String(sipPort))
+    .replaceAll('@DBURL@', `text://${db}`)
+    .replaceAll('@AUTH@', withAuth ? '1' : '0');
+  writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
+  const k = run('kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '256', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]);
+  await sleep(1500);
+  if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
+  return { name: withAuth ? 'Kamailio 5.6 (auth)' : 'Kamailio 5.6 (no auth)', port: sipPort, pid: k.child.pid, stop: async () => (k.child.kill('SIGTERM'), await k.done) };
+}
+
+// ---- SIPp drivers -----------------------------------------------------------------------------
+
+function sipp(target, scenario, extra, vars = {}) {
+  // SIPp's default 64 KiB socket buffer overflows at a few thousand messages/s (RcvbufErrors)
+  const argv = [`127.0.0.1:${target.port}`, '-sf', scenario, '-i', '127.0.0.1', '-nostdin', '-timeout', '60s', '-buff_size', '4194304'];
+  for (const [k, v] of Object.entries(vars)) argv.push('-set', k, v);
+  return run('sipp', [...argv, ...extra], { cwd: WORK });
+}
+
+async function registerDevice(target, user, password, contactPort) {
+  const r = await sipp(target, path.join(SCENARIOS, 'register.xml'), ['-p', String(port()), '-m', '1', '-s', user, '-au', user, '-ap', password], {
+    domain: DOMAIN,
+    expires: '3600',
+    contact: `127.0.0.1:${contactPort}`,
+  }).done;
+  if (r.code !== 0) throw new Error(`REGISTER of ${user} to ${target.name} failed:\n${r.out.slice(-2000)}`);
+}
+
+/** One load step: `rate` calls/s for STEP_SECONDS; returns the outcome with response times. */
+async function step(target, scenario, rate, to) {
+  const local = port();
+  const stat = path.join(WORK, `stat-${local}.csv`);
+  const total = rate * STEP_SECONDS;
+  const cpu0 = target.pid ? cpuSeconds(target.pid) : 0;
+  const t0 = Date.now();
+  const r = await sipp(
+    target,
+    scenario,
+    ['-p', String(local), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-r', String(rate), '-m', String(total), '-l', String(rate * 4), '-trace_stat', '-stf', stat, '-fd', '1', '-trace_rtt', '-rtt_freq', '1000'],
+    { domain: DOMAIN, to, body: 'benchmark message' },
+  ).done;
+  const wall = (Date.now() - t0) / 1000;
+  const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
+  const lines = readFileSync(stat, 'utf8').trim().split('\n');
+  const head = lines[0].split(';');
+  const last = lines.at(-1).split(';');
+  const col = (name) => Number(last[head.indexOf(name)]);
+  const ok = col('SuccessfulCall(C)');
+  const failed = col('FailedCall(C)');
+  const rttFile = readdirSync(WORK).find((f) => f.includes(`_rtt.csv`) && !f.startsWith('done-'));
+  let rtts = [];
+  if (rttFile) {
+    rtts = readFileSync(path.join(WORK, rttFile), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => Number(l.split(';')[1]))
+      .filter((n) => Number.isFinite(n))
+      .sort((a, b) => a - b);
+    execFileSync('mv', [path.join(WORK, rttFile), path.join(WORK, `done-${local}-${rttFile}`)]);
+  }
+  const achieved = ok / wall;
+  const failRatio = (failed + (total - ok - failed)) / total;
+  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code };
+}
+
+/** Steps up the rate until the target fails (>=1% failures or falls behind); the best passing step wins. */
+async function sustained(target, scenario, to, label) {
+  let best = null;
+  for (const rate of RATES) {
+    const s = await step(target, scenario, rate, to);
+    const pass = s.failRatio < 0.01 && s.achieved >= 0.9 * rate;
+    console.log(
+      `  ${label.padEnd(26)} ${String(rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
+        `${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${pass ? '' : '  <- not sustained'}`,
+    );
+    if (!pass) break;
+    best = s;
+    await sleep(1500);
+  }
+  return best;
+}
+
+// ---- the benchmarks --------------------------------------------------------------------------
+
+const USERS = [
+  ['uac', 'uacpw'],
+  ['uas', 'uaspw'],
+  ['offline', 'offlinepw'],
+];
+
+async function withDevice(fn) {
+  const devicePort = port();
+  const dev = run('sipp', ['-sf', path.join(SCENARIOS, 'message-uas.xml'), '-i', '127.0.0.1', '-p', String(devicePort), '-nostdin', '-buff_size', '4194304'], { cwd: WORK });
+  await sleep(300);
+  try {
+    return await fn(devicePort);
+  } finally {
+    dev.child.kill('SIGKILL');
+  }
+}
+
+async function relayBench() {
+  console.log(`\n# MESSAGE relay, UAC -> server -> registered UAS (SIPp, ${STEP_SECONDS} s per step, <1% failures)`);
+  const withAuth = path.join(HERE, 'bench-message.xml');
+  const noAuth = path.join(HERE, 'bench-message-noauth.xml');
+  const out = {};
+  for (const make of [...(ONLY.has('parley') || !ONLY.has('kamailio') ? [() => startParley('parley-relay', USERS)] : []), () => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)]) {
+    const target = await make();
+    try {
+      out[target.name] = await withDevice(async (devicePort) => {
+        await registerDevice(target, 'uas', 'uaspw', devicePort);
+        return sustained(target, target.name.includes('no auth') ? noAuth : withAuth, 'uas', target.name);
+      });
+    } finally {
+      await target.stop();
+    }
+  }
+  return out;
+}
+
+async function deferredBench() {
+  console.log(`\n# Deferred messaging (P2): stored while the recipient is offline, then delivered on REGISTER`);
+  const target = await startParley('parley-deferred', USERS, 'deferred:\n  maxPerUser: 10000000\n');
+  try {
+    const best = await sustained(target, path.join(HERE, 'bench-message.xml'), 'offline', 'Parley store (202)');
+    const stored = (await target.health()).storedMessages;
+    const delivered = await withDevice(async (devicePort) => {
+      const t0 = Date.now();
+      await registerDevice(target, 'offline', 'offlinepw', devicePort);
+      for (;;) {
+        const h = await target.health();
+        if (h.storedMessages === 0) break;
+        if (Date.now() - t0 > 600_000) throw new Error('delivery did not finish in 10 minutes');
+        await sleep(100);
+      }
+      return (Date.now() - t0) / 1000;
+    });
+    console.log(`  delivered ${stored} stored messages in ${delivered.toFixed(1)} s after REGISTER (${(stored / delivered).toFixed(0)} msg/s)`);
+    return { store: best, stored, deliverySeconds: delivered };
+  } finally {
+    await target.stop();
+  }
+}
+
+/**
+ * Registers many users from one UDP socket with digest auth (MD5), `window` at a time.
+ * SIPp 3.6 cannot take per-call credentials inside [authentication], so the memory
+ * benchmark drives its REGISTERs itself; the server is what is measured, not the client.
+ */
+async function registerMany(target, users, window = 200) {
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const local = sock.address().port;
+  const waiting = new Map();
+  sock.on('message', (m) => {
+    const text = m.toString();
+    const callId = /^Call-ID:\s*(\S+)/im.exec(text)?.[1];
+    waiting.get(callId)?.(text);
+  });
+  const request = (user, cseq, extra) =>
+    [
+      `REGISTER sip:${DOMAIN} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${user}-${cseq};rport`,
+      `From: <sip:${user}@${DOMAIN}>;tag=${user}`,
+      `To: <sip:${user}@${DOMAIN}>`,
+      `Call-ID: reg-${user}`,
+      `CSeq: ${cseq} REGISTER`,
+      `Contact: <sip:${user}@127.0.0.1:5999>`,
+      'Expires: 3600',
+      'Max-Forwards: 70',
+      ...extra,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+  // retransmits like a UDP client (RFC 3261 Timer E), giving up after 5 tries
+  const exchange = (user, text) =>
+    new Promise((resolve, reject) => {
+      let tries = 0;
+      const send = () => {
+        if (++tries > 5) return waiting.delete(`reg-${user}`), reject(new Error(`no answer for ${user}`));
+        sock.send(text, target.port, '127.0.0.1');
+        timer = setTimeout(send, 500 * tries);
+      };
+      let timer;
+      waiting.set(`reg-${user}`, (res) => (clearTimeout(timer), waiting.delete(`reg-${user}`), resolve(res)));
+      send();
+    });
+  let ok = 0;
+  const one = async ([user, password]) => {
+    const challenge = await exchange(user, request(user, 1, []));
+    const nonce = /nonce="([^"]+)"/.exec(challenge)[1];
+    const ha1 = md5(`${user}:${DOMAIN}:${password}`);
+    const response = md5(`${ha1}:${nonce}:00000001:bench:auth:${md5(`REGISTER:sip:${DOMAIN}`)}`);
+    const authz = `Authorization: Digest username="${user}", realm="${DOMAIN}", nonce="${nonce}", uri="sip:${DOMAIN}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="bench"`;
+    if ((await exchange(user, request(user, 2, [authz]))).startsWith('SIP/2.0 200')) ok++;
+  };
+  let next = 0;
+  await Promise.all(Array.from({ length: window }, async () => {
+    while (next < users.length) await one(users[next++]).catch(() => undefined);
+  }));
+  sock.close();
+  return ok;
+}
+
+async function memoryBench() {
+  console.log(`\n# Resident memory per ${CONTACTS} registered contacts (${CONTACTS} users, one contact each)`);
+  const users = Array.from({ length: CONTACTS }, (_, i) => [`m${i}`, `mpw${i}`]);
+  const target = await startParley('parley-memory', users);
+  try {
+    await sleep(2000);
+    const before = rssKb(target.pid);
+    const heapBefore = (await target.health()).memory.heapUsedMiB;
+    const t0 = Date.now();
+    const ok = await registerMany(target, users);
+    const secs = (Date.now() - t0) / 1000;
+    await sleep(5000);
+    const h = await target.health();
+    const after = rssKb(target.pid);
+    console.log(`  ${h.registrations} contacts registered (${ok} answered 200) in ${secs.toFixed(1)} s (${(ok / secs).toFixed(0)} REGISTER/s with auth)`);
+    console.log(
+      `  RSS ${(before / 1024).toFixed(1)} MiB -> ${(after / 1024).toFixed(1)} MiB (+${((after - before) / 1024).toFixed(1)} MiB, including garbage not yet collected); ` +
+        `V8 heap in use now ${h.memory.heapUsedMiB} MiB (was ${heapBefore} MiB)`,
+    );
+    return { contacts: h.registrations, registerPerSecond: ok / secs, rssBeforeMiB: before / 1024, rssAfterMiB: after / 1024, heapBeforeMiB: heapBefore, heapAfterMiB: h.memory.heapUsedMiB };
+  } finally {
+    await target.stop();
+  }
+}
+
+const cpu = os.cpus();
+console.log(`Parley benchmark — ${new Date().toISOString()}`);
+console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
+const results = {};
+if (ONLY.has('relay')) results.relay = await relayBench();
+if (ONLY.has('deferred')) results.deferred = await deferredBench();
+if (ONLY.has('memory')) results.memory = await memoryBench();
+
+console.log('\n# Summary');
+if (results.relay) {
+  for (const [name, s] of Object.entries(results.relay)) {
+    console.log(`  ${name.padEnd(24)} ${s ? `${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms)` : 'did not sustain the lowest rate'}`);
+  }
+  const p = results.relay['Parley']?.achieved;
+  const k = results.relay['Kamailio 5.6 (auth)']?.achieved;
+  if (p && k) console.log(`  Parley / Kamailio (both with digest auth on every MESSAGE): ${(p / k).toFixed(2)}`);
+}
+if (results.deferred?.store) {
+  console.log(`  deferred store: ${results.deferred.store.achieved.toFixed(0)} MESSAGE/s accepted (202, committed); ${results.deferred.stored} delivered in ${results.deferred.deliverySeconds.toFixed(1)} s after REGISTER`);
+}
+if (results.memory) {
+  const m = results.memory;
+  console.log(`  memory: ${m.contacts} contacts: RSS +${(m.rssAfterMiB - m.rssBeforeMiB).toFixed(1)} MiB, V8 heap in use +${(m.heapAfterMiB - m.heapBeforeMiB).toFixed(1)} MiB; ${m.registerPerSecond.toFixed(0)} REGISTER/s`);
+}
+console.log(`\nJSON ${JSON.stringify(results)}`);
