@@ -1,26 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { tempStore } from '../../../test/support/temp-store.js';
 import { pino } from 'pino';
-import { openStore } from '../store/data-source.js';
 import { LocationService, type Binding } from './location-service.js';
 
-let dir: string;
+let store: Awaited<ReturnType<typeof tempStore>>;
 let ds: DataSource;
 let location: LocationService;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-loc-'));
-  ds = await openStore(dir);
+  store = await tempStore('loc');
+  ({ ds } = store);
   location = new LocationService(ds, pino({ level: 'silent' }));
   await location.load();
 });
 afterAll(async () => {
   location.stop();
-  await ds.destroy();
-  rmSync(dir, { recursive: true, force: true });
+  await store.cleanup();
 });
 
 const binding = (aor: string, contactUri: string, flowId = 'udp:127.0.0.1:5070', ttlMs = 60_000): Binding => ({

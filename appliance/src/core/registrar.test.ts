@@ -1,10 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { tempStore } from '../../../test/support/temp-store.js';
 import { pino } from 'pino';
-import { openStore } from '../store/data-source.js';
 import { UserDirectory } from './user-directory.js';
 import { Authenticator } from './authenticator.js';
 import { LocationService } from './location-service.js';
@@ -18,7 +15,7 @@ import { SipError } from '../sip/errors.js';
 import { authorize } from '../../../test/support/digest-client.js';
 
 const log = pino({ level: 'silent' });
-let dir: string;
+let store: Awaited<ReturnType<typeof tempStore>>;
 let ds: DataSource;
 let registrar: Registrar;
 let location: LocationService;
@@ -34,8 +31,8 @@ const stack = {
 } as unknown as SipStack;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-reg-'));
-  ds = await openStore(dir);
+  store = await tempStore('reg');
+  ({ ds } = store);
   users = new UserDirectory(ds, 'parley.test');
   await users.add('alice', 'alice-pw');
   await users.add('bob', 'bob-pw');
@@ -51,8 +48,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   location.stop();
-  await ds.destroy();
-  rmSync(dir, { recursive: true, force: true });
+  await store.cleanup();
 });
 beforeEach(() => {
   replies = [];

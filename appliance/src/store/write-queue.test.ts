@@ -1,22 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { tempStore } from '../../../test/support/temp-store.js';
 import { openStore } from './data-source.js';
 import { writesOf } from './write-queue.js';
 
+let store: Awaited<ReturnType<typeof tempStore>>;
 let dir: string;
 let ds: DataSource;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-writes-'));
-  ds = await openStore(dir);
+  store = await tempStore('writes');
+  ({ dir, ds } = store);
   await ds.query('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)');
 });
 afterAll(async () => {
-  await ds.destroy();
-  rmSync(dir, { recursive: true, force: true });
+  await store.cleanup();
 });
 
 describe('write queue (group commit on one SQLite connection)', () => {

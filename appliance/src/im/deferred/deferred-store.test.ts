@@ -1,27 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { tempStore } from '../../../../test/support/temp-store.js';
 import { pino } from 'pino';
-import { openStore } from '../../store/data-source.js';
 import { MessageCipher } from './message-cipher.js';
 import { DeferredStore } from './deferred-store.js';
 
 const log = pino({ level: 'silent' });
+let temp: Awaited<ReturnType<typeof tempStore>>;
 let dir: string;
 let ds: DataSource;
 let store: DeferredStore;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'parley-deferred-'));
-  ds = await openStore(dir);
+  temp = await tempStore('deferred');
+  ({ dir, ds } = temp);
   store = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), 3600, log);
   await store.load();
 });
 afterAll(async () => {
-  await ds.destroy();
-  rmSync(dir, { recursive: true, force: true });
+  await temp.cleanup();
 });
 
 const msg = (recipient: string, text: string, receivedAt = Date.now()) => ({

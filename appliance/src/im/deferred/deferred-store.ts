@@ -5,14 +5,8 @@ import type { MessageCipher } from './message-cipher.js';
 import { writesOf, type WriteQueue } from '../../store/write-queue.js';
 import type { Logger } from '../../log.js';
 
-export interface NewDeferredMessage {
-  recipient: string;
-  fromHeader: string;
-  senderAor: string;
-  contentType: string;
-  body: Buffer;
-  receivedAt: number;
-}
+/** What the pager hands over: the row's content before it is sealed and numbered. */
+export type NewDeferredMessage = Pick<DeferredMessageRow, 'recipient' | 'fromHeader' | 'senderAor' | 'contentType' | 'body' | 'receivedAt'>;
 
 export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
   body: Buffer;

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import type { ParseLimits } from '../message/parser.js';
 import { StreamFramer } from '../message/parser.js';
 import type { Logger } from '../../log.js';
-import { type Flow, type TransportEvents, type Source, flowKey } from './transport-types.js';
+import { type Flow, type TransportEvents, type Source, flowKey, deliver } from './transport-types.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -42,10 +42,8 @@ export class StreamFlow implements Flow {
       }
       for (const item of items) {
         if (item.kind === 'ping') this.send(CRLF);
-        else if (item.kind === 'message') {
-          if (item.outcome.ok) events.message(item.outcome.message, this.source);
-          else events.rejected(item.outcome.rejected, this.source);
-        } else {
+        else if (item.kind === 'message') deliver(events, item.outcome, this.source);
+        else {
           if (item.rejected !== null) events.rejected(item.rejected, this.source);
           // the framing is lost: nothing after this point can be read (RFC 3261 §18.3)
           socket.end();

@@ -1,5 +1,5 @@
 import type { AnyMessage } from '../message/message.js';
-import type { Rejected } from '../message/parser.js';
+import type { Rejected, ParseOutcome } from '../message/parser.js';
 
 export type TransportName = 'UDP' | 'TCP' | 'TLS' | 'WS';
 
@@ -51,4 +51,11 @@ export function isReliable(t: TransportName): boolean {
 
 export function flowKey(transport: TransportName, address: string, port: number): string {
   return `${transport.toLowerCase()}:${address}:${port}`;
+}
+
+/** Hands a parse outcome up: a message, or a rejection to answer (null = nothing to do). */
+export function deliver(events: TransportEvents, outcome: ParseOutcome | null, source: Source): void {
+  if (outcome === null) return;
+  if (outcome.ok) events.message(outcome.message, source);
+  else events.rejected(outcome.rejected, source);
 }

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { ParseLimits } from '../message/parser.js';
 import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
-import { type TransportEvents, flowKey, TransportError } from './transport-types.js';
+import { type TransportEvents, flowKey, TransportError, deliver } from './transport-types.js';
 
 /** The UDP listener: one socket, one datagram is one message (RFC 3261 §18.3). */
 export class UdpTransport {
@@ -34,16 +34,11 @@ export class UdpTransport {
     // keep-alive datagrams (RFC 5626 §4.4.1 STUN is not supported; CRLF pings are ignored)
     if (buf.length <= 4 && buf.every((b) => b === 13 || b === 10 || b === 0)) return;
     const source = { transport: 'UDP' as const, address: rinfo.address, port: rinfo.port, flowId: flowKey('UDP', rinfo.address, rinfo.port) };
-    let outcome;
     try {
-      outcome = parseDatagram(buf, this.limits);
+      deliver(this.events, parseDatagram(buf, this.limits), source);
     } catch (err) {
       this.log.warn({ err, from: source }, 'unparseable datagram dropped');
-      return;
     }
-    if (outcome === null) return;
-    if (outcome.ok) this.events.message(outcome.message, source);
-    else this.events.rejected(outcome.rejected, source);
   }
 
   send(data: Buffer, address: string, port: number): void {

@@ -3,7 +3,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ParseLimits } from '../message/parser.js';
 import { parseMessage } from '../message/parser.js';
 import type { Logger } from '../../log.js';
-import { type Flow, type TransportEvents, flowKey } from './transport-types.js';
+import { type Flow, type TransportEvents, flowKey, deliver } from './transport-types.js';
 import { normalizeAddress } from './stream.js';
 
 /** One WebSocket connection carrying SIP (RFC 7118): each WS message is one SIP message. */
@@ -61,18 +61,12 @@ export class WsTransport {
       const flow = new WsFlow(id, address, rport, ws);
       this.flows.set(id, flow);
       const source = { transport: 'WS' as const, address, port: rport, flowId: id };
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        void isBinary;
-        let outcome;
+      ws.on('message', (data: Buffer) => {
         try {
-          outcome = parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer), this.limits);
+          deliver(this.events, parseMessage(Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer), this.limits), source);
         } catch (err) {
           this.log.warn({ err, flow: id }, 'unparseable WebSocket message dropped');
-          return;
         }
-        if (outcome === null) return;
-        if (outcome.ok) this.events.message(outcome.message, source);
-        else this.events.rejected(outcome.rejected, source);
       });
       ws.on('error', (err) => this.log.debug({ err, flow: id }, 'WebSocket error'));
       ws.on('close', () => {
