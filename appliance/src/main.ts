@@ -19,12 +19,17 @@ import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
 import { startHttp } from './http/health.js';
+import { xcapServer } from './xdms/xcap-server.js';
+import { DocumentStore } from './xdms/document-store.js';
 import { VERSION } from './version.js';
 
 export interface Appliance {
   ports: ListeningPorts & { HTTP?: number };
   stop(): Promise<void>;
 }
+
+/** Where XCAP documents live on the HTTP port (README: XDMS). */
+export const XCAP_ROOT = '/xcap-root';
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::', '']);
 
@@ -107,7 +112,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
-    });
+    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, new DocumentStore(ds), domain)]);
     ports.HTTP = config.http.port;
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');

@@ -10,13 +10,13 @@ export interface HealthSource {
 }
 
 /**
- * The appliance's HTTP side. For now `/health`; the XCAP aggregation proxy
- * and the admin API mount here later.
+ * The appliance's HTTP side: `/health`, then the mounted services (the XCAP
+ * aggregation proxy; the admin API later), then 404.
  */
-export async function startHttp(bind: string, port: number, version: string, src: HealthSource): Promise<http.Server> {
+export async function startHttp(bind: string, port: number, version: string, src: HealthSource, services: Koa.Middleware[] = []): Promise<http.Server> {
   const app = new Koa();
   const started = Date.now();
-  app.use(async (ctx) => {
+  app.use(async (ctx, next) => {
     if (ctx.path === '/health' && ctx.method === 'GET') {
       ctx.body = {
         status: 'ok',
@@ -29,8 +29,10 @@ export async function startHttp(bind: string, port: number, version: string, src
       };
       return;
     }
-    ctx.throw(404, 'Not Found');
+    await next();
   });
+  for (const s of services) app.use(s);
+  app.use((ctx) => ctx.throw(404, 'Not Found'));
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { UserEntity, BindingEntity, DeferredMessageEntity } from './entities.js';
+import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
+import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 
-export const MIGRATIONS = [InitialSchema1764100000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
@@ -17,7 +18,7 @@ export async function openStore(dataDir: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'sqlite',
     database: path.join(dataDir, 'parley.sqlite'),
-    entities: [UserEntity, BindingEntity, DeferredMessageEntity],
+    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,

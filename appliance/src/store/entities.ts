@@ -48,6 +48,33 @@ export interface DeferredMessageRow {
   nextAttemptAt: number;
 }
 
+/** One XCAP document (RFC 4825): the XML as stored, with its strong ETag. */
+export interface XcapDocumentRow {
+  id: number;
+  auid: string;
+  /** the owner's AOR for users/ documents, '' for global/ ones */
+  owner: string;
+  path: string;
+  content: string;
+  etag: string;
+  updatedAt: number;
+}
+
+export const XcapDocumentEntity = new EntitySchema<XcapDocumentRow>({
+  name: 'XcapDocument',
+  tableName: 'xcap_documents',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    auid: { type: String },
+    owner: { type: String },
+    path: { type: String },
+    content: { type: 'text' },
+    etag: { type: String },
+    updatedAt: { type: 'bigint', name: 'updated_at', transformer: numeric() },
+  },
+  indices: [{ name: 'ix_xcap_documents_key', columns: ['auid', 'owner', 'path'], unique: true }],
+});
+
 export const UserEntity = new EntitySchema<UserRow>({
   name: 'User',
   tableName: 'users',

@@ -1,0 +1,221 @@
+import type Koa from 'koa';
+import { XMLSerializer } from '@xmldom/xmldom';
+import type { Authenticator } from '../core/authenticator.js';
+import type { LocalDomain } from '../core/local-domain.js';
+import { parseCredentials } from '../sip/auth/digest.js';
+import { isSipUri, parseUri } from '../sip/message/uri.js';
+import { SyntaxFault } from '../sip/message/scanner.js';
+import { APP_USAGES, usageOf, type AppUsage } from './app-usages.js';
+import { DocumentStore, checkPreconditions, etagOf, type DocumentKey } from './document-store.js';
+import { parseXmlBody } from './xml-intake.js';
+import { parseXcapPath, type XcapUri } from './xcap-uri.js';
+import { selectOne, SelectorError, type DomElement } from './node-selector.js';
+import { XcapError, conflict } from './xcap-error.js';
+import { DOMParser } from '@xmldom/xmldom';
+
+export interface XcapOptions {
+  /** path of the XCAP root on the HTTP port, e.g. /xcap-root */
+  root: string;
+  maxBodyBytes: number;
+}
+
+/**
+ * The aggregation proxy and the XCAP server behind it (RFC 4825, X1/X3): one
+ * authenticated entry point, routing by AUID to the IM or shared XDMS usages.
+ */
+export function xcapServer(opts: XcapOptions, auth: Authenticator, store: DocumentStore, domain: LocalDomain): Koa.Middleware {
+  const prefix = `${opts.root}/`;
+  return async (ctx, next) => {
+    if (!ctx.path.startsWith(prefix)) return next();
+    try {
+      const user = authenticate(ctx, auth);
+      if (user === null) return;
+      const uri = parseRequestPath(ctx, opts.root);
+      const usage = usageOf(uri.auid);
+      if (usage === undefined) throw new XcapError(404, null, `Unknown application usage '${uri.auid}'`);
+      const key = keyOf(uri, user, domain, ctx.method);
+      switch (ctx.method) {
+        case 'GET':
+          await get(ctx, usage, uri, key, store);
+          return;
+        case 'PUT':
+          await put(ctx, usage, uri, key, store, opts.maxBodyBytes);
+          return;
+        case 'DELETE':
+          await del(ctx, uri, key, store);
+          return;
+        default:
+          ctx.set('Allow', 'GET, PUT, DELETE');
+          throw new XcapError(405, null, 'Method Not Allowed');
+      }
+    } catch (err) {
+      if (!(err instanceof XcapError)) throw err;
+      ctx.status = err.status;
+      ctx.type = err.condition === null ? 'text/plain' : 'application/xcap-error+xml';
+      ctx.body = err.body();
+    }
+  };
+}
+
+/** HTTP digest with the user's SIP credentials (X3); the same nonces and hashes as the SIP core. */
+function authenticate(ctx: Koa.Context, auth: Authenticator): string | null {
+  const header = ctx.get('authorization');
+  const values = header ? [header] : [];
+  // RFC 7616 §3.4.6: the digest must be for this request-target
+  const cred = header ? parseCredentials(header) : null;
+  if (cred !== null && cred.params.get('uri') !== undefined && cred.params.get('uri') !== ctx.url) {
+    throw new XcapError(400, null, 'The digest uri does not match the request');
+  }
+  const outcome = auth.check(values, ctx.method);
+  if ('user' in outcome) return outcome.user.username;
+  if ('status' in outcome) {
+    ctx.status = outcome.status === 404 ? 403 : outcome.status;
+    ctx.body = outcome.reason;
+    return null;
+  }
+  ctx.status = 401;
+  ctx.set('WWW-Authenticate', auth.challenges(outcome.stale));
+  ctx.body = 'Unauthorized';
+  return null;
+}
+
+function parseRequestPath(ctx: Koa.Context, root: string): XcapUri {
+  const raw = ctx.url.slice(root.length);
+  const q = raw.indexOf('?');
+  try {
+    return parseXcapPath(q >= 0 ? raw.slice(0, q) : raw, q >= 0 ? raw.slice(q + 1) : '');
+  } catch (err) {
+    if (err instanceof SelectorError) throw new XcapError(404, null, `Not an XCAP resource: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Users reach only their own tree; global documents are read-only (X3). */
+function keyOf(uri: XcapUri, username: string, domain: LocalDomain, method: string): DocumentKey {
+  if (uri.scope === 'global') {
+    if (method !== 'GET') throw new XcapError(403, null, 'Global documents are read-only');
+    return { auid: uri.auid, owner: '', path: uri.document };
+  }
+  const owner = ownerOf(uri.xui!, domain);
+  if (owner !== domain.aor(username)) throw new XcapError(403, null, "Forbidden: not your document tree");
+  return { auid: uri.auid, owner, path: uri.document };
+}
+
+/** The XUI as an AOR: "sip:alice@domain" (RFC 4825 §4), or a bare user name taken as ours. */
+function ownerOf(xui: string, domain: LocalDomain): string {
+  if (!xui.includes(':')) return domain.aor(xui);
+  try {
+    const u = parseUri(xui, 'XUI');
+    if (isSipUri(u) && u.user !== null && domain.isLocal(u.host)) return domain.aor(u.user);
+  } catch (err) {
+    if (!(err instanceof SyntaxFault)) throw err;
+  }
+  return xui;
+}
+
+async function load(usage: AppUsage, key: DocumentKey, store: DocumentStore): Promise<{ content: string; etag: string }> {
+  if (key.owner === '' && usage.global) {
+    if (key.path !== 'index') throw new XcapError(404, null, 'No such document');
+    const content = usage.global({ domain: '', usages: APP_USAGES });
+    return { content, etag: etagOf(content) };
+  }
+  const row = await store.get(key);
+  if (row === null) throw new XcapError(404, null, 'No such document');
+  return row;
+}
+
+function preconditions(ctx: Koa.Context): { ifMatch?: string; ifNoneMatch?: string } {
+  return { ifMatch: ctx.get('if-match') || undefined, ifNoneMatch: ctx.get('if-none-match') || undefined };
+}
+
+async function get(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore): Promise<void> {
+  const doc = await load(usage, key, store);
+  ctx.set('ETag', doc.etag);
+  if (checkPreconditions(preconditions(ctx), doc.etag, true) === 'not-modified') {
+    ctx.status = 304;
+    return;
+  }
+  if (uri.node === null) {
+    ctx.type = usage.mime;
+    ctx.body = doc.content;
+    return;
+  }
+  const dom = new DOMParser().parseFromString(doc.content, 'text/xml');
+  const sel = selectNode(dom.documentElement as unknown as DomElement, uri, usage);
+  if (sel.terminal === null) {
+    ctx.type = 'application/xcap-el+xml';
+    ctx.body = new XMLSerializer().serializeToString(sel.element as never);
+  } else if (sel.terminal.kind === 'attribute') {
+    const local = sel.terminal.name.local;
+    if (!sel.element.hasAttributeNS(sel.attributeNamespace, local)) throw new XcapError(404, null, 'No such attribute');
+    ctx.type = 'application/xcap-att+xml';
+    ctx.body = sel.element.getAttributeNS(sel.attributeNamespace, local) ?? '';
+  } else {
+    ctx.type = 'application/xcap-ns+xml';
+    ctx.body = namespaceBindings(sel.element);
+  }
+}
+
+function selectNode(root: DomElement, uri: XcapUri, usage: AppUsage) {
+  try {
+    const sel = selectOne(root, uri.node!, usage.namespace);
+    if (sel === null) throw new XcapError(404, null, 'The node selector selects no single element');
+    return sel;
+  } catch (err) {
+    if (err instanceof SelectorError) throw new XcapError(400, null, `Bad node selector: ${err.message}`);
+    throw err;
+  }
+}
+
+/** RFC 4825 §7.10: the in-scope namespace bindings, as xmlns attributes on an empty element of the selected name. */
+function namespaceBindings(el: DomElement): string {
+  const seen = new Map<string, string>();
+  let node = el as unknown as { attributes?: ArrayLike<{ name: string; value: string }>; parentNode: unknown } | null;
+  while (node && node.attributes) {
+    for (let i = 0; i < node.attributes.length; i++) {
+      const a = node.attributes[i];
+      if ((a.name === 'xmlns' || a.name.startsWith('xmlns:')) && !seen.has(a.name)) seen.set(a.name, a.value);
+    }
+    node = node.parentNode as typeof node;
+  }
+  const attrs = [...seen].map(([n, v]) => ` ${n}="${v.replace(/"/g, '&quot;')}"`).join('');
+  const name = (el as unknown as { nodeName: string }).nodeName;
+  return `<${name}${attrs}/>`;
+}
+
+async function readBody(ctx: Koa.Context, max: number): Promise<Buffer> {
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > max) throw new XcapError(413, null, `Request body over ${max} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new XcapError(413, null, `Request body over ${max} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, max: number): Promise<void> {
+  if (uri.node !== null) throw new XcapError(501, null, 'Element and attribute PUT are not implemented yet');
+  const type = ctx.get('content-type').split(';')[0].trim().toLowerCase();
+  // RFC 4825 §8.2.1: a document PUT carries the usage's MIME type
+  if (type !== usage.mime) throw new XcapError(415, null, `Unsupported Media Type: ${usage.auid} documents are ${usage.mime}`);
+  const body = await readBody(ctx, max);
+  const dom = parseXmlBody(body);
+  const root = dom.documentElement!;
+  if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
+    throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
+  }
+  const { etag, created } = await store.put(key, body.toString('utf8'), preconditions(ctx));
+  ctx.status = created ? 201 : 200;
+  ctx.set('ETag', etag);
+  ctx.body = '';
+}
+
+async function del(ctx: Koa.Context, uri: XcapUri, key: DocumentKey, store: DocumentStore): Promise<void> {
+  if (uri.node !== null) throw new XcapError(501, null, 'Element and attribute DELETE are not implemented yet');
+  await store.delete(key, preconditions(ctx));
+  ctx.status = 200;
+  ctx.body = '';
+}
