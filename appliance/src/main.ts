@@ -21,6 +21,7 @@ import { MessageHandler } from './im/pager/message-handler.js';
 import { startHttp } from './http/health.js';
 import { xcapServer } from './xdms/xcap-server.js';
 import { DocumentStore } from './xdms/document-store.js';
+import { SchemaValidator } from './xdms/schema-validator.js';
 import { VERSION } from './version.js';
 
 export interface Appliance {
@@ -106,13 +107,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
+  const validator = new SchemaValidator(1);
   let httpServer: http.Server | null = null;
   if (config.http.port > 0) {
     httpServer = await startHttp(config.http.bind ?? config.sip.bind, config.http.port, VERSION, {
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
-    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, new DocumentStore(ds), domain)]);
+    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, new DocumentStore(ds), domain, validator)]);
     ports.HTTP = config.http.port;
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');
@@ -125,6 +127,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       users.stop();
       stack.close();
       httpServer?.close();
+      await validator.close();
       await ds.destroy();
     },
   };

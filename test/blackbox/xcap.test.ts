@@ -94,6 +94,16 @@ describe('XCAP documents (RFC 4825 §7, §8)', () => {
     expect(await wrongRoot.text()).toContain('<schema-validation-error');
   });
 
+  it('validates against the usage\'s XSD: 409 schema-validation-error naming the fault', async () => {
+    const bad = `<?xml version="1.0"?><resource-lists xmlns="${RL}"><list name="x"><bogus/></list></resource-lists>`;
+    const res = await xcap('PUT', DOC, { body: bad, headers: { 'Content-Type': MIME } });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toMatch(/<schema-validation-error phrase="[^"]*bogus[^"]*This element is not expected/);
+    const rls = `<?xml version="1.0"?><rls-services xmlns="urn:ietf:params:xml:ns:rls-services" xmlns:rl="${RL}"><service uri="sip:friends@parley.test"><list name="f"><rl:entry uri="sip:bob@parley.test"/></list><packages><package>presence</package></packages></service></rls-services>`;
+    const ok = await xcap('PUT', 'rls-services/users/sip:alice@parley.test/index', { body: rls, headers: { 'Content-Type': 'application/rls-services+xml' } });
+    expect(ok.status).toBe(201);
+  });
+
   it('refuses DTDs and entity declarations (no entity expansion)', async () => {
     const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><resource-lists xmlns="${RL}">&lol2;</resource-lists>`;
     const res = await xcap('PUT', DOC, { body: bomb, headers: { 'Content-Type': MIME } });

@@ -11,6 +11,8 @@ export interface AppUsage {
   namespace: string;
   root: string;
   xdms: 'im' | 'shared';
+  /** XSDs a document is validated against (appliance/schemas), the main one first */
+  schemas: string[];
   /** documents under global/ that the server generates and users only read */
   global?: (ctx: { domain: string; usages: AppUsage[] }) => string;
 }
@@ -21,6 +23,7 @@ export const XCAP_CAPS: AppUsage = {
   namespace: 'urn:ietf:params:xml:ns:xcap-caps',
   root: 'xcap-caps',
   xdms: 'shared',
+  schemas: ['xcap-caps.xsd'],
   // RFC 4825 §12: the global capabilities document lists every auid and namespace we serve
   global: ({ usages }) =>
     `<?xml version="1.0" encoding="UTF-8"?>\n<xcap-caps xmlns="urn:ietf:params:xml:ns:xcap-caps">\n` +
@@ -32,9 +35,30 @@ export const XCAP_CAPS: AppUsage = {
 
 export const APP_USAGES: AppUsage[] = [
   XCAP_CAPS,
-  { auid: 'resource-lists', mime: 'application/resource-lists+xml', namespace: 'urn:ietf:params:xml:ns:resource-lists', root: 'resource-lists', xdms: 'shared' },
-  { auid: 'rls-services', mime: 'application/rls-services+xml', namespace: 'urn:ietf:params:xml:ns:rls-services', root: 'rls-services', xdms: 'shared' },
-  { auid: 'pres-rules', mime: 'application/auth-policy+xml', namespace: 'urn:ietf:params:xml:ns:common-policy', root: 'ruleset', xdms: 'im' },
+  {
+    auid: 'resource-lists',
+    mime: 'application/resource-lists+xml',
+    namespace: 'urn:ietf:params:xml:ns:resource-lists',
+    root: 'resource-lists',
+    xdms: 'shared',
+    schemas: ['resource-lists.xsd', 'xml.xsd'],
+  },
+  {
+    auid: 'rls-services',
+    mime: 'application/rls-services+xml',
+    namespace: 'urn:ietf:params:xml:ns:rls-services',
+    root: 'rls-services',
+    xdms: 'shared',
+    schemas: ['rls-services.xsd', 'resource-lists.xsd', 'xml.xsd'],
+  },
+  {
+    auid: 'pres-rules',
+    mime: 'application/auth-policy+xml',
+    namespace: 'urn:ietf:params:xml:ns:common-policy',
+    root: 'ruleset',
+    xdms: 'im',
+    schemas: ['pres-rules.xsd', 'common-policy.xsd'],
+  },
 ];
 
 export function usageOf(auid: string): AppUsage | undefined {

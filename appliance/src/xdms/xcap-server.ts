@@ -11,6 +11,7 @@ import { parseXmlBody } from './xml-intake.js';
 import { parseXcapPath, type XcapUri } from './xcap-uri.js';
 import { selectOne, SelectorError, type DomElement } from './node-selector.js';
 import { XcapError, conflict } from './xcap-error.js';
+import type { SchemaValidator } from './schema-validator.js';
 import { DOMParser } from '@xmldom/xmldom';
 
 export interface XcapOptions {
@@ -23,7 +24,7 @@ export interface XcapOptions {
  * The aggregation proxy and the XCAP server behind it (RFC 4825, X1/X3): one
  * authenticated entry point, routing by AUID to the IM or shared XDMS usages.
  */
-export function xcapServer(opts: XcapOptions, auth: Authenticator, store: DocumentStore, domain: LocalDomain): Koa.Middleware {
+export function xcapServer(opts: XcapOptions, auth: Authenticator, store: DocumentStore, domain: LocalDomain, validator: SchemaValidator): Koa.Middleware {
   const prefix = `${opts.root}/`;
   return async (ctx, next) => {
     if (!ctx.path.startsWith(prefix)) return next();
@@ -39,7 +40,7 @@ export function xcapServer(opts: XcapOptions, auth: Authenticator, store: Docume
           await get(ctx, usage, uri, key, store);
           return;
         case 'PUT':
-          await put(ctx, usage, uri, key, store, opts.maxBodyBytes);
+          await put(ctx, usage, uri, key, store, opts.maxBodyBytes, validator);
           return;
         case 'DELETE':
           await del(ctx, uri, key, store);
@@ -196,7 +197,7 @@ async function readBody(ctx: Koa.Context, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, max: number): Promise<void> {
+async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, max: number, validator: SchemaValidator): Promise<void> {
   if (uri.node !== null) throw new XcapError(501, null, 'Element and attribute PUT are not implemented yet');
   const type = ctx.get('content-type').split(';')[0].trim().toLowerCase();
   // RFC 4825 §8.2.1: a document PUT carries the usage's MIME type
@@ -207,7 +208,10 @@ async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: Documen
   if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
     throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
   }
-  const { etag, created } = await store.put(key, body.toString('utf8'), preconditions(ctx));
+  const text = body.toString('utf8');
+  const result = await validator.validate(text, usage.schemas);
+  if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
+  const { etag, created } = await store.put(key, text, preconditions(ctx));
   ctx.status = created ? 201 : 200;
   ctx.set('ETag', etag);
   ctx.body = '';
