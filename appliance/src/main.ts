@@ -22,6 +22,7 @@ import { startHttp } from './http/health.js';
 import { xcapServer } from './xdms/xcap-server.js';
 import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
+import { TerminatingPolicy } from './im/participating/terminating-policy.js';
 import { VERSION } from './version.js';
 
 export interface Appliance {
@@ -103,7 +104,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   };
   location.onRegistered = (aor) => delivery.onRegistered(aor.slice(4, aor.lastIndexOf('@')));
   const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, maxStoredPerUser: config.deferred.maxPerUser });
-  stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, log));
+  const documents = new DocumentStore(ds);
+  const policy = new TerminatingPolicy(documents, domain);
+  stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, log));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
@@ -114,7 +117,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
-    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, new DocumentStore(ds), domain, validator)]);
+    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator)]);
     ports.HTTP = config.http.port;
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');

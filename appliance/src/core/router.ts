@@ -10,6 +10,7 @@ import type { LocationService } from './location-service.js';
 import type { LocalDomain } from './local-domain.js';
 import type { UserDirectory } from './user-directory.js';
 import type { MessageHandler } from '../im/pager/message-handler.js';
+import type { TerminatingPolicy } from '../im/participating/terminating-policy.js';
 
 /** Methods we handle; everything else gets 405 with this list (RFC 3261 §21.4.6). */
 export const ALLOW = ['REGISTER', 'MESSAGE', 'OPTIONS', 'ACK', 'CANCEL'];
@@ -31,6 +32,7 @@ export class Router implements StackUser {
     private readonly registrar: Registrar,
     private readonly location: LocationService,
     private readonly pager: MessageHandler,
+    private readonly policy: TerminatingPolicy,
     private readonly log: Logger,
   ) {}
 
@@ -112,7 +114,13 @@ export class Router implements StackUser {
     if (recipient === undefined) throw new SipError(404, 'Not Found');
     if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
     this.checkRequire(req);
-    await this.pager.handle(req, tx, this.domain.aor(sender.username), recipient.username);
+    const senderAor = this.domain.aor(sender.username);
+    // the recipient's block list (Y2): 403 for block, a silent 202 for polite-block
+    if ((await this.policy.check(recipient.username, senderAor)) === 'discard') {
+      this.stack.reply(tx, 202, 'Accepted');
+      return;
+    }
+    await this.pager.handle(req, tx, senderAor, recipient.username);
   }
 
   private checkRequire(req: SipRequest): void {

@@ -59,6 +59,16 @@ export const APP_USAGES: AppUsage[] = [
     xdms: 'im',
     schemas: ['pres-rules.xsd', 'common-policy.xsd'],
   },
+  {
+    // Parley's own usage (no published one covers IM block lists): a common-policy
+    // ruleset with <ir:im-handling> actions, kept in the IM XDMS (Y2)
+    auid: 'im-access-rules',
+    mime: 'application/auth-policy+xml',
+    namespace: 'urn:ietf:params:xml:ns:common-policy',
+    root: 'ruleset',
+    xdms: 'im',
+    schemas: ['parley-im-rules.xsd', 'common-policy.xsd'],
+  },
 ];
 
 export function usageOf(auid: string): AppUsage | undefined {

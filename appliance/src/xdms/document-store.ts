@@ -43,10 +43,20 @@ export function checkPreconditions(p: Preconditions, current: string | null, isR
 export class DocumentStore {
   private readonly repo: Repository<XcapDocumentRow>;
   private readonly writes: WriteQueue;
+  private readonly listeners: ((key: DocumentKey) => void)[] = [];
 
   constructor(ds: DataSource) {
     this.repo = ds.getRepository(XcapDocumentEntity);
     this.writes = writesOf(ds);
+  }
+
+  /** Called after every committed change (caches of parsed documents, xcap-diff). */
+  onChange(listener: (key: DocumentKey) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(key: DocumentKey): void {
+    for (const l of this.listeners) l(key);
   }
 
   get(key: DocumentKey): Promise<XcapDocumentRow | null> {
@@ -58,7 +68,7 @@ export class DocumentStore {
    * what is stored inside the same transaction, so two writers cannot both win.
    */
   async put(key: DocumentKey, content: string, pre: Preconditions): Promise<{ etag: string; created: boolean }> {
-    return this.writes.transaction(async (em) => {
+    const result = await this.writes.transaction(async (em) => {
       const repo = em.getRepository(XcapDocumentEntity);
       const current = await repo.findOneBy({ auid: key.auid, owner: key.owner, path: key.path });
       checkPreconditions(pre, current?.etag ?? null, false);
@@ -67,6 +77,8 @@ export class DocumentStore {
       else await repo.insert({ ...key, content, etag, updatedAt: Date.now() });
       return { etag, created: current === null };
     });
+    this.changed(key);
+    return result;
   }
 
   async delete(key: DocumentKey, pre: Preconditions): Promise<void> {
@@ -77,5 +89,6 @@ export class DocumentStore {
       checkPreconditions(pre, current.etag, false);
       await repo.delete({ id: current.id });
     });
+    this.changed(key);
   }
 }
