@@ -1,3 +1,6 @@
+import type { XmlDocument } from './xml-intake.js';
+import { checkResourceLists } from './constraints.js';
+
 /**
  * The application usages the XDMS serves (RFC 4825 §5, X2). Each names its
  * MIME type, its default document namespace (unprefixed names in node selectors
@@ -11,6 +14,8 @@ export interface AppUsage {
   namespace: string;
   root: string;
   xdms: 'im' | 'shared';
+  /** semantic constraints beyond the schema; throw an XcapError (409) */
+  constraints?: (doc: XmlDocument) => void;
   /** XSDs a document is validated against (appliance/schemas), the main one first */
   schemas: string[];
   /** documents under global/ that the server generates and users only read */
@@ -42,6 +47,7 @@ export const APP_USAGES: AppUsage[] = [
     root: 'resource-lists',
     xdms: 'shared',
     schemas: ['resource-lists.xsd', 'xml.xsd'],
+    constraints: checkResourceLists,
   },
   {
     auid: 'rls-services',

@@ -50,7 +50,7 @@ function qname(text: string, what: string): QName {
 }
 
 /** Splits on "/" outside quotes and brackets (att-values may hold "/"). */
-function splitSteps(selector: string): string[] {
+export function splitSteps(selector: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let quote: string | null = null;

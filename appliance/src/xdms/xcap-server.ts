@@ -12,6 +12,8 @@ import { parseXcapPath, type XcapUri } from './xcap-uri.js';
 import { selectOne, SelectorError, type DomElement } from './node-selector.js';
 import { XcapError, conflict } from './xcap-error.js';
 import type { SchemaValidator } from './schema-validator.js';
+import { putElement, putAttribute, deleteNode, type EditContext } from './element-ops.js';
+import { splitSteps } from './node-selector.js';
 import { DOMParser } from '@xmldom/xmldom';
 
 export interface XcapOptions {
@@ -40,10 +42,10 @@ export function xcapServer(opts: XcapOptions, auth: Authenticator, store: Docume
           await get(ctx, usage, uri, key, store);
           return;
         case 'PUT':
-          await put(ctx, usage, uri, key, store, opts.maxBodyBytes, validator);
+          await put(ctx, usage, uri, key, store, opts.maxBodyBytes, validator, opts.root);
           return;
         case 'DELETE':
-          await del(ctx, uri, key, store);
+          await del(ctx, usage, uri, key, store, validator, opts.root);
           return;
         default:
           ctx.set('Allow', 'GET, PUT, DELETE');
@@ -197,28 +199,84 @@ async function readBody(ctx: Koa.Context, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, max: number, validator: SchemaValidator): Promise<void> {
-  if (uri.node !== null) throw new XcapError(501, null, 'Element and attribute PUT are not implemented yet');
+/** Validates a whole document against the usage's schema and constraints, then stores it. */
+async function commit(
+  ctx: Koa.Context,
+  usage: AppUsage,
+  key: DocumentKey,
+  text: string,
+  dom: ReturnType<typeof parseXmlBody>,
+  store: DocumentStore,
+  validator: SchemaValidator,
+  pre: { ifMatch?: string; ifNoneMatch?: string },
+  created: boolean | null,
+): Promise<void> {
+  const root = dom.documentElement!;
+  if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
+    throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
+  }
+  const result = await validator.validate(text, usage.schemas);
+  if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
+  usage.constraints?.(dom);
+  const stored = await store.put(key, text, pre);
+  ctx.status = (created ?? stored.created) ? 201 : 200;
+  ctx.set('ETag', stored.etag);
+  ctx.body = '';
+}
+
+/** Loads a stored document for an element/attribute edit (RFC 4825 §8.2.1: a missing document is no-parent). */
+async function editContext(ctx: Koa.Context, uri: XcapUri, usage: AppUsage, key: DocumentKey, store: DocumentStore, root: string): Promise<{ edit: EditContext; etag: string }> {
+  const docUri = `${ctx.protocol}://${ctx.host}${root}/${uri.auid}/${uri.scope}${uri.xui ? `/${uri.xui}` : ''}/${uri.document}`;
+  const row = await store.get(key);
+  if (row === null) {
+    if (ctx.method === 'DELETE') throw new XcapError(404, null, 'No such document');
+    throw conflict('no-parent', 'the document does not exist', { inner: `<ancestor>${docUri.slice(0, docUri.lastIndexOf('/'))}</ancestor>` });
+  }
+  checkPreconditions(preconditions(ctx), row.etag, false);
+  const doc = new DOMParser().parseFromString(row.content, 'text/xml');
+  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, etag: row.etag };
+}
+
+async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, max: number, validator: SchemaValidator, root: string): Promise<void> {
+  if (uri.node !== null) {
+    await putNode(ctx, usage, uri, key, store, max, validator, root);
+    return;
+  }
   const type = ctx.get('content-type').split(';')[0].trim().toLowerCase();
   // RFC 4825 §8.2.1: a document PUT carries the usage's MIME type
   if (type !== usage.mime) throw new XcapError(415, null, `Unsupported Media Type: ${usage.auid} documents are ${usage.mime}`);
   const body = await readBody(ctx, max);
   const dom = parseXmlBody(body);
-  const root = dom.documentElement!;
-  if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
-    throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
-  }
-  const text = body.toString('utf8');
-  const result = await validator.validate(text, usage.schemas);
-  if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
-  const { etag, created } = await store.put(key, text, preconditions(ctx));
-  ctx.status = created ? 201 : 200;
-  ctx.set('ETag', etag);
-  ctx.body = '';
+  await commit(ctx, usage, key, body.toString('utf8'), dom, store, validator, preconditions(ctx), null);
 }
 
-async function del(ctx: Koa.Context, uri: XcapUri, key: DocumentKey, store: DocumentStore): Promise<void> {
-  if (uri.node !== null) throw new XcapError(501, null, 'Element and attribute DELETE are not implemented yet');
+/** PUT of an element (application/xcap-el+xml) or attribute (application/xcap-att+xml), §7.4/§7.5. */
+async function putNode(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, max: number, validator: SchemaValidator, root: string): Promise<void> {
+  const terminal = uri.node!.terminal;
+  if (terminal?.kind === 'namespace') throw new XcapError(405, null, 'Namespace bindings are read-only');
+  const want = terminal?.kind === 'attribute' ? 'application/xcap-att+xml' : 'application/xcap-el+xml';
+  if (ctx.get('content-type').split(';')[0].trim().toLowerCase() !== want) throw new XcapError(415, null, `Unsupported Media Type: expected ${want}`);
+  const body = await readBody(ctx, max);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw conflict('not-utf-8', 'the body is not UTF-8');
+  }
+  const { edit, etag } = await editContext(ctx, uri, usage, key, store, root);
+  const created = terminal?.kind === 'attribute' ? putAttribute(edit, text) : putElement(edit, text);
+  const xml = new XMLSerializer().serializeToString(edit.doc as never);
+  await commit(ctx, usage, key, xml, edit.doc, store, validator, { ifMatch: etag }, created);
+}
+
+async function del(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, validator: SchemaValidator, root: string): Promise<void> {
+  if (uri.node !== null) {
+    const { edit, etag } = await editContext(ctx, uri, usage, key, store, root);
+    deleteNode(edit);
+    const xml = new XMLSerializer().serializeToString(edit.doc as never);
+    await commit(ctx, usage, key, xml, edit.doc, store, validator, { ifMatch: etag }, false);
+    return;
+  }
   await store.delete(key, preconditions(ctx));
   ctx.status = 200;
   ctx.body = '';

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppliance, type RunningAppliance } from '../support/appliance.js';
+import { xcapRequest, type XcapRequest } from '../support/xcap-client.js';
+
+let app: RunningAppliance;
+const RL = 'urn:ietf:params:xml:ns:resource-lists';
+const DOC = 'resource-lists/users/sip:alice@parley.test/index';
+const EL = { 'Content-Type': 'application/xcap-el+xml' };
+const ATT = { 'Content-Type': 'application/xcap-att+xml' };
+const xcap = (method: string, path: string, opts: XcapRequest = {}): Promise<Response> => xcapRequest(app, method, path, opts);
+/** A node selector URI, percent-encoded as a client would send it. */
+const node = (selector: string, query = '') => `${DOC}/~~/${encodeURI(selector).replace(/\[/g, '%5B').replace(/\]/g, '%5D')}${query}`;
+
+beforeAll(async () => {
+  app = await startAppliance({ users: { alice: 'alice-pw' } });
+  const doc = `<?xml version="1.0" encoding="UTF-8"?>\n<resource-lists xmlns="${RL}"><list name="friends"><entry uri="sip:bob@parley.test"/><entry uri="sip:carol@parley.test"/></list></resource-lists>`;
+  const res = await xcap('PUT', DOC, { body: doc, headers: { 'Content-Type': 'application/resource-lists+xml' } });
+  expect(res.status).toBe(201);
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+describe('XCAP element and attribute operations (RFC 4825 §7.4–§7.9)', () => {
+  it('inserts an element by attribute selector (201) and reads it back; the document ETag changes', async () => {
+    const before = (await xcap('GET', DOC)).headers.get('etag');
+    const res = await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[@uri="sip:dave@parley.test"]'), {
+      body: '<entry uri="sip:dave@parley.test"><display-name>Dave</display-name></entry>',
+      headers: EL,
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('etag')).not.toBe(before);
+    const got = await xcap('GET', node('resource-lists/list[@name="friends"]/entry[3]/display-name'));
+    expect(await got.text()).toContain('Dave');
+  });
+
+  it('inserts at a position, and replaces an existing element (200)', async () => {
+    expect((await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[1]'), { body: '<entry uri="sip:adam@parley.test"/>', headers: EL })).status).toBe(200);
+    const doc = await (await xcap('GET', DOC)).text();
+    expect(doc.indexOf('sip:adam@')).toBeGreaterThan(0);
+    expect(doc).not.toContain('sip:bob@');
+  });
+
+  it('refuses a body that the URI would not select afterwards (cannot-insert, §8.2.5)', async () => {
+    const res = await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[@uri="sip:x@parley.test"]'), { body: '<entry uri="sip:y@parley.test"/>', headers: EL });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain('<cannot-insert');
+  });
+
+  it('answers no-parent with the closest existing ancestor', async () => {
+    const res = await xcap('PUT', node('resource-lists/list[@name="nope"]/entry'), { body: '<entry uri="sip:z@parley.test"/>', headers: EL });
+    expect(res.status).toBe(409);
+    const body = await res.text();
+    expect(body).toMatch(/<no-parent[^>]*><ancestor>http:\/\/127\.0\.0\.1:\d+\/xcap-root\/resource-lists\/users\/sip:alice@parley\.test\/index\/~~\/resource-lists<\/ancestor>/);
+  });
+
+  it('refuses a body that is not one element (not-xml-frag) or an invalid attribute value (not-xml-att-value)', async () => {
+    const frag = await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[9]'), { body: '<entry uri="a"/><entry uri="b"/>', headers: EL });
+    expect(await frag.text()).toContain('<not-xml-frag');
+    const att = await xcap('PUT', node('resource-lists/list[@name="friends"]/@name'), { body: 'a<b', headers: ATT });
+    expect(await att.text()).toContain('<not-xml-att-value');
+  });
+
+  it('validates the resulting document against the schema', async () => {
+    const res = await xcap('PUT', node('resource-lists/list[@name="friends"]/bogus'), { body: '<bogus/>', headers: EL });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain('<schema-validation-error');
+  });
+
+  it('enforces uniqueness of entry URIs within a list, and proposes a free list name', async () => {
+    const dup = await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[1]'), { body: '<entry uri="sip:carol@parley.test"/>', headers: EL });
+    expect(dup.status).toBe(409);
+    expect(await dup.text()).toMatch(/<uniqueness-failure[^>]*><exists field="resource-lists\/list\[@name=&quot;friends&quot;\]\/entry\[@uri=&quot;sip:carol@parley.test&quot;\]\/@uri">/);
+    await xcap('PUT', node('resource-lists/list[@name="work"]'), { body: '<list name="work"/>', headers: EL });
+    const twin = await xcap('PUT', node('resource-lists/list[2]/@name'), { body: 'friends', headers: ATT });
+    expect(twin.status).toBe(409);
+    expect(await twin.text()).toContain('<alt-value>friends-2</alt-value>');
+  });
+
+  it('puts and deletes an attribute', async () => {
+    expect((await xcap('PUT', node('resource-lists/list[@name="work"]/@name'), { body: 'office', headers: ATT })).status).toBe(409); // cannot-insert: the URI names it by that value
+    expect((await xcap('PUT', node('resource-lists/list[2]/@name'), { body: 'office', headers: ATT })).status).toBe(200);
+    expect(await (await xcap('GET', node('resource-lists/list[2]/@name'))).text()).toBe('office');
+    expect((await xcap('DELETE', node('resource-lists/list[2]/@name'))).status).toBe(200);
+    expect((await xcap('GET', node('resource-lists/list[2]/@name'))).status).toBe(404);
+  });
+
+  it('deletes an element; a positional delete that would hit the next sibling is cannot-delete', async () => {
+    expect((await xcap('DELETE', node('resource-lists/list[@name="friends"]/entry[@uri="sip:dave@parley.test"]'))).status).toBe(200);
+    expect((await xcap('GET', node('resource-lists/list[@name="friends"]/entry[@uri="sip:dave@parley.test"]'))).status).toBe(404);
+    const pos = await xcap('DELETE', node('resource-lists/list[@name="friends"]/entry[1]'));
+    expect(pos.status).toBe(409);
+    expect(await pos.text()).toContain('<cannot-delete');
+    expect((await xcap('DELETE', node('resource-lists/list[@name="friends"]/entry[7]'))).status).toBe(404);
+  });
+
+  it('returns namespace bindings and refuses to change them (405)', async () => {
+    const ns = await xcap('GET', node('resource-lists/namespace::*'));
+    expect(ns.headers.get('content-type')).toContain('application/xcap-ns+xml');
+    expect(await ns.text()).toContain(`xmlns="${RL}"`);
+    expect((await xcap('DELETE', node('resource-lists/namespace::*'))).status).toBe(405);
+  });
+
+  it('honours If-Match on element operations', async () => {
+    expect((await xcap('PUT', node('resource-lists/list[1]/entry[@uri="sip:q@parley.test"]'), { body: '<entry uri="sip:q@parley.test"/>', headers: { ...EL, 'If-Match': '"old"' } })).status).toBe(412);
+  });
+});
