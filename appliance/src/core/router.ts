@@ -120,7 +120,8 @@ export class Router implements StackUser {
       this.stack.reply(tx, 202, 'Accepted');
       return;
     }
-    await this.pager.handle(req, tx, senderAor, recipient.username);
+    const { delivery } = await this.policy.preferences(recipient.username);
+    await this.pager.handle(req, tx, senderAor, recipient.username, delivery === 'store');
   }
 
   private checkRequire(req: SipRequest): void {

@@ -20,6 +20,8 @@ export interface AppUsage {
   schemas: string[];
   /** documents under global/ that the server generates and users only read */
   global?: (ctx: { domain: string; usages: AppUsage[] }) => string;
+  /** a per-user document the server generates from the user's other documents (read-only) */
+  perUser?: { document: string; build: (docs: { auid: string; path: string; etag: string; updatedAt: number; size: number }[], uriOf: (auid: string, path: string) => string) => string };
 }
 
 export const XCAP_CAPS: AppUsage = {
@@ -74,6 +76,67 @@ export const APP_USAGES: AppUsage[] = [
     root: 'ruleset',
     xdms: 'im',
     schemas: ['parley-im-rules.xsd', 'common-policy.xsd'],
+  },
+  {
+    auid: 'org.openmobilealliance.pres-rules',
+    mime: 'application/auth-policy+xml',
+    namespace: 'urn:ietf:params:xml:ns:common-policy',
+    root: 'ruleset',
+    xdms: 'im',
+    schemas: ['parley-driver-oma-pres-rules.xsd', 'common-policy.xsd', 'pres-rules.xsd', 'xdm_commonPolicy-v1_0.xsd', 'prs_presRules-v1_0.xsd'],
+  },
+  {
+    // RFC 4827: a presence document the user publishes through XCAP (a source for the presence server)
+    auid: 'pidf-manipulation',
+    mime: 'application/pidf+xml',
+    namespace: 'urn:ietf:params:xml:ns:pidf',
+    root: 'presence',
+    xdms: 'im',
+    schemas: ['pidf.xsd', 'xml.xsd'],
+  },
+  {
+    // OMA shared group: group URI, display name, members, max participants, join/invite rules
+    auid: 'org.openmobilealliance.groups',
+    mime: 'application/vnd.oma.poc.groups+xml',
+    namespace: 'urn:oma:xml:poc:list-service',
+    root: 'group',
+    xdms: 'shared',
+    schemas: ['parley-driver-oma-groups.xsd', 'resource-lists.xsd', 'common-policy.xsd', 'xdm_commonPolicy-v1_0.xsd', 'parley-poc-list-service.xsd', 'xml.xsd'],
+  },
+  {
+    // Parley's own usage for delivery and storage preferences (parley-im-prefs.xsd)
+    auid: 'im-preferences',
+    mime: 'application/vnd.parley.im-preferences+xml',
+    namespace: 'urn:parley:params:xml:ns:im-prefs',
+    root: 'im-preferences',
+    xdms: 'im',
+    schemas: ['parley-im-prefs.xsd'],
+  },
+  {
+    // OMA XDM: the user's documents with their ETags, generated (read-only)
+    auid: 'org.openmobilealliance.xcap-directory',
+    mime: 'application/vnd.oma.xcap-directory+xml',
+    namespace: 'urn:oma:xml:xdm:xcap-directory',
+    root: 'xcap-directory',
+    xdms: 'im',
+    schemas: ['OMA-SUP-XSD_xdm_xcapDirectory-V1_0_2-20080627-A.xsd', 'xml.xsd'],
+    perUser: {
+      document: 'directory.xml',
+      build: (docs, uriOf) => {
+        const byAuid = new Map<string, typeof docs>();
+        for (const d of docs) byAuid.set(d.auid, [...(byAuid.get(d.auid) ?? []), d]);
+        const folders = [...byAuid]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(
+            ([auid, list]) =>
+              `  <folder auid="${auid}">\n${list
+                .map((d) => `    <entry uri="${uriOf(auid, d.path)}" etag="${d.etag.replace(/"/g, '&quot;')}" last-modified="${new Date(d.updatedAt).toISOString()}" size="${d.size}"/>\n`)
+                .join('')}  </folder>\n`,
+          )
+          .join('');
+        return `<?xml version="1.0" encoding="UTF-8"?>\n<xcap-directory xmlns="urn:oma:xml:xdm:xcap-directory">\n${folders}</xcap-directory>\n`;
+      },
+    },
   },
 ];
 

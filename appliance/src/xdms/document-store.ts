@@ -63,6 +63,12 @@ export class DocumentStore {
     return this.repo.findOneBy({ auid: key.auid, owner: key.owner, path: key.path });
   }
 
+  /** Every document of one owner, without content (the xcap-directory usage). */
+  async listOwner(owner: string): Promise<{ auid: string; path: string; etag: string; updatedAt: number; size: number }[]> {
+    const rows = await this.repo.find({ where: { owner }, order: { auid: 'ASC', path: 'ASC' } });
+    return rows.map((r) => ({ auid: r.auid, path: r.path, etag: r.etag, updatedAt: r.updatedAt, size: Buffer.byteLength(r.content) }));
+  }
+
   /**
    * Replaces (or creates) a document after checking the preconditions against
    * what is stored inside the same transaction, so two writers cannot both win.

@@ -31,10 +31,13 @@ export class MessageHandler {
     private readonly opts: PagerOptions,
   ) {}
 
-  /** `senderAor` is the authenticated identity; `recipient` a known, enabled user. */
-  async handle(req: SipRequest, tx: ServerTransaction, senderAor: string, recipient: string): Promise<void> {
+  /**
+   * `senderAor` is the authenticated identity; `recipient` a known, enabled user.
+   * With `storeOnly` (the recipient's preference) the message goes straight to storage.
+   */
+  async handle(req: SipRequest, tx: ServerTransaction, senderAor: string, recipient: string, storeOnly = false): Promise<void> {
     const aor = this.domain.aor(recipient);
-    const bindings = this.location.lookup(aor);
+    const bindings = storeOnly ? [] : this.location.lookup(aor);
     if (bindings.length > 0) {
       const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, senderAor)), this.opts.deliveryTimeoutMs);
       if (outcome.answered) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, freePort, health, type RunningAppliance } from '../support/appliance.js';
-import { sipp, received } from '../support/sipp.js';
+import { sipp, sippOk, received } from '../support/sipp.js';
+import { RawClient } from '../support/raw-client.js';
 import { xcapRequest } from '../support/xcap-client.js';
 
 // SIPp answers only MD5 challenges, and only the first one
@@ -66,5 +67,45 @@ describe('block lists in force (Y2): IM access rules written over XCAP', () => {
     expect((await xcapRequest(app, 'DELETE', RULES, { user: 'bob' })).status).toBe(200);
     expect(await message('alice', 'friends again')).toBe('SIP/2.0 202 Accepted');
     expect((await health(app)).storedMessages).toBe(stored + 1);
+  });
+});
+
+describe('delivery preferences (P2): im-preferences written over XCAP', () => {
+  const PREFS = 'im-preferences/users/sip:bob@parley.test/index';
+  const prefs = (delivery: string) =>
+    `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><delivery>${delivery}</delivery></im-preferences>`;
+
+  it('stores instead of delivering when the preference says store, and delivers live otherwise', async () => {
+    // bob's device: a bare UDP socket that answers 200 to every MESSAGE
+    const device = await RawClient.udp(app.sipPort);
+    await sippOk({
+      scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'bob',
+      auth: { user: 'bob', password: 'bob-pw' }, vars: { domain: app.domain, expires: '300', contact: `127.0.0.1:${device.localPort}` },
+    });
+    // it answers every MESSAGE (stored ones are pushed on REGISTER too) and keeps their bodies
+    const got: string[] = [];
+    let open = true;
+    void (async () => {
+      while (open) {
+        const m = await device.next((x) => x.startsWith('MESSAGE '), 60_000).catch(() => null);
+        if (m === null) return;
+        got.push(m);
+        const copy = (name: string) => m.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+        device.send(['SIP/2.0 200 OK', ...copy('Via'), ...copy('From'), `${copy('To')[0]};tag=dev`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n'));
+      }
+    })();
+    const delivered = (text: string) => got.some((m) => m.includes(text));
+    expect((await xcapRequest(app, 'PUT', PREFS, { user: 'bob', body: prefs('store'), headers: { 'Content-Type': 'application/vnd.parley.im-preferences+xml' } })).status).toBe(201);
+    const stored = (await health(app)).storedMessages;
+    expect(await message('carol', 'keep it for me')).toBe('SIP/2.0 202 Accepted');
+    expect((await health(app)).storedMessages).toBe(stored + 1);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(delivered('keep it for me')).toBe(false);
+
+    expect((await xcapRequest(app, 'PUT', PREFS, { user: 'bob', body: prefs('deliver'), headers: { 'Content-Type': 'application/vnd.parley.im-preferences+xml' } })).status).toBe(200);
+    expect(await message('carol', 'right now')).toBe('SIP/2.0 200 OK');
+    expect(delivered('right now')).toBe(true);
+    open = false;
+    device.close();
   });
 });
