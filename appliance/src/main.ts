@@ -23,6 +23,7 @@ import { xcapServer } from './xdms/xcap-server.js';
 import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
 import { TerminatingPolicy } from './im/participating/terminating-policy.js';
+import { ListResolver } from './xdms/list-resolver.js';
 import { VERSION } from './version.js';
 
 export interface Appliance {
@@ -106,6 +107,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, maxStoredPerUser: config.deferred.maxPerUser });
   const documents = new DocumentStore(ds);
   const policy = new TerminatingPolicy(documents, domain);
+  // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
+  const lists = new ListResolver(documents, domain, XCAP_ROOT);
   stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, log));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
@@ -117,7 +120,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
-    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator)]);
+    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator, lists)]);
     ports.HTTP = config.http.port;
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');

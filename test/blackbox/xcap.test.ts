@@ -93,6 +93,14 @@ describe('XCAP documents (RFC 4825 §7, §8)', () => {
     expect(ok.status).toBe(201);
   });
 
+  it('refuses lists whose external references loop back (409 constraint-failure)', async () => {
+    const self = (name: string) => `http://127.0.0.1:${app.httpPort}/xcap-root/${DOC}/~~/resource-lists/list%5B@name=%22${name}%22%5D`;
+    const loop = `<?xml version="1.0"?><resource-lists xmlns="${RL}"><list name="a"><external anchor="${self('b')}"/></list><list name="b"><external anchor="${self('a')}"/></list></resource-lists>`;
+    const res = await xcap('PUT', DOC, { body: loop, headers: { 'Content-Type': MIME } });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain('<constraint-failure');
+  });
+
   it('refuses DTDs and entity declarations (no entity expansion)', async () => {
     const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><resource-lists xmlns="${RL}">&lol2;</resource-lists>`;
     const res = await xcap('PUT', DOC, { body: bomb, headers: { 'Content-Type': MIME } });

@@ -63,6 +63,11 @@ export class DocumentStore {
     return this.repo.findOneBy({ auid: key.auid, owner: key.owner, path: key.path });
   }
 
+  /** Every document of one application usage (for indexes such as group URIs). */
+  listAuid(auid: string): Promise<XcapDocumentRow[]> {
+    return this.repo.find({ where: { auid } });
+  }
+
   /** Every document of one owner, without content (the xcap-directory usage). */
   async listOwner(owner: string): Promise<{ auid: string; path: string; etag: string; updatedAt: number; size: number }[]> {
     const rows = await this.repo.find({ where: { owner }, order: { auid: 'ASC', path: 'ASC' } });

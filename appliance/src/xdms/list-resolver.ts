@@ -1,0 +1,172 @@
+import { DOMParser } from '@xmldom/xmldom';
+import type { LocalDomain } from '../core/local-domain.js';
+import type { DocumentStore, DocumentKey } from './document-store.js';
+import { parseXcapPath } from './xcap-uri.js';
+import { selectOne, type DomElement } from './node-selector.js';
+import { conflict } from './xcap-error.js';
+
+const RL = 'urn:ietf:params:xml:ns:resource-lists';
+const GROUPS = 'urn:oma:xml:poc:list-service';
+const GROUPS_AUID = 'org.openmobilealliance.groups';
+
+/** One resolved member of a list or group. */
+export interface Member {
+  uri: string;
+  display: string | null;
+}
+
+export class ListLoopError extends Error {
+  constructor(readonly chain: string[]) {
+    super(`reference loop: ${chain.join(' -> ')}`);
+    this.name = 'ListLoopError';
+  }
+}
+
+type El = DomElement & { textContent: string | null; getAttribute(n: string): string | null };
+
+function kids(el: El, ns: string, local?: string): El[] {
+  const out: El[] = [];
+  for (let i = 0; i < el.childNodes.length; i++) {
+    const c = el.childNodes[i] as unknown as El & { nodeType: number };
+    if (c.nodeType === 1 && c.namespaceURI === ns && (local === undefined || c.localName === local)) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * Resolves URI lists and groups from the shared XDMS for the IM server (X5):
+ * nested <list>s, <entry-ref>s and <external> references (RFC 4826 §3.3) that
+ * point into our own XCAP root; anything else is not followed. A reference
+ * that comes back to a list already being expanded is a loop (S6).
+ */
+export class ListResolver {
+  private groupIndex: Map<string, DocumentKey> | null = null;
+
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly domain: LocalDomain,
+    private readonly xcapRoot: string,
+  ) {
+    store.onChange((key) => {
+      if (key.auid === GROUPS_AUID) this.groupIndex = null;
+    });
+  }
+
+  /** The key and node selector an <external anchor> or <entry-ref ref> names, if it is ours. */
+  private target(ref: string, relative: boolean): { key: DocumentKey; selector: string | null; query: string } | null {
+    let path: string;
+    if (relative) path = ref;
+    else {
+      let url: URL;
+      try {
+        url = new URL(ref);
+      } catch {
+        return null;
+      }
+      if (!/^https?:$/.test(url.protocol) || !this.domain.isLocal(url.hostname) || !url.pathname.startsWith(`${this.xcapRoot}/`)) return null;
+      path = url.pathname.slice(this.xcapRoot.length) + (url.search ? url.search : '');
+    }
+    const q = path.indexOf('?');
+    try {
+      const u = parseXcapPath(q >= 0 ? path.slice(0, q) : path, q >= 0 ? path.slice(q + 1) : '');
+      const owner = u.scope === 'global' ? '' : u.xui!.includes(':') ? u.xui! : this.domain.aor(u.xui!);
+      return { key: { auid: u.auid, owner, path: u.document }, selector: u.nodeText, query: q >= 0 ? path.slice(q + 1) : '' };
+    } catch {
+      return null;
+    }
+  }
+
+  private async element(ref: string, relative: boolean, override?: { key: DocumentKey; content: string }): Promise<El | null> {
+    const t = this.target(ref, relative);
+    if (t === null || t.key.auid !== 'resource-lists') return null;
+    const same = override && override.key.auid === t.key.auid && override.key.owner === t.key.owner && override.key.path === t.key.path;
+    const content = same ? override.content : (await this.store.get(t.key))?.content;
+    if (content === undefined) return null;
+    const root = new DOMParser().parseFromString(content, 'text/xml').documentElement as unknown as El;
+    if (t.selector === null) return root;
+    const parsed = parseXcapPath(`${t.key.auid}/global/x/~~/${t.selector}`, t.query).node!;
+    return (selectOne(root, parsed, RL)?.element as El | undefined) ?? null;
+  }
+
+  /**
+   * Every entry of a <list> (or <resource-lists>) element, depth first, each URI once.
+   * `override` stands in for a document being written, so a PUT can be checked before it lands.
+   */
+  async expand(list: El, override?: { key: DocumentKey; content: string }, chain: string[] = []): Promise<Member[]> {
+    const out: Member[] = [];
+    const seen = new Set<string>();
+    const add = (m: Member): void => {
+      if (!seen.has(m.uri)) {
+        seen.add(m.uri);
+        out.push(m);
+      }
+    };
+    const walk = async (el: El): Promise<void> => {
+      for (let i = 0; i < el.childNodes.length; i++) {
+        const c = el.childNodes[i] as unknown as El & { nodeType: number };
+        if (c.nodeType !== 1 || c.namespaceURI !== RL) continue;
+        if (c.localName === 'entry' && c.getAttribute('uri')) add({ uri: c.getAttribute('uri')!, display: kids(c, RL, 'display-name')[0]?.textContent ?? null });
+        else if (c.localName === 'list') await walk(c);
+        else if (c.localName === 'entry-ref' || c.localName === 'external') {
+          const ref = c.getAttribute(c.localName === 'entry-ref' ? 'ref' : 'anchor') ?? '';
+          if (chain.includes(ref)) throw new ListLoopError([...chain, ref]);
+          const target = await this.element(ref, c.localName === 'entry-ref', override);
+          if (target === null) continue; // not ours or gone: not followed
+          if (c.localName === 'entry-ref') {
+            if (target.getAttribute('uri')) add({ uri: target.getAttribute('uri')!, display: kids(target, RL, 'display-name')[0]?.textContent ?? null });
+          } else for (const m of await this.expand(target, override, [...chain, ref])) add(m);
+        }
+      }
+    };
+    await walk(list);
+    return out;
+  }
+
+  /** Refuses a resource-lists document whose external references would loop (409 constraint-failure). */
+  async checkNoLoops(key: DocumentKey, content: string): Promise<void> {
+    const root = new DOMParser().parseFromString(content, 'text/xml').documentElement as unknown as El;
+    try {
+      await this.expand(root, { key, content });
+    } catch (err) {
+      if (err instanceof ListLoopError) throw conflict('constraint-failure', `the lists refer to each other in a loop (${err.chain.length - 1} references)`);
+      throw err;
+    }
+  }
+
+  /** The members of a group (org.openmobilealliance.groups) by its group URI, or null if no such group. */
+  async groupMembers(groupUri: string): Promise<{ displayName: string | null; maxParticipants: number | null; members: Member[] } | null> {
+    const key = (await this.groups()).get(groupUri.toLowerCase());
+    if (key === undefined) return null;
+    const row = await this.store.get(key);
+    if (row === null) return null;
+    const root = new DOMParser().parseFromString(row.content, 'text/xml').documentElement as unknown as El;
+    const service = kids(root, GROUPS, 'list-service').find((s) => s.getAttribute('uri')?.toLowerCase() === groupUri.toLowerCase());
+    if (!service) return null;
+    const list = kids(service, GROUPS, 'list')[0];
+    const members: Member[] = [];
+    if (list) {
+      // the group's <list> holds rl:entryType entries (in the list-service namespace) and rl externals
+      for (const e of kids(list, GROUPS, 'entry')) if (e.getAttribute('uri')) members.push({ uri: e.getAttribute('uri')!, display: null });
+      for (const x of kids(list, GROUPS, 'external')) {
+        const target = await this.element(x.getAttribute('anchor') ?? '', false);
+        if (target) for (const m of await this.expand(target)) if (!members.some((k) => k.uri === m.uri)) members.push(m);
+      }
+    }
+    const max = kids(service, GROUPS, 'max-participant-count')[0]?.textContent;
+    return { displayName: kids(service, GROUPS, 'display-name')[0]?.textContent ?? null, maxParticipants: max ? Number(max) : null, members };
+  }
+
+  private async groups(): Promise<Map<string, DocumentKey>> {
+    if (this.groupIndex) return this.groupIndex;
+    const index = new Map<string, DocumentKey>();
+    for (const row of await this.store.listAuid(GROUPS_AUID)) {
+      const root = new DOMParser().parseFromString(row.content, 'text/xml').documentElement as unknown as El;
+      for (const s of kids(root, GROUPS, 'list-service')) {
+        const uri = s.getAttribute('uri');
+        if (uri) index.set(uri.toLowerCase(), { auid: row.auid, owner: row.owner, path: row.path });
+      }
+    }
+    this.groupIndex = index;
+    return index;
+  }
+}
