@@ -24,6 +24,7 @@ import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
 import { TerminatingPolicy } from './im/participating/terminating-policy.js';
 import { ListResolver } from './xdms/list-resolver.js';
+import { XcapDiffNotifier } from './xdms/xcap-diff.js';
 import { VERSION } from './version.js';
 
 export interface Appliance {
@@ -109,7 +110,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const policy = new TerminatingPolicy(documents, domain);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
   const lists = new ListResolver(documents, domain, XCAP_ROOT);
-  stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, log));
+  const xcapRootUrl = `http://${advertisedHost}:${config.http.port}${XCAP_ROOT}`;
+  const xcapDiff = new XcapDiffNotifier(stack, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT, minExpires: 60, maxExpires: 3600, defaultExpires: 3600 }, log);
+  stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, xcapDiff, log));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
@@ -129,6 +132,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     ports,
     async stop() {
       delivery.stop();
+      xcapDiff.stop();
       location.stop();
       users.stop();
       stack.close();

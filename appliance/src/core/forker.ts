@@ -2,8 +2,8 @@ import type { SipRequest, SipResponse } from '../sip/message/message.js';
 import type { SipStack } from '../sip/stack.js';
 import type { ClientTransaction } from '../sip/transaction/client-transaction.js';
 import type { Destination } from '../sip/transport/transport-types.js';
-import { isSipUri } from '../sip/message/uri.js';
-import net from 'node:net';
+import type { Uri } from '../sip/message/uri.js';
+import { destinationFor } from '../sip/dialog/dialog.js';
 import type { Binding } from './location-service.js';
 
 export type ForkOutcome =
@@ -19,18 +19,9 @@ export type ForkOutcome =
 /** Statuses that mean the device could not take the message now, so storing it is right (P2). */
 const UNAVAILABLE = new Set([408, 480, 503]);
 
-/**
- * Where to send to reach a binding: its own flow for connection-oriented
- * transports, else its contact address. A host name is never resolved: the
- * address the REGISTER came from is used instead.
- */
-export function destinationOf(b: Binding, contactHost: string, contactPort: number | null): Destination {
-  if (b.transport !== 'UDP') {
-    return { transport: b.transport as Destination['transport'], address: b.sourceAddress, port: b.sourcePort, flowId: b.flowId };
-  }
-  const host = contactHost.startsWith('[') ? contactHost.slice(1, -1) : contactHost;
-  if (net.isIP(host)) return { transport: 'UDP', address: host, port: contactPort ?? 5060 };
-  return { transport: 'UDP', address: b.sourceAddress, port: b.sourcePort };
+/** Where to send to reach a binding (its flow, or its contact address; never a DNS lookup). */
+export function destinationOf(b: Binding, contact: Uri | null): Destination {
+  return destinationFor(contact, { transport: b.transport as Destination['transport'], address: b.sourceAddress, port: b.sourcePort, flowId: b.flowId });
 }
 
 export interface Branch {
@@ -42,9 +33,7 @@ export interface Branch {
 export function branchesFor(bindings: Binding[], build: (b: Binding) => SipRequest): Branch[] {
   return bindings.map((b) => {
     const request = build(b);
-    const uri = request.uri;
-    const dest = isSipUri(uri) ? destinationOf(b, uri.host, uri.port) : destinationOf(b, b.sourceAddress, b.sourcePort);
-    return { request, destination: dest };
+    return { request, destination: destinationOf(b, request.uri) };
   });
 }
 

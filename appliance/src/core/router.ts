@@ -11,9 +11,12 @@ import type { LocalDomain } from './local-domain.js';
 import type { UserDirectory } from './user-directory.js';
 import type { MessageHandler } from '../im/pager/message-handler.js';
 import type { TerminatingPolicy } from '../im/participating/terminating-policy.js';
+import type { XcapDiffNotifier } from '../xdms/xcap-diff.js';
 
 /** Methods we handle; everything else gets 405 with this list (RFC 3261 §21.4.6). */
-export const ALLOW = ['REGISTER', 'MESSAGE', 'OPTIONS', 'ACK', 'CANCEL'];
+export const ALLOW = ['REGISTER', 'MESSAGE', 'OPTIONS', 'SUBSCRIBE', 'ACK', 'CANCEL'];
+/** Event packages we are a notifier for (RFC 6665 §8.2.2). */
+export const ALLOW_EVENTS = ['xcap-diff'];
 /** Bodies we take (MESSAGE bodies are relayed whatever their type). */
 export const ACCEPT = ['text/plain', 'message/cpim', 'application/im-iscomposing+xml', '*/*'];
 /** Option tags we support; a Require naming any other gets 420 (RFC 3261 §8.2.2.3). */
@@ -33,6 +36,7 @@ export class Router implements StackUser {
     private readonly location: LocationService,
     private readonly pager: MessageHandler,
     private readonly policy: TerminatingPolicy,
+    private readonly xcapDiff: XcapDiffNotifier,
     private readonly log: Logger,
   ) {}
 
@@ -82,6 +86,9 @@ export class Router implements StackUser {
         return;
       case 'BYE':
         throw new SipError(481, 'Call/Transaction Does Not Exist');
+      case 'SUBSCRIBE':
+        await this.subscribe(req, tx);
+        return;
       case 'OPTIONS':
         this.serveLocally(req, tx);
         return;
@@ -95,7 +102,7 @@ export class Router implements StackUser {
     this.checkRequire(req);
     if (req.method === 'OPTIONS') {
       this.stack.reply(tx, 200, 'OK', {
-        headers: { Allow: ALLOW.join(', '), Accept: ACCEPT.join(', '), Supported: SUPPORTED.join(', '), 'Accept-Encoding': 'identity' },
+        headers: { Allow: ALLOW.join(', '), Accept: ACCEPT.join(', '), Supported: SUPPORTED.join(', '), 'Accept-Encoding': 'identity', 'Allow-Events': ALLOW_EVENTS.join(', ') },
       });
       return;
     }
@@ -122,6 +129,21 @@ export class Router implements StackUser {
     }
     const { delivery } = await this.policy.preferences(recipient.username);
     await this.pager.handle(req, tx, senderAor, recipient.username, delivery === 'store');
+  }
+
+  /** SUBSCRIBE (RFC 6665): xcap-diff for one's own documents; refreshes go to their dialog. */
+  private async subscribe(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    if (req.toTag !== undefined) {
+      // in a dialog: its identifiers are what authorises it (the initial SUBSCRIBE was authenticated)
+      if (!this.xcapDiff.owns(req)) throw new SipError(481, 'Subscription Does Not Exist');
+      await this.xcapDiff.refresh(req, tx);
+      return;
+    }
+    const event = (req.headers.get('event') ?? '').split(';')[0].trim().toLowerCase();
+    if (!ALLOW_EVENTS.includes(event)) throw new SipError(489, 'Bad Event', { 'Allow-Events': ALLOW_EVENTS.join(', ') });
+    const user = this.auth.authenticate(req, false);
+    this.checkRequire(req);
+    await this.xcapDiff.subscribe(req, tx, user.username);
   }
 
   private checkRequire(req: SipRequest): void {

@@ -32,6 +32,8 @@ export interface StackUser {
 
 export interface ReplyOptions {
   headers?: Record<string, string | string[]>;
+  /** the To tag when the response creates a dialog whose local tag is already chosen */
+  toTag?: string;
   body?: Buffer | string;
   contentType?: string;
 }
@@ -249,6 +251,7 @@ export class SipStack {
   /** Builds and sends a response in a server transaction. */
   reply(tx: ServerTransaction, status: number, reason: string, opts: ReplyOptions = {}): SipResponse | null {
     if (tx.finished) return null;
+    if (opts.toTag !== undefined) this.toTags.set(tx, opts.toTag);
     const res = createResponse(tx.request, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
     if (opts.headers) for (const [name, value] of Object.entries(opts.headers)) res.headers.set(name, value);
     if (opts.body !== undefined) {

@@ -11,6 +11,12 @@ export interface DocumentKey {
   path: string;
 }
 
+/** A committed change: etags are null for a document that did not exist before, or no longer does. */
+export interface DocumentChange extends DocumentKey {
+  previousEtag: string | null;
+  newEtag: string | null;
+}
+
 export interface Preconditions {
   ifMatch?: string;
   ifNoneMatch?: string;
@@ -43,7 +49,7 @@ export function checkPreconditions(p: Preconditions, current: string | null, isR
 export class DocumentStore {
   private readonly repo: Repository<XcapDocumentRow>;
   private readonly writes: WriteQueue;
-  private readonly listeners: ((key: DocumentKey) => void)[] = [];
+  private readonly listeners: ((change: DocumentChange) => void)[] = [];
 
   constructor(ds: DataSource) {
     this.repo = ds.getRepository(XcapDocumentEntity);
@@ -51,12 +57,12 @@ export class DocumentStore {
   }
 
   /** Called after every committed change (caches of parsed documents, xcap-diff). */
-  onChange(listener: (key: DocumentKey) => void): void {
+  onChange(listener: (change: DocumentChange) => void): void {
     this.listeners.push(listener);
   }
 
-  private changed(key: DocumentKey): void {
-    for (const l of this.listeners) l(key);
+  private changed(change: DocumentChange): void {
+    for (const l of this.listeners) l(change);
   }
 
   get(key: DocumentKey): Promise<XcapDocumentRow | null> {
@@ -86,20 +92,21 @@ export class DocumentStore {
       const etag = etagOf(content);
       if (current) await repo.update({ id: current.id }, { content, etag, updatedAt: Date.now() });
       else await repo.insert({ ...key, content, etag, updatedAt: Date.now() });
-      return { etag, created: current === null };
+      return { etag, created: current === null, previous: current?.etag ?? null };
     });
-    this.changed(key);
-    return result;
+    if (result.previous !== result.etag) this.changed({ ...key, previousEtag: result.previous, newEtag: result.etag });
+    return { etag: result.etag, created: result.created };
   }
 
   async delete(key: DocumentKey, pre: Preconditions): Promise<void> {
-    await this.writes.transaction(async (em) => {
+    const previous = await this.writes.transaction(async (em) => {
       const repo = em.getRepository(XcapDocumentEntity);
       const current = await repo.findOneBy({ auid: key.auid, owner: key.owner, path: key.path });
       if (current === null) throw new XcapError(404, null, 'No such document');
       checkPreconditions(pre, current.etag, false);
       await repo.delete({ id: current.id });
+      return current.etag;
     });
-    this.changed(key);
+    this.changed({ ...key, previousEtag: previous, newEtag: null });
   }
 }

@@ -1,0 +1,223 @@
+import { DOMParser } from '@xmldom/xmldom';
+import type { SipRequest } from '../sip/message/message.js';
+import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
+import type { SipStack } from '../sip/stack.js';
+import { SipError } from '../sip/errors.js';
+import { Dialog, dialogId, destinationFor } from '../sip/dialog/dialog.js';
+import { formatUri } from '../sip/message/uri.js';
+import type { LocalDomain } from '../core/local-domain.js';
+import type { Logger } from '../log.js';
+import type { DocumentStore, DocumentChange } from './document-store.js';
+import { escapeAttr } from './xcap-error.js';
+
+const XCAP_DIFF_TYPE = 'application/xcap-diff+xml';
+const RL = 'urn:ietf:params:xml:ns:resource-lists';
+
+export interface XcapDiffOptions {
+  /** the absolute XCAP root clients use, e.g. http://host:8080/xcap-root */
+  xcapRootUrl: string;
+  /** the path part of it, e.g. /xcap-root */
+  xcapRootPath: string;
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+}
+
+interface Subscription {
+  dialog: Dialog;
+  /** the subscriber's AOR: they see only their own documents */
+  owner: string;
+  /** XCAP paths below the root; one ending in "/" is a folder (RFC 5875 §4.1) */
+  resources: string[];
+  expiresAt: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * The xcap-diff event package (RFC 5875 on RFC 6665, X4): a user subscribes to
+ * their documents (all of them, or those a resource-lists body names) and is
+ * sent the full state first, then an xcap-diff document on every change made
+ * from any device.
+ */
+export class XcapDiffNotifier {
+  private readonly subs = new Map<string, Subscription>();
+
+  constructor(
+    private readonly stack: SipStack,
+    private readonly docs: DocumentStore,
+    private readonly domain: LocalDomain,
+    private readonly opts: XcapDiffOptions,
+    private readonly log: Logger,
+  ) {
+    docs.onChange((change) => this.onChange(change));
+  }
+
+  get size(): number {
+    return this.subs.size;
+  }
+
+  stop(): void {
+    for (const s of this.subs.values()) if (s.timer) clearTimeout(s.timer);
+    this.subs.clear();
+  }
+
+  /** An initial SUBSCRIBE from an authenticated user for their own AOR. */
+  async subscribe(req: SipRequest, tx: ServerTransaction, username: string): Promise<void> {
+    const target = req.sipUri;
+    if (target === null || target.user !== username) throw new SipError(403, 'Only your own documents can be watched');
+    this.checkAccept(req);
+    const expires = this.expiresOf(req);
+    const owner = this.domain.aor(username);
+    const resources = this.resourcesOf(req, owner);
+    const contactHeader = req.contacts === '*' ? undefined : req.contacts[0];
+    if (contactHeader === undefined) throw new SipError(400, 'SUBSCRIBE needs a Contact');
+    const localTag = this.stack.newId();
+    const transport = tx.source.transport;
+    const port = this.stack.ports[transport] ?? this.stack.ports.UDP;
+    const dialog = new Dialog({
+      callId: req.callId,
+      localTag,
+      remoteTag: req.fromTag ?? '',
+      localUri: formatUri(target),
+      remoteUri: formatUri(req.from.uri),
+      remoteTarget: formatUri(contactHeader.uri),
+      localContact: `<sip:${username}@${this.stack.advertisedHost}:${port};transport=${transport.toLowerCase()}>`,
+      localSeq: 0,
+      remoteSeq: req.cseq.seq,
+      destination: destinationFor(contactHeader.uri, tx.source),
+    });
+    if (expires === 0) {
+      // a fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then the subscription is over
+      this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: '0', Contact: dialog.state.localContact } });
+      await this.notifyFull({ dialog, owner, resources, expiresAt: 0, timer: null }, 'terminated;reason=timeout');
+      return;
+    }
+    const sub: Subscription = { dialog, owner, resources, expiresAt: 0, timer: null };
+    this.arm(sub, expires);
+    this.subs.set(dialog.id, sub);
+    this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: String(expires), Contact: dialog.state.localContact } });
+    await this.notifyFull(sub, `active;expires=${expires}`);
+  }
+
+  /** Whether an in-dialog request belongs to one of our subscriptions. */
+  owns(req: SipRequest): boolean {
+    return this.subs.has(dialogId(req.callId, req.toTag ?? '', req.fromTag ?? ''));
+  }
+
+  /** A refresh or an unsubscribe (Expires: 0) inside the dialog (RFC 6665 §4.2.1.2). */
+  async refresh(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const sub = this.subs.get(dialogId(req.callId, req.toTag ?? '', req.fromTag ?? ''));
+    if (!sub) throw new SipError(481, 'Subscription Does Not Exist');
+    if (!sub.dialog.acceptRemoteSeq(req.cseq.seq)) throw new SipError(500, 'Out of order request');
+    const expires = this.expiresOf(req);
+    if (expires === 0) {
+      this.end(sub);
+      this.stack.reply(tx, 200, 'OK', { headers: { Expires: '0' } });
+      await this.notifyFull(sub, 'terminated;reason=timeout');
+      return;
+    }
+    this.arm(sub, expires);
+    this.stack.reply(tx, 200, 'OK', { headers: { Expires: String(expires), Contact: sub.dialog.state.localContact } });
+    await this.notifyFull(sub, `active;expires=${expires}`);
+  }
+
+  private checkAccept(req: SipRequest): void {
+    const accept = req.headers.all('accept');
+    if (accept.length > 0 && !accept.join(',').toLowerCase().includes(XCAP_DIFF_TYPE)) {
+      throw new SipError(406, 'Not Acceptable', { Accept: XCAP_DIFF_TYPE });
+    }
+  }
+
+  private expiresOf(req: SipRequest): number {
+    const raw = req.headers.get('expires');
+    const v = raw === undefined ? this.opts.defaultExpires : Number(raw);
+    if (v !== 0 && v < this.opts.minExpires) throw new SipError(423, 'Interval Too Brief', { 'Min-Expires': String(this.opts.minExpires) });
+    return Math.min(v, this.opts.maxExpires);
+  }
+
+  /** The documents a SUBSCRIBE body names (RFC 5875 §4.1), each inside the subscriber's own tree. */
+  private resourcesOf(req: SipRequest, owner: string): string[] {
+    const ownFolder = (auid: string) => `${auid}/users/${owner}/`;
+    if (req.body.length === 0) return ['*'];
+    const type = (req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/resource-lists+xml') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/resource-lists+xml' });
+    const doc = new DOMParser().parseFromString(req.body.toString('utf8'), 'text/xml');
+    const out: string[] = [];
+    const entries = doc.getElementsByTagNameNS(RL, 'entry');
+    for (let i = 0; i < entries.length; i++) {
+      let uri = entries[i].getAttribute('uri') ?? '';
+      if (uri.startsWith(this.opts.xcapRootUrl)) uri = uri.slice(this.opts.xcapRootUrl.length);
+      else if (/^https?:/.test(uri)) {
+        try {
+          uri = new URL(uri).pathname.replace(this.opts.xcapRootPath, '');
+        } catch {
+          throw new SipError(400, `Bad XCAP URI in the body: ${uri}`);
+        }
+      }
+      uri = decodeURIComponent(uri.replace(/^\//, ''));
+      const auid = uri.split('/')[0];
+      if (!uri.startsWith(ownFolder(auid)) && !uri.startsWith(`${auid}/global/`)) throw new SipError(403, `Not your document: ${uri}`);
+      out.push(uri);
+    }
+    return out.length > 0 ? out : ['*'];
+  }
+
+  private matches(sub: Subscription, auid: string, owner: string, path: string): boolean {
+    const sel = `${auid}/${owner === '' ? 'global' : `users/${owner}`}/${path}`;
+    if (owner !== '' && owner !== sub.owner) return false;
+    return sub.resources.some((r) => (r === '*' ? owner === sub.owner : r.endsWith('/') ? sel.startsWith(r) : sel === r));
+  }
+
+  private arm(sub: Subscription, expires: number): void {
+    if (sub.timer) clearTimeout(sub.timer);
+    sub.expiresAt = Date.now() + expires * 1000;
+    sub.timer = setTimeout(() => {
+      this.end(sub);
+      void this.notifyFull(sub, 'terminated;reason=timeout');
+    }, expires * 1000);
+    sub.timer.unref();
+  }
+
+  private end(sub: Subscription): void {
+    if (sub.timer) clearTimeout(sub.timer);
+    this.subs.delete(sub.dialog.id);
+  }
+
+  private remaining(sub: Subscription): number {
+    return Math.max(0, Math.round((sub.expiresAt - Date.now()) / 1000));
+  }
+
+  /** The full state: every watched document with its ETag (RFC 5875 §4.3). */
+  private async notifyFull(sub: Subscription, state: string): Promise<void> {
+    const docs = await this.docs.listOwner(sub.owner);
+    const lines = docs
+      .filter((d) => this.matches(sub, d.auid, sub.owner, d.path))
+      .map((d) => `  <document new-etag="${escapeAttr(d.etag)}" sel="${escapeAttr(`${d.auid}/users/${sub.owner}/${d.path}`)}"/>\n`);
+    this.send(sub, state, lines.join(''));
+  }
+
+  private onChange(change: DocumentChange): void {
+    for (const sub of this.subs.values()) {
+      if (!this.matches(sub, change.auid, change.owner, change.path)) continue;
+      const sel = `${change.auid}/${change.owner === '' ? 'global' : `users/${change.owner}`}/${change.path}`;
+      const prev = change.previousEtag === null ? '' : ` previous-etag="${escapeAttr(change.previousEtag)}"`;
+      const next = change.newEtag === null ? '' : ` new-etag="${escapeAttr(change.newEtag)}"`;
+      this.send(sub, `active;expires=${this.remaining(sub)}`, `  <document${prev}${next} sel="${escapeAttr(sel)}"/>\n`);
+    }
+  }
+
+  private send(sub: Subscription, state: string, documents: string): void {
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<xcap-diff xmlns="urn:ietf:params:xml:ns:xcap-diff" xcap-root="${escapeAttr(this.opts.xcapRootUrl)}">\n${documents}</xcap-diff>\n`;
+    const notify = sub.dialog.request('NOTIFY', { Event: 'xcap-diff', 'Subscription-State': state }, { type: XCAP_DIFF_TYPE, content: body });
+    this.stack.sendRequest(notify, sub.dialog.state.destination, {
+      onFinal: (res) => {
+        // RFC 6665 §4.2.2: a 481 or other failure to a NOTIFY ends the subscription
+        if (res.status >= 300) this.end(sub);
+      },
+      onTimeout: () => this.end(sub),
+      onTransportError: () => this.end(sub),
+    });
+    this.log.debug({ owner: sub.owner, state }, 'xcap-diff NOTIFY sent');
+  }
+}
+
