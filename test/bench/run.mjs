@@ -20,7 +20,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -106,6 +106,7 @@ async function startParley(name, users, extraConfig = '') {
   return {
     name: 'Parley',
     port: sipPort,
+    httpPort,
     pid: p.child.pid,
     health: async () => (await fetch(`http://127.0.0.1:${httpPort}/health`)).json(),
     stop: async () => (p.child.kill('SIGTERM'), await p.done),
@@ -357,6 +358,68 @@ async function memoryBench() {
   }
 }
 
+/** Runs `fn` from `concurrency` loops for `seconds`; returns requests/s and latency percentiles. */
+async function load(concurrency, seconds, fn) {
+  const lat = [];
+  const end = Date.now() + seconds * 1000;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const t0 = process.hrtime.bigint();
+        const ok = await fn().catch(() => false);
+        lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (!ok) failed++;
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  return { perSecond: lat.length / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), failed, total: lat.length };
+}
+
+async function xcapBench() {
+  console.log('\n# XCAP (X1): one user, digest auth on every request, keep-alive HTTP/1.1');
+  const target = await startParley('parley-xcap', [['x', 'x-password']]);
+  try {
+    const root = `http://127.0.0.1:${target.httpPort}/xcap-root`;
+    const doc = 'resource-lists/users/sip:x@bench.test/index';
+    // one challenge, then the nonce is reused (until it expires) with a fresh cnonce per request
+    const c = await fetch(`${root}/${doc}`);
+    const nonce = /nonce="([^"]+)"/.exec(c.headers.get('www-authenticate'))[1];
+    await c.arrayBuffer();
+    const ha1 = md5(`x:${DOMAIN}:x-password`);
+    let n = 0;
+    const authz = (method, uri) => {
+      const cnonce = (n++).toString(36);
+      const response = md5(`${ha1}:${nonce}:00000001:${cnonce}:auth:${md5(`${method}:${uri}`)}`);
+      return `Digest username="x", realm="${DOMAIN}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`;
+    };
+    const call = async (method, path, body, type) => {
+      const uri = `/xcap-root/${path}`;
+      const res = await fetch(`http://127.0.0.1:${target.httpPort}${uri}`, { method, body, headers: { Authorization: authz(method, uri), ...(type ? { 'Content-Type': type } : {}) } });
+      await res.arrayBuffer();
+      return res.ok;
+    };
+    const entries = Array.from({ length: 200 }, (_, i) => `<entry uri="sip:user${i}@bench.test"><display-name>User ${i}</display-name></entry>`).join('');
+    const ok = await call('PUT', doc, `<?xml version="1.0" encoding="UTF-8"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list name="all">${entries}</list></resource-lists>`, 'application/resource-lists+xml');
+    if (!ok) throw new Error('could not create the benchmark document');
+    const element = `${doc}/~~/resource-lists/list%5B@name=%22all%22%5D/entry%5B@uri=%22sip:user100@bench.test%22%5D`;
+    const out = {};
+    out.getDocument = await load(8, STEP_SECONDS, () => call('GET', doc));
+    out.getElement = await load(8, STEP_SECONDS, () => call('GET', element));
+    let v = 0;
+    out.putElement = await load(4, STEP_SECONDS, () =>
+      call('PUT', element, `<entry uri="sip:user100@bench.test"><display-name>User 100 v${v++}</display-name></entry>`, 'application/xcap-el+xml'),
+    );
+    for (const [name, r] of Object.entries(out)) {
+      console.log(`  ${name.padEnd(12)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  (${r.failed} of ${r.total} failed)`);
+    }
+    return out;
+  } finally {
+    await target.stop();
+  }
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -364,6 +427,7 @@ const results = {};
 if (ONLY.has('relay')) results.relay = await relayBench();
 if (ONLY.has('deferred')) results.deferred = await deferredBench();
 if (ONLY.has('memory')) results.memory = await memoryBench();
+if (ONLY.has('xcap')) results.xcap = await xcapBench();
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -380,5 +444,9 @@ if (results.deferred?.store) {
 if (results.memory) {
   const m = results.memory;
   console.log(`  memory: ${m.contacts} contacts: RSS +${(m.rssAfterMiB - m.rssBeforeMiB).toFixed(1)} MiB, V8 heap in use +${(m.heapAfterMiB - m.heapBeforeMiB).toFixed(1)} MiB; ${m.registerPerSecond.toFixed(0)} REGISTER/s`);
+}
+if (results.xcap) {
+  const x = results.xcap;
+  console.log(`  xcap: GET 200-entry document ${x.getDocument.perSecond.toFixed(0)}/s, GET one element ${x.getElement.perSecond.toFixed(0)}/s, PUT one element (validated) ${x.putElement.perSecond.toFixed(0)}/s`);
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

@@ -101,6 +101,30 @@ describe('XCAP element and attribute operations (RFC 4825 §7.4–§7.9)', () =>
     expect((await xcap('DELETE', node('resource-lists/namespace::*'))).status).toBe(405);
   });
 
+  it('selects by combined position and attribute, by "*", and by prefixes bound with xmlns()', async () => {
+    await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[@uri="sip:erin@parley.test"]'), { body: '<entry uri="sip:erin@parley.test"/>', headers: EL });
+    const both = await xcap('GET', node('resource-lists/list[1]/entry[2][@uri="sip:carol@parley.test"]/@uri'));
+    expect(await both.text()).toBe('sip:carol@parley.test');
+    expect((await xcap('GET', node('resource-lists/list[1]/entry[2][@uri="sip:nobody@parley.test"]'))).status).toBe(404);
+    expect(await (await xcap('GET', node('resource-lists/*[1]/@name'))).text()).toBe('friends');
+    const q = `?xmlns(r=${encodeURIComponent(RL)})`;
+    const pre = await xcap('GET', node('r:resource-lists/r:list[@name="friends"]/r:entry[1]/@uri', q));
+    expect(pre.status).toBe(200);
+    expect(await pre.text()).toBe('sip:adam@parley.test');
+    expect((await xcap('GET', node('x:resource-lists'))).status).toBe(400); // unbound prefix
+  });
+
+  it('applies concurrent unconditional element PUTs one after another (no spurious 412)', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        xcap('PUT', node(`resource-lists/list[@name="friends"]/entry[@uri="sip:burst${i}@parley.test"]`), { body: `<entry uri="sip:burst${i}@parley.test"/>`, headers: EL }).then((r) => r.status),
+      ),
+    );
+    expect(statuses).toEqual([201, 201, 201, 201, 201, 201]);
+    const doc = await (await xcap('GET', DOC)).text();
+    for (let i = 0; i < 6; i++) expect(doc).toContain(`sip:burst${i}@parley.test`);
+  });
+
   it('honours If-Match on element operations', async () => {
     expect((await xcap('PUT', node('resource-lists/list[1]/entry[@uri="sip:q@parley.test"]'), { body: '<entry uri="sip:q@parley.test"/>', headers: { ...EL, 'If-Match': '"old"' } })).status).toBe(412);
   });

@@ -7,7 +7,7 @@ import { isSipUri, parseUri } from '../sip/message/uri.js';
 import { SyntaxFault } from '../sip/message/scanner.js';
 import { APP_USAGES, usageOf, type AppUsage } from './app-usages.js';
 import { DocumentStore, checkPreconditions, etagOf, type DocumentKey } from './document-store.js';
-import { parseXmlBody } from './xml-intake.js';
+import { parseXmlBody, type XmlDocument } from './xml-intake.js';
 import { parseXcapPath, type XcapUri } from './xcap-uri.js';
 import { selectOne, SelectorError, type DomElement } from './node-selector.js';
 import { XcapError, conflict } from './xcap-error.js';
@@ -15,6 +15,7 @@ import type { SchemaValidator } from './schema-validator.js';
 import { putElement, putAttribute, deleteNode, type EditContext } from './element-ops.js';
 import { splitSteps } from './node-selector.js';
 import type { ListResolver } from './list-resolver.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import { DOMParser } from '@xmldom/xmldom';
 
 export interface XcapOptions {
@@ -35,7 +36,7 @@ export function xcapServer(
   validator: SchemaValidator,
   resolver: ListResolver,
 ): Koa.Middleware {
-  const services = { store, validator, resolver };
+  const services: Services = { store, validator, resolver, edits: new KeyedMutex(), parsed: new Map() };
   const prefix = `${opts.root}/`;
   return async (ctx, next) => {
     if (!ctx.path.startsWith(prefix)) return next();
@@ -48,7 +49,7 @@ export function xcapServer(
       const key = keyOf(uri, user, domain, ctx.method);
       switch (ctx.method) {
         case 'GET':
-          await get(ctx, usage, uri, key, store, opts.root);
+          await get(ctx, usage, uri, key, services, opts.root);
           return;
         case 'PUT':
           await put(ctx, usage, uri, key, services, opts.maxBodyBytes, opts.root);
@@ -146,8 +147,8 @@ function preconditions(ctx: Koa.Context): { ifMatch?: string; ifNoneMatch?: stri
   return { ifMatch: ctx.get('if-match') || undefined, ifNoneMatch: ctx.get('if-none-match') || undefined };
 }
 
-async function get(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, store: DocumentStore, root: string): Promise<void> {
-  const doc = await load(usage, key, store, `${ctx.protocol}://${ctx.host}${root}`);
+async function get(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, services: Services, root: string): Promise<void> {
+  const doc = await load(usage, key, services.store, `${ctx.protocol}://${ctx.host}${root}`);
   ctx.set('ETag', doc.etag);
   if (checkPreconditions(preconditions(ctx), doc.etag, true) === 'not-modified') {
     ctx.status = 304;
@@ -158,7 +159,12 @@ async function get(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: Documen
     ctx.body = doc.content;
     return;
   }
-  const dom = new DOMParser().parseFromString(doc.content, 'text/xml');
+  let dom = services.parsed.get(doc.etag);
+  if (dom === undefined) {
+    dom = new DOMParser().parseFromString(doc.content, 'text/xml');
+    if (services.parsed.size >= 64) services.parsed.delete(services.parsed.keys().next().value!);
+    services.parsed.set(doc.etag, dom);
+  }
   const sel = selectNode(dom.documentElement as unknown as DomElement, uri, usage);
   if (sel.terminal === null) {
     ctx.type = 'application/xcap-el+xml';
@@ -218,7 +224,13 @@ interface Services {
   store: DocumentStore;
   validator: SchemaValidator;
   resolver: ListResolver;
+  /** serialises the read-modify-write of element and attribute edits per document */
+  edits: KeyedMutex;
+  /** parsed documents for node-selector GETs, by ETag (read-only DOMs; a few dozen at most) */
+  parsed: Map<string, XmlDocument>;
 }
+
+const keyText = (k: DocumentKey): string => `${k.auid}|${k.owner}|${k.path}`;
 
 /** Validates a whole document against the usage's schema and constraints, then stores it. */
 async function commit(
@@ -270,7 +282,7 @@ async function put(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: Documen
   if (type !== usage.mime) throw new XcapError(415, null, `Unsupported Media Type: ${usage.auid} documents are ${usage.mime}`);
   const body = await readBody(ctx, max);
   const dom = parseXmlBody(body);
-  await commit(ctx, usage, key, body.toString('utf8'), dom, services, preconditions(ctx), null);
+  await services.edits.run(keyText(key), () => commit(ctx, usage, key, body.toString('utf8'), dom, services, preconditions(ctx), null));
 }
 
 /** PUT of an element (application/xcap-el+xml) or attribute (application/xcap-att+xml), §7.4/§7.5. */
@@ -286,22 +298,26 @@ async function putNode(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: Doc
   } catch {
     throw conflict('not-utf-8', 'the body is not UTF-8');
   }
-  const { edit, etag } = await editContext(ctx, uri, usage, key, services.store, root);
-  const created = terminal?.kind === 'attribute' ? putAttribute(edit, text) : putElement(edit, text);
-  const xml = new XMLSerializer().serializeToString(edit.doc as never);
-  await commit(ctx, usage, key, xml, edit.doc, services, { ifMatch: etag }, created);
+  await services.edits.run(keyText(key), async () => {
+    const { edit, etag } = await editContext(ctx, uri, usage, key, services.store, root);
+    const created = terminal?.kind === 'attribute' ? putAttribute(edit, text) : putElement(edit, text);
+    const xml = new XMLSerializer().serializeToString(edit.doc as never);
+    await commit(ctx, usage, key, xml, edit.doc, services, { ifMatch: etag }, created);
+  });
 }
 
 async function del(ctx: Koa.Context, usage: AppUsage, uri: XcapUri, key: DocumentKey, services: Services, root: string): Promise<void> {
   if (usage.perUser || usage.global) throw new XcapError(403, null, `${usage.auid} documents are generated by the server and read-only`);
   if (uri.node !== null) {
-    const { edit, etag } = await editContext(ctx, uri, usage, key, services.store, root);
-    deleteNode(edit);
-    const xml = new XMLSerializer().serializeToString(edit.doc as never);
-    await commit(ctx, usage, key, xml, edit.doc, services, { ifMatch: etag }, false);
+    await services.edits.run(keyText(key), async () => {
+      const { edit, etag } = await editContext(ctx, uri, usage, key, services.store, root);
+      deleteNode(edit);
+      const xml = new XMLSerializer().serializeToString(edit.doc as never);
+      await commit(ctx, usage, key, xml, edit.doc, services, { ifMatch: etag }, false);
+    });
     return;
   }
-  await services.store.delete(key, preconditions(ctx));
+  await services.edits.run(keyText(key), () => services.store.delete(key, preconditions(ctx)));
   ctx.status = 200;
   ctx.body = '';
 }
