@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, freePort, type RunningAppliance } from '../support/appliance.js';
 import { sipp, received, header } from '../support/sipp.js';
 import { xcapRequest } from '../support/xcap-client.js';
+import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
+import { authorize } from '../support/digest-client.js';
 
 // SIPp answers only MD5 challenges, and only the first one
 const CONFIG = { auth: { algorithms: ['MD5', 'SHA-256'] } };
@@ -11,7 +13,7 @@ const MIME = 'application/resource-lists+xml';
 const list = (uri: string) => `<?xml version="1.0"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list name="f"><entry uri="${uri}"/></list></resource-lists>`;
 
 beforeAll(async () => {
-  app = await startAppliance({ config: CONFIG, users: { alice: 'alice-pw' } });
+  app = await startAppliance({ config: CONFIG, users: { alice: 'alice-pw', bob: 'bob-pw' } });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -42,5 +44,58 @@ describe('xcap-diff subscriptions (RFC 5875, X4)', () => {
     expect(change).toContain(`previous-etag="${etag1.replace(/"/g, '&quot;')}"`);
     expect(change).toContain(`new-etag="${etag2.replace(/"/g, '&quot;')}"`);
     expect(header(end, 'Subscription-State')).toMatch(/^terminated/);
+  });
+});
+
+describe('xcap-diff for a list of documents (the SUBSCRIBE body, RFC 5875 §4.1)', () => {
+  const RULES = 'pres-rules/users/sip:alice@parley.test/index';
+  const rules = (id: string) =>
+    `<cr:ruleset xmlns:cr="urn:ietf:params:xml:ns:common-policy"><cr:rule id="${id}"><cr:conditions/><cr:actions/></cr:rule></cr:ruleset>`;
+  const watch = (uris: string[]) =>
+    `<?xml version="1.0"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list>${uris.map((u) => `<entry uri="${u}"/>`).join('')}</list></resource-lists>`;
+
+  /** SUBSCRIBE with a body through the 407 challenge; returns the final response. */
+  async function subscribe(c: RawClient, body: string, callId: string): Promise<string> {
+    const spec = {
+      method: 'SUBSCRIBE', uri: 'sip:alice@parley.test', from: 'sip:alice@parley.test', to: 'sip:alice@parley.test', transport: 'UDP' as const,
+      localPort: c.localPort, callId, body,
+      headers: ['Event: xcap-diff', 'Accept: application/xcap-diff+xml', 'Expires: 300', `Contact: <sip:alice@127.0.0.1:${c.localPort}>`],
+    };
+    const typed = (cseq: number, extra: string[] = []) =>
+      buildRequest({ ...spec, cseq, headers: [...spec.headers, ...extra] }).replace('Content-Type: text/plain', 'Content-Type: application/resource-lists+xml');
+    const challenge = await c.request(typed(1));
+    const authz = authorize(headerOf(challenge, 'Proxy-Authenticate')[0], { method: 'SUBSCRIBE', uri: spec.uri, username: 'alice', password: 'alice-pw' });
+    return c.request(typed(2, [`Proxy-Authorization: ${authz}`]));
+  }
+
+  function answer(c: RawClient, notify: string): void {
+    const copy = (name: string) => notify.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+    c.send(['SIP/2.0 200 OK', ...copy('Via'), ...copy('From'), ...copy('To'), ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n'));
+  }
+
+  it('reports only the documents the body names', async () => {
+    await xcapRequest(app, 'PUT', RULES, { body: rules('r1'), headers: { 'Content-Type': 'application/auth-policy+xml' } });
+    const c = await RawClient.udp(app.sipPort);
+    const ok = await subscribe(c, watch([`http://127.0.0.1:${app.httpPort}/xcap-root/${DOC}`]), 'watch-one');
+    expect(ok).toMatch(/^SIP\/2\.0 200 OK/);
+    const full = await c.next((m) => m.startsWith('NOTIFY '));
+    answer(c, full);
+    expect(full).toContain(`sel="${DOC}"`);
+    expect(full).not.toContain('pres-rules');
+    // a change to a document not in the list is not reported
+    await xcapRequest(app, 'PUT', RULES, { body: rules('r2'), headers: { 'Content-Type': 'application/auth-policy+xml' } });
+    await expect(c.next((m) => m.startsWith('NOTIFY '), 800)).rejects.toThrow();
+    await xcapRequest(app, 'PUT', DOC, { body: list('sip:dora@parley.test'), headers: { 'Content-Type': MIME } });
+    const change = await c.next((m) => m.startsWith('NOTIFY '));
+    answer(c, change);
+    expect(change).toContain(`sel="${DOC}"`);
+    c.close();
+  });
+
+  it("refuses to watch another user's documents (403)", async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const res = await subscribe(c, watch(['resource-lists/users/sip:bob@parley.test/index']), 'watch-bob');
+    expect(res).toMatch(/^SIP\/2\.0 403/);
+    c.close();
   });
 });

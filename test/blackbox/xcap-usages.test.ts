@@ -47,6 +47,12 @@ const USAGES: { auid: string; mime: string; valid: string; invalid: string }[] =
     valid: `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><delivery>store</delivery><store-conversations>true</store-conversations></im-preferences>`,
     invalid: `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><delivery>carrier-pigeon</delivery></im-preferences>`,
   },
+  {
+    auid: 'im-history',
+    mime: 'application/vnd.parley.im-history+xml',
+    valid: `<history xmlns="urn:parley:params:xml:ns:im-history"><conversation id="c1" name="Planning" started="2026-11-25T10:00:00Z" messages="12"><peer>sip:bob@parley.test</peer></conversation></history>`,
+    invalid: `<history xmlns="urn:parley:params:xml:ns:im-history"><conversation id="c1" started="2026-11-25T10:00:00Z"><peer>sip:bob@parley.test</peer></conversation><conversation id="c1" started="2026-11-25T11:00:00Z"><peer>sip:carol@parley.test</peer></conversation></history>`,
+  },
 ];
 
 describe('application usages (X2): each validated against its schema', () => {

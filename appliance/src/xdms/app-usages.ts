@@ -113,6 +113,15 @@ export const APP_USAGES: AppUsage[] = [
     schemas: ['parley-im-prefs.xsd'],
   },
   {
+    // Parley's own usage: references to the conversations the server stores for the user (H1)
+    auid: 'im-history',
+    mime: 'application/vnd.parley.im-history+xml',
+    namespace: 'urn:parley:params:xml:ns:im-history',
+    root: 'history',
+    xdms: 'im',
+    schemas: ['parley-im-history.xsd'],
+  },
+  {
     // OMA XDM: the user's documents with their ETags, generated (read-only)
     auid: 'org.openmobilealliance.xcap-directory',
     mime: 'application/vnd.oma.xcap-directory+xml',
