@@ -90,8 +90,7 @@ describe('delivery preferences (P2): im-preferences written over XCAP', () => {
         const m = await device.next((x) => x.startsWith('MESSAGE '), 60_000).catch(() => null);
         if (m === null) return;
         got.push(m);
-        const copy = (name: string) => m.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
-        device.send(['SIP/2.0 200 OK', ...copy('Via'), ...copy('From'), `${copy('To')[0]};tag=dev`, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n'));
+        device.answer(m, 200, 'OK', 'dev');
       }
     })();
     const delivered = (text: string) => got.some((m) => m.includes(text));

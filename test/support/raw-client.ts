@@ -105,6 +105,13 @@ export class RawClient {
     return this.next((m) => /^SIP\/2\.0 [2-6]/.test(m) && m.includes(callId) && new RegExp(`^CSeq: ${cseq} `, 'm').test(m), timeoutMs);
   }
 
+  /** Answers a received request (RFC 3261 §8.2.6.2: copies Via, From, To, Call-ID and CSeq). */
+  answer(request: string, status = 200, reason = 'OK', toTag?: string): void {
+    const copy = (name: string) => request.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+    const to = copy('To').map((t) => (toTag !== undefined && !/;tag=/i.test(t) ? `${t};tag=${toTag}` : t));
+    this.send([`SIP/2.0 ${status} ${reason}`, ...copy('Via'), ...copy('From'), ...to, ...copy('Call-ID'), ...copy('CSeq'), 'Content-Length: 0', '', ''].join('\r\n'));
+  }
+
   close(): void {
     this.closer();
   }
