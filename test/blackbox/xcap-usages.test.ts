@@ -6,7 +6,7 @@ let app: RunningAppliance;
 const ALICE = 'sip:alice@parley.test';
 
 beforeAll(async () => {
-  app = await startAppliance({ users: { alice: 'alice-pw' } });
+  app = await startAppliance({ users: { alice: 'alice-pw', bob: 'bob-pw' } });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -62,6 +62,23 @@ describe('application usages (X2): each validated against its schema', () => {
     expect(await bad.text()).toContain('<schema-validation-error');
     const ok = await put(u.auid, u.mime, u.valid);
     expect(ok.status, await ok.clone().text()).toBe(201);
+  });
+
+  it('keeps group and RLS service URIs unique across the whole server, proposing a free one', async () => {
+    const group = `<group xmlns="urn:oma:xml:poc:list-service"><list-service uri="sip:team@parley.test"><display-name>Also team</display-name></list-service></group>`;
+    const clash = await xcapRequest(app, 'PUT', 'org.openmobilealliance.groups/users/sip:bob@parley.test/index', {
+      user: 'bob', body: group, headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' },
+    });
+    expect(clash.status).toBe(409);
+    const text = await clash.text();
+    expect(text).toContain('<uniqueness-failure');
+    expect(text).toContain('<alt-value>sip:team-2@parley.test</alt-value>');
+    const free = await xcapRequest(app, 'PUT', 'org.openmobilealliance.groups/users/sip:bob@parley.test/index', {
+      user: 'bob', body: group.replace('sip:team@', 'sip:team-2@'), headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' },
+    });
+    expect(free.status).toBe(201);
+    // the owner may rewrite their own document with the same URI
+    expect((await put('org.openmobilealliance.groups', 'application/vnd.oma.poc.groups+xml', USAGES[3].valid)).status).toBe(200);
   });
 
   it('lists every usage in xcap-caps', async () => {

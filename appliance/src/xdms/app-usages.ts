@@ -16,6 +16,11 @@ export interface AppUsage {
   xdms: 'im' | 'shared';
   /** semantic constraints beyond the schema; throw an XcapError (409) */
   constraints?: (doc: XmlDocument) => void;
+  /**
+   * An attribute whose values must be unique across every document of this usage on the
+   * server (RFC 4826 §4.4.5 for rls-services; OMA group URIs likewise): element and attribute.
+   */
+  uniqueAcross?: { element: string; attribute: string };
   /** XSDs a document is validated against (appliance/schemas), the main one first */
   schemas: string[];
   /** documents under global/ that the server generates and users only read */
@@ -57,6 +62,7 @@ export const APP_USAGES: AppUsage[] = [
     namespace: 'urn:ietf:params:xml:ns:rls-services',
     root: 'rls-services',
     xdms: 'shared',
+    uniqueAcross: { element: 'service', attribute: 'uri' },
     schemas: ['rls-services.xsd', 'resource-lists.xsd', 'xml.xsd'],
   },
   {
@@ -101,6 +107,7 @@ export const APP_USAGES: AppUsage[] = [
     namespace: 'urn:oma:xml:poc:list-service',
     root: 'group',
     xdms: 'shared',
+    uniqueAcross: { element: 'list-service', attribute: 'uri' },
     schemas: ['parley-driver-oma-groups.xsd', 'resource-lists.xsd', 'common-policy.xsd', 'xdm_commonPolicy-v1_0.xsd', 'parley-poc-list-service.xsd', 'xml.xsd'],
   },
   {

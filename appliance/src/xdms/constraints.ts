@@ -59,3 +59,46 @@ export function checkResourceLists(doc: XmlDocument): void {
 function freeName(base: string, taken: Set<string>): string {
   for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
 }
+
+/** The values of `element@attribute` (in the usage's namespace) anywhere in a document. */
+export function valuesOf(doc: XmlDocument, ns: string, element: string, attribute: string): string[] {
+  const list = doc.getElementsByTagNameNS(ns, element);
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i].getAttribute(attribute);
+    if (v !== null) out.push(v);
+  }
+  return out;
+}
+
+/**
+ * Refuses a value that another document of the same usage already uses, or that
+ * repeats inside this one (409 uniqueness-failure), proposing a free value.
+ */
+export function checkUniqueAcross(
+  values: string[],
+  taken: Set<string>,
+  root: string,
+  element: string,
+  attribute: string,
+): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    const key = v.toLowerCase();
+    if (taken.has(key) || seen.has(key)) {
+      const at = v.lastIndexOf('@');
+      let alt: string | null = null;
+      for (let i = 2; at > 0 && i < 1000; i++) {
+        const candidate = `${v.slice(0, at)}-${i}${v.slice(at)}`;
+        if (!taken.has(candidate.toLowerCase()) && !values.some((x) => x.toLowerCase() === candidate.toLowerCase())) {
+          alt = candidate;
+          break;
+        }
+      }
+      throw conflict('uniqueness-failure', `${element}@${attribute} "${v}" is already used on this server`, {
+        inner: `<exists field="${escapeAttr(`${root}/${element}[@${attribute}="${v}"]/@${attribute}`)}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
+      });
+    }
+    seen.add(key);
+  }
+}

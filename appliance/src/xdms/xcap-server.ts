@@ -16,6 +16,7 @@ import { putElement, putAttribute, deleteNode, type EditContext } from './elemen
 import { splitSteps } from './node-selector.js';
 import type { ListResolver } from './list-resolver.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { checkUniqueAcross, valuesOf } from './constraints.js';
 import { DOMParser } from '@xmldom/xmldom';
 
 export interface XcapOptions {
@@ -250,12 +251,25 @@ async function commit(
   const result = await validator.validate(text, usage.schemas);
   if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
   usage.constraints?.(dom);
+  if (usage.uniqueAcross) await checkAcross(usage, key, dom, store);
   // S6: a list must not reach itself again through <external> references
   if (usage.auid === 'resource-lists') await resolver.checkNoLoops(key, text);
   const stored = await store.put(key, text, pre);
   ctx.status = (created ?? stored.created) ? 201 : 200;
   ctx.set('ETag', stored.etag);
   ctx.body = '';
+}
+
+/** Server-wide uniqueness (RFC 4826 §4.4.5): the values other documents of the usage already use. */
+async function checkAcross(usage: AppUsage, key: DocumentKey, dom: XmlDocument, store: DocumentStore): Promise<void> {
+  const { element, attribute } = usage.uniqueAcross!;
+  const taken = new Set<string>();
+  for (const row of await store.listAuid(usage.auid)) {
+    if (row.owner === key.owner && row.path === key.path) continue;
+    const other = new DOMParser().parseFromString(row.content, 'text/xml');
+    for (const v of valuesOf(other, usage.namespace, element, attribute)) taken.add(v.toLowerCase());
+  }
+  checkUniqueAcross(valuesOf(dom, usage.namespace, element, attribute), taken, usage.root, element, attribute);
 }
 
 /** Loads a stored document for an element/attribute edit (RFC 4825 §8.2.1: a missing document is no-parent). */
