@@ -123,6 +123,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
+      subscriptions: () => xcapDiff.size,
     }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator, lists)]);
     ports.HTTP = config.http.port;
   }

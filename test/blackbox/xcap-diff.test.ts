@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, freePort, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, freePort, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { sipp, received, header } from '../support/sipp.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
@@ -27,8 +27,9 @@ describe('xcap-diff subscriptions (RFC 5875, X4)', () => {
       scenario: 'xcap-diff.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'alice',
       auth: { user: 'alice', password: 'alice-pw' }, vars: { domain: app.domain }, timeoutSec: 30,
     });
-    // let the subscription settle, then change the document from "another device"
-    await new Promise((r) => setTimeout(r, 1500));
+    // once the subscription is up (and its full state sent), change the document from "another device"
+    await eventually(async () => (await health(app)).subscriptions === 1);
+    await new Promise((r) => setTimeout(r, 300));
     const second = await xcapRequest(app, 'PUT', DOC, { body: list('sip:carol@parley.test'), headers: { 'Content-Type': MIME } });
     const etag2 = second.headers.get('etag')!;
     const r = await run.done;

@@ -144,9 +144,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
   };
 }
 
-export async function health(app: RunningAppliance): Promise<{ registrations: number; storedMessages: number }> {
+export async function health(app: RunningAppliance): Promise<{ registrations: number; storedMessages: number; subscriptions: number }> {
   const res = await fetch(`http://127.0.0.1:${app.httpPort}/health`);
-  return (await res.json()) as { registrations: number; storedMessages: number };
+  return (await res.json()) as { registrations: number; storedMessages: number; subscriptions: number };
 }
 
 /** Polls until `check` holds (bounded), for effects that land asynchronously. */

@@ -7,6 +7,7 @@ export interface HealthSource {
   registrations(): number;
   storedMessages(): number;
   transactions(): { server: number; client: number };
+  subscriptions(): number;
 }
 
 /**
@@ -25,6 +26,7 @@ export async function startHttp(bind: string, port: number, version: string, src
         registrations: src.registrations(),
         storedMessages: src.storedMessages(),
         transactions: src.transactions(),
+        subscriptions: src.subscriptions(),
         memory: { rssMiB: mib(process.memoryUsage.rss()), heapUsedMiB: mib(process.memoryUsage().heapUsed) },
       };
       return;
