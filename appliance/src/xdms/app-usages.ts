@@ -29,7 +29,7 @@ export interface AppUsage {
   perUser?: { document: string; build: (docs: { auid: string; path: string; etag: string; updatedAt: number; size: number }[], uriOf: (auid: string, path: string) => string) => string };
 }
 
-export const XCAP_CAPS: AppUsage = {
+const XCAP_CAPS: AppUsage = {
   auid: 'xcap-caps',
   mime: 'application/xcap-caps+xml',
   namespace: 'urn:ietf:params:xml:ns:xcap-caps',

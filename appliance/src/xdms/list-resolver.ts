@@ -15,7 +15,7 @@ export interface Member {
   display: string | null;
 }
 
-export class ListLoopError extends Error {
+class ListLoopError extends Error {
   constructor(readonly chain: string[]) {
     super(`reference loop: ${chain.join(' -> ')}`);
     this.name = 'ListLoopError';

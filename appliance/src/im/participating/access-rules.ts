@@ -45,7 +45,7 @@ function children(el: El, ns?: string, local?: string): El[] {
 }
 
 /** The comparable form of an identity URI (RFC 4745 §7.1: compare as the scheme says). */
-export function identityKey(uri: string): string {
+function identityKey(uri: string): string {
   try {
     const u = parseUri(uri.trim(), 'identity');
     return isSipUri(u) ? aorOf(u) : uri.trim();

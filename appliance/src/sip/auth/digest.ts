@@ -4,7 +4,7 @@ import { Scanner, unquote } from '../message/scanner.js';
 /** Digest algorithms we offer (RFC 8760 adds SHA-256 to SIP; RFC 7616 defines it for HTTP). */
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
-export function hashOf(alg: DigestAlgorithm, text: string): string {
+function hashOf(alg: DigestAlgorithm, text: string): string {
   return createHash(alg === 'MD5' ? 'md5' : 'sha256').update(text).digest('hex');
 }
 

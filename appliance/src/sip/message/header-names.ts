@@ -32,16 +32,6 @@ export function canonicalName(key: string): string {
   return out;
 }
 
-/**
- * Headers that may be comma-joined lists (RFC 3261 §7.3.1). Every other header with
- * several values in one line is treated as one value (e.g. WWW-Authenticate, Date).
- */
-export const LIST_HEADERS = new Set([
-  'via', 'contact', 'route', 'record-route', 'allow', 'supported', 'require', 'proxy-require',
-  'unsupported', 'accept', 'accept-encoding', 'accept-language', 'content-encoding', 'allow-events',
-  'in-reply-to', 'alert-info', 'call-info', 'error-info', 'warning', 'p-asserted-identity', 'path',
-]);
-
 /** Headers that must appear at most once in a message (RFC 3261 §7.3.1, Table 2/3). */
 export const SINGLE_HEADERS = new Set([
   'call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length', 'content-type', 'expires',

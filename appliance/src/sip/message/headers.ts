@@ -32,10 +32,6 @@ export class Headers {
     else this.map.set(key, { name: spelling ?? canonicalName(key), values: [value] });
   }
 
-  add(name: string, value: string): void {
-    this.append(headerKey(name), value);
-  }
-
   prepend(name: string, value: string): void {
     const key = headerKey(name);
     const entry = this.map.get(key);

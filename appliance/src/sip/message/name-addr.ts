@@ -14,7 +14,7 @@ export interface NameAddr {
 }
 
 /** Reads one name-addr or addr-spec followed by its header parameters. */
-export function readNameAddr(sc: Scanner): NameAddr {
+function readNameAddr(sc: Scanner): NameAddr {
   sc.skipWs();
   let display: string | null = null;
   if (sc.peek() === '"') {

@@ -46,9 +46,6 @@ export function getParam(params: readonly Param[], name: string): string | null 
   return undefined;
 }
 
-export function hasParam(params: readonly Param[], name: string): boolean {
-  return getParam(params, name) !== undefined;
-}
 
 export function formatParams(params: readonly Param[]): string {
   let s = '';
@@ -56,15 +53,4 @@ export function formatParams(params: readonly Param[]): string {
   return s;
 }
 
-export function setParam(params: Param[], name: string, value: string | null): void {
-  const lower = name.toLowerCase();
-  const found = params.find((p) => p.name.toLowerCase() === lower);
-  if (found) found.value = value;
-  else params.push({ name, value });
-}
 
-export function removeParam(params: Param[], name: string): void {
-  const lower = name.toLowerCase();
-  const i = params.findIndex((p) => p.name.toLowerCase() === lower);
-  if (i >= 0) params.splice(i, 1);
-}

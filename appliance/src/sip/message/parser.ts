@@ -11,7 +11,7 @@ export interface ParseLimits {
   maxBodyBytes: number;
 }
 
-export const DEFAULT_LIMITS: ParseLimits = { maxMessageBytes: 65535, maxBodyBytes: 32768 };
+const DEFAULT_LIMITS: ParseLimits = { maxMessageBytes: 65535, maxBodyBytes: 32768 };
 
 /**
  * A message that could not be accepted. For requests with a readable Via the

@@ -44,6 +44,6 @@ export function createResponse(
 }
 
 /** A reason phrase must not contain CR or LF (RFC 3261 §25.1 Reason-Phrase). */
-export function sanitizeReason(reason: string): string {
+function sanitizeReason(reason: string): string {
   return reason.replace(/[\r\n]+/g, ' ').slice(0, 200);
 }

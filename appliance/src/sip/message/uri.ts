@@ -1,6 +1,6 @@
 import { SyntaxFault } from './scanner.js';
 import type { Param } from './params.js';
-import { formatParams, getParam } from './params.js';
+import { formatParams } from './params.js';
 
 /**
  * A SIP or SIPS URI (RFC 3261 §19.1). `user` and parameter values are kept
@@ -74,7 +74,7 @@ export function parseHost(host: string, what = 'host'): string {
 }
 
 /** Splits "host[:port]" where host may be an IPv6 reference. */
-export function parseHostPort(text: string, what: string): { host: string; port: number | null } {
+function parseHostPort(text: string, what: string): { host: string; port: number | null } {
   let host = text;
   let port: number | null = null;
   if (text[0] === '[') {
@@ -180,7 +180,7 @@ export function formatUri(uri: Uri): string {
 }
 
 /** Decodes %HH escapes (RFC 3261 §19.1.4 compares user parts unescaped). */
-export function unescapeUri(s: string): string {
+function unescapeUri(s: string): string {
   if (!s.includes('%')) return s;
   return s.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
@@ -194,6 +194,3 @@ export function aorOf(uri: SipUri): string {
   return `sip:${user}${uri.host}`;
 }
 
-export function uriParam(uri: SipUri, name: string): string | null | undefined {
-  return getParam(uri.params, name);
-}

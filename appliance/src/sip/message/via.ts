@@ -1,5 +1,5 @@
 import { Scanner, SyntaxFault } from './scanner.js';
-import { type Param, readParams, formatParams, getParam } from './params.js';
+import { type Param, readParams, getParam } from './params.js';
 import { parseHost } from './uri.js';
 
 /** One Via element (RFC 3261 §20.42, §25.1 via-parm). */
@@ -60,10 +60,6 @@ export function parseViaList(value: string): Via[] {
   }
 }
 
-export function formatVia(via: Via): string {
-  const port = via.port === null ? '' : `:${via.port}`;
-  return `${via.protocol}/${via.version}/${via.transport} ${via.host}${port}${formatParams(via.params)}`;
-}
 
 /** RFC 3261 §8.1.1.7: branches of compliant elements start with this cookie. */
 export const MAGIC_COOKIE = 'z9hG4bK';

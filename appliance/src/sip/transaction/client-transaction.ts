@@ -127,9 +127,4 @@ export class ClientTransaction {
     this.timers.clear();
     this.layer.remove(this.key);
   }
-
-  /** The TU gives up (e.g. it no longer needs the answer). */
-  cancelTimers(): void {
-    this.terminate();
-  }
 }

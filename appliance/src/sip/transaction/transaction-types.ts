@@ -1,4 +1,4 @@
-import type { SipRequest, SipResponse } from '../message/message.js';
+import type { SipResponse } from '../message/message.js';
 import type { Source, Destination } from '../transport/transport-types.js';
 
 export type ServerState = 'trying' | 'proceeding' | 'completed' | 'accepted' | 'confirmed' | 'terminated';
@@ -26,9 +26,4 @@ export interface ClientCallbacks {
 export interface ClientTransport {
   send(data: Buffer, dest: Destination, onError: (err: Error) => void): void;
   remove(key: string): void;
-}
-
-export interface RequestOptions {
-  request: SipRequest;
-  destination: Destination;
 }
