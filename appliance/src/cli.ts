@@ -48,14 +48,27 @@ async function withUsers(fn: (users: UserDirectory) => Promise<void>): Promise<v
   }
 }
 
+/** The password from --password, or read from standard input with --password-stdin (kept out of shell history and ps). */
+async function passwordOf(o: { password?: string; passwordStdin?: boolean }): Promise<string> {
+  if (o.password !== undefined && o.passwordStdin) throw new UserError('give either --password or --password-stdin, not both');
+  if (o.password !== undefined) return o.password;
+  if (!o.passwordStdin) throw new UserError('a password is needed: --password PW, or --password-stdin');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (pw.includes('\n')) throw new UserError('--password-stdin takes one line');
+  return pw;
+}
+
 const user = program.command('user').description('manage users (SIP accounts of the domain)');
 user
   .command('add <name>')
   .description('create a user')
-  .requiredOption('-p, --password <pw>', 'password (kept only as digest hashes)')
-  .action((name: string, o: { password: string }) =>
+  .option('-p, --password <pw>', 'password (kept only as digest hashes)')
+  .option('--password-stdin', 'read the password from standard input')
+  .action((name: string, o: { password?: string; passwordStdin?: boolean }) =>
     withUsers(async (u) => {
-      await u.add(name, o.password);
+      await u.add(name, await passwordOf(o));
       console.log(`user ${name} added`);
     }),
   );
@@ -96,8 +109,11 @@ user
 user
   .command('passwd <name>')
   .description("set a user's password")
-  .requiredOption('-p, --password <pw>', 'new password')
-  .action((name: string, o: { password: string }) => withUsers(async (u) => (await u.setPassword(name, o.password), console.log(`password of ${name} changed`))));
+  .option('-p, --password <pw>', 'new password')
+  .option('--password-stdin', 'read the new password from standard input')
+  .action((name: string, o: { password?: string; passwordStdin?: boolean }) =>
+    withUsers(async (u) => (await u.setPassword(name, await passwordOf(o)), console.log(`password of ${name} changed`))),
+  );
 user
   .command('remove <name>')
   .description('delete a user')

@@ -70,6 +70,14 @@ describe('parley user … against a running server', () => {
     await eventually(async () => (await register('dora', 'dora-pw')) === 'SIP/2.0 200 OK');
   });
 
+  it('takes passwords from standard input, so they stay out of shell history', async () => {
+    expect(await app.cliWithInput('stdin-pw-1\n', 'user', 'add', 'frida', '--password-stdin')).toContain('user frida added');
+    await eventually(async () => (await register('frida', 'stdin-pw-1')) === 'SIP/2.0 200 OK');
+    await app.cliWithInput('stdin-pw-2\n', 'user', 'passwd', 'frida', '--password-stdin');
+    await eventually(async () => (await register('frida', 'stdin-pw-2')) === 'SIP/2.0 200 OK');
+    await expect(app.cli('user', 'add', 'gus')).rejects.toThrow(/a password is needed/);
+  });
+
   it('names every configuration problem and exits non-zero', async () => {
     await expect(app.cli('user', 'list', '--config', '/nonexistent.yaml')).rejects.toThrow(/cannot read config file/);
   });

@@ -42,6 +42,8 @@ export interface RunningAppliance {
   /** stdout lines (JSON logs) so far */
   logs: string[];
   cli(...args: string[]): Promise<string>;
+  /** the CLI with text on its standard input */
+  cliWithInput(input: string, ...args: string[]): Promise<string>;
   stop(): Promise<void>;
   /** stops and starts again on the same data folder and ports */
   restart(): Promise<void>;
@@ -81,6 +83,12 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
   const cli = (...args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
       execFile(process.execPath, [CLI, ...args], { env }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+
+  const cliWithInput = (input: string, ...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = execFile(process.execPath, [CLI, ...args], { env }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      child.stdin!.end(input);
     });
 
   const launch = async (): Promise<void> => {
@@ -132,6 +140,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     env,
     logs,
     cli,
+    cliWithInput,
     stop,
     async restart() {
       await stop();
