@@ -24,6 +24,8 @@ import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
 import { TerminatingPolicy } from './im/participating/terminating-policy.js';
 import { ListResolver } from './xdms/list-resolver.js';
+import { AttributeIndex } from './xdms/attribute-index.js';
+import { APP_USAGES } from './xdms/app-usages.js';
 import { XcapDiffNotifier } from './xdms/xcap-diff.js';
 import { VERSION } from './version.js';
 
@@ -109,7 +111,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const documents = new DocumentStore(ds);
   const policy = new TerminatingPolicy(documents, domain);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
-  const lists = new ListResolver(documents, domain, XCAP_ROOT);
+  const uniqueIndexes = APP_USAGES.filter((u) => u.uniqueAcross).map(
+    (u) => new AttributeIndex(documents, u.auid, u.namespace, u.uniqueAcross!.element, u.uniqueAcross!.attribute),
+  );
+  const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   const xcapRootUrl = `http://${advertisedHost}:${config.http.port}${XCAP_ROOT}`;
   const xcapDiff = new XcapDiffNotifier(stack, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT, minExpires: 60, maxExpires: 3600, defaultExpires: 3600 }, log);
   stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, xcapDiff, log));
@@ -124,7 +129,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
       subscriptions: () => xcapDiff.size,
-    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator, lists)]);
+    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator, lists, uniqueIndexes)]);
     ports.HTTP = config.http.port;
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');

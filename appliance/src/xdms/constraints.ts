@@ -1,5 +1,6 @@
 import { conflict, escapeAttr } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
+import { childElements } from './dom.js';
 
 const RL = 'urn:ietf:params:xml:ns:resource-lists';
 
@@ -10,12 +11,6 @@ type El = {
   getAttribute(n: string): string | null;
   hasAttribute(n: string): boolean;
 };
-
-function kids(el: El): El[] {
-  const out: El[] = [];
-  for (let i = 0; i < el.childNodes.length; i++) if (el.childNodes[i].nodeType === 1) out.push(el.childNodes[i] as unknown as El);
-  return out;
-}
 
 /** Which attribute must be unique among the siblings of which element (RFC 4826 §3.4.5). */
 const UNIQUE: [element: string, attribute: string][] = [
@@ -34,7 +29,7 @@ const UNIQUE: [element: string, attribute: string][] = [
 export function checkResourceLists(doc: XmlDocument): void {
   const root = doc.documentElement as unknown as El;
   const walk = (list: El, path: string): void => {
-    const children = kids(list).filter((c) => c.namespaceURI === RL);
+    const children = childElements<El>(list, RL);
     for (const [element, attribute] of UNIQUE) {
       const seen = new Set<string>();
       const all = new Set(children.filter((c) => c.localName === element && c.hasAttribute(attribute)).map((c) => c.getAttribute(attribute)!));

@@ -2,6 +2,7 @@ import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { selectElements, selectOne, type DomElement, type NodeSelector } from './node-selector.js';
 import { conflict, XcapError, escapeAttr } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
+import { childElements } from './dom.js';
 
 /**
  * Element and attribute PUT/DELETE on a document (RFC 4825 §7.4–§7.9, §8.2.5):
@@ -125,7 +126,7 @@ export function putElement(ctx: EditContext, body: string): boolean {
     parent.replaceChild(fresh, existing[0]);
   } else {
     const last = ctx.sel.steps[ctx.sel.steps.length - 1];
-    const siblings = childElements(parent).filter((c) => sameName(c, fresh));
+    const siblings = childElements<Node>(parent).filter((c) => sameName(c, fresh));
     if (last.position !== null && last.position > siblings.length + 1) throw conflict('cannot-insert', `there is no position ${last.position} to insert at`);
     // by position: become the nth such sibling; otherwise after the last sibling of that name
     const before = last.position !== null ? siblings[last.position - 1] : siblings.length > 0 ? siblings[siblings.length - 1].nextSibling : null;
@@ -179,12 +180,6 @@ export function deleteNode(ctx: EditContext): void {
   if (selectOne(root, { ...ctx.sel, terminal: null }, ctx.defaultNs) !== null) {
     throw conflict('cannot-delete', 'after the delete the request URI would select another element (RFC 4825 §8.4.3)');
   }
-}
-
-function childElements(el: Node): Node[] {
-  const out: Node[] = [];
-  for (let i = 0; i < el.childNodes.length; i++) if (el.childNodes[i].nodeType === 1) out.push(el.childNodes[i] as unknown as Node);
-  return out;
 }
 
 function escapeText(v: string): string {

@@ -3,6 +3,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { tempStore } from '../../../test/support/temp-store.js';
 import { DocumentStore } from './document-store.js';
 import { ListResolver } from './list-resolver.js';
+import { AttributeIndex } from './attribute-index.js';
 import { LocalDomain } from '../core/local-domain.js';
 
 let temp: Awaited<ReturnType<typeof tempStore>>;
@@ -18,7 +19,8 @@ const root = (xml: string) => new DOMParser().parseFromString(xml, 'text/xml').d
 beforeAll(async () => {
   temp = await tempStore('lists');
   store = new DocumentStore(temp.ds);
-  resolver = new ListResolver(store, new LocalDomain('parley.test', ['127.0.0.1']), '/xcap-root');
+  const groups = new AttributeIndex(store, 'org.openmobilealliance.groups', 'urn:oma:xml:poc:list-service', 'list-service', 'uri');
+  resolver = new ListResolver(store, new LocalDomain('parley.test', ['127.0.0.1']), '/xcap-root', groups);
   await store.put(key('bob'), doc(`<list name="team"><entry uri="sip:carol@parley.test"/><list name="sub"><entry uri="sip:dave@parley.test"/></list></list>`), {});
   await store.put(
     key('alice'),

@@ -4,10 +4,11 @@ import type { DocumentStore, DocumentKey } from './document-store.js';
 import { parseXcapPath } from './xcap-uri.js';
 import { selectOne, type DomElement } from './node-selector.js';
 import { conflict } from './xcap-error.js';
+import { childElements } from './dom.js';
+import type { AttributeIndex } from './attribute-index.js';
 
 const RL = 'urn:ietf:params:xml:ns:resource-lists';
 const GROUPS = 'urn:oma:xml:poc:list-service';
-const GROUPS_AUID = 'org.openmobilealliance.groups';
 
 /** One resolved member of a list or group. */
 export interface Member {
@@ -24,14 +25,7 @@ class ListLoopError extends Error {
 
 type El = DomElement & { textContent: string | null; getAttribute(n: string): string | null };
 
-function kids(el: El, ns: string, local?: string): El[] {
-  const out: El[] = [];
-  for (let i = 0; i < el.childNodes.length; i++) {
-    const c = el.childNodes[i] as unknown as El & { nodeType: number };
-    if (c.nodeType === 1 && c.namespaceURI === ns && (local === undefined || c.localName === local)) out.push(c);
-  }
-  return out;
-}
+const kids = (el: El, ns: string, local?: string): El[] => childElements<El>(el, ns, local);
 
 /**
  * Resolves URI lists and groups from the shared XDMS for the IM server (X5):
@@ -40,17 +34,12 @@ function kids(el: El, ns: string, local?: string): El[] {
  * that comes back to a list already being expanded is a loop (S6).
  */
 export class ListResolver {
-  private groupIndex: Map<string, DocumentKey> | null = null;
-
   constructor(
     private readonly store: DocumentStore,
     private readonly domain: LocalDomain,
     private readonly xcapRoot: string,
-  ) {
-    store.onChange((key) => {
-      if (key.auid === GROUPS_AUID) this.groupIndex = null;
-    });
-  }
+    private readonly groupUris: AttributeIndex,
+  ) {}
 
   /** The key and node selector an <external anchor> or <entry-ref ref> names, if it is ours. */
   private target(ref: string, relative: boolean): { key: DocumentKey; selector: string | null; query: string } | null {
@@ -135,7 +124,7 @@ export class ListResolver {
 
   /** The members of a group (org.openmobilealliance.groups) by its group URI, or null if no such group. */
   async groupMembers(groupUri: string): Promise<{ displayName: string | null; maxParticipants: number | null; members: Member[] } | null> {
-    const key = (await this.groups()).get(groupUri.toLowerCase());
+    const [key] = await this.groupUris.documentsWith(groupUri);
     if (key === undefined) return null;
     const row = await this.store.get(key);
     if (row === null) return null;
@@ -156,17 +145,4 @@ export class ListResolver {
     return { displayName: kids(service, GROUPS, 'display-name')[0]?.textContent ?? null, maxParticipants: max ? Number(max) : null, members };
   }
 
-  private async groups(): Promise<Map<string, DocumentKey>> {
-    if (this.groupIndex) return this.groupIndex;
-    const index = new Map<string, DocumentKey>();
-    for (const row of await this.store.listAuid(GROUPS_AUID)) {
-      const root = new DOMParser().parseFromString(row.content, 'text/xml').documentElement as unknown as El;
-      for (const s of kids(root, GROUPS, 'list-service')) {
-        const uri = s.getAttribute('uri');
-        if (uri) index.set(uri.toLowerCase(), { auid: row.auid, owner: row.owner, path: row.path });
-      }
-    }
-    this.groupIndex = index;
-    return index;
-  }
 }

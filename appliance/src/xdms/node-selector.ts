@@ -10,6 +10,8 @@
  * namespace (§6.3); attribute names without a prefix are in no namespace, as in
  * XML. Prefixes are bound by the query's xmlns() expressions (§6.4, XPointer).
  */
+import { childElements } from './dom.js';
+
 export class SelectorError extends Error {
   constructor(message: string) {
     super(message);
@@ -169,12 +171,6 @@ function matchesName(el: DomElement, step: Step, sel: NodeSelector, defaultNs: s
   return el.localName === step.name.local && (el.namespaceURI ?? null) === resolve(step.name.prefix, sel, defaultNs, false);
 }
 
-function elementChildren(node: { childNodes: ArrayLike<{ nodeType: number }> }): DomElement[] {
-  const out: DomElement[] = [];
-  for (let i = 0; i < node.childNodes.length; i++) if (node.childNodes[i].nodeType === 1) out.push(node.childNodes[i] as unknown as DomElement);
-  return out;
-}
-
 /**
  * The elements each step selects, XPath-style (a step applies to every element
  * the previous one selected). `[n]` counts among the siblings that match the name.
@@ -188,7 +184,7 @@ export function selectElements(root: DomElement, sel: NodeSelector, defaultNs: s
   for (const step of rest) {
     const next: DomElement[] = [];
     for (const parent of current) {
-      let candidates = elementChildren(parent).filter((el) => matchesName(el, step, sel, defaultNs));
+      let candidates = childElements<DomElement>(parent).filter((el) => matchesName(el, step, sel, defaultNs));
       if (step.position !== null) candidates = candidates.length >= step.position ? [candidates[step.position - 1]] : [];
       for (const el of candidates) if (attrMatches(el, step, sel)) next.push(el);
     }

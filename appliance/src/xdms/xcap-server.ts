@@ -15,6 +15,7 @@ import type { SchemaValidator } from './schema-validator.js';
 import { putElement, putAttribute, deleteNode, type EditContext } from './element-ops.js';
 import { splitSteps } from './node-selector.js';
 import type { ListResolver } from './list-resolver.js';
+import type { AttributeIndex } from './attribute-index.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { checkUniqueAcross, valuesOf } from './constraints.js';
 import { DOMParser } from '@xmldom/xmldom';
@@ -36,8 +37,9 @@ export function xcapServer(
   domain: LocalDomain,
   validator: SchemaValidator,
   resolver: ListResolver,
+  indexes: AttributeIndex[],
 ): Koa.Middleware {
-  const services: Services = { store, validator, resolver, edits: new KeyedMutex(), parsed: new Map() };
+  const services: Services = { store, validator, resolver, edits: new KeyedMutex(), parsed: new Map(), indexes: new Map(indexes.map((i) => [i.auid, i])) };
   const prefix = `${opts.root}/`;
   return async (ctx, next) => {
     if (!ctx.path.startsWith(prefix)) return next();
@@ -229,6 +231,8 @@ interface Services {
   edits: KeyedMutex;
   /** parsed documents for node-selector GETs, by ETag (read-only DOMs; a few dozen at most) */
   parsed: Map<string, XmlDocument>;
+  /** server-wide unique attributes, by AUID (usage.uniqueAcross) */
+  indexes: Map<string, AttributeIndex>;
 }
 
 const keyText = (k: DocumentKey): string => `${k.auid}|${k.owner}|${k.path}`;
@@ -240,7 +244,7 @@ async function commit(
   key: DocumentKey,
   text: string,
   dom: ReturnType<typeof parseXmlBody>,
-  { store, validator, resolver }: Services,
+  { validator, resolver, indexes, store }: Services,
   pre: { ifMatch?: string; ifNoneMatch?: string },
   created: boolean | null,
 ): Promise<void> {
@@ -251,7 +255,8 @@ async function commit(
   const result = await validator.validate(text, usage.schemas);
   if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
   usage.constraints?.(dom);
-  if (usage.uniqueAcross) await checkAcross(usage, key, dom, store);
+  const index = indexes.get(usage.auid);
+  if (index) await checkAcross(usage, key, dom, index);
   // S6: a list must not reach itself again through <external> references
   if (usage.auid === 'resource-lists') await resolver.checkNoLoops(key, text);
   const stored = await store.put(key, text, pre);
@@ -261,15 +266,9 @@ async function commit(
 }
 
 /** Server-wide uniqueness (RFC 4826 §4.4.5): the values other documents of the usage already use. */
-async function checkAcross(usage: AppUsage, key: DocumentKey, dom: XmlDocument, store: DocumentStore): Promise<void> {
+async function checkAcross(usage: AppUsage, key: DocumentKey, dom: XmlDocument, index: AttributeIndex): Promise<void> {
   const { element, attribute } = usage.uniqueAcross!;
-  const taken = new Set<string>();
-  for (const row of await store.listAuid(usage.auid)) {
-    if (row.owner === key.owner && row.path === key.path) continue;
-    const other = new DOMParser().parseFromString(row.content, 'text/xml');
-    for (const v of valuesOf(other, usage.namespace, element, attribute)) taken.add(v.toLowerCase());
-  }
-  checkUniqueAcross(valuesOf(dom, usage.namespace, element, attribute), taken, usage.root, element, attribute);
+  checkUniqueAcross(valuesOf(dom, usage.namespace, element, attribute), await index.valuesOutside(key), usage.root, element, attribute);
 }
 
 /** Loads a stored document for an element/attribute edit (RFC 4825 §8.2.1: a missing document is no-parent). */

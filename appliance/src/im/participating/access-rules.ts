@@ -1,5 +1,8 @@
 import { DOMParser } from '@xmldom/xmldom';
 import { parseUri, isSipUri, aorOf } from '../../sip/message/uri.js';
+import { childElements } from '../../xdms/dom.js';
+
+const children = (el: El, ns?: string, local?: string): El[] => childElements<El>(el, ns, local);
 
 const CP = 'urn:ietf:params:xml:ns:common-policy';
 const IR = 'urn:parley:params:xml:ns:im-rules';
@@ -32,17 +35,6 @@ type El = {
   getAttribute(n: string): string | null;
   hasAttribute(n: string): boolean;
 };
-
-function children(el: El, ns?: string, local?: string): El[] {
-  const out: El[] = [];
-  for (let i = 0; i < el.childNodes.length; i++) {
-    const c = el.childNodes[i];
-    if (c.nodeType !== 1) continue;
-    const e = c as unknown as El;
-    if ((ns === undefined || e.namespaceURI === ns) && (local === undefined || e.localName === local)) out.push(e);
-  }
-  return out;
-}
 
 /** The comparable form of an identity URI (RFC 4745 §7.1: compare as the scheme says). */
 function identityKey(uri: string): string {
