@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** The public conformance data shipped beside the project (../shared/testdata). */
-export const TESTDATA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/testdata');
+/** The RFC 4475 and RFC 5118 corpora, copied into the repository (test/data/torture/README.md). */
+export const TESTDATA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../data/torture');
 
 export interface TortureCase {
   name: string;
