@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-block=$(sed -n '/^## Try it with a real client/,/^## /p' README.md | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
+# the first ```sh block after the heading
+block=$(awk '/^## Try it with a real client/{s=1} s&&/^```sh$/{b=1;next} b&&/^```$/{exit} b{print}' README.md)
 if ! grep -q '^npx parley user add' <<<"$block"; then echo "ci: no 'npx parley user add' line in the README's Try it block" >&2; exit 1; fi
 if [ -e data ]; then echo "ci: ./data exists before the README check" >&2; exit 1; fi
 

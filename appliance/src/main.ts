@@ -1,6 +1,5 @@
 import os from 'node:os';
 import net from 'node:net';
-import type http from 'node:http';
 import type { DataSource } from 'typeorm';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
@@ -18,7 +17,7 @@ import { MessageCipher } from './im/deferred/message-cipher.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
-import { startHttp } from './http/health.js';
+import { bindHttp, serveHttp } from './http/health.js';
 import { xcapServer } from './xdms/xcap-server.js';
 import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
@@ -68,7 +67,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   await users.load();
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
-  const tls = config.sip.tlsPort > 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
+  const tls = config.sip.tlsPort !== 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
 
   const stack = new SipStack(
     {
@@ -115,22 +114,23 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     (u) => new AttributeIndex(documents, u.auid, u.namespace, u.uniqueAcross!.element, u.uniqueAcross!.attribute),
   );
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
-  const xcapRootUrl = `http://${advertisedHost}:${config.http.port}${XCAP_ROOT}`;
+  const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
+  const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
   const xcapDiff = new XcapDiffNotifier(stack, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT, minExpires: 60, maxExpires: 3600, defaultExpires: 3600 }, log);
   stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, xcapDiff, log));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
   const validator = new SchemaValidator(1);
-  let httpServer: http.Server | null = null;
-  if (config.http.port > 0) {
-    httpServer = await startHttp(config.http.bind ?? config.sip.bind, config.http.port, VERSION, {
+  if (http !== null) {
+    ports.HTTP = http.port;
+    serveHttp(http.server, VERSION, {
+      ports: () => ({ ...ports }) as Record<string, number>,
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
       subscriptions: () => xcapDiff.size,
     }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator, lists, uniqueIndexes)]);
-    ports.HTTP = config.http.port;
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');
 
@@ -142,7 +142,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       location.stop();
       users.stop();
       stack.close();
-      httpServer?.close();
+      http?.server.close();
       await validator.close();
       await ds.destroy();
     },

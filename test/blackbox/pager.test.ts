@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, freePort, health, eventually, type RunningAppliance } from '../support/appliance.js';
-import { sipp, sippOk, received, header } from '../support/sipp.js';
+import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
+import { sipp, sippOk, sippDevice, received, header } from '../support/sipp.js';
 
 // SIPp answers only the first challenge and only with MD5, so MD5 is offered first here.
 const CONFIG = { auth: { algorithms: ['MD5', 'SHA-256'] } };
@@ -19,7 +19,6 @@ async function register(user: string, contact: string, opts: { expires?: number;
   return sippOk({
     scenario: 'register.xml',
     remotePort: app.sipPort,
-    localPort: await freePort(),
     service: user,
     auth: { user, password: USERS[user as keyof typeof USERS] },
     transport: opts.transport,
@@ -31,7 +30,6 @@ async function sendMessage(from: string, to: string, body: string) {
   return sippOk({
     scenario: 'message-uac.xml',
     remotePort: app.sipPort,
-    localPort: await freePort(),
     service: from,
     auth: { user: from, password: USERS[from as keyof typeof USERS] },
     vars: { domain: app.domain, to, body },
@@ -39,11 +37,8 @@ async function sendMessage(from: string, to: string, body: string) {
 }
 
 /** A SIPp device waiting for `count` MESSAGEs on its own port. */
-async function device(count = 1) {
-  const port = await freePort();
-  const run = sipp({ scenario: 'message-uas.xml', remotePort: app.sipPort, localPort: port, calls: count, timeoutSec: 30 });
-  await new Promise((r) => setTimeout(r, 300));
-  return { port, run };
+function device(count = 1) {
+  return sippDevice({ scenario: 'message-uas.xml', remotePort: app.sipPort, calls: count, timeoutSec: 30 });
 }
 
 describe('registrar with digest authentication (C1, C2)', () => {
@@ -66,7 +61,7 @@ describe('registrar with digest authentication (C1, C2)', () => {
 
   it('answers 423 with Min-Expires to a too brief interval', async () => {
     const r = await sipp({
-      scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'alice',
+      scenario: 'register.xml', remotePort: app.sipPort, service: 'alice',
       auth: { user: 'alice', password: 'alice-pw' }, vars: { domain: app.domain, expires: '5', contact: '127.0.0.1:5997' },
     }).done;
     const last = received(r.messages).pop()!;
@@ -76,14 +71,14 @@ describe('registrar with digest authentication (C1, C2)', () => {
 
   it('refuses unknown (404) and disabled (403) users', async () => {
     const unknown = await sipp({
-      scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'mallory',
+      scenario: 'register.xml', remotePort: app.sipPort, service: 'mallory',
       auth: { user: 'mallory', password: 'x' }, vars: { domain: app.domain, expires: '300', contact: '127.0.0.1:5996' },
     }).done;
     expect(received(unknown.messages)[0]).toMatch(/^SIP\/2\.0 404/);
     await app.cli('user', 'disable', 'frank');
     await eventually(async () => {
       const r = await sipp({
-        scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'frank',
+        scenario: 'register.xml', remotePort: app.sipPort, service: 'frank',
         auth: { user: 'frank', password: 'frank-pw' }, vars: { domain: app.domain, expires: '300', contact: '127.0.0.1:5995' },
       }).done;
       return received(r.messages).pop()?.startsWith('SIP/2.0 403');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, freePort, health, eventually, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { sipp, received, header } from '../support/sipp.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
@@ -24,7 +24,7 @@ describe('xcap-diff subscriptions (RFC 5875, X4)', () => {
     const first = await xcapRequest(app, 'PUT', DOC, { body: list('sip:bob@parley.test'), headers: { 'Content-Type': MIME } });
     const etag1 = first.headers.get('etag')!;
     const run = sipp({
-      scenario: 'xcap-diff.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'alice',
+      scenario: 'xcap-diff.xml', remotePort: app.sipPort, service: 'alice',
       auth: { user: 'alice', password: 'alice-pw' }, vars: { domain: app.domain }, timeoutSec: 30,
     });
     // once the subscription is up (and its full state sent), change the document from "another device"

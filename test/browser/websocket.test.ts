@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startAppliance, freePort, type RunningAppliance } from '../support/appliance.js';
-import { sipp, sippOk, received, header } from '../support/sipp.js';
+import { startAppliance, type RunningAppliance } from '../support/appliance.js';
+import { sippDevice, sippOk, received, header } from '../support/sipp.js';
 import { launchChromium, jssipBundle, loopbackPage } from '../support/browser.js';
 
 // JsSIP and SIPp both do MD5 only, and JsSIP reads the last challenge while SIPp reads the
@@ -61,11 +61,9 @@ describe('SIP over WebSocket (RFC 7118) with JsSIP in Chromium', () => {
   });
 
   it('sends a MESSAGE from the browser to a UDP device (SIPp)', async () => {
-    const devicePort = await freePort();
-    const device = sipp({ scenario: 'message-uas.xml', remotePort: app.sipPort, localPort: devicePort, timeoutSec: 20 });
-    await new Promise((r) => setTimeout(r, 300));
+    const { port: devicePort, run: device } = await sippDevice({ scenario: 'message-uas.xml', remotePort: app.sipPort, timeoutSec: 20 });
     await sippOk({
-      scenario: 'register.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'bob',
+      scenario: 'register.xml', remotePort: app.sipPort, service: 'bob',
       auth: { user: 'bob', password: 'bob-pw' }, vars: { domain: app.domain, expires: '300', contact: `127.0.0.1:${devicePort}` },
     });
     const outcome = await page.evaluate(
@@ -90,7 +88,7 @@ describe('SIP over WebSocket (RFC 7118) with JsSIP in Chromium', () => {
 
   it('delivers a MESSAGE from a UDP client (SIPp) to the browser over its WS flow', async () => {
     const r = await sippOk({
-      scenario: 'message-uac.xml', remotePort: app.sipPort, localPort: await freePort(), service: 'alice',
+      scenario: 'message-uac.xml', remotePort: app.sipPort, service: 'alice',
       auth: { user: 'alice', password: 'alice-pw' }, vars: { domain: app.domain, to: 'wendy', body: 'hello browser' },
     });
     expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 200 OK/);

@@ -10,7 +10,10 @@ import { stringify } from 'yaml';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'appliance/dist/cli.js');
 
-/** A port free for both UDP and TCP on 127.0.0.1 (SIP uses one number for both). */
+/**
+ * A port free for both UDP and TCP on 127.0.0.1, for test clients (SIPp devices) that must be
+ * told their port before they start. The appliance itself binds "auto" ports and reports them.
+ */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = await new Promise<number>((resolve, reject) => {
@@ -63,22 +66,24 @@ export interface StartOptions {
 export async function startAppliance(opts: StartOptions = {}): Promise<RunningAppliance> {
   const domain = opts.domain ?? 'parley.test';
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
-  const [sipPort, tlsPort, wsPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const configFile = path.join(dataDir, 'parley.yaml');
   writeFileSync(configFile, stringify({ log: { level: 'info' }, ...opts.config }));
+  // The appliance binds ports the system picks ("auto") and reports them in its start-up line,
+  // so no other process can take a port between our choosing it and the appliance binding it.
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PARLEY_CONFIG: configFile,
     PARLEY_DOMAIN: domain,
     PARLEY_DATA_DIR: dataDir,
     PARLEY_BIND: '127.0.0.1',
-    PARLEY_SIP_PORT: String(sipPort),
-    PARLEY_SIP_TLS_PORT: String(tlsPort),
-    PARLEY_SIP_WS_PORT: String(wsPort),
-    PARLEY_HTTP_PORT: String(httpPort),
+    PARLEY_SIP_PORT: 'auto',
+    PARLEY_SIP_TLS_PORT: 'auto',
+    PARLEY_SIP_WS_PORT: 'auto',
+    PARLEY_HTTP_PORT: 'auto',
   };
   const logs: string[] = [];
   let child: ChildProcess | null = null;
+  const ports: Record<string, number> = {};
 
   const cli = (...args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -105,6 +110,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
           logs.push(l);
           if (l.includes('"parley started"')) {
             clearTimeout(timer);
+            Object.assign(ports, (JSON.parse(l) as { ports: Record<string, number> }).ports);
             resolve();
           }
         }
@@ -133,10 +139,18 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
   return {
     domain,
     dataDir,
-    sipPort,
-    tlsPort,
-    wsPort,
-    httpPort,
+    get sipPort() {
+      return ports.UDP;
+    },
+    get tlsPort() {
+      return ports.TLS;
+    },
+    get wsPort() {
+      return ports.WS;
+    },
+    get httpPort() {
+      return ports.HTTP;
+    },
     env,
     logs,
     cli,
@@ -144,6 +158,13 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     stop,
     async restart() {
       await stop();
+      // the same ports again, so clients and bindings that know them still reach us
+      Object.assign(env, {
+        PARLEY_SIP_PORT: String(ports.UDP),
+        PARLEY_SIP_TLS_PORT: String(ports.TLS),
+        PARLEY_SIP_WS_PORT: String(ports.WS),
+        PARLEY_HTTP_PORT: String(ports.HTTP),
+      });
       await launch();
     },
     async cleanup() {

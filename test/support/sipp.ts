@@ -2,13 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './appliance.js';
+import dgram from 'node:dgram';
+import { ROOT, freePort } from './appliance.js';
 
 export interface SippOptions {
   scenario: string;
   /** server port on 127.0.0.1 */
   remotePort: number;
-  localPort: number;
+  /** SIPp's own port; omitted, SIPp binds one the system picks (a client that is never called back) */
+  localPort?: number;
   vars?: Record<string, string>;
   service?: string;
   auth?: { user: string; password: string };
@@ -40,7 +42,7 @@ export function sipp(o: SippOptions): SippRun {
     `127.0.0.1:${o.remotePort}`,
     '-sf', path.join(ROOT, 'test/scenarios', o.scenario),
     '-i', '127.0.0.1',
-    '-p', String(o.localPort),
+    ...(o.localPort !== undefined ? ['-p', String(o.localPort)] : []),
     '-t', o.transport ?? 'u1',
     '-m', String(o.calls ?? 1),
     '-timeout', `${o.timeoutSec ?? 20}s`,
@@ -85,4 +87,31 @@ export function received(messages: string): string[] {
 export function header(message: string, name: string): string | undefined {
   const m = new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(message);
   return m?.[1]?.trim();
+}
+
+/** Whether something holds a UDP port on 127.0.0.1 (our own bind attempt fails). */
+function udpPortTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(true));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
+  });
+}
+
+/**
+ * A SIPp device (a UAS scenario) on a port of its own, returned once SIPp has bound that port,
+ * so that a REGISTER naming it as the contact never races SIPp's start-up.
+ */
+export async function sippDevice(o: Omit<SippOptions, 'localPort'>): Promise<{ port: number; run: SippRun }> {
+  const port = await freePort();
+  const run = sipp({ ...o, localPort: port });
+  const end = Date.now() + 10_000;
+  while (!(await udpPortTaken(port))) {
+    if (Date.now() > end) {
+      run.kill();
+      throw new Error(`SIPp ${o.scenario} did not bind port ${port} within 10 s`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { port, run };
 }

@@ -29,6 +29,13 @@ describe('configuration', () => {
     expect(c.dataDir).toBe('/tmp/x');
   });
 
+  it('takes "auto" for any free port, in the file and in the environment', () => {
+    const p = file('c.yaml', 'http:\n  port: auto\n');
+    const c = loadConfig(p, { PARLEY_SIP_PORT: 'auto' });
+    expect(c.http.port).toBe('auto');
+    expect(c.sip.port).toBe('auto');
+  });
+
   it('names every problem at once', () => {
     const p = file('b.yaml', 'sip:\n  port: 70000\n  bogus: 1\nlog:\n  level: loud\n');
     try {

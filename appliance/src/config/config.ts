@@ -3,7 +3,9 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-const port = z.number().int().min(0).max(65535);
+/** A listening port: a number (0 = not opened), or "auto" for any free one (reported at start-up and in /health). */
+const port = z.union([z.number().int().min(0).max(65535), z.literal('auto')]);
+export type PortSetting = z.infer<typeof port>;
 
 /**
  * The whole configuration, with the defaults that make `npm start` work out
@@ -79,11 +81,13 @@ const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
   ['PARLEY_LOG_LEVEL', (r, v) => (section(r, 'log').level = v)],
   ['PARLEY_BIND', (r, v) => (section(r, 'sip').bind = v)],
   ['PARLEY_ADVERTISED_HOST', (r, v) => (section(r, 'sip').advertisedHost = v)],
-  ['PARLEY_SIP_PORT', (r, v) => (section(r, 'sip').port = Number(v))],
-  ['PARLEY_SIP_TLS_PORT', (r, v) => (section(r, 'sip').tlsPort = Number(v))],
-  ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = Number(v))],
-  ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = Number(v))],
+  ['PARLEY_SIP_PORT', (r, v) => (section(r, 'sip').port = portValue(v))],
+  ['PARLEY_SIP_TLS_PORT', (r, v) => (section(r, 'sip').tlsPort = portValue(v))],
+  ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = portValue(v))],
+  ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = portValue(v))],
 ];
+
+const portValue = (v: string): number | string => (v === 'auto' ? v : Number(v));
 
 function section(raw: Record<string, unknown>, key: string): Record<string, unknown> {
   const s = raw[key];
@@ -125,7 +129,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   for (const [name, apply] of ENV) {
     const v = env[name];
     if (v === undefined || v === '') continue;
-    if (name.endsWith('_PORT') && !/^[0-9]+$/.test(v)) envProblems.push(`  - ${name}: not a port number: '${v}'`);
+    if (name.endsWith('_PORT') && !/^([0-9]+|auto)$/.test(v)) envProblems.push(`  - ${name}: not a port number or "auto": '${v}'`);
     else apply(raw, v);
   }
   const result = ConfigSchema.safeParse(raw);

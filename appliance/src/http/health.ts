@@ -1,9 +1,11 @@
 import http from 'node:http';
+import type net from 'node:net';
 import Koa from 'koa';
 
 const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 export interface HealthSource {
+  ports(): Record<string, number>;
   registrations(): number;
   storedMessages(): number;
   transactions(): { server: number; client: number };
@@ -11,10 +13,27 @@ export interface HealthSource {
 }
 
 /**
+ * Binds the HTTP port before the services behind it exist, so that the port is known
+ * (with "auto", the one the system picked) to the modules that publish URLs (the XCAP root).
+ * Requests are refused until `serveHttp` mounts the app.
+ */
+export async function bindHttp(bind: string, port: number): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bind, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+/**
  * The appliance's HTTP side: `/health`, then the mounted services (the XCAP
  * aggregation proxy; the admin API later), then 404.
  */
-export async function startHttp(bind: string, port: number, version: string, src: HealthSource, services: Koa.Middleware[] = []): Promise<http.Server> {
+export function serveHttp(server: http.Server, version: string, src: HealthSource, services: Koa.Middleware[] = []): void {
   const app = new Koa();
   const started = Date.now();
   app.use(async (ctx, next) => {
@@ -23,6 +42,7 @@ export async function startHttp(bind: string, port: number, version: string, src
         status: 'ok',
         version,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        ports: src.ports(),
         registrations: src.registrations(),
         storedMessages: src.storedMessages(),
         transactions: src.transactions(),
@@ -35,10 +55,5 @@ export async function startHttp(bind: string, port: number, version: string, src
   });
   for (const s of services) app.use(s);
   app.use((ctx) => ctx.throw(404, 'Not Found'));
-  const server = http.createServer(app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, bind, () => resolve());
-  });
-  return server;
+  server.on('request', app.callback());
 }

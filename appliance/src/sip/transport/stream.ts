@@ -93,12 +93,15 @@ export class StreamTransport {
     };
     const server = this.transport === 'TLS' ? tls.createServer({ ...this.tlsOptions }, onSocket) : net.createServer(onSocket);
     this.server = server;
-    server.on('error', (err) => this.log.error({ err }, `${this.transport} server error`));
     if (this.transport === 'TLS') (server as tls.Server).on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => {
+        this.server = null;
+        reject(err);
+      });
       server.listen(port, address, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
+        server.on('error', (err) => this.log.error({ err }, `${this.transport} server error`));
         resolve();
       });
     });

@@ -6,12 +6,15 @@ import { StreamTransport } from './stream.js';
 import { WsTransport } from './ws.js';
 import { type Destination, type TransportEvents, type TransportName, TransportError } from './transport-types.js';
 
+/** A port to listen on: a number (0 = not opened) or 'auto' (any free one, learned after binding). */
+export type PortChoice = number | 'auto';
+
 export interface TransportOptions {
   bind: string;
-  /** UDP and TCP share this port; 0 = not opened */
-  port: number;
-  tlsPort: number;
-  wsPort: number;
+  /** UDP and TCP share this port */
+  port: PortChoice;
+  tlsPort: PortChoice;
+  wsPort: PortChoice;
   tls?: tls.SecureContextOptions;
   limits: ParseLimits;
 }
@@ -42,13 +45,28 @@ export class TransportLayer {
 
   async start(): Promise<ListeningPorts> {
     const { bind, port, tlsPort, wsPort } = this.opts;
-    if (port > 0) {
-      this.ports.UDP = await this.udp.listen(bind, port);
-      this.ports.TCP = await this.tcp.listen(bind, port);
-    }
-    if (tlsPort > 0 && this.opts.tls) this.ports.TLS = await this.tls.listen(bind, tlsPort);
-    if (wsPort > 0) this.ports.WS = await this.ws.listen(bind, wsPort);
+    if (port !== 0) await this.listenUdpAndTcp(bind, port);
+    if (tlsPort !== 0 && this.opts.tls) this.ports.TLS = await this.tls.listen(bind, listenPort(tlsPort));
+    if (wsPort !== 0) this.ports.WS = await this.ws.listen(bind, listenPort(wsPort));
     return this.ports;
+  }
+
+  /**
+   * UDP and TCP on one port number (RFC 3263 looks both up at the same port). With 'auto' the
+   * UDP port the system picks may be taken for TCP: then both are tried again elsewhere.
+   */
+  private async listenUdpAndTcp(bind: string, port: PortChoice): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const udp = await this.udp.listen(bind, listenPort(port));
+      try {
+        this.ports.TCP = await this.tcp.listen(bind, udp);
+        this.ports.UDP = udp;
+        return;
+      } catch (err) {
+        if (port !== 'auto' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+        this.udp.close();
+      }
+    }
   }
 
   /** Whether a connection-oriented flow is still open. */
@@ -100,4 +118,9 @@ export class TransportLayer {
     this.ws.close();
     this.log.debug('transports closed');
   }
+}
+
+/** The number to pass to listen(): 0 asks the system for a free port. */
+function listenPort(p: PortChoice): number {
+  return p === 'auto' ? 0 : p;
 }
