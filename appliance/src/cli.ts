@@ -5,6 +5,7 @@ import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger } from './log.js';
 import { openStore } from './store/data-source.js';
 import { UserDirectory, UserError } from './core/user-directory.js';
+import { USER_NAME_RULE } from './core/user-names.js';
 import { startAppliance } from './main.js';
 import { VERSION } from './version.js';
 
@@ -63,28 +64,46 @@ async function passwordOf(o: { password?: string; passwordStdin?: boolean }): Pr
 const user = program.command('user').description('manage users (SIP accounts of the domain)');
 user
   .command('add <name>')
-  .description('create a user')
+  .description(`create a user; names are ${USER_NAME_RULE}`)
   .option('-p, --password <pw>', 'password (kept only as digest hashes)')
   .option('--password-stdin', 'read the password from standard input')
-  .action((name: string, o: { password?: string; passwordStdin?: boolean }) =>
+  .option('-d, --display-name <text>', 'the name recipients see (From and P-Asserted-Identity)')
+  .action((name: string, o: { password?: string; passwordStdin?: boolean; displayName?: string }) =>
     withUsers(async (u) => {
-      await u.add(name, await passwordOf(o));
-      console.log(`user ${name} added`);
+      const row = await u.add(name, await passwordOf(o), o.displayName ?? null);
+      console.log(`user ${row.username} added`);
+    }),
+  );
+user
+  .command('set <name>')
+  .description('change what recipients see as the user\'s name')
+  .requiredOption('-d, --display-name <text>', 'the display name; "" removes it')
+  .action((name: string, o: { displayName: string }) =>
+    withUsers(async (u) => {
+      await u.setDisplayName(name, o.displayName === '' ? null : o.displayName);
+      console.log(`display name of ${name.toLowerCase()} ${o.displayName === '' ? 'removed' : 'set'}`);
     }),
   );
 user
   .command('import <file>')
-  .description('create users from a CSV file of "name,password" lines (all or none)')
+  .description('create users from a CSV file of "name,password" lines, or "name,password,display name" after that header line (all or none)')
   .action((file: string) =>
     withUsers(async (u) => {
-      const entries = readFileSync(file, 'utf8')
+      const lines = readFileSync(file, 'utf8')
         .split(/\r?\n/)
         .map((text, i) => ({ text: text.trim(), line: i + 1 }))
-        .filter((l) => l.text.length > 0 && !l.text.startsWith('#') && !/^name\s*,\s*password$/i.test(l.text))
-        .map(({ text, line }) => {
-          const comma = text.indexOf(',');
-          return { username: comma < 0 ? text : text.slice(0, comma).trim(), password: comma < 0 ? '' : text.slice(comma + 1), line };
-        });
+        .filter((l) => l.text.length > 0 && !l.text.startsWith('#'));
+      // a password may hold commas: it is everything after the name, or up to the display name
+      // when the header line announces that third column
+      const withDisplay = lines.length > 0 && /^name\s*,\s*password\s*,\s*display name$/i.test(lines[0].text);
+      if (withDisplay || (lines.length > 0 && /^name\s*,\s*password$/i.test(lines[0].text))) lines.shift();
+      const entries = lines.map(({ text, line }) => {
+        const first = text.indexOf(',');
+        const last = text.lastIndexOf(',');
+        if (first < 0) return { username: text, password: '', line };
+        if (!withDisplay || last === first) return { username: text.slice(0, first).trim(), password: text.slice(first + 1), line };
+        return { username: text.slice(0, first).trim(), password: text.slice(first + 1, last), displayName: text.slice(last + 1).trim() || null, line };
+      });
       console.log(`${await u.addMany(entries)} users imported`);
     }),
   );
@@ -95,7 +114,7 @@ user
     withUsers(async (u) => {
       const rows = await u.list();
       if (rows.length === 0) console.log('no users');
-      for (const r of rows) console.log(`${r.username}\t${r.disabled ? 'disabled' : 'enabled'}\t${new Date(r.createdAt).toISOString()}`);
+      for (const r of rows) console.log(`${r.username}\t${r.disabled ? 'disabled' : 'enabled'}\t${new Date(r.createdAt).toISOString()}${r.displayName ? `\t${r.displayName}` : ''}`);
     }),
   );
 user

@@ -10,6 +10,9 @@ import { Authenticator } from './core/authenticator.js';
 import { LocationService } from './core/location-service.js';
 import { Registrar } from './core/registrar.js';
 import { Router } from './core/router.js';
+import { LoginThrottle } from './core/login-throttle.js';
+import { MessageRequestHandler } from './im/pager/message-request-handler.js';
+import { OriginatingPolicy } from './im/participating/originating-policy.js';
 import { SipStack } from './sip/stack.js';
 import { loadTlsCredentials } from './sip/transport/tls-credentials.js';
 import type { ListeningPorts } from './sip/transport/transport-layer.js';
@@ -83,15 +86,27 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       advertisedHost,
       trace: config.log.traceSip,
       forceRport: config.sip.forceRport,
+      userAgent: config.sip.userAgent ?? `Parley/${VERSION}`,
     },
     log,
   );
   const location = new LocationService(ds, log);
   await location.load();
-  const auth = new Authenticator(users, { realm: config.domain, algorithms: config.auth.algorithms, nonceLifetime: config.auth.nonceLifetime });
-  const registrar = new Registrar(stack, domain, users, auth, location, config.registrar);
+  const auth = new Authenticator(
+    users,
+    {
+      realm: config.domain,
+      algorithms: config.auth.algorithms,
+      offerAllTo: config.auth.offerAllTo.map((p) => new RegExp(p)),
+      nonceLifetime: config.auth.nonceLifetime,
+      maxTrackedNonces: config.auth.maxTrackedNonces,
+    },
+    new LoginThrottle(config.auth.throttle),
+    log,
+  );
+  const registrar = new Registrar(stack, domain, auth, location, config.registrar);
   const cipher = MessageCipher.loadOrCreate(config.dataDir);
-  const store = new DeferredStore(ds, cipher, config.deferred.retention, log);
+  const store = new DeferredStore(ds, cipher, config.deferred, log);
   await store.load();
   const deliveryTimeoutMs = Math.min(16 * config.sip.timers.T1, 20_000);
   const delivery = new DeferredDelivery(
@@ -105,10 +120,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   users.onServiceRevoked = (names) => {
     for (const n of names) location.removeAor(domain.aor(n)).catch((err: unknown) => log.warn({ err }, 'binding removal failed'));
   };
-  location.onRegistered = (aor) => delivery.onRegistered(aor.slice(4, aor.lastIndexOf('@')));
-  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, maxStoredPerUser: config.deferred.maxPerUser });
+  location.onRegistered = (aor) => {
+    const user = domain.userOf(aor);
+    if (user !== null) delivery.onRegistered(user);
+  };
+  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull });
   const documents = new DocumentStore(ds);
   const policy = new TerminatingPolicy(documents, domain);
+  const messages = new MessageRequestHandler(auth, users, new OriginatingPolicy(domain), policy, pager);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
   const uniqueIndexes = APP_USAGES.filter((u) => u.uniqueAcross).map(
     (u) => new AttributeIndex(documents, u.auid, u.namespace, u.uniqueAcross!.element, u.uniqueAcross!.attribute),
@@ -116,8 +135,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
-  const xcapDiff = new XcapDiffNotifier(stack, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT, minExpires: 60, maxExpires: 3600, defaultExpires: 3600 }, log);
-  stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, xcapDiff, log));
+  const xcapDiff = new XcapDiffNotifier(stack, documents, domain, auth, { xcapRootUrl, xcapRootPath: XCAP_ROOT, ...config.subscriptions }, log);
+  const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle).serveEvent('xcap-diff', xcapDiff.handle);
+  router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
+  stack.setUser(router);
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();

@@ -39,7 +39,8 @@ describe('parley user … against a running server', () => {
   it('passwd: the old password stops working, the new one works', async () => {
     expect(await register('bob', 'bob-pw')).toBe('SIP/2.0 200 OK');
     await app.cli('user', 'passwd', 'bob', '--password', 'new-bob-pw');
-    await eventually(async () => (await register('bob', 'bob-pw')) === 'SIP/2.0 403 Wrong credentials');
+    // a wrong password is challenged again, like any failed login
+    await eventually(async () => (await register('bob', 'bob-pw')) === 'SIP/2.0 401 Unauthorized');
     expect(await register('bob', 'new-bob-pw')).toBe('SIP/2.0 200 OK');
   });
 
@@ -53,9 +54,9 @@ describe('parley user … against a running server', () => {
     await eventually(async () => (await register('carl', 'carl-pw')) === 'SIP/2.0 200 OK');
   });
 
-  it('remove: the user is gone (404)', async () => {
+  it('remove: the user is gone (challenged again, like an unknown user)', async () => {
     await app.cli('user', 'remove', 'carl');
-    await eventually(async () => (await register('carl', 'carl-pw')) === 'SIP/2.0 404 Not Found');
+    await eventually(async () => (await register('carl', 'carl-pw')) === 'SIP/2.0 401 Unauthorized');
     expect(await app.cli('user', 'list')).not.toContain('carl');
   });
 

@@ -4,7 +4,7 @@ import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
 import { authorize } from '../support/digest-client.js';
 
 // Default algorithm order (SHA-256 first), short nonces and small limits to reach every branch.
-const CONFIG = { auth: { nonceLifetime: 5 }, sip: { maxBodyBytes: 2000, maxMessageBytes: 4096 } };
+const CONFIG = { auth: { nonceLifetime: 5, offerAllTo: ['^parley-test-client'] }, sip: { maxBodyBytes: 2000, maxMessageBytes: 4096 } };
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', loopy: 'loopy-pw' };
 let app: RunningAppliance;
 
@@ -17,9 +17,13 @@ afterAll(async () => {
 
 const D = 'parley.test';
 
-/** Sends a request, answers the challenge with the first (preferred) algorithm, returns the final response. */
+/**
+ * Sends a request as a client that takes several challenges (its User-Agent is in `offerAllTo`),
+ * answers the challenge with the first (preferred) algorithm, returns the final response.
+ */
 async function withAuth(c: RawClient, spec: Parameters<typeof buildRequest>[0], user: string, password: string): Promise<{ challenge: string; final: string }> {
   const callId = `c${Math.random().toString(36).slice(2)}`;
+  spec = { ...spec, headers: ['User-Agent: parley-test-client/1', ...(spec.headers ?? [])] };
   const challenge = await c.request(buildRequest({ ...spec, callId, cseq: 1 }));
   const header = challenge.startsWith('SIP/2.0 401') ? 'WWW-Authenticate' : 'Proxy-Authenticate';
   const value = headerOf(challenge, header)[0];
@@ -31,14 +35,16 @@ async function withAuth(c: RawClient, spec: Parameters<typeof buildRequest>[0], 
 }
 
 describe('transports (C4)', () => {
-  it.each(['TCP', 'TLS'] as const)('answers OPTIONS over %s with Allow, Accept and Supported', async (kind) => {
+  it.each(['TCP', 'TLS'] as const)('answers OPTIONS over %s with Allow, Accept and Server', async (kind) => {
     const c = await RawClient.stream(kind, kind === 'TLS' ? app.tlsPort : app.sipPort);
     const res = await c.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: kind, localPort: c.localPort }));
     expect(res).toMatch(/^SIP\/2\.0 200 OK/);
-    expect(headerOf(res, 'Allow')[0]).toBe('REGISTER, MESSAGE, OPTIONS, SUBSCRIBE, ACK, CANCEL');
+    expect(headerOf(res, 'Allow')[0].split(', ').sort()).toEqual(['ACK', 'CANCEL', 'MESSAGE', 'OPTIONS', 'REGISTER', 'SUBSCRIBE']);
     expect(headerOf(res, 'Allow-Events')[0]).toBe('xcap-diff');
     expect(headerOf(res, 'Accept')).toHaveLength(1);
-    expect(res).toMatch(/^Supported:/m);
+    // no option tags supported: no Supported header at all, rather than an empty one
+    expect(res).not.toMatch(/^Supported:/m);
+    expect(headerOf(res, 'Server')[0]).toMatch(/^Parley\/\d+\.\d+\.\d+$/);
     c.close();
   });
 
@@ -59,6 +65,24 @@ describe('transports (C4)', () => {
   it('keeps the TLS certificate it generated in the data folder', async () => {
     const { statSync } = await import('node:fs');
     expect(statSync(`${app.dataDir}/tls/self-signed.key`).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('Via handling for clients behind NAT', () => {
+  it('fills in rport with the source port and adds received (RFC 3581 §4)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const res = await c.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort }));
+    expect(headerOf(res, 'Via')[0]).toMatch(new RegExp(`;rport=${c.localPort};received=127\\.0\\.0\\.1$`));
+    c.close();
+  });
+
+  it('adds received when the sent-by host is not where the request came from (RFC 3261 §18.2.1)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const req = buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort })
+      .replace(/^Via: SIP\/2\.0\/UDP 127\.0\.0\.1:(\d+);branch=(\S+);rport$/m, 'Via: SIP/2.0/UDP 192.0.2.55:$1;branch=$2, SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKother');
+    const res = await c.request(req);
+    expect(headerOf(res, 'Via').join(', ')).toEqual(`SIP/2.0/UDP 192.0.2.55:${c.localPort};branch=${/branch=(z9hG4bK[0-9a-f]+)/.exec(req)![1]};received=127.0.0.1, SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKother`);
+    c.close();
   });
 });
 

@@ -38,6 +38,7 @@ describe('xcap-diff subscriptions (RFC 5875, X4)', () => {
     expect(notifies).toHaveLength(3);
     const [full, change, end] = notifies;
     expect(header(full, 'Event')).toBe('xcap-diff');
+    expect(header(full, 'User-Agent')).toMatch(/^Parley\/\d+\.\d+\.\d+$/);
     expect(header(full, 'Content-Type')).toBe('application/xcap-diff+xml');
     expect(header(full, 'Subscription-State')).toMatch(/^active;expires=(600|59\d)$/);
     expect(full).toContain(`<document new-etag="${etag1.replace(/"/g, '&quot;')}" sel="${DOC}"/>`);

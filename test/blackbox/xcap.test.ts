@@ -20,10 +20,13 @@ const list = (entries: string[]) =>
 const DOC = 'resource-lists/users/sip:alice@parley.test/index';
 
 describe('XCAP documents (RFC 4825 §7, §8)', () => {
-  it('challenges with digest using the SIP credentials (SHA-256 first)', async () => {
+  it('challenges with digest using the SIP credentials: MD5 alone to an unknown client, SHA-256 first to one that chooses', async () => {
     const res = await fetch(`http://127.0.0.1:${app.httpPort}/xcap-root/${DOC}`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Digest realm="parley\.test".*algorithm=SHA-256/);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Digest realm="parley\.test".*algorithm=MD5/);
+    expect(res.headers.get('www-authenticate')).not.toContain('SHA-256');
+    const chooser = await fetch(`http://127.0.0.1:${app.httpPort}/xcap-root/${DOC}`, { headers: { 'User-Agent': 'Parley/0.1.0' } });
+    expect(chooser.headers.get('www-authenticate')).toMatch(/^Digest realm="parley\.test".*algorithm=SHA-256.*, Digest .*algorithm=MD5/);
   });
 
   it('creates a document with PUT (201 + strong ETag) and reads it back with GET', async () => {

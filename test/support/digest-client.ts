@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 export function authorize(
   challengeValue: string,
-  o: { method: string; uri: string; username: string; password: string; header?: string },
+  o: { method: string; uri: string; username: string; password: string; header?: string; nc?: number; cnonce?: string },
 ): string {
   const param = (name: string): string | undefined => {
     const m = new RegExp(`${name}=(?:"([^"]*)"|([^,\\s]+))`, 'i').exec(challengeValue);
@@ -17,8 +17,8 @@ export function authorize(
   const algorithm = param('algorithm') ?? 'MD5';
   const hashName = algorithm.toUpperCase() === 'SHA-256' ? 'sha256' : 'md5';
   const H = (s: string) => createHash(hashName).update(s).digest('hex');
-  const cnonce = randomBytes(8).toString('hex');
-  const nc = '00000001';
+  const cnonce = o.cnonce ?? randomBytes(8).toString('hex');
+  const nc = (o.nc ?? 1).toString(16).padStart(8, '0');
   const ha1 = H(`${o.username}:${realm}:${o.password}`);
   const ha2 = H(`${o.method}:${o.uri}`);
   const response = H(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);

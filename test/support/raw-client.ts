@@ -21,19 +21,22 @@ export class RawClient {
     private readonly closer: () => void,
   ) {}
 
-  static async udp(port: number): Promise<RawClient> {
+  /** A UDP client; `localAddress` lets it come from another loopback address (another "host"). */
+  static async udp(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
     const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => s.bind(0, localAddress, () => r()));
     const c = new RawClient('UDP', (d) => s.send(d, port, '127.0.0.1'), () => s.close());
     c.localPort = s.address().port;
     s.on('message', (m) => c.push(m.toString()));
     return c;
   }
 
-  static async stream(kind: 'TCP' | 'TLS', port: number): Promise<RawClient> {
+  static async stream(kind: 'TCP' | 'TLS', port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s: net.Socket =
-        kind === 'TLS' ? tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s)) : net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+        kind === 'TLS'
+          ? tls.connect({ socket: net.connect({ host: '127.0.0.1', port, localAddress }), rejectUnauthorized: false }, () => resolve(s))
+          : net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
       s.once('error', reject);
     });
     const c = new RawClient(kind, (d) => socket.write(d), () => socket.destroy());

@@ -13,7 +13,12 @@ export interface SippOptions {
   localPort?: number;
   vars?: Record<string, string>;
   service?: string;
-  auth?: { user: string; password: string };
+  /**
+   * Digest credentials. SIPp writes `sip:<remote ip>:<port>` as the digest uri unless told the
+   * Request-URI with -auth_uri; the appliance refuses credentials for another target (RFC 3261
+   * §22.4), so `uri` is passed, by default the Request-URI of our scenarios.
+   */
+  auth?: { user: string; password: string; uri?: string };
   transport?: 'u1' | 't1' | 'l1';
   calls?: number;
   timeoutSec?: number;
@@ -52,7 +57,8 @@ export function sipp(o: SippOptions): SippRun {
     '-trace_err', '-error_file', errFile,
   ];
   if (o.service) args.push('-s', o.service);
-  if (o.auth) args.push('-au', o.auth.user, '-ap', o.auth.password);
+  // SIPp writes "sip:" itself before the -auth_uri value
+  if (o.auth) args.push('-au', o.auth.user, '-ap', o.auth.password, '-auth_uri', (o.auth.uri ?? requestUriOf(o)).replace(/^sip:/, ''));
   for (const [k, v] of Object.entries(o.vars ?? {})) args.push('-set', k, v);
   args.push(...(o.extra ?? []));
   const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -66,6 +72,19 @@ export function sipp(o: SippOptions): SippRun {
     });
   });
   return { done, kill: () => child.kill('SIGUSR1') };
+}
+
+/** The Request-URI a scenario of test/scenarios sends its authenticated request to. */
+function requestUriOf(o: SippOptions): string {
+  const domain = o.vars?.domain ?? '';
+  switch (o.scenario) {
+    case 'message-uac.xml':
+      return `sip:${o.vars?.to}@${domain}`;
+    case 'xcap-diff.xml':
+      return `sip:${o.service}@${domain}`;
+    default:
+      return `sip:${domain}`;
+  }
 }
 
 /** Runs SIPp to completion and fails with its traces when it did not pass. */

@@ -3,6 +3,16 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+/** A regular expression, checked when the config is read. */
+const regex = z.string().refine((v) => {
+  try {
+    new RegExp(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
 /** A listening port: a number (0 = not opened), or "auto" for any free one (reported at start-up and in /health). */
 const port = z.union([z.number().int().min(0).max(65535), z.literal('auto')]);
 export type PortSetting = z.infer<typeof port>;
@@ -28,6 +38,8 @@ export const ConfigSchema = z
         advertisedHost: z.string().optional(),
         /** answer every UDP request at its source port, as if it had rport (RFC 3581; NAT-friendly) */
         forceRport: z.boolean().default(true),
+        /** Server on our responses and User-Agent on requests we originate; '' for none (default Parley/<version>) */
+        userAgent: z.string().max(200).regex(/^[^\r\n]*$/, 'one line').optional(),
         port: port.default(5060),
         tlsPort: port.default(5061),
         wsPort: port.default(5066),
@@ -53,9 +65,34 @@ export const ConfigSchema = z
       .prefault({}),
     auth: z
       .object({
-        /** offered in this order (RFC 8760 §2.4: the preferred one first) */
+        /** accepted, most preferred first (RFC 8760 §2.4) */
         algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1).default(['SHA-256', 'MD5']),
+        /** User-Agent patterns (regular expressions) of clients offered every algorithm; the rest get MD5 alone */
+        offerAllTo: z.array(regex).default(['^Linphone', 'belle-sip', '^Parley/']),
         nonceLifetime: z.number().int().min(5).default(300),
+        /** nonces whose counts are remembered at most (replay protection), about 150 bytes each */
+        maxTrackedNonces: z.number().int().min(1000).default(200_000),
+        throttle: z
+          .object({
+            window: z.number().int().min(1).default(300),
+            perSourceAndUser: z.number().int().min(1).default(5),
+            perSource: z.number().int().min(1).default(30),
+            perUser: z.number().int().min(1).default(100),
+            blockFor: z.number().int().min(1).default(30),
+            maxBlock: z.number().int().min(1).default(900),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    subscriptions: z
+      .object({
+        minExpires: z.number().int().min(1).default(60),
+        maxExpires: z.number().int().min(1).default(3600),
+        defaultExpires: z.number().int().min(1).default(3600),
+        /** subscriptions one user may hold per event package */
+        maxPerUser: z.number().int().min(1).default(20),
       })
       .strict()
       .prefault({}),
@@ -66,6 +103,10 @@ export const ConfigSchema = z
         retryMin: z.number().int().min(1).default(5),
         retryMax: z.number().int().min(1).default(600),
         maxPerUser: z.number().int().min(1).default(10_000),
+        /** of a recipient's stored messages, how many may come from one sender */
+        maxPerSender: z.number().int().min(1).default(1_000),
+        /** Retry-After (seconds) sent with 480 when a store, or a sender's share of it, is full */
+        retryAfterWhenFull: z.number().int().min(1).default(3600),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { SipRequest } from '../sip/message/message.js';
-import { SipError } from '../sip/errors.js';
 import {
   type DigestAlgorithm,
   NonceFactory,
@@ -8,94 +6,166 @@ import {
   expectedResponse,
   parseCredentials,
 } from '../sip/auth/digest.js';
+import { NonceCounts } from '../sip/auth/nonce-counts.js';
 import type { UserDirectory } from './user-directory.js';
 import type { UserRow } from '../store/entities.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { Logger } from '../log.js';
 
 export interface AuthOptions {
   realm: string;
+  /** the algorithms accepted, most preferred first */
   algorithms: DigestAlgorithm[];
+  /** User-Agent patterns of clients that pick the challenge they support: they are offered every algorithm */
+  offerAllTo: RegExp[];
+  /** seconds a nonce stays fresh */
   nonceLifetime: number;
+  /** nonces whose counts are remembered at most (replay protection memory bound) */
+  maxTrackedNonces: number;
 }
 
+/** One request's credentials and what they must match. */
+export interface AuthAttempt {
+  /** the Authorization / Proxy-Authorization header values */
+  headers: readonly string[];
+  method: string;
+  /** whether the digest's `uri` names this request's target (RFC 3261 §22.4, RFC 7616 §3.4.6) */
+  uriMatches(digestUri: string): boolean;
+  /** where the request came from, for throttling and the failure log */
+  source: { address: string; port: number; transport: string };
+  userAgent: string | undefined;
+}
+
+export type AuthOutcome =
+  | { kind: 'ok'; user: UserRow }
+  /** answer with a fresh challenge (stale: the password was right, only the nonce was not) */
+  | { kind: 'challenge'; stale: boolean }
+  /** malformed credentials (400), or valid credentials of a disabled user (403) */
+  | { kind: 'refused'; status: 400 | 403; reason: string }
+  /** too many failures from this source or for this user: try again in `retryAfter` seconds */
+  | { kind: 'throttled'; retryAfter: number };
+
+/** What an unknown user's response is compared with, so that it costs as much as a known one's. */
+const NO_SUCH_HA1 = { md5: '0'.repeat(32), sha256: '0'.repeat(64) };
+
 /**
- * Digest authentication of SIP requests (RFC 3261 §22, RFC 8760): REGISTER is
- * challenged by the registrar with 401, everything else by the proxy with 407.
+ * Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760 SHA-256) for SIP and for the XCAP
+ * aggregation proxy alike (C2, X3): the same users, nonces, replay protection and throttling.
+ *
+ * What a client learns is the same for an unknown user and a wrong password: a new challenge
+ * (RFC 9110 §11.6.2 for HTTP). Only valid credentials learn more (403 for a disabled user).
+ * A nonce's counts are remembered so that captured credentials cannot be replayed; a replay,
+ * like an expired nonce, gets a challenge with `stale=true` when its password was right.
  */
 export class Authenticator {
   private readonly nonces: NonceFactory;
+  private readonly counts: NonceCounts;
 
   constructor(
     private readonly users: UserDirectory,
     private readonly opts: AuthOptions,
+    private readonly throttle: LoginThrottle,
+    private readonly log: Logger,
   ) {
     this.nonces = new NonceFactory(opts.nonceLifetime);
+    this.counts = new NonceCounts(opts.nonceLifetime * 1000, opts.maxTrackedNonces);
   }
 
-  /**
-   * Returns the authenticated, enabled user, or throws the SipError to answer
-   * with (a challenge, 403 for a disabled user, 404 for an unknown one).
-   */
-  authenticate(req: SipRequest, asRegistrar: boolean): UserRow {
-    const outcome = this.check(req.headers.all(asRegistrar ? 'authorization' : 'proxy-authorization'), req.method);
-    if ('user' in outcome) return outcome.user;
-    if ('status' in outcome) throw new SipError(outcome.status, outcome.reason);
-    throw this.challengeError(asRegistrar ? 401 : 407, outcome.stale);
+  get realm(): string {
+    return this.opts.realm;
   }
 
-  /**
-   * Checks digest credentials (from SIP Authorization/Proxy-Authorization or an
-   * HTTP Authorization header) for a request method. Shared by the SIP core and
-   * the XCAP aggregation proxy, so both take the same passwords (X3).
-   */
-  check(values: readonly string[], method: string): { user: UserRow } | { status: number; reason: string } | { challenge: true; stale: boolean } {
-    for (const value of values) {
+  /** Nonces whose counts are held now (for /health and the memory bound's tests). */
+  get trackedNonces(): number {
+    return this.counts.size;
+  }
+
+  check(a: AuthAttempt): AuthOutcome {
+    for (const value of a.headers) {
       const cred = parseCredentials(value);
       if (cred === null || cred.scheme.toLowerCase() !== 'digest') continue; // RFC 4475 regaut01: unknown schemes are ignored
       const p = cred.params;
       if (p.get('realm') !== this.opts.realm) continue;
-      const username = p.get('username');
-      const nonce = p.get('nonce');
-      const uri = p.get('uri');
-      const response = p.get('response');
-      if (username === undefined || nonce === undefined || uri === undefined || response === undefined) {
-        return { status: 400, reason: 'Incomplete digest credentials' };
-      }
       const algName = (p.get('algorithm') ?? 'MD5').toUpperCase();
       if (algName !== 'MD5' && algName !== 'SHA-256') continue;
       const alg = algName as DigestAlgorithm;
       if (!this.opts.algorithms.includes(alg)) continue;
-      const user = this.users.get(username);
-      if (user === undefined) return { status: 404, reason: 'Unknown user' };
-      if (user.disabled) return { status: 403, reason: 'User disabled' };
-      const qop = p.get('qop');
-      let qopParams: { nc: string; cnonce: string } | null = null;
-      if (qop !== undefined) {
-        const nc = p.get('nc');
-        const cnonce = p.get('cnonce');
-        if (qop !== 'auth' || nc === undefined || cnonce === undefined) return { status: 400, reason: 'Unsupported qop or missing nc/cnonce' };
-        qopParams = { nc, cnonce };
-      }
-      const ha1 = alg === 'MD5' ? user.ha1Md5 : user.ha1Sha256;
-      const expected = expectedResponse(alg, ha1, method, uri, nonce, qopParams);
-      const ok = expected.length === response.length && timingSafeEqual(Buffer.from(expected), Buffer.from(response.toLowerCase()));
-      if (!ok) return { status: 403, reason: 'Wrong credentials' };
-      const fresh = this.nonces.check(nonce);
-      if (fresh === 'ok') return { user };
-      // right password on an old nonce: ask again without bothering the user (RFC 7616 §3.3)
-      return { challenge: true, stale: fresh === 'stale' };
+      return this.verify(a, p, alg);
     }
-    return { challenge: true, stale: false };
+    return { kind: 'challenge', stale: false };
   }
 
-  /** Challenge header values, one per algorithm in order of preference (RFC 8760 §2.4). */
-  challenges(stale: boolean): string[] {
+  private verify(a: AuthAttempt, p: Map<string, string>, alg: DigestAlgorithm): AuthOutcome {
+    const username = p.get('username');
+    const nonce = p.get('nonce');
+    const uri = p.get('uri');
+    const response = p.get('response');
+    if (username === undefined || nonce === undefined || uri === undefined || response === undefined) {
+      return { kind: 'refused', status: 400, reason: 'Incomplete digest credentials' };
+    }
+    const qop = p.get('qop');
+    let qopParams: { nc: string; cnonce: string } | null = null;
+    let nc: number | null = null;
+    if (qop !== undefined) {
+      const ncText = p.get('nc');
+      const cnonce = p.get('cnonce');
+      // RFC 7616 §3.4: nc is exactly 8 hex digits
+      if (qop !== 'auth' || ncText === undefined || cnonce === undefined || !/^[0-9a-fA-F]{8}$/.test(ncText)) {
+        return { kind: 'refused', status: 400, reason: 'Unsupported qop or malformed nc/cnonce' };
+      }
+      qopParams = { nc: ncText, cnonce };
+      nc = parseInt(ncText, 16);
+    }
+    // RFC 3261 §22.4 / RFC 7616 §3.4.6: the credentials are for this request's target only
+    if (!a.uriMatches(uri)) return { kind: 'refused', status: 400, reason: 'Digest uri does not match the request target' };
+    const name = username.toLowerCase();
+    const wait = this.throttle.retryAfter(name, a.source.address);
+    if (wait > 0) return { kind: 'throttled', retryAfter: wait };
+
+    const user = this.users.get(name);
+    const ha1 = alg === 'MD5' ? (user?.ha1Md5 ?? NO_SUCH_HA1.md5) : (user?.ha1Sha256 ?? NO_SUCH_HA1.sha256);
+    const expected = Buffer.from(expectedResponse(alg, ha1, a.method, uri, nonce, qopParams));
+    const given = Buffer.from(response.toLowerCase());
+    const right = user !== undefined && expected.length === given.length && timingSafeEqual(expected, given);
+    if (!right) return this.failure(a, name, user === undefined ? 'unknown user' : 'wrong password');
+
+    // the password is right: now the nonce must be ours, fresh, and not used with this count before
+    const issued = this.nonces.issuedAt(nonce);
+    const now = Date.now();
+    if (issued === null || issued > now + 5000 || now - issued > this.opts.nonceLifetime * 1000) return { kind: 'challenge', stale: true };
+    if (!this.counts.accept(nonce, issued, nc, now)) {
+      this.log.info({ user: name, source: `${a.source.address}:${a.source.port}`, transport: a.source.transport, nc: p.get('nc') ?? null }, 'digest nonce reused: challenged again (replay protection)');
+      return { kind: 'challenge', stale: true };
+    }
+    this.throttle.succeeded(name, a.source.address);
+    if (user.disabled) return { kind: 'refused', status: 403, reason: 'User disabled' };
+    return { kind: 'ok', user };
+  }
+
+  private failure(a: AuthAttempt, user: string, reason: string): AuthOutcome {
+    const blockedFor = this.throttle.failed(user, a.source.address);
+    this.log.warn(
+      { user, source: `${a.source.address}:${a.source.port}`, transport: a.source.transport, reason, ...(blockedFor > 0 ? { blockedFor } : {}) },
+      'authentication failed',
+    );
+    return { kind: 'challenge', stale: false };
+  }
+
+  /**
+   * The algorithms to offer a client, in order (RFC 8760 §2.4: the preferred one first). Clients
+   * known to choose among several challenges get them all; every other client gets one, MD5
+   * when it is accepted, because several common clients fail when offered more than one:
+   * libre (baresip) gives up if any is not MD5, JsSIP answers only the last, SIPp only the first.
+   */
+  algorithmsFor(userAgent: string | undefined): DigestAlgorithm[] {
+    const all = this.opts.algorithms;
+    if (all.length === 1 || (userAgent !== undefined && this.opts.offerAllTo.some((re) => re.test(userAgent)))) return all;
+    return [all.includes('MD5') ? 'MD5' : all[0]];
+  }
+
+  /** Challenge header values for a client, one per algorithm offered. */
+  challenges(stale: boolean, userAgent: string | undefined): string[] {
     const nonce = this.nonces.create();
-    return this.opts.algorithms.map((alg) => challenge(this.opts.realm, nonce, alg, stale));
-  }
-
-  private challengeError(status: 401 | 407, stale: boolean): SipError {
-    const values = this.challenges(stale);
-    const header = status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-    return new SipError(status, status === 401 ? 'Unauthorized' : 'Proxy Authentication Required', { [header]: values });
+    return this.algorithmsFor(userAgent).map((alg) => challenge(this.opts.realm, nonce, alg, stale));
   }
 }

@@ -20,4 +20,10 @@ export class LocalDomain {
   aor(username: string): string {
     return `sip:${username}@${this.name}`;
   }
+
+  /** The user name in one of our canonical AORs (the inverse of `aor`), or null for any other. */
+  userOf(aor: string): string | null {
+    const suffix = `@${this.name}`;
+    return aor.startsWith('sip:') && aor.endsWith(suffix) && aor.length > 4 + suffix.length ? aor.slice(4, -suffix.length) : null;
+  }
 }

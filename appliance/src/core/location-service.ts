@@ -1,5 +1,5 @@
 import type { DataSource, Repository } from 'typeorm';
-import { LessThan, In, Not } from 'typeorm';
+import { LessThan, MoreThan, In, Not } from 'typeorm';
 import { BindingEntity, type BindingRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
 import type { Logger } from '../log.js';
@@ -67,19 +67,31 @@ export class LocationService {
     return n;
   }
 
-  /** Applies one REGISTER's changes atomically, in memory and in the store. */
-  async apply(aor: string, upserts: Binding[], removals: string[]): Promise<void> {
+  /**
+   * Applies one REGISTER's changes atomically, in memory and in the store. With `maxContacts`,
+   * the change is rolled back and false returned if the AOR would then hold more bindings than
+   * that: counted inside the commit, so the limit holds even with several writers on one store.
+   */
+  async apply(aor: string, upserts: Binding[], removals: string[], maxContacts = Infinity): Promise<boolean> {
     const known = this.byAor.get(aor) ?? [];
-    await this.writes.transaction(async (em) => {
-      const r = em.getRepository(BindingEntity);
-      if (removals.length > 0) await r.delete({ aor, contactUri: In(removals) });
-      for (const b of upserts) {
-        const existing = known.find((x) => x.contactUri === b.contactUri);
-        if (existing) b.id = existing.id;
-        const saved = await r.save(b);
-        b.id = saved.id;
-      }
-    });
+    try {
+      await this.writes.transaction(async (em) => {
+        const r = em.getRepository(BindingEntity);
+        if (removals.length > 0) await r.delete({ aor, contactUri: In(removals) });
+        for (const b of upserts) {
+          const existing = known.find((x) => x.contactUri === b.contactUri);
+          if (existing) b.id = existing.id;
+          const saved = await r.save(b);
+          b.id = saved.id;
+        }
+        if (upserts.length > 0 && Number.isFinite(maxContacts) && (await r.countBy({ aor, expiresAt: MoreThan(Date.now()) })) > maxContacts) {
+          throw new OverLimit();
+        }
+      });
+    } catch (err) {
+      if (err instanceof OverLimit) return false;
+      throw err;
+    }
     // Fetched again after the commit: the sweep may have replaced or dropped the list meanwhile.
     const l = this.list(aor);
     for (const uri of removals) {
@@ -93,6 +105,7 @@ export class LocationService {
     }
     if (l.length === 0) this.byAor.delete(aor);
     if (upserts.length > 0) this.onRegistered?.(aor);
+    return true;
   }
 
   /** Drops every binding of an AOR (its user was disabled or removed). */
@@ -131,3 +144,6 @@ export class LocationService {
     }
   }
 }
+
+/** Rolls a binding change back when the AOR would hold too many contacts. */
+class OverLimit extends Error {}

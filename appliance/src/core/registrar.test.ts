@@ -4,6 +4,7 @@ import { tempStore } from '../../../test/support/temp-store.js';
 import { pino } from 'pino';
 import { UserDirectory } from './user-directory.js';
 import { Authenticator } from './authenticator.js';
+import { LoginThrottle } from './login-throttle.js';
 import { LocationService } from './location-service.js';
 import { Registrar } from './registrar.js';
 import { LocalDomain } from './local-domain.js';
@@ -34,12 +35,15 @@ beforeAll(async () => {
   store = await tempStore('reg');
   ({ ds } = store);
   users = new UserDirectory(ds, 'parley.test');
-  await users.add('alice', 'alice-pw');
-  await users.add('bob', 'bob-pw');
   location = new LocationService(ds, log);
   await location.load();
-  const auth = new Authenticator(users, { realm: 'parley.test', algorithms: ['SHA-256', 'MD5'], nonceLifetime: 300 });
-  registrar = new Registrar(stack, new LocalDomain('parley.test', []), users, auth, location, {
+  const auth = new Authenticator(
+    users,
+    { realm: 'parley.test', algorithms: ['SHA-256', 'MD5'], offerAllTo: [/^Parley-test/], nonceLifetime: 300, maxTrackedNonces: 10_000 },
+    new LoginThrottle({ window: 300, perSourceAndUser: 1000, perSource: 1000, perUser: 1000, blockFor: 1, maxBlock: 1 }),
+    log,
+  );
+  registrar = new Registrar(stack, new LocalDomain('parley.test', []), auth, location, {
     minExpires: 60,
     maxExpires: 3600,
     defaultExpires: 3600,
@@ -54,6 +58,14 @@ beforeEach(() => {
   replies = [];
 });
 
+let userCount = 0;
+/** A user of its own for each test, so tests do not depend on each other's bindings or order. */
+async function freshUser(): Promise<string> {
+  const name = `u${++userCount}`;
+  await users.add(name, `${name}-pw`);
+  return name;
+}
+
 function register(user: string, headers: string[], authz?: string, callId = 'reg-1'): SipRequest {
   const text = [
     'REGISTER sip:parley.test SIP/2.0',
@@ -63,6 +75,7 @@ function register(user: string, headers: string[], authz?: string, callId = 'reg
     `Call-ID: ${callId}`,
     `CSeq: ${cseq++} REGISTER`,
     'Max-Forwards: 70',
+    'User-Agent: Parley-test',
     ...headers,
     ...(authz ? [`Authorization: ${authz}`] : []),
     'Content-Length: 0',
@@ -98,75 +111,107 @@ async function registered(user: string, password: string, headers: string[], cal
 }
 
 describe('registrar (RFC 3261 §10.3)', () => {
-  it('challenges with SHA-256 first, then MD5 (RFC 8760 §2.4)', async () => {
-    await expect(registrar.handle(register('alice', ['Contact: <sip:alice@127.0.0.1:5070>']), tx)).rejects.toMatchObject({
+  it('challenges with SHA-256 first, then MD5 (RFC 8760 §2.4), to a client that takes several challenges', async () => {
+    const u = await freshUser();
+    await expect(registrar.handle(register(u, [`Contact: <sip:${u}@127.0.0.1:5070>`]), tx)).rejects.toMatchObject({
       status: 401,
       headers: { 'WWW-Authenticate': [expect.stringContaining('SHA-256'), expect.stringContaining('MD5')] },
     });
   });
 
   it('registers with SHA-256 credentials and answers with the binding and its expiry', async () => {
-    expect(await registered('alice', 'alice-pw', ['Contact: <sip:alice@127.0.0.1:5070>', 'Expires: 120'])).toBe(200);
-    const contact = replies.at(-1)!.opts.headers!.Contact as string[];
-    expect(contact).toEqual(['<sip:alice@127.0.0.1:5070>;expires=120']);
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@127.0.0.1:5070>`, 'Expires: 120'])).toBe(200);
+    expect(replies.at(-1)!.opts.headers!.Contact as string[]).toEqual([`<sip:${u}@127.0.0.1:5070>;expires=120`]);
   });
 
   it('keeps several contacts ordered by q and removes one with expires=0', async () => {
-    expect(await registered('alice', 'alice-pw', ['Contact: <sip:alice@10.0.0.2:5070>;q=0.9, <sip:alice@10.0.0.3>;q=0.1'])).toBe(200);
-    expect(location.lookup('sip:alice@parley.test').map((b) => b.contactUri)).toEqual([
-      'sip:alice@127.0.0.1:5070',
-      'sip:alice@10.0.0.2:5070',
-      'sip:alice@10.0.0.3',
-    ]);
-    expect(await registered('alice', 'alice-pw', ['Contact: <sip:alice@10.0.0.3>;expires=0'])).toBe(200);
-    expect(location.lookup('sip:alice@parley.test')).toHaveLength(2);
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@127.0.0.1:5070>`])).toBe(200);
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.0.2:5070>;q=0.9, <sip:${u}@10.0.0.3>;q=0.1`])).toBe(200);
+    expect(location.lookup(`sip:${u}@parley.test`).map((b) => b.contactUri)).toEqual([`sip:${u}@127.0.0.1:5070`, `sip:${u}@10.0.0.2:5070`, `sip:${u}@10.0.0.3`]);
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.0.3>;expires=0`])).toBe(200);
+    expect(location.lookup(`sip:${u}@parley.test`)).toHaveLength(2);
   });
 
   it('refuses a too brief interval with 423 and Min-Expires', async () => {
-    expect(await registered('alice', 'alice-pw', ['Contact: <sip:alice@10.0.0.9>;expires=10'])).toBe(423);
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.0.9>;expires=10`])).toBe(423);
   });
 
   it('limits the number of contacts per user', async () => {
-    expect(await registered('alice', 'alice-pw', ['Contact: <sip:alice@10.0.0.7>, <sip:alice@10.0.0.8>'])).toBe(403);
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.0.6>, <sip:${u}@10.0.0.7>`])).toBe(200);
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.0.8>, <sip:${u}@10.0.0.9>`])).toBe(403);
+    expect(location.lookup(`sip:${u}@parley.test`)).toHaveLength(2);
+  });
+
+  it('holds the contact limit when many REGISTERs arrive at once', async () => {
+    const u = await freshUser();
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.2.${i}>`], `burst-${u}-${i}`)));
+    expect(outcomes.filter((s) => s === 200)).toHaveLength(3);
+    expect(outcomes.filter((s) => s === 403)).toHaveLength(17);
+    expect(location.lookup(`sip:${u}@parley.test`)).toHaveLength(3);
+    expect(Number(((await ds.query('SELECT COUNT(*) AS n FROM bindings WHERE aor = ?', [`sip:${u}@parley.test`])) as { n: number }[])[0].n)).toBe(3);
   });
 
   it('rejects a REGISTER that is out of order for the same Call-ID (500)', async () => {
-    expect(await registered('bob', 'bob-pw', ['Contact: <sip:bob@10.0.1.1>'], 'bob-call')).toBe(200);
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.1.1>`], `${u}-call`)).toBe(200);
     cseq -= 10;
-    expect(await registered('bob', 'bob-pw', ['Contact: <sip:bob@10.0.1.1>'], 'bob-call')).toBe(500);
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.1.1>`], `${u}-call`)).toBe(500);
     cseq += 20;
   });
 
   it("removes every binding with '*' and Expires: 0, and refuses '*' otherwise", async () => {
-    expect(await registered('bob', 'bob-pw', ['Contact: *', 'Expires: 60'], 'bob-call')).toBe(400);
-    expect(await registered('bob', 'bob-pw', ['Contact: *', 'Expires: 0'], 'bob-call')).toBe(200);
-    expect(location.lookup('sip:bob@parley.test')).toEqual([]);
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.1.1>`], `${u}-call`)).toBe(200);
+    expect(await registered(u, `${u}-pw`, ['Contact: *', 'Expires: 60'], `${u}-call`)).toBe(400);
+    expect(await registered(u, `${u}-pw`, ['Contact: *', 'Expires: 0'], `${u}-call`)).toBe(200);
+    expect(location.lookup(`sip:${u}@parley.test`)).toEqual([]);
   });
 
-  it("refuses credentials of another user (403) and unknown users (404)", async () => {
-    const req = register('bob', ['Contact: <sip:bob@10.0.1.1>']);
-    let www = '';
-    try {
-      await registrar.handle(req, tx);
-    } catch (e) {
-      www = ((e as SipError).headers['WWW-Authenticate'] as string[])[0];
-    }
-    const forged = register('bob', ['Contact: <sip:bob@10.0.1.1>'], authorize(www, { method: 'REGISTER', uri: 'sip:parley.test', username: 'alice', password: 'alice-pw' }));
+  it('refuses credentials of another user (403); an unknown user is challenged like a wrong password', async () => {
+    const [a, b] = [await freshUser(), await freshUser()];
+    const www = await challengeFor(register(b, [`Contact: <sip:${b}@10.0.1.1>`]));
+    const forged = register(b, [`Contact: <sip:${b}@10.0.1.1>`], authorize(www, { method: 'REGISTER', uri: 'sip:parley.test', username: a, password: `${a}-pw` }));
     await expect(registrar.handle(forged, tx)).rejects.toMatchObject({ status: 403 });
-    await expect(registrar.handle(register('nobody', ['Contact: <sip:x@10.0.0.1>']), tx)).rejects.toMatchObject({ status: 404 });
+    expect(await registered('nobody', 'whatever', ['Contact: <sip:nobody@10.0.0.1>'])).toBe(401);
+    expect(await registered(b, 'wrong', [`Contact: <sip:${b}@10.0.1.1>`])).toBe(401);
   });
 
-  it('refuses a wrong password with 403 and a disabled user with 403', async () => {
-    expect(await registered('bob', 'wrong', ['Contact: <sip:bob@10.0.1.1>'])).toBe(403);
-    await users.setDisabled('bob', true);
-    expect(await registered('bob', 'bob-pw', ['Contact: <sip:bob@10.0.1.1>'])).toBe(403);
-    await users.setDisabled('bob', false);
+  it('tells "disabled" (403) only to valid credentials', async () => {
+    const u = await freshUser();
+    await users.setDisabled(u, true);
+    expect(await registered(u, 'wrong', [`Contact: <sip:${u}@10.0.1.1>`])).toBe(401);
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.1.1>`])).toBe(403);
+  });
+
+  it('takes the user part of the AOR case-insensitively', async () => {
+    const u = await freshUser();
+    const upper = u.toUpperCase();
+    const www = await challengeFor(register(upper, [`Contact: <sip:${u}@10.0.3.1>`]));
+    const req = register(upper, [`Contact: <sip:${u}@10.0.3.1>`], authorize(www, { method: 'REGISTER', uri: 'sip:parley.test', username: u, password: `${u}-pw` }));
+    await registrar.handle(req, tx);
+    expect(replies.at(-1)!.status).toBe(200);
+    expect(location.lookup(`sip:${u}@parley.test`)).toHaveLength(1);
   });
 
   it('keeps bindings in the store: a new location service loads them', async () => {
+    const u = await freshUser();
+    expect(await registered(u, `${u}-pw`, [`Contact: <sip:${u}@10.0.4.1>, <sip:${u}@10.0.4.2>`])).toBe(200);
     const again = new LocationService(ds, log);
     await again.load();
-    expect(again.lookup('sip:alice@parley.test').length).toBe(2);
+    expect(again.lookup(`sip:${u}@parley.test`).length).toBe(2);
     again.stop();
   });
 });
+
+async function challengeFor(req: SipRequest): Promise<string> {
+  try {
+    await registrar.handle(req, tx);
+  } catch (e) {
+    return ((e as SipError).headers['WWW-Authenticate'] as string[])[0];
+  }
+  throw new Error('not challenged');
+}

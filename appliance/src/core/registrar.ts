@@ -2,26 +2,23 @@ import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { SipStack } from '../sip/stack.js';
 import { SipError } from '../sip/errors.js';
-import { isSipUri, formatUri, aorOf } from '../sip/message/uri.js';
+import { isSipUri, formatUri } from '../sip/message/uri.js';
 import { getParam } from '../sip/message/params.js';
 import { formatNameAddr } from '../sip/message/name-addr.js';
+import { expiresValue, grantedExpires } from '../sip/expires.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { Authenticator } from './authenticator.js';
+import { authenticateSip } from './sip-authentication.js';
+import { checkRequire } from './extensions.js';
 import type { LocationService, Binding } from './location-service.js';
-import type { UserDirectory } from './user-directory.js';
 import type { LocalDomain } from './local-domain.js';
+import { userOfUriPart } from './user-names.js';
 
 export interface RegistrarOptions {
   minExpires: number;
   maxExpires: number;
   defaultExpires: number;
   maxContactsPerUser: number;
-}
-
-/** RFC 3261 §20.19: a value beyond 2**32-1 is treated as that. */
-function expiresValue(raw: string | null | undefined): number | null {
-  if (raw === undefined || raw === null) return null;
-  if (!/^[0-9]+$/.test(raw)) return null;
-  return raw.length > 10 ? 2 ** 32 - 1 : Math.min(Number(raw), 2 ** 32 - 1);
 }
 
 /** RFC 3261 §20.10: q-value, 0 to 1 with up to three decimals. */
@@ -31,33 +28,40 @@ function qValue(raw: string | null | undefined): number {
   return Number(raw);
 }
 
-/** The registrar (RFC 3261 §10.3, C1): processes REGISTER in the order the RFC gives. */
+/**
+ * The registrar (RFC 3261 §10.3, C1): processes REGISTER in the order the RFC gives. The
+ * REGISTERs of one address-of-record are processed one at a time, so the contact limit
+ * holds however many arrive at once (and the store checks it again inside the commit).
+ */
 export class Registrar {
+  private readonly perAor = new KeyedMutex();
+
   constructor(
     private readonly stack: SipStack,
     private readonly domain: LocalDomain,
-    private readonly users: UserDirectory,
     private readonly auth: Authenticator,
     private readonly location: LocationService,
     private readonly opts: RegistrarOptions,
   ) {}
 
-  async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
+  readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
     // step 1: the Request-URI names a domain we are the registrar for
     const ruri = req.sipUri;
     if (ruri === null || !this.domain.isLocal(ruri.host)) throw new SipError(403, 'Domain not served here');
-    // step 4 (checked first so that an unknown user is told so without a challenge): the AOR
+    // step 2: Require
+    checkRequire(req);
     const to = req.to.uri;
     if (!isSipUri(to)) throw new SipError(400, 'Address of record must be a SIP or SIPS URI');
     if (!this.domain.isLocal(to.host)) throw new SipError(403, 'Domain not served here');
-    const username = to.user;
-    if (username === null || this.users.get(username) === undefined) throw new SipError(404, 'Not Found');
-    // step 3: authenticate; step 4: the credentials must be the AOR's own
-    const user = this.auth.authenticate(req, true);
-    if (user.username !== username) throw new SipError(403, 'Credentials do not match the address of record');
-    const aor = aorOf({ ...to, host: this.domain.name });
-    await this.updateBindings(req, tx, aor);
-  }
+    // step 3: authenticate, before anything about the user is told: an unknown user gets the
+    // same challenge as a wrong password (no user names can be learnt from us)
+    const user = authenticateSip(this.auth, req, tx.source, true);
+    // step 4: the credentials must be the AOR's own (user parts compare case-insensitively here)
+    const username = to.user === null ? null : userOfUriPart(to.user);
+    if (username !== user.username) throw new SipError(403, 'Credentials do not match the address of record');
+    const aor = this.domain.aor(username);
+    await this.perAor.run(aor, () => this.updateBindings(req, tx, aor));
+  };
 
   private async updateBindings(req: SipRequest, tx: ServerTransaction, aor: string): Promise<void> {
     const now = Date.now();
@@ -80,11 +84,9 @@ export class Registrar {
     const removals: string[] = [];
     for (const c of contacts) {
       if (!isSipUri(c.uri)) throw new SipError(400, 'Only SIP and SIPS contacts can be registered');
-      const expires = expiresValue(getParam(c.params, 'expires')) ?? headerExpires ?? this.opts.defaultExpires;
+      const asked = expiresValue(getParam(c.params, 'expires')) ?? headerExpires ?? this.opts.defaultExpires;
       // RFC 3261 §10.3 step 7: too brief an interval gets 423 with our minimum
-      if (expires > 0 && expires < this.opts.minExpires) {
-        throw new SipError(423, 'Interval Too Brief', { 'Min-Expires': String(this.opts.minExpires) });
-      }
+      const expires = grantedExpires(asked, { min: this.opts.minExpires, max: this.opts.maxExpires });
       const contactUri = formatUri(c.uri);
       const existing = current.find((b) => b.contactUri === contactUri);
       if (existing && existing.callId === callId && existing.cseq >= cseq) throw new SipError(500, 'Out of order REGISTER');
@@ -99,7 +101,7 @@ export class Registrar {
         contact: formatNameAddr({ display: null, uri: c.uri, params: c.params.filter((p) => p.name.toLowerCase() !== 'expires') }),
         contactUri,
         q: qValue(getParam(c.params, 'q')),
-        expiresAt: now + Math.min(expires, this.opts.maxExpires) * 1000,
+        expiresAt: now + expires * 1000,
         callId,
         cseq,
         transport: src.transport,
@@ -113,8 +115,11 @@ export class Registrar {
     const after = new Set(current.map((b) => b.contactUri));
     for (const u of upserts) after.add(u.contactUri);
     for (const r of removals) after.delete(r);
-    if (after.size > this.opts.maxContactsPerUser) throw new SipError(403, `Too many contacts (at most ${this.opts.maxContactsPerUser})`);
-    if (upserts.length > 0 || removals.length > 0) await this.location.apply(aor, upserts, removals);
+    if (after.size > this.opts.maxContactsPerUser) throw tooManyContacts(this.opts.maxContactsPerUser);
+    if (upserts.length > 0 || removals.length > 0) {
+      const applied = await this.location.apply(aor, upserts, removals, this.opts.maxContactsPerUser);
+      if (!applied) throw tooManyContacts(this.opts.maxContactsPerUser);
+    }
     this.ok(tx, this.location.lookup(aor));
   }
 
@@ -126,4 +131,8 @@ export class Registrar {
     if (contacts.length > 0) headers.Contact = contacts;
     this.stack.reply(tx, 200, 'OK', { headers });
   }
+}
+
+function tooManyContacts(max: number): SipError {
+  return new SipError(403, `Too many contacts (at most ${max})`);
 }

@@ -4,168 +4,138 @@ import type { SipStack, StackUser } from '../sip/stack.js';
 import { SipError } from '../sip/errors.js';
 import { isSipUri } from '../sip/message/uri.js';
 import type { Logger } from '../log.js';
-import type { Authenticator } from './authenticator.js';
-import type { Registrar } from './registrar.js';
-import type { LocationService } from './location-service.js';
 import type { LocalDomain } from './local-domain.js';
-import type { UserDirectory } from './user-directory.js';
-import type { MessageHandler } from '../im/pager/message-handler.js';
-import type { TerminatingPolicy } from '../im/participating/terminating-policy.js';
-import type { XcapDiffNotifier } from '../xdms/xcap-diff.js';
+import { SUPPORTED, checkProxyRequire, checkRequire } from './extensions.js';
 
-/** Methods we handle; everything else gets 405 with this list (RFC 3261 §21.4.6). */
-export const ALLOW = ['REGISTER', 'MESSAGE', 'OPTIONS', 'SUBSCRIBE', 'ACK', 'CANCEL'];
-/** Event packages we are a notifier for (RFC 6665 §8.2.2). */
-export const ALLOW_EVENTS = ['xcap-diff'];
+/** A function of the appliance that answers one kind of request; it throws a SipError to refuse. */
+export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => Promise<void> | void;
+
 /** Bodies we take (MESSAGE bodies are relayed whatever their type). */
-export const ACCEPT = ['text/plain', 'message/cpim', 'application/im-iscomposing+xml', '*/*'];
-/** Option tags we support; a Require naming any other gets 420 (RFC 3261 §8.2.2.3). */
-export const SUPPORTED: string[] = [];
+const ACCEPT = ['text/plain', 'message/cpim', 'application/im-iscomposing+xml', '*/*'];
 
 /**
- * The SIP/IP core's request routing: it authenticates, picks the function
- * (registrar, server UAS, pager IM), and turns every SipError into its response.
+ * The SIP/IP core's dispatcher: the checks every request goes through (RFC 3261 §16.3 request
+ * validation, §8.2 UAS checks for requests to the server itself), then a table from method,
+ * and for SUBSCRIBE from event package (RFC 6665 §8.2.2), to the function that serves it.
+ * Every SipError a handler throws becomes its response here, in one place.
  */
 export class Router implements StackUser {
+  private readonly methods = new Map<string, RequestHandler>();
+  private readonly events = new Map<string, RequestHandler>();
+  private registrar: RequestHandler | null = null;
+  /** told when a connection-oriented flow closes (bindings over it go) */
+  onFlowClosed: (flowId: string) => void = () => undefined;
+
   constructor(
     private readonly stack: SipStack,
     private readonly domain: LocalDomain,
-    private readonly users: UserDirectory,
-    private readonly auth: Authenticator,
-    private readonly registrar: Registrar,
-    private readonly location: LocationService,
-    private readonly pager: MessageHandler,
-    private readonly policy: TerminatingPolicy,
-    private readonly xcapDiff: XcapDiffNotifier,
     private readonly log: Logger,
   ) {}
 
+  /** REGISTER: served by the registrar for our domain whatever its Request-URI user part. */
+  serveRegister(handler: RequestHandler): this {
+    this.registrar = handler;
+    return this;
+  }
+
+  /** Requests of `method` addressed to our users (MESSAGE now; INVITE, PUBLISH later). */
+  serve(method: string, handler: RequestHandler): this {
+    this.methods.set(method, handler);
+    return this;
+  }
+
+  /** SUBSCRIBE for one event package, initial and in-dialog alike (the handler tells them apart). */
+  serveEvent(event: string, handler: RequestHandler): this {
+    this.events.set(event, handler);
+    return this;
+  }
+
+  /** The methods we handle, for Allow (RFC 3261 §20.5). */
+  get allow(): string[] {
+    const out = this.registrar ? ['REGISTER'] : [];
+    out.push(...this.methods.keys());
+    if (this.events.size > 0) out.push('SUBSCRIBE');
+    out.push('OPTIONS', 'ACK', 'CANCEL');
+    return out;
+  }
+
   onRequest(req: SipRequest, tx: ServerTransaction | null): void {
     if (tx === null) return; // an ACK for a 2xx: no dialogs end here yet
-    this.dispatch(req, tx).catch((err: unknown) => this.fail(tx, err));
-  }
-
-  onFlowClosed(flowId: string): void {
-    this.location.flowClosed(flowId).catch((err: unknown) => this.log.warn({ err }, 'flow cleanup failed'));
-  }
-
-  private fail(tx: ServerTransaction, err: unknown): void {
-    if (err instanceof SipError) {
-      this.stack.reply(tx, err.status, err.reason, { headers: err.headers });
+    let work: Promise<void> | void;
+    try {
+      work = this.dispatch(req, tx);
+    } catch (err) {
+      this.fail(tx, err);
       return;
     }
-    this.log.error({ err, method: tx.request.method }, 'request failed');
-    this.stack.reply(tx, 500, 'Server Internal Error');
+    if (work) work.catch((err: unknown) => this.fail(tx, err));
   }
 
-  private async dispatch(req: SipRequest, tx: ServerTransaction): Promise<void> {
+  /**
+   * Turns a failure into the response. Total: it never throws, even when the transaction has
+   * already answered (a failure after the final response is logged, and the process goes on).
+   */
+  private fail(tx: ServerTransaction, err: unknown): void {
+    try {
+      if (tx.finished) {
+        this.log.error({ err, method: tx.method, callId: tx.callId }, 'request failed after its final response');
+        return;
+      }
+      if (err instanceof SipError) {
+        this.stack.reply(tx, err.status, err.reason, { headers: err.headers });
+        return;
+      }
+      this.log.error({ err, method: tx.method, callId: tx.callId }, 'request failed');
+      this.stack.reply(tx, 500, 'Server Internal Error');
+    } catch (second) {
+      this.log.error({ err: second, first: err }, 'could not answer a failed request');
+    }
+  }
+
+  private dispatch(req: SipRequest, tx: ServerTransaction): Promise<void> | void {
     const ruri = req.uri;
     // RFC 3261 §8.2.2.1 / §16.3 step 2: a scheme we cannot route (RFC 4475 unkscm, novelsc)
     if (!isSipUri(ruri)) throw new SipError(416, 'Unsupported URI Scheme');
     const forUs = this.domain.isLocal(ruri.host);
-    if (req.method === 'REGISTER') {
-      this.checkRequire(req);
-      await this.registrar.handle(req, tx);
-      return;
-    }
-    if (forUs && ruri.user === null) {
-      this.serveLocally(req, tx);
-      return;
-    }
-    // RFC 3261 §16.3 steps 3 and 4: hop count, then loops
+    if (req.method === 'REGISTER' && this.registrar) return this.registrar(req, tx);
+    if (forUs && ruri.user === null) return this.serveLocally(req, tx);
+    // RFC 3261 §16.3 steps 3 to 5: hop count, loops, Proxy-Require
     if (req.maxForwards === 0) throw new SipError(483, 'Too Many Hops');
     if (this.isLoop(req)) throw new SipError(482, 'Loop Detected');
-    this.checkProxyRequire(req);
+    checkProxyRequire(req);
     if (!forUs) {
-      this.checkRequire(req);
+      checkRequire(req);
       throw new SipError(403, 'Relaying to other domains is not enabled');
     }
-    switch (req.method) {
-      case 'MESSAGE':
-        await this.message(req, tx, ruri.user!);
-        return;
-      case 'BYE':
-        throw new SipError(481, 'Call/Transaction Does Not Exist');
-      case 'SUBSCRIBE':
-        await this.subscribe(req, tx);
-        return;
-      case 'OPTIONS':
-        this.serveLocally(req, tx);
-        return;
-      default:
-        throw new SipError(405, 'Method Not Allowed', { Allow: ALLOW.join(', ') });
+    if (req.method === 'SUBSCRIBE') {
+      const event = (req.headers.get('event') ?? '').split(';')[0].trim().toLowerCase();
+      const handler = this.events.get(event);
+      if (handler === undefined) throw new SipError(489, 'Bad Event', { 'Allow-Events': [...this.events.keys()].join(', ') });
+      return handler(req, tx);
     }
+    if (req.method === 'OPTIONS') return this.serveLocally(req, tx);
+    if (req.method === 'BYE') throw new SipError(481, 'Call/Transaction Does Not Exist');
+    const handler = this.methods.get(req.method);
+    if (handler === undefined) throw new SipError(405, 'Method Not Allowed', { Allow: this.allow.join(', ') });
+    return handler(req, tx);
   }
 
   /** Requests to the server itself: OPTIONS probes get our capabilities (RFC 3261 §11.2). */
   private serveLocally(req: SipRequest, tx: ServerTransaction): void {
-    this.checkRequire(req);
+    checkRequire(req);
     if (req.method === 'OPTIONS') {
-      this.stack.reply(tx, 200, 'OK', {
-        headers: { Allow: ALLOW.join(', '), Accept: ACCEPT.join(', '), Supported: SUPPORTED.join(', '), 'Accept-Encoding': 'identity', 'Allow-Events': ALLOW_EVENTS.join(', ') },
-      });
+      const headers: Record<string, string> = { Allow: this.allow.join(', '), Accept: ACCEPT.join(', '), 'Accept-Encoding': 'identity', 'Allow-Events': [...this.events.keys()].join(', ') };
+      // RFC 3261 §20.37: Supported lists the option tags we support; with none, no header at all
+      if (SUPPORTED.length > 0) headers.Supported = SUPPORTED.join(', ');
+      this.stack.reply(tx, 200, 'OK', { headers });
       return;
     }
     if (req.method === 'BYE') throw new SipError(481, 'Call/Transaction Does Not Exist');
-    throw new SipError(405, 'Method Not Allowed', { Allow: ALLOW.join(', ') });
-  }
-
-  private async message(req: SipRequest, tx: ServerTransaction, recipientPart: string): Promise<void> {
-    const sender = this.auth.authenticate(req, false);
-    const from = req.from.uri;
-    // the identity a recipient sees is the authenticated one: a forged From is refused
-    if (!isSipUri(from) || from.user !== sender.username || !this.domain.isLocal(from.host)) {
-      throw new SipError(403, 'From does not match the authenticated user');
-    }
-    const recipient = this.users.get(decodeURIComponentSafe(recipientPart));
-    if (recipient === undefined) throw new SipError(404, 'Not Found');
-    if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
-    this.checkRequire(req);
-    const senderAor = this.domain.aor(sender.username);
-    // the recipient's block list (Y2): 403 for block, a silent 202 for polite-block
-    if ((await this.policy.check(recipient.username, senderAor)) === 'discard') {
-      this.stack.reply(tx, 202, 'Accepted');
-      return;
-    }
-    const { delivery } = await this.policy.preferences(recipient.username);
-    await this.pager.handle(req, tx, senderAor, recipient.username, delivery === 'store');
-  }
-
-  /** SUBSCRIBE (RFC 6665): xcap-diff for one's own documents; refreshes go to their dialog. */
-  private async subscribe(req: SipRequest, tx: ServerTransaction): Promise<void> {
-    if (req.toTag !== undefined) {
-      // in a dialog: its identifiers are what authorises it (the initial SUBSCRIBE was authenticated)
-      if (!this.xcapDiff.owns(req)) throw new SipError(481, 'Subscription Does Not Exist');
-      await this.xcapDiff.refresh(req, tx);
-      return;
-    }
-    const event = (req.headers.get('event') ?? '').split(';')[0].trim().toLowerCase();
-    if (!ALLOW_EVENTS.includes(event)) throw new SipError(489, 'Bad Event', { 'Allow-Events': ALLOW_EVENTS.join(', ') });
-    const user = this.auth.authenticate(req, false);
-    this.checkRequire(req);
-    await this.xcapDiff.subscribe(req, tx, user.username);
-  }
-
-  private checkRequire(req: SipRequest): void {
-    const unsupported = req.tokens('require').filter((t) => !SUPPORTED.includes(t));
-    if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
-  }
-
-  private checkProxyRequire(req: SipRequest): void {
-    const unsupported = req.tokens('proxy-require').filter((t) => !SUPPORTED.includes(t));
-    if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
+    throw new SipError(405, 'Method Not Allowed', { Allow: this.allow.join(', ') });
   }
 
   /** RFC 3261 §16.3 step 4: a Via with a branch we made means the request came back to us. */
   private isLoop(req: SipRequest): boolean {
     return req.vias.some((v) => this.stack.isOwnBranch(v.branch));
-  }
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
   }
 }

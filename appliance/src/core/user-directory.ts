@@ -3,6 +3,7 @@ import { UserEntity, type UserRow } from '../store/entities.js';
 import { ha1 } from '../sip/auth/digest.js';
 import type { Logger } from '../log.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import { USER_NAME_RULE, canonicalUserName, checkDisplayName } from './user-names.js';
 
 export class UserError extends Error {
   constructor(message: string) {
@@ -10,9 +11,6 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
-
-/** RFC 3261 user part characters we allow in user names (no escaping needed in a SIP URI). */
-const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9._~!$&'()*+,;=-]{0,63}$/;
 
 /**
  * The service profiles of our users. The CLI writes through it; the server
@@ -52,6 +50,7 @@ export class UserDirectory {
     const rows = await this.repo.find();
     const before = this.byName;
     this.byName = new Map(rows.map((u) => [u.username, u]));
+    if (this.dataVersion === -1) this.warnAboutRealm(rows);
     this.dataVersion = await this.currentDataVersion();
     const revoked = [...before.values()].filter((old) => !old.disabled && (this.byName.get(old.username)?.disabled ?? true)).map((u) => u.username);
     if (revoked.length > 0) this.onServiceRevoked?.(revoked);
@@ -74,22 +73,34 @@ export class UserDirectory {
     }
   }
 
-  /** From memory: the hot path of every authentication. */
+  /** Passwords are hashed with the realm (RFC 3261 §22.4): users made for another domain cannot log in here. */
+  private warnAboutRealm(rows: UserRow[]): void {
+    const others = rows.filter((u) => u.realm !== this.realm);
+    if (others.length === 0) return;
+    this.log?.warn(
+      { realm: this.realm, users: others.slice(0, 20).map((u) => `${u.username} (${u.realm})`), count: others.length },
+      'users whose passwords were set for another domain (realm) cannot log in: set their passwords again (parley user passwd NAME)',
+    );
+  }
+
+  /** From memory: the hot path of every authentication. Names are case-insensitive. */
   get(username: string): UserRow | undefined {
-    return this.byName.get(username);
+    return this.byName.get(username) ?? this.byName.get(username.toLowerCase());
   }
 
   async list(): Promise<UserRow[]> {
     return this.repo.find({ order: { username: 'ASC' } });
   }
 
-  async add(username: string, password: string): Promise<UserRow> {
-    if (!USERNAME.test(username)) throw new UserError(`invalid user name '${username}': use letters, digits and . _ ~ - (up to 64)`);
+  async add(name: string, password: string, displayName: string | null = null): Promise<UserRow> {
+    const username = nameOf(name);
     checkPassword(password);
+    const display = displayName === null ? null : displayNameOf(displayName);
     if (await this.repo.findOneBy({ username })) throw new UserError(`user '${username}' already exists`);
     const now = Date.now();
     const row = this.repo.create({
       username,
+      displayName: display,
       disabled: false,
       realm: this.realm,
       ha1Md5: ha1('MD5', username, this.realm, password),
@@ -106,24 +117,28 @@ export class UserDirectory {
    * Creates many users in one transaction: all or none. Every bad entry is
    * reported (with its position) before anything is written.
    */
-  async addMany(entries: { username: string; password: string; line: number }[]): Promise<number> {
+  async addMany(entries: { username: string; password: string; displayName?: string | null; line: number }[]): Promise<number> {
     const problems: string[] = [];
     const seen = new Set<string>();
     const existing = new Set((await this.repo.find({ select: { username: true } })).map((u) => u.username));
+    const checked: { username: string; password: string; displayName: string | null }[] = [];
     for (const e of entries) {
       try {
-        if (!USERNAME.test(e.username)) throw new UserError(`invalid user name '${e.username}'`);
+        const username = nameOf(e.username);
         checkPassword(e.password);
-        if (existing.has(e.username) || seen.has(e.username)) throw new UserError(`user '${e.username}' already exists`);
-        seen.add(e.username);
+        const displayName = e.displayName ? displayNameOf(e.displayName) : null;
+        if (existing.has(username) || seen.has(username)) throw new UserError(`user '${username}' already exists`);
+        seen.add(username);
+        checked.push({ username, password: e.password, displayName });
       } catch (err) {
         problems.push(`line ${e.line}: ${(err as Error).message}`);
       }
     }
     if (problems.length > 0) throw new UserError(`nothing imported:\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''}`);
     const now = Date.now();
-    const rows = entries.map((e) => ({
+    const rows = checked.map((e) => ({
       username: e.username,
+      displayName: e.displayName,
       disabled: false,
       realm: this.realm,
       ha1Md5: ha1('MD5', e.username, this.realm, e.password),
@@ -143,31 +158,53 @@ export class UserDirectory {
     row.disabled = disabled;
     row.updatedAt = Date.now();
     await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
-    this.byName.set(username, row);
+    this.byName.set(row.username, row);
   }
 
   async setPassword(username: string, password: string): Promise<void> {
     checkPassword(password);
     const row = await this.mustFind(username);
     row.realm = this.realm;
-    row.ha1Md5 = ha1('MD5', username, this.realm, password);
-    row.ha1Sha256 = ha1('SHA-256', username, this.realm, password);
+    row.ha1Md5 = ha1('MD5', row.username, this.realm, password);
+    row.ha1Sha256 = ha1('SHA-256', row.username, this.realm, password);
     row.updatedAt = Date.now();
     await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
-    this.byName.set(username, row);
+    this.byName.set(row.username, row);
+  }
+
+  /** Sets (or, with null, clears) the name recipients see for this user. */
+  async setDisplayName(username: string, displayName: string | null): Promise<void> {
+    const row = await this.mustFind(username);
+    row.displayName = displayName === null ? null : displayNameOf(displayName);
+    row.updatedAt = Date.now();
+    await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
+    this.byName.set(row.username, row);
   }
 
   async remove(username: string): Promise<void> {
     const row = await this.mustFind(username);
     await this.writes.transaction((em) => em.getRepository(UserEntity).remove(row));
-    this.byName.delete(username);
+    this.byName.delete(row.username);
   }
 
-  private async mustFind(username: string): Promise<UserRow> {
+  private async mustFind(name: string): Promise<UserRow> {
+    const username = name.toLowerCase();
     const row = await this.repo.findOneBy({ username });
     if (!row) throw new UserError(`no such user '${username}'`);
     return row;
   }
+}
+
+function nameOf(name: string): string {
+  const username = canonicalUserName(name);
+  if (username === null) throw new UserError(`invalid user name '${name}': ${USER_NAME_RULE}`);
+  return username;
+}
+
+function displayNameOf(name: string): string {
+  const checked = checkDisplayName(name);
+  if (checked === null) throw new UserError(`invalid display name '${name}': 1 to 128 printable characters, no double quotes or backslashes`);
+  return checked;
 }
 
 function checkPassword(pw: string): void {

@@ -4,7 +4,7 @@ import type { AnyMessage, SipRequest, SipResponse } from './message/message.js';
 import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
-import { MAGIC_COOKIE } from './message/via.js';
+import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -19,6 +19,8 @@ export interface StackOptions {
   advertisedHost: string;
   /** log every SIP message sent and received */
   trace: boolean;
+  /** Server on our responses and User-Agent on requests we originate ('' for none) */
+  userAgent: string;
   /** answer UDP requests at their source port even without rport (RFC 3581 applied to all) */
   forceRport: boolean;
 }
@@ -71,6 +73,11 @@ export class SipStack {
 
   get advertisedHost(): string {
     return this.opts.advertisedHost;
+  }
+
+  /** What we write in User-Agent on requests we originate (RFC 3261 §20.41), or '' for nothing. */
+  get userAgent(): string {
+    return this.opts.userAgent;
   }
 
   get timers(): TimerValues {
@@ -147,6 +154,11 @@ export class SipStack {
   }
 
   private onRequest(req: SipRequest, source: Source): void {
+    const stamped = stampedTopVia(req.topVia, source.address, source.port);
+    if (stamped !== null) {
+      const vias = req.vias;
+      req.setVias([formatVia(stamped), ...withoutTopVia(req.headers.all('via'))], [stamped, ...vias.slice(1)]);
+    }
     const method = req.method === 'ACK' ? 'INVITE' : req.method;
     const key = this.serverKey(req, method);
     const existing = this.servers.get(key);
@@ -198,7 +210,7 @@ export class SipStack {
     if (!rej.isRequest || rej.status === 0 || rej.headers.all('via').length === 0) return;
     if (/\bACK\s*$/i.test(rej.headers.get('cseq') ?? '')) return;
     const res = createResponse(rej.headers, rej.status, rej.reason, this.newId());
-    if (rej.status === 505) res.headers.set('supported', []);
+    if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
     this.sendResponse(serialize(res), res, source);
   }
 
@@ -253,6 +265,7 @@ export class SipStack {
     if (tx.finished) return null;
     if (opts.toTag !== undefined) this.toTags.set(tx, opts.toTag);
     const res = createResponse(tx.request, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
+    if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
     if (opts.headers) for (const [name, value] of Object.entries(opts.headers)) res.headers.set(name, value);
     if (opts.body !== undefined) {
       res.body = typeof opts.body === 'string' ? Buffer.from(opts.body) : opts.body;

@@ -4,8 +4,9 @@ import { DataSource } from 'typeorm';
 import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
+import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up

@@ -3,7 +3,10 @@ import { EntitySchema } from 'typeorm';
 /** A subscriber of our domain. Only the digest hashes are kept, never the password. */
 export interface UserRow {
   id: number;
+  /** lower case (core/user-names.ts) */
   username: string;
+  /** what recipients see as the sender's name (From and P-Asserted-Identity display name), or null */
+  displayName: string | null;
   disabled: boolean;
   /** MD5(username:realm:password), RFC 2617 §3.2.2.2 HA1 */
   ha1Md5: string;
@@ -81,6 +84,7 @@ export const UserEntity = new EntitySchema<UserRow>({
   columns: {
     id: { type: Number, primary: true, generated: 'increment' },
     username: { type: String, unique: true },
+    displayName: { type: String, name: 'display_name', nullable: true },
     disabled: { type: Boolean, default: false },
     ha1Md5: { type: String, name: 'ha1_md5' },
     ha1Sha256: { type: String, name: 'ha1_sha256' },

@@ -6,6 +6,11 @@ import { SipError } from '../sip/errors.js';
 import { Dialog, dialogId, destinationFor } from '../sip/dialog/dialog.js';
 import { formatUri } from '../sip/message/uri.js';
 import type { LocalDomain } from '../core/local-domain.js';
+import type { Authenticator } from '../core/authenticator.js';
+import { authenticateSip } from '../core/sip-authentication.js';
+import { checkRequire } from '../core/extensions.js';
+import { expiresValue, grantedExpires } from '../sip/expires.js';
+import { mediaTypeOf } from '../sip/message/media-type.js';
 import type { Logger } from '../log.js';
 import type { DocumentStore, DocumentChange } from './document-store.js';
 import { escapeAttr } from './xcap-error.js';
@@ -21,6 +26,8 @@ export interface XcapDiffOptions {
   minExpires: number;
   maxExpires: number;
   defaultExpires: number;
+  /** subscriptions one user may hold at once (a new one past it is refused) */
+  maxPerUser: number;
 }
 
 interface Subscription {
@@ -31,6 +38,10 @@ interface Subscription {
   resources: string[];
   expiresAt: number;
   timer: NodeJS.Timeout | null;
+  /** false until the full-state NOTIFY is out: changes meanwhile only set `missed` */
+  ready: boolean;
+  /** a change came while the full state was being read: send the full state again */
+  missed: boolean;
 }
 
 /**
@@ -46,11 +57,28 @@ export class XcapDiffNotifier {
     private readonly stack: SipStack,
     private readonly docs: DocumentStore,
     private readonly domain: LocalDomain,
+    private readonly auth: Authenticator,
     private readonly opts: XcapDiffOptions,
     private readonly log: Logger,
   ) {
     docs.onChange((change) => this.onChange(change));
   }
+
+  /**
+   * SUBSCRIBE with Event: xcap-diff, the router's handler: a request inside one of our dialogs
+   * is a refresh or an unsubscribe (its dialog identifiers authorise it, since the initial
+   * SUBSCRIBE was authenticated); anything else is a new subscription to authenticate.
+   */
+  readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+    if (req.toTag !== undefined) {
+      if (!this.owns(req)) throw new SipError(481, 'Subscription Does Not Exist');
+      await this.refresh(req, tx);
+      return;
+    }
+    const user = authenticateSip(this.auth, req, tx.source, false);
+    checkRequire(req);
+    await this.subscribe(req, tx, user.username);
+  };
 
   get size(): number {
     return this.subs.size;
@@ -69,6 +97,9 @@ export class XcapDiffNotifier {
     const expires = this.expiresOf(req);
     const owner = this.domain.aor(username);
     const resources = this.resourcesOf(req, owner);
+    if (expires > 0 && this.countOf(owner) >= this.opts.maxPerUser) {
+      throw new SipError(403, `Too many subscriptions (at most ${this.opts.maxPerUser} per user)`);
+    }
     const contactHeader = req.contacts === '*' ? undefined : req.contacts[0];
     if (contactHeader === undefined) throw new SipError(400, 'SUBSCRIBE needs a Contact');
     const localTag = this.stack.newId();
@@ -86,17 +117,24 @@ export class XcapDiffNotifier {
       remoteSeq: req.cseq.seq,
       destination: destinationFor(contactHeader.uri, tx.source),
     });
+    const sub: Subscription = { dialog, owner, resources, expiresAt: 0, timer: null, ready: false, missed: false };
     if (expires === 0) {
       // a fetch (RFC 6665 §4.4.3): one NOTIFY with the state, then the subscription is over
       this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: '0', Contact: dialog.state.localContact } });
-      await this.notifyFull({ dialog, owner, resources, expiresAt: 0, timer: null }, 'terminated;reason=timeout');
+      await this.notifyFull(sub, 'terminated;reason=timeout');
       return;
     }
-    const sub: Subscription = { dialog, owner, resources, expiresAt: 0, timer: null };
     this.arm(sub, expires);
+    // registered before the state is read, so a change committed meanwhile is noticed (`missed`)
     this.subs.set(dialog.id, sub);
     this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: String(expires), Contact: dialog.state.localContact } });
     await this.notifyFull(sub, `active;expires=${expires}`);
+  }
+
+  private countOf(owner: string): number {
+    let n = 0;
+    for (const s of this.subs.values()) if (s.owner === owner) n++;
+    return n;
   }
 
   /** Whether an in-dialog request belongs to one of our subscriptions. */
@@ -129,18 +167,15 @@ export class XcapDiffNotifier {
   }
 
   private expiresOf(req: SipRequest): number {
-    const raw = req.headers.get('expires');
-    const v = raw === undefined ? this.opts.defaultExpires : Number(raw);
-    if (v !== 0 && v < this.opts.minExpires) throw new SipError(423, 'Interval Too Brief', { 'Min-Expires': String(this.opts.minExpires) });
-    return Math.min(v, this.opts.maxExpires);
+    const asked = expiresValue(req.headers.get('expires')) ?? this.opts.defaultExpires;
+    return grantedExpires(asked, { min: this.opts.minExpires, max: this.opts.maxExpires });
   }
 
   /** The documents a SUBSCRIBE body names (RFC 5875 §4.1), each inside the subscriber's own tree. */
   private resourcesOf(req: SipRequest, owner: string): string[] {
     const ownFolder = (auid: string) => `${auid}/users/${owner}/`;
     if (req.body.length === 0) return ['*'];
-    const type = (req.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/resource-lists+xml') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/resource-lists+xml' });
+    if (mediaTypeOf(req.headers.get('content-type')) !== 'application/resource-lists+xml') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/resource-lists+xml' });
     const doc = new DOMParser().parseFromString(req.body.toString('utf8'), 'text/xml');
     const out: string[] = [];
     const entries = doc.getElementsByTagNameNS(RL, 'entry');
@@ -173,7 +208,7 @@ export class XcapDiffNotifier {
     sub.expiresAt = Date.now() + expires * 1000;
     sub.timer = setTimeout(() => {
       this.end(sub);
-      void this.notifyFull(sub, 'terminated;reason=timeout');
+      this.notifyFull(sub, 'terminated;reason=timeout').catch((err: unknown) => this.log.error({ err, owner: sub.owner }, 'xcap-diff: final NOTIFY failed'));
     }, expires * 1000);
     sub.timer.unref();
   }
@@ -187,18 +222,31 @@ export class XcapDiffNotifier {
     return Math.max(0, Math.round((sub.expiresAt - Date.now()) / 1000));
   }
 
-  /** The full state: every watched document with its ETag (RFC 5875 §4.3). */
+  /**
+   * The full state: every watched document with its ETag (RFC 5875 §4.3). It goes out before any
+   * change NOTIFY; a change committed while it was being read is covered by sending it again.
+   */
   private async notifyFull(sub: Subscription, state: string): Promise<void> {
-    const docs = await this.docs.listOwner(sub.owner);
-    const lines = docs
-      .filter((d) => this.matches(sub, d.auid, sub.owner, d.path))
-      .map((d) => `  <document new-etag="${escapeAttr(d.etag)}" sel="${escapeAttr(`${d.auid}/users/${sub.owner}/${d.path}`)}"/>\n`);
-    this.send(sub, state, lines.join(''));
+    for (;;) {
+      sub.missed = false;
+      const docs = await this.docs.listOwner(sub.owner);
+      const lines = docs
+        .filter((d) => this.matches(sub, d.auid, sub.owner, d.path))
+        .map((d) => `  <document new-etag="${escapeAttr(d.etag)}" sel="${escapeAttr(`${d.auid}/users/${sub.owner}/${d.path}`)}"/>\n`);
+      const live = this.subs.get(sub.dialog.id) === sub;
+      this.send(sub, live && !state.startsWith('terminated') ? `active;expires=${this.remaining(sub)}` : state, lines.join(''));
+      sub.ready = true;
+      if (!sub.missed || !live) return;
+    }
   }
 
   private onChange(change: DocumentChange): void {
     for (const sub of this.subs.values()) {
       if (!this.matches(sub, change.auid, change.owner, change.path)) continue;
+      if (!sub.ready) {
+        sub.missed = true;
+        continue;
+      }
       const sel = `${change.auid}/${change.owner === '' ? 'global' : `users/${change.owner}`}/${change.path}`;
       const prev = change.previousEtag === null ? '' : ` previous-etag="${escapeAttr(change.previousEtag)}"`;
       const next = change.newEtag === null ? '' : ` new-etag="${escapeAttr(change.newEtag)}"`;
@@ -208,7 +256,9 @@ export class XcapDiffNotifier {
 
   private send(sub: Subscription, state: string, documents: string): void {
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<xcap-diff xmlns="urn:ietf:params:xml:ns:xcap-diff" xcap-root="${escapeAttr(this.opts.xcapRootUrl)}">\n${documents}</xcap-diff>\n`;
-    const notify = sub.dialog.request('NOTIFY', { Event: 'xcap-diff', 'Subscription-State': state }, { type: XCAP_DIFF_TYPE, content: body });
+    const headers: Record<string, string> = { Event: 'xcap-diff', 'Subscription-State': state };
+    if (this.stack.userAgent) headers['User-Agent'] = this.stack.userAgent;
+    const notify = sub.dialog.request('NOTIFY', headers, { type: XCAP_DIFF_TYPE, content: body });
     this.stack.sendRequest(notify, sub.dialog.state.destination, {
       onFinal: (res) => {
         // RFC 6665 §4.2.2: a 481 or other failure to a NOTIFY ends the subscription

@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import { XMLSerializer } from '@xmldom/xmldom';
 import type { Authenticator } from '../core/authenticator.js';
 import type { LocalDomain } from '../core/local-domain.js';
-import { parseCredentials } from '../sip/auth/digest.js';
+import { normalizeAddress } from '../sip/transport/stream.js';
 import { isSipUri, parseUri } from '../sip/message/uri.js';
 import { SyntaxFault } from '../sip/message/scanner.js';
 import { APP_USAGES, usageOf, type AppUsage } from './app-usages.js';
@@ -16,7 +16,7 @@ import { putElement, putAttribute, deleteNode, type EditContext } from './elemen
 import { splitSteps } from './node-selector.js';
 import type { ListResolver } from './list-resolver.js';
 import type { AttributeIndex } from './attribute-index.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import { checkUniqueAcross, valuesOf } from './constraints.js';
 import { DOMParser } from '@xmldom/xmldom';
 
@@ -73,26 +73,40 @@ export function xcapServer(
   };
 }
 
-/** HTTP digest with the user's SIP credentials (X3); the same nonces and hashes as the SIP core. */
+/**
+ * HTTP digest with the user's SIP credentials (X3, RFC 7616): the same users, nonces, replay
+ * protection and login throttling as the SIP core. An unknown user and a wrong password both
+ * get a new challenge (RFC 9110 §11.6.2); a throttled client gets 429 with Retry-After (RFC 6585 §4).
+ */
 function authenticate(ctx: Koa.Context, auth: Authenticator): string | null {
   const header = ctx.get('authorization');
-  const values = header ? [header] : [];
-  // RFC 7616 §3.4.6: the digest must be for this request-target
-  const cred = header ? parseCredentials(header) : null;
-  if (cred !== null && cred.params.get('uri') !== undefined && cred.params.get('uri') !== ctx.url) {
-    throw new XcapError(400, null, 'The digest uri does not match the request');
+  const userAgent = ctx.get('user-agent') || undefined;
+  const outcome = auth.check({
+    headers: header ? [header] : [],
+    method: ctx.method,
+    // RFC 7616 §3.4.6: the digest is for this request-target
+    uriMatches: (digestUri) => digestUri === ctx.url,
+    source: { address: normalizeAddress(ctx.req.socket.remoteAddress ?? ''), port: ctx.req.socket.remotePort ?? 0, transport: 'HTTP' },
+    userAgent,
+  });
+  switch (outcome.kind) {
+    case 'ok':
+      return outcome.user.username;
+    case 'refused':
+      ctx.status = outcome.status;
+      ctx.body = outcome.reason;
+      return null;
+    case 'throttled':
+      ctx.status = 429;
+      ctx.set('Retry-After', String(outcome.retryAfter));
+      ctx.body = 'Too many failed authentication attempts';
+      return null;
+    case 'challenge':
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', auth.challenges(outcome.stale, userAgent));
+      ctx.body = 'Unauthorized';
+      return null;
   }
-  const outcome = auth.check(values, ctx.method);
-  if ('user' in outcome) return outcome.user.username;
-  if ('status' in outcome) {
-    ctx.status = outcome.status === 404 ? 403 : outcome.status;
-    ctx.body = outcome.reason;
-    return null;
-  }
-  ctx.status = 401;
-  ctx.set('WWW-Authenticate', auth.challenges(outcome.stale));
-  ctx.body = 'Unauthorized';
-  return null;
 }
 
 function parseRequestPath(ctx: Koa.Context, root: string): XcapUri {

@@ -1,6 +1,8 @@
 import type { SipStack } from '../../sip/stack.js';
 import { Headers } from '../../sip/message/headers.js';
-import { SipRequest } from '../../sip/message/message.js';
+import type { SipRequest } from '../../sip/message/message.js';
+import { messageToDevice } from '../device-request.js';
+import { parseNameAddr, formatNameAddr } from '../../sip/message/name-addr.js';
 import { parseUri } from '../../sip/message/uri.js';
 import type { LocationService, Binding } from '../../core/location-service.js';
 import type { LocalDomain } from '../../core/local-domain.js';
@@ -99,7 +101,7 @@ export class DeferredDelivery {
         if (bindings.length === 0) return; // wait for the next REGISTER
         const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b)), this.opts.timeoutMs);
         if (outcome.answered) {
-          await this.store.remove(m.id, username);
+          await this.store.remove(m);
           continue;
         }
         const attempts = m.attempts + 1;
@@ -112,7 +114,10 @@ export class DeferredDelivery {
     }
   }
 
-  /** The pushed MESSAGE: the original sender, our recipient, the original time (RFC 3261 §20.17 Date). */
+  /**
+   * The pushed MESSAGE, a request we originate: the original sender (From as stored, with the
+   * directory's display name), our recipient, the original time (RFC 3261 §20.17 Date).
+   */
   private build(m: StoredMessage, aor: string, b: Binding): SipRequest {
     const h = new Headers();
     h.set('from', m.fromHeader);
@@ -121,8 +126,18 @@ export class DeferredDelivery {
     h.set('cseq', '1 MESSAGE');
     h.set('max-forwards', '70');
     h.set('date', new Date(m.receivedAt).toUTCString());
-    h.set('p-asserted-identity', `<${m.senderAor}>`);
+    if (this.stack.userAgent) h.set('user-agent', this.stack.userAgent);
     h.set('content-type', m.contentType);
-    return new SipRequest('MESSAGE', parseUri(b.contactUri), b.contactUri, h, m.body);
+    return messageToDevice(b, h, m.body, assertedFrom(m.fromHeader, m.senderAor));
+  }
+}
+
+/** The P-Asserted-Identity of a stored message: the display name stored in its From, and the sender's AOR. */
+function assertedFrom(fromHeader: string, senderAor: string): string {
+  try {
+    const from = parseNameAddr(fromHeader, 'From');
+    return formatNameAddr({ display: from.display, uri: parseUri(senderAor), params: [] });
+  } catch {
+    return `<${senderAor}>`;
   }
 }

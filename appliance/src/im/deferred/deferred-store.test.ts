@@ -8,6 +8,7 @@ import { MessageCipher } from './message-cipher.js';
 import { DeferredStore } from './deferred-store.js';
 
 const log = pino({ level: 'silent' });
+const LIMITS = { retention: 3600, maxPerUser: 300, maxPerSender: 250 };
 let temp: Awaited<ReturnType<typeof tempStore>>;
 let dir: string;
 let ds: DataSource;
@@ -16,7 +17,7 @@ let store: DeferredStore;
 beforeAll(async () => {
   temp = await tempStore('deferred');
   ({ dir, ds } = temp);
-  store = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), 3600, log);
+  store = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), LIMITS, log);
   await store.load();
 });
 afterAll(async () => {
@@ -55,7 +56,7 @@ describe('deferred store (P2)', () => {
 
   it('removes a delivered message and counts down', async () => {
     const [m] = await store.oldest('carol', 1);
-    await store.remove(m.id, 'carol');
+    await store.remove(m);
     expect(store.pendingFor('carol')).toBe(0);
     expect(await store.oldest('carol', 1)).toEqual([]);
   });
@@ -75,8 +76,20 @@ describe('deferred store (P2)', () => {
     expect(store.pendingFor('dave')).toBe(0);
   });
 
+  it('holds the per-recipient limit and each sender\'s share of it under a concurrent burst', async () => {
+    const from = (sender: string, i: number) => ({ ...msg('erin', `x${i}`), senderAor: `sip:${sender}@parley.test` });
+    const first = await Promise.all(Array.from({ length: 400 }, (_, i) => store.add(from('alice', i))));
+    expect(first.filter((r) => r.stored)).toHaveLength(250);
+    expect(first.filter((r) => !r.stored && r.refusal === 'sender-share-full')).toHaveLength(150);
+    const second = await Promise.all(Array.from({ length: 100 }, (_, i) => store.add(from('frank', i))));
+    expect(second.filter((r) => r.stored)).toHaveLength(50);
+    expect(second.filter((r) => !r.stored && r.refusal === 'recipient-full')).toHaveLength(50);
+    expect(store.pendingFor('erin')).toBe(300);
+    expect(Number(((await ds.query("SELECT COUNT(*) AS n FROM deferred_messages WHERE recipient = 'erin'")) as { n: number }[])[0].n)).toBe(300);
+  });
+
   it('counts what survives a restart', async () => {
-    const again = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), 3600, log);
+    const again = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), LIMITS, log);
     await again.load();
     expect(again.pendingFor('bob')).toBe(200);
   });

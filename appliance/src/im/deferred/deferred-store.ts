@@ -1,5 +1,5 @@
 import type { DataSource, Repository } from 'typeorm';
-import { LessThan } from 'typeorm';
+import { In, LessThan } from 'typeorm';
 import { DeferredMessageEntity, type DeferredMessageRow } from '../../store/entities.js';
 import type { MessageCipher } from './message-cipher.js';
 import { writesOf, type WriteQueue } from '../../store/write-queue.js';
@@ -12,6 +12,18 @@ export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
   body: Buffer;
 }
 
+export interface DeferredLimits {
+  /** seconds a stored message is kept */
+  retention: number;
+  /** messages one recipient may have waiting */
+  maxPerUser: number;
+  /** of those, messages from one sender (so one sender cannot fill a recipient's store for everyone) */
+  maxPerSender: number;
+}
+
+/** Why a message could not be given a place in the store. */
+export type StoreRefusal = 'recipient-full' | 'sender-share-full';
+
 /**
  * Durable store-and-forward for pager messages (P2). `add` resolves only after
  * the row is committed; the store's write queue lets inserts that arrive
@@ -19,14 +31,20 @@ export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
  */
 export class DeferredStore {
   private readonly repo: Repository<DeferredMessageRow>;
-  /** pending messages per recipient, so a REGISTER refresh costs no query */
+  /**
+   * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
+   * messages being committed. A place is taken synchronously before the commit is awaited, so a
+   * burst of concurrent messages can never take more than the limits (the check and the count
+   * are one step on the event loop).
+   */
   private readonly counts = new Map<string, number>();
+  private readonly bySender = new Map<string, number>();
   private readonly writes: WriteQueue;
 
   constructor(
     private readonly ds: DataSource,
     private readonly cipher: MessageCipher,
-    private readonly retentionSec: number,
+    private readonly limits: DeferredLimits,
     private readonly log: Logger,
   ) {
     this.repo = ds.getRepository(DeferredMessageEntity);
@@ -35,8 +53,12 @@ export class DeferredStore {
 
   async load(): Promise<void> {
     await this.purgeExpired();
-    const rows = (await this.ds.query('SELECT recipient, COUNT(*) AS n FROM deferred_messages GROUP BY recipient')) as { recipient: string; n: number }[];
-    for (const r of rows) this.counts.set(r.recipient, Number(r.n));
+    const rows = (await this.ds.query('SELECT recipient, sender_aor AS sender, COUNT(*) AS n FROM deferred_messages GROUP BY recipient, sender_aor')) as {
+      recipient: string;
+      sender: string;
+      n: number;
+    }[];
+    for (const r of rows) this.bump(r.recipient, r.sender, Number(r.n));
   }
 
   pendingFor(recipient: string): number {
@@ -47,16 +69,33 @@ export class DeferredStore {
     return [...this.counts.keys()];
   }
 
-  async add(m: NewDeferredMessage): Promise<void> {
+  /** Messages from `sender` waiting for `recipient` (stored or being stored). */
+  pendingFrom(recipient: string, sender: string): number {
+    return this.bySender.get(`${recipient}|${sender}`) ?? 0;
+  }
+
+  /**
+   * Stores a message; resolves after its commit (P2: the 202 follows durability). Refused,
+   * with nothing written, when the recipient's store or the sender's share of it is full.
+   */
+  async add(m: NewDeferredMessage): Promise<{ stored: true } | { stored: false; refusal: StoreRefusal }> {
+    if (this.pendingFor(m.recipient) >= this.limits.maxPerUser) return { stored: false, refusal: 'recipient-full' };
+    if (this.pendingFrom(m.recipient, m.senderAor) >= this.limits.maxPerSender) return { stored: false, refusal: 'sender-share-full' };
+    this.bump(m.recipient, m.senderAor, 1);
     const sealed = this.cipher.encrypt(m.body, m.recipient);
-    const expiresAt = m.receivedAt + this.retentionSec * 1000;
-    await this.writes.transaction((em) =>
-      em.query(
-        'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,0,?)',
-        [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt],
-      ),
-    );
-    this.counts.set(m.recipient, (this.counts.get(m.recipient) ?? 0) + 1);
+    const expiresAt = m.receivedAt + this.limits.retention * 1000;
+    try {
+      await this.writes.transaction((em) =>
+        em.query(
+          'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,0,?)',
+          [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt],
+        ),
+      );
+    } catch (err) {
+      this.bump(m.recipient, m.senderAor, -1);
+      throw err;
+    }
+    return { stored: true };
   }
 
   /** The oldest stored messages of a recipient, decrypted, in arrival order. */
@@ -67,28 +106,36 @@ export class DeferredStore {
   }
 
   /** Removes a message once the recipient's device has answered 2xx. */
-  async remove(id: number, recipient: string): Promise<void> {
-    const result = await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).delete({ id }));
-    if ((result.affected ?? 1) > 0) this.decrement(recipient, 1);
+  async remove(m: Pick<StoredMessage, 'id' | 'recipient' | 'senderAor'>): Promise<void> {
+    const result = await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).delete({ id: m.id }));
+    if ((result.affected ?? 1) > 0) this.bump(m.recipient, m.senderAor, -1);
   }
 
   async recordFailure(id: number, attempts: number, nextAttemptAt: number): Promise<void> {
     await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).update({ id }, { attempts, nextAttemptAt }));
   }
 
-  private decrement(recipient: string, n: number): void {
-    const left = (this.counts.get(recipient) ?? 0) - n;
-    if (left > 0) this.counts.set(recipient, left);
-    else this.counts.delete(recipient);
+  private bump(recipient: string, sender: string, n: number): void {
+    add(this.counts, recipient, n);
+    add(this.bySender, `${recipient}|${sender}`, n);
   }
 
   /** Drops messages older than the retention period (default 30 days). */
   async purgeExpired(now = Date.now()): Promise<number> {
-    const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true } });
+    const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true, senderAor: true } });
     if (expired.length === 0) return 0;
-    await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).delete({ expiresAt: LessThan(now) }));
-    for (const r of expired) this.decrement(r.recipient, 1);
+    await this.writes.transaction(async (em) => {
+      // in slices: SQLite limits the parameters of one statement
+      for (let i = 0; i < expired.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(expired.slice(i, i + 500).map((r) => r.id)) });
+    });
+    for (const r of expired) this.bump(r.recipient, r.senderAor, -1);
     this.log.info({ n: expired.length }, 'expired stored messages removed');
     return expired.length;
   }
+}
+
+function add(map: Map<string, number>, key: string, n: number): void {
+  const v = (map.get(key) ?? 0) + n;
+  if (v > 0) map.set(key, v);
+  else map.delete(key);
 }

@@ -1,19 +1,21 @@
 import type { SipRequest, SipResponse } from '../../sip/message/message.js';
-import { SipRequest as Request } from '../../sip/message/message.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
 import type { SipStack } from '../../sip/stack.js';
 import { SipError } from '../../sip/errors.js';
-import { parseUri } from '../../sip/message/uri.js';
+import { withoutTopVia } from '../../sip/message/via.js';
 import type { LocationService, Binding } from '../../core/location-service.js';
 import type { LocalDomain } from '../../core/local-domain.js';
 import { fork, branchesFor } from '../../core/forker.js';
 import type { DeferredStore } from '../deferred/deferred-store.js';
 import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
+import type { SenderIdentity } from '../participating/originating-policy.js';
+import { messageToDevice } from '../device-request.js';
 
 export interface PagerOptions {
   /** how long live delivery waits before the message is stored instead (under the sender's 32 s Timer F) */
   deliveryTimeoutMs: number;
-  maxStoredPerUser: number;
+  /** Retry-After (seconds) when a recipient's store, or the sender's share of it, is full */
+  storeFullRetryAfter: number;
 }
 
 /**
@@ -32,14 +34,14 @@ export class MessageHandler {
   ) {}
 
   /**
-   * `senderAor` is the authenticated identity; `recipient` a known, enabled user.
+   * `sender` is the authenticated identity; `recipient` a known, enabled user.
    * With `storeOnly` (the recipient's preference) the message goes straight to storage.
    */
-  async handle(req: SipRequest, tx: ServerTransaction, senderAor: string, recipient: string, storeOnly = false): Promise<void> {
+  async handle(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<void> {
     const aor = this.domain.aor(recipient);
     const bindings = storeOnly ? [] : this.location.lookup(aor);
     if (bindings.length > 0) {
-      const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, senderAor)), this.opts.deliveryTimeoutMs);
+      const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs);
       if (outcome.answered) {
         this.relay(tx, outcome.answered);
         return;
@@ -49,61 +51,47 @@ export class MessageHandler {
         return;
       }
     }
-    await this.defer(req, tx, senderAor, recipient);
+    await this.defer(req, tx, sender, recipient);
     if (bindings.length > 0) this.delivery.scheduleRetry(recipient, 1);
   }
 
+  /** A polite block (Y2): the sender is told 202, as if the message were stored, and it goes nowhere. */
+  acceptSilently(tx: ServerTransaction): void {
+    this.stack.reply(tx, 202, 'Accepted');
+  }
+
   /** RFC 3428 §7: a MESSAGE that cannot be delivered now is stored; 202 says "accepted, not yet delivered". */
-  private async defer(req: SipRequest, tx: ServerTransaction, senderAor: string, recipient: string): Promise<void> {
-    if (this.store.pendingFor(recipient) >= this.opts.maxStoredPerUser) {
-      throw new SipError(480, "Recipient's message store is full");
-    }
-    await this.store.add({
+  private async defer(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string): Promise<void> {
+    const result = await this.store.add({
       recipient,
-      fromHeader: req.headers.get('from') ?? `<${senderAor}>`,
-      senderAor,
+      fromHeader: sender.from,
+      senderAor: sender.aor,
       contentType: req.headers.get('content-type') ?? 'text/plain',
       body: req.body,
       receivedAt: Date.now(),
     });
+    if (!result.stored) {
+      // RFC 3261 §21.4.18 480 with Retry-After (§20.33): the store drains when the recipient comes online
+      const reason = result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient';
+      throw new SipError(480, reason, { 'Retry-After': String(this.opts.storeFullRetryAfter) });
+    }
     this.stack.reply(tx, 202, 'Accepted');
   }
 
-  /** The request as sent to one device (RFC 3261 §16.6): new Request-URI, Max-Forwards-1, asserted identity. */
-  private forwarded(req: SipRequest, b: Binding, senderAor: string): SipRequest {
+  /** The request as sent to one device (RFC 3261 §16.6): new Request-URI, Max-Forwards-1, the identity we assert. */
+  private forwarded(req: SipRequest, b: Binding, sender: SenderIdentity): SipRequest {
     const h = req.headers.clone();
     h.delete('proxy-authorization'); // consumed here (RFC 3261 §22.3)
     h.delete('route');
     h.set('max-forwards', String((req.maxForwards ?? 70) - 1));
-    // RFC 3325 §9.1: we assert the identity we authenticated, replacing any claim
-    h.set('p-asserted-identity', `<${senderAor}>`);
-    h.delete('p-preferred-identity');
-    return new Request(req.method, parseUri(b.contactUri), b.contactUri, h, req.body);
+    // recipients see the directory's name for the sender, not the one the client wrote (originating policy)
+    h.set('from', sender.from);
+    return messageToDevice(b, h, req.body, sender.asserted);
   }
 
   /** Sends a device's response back to the sender without our Via (RFC 3261 §16.7 step 9). */
   private relay(tx: ServerTransaction, res: SipResponse): void {
-    const vias = res.headers.all('via');
-    const rest = vias.length > 0 ? dropFirstVia(vias) : [];
-    res.headers.set('via', rest);
-    res.invalidate();
+    res.setVias(withoutTopVia(res.headers.all('via')));
     tx.respond(res);
   }
-}
-
-/** Removes the topmost Via element, which may share a header line with others. */
-function dropFirstVia(values: readonly string[]): string[] {
-  const first = values[0];
-  const comma = topLevelComma(first);
-  return comma < 0 ? values.slice(1) : [first.slice(comma + 1).trim(), ...values.slice(1)];
-}
-
-function topLevelComma(s: string): number {
-  let quoted = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) return i;
-  }
-  return -1;
 }

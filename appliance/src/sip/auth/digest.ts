@@ -66,20 +66,35 @@ export class NonceFactory {
 
   /** 'ok', 'stale' (well-formed and ours but too old: RFC 7616 §3.3 stale=true) or 'bad'. */
   check(nonce: string, now = Date.now()): 'ok' | 'stale' | 'bad' {
+    const issued = this.issuedAt(nonce);
+    if (issued === null || issued > now + 5000) return 'bad';
+    return now - issued > this.lifetimeSec * 1000 ? 'stale' : 'ok';
+  }
+
+  /** When one of our nonces was made (ms, to the second), or null when it is not ours. */
+  issuedAt(nonce: string): number | null {
     const last = nonce.lastIndexOf('.');
-    if (last < 0) return 'bad';
+    if (last < 0) return null;
     const payload = nonce.slice(0, last);
     const mac = Buffer.from(nonce.slice(last + 1));
     const expected = Buffer.from(this.sign(payload));
-    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return 'bad';
-    const issued = parseInt(payload.slice(0, payload.indexOf('.')), 36) * 1000;
-    if (!Number.isFinite(issued) || issued > now + 5000) return 'bad';
-    return now - issued > this.lifetimeSec * 1000 ? 'stale' : 'ok';
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) return null;
+    return nonceIssueTime(nonce);
+  }
+
+  get lifetimeMs(): number {
+    return this.lifetimeSec * 1000;
   }
 
   private sign(payload: string): string {
     return createHmac('sha256', this.secret).update(payload).digest('base64url').slice(0, 22);
   }
+}
+
+/** The issue time (ms) written in a nonce of ours, read without checking its MAC (for nonces already checked). */
+export function nonceIssueTime(nonce: string): number | null {
+  const issued = parseInt(nonce.slice(0, nonce.indexOf('.')), 36) * 1000;
+  return Number.isFinite(issued) ? issued : null;
 }
 
 /** A challenge header value (WWW-Authenticate / Proxy-Authenticate). */

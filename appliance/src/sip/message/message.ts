@@ -43,6 +43,12 @@ export abstract class SipMessage {
     return this.cache.via;
   }
 
+  /** Replaces the Via header values, with their parsed form when the caller has it. */
+  setVias(values: string[], parsed?: Via[]): void {
+    this.headers.set('via', values);
+    this.cache.via = parsed;
+  }
+
   get topVia(): Via {
     const v = this.vias[0];
     if (v === undefined) throw new SyntaxFault('Missing Via header');

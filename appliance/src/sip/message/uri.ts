@@ -194,3 +194,31 @@ export function aorOf(uri: SipUri): string {
   return `sip:${user}${uri.host}`;
 }
 
+
+/** URI parameters that must match when either URI has them (RFC 3261 §19.1.4). */
+const DECISIVE_PARAMS = ['user', 'ttl', 'method', 'maddr', 'transport'];
+
+function paramMap(uri: SipUri): Map<string, string | null> {
+  const m = new Map<string, string | null>();
+  for (const p of uri.params) m.set(p.name.toLowerCase(), p.value === null ? null : unescapeUri(p.value).toLowerCase());
+  return m;
+}
+
+/**
+ * URI equality by RFC 3261 §19.1.4: user and password case-sensitive after unescaping,
+ * host case-insensitive, ports equal only when both or neither carry one, the parameters
+ * user/ttl/method/maddr/transport equal when either has them, other parameters equal when
+ * both have them, headers ignored here (no request URI we compare carries them). Non-SIP
+ * URIs compare as text, case-insensitively in the scheme.
+ */
+export function sameUri(a: Uri, b: Uri): boolean {
+  if (!isSipUri(a) || !isSipUri(b)) return !isSipUri(a) && !isSipUri(b) && a.scheme === b.scheme && a.text.slice(a.scheme.length) === b.text.slice(b.scheme.length);
+  if (a.scheme !== b.scheme || a.host !== b.host || a.port !== b.port) return false;
+  if ((a.user === null) !== (b.user === null) || (a.user !== null && unescapeUri(a.user) !== unescapeUri(b.user!))) return false;
+  if ((a.password ?? '') !== (b.password ?? '')) return false;
+  const pa = paramMap(a);
+  const pb = paramMap(b);
+  for (const name of DECISIVE_PARAMS) if (pa.get(name) !== pb.get(name)) return false;
+  for (const [name, value] of pa) if (pb.has(name) && pb.get(name) !== value) return false;
+  return true;
+}

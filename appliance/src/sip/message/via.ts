@@ -1,5 +1,5 @@
 import { Scanner, SyntaxFault } from './scanner.js';
-import { type Param, readParams, getParam } from './params.js';
+import { type Param, readParams, getParam, formatParams } from './params.js';
 import { parseHost } from './uri.js';
 
 /** One Via element (RFC 3261 §20.42, §25.1 via-parm). */
@@ -63,3 +63,47 @@ export function parseViaList(value: string): Via[] {
 
 /** RFC 3261 §8.1.1.7: branches of compliant elements start with this cookie. */
 export const MAGIC_COOKIE = 'z9hG4bK';
+
+/** Writes one Via element back (sent-protocol, sent-by, parameters). */
+export function formatVia(v: Via): string {
+  return `${v.protocol}/${v.version}/${v.transport} ${v.host}${v.port !== null ? `:${v.port}` : ''}${formatParams(v.params)}`;
+}
+
+/** Where the first Via element of a header list ends: before a comma outside quotes, or null. */
+function topLevelComma(s: string): number {
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) return i;
+  }
+  return -1;
+}
+
+/** The Via header values without their topmost element, which may share a line with others. */
+export function withoutTopVia(values: readonly string[]): string[] {
+  if (values.length === 0) return [];
+  const comma = topLevelComma(values[0]);
+  return comma < 0 ? values.slice(1) : [values[0].slice(comma + 1).trim(), ...values.slice(1)];
+}
+
+/**
+ * The topmost Via as a server must pass it on and answer it: `received` with the source
+ * address when the sent-by host differs from it (RFC 3261 §18.2.1), and with `rport` asked
+ * for, `rport` set to the source port and `received` always added (RFC 3581 §4), so a
+ * client behind NAT learns its public address. Null when nothing needs to change.
+ */
+export function stampedTopVia(via: Via, sourceAddress: string, sourcePort: number): Via | null {
+  const rport = getParam(via.params, 'rport');
+  const host = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
+  const wantsRport = rport === null;
+  if (!wantsRport && rport === undefined && host.toLowerCase() === sourceAddress.toLowerCase()) return null;
+  const params: Param[] = [];
+  for (const p of via.params) {
+    const name = p.name.toLowerCase();
+    if (name === 'received') continue;
+    params.push(name === 'rport' && wantsRport ? { name: p.name, value: String(sourcePort) } : p);
+  }
+  params.push({ name: 'received', value: sourceAddress });
+  return { ...via, params };
+}

@@ -11,6 +11,9 @@ import { TimerSet, type TimerValues } from './timers.js';
 export class ServerTransaction {
   state: ServerState;
   readonly isInvite: boolean;
+  /** kept after the request is released, for logs about a transaction that has answered */
+  readonly method: string;
+  readonly callId: string;
   /** the last response sent, as bytes with where they go: all a finished transaction keeps */
   private last: { data: Buffer; dest: Destination } | null = null;
   private req: SipRequest | null;
@@ -28,6 +31,8 @@ export class ServerTransaction {
     private readonly t: TimerValues,
   ) {
     this.req = request;
+    this.method = request.method;
+    this.callId = request.callId;
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'proceeding' : 'trying';
     // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms

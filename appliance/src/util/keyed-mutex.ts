@@ -1,8 +1,9 @@
 /**
- * Runs async work one at a time per key (one XCAP document): an element PUT
- * reads, edits, validates and writes the document, and two of those on the
- * same document must not interleave (a client without If-Match never sees
- * a 412 caused by another client's concurrent edit).
+ * Runs async work one at a time per key, and forgets a key once its queue is empty.
+ * Users: XCAP edits per document (an element PUT reads, edits, validates and writes the
+ * document; two on the same document must not interleave, or a client without If-Match
+ * would see a 412 caused by another client's edit) and REGISTER per address-of-record
+ * (the contact limit must hold however many REGISTERs arrive at once).
  */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
