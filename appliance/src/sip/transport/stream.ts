@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ParseLimits } from '../message/parser.js';
-import { StreamFramer } from '../message/parser.js';
+import { StreamFramer } from '../message/stream-framer.js';
 import type { Logger } from '../../log.js';
 import { type Flow, type TransportEvents, type Source, flowKey, deliver } from './transport-types.js';
 
