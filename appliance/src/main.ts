@@ -67,7 +67,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   await users.load();
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
-  const tls = config.sip.tlsPort !== 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
+  const tls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
 
   const stack = new SipStack(
     {
@@ -76,8 +76,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
         port: config.sip.port,
         tlsPort: config.sip.tlsPort,
         wsPort: config.sip.wsPort,
+        wssPort: config.sip.wssPort,
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
         limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
+        connections: config.sip.connections,
       },
       timers: config.sip.timers,
       advertisedHost,
@@ -118,6 +120,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
   const xcapDiff = new XcapDiffNotifier(stack, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT, minExpires: 60, maxExpires: 3600, defaultExpires: 3600 }, log);
   stack.setUser(new Router(stack, domain, users, auth, registrar, location, pager, policy, xcapDiff, log));
+  // an idle connection stays open while it carries a registration or an xcap-diff subscription
+  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
