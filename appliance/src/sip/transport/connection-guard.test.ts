@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
+import type { Logger } from '../../log.js';
 import { ConnectionGuard, type GuardedConnection, type GuardReason } from './connection-guard.js';
 
 const LIMITS = { idleTimeout: 120, messageTimeout: 10, maxPerSource: 2, max: 3 };
 
 /** A logger that keeps its warn lines. */
-function capturingLog(): { log: ReturnType<typeof pino>; warnings: Record<string, unknown>[] } {
+function capturingLog(): { log: Logger; warnings: Record<string, unknown>[] } {
   const warnings: Record<string, unknown>[] = [];
-  const log = pino({ level: 'silent' });
+  const log: Logger = pino({ level: 'silent' });
   log.warn = ((obj: Record<string, unknown>) => warnings.push(obj)) as typeof log.warn;
   return { log, warnings };
 }
