@@ -18,7 +18,8 @@ let site: { url: string; close(): void };
 declare global {
   interface Window {
     JsSIP: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    inbox: { from: string; body: string; via: string }[];
+    /** MESSAGEs the page received over wss, with their top Via */
+    wssInbox: { from: string; body: string; via: string }[];
     ua: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   }
 }
@@ -51,14 +52,14 @@ describe('SIP over secure WebSocket (RFC 7118 §5) with JsSIP on an https page',
     const registered = await page.evaluate(
       ({ wssPort, domain }) =>
         new Promise<string>((resolve) => {
-          window.inbox = [];
+          window.wssInbox = [];
           const socket = new window.JsSIP.WebSocketInterface(`wss://127.0.0.1:${wssPort}`);
           const ua = new window.JsSIP.UA({ sockets: [socket], uri: `sip:wendy@${domain}`, password: 'wendy-pw', register: true, register_expires: 300 });
           window.ua = ua;
           ua.on('registered', () => resolve('registered'));
           ua.on('registrationFailed', (e: { cause: string }) => resolve(`failed: ${e.cause}`));
           ua.on('newMessage', (e: { originator: string; request: { from: { uri: { toString(): string } }; body: string; getHeader(n: string): string } }) => {
-            if (e.originator === 'remote') window.inbox.push({ from: e.request.from.uri.toString(), body: e.request.body, via: e.request.getHeader('Via') });
+            if (e.originator === 'remote') window.wssInbox.push({ from: e.request.from.uri.toString(), body: e.request.body, via: e.request.getHeader('Via') });
           });
           ua.start();
         }),
@@ -101,7 +102,7 @@ describe('SIP over secure WebSocket (RFC 7118 §5) with JsSIP on an https page',
       auth: { user: 'alice', password: 'alice-pw' }, vars: { domain: app.domain, to: 'wendy', body: 'hello secure browser' },
     });
     expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 200 OK/);
-    const inbox = await page.evaluate(() => window.inbox);
+    const inbox = await page.evaluate(() => window.wssInbox);
     expect(inbox.map((m) => ({ from: m.from, body: m.body.trim() }))).toEqual([{ from: 'sip:alice@parley.test', body: 'hello secure browser' }]);
     // our Via on the relayed request: RFC 7118 §5 transport WSS, at our WSS port
     expect(inbox[0].via).toMatch(new RegExp(`^SIP/2\\.0/WSS 127\\.0\\.0\\.1:${app.wssPort};`));
