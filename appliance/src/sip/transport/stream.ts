@@ -12,7 +12,7 @@ const CRLF = Buffer.from('\r\n');
  * How long a connection whose framing is lost stays writable, so that the answers to the
  * messages framed before the fault (the router answers asynchronously) still go out.
  */
-export const FRAMING_LOST_GRACE_MS = 2_000;
+const FRAMING_LOST_GRACE_MS = 2_000;
 /** After the grace, FIN is sent; a peer that does not read is then cut off after this. */
 const CLOSE_LINGER_MS = 1_000;
 
