@@ -70,7 +70,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   await users.load();
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
-  const tls = config.sip.tlsPort !== 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
+  const tls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
 
   const stack = new SipStack(
     {
@@ -79,8 +79,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
         port: config.sip.port,
         tlsPort: config.sip.tlsPort,
         wsPort: config.sip.wsPort,
+        wssPort: config.sip.wssPort,
         tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
         limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
+        connections: config.sip.connections,
       },
       timers: config.sip.timers,
       advertisedHost,
@@ -139,6 +141,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle).serveEvent('xcap-diff', xcapDiff.handle);
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
+  // an idle connection stays open while it carries a registration or an xcap-diff subscription
+  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();

@@ -40,6 +40,7 @@ export interface RunningAppliance {
   sipPort: number;
   tlsPort: number;
   wsPort: number;
+  wssPort: number;
   httpPort: number;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
@@ -79,6 +80,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     PARLEY_SIP_PORT: 'auto',
     PARLEY_SIP_TLS_PORT: 'auto',
     PARLEY_SIP_WS_PORT: 'auto',
+    PARLEY_SIP_WSS_PORT: 'auto',
     PARLEY_HTTP_PORT: 'auto',
   };
   const logs: string[] = [];
@@ -148,6 +150,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     get wsPort() {
       return ports.WS;
     },
+    get wssPort() {
+      return ports.WSS;
+    },
     get httpPort() {
       return ports.HTTP;
     },
@@ -163,6 +168,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
         PARLEY_SIP_PORT: String(ports.UDP),
         PARLEY_SIP_TLS_PORT: String(ports.TLS),
         PARLEY_SIP_WS_PORT: String(ports.WS),
+        PARLEY_SIP_WSS_PORT: String(ports.WSS),
         PARLEY_HTTP_PORT: String(ports.HTTP),
       });
       await launch();

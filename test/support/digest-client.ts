@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type RawClient, type RequestSpec, buildRequest, headerOf } from './raw-client.js';
 
 /**
  * A client-side digest computation written independently of the appliance
@@ -23,4 +24,18 @@ export function authorize(
   const ha2 = H(`${o.method}:${o.uri}`);
   const response = H(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`);
   return `Digest username="${o.username}", realm="${realm}", nonce="${nonce}", uri="${o.uri}", response="${response}", algorithm=${algorithm}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
+}
+
+/**
+ * Sends a request, answers its 401/407 challenge (the first offered algorithm) and returns
+ * both responses. The same as sip-core.test.ts's helper, for suites that need it elsewhere.
+ */
+export async function withAuth(c: RawClient, spec: RequestSpec, user: string, password: string): Promise<{ challenge: string; final: string }> {
+  const callId = `c${randomBytes(8).toString('hex')}`;
+  const challenge = await c.request(buildRequest({ ...spec, callId, cseq: 1 }));
+  const header = challenge.startsWith('SIP/2.0 401') ? 'WWW-Authenticate' : 'Proxy-Authenticate';
+  const authz = authorize(headerOf(challenge, header)[0], { method: spec.method, uri: spec.uri, username: user, password });
+  const credentials = `${header === 'WWW-Authenticate' ? 'Authorization' : 'Proxy-Authorization'}: ${authz}`;
+  const final = await c.request(buildRequest({ ...spec, callId, cseq: 2, headers: [...(spec.headers ?? []), credentials] }));
+  return { challenge, final };
 }

@@ -17,7 +17,7 @@ export class RawClient {
 
   private constructor(
     readonly transport: 'UDP' | 'TCP' | 'TLS',
-    private readonly out: (data: Buffer) => void,
+    private readonly out: (data: Buffer, done?: () => void) => void,
     private readonly closer: () => void,
   ) {}
 
@@ -25,21 +25,26 @@ export class RawClient {
   static async udp(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
     const s = dgram.createSocket('udp4');
     await new Promise<void>((r) => s.bind(0, localAddress, () => r()));
-    const c = new RawClient('UDP', (d) => s.send(d, port, '127.0.0.1'), () => s.close());
+    const c = new RawClient('UDP', (d, done) => s.send(d, port, '127.0.0.1', done), () => s.close());
     c.localPort = s.address().port;
     s.on('message', (m) => c.push(m.toString()));
     return c;
   }
 
-  static async stream(kind: 'TCP' | 'TLS', port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
+  /** A TCP or TLS connection to 127.0.0.1, from `localAddress` (another loopback address) if given. */
+  static async stream(kind: 'TCP' | 'TLS', port: number, localAddress?: string): Promise<RawClient> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s: net.Socket =
         kind === 'TLS'
-          ? tls.connect({ socket: net.connect({ host: '127.0.0.1', port, localAddress }), rejectUnauthorized: false }, () => resolve(s))
+          ? // tls.connect hands localAddress on to net.connect; its option type does not list it
+            tls.connect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false } as tls.ConnectionOptions & net.TcpNetConnectOpts, () => resolve(s))
           : net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
       s.once('error', reject);
     });
-    const c = new RawClient(kind, (d) => socket.write(d), () => socket.destroy());
+    // a reset by the server shows as `closed`, not as an uncaught error
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    const c = new RawClient(kind, (d, done) => socket.write(d, done), () => socket.destroy());
     c.localPort = socket.localPort ?? 0;
     socket.on('data', (d: Buffer) => c.feed(d.toString()));
     socket.on('close', () => {
@@ -79,6 +84,11 @@ export class RawClient {
 
   send(data: string | Buffer): void {
     this.out(typeof data === 'string' ? Buffer.from(data) : data);
+  }
+
+  /** Sends bytes and resolves once they are handed to the system (for byte-at-a-time senders). */
+  write(data: Buffer): Promise<void> {
+    return new Promise((resolve) => this.out(data, resolve));
   }
 
   /** The next received message matching `pred` (removed from the inbox). */

@@ -15,7 +15,8 @@ describe('configuration', () => {
   it('works with no file at all, with defaults', () => {
     const c = loadConfig(undefined, {});
     expect(c.domain).toBe('localhost');
-    expect(c.sip).toMatchObject({ port: 5060, tlsPort: 5061, wsPort: 5066, forceRport: true });
+    expect(c.sip).toMatchObject({ port: 5060, tlsPort: 5061, wsPort: 5066, wssPort: 7443, forceRport: true });
+    expect(c.sip.connections).toEqual({ idleTimeout: 120, messageTimeout: 10, maxPerSource: 100, max: 10_000 });
     expect(c.auth.algorithms).toEqual(['SHA-256', 'MD5']);
     expect(c.deferred.retention).toBe(30 * 86400);
   });
@@ -31,9 +32,10 @@ describe('configuration', () => {
 
   it('takes "auto" for any free port, in the file and in the environment', () => {
     const p = file('c.yaml', 'http:\n  port: auto\n');
-    const c = loadConfig(p, { PARLEY_SIP_PORT: 'auto' });
+    const c = loadConfig(p, { PARLEY_SIP_PORT: 'auto', PARLEY_SIP_WSS_PORT: 'auto' });
     expect(c.http.port).toBe('auto');
     expect(c.sip.port).toBe('auto');
+    expect(c.sip.wssPort).toBe('auto');
   });
 
   it('names every problem at once', () => {

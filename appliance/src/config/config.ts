@@ -43,7 +43,23 @@ export const ConfigSchema = z
         port: port.default(5060),
         tlsPort: port.default(5061),
         wsPort: port.default(5066),
+        /** SIP over secure WebSocket (RFC 7118 §5), with the TLS credentials; 7443 as FreeSWITCH */
+        wssPort: port.default(7443),
         tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+        /** TCP, TLS, WS and WSS connections (README: configuration) */
+        connections: z
+          .object({
+            /** seconds without traffic before a connection that carries no registration or subscription is closed */
+            idleTimeout: z.number().int().min(1).default(120),
+            /** seconds from a message's first byte to its last (Kamailio's tcp_msg_read_timeout) */
+            messageTimeout: z.number().int().min(1).default(10),
+            /** incoming connections from one IP address (raise it for many clients behind one NAT) */
+            maxPerSource: z.number().int().min(1).default(100),
+            /** incoming connections in all */
+            max: z.number().int().min(1).default(10_000),
+          })
+          .strict()
+          .prefault({}),
         maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65535),
         maxBodyBytes: z.number().int().min(0).max(1_048_576).default(32768),
         timers: z
@@ -125,6 +141,7 @@ const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
   ['PARLEY_SIP_PORT', (r, v) => (section(r, 'sip').port = portValue(v))],
   ['PARLEY_SIP_TLS_PORT', (r, v) => (section(r, 'sip').tlsPort = portValue(v))],
   ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = portValue(v))],
+  ['PARLEY_SIP_WSS_PORT', (r, v) => (section(r, 'sip').wssPort = portValue(v))],
   ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = portValue(v))],
 ];
 

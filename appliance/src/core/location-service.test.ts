@@ -53,6 +53,25 @@ describe('location service', () => {
     expect(await ds.query("SELECT COUNT(*) AS n FROM bindings WHERE flow_id = 'tcp:127.0.0.1:40000'")).toEqual([{ n: 0 }]);
   });
 
+  it('knows in O(1) which flows carry a binding, through refresh, removal, expiry and revocation', async () => {
+    const aor = 'sip:flows@parley.test';
+    const [f1, f2, f3] = ['tcp:127.0.0.1:41001', 'tcp:127.0.0.1:41002', 'tcp:127.0.0.1:41003'];
+    await location.apply(aor, [binding(aor, 'sip:a@10.0.0.9', f1), binding(aor, 'sip:b@10.0.0.9', f1)], []);
+    expect(location.usesFlow(f1)).toBe(true);
+    // the same contact registered again over another connection moves to that flow
+    await location.apply(aor, [binding(aor, 'sip:a@10.0.0.9', f2)], []);
+    expect([location.usesFlow(f1), location.usesFlow(f2)]).toEqual([true, true]);
+    await location.apply(aor, [], ['sip:b@10.0.0.9']);
+    expect([location.usesFlow(f1), location.usesFlow(f2)]).toEqual([false, true]);
+    // already expired when applied: the next sweep removes it
+    await location.apply(aor, [binding(aor, 'sip:c@10.0.0.9', f3, -1000)], []);
+    expect(location.usesFlow(f3)).toBe(true);
+    await (location as unknown as { sweep(): Promise<void> }).sweep();
+    expect(location.usesFlow(f3)).toBe(false);
+    await location.removeAor(aor);
+    expect(location.usesFlow(f2)).toBe(false);
+  });
+
   it('does not return expired bindings', async () => {
     await location.apply('sip:old@parley.test', [binding('sip:old@parley.test', 'sip:old@10.0.0.3', 'udp:127.0.0.1:5070', 50)], []);
     await new Promise((r) => setTimeout(r, 80));

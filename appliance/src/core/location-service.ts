@@ -12,6 +12,8 @@ export type Binding = BindingRow;
  */
 export class LocationService {
   private readonly byAor = new Map<string, Binding[]>();
+  /** bindings per flow, kept with byAor, so that the transports' idle check is O(1) */
+  private readonly perFlow = new Map<string, number>();
   private readonly repo: Repository<BindingRow>;
   private readonly writes: WriteQueue;
   private sweeper: NodeJS.Timeout | null = null;
@@ -35,7 +37,10 @@ export class LocationService {
       await em.getRepository(BindingEntity).delete({ expiresAt: LessThan(Date.now()) });
       await em.getRepository(BindingEntity).delete({ transport: Not('UDP') });
     });
-    for (const b of await this.repo.find({ order: { id: 'ASC' } })) this.list(b.aor).push(b);
+    for (const b of await this.repo.find({ order: { id: 'ASC' } })) {
+      this.list(b.aor).push(b);
+      this.countFlow(b, 1);
+    }
     this.sweeper = setInterval(() => void this.sweep(), 5_000);
     this.sweeper.unref();
   }
@@ -51,6 +56,17 @@ export class LocationService {
       this.byAor.set(aor, l);
     }
     return l;
+  }
+
+  private countFlow(b: Binding, delta: 1 | -1): void {
+    const n = (this.perFlow.get(b.flowId) ?? 0) + delta;
+    if (n > 0) this.perFlow.set(b.flowId, n);
+    else this.perFlow.delete(b.flowId);
+  }
+
+  /** Whether a binding was registered over this flow (RFC 5626 §5: the connection must stay open). O(1). */
+  usesFlow(flowId: string): boolean {
+    return this.perFlow.has(flowId);
   }
 
   /** Live bindings of an AOR, highest q first (RFC 3261 §16.6 ordering hint). */
@@ -96,12 +112,15 @@ export class LocationService {
     const l = this.list(aor);
     for (const uri of removals) {
       const i = l.findIndex((x) => x.contactUri === uri);
-      if (i >= 0) l.splice(i, 1);
+      if (i >= 0) this.countFlow(l.splice(i, 1)[0], -1);
     }
     for (const b of upserts) {
       const i = l.findIndex((x) => x.contactUri === b.contactUri);
-      if (i >= 0) l[i] = b;
-      else l.push(b);
+      if (i >= 0) {
+        this.countFlow(l[i], -1);
+        l[i] = b;
+      } else l.push(b);
+      this.countFlow(b, 1);
     }
     if (l.length === 0) this.byAor.delete(aor);
     if (upserts.length > 0) this.onRegistered?.(aor);
@@ -110,7 +129,10 @@ export class LocationService {
 
   /** Drops every binding of an AOR (its user was disabled or removed). */
   async removeAor(aor: string): Promise<void> {
-    if (!this.byAor.delete(aor)) return;
+    const l = this.byAor.get(aor);
+    if (l === undefined) return;
+    this.byAor.delete(aor);
+    for (const b of l) this.countFlow(b, -1);
     await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ aor }));
     this.log.info({ aor }, 'bindings removed: service revoked');
   }
@@ -118,6 +140,7 @@ export class LocationService {
   /** RFC 5626 §5.2 spirit: a binding reached over a flow dies with it. */
   async flowClosed(flowId: string): Promise<void> {
     let removed = 0;
+    this.perFlow.delete(flowId);
     for (const [aor, l] of this.byAor) {
       const keep = l.filter((b) => b.flowId !== flowId);
       removed += l.length - keep.length;
@@ -133,6 +156,7 @@ export class LocationService {
   private async sweep(): Promise<void> {
     const now = Date.now();
     for (const [aor, l] of this.byAor) {
+      for (const b of l) if (b.expiresAt <= now) this.countFlow(b, -1);
       const keep = l.filter((b) => b.expiresAt > now);
       if (keep.length === 0) this.byAor.delete(aor);
       else if (keep.length !== l.length) this.byAor.set(aor, keep);

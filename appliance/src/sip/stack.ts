@@ -105,6 +105,17 @@ export class SipStack {
     return this.transports.hasFlow(flowId);
   }
 
+  /**
+   * Tells the transports which connections the layers above still need, so that an idle one
+   * is kept open while it carries a registration (RFC 5626 §5) or a subscription dialog.
+   *
+   * @example
+   * stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
+   */
+  setFlowInUse(inUse: (flowId: string) => boolean): void {
+    this.transports.setFlowInUse(inUse);
+  }
+
   /** A unique token for branches, tags and Call-IDs. */
   newId(): string {
     return `${this.idPrefix}${(this.counter++).toString(36)}`;

@@ -84,6 +84,12 @@ export class XcapDiffNotifier {
     return this.subs.size;
   }
 
+  /** Whether a subscription's NOTIFYs go over this flow (so the connection must stay open). */
+  usesFlow(flowId: string): boolean {
+    for (const s of this.subs.values()) if (s.dialog.state.destination.flowId === flowId) return true;
+    return false;
+  }
+
   stop(): void {
     for (const s of this.subs.values()) if (s.timer) clearTimeout(s.timer);
     this.subs.clear();

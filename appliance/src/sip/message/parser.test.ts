@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDatagram, StreamFramer } from './parser.js';
+import { parseDatagram } from './parser.js';
+import { StreamFramer } from './stream-framer.js';
 import { loadTorture, accepts } from '../../../../test/support/torture.js';
 
 const cases = loadTorture();

@@ -11,7 +11,7 @@ export interface ParseLimits {
   maxBodyBytes: number;
 }
 
-const DEFAULT_LIMITS: ParseLimits = { maxMessageBytes: 65535, maxBodyBytes: 32768 };
+export const DEFAULT_LIMITS: ParseLimits = { maxMessageBytes: 65535, maxBodyBytes: 32768 };
 
 /**
  * A message that could not be accepted. For requests with a readable Via the
@@ -27,7 +27,8 @@ export interface Rejected {
 
 export type ParseOutcome = { ok: true; message: AnyMessage } | { ok: false; rejected: Rejected };
 
-interface Head {
+/** A header section, split into fields (the stream framer parses it once per message). */
+export interface Head {
   startLine: string;
   headers: Headers;
   fault: string | null;
@@ -49,7 +50,7 @@ function findHeadEnd(buf: Buffer): { headEnd: number; bodyStart: number } | null
 }
 
 /** Splits the header section into fields, unfolding continuation lines (RFC 3261 §7.3.1). */
-function parseHead(text: string): Head {
+export function parseHead(text: string): Head {
   const lines = text.includes('\r\n') ? text.split('\r\n') : text.split('\n');
   const headers = new Headers();
   let fault: string | null = null;
@@ -74,7 +75,8 @@ function parseHead(text: string): Head {
   return { startLine: lines[0], headers, fault };
 }
 
-function contentLength(headers: Headers): number | string | null {
+/** The Content-Length value, null when absent, or the fault as text. */
+export function contentLength(headers: Headers): number | string | null {
   const values = headers.all('content-length');
   if (values.length === 0) return null;
   if (values.length > 1) return 'Multiple Content-Length headers';
@@ -87,7 +89,7 @@ function reject(status: number, reason: string, isRequest: boolean, headers: Hea
 }
 
 /** Builds and checks a message from its start line, header fields and body. */
-function build(head: Head, body: Buffer, totalBytes: number, limits: ParseLimits): ParseOutcome {
+export function build(head: Head, body: Buffer, totalBytes: number, limits: ParseLimits): ParseOutcome {
   const { startLine, headers } = head;
   const isRequest = !startLine.startsWith('SIP/');
   if (totalBytes > limits.maxMessageBytes) return reject(513, 'Message Too Large', isRequest, headers);
@@ -190,64 +192,6 @@ function trimEol(buf: Buffer): number {
   let n = buf.length;
   while (n > 0 && (buf[n - 1] === 10 || buf[n - 1] === 13)) n--;
   return n;
-}
-
-/** What a stream framer hands back for each complete message or framing failure. */
-export type FramedItem =
-  | { kind: 'message'; outcome: ParseOutcome }
-  /** the framing is lost: answer if possible, then close (RFC 3261 §18.3) */
-  | { kind: 'fatal'; rejected: Rejected | null }
-  /** a CRLFCRLF keep-alive ping that wants a CRLF pong (RFC 5626 §3.5.1) */
-  | { kind: 'ping' };
-
-/**
- * Frames messages on a stream transport (TCP, TLS) by Content-Length, which
- * is mandatory there (RFC 3261 §18.3).
- */
-export class StreamFramer {
-  private buf: Buffer = Buffer.alloc(0);
-
-  constructor(private readonly limits: ParseLimits = DEFAULT_LIMITS) {}
-
-  push(chunk: Buffer): FramedItem[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const out: FramedItem[] = [];
-    for (;;) {
-      // keep-alives between messages: CRLFCRLF is a ping, a lone CRLF a pong
-      let skip = 0;
-      while (skip + 1 < this.buf.length && this.buf[skip] === 13 && this.buf[skip + 1] === 10) {
-        if (skip + 3 < this.buf.length && this.buf[skip + 2] === 13 && this.buf[skip + 3] === 10) {
-          out.push({ kind: 'ping' });
-          skip += 4;
-        } else skip += 2;
-      }
-      if (skip > 0) this.buf = this.buf.subarray(skip);
-      if (this.buf.length === 0) return out;
-      if (this.buf.length === 1 && this.buf[0] === 13) return out;
-      const end = findHeadEnd(this.buf);
-      if (end === null) {
-        if (this.buf.length > this.limits.maxMessageBytes) out.push({ kind: 'fatal', rejected: null });
-        return out;
-      }
-      const head = parseHead(this.buf.toString('utf8', 0, end.headEnd));
-      const isRequest = !head.startLine.startsWith('SIP/');
-      const cl = contentLength(head.headers);
-      if (cl === null || typeof cl === 'string') {
-        const reason = cl ?? 'Missing Content-Length on a stream transport';
-        out.push({ kind: 'fatal', rejected: { status: 400, reason, isRequest, headers: head.headers } });
-        return out;
-      }
-      const total = end.bodyStart + cl;
-      if (total > this.limits.maxMessageBytes) {
-        out.push({ kind: 'fatal', rejected: { status: 513, reason: 'Message Too Large', isRequest, headers: head.headers } });
-        return out;
-      }
-      if (this.buf.length < total) return out;
-      const body = Buffer.from(this.buf.subarray(end.bodyStart, total));
-      this.buf = this.buf.subarray(total);
-      out.push({ kind: 'message', outcome: build(head, body, total, this.limits) });
-    }
-  }
 }
 
 /** Parses one complete message whose body is the rest of the text (for WebSocket frames and tests). */

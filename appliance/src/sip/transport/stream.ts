@@ -1,27 +1,39 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ParseLimits } from '../message/parser.js';
-import { StreamFramer } from '../message/parser.js';
+import type { ParseLimits, Rejected } from '../message/parser.js';
+import { StreamFramer } from '../message/stream-framer.js';
 import type { Logger } from '../../log.js';
 import { type Flow, type TransportEvents, type Source, flowKey, deliver } from './transport-types.js';
+import type { ConnectionGuard, GuardedConnection, GuardReason } from './connection-guard.js';
 
 const CRLF = Buffer.from('\r\n');
 
+/**
+ * How long a connection whose framing is lost stays writable, so that the answers to the
+ * messages framed before the fault (the router answers asynchronously) still go out.
+ */
+const FRAMING_LOST_GRACE_MS = 2_000;
+/** After the grace, FIN is sent; a peer that does not read is then cut off after this. */
+const CLOSE_LINGER_MS = 1_000;
+
 /** One TCP or TLS connection, framed by Content-Length (RFC 3261 §18.3). */
-export class StreamFlow implements Flow {
+export class StreamFlow implements Flow, GuardedConnection {
   readonly id: string;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  lastActivity = Date.now();
+  messageStartedAt: number | null = null;
   private readonly framer: StreamFramer;
   private readonly source: Source;
   private closed = false;
+  private closeTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly transport: 'TCP' | 'TLS',
     private readonly socket: net.Socket,
-    events: TransportEvents,
+    private readonly events: TransportEvents,
     limits: ParseLimits,
-    log: Logger,
+    private readonly log: Logger,
     onClose: (flow: StreamFlow) => void,
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '0.0.0.0');
@@ -31,39 +43,67 @@ export class StreamFlow implements Flow {
     this.source = { transport, address: this.remoteAddress, port: this.remotePort, flowId: this.id };
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
-    socket.on('data', (chunk: Buffer) => {
-      let items;
-      try {
-        items = this.framer.push(chunk);
-      } catch (err) {
-        log.warn({ err, flow: this.id }, 'framing failed; closing');
-        this.close();
-        return;
-      }
-      for (const item of items) {
-        if (item.kind === 'ping') this.send(CRLF);
-        else if (item.kind === 'message') deliver(events, item.outcome, this.source);
-        else {
-          if (item.rejected !== null) events.rejected(item.rejected, this.source);
-          // the framing is lost: nothing after this point can be read (RFC 3261 §18.3)
-          socket.end();
-          this.closed = true;
-          return;
-        }
-      }
-    });
+    socket.on('data', this.onData);
     socket.on('error', (err) => log.debug({ err, flow: this.id }, 'connection error'));
     socket.on('close', () => {
       this.closed = true;
+      if (this.closeTimer !== null) clearTimeout(this.closeTimer);
       onClose(this);
     });
   }
 
-  send(data: Buffer): void {
-    if (!this.closed) this.socket.write(data);
+  private readonly onData = (chunk: Buffer): void => {
+    const now = Date.now();
+    this.lastActivity = now;
+    let items;
+    try {
+      items = this.framer.push(chunk);
+    } catch (err) {
+      this.log.warn({ err, flow: this.id }, 'framing failed; closing');
+      this.close();
+      return;
+    }
+    for (const item of items) {
+      if (item.kind === 'ping') this.send(CRLF);
+      else if (item.kind === 'message') deliver(this.events, item.outcome, this.source);
+      else {
+        this.framingLost(item.rejected);
+        return;
+      }
+    }
+    // the message timeout counts from a message's first byte: a new one started in this chunk
+    // if anything completed in it (RFC 3261 §18.3 framing; Kamailio's tcp_msg_read_timeout)
+    if (!this.framer.midMessage) this.messageStartedAt = null;
+    else if (items.length > 0 || this.messageStartedAt === null) this.messageStartedAt = now;
+  };
+
+  /**
+   * RFC 3261 §18.3: once the framing is lost nothing after it can be read. Reading stops at
+   * once (no more buffering for a peer that keeps sending), the rejection is answered if it
+   * can be, and the connection is closed after a grace in which the answers to the messages
+   * framed before the fault can still be written (RFC 4475 §3.1.1.8 dblreq over TCP).
+   */
+  private framingLost(rejected: Rejected | null): void {
+    this.socket.off('data', this.onData);
+    this.socket.pause();
+    this.messageStartedAt = null;
+    this.log.debug({ flow: this.id, reason: rejected?.reason ?? 'no end of header section within the size limit' }, 'framing lost; closing after a grace');
+    if (rejected !== null) this.events.rejected(rejected, this.source);
+    this.closeTimer = setTimeout(() => {
+      this.socket.end();
+      this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS);
+      this.closeTimer.unref();
+    }, FRAMING_LOST_GRACE_MS);
+    this.closeTimer.unref();
   }
 
-  close(): void {
+  send(data: Buffer): void {
+    if (this.closed) return;
+    this.lastActivity = Date.now();
+    this.socket.write(data);
+  }
+
+  close(_reason?: GuardReason): void {
     this.closed = true;
     this.socket.destroy();
   }
@@ -83,15 +123,31 @@ export class StreamTransport {
     readonly transport: 'TCP' | 'TLS',
     private readonly events: TransportEvents,
     private readonly limits: ParseLimits,
+    private readonly guard: ConnectionGuard,
     private readonly log: Logger,
     private readonly tlsOptions?: tls.SecureContextOptions,
   ) {}
 
   async listen(address: string, port: number): Promise<number> {
     const onSocket = (socket: net.Socket): void => {
+      if (socket.destroyed) return;
       this.adopt(socket);
     };
-    const server = this.transport === 'TLS' ? tls.createServer({ ...this.tlsOptions }, onSocket) : net.createServer(onSocket);
+    const server =
+      this.transport === 'TLS'
+        ? // a TLS handshake is held to the message timeout too
+          tls.createServer({ ...this.tlsOptions, handshakeTimeout: this.guard.limits.messageTimeout * 1000 }, onSocket)
+        : net.createServer(onSocket);
+    // Counted on the raw connection, before any TLS handshake: over the caps it is cut at once.
+    // Prepended, so that it runs before the listener that adopts (TCP) or wraps (TLS) the socket.
+    server.prependListener('connection', (socket: net.Socket) => {
+      const from = normalizeAddress(socket.remoteAddress ?? '0.0.0.0');
+      if (!this.guard.admit(from)) {
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => this.guard.release(from));
+    });
     this.server = server;
     if (this.transport === 'TLS') (server as tls.Server).on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
@@ -110,12 +166,14 @@ export class StreamTransport {
 
   private adopt(socket: net.Socket): StreamFlow {
     const flow = new StreamFlow(this.transport, socket, this.events, this.limits, this.log, (f) => {
+      this.guard.untrack(f);
       if (this.flows.get(f.id) === f) {
         this.flows.delete(f.id);
         this.events.flowClosed(f.id);
       }
     });
     this.flows.set(flow.id, flow);
+    this.guard.track(flow);
     return flow;
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../../log.js';
 import { UdpTransport } from './udp.js';
 import { StreamTransport } from './stream.js';
 import { WsTransport } from './ws.js';
+import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
 import { type Destination, type TransportEvents, type TransportName, TransportError } from './transport-types.js';
 
 /** A port to listen on: a number (0 = not opened) or 'auto' (any free one, learned after binding). */
@@ -15,8 +16,12 @@ export interface TransportOptions {
   port: PortChoice;
   tlsPort: PortChoice;
   wsPort: PortChoice;
+  /** SIP over secure WebSocket (RFC 7118 §5), with the TLS credentials */
+  wssPort: PortChoice;
   tls?: tls.SecureContextOptions;
   limits: ParseLimits;
+  /** caps and timeouts of TCP, TLS, WS and WSS connections */
+  connections: ConnectionLimits;
 }
 
 export type ListeningPorts = Partial<Record<TransportName, number>>;
@@ -30,6 +35,9 @@ export class TransportLayer {
   private readonly tcp: StreamTransport;
   private readonly tls: StreamTransport;
   private readonly ws: WsTransport;
+  private readonly wss: WsTransport;
+  /** one set of caps for every connection-oriented transport: a source cannot multiply them */
+  private readonly guard: ConnectionGuard;
   readonly ports: ListeningPorts = {};
 
   constructor(
@@ -37,18 +45,30 @@ export class TransportLayer {
     events: TransportEvents,
     private readonly log: Logger,
   ) {
+    this.guard = new ConnectionGuard(opts.connections, log);
     this.udp = new UdpTransport(events, opts.limits, log);
-    this.tcp = new StreamTransport('TCP', events, opts.limits, log);
-    this.tls = new StreamTransport('TLS', events, opts.limits, log, opts.tls);
-    this.ws = new WsTransport(events, opts.limits, log);
+    this.tcp = new StreamTransport('TCP', events, opts.limits, this.guard, log);
+    this.tls = new StreamTransport('TLS', events, opts.limits, this.guard, log, opts.tls);
+    this.ws = new WsTransport('WS', events, opts.limits, this.guard, log);
+    this.wss = new WsTransport('WSS', events, opts.limits, this.guard, log, opts.tls);
   }
 
   async start(): Promise<ListeningPorts> {
-    const { bind, port, tlsPort, wsPort } = this.opts;
+    const { bind, port, tlsPort, wsPort, wssPort } = this.opts;
     if (port !== 0) await this.listenUdpAndTcp(bind, port);
     if (tlsPort !== 0 && this.opts.tls) this.ports.TLS = await this.tls.listen(bind, listenPort(tlsPort));
     if (wsPort !== 0) this.ports.WS = await this.ws.listen(bind, listenPort(wsPort));
+    if (wssPort !== 0 && this.opts.tls) this.ports.WSS = await this.wss.listen(bind, listenPort(wssPort));
+    this.guard.start();
     return this.ports;
+  }
+
+  /**
+   * Tells the transports which flows the SIP core still uses (a registration, a subscription):
+   * those are not closed for being idle (RFC 5626 §5).
+   */
+  setFlowInUse(inUse: (flowId: string) => boolean): void {
+    this.guard.inUse = inUse;
   }
 
   /**
@@ -71,7 +91,7 @@ export class TransportLayer {
 
   /** Whether a connection-oriented flow is still open. */
   hasFlow(flowId: string): boolean {
-    return this.tcp.flows.has(flowId) || this.tls.flows.has(flowId) || this.ws.flows.has(flowId);
+    return this.tcp.flows.has(flowId) || this.tls.flows.has(flowId) || this.ws.flows.has(flowId) || this.wss.flows.has(flowId);
   }
 
   /**
@@ -84,9 +104,11 @@ export class TransportLayer {
         case 'UDP':
           this.udp.send(data, dest.address, dest.port);
           return;
-        case 'WS': {
+        case 'WS':
+        case 'WSS': {
           // A browser cannot be called back: only its own connection reaches it (RFC 7118 §5).
-          const flow = dest.flowId !== undefined ? this.ws.flows.get(dest.flowId) : undefined;
+          const transport = dest.transport === 'WS' ? this.ws : this.wss;
+          const flow = dest.flowId !== undefined ? transport.flows.get(dest.flowId) : undefined;
           if (!flow) throw new TransportError('WebSocket flow is closed');
           flow.send(data);
           return;
@@ -116,6 +138,8 @@ export class TransportLayer {
     this.tcp.close();
     this.tls.close();
     this.ws.close();
+    this.wss.close();
+    this.guard.stop();
     this.log.debug('transports closed');
   }
 }

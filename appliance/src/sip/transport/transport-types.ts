@@ -1,7 +1,8 @@
 import type { AnyMessage } from '../message/message.js';
 import type { Rejected, ParseOutcome } from '../message/parser.js';
 
-export type TransportName = 'UDP' | 'TCP' | 'TLS' | 'WS';
+/** Via transport names (RFC 3261 §20.42; RFC 7118 §5 adds WS and WSS). */
+export type TransportName = 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS';
 
 /** Where a message came from: enough to answer it (RFC 3261 §18.2.2) and to reach the sender again. */
 export interface Source {
