@@ -43,7 +43,7 @@ describe('element GET (RFC 4825 §8.3)', () => {
   });
 });
 
-describe('error bodies (RFC 4825 §11.2)', () => {
+describe('error bodies (RFC 4825 §11)', () => {
   it('percent-encodes the node selector in <ancestor>', async () => {
     const res = await xcap('PUT', node('resource-lists/list[@name="friends"]/list[@name="sub"]/entry'), { body: '<entry uri="sip:z@parley.test"/>', headers: EL });
     expect(res.status).toBe(409);

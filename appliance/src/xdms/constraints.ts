@@ -41,7 +41,7 @@ export function checkResourceLists(doc: XmlDocument): void {
           const field = `${path}/${element}[@${attribute}="${v}"]/@${attribute}`;
           const alt = element === 'list' ? freeName(v, all) : null;
           throw conflict('uniqueness-failure', `${element}@${attribute} "${v}" is already used in this list`, {
-            // RFC 4825 §11.2: the field is a node selector relative to the document, percent-encoded as in a URI
+            // RFC 4825 §11: the field is a node selector relative to the document, percent-encoded as in a URI
             inner: `<exists field="${escapeAttr(encodeNodeSelector(field))}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
           });
         }

@@ -84,7 +84,7 @@ function parentSelector(sel: NodeSelector): NodeSelector {
 
 /**
  * The longest prefix of the selector that still names one element, as the URI
- * of <no-parent><ancestor> (RFC 4825 §11.2): an HTTP URI, so the node selector is
+ * of <no-parent><ancestor> (RFC 4825 §11): an HTTP URI, so the node selector is
  * percent-encoded, and it carries the xmlns() query when it uses prefixes (§6.4).
  */
 function ancestorText(root: DomElement, sel: NodeSelector, defaultNs: string, docUri: string, raw: string[], from = sel.steps.length - 1): string {
