@@ -20,7 +20,8 @@ import { MessageCipher } from './im/deferred/message-cipher.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
-import { bindHttp, serveHttp } from './http/health.js';
+import { bindHttp, serveHttp } from './http/http-app.js';
+import { healthRoute } from './http/health-route.js';
 import { xcapServer } from './xdms/xcap-server.js';
 import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
@@ -29,6 +30,7 @@ import { ListResolver } from './xdms/list-resolver.js';
 import { AttributeIndex } from './xdms/attribute-index.js';
 import { APP_USAGES } from './xdms/app-usages.js';
 import { XcapDiffNotifier } from './xdms/xcap-diff.js';
+import { ParsedDocumentCache } from './xdms/parsed-cache.js';
 import { VERSION } from './version.js';
 
 export interface Appliance {
@@ -127,7 +129,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     if (user !== null) delivery.onRegistered(user);
   };
   const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull });
-  const documents = new DocumentStore(ds);
+  const documents = new DocumentStore(ds, log);
+  const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
   const messages = new MessageRequestHandler(auth, users, new OriginatingPolicy(domain), policy, pager);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
@@ -146,16 +149,22 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
-  const validator = new SchemaValidator(1);
+  const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
   if (http !== null) {
     ports.HTTP = http.port;
-    serveHttp(http.server, VERSION, {
+    const health = healthRoute(VERSION, {
       ports: () => ({ ...ports }) as Record<string, number>,
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
       subscriptions: () => xcapDiff.size,
-    }, [xcapServer({ root: XCAP_ROOT, maxBodyBytes: 1 << 20 }, auth, documents, domain, validator, lists, uniqueIndexes)]);
+      parsedCache: () => parsed.stats(),
+    });
+    const xcap = xcapServer(
+      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, retryAfterSeconds: Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000)) },
+      { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed },
+    );
+    serveHttp(http.server, log, [health, xcap]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');
 

@@ -9,7 +9,10 @@ let app: RunningAppliance;
 const D = 'parley.test';
 
 beforeAll(async () => {
-  app = await startAppliance({ users: { alice: 'alice-pw', bob: 'bob-pw', carl: 'carl-pw' } });
+  // these tests poll with a password until the CLI's change reaches the server: each poll before
+  // that is a failed login, so the throttle must not step in (auth.test.ts tests it)
+  const throttle = { perSourceAndUser: 10_000, perSource: 10_000, perUser: 10_000 };
+  app = await startAppliance({ users: { alice: 'alice-pw', bob: 'bob-pw', carl: 'carl-pw' }, config: { auth: { throttle } } });
 });
 afterAll(async () => {
   await app?.cleanup();

@@ -70,7 +70,8 @@ describe('XCAP element and attribute operations (RFC 4825 §7.4–§7.9)', () =>
   it('enforces uniqueness of entry URIs within a list, and proposes a free list name', async () => {
     const dup = await xcap('PUT', node('resource-lists/list[@name="friends"]/entry[1]'), { body: '<entry uri="sip:carol@parley.test"/>', headers: EL });
     expect(dup.status).toBe(409);
-    expect(await dup.text()).toMatch(/<uniqueness-failure[^>]*><exists field="resource-lists\/list\[@name=&quot;friends&quot;\]\/entry\[@uri=&quot;sip:carol@parley.test&quot;\]\/@uri">/);
+    // RFC 4825 §11: the field is a node selector, percent-encoded as in a URI
+    expect(await dup.text()).toMatch(/<uniqueness-failure[^>]*><exists field="resource-lists\/list%5B@name=%22friends%22%5D\/entry%5B@uri=%22sip:carol@parley.test%22%5D\/@uri">/);
     await xcap('PUT', node('resource-lists/list[@name="work"]'), { body: '<list name="work"/>', headers: EL });
     const twin = await xcap('PUT', node('resource-lists/list[2]/@name'), { body: 'friends', headers: ATT });
     expect(twin.status).toBe(409);

@@ -19,6 +19,13 @@ describe('configuration', () => {
     expect(c.sip.connections).toEqual({ idleTimeout: 120, messageTimeout: 10, maxPerSource: 100, max: 10_000 });
     expect(c.auth.algorithms).toEqual(['SHA-256', 'MD5']);
     expect(c.deferred.retention).toBe(30 * 86400);
+    expect(c.xdms).toEqual({ parsedCacheBytes: 64 * 2 ** 20, validationTimeout: 10_000, maxBodyBytes: 2 ** 20 });
+  });
+
+  it('reads the xdms section and names its problems', () => {
+    const c = loadConfig(file('x.yaml', 'xdms:\n  parsedCacheBytes: 0\n  validationTimeout: 250\n'), {});
+    expect(c.xdms).toMatchObject({ parsedCacheBytes: 0, validationTimeout: 250 });
+    expect(() => loadConfig(file('y.yaml', 'xdms:\n  validationTimeout: 0\n  cache: 1\n'), {})).toThrow(/xdms\.validationTimeout[\s\S]*cache/);
   });
 
   it('reads YAML and lets the environment win', () => {

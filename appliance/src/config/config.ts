@@ -126,6 +126,20 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    xdms: z
+      .object({
+        /**
+         * budget of the parsed-document cache, in estimated heap bytes of the DOMs
+         * (source characters x 32, measured); 0 = no cache
+         */
+        parsedCacheBytes: z.number().int().min(0).default(64 * 2 ** 20),
+        /** ms a schema validation may take before it is abandoned (503) and its worker replaced */
+        validationTimeout: z.number().int().min(1).default(10_000),
+        /** larger XCAP request bodies get 413 */
+        maxBodyBytes: z.number().int().min(1024).max(64 * 2 ** 20).default(2 ** 20),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

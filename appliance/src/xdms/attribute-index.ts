@@ -8,6 +8,8 @@ import type { DocumentKey, DocumentStore } from './document-store.js';
  */
 export class AttributeIndex {
   private index: Map<string, DocumentKey[]> | null = null;
+  /** Bumped by every change to the usage: a build that read the store before it is not kept. */
+  private generation = 0;
 
   constructor(
     private readonly store: DocumentStore,
@@ -17,7 +19,9 @@ export class AttributeIndex {
     private readonly attribute: string,
   ) {
     store.onChange((change) => {
-      if (change.auid === auid) this.index = null;
+      if (change.auid !== auid) return;
+      this.index = null;
+      this.generation++;
     });
   }
 
@@ -37,6 +41,7 @@ export class AttributeIndex {
 
   private async build(): Promise<Map<string, DocumentKey[]>> {
     if (this.index) return this.index;
+    const generation = this.generation;
     const index = new Map<string, DocumentKey[]>();
     for (const row of await this.store.listAuid(this.auid)) {
       const doc = new DOMParser().parseFromString(row.content, 'text/xml');
@@ -48,7 +53,9 @@ export class AttributeIndex {
         index.set(v.toLowerCase(), [...(index.get(v.toLowerCase()) ?? []), key]);
       }
     }
-    this.index = index;
+    // a change committed while listAuid was reading may be missing from these rows:
+    // answer this caller with them, but let the next one read the store again
+    if (generation === this.generation) this.index = index;
     return index;
   }
 }

@@ -1,4 +1,5 @@
 import { conflict, escapeAttr } from './xcap-error.js';
+import { encodeNodeSelector } from './uri-encoding.js';
 import type { XmlDocument } from './xml-intake.js';
 import { childElements } from './dom.js';
 
@@ -40,7 +41,8 @@ export function checkResourceLists(doc: XmlDocument): void {
           const field = `${path}/${element}[@${attribute}="${v}"]/@${attribute}`;
           const alt = element === 'list' ? freeName(v, all) : null;
           throw conflict('uniqueness-failure', `${element}@${attribute} "${v}" is already used in this list`, {
-            inner: `<exists field="${escapeAttr(field)}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
+            // RFC 4825 §11: the field is a node selector relative to the document, percent-encoded as in a URI
+            inner: `<exists field="${escapeAttr(encodeNodeSelector(field))}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
           });
         }
         seen.add(v);
@@ -91,7 +93,7 @@ export function checkUniqueAcross(
         }
       }
       throw conflict('uniqueness-failure', `${element}@${attribute} "${v}" is already used on this server`, {
-        inner: `<exists field="${escapeAttr(`${root}/${element}[@${attribute}="${v}"]/@${attribute}`)}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
+        inner: `<exists field="${escapeAttr(encodeNodeSelector(`${root}/${element}[@${attribute}="${v}"]/@${attribute}`))}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
       });
     }
     seen.add(key);

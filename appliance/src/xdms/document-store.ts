@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DataSource, Repository } from 'typeorm';
 import { XcapDocumentEntity, type XcapDocumentRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import type { Logger } from '../log.js';
 import { XcapError } from './xcap-error.js';
 
 export interface DocumentKey {
@@ -27,18 +28,25 @@ export function etagOf(content: string): string {
   return `"${createHash('sha256').update(content).digest('base64url').slice(0, 27)}"`;
 }
 
-function matches(header: string, etag: string | null): boolean {
-  if (header.trim() === '*') return etag !== null;
+/**
+ * RFC 9110 §13.1.1/§13.1.2: "*" asks whether the target resource exists, a list of
+ * entity tags compares with its current one. For an element or attribute URI the
+ * target is that node, while its entity tag is the document's (RFC 4825 §7.11:
+ * every resource in a document shares the document's ETag), so the two can differ.
+ */
+function matches(header: string, etag: string | null, exists: boolean): boolean {
+  if (header.trim() === '*') return exists;
   return etag !== null && header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
 
 /**
  * Checks If-Match / If-None-Match against the current ETag (RFC 9110 §13.1):
- * a failed condition is a 412 for writes, a 304 for reads.
+ * a failed condition is a 412 for writes, a 304 for reads. `exists` is whether
+ * the selected resource exists (by default: whether there is a document).
  */
-export function checkPreconditions(p: Preconditions, current: string | null, isRead: boolean): 'ok' | 'not-modified' {
-  if (p.ifMatch !== undefined && !matches(p.ifMatch, current)) throw new XcapError(412, null, 'Precondition Failed: If-Match');
-  if (p.ifNoneMatch !== undefined && matches(p.ifNoneMatch, current)) {
+export function checkPreconditions(p: Preconditions, current: string | null, isRead: boolean, exists = current !== null): 'ok' | 'not-modified' {
+  if (p.ifMatch !== undefined && !matches(p.ifMatch, current, exists)) throw new XcapError(412, null, 'Precondition Failed: If-Match');
+  if (p.ifNoneMatch !== undefined && matches(p.ifNoneMatch, current, exists)) {
     if (isRead) return 'not-modified';
     throw new XcapError(412, null, 'Precondition Failed: If-None-Match');
   }
@@ -51,7 +59,10 @@ export class DocumentStore {
   private readonly writes: WriteQueue;
   private readonly listeners: ((change: DocumentChange) => void)[] = [];
 
-  constructor(ds: DataSource) {
+  constructor(
+    ds: DataSource,
+    private readonly log?: Logger,
+  ) {
     this.repo = ds.getRepository(XcapDocumentEntity);
     this.writes = writesOf(ds);
   }
@@ -61,8 +72,19 @@ export class DocumentStore {
     this.listeners.push(listener);
   }
 
+  /**
+   * Tells every listener. The change is committed by now, so a listener that
+   * throws must not turn it into a failed request, nor keep the others from
+   * hearing of it: its error is logged and the next one is called.
+   */
   private changed(change: DocumentChange): void {
-    for (const l of this.listeners) l(change);
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log?.error({ err, auid: change.auid, owner: change.owner, path: change.path }, 'document change listener failed');
+      }
+    }
   }
 
   get(key: DocumentKey): Promise<XcapDocumentRow | null> {

@@ -3,6 +3,7 @@ import { selectElements, selectOne, type DomElement, type NodeSelector } from '.
 import { conflict, XcapError, escapeAttr } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 import { childElements } from './dom.js';
+import { encodeNodeSelector, encodeXmlnsQuery } from './uri-encoding.js';
 
 /**
  * Element and attribute PUT/DELETE on a document (RFC 4825 §7.4–§7.9, §8.2.5):
@@ -81,12 +82,30 @@ function parentSelector(sel: NodeSelector): NodeSelector {
   return { ...sel, steps: sel.steps.slice(0, -1), terminal: null };
 }
 
-/** The longest prefix of the selector that still names one element (for <no-parent><ancestor>). */
+/**
+ * The longest prefix of the selector that still names one element, as the URI
+ * of <no-parent><ancestor> (RFC 4825 §11): an HTTP URI, so the node selector is
+ * percent-encoded, and it carries the xmlns() query when it uses prefixes (§6.4).
+ */
 function ancestorText(root: DomElement, sel: NodeSelector, defaultNs: string, docUri: string, raw: string[], from = sel.steps.length - 1): string {
   for (let n = from; n >= 1; n--) {
-    if (selectElements(root, { ...sel, steps: sel.steps.slice(0, n), terminal: null }, defaultNs).length === 1) return `${docUri}/~~/${raw.slice(0, n).join('/')}`;
+    const steps = sel.steps.slice(0, n);
+    if (selectElements(root, { ...sel, steps, terminal: null }, defaultNs).length !== 1) continue;
+    const prefixed = steps.some((s) => s.name.prefix !== null || (s.attr !== null && s.attr.name.prefix !== null));
+    return `${docUri}/~~/${encodeNodeSelector(raw.slice(0, n).join('/'))}${prefixed ? `?${encodeXmlnsQuery(sel.bindings)}` : ''}`;
   }
   return docUri;
+}
+
+/**
+ * Whether the resource the selector names exists: its one element, and for an
+ * attribute selector that attribute on it (RFC 9110 §13.1: what "*" in If-Match
+ * and If-None-Match asks about).
+ */
+export function selectedNodeExists(doc: XmlDocument, sel: NodeSelector, defaultNs: string): boolean {
+  const s = selectOne(doc.documentElement as unknown as DomElement, sel, defaultNs);
+  if (s === null) return false;
+  return s.terminal?.kind !== 'attribute' || s.element.hasAttributeNS(s.attributeNamespace, s.terminal.name.local);
 }
 
 function sameName(a: Node, b: Node): boolean {
@@ -97,7 +116,7 @@ export interface EditContext {
   doc: XmlDocument;
   sel: NodeSelector;
   defaultNs: string;
-  /** the document's URI (for <ancestor>) and the node selector's raw steps */
+  /** the document's URI, percent-encoded (for <ancestor>), and the node selector's raw (decoded) steps */
   docUri: string;
   rawSteps: string[];
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DOMParser } from '@xmldom/xmldom';
 import { parseNodeSelector, selectElements, selectOne, SelectorError, parseXmlnsQuery, type DomElement } from './node-selector.js';
-import { parseXcapPath } from './xcap-uri.js';
 
 const RL = 'urn:ietf:params:xml:ns:resource-lists';
 const doc = new DOMParser().parseFromString(
@@ -94,27 +93,5 @@ describe('node selector evaluation', () => {
     const s = selectOne(root, parseNodeSelector('resource-lists/list[1]/entry[2]/@x:tag', 'xmlns(x=urn:example:ext)'), RL);
     expect(s?.attributeNamespace).toBe('urn:example:ext');
     expect(s?.element.getAttributeNS(s.attributeNamespace, 'tag')).toBe('a/b');
-  });
-});
-
-describe('XCAP URI (RFC 4825 §6)', () => {
-  it('splits document selector and node selector and decodes each once', () => {
-    const u = parseXcapPath(
-      '/resource-lists/users/sip:alice@parley.test/index/~~/resource-lists/list%5B@name=%22friends%22%5D/entry%5B@uri=%22sip:b%2Fx@e.com%22%5D',
-    );
-    expect(u).toMatchObject({ auid: 'resource-lists', scope: 'users', xui: 'sip:alice@parley.test', document: 'index' });
-    expect(u.nodeText).toBe('resource-lists/list[@name="friends"]/entry[@uri="sip:b/x@e.com"]');
-    expect(u.node?.steps[2].attr?.value).toBe('sip:b/x@e.com');
-  });
-
-  it('reads global documents and nested document paths', () => {
-    expect(parseXcapPath('xcap-caps/global/index')).toMatchObject({ scope: 'global', xui: null, document: 'index', node: null });
-    expect(parseXcapPath('resource-lists/users/bob/dir/sub/doc.xml').document).toBe('dir/sub/doc.xml');
-  });
-
-  it('refuses paths that name no document', () => {
-    for (const bad of ['resource-lists', 'resource-lists/users/bob', 'resource-lists/friends/index', 'a/users//x', 'a/users/%zz/x']) {
-      expect(() => parseXcapPath(bad), bad).toThrow(SelectorError);
-    }
   });
 });

@@ -9,8 +9,8 @@ export class XcapError extends Error {
     /** the §11 condition element, e.g. "not-well-formed"; null for non-409 errors */
     readonly condition: string | null,
     message: string,
-    /** extra XML inside the condition element (e.g. <alt-value>) or attributes text */
-    readonly detail: { phrase?: string; inner?: string; attrs?: string } = {},
+    /** extra XML inside the condition element (e.g. <alt-value>) or attributes text; response headers (Retry-After) */
+    readonly detail: { phrase?: string; inner?: string; attrs?: string; headers?: Record<string, string> } = {},
   ) {
     super(message);
     this.name = 'XcapError';

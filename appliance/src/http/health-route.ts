@@ -1,0 +1,37 @@
+import type Koa from 'koa';
+
+const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** What /health reports, read at each request. */
+export interface HealthSource {
+  ports(): Record<string, number>;
+  registrations(): number;
+  storedMessages(): number;
+  transactions(): { server: number; client: number };
+  subscriptions(): number;
+  /** the XDMS's parsed-document cache: entries, estimated bytes, budget */
+  parsedCache(): { entries: number; bytes: number; maxBytes: number };
+}
+
+/**
+ * `GET /health`: open, JSON, cheap (Synapse's /health, STYLE.md: Operations).
+ * Anything else goes on to the next route.
+ */
+export function healthRoute(version: string, src: HealthSource): Koa.Middleware {
+  const started = Date.now();
+  return async (ctx, next) => {
+    if (ctx.path !== '/health' || ctx.method !== 'GET') return next();
+    ctx.body = {
+      status: 'ok',
+      version,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      ports: src.ports(),
+      registrations: src.registrations(),
+      storedMessages: src.storedMessages(),
+      transactions: src.transactions(),
+      subscriptions: src.subscriptions(),
+      xdms: { parsedCache: src.parsedCache() },
+      memory: { rssMiB: mib(process.memoryUsage.rss()), heapUsedMiB: mib(process.memoryUsage().heapUsed) },
+    };
+  };
+}

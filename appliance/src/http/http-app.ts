@@ -1,0 +1,40 @@
+import http from 'node:http';
+import type net from 'node:net';
+import Koa from 'koa';
+import type { Logger } from '../log.js';
+import { errorMiddleware } from './error-middleware.js';
+
+/**
+ * Binds the HTTP port before the services behind it exist, so that the port is known
+ * (with "auto", the one the system picked) to the modules that publish URLs (the XCAP root).
+ * Requests are refused until `serveHttp` mounts the app.
+ */
+export async function bindHttp(bind: string, port: number): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, bind, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+/**
+ * Builds the appliance's HTTP app on a bound server: the error middleware, then
+ * the routes in order (`/health`, the XCAP aggregation proxy; the admin API later),
+ * then 404. Failures go to the structured log, never to the console.
+ */
+export function serveHttp(server: http.Server, log: Logger, routes: Koa.Middleware[]): Koa {
+  const app = new Koa();
+  // with a listener, koa no longer prints errors with console.error (Koa#onerror)
+  app.on('error', (err: unknown, ctx?: Koa.Context) => {
+    log.error({ err, method: ctx?.method, url: ctx?.url }, 'HTTP request failed');
+  });
+  app.use(errorMiddleware());
+  for (const r of routes) app.use(r);
+  app.use((ctx) => ctx.throw(404, 'Not Found'));
+  server.on('request', app.callback());
+  return app;
+}
