@@ -23,6 +23,11 @@ program
   .action(async (opts: { config?: string }) => {
     const cfg = loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
     const log = createLogger(cfg.log.level);
+    // The last resort: a failure no handler caught is a bug, and it is fatal to the work it
+    // belonged to, never to the process (every other request, registration and stored message
+    // goes on). Node 20 would otherwise exit on an unhandled rejection.
+    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (a bug): the work it belonged to failed; still serving'));
+    process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (a bug): the work it belonged to failed; still serving'));
     const app = await startAppliance(cfg, log);
     let stopping = false;
     const stop = (signal: string): void => {

@@ -115,7 +115,10 @@ export class RawClient {
     const callId = /^Call-ID:\s*(\S+)/im.exec(text)![1];
     const cseq = /^CSeq:\s*(\d+)/im.exec(text)![1];
     this.send(text);
-    return this.next((m) => /^SIP\/2\.0 [2-6]/.test(m) && m.includes(callId) && new RegExp(`^CSeq: ${cseq} `, 'm').test(m), timeoutMs);
+    // the whole Call-ID header, not a substring: "x1" must not take the answer meant for "x10"
+    const ofCall = new RegExp(`^(Call-ID|i)\\s*:\\s*${callId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'mi');
+    const ofCSeq = new RegExp(`^CSeq:\\s*${cseq} `, 'm');
+    return this.next((m) => /^SIP\/2\.0 [2-6]/.test(m) && ofCall.test(m) && ofCSeq.test(m), timeoutMs);
   }
 
   /** Answers a received request (RFC 3261 §8.2.6.2: copies Via, From, To, Call-ID and CSeq). */

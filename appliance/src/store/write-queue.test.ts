@@ -54,4 +54,29 @@ describe('write queue (group commit on one SQLite connection)', () => {
     expect(await other.query("SELECT v FROM t WHERE k = 'durable'")).toEqual([{ v: 7 }]);
     await other.destroy();
   });
+
+  it('goes on after a connection that fails to be released, and after a failing commit', async () => {
+    // a DataSource whose query runner misbehaves, as a broken driver or pool would
+    let releases = 0;
+    let commits = 0;
+    const fake = {
+      createQueryRunner: () => ({
+        manager: {},
+        isTransactionActive: true,
+        startTransaction: async () => undefined,
+        query: async () => undefined,
+        commitTransaction: async () => {
+          if (++commits === 2) throw new Error('disk I/O error');
+        },
+        rollbackTransaction: async () => undefined,
+        release: async () => {
+          if (++releases === 1) throw new Error('release failed');
+        },
+      }),
+    } as unknown as DataSource;
+    const writes = writesOf(fake);
+    await expect(writes.transaction(async () => 'first')).resolves.toBe('first');
+    await expect(writes.transaction(async () => 'second')).rejects.toThrow('disk I/O error');
+    await expect(writes.transaction(async () => 'third')).resolves.toBe('third');
+  });
 });

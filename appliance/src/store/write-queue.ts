@@ -31,13 +31,26 @@ export class WriteQueue {
     });
   }
 
+  /** Commits batches until none is left. Never rejects: one failing batch must not stop the next. */
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending;
-      this.pending = [];
-      await this.commit(batch);
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          await this.commit(batch);
+        } catch (error) {
+          // commit() settles its batch itself; anything escaping it fails whatever is unsettled
+          for (const op of batch) op.reject(error);
+        }
+      }
+    } finally {
+      this.draining = false;
+      if (this.pending.length > 0) {
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      }
     }
-    this.draining = false;
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -63,7 +76,8 @@ export class WriteQueue {
       for (const op of batch) op.reject(error);
       return;
     } finally {
-      await qr.release();
+      // a connection that cannot be released must not hang every later write (the outcome stands)
+      await qr.release().catch(() => undefined);
     }
     batch.forEach((op, i) => {
       const o = outcomes[i];

@@ -80,8 +80,11 @@ export class XcapDiffNotifier {
     await this.subscribe(req, tx, user.username);
   };
 
+  /** Active subscriptions: those whose full-state NOTIFY has gone out (what /health reports). */
   get size(): number {
-    return this.subs.size;
+    let n = 0;
+    for (const s of this.subs.values()) if (s.ready) n++;
+    return n;
   }
 
   /** Whether a subscription's NOTIFYs go over this flow (so the connection must stay open). */

@@ -31,36 +31,17 @@ function parsePreferences(xml: string): ImPreferences {
  * reads no XML.
  */
 export class TerminatingPolicy {
-  private readonly cache = new Map<string, AccessRules>();
-  private readonly prefs = new Map<string, ImPreferences>();
+  private readonly rules: DocumentCache<AccessRules>;
+  private readonly prefs: DocumentCache<ImPreferences>;
 
-  constructor(
-    private readonly docs: DocumentStore,
-    private readonly domain: LocalDomain,
-  ) {
-    docs.onChange((key) => {
-      if (key.auid === ACCESS_RULES_AUID) this.cache.clear();
-      if (key.auid === PREFERENCES_AUID) this.prefs.clear();
-    });
-  }
-
-  private async rulesOf(username: string): Promise<AccessRules> {
-    const cached = this.cache.get(username);
-    if (cached) return cached;
-    const row = await this.docs.get({ auid: ACCESS_RULES_AUID, owner: this.domain.aor(username), path: 'index' });
-    const rules = row === null ? AccessRules.NONE : AccessRules.parse(row.content);
-    this.cache.set(username, rules);
-    return rules;
+  constructor(docs: DocumentStore, domain: LocalDomain) {
+    this.rules = new DocumentCache(docs, domain, ACCESS_RULES_AUID, (xml) => (xml === null ? AccessRules.NONE : AccessRules.parse(xml)));
+    this.prefs = new DocumentCache(docs, domain, PREFERENCES_AUID, (xml) => (xml === null ? DEFAULT_PREFERENCES : parsePreferences(xml)));
   }
 
   /** The user's delivery and storage preferences (defaults when they have none). */
-  async preferences(username: string): Promise<ImPreferences> {
-    const cached = this.prefs.get(username);
-    if (cached) return cached;
-    const row = await this.docs.get({ auid: PREFERENCES_AUID, owner: this.domain.aor(username), path: 'index' });
-    const prefs = row === null ? DEFAULT_PREFERENCES : parsePreferences(row.content);
-    this.prefs.set(username, prefs);
-    return prefs;
+  preferences(username: string): Promise<ImPreferences> {
+    return this.prefs.of(username);
   }
 
   /**
@@ -68,8 +49,44 @@ export class TerminatingPolicy {
    * nothing more); a block throws 403.
    */
   async check(recipient: string, senderAor: string): Promise<'deliver' | 'discard'> {
-    const handling = (await this.rulesOf(recipient)).handlingFor(senderAor);
+    const handling = (await this.rules.of(recipient)).handlingFor(senderAor);
     if (handling === 'block') throw new SipError(403, 'Forbidden');
     return handling === 'polite-block' ? 'discard' : 'deliver';
+  }
+}
+
+/**
+ * One user document (`index` of an AUID), parsed once and kept until it changes. A read that
+ * started before a change must not be cached after it: each user's entry has a generation,
+ * bumped by every change, and a result is kept only if the generation did not move while it
+ * was being read (otherwise a new block list could stay unenforced until the next edit).
+ */
+class DocumentCache<T> {
+  private readonly values = new Map<string, T>();
+  private readonly generations = new Map<string, number>();
+
+  constructor(
+    private readonly docs: DocumentStore,
+    private readonly domain: LocalDomain,
+    private readonly auid: string,
+    private readonly parse: (xml: string | null) => T,
+  ) {
+    docs.onChange((change) => {
+      if (change.auid !== auid) return;
+      const user = domain.userOf(change.owner);
+      if (user === null) return;
+      this.values.delete(user);
+      this.generations.set(user, (this.generations.get(user) ?? 0) + 1);
+    });
+  }
+
+  async of(username: string): Promise<T> {
+    const cached = this.values.get(username);
+    if (cached !== undefined) return cached;
+    const generation = this.generations.get(username) ?? 0;
+    const row = await this.docs.get({ auid: this.auid, owner: this.domain.aor(username), path: 'index' });
+    const value = this.parse(row === null ? null : row.content);
+    if ((this.generations.get(username) ?? 0) === generation) this.values.set(username, value);
+    return value;
   }
 }

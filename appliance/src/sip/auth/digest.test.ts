@@ -25,11 +25,15 @@ describe('digest computation', () => {
     );
   });
 
-  it('computes the RFC 2069 form without qop', () => {
-    const h = ha1('MD5', 'bob', 'biloxi.com', 'zanzibar');
-    const r = expectedResponse('MD5', h, 'REGISTER', 'sip:biloxi.com', 'abc', null);
-    expect(r).toMatch(/^[0-9a-f]{32}$/);
-    expect(r).not.toBe(expectedResponse('MD5', h, 'INVITE', 'sip:biloxi.com', 'abc', null));
+  it('matches the RFC 2617 §3.5 example (MD5, qop=auth)', () => {
+    const h = ha1('MD5', 'Mufasa', 'testrealm@host.com', 'Circle Of Life');
+    const r = expectedResponse('MD5', h, 'GET', '/dir/index.html', 'dcd98b7102dd2f0e8b11d0f600bfb0c093', { nc: '00000001', cnonce: '0a4f113b' });
+    expect(r).toBe('6629fae49393a05397450978507c4ef1');
+  });
+
+  it('matches the RFC 2069 §2.4 example (no qop, the form RFC 3261 §22.4 keeps for old clients)', () => {
+    const h = ha1('MD5', 'Mufasa', 'testrealm@host.com', 'CircleOfLife');
+    expect(expectedResponse('MD5', h, 'GET', '/dir/index.html', 'dcd98b7102dd2f0e8b11d0f600bfb0c093', null)).toBe('1949323746fe6a43ef61f9606e7febea');
   });
 });
 
@@ -61,7 +65,9 @@ describe('stateless nonces', () => {
     expect(f.check('garbage', now)).toBe('bad');
   });
 
-  it('builds a challenge with qop=auth and stale when asked', () => {
-    expect(challenge('parley.test', 'n1', 'SHA-256', true)).toBe('Digest realm="parley.test", nonce="n1", algorithm=SHA-256, qop="auth", stale=true');
+  it('builds a challenge that the credentials parser of RFC 7616 §3.3 reads back', () => {
+    const c = parseCredentials(challenge('parley.test', 'n1', 'SHA-256', true));
+    expect(c?.scheme).toBe('Digest');
+    expect(Object.fromEntries(c!.params)).toEqual({ realm: 'parley.test', nonce: 'n1', algorithm: 'SHA-256', qop: 'auth', stale: 'true' });
   });
 });
