@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger } from './log.js';
 import { openStore } from './store/data-source.js';
+import { DataFolderError } from './store/data-folder.js';
 import { UserDirectory, UserError } from './core/user-directory.js';
 import { USER_NAME_RULE } from './core/user-names.js';
 import { startAppliance } from './main.js';
@@ -144,7 +145,7 @@ user
   .action((name: string) => withUsers(async (u) => (await u.remove(name), console.log(`user ${name} removed`))));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UserError) {
+  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError) {
     console.error(`parley: ${err.message}`);
     process.exit(2);
   }

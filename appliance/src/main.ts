@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config/config.js';
 import type { Logger } from './log.js';
 import { openStore } from './store/data-source.js';
+import { warnIfReadableByOthers } from './store/data-folder.js';
 import { UserDirectory } from './core/user-directory.js';
 import { LocalDomain } from './core/local-domain.js';
 import { Authenticator } from './core/authenticator.js';
@@ -72,7 +73,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   await users.load();
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
-  const tls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0 ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
+  const usesTls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0;
+  // a configured key lives outside the data folder, the operator's to manage: warned about, not refused
+  if (usesTls && config.sip.tls) warnIfReadableByOthers(config.sip.tls.key, log);
+  const tls = usesTls ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
 
   const stack = new SipStack(
     {

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
+import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000];
 
@@ -13,12 +13,23 @@ export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments176420000000
  * to date (migrations, never `synchronize`). WAL lets the CLI write while the
  * server runs; synchronous=FULL makes a commit survive a power cut, because a
  * 202 promises the message is kept (P2).
+ *
+ * The data folder is checked first (`prepareDataFolder`): a store open to other users is refused
+ * with a `DataFolderError` before SQLite touches it.
  */
 export async function openStore(dataDir: string): Promise<DataSource> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataFolder(dataDir);
+  const database = path.join(dataDir, 'parley.sqlite');
+  // SQLite would create the database file 0644 (SQLITE_DEFAULT_FILE_PERMISSIONS, less the umask).
+  // It gives its -wal and -journal files (findCreateFileMode) and its -shm file
+  // (unixOpenSharedMemory) the database file's own mode, and fchmods them to it past the umask
+  // (robust_open), in os_unix.c of the SQLite the sqlite3 driver bundles. So a database file made
+  // 0600 here is all it takes: no process umask, which would be process-wide and race with
+  // anything else that creates files meanwhile (and cannot be set from a worker thread).
+  createPrivateFile(database);
   const ds = new DataSource({
     type: 'sqlite',
-    database: path.join(dataDir, 'parley.sqlite'),
+    database,
     entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, chmodSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const IV = 12;
@@ -7,7 +7,8 @@ const TAG = 16;
 
 /**
  * Encrypts stored message bodies at rest (P2) with AES-256-GCM. The key lives
- * in the data folder, mode 0600, made on first start.
+ * in the data folder, mode 0600, made on first start; a key open to other users is refused
+ * before we get here (store/data-folder.ts), not quietly tightened: it may have been read.
  */
 export class MessageCipher {
   private constructor(private readonly key: Buffer) {}
@@ -17,7 +18,6 @@ export class MessageCipher {
     if (!existsSync(file)) {
       writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
     }
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new Error(`${file} does not hold a 256-bit key`);
     return new MessageCipher(key);
