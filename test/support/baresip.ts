@@ -5,22 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './appliance.js';
 
-/**
- * baresip 1.0 (Debian package baresip-core) driven without a terminal.
- *
- * Commands and events go over its `ctrl_tcp` module: netstrings carrying JSON, a command
- * `{"command","params","token"}` answered by `{"response":true,"ok","data","token"}`, and
- * events `{"event":true,"class","type","param"}` (modules/ctrl_tcp/ctrl_tcp.c). The account
- * is created with the `uanew` command once we are connected, so its REGISTER_OK/REGISTER_FAIL
- * event cannot be sent before we listen. `-s` prints every SIP message it sends and receives
- * on stdout, and the `stdio` UI prints received MESSAGEs there (menu's message handler), so
- * stdin stays an open pipe that we never write to.
- *
- * @example
- * const alice = await startBaresip({ user: 'alice', password: 'pw', domain: 'parley.test', proxyPort: app.sipPort, peer: 'sip:bob@parley.test' });
- * expect(await alice.register()).toEqual({ ok: true });
- * await alice.stop();
- */
+/** How to reach the appliance as one user. */
 export interface BaresipOptions {
   user: string;
   password: string;
@@ -59,6 +44,22 @@ const TRACE = /\x1b\[36;1m#\n(\S+) (\S+) -> (\S+)\n([\s\S]*?)\x1b\[;m/g;
 const FAILURE = / \x1b\[31m([^\x1b]*)\x1b\[;m/;
 /* eslint-enable no-control-regex */
 
+/**
+ * baresip 1.0 (Debian package baresip-core) driven without a terminal.
+ *
+ * Commands and events go over its `ctrl_tcp` module: netstrings carrying JSON, a command
+ * `{"command","params","token"}` answered by `{"response":true,"ok","data","token"}`, and
+ * events `{"event":true,"class","type","param"}` (modules/ctrl_tcp/ctrl_tcp.c). The account
+ * is created with the `uanew` command once we are connected, so its REGISTER_OK/REGISTER_FAIL
+ * event cannot be sent before we listen. `-s` prints every SIP message it sends and receives
+ * on stdout, and the `stdio` UI prints received MESSAGEs there (menu's message handler), so
+ * stdin stays an open pipe that we never write to.
+ *
+ * @example
+ * const alice = await startBaresip({ user: 'alice', password: 'pw', domain: 'parley.test', proxyPort: app.sipPort, peer: 'sip:bob@parley.test' });
+ * expect(await alice.register()).toEqual({ ok: true });
+ * await alice.stop();
+ */
 export class Baresip {
   readonly events: BaresipEvent[] = [];
   private stdout = '';
@@ -66,12 +67,12 @@ export class Baresip {
   private readonly waiters = new Set<() => void>();
   private pending = Buffer.alloc(0);
   private tokens = 0;
+  private socket: net.Socket | null = null;
 
   private constructor(
     private readonly opts: BaresipOptions,
     private readonly dir: string,
     private readonly child: ChildProcess,
-    private socket: net.Socket | null = null,
   ) {
     const collect = (d: Buffer): void => {
       this.stdout += d.toString();
@@ -82,37 +83,50 @@ export class Baresip {
     child.once('exit', () => this.wake());
   }
 
-  /** Starts baresip with a fresh configuration folder and connects to its control port. */
+  /**
+   * Starts baresip with a fresh configuration folder and connects to its control port.
+   * baresip carries on without ctrl_tcp when its port is taken (it only logs "ctrl_tcp: failed
+   * to listen"), so that case is retried on another port rather than connecting to a stranger.
+   */
   static async start(opts: BaresipOptions): Promise<Baresip> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'baresip-'));
-    const ctrlPort = await freePort();
-    // Only what messaging needs: no audio or video module, SIP on an ephemeral loopback port.
-    writeFileSync(
-      path.join(dir, 'config'),
-      [
-        'sip_listen 127.0.0.1:0',
-        `module_path ${MODULES}`,
-        'module stdio.so',
-        'module_app contact.so',
-        'module_app menu.so',
-        'module_app ctrl_tcp.so',
-        `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
-        'audio_player none',
-        'audio_source none',
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(path.join(dir, 'accounts'), ''); // accounts come from `uanew`
-    writeFileSync(path.join(dir, 'contacts'), `<${opts.peer}>\n`);
-    const child = spawn(BARESIP, ['-f', dir, '-s'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const b = new Baresip(opts, dir, child);
-    try {
-      await b.connect(ctrlPort);
-    } catch (err) {
-      await b.stop();
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'baresip-'));
+      const ctrlPort = await freePort();
+      writeFileSync(path.join(dir, 'config'), Baresip.configText(ctrlPort));
+      writeFileSync(path.join(dir, 'accounts'), ''); // the account comes from `uanew`
+      writeFileSync(path.join(dir, 'contacts'), `<${opts.peer}>\n`);
+      const b = new Baresip(opts, dir, spawn(BARESIP, ['-f', dir, '-s'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+      try {
+        // modules are loaded, and ctrl_tcp listening or not, when baresip says it is ready
+        await b.waitFor('"baresip is ready."', () => (b.stdout.includes('baresip is ready.') ? true : undefined), 10_000);
+        if (b.stdout.includes('ctrl_tcp: failed to listen')) {
+          if (attempt === 3) throw new Error(`baresip's ctrl_tcp found its port taken three times:\n${b.stdout}`);
+          await b.stop();
+          continue;
+        }
+        await b.connect(ctrlPort);
+        return b;
+      } catch (err) {
+        await b.stop();
+        throw err;
+      }
     }
-    return b;
+  }
+
+  /** A configuration with only what messaging needs: no audio or video module, SIP on an ephemeral loopback port. */
+  static configText(ctrlPort: number): string {
+    return [
+      'sip_listen 127.0.0.1:0',
+      `module_path ${MODULES}`,
+      'module stdio.so',
+      'module_app contact.so',
+      'module_app menu.so',
+      'module_app ctrl_tcp.so',
+      `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
+      'audio_player none',
+      'audio_source none',
+      '',
+    ].join('\n');
   }
 
   /** The account line of baresip's `accounts` file for this user (also what `uanew` takes). */
@@ -122,21 +136,11 @@ export class Baresip {
   }
 
   private async connect(port: number): Promise<void> {
-    const end = Date.now() + 10_000;
-    for (;;) {
-      if (this.child.exitCode !== null) throw new Error(`baresip exited with ${this.child.exitCode}:\n${this.stdout}`);
-      const socket = await new Promise<net.Socket | null>((resolve) => {
-        const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
-        s.once('error', () => resolve(null));
-      });
-      if (socket) {
-        this.socket = socket;
-        socket.on('data', (d: Buffer) => this.feed(d));
-        return;
-      }
-      if (Date.now() > end) throw new Error(`baresip's ctrl_tcp did not listen on ${port} within 10 s:\n${this.stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    this.socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
+      s.once('error', (err) => reject(new Error(`cannot reach baresip's ctrl_tcp on ${port} (${err.message}):\n${this.stdout}`)));
+    });
+    this.socket.on('data', (d: Buffer) => this.feed(d));
   }
 
   /** Splits the control stream into netstrings ("<length>:<json>,"). */

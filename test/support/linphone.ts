@@ -3,26 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 
-/**
- * linphone-daemon (Debian package linphone-cli, liblinphone 5.1) driven over its standard input.
- *
- * Each command line gets one response, `Status: Ok|Error`, an optional `Reason:` line and an
- * optional body after a blank line; events (`Event-type: message-received`, …) are printed
- * as they happen (daemon/daemon.cc). Commands are sent one at a time, so the n-th response
- * answers the n-th command.
- *
- * The account is provisioned in the configuration file (`[proxy_0]`, `[auth_info_0]`), which
- * makes it the default account: the daemon's own `register` command creates a proxy config
- * that is not the default, and chat messages then leave from `sip:linphone@<host>` straight
- * to the domain's DNS name. `reg_route` sends every request through the appliance (outbound
- * proxy). HOME points into a temporary folder: liblinphone keeps its databases under
- * ~/.local/share/linphone and refuses to start its core when it cannot open them.
- *
- * @example
- * const carol = await startLinphone({ user: 'carol', password: 'pw', domain: 'parley.test', proxyPort: app.sipPort });
- * expect(await carol.registrationState()).toBe('LinphoneRegistrationOk');
- * await carol.stop();
- */
+/** How to reach the appliance as one user. */
 export interface LinphoneOptions {
   user: string;
   password: string;
@@ -54,6 +35,26 @@ function fieldsOf(lines: string[]): Record<string, string> {
   return out;
 }
 
+/**
+ * linphone-daemon (Debian package linphone-cli, liblinphone 5.1) driven over its standard input.
+ *
+ * Each command line gets one response, `Status: Ok|Error`, an optional `Reason:` line and an
+ * optional body after a blank line; events (`Event-type: message-received`, …) are printed
+ * as they happen (daemon/daemon.cc). Commands are sent one at a time, so the n-th response
+ * answers the n-th command.
+ *
+ * The account is provisioned in the configuration file (`[proxy_0]`, `[auth_info_0]`), which
+ * makes it the default account: the daemon's own `register` command creates a proxy config
+ * that is not the default, and chat messages then leave from `sip:linphone@<host>` straight
+ * to the domain's DNS name. `reg_route` sends every request through the appliance (outbound
+ * proxy). HOME points into a temporary folder: liblinphone keeps its databases under
+ * ~/.local/share/linphone and refuses to start its core when it cannot open them.
+ *
+ * @example
+ * const carol = await startLinphone({ user: 'carol', password: 'pw', domain: 'parley.test', proxyPort: app.sipPort });
+ * expect(await carol.registrationState()).toBe('LinphoneRegistrationOk');
+ * await carol.stop();
+ */
 export class Linphone {
   private stdout = '';
   private readonly waiters = new Set<() => void>();
