@@ -51,7 +51,7 @@ function fieldsOf(lines: string[]): Record<string, string> {
  * ~/.local/share/linphone and refuses to start its core when it cannot open them.
  *
  * @example
- * const carol = await startLinphone({ user: 'carol', password: 'pw', domain: 'parley.test', proxyPort: app.sipPort });
+ * const carol = startLinphone({ user: 'carol', password: 'pw', domain: 'parley.test', proxyPort: app.sipPort });
  * expect(await carol.registrationState()).toBe('LinphoneRegistrationOk');
  * await carol.stop();
  */
