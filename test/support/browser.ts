@@ -39,6 +39,21 @@ export function jssipBundle(): string {
   return jssip;
 }
 
+let sipjs: string | null = null;
+
+/** SIP.js ships ES modules: bundle them once for the page, as the global `SIP`. */
+export function sipjsBundle(): string {
+  sipjs ??= buildSync({
+    entryPoints: [path.join(ROOT, 'node_modules/sip.js/lib/index.js')],
+    bundle: true,
+    format: 'iife',
+    globalName: 'SIP',
+    write: false,
+    platform: 'browser',
+  }).outputFiles[0].text;
+  return sipjs;
+}
+
 /**
  * Serves a blank page on 127.0.0.1: Chromium's Local Network Access checks refuse
  * loopback WebSockets from about:blank, but not from a page on loopback itself.
