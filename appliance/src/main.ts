@@ -1,7 +1,8 @@
 import os from 'node:os';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { DataSource } from 'typeorm';
-import type { Config } from './config/config.js';
+import { type Config, ConfigError } from './config/config.js';
 import type { Logger } from './log.js';
 import { openStore } from './store/data-source.js';
 import { warnIfReadableByOthers } from './store/data-folder.js';
@@ -16,6 +17,7 @@ import { MessageRequestHandler } from './im/pager/message-request-handler.js';
 import { OriginatingPolicy } from './im/participating/originating-policy.js';
 import { SipStack } from './sip/stack.js';
 import { loadTlsCredentials } from './sip/transport/tls-credentials.js';
+import { loadTrustAnchors, type TlsClientOptions } from './sip/transport/tls-client.js';
 import type { ListeningPorts } from './sip/transport/transport-layer.js';
 import { MessageCipher } from './im/deferred/message-cipher.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
@@ -64,19 +66,42 @@ function localAddresses(): string[] {
 }
 
 /**
+ * How the TLS connections we open are checked: the trust anchors are read once, here (README:
+ * sip.tls.ca, sip.tls.verifyPeer). A CA file that cannot be used stops start-up.
+ */
+function tlsClientOptions(config: Config, log: Logger): TlsClientOptions {
+  const { ca, verifyPeer } = config.sip.tls;
+  if (!verifyPeer) {
+    log.warn('outbound TLS is not verified (sip.tls.verifyPeer: false): any certificate is accepted from devices the server connects to');
+    return { verifyPeer: false };
+  }
+  let anchors;
+  try {
+    anchors = loadTrustAnchors(ca);
+  } catch (err) {
+    throw new ConfigError(`sip.tls.ca: ${(err as Error).message}`);
+  }
+  log.info({ systemStore: anchors.system, extraCas: anchors.extra, caFile: ca }, 'outbound TLS: peer certificates verified');
+  return { verifyPeer: true, secureContext: tls.createSecureContext({ ca: anchors.pems }) };
+}
+
+/**
  * Starts the appliance: store, then the SIP core and IM functions, then HTTP
  * (ARCHITECTURE.md: config -> store -> sip core -> functions -> http).
  */
 export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
+  const tlsClient = tlsClientOptions(config, log);
   const ds: DataSource = await openStore(config.dataDir);
   const users = new UserDirectory(ds, config.domain, log);
   await users.load();
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
+  const { cert, key } = config.sip.tls;
+  const identity = cert !== undefined && key !== undefined ? { cert, key } : undefined;
   const usesTls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0;
   // a configured key lives outside the data folder, the operator's to manage: warned about, not refused
-  if (usesTls && config.sip.tls) warnIfReadableByOthers(config.sip.tls.key, log);
-  const tls = usesTls ? await loadTlsCredentials(config.dataDir, config.domain, config.sip.tls) : undefined;
+  if (usesTls && identity) warnIfReadableByOthers(identity.key, log);
+  const credentials = usesTls ? await loadTlsCredentials(config.dataDir, config.domain, identity) : undefined;
 
   const stack = new SipStack(
     {
@@ -86,7 +111,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
         tlsPort: config.sip.tlsPort,
         wsPort: config.sip.wsPort,
         wssPort: config.sip.wssPort,
-        tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+        tls: credentials ? { cert: credentials.cert, key: credentials.key } : undefined,
+        tlsClient,
         limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
         connections: config.sip.connections,
       },
@@ -170,7 +196,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     );
     serveHttp(http.server, log, [health, xcap]);
   }
-  log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: tls?.source }, 'parley started');
+  log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 
   return {
     ports,

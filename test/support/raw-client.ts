@@ -41,7 +41,15 @@ export class RawClient {
           : net.connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
       s.once('error', reject);
     });
-    // a reset by the server shows as `closed`, not as an uncaught error
+    return RawClient.over(kind, socket);
+  }
+
+  /**
+   * A client over an open TCP or TLS socket: one the test opened, or one a test server accepted
+   * (a device the appliance connects to, which reads requests and answers them).
+   */
+  static over(kind: 'TCP' | 'TLS', socket: net.Socket): RawClient {
+    // a reset by the peer shows as `closed`, not as an uncaught error
     socket.on('error', () => undefined);
     socket.setNoDelay(true);
     const c = new RawClient(kind, (d, done) => socket.write(d, done), () => socket.destroy());

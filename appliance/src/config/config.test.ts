@@ -59,4 +59,12 @@ describe('configuration', () => {
       expect(m).toContain('log.level');
     }
   });
+
+  it('verifies outbound TLS by default; takes a CA file alone; wants cert and key together', () => {
+    expect(loadConfig(undefined, {}).sip.tls).toEqual({ verifyPeer: true });
+    expect(loadConfig(file('t1.yaml', 'sip:\n  tls: { ca: /etc/parley/ca.pem }\n'), {}).sip.tls).toEqual({ ca: '/etc/parley/ca.pem', verifyPeer: true });
+    expect(loadConfig(file('t2.yaml', 'sip:\n  tls: { cert: c.pem, key: k.pem, verifyPeer: false }\n'), {}).sip.tls).toEqual({ cert: 'c.pem', key: 'k.pem', verifyPeer: false });
+    expect(() => loadConfig(file('t3.yaml', 'sip:\n  tls: { cert: c.pem }\n'), {})).toThrow(/sip\.tls: cert and key go together/);
+    expect(() => loadConfig(file('t4.yaml', 'sip:\n  tls: { key: k.pem, verifyPeer: no }\n'), {})).toThrow(/sip\.tls\.verifyPeer/);
+  });
 });

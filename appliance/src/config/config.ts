@@ -45,7 +45,20 @@ export const ConfigSchema = z
         wsPort: port.default(5066),
         /** SIP over secure WebSocket (RFC 7118 §5), with the TLS credentials; 7443 as FreeSWITCH */
         wssPort: port.default(7443),
-        tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+        /** TLS: our certificate (TLS and WSS listeners) and how the connections we open are checked */
+        tls: z
+          .object({
+            /** PEM certificate (chain) and key; default: a self-signed pair in dataDir/tls */
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
+            /** PEM file of extra CAs trusted for outbound TLS, on top of the system store and Node's roots */
+            ca: z.string().min(1).optional(),
+            /** check the certificate of every peer we connect to; false only for devices with self-signed ones */
+            verifyPeer: z.boolean().default(true),
+          })
+          .strict()
+          .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key go together: give both or neither')
+          .prefault({}),
         /** TCP, TLS, WS and WSS connections (README: configuration) */
         connections: z
           .object({

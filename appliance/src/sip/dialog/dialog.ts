@@ -1,21 +1,49 @@
 import net from 'node:net';
 import { Headers } from '../message/headers.js';
 import { SipRequest } from '../message/message.js';
-import { parseUri, isSipUri, type Uri } from '../message/uri.js';
+import { getParam } from '../message/params.js';
+import { parseUri, isSipUri, type SipUri, type Uri } from '../message/uri.js';
 import type { Destination, Source } from '../transport/transport-types.js';
 
 /**
- * Where to send to reach a peer: over its own flow on TCP, TLS and WebSocket,
- * else at the contact's IP; a host name is never resolved, the source address
- * stands in for it (and for a contact we cannot read).
+ * Where to send to reach a peer. A peer that reached us over TCP, TLS or WebSocket is reached over
+ * that connection (RFC 5626 §5). Otherwise the contact says how, when its host is an IP literal
+ * (RFC 3263 §4.1 and §4.2 for a numeric host): over the transport it names, at its port or the
+ * transport's default (5060, 5061 for TLS); a TLS peer must then show a certificate for that IP.
+ * A host name is never resolved: the source address stands in for it (and for a contact we
+ * cannot read), over UDP.
+ *
+ * @example
+ * // a device registered over UDP with Contact: <sip:bob@192.0.2.7;transport=tls>
+ * destinationFor(parseUri('sip:bob@192.0.2.7;transport=tls'), source)
+ * // -> { transport: 'TLS', address: '192.0.2.7', port: 5061, servername: '192.0.2.7' }
  */
 export function destinationFor(contact: Uri | null, source: Pick<Source, 'transport' | 'address' | 'port' | 'flowId'>): Destination {
   if (source.transport !== 'UDP') return { transport: source.transport, address: source.address, port: source.port, flowId: source.flowId };
   if (contact !== null && isSipUri(contact)) {
     const host = contact.host.startsWith('[') ? contact.host.slice(1, -1) : contact.host;
-    if (net.isIP(host)) return { transport: 'UDP', address: host, port: contact.port ?? 5060 };
+    if (net.isIP(host)) {
+      const transport = transportOf(contact);
+      if (transport === 'TLS') return { transport, address: host, port: contact.port ?? 5061, servername: host };
+      return { transport, address: host, port: contact.port ?? 5060 };
+    }
   }
   return { transport: 'UDP', address: source.address, port: source.port };
+}
+
+/**
+ * The transport a URI with a numeric host asks for (RFC 3263 §4.1): its transport parameter,
+ * else UDP. A SIPS URI is always TLS (RFC 3261 §26.2.2: "sips:…;transport=tcp" is TLS over
+ * TCP, and UDP is no transport for SIPS). `transport=tls`, deprecated by the same section but
+ * still sent by devices, is TLS too. Transports the server cannot open towards a device (ws,
+ * wss, sctp) fall back to UDP, as before.
+ */
+function transportOf(uri: SipUri): 'UDP' | 'TCP' | 'TLS' {
+  if (uri.scheme === 'sips') return 'TLS';
+  const param = getParam(uri.params, 'transport')?.toLowerCase();
+  if (param === 'tls') return 'TLS';
+  if (param === 'tcp') return 'TCP';
+  return 'UDP';
 }
 
 /** The state of one dialog on the UAS side (RFC 3261 §12.1.1), enough to send requests in it. */

@@ -5,6 +5,7 @@ import { StreamFramer } from '../message/stream-framer.js';
 import type { Logger } from '../../log.js';
 import { type Flow, type TransportEvents, type Source, flowKey, deliver } from './transport-types.js';
 import type { ConnectionGuard, GuardedConnection, GuardReason } from './connection-guard.js';
+import { type TlsClientOptions, certificateFailure, tlsConnectOptions } from './tls-client.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -35,10 +36,12 @@ export class StreamFlow implements Flow, GuardedConnection {
     limits: ParseLimits,
     private readonly log: Logger,
     onClose: (flow: StreamFlow) => void,
+    /** for a TLS connection we opened with verification: the name its certificate was checked for */
+    readonly peerName: string | null = null,
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '0.0.0.0');
     this.remotePort = socket.remotePort ?? 0;
-    this.id = flowKey(transport, this.remoteAddress, this.remotePort);
+    this.id = peerName === null ? flowKey(transport, this.remoteAddress, this.remotePort) : verifiedFlowKey(this.remoteAddress, this.remotePort, peerName);
     this.framer = new StreamFramer(limits);
     this.source = { transport, address: this.remoteAddress, port: this.remotePort, flowId: this.id };
     socket.setNoDelay(true);
@@ -109,6 +112,16 @@ export class StreamFlow implements Flow, GuardedConnection {
   }
 }
 
+/**
+ * The id of a TLS connection we opened and whose certificate we checked for `name`. It differs
+ * from the key of a connection the peer opened, which proves nothing about the peer's name, so
+ * that neither is mistaken for the other (RFC 5923's premise: a connection serves a name only
+ * once the peer has authenticated as it with its certificate).
+ */
+export function verifiedFlowKey(address: string, port: number, name: string): string {
+  return `${flowKey('TLS', address, port)};name=${name}`;
+}
+
 /** Strips the IPv4-mapped prefix so that addresses compare as the client wrote them. */
 export function normalizeAddress(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
@@ -118,6 +131,8 @@ export function normalizeAddress(a: string): string {
 export class StreamTransport {
   private server: net.Server | null = null;
   readonly flows = new Map<string, StreamFlow>();
+  /** connections being opened: concurrent sends to one peer share one handshake */
+  private readonly connecting = new Map<string, Promise<StreamFlow>>();
 
   constructor(
     readonly transport: 'TCP' | 'TLS',
@@ -126,6 +141,8 @@ export class StreamTransport {
     private readonly guard: ConnectionGuard,
     private readonly log: Logger,
     private readonly tlsOptions?: tls.SecureContextOptions,
+    /** how the TLS connections we open are checked; verified against Node's roots by default */
+    private readonly client: TlsClientOptions = { verifyPeer: true },
   ) {}
 
   async listen(address: string, port: number): Promise<number> {
@@ -164,33 +181,64 @@ export class StreamTransport {
     return (server.address() as net.AddressInfo).port;
   }
 
-  private adopt(socket: net.Socket): StreamFlow {
-    const flow = new StreamFlow(this.transport, socket, this.events, this.limits, this.log, (f) => {
+  private adopt(socket: net.Socket, peerName: string | null = null): StreamFlow {
+    const onClose = (f: StreamFlow): void => {
       this.guard.untrack(f);
       if (this.flows.get(f.id) === f) {
         this.flows.delete(f.id);
         this.events.flowClosed(f.id);
       }
-    });
+    };
+    const flow = new StreamFlow(this.transport, socket, this.events, this.limits, this.log, onClose, peerName);
     this.flows.set(flow.id, flow);
     this.guard.track(flow);
     return flow;
   }
 
-  /** An open flow to this address, or a new connection (RFC 3261 §18.1.1). */
-  async connect(address: string, port: number): Promise<StreamFlow> {
-    const existing = this.flows.get(flowKey(this.transport, address, port));
+  /**
+   * An open flow to this address, or a new connection (RFC 3261 §18.1.1). Over TLS with
+   * verification, the peer's certificate must chain to a trusted CA and name `name` (the host of
+   * the URI the peer was reached by; the address by default), else the connection is dropped
+   * before anything is sent, the refusal is logged, and the promise rejects.
+   */
+  async connect(address: string, port: number, name: string = address): Promise<StreamFlow> {
+    const verified = this.transport === 'TLS' && this.client.verifyPeer;
+    const id = verified ? verifiedFlowKey(address, port, name) : flowKey(this.transport, address, port);
+    const existing = this.flows.get(id);
     if (existing) return existing;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s =
-        this.transport === 'TLS'
-          ? tls.connect({ host: address, port, rejectUnauthorized: false }, () => resolve(s))
-          : net.connect({ host: address, port }, () => resolve(s));
-      s.once('error', reject);
-      s.setTimeout(10_000, () => s.destroy(new Error('connect timeout')));
-    });
+    let pending = this.connecting.get(id);
+    if (pending === undefined) {
+      pending = this.open(address, port, name, verified ? name : null).finally(() => this.connecting.delete(id));
+      this.connecting.set(id, pending);
+    }
+    return pending;
+  }
+
+  private async open(address: string, port: number, name: string, peerName: string | null): Promise<StreamFlow> {
+    let socket: net.Socket;
+    try {
+      socket = await new Promise<net.Socket>((resolve, reject) => {
+        const s =
+          this.transport === 'TLS'
+            ? tls.connect(tlsConnectOptions(this.client, address, port, name), () => resolve(s))
+            : net.connect({ host: address, port }, () => resolve(s));
+        s.once('error', reject);
+        s.setTimeout(10_000, () => s.destroy(new Error('connect timeout')));
+      });
+    } catch (err) {
+      const reason = this.transport === 'TLS' ? certificateFailure(err as Error) : null;
+      if (reason !== null) {
+        const peer = `${net.isIPv6(address) ? `[${address}]` : address}:${port}`;
+        this.log.warn(
+          { peer, name, reason },
+          `TLS peer ${peer} refused: ${reason} (checked for ${name}); nothing was sent to it. ` +
+            'Add the CA that issued its certificate to sip.tls.ca, or set sip.tls.verifyPeer: false for devices with self-signed certificates',
+        );
+      }
+      throw err;
+    }
     socket.setTimeout(0);
-    return this.adopt(socket);
+    return this.adopt(socket, peerName);
   }
 
   close(): void {

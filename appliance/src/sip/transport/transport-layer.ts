@@ -5,6 +5,7 @@ import { UdpTransport } from './udp.js';
 import { StreamTransport } from './stream.js';
 import { WsTransport } from './ws.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
+import type { TlsClientOptions } from './tls-client.js';
 import { type Destination, type TransportEvents, type TransportName, TransportError } from './transport-types.js';
 
 /** A port to listen on: a number (0 = not opened) or 'auto' (any free one, learned after binding). */
@@ -19,6 +20,8 @@ export interface TransportOptions {
   /** SIP over secure WebSocket (RFC 7118 §5), with the TLS credentials */
   wssPort: PortChoice;
   tls?: tls.SecureContextOptions;
+  /** how the TLS connections we open are checked (trust anchors, verification on or off) */
+  tlsClient: TlsClientOptions;
   limits: ParseLimits;
   /** caps and timeouts of TCP, TLS, WS and WSS connections */
   connections: ConnectionLimits;
@@ -48,7 +51,7 @@ export class TransportLayer {
     this.guard = new ConnectionGuard(opts.connections, log);
     this.udp = new UdpTransport(events, opts.limits, log);
     this.tcp = new StreamTransport('TCP', events, opts.limits, this.guard, log);
-    this.tls = new StreamTransport('TLS', events, opts.limits, this.guard, log, opts.tls);
+    this.tls = new StreamTransport('TLS', events, opts.limits, this.guard, log, opts.tls, opts.tlsClient);
     this.ws = new WsTransport('WS', events, opts.limits, this.guard, log);
     this.wss = new WsTransport('WSS', events, opts.limits, this.guard, log, opts.tls);
   }
@@ -121,7 +124,7 @@ export class TransportLayer {
             flow.send(data);
             return;
           }
-          transport.connect(dest.address, dest.port).then(
+          transport.connect(dest.address, dest.port, dest.servername).then(
             (f) => f.send(data),
             (err: Error) => onError(new TransportError(`${dest.transport} connect to ${dest.address}:${dest.port} failed: ${err.message}`)),
           );

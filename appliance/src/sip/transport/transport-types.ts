@@ -19,6 +19,12 @@ export interface Destination {
   address: string;
   port: number;
   flowId?: string;
+  /**
+   * Over a TLS connection we open: the name the peer's certificate must carry, the host of the
+   * URI it was reached by (an IP literal, without brackets, or a host name, sent as SNI).
+   * Absent: the address itself.
+   */
+  servername?: string;
 }
 
 /** One connection (or, for UDP, one remote address) messages travel over. */
