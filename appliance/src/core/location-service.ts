@@ -1,5 +1,5 @@
 import type { DataSource, Repository } from 'typeorm';
-import { LessThan, MoreThan, In, Not } from 'typeorm';
+import { LessThan, In, Not } from 'typeorm';
 import { BindingEntity, type BindingRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
 import type { Logger } from '../log.js';
@@ -100,8 +100,10 @@ export class LocationService {
           const saved = await r.save(b);
           b.id = saved.id;
         }
-        if (upserts.length > 0 && Number.isFinite(maxContacts) && (await r.countBy({ aor, expiresAt: MoreThan(Date.now()) })) > maxContacts) {
-          throw new OverLimit();
+        if (upserts.length > 0 && Number.isFinite(maxContacts)) {
+          // a plain statement: this runs in the serialised write path of every REGISTER
+          const [row] = (await em.query('SELECT COUNT(*) AS n FROM bindings WHERE aor = ? AND expires_at > ?', [aor, Date.now()])) as { n: number }[];
+          if (Number(row.n) > maxContacts) throw new OverLimit();
         }
       });
     } catch (err) {
