@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, health, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
-import { authorize } from '../support/digest-client.js';
+import { authorize, withAuth } from '../support/digest-client.js';
 
 // Default algorithm order (SHA-256 first), short nonces and small limits to reach every branch.
 const CONFIG = { auth: { nonceLifetime: 5, offerAllTo: ['^parley-test-client'] }, sip: { maxBodyBytes: 2000, maxMessageBytes: 4096 } };
@@ -17,21 +17,9 @@ afterAll(async () => {
 
 const D = 'parley.test';
 
-/**
- * Sends a request as a client that takes several challenges (its User-Agent is in `offerAllTo`),
- * answers the challenge with the first (preferred) algorithm, returns the final response.
- */
-async function withAuth(c: RawClient, spec: Parameters<typeof buildRequest>[0], user: string, password: string): Promise<{ challenge: string; final: string }> {
-  const callId = `c${Math.random().toString(36).slice(2)}`;
-  spec = { ...spec, headers: ['User-Agent: parley-test-client/1', ...(spec.headers ?? [])] };
-  const challenge = await c.request(buildRequest({ ...spec, callId, cseq: 1 }));
-  const header = challenge.startsWith('SIP/2.0 401') ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-  const value = headerOf(challenge, header)[0];
-  const authz = authorize(value, { method: spec.method, uri: spec.uri, username: user, password });
-  const final = await c.request(
-    buildRequest({ ...spec, callId, cseq: 2, headers: [...(spec.headers ?? []), `${header === 'WWW-Authenticate' ? 'Authorization' : 'Proxy-Authorization'}: ${authz}`] }),
-  );
-  return { challenge, final };
+/** A request as a client that chooses among several challenges (its User-Agent is in `offerAllTo`). */
+function asChooser(spec: Parameters<typeof buildRequest>[0]): Parameters<typeof buildRequest>[0] {
+  return { ...spec, headers: ['User-Agent: parley-test-client/1', ...(spec.headers ?? [])] };
 }
 
 describe('transports (C4)', () => {
@@ -87,11 +75,20 @@ describe('Via handling for clients behind NAT', () => {
 });
 
 describe('digest authentication (C2, RFC 8760)', () => {
+  it('offers MD5 alone to a client not known to choose among challenges (baresip, JsSIP, SIP.js, SIPp)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    for (const ua of [[], ['User-Agent: baresip v1.0.0 (x86_64/linux)'], ['User-Agent: JsSIP 3.13.8']]) {
+      const res = await c.request(buildRequest({ method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP', localPort: c.localPort, headers: ua }));
+      expect(headerOf(res, 'WWW-Authenticate').map((v) => /algorithm=([\w-]+)/.exec(v)![1])).toEqual(['MD5']);
+    }
+    c.close();
+  });
+
   it('registers with SHA-256, the algorithm offered first', async () => {
     const c = await RawClient.udp(app.sipPort);
     const { challenge, final } = await withAuth(
       c,
-      { method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP', localPort: c.localPort, headers: [`Contact: <sip:alice@127.0.0.1:${c.localPort}>`] },
+      asChooser({ method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP', localPort: c.localPort, headers: [`Contact: <sip:alice@127.0.0.1:${c.localPort}>`] }),
       'alice',
       'alice-pw',
     );
@@ -105,7 +102,7 @@ describe('digest authentication (C2, RFC 8760)', () => {
     const c = await RawClient.udp(app.sipPort);
     const { challenge, final } = await withAuth(
       c,
-      { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'sha-256 hello' },
+      asChooser({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'sha-256 hello' }),
       'alice',
       'alice-pw',
     );
@@ -171,14 +168,14 @@ describe('limits and errors (every rejection has a precise status)', () => {
     const c = await RawClient.udp(app.sipPort);
     const reg = await withAuth(
       c,
-      { method: 'REGISTER', uri: `sip:${D}`, from: `sip:loopy@${D}`, to: `sip:loopy@${D}`, transport: 'UDP', localPort: c.localPort, headers: [`Contact: <sip:loopy@127.0.0.1:${app.sipPort}>`] },
+      asChooser({ method: 'REGISTER', uri: `sip:${D}`, from: `sip:loopy@${D}`, to: `sip:loopy@${D}`, transport: 'UDP', localPort: c.localPort, headers: [`Contact: <sip:loopy@127.0.0.1:${app.sipPort}>`] }),
       'loopy',
       'loopy-pw',
     );
     expect(reg.final).toMatch(/^SIP\/2\.0 200/);
     const { final } = await withAuth(
       c,
-      { method: 'MESSAGE', uri: `sip:loopy@${D}`, from: `sip:alice@${D}`, to: `sip:loopy@${D}`, transport: 'UDP', localPort: c.localPort, body: 'round and round' },
+      asChooser({ method: 'MESSAGE', uri: `sip:loopy@${D}`, from: `sip:alice@${D}`, to: `sip:loopy@${D}`, transport: 'UDP', localPort: c.localPort, body: 'round and round' }),
       'alice',
       'alice-pw',
     );
@@ -199,7 +196,7 @@ describe('limits and errors (every rejection has a precise status)', () => {
     const c = await RawClient.udp(app.sipPort);
     const { final } = await withAuth(
       c,
-      { method: 'MESSAGE', uri: `sip:nobody@${D}`, from: `sip:alice@${D}`, to: `sip:nobody@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hello?' },
+      asChooser({ method: 'MESSAGE', uri: `sip:nobody@${D}`, from: `sip:alice@${D}`, to: `sip:nobody@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hello?' }),
       'alice',
       'alice-pw',
     );

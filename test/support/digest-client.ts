@@ -30,6 +30,7 @@ export function authorize(
  * Sends a request, answers its 401/407 challenge (the first offered algorithm) and returns
  * both responses. The same as sip-core.test.ts's helper, for suites that need it elsewhere.
  */
+/** Sends a request, answers its 401/407 challenge (the first offered algorithm) and returns both responses. */
 export async function withAuth(c: RawClient, spec: RequestSpec, user: string, password: string): Promise<{ challenge: string; final: string }> {
   const callId = `c${randomBytes(8).toString('hex')}`;
   const challenge = await c.request(buildRequest({ ...spec, callId, cseq: 1 }));
