@@ -116,6 +116,7 @@ describe('digest authentication (C2, RFC 8760)', () => {
     const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP' as const, localPort: c.localPort, body: 'late' };
     const challenge = await c.request(buildRequest({ ...spec, cseq: 1 }));
     const authz = authorize(headerOf(challenge, 'Proxy-Authenticate')[0], { method: 'MESSAGE', uri: spec.uri, username: 'alice', password: 'alice-pw' });
+    // the nonce's lifetime (auth.nonceLifetime, 5 s here) has to pass: this waits on the clock itself
     await new Promise((r) => setTimeout(r, 6500));
     const res = await c.request(buildRequest({ ...spec, cseq: 2, headers: [`Proxy-Authorization: ${authz}`] }));
     expect(res).toMatch(/^SIP\/2\.0 407/);

@@ -24,7 +24,11 @@ function cseqOf(bytes: Buffer): string | null {
   return /^CSeq\s*:\s*(\d+)/im.exec(bytes.toString('latin1'))?.[1] ?? null;
 }
 
-/** Final responses that carry one of the Call-IDs (and the CSeq), within `ms`. */
+/**
+ * Final responses that carry one of the Call-IDs (and the CSeq), polled until the first arrives
+ * or `ms` pass. A message that must be answered gets 3 s; one the corpus allows to go unanswered
+ * gets a bounded 800 ms to show an answer (silence cannot be awaited as a condition).
+ */
 async function answersFor(callIds: string[], cseq: string | null, ms: number, mustAnswer: boolean): Promise<number[]> {
   const end = Date.now() + ms;
   for (;;) {
