@@ -36,7 +36,7 @@ for _ in $(seq 1 120); do
 done
 curl -fsS http://127.0.0.1:8080/health >/dev/null || { echo "ci: the appliance did not start"; cat "$log"; exit 1; }
 npx parley user list | grep -q '^alice' || { echo "ci: alice was not created"; exit 1; }
-sipp 127.0.0.1:5060 -sf test/scenarios/register.xml -s alice -au alice -ap alice-secret \
+sipp 127.0.0.1:5060 -sf test/scenarios/register.xml -s alice -au alice -ap alice-secret -auth_uri "${PARLEY_DOMAIN:-localhost}" \
   -set domain "${PARLEY_DOMAIN:-localhost}" -set expires 300 -set contact 127.0.0.1:5071 \
   -m 1 -timeout 15s -timeout_error -nostdin || { echo "ci: alice could not register with the README's password"; cat "$log"; exit 1; }
 echo "ci: README 'Try it' block works on a fresh clone"
