@@ -88,6 +88,7 @@ async function startParley(name, users, extraConfig = '') {
     PARLEY_SIP_PORT: String(sipPort),
     PARLEY_SIP_TLS_PORT: '0',
     PARLEY_SIP_WS_PORT: '0',
+    PARLEY_SIP_WSS_PORT: '0',
     PARLEY_HTTP_PORT: String(httpPort),
   };
   const cfg = path.join(dir, 'parley.yaml');
