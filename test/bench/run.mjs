@@ -22,7 +22,7 @@ const opt = (name, def) => {
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
 const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
-const RATES = [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
+const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
 const WORK = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
 let nextPort = 31000 + Math.floor(Math.random() * 2000) * 10;
@@ -68,6 +68,11 @@ function cpuSeconds(pid) {
   return total;
 }
 
+/** CPU use of every process on the machine over the last second, by command (for finding the bottleneck). */
+function loadavg() {
+  return readFileSync('/proc/loadavg', 'utf8').trim();
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -97,7 +102,9 @@ async function startParley(name, users, extraConfig = '') {
   const csv = path.join(dir, 'users.csv');
   writeFileSync(csv, users.map(([u, p]) => `${u},${p}`).join('\n'));
   execFileSync(process.execPath, [CLI, 'user', 'import', csv], { env });
-  const p = run(process.execPath, [CLI, 'start', '--config', cfg], { env });
+  // --profile DIR: a V8 CPU profile of the appliance, written to DIR when it stops (open it in Chrome DevTools)
+  const profile = opt('profile', null);
+  const p = run(process.execPath, [...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg], { env });
   let up = false;
   for (let i = 0; i < 100 && !up && p.child.exitCode === null; i++) {
     await sleep(100);
@@ -139,9 +146,16 @@ async function startKamailio(name, withAuth, users) {
 
 // ---- SIPp drivers -----------------------------------------------------------------------------
 
+/**
+ * What keeps SIPp from being the bottleneck at 10,000+ messages/s: 4 MiB socket buffers (its
+ * default 64 KiB overflows at a few thousand/s: RcvbufErrors), and many more receive and
+ * scheduling rounds per event-loop turn than its defaults (1,000 each), so a burst is drained at once.
+ */
+const SIPP_FAST = ['-buff_size', '4194304', '-max_recv_loops', '100000', '-max_sched_loops', '100000'];
+
 function sipp(target, scenario, extra, vars = {}) {
   // SIPp's default 64 KiB socket buffer overflows at a few thousand messages/s (RcvbufErrors)
-  const argv = [`127.0.0.1:${target.port}`, '-sf', scenario, '-i', '127.0.0.1', '-nostdin', '-timeout', '60s', '-buff_size', '4194304'];
+  const argv = [`127.0.0.1:${target.port}`, '-sf', scenario, '-i', '127.0.0.1', '-nostdin', '-timeout', '60s', ...SIPP_FAST];
   for (const [k, v] of Object.entries(vars)) argv.push('-set', k, v);
   return run('sipp', [...argv, ...extra], { cwd: WORK });
 }
@@ -171,6 +185,7 @@ async function step(target, scenario, rate, to) {
   ).done;
   const wall = (Date.now() - t0) / 1000;
   const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
+  if (process.env.BENCH_DEBUG) console.log(`  (load: ${loadavg()})`);
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');
   const last = lines.at(-1).split(';');
@@ -191,6 +206,7 @@ async function step(target, scenario, rate, to) {
   }
   const achieved = ok / wall;
   const failRatio = (failed + (total - ok - failed)) / total;
+  if (process.env.BENCH_DEBUG && r.code !== 0) console.log(r.out.slice(-3000));
   return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code };
 }
 
@@ -221,7 +237,7 @@ const USERS = [
 
 async function withDevice(fn) {
   const devicePort = port();
-  const dev = run('sipp', ['-sf', path.join(SCENARIOS, 'message-uas.xml'), '-i', '127.0.0.1', '-p', String(devicePort), '-nostdin', '-buff_size', '4194304'], { cwd: WORK });
+  const dev = run('sipp', ['-sf', path.join(SCENARIOS, 'message-uas.xml'), '-i', '127.0.0.1', '-p', String(devicePort), '-nostdin', ...SIPP_FAST], { cwd: WORK });
   await sleep(300);
   try {
     return await fn(devicePort);
