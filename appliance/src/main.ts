@@ -121,6 +121,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       trace: config.log.traceSip,
       forceRport: config.sip.forceRport,
       userAgent: config.sip.userAgent ?? `Parley/${VERSION}`,
+      overload: config.sip.overload.maxQueueDelay > 0 ? config.sip.overload : null,
     },
     log,
   );
@@ -189,6 +190,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       transactions: () => stack.transactionCounts,
       subscriptions: () => xcapDiff.size,
       parsedCache: () => parsed.stats(),
+      overload: () => stack.overloadState,
     });
     const xcap = xcapServer(
       { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, retryAfterSeconds: Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000)) },

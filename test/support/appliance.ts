@@ -180,9 +180,16 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
   };
 }
 
-export async function health(app: RunningAppliance): Promise<{ registrations: number; storedMessages: number; subscriptions: number }> {
+export interface Health {
+  registrations: number;
+  storedMessages: number;
+  subscriptions: number;
+  overload: { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number } };
+}
+
+export async function health(app: RunningAppliance): Promise<Health> {
   const res = await fetch(`http://127.0.0.1:${app.httpPort}/health`);
-  return (await res.json()) as { registrations: number; storedMessages: number; subscriptions: number };
+  return (await res.json()) as Health;
 }
 
 /** Polls until `check` holds (bounded), for effects that land asynchronously. */

@@ -73,6 +73,14 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        overload: z
+          .object({
+            /** ms requests may queue unread before new work is refused with 503 (under T1/2); 0 = never */
+            maxQueueDelay: z.number().min(0).default(200),
+            retryAfter: z.number().int().min(1).default(5),
+          })
+          .strict()
+          .prefault({}),
         maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65535),
         maxBodyBytes: z.number().int().min(0).max(1_048_576).default(32768),
         timers: z

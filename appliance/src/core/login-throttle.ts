@@ -50,11 +50,13 @@ export class LoginThrottle {
 
   /** Seconds the caller must wait before trying, or 0 when the attempt may be checked. */
   retryAfter(user: string, address: string, now = Date.now()): number {
+    // the common case, on every authenticated request: nobody has failed lately
+    if (this.pairs.size === 0 && this.sources.size === 0 && this.users.size === 0) return 0;
     const source = sourceKey(address);
-    const waits = [this.waitOf(this.pairs.get(`${user}|${source}`), now), this.waitOf(this.sources.get(source), now)];
+    let wait = Math.max(this.waitOf(this.pairs.get(`${user}|${source}`), now), this.waitOf(this.sources.get(source), now));
     const userWait = this.waitOf(this.users.get(user), now);
-    if (userWait > 0 && !this.isKnown(user, source, now)) waits.push(userWait);
-    return Math.max(...waits);
+    if (userWait > wait && !this.isKnown(user, source, now)) wait = userWait;
+    return wait;
   }
 
   /** A wrong password or an unknown user name. Returns the wait it started (0 if none). */
@@ -70,8 +72,11 @@ export class LoginThrottle {
   /** A correct login: the pair starts afresh and the address becomes known for the user. */
   succeeded(user: string, address: string, now = Date.now()): void {
     const source = sourceKey(address);
-    this.pairs.delete(`${user}|${source}`);
+    if (this.pairs.size > 0) this.pairs.delete(`${user}|${source}`);
     let list = this.known.get(user);
+    const at = list?.get(source);
+    // refreshed at most once a minute: this runs on every authenticated request
+    if (at !== undefined && now - at < 60_000) return;
     if (list === undefined) {
       if (this.known.size >= MAX_KEYS) this.known.delete(this.known.keys().next().value!);
       list = new Map();
@@ -117,7 +122,8 @@ export class LoginThrottle {
 
 /** The throttling key of an address: IPv4 as is, IPv6 by its /64. */
 export function sourceKey(address: string): string {
-  if (net.isIPv6(address)) {
+  // an IPv4 address (the usual case) has no colon: no need for the IPv6 parser
+  if (address.includes(':') && net.isIPv6(address)) {
     const full = expandIpv6(address);
     return full === null ? address : `${full.slice(0, 4).join(':')}::/64`;
   }

@@ -82,7 +82,7 @@ export class Router implements StackUser {
         return;
       }
       if (err instanceof SipError) {
-        this.stack.reply(tx, err.status, err.reason, { headers: err.headers });
+        this.stack.reply(tx, err.status, err.reason, { headers: err.headers, stateless: err.stateless });
         return;
       }
       this.log.error({ err, method: tx.method, callId: tx.callId }, 'request failed');

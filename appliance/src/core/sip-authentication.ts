@@ -30,7 +30,11 @@ export function authenticateSip(auth: Authenticator, req: SipRequest, source: So
     case 'challenge': {
       const header = asRegistrar ? 'WWW-Authenticate' : 'Proxy-Authenticate';
       const reason = asRegistrar ? 'Unauthorized' : 'Proxy Authentication Required';
-      throw new SipError(asRegistrar ? 401 : 407, reason, { [header]: auth.challenges(outcome.stale, userAgent) });
+      // sent statelessly, as Kamailio's sl does: a retransmission just gets a new challenge, and
+      // the commonest answer of all keeps no transaction alive for Timer J's 32 s
+      const challenge = new SipError(asRegistrar ? 401 : 407, reason, { [header]: auth.challenges(outcome.stale, userAgent) });
+      challenge.stateless = true;
+      throw challenge;
     }
   }
 }

@@ -11,6 +11,8 @@ export interface HealthSource {
   subscriptions(): number;
   /** the XDMS's parsed-document cache: entries, estimated bytes, budget */
   parsedCache(): { entries: number; bytes: number; maxBytes: number };
+  /** overload control: the share of new work admitted, the receive queue delay, requests refused */
+  overload(): { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number } } | null;
 }
 
 /**
@@ -31,6 +33,7 @@ export function healthRoute(version: string, src: HealthSource): Koa.Middleware 
       transactions: src.transactions(),
       subscriptions: src.subscriptions(),
       xdms: { parsedCache: src.parsedCache() },
+      overload: src.overload(),
       memory: { rssMiB: mib(process.memoryUsage.rss()), heapUsedMiB: mib(process.memoryUsage().heapUsed) },
     };
   };

@@ -26,6 +26,7 @@ beforeAll(async () => {
     transactions: () => ({ server: 0, client: 0 }),
     subscriptions: () => 0,
     parsedCache: () => ({ entries: 0, bytes: 0, maxBytes: 1 }),
+    overload: () => null,
   };
   serveHttp(server, pino({ level: 'info' }, sink), [
     healthRoute('test', health),

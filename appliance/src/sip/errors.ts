@@ -9,6 +9,11 @@ export class SipError extends Error {
   readonly status: number;
   readonly reason: string;
   readonly headers: Record<string, string | string[]>;
+  /**
+   * Answer without keeping the transaction (no Timer J): for answers that cost nothing to give
+   * again, such as a digest challenge, whose retransmitted request simply gets a new one.
+   */
+  stateless = false;
 
   constructor(status: number, reason: string, headers: Record<string, string | string[]> = {}) {
     const limit = Error.stackTraceLimit;

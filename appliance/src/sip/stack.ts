@@ -5,12 +5,15 @@ import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
+import { rawHead, rawResponse } from './message/raw-head.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
 import { ClientTransaction } from './transaction/client-transaction.js';
+import { CompletedResponses } from './transaction/completed-responses.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
+import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
 
 export interface StackOptions {
   transport: TransportOptions;
@@ -21,6 +24,8 @@ export interface StackOptions {
   trace: boolean;
   /** Server on our responses and User-Agent on requests we originate ('' for none) */
   userAgent: string;
+  /** sheds new work when requests queue unread too long (null: never) */
+  overload: OverloadOptions | null;
   /** answer UDP requests at their source port even without rport (RFC 3581 applied to all) */
   forceRport: boolean;
 }
@@ -38,6 +43,8 @@ export interface ReplyOptions {
   toTag?: string;
   body?: Buffer | string;
   contentType?: string;
+  /** end the transaction at once instead of absorbing retransmissions (see SipError.stateless) */
+  stateless?: boolean;
 }
 
 /**
@@ -47,9 +54,12 @@ export interface ReplyOptions {
 export class SipStack {
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
+  /** final responses of completed non-INVITE UDP transactions, for Timer J */
+  private readonly completed: CompletedResponses;
   private readonly transports: TransportLayer;
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
+  private readonly overload: OverloadGuard | null;
   private counter = 0;
 
   constructor(
@@ -59,12 +69,15 @@ export class SipStack {
     this.transports = new TransportLayer(
       opts.transport,
       {
+        intercept: (data, source) => this.shedEarly(data, source),
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
         flowClosed: (flowId) => this.user?.onFlowClosed(flowId),
       },
       log,
     );
+    this.overload = opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs());
+    this.completed = new CompletedResponses(64 * opts.timers.T1);
   }
 
   get ports(): ListeningPorts {
@@ -84,20 +97,23 @@ export class SipStack {
     return this.opts.timers;
   }
 
-  /** Counts for the benchmark and /metrics. */
-  get transactionCounts(): { server: number; client: number } {
-    return { server: this.servers.size, client: this.clients.size };
+  /** Counts for the benchmark and /metrics: live transactions, and completed ones held for Timer J. */
+  get transactionCounts(): { server: number; client: number; completed: number } {
+    return { server: this.servers.size, client: this.clients.size, completed: this.completed.size };
   }
 
   setUser(user: StackUser): void {
     this.user = user;
   }
 
-  start(): Promise<ListeningPorts> {
-    return this.transports.start();
+  async start(): Promise<ListeningPorts> {
+    const ports = await this.transports.start();
+    if (this.overload !== null) this.transports.probeQueue();
+    return ports;
   }
 
   close(): void {
+    this.completed.clear();
     this.transports.close();
   }
 
@@ -114,6 +130,16 @@ export class SipStack {
    */
   setFlowInUse(inUse: (flowId: string) => boolean): void {
     this.transports.setFlowInUse(inUse);
+  }
+
+  /** Overload control's level and counts, for /health (null when it is off). */
+  get overloadState(): OverloadGuard['state'] | null {
+    return this.overload?.state ?? null;
+  }
+
+  /** How long requests have waited unread in the UDP receive queue (0 when it was last emptied). */
+  queueDelayMs(): number {
+    return this.transports.queueDelayMs();
   }
 
   /** A unique token for branches, tags and Call-IDs. */
@@ -137,6 +163,22 @@ export class SipStack {
   }
 
   // ---- incoming -------------------------------------------------------------
+
+  /**
+   * Overload control's cheap path (UDP): while new work is being refused, a datagram is looked at
+   * before it is parsed, and a refused request is answered 503 from its raw header lines. Refusing
+   * must cost far less than serving, or a flood of refusals becomes the overload.
+   */
+  private shedEarly(data: Buffer, source: Source): boolean {
+    const guard = this.overload;
+    if (guard === null || !guard.shedding) return false;
+    const head = rawHead(data);
+    if (head === null || guard.admitsRaw(head)) return false;
+    const extra = [`Retry-After: ${guard.retryAfter}`];
+    if (this.opts.userAgent) extra.push(`Server: ${this.opts.userAgent}`);
+    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), extra), { transport: 'UDP', address: source.address, port: source.port });
+    return true;
+  }
 
   private trace(dir: 'in' | 'out', peer: string, data: Buffer | AnyMessage): void {
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : serialize(data).toString('utf8');
@@ -177,8 +219,23 @@ export class SipStack {
       existing.receive(req);
       return;
     }
+    // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J)
+    const done = req.method === 'ACK' ? undefined : this.completed.get(key);
+    if (done !== undefined) {
+      this.sendTo(done.data, done.dest);
+      return;
+    }
     if (req.method === 'ACK') {
       this.user?.onRequest(req, null);
+      return;
+    }
+    const overload = this.overload;
+    if (overload !== null && !overload.admits(req)) {
+      // RFC 3261 §21.5.4: refused before it costs anything, statelessly, with when to come back
+      const res = createResponse(req, 503, 'Service Unavailable', this.newId());
+      res.headers.set('retry-after', String(overload.retryAfter));
+      if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
+      this.sendResponse(serialize(res), res, source);
       return;
     }
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
@@ -231,6 +288,7 @@ export class SipStack {
     responseDestination: (res: SipResponse, source: Source) => this.responseDestination(res, source),
     send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
     remove: (key: string) => this.servers.delete(key),
+    holdCompleted: (key: string, data: Buffer, dest: Destination) => this.completed.hold(key, data, dest),
   };
 
   private readonly clientLayer = {
@@ -283,6 +341,7 @@ export class SipStack {
       if (opts.contentType) res.headers.set('content-type', opts.contentType);
     }
     tx.respond(res);
+    if (opts.stateless && status >= 200) tx.terminate();
     return res;
   }
 

@@ -1,6 +1,6 @@
 import type { SipRequest } from '../../sip/message/message.js';
 import { SipError } from '../../sip/errors.js';
-import { isSipUri, parseUri } from '../../sip/message/uri.js';
+import { isSipUri, parseUri, type Uri } from '../../sip/message/uri.js';
 import { formatNameAddr } from '../../sip/message/name-addr.js';
 import { quote } from '../../sip/message/scanner.js';
 import type { LocalDomain } from '../../core/local-domain.js';
@@ -30,6 +30,9 @@ export interface SenderIdentity {
  * matching uses (a MESSAGE outside a dialog creates no dialog state from them).
  */
 export class OriginatingPolicy {
+  /** per user row (a new row when the directory changes): the AOR and the asserted identity, built once */
+  private readonly shown = new WeakMap<UserRow, { aor: string; asserted: string; display: string | null; uri: Uri }>();
+
   constructor(private readonly domain: LocalDomain) {}
 
   identify(req: SipRequest, sender: UserRow): SenderIdentity {
@@ -39,13 +42,24 @@ export class OriginatingPolicy {
     if (!isSipUri(uri) || claimed !== sender.username || !this.domain.isLocal(uri.host)) {
       throw new SipError(403, 'From does not match the authenticated user');
     }
-    const aor = this.domain.aor(sender.username);
-    const display = sender.displayName === null ? null : quote(sender.displayName);
+    const shown = this.shownAs(sender);
     return {
       username: sender.username,
-      aor,
-      from: formatNameAddr({ display, uri: parseUri(aor), params: from.params }),
-      asserted: formatNameAddr({ display, uri: parseUri(aor), params: [] }),
+      aor: shown.aor,
+      from: formatNameAddr({ display: shown.display, uri: shown.uri, params: from.params }),
+      asserted: shown.asserted,
     };
+  }
+
+  private shownAs(sender: UserRow): { aor: string; asserted: string; display: string | null; uri: Uri } {
+    let shown = this.shown.get(sender);
+    if (shown === undefined) {
+      const aor = this.domain.aor(sender.username);
+      const display = sender.displayName === null ? null : quote(sender.displayName);
+      const uri = parseUri(aor);
+      shown = { aor, display, uri, asserted: formatNameAddr({ display, uri, params: [] }) };
+      this.shown.set(sender, shown);
+    }
+    return shown;
   }
 }

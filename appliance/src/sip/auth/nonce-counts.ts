@@ -22,6 +22,8 @@ export class NonceCounts {
   private readonly highest = new Map<string, number>();
   /** nonces issued before this time (ms) are no longer tracked, so they are refused */
   private floor = 0;
+  /** when the front of the table was last checked for expired entries */
+  private lastSweep = 0;
 
   constructor(
     private readonly lifetimeMs: number,
@@ -49,8 +51,10 @@ export class NonceCounts {
     return true;
   }
 
-  /** Drops entries from the front while their nonces have expired (they are stale now). */
+  /** Drops entries from the front while their nonces have expired (they are stale now); once a second at most. */
   private forgetExpired(now: number): void {
+    if (now - this.lastSweep < 1000) return;
+    this.lastSweep = now;
     for (const nonce of this.highest.keys()) {
       const issued = nonceIssueTime(nonce);
       if (issued !== null && now - issued <= this.lifetimeMs) return;

@@ -77,7 +77,10 @@ export class ServerTransaction {
     if (!this.isInvite) {
       // Timer J: absorb retransmissions for 64*T1 on unreliable transports
       this.state = 'completed';
-      this.terminateAfter(this.reliable ? 0 : 64 * T1);
+      if (!this.reliable && this.layer.holdCompleted) {
+        this.layer.holdCompleted(this.key, data, dest);
+        this.terminate();
+      } else this.terminateAfter(this.reliable ? 0 : 64 * T1);
     } else if (res.status < 300) {
       // RFC 6026 §7.1: Accepted, so that 2xx retransmissions and stray ACKs are absorbed; Timer L
       this.state = 'accepted';

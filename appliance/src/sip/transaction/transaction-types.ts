@@ -11,6 +11,11 @@ export interface ServerTransport {
   send(data: Buffer, dest: Destination): void;
   /** the transaction is over: forget it */
   remove(key: string): void;
+  /**
+   * Optional: take over a completed non-INVITE transaction's Timer J, keeping only its final
+   * response to answer retransmissions; the transaction then ends at once.
+   */
+  holdCompleted?(key: string, data: Buffer, dest: Destination): void;
 }
 
 /** What the user of a client transaction is told (RFC 3261 §17.1). */

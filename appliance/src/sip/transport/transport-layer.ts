@@ -92,6 +92,16 @@ export class TransportLayer {
     }
   }
 
+  /** The UDP receive queue's delay (see UdpTransport.backlogMs); measured once `probeQueue` ran. */
+  queueDelayMs(): number {
+    return this.udp.backlogMs();
+  }
+
+  /** Starts measuring the UDP receive queue's delay (overload control). */
+  probeQueue(): void {
+    this.udp.startProbing();
+  }
+
   /** Whether a connection-oriented flow is still open. */
   hasFlow(flowId: string): boolean {
     return this.tcp.flows.has(flowId) || this.tls.flows.has(flowId) || this.ws.flows.has(flowId) || this.wss.flows.has(flowId);

@@ -39,6 +39,11 @@ export interface Flow {
 
 /** What a listener hands up to the transport layer. */
 export interface TransportEvents {
+  /**
+   * Asked about each UDP datagram before it is parsed; true means it was dealt with (overload
+   * control answered it cheaply) and goes no further.
+   */
+  intercept?(data: Buffer, source: Source): boolean;
   message(msg: AnyMessage, source: Source): void;
   rejected(rejected: Rejected, source: Source): void;
   flowClosed(flowId: string): void;

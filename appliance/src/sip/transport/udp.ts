@@ -1,13 +1,24 @@
 import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import type { ParseLimits } from '../message/parser.js';
 import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
 import { type TransportEvents, flowKey, TransportError, deliver } from './transport-types.js';
 
+/** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
+const PROBE = Buffer.from('\0parley-queue-probe ');
+const PROBE_MS = 50;
+
 /** The UDP listener: one socket, one datagram is one message (RFC 3261 §18.3). */
 export class UdpTransport {
   private socket: dgram.Socket | null = null;
+  /** probes sent to ourselves and not yet read back, oldest first: [sequence, sent at] */
+  private readonly probes: [number, number][] = [];
+  private probeSeq = 0;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** the delay the last probe saw */
+  private lastDelay = 0;
 
   constructor(
     private readonly events: TransportEvents,
@@ -30,10 +41,52 @@ export class UdpTransport {
     return socket.address().port;
   }
 
+  /**
+   * How long a datagram waits in our receive queue before we read it: measured by a probe the
+   * socket sends itself every 50 ms, which queues behind everything that arrived before it.
+   * While a probe is out, its age counts as a lower bound, so a queue that grows (or drops the
+   * probe) shows at once. This is the delay every request sees, and what event-loop lag cannot
+   * show: under overload the loop's timers stay punctual while the kernel queues.
+   */
+  backlogMs(): number {
+    const oldest = this.probes[0];
+    const waiting = oldest === undefined ? 0 : performance.now() - oldest[1];
+    // a probe younger than one interval may simply not have been read yet
+    return Math.max(this.lastDelay, waiting > PROBE_MS ? waiting : 0);
+  }
+
+  /** Starts measuring the receive queue's delay (for overload control). */
+  startProbing(): void {
+    const socket = this.socket;
+    if (socket === null || this.probeTimer !== null) return;
+    const { address, port } = socket.address();
+    const target = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+    this.probeTimer = setInterval(() => {
+      const seq = this.probeSeq++;
+      this.probes.push([seq, performance.now()]);
+      if (this.probes.length > 100) this.probes.shift(); // lost ones: the age above has said it
+      socket.send(Buffer.concat([PROBE, Buffer.from(String(seq))]), port, target);
+    }, PROBE_MS);
+    this.probeTimer.unref();
+  }
+
+  private probeBack(buf: Buffer): void {
+    const seq = Number(buf.subarray(PROBE.length).toString());
+    while (this.probes.length > 0 && this.probes[0][0] <= seq) {
+      const [s, at] = this.probes.shift()!;
+      if (s === seq) this.lastDelay = performance.now() - at;
+    }
+  }
+
   private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (buf[0] === 0 && buf.length > PROBE.length && buf.subarray(0, PROBE.length).equals(PROBE)) {
+      this.probeBack(buf);
+      return;
+    }
     // keep-alive datagrams (RFC 5626 §4.4.1 STUN is not supported; CRLF pings are ignored)
     if (buf.length <= 4 && buf.every((b) => b === 13 || b === 10 || b === 0)) return;
     const source = { transport: 'UDP' as const, address: rinfo.address, port: rinfo.port, flowId: flowKey('UDP', rinfo.address, rinfo.port) };
+    if (this.events.intercept?.(buf, source)) return;
     try {
       deliver(this.events, parseDatagram(buf, this.limits), source);
     } catch (err) {
@@ -49,6 +102,7 @@ export class UdpTransport {
   }
 
   close(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
     this.socket?.close();
     this.socket = null;
   }

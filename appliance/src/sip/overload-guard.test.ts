@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { OverloadGuard } from './overload-guard.js';
+import { rawHead } from './message/raw-head.js';
+
+const request = (method: string, extra: string[] = []) =>
+  rawHead(
+    Buffer.from(
+      [`${method} sip:bob@parley.test SIP/2.0`, 'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx', 'From: <sip:alice@parley.test>;tag=a', 'To: <sip:bob@parley.test>', 'Call-ID: c1', `CSeq: 1 ${method}`, ...extra, 'Content-Length: 0', '', ''].join('\r\n'),
+    ),
+  )!;
+
+/** A clock the test moves by hand. */
+function clock() {
+  let t = 0;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+describe('overload guard', () => {
+  it('admits everything while the queue keeps up', () => {
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5 }, () => 0);
+    expect(g.shedding).toBe(false);
+    expect(g.admitsRaw(request('MESSAGE'))).toBe(true);
+  });
+
+  it('cuts the share of new work while the queue stays slow, and never refuses finishing work', () => {
+    const c = clock();
+    let delay = 500;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5 }, () => delay, c.now);
+    for (let i = 0; i < 40; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBeLessThan(0.05);
+    const fresh = Array.from({ length: 1000 }, () => g.admitsRaw(request('MESSAGE')));
+    expect(fresh.filter(Boolean).length).toBeLessThan(100);
+    // credentials, a dialog, ACK and CANCEL always go on; a REGISTER without credentials is refused only when even the smallest share does not help
+    expect(g.admitsRaw(request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']))).toBe(true);
+    expect(g.admitsRaw(request('ACK'))).toBe(true);
+    expect(g.admitsRaw(request('CANCEL'))).toBe(true);
+    expect(g.admitsRaw(request('REGISTER'))).toBe(true);
+    delay = 900; // over 4 × maxQueueDelay with the smallest share
+    expect(g.admitsRaw(request('REGISTER'))).toBe(false);
+    // the queue empties: the share grows back
+    delay = 0;
+    for (let i = 0; i < 40; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBe(1);
+  });
+
+  it('ignores one slow sample (a pause is not overload)', () => {
+    const c = clock();
+    let delay = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5 }, () => delay, c.now);
+    c.advance(50);
+    delay = 900;
+    void g.shedding;
+    delay = 0;
+    c.advance(50);
+    expect(g.shedding).toBe(false);
+  });
+});

@@ -1,0 +1,100 @@
+import { performance } from 'node:perf_hooks';
+import type { SipRequest } from './message/message.js';
+import type { RawHead } from './message/raw-head.js';
+
+export interface OverloadOptions {
+  /** ms requests may wait in the receive queue before new work starts being refused */
+  maxQueueDelay: number;
+  /** seconds a refused client is asked to wait (Retry-After) */
+  retryAfter: number;
+}
+
+/** How often the admitted share is adjusted (the probe that measures the queue runs as often). */
+const ADJUST_MS = 50;
+/** The smallest share of new work admitted, so the controller always sees whether capacity came back. */
+const MIN_SHARE = 0.02;
+
+/**
+ * Overload control for one process (RFC 3261 §21.5.4 503 + Retry-After; RFC 7339's idea of
+ * shedding at the entry, before a request costs much).
+ *
+ * The measure is how long requests wait in the receive queue before we read them (`queueDelay`,
+ * from the UDP transport's self-probe). Event-loop lag would not do: under overload the loop's
+ * timers stay punctual while the backlog grows, invisible, in the socket's receive buffer.
+ *
+ * What is refused is new work: requests that carry no credentials and are not REGISTER, ACK,
+ * CANCEL or inside a dialog. That is the cheapest work to drop, and the rest finishes what was
+ * begun: a request with credentials has already paid for its challenge, and only challenged
+ * clients can send one. Only a share of new work is admitted, set by a feedback loop every
+ * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut by a fifth, and while it
+ * is under half of that the share grows by a twentieth (additive increase, multiplicative
+ * decrease), so admissions settle where the process keeps up, instead of flapping between
+ * all and nothing. When even the smallest share leaves the queue growing (4 × `maxQueueDelay`),
+ * REGISTERs without credentials are refused too.
+ *
+ * Retransmissions of accepted requests are absorbed by their transactions before the guard is
+ * asked, and a refused request gets a final response, so UDP clients stop retransmitting it:
+ * refusing never feeds a retransmission storm.
+ */
+export class OverloadGuard {
+  private share = 1;
+  private lastAdjust = 0;
+  /** consecutive adjustments that found the queue too slow */
+  private slow = 0;
+  /** requests refused since start */
+  readonly refused = { newWork: 0, registers: 0 };
+
+  constructor(
+    private readonly opts: OverloadOptions,
+    private readonly queueDelay: () => number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  get state(): { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number } } {
+    return { admittedShare: Math.round(this.share * 1000) / 1000, queueDelayMs: Math.round(this.queueDelay()), refused: { ...this.refused } };
+  }
+
+  get retryAfter(): number {
+    return this.opts.retryAfter;
+  }
+
+  private adjust(): void {
+    const now = this.clock();
+    if (now - this.lastAdjust < ADJUST_MS) return;
+    this.lastAdjust = now;
+    const delay = this.queueDelay();
+    this.slow = delay > this.opts.maxQueueDelay ? this.slow + 1 : 0;
+    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is
+    if (this.slow >= 2) this.share = Math.max(MIN_SHARE, this.share * 0.8);
+    else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.05);
+  }
+
+  /** Whether anything is being refused now (the cheap check before looking at a request). */
+  get shedding(): boolean {
+    this.adjust();
+    return this.share < 1;
+  }
+
+  /** Whether a new request (not a retransmission) may be processed now. */
+  admits(req: SipRequest): boolean {
+    return this.decide(req.method, req.headers.has('authorization') || req.headers.has('proxy-authorization'), req.toTag !== undefined);
+  }
+
+  /** The same decision from a request's raw header section (see raw-head.ts), before it is parsed. */
+  admitsRaw(head: RawHead): boolean {
+    return this.decide(head.method, head.credentials, head.inDialog);
+  }
+
+  private decide(m: string, credentials: boolean, inDialog: boolean): boolean {
+    if (m === 'ACK' || m === 'CANCEL' || inDialog || credentials) return true;
+    this.adjust();
+    if (m === 'REGISTER') {
+      if (this.share > MIN_SHARE || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
+      this.refused.registers++;
+      return false;
+    }
+    if (this.share >= 1 || Math.random() < this.share) return true;
+    this.refused.newWork++;
+    return false;
+  }
+}

@@ -1,0 +1,67 @@
+import dgram from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
+import { RawClient, buildRequest } from '../support/raw-client.js';
+import { withAuth } from '../support/digest-client.js';
+
+// A queue delay of a few milliseconds already counts as overload here, so a burst from one
+// client is enough to see shedding on the wire.
+const CONFIG = { sip: { overload: { maxQueueDelay: 5, retryAfter: 7 } } };
+const D = 'parley.test';
+let app: RunningAppliance;
+
+beforeAll(async () => {
+  app = await startAppliance({ config: CONFIG, users: { alice: 'alice-pw', bob: 'bob-pw' } });
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+describe('overload control (RFC 3261 §21.5.4)', () => {
+  it('refuses new work with 503 and Retry-After when requests queue, keeps finishing work, and recovers', async () => {
+    const flood = dgram.createSocket('udp4');
+    await new Promise<void>((r) => flood.bind(0, '127.0.0.1', () => r()));
+    const answers: string[] = [];
+    flood.on('message', (m) => answers.push(m.toString()));
+    const port = flood.address().port;
+    const registrar = await RawClient.udp(app.sipPort);
+    let registered: Promise<{ final: string }> | null = null;
+    // bursts of new MESSAGEs without credentials, faster than they can be challenged
+    for (let wave = 0; wave < 20; wave++) {
+      for (let i = 0; i < 400; i++) {
+        flood.send(
+          buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: port, callId: `flood-${wave}-${i}`, body: 'x' }),
+          app.sipPort,
+          '127.0.0.1',
+        );
+      }
+      // in the middle of it, a client's REGISTER goes through its challenge: finishing work is never refused
+      if (wave === 10) {
+        registered = withAuth(
+          registrar,
+          { method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP', localPort: registrar.localPort, headers: ['Contact: <sip:alice@127.0.0.1:5999>'] },
+          'alice',
+          'alice-pw',
+        );
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await eventually(() => answers.length >= 4000, 30_000);
+    const refused = answers.filter((a) => a.startsWith('SIP/2.0 503 Service Unavailable'));
+    const challenged = answers.filter((a) => a.startsWith('SIP/2.0 407'));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(challenged.length).toBeGreaterThan(0);
+    for (const r of refused) expect(r).toMatch(/^Retry-After: 7\r$/m);
+    expect((await registered!).final).toMatch(/^SIP\/2\.0 200 /);
+    expect((await health(app)).overload.refused.newWork).toBeGreaterThanOrEqual(refused.length);
+    // once the queue is gone, new work is taken again
+    await eventually(async () => {
+      const c = await RawClient.udp(app.sipPort);
+      const res = await c.request(buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'calm again' }));
+      c.close();
+      return res.startsWith('SIP/2.0 407');
+    });
+    flood.close();
+    registrar.close();
+  }, 60_000);
+});
