@@ -295,9 +295,21 @@ async function relayBench() {
 
 async function deferredBench() {
   console.log(`\n# Deferred messaging (P2): stored while the recipient is offline, then delivered on REGISTER`);
-  const target = await startParley('parley-deferred', USERS, 'deferred:\n  maxPerUser: 10000000\n');
+  const target = await startParley('parley-deferred', USERS, 'deferred:\n  maxPerUser: 10000000\n  maxPerSender: 10000000\n');
   try {
     const best = await sustained(target, path.join(HERE, 'bench-message.xml'), 'offline', 'Parley store (202)');
+    // then up to --stored messages waiting (35,000 by default), at a rate the store keeps up with
+    const want = Number(opt('stored', '35000'));
+    const have = (await target.health()).storedMessages;
+    if (have < want) {
+      const rate = Math.max(200, Math.round(0.5 * (best?.achieved ?? 400)));
+      const topUp = await sipp(target, path.join(HERE, 'bench-message.xml'), ['-p', String(port()), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-auth_uri', `offline@${DOMAIN}`, '-r', String(rate), '-m', String(want - have), '-l', String(rate * 4)], {
+        domain: DOMAIN,
+        to: 'offline',
+        body: 'benchmark message',
+      }).done;
+      if (topUp.code !== 0) console.log(`  (topping up to ${want} stored: SIPp exited with ${topUp.code})`);
+    }
     const stored = (await target.health()).storedMessages;
     const delivered = await withDevice(async (devicePort) => {
       const t0 = Date.now();

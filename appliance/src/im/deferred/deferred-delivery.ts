@@ -17,7 +17,14 @@ export interface DeliveryOptions {
   timeoutMs: number;
 }
 
-const BATCH = 50;
+/** stored messages read (and decrypted) at a time; their deletes share commits */
+const BATCH = 200;
+/** pushes in flight to one user whose devices are all on connections (the connection keeps the order) */
+const STREAM_WINDOW = 32;
+/** pushes in flight to one user with a device over UDP (see run()) */
+const UDP_WINDOW = 8;
+/** delivered messages removed together */
+const REMOVE_EVERY = 50;
 
 /**
  * Pushes stored messages to a user who has come online (P2): in arrival order,
@@ -90,24 +97,63 @@ export class DeferredDelivery {
       });
   }
 
+  /**
+   * Pushes the stored messages in arrival order, a window of them in flight at once: each is
+   * sent only after every earlier one was sent, so they leave in order. Over TCP, TLS and
+   * WebSocket the connection keeps that order up to the client (32 in flight). Over UDP nothing
+   * does, but datagrams sent in order arrive in order unless one is lost; a lost one is sent
+   * again by its transaction (RFC 3261 Timer E) and may then arrive after later ones, so UDP keeps
+   * a smaller window (8), and every push carries its original time in `Date`.
+   *
+   * A message is removed only after its 2xx. The removals are not awaited one by one: they go
+   * 50 to a statement and share commits, and all of a batch's are committed before the
+   * next batch is read, so a delivered message is never read again; a crash before that commit
+   * delivers it a second time (at-least-once, never lost). On the first failure no new push is
+   * started; the ones in flight finish, and the failed ones wait for the retry.
+   */
   private async run(username: string): Promise<void> {
     const aor = this.domain.aor(username);
     for (;;) {
       if (this.stopped) return;
       const batch = await this.store.oldest(username, BATCH);
       if (batch.length === 0) return;
-      for (const m of batch) {
-        const bindings = this.location.lookup(aor);
-        if (bindings.length === 0) return; // wait for the next REGISTER
-        const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b)), this.opts.timeoutMs);
-        if (outcome.answered) {
-          await this.store.remove(m);
-          continue;
+      const delivered: StoredMessage[] = [];
+      const removals: Promise<void>[] = [];
+      const failures: { m: StoredMessage; status: number | null }[] = [];
+      let next = 0;
+      let noDevice = false;
+      const pushOne = async (): Promise<void> => {
+        while (next < batch.length && failures.length === 0 && !noDevice && !this.stopped) {
+          const m = batch[next++];
+          const bindings = this.location.lookup(aor);
+          if (bindings.length === 0) {
+            noDevice = true; // wait for the next REGISTER
+            return;
+          }
+          const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b)), this.opts.timeoutMs);
+          if (outcome.answered) {
+            delivered.push(m);
+            // removed in groups: one statement and one commit for many, while the pushes go on
+            if (delivered.length >= REMOVE_EVERY) removals.push(this.store.removeMany(delivered.splice(0)));
+          } else failures.push({ m, status: outcome.best?.status ?? null });
         }
-        const attempts = m.attempts + 1;
-        const delay = Math.min(this.opts.retryMaxSec, this.opts.retryMinSec * 2 ** (attempts - 1));
-        await this.store.recordFailure(m.id, attempts, Date.now() + delay * 1000);
-        this.log.info({ username, id: m.id, attempts, status: outcome.best?.status ?? null }, 'deferred push failed; will retry');
+      };
+      try {
+        const window = this.location.lookup(aor).every((b) => b.transport !== 'UDP') ? STREAM_WINDOW : UDP_WINDOW;
+        await Promise.all(Array.from({ length: Math.min(window, batch.length) }, pushOne));
+      } finally {
+        removals.push(this.store.removeMany(delivered.splice(0)));
+        await Promise.all(removals);
+      }
+      if (noDevice || this.stopped) return;
+      if (failures.length > 0) {
+        let attempts = 0;
+        for (const { m, status } of failures) {
+          attempts = Math.max(attempts, m.attempts + 1);
+          const delay = Math.min(this.opts.retryMaxSec, this.opts.retryMinSec * 2 ** (m.attempts));
+          await this.store.recordFailure(m.id, m.attempts + 1, Date.now() + delay * 1000);
+          this.log.info({ username, id: m.id, attempts: m.attempts + 1, status }, 'deferred push failed; will retry');
+        }
         this.scheduleRetry(username, attempts);
         return;
       }

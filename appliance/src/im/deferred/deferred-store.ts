@@ -111,6 +111,21 @@ export class DeferredStore {
     if ((result.affected ?? 1) > 0) this.bump(m.recipient, m.senderAor, -1);
   }
 
+  /** Removes delivered messages in one statement (their deliveries each answered 2xx). */
+  async removeMany(ms: Pick<StoredMessage, 'id' | 'recipient' | 'senderAor'>[]): Promise<void> {
+    if (ms.length === 0) return;
+    const deleted = await this.writes.transaction(async (em) => {
+      let n = 0;
+      // in slices: SQLite limits the parameters of one statement
+      for (let i = 0; i < ms.length; i += 500) {
+        const result = await em.getRepository(DeferredMessageEntity).delete({ id: In(ms.slice(i, i + 500).map((m) => m.id)) });
+        n += result.affected ?? 0;
+      }
+      return n;
+    });
+    if (deleted > 0) for (const m of ms) this.bump(m.recipient, m.senderAor, -1);
+  }
+
   async recordFailure(id: number, attempts: number, nextAttemptAt: number): Promise<void> {
     await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).update({ id }, { attempts, nextAttemptAt }));
   }
