@@ -24,8 +24,8 @@ interface Counter {
 
 /** How many keys each table keeps at most; the oldest go first (an address spraying names is still caught per address). */
 const MAX_KEYS = 100_000;
-/** Addresses a user logged in from recently, per user (those may try while the user is under attack). */
-const KNOWN_SOURCES_PER_USER = 16;
+/** (user, address) pairs that logged in recently (those may try while the user is under attack), at most; oldest go first */
+const MAX_KNOWN = 500_000;
 const KNOWN_SOURCE_TTL_MS = 24 * 3600_000;
 
 /**
@@ -44,7 +44,8 @@ export class LoginThrottle {
   private readonly pairs = new Map<string, Counter>();
   private readonly sources = new Map<string, Counter>();
   private readonly users = new Map<string, Counter>();
-  private readonly known = new Map<string, Map<string, number>>();
+  /** `user|source` -> when that user last logged in from that address (one flat map: one entry per pair) */
+  private readonly known = new Map<string, number>();
 
   constructor(private readonly opts: ThrottleOptions) {}
 
@@ -71,24 +72,18 @@ export class LoginThrottle {
 
   /** A correct login: the pair starts afresh and the address becomes known for the user. */
   succeeded(user: string, address: string, now = Date.now()): void {
-    const source = sourceKey(address);
-    if (this.pairs.size > 0) this.pairs.delete(`${user}|${source}`);
-    let list = this.known.get(user);
-    const at = list?.get(source);
+    const key = `${user}|${sourceKey(address)}`;
+    if (this.pairs.size > 0) this.pairs.delete(key);
+    const at = this.known.get(key);
     // refreshed at most once a minute: this runs on every authenticated request
     if (at !== undefined && now - at < 60_000) return;
-    if (list === undefined) {
-      if (this.known.size >= MAX_KEYS) this.known.delete(this.known.keys().next().value!);
-      list = new Map();
-      this.known.set(user, list);
-    }
-    list.delete(source);
-    list.set(source, now);
-    if (list.size > KNOWN_SOURCES_PER_USER) list.delete(list.keys().next().value!);
+    if (at !== undefined) this.known.delete(key); // re-inserted at the end: the map stays in last-seen order
+    else if (this.known.size >= MAX_KNOWN) this.known.delete(this.known.keys().next().value!);
+    this.known.set(key, now);
   }
 
   private isKnown(user: string, source: string, now: number): boolean {
-    const at = this.known.get(user)?.get(source);
+    const at = this.known.get(`${user}|${source}`);
     return at !== undefined && now - at < KNOWN_SOURCE_TTL_MS;
   }
 
