@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './appliance.js';
+import { WatchedProcess } from './watched-process.js';
 
 /** How to reach the appliance as one user. */
 export interface BaresipOptions {
@@ -62,9 +63,8 @@ const FAILURE = / \x1b\[31m([^\x1b]*)\x1b\[;m/;
  */
 export class Baresip {
   readonly events: BaresipEvent[] = [];
-  private stdout = '';
+  private readonly proc: WatchedProcess;
   private readonly responses = new Map<string, (r: { ok: boolean; data: string }) => void>();
-  private readonly waiters = new Set<() => void>();
   private pending = Buffer.alloc(0);
   private tokens = 0;
   private socket: net.Socket | null = null;
@@ -72,15 +72,9 @@ export class Baresip {
   private constructor(
     private readonly opts: BaresipOptions,
     private readonly dir: string,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
   ) {
-    const collect = (d: Buffer): void => {
-      this.stdout += d.toString();
-      this.wake();
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.once('exit', () => this.wake());
+    this.proc = new WatchedProcess('baresip', child);
   }
 
   /**
@@ -98,9 +92,9 @@ export class Baresip {
       const b = new Baresip(opts, dir, spawn(BARESIP, ['-f', dir, '-s'], { stdio: ['pipe', 'pipe', 'pipe'] }));
       try {
         // modules are loaded, and ctrl_tcp listening or not, when baresip says it is ready
-        await b.waitFor('"baresip is ready."', () => (b.stdout.includes('baresip is ready.') ? true : undefined), 10_000);
-        if (b.stdout.includes('ctrl_tcp: failed to listen')) {
-          if (attempt === 3) throw new Error(`baresip's ctrl_tcp found its port taken three times:\n${b.stdout}`);
+        await b.waitFor('"baresip is ready."', () => (b.proc.output.includes('baresip is ready.') ? true : undefined), 10_000);
+        if (b.proc.output.includes('ctrl_tcp: failed to listen')) {
+          if (attempt === 3) throw new Error(`baresip's ctrl_tcp found its port taken three times:\n${b.proc.output}`);
           await b.stop();
           continue;
         }
@@ -138,7 +132,7 @@ export class Baresip {
   private async connect(port: number): Promise<void> {
     this.socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
-      s.once('error', (err) => reject(new Error(`cannot reach baresip's ctrl_tcp on ${port} (${err.message}):\n${this.stdout}`)));
+      s.once('error', (err) => reject(new Error(`cannot reach baresip's ctrl_tcp on ${port} (${err.message}):\n${this.proc.output}`)));
     });
     this.socket.on('data', (d: Buffer) => this.feed(d));
   }
@@ -158,38 +152,12 @@ export class Baresip {
       } else if (json.event === true) {
         this.events.push(json as unknown as BaresipEvent);
       }
-      this.wake();
+      this.proc.wake();
     }
   }
 
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
-  }
-
-  /** Resolves when `check` returns a value, re-checked on every output, event or exit; bounded. */
   private waitFor<T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(poll);
-      };
-      const poll = (): void => {
-        const v = check();
-        if (v !== undefined) {
-          done();
-          resolve(v);
-        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          done();
-          reject(new Error(`baresip exited while waiting for ${what}:\n${this.stdout.slice(-4000)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(poll);
-        reject(new Error(`baresip: no ${what} within ${timeoutMs} ms:\n${this.stdout.slice(-4000)}`));
-      }, timeoutMs);
-      this.waiters.add(poll);
-      poll();
-    });
+    return this.proc.waitFor(what, check, timeoutMs);
   }
 
   /** Runs a long command (as typed after '/') and returns baresip's answer. */
@@ -221,7 +189,7 @@ export class Baresip {
    */
   async message(text: string, timeoutMs = 15_000): Promise<string> {
     const sipBefore = this.sip().length;
-    const outputBefore = this.stdout.length;
+    const outputBefore = this.proc.output.length;
     const r = await this.command('message', text);
     if (!r.ok) throw new Error(`baresip refused /message: ${r.data}`);
     return this.waitFor(
@@ -230,7 +198,7 @@ export class Baresip {
         const final = this.sip()
           .slice(sipBefore)
           .find((m) => /^SIP\/2\.0 (?!40[17] )[2-6]\d\d /.test(m.text) && /^CSeq:\s*\d+ MESSAGE/im.test(m.text));
-        const error = FAILURE.exec(this.stdout.slice(outputBefore))?.[1];
+        const error = FAILURE.exec(this.proc.output.slice(outputBefore))?.[1];
         return final?.text ?? (error === undefined ? undefined : `error: ${error}`);
       },
       timeoutMs,
@@ -240,7 +208,7 @@ export class Baresip {
   /** Every SIP message in the `-s` trace so far. */
   sip(): BaresipSipMessage[] {
     const out: BaresipSipMessage[] = [];
-    for (const m of this.stdout.matchAll(TRACE)) {
+    for (const m of this.proc.output.matchAll(TRACE)) {
       out.push({ transport: m[1], src: m[2], dst: m[3], text: m[4] });
     }
     return out;
@@ -253,29 +221,24 @@ export class Baresip {
 
   /** Waits for a line the user interface printed (e.g. a received message). */
   waitForOutput(what: string, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-    return this.waitFor(what, () => pattern.exec(this.stdout)?.[0], timeoutMs);
+    return this.waitFor(what, () => pattern.exec(this.proc.output)?.[0], timeoutMs);
   }
 
   /** Everything baresip printed, for failure messages. */
   output(): string {
-    return this.stdout;
+    return this.proc.output;
   }
 
   /** Quits (baresip unregisters first), kills it if it lingers, and removes its folder. */
   async stop(): Promise<void> {
-    const c = this.child;
-    if (c.exitCode === null && c.signalCode === null) {
-      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    await this.proc.stop(() => {
       if (this.socket && !this.socket.destroyed) {
         // the answer may not come: baresip closes the socket as it quits
         this.command('quit', undefined, 1000).catch(() => undefined);
       } else {
-        c.kill('SIGTERM');
+        this.proc.child.kill('SIGTERM');
       }
-      const killer = setTimeout(() => c.kill('SIGKILL'), 8000);
-      await exited;
-      clearTimeout(killer);
-    }
+    });
     this.socket?.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }

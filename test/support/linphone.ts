@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { WatchedProcess } from './watched-process.js';
 
 /** How to reach the appliance as one user. */
 export interface LinphoneOptions {
@@ -56,8 +57,7 @@ function fieldsOf(lines: string[]): Record<string, string> {
  * await carol.stop();
  */
 export class Linphone {
-  private stdout = '';
-  private readonly waiters = new Set<() => void>();
+  private readonly proc: WatchedProcess;
   private sent = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -66,13 +66,7 @@ export class Linphone {
     private readonly dir: string,
     private readonly child: ChildProcess,
   ) {
-    const collect = (d: Buffer): void => {
-      this.stdout += d.toString();
-      this.wake();
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.once('exit', () => this.wake());
+    this.proc = new WatchedProcess('linphone-daemon', child);
   }
 
   /** Writes the configuration and starts the daemon; its account starts registering at once. */
@@ -98,43 +92,13 @@ export class Linphone {
     ].join('\n');
   }
 
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
-  }
-
-  private exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-
-  /** Resolves when `check` returns a value, re-checked on every output and on exit; bounded. */
   private waitFor<T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(poll);
-      };
-      const poll = (): void => {
-        const v = check();
-        if (v !== undefined) {
-          finish();
-          resolve(v);
-        } else if (this.exited()) {
-          finish();
-          reject(new Error(`linphone-daemon exited while waiting for ${what}:\n${this.stdout.slice(-3000)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(poll);
-        reject(new Error(`linphone-daemon: no ${what} within ${timeoutMs} ms:\n${this.stdout.slice(-3000)}`));
-      }, timeoutMs);
-      this.waiters.add(poll);
-      poll();
-    });
+    return this.proc.waitFor(what, check, timeoutMs);
   }
 
   /** Every response printed so far, in order. */
   private responses(): LinphoneResponse[] {
-    return [...this.stdout.matchAll(/^Status: (Ok|Error)\n(?:Reason: (.*)\n)?(?:\n((?:.+\n)*))?/gm)].map((m) => ({
+    return [...this.proc.output.matchAll(/^Status: (Ok|Error)\n(?:Reason: (.*)\n)?(?:\n((?:.+\n)*))?/gm)].map((m) => ({
       ok: m[1] === 'Ok',
       ...(m[2] === undefined ? {} : { reason: m[2] }),
       fields: fieldsOf((m[3] ?? '').split('\n')),
@@ -143,7 +107,7 @@ export class Linphone {
 
   /** Every event printed so far, in order. */
   events(): LinphoneEvent[] {
-    return [...this.stdout.matchAll(/^Event-type: (.+)\n(?:\n((?:.+\n)*))?/gm)].map((m) => ({ type: m[1], fields: fieldsOf((m[2] ?? '').split('\n')) }));
+    return [...this.proc.output.matchAll(/^Event-type: (.+)\n(?:\n((?:.+\n)*))?/gm)].map((m) => ({ type: m[1], fields: fieldsOf((m[2] ?? '').split('\n')) }));
   }
 
   /** Sends one command line and returns its response (commands are queued, one at a time). */
@@ -206,19 +170,12 @@ export class Linphone {
 
   /** Everything the daemon printed, for failure messages. */
   output(): string {
-    return this.stdout;
+    return this.proc.output;
   }
 
   /** Quits (the daemon unregisters first), kills it if it lingers, and removes its folder. */
   async stop(): Promise<void> {
-    const c = this.child;
-    if (!this.exited()) {
-      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      c.stdin!.write('quit\n');
-      const killer = setTimeout(() => c.kill('SIGKILL'), 8000);
-      await exited;
-      clearTimeout(killer);
-    }
+    await this.proc.stop(() => this.child.stdin!.write('quit\n'));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
