@@ -137,11 +137,6 @@ export class SipStack {
     return this.overload?.state ?? null;
   }
 
-  /** How long requests have waited unread in the UDP receive queue (0 when it was last emptied). */
-  queueDelayMs(): number {
-    return this.transports.queueDelayMs();
-  }
-
   /** A unique token for branches, tags and Call-IDs. */
   newId(): string {
     return `${this.idPrefix}${(this.counter++).toString(36)}`;
@@ -167,7 +162,8 @@ export class SipStack {
   /**
    * Overload control's cheap path (UDP): while new work is being refused, a datagram is looked at
    * before it is parsed, and a refused request is answered 503 from its raw header lines. Refusing
-   * must cost far less than serving, or a flood of refusals becomes the overload.
+   * must cost far less than serving, or a flood of refusals becomes the overload. This is the one
+   * decision for a UDP request (one the light look cannot read, with folded lines, is admitted).
    */
   private shedEarly(data: Buffer, source: Source): boolean {
     const guard = this.overload;
@@ -229,8 +225,9 @@ export class SipStack {
       this.user?.onRequest(req, null);
       return;
     }
+    // UDP requests were already admitted or refused on their raw header lines (shedEarly)
     const overload = this.overload;
-    if (overload !== null && !overload.admits(req)) {
+    if (overload !== null && source.transport !== 'UDP' && !overload.admits(req)) {
       // RFC 3261 §21.5.4: refused before it costs anything, statelessly, with when to come back
       const res = createResponse(req, 503, 'Service Unavailable', this.newId());
       res.headers.set('retry-after', String(overload.retryAfter));

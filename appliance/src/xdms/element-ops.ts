@@ -1,6 +1,6 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { selectElements, selectOne, type DomElement, type NodeSelector } from './node-selector.js';
-import { conflict, XcapError, escapeAttr } from './xcap-error.js';
+import { conflict, XcapError, escapeAttr, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 import { childElements } from './dom.js';
 import { encodeNodeSelector, encodeXmlnsQuery } from './uri-encoding.js';
@@ -199,10 +199,6 @@ export function deleteNode(ctx: EditContext): void {
   if (selectOne(root, { ...ctx.sel, terminal: null }, ctx.defaultNs) !== null) {
     throw conflict('cannot-delete', 'after the delete the request URI would select another element (RFC 4825 §8.4.3)');
   }
-}
-
-function escapeText(v: string): string {
-  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 }
 
 export { serialize as serializeNode };

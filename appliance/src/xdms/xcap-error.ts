@@ -26,6 +26,11 @@ export class XcapError extends Error {
   }
 }
 
+/** Escapes text content for an error report (`<ancestor>`). */
+export function escapeText(v: string): string {
+  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+}
+
 export function escapeAttr(v: string): string {
   return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 }

@@ -1,9 +1,9 @@
 import { XMLSerializer } from '@xmldom/xmldom';
 import { putAttribute, putElement } from './element-ops.js';
 import { keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
-import { XcapError, conflict } from './xcap-error.js';
+import { XcapError } from './xcap-error.js';
 import { loadForEdit, commit } from './xcap-write.js';
-import { parseXmlBody } from './xml-intake.js';
+import { decodeUtf8, parseXmlBody } from './xml-intake.js';
 import { mediaTypeOf } from '../sip/message/media-type.js';
 
 /**
@@ -28,13 +28,7 @@ async function putNode(ctx: XcapContext, s: XcapServices): Promise<void> {
   if (terminal?.kind === 'namespace') throw new XcapError(405, null, 'Namespace bindings are read-only');
   const want = terminal?.kind === 'attribute' ? 'application/xcap-att+xml' : 'application/xcap-el+xml';
   if (mediaTypeOf(ctx.get('content-type')) !== want) throw new XcapError(415, null, `Unsupported Media Type: expected ${want}`);
-  const body = await readBody(ctx, s.maxBodyBytes);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw conflict('not-utf-8', 'the body is not UTF-8');
-  }
+  const text = decodeUtf8(await readBody(ctx, s.maxBodyBytes));
   await s.edits.run(keyText(ctx.state.key), async () => {
     const { edit, etag } = await loadForEdit(ctx, s);
     const created = terminal?.kind === 'attribute' ? putAttribute(edit, text) : putElement(edit, text);

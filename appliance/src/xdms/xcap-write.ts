@@ -7,7 +7,7 @@ import { selectedNodeExists, type EditContext } from './element-ops.js';
 import { splitSteps } from './node-selector.js';
 import { ValidationTimeoutError, ValidatorCrashError, type ValidationResult } from './schema-validator.js';
 import { documentUri, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
-import { XcapError, conflict } from './xcap-error.js';
+import { XcapError, conflict, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 
 /**
@@ -88,8 +88,4 @@ async function validate(s: XcapServices, text: string, usage: AppUsage): Promise
 async function checkAcross(usage: AppUsage, key: DocumentKey, dom: XmlDocument, index: AttributeIndex): Promise<void> {
   const { element, attribute } = usage.uniqueAcross!;
   checkUniqueAcross(valuesOf(dom, usage.namespace, element, attribute), await index.valuesOutside(key), usage.root, element, attribute);
-}
-
-function escapeText(v: string): string {
-  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 }

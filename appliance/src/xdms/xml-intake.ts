@@ -30,7 +30,8 @@ export function parseXmlBody(body: Buffer): XmlDocument {
   return doc;
 }
 
-function decodeUtf8(body: Buffer): string {
+/** The body as text, or RFC 4825 §11.5.9 not-utf-8. */
+export function decodeUtf8(body: Buffer): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(body);
   } catch {

@@ -130,7 +130,8 @@ export class DeferredDelivery {
             noDevice = true; // wait for the next REGISTER
             return;
           }
-          const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b)), this.opts.timeoutMs);
+          const asserted = assertedFrom(m.fromHeader, m.senderAor);
+          const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b, asserted)), this.opts.timeoutMs);
           if (outcome.answered) {
             delivered.push(m);
             // removed in groups: one statement and one commit for many, while the pushes go on
@@ -164,7 +165,7 @@ export class DeferredDelivery {
    * The pushed MESSAGE, a request we originate: the original sender (From as stored, with the
    * directory's display name), our recipient, the original time (RFC 3261 §20.17 Date).
    */
-  private build(m: StoredMessage, aor: string, b: Binding): SipRequest {
+  private build(m: StoredMessage, aor: string, b: Binding, asserted: string): SipRequest {
     const h = new Headers();
     h.set('from', m.fromHeader);
     h.set('to', `<${aor}>`);
@@ -174,7 +175,7 @@ export class DeferredDelivery {
     h.set('date', new Date(m.receivedAt).toUTCString());
     if (this.stack.userAgent) h.set('user-agent', this.stack.userAgent);
     h.set('content-type', m.contentType);
-    return messageToDevice(b, h, m.body, assertedFrom(m.fromHeader, m.senderAor));
+    return messageToDevice(b, h, m.body, asserted);
   }
 }
 

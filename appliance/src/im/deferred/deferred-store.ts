@@ -105,25 +105,24 @@ export class DeferredStore {
     return rows.filter((r) => r.expiresAt > now).map((r) => ({ ...r, body: this.cipher.decrypt(r.body, r.recipient) }));
   }
 
-  /** Removes a message once the recipient's device has answered 2xx. */
-  async remove(m: Pick<StoredMessage, 'id' | 'recipient' | 'senderAor'>): Promise<void> {
-    const result = await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).delete({ id: m.id }));
-    if ((result.affected ?? 1) > 0) this.bump(m.recipient, m.senderAor, -1);
-  }
-
-  /** Removes delivered messages in one statement (their deliveries each answered 2xx). */
+  /**
+   * Removes delivered messages (each answered 2xx), in as few statements as SQLite allows. Only
+   * the rows still there are counted down: one may have expired and been purged meanwhile.
+   */
   async removeMany(ms: Pick<StoredMessage, 'id' | 'recipient' | 'senderAor'>[]): Promise<void> {
     if (ms.length === 0) return;
-    const deleted = await this.writes.transaction(async (em) => {
-      let n = 0;
+    const gone = await this.writes.transaction(async (em) => {
+      const found = new Set<number>();
       // in slices: SQLite limits the parameters of one statement
       for (let i = 0; i < ms.length; i += 500) {
-        const result = await em.getRepository(DeferredMessageEntity).delete({ id: In(ms.slice(i, i + 500).map((m) => m.id)) });
-        n += result.affected ?? 0;
+        const ids = ms.slice(i, i + 500).map((m) => m.id);
+        const rows = (await em.query(`SELECT id FROM deferred_messages WHERE id IN (${ids.map(() => '?').join(',')})`, ids)) as { id: number }[];
+        for (const r of rows) found.add(Number(r.id));
+        if (rows.length > 0) await em.getRepository(DeferredMessageEntity).delete({ id: In(ids) });
       }
-      return n;
+      return found;
     });
-    if (deleted > 0) for (const m of ms) this.bump(m.recipient, m.senderAor, -1);
+    for (const m of ms) if (gone.has(m.id)) this.bump(m.recipient, m.senderAor, -1);
   }
 
   async recordFailure(id: number, attempts: number, nextAttemptAt: number): Promise<void> {

@@ -79,8 +79,9 @@ export class UdpTransport {
   }
 
   private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (buf[0] === 0 && buf.length > PROBE.length && buf.subarray(0, PROBE.length).equals(PROBE)) {
-      this.probeBack(buf);
+    if (buf[0] === 0) {
+      // our own probe, from our own port: anyone else's NUL-led datagram is not SIP either
+      if (this.probeTimer !== null && rinfo.port === this.socket?.address().port && buf.subarray(0, PROBE.length).equals(PROBE)) this.probeBack(buf);
       return;
     }
     // keep-alive datagrams (RFC 5626 §4.4.1 STUN is not supported; CRLF pings are ignored)
