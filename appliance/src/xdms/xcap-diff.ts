@@ -52,6 +52,8 @@ interface Subscription {
  */
 export class XcapDiffNotifier {
   private readonly subs = new Map<string, Subscription>();
+  /** live subscriptions per flow their NOTIFYs use */
+  private readonly perFlow = new Map<string, number>();
 
   constructor(
     private readonly stack: SipStack,
@@ -89,13 +91,22 @@ export class XcapDiffNotifier {
 
   /** Whether a subscription's NOTIFYs go over this flow (so the connection must stay open). */
   usesFlow(flowId: string): boolean {
-    for (const s of this.subs.values()) if (s.dialog.state.destination.flowId === flowId) return true;
-    return false;
+    return this.perFlow.has(flowId);
+  }
+
+  /** Counts the live subscriptions whose NOTIFYs go over a flow, so that `usesFlow` is O(1). */
+  private countFlow(sub: Subscription, delta: 1 | -1): void {
+    const flow = sub.dialog.state.destination.flowId;
+    if (flow === undefined) return;
+    const n = (this.perFlow.get(flow) ?? 0) + delta;
+    if (n > 0) this.perFlow.set(flow, n);
+    else this.perFlow.delete(flow);
   }
 
   stop(): void {
     for (const s of this.subs.values()) if (s.timer) clearTimeout(s.timer);
     this.subs.clear();
+    this.perFlow.clear();
   }
 
   /** An initial SUBSCRIBE from an authenticated user for their own AOR. */
@@ -136,6 +147,7 @@ export class XcapDiffNotifier {
     this.arm(sub, expires);
     // registered before the state is read, so a change committed meanwhile is noticed (`missed`)
     this.subs.set(dialog.id, sub);
+    this.countFlow(sub, 1);
     this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: String(expires), Contact: dialog.state.localContact } });
     await this.notifyFull(sub, `active;expires=${expires}`);
   }
@@ -224,7 +236,7 @@ export class XcapDiffNotifier {
 
   private end(sub: Subscription): void {
     if (sub.timer) clearTimeout(sub.timer);
-    this.subs.delete(sub.dialog.id);
+    if (this.subs.delete(sub.dialog.id)) this.countFlow(sub, -1);
   }
 
   private remaining(sub: Subscription): number {
