@@ -121,7 +121,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       trace: config.log.traceSip,
       forceRport: config.sip.forceRport,
       userAgent: config.sip.userAgent ?? `Parley/${VERSION}`,
-      overload: config.sip.overload.maxQueueDelay > 0 ? config.sip.overload : null,
+      overload: config.sip.overload.maxQueueDelay > 0 ? { ...config.sip.overload, staleAfter: config.sip.timers.T1 } : null,
     },
     log,
   );

@@ -184,7 +184,7 @@ export interface Health {
   registrations: number;
   storedMessages: number;
   subscriptions: number;
-  overload: { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number } };
+  overload: { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } };
 }
 
 export async function health(app: RunningAppliance): Promise<Health> {

@@ -48,11 +48,12 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
     let best: SipResponse | null = null;
     let unavailable = true;
     const txs: ClientTransaction[] = [];
-    const timer = setTimeout(() => finish(), timeoutMs);
+    // on the stack's shared queue for this duration, not a node timer per message
+    const timer = stack.timerQueues.start(timeoutMs, () => finish());
     const finish = (answer?: SipResponse): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      stack.timerQueues.stop(timer);
       resolve(answer ? { answered: answer } : { best, unavailable });
     };
     const failed = (res: SipResponse | null): void => {

@@ -17,7 +17,7 @@ function clock() {
 
 describe('overload guard', () => {
   it('admits everything while the queue keeps up', () => {
-    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5 }, () => 0);
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0);
     expect(g.shedding).toBe(false);
     expect(g.admitsRaw(request('MESSAGE'))).toBe(true);
   });
@@ -25,7 +25,7 @@ describe('overload guard', () => {
   it('cuts the share of new work while the queue stays slow, and never refuses finishing work', () => {
     const c = clock();
     let delay = 500;
-    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5 }, () => delay, c.now);
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
     for (let i = 0; i < 40; i++) {
       c.advance(50);
       void g.shedding;
@@ -52,12 +52,36 @@ describe('overload guard', () => {
   it('ignores one slow sample (a pause is not overload)', () => {
     const c = clock();
     let delay = 0;
-    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5 }, () => delay, c.now);
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
     c.advance(50);
     delay = 900;
     void g.shedding;
     delay = 0;
     c.advance(50);
     expect(g.shedding).toBe(false);
+  });
+
+  it('drops new work that waited past T1 unanswered (its retransmission is queued), never finishing work', () => {
+    let delay = 100;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay);
+    expect(g.dropsStale(request('MESSAGE'))).toBe(false);
+    delay = 600;
+    expect(g.dropsStale(request('MESSAGE'))).toBe(true);
+    expect(g.dropsStale(request('SUBSCRIBE'))).toBe(true);
+    for (const finishing of [request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']), request('ACK'), request('CANCEL'), request('REGISTER')]) {
+      expect(g.dropsStale(finishing)).toBe(false);
+    }
+    expect(g.state.refused.dropped).toBe(2);
+  });
+
+  it('cuts deeper the further the queue is over its bound', () => {
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 1000, c.now);
+    for (let i = 0; i < 2; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    // one cut at five times the bound keeps a fifth, where a fixed step would keep four fifths
+    expect(g.state.admittedShare).toBeCloseTo(0.2, 3);
   });
 });

@@ -7,6 +7,8 @@ export interface OverloadOptions {
   maxQueueDelay: number;
   /** seconds a refused client is asked to wait (Retry-After) */
   retryAfter: number;
+  /** ms of queue delay past which new requests are stale (their client has retransmitted): T1 */
+  staleAfter: number;
 }
 
 /** How often the admitted share is adjusted (the probe that measures the queue runs as often). */
@@ -42,7 +44,7 @@ export class OverloadGuard {
   /** consecutive adjustments that found the queue too slow */
   private slow = 0;
   /** requests refused since start */
-  readonly refused = { newWork: 0, registers: 0 };
+  readonly refused = { newWork: 0, registers: 0, dropped: 0 };
 
   constructor(
     private readonly opts: OverloadOptions,
@@ -50,7 +52,7 @@ export class OverloadGuard {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  get state(): { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number } } {
+  get state(): { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } } {
     return { admittedShare: Math.round(this.share * 1000) / 1000, queueDelayMs: Math.round(this.queueDelay()), refused: { ...this.refused } };
   }
 
@@ -64,9 +66,27 @@ export class OverloadGuard {
     this.lastAdjust = now;
     const delay = this.queueDelay();
     this.slow = delay > this.opts.maxQueueDelay ? this.slow + 1 : 0;
-    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is
-    if (this.slow >= 2) this.share = Math.max(MIN_SHARE, this.share * 0.8);
-    else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.05);
+    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
+    // The cut is as deep as the overshoot (a queue at 5 × the bound keeps a fifth at most): a
+    // flood at three times capacity fills the queue faster than a fixed step could follow.
+    if (this.slow >= 2) this.share = Math.max(MIN_SHARE, this.share * Math.min(0.8, this.opts.maxQueueDelay / delay));
+    // growing back: quickly while the queue is near empty, carefully near the bound
+    else if (delay < this.opts.maxQueueDelay / 4) this.share = Math.min(1, this.share + 0.1);
+    else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.03);
+  }
+
+  /**
+   * Whether a new request should be dropped unanswered: the queue delay is already past the
+   * client's first retransmission interval (T1, RFC 3261 §17.1.2.2 Timer E), so the client has
+   * sent this request again and the copy queued behind will be answered; answering this one too
+   * costs a send and saves nothing. No retransmission comes of dropping it: it has come already.
+   * Only new work: requests that finish something always get their answer.
+   */
+  dropsStale(head: RawHead): boolean {
+    if (head.method === 'ACK' || head.method === 'CANCEL' || head.method === 'REGISTER' || head.inDialog || head.credentials) return false;
+    if (this.queueDelay() <= this.opts.staleAfter) return false;
+    this.refused.dropped++;
+    return true;
   }
 
   /** Whether anything is being refused now (the cheap check before looking at a request). */

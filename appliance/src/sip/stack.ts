@@ -13,6 +13,7 @@ import { ClientTransaction } from './transaction/client-transaction.js';
 import { CompletedResponses } from './transaction/completed-responses.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
+import { TimerQueues } from './transaction/timer-queues.js';
 import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
 
 export interface StackOptions {
@@ -169,7 +170,9 @@ export class SipStack {
     const guard = this.overload;
     if (guard === null || !guard.shedding) return false;
     const head = rawHead(data);
-    if (head === null || guard.admitsRaw(head)) return false;
+    if (head === null) return false;
+    if (guard.dropsStale(head)) return true;
+    if (guard.admitsRaw(head)) return false;
     const extra = [`Retry-After: ${guard.retryAfter}`];
     if (this.opts.userAgent) extra.push(`Server: ${this.opts.userAgent}`);
     this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), extra), { transport: 'UDP', address: source.address, port: source.port });
@@ -281,7 +284,11 @@ export class SipStack {
 
   // ---- outgoing -------------------------------------------------------------
 
+  /** the transactions' timers, one queue per duration (and the fork deadlines above us) */
+  readonly timerQueues = new TimerQueues((err) => this.log.error({ err }, 'a SIP timer failed'));
+
   private readonly serverLayer = {
+    queues: this.timerQueues,
     responseDestination: (res: SipResponse, source: Source) => this.responseDestination(res, source),
     send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
     remove: (key: string) => this.servers.delete(key),
@@ -289,6 +296,7 @@ export class SipStack {
   };
 
   private readonly clientLayer = {
+    queues: this.timerQueues,
     send: (data: Buffer, dest: Destination, onError: (err: Error) => void) => {
       if (this.opts.trace) this.trace('out', `${dest.transport}:${dest.address}:${dest.port}`, data);
       this.transports.send(data, dest, onError);
@@ -329,7 +337,7 @@ export class SipStack {
   /** Builds and sends a response in a server transaction. */
   reply(tx: ServerTransaction, status: number, reason: string, opts: ReplyOptions = {}): SipResponse | null {
     if (tx.finished) return null;
-    if (opts.toTag !== undefined) this.toTags.set(tx, opts.toTag);
+    if (opts.toTag !== undefined) tx.toTag = opts.toTag;
     const res = createResponse(tx.request, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
     if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
     if (opts.headers) for (const [name, value] of Object.entries(opts.headers)) res.headers.set(name, value);
@@ -342,16 +350,9 @@ export class SipStack {
     return res;
   }
 
-  private readonly toTags = new WeakMap<ServerTransaction, string>();
-
   /** The same To tag for every response of one transaction (RFC 3261 §8.2.6.2). */
   private toTagFor(tx: ServerTransaction): string {
-    let tag = this.toTags.get(tx);
-    if (tag === undefined) {
-      tag = this.newId();
-      this.toTags.set(tx, tag);
-    }
-    return tag;
+    return (tx.toTag ??= this.newId());
   }
 
   /**

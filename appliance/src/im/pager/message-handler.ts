@@ -3,6 +3,7 @@ import type { ServerTransaction } from '../../sip/transaction/server-transaction
 import type { SipStack } from '../../sip/stack.js';
 import { SipError } from '../../sip/errors.js';
 import { withoutTopVia } from '../../sip/message/via.js';
+import { withoutFirstVia } from '../../sip/message/via-bytes.js';
 import type { LocationService, Binding } from '../../core/location-service.js';
 import type { LocalDomain } from '../../core/local-domain.js';
 import { fork, branchesFor } from '../../core/forker.js';
@@ -91,7 +92,9 @@ export class MessageHandler {
 
   /** Sends a device's response back to the sender without our Via (RFC 3261 §16.7 step 9). */
   private relay(tx: ServerTransaction, res: SipResponse): void {
+    // cut from the bytes received when they are plain enough, else serialised from the parse
+    const wire = res.raw === null ? null : withoutFirstVia(res.raw);
     res.setVias(withoutTopVia(res.headers.all('via')));
-    tx.respond(res);
+    tx.respond(res, wire ?? undefined);
   }
 }

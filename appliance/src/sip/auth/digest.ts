@@ -1,11 +1,12 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Scanner, unquote } from '../message/scanner.js';
 
 /** Digest algorithms we offer (RFC 8760 adds SHA-256 to SIP; RFC 7616 defines it for HTTP). */
 export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
 function hashOf(alg: DigestAlgorithm, text: string): string {
-  return createHash(alg === 'MD5' ? 'md5' : 'sha256').update(text).digest('hex');
+  // the one-shot form: no Hash object per digest (three per authenticated request)
+  return hash(alg === 'MD5' ? 'md5' : 'sha256', text, 'hex');
 }
 
 /** HA1 = H(username ":" realm ":" password) — the only form a password is stored in. */

@@ -19,10 +19,21 @@ export function headerKey(name: string): string {
   return lower.length === 1 ? (COMPACT[lower] ?? lower) : lower;
 }
 
+const MAX_REMEMBERED = 512;
+const spellings = new Map<string, string>();
+
 /** The spelling we serialize a header key with. */
 export function canonicalName(key: string): string {
-  const special = CANONICAL[key];
-  if (special !== undefined) return special;
+  const known = spellings.get(key);
+  if (known !== undefined) return known;
+  const spelled = CANONICAL[key] ?? spell(key);
+  // every header of every message comes through here: remember the spellings, but only so many,
+  // because names are chosen by whoever sends us a message
+  if (spellings.size < MAX_REMEMBERED) spellings.set(key, spelled);
+  return spelled;
+}
+
+function spell(key: string): string {
   let out = '';
   let up = true;
   for (const ch of key) {

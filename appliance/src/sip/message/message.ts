@@ -14,6 +14,11 @@ export interface CSeq {
 export abstract class SipMessage {
   headers: Headers;
   body: Buffer;
+  /**
+   * The message as it arrived in one datagram, for relaying it unchanged (a response less our
+   * Via); null for messages we build. It does not follow later changes to `headers`.
+   */
+  raw: Buffer | null = null;
   private cache: {
     via?: Via[];
     from?: NameAddr;

@@ -185,7 +185,9 @@ export function parseDatagram(buf: Buffer, limits: ParseLimits = DEFAULT_LIMITS)
     else if (bodyStart + cl > buf.length) return reject(400, 'Content-Length exceeds the datagram', isRequest, head.headers);
     else bodyEnd = bodyStart + cl;
   }
-  return build(head, buf.subarray(bodyStart, bodyEnd), bodyEnd, limits);
+  const outcome = build(head, buf.subarray(bodyStart, bodyEnd), bodyEnd, limits);
+  if (outcome.ok) outcome.message.raw = buf.subarray(0, bodyEnd);
+  return outcome;
 }
 
 function trimEol(buf: Buffer): number {

@@ -13,7 +13,7 @@ import { TimerSet, type TimerValues } from './timers.js';
 export class ClientTransaction {
   state: ClientState;
   readonly isInvite: boolean;
-  private readonly timers = new TimerSet();
+  private readonly timers: TimerSet;
   private readonly data: Buffer;
 
   constructor(
@@ -24,6 +24,7 @@ export class ClientTransaction {
     private readonly cb: ClientCallbacks,
     private readonly t: TimerValues,
   ) {
+    this.timers = new TimerSet(layer.queues);
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'calling' : 'trying';
     this.data = serialize(request);

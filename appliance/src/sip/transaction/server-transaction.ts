@@ -17,7 +17,9 @@ export class ServerTransaction {
   /** the last response sent, as bytes with where they go: all a finished transaction keeps */
   private last: { data: Buffer; dest: Destination } | null = null;
   private req: SipRequest | null;
-  private readonly timers = new TimerSet();
+  private readonly timers: TimerSet;
+  /** the To tag of our responses, chosen with the first one that needs it (RFC 3261 §8.2.6.2) */
+  toTag: string | null = null;
   /** set by the TU to learn of a CANCEL (RFC 3261 §9.2) */
   onCancel: (() => void) | null = null;
   /** RFC 3261 §17.2.1: Timer H fired without an ACK */
@@ -30,6 +32,7 @@ export class ServerTransaction {
     private readonly layer: ServerTransport,
     private readonly t: TimerValues,
   ) {
+    this.timers = new TimerSet(layer.queues);
     this.req = request;
     this.method = request.method;
     this.callId = request.callId;
@@ -60,11 +63,14 @@ export class ServerTransaction {
     if (this.state === 'proceeding' && this.last === null) this.respond(createResponse(this.request, 100, 'Trying'));
   }
 
-  /** The TU sends a response through the transaction. Responses after the final one are ignored. */
-  respond(res: SipResponse): void {
+  /**
+   * The TU sends a response through the transaction. Responses after the final one are ignored.
+   * `wire` is the response already in wire form (a relayed one, cut from the bytes received).
+   */
+  respond(res: SipResponse, wire?: Buffer): void {
     if (this.finished) return;
     this.timers.stop('trying');
-    const data = serialize(res);
+    const data = wire ?? serialize(res);
     const dest = this.last?.dest ?? this.layer.responseDestination(res, this.source);
     this.last = { data, dest };
     this.layer.send(data, dest);

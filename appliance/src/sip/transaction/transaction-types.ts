@@ -1,11 +1,14 @@
 import type { SipResponse } from '../message/message.js';
 import type { Source, Destination } from '../transport/transport-types.js';
+import type { TimerQueues } from './timer-queues.js';
 
 export type ServerState = 'trying' | 'proceeding' | 'completed' | 'accepted' | 'confirmed' | 'terminated';
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 
 /** What a server transaction needs from the layer below it. */
 export interface ServerTransport {
+  /** the stack's shared timer queues */
+  readonly queues: TimerQueues;
   /** where responses to a request from `source` go (RFC 3261 §18.2.2) */
   responseDestination(res: SipResponse, source: Source): Destination;
   send(data: Buffer, dest: Destination): void;
@@ -29,6 +32,8 @@ export interface ClientCallbacks {
 }
 
 export interface ClientTransport {
+  /** the stack's shared timer queues */
+  readonly queues: TimerQueues;
   send(data: Buffer, dest: Destination, onError: (err: Error) => void): void;
   remove(key: string): void;
 }

@@ -5,6 +5,7 @@ import { createResponse } from '../message/serializer.js';
 import { ServerTransaction } from './server-transaction.js';
 import { ClientTransaction } from './client-transaction.js';
 import { DEFAULT_TIMERS } from './timers.js';
+import { TimerQueues } from './timer-queues.js';
 import type { Source, Destination } from '../transport/transport-types.js';
 
 function request(method: string, branch = 'z9hG4bKtest1'): SipRequest {
@@ -34,6 +35,9 @@ function serverLayer() {
     sent,
     removed,
     layer: {
+      queues: new TimerQueues((err) => {
+        throw err;
+      }),
       responseDestination: (): Destination => ({ transport: 'UDP', address: '127.0.0.1', port: 5070 }),
       send: (d: Buffer) => sent.push(Number(d.toString().slice(8, 11))),
       remove: (k: string) => removed.push(k),
@@ -139,6 +143,9 @@ function clientLayer(fail = false) {
     sent,
     removed,
     layer: {
+      queues: new TimerQueues((err) => {
+        throw err;
+      }),
       send: (d: Buffer, _dest: Destination, onError: (e: Error) => void) => {
         sent.push(d.toString().split(' ')[0]);
         if (fail) onError(new Error('refused'));

@@ -10,6 +10,15 @@ import { type TransportEvents, flowKey, TransportError, deliver } from './transp
 const PROBE = Buffer.from('\0parley-queue-probe ');
 const PROBE_MS = 50;
 
+/**
+ * The socket's name lookup. We only ever send to IP literals (`send` checks), so the answer is
+ * the address itself, given at once: node's default (dns.lookup) defers it to the next tick,
+ * a closure and a queue entry for every datagram we send.
+ */
+function literalOnly(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4); // send() checked it is an IP literal
+}
+
 /** The UDP listener: one socket, one datagram is one message (RFC 3261 §18.3). */
 export class UdpTransport {
   private socket: dgram.Socket | null = null;
@@ -27,7 +36,7 @@ export class UdpTransport {
   ) {}
 
   async listen(address: string, port: number): Promise<number> {
-    const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20 });
+    const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20, lookup: literalOnly });
     this.socket = socket;
     socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
     socket.on('error', (err) => this.log.warn({ err }, 'UDP socket error'));
