@@ -4,7 +4,7 @@ import net from 'node:net';
 import type { ParseLimits } from '../message/parser.js';
 import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
-import { type TransportEvents, flowKey, TransportError, deliver } from './transport-types.js';
+import { type TransportEvents, type Source, flowKey, TransportError, deliver } from './transport-types.js';
 
 /** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
 const PROBE = Buffer.from('\0parley-queue-probe ');
@@ -17,6 +17,24 @@ const PROBE_MS = 50;
  */
 function literalOnly(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
   callback(null, address, address.includes(':') ? 6 : 4); // send() checked it is an IP literal
+}
+
+/**
+ * Where a datagram came from. Its flow id is only needed when a registration or a dialog is
+ * tied to it, so it is built on first use rather than for every datagram.
+ */
+class UdpSource implements Source {
+  readonly transport = 'UDP' as const;
+  private flow: string | null = null;
+
+  constructor(
+    readonly address: string,
+    readonly port: number,
+  ) {}
+
+  get flowId(): string {
+    return (this.flow ??= flowKey('UDP', this.address, this.port));
+  }
 }
 
 /** The UDP listener: one socket, one datagram is one message (RFC 3261 §18.3). */
@@ -95,7 +113,7 @@ export class UdpTransport {
     }
     // keep-alive datagrams (RFC 5626 §4.4.1 STUN is not supported; CRLF pings are ignored)
     if (buf.length <= 4 && buf.every((b) => b === 13 || b === 10 || b === 0)) return;
-    const source = { transport: 'UDP' as const, address: rinfo.address, port: rinfo.port, flowId: flowKey('UDP', rinfo.address, rinfo.port) };
+    const source = new UdpSource(rinfo.address, rinfo.port);
     if (this.events.intercept?.(buf, source)) return;
     try {
       deliver(this.events, parseDatagram(buf, this.limits), source);
