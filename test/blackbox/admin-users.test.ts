@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, type RunningAppliance } from '../support/appliance.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 import { sipp, received } from '../support/sipp.js';
 import { sendMessage } from '../support/sip-user.js';
