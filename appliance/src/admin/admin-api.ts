@@ -2,14 +2,14 @@ import { timingSafeEqual } from 'node:crypto';
 import type Koa from 'koa';
 import { Router } from '@koa/router';
 import type { z } from 'zod';
-import { CSRF_HEADER, LIMITS, ROUTES, SESSION_COOKIE, type RouteId, type RouteSpec } from '@parley/shared';
+import { API_PREFIX, CSRF_HEADER, LIMITS, ROUTES, SESSION_COOKIE, type RouteId, type RouteSpec } from '@parley/shared';
 import { ApiError, apiErrorMiddleware, validationError } from './api-error.js';
 import { readCsv, readJson } from './request-body.js';
 import type { ActiveSession, SessionStore } from './session-store.js';
 import type { AuditLog } from './audit-log.js';
 
 /** Where the admin API lives on the HTTP port. */
-export const API_ROOT = '/api/v1';
+export const API_ROOT = API_PREFIX;
 
 type Route<K extends RouteId> = (typeof ROUTES)[K];
 type Parsed<R, F extends string> = R extends Record<F, infer S> ? (S extends z.ZodType ? z.output<S> : S extends 'csv' ? string : never) : Record<string, never>;
