@@ -105,15 +105,14 @@ export function adminApi(handlers: Handlers, deps: AdminApiDeps): Koa.Middleware
   }
   const routes = router.routes();
   const methods = router.allowedMethods();
-  const chain: Koa.Middleware = async (ctx, next) => {
-    await routes(ctx as never, async () => {
-      await methods(ctx as never, async () => undefined);
-    });
+  // the routes, then @koa/router's 405 (a known path, another method); what neither answers is a
+  // JSON 404 here, never the HTTP app's text one: nothing under /api/v1 goes on to XCAP
+  const chain = async (ctx: Koa.Context): Promise<void> => {
+    await routes(ctx as never, () => methods(ctx as never, async () => undefined));
     if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, 'not_found', `no such endpoint: ${ctx.method} ${ctx.path}`);
     if (ctx.status === 405) throw new ApiError(405, 'method_not_allowed', `${ctx.method} is not allowed here`, undefined, { Allow: String(ctx.response.get('Allow')) });
-    void next;
   };
   const errors = apiErrorMiddleware();
   const prefix = `${API_ROOT}/`;
-  return (ctx, next) => (ctx.path.startsWith(prefix) || ctx.path === API_ROOT ? errors(ctx, () => chain(ctx, next)) : next());
+  return (ctx, next) => (ctx.path.startsWith(prefix) || ctx.path === API_ROOT ? errors(ctx, () => chain(ctx)) : next());
 }
