@@ -193,7 +193,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       overload: () => stack.overloadState,
     });
     const xcap = xcapServer(
-      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, retryAfterSeconds: Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000)) },
+      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, editCacheBytes: config.xdms.editCacheBytes, retryAfterSeconds: Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000)) },
       { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed },
     );
     serveHttp(http.server, log, [health, xcap]);

@@ -126,6 +126,29 @@ describe('XCAP element and attribute operations (RFC 4825 §7.4–§7.9)', () =>
     for (let i = 0; i < 6; i++) expect(doc).toContain(`sip:burst${i}@parley.test`);
   });
 
+  it('a refused edit inside a burst of edits of one document changes nothing: the others land, the last one's ETag is the document's', async () => {
+    const put = (i: number, body: string) =>
+      xcap('PUT', node(`resource-lists/list[@name="friends"]/entry[@uri="sip:wave${i}@parley.test"]`), { body, headers: EL }).then(async (r) => ({ status: r.status, etag: r.headers.get('etag'), text: await r.text() }));
+    const results = await Promise.all([
+      put(0, '<entry uri="sip:wave0@parley.test"/>'),
+      put(1, '<entry uri="sip:wave1@parley.test"><bogus/></entry>'),
+      put(2, '<entry uri="sip:wave2@parley.test"/>'),
+      put(3, '<entry uri="sip:wave3@parley.test"><display-name>3</display-name><display-name>twice</display-name></entry>'),
+      put(4, '<entry uri="sip:wave4@parley.test"/>'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([201, 409, 201, 409, 201]);
+    expect(results[1].text).toContain('<schema-validation-error');
+    expect(results[3].text).toContain('<schema-validation-error');
+    const got = await xcap('GET', DOC);
+    const doc = await got.text();
+    for (const i of [0, 2, 4]) expect(doc).toContain(`sip:wave${i}@parley.test`);
+    for (const i of [1, 3]) expect(doc).not.toContain(`sip:wave${i}@parley.test`);
+    // the ETag of whichever accepted edit came last is the document's; they all differ
+    const accepted = [0, 2, 4].map((i) => results[i].etag);
+    expect(new Set(accepted).size).toBe(3);
+    expect(accepted).toContain(got.headers.get('etag'));
+  });
+
   it('honours If-Match on element operations', async () => {
     expect((await xcap('PUT', node('resource-lists/list[1]/entry[@uri="sip:q@parley.test"]'), { body: '<entry uri="sip:q@parley.test"/>', headers: { ...EL, 'If-Match': '"old"' } })).status).toBe(412);
   });

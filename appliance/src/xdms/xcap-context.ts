@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import type { AppUsage } from './app-usages.js';
 import type { AttributeIndex } from './attribute-index.js';
+import type { EditState } from './edit-state.js';
 import type { DocumentKey, DocumentStore, Preconditions } from './document-store.js';
 import type { KeyedMutex } from '../util/keyed-mutex.js';
 import type { ListResolver } from './list-resolver.js';
@@ -33,6 +34,8 @@ export interface XcapServices {
   resolver: ListResolver;
   /** serialises the read-modify-write of edits per document */
   edits: KeyedMutex;
+  /** the latest state of documents being edited, and their writes in flight */
+  editing: EditState;
   /** parsed documents for node-selector GETs */
   parsed: ParsedDocumentCache;
   /** server-wide unique attributes, by AUID (usage.uniqueAcross) */

@@ -3,6 +3,7 @@ import type { Authenticator } from '../core/authenticator.js';
 import type { LocalDomain } from '../core/local-domain.js';
 import type { AttributeIndex } from './attribute-index.js';
 import type { DocumentStore } from './document-store.js';
+import { EditState } from './edit-state.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { ListResolver } from './list-resolver.js';
 import type { ParsedDocumentCache } from './parsed-cache.js';
@@ -24,6 +25,8 @@ export interface XcapOptions {
   maxBodyBytes: number;
   /** seconds a client is asked to wait after a validation timed out */
   retryAfterSeconds: number;
+  /** estimated heap bytes of the DOMs kept between edits of a document (edit-state.ts) */
+  editCacheBytes: number;
 }
 
 /** The collaborators of the XCAP server, built in main.ts. */
@@ -55,6 +58,7 @@ export function xcapServer(opts: XcapOptions, deps: XcapDeps): Koa.Middleware {
     resolver: deps.resolver,
     parsed: deps.parsed,
     edits: new KeyedMutex(),
+    editing: new EditState(deps.store, opts.editCacheBytes),
     indexes: new Map(deps.indexes.map((i) => [i.auid, i])),
   };
   const dispatch: Koa.Middleware<XcapState> = async (ctx) => {

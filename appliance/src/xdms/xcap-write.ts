@@ -1,12 +1,13 @@
-import { DOMParser } from '@xmldom/xmldom';
+import { XMLSerializer } from '@xmldom/xmldom';
 import type { AppUsage } from './app-usages.js';
 import type { AttributeIndex } from './attribute-index.js';
 import { checkUniqueAcross, valuesOf } from './constraints.js';
-import { checkPreconditions, type DocumentKey, type Preconditions } from './document-store.js';
+import { checkPreconditions, etagOf, type DocumentKey, type Preconditions } from './document-store.js';
 import { selectedNodeExists, type EditContext } from './element-ops.js';
 import { splitSteps } from './node-selector.js';
 import { ValidationTimeoutError, ValidatorCrashError, type ValidationResult } from './schema-validator.js';
-import { documentUri, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
+import { documentUri, keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
+import type { EditBase } from './edit-state.js';
 import { XcapError, conflict, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 
@@ -15,10 +16,10 @@ import type { XmlDocument } from './xml-intake.js';
  * an element or attribute edit, and checking and committing a whole new document.
  */
 
-/** A stored document loaded for an edit of one of its nodes, and the ETag it had. */
+/** A stored document loaded for an edit of one of its nodes, and the state it was loaded from. */
 export interface LoadedEdit {
   edit: EditContext;
-  etag: string;
+  base: EditBase;
 }
 
 /**
@@ -31,16 +32,42 @@ export interface LoadedEdit {
 export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<LoadedEdit> {
   const { uri, usage, key } = ctx.state;
   const docUri = documentUri(ctx, s.root);
-  const row = await s.store.get(key);
-  if (row === null) {
+  const base = await s.editing.take(key);
+  if (base === null) {
     if (ctx.method === 'DELETE') throw new XcapError(404, null, 'No such document');
     throw conflict('no-parent', 'the document does not exist', { inner: `<ancestor>${escapeText(docUri.slice(0, docUri.lastIndexOf('/')))}</ancestor>` });
   }
-  const doc = new DOMParser().parseFromString(row.content, 'text/xml');
+  const doc = base.dom;
   const exists = selectedNodeExists(doc, uri.node!, usage.namespace);
   if (ctx.method === 'DELETE' && !exists) throw new XcapError(404, null, 'No such element or attribute');
-  checkPreconditions(preconditionsOf(ctx), row.etag, false, exists);
-  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, etag: row.etag };
+  checkPreconditions(preconditionsOf(ctx), base.etag, false, exists);
+  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, base };
+}
+
+/**
+ * One element or attribute edit (RFC 4825 §8.2.5, §8.4): under the document's
+ * edit mutex, the edit is applied to the latest state of the document, the whole
+ * result is checked as a document PUT would be, and its write is queued with the
+ * state it was made on as If-Match; the mutex is released then, so the next edit
+ * of the document is prepared while this one commits (edit-state.ts). The answer
+ * goes out once the write is committed. `apply` returns whether it created the node.
+ */
+export async function runEdit(ctx: XcapContext, s: XcapServices, apply: (edit: EditContext) => boolean): Promise<void> {
+  const { key } = ctx.state;
+  const queued = await s.edits.run(keyText(key), async () => {
+    const { edit, base } = await loadForEdit(ctx, s);
+    const created = apply(edit);
+    const text = new XMLSerializer().serializeToString(edit.doc as never);
+    await check(ctx, s, text, edit.doc);
+    // the document must still be the one the edit was made on when it is stored
+    const write = s.store.replace(key, text, base.etag);
+    s.editing.queued(key, { dom: edit.doc, etag: etagOf(text), chars: text.length }, write);
+    return { write, created };
+  });
+  const stored = await queued.write;
+  ctx.status = queued.created ? 201 : 200;
+  ctx.set('ETag', stored.etag);
+  ctx.body = '';
 }
 
 /**
@@ -48,7 +75,18 @@ export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<Lo
  * constraints, server-wide uniqueness, reference loops), then stores it under the
  * given preconditions and answers 201 or 200 with the new ETag.
  */
-export async function commit(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument, pre: Preconditions, created: boolean | null): Promise<void> {
+export async function commit(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument, pre: Preconditions): Promise<void> {
+  const { key } = ctx.state;
+  await check(ctx, s, text, dom);
+  s.editing.forget(key);
+  const stored = await s.store.put(key, text, pre);
+  ctx.status = stored.created ? 201 : 200;
+  ctx.set('ETag', stored.etag);
+  ctx.body = '';
+}
+
+/** The checks of a new document: document element, XSD, constraints, server-wide uniqueness, reference loops (409 on failure). */
+async function check(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument): Promise<void> {
   const { usage, key } = ctx.state;
   const root = dom.documentElement!;
   if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
@@ -60,11 +98,7 @@ export async function commit(ctx: XcapContext, s: XcapServices, text: string, do
   const index = s.indexes.get(usage.auid);
   if (index) await checkAcross(usage, key, dom, index);
   // S6: a list must not reach itself again through <external> references
-  if (usage.auid === 'resource-lists') await s.resolver.checkNoLoops(key, text);
-  const stored = await s.store.put(key, text, pre);
-  ctx.status = (created ?? stored.created) ? 201 : 200;
-  ctx.set('ETag', stored.etag);
-  ctx.body = '';
+  if (usage.auid === 'resource-lists') await s.resolver.checkNoLoops(key, text, dom);
 }
 
 /**
