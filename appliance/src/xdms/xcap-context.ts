@@ -7,6 +7,7 @@ import type { KeyedMutex } from '../util/keyed-mutex.js';
 import type { ListResolver } from './list-resolver.js';
 import type { ParsedDocumentCache } from './parsed-cache.js';
 import type { SchemaValidator } from './schema-validator.js';
+import type { SubtreeSchemas } from './subtree-schema.js';
 import type { XcapUri } from './xcap-uri.js';
 import { encodePathSegment } from './uri-encoding.js';
 
@@ -31,6 +32,8 @@ export interface XcapServices {
   maxBodyBytes: number;
   store: DocumentStore;
   validator: SchemaValidator;
+  /** which elements of which usages can be validated alone */
+  subtrees: SubtreeSchemas;
   resolver: ListResolver;
   /** serialises the read-modify-write of edits per document */
   edits: KeyedMutex;

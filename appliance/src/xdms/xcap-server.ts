@@ -7,7 +7,8 @@ import { EditState } from './edit-state.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { ListResolver } from './list-resolver.js';
 import type { ParsedDocumentCache } from './parsed-cache.js';
-import type { SchemaValidator } from './schema-validator.js';
+import { readSchema, type SchemaValidator } from './schema-validator.js';
+import { SubtreeSchemas } from './subtree-schema.js';
 import { xcapAuth } from './xcap-auth.js';
 import { xcapAuthorize } from './xcap-authorize.js';
 import type { XcapContext, XcapServices, XcapState } from './xcap-context.js';
@@ -55,6 +56,7 @@ export function xcapServer(opts: XcapOptions, deps: XcapDeps): Koa.Middleware {
     retryAfterSeconds: opts.retryAfterSeconds,
     store: deps.store,
     validator: deps.validator,
+    subtrees: new SubtreeSchemas(readSchema),
     resolver: deps.resolver,
     parsed: deps.parsed,
     edits: new KeyedMutex(),

@@ -8,6 +8,7 @@ import { splitSteps } from './node-selector.js';
 import { ValidationTimeoutError, ValidatorCrashError, type ValidationResult } from './schema-validator.js';
 import { documentUri, keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
 import type { EditBase } from './edit-state.js';
+import { SUBTREE_ROOT, subtreeInput } from './subtree-schema.js';
 import { XcapError, conflict, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 
@@ -58,7 +59,7 @@ export async function runEdit(ctx: XcapContext, s: XcapServices, apply: (edit: E
     const { edit, base } = await loadForEdit(ctx, s);
     const created = apply(edit);
     const text = new XMLSerializer().serializeToString(edit.doc as never);
-    await check(ctx, s, text, edit.doc);
+    await check(ctx, s, text, edit.doc, edit.replacedBy);
     // the document must still be the one the edit was made on when it is stored
     const write = s.store.replace(key, text, base.etag);
     s.editing.queued(key, { dom: edit.doc, etag: etagOf(text), chars: text.length }, write);
@@ -85,15 +86,26 @@ export async function commit(ctx: XcapContext, s: XcapServices, text: string, do
   ctx.body = '';
 }
 
-/** The checks of a new document: document element, XSD, constraints, server-wide uniqueness, reference loops (409 on failure). */
-async function check(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument): Promise<void> {
+/**
+ * The checks of a new document: document element, XSD, constraints, server-wide
+ * uniqueness, reference loops (409 on failure). `replacedBy`: the element an
+ * element PUT put in place of one of the same name, when only it needs the XSD
+ * check (subtree-schema.ts); the constraints always see the whole document.
+ */
+async function check(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument, replacedBy?: unknown): Promise<void> {
   const { usage, key } = ctx.state;
   const root = dom.documentElement!;
   if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
     throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
   }
-  const result = await validate(s, text, usage);
-  if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
+  const subtree = replacedBy === undefined ? null : subtreeInput(s.subtrees, usage.schemas, replacedBy);
+  const result = await validate(s, subtree?.xml ?? text, usage, subtree?.schema);
+  if (!result.valid) {
+    // libxml2 names the renamed copy: the client knows the element by its own name
+    const local = (replacedBy as { localName?: string } | undefined)?.localName ?? '';
+    const first = subtree === null ? result.errors[0] : result.errors[0]?.replace(new RegExp(`([}'])${SUBTREE_ROOT}'`, 'g'), `$1${local}'`);
+    throw conflict('schema-validation-error', first ?? 'the document does not validate');
+  }
   usage.constraints?.(dom);
   const index = s.indexes.get(usage.auid);
   if (index) await checkAcross(usage, key, dom, index);
@@ -106,9 +118,9 @@ async function check(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDo
  * a 503 the client may retry (RFC 9110 §15.6.4, Retry-After), one whose worker
  * crashed a 500. Either way the document's edit mutex is released.
  */
-async function validate(s: XcapServices, text: string, usage: AppUsage): Promise<ValidationResult> {
+async function validate(s: XcapServices, text: string, usage: AppUsage, main?: { fileName: string; contents: string }): Promise<ValidationResult> {
   try {
-    return await s.validator.validate(text, usage.schemas);
+    return await s.validator.validate(text, usage.schemas, main);
   } catch (err) {
     if (err instanceof ValidationTimeoutError) {
       throw new XcapError(503, null, 'Service Unavailable: schema validation took too long; try again later', { headers: { 'Retry-After': String(s.retryAfterSeconds) } });
