@@ -159,8 +159,7 @@ export class DocumentStore {
    * write queue, whose condition is the precondition, so no read of the row is
    * needed; 412 if the document changed or is gone meanwhile.
    */
-  async replace(key: DocumentKey, content: string, ifMatch: string): Promise<{ etag: string; created: boolean }> {
-    const etag = etagOf(content);
+  async replace(key: DocumentKey, content: string, ifMatch: string, etag = etagOf(content)): Promise<{ etag: string; created: boolean }> {
     const { affected } = await this.writes.transaction((em) =>
       this.raw(this.sql.replace, { content, etag, updatedAt: Date.now(), auid: key.auid, owner: key.owner, path: key.path, ifMatch }, em),
     );

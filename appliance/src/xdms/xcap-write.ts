@@ -61,8 +61,9 @@ export async function runEdit(ctx: XcapContext, s: XcapServices, apply: (edit: E
     const text = new XMLSerializer().serializeToString(edit.doc as never);
     await check(ctx, s, text, edit.doc, edit.replacedBy);
     // the document must still be the one the edit was made on when it is stored
-    const write = s.store.replace(key, text, base.etag);
-    s.editing.queued(key, { dom: edit.doc, etag: etagOf(text), chars: text.length }, write);
+    const etag = etagOf(text);
+    const write = s.store.replace(key, text, base.etag, etag);
+    s.editing.queued(key, { dom: edit.doc, etag, chars: text.length }, write);
     return { write, created };
   });
   const stored = await queued.write;
