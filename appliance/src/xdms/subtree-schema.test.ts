@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
-import { putElement } from './element-ops.js';
+import { putElement, type EditContext } from './element-ops.js';
 import { parseXcapPath } from './xcap-uri.js';
 import { splitSteps } from './node-selector.js';
 import { readSchema, SchemaValidator } from './schema-validator.js';
@@ -31,7 +31,7 @@ const LIST = `<?xml version="1.0" encoding="UTF-8"?>
 async function both(selector: string, body: string): Promise<{ whole: boolean; subtree: boolean | null; error: string | undefined }> {
   const doc = new DOMParser().parseFromString(LIST, 'text/xml');
   const uri = parseXcapPath(`resource-lists/users/sip:alice@example.com/index/~~/${encodeURI(selector).replace(/\[/g, '%5B').replace(/\]/g, '%5D')}`, '');
-  const edit = { doc, sel: uri.node!, defaultNs: RL, docUri: 'http://x/', rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) };
+  const edit: EditContext = { doc, sel: uri.node!, defaultNs: RL, docUri: 'http://x/', rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) };
   putElement(edit, body);
   const text = new XMLSerializer().serializeToString(doc as never);
   const whole = await validator.validate(text, RL_SCHEMAS);
