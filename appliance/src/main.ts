@@ -210,7 +210,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const edits = new KeyedMutex();
     const xcapOps = { reads: 0, writes: 0 };
     const xcap = xcapServer(
-      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, retryAfterSeconds },
+      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, editCacheBytes: config.xdms.editCacheBytes, retryAfterSeconds },
       { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed, edits, onOperation: (k) => void (k === 'read' ? xcapOps.reads++ : xcapOps.writes++) },
     );
     const audit = new AuditLog(ds);

@@ -126,7 +126,70 @@ describe('XCAP element and attribute operations (RFC 4825 §7.4–§7.9)', () =>
     for (let i = 0; i < 6; i++) expect(doc).toContain(`sip:burst${i}@parley.test`);
   });
 
+  it('a refused edit inside a burst of edits of one document changes nothing: the others land, and the last of them gives the document its ETag', async () => {
+    const put = (i: number, body: string) =>
+      xcap('PUT', node(`resource-lists/list[@name="friends"]/entry[@uri="sip:wave${i}@parley.test"]`), { body, headers: EL }).then(async (r) => ({ status: r.status, etag: r.headers.get('etag'), text: await r.text() }));
+    const results = await Promise.all([
+      put(0, '<entry uri="sip:wave0@parley.test"/>'),
+      put(1, '<entry uri="sip:wave1@parley.test"><bogus/></entry>'),
+      put(2, '<entry uri="sip:wave2@parley.test"/>'),
+      put(3, '<entry uri="sip:wave3@parley.test"><display-name>3</display-name><display-name>twice</display-name></entry>'),
+      put(4, '<entry uri="sip:wave4@parley.test"/>'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([201, 409, 201, 409, 201]);
+    expect(results[1].text).toContain('<schema-validation-error');
+    expect(results[3].text).toContain('<schema-validation-error');
+    const got = await xcap('GET', DOC);
+    const doc = await got.text();
+    for (const i of [0, 2, 4]) expect(doc).toContain(`sip:wave${i}@parley.test`);
+    for (const i of [1, 3]) expect(doc).not.toContain(`sip:wave${i}@parley.test`);
+    // the ETag of whichever accepted edit came last is the document's; they all differ
+    const accepted = [0, 2, 4].map((i) => results[i].etag);
+    expect(new Set(accepted).size).toBe(3);
+    expect(accepted).toContain(got.headers.get('etag'));
+  });
+
   it('honours If-Match on element operations', async () => {
     expect((await xcap('PUT', node('resource-lists/list[1]/entry[@uri="sip:q@parley.test"]'), { body: '<entry uri="sip:q@parley.test"/>', headers: { ...EL, 'If-Match': '"old"' } })).status).toBe(412);
+  });
+});
+
+describe('XCAP element replacement checked on the element alone (same name, named schema type)', () => {
+  const LISTS = 'resource-lists/users/sip:alice@parley.test/replacements';
+  const at = (selector: string) => `${LISTS}/~~/${encodeURI(selector).replace(/\[/g, '%5B').replace(/\]/g, '%5D')}`;
+  const replace = (selector: string, body: string) => xcap('PUT', at(selector), { body, headers: EL }).then(async (r) => ({ status: r.status, text: await r.text() }));
+
+  beforeAll(async () => {
+    const doc = `<?xml version="1.0" encoding="UTF-8"?>\n<resource-lists xmlns="${RL}"><list name="l"><entry uri="sip:one@parley.test"/><entry uri="sip:two@parley.test"/></list></resource-lists>`;
+    expect((await xcap('PUT', LISTS, { body: doc, headers: { 'Content-Type': 'application/resource-lists+xml' } })).status).toBe(201);
+  });
+
+  it('refuses an invalid replacement with schema-validation-error naming the element, and keeps the document as it was', async () => {
+    const before = await (await xcap('GET', LISTS)).text();
+    const missing = await replace('resource-lists/list/entry[1]', '<entry><display-name>no uri</display-name></entry>');
+    expect(missing.status).toBe(409);
+    expect(missing.text).toContain('<schema-validation-error');
+    expect(missing.text).toContain("Element '{urn:ietf:params:xml:ns:resource-lists}entry'");
+    expect(missing.text).not.toContain('parley-subtree');
+    const child = await replace('resource-lists/list/entry[2]', '<entry uri="sip:two@parley.test"><list/></entry>');
+    expect(child.status).toBe(409);
+    expect(child.text).toContain('<schema-validation-error');
+    const namespace = await replace('resource-lists/list/entry[2]', `<entry xmlns:rl="${RL}" uri="sip:two@parley.test" rl:x="1"/>`);
+    expect(namespace.status).toBe(409);
+    expect(namespace.text).toContain('<schema-validation-error');
+    expect(await (await xcap('GET', LISTS)).text()).toBe(before);
+  });
+
+  it('still checks the usage constraints on the whole document: a replacement repeating a sibling entry URI is a uniqueness-failure', async () => {
+    const dup = await replace('resource-lists/list/entry[1]', '<entry uri="sip:two@parley.test"><display-name>Two again</display-name></entry>');
+    expect(dup.status).toBe(409);
+    expect(dup.text).toMatch(/<uniqueness-failure[^>]*><exists field="resource-lists\/list%5B@name=%22l%22%5D\/entry%5B@uri=%22sip:two@parley.test%22%5D\/@uri">/);
+  });
+
+  it('accepts a valid replacement (200) and serves it back as it was put', async () => {
+    const ok = await replace('resource-lists/list/entry[2]', '<entry uri="sip:two@parley.test"><display-name xml:lang="en">Two</display-name></entry>');
+    expect(ok.status).toBe(200);
+    const got = await xcap('GET', at('resource-lists/list/entry[2]'));
+    expect(await got.text()).toBe('<entry uri="sip:two@parley.test"><display-name xml:lang="en">Two</display-name></entry>');
   });
 });

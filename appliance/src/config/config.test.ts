@@ -19,7 +19,7 @@ describe('configuration', () => {
     expect(c.sip.connections).toEqual({ idleTimeout: 120, messageTimeout: 10, maxPerSource: 100, max: 10_000 });
     expect(c.auth.algorithms).toEqual(['SHA-256', 'MD5']);
     expect(c.deferred.retention).toBe(30 * 86400);
-    expect(c.xdms).toEqual({ parsedCacheBytes: 64 * 2 ** 20, validationTimeout: 10_000, maxBodyBytes: 2 ** 20 });
+    expect(c.xdms).toEqual({ parsedCacheBytes: 64 * 2 ** 20, editCacheBytes: 32 * 2 ** 20, validationTimeout: 10_000, maxBodyBytes: 2 ** 20 });
   });
 
   it('reads the xdms section and names its problems', () => {

@@ -175,6 +175,11 @@ export const ConfigSchema = z
          * (source characters x 32, measured); 0 = no cache
          */
         parsedCacheBytes: z.number().int().min(0).default(64 * 2 ** 20),
+        /**
+         * budget of the DOMs kept between element edits of a document (the state the next
+         * edit starts from), in the same estimated heap bytes; 0 = every edit parses the document
+         */
+        editCacheBytes: z.number().int().min(0).default(32 * 2 ** 20),
         /** ms a schema validation may take before it is abandoned (503) and its worker replaced */
         validationTimeout: z.number().int().min(1).default(10_000),
         /** larger XCAP request bodies get 413 */

@@ -119,6 +119,12 @@ export interface EditContext {
   /** the document's URI, percent-encoded (for <ancestor>), and the node selector's raw (decoded) steps */
   docUri: string;
   rawSteps: string[];
+  /**
+   * Set by an element PUT that replaced an element by one of the same expanded
+   * name: the new element, the only part of the document whose schema validity
+   * can have changed (subtree-schema.ts).
+   */
+  replacedBy?: unknown;
 }
 
 /** PUT of an element: replace the one selected, or insert a new one under the parent (§7.4, §8.2.3). */
@@ -133,7 +139,8 @@ export function putElement(ctx: EditContext, body: string): boolean {
     ctx.doc.replaceChild(ctx.doc.importNode(el as never, true), root as never);
     return false;
   }
-  const parents = selectElements(root, parentSelector(ctx.sel), ctx.defaultNs) as Node[];
+  // the parent is looked for only when there is no element to replace (a walk of its siblings saved per replacement)
+  const parents = existing.length === 1 ? [] : (selectElements(root, parentSelector(ctx.sel), ctx.defaultNs) as Node[]);
   if (existing.length === 0 && parents.length !== 1) {
     throw conflict('no-parent', 'the parent of the new element does not exist', {
       inner: `<ancestor>${escapeText(ancestorText(root, ctx.sel, ctx.defaultNs, ctx.docUri, ctx.rawSteps))}</ancestor>`,
@@ -143,6 +150,7 @@ export function putElement(ctx: EditContext, body: string): boolean {
   const fresh = ctx.doc.importNode(parseFragment(body, parent) as never, true) as unknown as Node;
   if (existing.length === 1) {
     parent.replaceChild(fresh, existing[0]);
+    if (sameName(fresh, existing[0] as Node)) ctx.replacedBy = fresh;
   } else {
     const last = ctx.sel.steps[ctx.sel.steps.length - 1];
     const siblings = childElements<Node>(parent).filter((c) => sameName(c, fresh));
@@ -154,7 +162,7 @@ export function putElement(ctx: EditContext, body: string): boolean {
   }
   // §8.2.5: the URI must now select exactly what was put, or the PUT is refused
   const check = selectOne(root, ctx.sel, ctx.defaultNs);
-  if (check === null || serialize(check.element) !== serialize(fresh)) {
+  if (check === null || (check.element !== (fresh as unknown) && serialize(check.element) !== serialize(fresh))) {
     throw conflict('cannot-insert', 'the element would not be selected by the request URI afterwards (RFC 4825 §8.2.5)');
   }
   return existing.length === 0;

@@ -6,6 +6,7 @@ import { selectOne, type DomElement } from './node-selector.js';
 import { conflict } from './xcap-error.js';
 import { childElements } from './dom.js';
 import type { AttributeIndex } from './attribute-index.js';
+import type { XmlDocument } from './xml-intake.js';
 
 const RL = 'urn:ietf:params:xml:ns:resource-lists';
 const GROUPS = 'urn:oma:xml:poc:list-service';
@@ -112,8 +113,9 @@ export class ListResolver {
   }
 
   /** Refuses a resource-lists document whose external references would loop (409 constraint-failure). */
-  async checkNoLoops(key: DocumentKey, content: string): Promise<void> {
-    const root = new DOMParser().parseFromString(content, 'text/xml').documentElement as unknown as El;
+  async checkNoLoops(key: DocumentKey, content: string, dom?: XmlDocument): Promise<void> {
+    // the caller's DOM of `content`, when it has one: a 200-entry list is not parsed twice per write
+    const root = (dom ?? new DOMParser().parseFromString(content, 'text/xml')).documentElement as unknown as El;
     try {
       await this.expand(root, { key, content });
     } catch (err) {

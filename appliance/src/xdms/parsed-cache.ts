@@ -56,17 +56,36 @@ export class ParsedDocumentCache {
       this.entries.set(id, hit);
       return hit.dom;
     }
-    if (hit !== undefined) this.remove(id, hit);
     const dom = new DOMParser().parseFromString(content, 'text/xml');
-    const bytes = content.length * DOM_BYTES_PER_CHAR;
-    if (bytes > this.maxBytes / MAX_ENTRY_SHARE) return dom;
+    this.keep(key, etag, dom, content.length);
+    return dom;
+  }
+
+  /**
+   * Removes and returns the DOM kept for a document, at whatever ETag: its
+   * caller may edit it (edit-state.ts; a cache serving GETs never uses this).
+   */
+  take(key: DocumentKey): { etag: string; dom: XmlDocument; chars: number } | null {
+    const id = idOf(key);
+    const entry = this.entries.get(id);
+    if (entry === undefined) return null;
+    this.remove(id, entry);
+    return { etag: entry.etag, dom: entry.dom, chars: entry.bytes / DOM_BYTES_PER_CHAR };
+  }
+
+  /** Keeps `dom`, the document `key` at `etag` (`chars` characters of source), when it fits the budget. */
+  keep(key: DocumentKey, etag: string, dom: XmlDocument, chars: number): void {
+    const id = idOf(key);
+    const old = this.entries.get(id);
+    if (old !== undefined) this.remove(id, old);
+    const bytes = chars * DOM_BYTES_PER_CHAR;
+    if (bytes > this.maxBytes / MAX_ENTRY_SHARE) return;
     this.entries.set(id, { etag, dom, bytes });
     this.bytes += bytes;
     for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.remove(oldest, entry);
     }
-    return dom;
   }
 
   /** Forgets a document (it changed or was deleted). */

@@ -66,3 +66,37 @@ describe('SchemaValidator: every validation settles', () => {
     await expect(v.validate('<ok/>', SCHEMAS)).resolves.toMatchObject({ valid: true });
   });
 });
+
+describe('SchemaValidator: the xmllint worker, one instance for many validations', () => {
+  const RL = 'urn:ietf:params:xml:ns:resource-lists';
+  const list = (entries: string): string => `<?xml version="1.0" encoding="UTF-8"?><resource-lists xmlns="${RL}"><list name="l">${entries}</list></resource-lists>`;
+  const valid = list('<entry uri="sip:a@example.com"><display-name>A</display-name></entry>');
+  const invalid = list('<entry><display-name>no uri</display-name></entry>');
+  // the built worker (npm run build): vitest runs the TypeScript sources, which a worker thread cannot load
+  const real = (): SchemaValidator => new SchemaValidator({ spawn: () => new Worker(new URL('../../dist/xdms/schema-validator-worker.js', import.meta.url)) });
+  const prefs = (v: string): string => `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><store-conversations>${v}</store-conversations></im-preferences>`;
+
+  it('gives each document its own verdict, whatever the one before it was (xmllint keeps its worst exit status between runs)', async () => {
+    validator = real();
+    const v = validator;
+    // sequential on purpose: each run follows another on the same live instance
+    const verdicts: boolean[] = [];
+    for (const doc of [valid, invalid, valid, invalid, invalid, valid]) verdicts.push((await v.validate(doc, ['resource-lists.xsd', 'xml.xsd'])).valid);
+    expect(verdicts).toEqual([true, false, true, false, false, true]);
+    const bad = await v.validate(invalid, ['resource-lists.xsd', 'xml.xsd']);
+    expect(bad.errors[0]).toMatch(/attribute 'uri' is required/);
+  });
+
+  it('switches between the schemas of different usages on the same instance', async () => {
+    validator = real();
+    const v = validator;
+    const results = await Promise.all([
+      v.validate(prefs('true'), ['parley-im-prefs.xsd']),
+      v.validate(valid, ['resource-lists.xsd', 'xml.xsd']),
+      v.validate(prefs('maybe'), ['parley-im-prefs.xsd']),
+      v.validate(valid, ['parley-im-prefs.xsd']),
+      v.validate(prefs('false'), ['parley-im-prefs.xsd']),
+    ]);
+    expect(results.map((r) => r.valid)).toEqual([true, true, false, false, true]);
+  });
+});

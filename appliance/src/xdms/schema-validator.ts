@@ -78,7 +78,6 @@ const defaultSpawn = (): Worker => new Worker(new URL('./schema-validator-worker
  */
 export class SchemaValidator {
   private readonly slots: Slot[] = [];
-  private readonly schemaFiles = new Map<string, string>();
   private readonly timeoutMs: number;
   private readonly spawnWorker: () => Worker;
   private readonly log?: Logger;
@@ -153,23 +152,17 @@ export class SchemaValidator {
     return timer;
   }
 
-  private schema(file: string): string {
-    let text = this.schemaFiles.get(file);
-    if (text === undefined) {
-      text = readFileSync(path.join(SCHEMA_DIR, file), 'utf8');
-      for (const [from, to] of CATALOG) text = text.replaceAll(`schemaLocation="${from}"`, `schemaLocation="${to}"`);
-      this.schemaFiles.set(file, text);
-    }
-    return text;
-  }
-
-  /** Validates `xml` against `schemas[0]`, which may import or include the others. */
-  validate(xml: string, schemas: readonly string[]): Promise<ValidationResult> {
+  /**
+   * Validates `xml` against `schemas[0]`, which may import or include the others;
+   * or, given `main` (a schema generated for one element, subtree-schema.ts),
+   * against that, which includes some of `schemas`.
+   */
+  validate(xml: string, schemas: readonly string[], main?: { fileName: string; contents: string }): Promise<ValidationResult> {
     if (this.closed) return Promise.reject(new Error('the schema validator is closed'));
     const id = this.next++;
     const slot = this.slots[id % this.slots.length];
-    const files = [{ fileName: 'document.xml', contents: xml }, ...schemas.map((f) => ({ fileName: f, contents: this.schema(f) }))];
-    const request: Request = { kind: 'parley-validate', id, schema: schemas[0], files };
+    const files = [{ fileName: 'document.xml', contents: xml }, ...(main ? [main] : []), ...schemas.map((f) => ({ fileName: f, contents: readSchema(f) }))];
+    const request: Request = { kind: 'parley-validate', id, schema: main?.fileName ?? schemas[0], files };
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { request, resolve, reject, timer: this.deadline(slot, id) });
       slot.worker.postMessage(request);
@@ -186,6 +179,28 @@ export class SchemaValidator {
     }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
+}
+
+const schemaTexts = new Map<string, string>();
+
+/**
+ * <xs:annotation> elements (any prefix), which say nothing to a validator (XSD 1.0 §3.13):
+ * xmllint parses the schemas on every validation, and xml.xsd is 8.8 kB of which 1.1 kB is not prose.
+ */
+const ANNOTATION = /<([A-Za-z_][\w.-]*:)?annotation\b[^>]*?(\/>|>[\s\S]*?<\/\1annotation\s*>)/g;
+
+/**
+ * The text of a schema file of appliance/schemas as the validator uses it:
+ * network locations mapped to the local copies, annotations left out.
+ */
+export function readSchema(file: string): string {
+  let text = schemaTexts.get(file);
+  if (text === undefined) {
+    text = readFileSync(path.join(SCHEMA_DIR, file), 'utf8').replace(ANNOTATION, '');
+    for (const [from, to] of CATALOG) text = text.replaceAll(`schemaLocation="${from}"`, `schemaLocation="${to}"`);
+    schemaTexts.set(file, text);
+  }
+  return text;
 }
 
 function errorsOf(stderr: string): string[] {

@@ -1,11 +1,13 @@
 import type Koa from 'koa';
 import type { AppUsage } from './app-usages.js';
 import type { AttributeIndex } from './attribute-index.js';
+import type { EditState } from './edit-state.js';
 import type { DocumentKey, DocumentStore, Preconditions } from './document-store.js';
 import type { KeyedMutex } from '../util/keyed-mutex.js';
 import type { ListResolver } from './list-resolver.js';
 import type { ParsedDocumentCache } from './parsed-cache.js';
 import type { SchemaValidator } from './schema-validator.js';
+import type { SubtreeSchemas } from './subtree-schema.js';
 import type { XcapUri } from './xcap-uri.js';
 import { encodePathSegment } from './uri-encoding.js';
 
@@ -30,9 +32,13 @@ export interface XcapServices {
   maxBodyBytes: number;
   store: DocumentStore;
   validator: SchemaValidator;
+  /** which elements of which usages can be validated alone */
+  subtrees: SubtreeSchemas;
   resolver: ListResolver;
   /** serialises the read-modify-write of edits per document */
   edits: KeyedMutex;
+  /** the latest state of documents being edited, and their writes in flight */
+  editing: EditState;
   /** parsed documents for node-selector GETs */
   parsed: ParsedDocumentCache;
   /** server-wide unique attributes, by AUID (usage.uniqueAcross) */

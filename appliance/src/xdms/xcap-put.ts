@@ -1,8 +1,7 @@
-import { XMLSerializer } from '@xmldom/xmldom';
 import { putAttribute, putElement } from './element-ops.js';
 import { keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
 import { XcapError } from './xcap-error.js';
-import { loadForEdit, commit } from './xcap-write.js';
+import { commit, runEdit } from './xcap-write.js';
 import { decodeUtf8, parseXmlBody } from './xml-intake.js';
 import { mediaTypeOf } from '../sip/message/media-type.js';
 
@@ -20,7 +19,7 @@ export async function xcapPut(ctx: XcapContext, s: XcapServices): Promise<void> 
   if (type !== usage.mime) throw new XcapError(415, null, `Unsupported Media Type: ${usage.auid} documents are ${usage.mime}`);
   const body = await readBody(ctx, s.maxBodyBytes);
   const dom = parseXmlBody(body);
-  await s.edits.run(keyText(key), () => commit(ctx, s, body.toString('utf8'), dom, preconditionsOf(ctx), null));
+  await s.edits.run(keyText(key), () => commit(ctx, s, body.toString('utf8'), dom, preconditionsOf(ctx)));
 }
 
 async function putNode(ctx: XcapContext, s: XcapServices): Promise<void> {
@@ -29,13 +28,7 @@ async function putNode(ctx: XcapContext, s: XcapServices): Promise<void> {
   const want = terminal?.kind === 'attribute' ? 'application/xcap-att+xml' : 'application/xcap-el+xml';
   if (mediaTypeOf(ctx.get('content-type')) !== want) throw new XcapError(415, null, `Unsupported Media Type: expected ${want}`);
   const text = decodeUtf8(await readBody(ctx, s.maxBodyBytes));
-  await s.edits.run(keyText(ctx.state.key), async () => {
-    const { edit, etag } = await loadForEdit(ctx, s);
-    const created = terminal?.kind === 'attribute' ? putAttribute(edit, text) : putElement(edit, text);
-    const xml = new XMLSerializer().serializeToString(edit.doc as never);
-    // the document must still be the one the edit was made on when it is stored
-    await commit(ctx, s, xml, edit.doc, { ifMatch: etag }, created);
-  });
+  await runEdit(ctx, s, (edit) => (terminal?.kind === 'attribute' ? putAttribute(edit, text) : putElement(edit, text)));
 }
 
 async function readBody(ctx: XcapContext, max: number): Promise<Buffer> {

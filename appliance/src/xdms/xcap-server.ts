@@ -3,10 +3,12 @@ import type { Authenticator } from '../core/authenticator.js';
 import type { LocalDomain } from '../core/local-domain.js';
 import type { AttributeIndex } from './attribute-index.js';
 import type { DocumentStore } from './document-store.js';
+import { EditState } from './edit-state.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { ListResolver } from './list-resolver.js';
 import type { ParsedDocumentCache } from './parsed-cache.js';
-import type { SchemaValidator } from './schema-validator.js';
+import { readSchema, type SchemaValidator } from './schema-validator.js';
+import { SubtreeSchemas } from './subtree-schema.js';
 import { xcapAuth } from './xcap-auth.js';
 import { xcapAuthorize } from './xcap-authorize.js';
 import type { XcapContext, XcapServices, XcapState } from './xcap-context.js';
@@ -24,6 +26,8 @@ export interface XcapOptions {
   maxBodyBytes: number;
   /** seconds a client is asked to wait after a validation timed out */
   retryAfterSeconds: number;
+  /** estimated heap bytes of the DOMs kept between edits of a document (edit-state.ts) */
+  editCacheBytes: number;
 }
 
 /** The collaborators of the XCAP server, built in main.ts. */
@@ -56,9 +60,11 @@ export function xcapServer(opts: XcapOptions, deps: XcapDeps): Koa.Middleware {
     retryAfterSeconds: opts.retryAfterSeconds,
     store: deps.store,
     validator: deps.validator,
+    subtrees: new SubtreeSchemas(readSchema),
     resolver: deps.resolver,
     parsed: deps.parsed,
     edits: deps.edits ?? new KeyedMutex(),
+    editing: new EditState(deps.store, opts.editCacheBytes),
     indexes: new Map(deps.indexes.map((i) => [i.auid, i])),
   };
   const dispatch: Koa.Middleware<XcapState> = async (ctx) => {

@@ -1,12 +1,14 @@
-import { DOMParser } from '@xmldom/xmldom';
+import { XMLSerializer } from '@xmldom/xmldom';
 import type { AppUsage } from './app-usages.js';
 import type { AttributeIndex } from './attribute-index.js';
 import { checkUniqueAcross, valuesOf } from './constraints.js';
-import { checkPreconditions, type DocumentKey, type Preconditions } from './document-store.js';
+import { checkPreconditions, etagOf, type DocumentKey, type Preconditions } from './document-store.js';
 import { selectedNodeExists, type EditContext } from './element-ops.js';
 import { splitSteps } from './node-selector.js';
 import { ValidationTimeoutError, ValidatorCrashError, type ValidationResult } from './schema-validator.js';
-import { documentUri, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
+import { documentUri, keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
+import type { EditBase } from './edit-state.js';
+import { SUBTREE_ROOT, subtreeInput } from './subtree-schema.js';
 import { XcapError, conflict, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 
@@ -15,10 +17,10 @@ import type { XmlDocument } from './xml-intake.js';
  * an element or attribute edit, and checking and committing a whole new document.
  */
 
-/** A stored document loaded for an edit of one of its nodes, and the ETag it had. */
+/** A stored document loaded for an edit of one of its nodes, and the state it was loaded from. */
 export interface LoadedEdit {
   edit: EditContext;
-  etag: string;
+  base: EditBase;
 }
 
 /**
@@ -31,16 +33,43 @@ export interface LoadedEdit {
 export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<LoadedEdit> {
   const { uri, usage, key } = ctx.state;
   const docUri = documentUri(ctx, s.root);
-  const row = await s.store.get(key);
-  if (row === null) {
+  const base = await s.editing.take(key);
+  if (base === null) {
     if (ctx.method === 'DELETE') throw new XcapError(404, null, 'No such document');
     throw conflict('no-parent', 'the document does not exist', { inner: `<ancestor>${escapeText(docUri.slice(0, docUri.lastIndexOf('/')))}</ancestor>` });
   }
-  const doc = new DOMParser().parseFromString(row.content, 'text/xml');
+  const doc = base.dom;
   const exists = selectedNodeExists(doc, uri.node!, usage.namespace);
   if (ctx.method === 'DELETE' && !exists) throw new XcapError(404, null, 'No such element or attribute');
-  checkPreconditions(preconditionsOf(ctx), row.etag, false, exists);
-  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, etag: row.etag };
+  checkPreconditions(preconditionsOf(ctx), base.etag, false, exists);
+  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, base };
+}
+
+/**
+ * One element or attribute edit (RFC 4825 §8.2.5, §8.4): under the document's
+ * edit mutex, the edit is applied to the latest state of the document, the whole
+ * result is checked as a document PUT would be, and its write is queued with the
+ * state it was made on as If-Match; the mutex is released then, so the next edit
+ * of the document is prepared while this one commits (edit-state.ts). The answer
+ * goes out once the write is committed. `apply` returns whether it created the node.
+ */
+export async function runEdit(ctx: XcapContext, s: XcapServices, apply: (edit: EditContext) => boolean): Promise<void> {
+  const { key } = ctx.state;
+  const queued = await s.edits.run(keyText(key), async () => {
+    const { edit, base } = await loadForEdit(ctx, s);
+    const created = apply(edit);
+    const text = new XMLSerializer().serializeToString(edit.doc as never);
+    await check(s, ctx.state.usage, key, text, edit.doc, { element: edit.replacedBy, subtrees: s.subtrees });
+    // the document must still be the one the edit was made on when it is stored
+    const etag = etagOf(text);
+    const write = s.store.replace(key, text, base.etag, etag);
+    s.editing.queued(key, { dom: edit.doc, etag, chars: text.length }, write);
+    return { write, created };
+  });
+  const stored = await queued.write;
+  ctx.status = queued.created ? 201 : 200;
+  ctx.set('ETag', stored.etag);
+  ctx.body = '';
 }
 
 /**
@@ -48,9 +77,12 @@ export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<Lo
  * constraints, server-wide uniqueness, reference loops), then stores it under the
  * given preconditions and answers 201 or 200 with the new ETag.
  */
-export async function commit(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument, pre: Preconditions, created: boolean | null): Promise<void> {
-  const stored = await checkAndStore(s, ctx.state.usage, ctx.state.key, text, dom, pre);
-  ctx.status = (created ?? stored.created) ? 201 : 200;
+export async function commit(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument, pre: Preconditions): Promise<void> {
+  const { key, usage } = ctx.state;
+  await check(s, usage, key, text, dom);
+  s.editing.forget(key);
+  const stored = await s.store.put(key, text, pre);
+  ctx.status = stored.created ? 201 : 200;
   ctx.set('ETag', stored.etag);
   ctx.body = '';
 }
@@ -59,24 +91,42 @@ export async function commit(ctx: XcapContext, s: XcapServices, text: string, do
 export type WriteServices = Pick<XcapServices, 'store' | 'validator' | 'indexes' | 'resolver' | 'retryAfterSeconds'>;
 
 /**
- * The checks every stored document passes, whoever writes it (XCAP or the admin API): the
- * document element, the XSD, the usage's constraints, server-wide uniqueness and, for
- * resource-lists, reference loops; then the store, under the preconditions. The caller holds the
- * document's edit mutex. Failures are XcapErrors (409 with the RFC 4825 §11 condition, 412, 503).
+ * The checks every stored document passes, whoever writes it (XCAP or the admin API), then the
+ * store, under the preconditions. The caller holds the document's edit mutex. Failures are
+ * XcapErrors (409 with the RFC 4825 §11 condition, 412, 503). An XCAP edit cached for the
+ * document (edit-state.ts) notices the new ETag on its next use.
  */
 export async function checkAndStore(s: WriteServices, usage: AppUsage, key: DocumentKey, text: string, dom: XmlDocument, pre: Preconditions): Promise<{ etag: string; created: boolean }> {
+  await check(s, usage, key, text, dom);
+  return s.store.put(key, text, pre);
+}
+
+/**
+ * The checks of a new document: document element, XSD, constraints, server-wide
+ * uniqueness, reference loops (409 on failure). `replaced`: the element an element
+ * PUT put in place of one of the same name, with the schemas' subtree index, when
+ * only it needs the XSD check (subtree-schema.ts); the constraints always see the
+ * whole document.
+ */
+async function check(s: WriteServices, usage: AppUsage, key: DocumentKey, text: string, dom: XmlDocument, replaced?: { element: unknown; subtrees: XcapServices['subtrees'] }): Promise<void> {
   const root = dom.documentElement!;
   if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
     throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
   }
-  const result = await validate(s, text, usage);
-  if (!result.valid) throw conflict('schema-validation-error', result.errors[0] ?? 'the document does not validate');
+  const replacedBy = replaced?.element;
+  const subtree = replaced === undefined || replacedBy === undefined ? null : subtreeInput(replaced.subtrees, usage.schemas, replacedBy);
+  const result = await validate(s, subtree?.xml ?? text, usage, subtree?.schema);
+  if (!result.valid) {
+    // libxml2 names the renamed copy: the client knows the element by its own name
+    const local = (replacedBy as { localName?: string } | undefined)?.localName ?? '';
+    const first = subtree === null ? result.errors[0] : result.errors[0]?.replace(new RegExp(`([}'])${SUBTREE_ROOT}'`, 'g'), `$1${local}'`);
+    throw conflict('schema-validation-error', first ?? 'the document does not validate');
+  }
   usage.constraints?.(dom);
   const index = s.indexes.get(usage.auid);
   if (index) await checkAcross(usage, key, dom, index);
   // S6: a list must not reach itself again through <external> references
-  if (usage.auid === 'resource-lists') await s.resolver.checkNoLoops(key, text);
-  return s.store.put(key, text, pre);
+  if (usage.auid === 'resource-lists') await s.resolver.checkNoLoops(key, text, dom);
 }
 
 /**
@@ -84,9 +134,9 @@ export async function checkAndStore(s: WriteServices, usage: AppUsage, key: Docu
  * a 503 the client may retry (RFC 9110 §15.6.4, Retry-After), one whose worker
  * crashed a 500. Either way the document's edit mutex is released.
  */
-async function validate(s: WriteServices, text: string, usage: AppUsage): Promise<ValidationResult> {
+async function validate(s: WriteServices, text: string, usage: AppUsage, main?: { fileName: string; contents: string }): Promise<ValidationResult> {
   try {
-    return await s.validator.validate(text, usage.schemas);
+    return await s.validator.validate(text, usage.schemas, main);
   } catch (err) {
     if (err instanceof ValidationTimeoutError) {
       throw new XcapError(503, null, 'Service Unavailable: schema validation took too long; try again later', { headers: { 'Retry-After': String(s.retryAfterSeconds) } });
