@@ -68,12 +68,8 @@ export function consoleRoute(opts: ConsoleRouteOptions): Koa.Middleware {
       ctx.redirect(`${CONSOLE_PATH}/${ctx.querystring ? `?${ctx.querystring}` : ''}`);
       return;
     }
-    let rel: string;
-    try {
-      rel = decodeURIComponent(ctx.path.slice(CONSOLE_PATH.length + 1));
-    } catch {
-      ctx.throw(400, 'Malformed percent-encoding in the path');
-    }
+    const rel = decoded(ctx.path.slice(CONSOLE_PATH.length + 1));
+    if (rel === null) return ctx.throw(400, 'Malformed percent-encoding in the path');
     // a NUL or a backslash has no business in a file name here
     if (rel.includes('\0') || rel.includes('\\')) ctx.throw(400, 'Bad path');
     const file = path.resolve(root, rel);
@@ -84,9 +80,17 @@ export function consoleRoute(opts: ConsoleRouteOptions): Koa.Middleware {
     if (rel.startsWith('assets/') || path.extname(rel) !== '') ctx.throw(404, 'Not Found');
     const index = path.join(root, 'index.html');
     const page = await fileAt(index);
-    if (!page) ctx.throw(404, 'The console is not built: run npm run build');
+    if (!page) return ctx.throw(404, 'The console is not built: run npm run build');
     return send(ctx, index, page, REVALIDATE);
   };
+}
+
+function decoded(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
 }
 
 function setSecurityHeaders(ctx: Koa.Context): void {
