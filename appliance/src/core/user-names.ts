@@ -1,18 +1,10 @@
 /**
- * User names: what fits a SIP user part (RFC 3261 §25.1 `unreserved`) and an XCAP XUI
- * (`sip:<name>@<domain>` in an HTTP path, RFC 4825 §6.2) with no escaping at all, so the
- * name a user types, the one in their SIP URI and the one in their XCAP URIs are the same.
- * Letters are case-insensitive: names are kept in lower case (`Alice` is `alice`).
+ * User names: the rule itself lives in `@parley/shared` (rules/user-names.ts), the one copy the
+ * CLI, the SIP core, the admin API and the console all use. What only the SIP side needs is here.
  */
-export const USER_NAME_RULE = "1 to 64 characters: letters a-z, digits, '.', '_' and '-', starting with a letter or a digit (case does not matter; names are kept in lower case)";
+import { canonicalUserName } from '@parley/shared';
 
-const ALLOWED = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-/** The canonical (lower-case) form of a user name, or null when it breaks the rule. */
-export function canonicalUserName(name: string): string | null {
-  const lower = name.toLowerCase();
-  return ALLOWED.test(lower) ? lower : null;
-}
+export { USER_NAME_RULE, canonicalUserName, checkDisplayName } from '@parley/shared';
 
 /**
  * The user a SIP URI user part names: %-escapes decoded (RFC 3261 §19.1.4 compares user parts
@@ -28,15 +20,4 @@ export function userOfUriPart(userPart: string): string | null {
     }
   }
   return canonicalUserName(decoded);
-}
-
-/** A display name: printable, no quotes or backslashes (so it can be quoted in SIP as is), up to 128 characters. */
-export function checkDisplayName(name: string): string | null {
-  const trimmed = name.trim();
-  if (trimmed.length === 0 || trimmed.length > 128) return null;
-  for (const ch of trimmed) {
-    const c = ch.codePointAt(0)!;
-    if (c < 0x20 || c === 0x7f || ch === '"' || ch === '\\') return null;
-  }
-  return trimmed;
 }
