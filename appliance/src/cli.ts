@@ -5,8 +5,17 @@ import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger } from './log.js';
 import { openStore } from './store/data-source.js';
 import { DataFolderError } from './store/data-folder.js';
+import type { DataSource } from 'typeorm';
 import { UserDirectory, UserError } from './core/user-directory.js';
+import { UserManagement } from './core/user-management.js';
+import { ImportFormatError } from './core/user-import.js';
 import { USER_NAME_RULE } from './core/user-names.js';
+import { LocalDomain } from './core/local-domain.js';
+import { DocumentStore } from './xdms/document-store.js';
+import { DeferredStore } from './im/deferred/deferred-store.js';
+import { MessageCipher } from './im/deferred/message-cipher.js';
+import { AccountError } from './admin/console-accounts.js';
+import { registerAdminCommands } from './admin/admin-cli.js';
 import { startAppliance } from './main.js';
 import { VERSION } from './version.js';
 
@@ -44,15 +53,25 @@ program
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
-/** Runs a user-management action against the data folder (works while the server runs). */
-async function withUsers(fn: (users: UserDirectory) => Promise<void>): Promise<void> {
+/** Runs an action against the store in the data folder (works while the server runs). */
+async function withStore(fn: (ds: DataSource, cfg: Config) => Promise<void>): Promise<void> {
   const cfg = config();
   const ds = await openStore(cfg.dataDir);
   try {
-    await fn(new UserDirectory(ds, cfg.domain));
+    await fn(ds, cfg);
   } finally {
     await ds.destroy();
   }
+}
+
+/** Runs a user-management action: the same service as the admin API (core/user-management.ts). */
+function withUsers(fn: (users: UserManagement) => Promise<void>): Promise<void> {
+  return withStore(async (ds, cfg) => {
+    const documents = new DocumentStore(ds);
+    const stored = new DeferredStore(ds, MessageCipher.loadOrCreate(cfg.dataDir), cfg.deferred, createLogger('warn'));
+    const belongings = { deleteDocumentsOf: (aor: string) => documents.deleteOwner(aor), purgeStoredFor: (u: string) => stored.purgeRecipient(u) };
+    await fn(new UserManagement(new UserDirectory(ds, cfg.domain), belongings, new LocalDomain(cfg.domain, [])));
+  });
 }
 
 /** The password from --password, or read from standard input with --password-stdin (kept out of shell history and ps). */
@@ -76,7 +95,7 @@ user
   .option('-d, --display-name <text>', 'the name recipients see (From and P-Asserted-Identity)')
   .action((name: string, o: { password?: string; passwordStdin?: boolean; displayName?: string }) =>
     withUsers(async (u) => {
-      const row = await u.add(name, await passwordOf(o), o.displayName ?? null);
+      const { row } = await u.create(name, await passwordOf(o), o.displayName ?? null);
       console.log(`user ${row.username} added`);
     }),
   );
@@ -92,25 +111,16 @@ user
   );
 user
   .command('import <file>')
-  .description('create users from a CSV file of "name,password" lines, or "name,password,display name" after that header line (all or none)')
+  .description('create users from a CSV file (RFC 4180): rows "name,password" or "name,password,displayName", after an optional header row naming them (all or none)')
   .action((file: string) =>
     withUsers(async (u) => {
-      const lines = readFileSync(file, 'utf8')
-        .split(/\r?\n/)
-        .map((text, i) => ({ text: text.trim(), line: i + 1 }))
-        .filter((l) => l.text.length > 0 && !l.text.startsWith('#'));
-      // a password may hold commas: it is everything after the name, or up to the display name
-      // when the header line announces that third column
-      const withDisplay = lines.length > 0 && /^name\s*,\s*password\s*,\s*display name$/i.test(lines[0].text);
-      if (withDisplay || (lines.length > 0 && /^name\s*,\s*password$/i.test(lines[0].text))) lines.shift();
-      const entries = lines.map(({ text, line }) => {
-        const first = text.indexOf(',');
-        const last = text.lastIndexOf(',');
-        if (first < 0) return { username: text, password: '', line };
-        if (!withDisplay || last === first) return { username: text.slice(0, first).trim(), password: text.slice(first + 1), line };
-        return { username: text.slice(0, first).trim(), password: text.slice(first + 1, last), displayName: text.slice(last + 1).trim() || null, line };
-      });
-      console.log(`${await u.addMany(entries)} users imported`);
+      const out = await u.import(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), { dryRun: false, onConflict: 'stop', generatePasswords: false, requireHeader: false, maxRows: Infinity });
+      const bad = out.rows.filter((r) => r.verdict !== 'create');
+      if (bad.length > 0) {
+        const lines = bad.slice(0, 20).map((r) => `line ${r.line}: ${r.reason}`);
+        throw new UserError(`nothing imported:\n  ${lines.join('\n  ')}${bad.length > 20 ? `\n  … and ${bad.length - 20} more` : ''}`);
+      }
+      console.log(`${out.created} users imported`);
     }),
   );
 user
@@ -118,7 +128,7 @@ user
   .description('list users')
   .action(() =>
     withUsers(async (u) => {
-      const rows = await u.list();
+      const rows = await u.users.list();
       if (rows.length === 0) console.log('no users');
       for (const r of rows) console.log(`${r.username}\t${r.disabled ? 'disabled' : 'enabled'}\t${new Date(r.createdAt).toISOString()}${r.displayName ? `\t${r.displayName}` : ''}`);
     }),
@@ -137,15 +147,22 @@ user
   .option('-p, --password <pw>', 'new password')
   .option('--password-stdin', 'read the new password from standard input')
   .action((name: string, o: { password?: string; passwordStdin?: boolean }) =>
-    withUsers(async (u) => (await u.setPassword(name, await passwordOf(o)), console.log(`password of ${name} changed`))),
+    withUsers(async (u) => (await u.resetPassword(name, await passwordOf(o)), console.log(`password of ${name} changed`))),
   );
 user
   .command('remove <name>')
-  .description('delete a user')
-  .action((name: string) => withUsers(async (u) => (await u.remove(name), console.log(`user ${name} removed`))));
+  .description('delete a user, their XCAP documents and the messages stored for them')
+  .action((name: string) =>
+    withUsers(async (u) => {
+      const { row, documents, storedMessages } = await u.remove(name);
+      console.log(`user ${row.username} removed (${documents} documents, ${storedMessages} stored messages)`);
+    }),
+  );
+
+registerAdminCommands(program, (fn) => withStore((ds) => fn(ds)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError) {
+  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError) {
     console.error(`parley: ${err.message}`);
     process.exit(2);
   }

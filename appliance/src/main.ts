@@ -37,6 +37,17 @@ import { APP_USAGES } from './xdms/app-usages.js';
 import { XcapDiffNotifier } from './xdms/xcap-diff.js';
 import { ParsedDocumentCache } from './xdms/parsed-cache.js';
 import { VERSION } from './version.js';
+import { KeyedMutex } from './util/keyed-mutex.js';
+import { UserManagement } from './core/user-management.js';
+import { adminApi } from './admin/admin-api.js';
+import { AuditLog } from './admin/audit-log.js';
+import { ConsoleAccounts } from './admin/console-accounts.js';
+import { SessionStore } from './admin/session-store.js';
+import { sessionRoutes } from './admin/session-routes.js';
+import { usersRoutes } from './admin/users-routes.js';
+import { xdmsRoutes } from './admin/xdms-routes.js';
+import { monitorRoutes } from './admin/monitor-routes.js';
+import { openApiDocument } from './admin/openapi.js';
 
 export interface Appliance {
   ports: ListeningPorts & { HTTP?: number };
@@ -183,6 +194,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
   const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
+  const sessions = new SessionStore(ds, { lifetime: config.admin.sessionLifetime, idleTimeout: config.admin.idleTimeout });
+  sessions.start();
   if (http !== null) {
     ports.HTTP = http.port;
     const health = healthRoute(VERSION, {
@@ -194,13 +207,46 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       parsedCache: () => parsed.stats(),
       overload: () => stack.overloadState,
     });
+    const retryAfterSeconds = Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000));
+    // one edit mutex per document for XCAP and the admin API, which edit the same documents
+    const edits = new KeyedMutex();
+    const xcapOps = { reads: 0, writes: 0 };
     const xcap = xcapServer(
-      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, retryAfterSeconds: Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000)) },
-      { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed },
+      { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, retryAfterSeconds },
+      { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed, edits, onOperation: (k) => void (k === 'read' ? xcapOps.reads++ : xcapOps.writes++) },
+    );
+    const audit = new AuditLog(ds);
+    const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain);
+    const openapi = openApiDocument(VERSION);
+    const api = adminApi(
+      {
+        ...sessionRoutes(new ConsoleAccounts(ds), sessions, new LoginThrottle(config.admin.throttle), audit),
+        openapi: async () => openapi as Record<string, unknown>,
+        ...usersRoutes(ds, manage, location, domain),
+        ...xdmsRoutes({
+          store: documents,
+          writes: { store: documents, validator, indexes: new Map(uniqueIndexes.map((i) => [i.auid, i])), resolver: lists, retryAfterSeconds },
+          edits,
+          domain,
+          users,
+        }),
+        ...monitorRoutes(
+          store,
+          {
+            uptimeSeconds: () => Math.round(process.uptime()),
+            registrations: () => location.stats(),
+            messagesPerMinute: () => pager.rate.lastHour(),
+            storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
+            xcapOperations: () => ({ ...xcapOps }),
+          },
+          audit,
+        ),
+      },
+      { sessions, audit },
     );
     // the renderer `npm run build` puts beside the appliance (console/dist), unless configured
     const consoleDir = config.http.consoleDir ?? fileURLToPath(new URL('../../console/dist', import.meta.url));
-    serveHttp(http.server, log, [health, xcap, consoleRoute({ dir: consoleDir })]);
+    serveHttp(http.server, log, [health, api, xcap, consoleRoute({ dir: consoleDir })]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 
@@ -208,6 +254,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     ports,
     async stop() {
       delivery.stop();
+      sessions.stop();
       xcapDiff.stop();
       location.stop();
       users.stop();

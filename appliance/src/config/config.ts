@@ -131,6 +131,27 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        /** seconds a console session lasts at most, however busy (README: Admin API) */
+        sessionLifetime: z.number().int().min(60).default(8 * 3600),
+        /** seconds without a request after which a console session ends */
+        idleTimeout: z.number().int().min(60).default(30 * 60),
+        /** failed console logins: the same counters as SIP/HTTP digest (core/login-throttle.ts), stricter defaults */
+        throttle: z
+          .object({
+            window: z.number().int().min(1).default(900),
+            perSourceAndUser: z.number().int().min(1).default(5),
+            perSource: z.number().int().min(1).default(20),
+            perUser: z.number().int().min(1).default(20),
+            blockFor: z.number().int().min(1).default(60),
+            maxBlock: z.number().int().min(1).default(3600),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     subscriptions: z
       .object({
         minExpires: z.number().int().min(1).default(60),

@@ -77,6 +77,24 @@ export class LocationService {
     return live.length > 1 ? live.sort((a, b) => b.q - a.q) : live;
   }
 
+  /** Live registrations: users with at least one device, devices, and devices per transport (admin status). */
+  stats(now = Date.now()): { users: number; devices: number; byTransport: Record<string, number> } {
+    const byTransport: Record<string, number> = {};
+    let users = 0;
+    let devices = 0;
+    for (const l of this.byAor.values()) {
+      let live = 0;
+      for (const b of l) {
+        if (b.expiresAt <= now) continue;
+        live++;
+        byTransport[b.transport] = (byTransport[b.transport] ?? 0) + 1;
+      }
+      if (live > 0) users++;
+      devices += live;
+    }
+    return { users, devices, byTransport };
+  }
+
   get size(): number {
     let n = 0;
     for (const l of this.byAor.values()) n += l.length;

@@ -1,12 +1,19 @@
-import type { DataSource, Repository } from 'typeorm';
+import { In, type DataSource, type Repository } from 'typeorm';
 import { UserEntity, type UserRow } from '../store/entities.js';
 import { ha1 } from '../sip/auth/digest.js';
 import type { Logger } from '../log.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import { PASSWORD_MAX, PASSWORD_MIN } from '@parley/shared';
 import { USER_NAME_RULE, canonicalUserName, checkDisplayName } from './user-names.js';
 
+/** Why a user operation was refused: bad input, no such user, or the name is taken. */
+export type UserErrorKind = 'invalid' | 'not_found' | 'exists';
+
 export class UserError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: UserErrorKind = 'invalid',
+  ) {
     super(message);
     this.name = 'UserError';
   }
@@ -96,7 +103,7 @@ export class UserDirectory {
     const username = nameOf(name);
     checkPassword(password);
     const display = displayName === null ? null : displayNameOf(displayName);
-    if (await this.repo.findOneBy({ username })) throw new UserError(`user '${username}' already exists`);
+    if (await this.repo.findOneBy({ username })) throw new UserError(`user '${username}' already exists`, 'exists');
     const now = Date.now();
     const row = this.repo.create({
       username,
@@ -113,30 +120,18 @@ export class UserDirectory {
     return saved;
   }
 
+  /** Every user name in the store (lower case), for checking an import against. */
+  async names(): Promise<Set<string>> {
+    return new Set((await this.repo.find({ select: { username: true } })).map((u) => u.username));
+  }
+
   /**
-   * Creates many users in one transaction: all or none. Every bad entry is
-   * reported (with its position) before anything is written.
+   * Creates many users in one transaction: all or none (a name taken meanwhile fails the whole
+   * commit on the unique index). The entries must have passed `checkNewUser` (core/user-import.ts).
    */
-  async addMany(entries: { username: string; password: string; displayName?: string | null; line: number }[]): Promise<number> {
-    const problems: string[] = [];
-    const seen = new Set<string>();
-    const existing = new Set((await this.repo.find({ select: { username: true } })).map((u) => u.username));
-    const checked: { username: string; password: string; displayName: string | null }[] = [];
-    for (const e of entries) {
-      try {
-        const username = nameOf(e.username);
-        checkPassword(e.password);
-        const displayName = e.displayName ? displayNameOf(e.displayName) : null;
-        if (existing.has(username) || seen.has(username)) throw new UserError(`user '${username}' already exists`);
-        seen.add(username);
-        checked.push({ username, password: e.password, displayName });
-      } catch (err) {
-        problems.push(`line ${e.line}: ${(err as Error).message}`);
-      }
-    }
-    if (problems.length > 0) throw new UserError(`nothing imported:\n  ${problems.slice(0, 20).join('\n  ')}${problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''}`);
+  async insertMany(entries: { username: string; password: string; displayName: string | null }[]): Promise<number> {
     const now = Date.now();
-    const rows = checked.map((e) => ({
+    const rows = entries.map((e) => ({
       username: e.username,
       displayName: e.displayName,
       disabled: false,
@@ -146,19 +141,30 @@ export class UserDirectory {
       createdAt: now,
       updatedAt: now,
     }));
-    await this.writes.transaction(async (em) => {
-      // SQLite limits bound parameters per statement: insert in slices
-      for (let i = 0; i < rows.length; i += 100) await em.getRepository(UserEntity).insert(rows.slice(i, i + 100));
-    });
+    try {
+      await this.writes.transaction(async (em) => {
+        // SQLite limits bound parameters per statement: insert in slices
+        for (let i = 0; i < rows.length; i += 100) await em.getRepository(UserEntity).insert(rows.slice(i, i + 100));
+      });
+    } catch (err) {
+      if (/UNIQUE constraint failed/.test((err as Error).message)) throw new UserError('a user of the import was created meanwhile: nothing imported, try again', 'exists');
+      throw err;
+    }
+    const saved = await this.repo.find({ where: { username: In(rows.map((r) => r.username)) } });
+    for (const r of saved) this.byName.set(r.username, r);
     return rows.length;
   }
 
-  async setDisabled(username: string, disabled: boolean): Promise<void> {
+  /** Disabling a user also drops their registrations at once (onServiceRevoked). */
+  async setDisabled(username: string, disabled: boolean): Promise<UserRow> {
     const row = await this.mustFind(username);
+    const revoked = disabled && !row.disabled;
     row.disabled = disabled;
     row.updatedAt = Date.now();
     await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
     this.byName.set(row.username, row);
+    if (revoked) this.onServiceRevoked?.([row.username]);
+    return row;
   }
 
   async setPassword(username: string, password: string): Promise<void> {
@@ -173,41 +179,52 @@ export class UserDirectory {
   }
 
   /** Sets (or, with null, clears) the name recipients see for this user. */
-  async setDisplayName(username: string, displayName: string | null): Promise<void> {
+  async setDisplayName(username: string, displayName: string | null): Promise<UserRow> {
     const row = await this.mustFind(username);
     row.displayName = displayName === null ? null : displayNameOf(displayName);
     row.updatedAt = Date.now();
     await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
     this.byName.set(row.username, row);
+    return row;
   }
 
-  async remove(username: string): Promise<void> {
+  /** Removes the user (their registrations go at once); their documents and stored messages are core/user-management.ts's. */
+  async remove(username: string): Promise<UserRow> {
     const row = await this.mustFind(username);
+    const copy = { ...row };
     await this.writes.transaction((em) => em.getRepository(UserEntity).remove(row));
-    this.byName.delete(row.username);
+    this.byName.delete(copy.username);
+    if (!copy.disabled) this.onServiceRevoked?.([copy.username]);
+    return copy;
+  }
+
+  /** The stored row (not the cache), or a not_found UserError. */
+  find(name: string): Promise<UserRow> {
+    return this.mustFind(name);
   }
 
   private async mustFind(name: string): Promise<UserRow> {
     const username = name.toLowerCase();
     const row = await this.repo.findOneBy({ username });
-    if (!row) throw new UserError(`no such user '${username}'`);
+    if (!row) throw new UserError(`no such user '${username}'`, 'not_found');
     return row;
   }
 }
 
-function nameOf(name: string): string {
+/** The canonical name, or an 'invalid' UserError naming the rule. */
+export function nameOf(name: string): string {
   const username = canonicalUserName(name);
   if (username === null) throw new UserError(`invalid user name '${name}': ${USER_NAME_RULE}`);
   return username;
 }
 
-function displayNameOf(name: string): string {
+export function displayNameOf(name: string): string {
   const checked = checkDisplayName(name);
   if (checked === null) throw new UserError(`invalid display name '${name}': 1 to 128 printable characters, no double quotes or backslashes`);
   return checked;
 }
 
-function checkPassword(pw: string): void {
-  if (pw.length < 4) throw new UserError('password too short (at least 4 characters)');
-  if (pw.length > 256) throw new UserError('password too long (at most 256 characters)');
+export function checkPassword(pw: string): void {
+  if (pw.length < PASSWORD_MIN) throw new UserError(`password too short (at least ${PASSWORD_MIN} characters)`);
+  if (pw.length > PASSWORD_MAX) throw new UserError(`password too long (at most ${PASSWORD_MAX} characters)`);
 }

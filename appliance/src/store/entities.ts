@@ -134,6 +134,83 @@ export const DeferredMessageEntity = new EntitySchema<DeferredMessageRow>({
   indices: [{ name: 'ix_deferred_recipient', columns: ['recipient', 'id'] }],
 });
 
+/** A console account (admin API), separate from SIP users: an scrypt hash, never the password. */
+export interface ConsoleAccountRow {
+  id: number;
+  /** lower case */
+  name: string;
+  role: 'admin' | 'support';
+  /** `scrypt$N$r$p$salt$hash` (base64url), admin/password-hash.ts */
+  passwordHash: string;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A console session: the cookie holds a random token, the store only its SHA-256 (`id`). */
+export interface ConsoleSessionRow {
+  id: string;
+  account: string;
+  csrfToken: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+/** One audit record (Mattermost's shape): who, from where, what, on what, before and after (JSON). */
+export interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  source: string;
+  action: string;
+  target: string | null;
+  before: string | null;
+  after: string | null;
+}
+
+export const ConsoleAccountEntity = new EntitySchema<ConsoleAccountRow>({
+  name: 'ConsoleAccount',
+  tableName: 'console_accounts',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    name: { type: String, unique: true },
+    role: { type: String },
+    passwordHash: { type: String, name: 'password_hash' },
+    disabled: { type: Boolean, default: false },
+    createdAt: { type: 'bigint', name: 'created_at', transformer: numeric() },
+    updatedAt: { type: 'bigint', name: 'updated_at', transformer: numeric() },
+  },
+});
+
+export const ConsoleSessionEntity = new EntitySchema<ConsoleSessionRow>({
+  name: 'ConsoleSession',
+  tableName: 'console_sessions',
+  columns: {
+    id: { type: String, primary: true },
+    account: { type: String },
+    csrfToken: { type: String, name: 'csrf_token' },
+    createdAt: { type: 'bigint', name: 'created_at', transformer: numeric() },
+    lastSeenAt: { type: 'bigint', name: 'last_seen_at', transformer: numeric() },
+    expiresAt: { type: 'bigint', name: 'expires_at', transformer: numeric() },
+  },
+});
+
+export const AuditEntity = new EntitySchema<AuditRow>({
+  name: 'Audit',
+  tableName: 'audit_log',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    at: { type: 'bigint', transformer: numeric() },
+    actor: { type: String },
+    source: { type: String },
+    action: { type: String },
+    target: { type: String, nullable: true },
+    before: { type: 'text', nullable: true },
+    after: { type: 'text', nullable: true },
+  },
+});
+
 /** SQLite hands bigint columns back as numbers or strings depending on size; we keep ms numbers. */
 function numeric() {
   return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };

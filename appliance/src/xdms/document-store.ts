@@ -120,6 +120,18 @@ export class DocumentStore {
     return { etag: result.etag, created: result.created };
   }
 
+  /** Deletes every document of one owner (a removed user); each deletion is a change like any other. Returns how many. */
+  async deleteOwner(owner: string): Promise<number> {
+    const gone = await this.writes.transaction(async (em) => {
+      const repo = em.getRepository(XcapDocumentEntity);
+      const rows = await repo.find({ where: { owner }, select: { id: true, auid: true, owner: true, path: true, etag: true } });
+      if (rows.length > 0) await repo.delete({ owner });
+      return rows;
+    });
+    for (const r of gone) this.changed({ auid: r.auid, owner: r.owner, path: r.path, previousEtag: r.etag, newEtag: null });
+    return gone.length;
+  }
+
   async delete(key: DocumentKey, pre: Preconditions): Promise<void> {
     const previous = await this.writes.transaction(async (em) => {
       const repo = em.getRepository(XcapDocumentEntity);

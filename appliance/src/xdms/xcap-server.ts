@@ -35,6 +35,10 @@ export interface XcapDeps {
   resolver: ListResolver;
   indexes: AttributeIndex[];
   parsed: ParsedDocumentCache;
+  /** the per-document edit mutex, shared with the admin API's edits of the same documents */
+  edits?: KeyedMutex;
+  /** counts each request: reads (GET) and writes (PUT, DELETE), for the live status */
+  onOperation?: (kind: 'read' | 'write') => void;
 }
 
 /** One handler per method (RFC 4825 §7: GET, PUT, DELETE). */
@@ -54,12 +58,13 @@ export function xcapServer(opts: XcapOptions, deps: XcapDeps): Koa.Middleware {
     validator: deps.validator,
     resolver: deps.resolver,
     parsed: deps.parsed,
-    edits: new KeyedMutex(),
+    edits: deps.edits ?? new KeyedMutex(),
     indexes: new Map(deps.indexes.map((i) => [i.auid, i])),
   };
   const dispatch: Koa.Middleware<XcapState> = async (ctx) => {
     const handler = HANDLERS[ctx.method];
     if (handler === undefined) throw new XcapError(405, null, 'Method Not Allowed', { headers: { Allow: 'GET, PUT, DELETE' } });
+    deps.onOperation?.(ctx.method === 'GET' ? 'read' : 'write');
     await handler(ctx, services);
   };
   const chain = compose([xcapErrorMiddleware(), xcapAuth(deps.auth), xcapResource(opts.root), xcapAuthorize(deps.domain), dispatch]);

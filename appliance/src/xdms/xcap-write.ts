@@ -49,7 +49,22 @@ export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<Lo
  * given preconditions and answers 201 or 200 with the new ETag.
  */
 export async function commit(ctx: XcapContext, s: XcapServices, text: string, dom: XmlDocument, pre: Preconditions, created: boolean | null): Promise<void> {
-  const { usage, key } = ctx.state;
+  const stored = await checkAndStore(s, ctx.state.usage, ctx.state.key, text, dom, pre);
+  ctx.status = (created ?? stored.created) ? 201 : 200;
+  ctx.set('ETag', stored.etag);
+  ctx.body = '';
+}
+
+/** What a write needs besides the document: the XCAP services minus the HTTP ones. */
+export type WriteServices = Pick<XcapServices, 'store' | 'validator' | 'indexes' | 'resolver' | 'retryAfterSeconds'>;
+
+/**
+ * The checks every stored document passes, whoever writes it (XCAP or the admin API): the
+ * document element, the XSD, the usage's constraints, server-wide uniqueness and, for
+ * resource-lists, reference loops; then the store, under the preconditions. The caller holds the
+ * document's edit mutex. Failures are XcapErrors (409 with the RFC 4825 §11 condition, 412, 503).
+ */
+export async function checkAndStore(s: WriteServices, usage: AppUsage, key: DocumentKey, text: string, dom: XmlDocument, pre: Preconditions): Promise<{ etag: string; created: boolean }> {
   const root = dom.documentElement!;
   if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
     throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
@@ -61,10 +76,7 @@ export async function commit(ctx: XcapContext, s: XcapServices, text: string, do
   if (index) await checkAcross(usage, key, dom, index);
   // S6: a list must not reach itself again through <external> references
   if (usage.auid === 'resource-lists') await s.resolver.checkNoLoops(key, text);
-  const stored = await s.store.put(key, text, pre);
-  ctx.status = (created ?? stored.created) ? 201 : 200;
-  ctx.set('ETag', stored.etag);
-  ctx.body = '';
+  return s.store.put(key, text, pre);
 }
 
 /**
@@ -72,7 +84,7 @@ export async function commit(ctx: XcapContext, s: XcapServices, text: string, do
  * a 503 the client may retry (RFC 9110 §15.6.4, Retry-After), one whose worker
  * crashed a 500. Either way the document's edit mutex is released.
  */
-async function validate(s: XcapServices, text: string, usage: AppUsage): Promise<ValidationResult> {
+async function validate(s: WriteServices, text: string, usage: AppUsage): Promise<ValidationResult> {
   try {
     return await s.validator.validate(text, usage.schemas);
   } catch (err) {

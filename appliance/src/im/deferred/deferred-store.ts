@@ -129,6 +129,31 @@ export class DeferredStore {
     await this.writes.transaction((em) => em.getRepository(DeferredMessageEntity).update({ id }, { attempts, nextAttemptAt }));
   }
 
+  /**
+   * Per recipient: how many messages wait, the oldest's arrival and the bytes stored (sealed
+   * bodies), most messages first. Never the bodies (the admin console's stored-messages page).
+   */
+  async summary(page: number, pageSize: number): Promise<{ items: { user: string; count: number; oldestAt: number; bytes: number }[]; total: number }> {
+    const rows = (await this.ds.query(
+      'SELECT recipient, COUNT(*) AS n, MIN(received_at) AS oldest, SUM(LENGTH(body)) AS bytes FROM deferred_messages GROUP BY recipient ORDER BY n DESC, recipient ASC LIMIT ? OFFSET ?',
+      [pageSize, (page - 1) * pageSize],
+    )) as { recipient: string; n: number; oldest: number; bytes: number }[];
+    const [{ total }] = (await this.ds.query('SELECT COUNT(DISTINCT recipient) AS total FROM deferred_messages')) as { total: number }[];
+    return { items: rows.map((r) => ({ user: r.recipient, count: Number(r.n), oldestAt: Number(r.oldest), bytes: Number(r.bytes) })), total: Number(total) };
+  }
+
+  /** Deletes every message stored for a recipient (an admin's purge, or the user's removal); returns how many. */
+  async purgeRecipient(recipient: string): Promise<number> {
+    const gone = await this.writes.transaction(async (em) => {
+      const rows = (await em.query('SELECT sender_aor AS sender FROM deferred_messages WHERE recipient = ?', [recipient])) as { sender: string }[];
+      if (rows.length > 0) await em.getRepository(DeferredMessageEntity).delete({ recipient });
+      return rows;
+    });
+    for (const r of gone) this.bump(recipient, r.sender, -1);
+    if (gone.length > 0) this.log.info({ recipient, n: gone.length }, 'stored messages purged');
+    return gone.length;
+  }
+
   private bump(recipient: string, sender: string, n: number): void {
     add(this.counts, recipient, n);
     add(this.bySender, `${recipient}|${sender}`, n);

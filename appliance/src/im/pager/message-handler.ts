@@ -10,6 +10,7 @@ import type { DeferredStore } from '../deferred/deferred-store.js';
 import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
 import type { SenderIdentity } from '../participating/originating-policy.js';
 import { messageToDevice } from '../device-request.js';
+import { MessageRate } from './message-rate.js';
 
 export interface PagerOptions {
   /** how long live delivery waits before the message is stored instead (under the sender's 32 s Timer F) */
@@ -24,6 +25,9 @@ export interface PagerOptions {
  * none able to take it now, the message is stored and the sender gets 202.
  */
 export class MessageHandler {
+  /** messages accepted for delivery or storage, per minute over the last hour (live status) */
+  readonly rate = new MessageRate();
+
   constructor(
     private readonly stack: SipStack,
     private readonly domain: LocalDomain,
@@ -38,6 +42,7 @@ export class MessageHandler {
    * With `storeOnly` (the recipient's preference) the message goes straight to storage.
    */
   async handle(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<void> {
+    this.rate.count();
     const aor = this.domain.aor(recipient);
     const bindings = storeOnly ? [] : this.location.lookup(aor);
     if (bindings.length > 0) {
