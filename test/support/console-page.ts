@@ -51,7 +51,8 @@ export async function openConsole(browser: Browser, app: RunningAppliance): Prom
       // the theme is a class on <html> (Element Plus's dark variables); set it as the switch does
       for (const theme of ['light', 'dark'] as const) {
         await page.evaluate((dark) => document.documentElement.classList.toggle('dark', dark), theme === 'dark');
-        await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${theme}.png`), fullPage: true });
+        // transitions finished, so the picture is the theme itself and not a blend of the two
+        await page.screenshot({ path: path.join(SCREENSHOTS, `${name}-${theme}.png`), fullPage: true, animations: 'disabled' });
       }
       await page.evaluate(() => document.documentElement.classList.remove('dark'));
     },
