@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
-import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, type RunningAppliance } from '../support/appliance.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 import { sipp, received } from '../support/sipp.js';
 import { sendMessage } from '../support/sip-user.js';
@@ -167,5 +167,21 @@ describe('admin API: CSV import', () => {
     expect(await errorOf(await upload('dryRun=maybe'))).toMatchObject({ field: 'dryRun' });
     const huge = `name,password\n${'x'.repeat(2 * 1024 * 1024)}\n`;
     expect((await upload('', huge)).status).toBe(413);
+  });
+});
+
+describe('admin API: 10,000 users', () => {
+  it('imports the largest allowed file in one go and pages, sorts and searches through it', async () => {
+    const rows = Array.from({ length: 10_000 }, (_, i) => `u${String(i).padStart(5, '0')},pw-${i},User ${i}`);
+    const res = await admin.request('POST', '/users/import?dryRun=false', { body: `name,password,displayName\n${rows.join('\n')}\n`, contentType: 'text/csv' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { applied: boolean }).applied).toBe(true);
+    const page = (q: string) => admin.request('GET', `/users?${q}`).then((r) => r.json() as Promise<{ items: { name: string }[]; total: number }>);
+    const last = await page('q=u0&sort=name&order=desc&page=50&pageSize=200');
+    expect(last.total).toBe(10_000);
+    expect(last.items.map((u) => u.name).slice(-1)).toEqual(['u00000']);
+    expect((await page('q=User%209999')).items.map((u) => u.name)).toEqual(['u09999']);
+    const tooMany = await admin.request('POST', '/users/import', { body: `name,password\n${rows.join('\n')}\nextra,pw-pw\n`, contentType: 'text/csv' });
+    expect(tooMany.status).toBe(413);
   });
 });

@@ -56,11 +56,9 @@ export function apiErrorMiddleware(): Koa.Middleware {
       let err: ApiError;
       if (caught instanceof ApiError) err = caught;
       else if (caught instanceof XcapError) err = fromXcap(caught);
-      else {
-        ctx.app.emit('error', caught, ctx);
-        err = new ApiError(500, 'internal', 'Internal Server Error');
-      }
-      if (err.status >= 500 && caught instanceof ApiError) ctx.app.emit('error', caught, ctx);
+      else err = new ApiError(500, 'internal', 'Internal Server Error');
+      // a 5xx is ours to look into: into the log (http-app.ts), never to the client
+      if (err.status >= 500) ctx.app.emit('error', caught, ctx);
       if (ctx.headerSent || !ctx.writable) return;
       for (const name of ctx.res.getHeaderNames()) ctx.res.removeHeader(name);
       if (err.headers) ctx.set(err.headers);

@@ -91,9 +91,10 @@ export function putGroup(xml: string | null, g: Omit<Group, 'name'>, domain: str
   if (g.maxParticipants !== null) service.appendChild(el(GROUPS_NS, 'max-participant-count', String(g.maxParticipants)));
   // the join rule: anyone of the domain (public) or members only (private)
   const ruleset = (old ? kids(old, CP, 'ruleset')[0] : undefined) ?? el(CP, 'cp:ruleset');
-  for (const r of kids(ruleset, CP, 'rule')) if (r.getAttribute('id') === JOIN_RULE) ruleset.removeChild(r);
+  for (const r of kids(ruleset, CP, 'rule')) if (r.getAttribute('id')?.startsWith(JOIN_RULE)) ruleset.removeChild(r);
   const rule = el(CP, 'cp:rule');
-  rule.setAttribute('id', JOIN_RULE);
+  // rule ids are xs:ID, unique in the whole document: one per group
+  rule.setAttribute('id', `${JOIN_RULE}-${g.uri.slice(g.uri.indexOf(':') + 1, g.uri.indexOf('@'))}`);
   const conditions = el(CP, 'cp:conditions');
   if (g.visibility === 'public') {
     const identity = el(CP, 'cp:identity');

@@ -150,8 +150,10 @@ export class UserDirectory {
       if (/UNIQUE constraint failed/.test((err as Error).message)) throw new UserError('a user of the import was created meanwhile: nothing imported, try again', 'exists');
       throw err;
     }
-    const saved = await this.repo.find({ where: { username: In(rows.map((r) => r.username)) } });
-    for (const r of saved) this.byName.set(r.username, r);
+    // the new rows into the in-memory table (in slices: SQLite limits the parameters of one statement)
+    for (let i = 0; i < rows.length; i += 500) {
+      for (const r of await this.repo.find({ where: { username: In(rows.slice(i, i + 500).map((x) => x.username)) } })) this.byName.set(r.username, r);
+    }
     return rows.length;
   }
 

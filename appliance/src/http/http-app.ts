@@ -23,7 +23,7 @@ export async function bindHttp(bind: string, port: number): Promise<{ server: ht
 
 /**
  * Builds the appliance's HTTP app on a bound server: the error middleware, then
- * the routes in order (`/health`, the XCAP aggregation proxy; the admin API later),
+ * the routes in order (`/health`, the admin API under /api/v1, the XCAP aggregation proxy),
  * then 404. Failures go to the structured log, never to the console.
  */
 export function serveHttp(server: http.Server, log: Logger, routes: Koa.Middleware[]): Koa {
