@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { parse } from 'csv-parse/sync';
-import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
+import { ROOT, startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { addConsoleAccount, apiUrl, login, type AdminSession } from '../support/admin-client.js';
 import { launchChromium } from '../support/browser.js';
 import { openConsole, type ConsoleTab } from '../support/console-page.js';
@@ -36,8 +38,8 @@ afterAll(async () => {
 
 // a page that logged an error fails the test that opened it
 afterEach(() => {
-  const errors = tab.errors.splice(0);
-  expect(errors).toEqual([]);
+  // an expected error that never came would mean errors are not seen at all
+  expect(tab.takeErrors()).toEqual({ logged: [], expectedButMissing: [] });
 });
 
 /** SIPp registers `user` (contact on a port nobody listens on); the status line of its last answer. */
@@ -60,7 +62,13 @@ describe('the admin console in a browser', () => {
     await tab.page.getByRole('heading', { name: 'Sign in to the Parley console' }).waitFor();
     expect(tab.page.url()).toBe(tab.url('login?next=/users'));
     await tab.shoot('login');
-    await tab.login('root', 'root-password-1');
+    // the form from the keyboard alone: the name field has the focus, Tab moves on, Enter signs in
+    await tab.page.keyboard.type('root');
+    await tab.page.keyboard.press('Tab');
+    await tab.page.keyboard.type('root-password-1');
+    await tab.page.keyboard.press('Enter');
+    await tab.page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+    expect(tab.page.url()).toBe(tab.url('users'));
     await expect(tab.page.getByTestId('account').textContent()).resolves.toContain('root (admin)');
     await tab.page.getByRole('link', { name: 'alice' }).waitFor();
     await tab.shoot('users');
@@ -99,6 +107,18 @@ describe('the admin console in a browser', () => {
     const carol = (await (await api.request('GET', '/users/carol')).json()) as { disabled: boolean; devices: number };
     expect(carol).toMatchObject({ disabled: true, devices: 0 });
     expect(await sippRegister('carol', 'whatever-it-was', 5931)).toMatch(/^SIP\/2\.0 (401|403)/);
+  });
+
+  it('resets a password: the generated one is shown once and registers with SIPp, the old one no longer', async () => {
+    await tab.page.goto(tab.url('users/bob'));
+    await tab.page.getByRole('heading', { name: 'User bob' }).waitFor();
+    await tab.page.getByRole('button', { name: 'Reset password' }).click();
+    await tab.page.getByRole('dialog').getByRole('button', { name: 'Reset password' }).click();
+    const password = (await tab.page.getByTestId('generated-password').textContent())!.trim();
+    expect(password).not.toBe('bob-pw');
+    await tab.shoot('user-password-reset');
+    expect(await sippRegister('bob', 'bob-pw', 5932)).toMatch(/^SIP\/2\.0 (401|403)/);
+    expect(await sippRegister('bob', password, 5932)).toBe('SIP/2.0 200 OK');
   });
 
   it('imports a CSV with a conflict: the dry run writes nothing, skip imports the rest, the rejected rows download as a file', async () => {
@@ -148,6 +168,28 @@ describe('the admin console in a browser', () => {
     expect(xml).toContain('<display-name>The Team</display-name>');
     expect(xml).toContain(`<entry uri="sip:dora@${app.domain}"/>`);
     expect(xml).toContain('<max-participant-count>10</max-participant-count>');
+  });
+
+  it('offers to reload a group that changed over XCAP while it was open, and shows that change', async () => {
+    await tab.page.getByRole('row').filter({ hasText: 'The Team' }).getByRole('button', { name: 'Edit' }).click();
+    const dialog = tab.page.getByRole('dialog', { name: 'Group team' });
+    await dialog.getByLabel('Display name').waitFor();
+    // meanwhile alice's client renames the group over XCAP
+    const put = await xcapRequest(app, 'PUT', `org.openmobilealliance.groups/users/sip:alice@${app.domain}/index/~~/group/list-service%5b@uri=%22sip:team@${app.domain}%22%5d/display-name`, {
+      body: '<display-name>Renamed over XCAP</display-name>', headers: { 'Content-Type': 'application/xcap-el+xml' },
+    });
+    expect(put.status).toBe(200);
+    await dialog.getByLabel('Display name').fill('Renamed in the console');
+    tab.expectError(/status of 412 .*\/api\/v1\/users\/alice\/groups\/team/);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    const conflict = tab.page.getByRole('dialog', { name: 'Changed elsewhere' });
+    await conflict.waitFor();
+    await tab.shoot('user-group-conflict');
+    await conflict.getByRole('button', { name: 'Reload' }).click();
+    await tab.page.getByRole('cell', { name: 'Renamed over XCAP' }).waitFor();
+    // nothing of the stale save was applied
+    const xml = await (await xcapRequest(app, 'GET', `org.openmobilealliance.groups/users/sip:alice@${app.domain}/index`)).text();
+    expect(xml).not.toContain('Renamed in the console');
   });
 
   it('blocks a sender for alice, and the next MESSAGE from that sender is refused on the wire', async () => {
@@ -228,7 +270,7 @@ describe('a support account in the console', () => {
     await support?.close();
   });
   afterEach(() => {
-    expect(support.errors.splice(0)).toEqual([]);
+    expect(support.takeErrors()).toEqual({ logged: [], expectedButMissing: [] });
   });
 
   it('reads users without the admin controls, and is refused the admin pages', async () => {
@@ -248,5 +290,42 @@ describe('a support account in the console', () => {
     await support.page.getByRole('heading', { name: 'User alice' }).waitFor();
     expect(await support.page.getByRole('switch', { name: 'User enabled' }).count()).toBe(0);
     expect(await support.page.getByRole('button', { name: 'Reset password' }).count()).toBe(0);
+  });
+});
+
+describe("the desktop shell's first-run screen", () => {
+  let shellTab: ConsoleTab;
+  beforeAll(async () => {
+    shellTab = await openConsole(browser, app);
+  });
+  afterAll(async () => {
+    await shellTab?.close();
+  });
+
+  it('asks for the appliance address, tells why one is refused, and hands a good one to the shell', async () => {
+    // the preload's window.parley, played by the test: the answers are the shell's URL check
+    await shellTab.page.addInitScript(() => {
+      const w = window as unknown as { parley: unknown; handedOver: string[] };
+      w.handedOver = [];
+      w.parley = {
+        getApplianceUrl: async () => null,
+        setApplianceUrl: async (url: string) => {
+          w.handedOver.push(url);
+          return /^ftp:/.test(url) ? { ok: false, reason: 'only http and https, not ftp' } : { ok: true };
+        },
+      };
+    });
+    await shellTab.page.goto(pathToFileURL(path.join(ROOT, 'console/main/first-run/index.html')).href);
+    await shellTab.page.getByRole('heading', { name: 'Connect to your Parley appliance' }).waitFor();
+    // the address field has the focus: typed into straight away, Enter submits
+    await shellTab.page.keyboard.type('ftp://parley.example.test');
+    await shellTab.page.keyboard.press('Enter');
+    await shellTab.page.getByRole('alert').getByText('That address cannot be used: only http and https, not ftp.').waitFor();
+    await shellTab.shoot('desktop-first-run');
+    await shellTab.page.getByLabel('Appliance address').fill('http://parley.example.test:8080');
+    await shellTab.page.getByRole('button', { name: 'Connect' }).click();
+    await eventually(() => shellTab.page.evaluate(() => (window as unknown as { handedOver: string[] }).handedOver.length === 2));
+    expect(await shellTab.page.evaluate(() => (window as unknown as { handedOver: string[] }).handedOver)).toEqual(['ftp://parley.example.test', 'http://parley.example.test:8080']);
+    expect(shellTab.takeErrors()).toEqual({ logged: [], expectedButMissing: [] });
   });
 });

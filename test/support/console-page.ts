@@ -12,6 +12,10 @@ export interface ConsoleTab {
   context: BrowserContext;
   /** console errors and uncaught exceptions, as "text (where)" */
   errors: string[];
+  /** an error the current step causes on purpose (e.g. the 412 of a stale save), matched once */
+  expectError(pattern: RegExp): void;
+  /** the errors taken from `errors` and the expected ones that never came, for the test's end */
+  takeErrors(): { logged: string[]; expectedButMissing: string[] };
   /** the console's URL for a page path, e.g. `users/alice` */
   url(pathBelowConsole?: string): string;
   /** a screenshot of the page as it stands, in the light and the dark theme */
@@ -37,8 +41,13 @@ export async function openConsole(browser: Browser, app: RunningAppliance): Prom
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   const errors: string[] = [];
+  const planned: RegExp[] = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !expected(msg, app)) errors.push(`${msg.text()} (${msg.location().url})`);
+    if (msg.type() !== 'error' || expected(msg, app)) return;
+    const line = `${msg.text()} (${msg.location().url})`;
+    const i = planned.findIndex((p) => p.test(line));
+    if (i >= 0) planned.splice(i, 1);
+    else errors.push(line);
   });
   page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
   const base = `http://127.0.0.1:${app.httpPort}/console/`;
@@ -46,6 +55,8 @@ export async function openConsole(browser: Browser, app: RunningAppliance): Prom
     page,
     context,
     errors,
+    expectError: (pattern) => planned.push(pattern),
+    takeErrors: () => ({ logged: errors.splice(0), expectedButMissing: planned.splice(0).map(String) }),
     url: (p = '') => base + p,
     async shoot(name) {
       // the theme is a class on <html> (Element Plus's dark variables); set it as the switch does
