@@ -254,10 +254,48 @@ describe('the admin console in a browser', () => {
     expect(await failed.first().getByRole('cell').nth(2).textContent()).toBe('127.0.0.1');
   });
 
+  it("deletes a user after a confirmation, and says what went with them", async () => {
+    await tab.page.goto(tab.url('users/frank'));
+    await tab.page.getByRole('heading', { name: 'User frank' }).waitFor();
+    await tab.page.getByRole('button', { name: 'Delete user' }).click();
+    await tab.page.getByRole('dialog').getByRole('button', { name: 'Delete user' }).click();
+    await tab.page.getByText('frank deleted, with 0 documents and 0 stored messages.').waitFor();
+    await tab.page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+    expect((await api.request('GET', '/users/frank')).status).toBe(404);
+  });
+
   it('shows a page it does not know as such', async () => {
     await tab.page.goto(tab.url('no/such/page'));
     await tab.page.getByText('No such page').waitFor();
     await tab.shoot('not-found');
+  });
+});
+
+describe('the end of a session', () => {
+  it('logs out, and every page then asks to sign in again', async () => {
+    await tab.page.goto(tab.url('users'));
+    await tab.page.getByRole('button', { name: 'Log out' }).click();
+    await tab.page.getByRole('heading', { name: 'Sign in to the Parley console' }).waitFor();
+    await tab.page.goto(tab.url('stored'));
+    await tab.page.getByRole('heading', { name: 'Sign in to the Parley console' }).waitFor();
+    expect(tab.page.url()).toBe(tab.url('login?next=/stored'));
+  });
+
+  it('sends the admin to the sign-in page when the session ends elsewhere (disabled account), and back after it', async () => {
+    await tab.login('root', 'root-password-1');
+    await tab.page.getByRole('menuitem', { name: 'Stored messages' }).click();
+    await tab.page.getByRole('heading', { name: 'Stored messages' }).waitFor();
+    // the session is ended outside the console: the next call gets 401
+    await app.cli('admin', 'disable', 'root');
+    tab.expectError(/status of 401 .*\/api\/v1\/deferred/);
+    await tab.page.getByRole('button', { name: 'Reload' }).click();
+    await tab.page.getByRole('heading', { name: 'Sign in to the Parley console' }).waitFor();
+    expect(tab.page.url()).toBe(tab.url('login?next=/stored'));
+    await app.cli('admin', 'enable', 'root');
+    await tab.page.getByLabel('Account name').fill('root');
+    await tab.page.getByLabel('Password', { exact: true }).fill('root-password-1');
+    await tab.page.getByRole('button', { name: 'Sign in' }).click();
+    await tab.page.getByRole('heading', { name: 'Stored messages' }).waitFor();
   });
 });
 
