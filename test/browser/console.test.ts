@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -353,7 +354,9 @@ describe("the desktop shell's first-run screen", () => {
         },
       };
     });
-    await shellTab.page.goto(pathToFileURL(path.join(ROOT, 'console/main/first-run/index.html')).href);
+    // the shell as electron-builder packages it: built here, strings from the console's locale file
+    execFileSync(process.execPath, [path.join(ROOT, 'console/main/build-shell.mjs')]);
+    await shellTab.page.goto(pathToFileURL(path.join(ROOT, 'console/dist-shell/first-run/index.html')).href);
     await shellTab.page.getByRole('heading', { name: 'Connect to your Parley appliance' }).waitFor();
     // the address field has the focus: typed into straight away, Enter submits
     await shellTab.page.keyboard.type('ftp://parley.example.test');

@@ -1,12 +1,7 @@
 // The first-run screen: asks for the appliance's address and hands it to the shell, which checks
-// it, remembers it and opens its console. Strings sit here because the page runs before any
-// appliance (and its locale files) is known; they mirror console/src/locales/en.json's style.
-const STRINGS = {
-  title: 'Connect to your Parley appliance',
-  intro: 'Enter the address of the appliance, as you would open it in a browser, for example http://parley.example.test:8080.',
-  label: 'Appliance address',
-  submit: 'Connect',
-};
+// it, remembers it and opens its console. Its strings come from the console's locale file
+// (src/locales/en.json, "desktop.firstRun"), written into strings.js by build-shell.mjs.
+const STRINGS = window.PARLEY_FIRST_RUN_STRINGS;
 
 document.getElementById('title').textContent = STRINGS.title;
 document.getElementById('intro').textContent = STRINGS.intro;
@@ -24,7 +19,7 @@ document.getElementById('form').addEventListener('submit', async (event) => {
   problem.textContent = '';
   const answer = await window.parley.setApplianceUrl(input.value);
   if (!answer.ok) {
-    problem.textContent = `That address cannot be used: ${answer.reason}.`;
+    problem.textContent = STRINGS.refused.replace('{reason}', answer.reason);
     input.setAttribute('aria-invalid', 'true');
     input.focus();
   }
