@@ -15,6 +15,7 @@ import { DocumentStore } from './xdms/document-store.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { MessageCipher } from './im/deferred/message-cipher.js';
 import { AccountError } from './admin/console-accounts.js';
+import { AuditLog } from './admin/audit-log.js';
 import { registerAdminCommands } from './admin/admin-cli.js';
 import { startAppliance } from './main.js';
 import { VERSION } from './version.js';
@@ -64,13 +65,18 @@ async function withStore(fn: (ds: DataSource, cfg: Config) => Promise<void>): Pr
   }
 }
 
+/** Records a change made from the command line in the audit log (actor `cli`), like the API's. */
+type CliAudit = (action: string, target: string | null, after?: unknown) => Promise<void>;
+
 /** Runs a user-management action: the same service as the admin API (core/user-management.ts). */
-function withUsers(fn: (users: UserManagement) => Promise<void>): Promise<void> {
+function withUsers(fn: (users: UserManagement, audit: CliAudit) => Promise<void>): Promise<void> {
   return withStore(async (ds, cfg) => {
     const documents = new DocumentStore(ds);
     const stored = new DeferredStore(ds, MessageCipher.loadOrCreate(cfg.dataDir), cfg.deferred, createLogger('warn'));
     const belongings = { deleteDocumentsOf: (aor: string) => documents.deleteOwner(aor), purgeStoredFor: (u: string) => stored.purgeRecipient(u) };
-    await fn(new UserManagement(new UserDirectory(ds, cfg.domain), belongings, new LocalDomain(cfg.domain, [])));
+    const log = new AuditLog(ds);
+    const audit: CliAudit = (action, target, after) => log.record({ actor: 'cli', source: 'local', action, target, after });
+    await fn(new UserManagement(new UserDirectory(ds, cfg.domain), belongings, new LocalDomain(cfg.domain, [])), audit);
   });
 }
 
@@ -94,8 +100,9 @@ user
   .option('--password-stdin', 'read the password from standard input')
   .option('-d, --display-name <text>', 'the name recipients see (From and P-Asserted-Identity)')
   .action((name: string, o: { password?: string; passwordStdin?: boolean; displayName?: string }) =>
-    withUsers(async (u) => {
+    withUsers(async (u, audit) => {
       const { row } = await u.create(name, await passwordOf(o), o.displayName ?? null);
+      await audit('user.create', row.username, { name: row.username, displayName: row.displayName, disabled: false });
       console.log(`user ${row.username} added`);
     }),
   );
@@ -104,8 +111,9 @@ user
   .description('change what recipients see as the user\'s name')
   .requiredOption('-d, --display-name <text>', 'the display name; "" removes it')
   .action((name: string, o: { displayName: string }) =>
-    withUsers(async (u) => {
-      await u.setDisplayName(name, o.displayName === '' ? null : o.displayName);
+    withUsers(async (u, audit) => {
+      const row = await u.setDisplayName(name, o.displayName === '' ? null : o.displayName);
+      await audit('user.update', row.username, { displayName: row.displayName });
       console.log(`display name of ${name.toLowerCase()} ${o.displayName === '' ? 'removed' : 'set'}`);
     }),
   );
@@ -113,13 +121,14 @@ user
   .command('import <file>')
   .description('create users from a CSV file (RFC 4180): rows "name,password" or "name,password,displayName", after an optional header row naming them (all or none)')
   .action((file: string) =>
-    withUsers(async (u) => {
+    withUsers(async (u, audit) => {
       const out = await u.import(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), { dryRun: false, onConflict: 'stop', generatePasswords: false, requireHeader: false, maxRows: Infinity });
       const bad = out.rows.filter((r) => r.verdict !== 'create');
       if (bad.length > 0) {
         const lines = bad.slice(0, 20).map((r) => `line ${r.line}: ${r.reason}`);
         throw new UserError(`nothing imported:\n  ${lines.join('\n  ')}${bad.length > 20 ? `\n  … and ${bad.length - 20} more` : ''}`);
       }
+      await audit('user.import', null, { created: out.rows.map((r) => r.name), skipped: 0, onConflict: 'stop' });
       console.log(`${out.created} users imported`);
     }),
   );
@@ -136,25 +145,26 @@ user
 user
   .command('disable <name>')
   .description('refuse the user service (registrations and messages get 403)')
-  .action((name: string) => withUsers(async (u) => (await u.setDisabled(name, true), console.log(`user ${name} disabled`))));
+  .action((name: string) => withUsers(async (u, audit) => (await audit('user.disable', (await u.setDisabled(name, true)).username), console.log(`user ${name} disabled`))));
 user
   .command('enable <name>')
   .description('give a disabled user service again')
-  .action((name: string) => withUsers(async (u) => (await u.setDisabled(name, false), console.log(`user ${name} enabled`))));
+  .action((name: string) => withUsers(async (u, audit) => (await audit('user.enable', (await u.setDisabled(name, false)).username), console.log(`user ${name} enabled`))));
 user
   .command('passwd <name>')
   .description("set a user's password")
   .option('-p, --password <pw>', 'new password')
   .option('--password-stdin', 'read the new password from standard input')
   .action((name: string, o: { password?: string; passwordStdin?: boolean }) =>
-    withUsers(async (u) => (await u.resetPassword(name, await passwordOf(o)), console.log(`password of ${name} changed`))),
+    withUsers(async (u, audit) => (await u.resetPassword(name, await passwordOf(o)), await audit('user.reset_password', name.toLowerCase()), console.log(`password of ${name} changed`))),
   );
 user
   .command('remove <name>')
   .description('delete a user, their XCAP documents and the messages stored for them')
   .action((name: string) =>
-    withUsers(async (u) => {
+    withUsers(async (u, audit) => {
       const { row, documents, storedMessages } = await u.remove(name);
+      await audit('user.delete', row.username, { documents, storedMessages });
       console.log(`user ${row.username} removed (${documents} documents, ${storedMessages} stored messages)`);
     }),
   );

@@ -107,6 +107,17 @@ describe('admin API: sessions', () => {
   });
 });
 
+describe('audit of the command line', () => {
+  it('records console accounts and user changes made with parley admin and parley user (actor cli)', async () => {
+    await app.cli('user', 'add', 'zed', '--password', 'zed-pw');
+    await app.cli('user', 'disable', 'zed');
+    const log = (await (await admin.request('GET', '/audit?actor=cli&pageSize=200')).json()) as { items: { action: string; target: string; source: string }[] };
+    const seen = log.items.map((i) => `${i.action} ${i.target}`);
+    expect(seen).toEqual(expect.arrayContaining(['account.create root', 'account.create helper', 'user.create zed', 'user.disable zed']));
+    expect(log.items.every((i) => i.source === 'local')).toBe(true);
+  });
+});
+
 describe('admin API: roles and CSRF', () => {
   it('refuses the support role every mutation and the audit log (403 forbidden), before looking at the input', async () => {
     for (const r of [...MUTATIONS.filter((x) => x.id !== 'logout'), ...ALL.filter((x) => x.id.startsWith('audit'))]) {

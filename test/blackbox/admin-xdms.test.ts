@@ -67,6 +67,15 @@ describe('admin API: groups are the XDMS documents', () => {
     expect(((await fresh.json()) as { visibility: string }).visibility).toBe('public');
   });
 
+  it('lets exactly one of two concurrent edits with the same ETag win; the other gets 412', async () => {
+    const etag = (await admin.request('GET', '/users/alice/groups')).headers.get('etag')!;
+    const edit = (displayName: string) => admin.request('PUT', '/users/alice/groups/team', { json: { displayName, visibility: 'public', members: [] }, headers: { 'If-Match': etag } });
+    const [a, b] = await Promise.all([edit('First'), edit('Second')]);
+    expect([a.status, b.status].sort()).toEqual([200, 412]);
+    const winner = a.status === 200 ? 'First' : 'Second';
+    expect(((await (await admin.request('GET', '/users/alice/groups/team')).json()) as { displayName: string }).displayName).toBe(winner);
+  });
+
   it('keeps group URIs unique on the server and apart from user names, and validates members', async () => {
     const taken = await admin.request('PUT', '/users/bob/groups/team', { json: { displayName: 'Also team', visibility: 'public', members: [] } });
     expect(taken.status).toBe(409);

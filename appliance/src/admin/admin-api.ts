@@ -2,14 +2,14 @@ import { timingSafeEqual } from 'node:crypto';
 import type Koa from 'koa';
 import { Router } from '@koa/router';
 import type { z } from 'zod';
-import { CSRF_HEADER, LIMITS, ROUTES, SESSION_COOKIE, type RouteId, type RouteSpec } from '@parley/shared';
+import { API_PREFIX, CSRF_HEADER, LIMITS, ROUTES, SESSION_COOKIE, type RouteId, type RouteSpec } from '@parley/shared';
 import { ApiError, apiErrorMiddleware, validationError } from './api-error.js';
 import { readCsv, readJson } from './request-body.js';
 import type { ActiveSession, SessionStore } from './session-store.js';
 import type { AuditLog } from './audit-log.js';
 
 /** Where the admin API lives on the HTTP port. */
-export const API_ROOT = '/api/v1';
+export const API_ROOT = API_PREFIX;
 
 type Route<K extends RouteId> = (typeof ROUTES)[K];
 type Parsed<R, F extends string> = R extends Record<F, infer S> ? (S extends z.ZodType ? z.output<S> : S extends 'csv' ? string : never) : Record<string, never>;
@@ -105,15 +105,14 @@ export function adminApi(handlers: Handlers, deps: AdminApiDeps): Koa.Middleware
   }
   const routes = router.routes();
   const methods = router.allowedMethods();
-  const chain: Koa.Middleware = async (ctx, next) => {
-    await routes(ctx as never, async () => {
-      await methods(ctx as never, async () => undefined);
-    });
+  // the routes, then @koa/router's 405 (a known path, another method); what neither answers is a
+  // JSON 404 here, never the HTTP app's text one: nothing under /api/v1 goes on to XCAP
+  const chain = async (ctx: Koa.Context): Promise<void> => {
+    await routes(ctx as never, () => methods(ctx as never, async () => undefined));
     if (ctx.status === 404 && ctx.body === undefined) throw new ApiError(404, 'not_found', `no such endpoint: ${ctx.method} ${ctx.path}`);
     if (ctx.status === 405) throw new ApiError(405, 'method_not_allowed', `${ctx.method} is not allowed here`, undefined, { Allow: String(ctx.response.get('Allow')) });
-    void next;
   };
   const errors = apiErrorMiddleware();
   const prefix = `${API_ROOT}/`;
-  return (ctx, next) => (ctx.path.startsWith(prefix) || ctx.path === API_ROOT ? errors(ctx, () => chain(ctx, next)) : next());
+  return (ctx, next) => (ctx.path.startsWith(prefix) || ctx.path === API_ROOT ? errors(ctx, () => chain(ctx)) : next());
 }

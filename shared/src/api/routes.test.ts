@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ROUTES, allowed, type RouteSpec } from './routes.js';
+import { ROUTES, allowed, pathOf, type RouteSpec } from './routes.js';
 import { CreateUserRequestSchema, UserListQuerySchema } from './users.js';
 import { GroupBodySchema } from './groups.js';
 
@@ -19,6 +19,14 @@ describe('the route table', () => {
       expect(allowed('support', id), id).toBe(r.method === 'GET' && !id.startsWith('audit') ? true : id === 'logout');
       expect(allowed(null, id), id).toBe(false);
     }
+  });
+});
+
+describe('pathOf', () => {
+  it('fills in and encodes the params of a route', () => {
+    expect(pathOf('getGroup', { name: 'alice', group: 'team' })).toBe('/api/v1/users/alice/groups/team');
+    expect(pathOf('purgeDeferred', { user: 'a b' })).toBe('/api/v1/deferred/a%20b');
+    expect(() => pathOf('getUser')).toThrow(/:name/);
   });
 });
 

@@ -82,6 +82,24 @@ export const ROUTES = {
 
 export type RouteId = keyof typeof ROUTES;
 
+/** Where the API lives on the appliance's HTTP port. */
+export const API_PREFIX = '/api/v1';
+
+/**
+ * The path of a route with its :params filled in (percent-encoded), for clients.
+ * @example pathOf('getGroup', { name: 'alice', group: 'team' }) // '/api/v1/users/alice/groups/team'
+ */
+export function pathOf(id: RouteId, params: Record<string, string> = {}): string {
+  return (
+    API_PREFIX +
+    ROUTES[id].path.replace(/:(\w+)/g, (_, key: string) => {
+      const v = params[key];
+      if (v === undefined) throw new Error(`pathOf(${id}): no value for :${key}`);
+      return encodeURIComponent(v);
+    })
+  );
+}
+
 /** Whether a role may call a route (the console hides what it may not). */
 export function allowed(role: Role | null, id: RouteId): boolean {
   const roles = ROUTES[id].roles as RouteSpec['roles'];
