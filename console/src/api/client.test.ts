@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiClient, ApiRequestError, pathOf, queryString } from './client';
+import { ApiClient, ApiRequestError, queryString } from './client';
 
 interface Sent {
   url: string;
@@ -22,8 +22,10 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 
 describe("the console's API client", () => {
   it('fills path parameters percent-encoded and leaves empty query values out', () => {
-    expect(pathOf('/users/:name/groups/:group', { name: 'alice', group: 'a b/c' })).toBe('/users/alice/groups/a%20b%2Fc');
-    expect(() => pathOf('/users/:name')).toThrow('missing path parameter name');
+    const client = new ApiClient();
+    expect(client.url('getGroup', { params: { name: 'alice', group: 'a b/c' } })).toBe('/api/v1/users/alice/groups/a%20b%2Fc');
+    expect(() => client.url('getUser')).toThrow('no value for :name');
+    expect(client.url('auditCsv', { query: { actor: 'root', action: undefined } })).toBe('/api/v1/audit.csv?actor=root');
     expect(queryString({ q: 'al', page: 2, sort: undefined, empty: '' })).toBe('?q=al&page=2');
     expect(queryString({})).toBe('');
   });

@@ -1,8 +1,6 @@
 import type { z } from 'zod';
-import { CSRF_HEADER, ROUTES, type RouteId } from '@parley/shared';
+import { CSRF_HEADER, ROUTES, pathOf, type RouteId } from '@parley/shared';
 
-/** Where the admin API lives: the same origin as the console (so the SameSite=Strict cookie goes along). */
-export const API_BASE = '/api/v1';
 
 type Spec<K extends RouteId> = (typeof ROUTES)[K];
 type Schema<T> = T extends z.ZodType ? T : never;
@@ -43,15 +41,6 @@ export class ApiRequestError extends Error {
 
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** `/users/:name` with `{name: 'alice'}` → `/users/alice` (each value percent-encoded). */
-export function pathOf(template: string, params: Record<string, string> = {}): string {
-  return template.replace(/:([a-zA-Z]+)/g, (_m, key: string) => {
-    const v = params[key];
-    if (v === undefined) throw new Error(`missing path parameter ${key} for ${template}`);
-    return encodeURIComponent(v);
-  });
-}
-
 /** A query string from the defined values only (`?a=1&b=x`, or '' when there are none). */
 export function queryString(query: Record<string, unknown> = {}): string {
   const q = new URLSearchParams();
@@ -72,9 +61,12 @@ export class ApiClient {
 
   constructor(private readonly fetcher: typeof fetch = (...a) => fetch(...a)) {}
 
-  /** The URL of a GET route (for downloads the browser makes itself, e.g. the audit CSV). */
+  /**
+   * The URL of a route, on the console's own origin (so the SameSite=Strict cookie goes along);
+   * for downloads the browser makes itself, e.g. the audit CSV.
+   */
   url<K extends RouteId>(id: K, opts: Pick<CallOptions<K>, 'params' | 'query'> = {}): string {
-    return API_BASE + pathOf(ROUTES[id].path, opts.params) + queryString(opts.query as Record<string, unknown>);
+    return pathOf(id, opts.params) + queryString(opts.query as Record<string, unknown>);
   }
 
   async call<K extends RouteId>(id: K, opts: CallOptions<K> = {}): Promise<ApiResult<ResponseOf<K>>> {
