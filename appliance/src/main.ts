@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { DataSource } from 'typeorm';
@@ -25,6 +26,7 @@ import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
 import { bindHttp, serveHttp } from './http/http-app.js';
 import { healthRoute } from './http/health-route.js';
+import { consoleRoute } from './http/console-route.js';
 import { xcapServer } from './xdms/xcap-server.js';
 import { DocumentStore } from './xdms/document-store.js';
 import { SchemaValidator } from './xdms/schema-validator.js';
@@ -242,7 +244,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       },
       { sessions, audit },
     );
-    serveHttp(http.server, log, [health, api, xcap]);
+    // the renderer `npm run build` puts beside the appliance (console/dist), unless configured
+    const consoleDir = config.http.consoleDir ?? fileURLToPath(new URL('../../console/dist', import.meta.url));
+    serveHttp(http.server, log, [health, api, xcap, consoleRoute({ dir: consoleDir })]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 

@@ -90,7 +90,15 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
-    http: z.object({ bind: z.string().optional(), port: port.default(8080) }).strict().prefault({}),
+    http: z
+      .object({
+        bind: z.string().optional(),
+        port: port.default(8080),
+        /** the built admin console served at /console (default: console/dist of this installation) */
+        consoleDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
     registrar: z
       .object({
         minExpires: z.number().int().min(1).default(60),
