@@ -32,7 +32,9 @@ import { TerminatingPolicy } from './im/participating/terminating-policy.js';
 import { ListResolver } from './xdms/list-resolver.js';
 import { AttributeIndex } from './xdms/attribute-index.js';
 import { APP_USAGES } from './xdms/app-usages.js';
-import { XcapDiffNotifier } from './xdms/xcap-diff.js';
+import { XcapDiffPackage } from './xdms/xcap-diff.js';
+import { SubscriptionService } from './events/subscription-service.js';
+import { SubscriptionStore } from './events/subscription-store.js';
 import { ParsedDocumentCache } from './xdms/parsed-cache.js';
 import { VERSION } from './version.js';
 
@@ -171,15 +173,20 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
-  const xcapDiff = new XcapDiffNotifier(stack, documents, domain, auth, { xcapRootUrl, xcapRootPath: XCAP_ROOT, ...config.subscriptions }, log);
-  const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle).serveEvent('xcap-diff', xcapDiff.handle);
+  // one subscription framework (RFC 6665) for every event package
+  const subscriptions = new SubscriptionService(stack, auth, domain, new SubscriptionStore(ds), config.subscriptions, log);
+  const xcapDiff = new XcapDiffPackage(subscriptions, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT });
+  const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle);
+  router.serveEvent(xcapDiff.event, subscriptions.register(xcapDiff));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
-  // an idle connection stays open while it carries a registration or an xcap-diff subscription
-  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
+  // an idle connection stays open while it carries a registration or a subscription
+  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || subscriptions.usesFlow(flowId));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
+  const restored = await subscriptions.restore();
+  if (restored > 0) log.info({ restored }, 'subscriptions restored from the store');
   const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
   if (http !== null) {
     ports.HTTP = http.port;
@@ -188,7 +195,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
-      subscriptions: () => xcapDiff.size,
+      subscriptions: () => Object.values(subscriptions.counts()).reduce((a, b) => a + b, 0),
+      subscriptionsByEvent: () => subscriptions.counts(),
       parsedCache: () => parsed.stats(),
       overload: () => stack.overloadState,
     });
@@ -204,7 +212,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     ports,
     async stop() {
       delivery.stop();
-      xcapDiff.stop();
+      subscriptions.stop();
       location.stop();
       users.stop();
       stack.close();

@@ -130,6 +130,13 @@ export const ConfigSchema = z
         defaultExpires: z.number().int().min(1).default(3600),
         /** subscriptions one user may hold per event package */
         maxPerUser: z.number().int().min(1).default(20),
+        /** least ms between two NOTIFYs of one subscription for changes of state (RFC 3856 §6.4: 5 s for presence) */
+        minNotifyInterval: z.number().int().min(0).default(5000),
+        /** SUBSCRIBEs per subscriber: a burst, then a steady rate per second (503 + Retry-After past it) */
+        rate: z
+          .object({ burst: z.number().int().min(1).default(50), perSecond: z.number().min(0.01).default(10) })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity } from './entities.js';
+import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, SubscriptionEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
+import { Subscriptions1764400000000 } from './migrations/1764400000000-subscriptions.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
@@ -30,7 +31,7 @@ export async function openStore(dataDir: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'sqlite',
     database,
-    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity],
+    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, SubscriptionEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,

@@ -72,7 +72,7 @@ export class Dialog {
   }
 
   /** Builds a request inside the dialog (RFC 3261 §12.2.1.1); the stack adds the Via. */
-  request(method: string, headers: Record<string, string>, body?: { type: string; content: string }): SipRequest {
+  request(method: string, headers: Record<string, string>, body?: { type: string; content: string | Buffer }): SipRequest {
     const s = this.state;
     const h = new Headers();
     h.set('from', `<${s.localUri}>;tag=${s.localTag}`);
@@ -82,10 +82,10 @@ export class Dialog {
     h.set('max-forwards', '70');
     h.set('contact', s.localContact);
     for (const [k, v] of Object.entries(headers)) h.set(k, v);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     if (body) {
       h.set('content-type', body.type);
-      buf = Buffer.from(body.content);
+      buf = typeof body.content === 'string' ? Buffer.from(body.content) : body.content;
     }
     return new SipRequest(method, parseUri(s.remoteTarget), s.remoteTarget, h, buf);
   }
