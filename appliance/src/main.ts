@@ -35,6 +35,12 @@ import { APP_USAGES } from './xdms/app-usages.js';
 import { XcapDiffPackage } from './xdms/xcap-diff.js';
 import { SubscriptionService } from './events/subscription-service.js';
 import { SubscriptionStore } from './events/subscription-store.js';
+import { Publications } from './presence/publications.js';
+import { PublishHandler } from './presence/publish-handler.js';
+import { PresenceComposer } from './presence/presence-composer.js';
+import { PresenceAuthorizer } from './presence/presence-authorizer.js';
+import { PresencePackage } from './presence/presence-package.js';
+import { WinfoPackage } from './presence/winfo-package.js';
 import { ParsedDocumentCache } from './xdms/parsed-cache.js';
 import { VERSION } from './version.js';
 
@@ -178,6 +184,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const xcapDiff = new XcapDiffPackage(subscriptions, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT });
   const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle);
   router.serveEvent(xcapDiff.event, subscriptions.register(xcapDiff));
+  // the presence server (R1-R4): PUBLISH, presence and watcher-info subscriptions
+  const publications = new Publications(config.presence.maxPublicationsPerUser);
+  const composer = new PresenceComposer(publications, documents, location, log);
+  location.onBindingsChanged = (aor) => composer.registrationChanged(aor);
+  const presence = new PresencePackage(subscriptions, composer, new PresenceAuthorizer(documents), users, domain, log);
+  const winfo = new WinfoPackage(subscriptions, presence);
+  router.serve('PUBLISH', new PublishHandler(stack, auth, domain, publications, config.presence).handle);
+  router.serveEvent(presence.event, subscriptions.register(presence));
+  router.serveEvent(winfo.event, subscriptions.register(winfo));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
   // an idle connection stays open while it carries a registration or a subscription
@@ -213,6 +228,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     async stop() {
       delivery.stop();
       subscriptions.stop();
+      publications.stop();
       location.stop();
       users.stop();
       stack.close();

@@ -140,6 +140,19 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    presence: z
+      .object({
+        /** PUBLISH intervals (RFC 3903 §6: 423 with Min-Expires below the minimum) */
+        minExpires: z.number().int().min(1).default(60),
+        maxExpires: z.number().int().min(1).default(3600),
+        defaultExpires: z.number().int().min(1).default(3600),
+        /** larger PIDF bodies get 413 */
+        maxBodyBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+        /** publications (devices) one presentity may have at once (403 past it) */
+        maxPublicationsPerUser: z.number().int().min(1).default(20),
+      })
+      .strict()
+      .prefault({}),
     deferred: z
       .object({
         /** seconds a stored message is kept before it expires (default 30 days) */

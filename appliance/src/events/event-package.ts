@@ -32,6 +32,13 @@ export interface Opened<D> {
 export interface EventPackage<D = unknown> {
   /** the Event header's package name, e.g. "presence" */
   readonly event: string;
+  /**
+   * The package's own name when several serve one event (the resource list server serves
+   * "presence" for list URIs, RFC 4662): default `event`.
+   */
+  readonly kind?: string;
+  /** For a package sharing its event: whether it takes this initial SUBSCRIBE (tried before the event's default package). */
+  claims?(req: SipRequest): boolean;
   /** media types our NOTIFYs may carry; a SUBSCRIBE whose Accept allows none is refused (406) */
   readonly accept: readonly string[];
   /** least milliseconds between two NOTIFYs of one subscription for state changes (RFC 6665 §7.2.6: each package says) */

@@ -45,7 +45,10 @@ type AnyPackage = EventPackage<any>;
  * router.serveEvent('presence', subscriptions.register(presencePackage));
  */
 export class SubscriptionService {
+  /** packages by kind */
   private readonly packages = new Map<string, AnyPackage>();
+  /** packages by event: the first whose `claims` accepts a request takes it, else the last (the default) */
+  private readonly byEvent = new Map<string, AnyPackage[]>();
   private readonly subs = new Map<string, Subscription>();
   /** live subscriptions per event and resource, for fan-out */
   private readonly byResource = new Map<string, Set<Subscription>>();
@@ -68,25 +71,30 @@ export class SubscriptionService {
 
   /** Adds an event package; returns the router's SUBSCRIBE handler for it. */
   register<D>(pkg: EventPackage<D>): (req: SipRequest, tx: ServerTransaction) => Promise<void> {
-    this.packages.set(pkg.event, pkg);
+    this.packages.set(kindOf(pkg), pkg);
+    const list = this.byEvent.get(pkg.event) ?? [];
+    // packages that claim requests go first, the event's default package last
+    if (pkg.claims) list.unshift(pkg);
+    else list.push(pkg);
+    this.byEvent.set(pkg.event, list);
     return this.handle;
   }
 
-  /** Live subscriptions of one package to one resource (those whose 2xx has left). */
-  watchersOf(event: string, resource: string): Subscription[] {
-    return [...(this.byResource.get(`${event}|${resource}`) ?? [])];
+  /** Live subscriptions of one package (by kind) to one resource. */
+  watchersOf(kind: string, resource: string): Subscription[] {
+    return [...(this.byResource.get(`${kind}|${resource}`) ?? [])];
   }
 
-  /** Every live subscription of one package. */
-  allOf(event: string): Subscription[] {
-    return [...this.subs.values()].filter((s) => s.event === event);
+  /** Every live subscription of one package (by kind). */
+  allOf(kind: string): Subscription[] {
+    return [...this.subs.values()].filter((s) => s.kind === kind);
   }
 
   /** Subscriptions whose first NOTIFY has left, per package (what /health reports). */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const p of this.packages.keys()) out[p] = 0;
-    for (const s of this.subs.values()) if (s.fullSent) out[s.event] = (out[s.event] ?? 0) + 1;
+    for (const s of this.subs.values()) if (s.fullSent) out[s.kind] = (out[s.kind] ?? 0) + 1;
     return out;
   }
 
@@ -97,12 +105,13 @@ export class SubscriptionService {
 
   readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
     const event = parseEventHeader(req.headers.get('event'));
-    const pkg = event === null ? undefined : this.packages.get(event.package);
-    if (pkg === undefined) throw new SipError(489, 'Bad Event', { 'Allow-Events': [...this.packages.keys()].join(', ') });
+    const candidates = event === null ? undefined : this.byEvent.get(event.package);
+    if (candidates === undefined) throw new SipError(489, 'Bad Event', { 'Allow-Events': [...this.byEvent.keys()].join(', ') });
     if (req.toTag !== undefined) {
-      await this.inDialog(pkg, req, tx);
+      await this.inDialog(req, tx);
       return;
     }
+    const pkg = candidates.find((p) => p.claims?.(req) ?? true)!;
     const user = authenticateSip(this.auth, req, tx.source, false);
     checkRequire(req);
     const subscriber: Subscriber = { username: user.username, aor: this.domain.aor(user.username) };
@@ -121,7 +130,7 @@ export class SubscriptionService {
     const expires = this.expiresOf(req);
     const contact = req.contacts === '*' ? undefined : req.contacts[0];
     if (contact === undefined) throw new SipError(400, 'SUBSCRIBE needs a Contact');
-    if (expires > 0 && (this.perUser.get(`${pkg.event}|${subscriber.aor}`) ?? 0) >= this.opts.maxPerUser) {
+    if (expires > 0 && (this.perUser.get(`${kindOf(pkg)}|${subscriber.aor}`) ?? 0) >= this.opts.maxPerUser) {
       throw new SipError(403, `Too many subscriptions (at most ${this.opts.maxPerUser} per user)`);
     }
     const opened = await pkg.open(req, subscriber);
@@ -142,7 +151,7 @@ export class SubscriptionService {
       remoteSeq: req.cseq.seq,
       destination: destinationFor(contact.uri, tx.source),
     });
-    const sub = new Subscription(pkg.event, dialog, subscriber.aor, opened.resource, opened.state, opened.data);
+    const sub = new Subscription(kindOf(pkg), pkg.event, dialog, subscriber.aor, opened.resource, opened.state, opened.data);
     if (expires === 0) {
       // a fetch (RFC 6665 §4.4.3): one NOTIFY with the current state, and the subscription is over
       this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: '0', Contact: dialog.state.localContact } });
@@ -170,9 +179,10 @@ export class SubscriptionService {
    * authenticated subscriber made. Credentials, when present, must be that subscriber's, and so
    * must the From: nobody refreshes or ends someone else's subscription.
    */
-  private async inDialog(pkg: AnyPackage, req: SipRequest, tx: ServerTransaction): Promise<void> {
+  private async inDialog(req: SipRequest, tx: ServerTransaction): Promise<void> {
     const sub = this.subs.get(dialogId(req.callId, req.toTag ?? '', req.fromTag ?? ''));
-    if (sub === undefined || sub.event !== pkg.event) throw new SipError(481, 'Subscription Does Not Exist');
+    const pkg = sub === undefined ? undefined : this.packages.get(sub.kind);
+    if (sub === undefined || pkg === undefined || parseEventHeader(req.headers.get('event'))?.package !== sub.event) throw new SipError(481, 'Subscription Does Not Exist');
     this.admit(sub.subscriber);
     if (req.headers.all('proxy-authorization').length > 0) {
       const user = authenticateSip(this.auth, req, tx.source, false);
@@ -230,7 +240,7 @@ export class SubscriptionService {
     if (sub.state === 'terminated') return;
     const wasActive = sub.state === 'active';
     this.drop(sub, reason);
-    const pkg = this.packages.get(sub.event);
+    const pkg = this.packages.get(sub.kind);
     const body = wasActive && reason !== 'rejected' && reason !== 'noresource' && pkg ? await pkg.render(sub, true) : null;
     this.send(sub, subscriptionState('terminated', { reason, retryAfter }), body);
   }
@@ -241,17 +251,17 @@ export class SubscriptionService {
     if (sub.paceTimer) clearTimeout(sub.paceTimer);
     if (!this.subs.delete(sub.id)) return;
     this.countFlow(sub, -1);
-    const key = `${sub.event}|${sub.resource}`;
+    const key = `${sub.kind}|${sub.resource}`;
     const set = this.byResource.get(key);
     set?.delete(sub);
     if (set?.size === 0) this.byResource.delete(key);
-    const userKey = `${sub.event}|${sub.subscriber}`;
+    const userKey = `${sub.kind}|${sub.subscriber}`;
     const n = (this.perUser.get(userKey) ?? 1) - 1;
     if (n > 0) this.perUser.set(userKey, n);
     else this.perUser.delete(userKey);
     if (this.store && persistable(sub)) this.store.remove(sub.id).catch((err: unknown) => this.log.warn({ err }, 'subscription removal not stored'));
     try {
-      this.packages.get(sub.event)?.ended?.(sub, reason);
+      this.packages.get(sub.kind)?.ended?.(sub, reason);
     } catch (err) {
       this.log.error({ err, event: sub.event }, 'event package failed on a subscription end');
     }
@@ -260,14 +270,14 @@ export class SubscriptionService {
   private add(sub: Subscription): void {
     this.subs.set(sub.id, sub);
     this.countFlow(sub, 1);
-    const key = `${sub.event}|${sub.resource}`;
+    const key = `${sub.kind}|${sub.resource}`;
     let set = this.byResource.get(key);
     if (set === undefined) {
       set = new Set();
       this.byResource.set(key, set);
     }
     set.add(sub);
-    const userKey = `${sub.event}|${sub.subscriber}`;
+    const userKey = `${sub.kind}|${sub.subscriber}`;
     this.perUser.set(userKey, (this.perUser.get(userKey) ?? 0) + 1);
   }
 
@@ -304,7 +314,7 @@ export class SubscriptionService {
     sub.wantFull ||= how.full;
     sub.urgent ||= how.urgent;
     if (sub.rendering || this.unanswered.has(sub)) return;
-    const pkg = this.packages.get(sub.event);
+    const pkg = this.packages.get(sub.kind);
     const interval = pkg?.minNotifyInterval ?? this.opts.minNotifyInterval;
     const wait = sub.urgent || !sub.fullSent ? 0 : sub.lastSentAt + interval - Date.now();
     if (wait <= 0) {
@@ -322,7 +332,7 @@ export class SubscriptionService {
   }
 
   private async deliver(sub: Subscription): Promise<void> {
-    const pkg = this.packages.get(sub.event);
+    const pkg = this.packages.get(sub.kind);
     if (pkg === undefined || sub.state === 'terminated' || !sub.dirty) return;
     const full = sub.wantFull || !sub.fullSent;
     sub.rendering = true;
@@ -381,10 +391,10 @@ export class SubscriptionService {
 
   private async persist(sub: Subscription): Promise<void> {
     if (this.store === null || !persistable(sub) || sub.state === 'terminated') return;
-    const pkg = this.packages.get(sub.event);
+    const pkg = this.packages.get(sub.kind);
     await this.store.save({
       id: sub.id,
-      event: sub.event,
+      event: sub.kind,
       subscriber: sub.subscriber,
       resource: sub.resource,
       state: sub.state,
@@ -413,7 +423,7 @@ export class SubscriptionService {
         this.log.warn({ err, event: saved.event }, 'stored subscription dropped: its data cannot be read');
         continue;
       }
-      const sub = new Subscription(saved.event, dialog, saved.subscriber, saved.resource, saved.state, data);
+      const sub = new Subscription(saved.event, pkg.event, dialog, saved.subscriber, saved.resource, saved.state, data);
       sub.seqCeiling = saved.seqCeiling;
       this.arm(sub, Math.max(1, Math.round((saved.expiresAt - Date.now()) / 1000)));
       this.add(sub);
@@ -444,6 +454,10 @@ export class SubscriptionService {
     this.perFlow.clear();
     this.perUser.clear();
   }
+}
+
+function kindOf(pkg: AnyPackage): string {
+  return pkg.kind ?? pkg.event;
 }
 
 function ended(sub: Subscription): boolean {

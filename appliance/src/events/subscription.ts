@@ -27,6 +27,8 @@ export class Subscription<D = unknown> {
   seqCeiling = 0;
 
   constructor(
+    /** the package that serves it (events/event-package.ts `kind`) */
+    readonly kind: string,
     readonly event: string,
     readonly dialog: Dialog,
     /** the subscriber's AOR, as authenticated */
