@@ -41,6 +41,8 @@ import { PresenceComposer } from './presence/presence-composer.js';
 import { PresenceAuthorizer } from './presence/presence-authorizer.js';
 import { PresencePackage } from './presence/presence-package.js';
 import { WinfoPackage } from './presence/winfo-package.js';
+import { RlsPackage } from './rls/rls-package.js';
+import { ListLookup } from './rls/list-lookup.js';
 import { ParsedDocumentCache } from './xdms/parsed-cache.js';
 import { VERSION } from './version.js';
 
@@ -188,8 +190,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const publications = new Publications(config.presence.maxPublicationsPerUser);
   const composer = new PresenceComposer(publications, documents, location, log);
   location.onBindingsChanged = (aor) => composer.registrationChanged(aor);
-  const presence = new PresencePackage(subscriptions, composer, new PresenceAuthorizer(documents), users, domain, log);
+  const authorizer = new PresenceAuthorizer(documents);
+  const presence = new PresencePackage(subscriptions, composer, authorizer, users, domain, log);
   const winfo = new WinfoPackage(subscriptions, presence);
+  // the resource list server (R3): presence SUBSCRIBEs to list URIs
+  const rlsServices = uniqueIndexes.find((i) => i.auid === 'rls-services')!;
+  const rls = new RlsPackage(subscriptions, new ListLookup(documents, rlsServices, lists, domain), composer, authorizer, documents, users, domain, log);
+  subscriptions.register(rls);
   router.serve('PUBLISH', new PublishHandler(stack, auth, domain, publications, config.presence).handle);
   router.serveEvent(presence.event, subscriptions.register(presence));
   router.serveEvent(winfo.event, subscriptions.register(winfo));

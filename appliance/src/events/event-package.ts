@@ -38,7 +38,7 @@ export interface EventPackage<D = unknown> {
    */
   readonly kind?: string;
   /** For a package sharing its event: whether it takes this initial SUBSCRIBE (tried before the event's default package). */
-  claims?(req: SipRequest): boolean;
+  claims?(req: SipRequest): boolean | Promise<boolean>;
   /** media types our NOTIFYs may carry; a SUBSCRIBE whose Accept allows none is refused (406) */
   readonly accept: readonly string[];
   /** least milliseconds between two NOTIFYs of one subscription for state changes (RFC 6665 §7.2.6: each package says) */

@@ -111,11 +111,18 @@ export class SubscriptionService {
       await this.inDialog(req, tx);
       return;
     }
-    const pkg = candidates.find((p) => p.claims?.(req) ?? true)!;
     const user = authenticateSip(this.auth, req, tx.source, false);
-    checkRequire(req);
     const subscriber: Subscriber = { username: user.username, aor: this.domain.aor(user.username) };
     this.admit(subscriber.aor);
+    let pkg = candidates[candidates.length - 1];
+    for (const p of candidates) {
+      if (p.claims === undefined || (await p.claims(req))) {
+        pkg = p;
+        break;
+      }
+    }
+    // a package that needs an extension (RLS: eventlist, RFC 4662 §5) checks Require itself
+    if (pkg.claims === undefined) checkRequire(req);
     await this.subscribe(pkg, req, tx, subscriber);
   };
 
@@ -216,6 +223,11 @@ export class SubscriptionService {
   private canonical(uri: Uri): string {
     if (!isSipUri(uri) || uri.user === null) return formatUri(uri);
     return this.domain.isLocal(uri.host) ? this.domain.aor(uri.user.toLowerCase()) : aorOf(uri);
+  }
+
+  /** Tells the framework that the next NOTIFY must carry the full state again (paced as a change). */
+  resync(sub: Subscription): void {
+    this.kick(sub, { full: true, urgent: false });
   }
 
   /** Tells the framework that a subscription's state changed: a NOTIFY follows, paced by the package's rate. */
