@@ -23,6 +23,7 @@ import { MessageCipher } from './im/deferred/message-cipher.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
+import { Reachability } from './im/pager/reachability.js';
 import { bindHttp, serveHttp } from './http/http-app.js';
 import { healthRoute } from './http/health-route.js';
 import { xcapServer } from './xdms/xcap-server.js';
@@ -169,7 +170,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const user = domain.userOf(aor);
     if (user !== null) delivery.onRegistered(user);
   };
-  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull });
+  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull }, new Reachability((flowId) => stack.hasFlow(flowId)));
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
