@@ -20,7 +20,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -505,6 +505,10 @@ if (ONLY.has('relay')) results.relay = await relayBench();
 if (ONLY.has('deferred')) results.deferred = await deferredBench();
 if (ONLY.has('memory')) results.memory = await memoryBench();
 if (ONLY.has('xcap')) results.xcap = await xcapBench();
+if (ONLY.has('presence')) {
+  const { presenceBench } = await import('./presence-bench.mjs');
+  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, counts: opt('watchers', '1000,5000').split(',').map(Number) });
+}
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -531,5 +535,10 @@ if (results.memory) {
 if (results.xcap) {
   const x = results.xcap;
   console.log(`  xcap: GET 200-entry document ${x.getDocument.perSecond.toFixed(0)}/s, GET one element ${x.getElement.perSecond.toFixed(0)}/s, PUT one element (validated) ${x.putElement.perSecond.toFixed(0)}/s`);
+}
+if (results.presence) {
+  for (const [n, r] of Object.entries(results.presence)) {
+    console.log(`  presence: one PUBLISH to ${n} watchers: last NOTIFY after ${r.fanOutMs.toFixed(0)} ms, ${r.lost} lost; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap`);
+  }
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

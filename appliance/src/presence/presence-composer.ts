@@ -40,6 +40,9 @@ interface Composed {
  */
 export class PresenceComposer {
   private readonly cache = new Map<string, Composed>();
+  private readonly building = new Map<string, Promise<Composed>>();
+  /** bumped by each change of a presentity: a build that a change overtook is not kept */
+  private readonly generations = new Map<string, number>();
   private readonly manipulation = new Map<string, Source | null>();
   private version = 0;
   private readonly listeners: ((presentity: string) => void)[] = [];
@@ -70,6 +73,8 @@ export class PresenceComposer {
 
   private changed(presentity: string): void {
     this.cache.delete(presentity);
+    this.building.delete(presentity);
+    this.generations.set(presentity, (this.generations.get(presentity) ?? 0) + 1);
     for (const l of this.listeners) {
       try {
         l(presentity);
@@ -108,10 +113,26 @@ export class PresenceComposer {
     });
   }
 
-  private async composed(presentity: string): Promise<Composed> {
+  /**
+   * The composed state, built once per change: a fan-out to thousands of watchers asks for it
+   * thousands of times at once, so the build in flight is shared (`building`).
+   */
+  private composed(presentity: string): Promise<Composed> {
     const cached = this.cache.get(presentity);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return Promise.resolve(cached);
+    let pending = this.building.get(presentity);
+    if (pending === undefined) {
+      pending = this.build(presentity).finally(() => {
+        if (this.building.get(presentity) === pending) this.building.delete(presentity);
+      });
+      this.building.set(presentity, pending);
+    }
+    return pending;
+  }
+
+  private async build(presentity: string): Promise<Composed> {
     const version = ++this.version;
+    const generation = this.generations.get(presentity) ?? 0;
     const sources: Source[] = this.publications.of(presentity).map((p) => ({ parts: p.parts, updatedAt: p.updatedAt }));
     const manip = await this.manipulationOf(presentity);
     if (manip !== null) sources.push(manip);
@@ -120,7 +141,7 @@ export class PresenceComposer {
     if (parts.tuples.length === 0) parts.tuples.push(basicTuple(REGISTRATION_TUPLE, this.location.lookup(presentity).length > 0));
     const composed: Composed = { version, parts, views: new Map() };
     // a change that came while the manipulation document was being read dropped the cache entry: keep this only if none did
-    if (!this.cache.has(presentity) && this.version === version) this.cache.set(presentity, composed);
+    if ((this.generations.get(presentity) ?? 0) === generation) this.cache.set(presentity, composed);
     return composed;
   }
 

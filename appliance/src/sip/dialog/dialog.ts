@@ -87,8 +87,12 @@ export class Dialog {
       h.set('content-type', body.type);
       buf = typeof body.content === 'string' ? Buffer.from(body.content) : body.content;
     }
-    return new SipRequest(method, parseUri(s.remoteTarget), s.remoteTarget, h, buf);
+    if (this.target === null || this.target.text !== s.remoteTarget) this.target = { text: s.remoteTarget, uri: parseUri(s.remoteTarget) };
+    return new SipRequest(method, this.target.uri, s.remoteTarget, h, buf);
   }
+
+  /** the remote target, parsed once (a presence fan-out builds thousands of NOTIFYs per change) */
+  private target: { text: string; uri: Uri } | null = null;
 
   /** RFC 3261 §12.2.2: an in-dialog request with a lower CSeq than the last one is out of order. */
   acceptRemoteSeq(seq: number): boolean {
