@@ -507,7 +507,7 @@ if (ONLY.has('memory')) results.memory = await memoryBench();
 if (ONLY.has('xcap')) results.xcap = await xcapBench();
 if (ONLY.has('presence')) {
   const { presenceBench } = await import('./presence-bench.mjs');
-  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, counts: opt('watchers', '1000,5000').split(',').map(Number) });
+  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number) });
 }
 
 console.log('\n# Summary');
@@ -538,7 +538,7 @@ if (results.xcap) {
 }
 if (results.presence) {
   for (const [n, r] of Object.entries(results.presence)) {
-    console.log(`  presence: one PUBLISH to ${n} watchers: last NOTIFY after ${r.fanOutMs.toFixed(0)} ms, ${r.lost} lost; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap`);
+    console.log(`  presence, ${n}: one PUBLISH, last NOTIFY after ${r.fanOutMs.toFixed(0)} ms, ${r.lost} of ${r.active} lost${r.perGiB ? `; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap` : ''}`);
   }
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);
