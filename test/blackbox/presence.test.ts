@@ -179,6 +179,13 @@ describe('presence subscriptions (RFC 3856) with pres-rules (RFC 5025) and watch
     gina.close();
   });
 
+  it('echoes the Event id parameter in every NOTIFY (RFC 6665 §8.2.1)', async () => {
+    const gina = await Subscriber.udp(app, 'gina');
+    expect(await gina.subscribe({ event: 'presence;id=42', target: 'gina' })).toMatch(/^SIP\/2\.0 200/);
+    expect((await gina.nextNotify()).event).toBe('presence;id=42');
+    gina.close();
+  });
+
   it('refuses presence of someone who is not a user (404) and SUBSCRIBEs that accept no PIDF (406)', async () => {
     const gina = await Subscriber.udp(app, 'gina');
     expect(await gina.subscribe({ event: 'presence', target: 'nobody' })).toMatch(/^SIP\/2\.0 404/);

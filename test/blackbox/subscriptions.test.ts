@@ -3,6 +3,7 @@ import { startAppliance, type RunningAppliance } from '../support/appliance.js';
 import { Subscriber } from '../support/subscriber.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import { authorize } from '../support/digest-client.js';
+import { pidf, publish, presRules, putPresRules } from '../support/presence-client.js';
 import { headerOf } from '../support/raw-client.js';
 
 // The event-package framework (events/), seen through xcap-diff, its simplest package.
@@ -11,7 +12,7 @@ const DOC = 'resource-lists/users/sip:alice@parley.test/index';
 const list = (uri: string) => `<?xml version="1.0"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list name="f"><entry uri="${uri}"/></list></resource-lists>`;
 
 beforeAll(async () => {
-  app = await startAppliance({ config: { subscriptions: { rate: { burst: 12, perSecond: 0.1 } } }, users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } });
+  app = await startAppliance({ config: { subscriptions: { rate: { burst: 12, perSecond: 0.1 }, minNotifyInterval: 100 } }, users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -35,6 +36,33 @@ describe('subscriptions (RFC 6665) on the shared framework', () => {
     expect(await alice.refresh(0)).toMatch(/^SIP\/2\.0 200/);
     expect((await alice.nextNotify()).state).toBe('terminated;reason=timeout');
     alice.close();
+  });
+
+  it('keeps presence and buddy-list subscriptions across a restart, each told the state again, then changes', async () => {
+    const D = app.domain;
+    await putPresRules(app, 'carol', presRules([{ id: 'bob', watcher: `sip:bob@${D}`, handling: 'allow' }]));
+    await xcapRequest(app, 'PUT', `resource-lists/users/sip:bob@${D}/index`, { user: 'bob', body: list(`sip:carol@${D}`).replace('name="f"', 'name="buddies"'), headers: { 'Content-Type': 'application/resource-lists+xml' } });
+    await publish(app, 'carol', { body: pidf(D, 'carol', { tuples: { pc: 'open' }, activity: 'away' }) });
+    const watcher = await Subscriber.udp(app, 'bob');
+    expect(await watcher.subscribe({ event: 'presence', target: 'carol' })).toMatch(/^SIP\/2\.0 200/);
+    expect((await watcher.nextNotify()).body).toContain('away');
+    const lister = await Subscriber.udp(app, 'bob');
+    const eventlist = { headers: ['Supported: eventlist'], accept: 'application/pidf+xml, application/rlmi+xml, multipart/related' };
+    expect(await lister.subscribe({ event: 'presence', target: `sip:bob+buddies@${D}`, ...eventlist })).toMatch(/^SIP\/2\.0 200/);
+    expect((await lister.nextNotify()).body).toContain('version="0" fullState="true"');
+    await app.restart();
+    // publications do not survive a restart (carol's device publishes again at its next refresh): her state now is closed
+    const watched = await watcher.nextNotify();
+    expect(watched.state).toMatch(/^active;expires=/);
+    expect(watched.body).toContain('<basic>closed</basic>');
+    const listed = await lister.nextNotify();
+    expect(listed.body).toContain('fullState="true"');
+    expect(listed.body).toContain(`<resource uri="sip:carol@${D}">`);
+    // carol publishes again: both hear of it
+    await publish(app, 'carol', { body: pidf(D, 'carol', { tuples: { pc: 'open' }, activity: 'meal' }) });
+    expect((await watcher.notifyWhere((n) => n.body.includes('meal'))).state).toMatch(/^active/);
+    expect((await lister.notifyWhere((n) => n.body.includes('meal'))).body).toContain('fullState="false"');
+    for (const s of [watcher, lister]) s.close();
   });
 
   it("refuses an in-dialog SUBSCRIBE from someone else (403): another user's credentials, or another From", async () => {

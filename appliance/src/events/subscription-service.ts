@@ -159,6 +159,7 @@ export class SubscriptionService {
       destination: destinationFor(contact.uri, tx.source),
     });
     const sub = new Subscription(kindOf(pkg), pkg.event, dialog, subscriber.aor, opened.resource, opened.state, opened.data);
+    sub.eventId = parseEventHeader(req.headers.get('event'))?.id ?? null;
     if (expires === 0) {
       // a fetch (RFC 6665 §4.4.3): one NOTIFY with the current state, and the subscription is over
       this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: '0', Contact: dialog.state.localContact } });
@@ -177,7 +178,10 @@ export class SubscriptionService {
     this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: String(expires), Contact: dialog.state.localContact } });
     this.unanswered.delete(sub);
     pkg.started?.(sub);
-    this.kick(sub, { full: true, urgent: true });
+    // the first NOTIFY is part of this request's work: if its state cannot be read, the failure
+    // is this request's (logged by the router as a failure after the final response)
+    sub.dirty = sub.wantFull = true;
+    await this.deliver(sub, true);
   }
 
   /**
@@ -343,17 +347,29 @@ export class SubscriptionService {
     sub.paceTimer.unref();
   }
 
-  private async deliver(sub: Subscription): Promise<void> {
+  /**
+   * Builds and sends the next NOTIFY. When its body cannot be built (the store failed), the
+   * subscription cannot go on: it is ended with `deactivated` (RFC 6665 §4.2.2: subscribe again)
+   * and the failure is logged, or thrown to the caller with `rethrow`.
+   */
+  private async deliver(sub: Subscription, rethrow = false): Promise<void> {
     const pkg = this.packages.get(sub.kind);
     if (pkg === undefined || sub.state === 'terminated' || !sub.dirty) return;
     const full = sub.wantFull || !sub.fullSent;
     sub.rendering = true;
     sub.dirty = sub.wantFull = sub.urgent = false;
-    let body: NotifyBody | null = null;
+    let body: NotifyBody | null;
     try {
       body = await pkg.render(sub, full);
     } catch (err) {
-      this.log.error({ err, event: sub.event }, 'NOTIFY body could not be built');
+      sub.rendering = false;
+      if (!ended(sub)) {
+        this.drop(sub, 'deactivated');
+        this.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
+      }
+      if (rethrow) throw err;
+      this.log.error({ err, event: sub.event }, 'NOTIFY body could not be built: subscription ended');
+      return;
     }
     sub.rendering = false;
     // ended while its body was being built: the final NOTIFY has gone (or goes) instead
@@ -369,7 +385,7 @@ export class SubscriptionService {
   }
 
   private send(sub: Subscription, state: string, body: NotifyBody | null): void {
-    const headers: Record<string, string> = { Event: sub.event, 'Subscription-State': state };
+    const headers: Record<string, string> = { Event: sub.eventId === null ? sub.event : `${sub.event};id=${sub.eventId}`, 'Subscription-State': state };
     if (this.stack.userAgent) headers['User-Agent'] = this.stack.userAgent;
     const notify = sub.dialog.request('NOTIFY', headers, body ?? undefined);
     this.raiseCeiling(sub);
@@ -412,7 +428,7 @@ export class SubscriptionService {
       state: sub.state,
       expiresAt: sub.expiresAt,
       dialog: sub.dialog.state,
-      data: pkg?.persist ? pkg.persist(sub.data) : sub.data,
+      data: { package: pkg?.persist ? pkg.persist(sub.data) : sub.data, eventId: sub.eventId },
       seqCeiling: sub.seqCeiling,
     });
   }
@@ -429,14 +445,16 @@ export class SubscriptionService {
       if (pkg === undefined) continue;
       const dialog = new Dialog({ ...saved.dialog, localSeq: saved.seqCeiling });
       let data: unknown;
+      const { package: packageData, eventId } = saved.data as { package: unknown; eventId: string | null };
       try {
-        data = pkg.revive ? pkg.revive(saved.data) : saved.data;
+        data = pkg.revive ? pkg.revive(packageData) : packageData;
       } catch (err) {
         this.log.warn({ err, event: saved.event }, 'stored subscription dropped: its data cannot be read');
         continue;
       }
       const sub = new Subscription(saved.event, pkg.event, dialog, saved.subscriber, saved.resource, saved.state, data);
       sub.seqCeiling = saved.seqCeiling;
+      sub.eventId = eventId ?? null;
       this.arm(sub, Math.max(1, Math.round((saved.expiresAt - Date.now()) / 1000)));
       this.add(sub);
       await this.persist(sub);

@@ -25,6 +25,8 @@ export class Subscription<D = unknown> {
   expiryTimer: NodeJS.Timeout | null = null;
   /** the CSeq up to which NOTIFYs may go before the store must hear of a higher one */
   seqCeiling = 0;
+  /** the Event header's id parameter, echoed in every NOTIFY (RFC 6665 §8.2.1) */
+  eventId: string | null = null;
 
   constructor(
     /** the package that serves it (events/event-package.ts `kind`) */

@@ -25,6 +25,8 @@ interface RlsData {
   version: number;
   /** members whose state changed since the last NOTIFY */
   changed: Set<string>;
+  /** false after a restart until the members are read from the XDMS again */
+  loaded: boolean;
 }
 
 /**
@@ -82,15 +84,11 @@ export class RlsPackage implements EventPackage<RlsData> {
     if (list === null) throw new SipError(404, 'No such list');
     // a list is its owner's: others would learn whom the owner watches
     if (list.owner !== subscriber.aor) throw new SipError(403, 'Only the owner of a list may subscribe to it');
-    return { resource: list.uri, state: 'active', data: { list: list.uri, owner: list.owner, members: list.members, version: 0, changed: new Set() } };
+    return { resource: list.uri, state: 'active', data: { list: list.uri, owner: list.owner, members: list.members, version: 0, changed: new Set(), loaded: true } };
   }
 
   started(sub: Subscription<RlsData>): void {
-    if (sub.data.members.length === 0) {
-      this.reload(sub).catch((err: unknown) => this.log.warn({ err, list: sub.data.list }, 'list could not be read again'));
-      return;
-    }
-    this.index(sub, 1);
+    if (sub.data.loaded) this.index(sub, 1);
   }
 
   ended(sub: Subscription<RlsData>): void {
@@ -98,6 +96,7 @@ export class RlsPackage implements EventPackage<RlsData> {
   }
 
   async render(sub: Subscription<RlsData>, full: boolean): Promise<NotifyBody> {
+    if (!sub.data.loaded) await this.load(sub);
     const wanted = full ? sub.data.members : sub.data.members.filter((m) => sub.data.changed.has(this.canonical(m.uri)));
     sub.data.changed.clear();
     const resources = await Promise.all(wanted.map((m) => this.resource(sub, m)));
@@ -111,7 +110,7 @@ export class RlsPackage implements EventPackage<RlsData> {
   /** Members are read from the XDMS again once the subscription is back (`started`). */
   revive(saved: unknown): RlsData {
     const s = saved as { list: string; owner: string; version: number };
-    return { list: s.list, owner: s.owner, members: [], version: Number(s.version ?? 0), changed: new Set() };
+    return { list: s.list, owner: s.owner, members: [], version: Number(s.version ?? 0), changed: new Set(), loaded: false };
   }
 
   /** One member's instance, as the owner may see it under the member's rules. */
@@ -129,17 +128,22 @@ export class RlsPackage implements EventPackage<RlsData> {
   }
 
   private async reload(sub: Subscription<RlsData>): Promise<void> {
+    if (await this.load(sub)) this.subscriptions.resync(sub); // the list changed: the full state again (RFC 4662 §5.2 allows it at any time)
+  }
+
+  /** Reads the list's members from the XDMS; a list that is gone ends the subscription (noresource). */
+  private async load(sub: Subscription<RlsData>): Promise<boolean> {
     const list = await this.lookup.find(sub.data.list);
-    if (sub.state === 'terminated') return;
+    if (sub.state === 'terminated') return false;
     if (list === null) {
       await this.subscriptions.terminate(sub, 'noresource');
-      return;
+      return false;
     }
     this.index(sub, -1);
     sub.data.members = list.members;
+    sub.data.loaded = true;
     this.index(sub, 1);
-    // the list itself changed: the full state again (RFC 4662 §5.2 allows it at any time)
-    this.subscriptions.resync(sub);
+    return true;
   }
 
   private index(sub: Subscription<RlsData>, delta: 1 | -1): void {
