@@ -19,9 +19,12 @@ export function headerKey(name: string): string {
   return lower.length === 1 ? (COMPACT[lower] ?? lower) : lower;
 }
 
+/** Spellings already worked out; bounded, since header names come from the network. */
+const spelled = new Map<string, string>();
+
 /** The spelling we serialize a header key with. */
 export function canonicalName(key: string): string {
-  const special = CANONICAL[key];
+  const special = CANONICAL[key] ?? spelled.get(key);
   if (special !== undefined) return special;
   let out = '';
   let up = true;
@@ -29,6 +32,7 @@ export function canonicalName(key: string): string {
     out += up ? ch.toUpperCase() : ch;
     up = ch === '-';
   }
+  if (spelled.size < 512) spelled.set(key, out);
   return out;
 }
 
