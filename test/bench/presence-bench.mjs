@@ -1,4 +1,5 @@
 // The presence part of `npm run bench` (run.mjs --only presence): one PUBLISH fanned out to N
+/* global AbortSignal */
 // active watchers, the time until the last NOTIFY is received, NOTIFYs lost, and subscriptions
 // held per GiB of V8 heap. The watchers are a small UDP driver here (one socket, one dialog per
 // watcher, digest on every initial SUBSCRIBE, every NOTIFY answered 200 at once).
@@ -68,6 +69,8 @@ async function fanOut(ctx, target, watchers) {
       let marker = null;
       let lastAt = 0;
       let got = 0;
+      // only the watchers whose SUBSCRIBE got its 200 here count (one that timed out in this driver may still be live on the server)
+      const activeIds = new Set();
       sock.on('message', (m) => {
         const text = m.toString();
         const callId = /^Call-ID:\s*(\S+)/im.exec(text)?.[1];
@@ -75,7 +78,7 @@ async function fanOut(ctx, target, watchers) {
           // answer at once: Via, From, To, Call-ID, CSeq copied (RFC 3261 §8.2.6.2)
           const keep = text.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
           sock.send(['SIP/2.0 200 OK', ...keep, 'Content-Length: 0', '', ''].join('\r\n'), target.port, '127.0.0.1');
-          if (marker !== null && text.includes(marker) && !seen.has(callId)) {
+          if (marker !== null && text.includes(marker) && activeIds.has(callId) && !seen.has(callId)) {
             seen.set(callId, true);
             got++;
             lastAt = performance.now();
@@ -143,6 +146,7 @@ async function fanOut(ctx, target, watchers) {
               if (res.startsWith("SIP/2.0 200")) {
                 await first;
                 active++;
+                activeIds.add(`ps-${user}`);
               }
             } catch {
               // counted as not active
@@ -201,12 +205,12 @@ async function putRules(target, md5, DOMAIN) {
     '<?xml version="1.0" encoding="UTF-8"?><cr:ruleset xmlns:cr="urn:ietf:params:xml:ns:common-policy" xmlns:pr="urn:ietf:params:xml:ns:pres-rules">' +
     `<cr:rule id="all"><cr:conditions><cr:identity><cr:many domain="${DOMAIN}"/></cr:identity></cr:conditions><cr:actions><pr:sub-handling>allow</pr:sub-handling></cr:actions>` +
     '<cr:transformations><pr:provide-services><pr:all-services/></pr:provide-services><pr:provide-persons><pr:all-persons/></pr:provide-persons><pr:provide-all-attributes/></cr:transformations></cr:rule></cr:ruleset>';
-  const c = await fetch(url);
+  const c = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const nonce = /nonce="([^"]+)"/.exec(c.headers.get('www-authenticate'))[1];
   await c.arrayBuffer();
   const response = md5(`${md5(`alice:${DOMAIN}:alice-pw`)}:${nonce}:00000001:b:auth:${md5(`PUT:${uri}`)}`);
   const authz = `Digest username="alice", realm="${DOMAIN}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="b"`;
-  const res = await fetch(url, { method: 'PUT', body: doc, headers: { Authorization: authz, 'Content-Type': 'application/auth-policy+xml' } });
+  const res = await fetch(url, { method: 'PUT', body: doc, headers: { Authorization: authz, 'Content-Type': 'application/auth-policy+xml' }, signal: AbortSignal.timeout(15_000) });
   await res.arrayBuffer();
   if (!res.ok) throw new Error(`pres-rules PUT failed: ${res.status}`);
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global AbortSignal */
 // `npm run bench`: Parley and Kamailio under the same SIPp load on loopback.
 // Prints figures; asserts nothing about time. Needs the Debian packages sip-tester and kamailio.
 //
@@ -129,7 +130,11 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
     port: sipPort,
     httpPort,
     pid: p.child.pid,
-    health: async (gc = false) => (await fetch(`http://127.0.0.1:${httpPort}/health${gc ? '?gc=1' : ''}`)).json(),
+    // bounded, and tried again once: a request lost on this busy machine must not hang the whole run
+    health: async (gc = false) => {
+      const get = () => fetch(`http://127.0.0.1:${httpPort}/health${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.json());
+      return get().catch(get);
+    },
     stop: async () => (p.child.kill('SIGTERM'), await p.done),
   };
 }

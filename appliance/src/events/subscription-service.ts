@@ -28,6 +28,9 @@ export interface SubscriptionOptions {
   rate: SubscribeRateOptions;
 }
 
+/** NOTIFYs sent per turn of the event loop in a fan-out (see `flush`). */
+const FANOUT_SLICE = 200;
+
 /** CSeqs handed out between two writes of a subscription's ceiling (see `seqCeiling`). */
 const SEQ_BLOCK = 1000;
 
@@ -336,16 +339,45 @@ export class SubscriptionService {
     if (wait <= 0) {
       if (sub.paceTimer) clearTimeout(sub.paceTimer);
       sub.paceTimer = null;
-      void this.deliver(sub);
+      this.enqueue(sub);
       return;
     }
     if (sub.paceTimer) return;
     sub.paceTimer = setTimeout(() => {
       sub.paceTimer = null;
-      void this.deliver(sub);
+      this.enqueue(sub);
     }, wait);
     sub.paceTimer.unref();
   }
+
+  /** NOTIFYs due now, sent in slices (see `flush`). */
+  private readonly due = new Set<Subscription>();
+  private flushing = false;
+
+  private enqueue(sub: Subscription): void {
+    this.due.add(sub);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /**
+   * Sends the due NOTIFYs, FANOUT_SLICE per turn of the event loop: one PUBLISH to thousands of
+   * watchers then never holds the loop for the whole fan-out, the 200s coming back are read
+   * between slices (so their transactions end before any retransmission), and no receiver is
+   * flooded with thousands of datagrams at once.
+   */
+  private readonly flush = (): void => {
+    let n = 0;
+    for (const sub of this.due) {
+      this.due.delete(sub);
+      void this.deliver(sub);
+      if (++n === FANOUT_SLICE) break;
+    }
+    if (this.due.size > 0) setImmediate(this.flush);
+    else this.flushing = false;
+  };
 
   /**
    * Builds and sends the next NOTIFY. When its body cannot be built (the store failed), the
@@ -480,6 +512,7 @@ export class SubscriptionService {
       if (sub.paceTimer) clearTimeout(sub.paceTimer);
     }
     this.subs.clear();
+    this.due.clear();
     this.byResource.clear();
     this.perFlow.clear();
     this.perUser.clear();
