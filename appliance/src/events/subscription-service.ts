@@ -11,10 +11,11 @@ import type { Authenticator } from '../core/authenticator.js';
 import { authenticateSip } from '../core/sip-authentication.js';
 import { checkRequire } from '../core/extensions.js';
 import type { Logger } from '../log.js';
-import type { EventPackage, NotifyBody, Subscriber } from './event-package.js';
+import type { EventPackage, Subscriber } from './event-package.js';
 import { Subscription } from './subscription.js';
 import type { SubscriptionStore } from './subscription-store.js';
 import { SubscribeRate, type SubscribeRateOptions } from './subscribe-rate.js';
+import { NotifySender } from './notify-sender.js';
 
 export interface SubscriptionOptions {
   minExpires: number;
@@ -27,9 +28,6 @@ export interface SubscriptionOptions {
   /** SUBSCRIBEs per subscriber: a burst, then a steady rate (503 past it) */
   rate: SubscribeRateOptions;
 }
-
-/** NOTIFYs sent per turn of the event loop in a fan-out (see `flush`). */
-const FANOUT_SLICE = 200;
 
 /** CSeqs handed out between two writes of a subscription's ceiling (see `seqCeiling`). */
 const SEQ_BLOCK = 1000;
@@ -60,6 +58,7 @@ export class SubscriptionService {
   private readonly rate: SubscribeRate;
   /** subscriptions whose 2xx has not left yet: their NOTIFYs wait (RFC 6665 allows either order; clients want this one) */
   private readonly unanswered = new WeakSet<Subscription>();
+  private readonly notifier: NotifySender;
 
   constructor(
     private readonly stack: SipStack,
@@ -70,6 +69,11 @@ export class SubscriptionService {
     private readonly log: Logger,
   ) {
     this.rate = new SubscribeRate(opts.rate);
+    this.notifier = new NotifySender(stack, (kind) => this.packages.get(kind), opts.minNotifyInterval, log, {
+      held: (sub) => this.unanswered.has(sub),
+      gone: (sub, reason) => this.drop(sub, reason),
+      sent: (sub) => this.raiseCeiling(sub),
+    });
   }
 
   /** Adds an event package; returns the router's SUBSCRIBE handler for it. */
@@ -168,7 +172,7 @@ export class SubscriptionService {
       this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: '0', Contact: dialog.state.localContact } });
       sub.state = 'terminated';
       const body = opened.state === 'active' ? await pkg.render(sub, true) : null;
-      this.send(sub, subscriptionState('terminated', { reason: 'timeout' }), body);
+      this.notifier.send(sub, subscriptionState('terminated', { reason: 'timeout' }), body);
       return;
     }
     this.arm(sub, expires);
@@ -184,7 +188,7 @@ export class SubscriptionService {
     // the first NOTIFY is part of this request's work: if its state cannot be read, the failure
     // is this request's (logged by the router as a failure after the final response)
     sub.dirty = sub.wantFull = true;
-    await this.deliver(sub, true);
+    await this.notifier.deliver(sub, true);
   }
 
   /**
@@ -223,7 +227,7 @@ export class SubscriptionService {
     await this.persist(sub);
     this.stack.reply(tx, 200, 'OK', { headers: { Expires: String(expires), Contact: sub.dialog.state.localContact } });
     // RFC 6665 §4.2.2: a NOTIFY with the current state follows every accepted refresh
-    this.kick(sub, { full: true, urgent: true });
+    this.notifier.kick(sub, { full: true, urgent: true });
   }
 
   /** The AOR a From URI names, as the directory spells our users (user parts are case-insensitive). */
@@ -234,19 +238,19 @@ export class SubscriptionService {
 
   /** Tells the framework that the next NOTIFY must carry the full state again (paced as a change). */
   resync(sub: Subscription): void {
-    this.kick(sub, { full: true, urgent: false });
+    this.notifier.kick(sub, { full: true, urgent: false });
   }
 
   /** Tells the framework that a subscription's state changed: a NOTIFY follows, paced by the package's rate. */
   changed(sub: Subscription): void {
-    this.kick(sub, { full: false, urgent: false });
+    this.notifier.kick(sub, { full: false, urgent: false });
   }
 
   /** Moves a subscription between pending and active (e.g. the presentity accepted the watcher): a NOTIFY at once. */
   async setState(sub: Subscription, state: 'pending' | 'active'): Promise<void> {
     if (sub.state === 'terminated' || sub.state === state) return;
     sub.state = state;
-    this.kick(sub, { full: true, urgent: true });
+    this.notifier.kick(sub, { full: true, urgent: true });
     await this.persist(sub);
   }
 
@@ -261,7 +265,7 @@ export class SubscriptionService {
     this.drop(sub, reason);
     const pkg = this.packages.get(sub.kind);
     const body = wasActive && reason !== 'rejected' && reason !== 'noresource' && pkg ? await pkg.render(sub, true) : null;
-    this.send(sub, subscriptionState('terminated', { reason, retryAfter }), body);
+    this.notifier.send(sub, subscriptionState('terminated', { reason, retryAfter }), body);
   }
 
   private drop(sub: Subscription, reason: TerminationReason): void {
@@ -323,122 +327,6 @@ export class SubscriptionService {
   }
 
   /**
-   * Schedules the next NOTIFY. The body is built when it leaves, so changes that come faster
-   * than the package's rate (RFC 6665 §7.2.6; RFC 3856 §6.4 for presence) fold into one NOTIFY
-   * with the latest state. A change of subscription state (`urgent`) does not wait.
-   */
-  private kick(sub: Subscription, how: { full: boolean; urgent: boolean }): void {
-    if (sub.state === 'terminated') return;
-    sub.dirty = true;
-    sub.wantFull ||= how.full;
-    sub.urgent ||= how.urgent;
-    if (sub.rendering || this.unanswered.has(sub)) return;
-    const pkg = this.packages.get(sub.kind);
-    const interval = pkg?.minNotifyInterval ?? this.opts.minNotifyInterval;
-    const wait = sub.urgent || !sub.fullSent ? 0 : sub.lastSentAt + interval - Date.now();
-    if (wait <= 0) {
-      if (sub.paceTimer) clearTimeout(sub.paceTimer);
-      sub.paceTimer = null;
-      this.enqueue(sub);
-      return;
-    }
-    if (sub.paceTimer) return;
-    sub.paceTimer = setTimeout(() => {
-      sub.paceTimer = null;
-      this.enqueue(sub);
-    }, wait);
-    sub.paceTimer.unref();
-  }
-
-  /** NOTIFYs due now, sent in slices (see `flush`). */
-  private readonly due = new Set<Subscription>();
-  private flushing = false;
-
-  private enqueue(sub: Subscription): void {
-    this.due.add(sub);
-    if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  /**
-   * Sends the due NOTIFYs, FANOUT_SLICE per turn of the event loop: one PUBLISH to thousands of
-   * watchers then never holds the loop for the whole fan-out, the 200s coming back are read
-   * between slices (so their transactions end before any retransmission), and no receiver is
-   * flooded with thousands of datagrams at once.
-   */
-  private readonly flush = (): void => {
-    let n = 0;
-    for (const sub of this.due) {
-      this.due.delete(sub);
-      void this.deliver(sub);
-      if (++n === FANOUT_SLICE) break;
-    }
-    if (this.due.size > 0) setImmediate(this.flush);
-    else this.flushing = false;
-  };
-
-  /**
-   * Builds and sends the next NOTIFY. When its body cannot be built (the store failed), the
-   * subscription cannot go on: it is ended with `deactivated` (RFC 6665 §4.2.2: subscribe again)
-   * and the failure is logged, or thrown to the caller with `rethrow`.
-   */
-  private async deliver(sub: Subscription, rethrow = false): Promise<void> {
-    const pkg = this.packages.get(sub.kind);
-    if (pkg === undefined || sub.state === 'terminated' || !sub.dirty) return;
-    const full = sub.wantFull || !sub.fullSent;
-    sub.rendering = true;
-    sub.dirty = sub.wantFull = sub.urgent = false;
-    let body: NotifyBody | null;
-    try {
-      body = await pkg.render(sub, full);
-    } catch (err) {
-      sub.rendering = false;
-      if (!ended(sub)) {
-        this.drop(sub, 'deactivated');
-        this.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
-      }
-      if (rethrow) throw err;
-      this.log.error({ err, event: sub.event }, 'NOTIFY body could not be built: subscription ended');
-      return;
-    }
-    sub.rendering = false;
-    // ended while its body was being built: the final NOTIFY has gone (or goes) instead
-    if (ended(sub)) return;
-    const state = subscriptionState(sub.state, { expires: sub.remaining() });
-    this.send(sub, state, body);
-    sub.fullSent ||= full;
-    sub.lastSentAt = Date.now();
-    if (sub.dirty) {
-      sub.dirty = false;
-      this.kick(sub, { full: false, urgent: false });
-    }
-  }
-
-  private send(sub: Subscription, state: string, body: NotifyBody | null): void {
-    const headers: Record<string, string> = { Event: sub.eventId === null ? sub.event : `${sub.event};id=${sub.eventId}`, 'Subscription-State': state };
-    if (this.stack.userAgent) headers['User-Agent'] = this.stack.userAgent;
-    const notify = sub.dialog.request('NOTIFY', headers, body ?? undefined);
-    this.raiseCeiling(sub);
-    this.stack.sendRequest(notify, sub.dialog.state.destination, {
-      onFinal: (res) => {
-        // RFC 6665 §4.2.2: a 481, or any other failure response, to a NOTIFY ends the subscription
-        if (res.status >= 300) this.lost(sub);
-      },
-      onTimeout: () => this.lost(sub),
-      onTransportError: () => this.lost(sub),
-    });
-  }
-
-  /** The subscriber is gone (RFC 6665 §4.2.2: NOTIFY failed or timed out): no final NOTIFY. */
-  private lost(sub: Subscription): void {
-    if (sub.state === 'terminated') return;
-    this.log.debug({ event: sub.event, resource: sub.resource }, 'subscription ended: NOTIFY failed');
-    this.drop(sub, 'timeout');
-  }
-
-  /**
    * A restarted process must send NOTIFYs with CSeqs above those already sent (RFC 3261
    * §12.2.1.1). Writing the CSeq of every NOTIFY would cost a commit each; instead a ceiling is
    * stored, a thousand ahead, and a restart starts from it.
@@ -491,7 +379,7 @@ export class SubscriptionService {
       this.add(sub);
       await this.persist(sub);
       pkg.started?.(sub);
-      this.kick(sub, { full: true, urgent: true });
+      this.notifier.kick(sub, { full: true, urgent: true });
       n++;
     }
     return n;
@@ -506,13 +394,13 @@ export class SubscriptionService {
     for (const sub of [...this.subs.values()]) {
       if (!persistable(sub) || this.store === null) {
         sub.state = 'terminated';
-        this.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
+        this.notifier.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
       }
       if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
       if (sub.paceTimer) clearTimeout(sub.paceTimer);
     }
     this.subs.clear();
-    this.due.clear();
+    this.notifier.clear();
     this.byResource.clear();
     this.perFlow.clear();
     this.perUser.clear();
