@@ -122,7 +122,9 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   let up = false;
   for (let i = 0; i < 100 && !up && p.child.exitCode === null; i++) {
     await sleep(100);
-    up = await fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.ok, () => false);
+    // bounded: the HTTP port is bound early in start-up, and a request that reaches it before the
+    // routes are attached waits for nothing (that hung whole runs)
+    up = await fetch(`http://127.0.0.1:${httpPort}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
   }
   if (!up) throw new Error(`parley did not start:\n${p.output()}`);
   return {
