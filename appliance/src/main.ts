@@ -24,6 +24,7 @@ import { MessageCipher } from './im/deferred/message-cipher.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
+import { Reachability } from './im/pager/reachability.js';
 import { bindHttp, serveHttp } from './http/http-app.js';
 import { healthRoute } from './http/health-route.js';
 import { consoleRoute } from './http/console-route.js';
@@ -34,7 +35,17 @@ import { TerminatingPolicy } from './im/participating/terminating-policy.js';
 import { ListResolver } from './xdms/list-resolver.js';
 import { AttributeIndex } from './xdms/attribute-index.js';
 import { APP_USAGES } from './xdms/app-usages.js';
-import { XcapDiffNotifier } from './xdms/xcap-diff.js';
+import { XcapDiffPackage } from './xdms/xcap-diff.js';
+import { SubscriptionService } from './events/subscription-service.js';
+import { SubscriptionStore } from './events/subscription-store.js';
+import { Publications } from './presence/publications.js';
+import { PublishHandler } from './presence/publish-handler.js';
+import { PresenceComposer } from './presence/presence-composer.js';
+import { PresenceAuthorizer } from './presence/presence-authorizer.js';
+import { PresencePackage } from './presence/presence-package.js';
+import { WinfoPackage } from './presence/winfo-package.js';
+import { RlsPackage } from './rls/rls-package.js';
+import { ListLookup } from './rls/list-lookup.js';
 import { ParsedDocumentCache } from './xdms/parsed-cache.js';
 import { VERSION } from './version.js';
 import { KeyedMutex } from './util/keyed-mutex.js';
@@ -172,7 +183,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const user = domain.userOf(aor);
     if (user !== null) delivery.onRegistered(user);
   };
-  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull });
+  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull }, new Reachability((flowId) => stack.hasFlow(flowId)));
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
@@ -184,15 +195,34 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
-  const xcapDiff = new XcapDiffNotifier(stack, documents, domain, auth, { xcapRootUrl, xcapRootPath: XCAP_ROOT, ...config.subscriptions }, log);
-  const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle).serveEvent('xcap-diff', xcapDiff.handle);
+  // one subscription framework (RFC 6665) for every event package
+  const subscriptions = new SubscriptionService(stack, auth, domain, new SubscriptionStore(ds), config.subscriptions, log);
+  const xcapDiff = new XcapDiffPackage(subscriptions, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT });
+  const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle);
+  router.serveEvent(xcapDiff.event, subscriptions.register(xcapDiff));
+  // the presence server (R1-R4): PUBLISH, presence and watcher-info subscriptions
+  const publications = new Publications(config.presence.maxPublicationsPerUser);
+  const composer = new PresenceComposer(publications, documents, location, log);
+  location.onBindingsChanged = (aor) => composer.registrationChanged(aor);
+  const authorizer = new PresenceAuthorizer(documents);
+  const presence = new PresencePackage(subscriptions, composer, authorizer, users, domain, log);
+  const winfo = new WinfoPackage(subscriptions, presence);
+  // the resource list server (R3): presence SUBSCRIBEs to list URIs
+  const rlsServices = uniqueIndexes.find((i) => i.auid === 'rls-services')!;
+  const rls = new RlsPackage(subscriptions, new ListLookup(documents, rlsServices, lists, domain), composer, authorizer, documents, users, domain, log);
+  subscriptions.register(rls);
+  router.serve('PUBLISH', new PublishHandler(stack, auth, domain, publications, config.presence).handle);
+  router.serveEvent(presence.event, subscriptions.register(presence));
+  router.serveEvent(winfo.event, subscriptions.register(winfo));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
-  // an idle connection stays open while it carries a registration or an xcap-diff subscription
-  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
+  // an idle connection stays open while it carries a registration or a subscription
+  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || subscriptions.usesFlow(flowId));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   delivery.start();
+  const restored = await subscriptions.restore();
+  if (restored > 0) log.info({ restored }, 'subscriptions restored from the store');
   const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
   const sessions = new SessionStore(ds, { lifetime: config.admin.sessionLifetime, idleTimeout: config.admin.idleTimeout });
   sessions.start();
@@ -203,7 +233,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       registrations: () => location.size,
       storedMessages: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
       transactions: () => stack.transactionCounts,
-      subscriptions: () => xcapDiff.size,
+      subscriptions: () => Object.values(subscriptions.counts()).reduce((a, b) => a + b, 0),
+      subscriptionsByEvent: () => subscriptions.counts(),
       parsedCache: () => parsed.stats(),
       overload: () => stack.overloadState,
     });
@@ -255,7 +286,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     async stop() {
       delivery.stop();
       sessions.stop();
-      xcapDiff.stop();
+      subscriptions.stop();
+      publications.stop();
       location.stop();
       users.stop();
       stack.close();

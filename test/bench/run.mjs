@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global AbortSignal */
 // `npm run bench`: Parley and Kamailio under the same SIPp load on loopback.
 // Prints figures; asserts nothing about time. Needs the Debian packages sip-tester and kamailio.
 //
@@ -20,7 +21,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -121,7 +122,9 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   let up = false;
   for (let i = 0; i < 100 && !up && p.child.exitCode === null; i++) {
     await sleep(100);
-    up = await fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.ok, () => false);
+    // bounded: the HTTP port is bound early in start-up, and a request that reaches it before the
+    // routes are attached waits for nothing (that hung whole runs)
+    up = await fetch(`http://127.0.0.1:${httpPort}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
   }
   if (!up) throw new Error(`parley did not start:\n${p.output()}`);
   return {
@@ -129,7 +132,11 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
     port: sipPort,
     httpPort,
     pid: p.child.pid,
-    health: async (gc = false) => (await fetch(`http://127.0.0.1:${httpPort}/health${gc ? '?gc=1' : ''}`)).json(),
+    // bounded, and tried again once: a request lost on this busy machine must not hang the whole run
+    health: async (gc = false) => {
+      const get = () => fetch(`http://127.0.0.1:${httpPort}/health${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.json());
+      return get().catch(get);
+    },
     stop: async () => (p.child.kill('SIGTERM'), await p.done),
   };
 }
@@ -531,6 +538,10 @@ if (ONLY.has('relay')) results.relay = await relayBench();
 if (ONLY.has('deferred')) results.deferred = await deferredBench();
 if (ONLY.has('memory')) results.memory = await memoryBench();
 if (ONLY.has('xcap')) results.xcap = await xcapBench();
+if (ONLY.has('presence')) {
+  const { presenceBench } = await import('./presence-bench.mjs');
+  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number) });
+}
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -561,5 +572,10 @@ if (results.xcap) {
     `  SIP p99 alone / with ${x.sipWithPuts.putPerSecond.toFixed(0)} XCAP PUT/s: REGISTER->401 ${x.sipAlone.challenge.p99.toFixed(2)} / ${x.sipWithPuts.challenge.p99.toFixed(2)} ms, ` +
       `REGISTER->200 ${x.sipAlone.register.p99.toFixed(2)} / ${x.sipWithPuts.register.p99.toFixed(2)} ms`,
   );
+}
+if (results.presence) {
+  for (const [n, r] of Object.entries(results.presence)) {
+    console.log(`  presence, ${n}: one PUBLISH, last NOTIFY after ${r.fanOutMs.toFixed(0)} ms, ${r.lost} of ${r.active} lost${r.perGiB ? `; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap` : ''}`);
+  }
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

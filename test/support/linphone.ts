@@ -11,6 +11,9 @@ export interface LinphoneOptions {
   domain: string;
   /** the appliance's UDP port on 127.0.0.1: registrar and outbound proxy */
   proxyPort: number;
+  /** more linphonerc lines: keys for the account (`[proxy_0]`), then any further sections (friends) */
+  accountExtra?: string[];
+  sectionsExtra?: string[];
 }
 
 export interface LinphoneResponse {
@@ -87,7 +90,9 @@ export class Linphone {
     return [
       '[sip]', 'sip_port=-1', 'sip_tcp_port=0', 'sip_tls_port=0', 'default_proxy=0',
       '[proxy_0]', `reg_identity=sip:${o.user}@${o.domain}`, `reg_proxy=${proxy}`, `reg_route=${proxy}`, 'reg_expires=300', 'reg_sendregister=1',
+      ...(o.accountExtra ?? []),
       '[auth_info_0]', `username=${o.user}`, `passwd=${o.password}`, `domain=${o.domain}`,
+      ...(o.sectionsExtra ?? []),
       '',
     ].join('\n');
   }

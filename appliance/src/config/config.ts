@@ -159,6 +159,26 @@ export const ConfigSchema = z
         defaultExpires: z.number().int().min(1).default(3600),
         /** subscriptions one user may hold per event package */
         maxPerUser: z.number().int().min(1).default(20),
+        /** least ms between two NOTIFYs of one subscription for changes of state (RFC 3856 §6.4: 5 s for presence) */
+        minNotifyInterval: z.number().int().min(0).default(5000),
+        /** SUBSCRIBEs per subscriber: a burst, then a steady rate per second (503 + Retry-After past it) */
+        rate: z
+          .object({ burst: z.number().int().min(1).default(50), perSecond: z.number().min(0.01).default(10) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    presence: z
+      .object({
+        /** PUBLISH intervals (RFC 3903 §6: 423 with Min-Expires below the minimum) */
+        minExpires: z.number().int().min(1).default(60),
+        maxExpires: z.number().int().min(1).default(3600),
+        defaultExpires: z.number().int().min(1).default(3600),
+        /** larger PIDF bodies get 413 */
+        maxBodyBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+        /** publications (devices) one presentity may have at once (403 past it) */
+        maxPublicationsPerUser: z.number().int().min(1).default(20),
       })
       .strict()
       .prefault({}),

@@ -14,6 +14,8 @@ export type ForkOutcome =
       best: SipResponse | null;
       /** every branch failed as "not reachable now": 408, 480, 503, timeout, transport error */
       unavailable: boolean;
+      /** the branches (by index) that got no response at all: timeout, transport error, or none by the deadline */
+      unreached: number[];
     };
 
 /** Statuses that mean the device could not take the message now, so storing it is right (P2). */
@@ -48,16 +50,19 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
     let best: SipResponse | null = null;
     let unavailable = true;
     const txs: ClientTransaction[] = [];
+    const responded = new Set<number>();
     // on the stack's shared queue for this duration, not a node timer per message
     const timer = stack.timerQueues.start(timeoutMs, () => finish());
     const finish = (answer?: SipResponse): void => {
       if (settled) return;
       settled = true;
       stack.timerQueues.stop(timer);
-      resolve(answer ? { answered: answer } : { best, unavailable });
+      const unreached = branches.map((_, i) => i).filter((i) => !responded.has(i));
+      resolve(answer ? { answered: answer } : { best, unavailable, unreached });
     };
-    const failed = (res: SipResponse | null): void => {
+    const failed = (res: SipResponse | null, i: number): void => {
       if (res !== null) {
+        responded.add(i);
         if (!UNAVAILABLE.has(res.status)) unavailable = false;
         if (best === null || rank(res.status) < rank(best.status)) best = res;
       }
@@ -67,15 +72,15 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
       finish();
       return;
     }
-    for (const b of branches) {
+    branches.forEach((b, i) => {
       txs.push(
         stack.sendRequest(b.request, b.destination, {
-          onFinal: (res) => (res.status < 300 ? finish(res) : failed(res)),
-          onTimeout: () => failed(null),
-          onTransportError: () => failed(null),
+          onFinal: (res) => (res.status < 300 ? finish(res) : failed(res, i)),
+          onTimeout: () => failed(null, i),
+          onTransportError: () => failed(null, i),
         }),
       );
-    }
+    });
   });
 }
 

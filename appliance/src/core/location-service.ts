@@ -19,6 +19,8 @@ export class LocationService {
   private sweeper: NodeJS.Timeout | null = null;
   /** called when a user gains a contact (the deferred store pushes then) */
   onRegistered: ((aor: string) => void) | null = null;
+  /** called after any change of an AOR's bindings (registration state as presence, R4) */
+  onBindingsChanged: ((aor: string) => void) | null = null;
 
   constructor(
     ds: DataSource,
@@ -144,6 +146,7 @@ export class LocationService {
     }
     if (l.length === 0) this.byAor.delete(aor);
     if (upserts.length > 0) this.onRegistered?.(aor);
+    this.onBindingsChanged?.(aor);
     return true;
   }
 
@@ -153,6 +156,7 @@ export class LocationService {
     if (l === undefined) return;
     this.byAor.delete(aor);
     for (const b of l) this.countFlow(b, -1);
+    this.onBindingsChanged?.(aor);
     await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ aor }));
     this.log.info({ aor }, 'bindings removed: service revoked');
   }
@@ -166,6 +170,7 @@ export class LocationService {
       removed += l.length - keep.length;
       if (keep.length === 0) this.byAor.delete(aor);
       else if (keep.length !== l.length) this.byAor.set(aor, keep);
+      if (keep.length !== l.length) this.onBindingsChanged?.(aor);
     }
     if (removed > 0) {
       await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ flowId }));
@@ -180,6 +185,7 @@ export class LocationService {
       const keep = l.filter((b) => b.expiresAt > now);
       if (keep.length === 0) this.byAor.delete(aor);
       else if (keep.length !== l.length) this.byAor.set(aor, keep);
+      if (keep.length !== l.length) this.onBindingsChanged?.(aor);
     }
     try {
       await this.writes.transaction((em) => em.getRepository(BindingEntity).delete({ expiresAt: LessThan(now) }));

@@ -9,6 +9,8 @@ export interface HealthSource {
   storedMessages(): number;
   transactions(): { server: number; client: number };
   subscriptions(): number;
+  /** live subscriptions per event package */
+  subscriptionsByEvent?(): Record<string, number>;
   /** the XDMS's parsed-document cache: entries, estimated bytes, budget */
   parsedCache(): { entries: number; bytes: number; maxBytes: number };
   /** overload control: the share of new work admitted, the receive queue delay, requests refused */
@@ -35,6 +37,7 @@ export function healthRoute(version: string, src: HealthSource): Koa.Middleware 
       storedMessages: src.storedMessages(),
       transactions: src.transactions(),
       subscriptions: src.subscriptions(),
+      subscriptionsByEvent: src.subscriptionsByEvent?.(),
       xdms: { parsedCache: src.parsedCache() },
       overload: src.overload(),
       memory: { rssMiB: mib(process.memoryUsage.rss()), heapUsedMiB: mib(process.memoryUsage().heapUsed) },

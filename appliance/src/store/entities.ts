@@ -211,6 +211,37 @@ export const AuditEntity = new EntitySchema<AuditRow>({
   },
 });
 
+/** A subscription that survives a restart (events/subscription-store.ts); dialog and data as JSON. */
+export interface SubscriptionRow {
+  /** the dialog id: Call-ID, local tag, remote tag */
+  id: string;
+  event: string;
+  subscriber: string;
+  resource: string;
+  state: string;
+  expiresAt: number;
+  dialog: string;
+  data: string;
+  /** NOTIFYs may use CSeqs up to this; a restarted process starts above it (RFC 3261 §12.2.1.1) */
+  seqCeiling: number;
+}
+
+export const SubscriptionEntity = new EntitySchema<SubscriptionRow>({
+  name: 'Subscription',
+  tableName: 'subscriptions',
+  columns: {
+    id: { type: String, primary: true },
+    event: { type: String },
+    subscriber: { type: String },
+    resource: { type: String },
+    state: { type: String },
+    expiresAt: { type: 'bigint', name: 'expires_at', transformer: numeric() },
+    dialog: { type: 'text' },
+    data: { type: 'text' },
+    seqCeiling: { type: Number, name: 'seq_ceiling' },
+  },
+});
+
 /** SQLite hands bigint columns back as numbers or strings depending on size; we keep ms numbers. */
 function numeric() {
   return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };

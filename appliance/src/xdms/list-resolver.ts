@@ -112,6 +112,12 @@ export class ListResolver {
     return out;
   }
 
+  /** The members of the list an XCAP URI names (RLS `<resource-list>`, RFC 4826 §4.2), or null when it is not ours or gone. */
+  async membersAt(ref: string): Promise<Member[] | null> {
+    const el = await this.element(ref, false);
+    return el === null ? null : this.expand(el);
+  }
+
   /** Refuses a resource-lists document whose external references would loop (409 constraint-failure). */
   async checkNoLoops(key: DocumentKey, content: string, dom?: XmlDocument): Promise<void> {
     // the caller's DOM of `content`, when it has one: a 200-entry list is not parsed twice per write

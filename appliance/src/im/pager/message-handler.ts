@@ -12,6 +12,7 @@ import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
 import type { SenderIdentity } from '../participating/originating-policy.js';
 import { messageToDevice } from '../device-request.js';
 import { MessageRate } from './message-rate.js';
+import type { Reachability } from './reachability.js';
 
 export interface PagerOptions {
   /** how long live delivery waits before the message is stored instead (under the sender's 32 s Timer F) */
@@ -36,6 +37,7 @@ export class MessageHandler {
     private readonly store: DeferredStore,
     private readonly delivery: DeferredDelivery,
     private readonly opts: PagerOptions,
+    private readonly reach: Reachability | null = null,
   ) {}
 
   /**
@@ -45,12 +47,18 @@ export class MessageHandler {
   async handle(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<void> {
     this.rate.count();
     const aor = this.domain.aor(recipient);
-    const bindings = storeOnly ? [] : this.location.lookup(aor);
+    const registered = storeOnly ? [] : this.location.lookup(aor);
+    // R4: only devices that can take it now; with none, straight to storage, no fork to wait out
+    const bindings = this.reach === null ? registered : this.reach.reachable(registered);
     if (bindings.length > 0) {
       const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs);
       if (outcome.answered) {
         this.relay(tx, outcome.answered);
         return;
+      }
+      if (this.reach !== null) {
+        const unreached = new Set(outcome.unreached);
+        bindings.forEach((b, i) => (unreached.has(i) ? this.reach!.unreached(b) : this.reach!.answered(b)));
       }
       if (!outcome.unavailable && outcome.best !== null) {
         this.relay(tx, outcome.best);
@@ -58,7 +66,7 @@ export class MessageHandler {
       }
     }
     await this.defer(req, tx, sender, recipient);
-    if (bindings.length > 0) this.delivery.scheduleRetry(recipient, 1);
+    if (registered.length > 0) this.delivery.scheduleRetry(recipient, 1);
   }
 
   /** A polite block (Y2): the sender is told 202, as if the message were stored, and it goes nowhere. */

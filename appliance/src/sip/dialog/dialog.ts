@@ -72,7 +72,7 @@ export class Dialog {
   }
 
   /** Builds a request inside the dialog (RFC 3261 §12.2.1.1); the stack adds the Via. */
-  request(method: string, headers: Record<string, string>, body?: { type: string; content: string }): SipRequest {
+  request(method: string, headers: Record<string, string>, body?: { type: string; content: string | Buffer }): SipRequest {
     const s = this.state;
     const h = new Headers();
     h.set('from', `<${s.localUri}>;tag=${s.localTag}`);
@@ -82,13 +82,17 @@ export class Dialog {
     h.set('max-forwards', '70');
     h.set('contact', s.localContact);
     for (const [k, v] of Object.entries(headers)) h.set(k, v);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     if (body) {
       h.set('content-type', body.type);
-      buf = Buffer.from(body.content);
+      buf = typeof body.content === 'string' ? Buffer.from(body.content) : body.content;
     }
-    return new SipRequest(method, parseUri(s.remoteTarget), s.remoteTarget, h, buf);
+    if (this.target === null || this.target.text !== s.remoteTarget) this.target = { text: s.remoteTarget, uri: parseUri(s.remoteTarget) };
+    return new SipRequest(method, this.target.uri, s.remoteTarget, h, buf);
   }
+
+  /** the remote target, parsed once (a presence fan-out builds thousands of NOTIFYs per change) */
+  private target: { text: string; uri: Uri } | null = null;
 
   /** RFC 3261 §12.2.2: an in-dialog request with a lower CSeq than the last one is out of order. */
   acceptRemoteSeq(seq: number): boolean {

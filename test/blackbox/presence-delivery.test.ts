@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAppliance, type RunningAppliance } from '../support/appliance.js';
+import { RawClient } from '../support/raw-client.js';
+import { registerContact, sendMessage } from '../support/sip-user.js';
+import { pidf, publish } from '../support/presence-client.js';
+
+// T1 = 100 ms: live delivery waits 16 x T1 = 1.6 s for a device before storing (docs/architecture.md)
+const CONFIG = { sip: { timers: { T1: 100 } } };
+let app: RunningAppliance;
+const alice = { name: 'alice', password: 'alice-pw' };
+const bob = { name: 'bob', password: 'bob-pw' };
+
+beforeAll(async () => {
+  app = await startAppliance({ config: CONFIG, users: { alice: 'alice-pw', bob: 'bob-pw' } });
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+const messagesIn = (device: RawClient, text: string) => device.inbox.filter((m) => m.startsWith('MESSAGE ') && m.includes(text));
+
+describe('presence-driven delivery (R4)', () => {
+  it('stores at once for a user whose only device stopped answering, until it registers again', async () => {
+    const device = await RawClient.udp(app.sipPort);
+    expect(await registerContact(app, bob, `127.0.0.1:${device.localPort}`, 300)).toMatch(/^SIP\/2\.0 200/);
+    // the device is gone without unregistering: the first message waits out the fork, then is stored
+    expect(await sendMessage(app, alice, 'bob', 'first while away')).toMatch(/^SIP\/2\.0 202/);
+    expect(messagesIn(device, 'first while away').length).toBeGreaterThan(0);
+    // the next goes straight to storage: the device is not even tried
+    expect(await sendMessage(app, alice, 'bob', 'second while away')).toMatch(/^SIP\/2\.0 202/);
+    expect(messagesIn(device, 'second while away')).toHaveLength(0);
+    // the device registers again and answers from now on: stored messages arrive, and live delivery resumes
+    let answering = true;
+    void (async () => {
+      while (answering) {
+        const m = await device.next((x) => x.startsWith('MESSAGE '), 500).catch(() => null);
+        if (m) device.answer(m);
+      }
+    })();
+    expect(await registerContact(app, bob, `127.0.0.1:${device.localPort}`, 300)).toMatch(/^SIP\/2\.0 200/);
+    expect(await sendMessage(app, alice, 'bob', 'third, live')).toMatch(/^SIP\/2\.0 200/);
+    answering = false;
+    device.close();
+  });
+
+  it('keeps delivering to a user whose presence says "do not disturb" (presence never drops a message)', async () => {
+    const device = await RawClient.udp(app.sipPort);
+    let answering = true;
+    void (async () => {
+      while (answering) {
+        const m = await device.next((x) => x.startsWith('MESSAGE '), 500).catch(() => null);
+        if (m) device.answer(m);
+      }
+    })();
+    expect(await registerContact(app, bob, `127.0.0.1:${device.localPort}`, 300)).toMatch(/^SIP\/2\.0 200/);
+    const dnd = pidf('parley.test', 'bob', { tuples: { phone: 'closed' }, activity: 'busy', personNote: 'Do not disturb' });
+    expect(await publish(app, 'bob', { body: dnd })).toMatch(/^SIP\/2\.0 200/);
+    expect(await sendMessage(app, alice, 'bob', 'are you there?')).toMatch(/^SIP\/2\.0 200/);
+    answering = false;
+    device.close();
+  });
+});
