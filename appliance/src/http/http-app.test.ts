@@ -77,3 +77,24 @@ describe('the HTTP app: one error middleware, one log sink', () => {
     expect(body.xdms).toEqual({ parsedCache: { entries: 0, bytes: 0, maxBytes: 1 } });
   });
 });
+
+describe('before the app is mounted', () => {
+  it('answers 503 with Retry-After instead of leaving the request hanging', async () => {
+    const early = await bindHttp('127.0.0.1', 0);
+    try {
+      const res = await fetch(`http://127.0.0.1:${early.port}/health`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      serveHttp(early.server, pino({ level: 'silent' }), [
+        async (ctx) => {
+          ctx.body = 'up';
+        },
+      ]);
+      const after = await fetch(`http://127.0.0.1:${early.port}/health`);
+      expect(after.status).toBe(200);
+      expect(await after.text()).toBe('up');
+    } finally {
+      early.server.close();
+    }
+  });
+});

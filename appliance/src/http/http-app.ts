@@ -7,10 +7,13 @@ import { errorMiddleware } from './error-middleware.js';
 /**
  * Binds the HTTP port before the services behind it exist, so that the port is known
  * (with "auto", the one the system picked) to the modules that publish URLs (the XCAP root).
- * Requests are refused until `serveHttp` mounts the app.
+ * Requests get 503 with Retry-After until `serveHttp` mounts the app.
  */
 export async function bindHttp(bind: string, port: number): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer();
+  // until the app is mounted (the store, SIP and XDMS are still starting), a request gets a clear
+  // "not yet" instead of hanging on a socket nobody answers (RFC 9110 §15.6.4 503, Retry-After)
+  server.on('request', starting);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, bind, () => {
@@ -35,6 +38,12 @@ export function serveHttp(server: http.Server, log: Logger, routes: Koa.Middlewa
   app.use(errorMiddleware());
   for (const r of routes) app.use(r);
   app.use((ctx) => ctx.throw(404, 'Not Found'));
+  server.off('request', starting);
   server.on('request', app.callback());
   return app;
+}
+
+function starting(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  res.writeHead(503, { 'Retry-After': '1', 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+  res.end('Parley is starting; try again in a moment\n');
 }
