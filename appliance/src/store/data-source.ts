@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity } from './entities.js';
+import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SessionHistoryEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
 import { ConsoleAdmin1764450000000 } from './migrations/1764450000000-console-admin.js';
+import { SessionHistory1764600000000 } from './migrations/1764600000000-session-history.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, ConsoleAdmin1764450000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, ConsoleAdmin1764450000000, SessionHistory1764600000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
@@ -31,7 +32,7 @@ export async function openStore(dataDir: string): Promise<DataSource> {
   const ds = new DataSource({
     type: 'sqlite',
     database,
-    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity],
+    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SessionHistoryEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,
