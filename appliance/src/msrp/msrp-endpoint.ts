@@ -65,6 +65,14 @@ export class MsrpEndpoint implements SessionDirectory {
     return this.ports;
   }
 
+  /** The host of our MSRP URIs, without IPv6 brackets (for SDP c= and o=). */
+  get host(): string {
+    return this.options.host.replace(/^\[|\]$/g, '');
+  }
+
+  /** The WebSocket ports MSRP is reachable on (the SIP WS/WSS listeners, RFC 7977), for our URIs. */
+  webSocketPorts: { ws?: number; wss?: number } = {};
+
   find(sessionId: string): ConnectionUser | undefined {
     return this.sessions.get(sessionId);
   }
@@ -73,11 +81,11 @@ export class MsrpEndpoint implements SessionDirectory {
   create(transport: 'tcp' | 'tls' | 'ws' | 'wss' = 'tcp'): MsrpSession {
     const secure = transport === 'tls' || transport === 'wss';
     const ws = transport === 'ws' || transport === 'wss';
-    // RFC 7977 §5.2: over WebSocket our URI names the ws transport; the port is not used for routing
+    // RFC 7977 §5.2: over WebSocket our URI names the ws transport and the WebSocket server's port
     const uri: MsrpUri = {
       secure,
       host: this.options.host,
-      port: ws ? null : secure ? (this.ports.MSRPS ?? this.ports.MSRP) : this.ports.MSRP,
+      port: ws ? ((secure ? this.webSocketPorts.wss : this.webSocketPorts.ws) ?? null) : secure ? (this.ports.MSRPS ?? this.ports.MSRP) : this.ports.MSRP,
       sessionId: newIdent() + newIdent(),
       transport: ws ? 'ws' : 'tcp',
     };
