@@ -214,6 +214,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   if (sessionHandler !== null) router.serve('INVITE', sessionHandler.handleInvite).serve('BYE', sessionHandler.handleBye);
+  // RFC 7977: MSRP over the SIP WebSocket ports, sub-protocol "msrp"
+  if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
   // an idle connection stays open while it carries a registration or an xcap-diff subscription

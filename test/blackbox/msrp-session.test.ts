@@ -134,6 +134,25 @@ const rules = (handling: string, who: string) =>
   </cp:rule>
 </cp:ruleset>`;
 
+describe('MSRP over WebSocket (RFC 7977)', () => {
+  it("carries the caller's leg over the appliance's WS port with sub-protocol msrp", async () => {
+    const alice = await client('alice');
+    const bob = await client('bob');
+    const [aCall, bCall] = await Promise.all([alice.invite('bob', { protocol: 'TCP/WS/MSRP' }), bob.answerInvite()]);
+    expect(aCall.final).toMatch(/^SIP\/2\.0 200/);
+    expect(aCall.peerMedia).toMatchObject({ protocol: 'TCP/WS/MSRP', setup: 'passive' });
+    expect(aCall.peerMedia!.path).toMatch(new RegExp(`^msrp://127\\.0\\.0\\.1:${app.wsPort}/[^;]+;ws$`));
+    const got = nextMessage(bCall.session);
+    const body = Buffer.alloc(200_000, 'w');
+    expect((await aCall.session.send('text/plain', body)).status).toBe(200);
+    expect((await got).body.equals(body)).toBe(true);
+    const back = nextMessage(aCall.session);
+    await bCall.session.send('text/plain', Buffer.from('over tcp, back over ws'));
+    expect((await back).body.toString()).toBe('over tcp, back over ws');
+    await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
+  });
+});
+
 describe("sessions pass the callee's participating function (S1, Y2)", () => {
   it('refuses a blocked caller with 403 and treats a politely blocked one as absent (480); others get through', async () => {
     const bob = await client('bob');

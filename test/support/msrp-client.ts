@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
 import { RawClient, headerOf } from './raw-client.js';
 import { authorize } from './digest-client.js';
 import type { RunningAppliance } from './appliance.js';
@@ -18,6 +19,8 @@ export interface MediaChoice {
   rawSdp?: string;
   /** false: the test opens the MSRP connection itself (raw bytes on the wire) */
   connect?: boolean;
+  /** MSRP over TCP (default) or over WebSocket to the appliance's WS port (RFC 7977) */
+  protocol?: 'TCP/MSRP' | 'TCP/WS/MSRP';
 }
 
 /** A call as one client sees it: the dialog for BYE and the MSRP session once negotiated. */
@@ -117,7 +120,7 @@ export class ChatClient {
     return writeMsrpSdp({
       host: '127.0.0.1',
       port: session.localUri.port ?? 9,
-      protocol: 'TCP/MSRP',
+      protocol: m.protocol ?? 'TCP/MSRP',
       path: session.localPath,
       acceptTypes: m.acceptTypes ?? ['text/plain', 'message/cpim', 'application/octet-stream'],
       maxSize: m.maxSize,
@@ -132,7 +135,7 @@ export class ChatClient {
    * answer is passive, connects its MSRP leg. Resolves with the final response either way.
    */
   async invite(to: string, m: MediaChoice = {}): Promise<Call> {
-    const session = this.msrp.create();
+    const session = this.msrp.create(m.protocol === 'TCP/WS/MSRP' ? 'ws' : 'tcp');
     const callId = `c${hex(8)}`;
     const fromTag = hex(4);
     const uri = `sip:${to}@${this.app.domain}`;
@@ -149,10 +152,24 @@ export class ChatClient {
     call.peerMedia = readMsrpMedia(body);
     session.remotePath = call.peerMedia.path;
     if (call.peerMedia.setup === 'passive' && m.connect !== false) {
-      const status = await this.msrp.connect(session);
+      const status = m.protocol === 'TCP/WS/MSRP' ? await this.connectWebSocket(session) : await this.msrp.connect(session);
       if (status !== 200) throw new Error(`MSRP bind failed: ${status}`);
     }
     return call;
+  }
+
+  /**
+   * RFC 7977 §4.2: the client opens a WebSocket with sub-protocol "msrp" to the server's WS URL
+   * and binds its session with an empty SEND over it.
+   */
+  async connectWebSocket(session: MsrpSession): Promise<number> {
+    const ws = new WebSocket(`ws://127.0.0.1:${this.app.wsPort}`, 'msrp');
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    session.bind(this.msrp.adoptWebSocket(ws, 'appliance', false));
+    return (await session.sendBind()).status;
   }
 
   /** Waits for an INVITE, answers 200 with an MSRP answer and connects when we are active. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import { type AnyMessage, type SipResponse, SipRequest } from './message/message.js';
 import { Headers } from './message/headers.js';
@@ -106,6 +107,11 @@ export class SipStack {
 
   setUser(user: StackUser): void {
     this.user = user;
+  }
+
+  /** Hands WebSockets of another sub-protocol (RFC 7977 "msrp") to its owner; call before start(). */
+  serveWebSocketSubprotocol(name: string, maxPayload: number, adopt: (ws: WebSocket, remote: string, secure: boolean) => void): void {
+    this.transports.serveWebSocketSubprotocol(name, maxPayload, adopt);
   }
 
   async start(): Promise<ListeningPorts> {
