@@ -68,7 +68,6 @@ export class MsrpSession implements ConnectionUser {
   /** the session bound its connection (the peer's first request arrived, or we connected) */
   onBound: () => void = () => undefined;
   private readonly reassembler: Reassembler;
-  private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -105,15 +104,13 @@ export class MsrpSession implements ConnectionUser {
   }
 
   /**
-   * Sends one message, chunked, after those already queued (RFC 4975 §5.1: the chunks of a
-   * message go in order, and messages keep the order they were sent in). Resolves with the
-   * outcome; never rejects.
+   * Sends one message, chunked. Every chunk is written before this returns its promise, so
+   * messages go out in the order of the calls (RFC 4975 §5.1 wants the chunks of a message in
+   * order; nothing waits for one message's responses before writing the next). Resolves with
+   * the outcome once every chunk is answered; never rejects.
    */
   send(contentType: string, body: Buffer, opts: SendOptions = {}): Promise<SendOutcome> {
-    const messageId = opts.messageId ?? newIdent();
-    const run = this.queue.then(() => this.sendNow(messageId, contentType, body, opts));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.sendNow(opts.messageId ?? newIdent(), contentType, body, opts);
   }
 
   /** An empty SEND that binds the connection to the session (RFC 4975 §5.4, the active side). */
