@@ -218,8 +218,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
-  // an idle connection stays open while it carries a registration or an xcap-diff subscription
-  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
+  // an idle connection stays open while it carries a registration, an xcap-diff subscription or a session
+  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId) || (sessionHandler?.usesFlow(flowId) ?? false));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   if (msrp !== null) {

@@ -4,8 +4,8 @@ import { MsrpEndpoint } from './msrp-endpoint.js';
 import type { ReceivedMessage, ReceivedReport } from './msrp-session.js';
 
 const endpoints: MsrpEndpoint[] = [];
-async function endpoint(maxMessageBytes = 2 * 1024 * 1024): Promise<MsrpEndpoint> {
-  const e = new MsrpEndpoint({ host: '127.0.0.1', bind: '127.0.0.1', port: 0, tlsPort: null, maxChunkBytes: 64 * 1024, maxHeaderBytes: 8192, transactionTimeoutMs: 5000, maxMessageBytes, chunkBytes: 4096 });
+async function endpoint(maxMessageBytes = 2 * 1024 * 1024, bindTimeoutMs = 30_000): Promise<MsrpEndpoint> {
+  const e = new MsrpEndpoint({ host: '127.0.0.1', bind: '127.0.0.1', port: 0, tlsPort: null, maxChunkBytes: 64 * 1024, maxHeaderBytes: 8192, transactionTimeoutMs: 5000, maxMessageBytes, chunkBytes: 4096, bindTimeoutMs });
   await e.listen();
   endpoints.push(e);
   return e;
@@ -84,5 +84,15 @@ describe('MsrpEndpoint', () => {
     await expect.poll(() => replies.length, { timeout: 5000 }).toBe(3);
     expect(replies).toEqual(['MSRP t0001 481 Session Does Not Exist', 'MSRP t0002 506 Session bound to another connection', 'MSRP t0003 501 Unknown method FETCH']);
     sock.destroy();
+  });
+
+  it('closes an incoming connection that binds no session in time', async () => {
+    const server = await endpoint(undefined, 200);
+    const sock = net.connect(server.ports.MSRP, '127.0.0.1');
+    sock.on('error', () => undefined);
+    let closed = false;
+    sock.on('close', () => (closed = true));
+    // waits for the server to hang up, which it does once its bind timeout has passed
+    await expect.poll(() => closed, { timeout: 5000 }).toBe(true);
   });
 });

@@ -16,6 +16,11 @@ export interface EndpointOptions extends ConnectionOptions, SessionOptions {
   /** TLS port for msrps: (RFC 4975 §14), null for none */
   tlsPort: number | null;
   tls?: tls.SecureContextOptions;
+  /**
+   * ms an incoming connection may stay without a session bound to it (RFC 4975 §5.4: the
+   * active side's first SEND binds it); then it is closed, so idle sockets cannot pile up
+   */
+  bindTimeoutMs?: number;
 }
 
 /** Listening ports, for the start-up line. */
@@ -141,15 +146,16 @@ export class MsrpEndpoint implements SessionDirectory {
       const sock = hop.secure ? tls.connect({ host, port, ...this.options.tls, rejectUnauthorized: false }) : net.connect({ host, port });
       sock.once(hop.secure ? 'secureConnect' : 'connect', () => {
         sock.off('error', reject);
-        resolve(this.adoptSocket(sock, hop.secure ? 'tls' : 'tcp'));
+        resolve(this.adoptSocket(sock, hop.secure ? 'tls' : 'tcp', false));
       });
       sock.once('error', reject);
     });
   }
 
-  private adoptSocket(sock: net.Socket, kind: string): MsrpConnection {
+  private adoptSocket(sock: net.Socket, kind: string, incoming = true): MsrpConnection {
     const conn = new MsrpConnection(socketPipe(sock, kind), this, this.options, (err) => this.onError(err, 'msrp stream'));
     this.connections.add(conn);
+    if (incoming) this.closeIfUnbound(conn);
     sock.setNoDelay(true);
     sock.on('data', (d: Buffer) => conn.feed(d));
     sock.on('error', (err) => this.onError(err, 'msrp socket'));
@@ -175,6 +181,7 @@ export class MsrpEndpoint implements SessionDirectory {
     };
     const conn = new MsrpConnection(pipe, this, this.options, (err) => this.onError(err, 'msrp websocket'));
     this.connections.add(conn);
+    this.closeIfUnbound(conn);
     ws.on('message', (d: Buffer | ArrayBuffer | Buffer[]) => conn.feed(Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d)));
     ws.on('error', (err) => this.onError(err, 'msrp websocket'));
     ws.on('close', () => {
@@ -182,6 +189,13 @@ export class MsrpEndpoint implements SessionDirectory {
       conn.close();
     });
     return conn;
+  }
+
+  private closeIfUnbound(conn: MsrpConnection): void {
+    const timer = setTimeout(() => {
+      if (conn.sessions === 0) conn.close();
+    }, this.options.bindTimeoutMs ?? 30_000);
+    timer.unref();
   }
 
   /** Live sessions and connections (health, benchmark). */

@@ -68,6 +68,21 @@ export class SessionRequestHandler {
     private readonly opts: SessionHandlerOptions,
   ) {}
 
+  /** live sessions per SIP flow (connection), so that an idle connection carrying one stays open */
+  private readonly perFlow = new Map<string, number>();
+  private readonly flowsOf = new Map<OneToOneSession, string[]>();
+
+  /** Whether a session's dialog runs over this flow (RFC 5626 §5: the connection stays while in use). */
+  usesFlow(flowId: string): boolean {
+    return this.perFlow.has(flowId);
+  }
+
+  private countFlow(session: OneToOneSession, flowId: string | undefined): void {
+    if (flowId === undefined) return;
+    this.perFlow.set(flowId, (this.perFlow.get(flowId) ?? 0) + 1);
+    this.flowsOf.set(session, [...(this.flowsOf.get(session) ?? []), flowId]);
+  }
+
   get size(): number {
     return new Set([...this.table.values()].map((e) => e.session)).size;
   }
@@ -217,6 +232,8 @@ export class SessionRequestHandler {
 
   private answer(tx: ServerTransaction, session: OneToOneSession, tag: string, contact: string, body: Buffer, type: string, reason = 'OK'): void {
     session.answeredAt = Date.now();
+    this.countFlow(session, session.caller.state.destination.flowId);
+    this.countFlow(session, session.callee?.state.destination.flowId);
     this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type });
   }
 
@@ -272,6 +289,12 @@ export class SessionRequestHandler {
 
   private forget(session: OneToOneSession): void {
     for (const [k, v] of this.table) if (v.session === session) this.table.delete(k);
+    for (const f of this.flowsOf.get(session) ?? []) {
+      const n = (this.perFlow.get(f) ?? 1) - 1;
+      if (n > 0) this.perFlow.set(f, n);
+      else this.perFlow.delete(f);
+    }
+    this.flowsOf.delete(session);
   }
 
   /** Ends every session (shutdown). */
