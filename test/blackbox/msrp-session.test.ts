@@ -109,6 +109,24 @@ describe('one-to-one MSRP session through the IM server switch (S1)', () => {
     await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
   });
 
+  it("cancels the callee's ringing INVITE when the caller CANCELs, and the caller gets 487", async () => {
+    const alice = await client('alice');
+    const bob = await client('bob');
+    const ringing = bob.sip.next((m) => m.startsWith('INVITE '), 15_000).then((inv) => {
+      bob.sip.answer(inv, 180, 'Ringing', 'bobtag');
+      return inv;
+    });
+    const { cancel, invite } = await alice.inviteAndCancel('bob', ringing);
+    expect(cancel).toMatch(/^SIP\/2\.0 200/);
+    expect(invite).toMatch(/^SIP\/2\.0 487/);
+    // Bob's device gets the CANCEL for its INVITE (RFC 3261 §9.1), on the same branch
+    const inv = await ringing;
+    const bobCancel = await bob.sip.next((m) => m.startsWith('CANCEL '), 10_000);
+    expect(/branch=([^;\s]+)/.exec(bobCancel)![1]).toBe(/branch=([^;\s]+)/.exec(inv)![1]);
+    bob.sip.answer(bobCancel);
+    bob.sip.answer(inv, 487, 'Request Terminated', 'bobtag');
+  });
+
   it('answers 480 when the callee has no device, and 404 for an unknown user', async () => {
     const alice = await client('alice');
     expect((await alice.invite('carol')).final).toMatch(/^SIP\/2\.0 480/);

@@ -159,6 +159,30 @@ export class ChatClient {
   }
 
   /**
+   * INVITEs `to` with credentials, waits until `ringing` resolves (the callee has the INVITE),
+   * then CANCELs it (RFC 3261 §9.1: same branch, Call-ID, From, To, CSeq number). Resolves
+   * with the CANCEL's response and the INVITE's final response.
+   */
+  async inviteAndCancel(to: string, ringing: Promise<unknown>): Promise<{ cancel: string; invite: string }> {
+    const session = this.msrp.create();
+    const uri = `sip:${to}@${this.app.domain}`;
+    const callId = `c${hex(8)}`;
+    const from = `<${this.aor}>;tag=${hex(4)}`;
+    const sdp = this.sdpFor(session, {}, 'active');
+    const first = await this.sip.request(this.build('INVITE', uri, from, `<${uri}>`, callId, 1, [], sdp), 15_000);
+    this.ackNon2xx(first);
+    const authz = authorize(headerOf(first, 'Proxy-Authenticate')[0], { method: 'INVITE', uri, username: this.name, password: this.password });
+    const branch = `z9hG4bK${hex(6)}`;
+    this.sip.send(this.build('INVITE', uri, from, `<${uri}>`, callId, 2, [`Proxy-Authorization: ${authz}`], sdp, 'application/sdp', branch));
+    await ringing;
+    const cancel = await this.sip.request(this.build('CANCEL', uri, from, `<${uri}>`, callId, 2, [], '', '', branch).replace('CSeq: 2 CANCEL', 'CSeq: 2 CANCEL'), 10_000);
+    const invite = await this.sip.next((m) => /^SIP\/2\.0 [3-6]/.test(m) && /^CSeq:\s*2 INVITE/im.test(m), 10_000);
+    this.ackNon2xx(invite);
+    session.close();
+    return { cancel, invite };
+  }
+
+  /**
    * RFC 7977 §4.2: the client opens a WebSocket with sub-protocol "msrp" to the server's WS URL
    * and binds its session with an empty SEND over it.
    */
