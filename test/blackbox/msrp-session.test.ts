@@ -8,7 +8,7 @@ import { xcapRequest } from '../support/xcap-client.js';
 import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
 
 // small limits, so that the bad-input tests can exceed them cheaply
-const CONFIG = { msrp: { maxChunkBytes: 65536, maxMessageBytes: 2 * 2 ** 20 } };
+const CONFIG = { msrp: { maxChunkBytes: 65536, maxMessageBytes: 2 * 2 ** 20, tlsPort: 'auto' } };
 const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw' };
 let app: RunningAppliance;
 const clients: ChatClient[] = [];
@@ -167,6 +167,20 @@ describe('MSRP over WebSocket (RFC 7977)', () => {
     const back = nextMessage(aCall.session);
     await bCall.session.send('text/plain', Buffer.from('over tcp, back over ws'));
     expect((await back).body.toString()).toBe('over tcp, back over ws');
+    await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
+  });
+});
+
+describe('MSRP over TLS (msrps:, RFC 4975 §14)', () => {
+  it('carries a leg over TLS on msrp.tlsPort with the appliance certificate', async () => {
+    const alice = await client('alice');
+    const bob = await client('bob');
+    const [aCall, bCall] = await Promise.all([alice.invite('bob', { protocol: 'TCP/TLS/MSRP' }), bob.answerInvite()]);
+    expect(aCall.peerMedia).toMatchObject({ protocol: 'TCP/TLS/MSRP', setup: 'passive' });
+    expect(aCall.peerMedia!.path).toMatch(new RegExp(`^msrps://127\\.0\\.0\\.1:${app.msrpsPort}/[^;]+;tcp$`));
+    const got = nextMessage(bCall.session);
+    expect((await aCall.session.send('text/plain', Buffer.from('over TLS'))).status).toBe(200);
+    expect((await got).body.toString()).toBe('over TLS');
     await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
   });
 });

@@ -46,6 +46,8 @@ export interface RunningAppliance {
   tcpPort: number;
   /** MSRP over TCP (msrp.port) */
   msrpPort: number;
+  /** MSRP over TLS (msrp.tlsPort), when the test's config opens it */
+  msrpsPort: number;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
   logs: string[];
@@ -166,6 +168,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     },
     get msrpPort() {
       return ports.MSRP;
+    },
+    get msrpsPort() {
+      return ports.MSRPS;
     },
     env,
     logs,

@@ -20,7 +20,7 @@ export interface MediaChoice {
   /** false: the test opens the MSRP connection itself (raw bytes on the wire) */
   connect?: boolean;
   /** MSRP over TCP (default) or over WebSocket to the appliance's WS port (RFC 7977) */
-  protocol?: 'TCP/MSRP' | 'TCP/WS/MSRP';
+  protocol?: 'TCP/MSRP' | 'TCP/TLS/MSRP' | 'TCP/WS/MSRP';
 }
 
 /** A call as one client sees it: the dialog for BYE and the MSRP session once negotiated. */
@@ -135,7 +135,7 @@ export class ChatClient {
    * answer is passive, connects its MSRP leg. Resolves with the final response either way.
    */
   async invite(to: string, m: MediaChoice = {}): Promise<Call> {
-    const session = this.msrp.create(m.protocol === 'TCP/WS/MSRP' ? 'ws' : 'tcp');
+    const session = this.msrp.create(m.protocol === 'TCP/WS/MSRP' ? 'ws' : m.protocol === 'TCP/TLS/MSRP' ? 'tls' : 'tcp');
     const callId = `c${hex(8)}`;
     const fromTag = hex(4);
     const uri = `sip:${to}@${this.app.domain}`;

@@ -22,6 +22,11 @@ export interface ConnectionUser {
   /** the connection this session is bound to (RFC 4975 §5.4), null before the first request */
   readonly connection: MsrpConnection | null;
   bind(conn: MsrpConnection): void;
+  /**
+   * RFC 4975 §5.4: a request's From-Path must name the peer the session was negotiated with
+   * (its SDP a=path); throws a 403 MsrpError when it does not
+   */
+  checkFromPath(fromPath: string): void;
   /** a request for this session; throws MsrpError for a failure response */
   handleRequest(req: MsrpRequest, conn: MsrpConnection): void;
   connectionLost(conn: MsrpConnection): void;
@@ -143,11 +148,13 @@ export class MsrpConnection {
 
   private route(req: MsrpRequest): void {
     const to = parsePath(req.headers.get('to-path')!);
-    parsePath(req.headers.get('from-path')!);
+    const fromPath = req.headers.get('from-path')!;
+    parsePath(fromPath);
     // RFC 4975 §7.3: we are never a relay, so the To-Path names us alone
     const user = this.directory.find(to[to.length - 1].sessionId);
     if (user === undefined) throw new MsrpError(481, 'Session Does Not Exist');
     if (user.connection !== null && user.connection !== this) throw new MsrpError(506, 'Session bound to another connection');
+    user.checkFromPath(fromPath);
     if (!METHODS.has(req.method)) throw new MsrpError(501, `Unknown method ${req.method}`);
     if (user.connection === null) {
       user.bind(this);

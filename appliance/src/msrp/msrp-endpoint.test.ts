@@ -70,7 +70,7 @@ describe('MsrpEndpoint', () => {
     expect(client.stats.connections).toBe(1);
   });
 
-  it('answers 481 for an unknown session, 506 for a session bound elsewhere, 501 for an unknown method', async () => {
+  it("answers 481 for an unknown session, 506 for a session bound elsewhere, 501 for an unknown method, 403 for a stranger's From-Path", async () => {
     const server = await endpoint();
     const { passive } = await pair(server, await endpoint());
     const sock = net.connect(server.ports.MSRP, '127.0.0.1');
@@ -81,8 +81,18 @@ describe('MsrpEndpoint', () => {
     sock.write(req('t0002', 'SEND', passive.localPath));
     const fresh = server.create();
     sock.write(req('t0003', 'FETCH', fresh.localPath));
-    await expect.poll(() => replies.length, { timeout: 5000 }).toBe(3);
-    expect(replies).toEqual(['MSRP t0001 481 Session Does Not Exist', 'MSRP t0002 506 Session bound to another connection', 'MSRP t0003 501 Unknown method FETCH']);
+    // RFC 4975 §5.4: a session negotiated with one peer is not bound by a request from another
+    const negotiated = server.create();
+    negotiated.remotePath = 'msrp://peer.example:2855/theRealPeer;tcp';
+    sock.write(req('t0004', 'SEND', negotiated.localPath));
+    await expect.poll(() => replies.length, { timeout: 5000 }).toBe(4);
+    expect(replies).toEqual([
+      'MSRP t0001 481 Session Does Not Exist',
+      'MSRP t0002 506 Session bound to another connection',
+      'MSRP t0003 501 Unknown method FETCH',
+      'MSRP t0004 403 From-Path does not match the session',
+    ]);
+    expect(negotiated.connection).toBe(null);
     sock.destroy();
   });
 

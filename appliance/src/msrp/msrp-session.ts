@@ -142,6 +142,14 @@ export class MsrpSession implements ConnectionUser {
     return { messageId, status: 200, comment: 'OK' };
   }
 
+  checkFromPath(fromPath: string): void {
+    if (this.remotePath === '') return; // not negotiated yet: nothing to compare with
+    // the sender's own URI is the last of both (RFC 4975 §9: relays add themselves in front)
+    const peer = parsePath(this.remotePath).pop()!;
+    const sender = parsePath(fromPath).pop()!;
+    if (peer.sessionId !== sender.sessionId) throw new MsrpError(403, 'From-Path does not match the session');
+  }
+
   handleRequest(req: MsrpRequest, conn: MsrpConnection): void {
     if (this.closed) throw new MsrpError(481, 'Session Does Not Exist');
     if (req.method === 'REPORT') {

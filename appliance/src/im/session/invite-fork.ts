@@ -33,6 +33,8 @@ export class InviteFork {
   private best: SipResponse | null = null;
   private unavailable = true;
   private resolve: (o: InviteOutcome) => void = () => undefined;
+  private winner: ClientTransaction | null = null;
+  private readonly cancelSent = new Set<ClientTransaction>();
 
   constructor(
     private readonly stack: SipStack,
@@ -50,7 +52,10 @@ export class InviteFork {
       for (const b of branches) {
         const tx = this.stack.sendRequest(b.request, b.destination, {
           onProvisional: (res) => {
-            if (!this.settled && res.status > 100) this.onProvisional(res);
+            // RFC 3261 §9.1: a branch that had no provisional response when the fork settled is
+            // CANCELled now that it has one
+            if (this.settled) return this.cancelBranch(tx);
+            if (res.status > 100) this.onProvisional(res);
           },
           onFinal: (res) => this.onFinal(tx, res),
           onTimeout: () => this.failed(null),
@@ -65,9 +70,7 @@ export class InviteFork {
   cancel(why: 'caller' | 'timeout'): void {
     if (this.settled) return;
     this.cancelled = why;
-    for (const tx of this.txs.keys()) {
-      if (tx.state === 'proceeding') this.stack.cancel(tx, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
-    }
+    for (const tx of this.txs.keys()) if (tx.state === 'proceeding') this.cancelBranch(tx);
     // the branches answer 487 (or nothing): settle now, the caller is not kept waiting
     this.finish();
   }
@@ -82,13 +85,19 @@ export class InviteFork {
       }
       this.settled = true;
       this.clearTimer();
-      for (const other of this.txs.keys()) {
-        if (other !== tx && other.state === 'proceeding') this.stack.cancel(other, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
-      }
+      this.winner = tx;
+      for (const other of this.txs.keys()) if (other !== tx && other.state === 'proceeding') this.cancelBranch(other);
       this.resolve({ answered: res, branch });
       return;
     }
     this.failed(res);
+  }
+
+  /** CANCELs one branch once (RFC 3261 §9.1: only after it has sent a provisional response). */
+  private cancelBranch(tx: ClientTransaction): void {
+    if (tx === this.winner || this.cancelSent.has(tx) || tx.state !== 'proceeding') return;
+    this.cancelSent.add(tx);
+    this.stack.cancel(tx, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
   }
 
   private failed(res: SipResponse | null): void {

@@ -114,9 +114,9 @@ export class SessionRequestHandler {
     this.table.set(`${req.callId}|${tag}`, { session, side: 'caller' });
     try {
       await this.connect(req, tx, session, sender, recipient.username, offer, bindings, verdict === 'discard', tag, contact);
-    } catch (err) {
+    } finally {
+      // refused, cancelled or failed: no dialog was made, nothing to keep
       if (session.answeredAt === 0) this.forget(session);
-      throw err;
     }
   };
 
@@ -184,6 +184,11 @@ export class SessionRequestHandler {
         sendBye(stack, calleeDialog(branch.request, res, branch.destination));
       },
     );
+    // a CANCEL that came while the policies were read has already been answered 487 by the stack
+    if (tx.finished) {
+      closeLegs();
+      return;
+    }
     tx.onCancel = () => fork.cancel('caller');
     const outcome = await fork.run(branches, this.opts.ringTimeoutMs);
     if (outcome.answered === undefined) {
