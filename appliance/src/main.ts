@@ -240,6 +240,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       subscriptions: () => xcapDiff.size,
       parsedCache: () => parsed.stats(),
       overload: () => stack.overloadState,
+      sessions: () => (msrp === null ? null : { oneToOne: sessionHandler?.size ?? 0, msrpSessions: msrp.stats.sessions, msrpConnections: msrp.stats.connections }),
     });
     const retryAfterSeconds = Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000));
     // one edit mutex per document for XCAP and the admin API, which edit the same documents

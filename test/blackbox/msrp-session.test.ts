@@ -2,7 +2,7 @@ import net from 'node:net';
 import sqlite3 from 'sqlite3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, eventually, health, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient } from '../support/msrp-client.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
@@ -71,9 +71,15 @@ describe('one-to-one MSRP session through the IM server switch (S1)', () => {
     expect((await bCall.session.send('text/plain', Buffer.from('Hi Alice'))).status).toBe(200);
     expect((await toAlice).body.toString()).toBe('Hi Alice');
 
+    // /health counts the live session (its two MSRP legs, among any others still open)
+    const live = (await health(app)) as unknown as { sessions: { oneToOne: number; msrpSessions: number } };
+    expect(live.sessions.oneToOne).toBe(1);
+    expect(live.sessions.msrpSessions).toBeGreaterThanOrEqual(2);
+
     const bye = alice.bye(aCall);
     await bob.awaitBye(bCall);
     expect(await bye).toMatch(/^SIP\/2\.0 200/);
+    await eventually(async () => ((await health(app)) as unknown as { sessions: { oneToOne: number } }).sessions.oneToOne === 0);
     const rows = await eventually(async () => {
       const r = await historyRows();
       return r.length > 0 && r;
