@@ -59,9 +59,12 @@ import { usersRoutes } from './admin/users-routes.js';
 import { xdmsRoutes } from './admin/xdms-routes.js';
 import { monitorRoutes } from './admin/monitor-routes.js';
 import { openApiDocument } from './admin/openapi.js';
+import { MsrpEndpoint, type MsrpPorts } from './msrp/msrp-endpoint.js';
+import { SessionRequestHandler } from './im/session/session-request-handler.js';
+import { SessionHistory } from './im/session/session-history.js';
 
 export interface Appliance {
-  ports: ListeningPorts & { HTTP?: number };
+  ports: ListeningPorts & { HTTP?: number } & Partial<MsrpPorts>;
   stop(): Promise<void>;
 }
 
@@ -122,7 +125,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
   const { cert, key } = config.sip.tls;
   const identity = cert !== undefined && key !== undefined ? { cert, key } : undefined;
-  const usesTls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0;
+  const usesTls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0 || config.msrp.tlsPort !== 0;
   // a configured key lives outside the data folder, the operator's to manage: warned about, not refused
   if (usesTls && identity) warnIfReadableByOthers(identity.key, log);
   const credentials = usesTls ? await loadTlsCredentials(config.dataDir, config.domain, identity) : undefined;
@@ -214,12 +217,45 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   router.serve('PUBLISH', new PublishHandler(stack, auth, domain, publications, config.presence).handle);
   router.serveEvent(presence.event, subscriptions.register(presence));
   router.serveEvent(winfo.event, subscriptions.register(winfo));
+  // session-mode IM (S1, P4): our MSRP endpoint and the INVITE/BYE handlers; msrp.port 0 turns it off
+  const msrp =
+    config.msrp.port === 0
+      ? null
+      : new MsrpEndpoint(
+          {
+            host: advertisedHost,
+            bind: config.sip.bind,
+            port: config.msrp.port === 'auto' ? 0 : config.msrp.port,
+            tlsPort: config.msrp.tlsPort === 0 ? null : config.msrp.tlsPort === 'auto' ? 0 : config.msrp.tlsPort,
+            tls: credentials ? { cert: credentials.cert, key: credentials.key } : undefined,
+            maxChunkBytes: config.msrp.maxChunkBytes,
+            maxHeaderBytes: 16 * 1024,
+            transactionTimeoutMs: config.msrp.transactionTimeout,
+            maxMessageBytes: config.msrp.maxMessageBytes,
+            chunkBytes: config.msrp.chunkBytes,
+          },
+          (err, where) => log.debug({ err, where }, 'MSRP connection problem'),
+        );
+  const sessionHandler =
+    msrp === null
+      ? null
+      : new SessionRequestHandler(
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: new SessionHistory(ds), log },
+          { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
+        );
+  if (sessionHandler !== null) router.serve('INVITE', sessionHandler.handleInvite).serve('BYE', sessionHandler.handleBye);
+  // RFC 7977: MSRP over the SIP WebSocket ports, sub-protocol "msrp"
+  if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
-  // an idle connection stays open while it carries a registration or a subscription
-  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || subscriptions.usesFlow(flowId));
+  // an idle connection stays open while it carries a registration, a subscription or a session
+  stack.setFlowInUse((flowId) => location.usesFlow(flowId) || subscriptions.usesFlow(flowId) || (sessionHandler?.usesFlow(flowId) ?? false));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
+  if (msrp !== null) {
+    Object.assign(ports, await msrp.listen());
+    msrp.webSocketPorts = { ws: ports.WS, wss: ports.WSS };
+  }
   delivery.start();
   const restored = await subscriptions.restore();
   if (restored > 0) log.info({ restored }, 'subscriptions restored from the store');
@@ -237,6 +273,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       subscriptionsByEvent: () => subscriptions.counts(),
       parsedCache: () => parsed.stats(),
       overload: () => stack.overloadState,
+      sessions: () => (msrp === null ? null : { oneToOne: sessionHandler?.size ?? 0, msrpSessions: msrp.stats.sessions, msrpConnections: msrp.stats.connections }),
     });
     const retryAfterSeconds = Math.max(1, Math.ceil(config.xdms.validationTimeout / 1000));
     // one edit mutex per document for XCAP and the admin API, which edit the same documents
@@ -284,6 +321,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   return {
     ports,
     async stop() {
+      sessionHandler?.close();
+      msrp?.close();
       delivery.stop();
       sessions.stop();
       subscriptions.stop();

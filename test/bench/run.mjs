@@ -21,7 +21,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -530,6 +530,24 @@ async function xcapBench() {
   }
 }
 
+/**
+ * One-to-one MSRP sessions (test/bench/msrp-one-to-one.ts, TypeScript run through tsx because it
+ * drives the project's own MSRP stack as the clients): messages/s through the switch with
+ * latency, and heap per live session.
+ */
+async function msrpBench() {
+  console.log('\n# MSRP one-to-one (switch)');
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-one-to-one.ts')], { cwd: ROOT });
+  const { code, out } = await r.done;
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) {
+    console.log(`  failed (exit ${code}):\n${out}`);
+    return null;
+  }
+  for (const l of out.split('\n')) if (l.startsWith('one-to-one') || l.startsWith('memory:')) console.log(`  ${l}`);
+  return JSON.parse(line.slice(7));
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -542,6 +560,7 @@ if (ONLY.has('presence')) {
   const { presenceBench } = await import('./presence-bench.mjs');
   results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number) });
 }
+if (ONLY.has('msrp')) results.msrp = await msrpBench();
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -577,5 +596,9 @@ if (results.presence) {
   for (const [n, r] of Object.entries(results.presence)) {
     console.log(`  presence, ${n}: one PUBLISH, last NOTIFY after ${r.fanOutMs.toFixed(0)} ms, ${r.lost} of ${r.active} lost${r.perGiB ? `; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap` : ''}`);
   }
+}
+if (results.msrp) {
+  const m = results.msrp;
+  console.log(`  msrp one-to-one: ${m.perSecond.toFixed(0)} messages/s through the switch (1 KiB, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms); ${m.heapPerSessionKiB.toFixed(1)} KiB heap per live session`);
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

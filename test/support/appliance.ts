@@ -42,6 +42,12 @@ export interface RunningAppliance {
   wsPort: number;
   wssPort: number;
   httpPort: number;
+  /** SIP over TCP (the same listener family as sipPort) */
+  tcpPort: number;
+  /** MSRP over TCP (msrp.port) */
+  msrpPort: number;
+  /** MSRP over TLS (msrp.tlsPort), when the test's config opens it */
+  msrpsPort: number;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
   logs: string[];
@@ -93,6 +99,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     PARLEY_SIP_WS_PORT: 'auto',
     PARLEY_SIP_WSS_PORT: 'auto',
     PARLEY_HTTP_PORT: 'auto',
+    PARLEY_MSRP_PORT: 'auto',
   };
   const logs: string[] = [];
   let child: ChildProcess | null = null;
@@ -167,6 +174,15 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     get httpPort() {
       return ports.HTTP;
     },
+    get tcpPort() {
+      return ports.TCP;
+    },
+    get msrpPort() {
+      return ports.MSRP;
+    },
+    get msrpsPort() {
+      return ports.MSRPS;
+    },
     env,
     logs,
     cli,
@@ -181,6 +197,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
         PARLEY_SIP_WS_PORT: String(ports.WS),
         PARLEY_SIP_WSS_PORT: String(ports.WSS),
         PARLEY_HTTP_PORT: String(ports.HTTP),
+        PARLEY_MSRP_PORT: String(ports.MSRP),
       });
       await launch();
     },

@@ -15,6 +15,8 @@ export interface HealthSource {
   parsedCache(): { entries: number; bytes: number; maxBytes: number };
   /** overload control: the share of new work admitted, the receive queue delay, requests refused */
   overload(): { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number } } | null;
+  /** session-mode IM: live one-to-one sessions, MSRP sessions and connections (null when msrp.port is 0) */
+  sessions?(): { oneToOne: number; msrpSessions: number; msrpConnections: number } | null;
 }
 
 /**
@@ -40,6 +42,7 @@ export function healthRoute(version: string, src: HealthSource): Koa.Middleware 
       subscriptionsByEvent: src.subscriptionsByEvent?.(),
       xdms: { parsedCache: src.parsedCache() },
       overload: src.overload(),
+      sessions: src.sessions?.() ?? null,
       memory: { rssMiB: mib(process.memoryUsage.rss()), heapUsedMiB: mib(process.memoryUsage().heapUsed) },
     };
   };

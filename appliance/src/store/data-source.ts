@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import sqlite3 from 'sqlite3';
-import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity } from './entities.js';
+import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
 import { Subscriptions1764400000000 } from './migrations/1764400000000-subscriptions.js';
 import { ConsoleAdmin1764450000000 } from './migrations/1764450000000-console-admin.js';
+import { SessionHistory1764600000000 } from './migrations/1764600000000-session-history.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -20,7 +21,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
  */
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
@@ -45,7 +46,7 @@ export async function openStore(dataDir: string): Promise<DataSource> {
     type: 'sqlite',
     driver: quietSqlite,
     database,
-    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity],
+    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,
