@@ -13,6 +13,7 @@ import { LocationService } from './core/location-service.js';
 import { Registrar } from './core/registrar.js';
 import { Router } from './core/router.js';
 import { LoginThrottle } from './core/login-throttle.js';
+import { MessageExploder } from './im/controlling/message-exploder.js';
 import { MessageRequestHandler } from './im/pager/message-request-handler.js';
 import { OriginatingPolicy } from './im/participating/originating-policy.js';
 import { SipStack } from './sip/stack.js';
@@ -174,12 +175,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
-  const messages = new MessageRequestHandler(auth, users, new OriginatingPolicy(domain), policy, pager);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
   const uniqueIndexes = APP_USAGES.filter((u) => u.uniqueAcross).map(
     (u) => new AttributeIndex(documents, u.auid, u.namespace, u.uniqueAcross!.element, u.uniqueAcross!.attribute),
   );
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
+  // the controlling function's message exploder (P3): the conference factory and group URIs
+  const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
+  const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
   const xcapDiff = new XcapDiffNotifier(stack, documents, domain, auth, { xcapRootUrl, xcapRootPath: XCAP_ROOT, ...config.subscriptions }, log);
