@@ -47,9 +47,12 @@ import { usersRoutes } from './admin/users-routes.js';
 import { xdmsRoutes } from './admin/xdms-routes.js';
 import { monitorRoutes } from './admin/monitor-routes.js';
 import { openApiDocument } from './admin/openapi.js';
+import { MsrpEndpoint, type MsrpPorts } from './msrp/msrp-endpoint.js';
+import { SessionRequestHandler } from './im/session/session-request-handler.js';
+import { SessionHistory } from './im/session/session-history.js';
 
 export interface Appliance {
-  ports: ListeningPorts & { HTTP?: number };
+  ports: ListeningPorts & { HTTP?: number } & Partial<MsrpPorts>;
   stop(): Promise<void>;
 }
 
@@ -110,7 +113,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
   const { cert, key } = config.sip.tls;
   const identity = cert !== undefined && key !== undefined ? { cert, key } : undefined;
-  const usesTls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0;
+  const usesTls = config.sip.tlsPort !== 0 || config.sip.wssPort !== 0 || config.msrp.tlsPort !== 0;
   // a configured key lives outside the data folder, the operator's to manage: warned about, not refused
   if (usesTls && identity) warnIfReadableByOthers(identity.key, log);
   const credentials = usesTls ? await loadTlsCredentials(config.dataDir, config.domain, identity) : undefined;
@@ -187,12 +190,45 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
   const xcapDiff = new XcapDiffNotifier(stack, documents, domain, auth, { xcapRootUrl, xcapRootPath: XCAP_ROOT, ...config.subscriptions }, log);
   const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle).serveEvent('xcap-diff', xcapDiff.handle);
+  // session-mode IM (S1, P4): our MSRP endpoint and the INVITE/BYE handlers; msrp.port 0 turns it off
+  const msrp =
+    config.msrp.port === 0
+      ? null
+      : new MsrpEndpoint(
+          {
+            host: advertisedHost,
+            bind: config.sip.bind,
+            port: config.msrp.port === 'auto' ? 0 : config.msrp.port,
+            tlsPort: config.msrp.tlsPort === 0 ? null : config.msrp.tlsPort === 'auto' ? 0 : config.msrp.tlsPort,
+            tls: credentials ? { cert: credentials.cert, key: credentials.key } : undefined,
+            maxChunkBytes: config.msrp.maxChunkBytes,
+            maxHeaderBytes: 16 * 1024,
+            transactionTimeoutMs: config.msrp.transactionTimeout,
+            maxMessageBytes: config.msrp.maxMessageBytes,
+            chunkBytes: config.msrp.chunkBytes,
+          },
+          (err, where) => log.debug({ err, where }, 'MSRP connection problem'),
+        );
+  const sessionHandler =
+    msrp === null
+      ? null
+      : new SessionRequestHandler(
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: new SessionHistory(ds), log },
+          { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
+        );
+  if (sessionHandler !== null) router.serve('INVITE', sessionHandler.handleInvite).serve('BYE', sessionHandler.handleBye);
+  // RFC 7977: MSRP over the SIP WebSocket ports, sub-protocol "msrp"
+  if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
   stack.setUser(router);
   // an idle connection stays open while it carries a registration or an xcap-diff subscription
   stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
+  if (msrp !== null) {
+    Object.assign(ports, await msrp.listen());
+    msrp.webSocketPorts = { ws: ports.WS, wss: ports.WSS };
+  }
   delivery.start();
   const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
   const sessions = new SessionStore(ds, { lifetime: config.admin.sessionLifetime, idleTimeout: config.admin.idleTimeout });
@@ -252,6 +288,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   return {
     ports,
     async stop() {
+      sessionHandler?.close();
+      msrp?.close();
       delivery.stop();
       sessions.stop();
       xcapDiff.stop();

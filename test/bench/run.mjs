@@ -20,7 +20,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,msrp').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -523,6 +523,24 @@ async function xcapBench() {
   }
 }
 
+/**
+ * One-to-one MSRP sessions (test/bench/msrp-one-to-one.ts, TypeScript run through tsx because it
+ * drives the project's own MSRP stack as the clients): messages/s through the switch with
+ * latency, and heap per live session.
+ */
+async function msrpBench() {
+  console.log('\n# MSRP one-to-one (switch)');
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-one-to-one.ts')], { cwd: ROOT });
+  const { code, out } = await r.done;
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) {
+    console.log(`  failed (exit ${code}):\n${out}`);
+    return null;
+  }
+  for (const l of out.split('\n')) if (l.startsWith('one-to-one') || l.startsWith('memory:')) console.log(`  ${l}`);
+  return JSON.parse(line.slice(7));
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -531,6 +549,7 @@ if (ONLY.has('relay')) results.relay = await relayBench();
 if (ONLY.has('deferred')) results.deferred = await deferredBench();
 if (ONLY.has('memory')) results.memory = await memoryBench();
 if (ONLY.has('xcap')) results.xcap = await xcapBench();
+if (ONLY.has('msrp')) results.msrp = await msrpBench();
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -561,5 +580,9 @@ if (results.xcap) {
     `  SIP p99 alone / with ${x.sipWithPuts.putPerSecond.toFixed(0)} XCAP PUT/s: REGISTER->401 ${x.sipAlone.challenge.p99.toFixed(2)} / ${x.sipWithPuts.challenge.p99.toFixed(2)} ms, ` +
       `REGISTER->200 ${x.sipAlone.register.p99.toFixed(2)} / ${x.sipWithPuts.register.p99.toFixed(2)} ms`,
   );
+}
+if (results.msrp) {
+  const m = results.msrp;
+  console.log(`  msrp one-to-one: ${m.perSecond.toFixed(0)} messages/s through the switch (1 KiB, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms); ${m.heapPerSessionKiB.toFixed(1)} KiB heap per live session`);
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

@@ -42,6 +42,10 @@ export interface RunningAppliance {
   wsPort: number;
   wssPort: number;
   httpPort: number;
+  /** SIP over TCP (the same listener family as sipPort) */
+  tcpPort: number;
+  /** MSRP over TCP (msrp.port) */
+  msrpPort: number;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
   logs: string[];
@@ -93,6 +97,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     PARLEY_SIP_WS_PORT: 'auto',
     PARLEY_SIP_WSS_PORT: 'auto',
     PARLEY_HTTP_PORT: 'auto',
+    PARLEY_MSRP_PORT: 'auto',
   };
   const logs: string[] = [];
   let child: ChildProcess | null = null;
@@ -167,6 +172,12 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     get httpPort() {
       return ports.HTTP;
     },
+    get tcpPort() {
+      return ports.TCP;
+    },
+    get msrpPort() {
+      return ports.MSRP;
+    },
     env,
     logs,
     cli,
@@ -181,6 +192,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
         PARLEY_SIP_WS_PORT: String(ports.WS),
         PARLEY_SIP_WSS_PORT: String(ports.WSS),
         PARLEY_HTTP_PORT: String(ports.HTTP),
+        PARLEY_MSRP_PORT: String(ports.MSRP),
       });
       await launch();
     },

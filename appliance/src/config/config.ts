@@ -168,6 +168,35 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    msrp: z
+      .object({
+        /** MSRP over TCP (RFC 4975): the port clients connect to for session-mode IM; 2855 is msrp's registered port */
+        port: port.default(2855),
+        /** MSRP over TLS (msrps:, RFC 4975 §14) with the SIP TLS credentials; 0 = not opened */
+        tlsPort: port.default(0),
+        /** the largest message we take (our SDP a=max-size, RFC 4975 §8.6); larger ones get 413 */
+        maxMessageBytes: z.number().int().min(1024).max(256 * 2 ** 20).default(16 * 2 ** 20),
+        /** the size of the chunks we send (RFC 4975 §7.1.1: small chunks let other messages interleave) */
+        chunkBytes: z.number().int().min(256).max(2 ** 20).default(16 * 1024),
+        /** the largest chunk a peer may send us; a larger one is dropped and answered 413 */
+        maxChunkBytes: z.number().int().min(1024).max(64 * 2 ** 20).default(2 ** 20),
+        /** ms a SEND waits for its response before it counts as failed (RFC 4975 §7.3.1 suggests 30 s) */
+        transactionTimeout: z.number().int().min(100).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    sessions: z
+      .object({
+        /**
+         * one-to-one sessions: "switch" terminates both MSRP legs here (history, deferred delivery);
+         * "passthrough" relays the SDP untouched so the clients connect to each other (S7)
+         */
+        media: z.enum(['switch', 'passthrough']).default('switch'),
+        /** seconds an INVITE may ring before it is cancelled and the caller gets 480 */
+        ringTimeout: z.number().int().min(5).default(60),
+      })
+      .strict()
+      .prefault({}),
     conference: z
       .object({
         /**
@@ -216,6 +245,8 @@ const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
   ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = portValue(v))],
   ['PARLEY_SIP_WSS_PORT', (r, v) => (section(r, 'sip').wssPort = portValue(v))],
   ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = portValue(v))],
+  ['PARLEY_MSRP_PORT', (r, v) => (section(r, 'msrp').port = portValue(v))],
+  ['PARLEY_MSRP_TLS_PORT', (r, v) => (section(r, 'msrp').tlsPort = portValue(v))],
 ];
 
 const portValue = (v: string): number | string => (v === 'auto' ? v : Number(v));

@@ -38,7 +38,7 @@ export class Router implements StackUser {
     return this;
   }
 
-  /** Requests of `method` addressed to our users (MESSAGE now; INVITE, PUBLISH later). */
+  /** Requests of `method` addressed to our users or our dialogs (MESSAGE, INVITE, BYE; PUBLISH later). */
   serve(method: string, handler: RequestHandler): this {
     this.methods.set(method, handler);
     return this;
@@ -114,7 +114,8 @@ export class Router implements StackUser {
       return handler(req, tx);
     }
     if (req.method === 'OPTIONS') return this.serveLocally(req, tx);
-    if (req.method === 'BYE') throw new SipError(481, 'Call/Transaction Does Not Exist');
+    // a BYE for a dialog nobody here holds (no session handler, or none of its dialogs)
+    if (req.method === 'BYE' && !this.methods.has('BYE')) throw new SipError(481, 'Call/Transaction Does Not Exist');
     const handler = this.methods.get(req.method);
     if (handler === undefined) throw new SipError(405, 'Method Not Allowed', { Allow: this.allow.join(', ') });
     return handler(req, tx);

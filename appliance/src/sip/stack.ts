@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import type { AnyMessage, SipRequest, SipResponse } from './message/message.js';
+import { type AnyMessage, type SipResponse, SipRequest } from './message/message.js';
+import { Headers } from './message/headers.js';
 import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
@@ -105,6 +107,11 @@ export class SipStack {
 
   setUser(user: StackUser): void {
     this.user = user;
+  }
+
+  /** Hands WebSockets of another sub-protocol (RFC 7977 "msrp") to its owner; call before start(). */
+  serveWebSocketSubprotocol(name: string, maxPayload: number, adopt: (ws: WebSocket, remote: string, secure: boolean) => void): void {
+    this.transports.serveWebSocketSubprotocol(name, maxPayload, adopt);
   }
 
   async start(): Promise<ListeningPorts> {
@@ -353,6 +360,40 @@ export class SipStack {
   /** The same To tag for every response of one transaction (RFC 3261 §8.2.6.2). */
   private toTagFor(tx: ServerTransaction): string {
     return (tx.toTag ??= this.newId());
+  }
+
+  /**
+   * Sends a request outside any transaction, with our Via and a fresh branch: the ACK for a 2xx,
+   * which the UAC core sends itself (RFC 3261 §13.2.2.4, §17.1.1.3).
+   */
+  sendStateless(req: SipRequest, dest: Destination): void {
+    req.headers.prepend('via', this.via(dest.transport, this.newBranch()));
+    req.invalidate();
+    this.sendTo(serialize(req), dest);
+  }
+
+  /**
+   * CANCELs a pending INVITE client transaction (RFC 3261 §9.1): the same Request-URI, Call-ID,
+   * From, To, CSeq number and top Via (so the same branch) as the INVITE, method CANCEL.
+   */
+  cancel(invite: ClientTransaction, cb: ClientCallbacks): ClientTransaction {
+    const req = invite.request;
+    const h = new Headers();
+    const via = req.headers.all('via')[0];
+    h.set('via', via);
+    const route = req.headers.all('route');
+    if (route.length > 0) h.set('route', route);
+    h.set('max-forwards', '70');
+    h.set('from', req.headers.get('from') ?? '');
+    h.set('to', req.headers.get('to') ?? '');
+    h.set('call-id', req.callId);
+    h.set('cseq', `${req.cseq.seq} CANCEL`);
+    const cancel = new SipRequest('CANCEL', req.uri, req.uriText, h, Buffer.alloc(0));
+    const branch = req.topVia.branch;
+    const tx = new ClientTransaction(`${branch}|CANCEL`, cancel, invite.destination, this.clientLayer, cb, this.opts.timers);
+    this.clients.set(tx.key, tx);
+    tx.start();
+    return tx;
   }
 
   /**

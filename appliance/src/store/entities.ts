@@ -211,6 +211,40 @@ export const AuditEntity = new EntitySchema<AuditRow>({
   },
 });
 
+/** One finished IM session (S1, P4): who, when, how long, how many messages; the history issue reads it. */
+export interface SessionHistoryRow {
+  id: number;
+  /** 'one-to-one' (S1) or 'large-message' (P4) */
+  kind: string;
+  /** AORs of the caller and the callee */
+  caller: string;
+  callee: string;
+  startedAt: number;
+  endedAt: number;
+  /** ms from the 200 OK to the end (0 when the session never started) */
+  durationMs: number;
+  /** complete messages through the switch, both ways (stored ones included) */
+  messageCount: number;
+  /** why it ended: 'bye-caller', 'bye-callee', 'connection-lost', 'rejected 486' … */
+  endReason: string;
+}
+
+export const SessionHistoryEntity = new EntitySchema<SessionHistoryRow>({
+  name: 'SessionHistory',
+  tableName: 'session_history',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    kind: { type: String },
+    caller: { type: String },
+    callee: { type: String },
+    startedAt: { type: 'bigint', name: 'started_at', transformer: numeric() },
+    endedAt: { type: 'bigint', name: 'ended_at', transformer: numeric() },
+    durationMs: { type: 'bigint', name: 'duration_ms', transformer: numeric() },
+    messageCount: { type: Number, name: 'message_count' },
+    endReason: { type: String, name: 'end_reason' },
+  },
+});
+
 /** SQLite hands bigint columns back as numbers or strings depending on size; we keep ms numbers. */
 function numeric() {
   return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };

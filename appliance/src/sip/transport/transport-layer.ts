@@ -1,3 +1,4 @@
+import type { WebSocket } from 'ws';
 import type tls from 'node:tls';
 import type { ParseLimits } from '../message/parser.js';
 import type { Logger } from '../../log.js';
@@ -54,6 +55,12 @@ export class TransportLayer {
     this.tls = new StreamTransport('TLS', events, opts.limits, this.guard, log, opts.tls, opts.tlsClient);
     this.ws = new WsTransport('WS', events, opts.limits, this.guard, log);
     this.wss = new WsTransport('WSS', events, opts.limits, this.guard, log, opts.tls);
+  }
+
+  /** Serves another WebSocket sub-protocol on the WS and WSS ports (RFC 7977: "msrp"). Before start(). */
+  serveWebSocketSubprotocol(name: string, maxPayload: number, adopt: (ws: WebSocket, remote: string, secure: boolean) => void): void {
+    this.ws.subprotocols.set(name, { maxPayload, adopt: (ws, remote) => adopt(ws, remote, false) });
+    this.wss.subprotocols.set(name, { maxPayload, adopt: (ws, remote) => adopt(ws, remote, true) });
   }
 
   async start(): Promise<ListeningPorts> {

@@ -60,6 +60,11 @@ export class WsTransport {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
   readonly flows = new Map<string, WsFlow>();
+  /**
+   * Other sub-protocols served on the same port, handed their WebSocket once upgraded: "msrp"
+   * (RFC 7977 §4.2: MSRP clients reach the server on its WebSocket URL). Set before listen().
+   */
+  readonly subprotocols = new Map<string, { maxPayload: number; adopt: (ws: WebSocket, remote: string) => void }>();
 
   constructor(
     readonly transport: 'WS' | 'WSS',
@@ -83,12 +88,14 @@ export class WsTransport {
     if (this.transport === 'WSS') server.on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake failed'));
     const wss = new WebSocketServer({
       server,
-      maxPayload: this.limits.maxMessageBytes,
-      handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
+      // an MSRP chunk may be larger than a SIP message; the SIP parser still holds SIP to its limit
+      maxPayload: Math.max(this.limits.maxMessageBytes, ...[...this.subprotocols.values()].map((p) => p.maxPayload)),
+      handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : ([...protocols].find((p) => this.subprotocols.has(p)) ?? false)),
       verifyClient: (info: { req: http.IncomingMessage }, accept: (ok: boolean, code?: number, name?: string) => void) => {
         const offered = String(info.req.headers['sec-websocket-protocol'] ?? '');
         // RFC 7118 §4: the handshake must negotiate "sip"
-        if (!offered.split(',').some((p) => p.trim().toLowerCase() === 'sip')) return accept(false, 400, 'Bad Request');
+        const names = offered.split(',').map((p) => p.trim().toLowerCase());
+        if (!names.some((p) => p === 'sip' || this.subprotocols.has(p))) return accept(false, 400, 'Bad Request');
         // Over the connection caps the upgrade is refused before it is accepted. accept() runs
         // synchronously, so 'connection' (where the connection is counted) follows in this tick.
         if (!this.guard.fits(normalizeAddress(info.req.socket.remoteAddress ?? '0.0.0.0'))) return accept(false, 503, 'Service Unavailable');
@@ -97,7 +104,15 @@ export class WsTransport {
     });
     this.server = server;
     this.wss = wss;
-    wss.on('connection', (ws, req) => this.adopt(ws, req));
+    wss.on('connection', (ws, req) => {
+      const other = ws.protocol === 'sip' ? undefined : this.subprotocols.get(ws.protocol);
+      if (other === undefined) return this.adopt(ws, req);
+      // counted against the same per-address caps as SIP connections
+      const address = normalizeAddress(req.socket.remoteAddress ?? '0.0.0.0');
+      if (!this.guard.admit(address)) return ws.terminate();
+      ws.on('close', () => this.guard.release(address));
+      other.adopt(ws, `${address}:${req.socket.remotePort ?? 0}`);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, address, () => {

@@ -1,0 +1,69 @@
+import type { Dialog } from '../../sip/dialog/dialog.js';
+import type { SipStack } from '../../sip/stack.js';
+import type { Logger } from '../../log.js';
+import type { MsrpSession } from '../../msrp/msrp-session.js';
+import type { MsrpSwitch } from './msrp-switch.js';
+import type { SessionHistory } from './session-history.js';
+import { sendBye } from './call-legs.js';
+
+/** Which side of a one-to-one session a request or a failure came from. */
+export type Side = 'caller' | 'callee';
+
+/**
+ * One live session (S1, P4) as the session handler keeps it: the caller's dialog, the callee's
+ * (none when a large message is being stored for an absent recipient), the MSRP switch or the
+ * lone caller leg, and what the history row needs. `end` tears everything down once.
+ */
+export class OneToOneSession {
+  callee: Dialog | null = null;
+  switch: MsrpSwitch | null = null;
+  /** the caller's MSRP leg when there is no switch (stored large message) */
+  loneLeg: MsrpSession | null = null;
+  /** messages handled without a switch (stored large messages) */
+  storedMessages = 0;
+  answeredAt = 0;
+  private ended = false;
+
+  constructor(
+    readonly kind: 'one-to-one' | 'large-message',
+    readonly callerAor: string,
+    readonly calleeAor: string,
+    readonly caller: Dialog,
+    readonly startedAt: number,
+    private readonly stack: SipStack,
+    private readonly history: SessionHistory,
+    private readonly log: Logger,
+    private readonly forget: (s: OneToOneSession) => void,
+  ) {}
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Ends the session: a BYE to every side that did not send one (RFC 3261 §15), both MSRP legs
+   * closed, one history row written.
+   */
+  end(by: Side | 'server', reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (by !== 'caller' && this.answeredAt > 0) sendBye(this.stack, this.caller);
+    if (by !== 'callee' && this.callee !== null) sendBye(this.stack, this.callee);
+    this.switch?.close();
+    this.loneLeg?.close();
+    this.forget(this);
+    const endedAt = Date.now();
+    this.history
+      .record({
+        kind: this.kind,
+        caller: this.callerAor,
+        callee: this.calleeAor,
+        startedAt: this.startedAt,
+        endedAt,
+        durationMs: this.answeredAt === 0 ? 0 : endedAt - this.answeredAt,
+        messageCount: (this.switch?.messages ?? 0) + this.storedMessages,
+        endReason: reason,
+      })
+      .catch((err: unknown) => this.log.warn({ err }, 'session history not written'));
+  }
+}

@@ -1,0 +1,281 @@
+import type { SipRequest } from '../../sip/message/message.js';
+import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
+import type { SipStack } from '../../sip/stack.js';
+import { SipError } from '../../sip/errors.js';
+import { mediaTypeOf } from '../../sip/message/media-type.js';
+import type { Authenticator } from '../../core/authenticator.js';
+import { authenticateSip } from '../../core/sip-authentication.js';
+import { checkRequire } from '../../core/extensions.js';
+import { userOfUriPart } from '../../core/user-names.js';
+import type { UserDirectory } from '../../core/user-directory.js';
+import type { LocalDomain } from '../../core/local-domain.js';
+import type { LocationService } from '../../core/location-service.js';
+import { branchesFor, type Branch } from '../../core/forker.js';
+import type { OriginatingPolicy, SenderIdentity } from '../participating/originating-policy.js';
+import type { TerminatingPolicy } from '../participating/terminating-policy.js';
+import type { DeferredStore } from '../deferred/deferred-store.js';
+import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
+import type { Logger } from '../../log.js';
+import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
+import type { MsrpSession, ReceivedMessage } from '../../msrp/msrp-session.js';
+import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import { InviteFork } from './invite-fork.js';
+import { MsrpSwitch } from './msrp-switch.js';
+import { OneToOneSession, type Side } from './one-to-one-session.js';
+import type { SessionHistory } from './session-history.js';
+import { ackFor, callerDialog, calleeDialog, ownContact, sendBye } from './call-legs.js';
+import { answerFor, calleeInvite, legTransport, offerFor } from './session-sdp.js';
+
+export interface SessionHandlerOptions {
+  /** "switch": both MSRP legs end here; "passthrough": the SDP goes through untouched (S7) */
+  media: 'switch' | 'passthrough';
+  ringTimeoutMs: number;
+  /** our a=max-size */
+  maxMessageBytes: number;
+  /** how long a message waits for the far leg's connection before it is stored */
+  bindTimeoutMs: number;
+}
+
+export interface SessionServices {
+  stack: SipStack;
+  domain: LocalDomain;
+  auth: Authenticator;
+  users: UserDirectory;
+  originating: OriginatingPolicy;
+  terminating: TerminatingPolicy;
+  location: LocationService;
+  endpoint: MsrpEndpoint;
+  store: DeferredStore;
+  delivery: DeferredDelivery;
+  history: SessionHistory;
+  log: Logger;
+}
+
+/**
+ * Session-mode IM between two of our users (S1) and large message mode (P4): the router's INVITE
+ * and BYE handlers. An INVITE goes through the same participating functions as a MESSAGE
+ * (authentication, originating policy, the callee's block list and delivery preference); then we
+ * act as a B2BUA (RFC 3261 §16 is not enough: both MSRP legs end here, RFC 4975 §5.4) and fork a
+ * new INVITE to the callee's devices. A large message (OMA IM: an a=sendonly offer) for a callee
+ * who cannot take it now is received here and stored like a pager message (P2).
+ */
+export class SessionRequestHandler {
+  /** live sessions by Call-ID and our tag in that dialog, for both legs */
+  private readonly table = new Map<string, { session: OneToOneSession; side: Side }>();
+
+  constructor(
+    private readonly s: SessionServices,
+    private readonly opts: SessionHandlerOptions,
+  ) {}
+
+  get size(): number {
+    return new Set([...this.table.values()].map((e) => e.session)).size;
+  }
+
+  readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+    if (req.toTag !== undefined) {
+      // RFC 3261 §14.2: a re-INVITE; we keep the session as negotiated
+      if (!this.table.has(`${req.callId}|${req.toTag}`)) throw new SipError(481, 'Call/Transaction Does Not Exist');
+      throw new SipError(488, 'Session modification is not supported');
+    }
+    const { stack, domain, users, originating, terminating, location } = this.s;
+    const sender = originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
+    const part = req.sipUri?.user ?? null;
+    const name = part === null ? null : userOfUriPart(part);
+    const recipient = name === null ? undefined : users.get(name);
+    if (recipient === undefined) throw new SipError(404, 'Not Found');
+    if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
+    checkRequire(req);
+    const offer = this.readOffer(req);
+    const largeMessage = offer.direction === 'sendonly';
+    // the callee's block list (Y2): 403 for block; a polite block looks like an absent callee
+    const verdict = await terminating.check(recipient.username, sender.aor);
+    const { delivery } = await terminating.preferences(recipient.username);
+    const calleeAor = domain.aor(recipient.username);
+    const bindings = verdict === 'discard' || delivery === 'store' ? [] : location.lookup(calleeAor);
+    const tag = stack.newId();
+    const contact = ownContact(stack, tx.source.transport, `s-${tag}`);
+    const session = new OneToOneSession(largeMessage ? 'large-message' : 'one-to-one', sender.aor, calleeAor, callerDialog(req, tx, tag, contact), Date.now(), stack, this.s.history, this.s.log, (gone) => this.forget(gone));
+    this.table.set(`${req.callId}|${tag}`, { session, side: 'caller' });
+    try {
+      await this.connect(req, tx, session, sender, recipient.username, offer, bindings, verdict === 'discard', tag, contact);
+    } catch (err) {
+      if (session.answeredAt === 0) this.forget(session);
+      throw err;
+    }
+  };
+
+  readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
+    const entry = this.table.get(`${req.callId}|${req.toTag ?? ''}`);
+    if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    this.s.stack.reply(tx, 200, 'OK');
+    entry.session.end(entry.side, `bye-${entry.side}`);
+  };
+
+  private readOffer(req: SipRequest): MsrpMedia {
+    if (req.body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
+    const type = mediaTypeOf(req.headers.get('content-type') ?? '');
+    // RFC 3261 §21.4.13: a body we cannot read is a 415 with what we accept
+    if (type !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+    try {
+      return readMsrpMedia(req.body.toString('utf8'));
+    } catch (err) {
+      if (err instanceof SdpError) throw new SipError(488, err.reason);
+      throw err;
+    }
+  }
+
+  private async connect(
+    req: SipRequest,
+    tx: ServerTransaction,
+    session: OneToOneSession,
+    sender: SenderIdentity,
+    callee: string,
+    offer: MsrpMedia,
+    bindings: ReturnType<LocationService['lookup']>,
+    discard: boolean,
+    tag: string,
+    contact: string,
+  ): Promise<void> {
+    const { stack, endpoint } = this.s;
+    const passthrough = this.opts.media === 'passthrough' && session.kind === 'one-to-one';
+    if (bindings.length === 0) {
+      if (session.kind === 'large-message') return this.acceptForStorage(tx, session, sender, callee, offer, discard, tag, contact);
+      throw new SipError(480, 'Recipient is not available');
+    }
+    // one MSRP leg towards the callee per transport its devices use (each branch's SDP names its own)
+    const calleeLegs = new Map<string, MsrpSession>();
+    const callId = `${stack.newId()}@${stack.advertisedHost.replace(/^\[|\]$/g, '')}`;
+    const fromTag = stack.newId();
+    const calleeContact = (t: Branch['destination']['transport']): string => ownContact(stack, t, `s-${fromTag}`);
+    const branches = branchesFor(bindings, (b) => {
+      const kind = legTransport(b.transport);
+      let leg = calleeLegs.get(kind);
+      if (leg === undefined && !passthrough) {
+        leg = endpoint.create(kind);
+        calleeLegs.set(kind, leg);
+      }
+      const body = passthrough ? req.body : Buffer.from(offerFor(leg!, offer, this.opts.maxMessageBytes, endpoint));
+      return calleeInvite(req, b, sender, callId, fromTag, calleeContact(b.transport as Branch['destination']['transport']), body);
+    });
+    const closeLegs = (keep?: MsrpSession): void => {
+      for (const l of calleeLegs.values()) if (l !== keep) l.close();
+    };
+    const fork = new InviteFork(
+      stack,
+      (res) => stack.reply(tx, res.status === 183 ? 183 : 180, res.status === 183 ? 'Session Progress' : 'Ringing', { toTag: tag, headers: { Contact: contact } }),
+      (res, branch) => {
+        stack.sendStateless(ackFor(branch.request, res), branch.destination);
+        sendBye(stack, calleeDialog(branch.request, res, branch.destination));
+      },
+    );
+    tx.onCancel = () => fork.cancel('caller');
+    const outcome = await fork.run(branches, this.opts.ringTimeoutMs);
+    if (outcome.answered === undefined) {
+      closeLegs();
+      // RFC 3261 §9.2: the caller's CANCEL ends its INVITE with 487
+      if (outcome.cancelled === 'caller') {
+        stack.reply(tx, 487, 'Request Terminated', { toTag: tag });
+        return;
+      }
+      if (outcome.cancelled === 'timeout') throw new SipError(480, 'No answer');
+      if (session.kind === 'large-message' && outcome.unavailable) return this.acceptForStorage(tx, session, sender, callee, offer, false, tag, contact);
+      if (outcome.best === null || outcome.unavailable) throw new SipError(480, 'Recipient is not available');
+      throw new SipError(outcome.best.status, outcome.best.reason);
+    }
+    const { answered: res, branch } = outcome;
+    stack.sendStateless(ackFor(branch.request, res), branch.destination);
+    const calleeDlg = calleeDialog(branch.request, res, branch.destination);
+    session.callee = calleeDlg;
+    this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
+    if (passthrough) {
+      closeLegs();
+      this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp');
+      return;
+    }
+    let answer: MsrpMedia;
+    try {
+      answer = readMsrpMedia(res.body.toString('utf8'));
+    } catch (err) {
+      closeLegs();
+      sendBye(stack, calleeDlg, 'Unusable SDP answer');
+      session.callee = null;
+      throw new SipError(488, err instanceof SdpError ? `Callee's answer: ${err.reason}` : 'Callee answer unreadable');
+    }
+    const calleeLeg = calleeLegs.get(legTransport(branch.destination.transport))!;
+    closeLegs(calleeLeg);
+    calleeLeg.remotePath = answer.path;
+    const callerLeg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
+    callerLeg.remotePath = offer.path;
+    session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs);
+    const ours = answerFor(callerLeg, offer, answer.acceptTypes, answer.acceptWrappedTypes, this.opts.maxMessageBytes, endpoint);
+    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp');
+    // RFC 6135: where the peer waits for us (a=setup:passive), we connect
+    if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
+    if (ours.setup === 'active') this.activeConnect(session, callerLeg);
+  }
+
+  private answer(tx: ServerTransaction, session: OneToOneSession, tag: string, contact: string, body: Buffer, type: string, reason = 'OK'): void {
+    session.answeredAt = Date.now();
+    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type });
+  }
+
+  private activeConnect(session: OneToOneSession, leg: MsrpSession): void {
+    this.s.endpoint.connect(leg).then(
+      (status) => {
+        if (status !== 200) session.end('server', `msrp-connect-${status}`);
+      },
+      (err: unknown) => {
+        this.s.log.info({ err }, 'MSRP connection to a peer failed');
+        session.end('server', 'msrp-connect-failed');
+      },
+    );
+  }
+
+  /**
+   * P4: a large message for a callee who cannot take it now is received here (one recvonly MSRP
+   * leg) and stored like a pager message. The 200 says so in its reason phrase. A polite block
+   * looks the same to the sender, and the message goes nowhere.
+   */
+  private acceptForStorage(tx: ServerTransaction, session: OneToOneSession, sender: SenderIdentity, callee: string, offer: MsrpMedia, discard: boolean, tag: string, contact: string): void {
+    const leg = this.s.endpoint.create(legTransport(tx.source.transport, offer.protocol));
+    leg.remotePath = offer.path;
+    session.loneLeg = leg;
+    leg.onMessage = (m) => {
+      session.storedMessages++;
+      if (!discard) void this.storeAbsent(session, m, 'callee', sender, callee);
+    };
+    const ours = answerFor(leg, offer, ['*'], [], this.opts.maxMessageBytes, this.s.endpoint, 'recvonly');
+    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'Stored for later delivery');
+    if (ours.setup === 'active') this.activeConnect(session, leg);
+  }
+
+  /** S8: a message for a leg that is gone is stored for that user, as a pager message would be (P2). */
+  private async storeAbsent(session: OneToOneSession, m: ReceivedMessage, to: Side, sender: SenderIdentity, callee: string): Promise<void> {
+    const toCallee = to === 'callee';
+    const recipient = toCallee ? callee : sender.username;
+    const fromAor = toCallee ? sender.aor : session.calleeAor;
+    const result = await this.s.store.add({
+      recipient,
+      fromHeader: toCallee ? sender.from.replace(/;tag=[^;]*/i, '') : `<${fromAor}>`,
+      senderAor: fromAor,
+      contentType: m.contentType,
+      body: Buffer.from(m.body),
+      receivedAt: Date.now(),
+    });
+    if (!result.stored) {
+      m.report(480, result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient');
+      return;
+    }
+    if (this.s.location.lookup(this.s.domain.aor(recipient)).length > 0) this.s.delivery.scheduleRetry(recipient, 1);
+  }
+
+  private forget(session: OneToOneSession): void {
+    for (const [k, v] of this.table) if (v.session === session) this.table.delete(k);
+  }
+
+  /** Ends every session (shutdown). */
+  close(): void {
+    for (const { session } of [...this.table.values()]) session.end('server', 'shutdown');
+  }
+}

@@ -1,0 +1,93 @@
+import type { SipRequest } from '../../sip/message/message.js';
+import { SipRequest as Request } from '../../sip/message/message.js';
+import { parseUri } from '../../sip/message/uri.js';
+import type { Binding } from '../../core/location-service.js';
+import type { SenderIdentity } from '../participating/originating-policy.js';
+import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
+import type { MsrpSession } from '../../msrp/msrp-session.js';
+import { answerSetup, writeMsrpSdp, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+
+/**
+ * The MSRP transport of a leg: WebSocket for a device on SIP over WS/WSS (RFC 7977 §5: MSRP goes
+ * over a WebSocket to the same server), else what the offer's protocol says (TLS or TCP).
+ */
+export function legTransport(sipTransport: string, protocol?: string): 'tcp' | 'tls' | 'ws' | 'wss' {
+  const p = (protocol ?? '').toUpperCase();
+  if (p === 'TCP/WSS/MSRP' || (protocol === undefined && sipTransport === 'WSS')) return 'wss';
+  if (p === 'TCP/WS/MSRP' || (protocol === undefined && sipTransport === 'WS')) return 'ws';
+  if (p === 'TCP/TLS/MSRP') return 'tls';
+  return 'tcp';
+}
+
+function protocolOf(leg: MsrpSession): string {
+  const u = leg.localUri;
+  if (u.transport === 'ws') return u.secure ? 'TCP/WSS/MSRP' : 'TCP/WS/MSRP';
+  return u.secure ? 'TCP/TLS/MSRP' : 'TCP/MSRP';
+}
+
+let sdpSessionIds = Math.floor(Date.now() / 1000);
+
+/**
+ * Our offer to the callee for one leg: our path, the types the caller accepts (what we relay to
+ * it), our max-size (or the caller's, if smaller), a=setup:actpass (RFC 6135 §4: either way
+ * works), and the caller's direction (sendonly for a large message).
+ */
+export function offerFor(leg: MsrpSession, callerOffer: MsrpMedia, maxMessageBytes: number, endpoint: MsrpEndpoint): string {
+  return writeMsrpSdp({
+    host: endpoint.host,
+    port: leg.localUri.port ?? 9,
+    protocol: protocolOf(leg),
+    path: leg.localPath,
+    acceptTypes: callerOffer.acceptTypes,
+    acceptWrappedTypes: callerOffer.acceptWrappedTypes,
+    maxSize: Math.min(maxMessageBytes, callerOffer.maxSize ?? maxMessageBytes),
+    setup: 'actpass',
+    direction: callerOffer.direction === 'sendrecv' ? undefined : callerOffer.direction,
+    sessionId: ++sdpSessionIds,
+  });
+}
+
+/** Our answer to the caller: our path, the callee's accepted types, a=setup per RFC 4145 §4.1. */
+export function answerFor(
+  leg: MsrpSession,
+  callerOffer: MsrpMedia,
+  acceptTypes: string[],
+  acceptWrappedTypes: string[],
+  maxMessageBytes: number,
+  endpoint: MsrpEndpoint,
+  direction?: MsrpMedia['direction'],
+): { sdp: string; setup: 'active' | 'passive' } {
+  const setup = answerSetup(callerOffer.setup);
+  const sdp = writeMsrpSdp({
+    host: endpoint.host,
+    port: leg.localUri.port ?? 9,
+    protocol: protocolOf(leg),
+    path: leg.localPath,
+    acceptTypes,
+    acceptWrappedTypes,
+    maxSize: maxMessageBytes,
+    setup,
+    direction: direction ?? (callerOffer.direction === 'sendonly' ? 'recvonly' : undefined),
+    sessionId: ++sdpSessionIds,
+  });
+  return { sdp, setup };
+}
+
+/**
+ * The INVITE to one of the callee's devices: a new dialog (we are a B2BUA), the caller's
+ * identity as the originating policy shows it (From with the directory's display name, our tag;
+ * P-Asserted-Identity, RFC 3325 §9.1), the contact as Request-URI.
+ */
+export function calleeInvite(req: SipRequest, b: Binding, sender: SenderIdentity, callId: string, fromTag: string, contact: string, body: Buffer): SipRequest {
+  const h = req.headers.clone();
+  for (const name of ['via', 'route', 'record-route', 'proxy-authorization', 'authorization', 'p-preferred-identity', 'contact', 'content-length']) h.delete(name);
+  h.set('from', `${sender.from.replace(/;tag=[^;]*/i, '')};tag=${fromTag}`);
+  h.set('to', `<${b.aor}>`);
+  h.set('call-id', callId);
+  h.set('cseq', '1 INVITE');
+  h.set('max-forwards', String((req.maxForwards ?? 70) - 1));
+  h.set('contact', contact);
+  h.set('p-asserted-identity', sender.asserted);
+  h.set('content-type', 'application/sdp');
+  return new Request('INVITE', parseUri(b.contactUri), b.contactUri, h, body);
+}

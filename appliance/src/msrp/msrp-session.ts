@@ -1,0 +1,205 @@
+import type { ConnectionUser, MsrpConnection } from './msrp-connection.js';
+import { MsrpError, type MsrpRequest } from './msrp-types.js';
+import { Reassembler, type AssembledMessage } from './reassembler.js';
+import { chunksOf, formatByteRange, newIdent, parseByteRange } from './msrp-serializer.js';
+import { formatMsrpUri, parsePath, type MsrpUri } from './msrp-uri.js';
+
+/** A complete message received, with how its sender wants to hear about it (RFC 4975 §7.1.2). */
+export interface ReceivedMessage extends AssembledMessage {
+  successReport: boolean;
+  failureReport: 'yes' | 'no' | 'partial';
+  /**
+   * Tells the sender what became of the message: a Success-Report for 200 when asked for, a
+   * Failure-Report REPORT otherwise (unless Failure-Report is no). Call at most once.
+   */
+  report(status: number, comment?: string): void;
+}
+
+/** A REPORT received for a message we sent (RFC 4975 §7.1.2). */
+export interface ReceivedReport {
+  messageId: string;
+  status: number;
+  comment: string;
+  byteRange: string;
+}
+
+/** What sending a message led to: 200 when every chunk was accepted, else the first failure. */
+export interface SendOutcome {
+  messageId: string;
+  status: number;
+  comment: string;
+}
+
+export interface SendOptions {
+  successReport?: boolean;
+  /** RFC 4975 §7.1.2; default yes */
+  failureReport?: 'yes' | 'no' | 'partial';
+  messageId?: string;
+}
+
+export interface SessionOptions {
+  /** the largest message we take (our a=max-size) */
+  maxMessageBytes: number;
+  /** the chunk size we send (RFC 4975 §7.1.1 suggests small chunks so others can interleave) */
+  chunkBytes: number;
+}
+
+const STATUS = /^000 (\d{3})(?: (.*))?$/;
+
+/**
+ * One end of an MSRP session (RFC 4975): our URI, the peer's path from its SDP, the
+ * connection once bound. Sends messages in chunks (one message at a time, in order), puts
+ * received chunks back together and hands on complete messages, and exchanges REPORTs.
+ *
+ * @example
+ * const s = registry.create();              // our URI goes into the SDP a=path
+ * s.remotePath = sdpPathOfThePeer;
+ * s.onMessage = (m) => { console.log(m.body.toString()); m.report(200); };
+ * await s.send('text/plain', Buffer.from('hi'));
+ */
+export class MsrpSession implements ConnectionUser {
+  connection: MsrpConnection | null = null;
+  /** the peer's a=path (RFC 4975 §8.2), written as To-Path */
+  remotePath = '';
+  onMessage: (m: ReceivedMessage) => void = (m) => m.report(200);
+  onReport: (r: ReceivedReport) => void = () => undefined;
+  /** the bound connection went away */
+  onDisconnect: () => void = () => undefined;
+  /** the session bound its connection (the peer's first request arrived, or we connected) */
+  onBound: () => void = () => undefined;
+  private readonly reassembler: Reassembler;
+  private closed = false;
+
+  constructor(
+    readonly localUri: MsrpUri,
+    private readonly options: SessionOptions,
+    private readonly onClosed: (s: MsrpSession) => void = () => undefined,
+  ) {
+    this.reassembler = new Reassembler(options.maxMessageBytes);
+  }
+
+  /** Our path for the SDP a=path attribute and From-Path. */
+  get localPath(): string {
+    return formatMsrpUri(this.localUri);
+  }
+
+  get sessionId(): string {
+    return this.localUri.sessionId;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  bind(conn: MsrpConnection): void {
+    this.connection = conn;
+    conn.attach(this);
+    this.onBound();
+  }
+
+  connectionLost(conn: MsrpConnection): void {
+    if (this.connection !== conn) return;
+    this.connection = null;
+    this.onDisconnect();
+  }
+
+  /**
+   * Sends one message, chunked. Every chunk is written before this returns its promise, so
+   * messages go out in the order of the calls (RFC 4975 §5.1 wants the chunks of a message in
+   * order; nothing waits for one message's responses before writing the next). Resolves with
+   * the outcome once every chunk is answered; never rejects.
+   */
+  send(contentType: string, body: Buffer, opts: SendOptions = {}): Promise<SendOutcome> {
+    return this.sendNow(opts.messageId ?? newIdent(), contentType, body, opts);
+  }
+
+  /** An empty SEND that binds the connection to the session (RFC 4975 §5.4, the active side). */
+  async sendBind(): Promise<SendOutcome> {
+    return this.sendNow(newIdent(), null, Buffer.alloc(0), {});
+  }
+
+  private async sendNow(messageId: string, contentType: string | null, body: Buffer, opts: SendOptions): Promise<SendOutcome> {
+    const conn = this.connection;
+    if (conn === null || conn.isClosed || this.closed) return { messageId, status: 481, comment: 'No connection for the session' };
+    const fr = opts.failureReport ?? 'yes';
+    const chunks = contentType === null ? [null] : chunksOf(body, this.options.chunkBytes);
+    const waits: Promise<{ status: number; comment: string } | null>[] = [];
+    let offset = 1;
+    for (const [i, chunk] of chunks.entries()) {
+      const headers: [string, string][] = [['Message-ID', messageId]];
+      if (opts.successReport) headers.push(['Success-Report', 'yes']);
+      if (fr !== 'yes') headers.push(['Failure-Report', fr]);
+      headers.push(['Byte-Range', formatByteRange(offset, chunk?.length ?? 0, body.length)]);
+      if (contentType !== null) headers.push(['Content-Type', contentType]);
+      offset += chunk?.length ?? 0;
+      const last = i === chunks.length - 1;
+      // RFC 4975 §7.1.2: with Failure-Report no or partial, a 200 never comes
+      waits.push(conn.request({ tid: newIdent(), method: 'SEND', toPath: this.remotePath, fromPath: this.localPath, headers, body: chunk, continuation: last ? '$' : '+' }, fr === 'yes'));
+    }
+    for (const r of await Promise.all(waits)) {
+      if (r !== null && r.status !== 200) return { messageId, status: r.status, comment: r.comment };
+    }
+    return { messageId, status: 200, comment: 'OK' };
+  }
+
+  handleRequest(req: MsrpRequest, conn: MsrpConnection): void {
+    if (this.closed) throw new MsrpError(481, 'Session Does Not Exist');
+    if (req.method === 'REPORT') {
+      const m = STATUS.exec(req.headers.get('status') ?? '');
+      if (m === null) return; // REPORTs are never answered (RFC 4975 §7.1.2): a bad one is dropped
+      this.onReport({ messageId: req.headers.get('message-id') ?? '', status: Number(m[1]), comment: m[2] ?? '', byteRange: req.headers.get('byte-range') ?? '' });
+      return;
+    }
+    const messageId = req.headers.get('message-id');
+    if (messageId === undefined) throw new MsrpError(400, 'SEND without Message-ID');
+    const range = parseByteRange(req.headers.get('byte-range'));
+    if (req.body === null) {
+      // an empty SEND: binds the connection (RFC 4975 §5.4) and carries no message
+      conn.respond(req, 200);
+      return;
+    }
+    const done = this.reassembler.add(messageId, range, req.headers.get('content-type'), req.body, req.continuation);
+    conn.respond(req, 200);
+    if (done === null) return;
+    const successReport = (req.headers.get('success-report') ?? 'no').toLowerCase() === 'yes';
+    const frText = (req.headers.get('failure-report') ?? 'yes').toLowerCase();
+    const failureReport = frText === 'no' || frText === 'partial' ? frText : 'yes';
+    const fromPath = req.headers.get('from-path')!;
+    let reported = false;
+    this.onMessage({
+      ...done,
+      successReport,
+      failureReport,
+      report: (status, comment) => {
+        if (reported) return;
+        reported = true;
+        if (status === 200 ? !successReport : failureReport === 'no') return;
+        this.sendReport(fromPath, done.messageId, done.body.length, status, comment ?? (status === 200 ? 'OK' : 'Failed'));
+      },
+    });
+  }
+
+  /** RFC 4975 §7.1.2: a REPORT goes to the sender's path with the Status of the whole message. */
+  private sendReport(toPath: string, messageId: string, length: number, status: number, comment: string): void {
+    const conn = this.connection;
+    if (conn === null || conn.isClosed) return;
+    void conn.request(
+      { tid: newIdent(), method: 'REPORT', toPath, fromPath: this.localPath, headers: [['Message-ID', messageId], ['Byte-Range', formatByteRange(1, length, length)], ['Status', `000 ${status} ${comment}`]] },
+      false,
+    );
+  }
+
+  /** Ends the session: it leaves its connection (the connection stays for other sessions). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection?.detach(this);
+    this.connection = null;
+    this.onClosed(this);
+  }
+}
+
+/** The peer's first URI, from its a=path. */
+export function firstHop(path: string): MsrpUri {
+  return parsePath(path)[0];
+}

@@ -1,0 +1,61 @@
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { WatchedProcess } from './watched-process.js';
+
+/** A running loopback capture (tshark, Debian package "tshark"). */
+export interface Capture {
+  file: string;
+  /** stops the capture and waits until the file is complete */
+  stop(): Promise<void>;
+  cleanup(): void;
+}
+
+/**
+ * Starts capturing TCP on `lo` for the given ports, and resolves once tshark says it captures
+ * (its "Capturing on" line), so that nothing the test sends next is missed.
+ */
+export async function captureLoopback(ports: number[]): Promise<Capture> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-pcap-'));
+  const file = path.join(dir, 'capture.pcapng');
+  const filter = ports.map((p) => `tcp port ${p}`).join(' or ');
+  // -P -l: a summary line per packet as it is captured, so that stop() can see the last one arrive
+  const child = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file, '-P', '-l'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watched = new WatchedProcess('tshark', child);
+  await watched.waitFor('tshark capturing', () => (/Capturing on/.test(watched.output) ? true : undefined), 20_000);
+  return {
+    file,
+    stop: async () => {
+      if (watched.exited) return;
+      // Captured packets reach the capture file in blocks, so the last ones of the test could be
+      // left out when it stops at once: a marker connection goes last, and the capture stops
+      // once tshark has seen it close.
+      const port = ports[ports.length - 1];
+      const marker = net.connect(port, '127.0.0.1');
+      await new Promise((r) => marker.once('connect', r));
+      const local = marker.localPort!;
+      marker.end();
+      marker.on('error', () => undefined);
+      await watched.waitFor('the marker connection in the capture', () => (new RegExp(`${local} . ${port} \\[FIN`).test(watched.output) ? true : undefined), 20_000);
+      marker.destroy();
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      });
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Reads a capture with Wireshark's dissectors, `decodeAs` mapping ports to protocols
+ * (`-d tcp.port==N,msrp`), and returns one line of `fields` per packet matching `filter`.
+ */
+export function readCapture(file: string, decodeAs: [number, string][], filter: string, fields = ['frame.number']): Promise<string[]> {
+  const args = ['-r', file, '-2', ...decodeAs.flatMap(([p, proto]) => ['-d', `tcp.port==${p},${proto}`]), '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])];
+  return new Promise((resolve, reject) =>
+    execFile('tshark', args, { maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.split('\n').filter((l) => l.trim() !== '')))),
+  );
+}
