@@ -14,6 +14,7 @@ import { Registrar } from './core/registrar.js';
 import { Router } from './core/router.js';
 import { LoginThrottle } from './core/login-throttle.js';
 import { MessageExploder } from './im/controlling/message-exploder.js';
+import { RoomFocus } from './im/controlling/room-focus.js';
 import { MessageRequestHandler } from './im/pager/message-request-handler.js';
 import { OriginatingPolicy } from './im/participating/originating-policy.js';
 import { SipStack } from './sip/stack.js';
@@ -216,7 +217,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: new SessionHistory(ds), log },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
-  if (sessionHandler !== null) router.serve('INVITE', sessionHandler.handleInvite).serve('BYE', sessionHandler.handleBye);
+  // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
+  const focus = msrp === null ? null : new RoomFocus({ stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, log }, { maxMessageBytes: config.msrp.maxMessageBytes, maxQueuePerLeg: config.conference.maxQueuePerLeg });
+  if (sessionHandler !== null && focus !== null) {
+    router
+      .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
+      .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)));
+  }
   // RFC 7977: MSRP over the SIP WebSocket ports, sub-protocol "msrp"
   if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
@@ -289,6 +296,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     ports,
     async stop() {
       sessionHandler?.close();
+      focus?.close();
       msrp?.close();
       delivery.stop();
       sessions.stop();

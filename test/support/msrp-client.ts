@@ -21,6 +21,8 @@ export interface MediaChoice {
   connect?: boolean;
   /** MSRP over TCP (default) or over WebSocket to the appliance's WS port (RFC 7977) */
   protocol?: 'TCP/MSRP' | 'TCP/WS/MSRP';
+  /** extra header lines of the INVITE */
+  headers?: string[];
 }
 
 /** A call as one client sees it: the dialog for BYE and the MSRP session once negotiated. */
@@ -139,7 +141,7 @@ export class ChatClient {
     const callId = `c${hex(8)}`;
     const fromTag = hex(4);
     const uri = `sip:${to}@${this.app.domain}`;
-    const final = await this.authed('INVITE', uri, uri, [], this.sdpFor(session, m, 'active'), callId, fromTag);
+    const final = await this.authed('INVITE', uri, uri, m.headers ?? [], this.sdpFor(session, m, 'active'), callId, fromTag);
     const call: Call = { callId, local: `<${this.aor}>;tag=${fromTag}`, remote: headerOf(final, 'To')[0], remoteTarget: '', cseq: 2, final, session, peerMedia: null };
     if (!final.startsWith('SIP/2.0 2')) {
       this.ackNon2xx(final);

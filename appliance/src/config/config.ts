@@ -206,6 +206,8 @@ export const ConfigSchema = z
         factoryUser: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -').default('conf-factory'),
         /** recipients one list or group request may reach after expansion; more is 403 */
         maxRecipients: z.number().int().min(1).max(10_000).default(500),
+        /** messages waiting on one room participant's MSRP leg before they are dropped (S5) */
+        maxQueuePerLeg: z.number().int().min(1).max(100_000).default(1000),
       })
       .strict()
       .prefault({}),

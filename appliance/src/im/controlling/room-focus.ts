@@ -1,0 +1,160 @@
+import type { SipRequest } from '../../sip/message/message.js';
+import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
+import type { SipStack } from '../../sip/stack.js';
+import { SipError } from '../../sip/errors.js';
+import { mediaTypeOf } from '../../sip/message/media-type.js';
+import type { Authenticator } from '../../core/authenticator.js';
+import { authenticateSip } from '../../core/sip-authentication.js';
+import { userOfUriPart } from '../../core/user-names.js';
+import type { LocalDomain } from '../../core/local-domain.js';
+import type { ListResolver } from '../../xdms/list-resolver.js';
+import type { OriginatingPolicy } from '../participating/originating-policy.js';
+import type { TerminatingPolicy } from '../participating/terminating-policy.js';
+import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
+import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import type { Logger } from '../../log.js';
+import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
+import { answerFor, legTransport } from '../session/session-sdp.js';
+import { refuseIfExploded } from './loop-guard.js';
+import { Room, type Participant } from './room.js';
+
+export interface FocusOptions {
+  /** our a=max-size */
+  maxMessageBytes: number;
+  /** messages waiting on one participant's leg before that participant is dropped (S5) */
+  maxQueuePerLeg: number;
+}
+
+export interface FocusServices {
+  stack: SipStack;
+  domain: LocalDomain;
+  auth: Authenticator;
+  originating: OriginatingPolicy;
+  terminating: TerminatingPolicy;
+  lists: ListResolver;
+  endpoint: MsrpEndpoint;
+  log: Logger;
+}
+
+/**
+ * The conference focus for pre-defined rooms (S3): a group URI of the shared XDMS is a chat room.
+ * An INVITE to it joins the room (the focus is the UAS, RFC 4579 §5; the MSRP leg ends here),
+ * within the group's rules: a private group admits its members only (403), the group's
+ * max-participant-count is the room's limit (486 with the limit in the reason), and a request
+ * another list service already expanded is refused (482, S6). BYE leaves. Rooms live in this
+ * node's memory while anyone is in them (docs/architecture.md, state and scale).
+ */
+export class RoomFocus {
+  private readonly rooms = new Map<string, Room>();
+  /** our dialogs by Call-ID and our tag */
+  private readonly dialogs = new Map<string, { room: Room; participant: Participant }>();
+
+  constructor(
+    private readonly s: FocusServices,
+    private readonly opts: FocusOptions,
+  ) {}
+
+  /** Is this request for the focus: an INVITE to a group URI, or a BYE in one of our dialogs? */
+  async claims(req: SipRequest): Promise<boolean> {
+    if (req.toTag !== undefined) return this.dialogs.has(`${req.callId}|${req.toTag}`);
+    const part = req.sipUri?.user ?? null;
+    const name = part === null ? null : userOfUriPart(part);
+    return name !== null && (await this.s.lists.groupMembers(this.s.domain.aor(name))) !== null;
+  }
+
+  /** Live participants in every room (status). */
+  get size(): number {
+    return this.dialogs.size;
+  }
+
+  readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+    const { stack, domain, endpoint } = this.s;
+    // RFC 3261 §14.2: a re-INVITE; the session stays as negotiated
+    if (req.toTag !== undefined) throw new SipError(488, 'Session modification is not supported');
+    const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
+    refuseIfExploded(req);
+    const roomUri = domain.aor(userOfUriPart(req.sipUri!.user!)!);
+    const group = await this.s.lists.groupMembers(roomUri);
+    if (group === null) throw new SipError(404, 'Not Found');
+    if (group.membersOnly && !group.members.some((m) => m.uri.toLowerCase() === sender.aor.toLowerCase())) {
+      throw new SipError(403, 'Only members may join this room');
+    }
+    const offer = readOffer(req);
+    let room = this.rooms.get(roomUri);
+    if (room === undefined) {
+      room = new Room(roomUri, group.maxParticipants, this.opts.maxQueuePerLeg, {
+        mayReach: async (to, from) => {
+          const user = domain.userOf(to);
+          if (user === null) return false;
+          try {
+            return (await this.s.terminating.check(user, from)) === 'deliver';
+          } catch {
+            return false; // block: the terminating policy's 403
+          }
+        },
+        drop: (p, reason) => this.end(p, reason),
+      });
+      this.rooms.set(roomUri, room);
+    }
+    // RFC 4579 §5.2 leaves the refusal to the focus: 486 says "busy", the reason says why
+    if (room.isFull) throw new SipError(486, `Room is full (${room.maxParticipants} participants)`);
+    const tag = stack.newId();
+    const contact = ownContact(stack, tx.source.transport, `room-${tag}`);
+    const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
+    leg.remotePath = offer.path;
+    const participant: Participant = { aor: sender.aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
+    room.join(participant);
+    this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
+    const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint);
+    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: contact }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
+    // RFC 6135: where the participant waits for us (a=setup:passive), we connect
+    if (ours.setup === 'active') {
+      endpoint.connect(leg).then(
+        (status) => {
+          if (status !== 200) this.end(participant, `MSRP connection failed (${status})`);
+        },
+        () => this.end(participant, 'MSRP connection failed'),
+      );
+    }
+  };
+
+  readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
+    const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
+    if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    this.s.stack.reply(tx, 200, 'OK');
+    this.leave(entry.participant);
+  };
+
+  /** The focus ends a participant's dialog (a BYE with the reason, RFC 3326) and their leg. */
+  private end(p: Participant, reason: string): void {
+    this.s.log.info({ aor: p.aor, reason }, 'participant dropped from room');
+    sendBye(this.s.stack, p.dialog, reason);
+    this.leave(p);
+  }
+
+  private leave(p: Participant): void {
+    for (const [key, entry] of this.dialogs) {
+      if (entry.participant !== p) continue;
+      this.dialogs.delete(key);
+      entry.room.leave(p);
+      if (entry.room.participants.size === 0) this.rooms.delete(entry.room.uri);
+    }
+  }
+
+  /** Ends every participation (shutdown). */
+  close(): void {
+    for (const { participant } of [...this.dialogs.values()]) this.end(participant, 'shutdown');
+  }
+}
+
+/** The participant's MSRP offer: 415 for a body that is not SDP, 488 for one without a usable MSRP line. */
+function readOffer(req: SipRequest): MsrpMedia {
+  if (req.body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
+  if (mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+  try {
+    return readMsrpMedia(req.body.toString('utf8'));
+  } catch (err) {
+    if (err instanceof SdpError) throw new SipError(488, err.reason);
+    throw err;
+  }
+}
