@@ -1,6 +1,8 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient, type Call } from '../support/msrp-client.js';
+import { headerOf } from '../support/raw-client.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
 
@@ -11,12 +13,14 @@ let app: RunningAppliance;
 const clients: ChatClient[] = [];
 
 beforeAll(async () => {
-  app = await startAppliance({ users: Object.fromEntries(NAMES.map((n) => [n, `${n}-pw`])) });
-  // one pre-defined room: the private group team (alice, bob, carol, dave), at most 3 in it
+  // a small per-leg queue, so that the slow-participant test fills it cheaply
+  app = await startAppliance({ users: Object.fromEntries(NAMES.map((n) => [n, `${n}-pw`])), config: { conference: { maxQueuePerLeg: 8 } } });
+  // pre-defined rooms: the private group team (alice, bob, carol, dave), at most 3 in it, and the public lobby
   const rule = '<cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-team"><cp:conditions><is-list-member/></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset>';
   const members = ['alice', 'bob', 'carol', 'dave'].map((n) => `<entry uri="sip:${n}@${D}"/>`).join('');
   const groups = `<?xml version="1.0" encoding="UTF-8"?>
-<group xmlns="urn:oma:xml:poc:list-service"><list-service uri="sip:team@${D}"><display-name>Team</display-name><list>${members}</list><max-participant-count>3</max-participant-count>${rule}</list-service></group>`;
+<group xmlns="urn:oma:xml:poc:list-service"><list-service uri="sip:team@${D}"><display-name>Team</display-name><list>${members}</list><max-participant-count>3</max-participant-count>${rule}</list-service>
+<list-service uri="sip:lobby@${D}"><list/><cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-lobby"><cp:conditions><cp:identity><cp:many domain="${D}"/></cp:identity></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset></list-service></group>`;
   const put = await xcapRequest(app, 'PUT', `org.openmobilealliance.groups/users/sip:alice@${D}/index`, { body: groups, headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' } });
   expect(put.status).toBe(201);
   // carol blocks dave (Y2)
@@ -144,3 +148,28 @@ describe('pre-defined rooms: the group URI is a chat room (S3, S4)', () => {
     expect(marked.final).toMatch(/^SIP\/2\.0 482 Loop Detected/);
   });
 });
+
+describe('a slow participant never stalls a room (S5)', () => {
+  it('drops the participant whose leg stops answering, with a BYE giving the reason, and the others get every message in order', async () => {
+    const alice = await (await client('alice')).invite('lobby');
+    const carol = await (await client('carol')).invite('lobby');
+    const erinClient = await client('erin');
+    // erin binds her MSRP leg over a raw connection and then never answers a SEND
+    const erin = await erinClient.invite('lobby', { connect: false });
+    expect([alice.final, carol.final, erin.final].map((f) => f.split('\r\n')[0])).toEqual(Array(3).fill('SIP/2.0 200 OK'));
+    const sock = net.connect(app.msrpPort, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.on('error', () => undefined);
+    const bound = new Promise<string>((resolve) => sock.once('data', (d: Buffer) => resolve(d.toString('latin1').split('\r\n')[0])));
+    sock.write(`MSRP bind0001 SEND\r\nTo-Path: ${erin.peerMedia!.path}\r\nFrom-Path: ${erin.session.localPath}\r\nMessage-ID: b1\r\nByte-Range: 1-0/0\r\n-------bind0001$\r\n`);
+    expect(await bound).toBe('MSRP bind0001 200 OK');
+    const carolGot = inbox(carol);
+    const texts = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    for (const t of texts) expect((await alice.session.send('text/plain', Buffer.from(t))).status).toBe(200);
+    const bye = await erinClient.awaitBye(erin);
+    expect(headerOf(bye, 'Reason')[0]).toMatch(/text="Too slow: 8 messages waiting"/);
+    expect((await until(carolGot, texts.length)).map((m) => cpim(m).text)).toEqual(texts);
+    sock.destroy();
+  });
+});
+

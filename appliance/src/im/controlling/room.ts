@@ -94,7 +94,9 @@ export class Room {
       return;
     }
     p.queued++;
-    p.leg.send('message/cpim', wrapped, { failureReport: 'no' }).then(
+    // Failure-Report yes (the default): the participant answers every chunk (RFC 4975 §7.1.2),
+    // and those answers are how far behind the leg is
+    p.leg.send('message/cpim', wrapped).then(
       () => void p.queued--,
       () => void p.queued--,
     );
