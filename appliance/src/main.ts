@@ -218,7 +218,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
-  const focus = msrp === null ? null : new RoomFocus({ stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, log }, { maxMessageBytes: config.msrp.maxMessageBytes, maxQueuePerLeg: config.conference.maxQueuePerLeg });
+  const focus =
+    msrp === null
+      ? null
+      : new RoomFocus(
+          { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log },
+          { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
+        );
   if (sessionHandler !== null && focus !== null) {
     router
       .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))

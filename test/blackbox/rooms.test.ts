@@ -173,3 +173,40 @@ describe('a slow participant never stalls a room (S5)', () => {
   });
 });
 
+describe('ad-hoc rooms: an INVITE to the conference factory with an RFC 5366 URI list (S2)', () => {
+  it('puts the creator in a new room and invites each listed user; who answers is in, who blocks the creator is never invited', async () => {
+    const [alice, bob, carol, dave] = await Promise.all((['alice', 'bob', 'carol', 'dave'] as const).map((n) => ChatClient.connect(app, n, `${n}-pw`, true)));
+    clients.push(alice, bob, carol, dave);
+    const list = `<?xml version="1.0" encoding="UTF-8"?>\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list>${['carol', 'bob'].map((n) => `<entry uri="sip:${n}@${D}"/>`).join('')}</list></resource-lists>`;
+    const wrap = (sdp: string) => ({
+      body: ['--b1', 'Content-Type: application/sdp', '', sdp, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n'),
+      contentType: 'multipart/mixed;boundary=b1',
+    });
+    // dave (blocked by carol) creates a room with bob and carol: carol is never invited
+    const [created, bobCall] = await Promise.all([dave.invite('conf-factory', { wrap }), bob.answerInvite()]);
+    expect(created.final).toMatch(/^SIP\/2\.0 200 OK/);
+    const roomUri = /<sip:(chat-[0-9a-f]+)@/.exec(headerOf(created.final, 'Contact')[0])![1];
+    expect(headerOf(created.final, 'Contact')[0]).toMatch(/;isfocus$/);
+    // the invitation comes from the room, names who asked, and carries the loop-guard marker
+    expect(headerOf(bobCall.final, 'From')[0]).toContain(`<sip:${roomUri}@${D}>`);
+    expect(headerOf(bobCall.final, 'Referred-By')).toEqual([`<sip:dave@${D}>`]);
+    expect(headerOf(bobCall.final, 'P-Parley-Exploded')).toEqual([`<sip:${roomUri}@${D}>`]);
+    const bobGot = inbox(bobCall);
+    expect((await created.session.send('text/plain', Buffer.from('welcome'))).status).toBe(200);
+    expect(cpim((await until(bobGot, 1))[0])).toMatchObject({ from: `sip:dave@${D}`, to: `sip:${roomUri}@${D}`, text: 'welcome' });
+    // carol is listed first: her block-list read came before bob's, so an INVITE to her would
+    // have left before bob's did
+    await expect(carol.sip.next((x) => x.startsWith('INVITE '), 0)).rejects.toThrow(/no matching message/);
+    // alice was not invited: she may not join by the room URI
+    const outsider = await alice.invite(roomUri);
+    expect(outsider.final).toMatch(/^SIP\/2\.0 403 Only members may join this room/);
+  });
+
+  it('refuses a factory INVITE without a usable URI list or SDP', async () => {
+    const c = await client('alice');
+    expect((await c.invite('conf-factory')).final).toMatch(/^SIP\/2\.0 415/);
+    const noOne = (sdp: string) => ({ body: ['--b1', 'Content-Type: application/sdp', '', sdp, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', '<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list/></resource-lists>', '--b1--', ''].join('\r\n'), contentType: 'multipart/mixed;boundary=b1' });
+    expect((await c.invite('conf-factory', { wrap: noOne })).final).toMatch(/^SIP\/2\.0 400 The list names no one to invite/);
+  });
+});
+

@@ -13,12 +13,21 @@ import type { TerminatingPolicy } from '../participating/terminating-policy.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
 import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import type { Logger } from '../../log.js';
+import type { LocationService } from '../../core/location-service.js';
+import { randomBytes } from 'node:crypto';
+import { readRecipientList } from './recipient-list.js';
+import { inviteIntoRoom } from './room-invitation.js';
 import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
 import { answerFor, legTransport } from '../session/session-sdp.js';
 import { refuseIfExploded } from './loop-guard.js';
 import { Room, type Participant } from './room.js';
 
 export interface FocusOptions {
+  /** the conference factory's user part: INVITEs to it with an RFC 5366 URI list make ad-hoc rooms */
+  factoryUser: string;
+  /** invitees one ad-hoc room may have */
+  maxRecipients: number;
+  ringTimeoutMs: number;
   /** our a=max-size */
   maxMessageBytes: number;
   /** messages waiting on one participant's leg before that participant is dropped (S5) */
@@ -33,6 +42,7 @@ export interface FocusServices {
   terminating: TerminatingPolicy;
   lists: ListResolver;
   endpoint: MsrpEndpoint;
+  location: LocationService;
   log: Logger;
 }
 
@@ -46,6 +56,8 @@ export interface FocusServices {
  */
 export class RoomFocus {
   private readonly rooms = new Map<string, Room>();
+  /** ad-hoc rooms: who may join (the creator and the invited); group rooms follow the group */
+  private readonly adHoc = new Map<string, Set<string>>();
   /** our dialogs by Call-ID and our tag */
   private readonly dialogs = new Map<string, { room: Room; participant: Participant }>();
 
@@ -59,7 +71,10 @@ export class RoomFocus {
     if (req.toTag !== undefined) return this.dialogs.has(`${req.callId}|${req.toTag}`);
     const part = req.sipUri?.user ?? null;
     const name = part === null ? null : userOfUriPart(part);
-    return name !== null && (await this.s.lists.groupMembers(this.s.domain.aor(name))) !== null;
+    if (name === null) return false;
+    const uri = this.s.domain.aor(name);
+    if (req.method === 'INVITE' && (name === this.opts.factoryUser || this.adHoc.has(uri))) return true;
+    return (await this.s.lists.groupMembers(uri)) !== null;
   }
 
   /** Live participants in every room (status). */
@@ -68,21 +83,73 @@ export class RoomFocus {
   }
 
   readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
-    const { stack, domain, endpoint } = this.s;
+    const { domain } = this.s;
     // RFC 3261 §14.2: a re-INVITE; the session stays as negotiated
     if (req.toTag !== undefined) throw new SipError(488, 'Session modification is not supported');
     const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
     refuseIfExploded(req);
-    const roomUri = domain.aor(userOfUriPart(req.sipUri!.user!)!);
-    const group = await this.s.lists.groupMembers(roomUri);
-    if (group === null) throw new SipError(404, 'Not Found');
-    if (group.membersOnly && !group.members.some((m) => m.uri.toLowerCase() === sender.aor.toLowerCase())) {
-      throw new SipError(403, 'Only members may join this room');
-    }
+    const name = userOfUriPart(req.sipUri!.user!)!;
+    if (name === this.opts.factoryUser) return this.createAdHoc(req, tx, sender.aor);
+    const roomUri = domain.aor(name);
+    const invited = this.adHoc.get(roomUri);
+    const group = invited === undefined ? await this.s.lists.groupMembers(roomUri) : null;
+    if (invited === undefined && group === null) throw new SipError(404, 'Not Found');
+    const mayJoin = invited !== undefined ? invited.has(sender.aor.toLowerCase()) : !group!.membersOnly || group!.members.some((m) => m.uri.toLowerCase() === sender.aor.toLowerCase());
+    if (!mayJoin) throw new SipError(403, 'Only members may join this room');
     const offer = readOffer(req);
+    this.join(req, tx, sender.aor, this.roomFor(roomUri, group?.maxParticipants ?? null), offer);
+  };
+
+  /**
+   * An ad-hoc room (S2, RFC 5366): the INVITE to the factory carries the creator's MSRP offer and
+   * an RFC 5366 URI list (multipart/mixed, `recipient-list`). The creator joins a new room at once
+   * (its URI in our Contact, marked `isfocus`, RFC 4579 §3.1), and the focus invites each listed
+   * user who does not block the creator; who declines or is offline is simply not in the room.
+   */
+  private async createAdHoc(req: SipRequest, tx: ServerTransaction, creator: string): Promise<void> {
+    const list = await readRecipientList(req, this.s.lists);
+    if (mediaTypeOf(list.contentType) !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+    const offer = readOffer(req, list.payload);
+    const invitees = [...new Set(list.members.map((m) => m.uri.toLowerCase()))].filter((u) => u !== creator.toLowerCase());
+    if (invitees.length === 0) throw new SipError(400, 'The list names no one to invite');
+    if (invitees.length > this.opts.maxRecipients) throw new SipError(403, `Too many invitees (at most ${this.opts.maxRecipients})`);
+    const roomUri = this.s.domain.aor(`chat-${randomBytes(6).toString('hex')}`);
+    this.adHoc.set(roomUri, new Set([creator.toLowerCase(), ...invitees]));
+    const room = this.roomFor(roomUri, null);
+    this.join(req, tx, creator, room, offer);
+    for (const aor of invitees) void this.invite(room, creator, aor);
+  }
+
+  /** One invitation into an ad-hoc room: only our users, each through their own block list (Y2). */
+  private async invite(room: Room, creator: string, aor: string): Promise<void> {
+    const user = this.s.domain.userOf(aor);
+    if (user === null) return;
+    try {
+      if ((await this.s.terminating.check(user, creator)) === 'discard') return;
+    } catch {
+      return; // blocked: the creator cannot reach them through a room either
+    }
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter: creator }, aor, this.opts).catch((err: unknown) => {
+      this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
+      return null;
+    });
+    if (joined === null) return;
+    if (!this.rooms.has(room.uri)) {
+      // everyone left while this invitation rang
+      sendBye(this.s.stack, joined.participant.dialog, 'The room has closed');
+      joined.participant.leg.close();
+      return;
+    }
+    room.join(joined.participant);
+    this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant });
+    if (joined.connect) this.connect(joined.participant);
+  }
+
+  private roomFor(roomUri: string, maxParticipants: number | null): Room {
+    const { domain } = this.s;
     let room = this.rooms.get(roomUri);
     if (room === undefined) {
-      room = new Room(roomUri, group.maxParticipants, this.opts.maxQueuePerLeg, {
+      room = new Room(roomUri, maxParticipants, this.opts.maxQueuePerLeg, {
         mayReach: async (to, from) => {
           const user = domain.userOf(to);
           if (user === null) return false;
@@ -96,27 +163,35 @@ export class RoomFocus {
       });
       this.rooms.set(roomUri, room);
     }
+    return room;
+  }
+
+  /** The caller joins: our MSRP leg answers their offer, and the 200 carries the room URI (isfocus). */
+  private join(req: SipRequest, tx: ServerTransaction, aor: string, room: Room, offer: MsrpMedia): void {
+    const { stack, endpoint } = this.s;
     // RFC 4579 §5.2 leaves the refusal to the focus: 486 says "busy", the reason says why
     if (room.isFull) throw new SipError(486, `Room is full (${room.maxParticipants} participants)`);
     const tag = stack.newId();
-    const contact = ownContact(stack, tx.source.transport, `room-${tag}`);
+    const contact = ownContact(stack, tx.source.transport, room.uri.slice(4, room.uri.indexOf('@')));
     const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
-    const participant: Participant = { aor: sender.aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
+    const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
     room.join(participant);
     this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
     const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint);
-    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: contact }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
+    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
-    if (ours.setup === 'active') {
-      endpoint.connect(leg).then(
-        (status) => {
-          if (status !== 200) this.end(participant, `MSRP connection failed (${status})`);
-        },
-        () => this.end(participant, 'MSRP connection failed'),
-      );
-    }
-  };
+    if (ours.setup === 'active') this.connect(participant);
+  }
+
+  private connect(p: Participant): void {
+    this.s.endpoint.connect(p.leg).then(
+      (status) => {
+        if (status !== 200) this.end(p, `MSRP connection failed (${status})`);
+      },
+      () => this.end(p, 'MSRP connection failed'),
+    );
+  }
 
   readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
     const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
@@ -137,7 +212,10 @@ export class RoomFocus {
       if (entry.participant !== p) continue;
       this.dialogs.delete(key);
       entry.room.leave(p);
-      if (entry.room.participants.size === 0) this.rooms.delete(entry.room.uri);
+      if (entry.room.participants.size === 0) {
+        this.rooms.delete(entry.room.uri);
+        this.adHoc.delete(entry.room.uri);
+      }
     }
   }
 
@@ -148,11 +226,12 @@ export class RoomFocus {
 }
 
 /** The participant's MSRP offer: 415 for a body that is not SDP, 488 for one without a usable MSRP line. */
-function readOffer(req: SipRequest): MsrpMedia {
-  if (req.body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
-  if (mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+function readOffer(req: SipRequest, sdp?: Buffer): MsrpMedia {
+  const body = sdp ?? req.body;
+  if (body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
+  if (sdp === undefined && mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
   try {
-    return readMsrpMedia(req.body.toString('utf8'));
+    return readMsrpMedia(body.toString('utf8'));
   } catch (err) {
     if (err instanceof SdpError) throw new SipError(488, err.reason);
     throw err;
