@@ -15,6 +15,7 @@ import { Router } from './core/router.js';
 import { LoginThrottle } from './core/login-throttle.js';
 import { MessageExploder } from './im/controlling/message-exploder.js';
 import { RoomFocus } from './im/controlling/room-focus.js';
+import { SipError } from './sip/errors.js';
 import { MessageRequestHandler } from './im/pager/message-request-handler.js';
 import { OriginatingPolicy } from './im/participating/originating-policy.js';
 import { SipStack } from './sip/stack.js';
@@ -228,7 +229,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   if (sessionHandler !== null && focus !== null) {
     router
       .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
-      .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)));
+      .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
+      // REFER (RFC 3515) is only for rooms: invite more (RFC 4579 §5.5)
+      .serve('REFER', async (req, tx) => {
+        if (!(await focus.claims(req))) throw new SipError(req.toTag === undefined ? 404 : 481, req.toTag === undefined ? 'Not Found' : 'Call/Transaction Does Not Exist');
+        return focus.handleRefer(req, tx);
+      });
   }
   // RFC 7977: MSRP over the SIP WebSocket ports, sub-protocol "msrp"
   if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));

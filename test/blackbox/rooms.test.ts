@@ -2,7 +2,8 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient, type Call } from '../support/msrp-client.js';
-import { headerOf } from '../support/raw-client.js';
+import { RawClient, headerOf } from '../support/raw-client.js';
+import { withDigest } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
 
@@ -62,6 +63,8 @@ function cpim(m: ReceivedMessage): { from: string; to: string; type: string; tex
     text: rest.join('\r\n\r\n'),
   };
 }
+
+const statusOf = (res: string) => res.split('\r\n')[0].slice(8);
 
 /** The list once it holds `n` entries (messages arrive asynchronously on the legs). */
 function until<T>(list: T[], n: number): Promise<T[]> {
@@ -142,6 +145,20 @@ describe('pre-defined rooms: the group URI is a chat room (S3, S4)', () => {
     expect(cpim((await until(daveGot, 1))[0]).text).toBe('after bob');
   });
 
+  it('refuses a REFER to the room from outside it: 403, saying whether the sender may join at all', async () => {
+    const refer = async (from: Name): Promise<string> => {
+      const c = await RawClient.udp(app.sipPort);
+      try {
+        const spec = { method: 'REFER', uri: `sip:team@${D}`, from: `sip:${from}@${D}`, to: `sip:team@${D}`, transport: 'UDP' as const, localPort: c.localPort, headers: [`Refer-To: <sip:bob@${D}>`] };
+        return statusOf(await withDigest(c, spec, { name: from, password: `${from}-pw` }, 5000));
+      } finally {
+        c.close();
+      }
+    };
+    expect(await refer('erin')).toBe('403 Only members may join this room');
+    expect(await refer('bob')).toBe('403 Join the room to invite others (REFER in the room dialog)');
+  });
+
   it('refuses an INVITE that already passed a list service (loop guard, 482)', async () => {
     const c = await client('alice');
     const marked = await c.invite('team', { headers: ['P-Parley-Exploded: <sip:all@parley.test>'] });
@@ -200,6 +217,18 @@ describe('ad-hoc rooms: an INVITE to the conference factory with an RFC 5366 URI
     // alice was not invited: she may not join by the room URI
     const outsider = await alice.invite(roomUri);
     expect(outsider.final).toMatch(/^SIP\/2\.0 403 Only members may join this room/);
+
+    // invite more (RFC 4579 §5.5): dave REFERs alice in his room dialog; she is invited and joins
+    expect(statusOf(await dave.inDialog(created, 'REFER', []))).toBe('400 Missing or repeated Refer-To');
+    const [referred, aliceCall] = await Promise.all([dave.inDialog(created, 'REFER', [`Refer-To: <sip:alice@${D}>`]), alice.answerInvite()]);
+    expect(statusOf(referred)).toBe('202 Accepted');
+    const notify = await dave.sip.next((x) => x.startsWith('NOTIFY ') && headerOf(x, 'Call-ID')[0] === created.callId, 10_000);
+    dave.sip.answer(notify);
+    expect(headerOf(notify, 'Event')).toEqual(['refer']);
+    expect(notify.slice(notify.indexOf('\r\n\r\n') + 4)).toBe('SIP/2.0 200 OK\r\n');
+    const aliceGot = inbox(aliceCall);
+    expect((await created.session.send('text/plain', Buffer.from('hi alice'))).status).toBe(200);
+    expect(cpim((await until(aliceGot, 1))[0]).text).toBe('hi alice');
   });
 
   it('refuses a factory INVITE without a usable URI list or SDP', async () => {

@@ -209,6 +209,12 @@ export class ChatClient {
     return call;
   }
 
+  /** Sends a request in the call (REFER, …) and returns the final response. */
+  async inDialog(call: Call, method: string, extra: string[]): Promise<string> {
+    call.cseq++;
+    return this.sip.request(this.build(method, call.remoteTarget, call.local, call.remote, call.callId, call.cseq + 10, extra));
+  }
+
   /** Sends BYE in the call and returns the response. */
   async bye(call: Call): Promise<string> {
     call.cseq++;

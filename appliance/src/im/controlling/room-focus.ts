@@ -73,7 +73,7 @@ export class RoomFocus {
     const name = part === null ? null : userOfUriPart(part);
     if (name === null) return false;
     const uri = this.s.domain.aor(name);
-    if (req.method === 'INVITE' && (name === this.opts.factoryUser || this.adHoc.has(uri))) return true;
+    if (req.method !== 'BYE' && (name === this.opts.factoryUser || this.adHoc.has(uri))) return true;
     return (await this.s.lists.groupMembers(uri)) !== null;
   }
 
@@ -94,7 +94,7 @@ export class RoomFocus {
     const invited = this.adHoc.get(roomUri);
     const group = invited === undefined ? await this.s.lists.groupMembers(roomUri) : null;
     if (invited === undefined && group === null) throw new SipError(404, 'Not Found');
-    const mayJoin = invited !== undefined ? invited.has(sender.aor.toLowerCase()) : !group!.membersOnly || group!.members.some((m) => m.uri.toLowerCase() === sender.aor.toLowerCase());
+    const mayJoin = invited !== undefined ? invited.has(sender.aor.toLowerCase()) : admits(group!, sender.aor);
     if (!mayJoin) throw new SipError(403, 'Only members may join this room');
     const offer = readOffer(req);
     this.join(req, tx, sender.aor, this.roomFor(roomUri, group?.maxParticipants ?? null), offer);
@@ -120,30 +120,79 @@ export class RoomFocus {
     for (const aor of invitees) void this.invite(room, creator, aor);
   }
 
-  /** One invitation into an ad-hoc room: only our users, each through their own block list (Y2). */
-  private async invite(room: Room, creator: string, aor: string): Promise<void> {
+  /**
+   * One invitation into a room: only our users, each through their own block list (Y2). The
+   * status says how it ended (for the REFER's NOTIFY): 200 joined, 403 blocked or not ours,
+   * 480 not reachable or declined.
+   */
+  private async invite(room: Room, inviter: string, aor: string): Promise<number> {
     const user = this.s.domain.userOf(aor);
-    if (user === null) return;
+    if (user === null) return 403;
     try {
-      if ((await this.s.terminating.check(user, creator)) === 'discard') return;
+      if ((await this.s.terminating.check(user, inviter)) === 'discard') return 480;
     } catch {
-      return; // blocked: the creator cannot reach them through a room either
+      return 403; // blocked: the inviter cannot reach them through a room either
     }
-    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter: creator }, aor, this.opts).catch((err: unknown) => {
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter }, aor, this.opts).catch((err: unknown) => {
       this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
       return null;
     });
-    if (joined === null) return;
+    if (joined === null) return 480;
     if (!this.rooms.has(room.uri)) {
       // everyone left while this invitation rang
       sendBye(this.s.stack, joined.participant.dialog, 'The room has closed');
       joined.participant.leg.close();
-      return;
+      return 480;
     }
     room.join(joined.participant);
     this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant });
     if (joined.connect) this.connect(joined.participant);
+    return 200;
   }
+
+  /**
+   * Invite more (RFC 4579 §5.5, RFC 3515): a participant's REFER in their room dialog, with
+   * Refer-To naming the user to invite. 202, then the focus invites them and reports the outcome
+   * in one NOTIFY (Event: refer, message/sipfrag, subscription terminated). Out of a room
+   * dialog: 403, the reason saying whether the sender may join at all. A user the room's group
+   * does not admit: 403.
+   */
+  readonly handleRefer = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+    // in a room dialog the dialog says who it is (like a BYE); a REFER from outside is authenticated
+    const entry = req.toTag === undefined ? undefined : this.dialogs.get(`${req.callId}|${req.toTag}`);
+    if (entry === undefined) {
+      if (req.toTag !== undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+      const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
+      const name = userOfUriPart(req.sipUri?.user ?? '');
+      const uri = name === null ? '' : this.s.domain.aor(name);
+      const invited = this.adHoc.get(uri);
+      const group = invited === undefined ? await this.s.lists.groupMembers(uri) : null;
+      if (invited === undefined && group === null) throw new SipError(404, 'Not Found');
+      if (!(invited?.has(sender.aor.toLowerCase()) ?? admits(group!, sender.aor))) throw new SipError(403, 'Only members may join this room');
+      throw new SipError(403, 'Join the room to invite others (REFER in the room dialog)');
+    }
+    const referTo = /<([^>]+)>/.exec(req.headers.get('refer-to') ?? '')?.[1] ?? req.headers.get('refer-to')?.trim();
+    // RFC 3515 §2.4.1: exactly one Refer-To
+    if (referTo === undefined || req.headers.all('refer-to').length !== 1) throw new SipError(400, 'Missing or repeated Refer-To');
+    const name = /^sips?:([^@;>]+)@([^;>]+)$/i.exec(referTo);
+    if (name === null || !this.s.domain.isLocal(name[2])) throw new SipError(403, 'Only users of this domain can be invited');
+    const user = userOfUriPart(name[1]);
+    if (user === null) throw new SipError(404, 'Not Found');
+    const aor = this.s.domain.aor(user);
+    const { room, participant } = entry;
+    const invited = this.adHoc.get(room.uri);
+    if (invited === undefined) {
+      const group = await this.s.lists.groupMembers(room.uri);
+      if (group === null || !admits(group, aor)) throw new SipError(403, 'Not a member of this room');
+    }
+    if (room.isFull) throw new SipError(486, `Room is full (${room.maxParticipants} participants)`);
+    invited?.add(aor.toLowerCase());
+    this.s.stack.reply(tx, 202, 'Accepted');
+    const status = await this.invite(room, participant.aor, aor);
+    const frag = status === 200 ? 'SIP/2.0 200 OK' : status === 403 ? 'SIP/2.0 403 Forbidden' : 'SIP/2.0 480 Temporarily Unavailable';
+    const notify = participant.dialog.request('NOTIFY', { event: 'refer', 'subscription-state': 'terminated;reason=noresource' }, { type: 'message/sipfrag', content: `${frag}\r\n` });
+    this.s.stack.sendRequest(notify, participant.dialog.state.destination, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
+  };
 
   private roomFor(roomUri: string, maxParticipants: number | null): Room {
     const { domain } = this.s;
@@ -236,4 +285,9 @@ function readOffer(req: SipRequest, sdp?: Buffer): MsrpMedia {
     if (err instanceof SdpError) throw new SipError(488, err.reason);
     throw err;
   }
+}
+
+/** Does a group's rule let `aor` in: anyone for a public group, members for a private one. */
+function admits(group: { membersOnly: boolean; members: { uri: string }[] }, aor: string): boolean {
+  return !group.membersOnly || group.members.some((m) => m.uri.toLowerCase() === aor.toLowerCase());
 }
