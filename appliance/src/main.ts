@@ -14,6 +14,9 @@ import { LocationService } from './core/location-service.js';
 import { Registrar } from './core/registrar.js';
 import { Router } from './core/router.js';
 import { LoginThrottle } from './core/login-throttle.js';
+import { MessageExploder } from './im/controlling/message-exploder.js';
+import { RoomFocus } from './im/controlling/room-focus.js';
+import { SipError } from './sip/errors.js';
 import { MessageRequestHandler } from './im/pager/message-request-handler.js';
 import { OriginatingPolicy } from './im/participating/originating-policy.js';
 import { SipStack } from './sip/stack.js';
@@ -190,12 +193,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
-  const messages = new MessageRequestHandler(auth, users, new OriginatingPolicy(domain), policy, pager);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
   const uniqueIndexes = APP_USAGES.filter((u) => u.uniqueAcross).map(
     (u) => new AttributeIndex(documents, u.auid, u.namespace, u.uniqueAcross!.element, u.uniqueAcross!.attribute),
   );
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
+  // the controlling function's message exploder (P3): the conference factory and group URIs
+  const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
+  const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
   // one subscription framework (RFC 6665) for every event package
@@ -243,7 +248,24 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: new SessionHistory(ds), log },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
-  if (sessionHandler !== null) router.serve('INVITE', sessionHandler.handleInvite).serve('BYE', sessionHandler.handleBye);
+  // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
+  const focus =
+    msrp === null
+      ? null
+      : new RoomFocus(
+          { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log },
+          { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
+        );
+  if (sessionHandler !== null && focus !== null) {
+    router
+      .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
+      .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
+      // REFER (RFC 3515) is only for rooms: invite more (RFC 4579 §5.5)
+      .serve('REFER', async (req, tx) => {
+        if (!(await focus.claims(req))) throw new SipError(req.toTag === undefined ? 404 : 481, req.toTag === undefined ? 'Not Found' : 'Call/Transaction Does Not Exist');
+        return focus.handleRefer(req, tx);
+      });
+  }
   // RFC 7977: MSRP over the SIP WebSocket ports, sub-protocol "msrp"
   if (msrp !== null) stack.serveWebSocketSubprotocol('msrp', config.msrp.maxChunkBytes + 16 * 1024, (ws, remote, secure) => msrp.adoptWebSocket(ws, remote, secure));
   router.onFlowClosed = (flowId) => location.flowClosed(flowId).catch((err: unknown) => log.warn({ err }, 'flow cleanup failed'));
@@ -322,6 +344,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     ports,
     async stop() {
       sessionHandler?.close();
+      focus?.close();
       msrp?.close();
       delivery.stop();
       sessions.stop();

@@ -21,7 +21,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room').split(','));
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -548,6 +548,24 @@ async function msrpBench() {
   return JSON.parse(line.slice(7));
 }
 
+/**
+ * A chat room (test/bench/msrp-room.ts through tsx, the project's MSRP stack as the clients):
+ * 100 participants, 10 senders of 1 KiB messages; deliveries/s across all legs, latency to the
+ * last receiver, heap per participant.
+ */
+async function roomBench() {
+  console.log('\n# MSRP room (focus switch)');
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-room.ts')], { cwd: ROOT });
+  const { code, out } = await r.done;
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) {
+    console.log(`  failed (exit ${code}):\n${out}`);
+    return null;
+  }
+  for (const l of out.split('\n')) if (l.startsWith('room of') || l.startsWith('memory:')) console.log(`  ${l}`);
+  return JSON.parse(line.slice(7));
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -561,6 +579,7 @@ if (ONLY.has('presence')) {
   results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number) });
 }
 if (ONLY.has('msrp')) results.msrp = await msrpBench();
+if (ONLY.has('room')) results.room = await roomBench();
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -600,5 +619,9 @@ if (results.presence) {
 if (results.msrp) {
   const m = results.msrp;
   console.log(`  msrp one-to-one: ${m.perSecond.toFixed(0)} messages/s through the switch (1 KiB, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms); ${m.heapPerSessionKiB.toFixed(1)} KiB heap per live session`);
+}
+if (results.room) {
+  const r = results.room;
+  console.log(`  msrp room of ${r.participants}: ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (${r.senders} senders, 1 KiB, to the last receiver p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms); ${r.heapPerParticipantKiB.toFixed(1)} KiB heap per participant`);
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

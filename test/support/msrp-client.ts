@@ -21,6 +21,10 @@ export interface MediaChoice {
   connect?: boolean;
   /** MSRP over TCP (default) or over WebSocket to the appliance's WS port (RFC 7977) */
   protocol?: 'TCP/MSRP' | 'TCP/TLS/MSRP' | 'TCP/WS/MSRP';
+  /** extra header lines of the INVITE */
+  headers?: string[];
+  /** puts the SDP in another body (an RFC 5366 multipart with a URI list) */
+  wrap?: (sdp: string) => { body: string; contentType: string };
 }
 
 /** A call as one client sees it: the dialog for BYE and the MSRP session once negotiated. */
@@ -94,15 +98,15 @@ export class ChatClient {
   }
 
   /** Sends a request, answers one digest challenge, returns the final response. */
-  private async authed(method: string, uri: string, to: string, extra: string[], body = '', callId = `c${hex(8)}`, fromTag = hex(4)): Promise<string> {
+  private async authed(method: string, uri: string, to: string, extra: string[], body = '', callId = `c${hex(8)}`, fromTag = hex(4), type = 'application/sdp'): Promise<string> {
     const from = `<${this.aor}>;tag=${fromTag}`;
-    const first = await this.sip.request(this.build(method, uri, from, `<${to}>`, callId, 1, extra, body), 15_000);
+    const first = await this.sip.request(this.build(method, uri, from, `<${to}>`, callId, 1, extra, body, type), 15_000);
     const status = first.slice(8, 11);
     if (status !== '401' && status !== '407') return first;
     if (method === 'INVITE') this.ackNon2xx(first);
     const [ch, cr] = status === '401' ? ['WWW-Authenticate', 'Authorization'] : ['Proxy-Authenticate', 'Proxy-Authorization'];
     const authz = authorize(headerOf(first, ch)[0], { method, uri, username: this.name, password: this.password });
-    return this.sip.request(this.build(method, uri, from, `<${to}>`, callId, 2, [...extra, `${cr}: ${authz}`], body), 70_000);
+    return this.sip.request(this.build(method, uri, from, `<${to}>`, callId, 2, [...extra, `${cr}: ${authz}`], body, type), 70_000);
   }
 
   /** RFC 3261 §17.1.1.3: the ACK of a non-2xx final response, on the INVITE's branch. */
@@ -139,7 +143,9 @@ export class ChatClient {
     const callId = `c${hex(8)}`;
     const fromTag = hex(4);
     const uri = `sip:${to}@${this.app.domain}`;
-    const final = await this.authed('INVITE', uri, uri, [], this.sdpFor(session, m, 'active'), callId, fromTag);
+    const sdp = this.sdpFor(session, m, 'active');
+    const { body: offer, contentType } = m.wrap ? m.wrap(sdp) : { body: sdp, contentType: 'application/sdp' };
+    const final = await this.authed('INVITE', uri, uri, m.headers ?? [], offer, callId, fromTag, contentType);
     const call: Call = { callId, local: `<${this.aor}>;tag=${fromTag}`, remote: headerOf(final, 'To')[0], remoteTarget: '', cseq: 2, final, session, peerMedia: null };
     if (!final.startsWith('SIP/2.0 2')) {
       this.ackNon2xx(final);
@@ -225,6 +231,12 @@ export class ChatClient {
       if (bound !== 200) throw new Error(`MSRP bind failed: ${bound}`);
     }
     return call;
+  }
+
+  /** Sends a request in the call (REFER, …) and returns the final response. */
+  async inDialog(call: Call, method: string, extra: string[]): Promise<string> {
+    call.cseq++;
+    return this.sip.request(this.build(method, call.remoteTarget, call.local, call.remote, call.callId, call.cseq + 10, extra));
   }
 
   /** Sends BYE in the call and returns the response. */

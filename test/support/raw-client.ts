@@ -152,6 +152,8 @@ export interface RequestSpec {
   callId?: string;
   headers?: string[];
   body?: string;
+  /** Content-Type of a body (default text/plain) */
+  contentType?: string;
 }
 
 /** Builds a request with fresh branch/tag/Call-ID unless given. */
@@ -166,7 +168,7 @@ export function buildRequest(s: RequestSpec): string {
     `CSeq: ${s.cseq ?? 1} ${s.method}`,
     'Max-Forwards: 70',
     ...(s.headers ?? []),
-    ...(body ? ['Content-Type: text/plain'] : []),
+    ...(body ? [`Content-Type: ${s.contentType ?? 'text/plain'}`] : []),
     `Content-Length: ${Buffer.byteLength(body)}`,
     '',
     body,

@@ -13,7 +13,7 @@ export interface SipUser {
 }
 
 /** Sends `spec`, answers one 401/407 challenge (RFC 3261 §22.2, §22.3) and returns the final response. */
-async function withDigest(client: RawClient, spec: Parameters<typeof buildRequest>[0], user: SipUser, timeoutMs: number): Promise<string> {
+export async function withDigest(client: RawClient, spec: Parameters<typeof buildRequest>[0], user: SipUser, timeoutMs: number): Promise<string> {
   const first = await client.request(buildRequest({ ...spec, cseq: 1 }), timeoutMs);
   const status = first.slice(8, 11);
   if (status !== '401' && status !== '407') return first;

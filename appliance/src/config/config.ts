@@ -225,6 +225,20 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    conference: z
+      .object({
+        /**
+         * user part of the conference factory URI (sip:<factoryUser>@<domain>): the URI-list
+         * service that takes RFC 5365 MESSAGEs (and, later, RFC 5366 INVITEs); not a user name
+         */
+        factoryUser: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -').default('conf-factory'),
+        /** recipients one list or group request may reach after expansion; more is 403 */
+        maxRecipients: z.number().int().min(1).max(10_000).default(500),
+        /** messages waiting on one room participant's MSRP leg before they are dropped (S5) */
+        maxQueuePerLeg: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     xdms: z
       .object({
         /**

@@ -51,11 +51,13 @@ describe('list resolver (X5, S6)', () => {
     await expect(resolver.checkNoLoops(key('bob'), doc(`<list name="team"><entry uri="sip:x@parley.test"/></list>`))).resolves.toBeUndefined();
   });
 
-  it('resolves a group URI to its members, display name and limit', async () => {
+  it('resolves a group URI to its members, display name, limit and who may join', async () => {
     const g = await resolver.groupMembers('sip:team@parley.test');
     expect(g).toEqual({
       displayName: 'Team',
       maxParticipants: 10,
+      // no rule lets anyone (<cp:many/>) join: members only (OMA PoC XDM join-handling)
+      membersOnly: true,
       members: [
         { uri: 'sip:erin@parley.test', display: null },
         { uri: 'sip:carol@parley.test', display: null },

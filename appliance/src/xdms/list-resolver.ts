@@ -10,6 +10,7 @@ import type { XmlDocument } from './xml-intake.js';
 
 const RL = 'urn:ietf:params:xml:ns:resource-lists';
 const GROUPS = 'urn:oma:xml:poc:list-service';
+const CP = 'urn:ietf:params:xml:ns:common-policy';
 
 /** One resolved member of a list or group. */
 export interface Member {
@@ -131,7 +132,7 @@ export class ListResolver {
   }
 
   /** The members of a group (org.openmobilealliance.groups) by its group URI, or null if no such group. */
-  async groupMembers(groupUri: string): Promise<{ displayName: string | null; maxParticipants: number | null; members: Member[] } | null> {
+  async groupMembers(groupUri: string): Promise<{ displayName: string | null; maxParticipants: number | null; membersOnly: boolean; members: Member[] } | null> {
     const [key] = await this.groupUris.documentsWith(groupUri);
     if (key === undefined) return null;
     const row = await this.store.get(key);
@@ -150,7 +151,14 @@ export class ListResolver {
       }
     }
     const max = kids(service, GROUPS, 'max-participant-count')[0]?.textContent;
-    return { displayName: kids(service, GROUPS, 'display-name')[0]?.textContent ?? null, maxParticipants: max ? Number(max) : null, members };
+    // public when a rule lets anyone (<cp:many/>) join (OMA PoC XDM join-handling); else members only
+    const rules = kids(service, CP, 'ruleset').flatMap((rs) => kids(rs, CP, 'rule'));
+    const isPublic = rules.some(
+      (r) =>
+        kids(r, CP, 'conditions').some((c) => kids(c, CP, 'identity').some((i) => kids(i, CP, 'many').length > 0)) &&
+        kids(r, CP, 'actions').some((a) => kids(a, GROUPS, 'join-handling').some((j) => j.textContent?.trim() === 'true')),
+    );
+    return { displayName: kids(service, GROUPS, 'display-name')[0]?.textContent ?? null, maxParticipants: max ? Number(max) : null, membersOnly: !isPublic, members };
   }
 
 }

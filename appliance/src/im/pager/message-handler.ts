@@ -14,6 +14,13 @@ import { messageToDevice } from '../device-request.js';
 import { MessageRate } from './message-rate.js';
 import type { Reachability } from './reachability.js';
 
+/** What became of one message to one recipient: a device's final answer, or stored (202, no response). */
+export interface DeliveryOutcome {
+  status: number;
+  reason: string;
+  response?: SipResponse;
+}
+
 export interface PagerOptions {
   /** how long live delivery waits before the message is stored instead (under the sender's 32 s Timer F) */
   deliveryTimeoutMs: number;
@@ -45,6 +52,18 @@ export class MessageHandler {
    * With `storeOnly` (the recipient's preference) the message goes straight to storage.
    */
   async handle(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<void> {
+    const outcome = await this.deliver(req, sender, recipient, storeOnly);
+    if (outcome.response) this.relay(tx, outcome.response);
+    else this.stack.reply(tx, 202, 'Accepted');
+  }
+
+  /**
+   * Delivers `req` to the recipient's devices, or stores it (RFC 3428 §7), without answering
+   * anyone: the pager relays the outcome to the sender, the exploder (P3) counts it per
+   * recipient. `response` is the device's final answer (2xx, or a failure that is not "not
+   * reachable now"); without one the message was stored (202). A full store throws 480.
+   */
+  async deliver(req: SipRequest, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<DeliveryOutcome> {
     this.rate.count();
     const aor = this.domain.aor(recipient);
     const registered = storeOnly ? [] : this.location.lookup(aor);
@@ -52,21 +71,16 @@ export class MessageHandler {
     const bindings = this.reach === null ? registered : this.reach.reachable(registered);
     if (bindings.length > 0) {
       const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs);
-      if (outcome.answered) {
-        this.relay(tx, outcome.answered);
-        return;
-      }
+      if (outcome.answered) return { status: outcome.answered.status, reason: outcome.answered.reason, response: outcome.answered };
       if (this.reach !== null) {
         const unreached = new Set(outcome.unreached);
         bindings.forEach((b, i) => (unreached.has(i) ? this.reach!.unreached(b) : this.reach!.answered(b)));
       }
-      if (!outcome.unavailable && outcome.best !== null) {
-        this.relay(tx, outcome.best);
-        return;
-      }
+      if (!outcome.unavailable && outcome.best !== null) return { status: outcome.best.status, reason: outcome.best.reason, response: outcome.best };
     }
-    await this.defer(req, tx, sender, recipient);
+    await this.defer(req, sender, recipient);
     if (registered.length > 0) this.delivery.scheduleRetry(recipient, 1);
+    return { status: 202, reason: 'Accepted' };
   }
 
   /** A polite block (Y2): the sender is told 202, as if the message were stored, and it goes nowhere. */
@@ -75,7 +89,7 @@ export class MessageHandler {
   }
 
   /** RFC 3428 §7: a MESSAGE that cannot be delivered now is stored; 202 says "accepted, not yet delivered". */
-  private async defer(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string): Promise<void> {
+  private async defer(req: SipRequest, sender: SenderIdentity, recipient: string): Promise<void> {
     const result = await this.store.add({
       recipient,
       fromHeader: sender.from,
@@ -89,7 +103,6 @@ export class MessageHandler {
       const reason = result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient';
       throw new SipError(480, reason, { 'Retry-After': String(this.opts.storeFullRetryAfter) });
     }
-    this.stack.reply(tx, 202, 'Accepted');
   }
 
   /** The request as sent to one device (RFC 3261 §16.6): new Request-URI, Max-Forwards-1, the identity we assert. */

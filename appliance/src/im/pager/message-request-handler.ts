@@ -6,9 +6,16 @@ import { authenticateSip } from '../../core/sip-authentication.js';
 import { checkRequire } from '../../core/extensions.js';
 import { userOfUriPart } from '../../core/user-names.js';
 import type { UserDirectory } from '../../core/user-directory.js';
-import type { OriginatingPolicy } from '../participating/originating-policy.js';
+import type { OriginatingPolicy, SenderIdentity } from '../participating/originating-policy.js';
+import type { LocalDomain } from '../../core/local-domain.js';
 import type { TerminatingPolicy } from '../participating/terminating-policy.js';
 import type { MessageHandler } from './message-handler.js';
+import type { ListResolver } from '../../xdms/list-resolver.js';
+import { MessageExploder } from '../controlling/message-exploder.js';
+import { readRecipientList } from '../controlling/recipient-list.js';
+
+/** RFC 5365 §6: the option tag a sender may require of a MESSAGE URI-list service. */
+const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
 
 /**
  * A pager-mode MESSAGE to one of our users, along the OMA roles (seed 5.4): the core
@@ -20,9 +27,12 @@ export class MessageRequestHandler {
   constructor(
     private readonly auth: Authenticator,
     private readonly users: UserDirectory,
+    private readonly domain: LocalDomain,
     private readonly originating: OriginatingPolicy,
     private readonly terminating: TerminatingPolicy,
     private readonly pager: MessageHandler,
+    private readonly lists: ListResolver,
+    private readonly exploder: MessageExploder,
   ) {}
 
   readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
@@ -30,6 +40,10 @@ export class MessageRequestHandler {
     const part = req.sipUri?.user ?? null;
     const name = part === null ? null : userOfUriPart(part);
     const recipient = name === null ? undefined : this.users.get(name);
+    if (recipient === undefined && name !== null) {
+      await this.toListService(req, tx, sender, name);
+      return;
+    }
     if (recipient === undefined) throw new SipError(404, 'Not Found');
     if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
     checkRequire(req);
@@ -41,4 +55,27 @@ export class MessageRequestHandler {
     const { delivery } = await this.terminating.preferences(recipient.username);
     await this.pager.handle(req, tx, sender, recipient.username, delivery === 'store');
   };
+
+  /**
+   * A MESSAGE to a list service of ours, the controlling function (P3): the conference factory
+   * with an RFC 5365 URI list, or a group URI from the shared XDMS (X5). Anything else is 404.
+   */
+  private async toListService(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, name: string): Promise<void> {
+    const uri = this.domain.aor(name);
+    const group = this.exploder.isFactory(name) ? null : await this.lists.groupMembers(uri);
+    if (!this.exploder.isFactory(name) && group === null) throw new SipError(404, 'Not Found');
+    MessageExploder.guard(req);
+    const unsupported = req.tokens('require').filter((t) => t !== RECIPIENT_LIST_MESSAGE);
+    if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
+    if (group === null) {
+      this.exploder.explode(req, tx, sender, uri, await readRecipientList(req, this.lists), false);
+      return;
+    }
+    // a private group takes messages from its members only (the group's join rule)
+    if (group.membersOnly && !group.members.some((m) => m.uri.toLowerCase() === sender.aor.toLowerCase())) {
+      throw new SipError(403, 'Only members may send to this group');
+    }
+    const message = { contentType: req.headers.get('content-type') ?? 'text/plain', payload: req.body, members: group.members };
+    this.exploder.explode(req, tx, sender, uri, message, true);
+  }
 }

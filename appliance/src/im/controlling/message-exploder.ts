@@ -1,0 +1,187 @@
+import type { SipRequest } from '../../sip/message/message.js';
+import { SipRequest as Request } from '../../sip/message/message.js';
+import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
+import type { SipStack } from '../../sip/stack.js';
+import { Headers } from '../../sip/message/headers.js';
+import { SipError } from '../../sip/errors.js';
+import { isSipUri, parseUri } from '../../sip/message/uri.js';
+import type { LocalDomain } from '../../core/local-domain.js';
+import type { UserDirectory } from '../../core/user-directory.js';
+import { userOfUriPart } from '../../core/user-names.js';
+import type { ListResolver, Member } from '../../xdms/list-resolver.js';
+import type { SenderIdentity } from '../participating/originating-policy.js';
+import type { TerminatingPolicy } from '../participating/terminating-policy.js';
+import type { MessageHandler } from '../pager/message-handler.js';
+import type { Logger } from '../../log.js';
+import { markExploded, refuseIfExploded } from './loop-guard.js';
+
+/** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
+export const REPORT_HEADER = 'P-Parley-Report';
+/** The report's media type: JSON, one entry per recipient in list order. */
+export const REPORT_TYPE = 'application/vnd.parley.recipient-report+json';
+/** recipients served at once: a 100-member group does not open 100 forks in one event-loop turn */
+const IN_FLIGHT = 16;
+
+export interface ExploderOptions {
+  /** the conference factory's user part (`sip:<factoryUser>@<domain>`) */
+  factoryUser: string;
+  /** recipients one request may reach, after expansion */
+  maxRecipients: number;
+}
+
+/** What became of the message for one recipient, as the report shows it. */
+export interface RecipientOutcome {
+  uri: string;
+  status: number;
+  reason: string;
+}
+
+/** One fan-out: the message, who sent it, and the list service it goes out from. */
+interface FanOut {
+  sender: SenderIdentity;
+  /** the conference factory or group URI: the marker's value, and To for a group */
+  service: string;
+  contentType: string;
+  payload: Buffer;
+  maxForwards: number;
+  toGroup: boolean;
+}
+
+/**
+ * The message exploder (P3), a controlling function: one MESSAGE to the conference factory with
+ * an RFC 5365 URI list, or to a group URI, becomes one MESSAGE per member, each through that
+ * member's terminating participating function (block lists, delivery preference) and the pager
+ * (live delivery, else deferred storage). The sender gets 202 once the list is read: RFC 3428
+ * §7's "accepted, not yet delivered", as no single answer can stand for all recipients. Every
+ * copy carries the loop-guard marker, so a member that is itself a group or the factory refuses
+ * it (S6). With `P-Parley-Report: recipients` the sender then gets a MESSAGE with each
+ * recipient's final status (a 2xx response may not carry it: RFC 3428 §7 forbids a body there).
+ */
+export class MessageExploder {
+  constructor(
+    private readonly stack: SipStack,
+    private readonly domain: LocalDomain,
+    private readonly users: UserDirectory,
+    private readonly lists: ListResolver,
+    private readonly terminating: TerminatingPolicy,
+    private readonly pager: MessageHandler,
+    private readonly opts: ExploderOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** The conference factory's URI. */
+  get factoryUri(): string {
+    return this.domain.aor(this.opts.factoryUser);
+  }
+
+  /** Is this (canonical) user part the conference factory's? */
+  isFactory(user: string): boolean {
+    return user === this.opts.factoryUser;
+  }
+
+  /** A request reaching a controlling function: refused if another one already expanded it (S6). */
+  static guard(req: SipRequest): void {
+    refuseIfExploded(req);
+  }
+
+  /** Fans a message out to `members` (already expanded), answering the sender 202 first. */
+  explode(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, service: string, message: { contentType: string; payload: Buffer; members: Member[] }, toGroup: boolean): void {
+    const seen = new Set<string>([sender.aor.toLowerCase()]);
+    const recipients: string[] = [];
+    for (const m of message.members) {
+      const key = m.uri.toLowerCase();
+      if (seen.has(key)) continue; // each member once, and never the sender
+      seen.add(key);
+      recipients.push(m.uri);
+    }
+    if (recipients.length === 0) throw new SipError(400, 'The list names no recipient');
+    if (recipients.length > this.opts.maxRecipients) throw new SipError(403, `Too many recipients (at most ${this.opts.maxRecipients})`);
+    const wantsReport = req.tokens(REPORT_HEADER).includes('recipients');
+    const fan: FanOut = { sender, service, contentType: message.contentType, payload: message.payload, maxForwards: (req.maxForwards ?? 70) - 1, toGroup };
+    this.stack.reply(tx, 202, 'Accepted');
+    void this.fanOut(fan, recipients)
+      .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
+      .catch((err: unknown) => this.log.error({ err, service }, 'fan-out failed'));
+  }
+
+  private async fanOut(fan: FanOut, recipients: string[]): Promise<RecipientOutcome[]> {
+    const outcomes: RecipientOutcome[] = new Array<RecipientOutcome>(recipients.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < recipients.length) {
+        const i = next++;
+        outcomes[i] = { uri: recipients[i], ...(await this.toOne(fan, recipients[i])) };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, recipients.length) }, worker));
+    return outcomes;
+  }
+
+  /** One copy, as the member's own server would take it: routed, guarded, through their policy. */
+  private async toOne(fan: FanOut, uri: string): Promise<{ status: number; reason: string }> {
+    try {
+      let target;
+      try {
+        target = parseUri(uri);
+      } catch {
+        throw new SipError(400, 'Bad recipient URI');
+      }
+      if (!isSipUri(target)) throw new SipError(416, 'Unsupported URI Scheme');
+      if (!this.domain.isLocal(target.host)) throw new SipError(403, 'Relaying to other domains is not enabled');
+      const name = target.user === null ? null : userOfUriPart(target.user);
+      if (name === null) throw new SipError(404, 'Not Found');
+      const aor = this.domain.aor(name);
+      const copy = this.copyFor(fan, aor);
+      // a member that is a list service itself (the factory, a group) refuses the marked copy
+      if (this.isFactory(name) || (await this.lists.groupMembers(aor)) !== null) MessageExploder.guard(copy);
+      const user = this.users.get(name);
+      if (user === undefined) throw new SipError(404, 'Not Found');
+      if (user.disabled) throw new SipError(480, 'Recipient is not available');
+      // the member's terminating participating function (Y2): block is 403, polite-block a silent 202
+      if ((await this.terminating.check(user.username, fan.sender.aor)) === 'discard') return { status: 202, reason: 'Accepted' };
+      const { delivery } = await this.terminating.preferences(user.username);
+      const outcome = await this.pager.deliver(copy, fan.sender, user.username, delivery === 'store');
+      return { status: outcome.status, reason: outcome.reason };
+    } catch (err) {
+      if (err instanceof SipError) return { status: err.status, reason: err.reason };
+      this.log.error({ err, uri }, 'exploder copy failed');
+      return { status: 500, reason: 'Server Internal Error' };
+    }
+  }
+
+  /**
+   * The copy for one member, a request we originate (RFC 3261 §8.1.1) on the sender's behalf:
+   * the sender's From as the originating function shows it, To the group (so a reply can go to
+   * the group) or the member, a Call-ID of its own, and the loop-guard marker.
+   */
+  private copyFor(fan: FanOut, aor: string): Request {
+    const h = new Headers();
+    h.set('from', fan.sender.from);
+    h.set('to', `<${fan.toGroup ? fan.service : aor}>`);
+    h.set('call-id', `${this.stack.newId()}@${this.stack.advertisedHost}`);
+    h.set('cseq', '1 MESSAGE');
+    h.set('max-forwards', String(fan.maxForwards));
+    h.set('content-type', fan.contentType);
+    markExploded(h, fan.service);
+    return new Request('MESSAGE', parseUri(aor), aor, h, fan.payload);
+  }
+
+  /** The per-recipient report, to the sender like any message (live, or stored for later). */
+  private async report(fan: FanOut, outcomes: RecipientOutcome[]): Promise<void> {
+    const service: SenderIdentity = { username: '', aor: fan.service, from: `<${fan.service}>;tag=${this.stack.newId()}`, asserted: `<${fan.service}>` };
+    const h = new Headers();
+    h.set('from', service.from);
+    h.set('to', `<${fan.sender.aor}>`);
+    h.set('call-id', `${this.stack.newId()}@${this.stack.advertisedHost}`);
+    h.set('cseq', '1 MESSAGE');
+    h.set('max-forwards', '70');
+    h.set('content-type', REPORT_TYPE);
+    markExploded(h, fan.service);
+    const body = Buffer.from(JSON.stringify({ service: fan.service, recipients: outcomes }));
+    try {
+      await this.pager.deliver(new Request('MESSAGE', parseUri(fan.sender.aor), fan.sender.aor, h, body), service, fan.sender.username);
+    } catch (err) {
+      this.log.warn({ err, sender: fan.sender.aor }, 'recipient report not delivered');
+    }
+  }
+}

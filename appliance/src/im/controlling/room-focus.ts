@@ -1,0 +1,293 @@
+import type { SipRequest } from '../../sip/message/message.js';
+import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
+import type { SipStack } from '../../sip/stack.js';
+import { SipError } from '../../sip/errors.js';
+import { mediaTypeOf } from '../../sip/message/media-type.js';
+import type { Authenticator } from '../../core/authenticator.js';
+import { authenticateSip } from '../../core/sip-authentication.js';
+import { userOfUriPart } from '../../core/user-names.js';
+import type { LocalDomain } from '../../core/local-domain.js';
+import type { ListResolver } from '../../xdms/list-resolver.js';
+import type { OriginatingPolicy } from '../participating/originating-policy.js';
+import type { TerminatingPolicy } from '../participating/terminating-policy.js';
+import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
+import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import type { Logger } from '../../log.js';
+import type { LocationService } from '../../core/location-service.js';
+import { randomBytes } from 'node:crypto';
+import { readRecipientList } from './recipient-list.js';
+import { inviteIntoRoom } from './room-invitation.js';
+import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
+import { answerFor, legTransport } from '../session/session-sdp.js';
+import { refuseIfExploded } from './loop-guard.js';
+import { Room, type Participant } from './room.js';
+
+export interface FocusOptions {
+  /** the conference factory's user part: INVITEs to it with an RFC 5366 URI list make ad-hoc rooms */
+  factoryUser: string;
+  /** invitees one ad-hoc room may have */
+  maxRecipients: number;
+  ringTimeoutMs: number;
+  /** our a=max-size */
+  maxMessageBytes: number;
+  /** messages waiting on one participant's leg before that participant is dropped (S5) */
+  maxQueuePerLeg: number;
+}
+
+export interface FocusServices {
+  stack: SipStack;
+  domain: LocalDomain;
+  auth: Authenticator;
+  originating: OriginatingPolicy;
+  terminating: TerminatingPolicy;
+  lists: ListResolver;
+  endpoint: MsrpEndpoint;
+  location: LocationService;
+  log: Logger;
+}
+
+/**
+ * The conference focus for pre-defined rooms (S3): a group URI of the shared XDMS is a chat room.
+ * An INVITE to it joins the room (the focus is the UAS, RFC 4579 §5; the MSRP leg ends here),
+ * within the group's rules: a private group admits its members only (403), the group's
+ * max-participant-count is the room's limit (486 with the limit in the reason), and a request
+ * another list service already expanded is refused (482, S6). BYE leaves. Rooms live in this
+ * node's memory while anyone is in them (docs/architecture.md, state and scale).
+ */
+export class RoomFocus {
+  private readonly rooms = new Map<string, Room>();
+  /** ad-hoc rooms: who may join (the creator and the invited); group rooms follow the group */
+  private readonly adHoc = new Map<string, Set<string>>();
+  /** our dialogs by Call-ID and our tag */
+  private readonly dialogs = new Map<string, { room: Room; participant: Participant }>();
+
+  constructor(
+    private readonly s: FocusServices,
+    private readonly opts: FocusOptions,
+  ) {}
+
+  /** Is this request for the focus: an INVITE to a group URI, or a BYE in one of our dialogs? */
+  async claims(req: SipRequest): Promise<boolean> {
+    if (req.toTag !== undefined) return this.dialogs.has(`${req.callId}|${req.toTag}`);
+    const part = req.sipUri?.user ?? null;
+    const name = part === null ? null : userOfUriPart(part);
+    if (name === null) return false;
+    const uri = this.s.domain.aor(name);
+    if (req.method !== 'BYE' && (name === this.opts.factoryUser || this.adHoc.has(uri))) return true;
+    return (await this.s.lists.groupMembers(uri)) !== null;
+  }
+
+  /** Live participants in every room (status). */
+  get size(): number {
+    return this.dialogs.size;
+  }
+
+  readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+    const { domain } = this.s;
+    // RFC 3261 §14.2: a re-INVITE; the session stays as negotiated
+    if (req.toTag !== undefined) throw new SipError(488, 'Session modification is not supported');
+    const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
+    refuseIfExploded(req);
+    const name = userOfUriPart(req.sipUri!.user!)!;
+    if (name === this.opts.factoryUser) return this.createAdHoc(req, tx, sender.aor);
+    const roomUri = domain.aor(name);
+    const invited = this.adHoc.get(roomUri);
+    const group = invited === undefined ? await this.s.lists.groupMembers(roomUri) : null;
+    if (invited === undefined && group === null) throw new SipError(404, 'Not Found');
+    const mayJoin = invited !== undefined ? invited.has(sender.aor.toLowerCase()) : admits(group!, sender.aor);
+    if (!mayJoin) throw new SipError(403, 'Only members may join this room');
+    const offer = readOffer(req);
+    this.join(req, tx, sender.aor, this.roomFor(roomUri, group?.maxParticipants ?? null), offer);
+  };
+
+  /**
+   * An ad-hoc room (S2, RFC 5366): the INVITE to the factory carries the creator's MSRP offer and
+   * an RFC 5366 URI list (multipart/mixed, `recipient-list`). The creator joins a new room at once
+   * (its URI in our Contact, marked `isfocus`, RFC 4579 §3.1), and the focus invites each listed
+   * user who does not block the creator; who declines or is offline is simply not in the room.
+   */
+  private async createAdHoc(req: SipRequest, tx: ServerTransaction, creator: string): Promise<void> {
+    const list = await readRecipientList(req, this.s.lists);
+    if (mediaTypeOf(list.contentType) !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+    const offer = readOffer(req, list.payload);
+    const invitees = [...new Set(list.members.map((m) => m.uri.toLowerCase()))].filter((u) => u !== creator.toLowerCase());
+    if (invitees.length === 0) throw new SipError(400, 'The list names no one to invite');
+    if (invitees.length > this.opts.maxRecipients) throw new SipError(403, `Too many invitees (at most ${this.opts.maxRecipients})`);
+    const roomUri = this.s.domain.aor(`chat-${randomBytes(6).toString('hex')}`);
+    this.adHoc.set(roomUri, new Set([creator.toLowerCase(), ...invitees]));
+    const room = this.roomFor(roomUri, null);
+    this.join(req, tx, creator, room, offer);
+    for (const aor of invitees) void this.invite(room, creator, aor);
+  }
+
+  /**
+   * One invitation into a room: only our users, each through their own block list (Y2). The
+   * status says how it ended (for the REFER's NOTIFY): 200 joined, 403 blocked or not ours,
+   * 480 not reachable or declined.
+   */
+  private async invite(room: Room, inviter: string, aor: string): Promise<number> {
+    const user = this.s.domain.userOf(aor);
+    if (user === null) return 403;
+    try {
+      if ((await this.s.terminating.check(user, inviter)) === 'discard') return 480;
+    } catch {
+      return 403; // blocked: the inviter cannot reach them through a room either
+    }
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter }, aor, this.opts).catch((err: unknown) => {
+      this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
+      return null;
+    });
+    if (joined === null) return 480;
+    if (!this.rooms.has(room.uri)) {
+      // everyone left while this invitation rang
+      sendBye(this.s.stack, joined.participant.dialog, 'The room has closed');
+      joined.participant.leg.close();
+      return 480;
+    }
+    room.join(joined.participant);
+    this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant });
+    if (joined.connect) this.connect(joined.participant);
+    return 200;
+  }
+
+  /**
+   * Invite more (RFC 4579 §5.5, RFC 3515): a participant's REFER in their room dialog, with
+   * Refer-To naming the user to invite. 202, then the focus invites them and reports the outcome
+   * in one NOTIFY (Event: refer, message/sipfrag, subscription terminated). Out of a room
+   * dialog: 403, the reason saying whether the sender may join at all. A user the room's group
+   * does not admit: 403.
+   */
+  readonly handleRefer = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+    // in a room dialog the dialog says who it is (like a BYE); a REFER from outside is authenticated
+    const entry = req.toTag === undefined ? undefined : this.dialogs.get(`${req.callId}|${req.toTag}`);
+    if (entry === undefined) {
+      if (req.toTag !== undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+      const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
+      const name = userOfUriPart(req.sipUri?.user ?? '');
+      const uri = name === null ? '' : this.s.domain.aor(name);
+      const invited = this.adHoc.get(uri);
+      const group = invited === undefined ? await this.s.lists.groupMembers(uri) : null;
+      if (invited === undefined && group === null) throw new SipError(404, 'Not Found');
+      if (!(invited?.has(sender.aor.toLowerCase()) ?? admits(group!, sender.aor))) throw new SipError(403, 'Only members may join this room');
+      throw new SipError(403, 'Join the room to invite others (REFER in the room dialog)');
+    }
+    const referTo = /<([^>]+)>/.exec(req.headers.get('refer-to') ?? '')?.[1] ?? req.headers.get('refer-to')?.trim();
+    // RFC 3515 §2.4.1: exactly one Refer-To
+    if (referTo === undefined || req.headers.all('refer-to').length !== 1) throw new SipError(400, 'Missing or repeated Refer-To');
+    const name = /^sips?:([^@;>]+)@([^;>]+)$/i.exec(referTo);
+    if (name === null || !this.s.domain.isLocal(name[2])) throw new SipError(403, 'Only users of this domain can be invited');
+    const user = userOfUriPart(name[1]);
+    if (user === null) throw new SipError(404, 'Not Found');
+    const aor = this.s.domain.aor(user);
+    const { room, participant } = entry;
+    const invited = this.adHoc.get(room.uri);
+    if (invited === undefined) {
+      const group = await this.s.lists.groupMembers(room.uri);
+      if (group === null || !admits(group, aor)) throw new SipError(403, 'Not a member of this room');
+    }
+    if (room.isFull) throw new SipError(486, `Room is full (${room.maxParticipants} participants)`);
+    invited?.add(aor.toLowerCase());
+    this.s.stack.reply(tx, 202, 'Accepted');
+    const status = await this.invite(room, participant.aor, aor);
+    const frag = status === 200 ? 'SIP/2.0 200 OK' : status === 403 ? 'SIP/2.0 403 Forbidden' : 'SIP/2.0 480 Temporarily Unavailable';
+    const notify = participant.dialog.request('NOTIFY', { event: 'refer', 'subscription-state': 'terminated;reason=noresource' }, { type: 'message/sipfrag', content: `${frag}\r\n` });
+    this.s.stack.sendRequest(notify, participant.dialog.state.destination, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
+  };
+
+  private roomFor(roomUri: string, maxParticipants: number | null): Room {
+    const { domain } = this.s;
+    let room = this.rooms.get(roomUri);
+    if (room === undefined) {
+      room = new Room(roomUri, maxParticipants, this.opts.maxQueuePerLeg, {
+        mayReach: async (to, from) => {
+          const user = domain.userOf(to);
+          if (user === null) return false;
+          try {
+            return (await this.s.terminating.check(user, from)) === 'deliver';
+          } catch {
+            return false; // block: the terminating policy's 403
+          }
+        },
+        drop: (p, reason) => this.end(p, reason),
+      });
+      this.rooms.set(roomUri, room);
+    }
+    return room;
+  }
+
+  /** The caller joins: our MSRP leg answers their offer, and the 200 carries the room URI (isfocus). */
+  private join(req: SipRequest, tx: ServerTransaction, aor: string, room: Room, offer: MsrpMedia): void {
+    const { stack, endpoint } = this.s;
+    // RFC 4579 §5.2 leaves the refusal to the focus: 486 says "busy", the reason says why
+    if (room.isFull) throw new SipError(486, `Room is full (${room.maxParticipants} participants)`);
+    const tag = stack.newId();
+    const contact = ownContact(stack, tx.source.transport, room.uri.slice(4, room.uri.indexOf('@')));
+    const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
+    leg.remotePath = offer.path;
+    const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
+    room.join(participant);
+    this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
+    const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint);
+    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
+    // RFC 6135: where the participant waits for us (a=setup:passive), we connect
+    if (ours.setup === 'active') this.connect(participant);
+  }
+
+  private connect(p: Participant): void {
+    this.s.endpoint.connect(p.leg).then(
+      (status) => {
+        if (status !== 200) this.end(p, `MSRP connection failed (${status})`);
+      },
+      () => this.end(p, 'MSRP connection failed'),
+    );
+  }
+
+  readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
+    const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
+    if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    this.s.stack.reply(tx, 200, 'OK');
+    this.leave(entry.participant);
+  };
+
+  /** The focus ends a participant's dialog (a BYE with the reason, RFC 3326) and their leg. */
+  private end(p: Participant, reason: string): void {
+    this.s.log.info({ aor: p.aor, reason }, 'participant dropped from room');
+    sendBye(this.s.stack, p.dialog, reason);
+    this.leave(p);
+  }
+
+  private leave(p: Participant): void {
+    for (const [key, entry] of this.dialogs) {
+      if (entry.participant !== p) continue;
+      this.dialogs.delete(key);
+      entry.room.leave(p);
+      if (entry.room.participants.size === 0) {
+        this.rooms.delete(entry.room.uri);
+        this.adHoc.delete(entry.room.uri);
+      }
+    }
+  }
+
+  /** Ends every participation (shutdown). */
+  close(): void {
+    for (const { participant } of [...this.dialogs.values()]) this.end(participant, 'shutdown');
+  }
+}
+
+/** The participant's MSRP offer: 415 for a body that is not SDP, 488 for one without a usable MSRP line. */
+function readOffer(req: SipRequest, sdp?: Buffer): MsrpMedia {
+  const body = sdp ?? req.body;
+  if (body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
+  if (sdp === undefined && mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+  try {
+    return readMsrpMedia(body.toString('utf8'));
+  } catch (err) {
+    if (err instanceof SdpError) throw new SipError(488, err.reason);
+    throw err;
+  }
+}
+
+/** Does a group's rule let `aor` in: anyone for a public group, members for a private one. */
+function admits(group: { membersOnly: boolean; members: { uri: string }[] }, aor: string): boolean {
+  return !group.membersOnly || group.members.some((m) => m.uri.toLowerCase() === aor.toLowerCase());
+}

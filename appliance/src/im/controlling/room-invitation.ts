@@ -1,0 +1,93 @@
+import { Headers } from '../../sip/message/headers.js';
+import { SipRequest } from '../../sip/message/message.js';
+import { parseUri } from '../../sip/message/uri.js';
+import type { SipStack } from '../../sip/stack.js';
+import type { LocationService } from '../../core/location-service.js';
+import { branchesFor, type Branch } from '../../core/forker.js';
+import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
+import type { MsrpSession } from '../../msrp/msrp-session.js';
+import { readMsrpMedia, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import { InviteFork } from '../session/invite-fork.js';
+import { ackFor, calleeDialog, ownContact, sendBye } from '../session/call-legs.js';
+import { legTransport, offerFor } from '../session/session-sdp.js';
+import { markExploded } from './loop-guard.js';
+import type { Participant } from './room.js';
+
+export interface InvitationServices {
+  stack: SipStack;
+  location: LocationService;
+  endpoint: MsrpEndpoint;
+}
+
+/** What the focus offers every invitee: CPIM-wrapped messages of any type (RFC 7701 §5). */
+const ROOM_MEDIA: MsrpMedia = { protocol: 'TCP/MSRP', path: '', acceptTypes: ['message/cpim'], acceptWrappedTypes: ['*'], maxSize: null, setup: 'actpass', direction: 'sendrecv', chatroom: [] };
+
+/**
+ * The focus invites one user into an ad-hoc room (RFC 5366 §5, RFC 4579 §5.5): an INVITE to each
+ * of their devices from the room URI, with the focus's Contact marked `isfocus` and the loop-guard
+ * marker (the invitation passed a list service, S6), an MSRP offer from a leg of our own. The first
+ * device to answer 2xx joins; no answer (or no device) leaves the user out. Resolves with the
+ * participant and our tag in the new dialog, or null.
+ */
+export async function inviteIntoRoom(
+  s: InvitationServices,
+  room: { uri: string; inviter: string },
+  aor: string,
+  opts: { maxMessageBytes: number; ringTimeoutMs: number },
+): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean } | null> {
+  const bindings = s.location.lookup(aor);
+  if (bindings.length === 0) return null;
+  const legs = new Map<string, MsrpSession>();
+  const tag = s.stack.newId();
+  const callId = `${s.stack.newId()}@${s.stack.advertisedHost.replace(/^\[|\]$/g, '')}`;
+  const branches = branchesFor(bindings, (b) => {
+    const kind = legTransport(b.transport);
+    let leg = legs.get(kind);
+    if (leg === undefined) {
+      leg = s.endpoint.create(kind);
+      legs.set(kind, leg);
+    }
+    const h = new Headers();
+    h.set('from', `<${room.uri}>;tag=${tag}`);
+    h.set('to', `<${aor}>`);
+    h.set('call-id', callId);
+    h.set('cseq', '1 INVITE');
+    h.set('max-forwards', '70');
+    h.set('contact', `${ownContact(s.stack, b.transport as Branch['destination']['transport'], `room-${tag}`)};isfocus`);
+    // who asked for the invitation (RFC 3892 Referred-By, as RFC 5366 §5 suggests)
+    h.set('referred-by', `<${room.inviter}>`);
+    h.set('content-type', 'application/sdp');
+    markExploded(h, room.uri);
+    return new SipRequest('INVITE', parseUri(b.contactUri), b.contactUri, h, Buffer.from(offerFor(leg, ROOM_MEDIA, opts.maxMessageBytes, s.endpoint)));
+  });
+  const fork = new InviteFork(
+    s.stack,
+    () => undefined,
+    (res, branch) => {
+      s.stack.sendStateless(ackFor(branch.request, res), branch.destination);
+      sendBye(s.stack, calleeDialog(branch.request, res, branch.destination));
+    },
+  );
+  const outcome = await fork.run(branches, opts.ringTimeoutMs);
+  if (outcome.answered === undefined) {
+    for (const l of legs.values()) l.close();
+    return null;
+  }
+  const { answered: res, branch } = outcome;
+  s.stack.sendStateless(ackFor(branch.request, res), branch.destination);
+  const dialog = calleeDialog(branch.request, res, branch.destination);
+  const leg = legs.get(legTransport(branch.destination.transport))!;
+  for (const l of legs.values()) if (l !== leg) l.close();
+  let setup: string;
+  try {
+    const answer = readMsrpMedia(res.body.toString('utf8'));
+    leg.remotePath = answer.path;
+    setup = answer.setup;
+  } catch {
+    leg.close();
+    sendBye(s.stack, dialog, 'Unusable SDP answer');
+    return null;
+  }
+  // RFC 6135: an invitee that answers a=setup:passive waits for us to connect
+  return { participant: { aor, dialog, leg, queued: 0 }, tag, callId, connect: setup === 'passive' };
+}
