@@ -46,9 +46,15 @@ import { usersRoutes } from './admin/users-routes.js';
 import { xdmsRoutes } from './admin/xdms-routes.js';
 import { monitorRoutes } from './admin/monitor-routes.js';
 import { openApiDocument } from './admin/openapi.js';
+import { MetricsRegistry } from './ops/metrics-registry.js';
+import { serveMetrics } from './ops/metrics-server.js';
+import { coreMetrics } from './ops/appliance-metrics.js';
+import { writesOf } from './store/write-queue.js';
 
 export interface Appliance {
-  ports: ListeningPorts & { HTTP?: number };
+  ports: ListeningPorts & { HTTP?: number; METRICS?: number };
+  /** where features add their series to /metrics (README: Metrics) */
+  metrics: MetricsRegistry;
   stop(): Promise<void>;
 }
 
@@ -189,7 +195,20 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // an idle connection stays open while it carries a registration or an xcap-diff subscription
   stack.setFlowInUse((flowId) => location.usesFlow(flowId) || xcapDiff.usesFlow(flowId));
 
+  const metrics = new MetricsRegistry();
+  const core = coreMetrics(metrics, {
+    registrationsByTransport: () => location.stats().byTransport,
+    deferredDepth: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
+  });
+  stack.onFinalResponse = core.finalResponse;
+  pager.onOutcome = (o) => core.message(o);
+  delivery.onDelivered = () => core.message('delivered');
+  store.onExpired = (n) => core.message('expired', n);
+  writesOf(ds).onCommit = core.storeCommit;
+
   const ports: Appliance['ports'] = { ...(await stack.start()) };
+  const metricsHttp = config.metrics.port === 0 ? null : await serveMetrics(metrics, config.metrics.bind, config.metrics.port === 'auto' ? 0 : config.metrics.port, log);
+  if (metricsHttp !== null) ports.METRICS = metricsHttp.port;
   delivery.start();
   const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
   const sessions = new SessionStore(ds, { lifetime: config.admin.sessionLifetime, idleTimeout: config.admin.idleTimeout });
@@ -242,13 +261,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       },
       { sessions, audit },
     );
-    serveHttp(http.server, log, [health, api, xcap]);
+    serveHttp(http.server, log, [health, api, core.xcapOperations(XCAP_ROOT), xcap]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 
   return {
     ports,
+    metrics,
     async stop() {
+      metricsHttp?.server.close();
       delivery.stop();
       sessions.stop();
       xcapDiff.stop();

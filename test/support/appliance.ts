@@ -42,6 +42,8 @@ export interface RunningAppliance {
   wsPort: number;
   wssPort: number;
   httpPort: number;
+  /** the loopback /metrics listener */
+  metricsPort: number;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
   logs: string[];
@@ -93,6 +95,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     PARLEY_SIP_WS_PORT: 'auto',
     PARLEY_SIP_WSS_PORT: 'auto',
     PARLEY_HTTP_PORT: 'auto',
+    PARLEY_METRICS_PORT: 'auto',
   };
   const logs: string[] = [];
   let child: ChildProcess | null = null;
@@ -167,6 +170,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     get httpPort() {
       return ports.HTTP;
     },
+    get metricsPort() {
+      return ports.METRICS;
+    },
     env,
     logs,
     cli,
@@ -181,6 +187,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
         PARLEY_SIP_WS_PORT: String(ports.WS),
         PARLEY_SIP_WSS_PORT: String(ports.WSS),
         PARLEY_HTTP_PORT: String(ports.HTTP),
+        PARLEY_METRICS_PORT: String(ports.METRICS),
       });
       await launch();
     },

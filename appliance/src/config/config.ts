@@ -91,6 +91,8 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     http: z.object({ bind: z.string().optional(), port: port.default(8080) }).strict().prefault({}),
+    /** GET /metrics (OpenMetrics) on its own listener; loopback unless opened on purpose (0 = off) */
+    metrics: z.object({ bind: z.string().default('127.0.0.1'), port: port.default(9464) }).strict().prefault({}),
     registrar: z
       .object({
         minExpires: z.number().int().min(1).default(60),
@@ -204,6 +206,7 @@ const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
   ['PARLEY_SIP_WS_PORT', (r, v) => (section(r, 'sip').wsPort = portValue(v))],
   ['PARLEY_SIP_WSS_PORT', (r, v) => (section(r, 'sip').wssPort = portValue(v))],
   ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = portValue(v))],
+  ['PARLEY_METRICS_PORT', (r, v) => (section(r, 'metrics').port = portValue(v))],
 ];
 
 const portValue = (v: string): number | string => (v === 'auto' ? v : Number(v));
