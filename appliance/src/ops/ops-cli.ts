@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config.js';
+import { selfTest } from './self-test.js';
 import { backupDataFolder, restoreDataFolder, type BackupSummary } from './backup.js';
 
 const summary = (s: BackupSummary): string => `${s.users} users, ${s.documents} XCAP documents, ${s.storedMessages} stored messages; schema ${s.migration}`;
@@ -9,6 +10,12 @@ const summary = (s: BackupSummary): string => `${s.users} users, ${s.documents} 
  * installation (README: Backup and restore).
  */
 export function registerOpsCommands(program: Command, config: () => Config): void {
+  program
+    .command('self-test')
+    .description('check config, store, ports, certificate, DNS records and a live SIP/XCAP/WebSocket round trip; exit 1 if any check fails')
+    .action(async () => {
+      process.exitCode = await selfTest(program.opts<{ config?: string }>().config, (line) => console.log(line));
+    });
   program
     .command('backup <file>')
     .description('write a consistent copy of the store, its message key and TLS pair to FILE (a new file); safe while the server runs')
