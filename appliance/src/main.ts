@@ -50,6 +50,7 @@ import { MetricsRegistry } from './ops/metrics-registry.js';
 import { serveMetrics } from './ops/metrics-server.js';
 import { coreMetrics } from './ops/appliance-metrics.js';
 import { writesOf } from './store/write-queue.js';
+import { provisioningRoute } from './provisioning/provisioning-route.js';
 
 export interface Appliance {
   ports: ListeningPorts & { HTTP?: number; METRICS?: number };
@@ -261,7 +262,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       },
       { sessions, audit },
     );
-    serveHttp(http.server, log, [health, api, core.xcapOperations(XCAP_ROOT), xcap]);
+    const provisioning = provisioningRoute(auth, users, () => ({
+      domain: config.domain,
+      host: advertisedHost,
+      ports: { sip: ports.UDP ?? 0, tls: ports.TLS ?? 0, ws: ports.WS ?? 0, wss: ports.WSS ?? 0 },
+      xcapRoot: xcapRootUrl,
+      transport: config.provisioning.transport,
+      hasIssuedCertificate: identity !== undefined,
+    }));
+    serveHttp(http.server, log, [health, api, provisioning, core.xcapOperations(XCAP_ROOT), xcap]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 

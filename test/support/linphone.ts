@@ -11,6 +11,8 @@ export interface LinphoneOptions {
   domain: string;
   /** the appliance's UDP port on 127.0.0.1: registrar and outbound proxy */
   proxyPort: number;
+  /** a whole linphonerc instead of the account written from the fields above (provisioning tests) */
+  configText?: string;
 }
 
 export interface LinphoneResponse {
@@ -73,7 +75,7 @@ export class Linphone {
   static start(opts: LinphoneOptions): Linphone {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'linphone-'));
     mkdirSync(path.join(dir, 'home/.local/share/linphone'), { recursive: true });
-    writeFileSync(path.join(dir, 'linphonerc'), Linphone.configText(opts));
+    writeFileSync(path.join(dir, 'linphonerc'), opts.configText ?? Linphone.configText(opts));
     const child = spawn(DAEMON, ['--config', path.join(dir, 'linphonerc'), '--log', path.join(dir, 'linphone.log')], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, HOME: path.join(dir, 'home') },
@@ -166,6 +168,12 @@ export class Linphone {
       dir: m[1] === 'message sent to' ? ('out' as const) : ('in' as const),
       text: m[2].trim(),
     }));
+  }
+
+  /** liblinphone's whole log file (settings applied, provisioning). */
+  log(): string {
+    const file = path.join(this.dir, 'linphone.log');
+    return existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
 
   /** Everything the daemon printed, for failure messages. */

@@ -93,6 +93,8 @@ export const ConfigSchema = z
     http: z.object({ bind: z.string().optional(), port: port.default(8080) }).strict().prefault({}),
     /** GET /metrics (OpenMetrics) on its own listener; loopback unless opened on purpose (0 = off) */
     metrics: z.object({ bind: z.string().default('127.0.0.1'), port: port.default(9464) }).strict().prefault({}),
+    /** GET /provisioning/<user>: the transport clients are told to register over */
+    provisioning: z.object({ transport: z.enum(['auto', 'udp', 'tcp', 'tls']).default('auto') }).strict().prefault({}),
     registrar: z
       .object({
         minExpires: z.number().int().min(1).default(60),
