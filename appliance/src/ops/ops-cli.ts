@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config.js';
 import { selfTest } from './self-test.js';
+import { openStore } from '../store/data-source.js';
 import { backupDataFolder, restoreDataFolder, type BackupSummary } from './backup.js';
 
 const summary = (s: BackupSummary): string => `${s.users} users, ${s.documents} XCAP documents, ${s.storedMessages} stored messages; schema ${s.migration}`;
@@ -10,6 +11,15 @@ const summary = (s: BackupSummary): string => `${s.users} users, ${s.documents} 
  * installation (README: Backup and restore).
  */
 export function registerOpsCommands(program: Command, config: () => Config): void {
+  program
+    .command('migrate')
+    .description('bring the store\'s schema up to date and exit (the Debian package runs it on upgrade, before the new version serves)')
+    .action(async () => {
+      const ds = await openStore(config().dataDir);
+      const applied = (await ds.query('SELECT name FROM migrations ORDER BY timestamp')) as { name: string }[];
+      await ds.destroy();
+      console.log(`store schema up to date: ${applied.at(-1)?.name ?? '(none)'}`);
+    });
   program
     .command('self-test')
     .description('check config, store, ports, certificate, DNS records and a live SIP/XCAP/WebSocket round trip; exit 1 if any check fails')
