@@ -37,8 +37,10 @@ find "$S3/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
 find "$S3/build/Release" -mindepth 1 ! -name node_sqlite3.node -exec rm -rf {} +
 rm -rf "$S3/deps" "$S3/src" "$APP/node_modules/node-gyp" "$APP/node_modules/node-addon-api"
 find "$APP/node_modules" \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' -o -name '*.markdown' -o -name '.gitattributes' -o -name '*.html' -o -name '*.gyp' -o -name '*.bat' -o -name '*.py' \) -type f -delete
-# npm leaves some files executable that are not programs
-find "$APP" -type f -perm /111 ! -name '*.node' -exec chmod 0644 {} +
+find "$APP/node_modules" \( -name '.eslintrc*' -o -name 'eslint.config.*' -o -name '.npmignore' \) -type f -delete
+# npm leaves some files executable that are not programs; node loads the addon with dlopen
+find "$APP" -type f -perm /111 -exec chmod 0644 {} +
+strip --strip-unneeded "$S3/build/Release/node_sqlite3.node"
 
 install -m 0755 "$HERE/parley.sh" "$PKG/usr/bin/parley"
 install -m 0640 "$HERE/parley.yaml" "$PKG/etc/parley/parley.yaml"
@@ -46,6 +48,7 @@ install -m 0644 "$HERE/parley.service" "$PKG/lib/systemd/system/parley.service"
 install -m 0644 README.md "$PKG/usr/share/doc/parley/README.md"
 gzip -9n -c "$HERE/changelog" > "$PKG/usr/share/doc/parley/changelog.gz"
 install -m 0644 "$HERE/copyright" "$PKG/usr/share/doc/parley/copyright"
+install -D -m 0644 "$HERE/lintian-overrides" "$PKG/usr/share/lintian/overrides/parley"
 for s in postinst prerm postrm; do install -m 0755 "$HERE/$s" "$PKG/DEBIAN/$s"; done
 echo /etc/parley/parley.yaml > "$PKG/DEBIAN/conffiles"
 SIZE=$(du -sk --exclude=DEBIAN "$PKG" | cut -f1)
