@@ -18,6 +18,8 @@ import { AccountError } from './admin/console-accounts.js';
 import { AuditLog } from './admin/audit-log.js';
 import { registerAdminCommands } from './admin/admin-cli.js';
 import { startAppliance } from './main.js';
+import { registerOpsCommands } from './ops/ops-cli.js';
+import { BackupError } from './ops/backup.js';
 import { VERSION } from './version.js';
 
 const program = new Command();
@@ -170,9 +172,10 @@ user
   );
 
 registerAdminCommands(program, (fn) => withStore((ds) => fn(ds)));
+registerOpsCommands(program, config);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError) {
+  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError || err instanceof BackupError) {
     console.error(`parley: ${err.message}`);
     process.exit(2);
   }

@@ -66,8 +66,16 @@ import { MsrpEndpoint, type MsrpPorts } from './msrp/msrp-endpoint.js';
 import { SessionRequestHandler } from './im/session/session-request-handler.js';
 import { SessionHistory } from './im/session/session-history.js';
 
+import { MetricsRegistry } from './ops/metrics-registry.js';
+import { serveMetrics } from './ops/metrics-server.js';
+import { coreMetrics } from './ops/appliance-metrics.js';
+import { writesOf } from './store/write-queue.js';
+import { provisioningRoute } from './provisioning/provisioning-route.js';
+
 export interface Appliance {
-  ports: ListeningPorts & { HTTP?: number } & Partial<MsrpPorts>;
+  ports: ListeningPorts & { HTTP?: number; METRICS?: number } & Partial<MsrpPorts>;
+  /** where features add their series to /metrics (README: Metrics) */
+  metrics: MetricsRegistry;
   stop(): Promise<void>;
 }
 
@@ -273,11 +281,24 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // an idle connection stays open while it carries a registration, a subscription or a session
   stack.setFlowInUse((flowId) => location.usesFlow(flowId) || subscriptions.usesFlow(flowId) || (sessionHandler?.usesFlow(flowId) ?? false));
 
+  const metrics = new MetricsRegistry();
+  const core = coreMetrics(metrics, {
+    registrationsByTransport: () => location.stats().byTransport,
+    deferredDepth: () => store.recipients.reduce((n, u) => n + store.pendingFor(u), 0),
+  });
+  stack.onFinalResponse = core.finalResponse;
+  pager.onOutcome = (o) => core.message(o);
+  delivery.onDelivered = () => core.message('delivered');
+  store.onExpired = (n) => core.message('expired', n);
+  writesOf(ds).onCommit = core.storeCommit;
+
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   if (msrp !== null) {
     Object.assign(ports, await msrp.listen());
     msrp.webSocketPorts = { ws: ports.WS, wss: ports.WSS };
   }
+  const metricsHttp = config.metrics.port === 0 ? null : await serveMetrics(metrics, config.metrics.bind, config.metrics.port === 'auto' ? 0 : config.metrics.port, log);
+  if (metricsHttp !== null) ports.METRICS = metricsHttp.port;
   delivery.start();
   const restored = await subscriptions.restore();
   if (restored > 0) log.info({ restored }, 'subscriptions restored from the store');
@@ -336,16 +357,27 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     );
     // the renderer `npm run build` puts beside the appliance (console/dist), unless configured
     const consoleDir = config.http.consoleDir ?? fileURLToPath(new URL('../../console/dist', import.meta.url));
-    serveHttp(http.server, log, [health, api, xcap, consoleRoute({ dir: consoleDir })]);
+    const provisioning = provisioningRoute(auth, users, () => ({
+      domain: config.domain,
+      host: advertisedHost,
+      ports: { sip: ports.UDP ?? 0, tls: ports.TLS ?? 0, ws: ports.WS ?? 0, wss: ports.WSS ?? 0 },
+      xcapRoot: xcapRootUrl,
+      transport: config.provisioning.transport,
+      hasIssuedCertificate: identity !== undefined,
+      conferenceFactoryUser: config.conference.factoryUser,
+    }));
+    serveHttp(http.server, log, [health, api, provisioning, core.xcapOperations(XCAP_ROOT), xcap, consoleRoute({ dir: consoleDir })]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 
   return {
     ports,
+    metrics,
     async stop() {
       sessionHandler?.close();
       focus?.close();
       msrp?.close();
+      metricsHttp?.server.close();
       delivery.stop();
       sessions.stop();
       subscriptions.stop();

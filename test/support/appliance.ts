@@ -48,6 +48,8 @@ export interface RunningAppliance {
   msrpPort: number;
   /** MSRP over TLS (msrp.tlsPort), when the test's config opens it */
   msrpsPort: number;
+  /** the loopback /metrics listener */
+  metricsPort: number;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
   logs: string[];
@@ -100,6 +102,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     PARLEY_SIP_WSS_PORT: 'auto',
     PARLEY_HTTP_PORT: 'auto',
     PARLEY_MSRP_PORT: 'auto',
+    PARLEY_METRICS_PORT: 'auto',
   };
   const logs: string[] = [];
   let child: ChildProcess | null = null;
@@ -183,6 +186,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     get msrpsPort() {
       return ports.MSRPS;
     },
+    get metricsPort() {
+      return ports.METRICS;
+    },
     env,
     logs,
     cli,
@@ -198,6 +204,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
         PARLEY_SIP_WSS_PORT: String(ports.WSS),
         PARLEY_HTTP_PORT: String(ports.HTTP),
         PARLEY_MSRP_PORT: String(ports.MSRP),
+        PARLEY_METRICS_PORT: String(ports.METRICS),
       });
       await launch();
     },

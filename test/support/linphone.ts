@@ -14,6 +14,8 @@ export interface LinphoneOptions {
   /** more linphonerc lines: keys for the account (`[proxy_0]`), then any further sections (friends) */
   accountExtra?: string[];
   sectionsExtra?: string[];
+  /** a whole linphonerc instead of the account written from the fields above (provisioning tests) */
+  configText?: string;
 }
 
 export interface LinphoneResponse {
@@ -76,7 +78,7 @@ export class Linphone {
   static start(opts: LinphoneOptions): Linphone {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'linphone-'));
     mkdirSync(path.join(dir, 'home/.local/share/linphone'), { recursive: true });
-    writeFileSync(path.join(dir, 'linphonerc'), Linphone.configText(opts));
+    writeFileSync(path.join(dir, 'linphonerc'), opts.configText ?? Linphone.configText(opts));
     const child = spawn(DAEMON, ['--config', path.join(dir, 'linphonerc'), '--log', path.join(dir, 'linphone.log')], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, HOME: path.join(dir, 'home') },
@@ -171,6 +173,12 @@ export class Linphone {
       dir: m[1] === 'message sent to' ? ('out' as const) : ('in' as const),
       text: m[2].trim(),
     }));
+  }
+
+  /** liblinphone's whole log file (settings applied, provisioning). */
+  log(): string {
+    const file = path.join(this.dir, 'linphone.log');
+    return existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
 
   /** Everything the daemon printed, for failure messages. */

@@ -99,6 +99,10 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** GET /metrics (OpenMetrics) on its own listener; loopback unless opened on purpose (0 = off) */
+    metrics: z.object({ bind: z.string().default('127.0.0.1'), port: port.default(9464) }).strict().prefault({}),
+    /** GET /provisioning/<user>: the transport clients are told to register over */
+    provisioning: z.object({ transport: z.enum(['auto', 'udp', 'tcp', 'tls']).default('auto') }).strict().prefault({}),
     registrar: z
       .object({
         minExpires: z.number().int().min(1).default(60),
@@ -277,6 +281,7 @@ const ENV: [string, (raw: Record<string, unknown>, v: string) => void][] = [
   ['PARLEY_HTTP_PORT', (r, v) => (section(r, 'http').port = portValue(v))],
   ['PARLEY_MSRP_PORT', (r, v) => (section(r, 'msrp').port = portValue(v))],
   ['PARLEY_MSRP_TLS_PORT', (r, v) => (section(r, 'msrp').tlsPort = portValue(v))],
+  ['PARLEY_METRICS_PORT', (r, v) => (section(r, 'metrics').port = portValue(v))],
 ];
 
 const portValue = (v: string): number | string => (v === 'auto' ? v : Number(v));

@@ -243,6 +243,7 @@ export class SipStack {
       res.headers.set('retry-after', String(overload.retryAfter));
       if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
       this.sendResponse(serialize(res), res, source);
+      this.onFinalResponse?.(req.method, 503);
       return;
     }
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
@@ -300,7 +301,11 @@ export class SipStack {
     send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
     remove: (key: string) => this.servers.delete(key),
     holdCompleted: (key: string, data: Buffer, dest: Destination) => this.completed.hold(key, data, dest),
+    finalSent: (method: string, status: number) => this.onFinalResponse?.(method, status),
   };
+
+  /** Told of every final response we send, in a transaction or refusing one under overload (/metrics). */
+  onFinalResponse: ((method: string, status: number) => void) | null = null;
 
   private readonly clientLayer = {
     queues: this.timerQueues,

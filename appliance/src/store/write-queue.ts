@@ -19,6 +19,9 @@ export class WriteQueue {
   private pending: Pending[] = [];
   private draining = false;
 
+  /** Told how long each batch took to commit, in seconds (/metrics: store write latency). */
+  onCommit: ((seconds: number, writes: number) => void) | null = null;
+
   constructor(private readonly ds: DataSource) {}
 
   transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -55,6 +58,7 @@ export class WriteQueue {
 
   private async commit(batch: Pending[]): Promise<void> {
     const qr = this.ds.createQueryRunner();
+    const started = process.hrtime.bigint();
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       await qr.startTransaction();
@@ -71,6 +75,7 @@ export class WriteQueue {
         }
       }
       await qr.commitTransaction();
+      this.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, batch.length);
     } catch (error) {
       if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
       for (const op of batch) op.reject(error);

@@ -30,6 +30,8 @@ export type StoreRefusal = 'recipient-full' | 'sender-share-full';
  * together share one commit, so a burst costs one fsync, not one per message.
  */
 export class DeferredStore {
+  /** Told how many stored messages expired unread in one sweep (/metrics). */
+  onExpired: ((n: number) => void) | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
   /**
    * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
@@ -168,6 +170,7 @@ export class DeferredStore {
       for (let i = 0; i < expired.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(expired.slice(i, i + 500).map((r) => r.id)) });
     });
     for (const r of expired) this.bump(r.recipient, r.senderAor, -1);
+    this.onExpired?.(expired.length);
     this.log.info({ n: expired.length }, 'expired stored messages removed');
     return expired.length;
   }

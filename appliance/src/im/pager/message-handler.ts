@@ -36,6 +36,8 @@ export interface PagerOptions {
 export class MessageHandler {
   /** messages accepted for delivery or storage, per minute over the last hour (live status) */
   readonly rate = new MessageRate();
+  /** Told what became of each MESSAGE: answered by a device, stored, or refused by a full store (/metrics). */
+  onOutcome: ((outcome: 'delivered' | 'stored' | 'refused') => void) | null = null;
 
   constructor(
     private readonly stack: SipStack,
@@ -71,7 +73,10 @@ export class MessageHandler {
     const bindings = this.reach === null ? registered : this.reach.reachable(registered);
     if (bindings.length > 0) {
       const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs);
-      if (outcome.answered) return { status: outcome.answered.status, reason: outcome.answered.reason, response: outcome.answered };
+      if (outcome.answered) {
+        this.onOutcome?.('delivered');
+        return { status: outcome.answered.status, reason: outcome.answered.reason, response: outcome.answered };
+      }
       if (this.reach !== null) {
         const unreached = new Set(outcome.unreached);
         bindings.forEach((b, i) => (unreached.has(i) ? this.reach!.unreached(b) : this.reach!.answered(b)));
@@ -98,6 +103,7 @@ export class MessageHandler {
       body: req.body,
       receivedAt: Date.now(),
     });
+    this.onOutcome?.(result.stored ? 'stored' : 'refused');
     if (!result.stored) {
       // RFC 3261 §21.4.18 480 with Retry-After (§20.33): the store drains when the recipient comes online
       const reason = result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient';

@@ -79,6 +79,7 @@ export class ServerTransaction {
       return;
     }
     this.req = null;
+    this.layer.finalSent?.(this.method, res.status);
     const { T1, T2 } = this.t;
     if (!this.isInvite) {
       // Timer J: absorb retransmissions for 64*T1 on unreliable transports

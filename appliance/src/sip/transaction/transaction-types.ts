@@ -19,6 +19,8 @@ export interface ServerTransport {
    * response to answer retransmissions; the transaction then ends at once.
    */
   holdCompleted?(key: string, data: Buffer, dest: Destination): void;
+  /** Optional: told once per transaction of its final response (for /metrics) */
+  finalSent?(method: string, status: number): void;
 }
 
 /** What the user of a client transaction is told (RFC 3261 §17.1). */
