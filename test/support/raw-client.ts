@@ -23,7 +23,9 @@ export class RawClient {
 
   /** A UDP client; `localAddress` lets it come from another loopback address (another "host"). */
   static async udp(port: number, localAddress = '127.0.0.1'): Promise<RawClient> {
-    const s = dgram.createSocket('udp4');
+    // room for a burst's answers: each queued datagram costs the buffer about 2 KiB of kernel
+    // bookkeeping, so the 208 KiB default drops answers past ~100 while the test is busy sending
+    const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
     await new Promise<void>((r) => s.bind(0, localAddress, () => r()));
     const c = new RawClient('UDP', (d, done) => s.send(d, port, '127.0.0.1', done), () => s.close());
     c.localPort = s.address().port;
