@@ -20,7 +20,9 @@ if (existsSync(path.join(applianceDir, 'src')) && existsSync(path.join(appliance
   }
   if (tsc !== null) {
     // compiler output goes to stderr, so the command's own output stays clean for scripts
-    const built = spawnSync(process.execPath, [tsc, '-b', applianceDir], { stdio: ['ignore', 2, 2] });
+    // the whole checkout's build order (shared schemas, then the appliance) when it is there
+    const order = path.join(applianceDir, '..', 'tsconfig.build.json');
+    const built = spawnSync(process.execPath, [tsc, '-b', existsSync(order) ? order : applianceDir], { stdio: ['ignore', 2, 2] });
     if (built.status !== 0) {
       console.error('parley: building the appliance failed (compiler errors above)');
       process.exit(1);
