@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import { type AnyMessage, type SipResponse, SipRequest } from './message/message.js';
-import { Headers } from './message/headers.js';
+import type { AnyMessage, SipResponse, SipRequest } from './message/message.js';
 import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
@@ -11,7 +10,7 @@ import { rawHead, rawResponse } from './message/raw-head.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
-import { ClientTransaction } from './transaction/client-transaction.js';
+import { ClientTransaction, requestOnSameBranch } from './transaction/client-transaction.js';
 import { CompletedResponses } from './transaction/completed-responses.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
@@ -383,17 +382,7 @@ export class SipStack {
    */
   cancel(invite: ClientTransaction, cb: ClientCallbacks): ClientTransaction {
     const req = invite.request;
-    const h = new Headers();
-    const via = req.headers.all('via')[0];
-    h.set('via', via);
-    const route = req.headers.all('route');
-    if (route.length > 0) h.set('route', route);
-    h.set('max-forwards', '70');
-    h.set('from', req.headers.get('from') ?? '');
-    h.set('to', req.headers.get('to') ?? '');
-    h.set('call-id', req.callId);
-    h.set('cseq', `${req.cseq.seq} CANCEL`);
-    const cancel = new SipRequest('CANCEL', req.uri, req.uriText, h, Buffer.alloc(0));
+    const cancel = requestOnSameBranch(req, 'CANCEL', req.headers.get('to') ?? '');
     const branch = req.topVia.branch;
     const tx = new ClientTransaction(`${branch}|CANCEL`, cancel, invite.destination, this.clientLayer, cb, this.opts.timers);
     this.clients.set(tx.key, tx);

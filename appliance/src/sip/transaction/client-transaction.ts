@@ -101,20 +101,9 @@ export class ClientTransaction {
     }
   }
 
-  /** The ACK for a non-2xx final response (RFC 3261 §17.1.1.3). */
+  /** The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the To of the response. */
   private sendAck(res: SipResponse): void {
-    const h = new Headers();
-    const req = this.request;
-    h.set('via', req.headers.all('via')[0]);
-    const route = req.headers.all('route');
-    if (route.length > 0) h.set('route', route);
-    h.set('max-forwards', '70');
-    h.set('from', req.headers.get('from') ?? '');
-    h.set('to', res.headers.get('to') ?? '');
-    h.set('call-id', req.callId);
-    h.set('cseq', `${req.cseq.seq} ACK`);
-    const ack = new Request('ACK', req.uri, req.uriText, h, Buffer.alloc(0));
-    this.send(serialize(ack));
+    this.send(serialize(requestOnSameBranch(this.request, 'ACK', res.headers.get('to') ?? '')));
   }
 
   private endAfter(ms: number): void {
@@ -128,4 +117,22 @@ export class ClientTransaction {
     this.timers.clear();
     this.layer.remove(this.key);
   }
+}
+
+/**
+ * A request that goes with an INVITE on its branch: the ACK for a non-2xx response (RFC 3261
+ * §17.1.1.3) and the CANCEL (§9.1) carry the INVITE's Request-URI, top Via, Route, From,
+ * Call-ID and CSeq number, with their own method, and `to` (the response's To for the ACK).
+ */
+export function requestOnSameBranch(req: SipRequest, method: 'ACK' | 'CANCEL', to: string): SipRequest {
+  const h = new Headers();
+  h.set('via', req.headers.all('via')[0]);
+  const route = req.headers.all('route');
+  if (route.length > 0) h.set('route', route);
+  h.set('max-forwards', '70');
+  h.set('from', req.headers.get('from') ?? '');
+  h.set('to', to);
+  h.set('call-id', req.callId);
+  h.set('cseq', `${req.cseq.seq} ${method}`);
+  return new Request(method, req.uri, req.uriText, h, Buffer.alloc(0));
 }
