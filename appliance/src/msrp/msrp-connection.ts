@@ -42,8 +42,8 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** The methods we know (RFC 4975 §7.1); any other gets 501. */
-const METHODS = new Set(['SEND', 'REPORT']);
+/** The methods we know (RFC 4975 §7.1, NICKNAME from RFC 7701 §6.1); any other gets 501. */
+const METHODS = new Set(['SEND', 'REPORT', 'NICKNAME']);
 
 /**
  * One MSRP connection (RFC 4975 §7): frames what arrives, routes each request to the session

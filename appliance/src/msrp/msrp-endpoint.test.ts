@@ -46,6 +46,24 @@ describe('MsrpEndpoint', () => {
     expect({ id: r.messageId, status: r.status, range: r.byteRange }).toEqual({ id: outcome.messageId, status: 200, range: `1-${body.length}/${body.length}` });
   });
 
+  it('carries a NICKNAME (RFC 7701 §6.1) to the session that takes them, and answers 501 where none is taken', async () => {
+    const { passive, active } = await pair(await endpoint(), await endpoint());
+    expect(await active.sendNickname('Alice')).toEqual({ status: 501, comment: 'Unknown method NICKNAME' });
+    const asked: string[] = [];
+    passive.onNickname = (n) => {
+      asked.push(n.nickname);
+      n.respond(n.nickname === 'taken' ? 425 : 200);
+    };
+    expect((await active.sendNickname('Jürgen "J"')).status).toBe(200);
+    expect(await active.sendNickname('taken')).toEqual({ status: 425, comment: 'Nickname reserved or already in use' });
+    expect(await active.sendNickname('', '"bell\x07"')).toEqual({ status: 424, comment: 'Malformed nickname' });
+    expect(asked).toEqual(['Jürgen "J"', 'taken']);
+    // the session carries on
+    const got = next<ReceivedMessage>((f) => (passive.onMessage = f));
+    expect((await active.send('text/plain', Buffer.from('after'))).status).toBe(200);
+    expect((await got).body.toString()).toBe('after');
+  });
+
   it('answers a message over max-size with 413 and a failure report path stays usable', async () => {
     const { passive, active } = await pair(await endpoint(10_000), await endpoint());
     expect((await active.send('text/plain', Buffer.alloc(20_000, 'a'))).status).toBe(413);

@@ -3,6 +3,7 @@ import { MsrpError, type MsrpRequest } from './msrp-types.js';
 import { Reassembler, type AssembledMessage } from './reassembler.js';
 import { chunksOf, formatByteRange, newIdent, parseByteRange } from './msrp-serializer.js';
 import { formatMsrpUri, parsePath, type MsrpUri } from './msrp-uri.js';
+import { formatUseNickname, parseUseNickname, USE_NICKNAME, type NicknameRequest } from './msrp-nickname.js';
 
 /** A complete message received, with how its sender wants to hear about it (RFC 4975 §7.1.2). */
 export interface ReceivedMessage extends AssembledMessage {
@@ -63,6 +64,11 @@ export class MsrpSession implements ConnectionUser {
   remotePath = '';
   onMessage: (m: ReceivedMessage) => void = (m) => m.report(200);
   onReport: (r: ReceivedReport) => void = () => undefined;
+  /**
+   * A NICKNAME request (RFC 7701 §6.1); null: this end takes none (a one-to-one session), and
+   * the request gets 501 like any method we do not serve.
+   */
+  onNickname: ((n: NicknameRequest) => void) | null = null;
   /** the bound connection went away */
   onDisconnect: () => void = () => undefined;
   /** the session bound its connection (the peer's first request arrived, or we connected) */
@@ -158,6 +164,10 @@ export class MsrpSession implements ConnectionUser {
       this.onReport({ messageId: req.headers.get('message-id') ?? '', status: Number(m[1]), comment: m[2] ?? '', byteRange: req.headers.get('byte-range') ?? '' });
       return;
     }
+    if (req.method === 'NICKNAME') {
+      this.handleNickname(req, conn);
+      return;
+    }
     const messageId = req.headers.get('message-id');
     if (messageId === undefined) throw new MsrpError(400, 'SEND without Message-ID');
     const range = parseByteRange(req.headers.get('byte-range'));
@@ -185,6 +195,39 @@ export class MsrpSession implements ConnectionUser {
         this.sendReport(fromPath, done.messageId, done.body.length, status, comment ?? (status === 200 ? 'OK' : 'Failed'));
       },
     });
+  }
+
+  /**
+   * RFC 7701 §6.1: a NICKNAME carries one Use-Nickname and neither Success-Report nor
+   * Failure-Report (it is always answered); the answer is the session user's (`onNickname`).
+   */
+  private handleNickname(req: MsrpRequest, conn: MsrpConnection): void {
+    if (this.onNickname === null) throw new MsrpError(501, 'Unknown method NICKNAME');
+    if (req.headers.has('success-report') || req.headers.has('failure-report')) throw new MsrpError(400, 'NICKNAME must not carry Success-Report or Failure-Report');
+    const raw = req.headers.get(USE_NICKNAME);
+    if (raw === undefined) throw new MsrpError(400, 'NICKNAME without Use-Nickname');
+    const nickname = parseUseNickname(raw);
+    let answered = false;
+    this.onNickname({
+      nickname,
+      respond: (status, comment) => {
+        if (answered) return;
+        answered = true;
+        conn.respond(req, status, comment);
+      },
+    });
+  }
+
+  /**
+   * Asks the peer (a chat room's switch) for a nickname (RFC 7701 §6.1) and resolves with its
+   * answer: 200, 424, 425, or 408 when none comes. `rawValue` replaces the header's value as
+   * written (tests of malformed nicknames).
+   */
+  async sendNickname(nickname: string, rawValue?: string): Promise<{ status: number; comment: string }> {
+    const conn = this.connection;
+    if (conn === null || conn.isClosed || this.closed) return { status: 481, comment: 'No connection for the session' };
+    const res = await conn.request({ tid: newIdent(), method: 'NICKNAME', toPath: this.remotePath, fromPath: this.localPath, headers: [['Use-Nickname', rawValue ?? formatUseNickname(nickname)]] });
+    return { status: res!.status, comment: res!.comment };
   }
 
   /** RFC 4975 §7.1.2: a REPORT goes to the sender's path with the Status of the whole message. */
