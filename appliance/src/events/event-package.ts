@@ -1,4 +1,5 @@
 import type { SipRequest } from '../sip/message/message.js';
+import type { Dialog } from '../sip/dialog/dialog.js';
 import type { TerminationReason } from '../sip/event-header.js';
 import type { Subscription } from './subscription.js';
 
@@ -25,6 +26,16 @@ export interface Opened<D> {
 }
 
 /**
+ * A dialog of another usage that a SUBSCRIBE inside it may share (RFC 6665 §4.5.2, RFC 5057 §5):
+ * the package's own dialog with the subscriber (e.g. a conference participant's INVITE dialog
+ * with the focus), and who the subscriber is, known from that dialog.
+ */
+export interface SharedDialog {
+  dialog: Dialog;
+  subscriber: Subscriber;
+}
+
+/**
  * One event package (RFC 6665 §7) on the shared subscription framework: it decides whether a
  * SUBSCRIBE is accepted and what the NOTIFYs say; the framework does the dialogs, refreshes,
  * expiry, pacing, persistence and limits. Packages never talk to the SIP stack themselves.
@@ -39,6 +50,16 @@ export interface EventPackage<D = unknown> {
   readonly kind?: string;
   /** For a package sharing its event: whether it takes this initial SUBSCRIBE (tried before the event's default package). */
   claims?(req: SipRequest): boolean | Promise<boolean>;
+  /**
+   * For a SUBSCRIBE inside a dialog the framework does not know: the package's own dialog it
+   * was sent in, or null (481). The subscription then lives in that dialog (RFC 6665 §4.5.2).
+   */
+  sharedDialog?(req: SipRequest): SharedDialog | null;
+  /**
+   * Subscriptions whose resource lives only in this node's memory (a chat room): never stored,
+   * so a restart ends them (`deactivated` at stop) instead of bringing them back.
+   */
+  readonly transient?: boolean;
   /** media types our NOTIFYs may carry; a SUBSCRIBE whose Accept allows none is refused (406) */
   readonly accept: readonly string[];
   /** least milliseconds between two NOTIFYs of one subscription for state changes (RFC 6665 §7.2.6: each package says) */

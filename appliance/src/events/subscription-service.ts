@@ -59,6 +59,8 @@ export class SubscriptionService {
   /** subscriptions whose 2xx has not left yet: their NOTIFYs wait (RFC 6665 allows either order; clients want this one) */
   private readonly unanswered = new WeakSet<Subscription>();
   private readonly notifier: NotifySender;
+  /** subscriptions of transient packages (never stored) */
+  private readonly transient = new WeakSet<Subscription>();
 
   constructor(
     private readonly stack: SipStack,
@@ -139,7 +141,7 @@ export class SubscriptionService {
     if (wait > 0) throw new SipError(503, 'Too many subscription requests', { 'Retry-After': String(wait) });
   }
 
-  private async subscribe(pkg: AnyPackage, req: SipRequest, tx: ServerTransaction, subscriber: Subscriber): Promise<void> {
+  private async subscribe(pkg: AnyPackage, req: SipRequest, tx: ServerTransaction, subscriber: Subscriber, shared?: Dialog): Promise<void> {
     checkAccept(req, pkg);
     const expires = this.expiresOf(req);
     const contact = req.contacts === '*' ? undefined : req.contacts[0];
@@ -148,23 +150,8 @@ export class SubscriptionService {
       throw new SipError(403, `Too many subscriptions (at most ${this.opts.maxPerUser} per user)`);
     }
     const opened = await pkg.open(req, subscriber);
-    const localTag = this.stack.newId();
-    const transport = tx.source.transport;
-    const port = this.stack.ports[transport] ?? this.stack.ports.UDP;
-    const user = req.sipUri?.user ?? 'parley';
-    const dialog = new Dialog({
-      callId: req.callId,
-      localTag,
-      remoteTag: req.fromTag ?? '',
-      // RFC 3261 §12.1.1: our URI is the To of the request, theirs its From
-      localUri: formatUri(req.to.uri),
-      remoteUri: formatUri(req.from.uri),
-      remoteTarget: formatUri(contact.uri),
-      localContact: `<sip:${user}@${this.stack.advertisedHost}:${port};transport=${transport.toLowerCase()}>`,
-      localSeq: 0,
-      remoteSeq: req.cseq.seq,
-      destination: destinationFor(contact.uri, tx.source),
-    });
+    const dialog = shared ?? this.newDialog(req, tx, contact.uri);
+    const localTag = dialog.state.localTag;
     const sub = new Subscription(kindOf(pkg), pkg.event, dialog, subscriber.aor, opened.resource, opened.state, opened.data);
     sub.eventId = parseEventHeader(req.headers.get('event'))?.id ?? null;
     if (expires === 0) {
@@ -177,6 +164,7 @@ export class SubscriptionService {
     }
     this.arm(sub, expires);
     sub.seqCeiling = SEQ_BLOCK;
+    if (this.packages.get(sub.kind)?.transient) this.transient.add(sub);
     // registered before anything is awaited, so a change meanwhile marks it dirty and is not lost
     this.unanswered.add(sub);
     this.add(sub);
@@ -191,6 +179,48 @@ export class SubscriptionService {
     await this.notifier.deliver(sub, true);
   }
 
+  /** The dialog a SUBSCRIBE creates (RFC 3261 §12.1.1): our new tag, the subscriber's Contact as remote target. */
+  private newDialog(req: SipRequest, tx: ServerTransaction, contact: Uri): Dialog {
+    const transport = tx.source.transport;
+    const port = this.stack.ports[transport] ?? this.stack.ports.UDP;
+    const user = req.sipUri?.user ?? 'parley';
+    return new Dialog({
+      callId: req.callId,
+      localTag: this.stack.newId(),
+      remoteTag: req.fromTag ?? '',
+      // RFC 3261 §12.1.1: our URI is the To of the request, theirs its From
+      localUri: formatUri(req.to.uri),
+      remoteUri: formatUri(req.from.uri),
+      remoteTarget: formatUri(contact),
+      localContact: `<sip:${user}@${this.stack.advertisedHost}:${port};transport=${transport.toLowerCase()}>`,
+      localSeq: 0,
+      remoteSeq: req.cseq.seq,
+      destination: destinationFor(contact, tx.source),
+    });
+  }
+
+  /**
+   * A SUBSCRIBE in a dialog of another usage that a package owns (RFC 6665 §4.5.2: a conference
+   * participant subscribing inside its INVITE dialog with the focus). The dialog says who the
+   * subscriber is, as it does for a BYE; credentials, when sent, must be theirs.
+   */
+  private async inSharedDialog(req: SipRequest, tx: ServerTransaction): Promise<boolean> {
+    const event = parseEventHeader(req.headers.get('event'))?.package;
+    for (const pkg of (event === undefined ? undefined : this.byEvent.get(event)) ?? []) {
+      const shared = pkg.sharedDialog?.(req);
+      if (!shared) continue;
+      this.admit(shared.subscriber.aor);
+      if (req.headers.all('proxy-authorization').length > 0) {
+        const user = authenticateSip(this.auth, req, tx.source, false);
+        if (this.domain.aor(user.username) !== shared.subscriber.aor) throw new SipError(403, 'Not the participant of this dialog');
+      }
+      if (!shared.dialog.acceptRemoteSeq(req.cseq.seq)) throw new SipError(500, 'Out of order request');
+      await this.subscribe(pkg, req, tx, shared.subscriber, shared.dialog);
+      return true;
+    }
+    return false;
+  }
+
   /**
    * A SUBSCRIBE inside one of our dialogs: a refresh, or an unsubscribe with Expires: 0 (RFC 6665
    * §4.2.1.2). The dialog identifiers (our random tag among them) tie it to the subscription its
@@ -199,6 +229,7 @@ export class SubscriptionService {
    */
   private async inDialog(req: SipRequest, tx: ServerTransaction): Promise<void> {
     const sub = this.subs.get(dialogId(req.callId, req.toTag ?? '', req.fromTag ?? ''));
+    if (sub === undefined && (await this.inSharedDialog(req, tx))) return;
     const pkg = sub === undefined ? undefined : this.packages.get(sub.kind);
     if (sub === undefined || pkg === undefined || parseEventHeader(req.headers.get('event'))?.package !== sub.event) throw new SipError(481, 'Subscription Does Not Exist');
     this.admit(sub.subscriber);
@@ -282,7 +313,7 @@ export class SubscriptionService {
     const n = (this.perUser.get(userKey) ?? 1) - 1;
     if (n > 0) this.perUser.set(userKey, n);
     else this.perUser.delete(userKey);
-    if (this.store && persistable(sub)) this.store.remove(sub.id).catch((err: unknown) => this.log.warn({ err }, 'subscription removal not stored'));
+    if (this.store && this.persistable(sub)) this.store.remove(sub.id).catch((err: unknown) => this.log.warn({ err }, 'subscription removal not stored'));
     try {
       this.packages.get(sub.kind)?.ended?.(sub, reason);
     } catch (err) {
@@ -337,8 +368,13 @@ export class SubscriptionService {
     this.persist(sub).catch((err: unknown) => this.log.warn({ err }, 'subscription not stored'));
   }
 
+  /** A subscription reached at an address (not over one connection), of a package whose resources outlive the process, can be kept across a restart. */
+  private persistable(sub: Subscription): boolean {
+    return sub.dialog.state.destination.flowId === undefined && !this.transient.has(sub);
+  }
+
   private async persist(sub: Subscription): Promise<void> {
-    if (this.store === null || !persistable(sub) || sub.state === 'terminated') return;
+    if (this.store === null || !this.persistable(sub) || sub.state === 'terminated') return;
     const pkg = this.packages.get(sub.kind);
     await this.store.save({
       id: sub.id,
@@ -392,7 +428,7 @@ export class SubscriptionService {
    */
   stop(): void {
     for (const sub of [...this.subs.values()]) {
-      if (!persistable(sub) || this.store === null) {
+      if (!this.persistable(sub) || this.store === null) {
         sub.state = 'terminated';
         this.notifier.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
       }
@@ -415,10 +451,6 @@ function ended(sub: Subscription): boolean {
   return sub.state === 'terminated';
 }
 
-/** A subscription reached at an address (not over one connection) can be kept across a restart. */
-function persistable(sub: Subscription): boolean {
-  return sub.dialog.state.destination.flowId === undefined;
-}
 
 /** RFC 6665 §8.3.1 / RFC 3261 §21.4.7: a SUBSCRIBE whose Accept allows none of our body types gets 406. */
 function checkAccept(req: SipRequest, pkg: AnyPackage): void {
