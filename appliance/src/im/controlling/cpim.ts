@@ -9,10 +9,13 @@ export interface CpimMessage {
 /**
  * Wraps content in message/cpim (RFC 3862 §3): the message headers (From, To, DateTime), a blank
  * line, the encapsulated MIME headers (Content-Type), a blank line, the content. The URIs are the
- * room's view: From the sender, To the room or the one private recipient (RFC 7701 §8).
+ * room's view: From the sender (with their nickname, when they chose one), To the room or the one
+ * private recipient (RFC 7701 §8).
  */
-export function wrapCpim(from: string, to: string, contentType: string, body: Buffer, at = new Date()): Buffer {
-  const head = `From: <${from}>\r\nTo: <${to}>\r\nDateTime: ${at.toISOString()}\r\n\r\nContent-Type: ${contentType}\r\n\r\n`;
+export function wrapCpim(from: string, to: string, contentType: string, body: Buffer, at = new Date(), fromName?: string): Buffer {
+  // RFC 7701 §7.1: the sender's nickname is the display name (CPIM Formal-name, a quoted String, RFC 3862 §3.2)
+  const name = fromName === undefined ? '' : `"${fromName.replace(/[\\"]/g, (c) => `\\${c}`)}" `;
+  const head = `From: ${name}<${from}>\r\nTo: <${to}>\r\nDateTime: ${at.toISOString()}\r\n\r\nContent-Type: ${contentType}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head), body]);
 }
 

@@ -20,7 +20,7 @@ import { inviteIntoRoom } from './room-invitation.js';
 import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
 import { answerFor, legTransport } from '../session/session-sdp.js';
 import { refuseIfExploded } from './loop-guard.js';
-import { Room, type Participant } from './room.js';
+import { Room, type AbsentRecipient, type Departure, type Participant, type RoomChange } from './room.js';
 
 export interface FocusOptions {
   /** the conference factory's user part: INVITEs to it with an RFC 5366 URI list make ad-hoc rooms */
@@ -44,6 +44,8 @@ export interface FocusServices {
   endpoint: MsrpEndpoint;
   location: LocationService;
   log: Logger;
+  /** where a private message to a member who left goes (S8, room-deferred.ts) */
+  absent?: AbsentRecipient;
 }
 
 /**
@@ -60,6 +62,8 @@ export class RoomFocus {
   private readonly adHoc = new Map<string, Set<string>>();
   /** our dialogs by Call-ID and our tag */
   private readonly dialogs = new Map<string, { room: Room; participant: Participant }>();
+  /** told of every join, rename and departure in every room (the conference event package) */
+  onRoomChange: (room: Room, change: RoomChange) => void = () => undefined;
 
   constructor(
     private readonly s: FocusServices,
@@ -97,7 +101,7 @@ export class RoomFocus {
     const mayJoin = invited !== undefined ? invited.has(sender.aor.toLowerCase()) : admits(group!, sender.aor);
     if (!mayJoin) throw new SipError(403, 'Only members may join this room');
     const offer = readOffer(req);
-    this.join(req, tx, sender.aor, this.roomFor(roomUri, group?.maxParticipants ?? null), offer);
+    this.join(req, tx, sender.aor, this.roomFor(roomUri, group?.maxParticipants ?? null, group?.displayName ?? null), offer);
   };
 
   /**
@@ -115,7 +119,7 @@ export class RoomFocus {
     if (invitees.length > this.opts.maxRecipients) throw new SipError(403, `Too many invitees (at most ${this.opts.maxRecipients})`);
     const roomUri = this.s.domain.aor(`chat-${randomBytes(6).toString('hex')}`);
     this.adHoc.set(roomUri, new Set([creator.toLowerCase(), ...invitees]));
-    const room = this.roomFor(roomUri, null);
+    const room = this.roomFor(roomUri, null, req.headers.get('subject')?.trim() || null);
     this.join(req, tx, creator, room, offer);
     for (const aor of invitees) void this.invite(room, creator, aor);
   }
@@ -194,7 +198,7 @@ export class RoomFocus {
     this.s.stack.sendRequest(notify, participant.dialog.state.destination, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
   };
 
-  private roomFor(roomUri: string, maxParticipants: number | null): Room {
+  private roomFor(roomUri: string, maxParticipants: number | null, subject: string | null): Room {
     const { domain } = this.s;
     let room = this.rooms.get(roomUri);
     if (room === undefined) {
@@ -209,7 +213,10 @@ export class RoomFocus {
           }
         },
         drop: (p, reason) => this.end(p, reason),
+        changed: (r, change) => this.onRoomChange(r, change),
+        absent: this.s.absent,
       });
+      room.subject = subject;
       this.rooms.set(roomUri, room);
     }
     return room;
@@ -227,7 +234,8 @@ export class RoomFocus {
     const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
     room.join(participant);
     this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
-    const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint);
+    // RFC 7701: the focus says it takes nicknames and private messages (a=chatroom)
+    const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint, undefined, ['nickname', 'private-messages']);
     stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
@@ -236,9 +244,9 @@ export class RoomFocus {
   private connect(p: Participant): void {
     this.s.endpoint.connect(p.leg).then(
       (status) => {
-        if (status !== 200) this.end(p, `MSRP connection failed (${status})`);
+        if (status !== 200) this.end(p, `MSRP connection failed (${status})`, 'failed');
       },
-      () => this.end(p, 'MSRP connection failed'),
+      () => this.end(p, 'MSRP connection failed', 'failed'),
     );
   }
 
@@ -250,22 +258,48 @@ export class RoomFocus {
   };
 
   /** The focus ends a participant's dialog (a BYE with the reason, RFC 3326) and their leg. */
-  private end(p: Participant, reason: string): void {
+  private end(p: Participant, reason: string, method: Departure['method'] = 'booted'): void {
     this.s.log.info({ aor: p.aor, reason }, 'participant dropped from room');
     sendBye(this.s.stack, p.dialog, reason);
-    this.leave(p);
+    this.leave(p, { method, reason });
   }
 
-  private leave(p: Participant): void {
+  private leave(p: Participant, departure?: Omit<Departure, 'at'>): void {
     for (const [key, entry] of this.dialogs) {
       if (entry.participant !== p) continue;
       this.dialogs.delete(key);
-      entry.room.leave(p);
+      entry.room.leave(p, departure);
       if (entry.room.participants.size === 0) {
         this.rooms.delete(entry.room.uri);
         this.adHoc.delete(entry.room.uri);
       }
     }
+  }
+
+  /** The live room at a URI, if anyone is in it. */
+  roomOf(uri: string): Room | undefined {
+    return this.rooms.get(uri);
+  }
+
+  /**
+   * Who may watch a room's participants (RFC 4575 §3.5 leaves authorisation to the focus's policy): whoever
+   * may join it (an ad-hoc room's creator and invitees, a group's admitted users) and whoever is
+   * in it. `unknown`: no room at that URI.
+   */
+  async mayWatch(uri: string, aor: string): Promise<'yes' | 'no' | 'unknown'> {
+    const room = this.rooms.get(uri);
+    if (room !== undefined && [...room.participants].some((p) => p.aor.toLowerCase() === aor.toLowerCase())) return 'yes';
+    const invited = this.adHoc.get(uri);
+    if (invited !== undefined) return invited.has(aor.toLowerCase()) ? 'yes' : 'no';
+    const group = await this.s.lists.groupMembers(uri);
+    if (group === null) return 'unknown';
+    return admits(group, aor) ? 'yes' : 'no';
+  }
+
+  /** The participation whose dialog an in-dialog request belongs to (Call-ID, our tag, theirs). */
+  participationOf(req: SipRequest): { room: Room; participant: Participant } | undefined {
+    const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
+    return entry !== undefined && entry.participant.dialog.state.remoteTag === req.fromTag ? entry : undefined;
   }
 
   /** Ends every participation (shutdown). */

@@ -89,5 +89,5 @@ export async function inviteIntoRoom(
     return null;
   }
   // RFC 6135: an invitee that answers a=setup:passive waits for us to connect
-  return { participant: { aor, dialog, leg, queued: 0 }, tag, callId, connect: setup === 'passive' };
+  return { participant: { aor, dialog, leg, queued: 0, invitedBy: room.inviter }, tag, callId, connect: setup === 'passive' };
 }

@@ -1,6 +1,8 @@
 import type { Dialog } from '../../sip/dialog/dialog.js';
 import type { MsrpSession, ReceivedMessage } from '../../msrp/msrp-session.js';
+import type { NicknameRequest } from '../../msrp/msrp-nickname.js';
 import { parseCpim, wrapCpim } from './cpim.js';
+import { RoomNicknames } from './room-nicknames.js';
 
 /** One member in a room: their identity, their SIP dialog with the focus, their MSRP leg. */
 export interface Participant {
@@ -9,13 +11,36 @@ export interface Participant {
   leg: MsrpSession;
   /** messages handed to the leg and not yet answered (the bounded queue, S5) */
   queued: number;
+  /** when they joined (ms); set by the room */
+  joinedAt?: number;
+  /** who asked the focus to invite them (they were dialled out, RFC 4575 joining-method) */
+  invitedBy?: string;
+  /** the nickname they reserved in the room (RFC 7701 NICKNAME), as the room writes it */
+  nickname?: string;
 }
+
+/** How a participant left (RFC 4575 disconnection-method and its reason). */
+export interface Departure {
+  method: 'departed' | 'booted' | 'failed';
+  reason?: string;
+  at: number;
+}
+
+/** What changed in a room, for the conference event package (RFC 4575). */
+export type RoomChange = { kind: 'joined'; p: Participant } | { kind: 'renamed'; p: Participant } | { kind: 'left'; p: Participant; departure: Departure };
+
+/** A private message for someone who left the room (S8): where it goes, and what the sender is told. */
+export type AbsentRecipient = (toAor: string, from: Participant, contentType: string, body: Buffer) => Promise<{ status: number; comment?: string }>;
 
 export interface RoomHooks {
   /** may `from` reach `to` privately? false when `to` blocks `from` (Y2) */
   mayReach(toAor: string, fromAor: string): Promise<boolean>;
   /** a participant whose leg fell behind is dropped: the focus ends their dialog */
   drop(p: Participant, reason: string): void;
+  /** told of every join, rename and departure */
+  changed?(room: Room, change: RoomChange): void;
+  /** a private message to a member who left (S8); without it, such a message is refused like any to a non-participant */
+  absent?: AbsentRecipient;
 }
 
 /**
@@ -27,6 +52,12 @@ export interface RoomHooks {
  */
 export class Room {
   readonly participants = new Set<Participant>();
+  /** the room's subject (a group's display name, an ad-hoc room's Subject), for conference-info */
+  subject: string | null = null;
+  private readonly nicknames = new RoomNicknames<Participant>();
+  /** AORs (lower case) of members who were here and left, for private messages to them (S8) */
+  private readonly departed = new Set<string>();
+  private readonly gone = new WeakSet<Participant>();
 
   constructor(
     readonly uri: string,
@@ -41,17 +72,44 @@ export class Room {
 
   join(p: Participant): void {
     this.participants.add(p);
+    p.joinedAt ??= Date.now();
+    this.departed.delete(p.aor.toLowerCase());
+    p.leg.onNickname = (n) => this.rename(p, n);
     // one sender's messages are relayed one after another: a private message waits for the
     // recipient's block list, and what the sender sent next must not overtake it (S4: in order)
     let previous: Promise<void> = Promise.resolve();
     p.leg.onMessage = (m) => {
       previous = previous.then(() => this.relay(p, m)).catch(() => m.report(500, 'Server Internal Error'));
     };
+    this.hooks.changed?.(this, { kind: 'joined', p });
   }
 
-  leave(p: Participant): void {
+  /** The participant is out (once): their nickname is free, their leg closed. */
+  leave(p: Participant, departure: Omit<Departure, 'at'> = { method: 'departed' }): void {
+    if (this.gone.has(p)) return;
+    this.gone.add(p);
     this.participants.delete(p);
+    this.nicknames.release(p);
+    if (![...this.participants].some((o) => o.aor.toLowerCase() === p.aor.toLowerCase())) this.departed.add(p.aor.toLowerCase());
     p.leg.close();
+    this.hooks.changed?.(this, { kind: 'left', p, departure: { ...departure, at: Date.now() } });
+  }
+
+  /**
+   * A NICKNAME (RFC 7701): 200 and the nickname is theirs in this room, 425 when someone else
+   * holds it (compared case-insensitively, RFC 8266), 424 when it may not be used. A refusal
+   * changes nothing for anyone.
+   */
+  private rename(p: Participant, n: NicknameRequest): void {
+    if (!this.participants.has(p)) {
+      n.respond(403, 'Not a participant of this room');
+      return;
+    }
+    const outcome = this.nicknames.reserve(p, p.aor, n.nickname);
+    n.respond(outcome.status, outcome.comment);
+    if (outcome.status !== 200 || (outcome.nickname ?? undefined) === p.nickname) return;
+    p.nickname = outcome.nickname ?? undefined;
+    this.hooks.changed?.(this, { kind: 'renamed', p });
   }
 
   private async relay(from: Participant, m: ReceivedMessage): Promise<void> {
@@ -68,6 +126,16 @@ export class Room {
       body = Buffer.from(cpim.body);
       if (cpim.to !== null && cpim.to.toLowerCase() !== this.uri.toLowerCase()) {
         privateTo = [...this.participants].find((p) => p.aor.toLowerCase() === cpim.to!.toLowerCase() && p !== from) ?? null;
+        // S8: to a member who left, it waits in their deferred storage (their block list first, Y2)
+        if (privateTo === null && this.hooks.absent && this.departed.has(cpim.to.toLowerCase())) {
+          if (!(await this.hooks.mayReach(cpim.to, from.aor))) {
+            m.report(403, 'Forbidden');
+            return;
+          }
+          const stored = await this.hooks.absent(cpim.to, from, contentType, body);
+          m.report(stored.status, stored.comment);
+          return;
+        }
         // RFC 7701 §8: a private message to someone not in the room
         if (privateTo === null) {
           m.report(403, 'Not a participant of this room');
@@ -80,7 +148,7 @@ export class Room {
       }
     }
     const targets = privateTo !== null ? [privateTo] : [...this.participants].filter((p) => p !== from);
-    const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body);
+    const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, new Date(), from.nickname);
     for (const p of targets) this.sendTo(p, wrapped);
     m.report(200);
   }

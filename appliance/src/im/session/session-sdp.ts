@@ -56,6 +56,8 @@ export function answerFor(
   maxMessageBytes: number,
   endpoint: MsrpEndpoint,
   direction?: MsrpMedia['direction'],
+  /** a=chatroom tokens (RFC 7701), for a chat room's focus */
+  chatroom?: string[],
 ): { sdp: string; setup: 'active' | 'passive' } {
   const setup = answerSetup(callerOffer.setup);
   const sdp = writeMsrpSdp({
@@ -68,6 +70,7 @@ export function answerFor(
     maxSize: maxMessageBytes,
     setup,
     direction: direction ?? (callerOffer.direction === 'sendonly' ? 'recvonly' : undefined),
+    chatroom,
     sessionId: ++sdpSessionIds,
   });
   return { sdp, setup };
