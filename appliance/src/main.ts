@@ -16,6 +16,8 @@ import { Router } from './core/router.js';
 import { LoginThrottle } from './core/login-throttle.js';
 import { MessageExploder } from './im/controlling/message-exploder.js';
 import { RoomFocus } from './im/controlling/room-focus.js';
+import { roomDeferred } from './im/controlling/room-deferred.js';
+import { ConferencePackage } from './im/controlling/conference-package.js';
 import { SipError } from './sip/errors.js';
 import { MessageRequestHandler } from './im/pager/message-request-handler.js';
 import { OriginatingPolicy } from './im/participating/originating-policy.js';
@@ -261,10 +263,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new RoomFocus(
-          { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log },
+          { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log, absent: roomDeferred({ domain, location, store, delivery }) },
           { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
         );
   if (sessionHandler !== null && focus !== null) {
+    // the conference event package (RFC 4575, S5): participant lists of the rooms this node owns
+    const conference = new ConferencePackage(subscriptions, focus, domain);
+    router.serveEvent(conference.event, subscriptions.register(conference));
     router
       .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
       .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
