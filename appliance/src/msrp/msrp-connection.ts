@@ -42,7 +42,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** The methods we know (RFC 4975 §7.1, NICKNAME from RFC 7701 §6.1); any other gets 501. */
+/** The methods we know (RFC 4975 §7.1, NICKNAME from RFC 7701); any other gets 501. */
 const METHODS = new Set(['SEND', 'REPORT', 'NICKNAME']);
 
 /**

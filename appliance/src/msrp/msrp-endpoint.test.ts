@@ -46,7 +46,7 @@ describe('MsrpEndpoint', () => {
     expect({ id: r.messageId, status: r.status, range: r.byteRange }).toEqual({ id: outcome.messageId, status: 200, range: `1-${body.length}/${body.length}` });
   });
 
-  it('carries a NICKNAME (RFC 7701 §6.1) to the session that takes them, and answers 501 where none is taken', async () => {
+  it('carries a NICKNAME (RFC 7701) to the session that takes them, and answers 501 where none is taken', async () => {
     const { passive, active } = await pair(await endpoint(), await endpoint());
     expect(await active.sendNickname('Alice')).toEqual({ status: 501, comment: 'Unknown method NICKNAME' });
     const asked: string[] = [];

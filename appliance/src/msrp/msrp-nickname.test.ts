@@ -4,7 +4,7 @@ import { MsrpError } from './msrp-types.js';
 
 const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 
-describe('Use-Nickname (RFC 7701 §6.1, quoted-string of RFC 4975 §9)', () => {
+describe('Use-Nickname (RFC 7701, quoted-string of RFC 4975 §9)', () => {
   it('reads a quoted-string with escapes and UTF-8 (as the framer hands header bytes over)', () => {
     expect(parseUseNickname('"Alice"')).toBe('Alice');
     expect(parseUseNickname('"the \\"boss\\" \\\\ here"')).toBe('the "boss" \\ here');

@@ -1,17 +1,17 @@
 import { MsrpError } from './msrp-types.js';
 
 /**
- * The NICKNAME method of RFC 7701 §6.1, protocol only: a participant asks the chat room's MSRP
+ * The NICKNAME method of RFC 7701, protocol only: a participant asks the chat room's MSRP
  * switch to reserve a nickname, carried in a Use-Nickname header. What the switch decides (200,
  * 424, 425) is the room's business; this module only reads and writes the request.
  *
- * RFC 7701 §11 (formal syntax): `Use-Nickname = "Use-Nickname:" SP nickname` with
+ * RFC 7701 (formal syntax): `Use-Nickname = "Use-Nickname:" SP nickname` with
  * `nickname = quoted-string`, the quoted-string of RFC 4975 §9:
  * `DQUOTE *(qdtext / qd-esc) DQUOTE`, `qdtext = SP / HTAB / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII`,
  * `qd-esc = BACKSLASH BACKSLASH / BACKSLASH DQUOTE`.
  */
 
-/** A NICKNAME request received, and how to answer it (RFC 7701 §6.1: 200, 424, 425, 403 …). */
+/** A NICKNAME request received, and how to answer it (RFC 7701: 200, 424, 425, 403 …). */
 export interface NicknameRequest {
   /** the nickname as sent, unescaped (UTF-8 decoded) */
   nickname: string;
@@ -19,7 +19,7 @@ export interface NicknameRequest {
   respond(status: number, comment?: string): void;
 }
 
-/** The header that carries the nickname (RFC 7701 §6.1), as our header map spells it. */
+/** The header that carries the nickname (RFC 7701), as our header map spells it. */
 export const USE_NICKNAME = 'use-nickname';
 
 /**

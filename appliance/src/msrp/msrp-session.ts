@@ -65,7 +65,7 @@ export class MsrpSession implements ConnectionUser {
   onMessage: (m: ReceivedMessage) => void = (m) => m.report(200);
   onReport: (r: ReceivedReport) => void = () => undefined;
   /**
-   * A NICKNAME request (RFC 7701 §6.1); null: this end takes none (a one-to-one session), and
+   * A NICKNAME request (RFC 7701); null: this end takes none (a one-to-one session), and
    * the request gets 501 like any method we do not serve.
    */
   onNickname: ((n: NicknameRequest) => void) | null = null;
@@ -198,7 +198,7 @@ export class MsrpSession implements ConnectionUser {
   }
 
   /**
-   * RFC 7701 §6.1: a NICKNAME carries one Use-Nickname and neither Success-Report nor
+   * RFC 7701: a NICKNAME carries one Use-Nickname and neither Success-Report nor
    * Failure-Report (it is always answered); the answer is the session user's (`onNickname`).
    */
   private handleNickname(req: MsrpRequest, conn: MsrpConnection): void {
@@ -219,7 +219,7 @@ export class MsrpSession implements ConnectionUser {
   }
 
   /**
-   * Asks the peer (a chat room's switch) for a nickname (RFC 7701 §6.1) and resolves with its
+   * Asks the peer (a chat room's switch) for a nickname (RFC 7701) and resolves with its
    * answer: 200, 424, 425, or 408 when none comes. `rawValue` replaces the header's value as
    * written (tests of malformed nicknames).
    */

@@ -63,7 +63,7 @@ export const STATUS_COMMENTS: Record<number, string> = {
   413: 'Message Too Large',
   415: 'Unsupported Media Type',
   423: 'Parameter Out Of Bounds',
-  // RFC 7701 §6.1, named as in the IANA MSRP status code registry
+  // RFC 7701, named as in the IANA MSRP status code registry
   424: 'Malformed nickname',
   425: 'Nickname reserved or already in use',
   481: 'Session Does Not Exist',

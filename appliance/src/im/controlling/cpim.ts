@@ -13,7 +13,7 @@ export interface CpimMessage {
  * private recipient (RFC 7701 §8).
  */
 export function wrapCpim(from: string, to: string, contentType: string, body: Buffer, at = new Date(), fromName?: string): Buffer {
-  // RFC 7701 §7.1: the sender's nickname is the display name (CPIM Formal-name, a quoted String, RFC 3862 §3.2)
+  // RFC 7701: the sender's nickname is the display name (CPIM Formal-name, a quoted String, RFC 3862 §3.2)
   const name = fromName === undefined ? '' : `"${fromName.replace(/[\\"]/g, (c) => `\\${c}`)}" `;
   const head = `From: ${name}<${from}>\r\nTo: <${to}>\r\nDateTime: ${at.toISOString()}\r\n\r\nContent-Type: ${contentType}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head), body]);

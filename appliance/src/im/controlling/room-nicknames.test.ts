@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RoomNicknames, prepareNickname } from './room-nicknames.js';
 
-describe('room nicknames (RFC 7701 §6.1, RFC 8266 nickname profile)', () => {
+describe('room nicknames (RFC 7701, RFC 8266 nickname profile)', () => {
   it('prepares: spaces mapped, trimmed and collapsed, NFKC; refuses controls, empty and overlong ones', () => {
     expect(prepareNickname('  Big\u00a0\u00a0Al  ')).toBe('Big Al');
     expect(prepareNickname('\uff21\uff4c')).toBe('Al'); // fullwidth forms (NFKC)

@@ -1,4 +1,4 @@
-/** What a NICKNAME request comes to (RFC 7701 §6.1): 200, 424 (not allowed), 425 (taken). */
+/** What a NICKNAME request comes to (RFC 7701): 200, 424 (not allowed), 425 (taken). */
 export interface NicknameOutcome {
   status: 200 | 424 | 425;
   comment: string;
@@ -15,7 +15,7 @@ const NOT_ALLOWED = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}]/u;
 const SPACES = /\p{Zs}+/gu;
 
 /**
- * Prepares a nickname as RFC 7701 §6.1 asks, by the PRECIS nickname profile (RFC 8266 §2,
+ * Prepares a nickname as RFC 7701 asks, by the PRECIS nickname profile (RFC 8266 §2,
  * which obsoletes the RFC 7700 that RFC 7701 cites), enforcement part: every space character
  * becomes an ASCII space, leading and trailing ones go and runs become one (additional mapping,
  * §2.2), then Unicode NFKC (§2.4). Null when the nickname is not allowed: control or
@@ -34,7 +34,7 @@ export function nicknameKey(prepared: string): string {
 }
 
 /**
- * The nicknames reserved in one chat room (RFC 7701 §6.1): unique in the room under the
+ * The nicknames reserved in one chat room (RFC 7701): unique in the room under the
  * comparison above, held by a user (their other devices in the room may use it too) until
  * they change it, give it up (an empty Use-Nickname) or leave.
  *
