@@ -208,6 +208,33 @@ describe('the conference event package (RFC 4575) for chat rooms (S5)', () => {
   });
 });
 
+describe('the conference event package for ad-hoc rooms', () => {
+  it('lets the creator and the invited watch (others 403), and ends the subscriptions with noresource when the room closes', async () => {
+    const [dave, frank] = await Promise.all([client('dave', true), client('frank', true)]);
+    const list = `<?xml version="1.0" encoding="UTF-8"?>\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list><entry uri="sip:frank@${D}"/></list></resource-lists>`;
+    const wrap = (sdp: string) => ({
+      body: ['--b1', 'Content-Type: application/sdp', '', sdp, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n'),
+      contentType: 'multipart/mixed;boundary=b1',
+    });
+    const [created, frankCall] = await Promise.all([dave.invite('conf-factory', { wrap, headers: ['Subject: Lunch plans'] }), frank.answerInvite()]);
+    expect(created.final).toMatch(/^SIP\/2\.0 200 OK/);
+    const room = /<sip:(chat-[0-9a-f]+)@/.exec(headerOf(created.final, 'Contact')[0])![1];
+    expect((await (await subscriber('alice')).subscribe({ event: 'conference', target: room, accept: CONF })).split('\r\n')[0]).toBe('SIP/2.0 403 Only those who may join this room may watch it');
+    const watcher = await subscriber('frank');
+    expect(await watcher.subscribe({ event: 'conference', target: room, accept: CONF })).toMatch(/^SIP\/2\.0 200/);
+    const view = new RoomView();
+    await watchUntil(watcher, view, 'dave and frank', (v) => v.user('dave') !== undefined && v.user('frank') !== undefined);
+    expect(view.docs[0]).toMatchObject({ entity: `sip:${room}@${D}`, subject: 'Lunch plans' });
+    // frank was dialled out by the focus, at dave's request
+    expect(view.user('frank')!.endpoints[0].joiningMethod).toBe('dialed-out');
+    expect(await dave.bye(created)).toMatch(/^SIP\/2\.0 200/);
+    expect(await frank.bye(frankCall)).toMatch(/^SIP\/2\.0 200/);
+    const last = await watcher.notifyWhere((n) => n.state.startsWith('terminated'));
+    expect(last.state).toBe('terminated;reason=noresource');
+    await view.check();
+  });
+});
+
 describe('nicknames in a room (RFC 7701)', () => {
   it('offers nicknames in the SDP, reserves one per user case-insensitively (425), refuses control characters (424), and names the sender by it in CPIM', async () => {
     const alice = await client('alice');

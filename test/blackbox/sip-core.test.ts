@@ -28,7 +28,7 @@ describe('transports (C4)', () => {
     const res = await c.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: kind, localPort: c.localPort }));
     expect(res).toMatch(/^SIP\/2\.0 200 OK/);
     expect(headerOf(res, 'Allow')[0].split(', ').sort()).toEqual(['ACK', 'BYE', 'CANCEL', 'INVITE', 'MESSAGE', 'OPTIONS', 'PUBLISH', 'REFER', 'REGISTER', 'SUBSCRIBE']);
-    expect(headerOf(res, 'Allow-Events')[0].split(', ').sort()).toEqual(['presence', 'presence.winfo', 'xcap-diff']);
+    expect(headerOf(res, 'Allow-Events')[0].split(', ').sort()).toEqual(['conference', 'presence', 'presence.winfo', 'xcap-diff']);
     expect(headerOf(res, 'Accept')).toHaveLength(1);
     // no option tags supported: no Supported header at all, rather than an empty one
     expect(res).not.toMatch(/^Supported:/m);
@@ -144,7 +144,7 @@ describe('limits and errors (every rejection has a precise status)', () => {
     expect(headerOf(res, 'Allow')[0]).toContain('MESSAGE');
     const sub = await c.request(buildRequest({ method: 'SUBSCRIBE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, headers: ['Event: dialog', `Contact: <sip:alice@127.0.0.1:${c.localPort}>`] }));
     expect(sub).toMatch(/^SIP\/2\.0 489 Bad Event/);
-    expect(headerOf(sub, 'Allow-Events')[0].split(', ').sort()).toEqual(['presence', 'presence.winfo', 'xcap-diff']);
+    expect(headerOf(sub, 'Allow-Events')[0].split(', ').sort()).toEqual(['conference', 'presence', 'presence.winfo', 'xcap-diff']);
     c.close();
   });
 

@@ -113,5 +113,17 @@ export class ConferencePackage implements EventPackage<ConferenceData> {
       }
       this.subscriptions.changed(sub);
     }
+    if (change.kind === 'left' && room.participants.size === 0) void this.closeIfGone(room.uri);
+  }
+
+  /**
+   * The last participant left: an ad-hoc room is gone for good (a group room stays, empty), and
+   * its watchers' subscriptions end with `noresource` (RFC 6665 §4.2.2: do not subscribe again).
+   */
+  private async closeIfGone(uri: string): Promise<void> {
+    // the focus forgets an empty room right after the room told us; look once it has
+    await Promise.resolve();
+    if ((await this.focus.mayWatch(uri, '')) !== 'unknown') return;
+    for (const sub of this.subscriptions.watchersOf(this.event, uri)) await this.subscriptions.terminate(sub, 'noresource');
   }
 }
