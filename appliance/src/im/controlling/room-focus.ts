@@ -228,7 +228,9 @@ export class RoomFocus {
     room.join(participant);
     this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
     const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint);
-    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
+    // RFC 3261 §13.3.1.4: resent until the ACK; without one the participant is dropped with a BYE
+    const onAckTimeout = (): void => this.end(participant, 'No ACK for the 200 OK', 408);
+    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
   }
@@ -250,9 +252,11 @@ export class RoomFocus {
   };
 
   /** The focus ends a participant's dialog (a BYE with the reason, RFC 3326) and their leg. */
-  private end(p: Participant, reason: string): void {
+  private end(p: Participant, reason: string, cause = 200): void {
+    // gone already (left with BYE, or dropped for another reason): one BYE is enough
+    if (![...this.dialogs.values()].some((e) => e.participant === p)) return;
     this.s.log.info({ aor: p.aor, reason }, 'participant dropped from room');
-    sendBye(this.s.stack, p.dialog, reason);
+    sendBye(this.s.stack, p.dialog, reason, cause);
     this.leave(p);
   }
 

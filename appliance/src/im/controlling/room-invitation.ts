@@ -8,7 +8,7 @@ import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
 import type { MsrpSession } from '../../msrp/msrp-session.js';
 import { readMsrpMedia, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import { InviteFork } from '../session/invite-fork.js';
-import { ackFor, calleeDialog, ownContact, sendBye } from '../session/call-legs.js';
+import { acknowledge, ownContact, sendBye } from '../session/call-legs.js';
 import { legTransport, offerFor } from '../session/session-sdp.js';
 import { markExploded } from './loop-guard.js';
 import type { Participant } from './room.js';
@@ -63,9 +63,9 @@ export async function inviteIntoRoom(
   const fork = new InviteFork(
     s.stack,
     () => undefined,
-    (res, branch) => {
-      s.stack.sendStateless(ackFor(branch.request, res), branch.destination);
-      sendBye(s.stack, calleeDialog(branch.request, res, branch.destination));
+    (res, branch, bye) => {
+      const dialog = acknowledge(s.stack, branch.request, res, branch.destination);
+      if (bye) sendBye(s.stack, dialog);
     },
   );
   const outcome = await fork.run(branches, opts.ringTimeoutMs);
@@ -74,8 +74,7 @@ export async function inviteIntoRoom(
     return null;
   }
   const { answered: res, branch } = outcome;
-  s.stack.sendStateless(ackFor(branch.request, res), branch.destination);
-  const dialog = calleeDialog(branch.request, res, branch.destination);
+  const dialog = acknowledge(s.stack, branch.request, res, branch.destination);
   const leg = legs.get(legTransport(branch.destination.transport))!;
   for (const l of legs.values()) if (l !== leg) l.close();
   let setup: string;

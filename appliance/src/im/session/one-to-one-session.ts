@@ -41,14 +41,14 @@ export class OneToOneSession {
   }
 
   /**
-   * Ends the session: a BYE to every side that did not send one (RFC 3261 §15), both MSRP legs
-   * closed, one history row written.
+   * Ends the session: a BYE to every side that did not send one (RFC 3261 §15), with a Reason
+   * (RFC 3326) when `why` says what the server saw, both MSRP legs closed, one history row written.
    */
-  end(by: Side | 'server', reason: string): void {
+  end(by: Side | 'server', reason: string, why?: { text: string; cause: number }): void {
     if (this.ended) return;
     this.ended = true;
-    if (by !== 'caller' && this.answeredAt > 0) sendBye(this.stack, this.caller);
-    if (by !== 'callee' && this.callee !== null) sendBye(this.stack, this.callee);
+    if (by !== 'caller' && this.answeredAt > 0) sendBye(this.stack, this.caller, why?.text, why?.cause);
+    if (by !== 'callee' && this.callee !== null) sendBye(this.stack, this.callee, why?.text, why?.cause);
     this.switch?.close();
     this.loneLeg?.close();
     this.forget(this);

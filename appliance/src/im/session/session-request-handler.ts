@@ -23,7 +23,7 @@ import { InviteFork } from './invite-fork.js';
 import { MsrpSwitch } from './msrp-switch.js';
 import { OneToOneSession, type Side } from './one-to-one-session.js';
 import type { SessionHistory } from './session-history.js';
-import { ackFor, callerDialog, calleeDialog, ownContact, sendBye } from './call-legs.js';
+import { acknowledge, callerDialog, ownContact, sendBye } from './call-legs.js';
 import { answerFor, calleeInvite, legTransport, offerFor } from './session-sdp.js';
 
 export interface SessionHandlerOptions {
@@ -179,9 +179,9 @@ export class SessionRequestHandler {
     const fork = new InviteFork(
       stack,
       (res) => stack.reply(tx, res.status === 183 ? 183 : 180, res.status === 183 ? 'Session Progress' : 'Ringing', { toTag: tag, headers: { Contact: contact } }),
-      (res, branch) => {
-        stack.sendStateless(ackFor(branch.request, res), branch.destination);
-        sendBye(stack, calleeDialog(branch.request, res, branch.destination));
+      (res, branch, bye) => {
+        const dialog = acknowledge(stack, branch.request, res, branch.destination);
+        if (bye) sendBye(stack, dialog);
       },
     );
     // a CANCEL that came while the policies were read has already been answered 487 by the stack
@@ -204,8 +204,7 @@ export class SessionRequestHandler {
       throw new SipError(outcome.best.status, outcome.best.reason);
     }
     const { answered: res, branch } = outcome;
-    stack.sendStateless(ackFor(branch.request, res), branch.destination);
-    const calleeDlg = calleeDialog(branch.request, res, branch.destination);
+    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination);
     session.callee = calleeDlg;
     this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
     if (passthrough) {
@@ -239,7 +238,9 @@ export class SessionRequestHandler {
     session.answeredAt = Date.now();
     this.countFlow(session, session.caller.state.destination.flowId);
     this.countFlow(session, session.callee?.state.destination.flowId);
-    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type });
+    // RFC 3261 §13.3.1.4: the 200 is resent until the caller's ACK; without one the session ends
+    const onAckTimeout = (): void => session.end('server', 'no-ack', { text: 'No ACK for the 200 OK', cause: 408 });
+    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type, onAckTimeout });
   }
 
   private activeConnect(session: OneToOneSession, leg: MsrpSession): void {
