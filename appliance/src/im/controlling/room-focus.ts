@@ -19,6 +19,7 @@ import { readRecipientList } from './recipient-list.js';
 import { inviteIntoRoom } from './room-invitation.js';
 import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
 import { answerFor, legTransport } from '../session/session-sdp.js';
+import { answerInDialogOffer, type LegMedia } from '../session/in-dialog-offer.js';
 import { refuseIfExploded } from './loop-guard.js';
 import { Room, type Participant } from './room.js';
 
@@ -58,8 +59,8 @@ export class RoomFocus {
   private readonly rooms = new Map<string, Room>();
   /** ad-hoc rooms: who may join (the creator and the invited); group rooms follow the group */
   private readonly adHoc = new Map<string, Set<string>>();
-  /** our dialogs by Call-ID and our tag */
-  private readonly dialogs = new Map<string, { room: Room; participant: Participant }>();
+  /** our dialogs by Call-ID and our tag, with what each negotiated (for re-INVITE and UPDATE) */
+  private readonly dialogs = new Map<string, { room: Room; participant: Participant; media: LegMedia }>();
 
   constructor(
     private readonly s: FocusServices,
@@ -84,8 +85,7 @@ export class RoomFocus {
 
   readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
     const { domain } = this.s;
-    // RFC 3261 §14.2: a re-INVITE; the session stays as negotiated
-    if (req.toTag !== undefined) throw new SipError(488, 'Session modification is not supported');
+    if (req.toTag !== undefined) return this.handleInDialog(req, tx);
     const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
     refuseIfExploded(req);
     const name = userOfUriPart(req.sipUri!.user!)!;
@@ -145,7 +145,8 @@ export class RoomFocus {
       return 480;
     }
     room.join(joined.participant);
-    this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant });
+    this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant, media: joined.media });
+    this.watch(joined.participant);
     if (joined.connect) this.connect(joined.participant);
     return 200;
   }
@@ -225,14 +226,23 @@ export class RoomFocus {
     const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
-    room.join(participant);
-    this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
     const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint);
+    room.join(participant);
+    this.dialogs.set(`${req.callId}|${tag}`, { room, participant, media: { local: ours.sdp, remotePath: offer.path } });
+    this.watch(participant);
     // RFC 3261 §13.3.1.4: resent until the ACK; without one the participant is dropped with a BYE
     const onAckTimeout = (): void => this.end(participant, 'No ACK for the 200 OK', 408);
     stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
+  }
+
+  /**
+   * A participant whose MSRP connection closes without a BYE has left: the leg leaves the room
+   * (the others no longer get copies for it) and their dialog ends with a BYE saying why (RFC 3326).
+   */
+  private watch(p: Participant): void {
+    p.leg.onDisconnect = () => this.end(p, 'MSRP connection lost', 480);
   }
 
   private connect(p: Participant): void {
@@ -243,6 +253,20 @@ export class RoomFocus {
       () => this.end(p, 'MSRP connection failed'),
     );
   }
+
+  /**
+   * A re-INVITE (RFC 3261 §14.2) or UPDATE (RFC 3311) in a room dialog: a refresh or a re-offer
+   * of the same MSRP media gets our SDP as it stands; anything else is refused and the
+   * participant stays in the room as they were (in-dialog-offer.ts).
+   */
+  readonly handleInDialog = (req: SipRequest, tx: ServerTransaction): void => {
+    const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
+    if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    const sdp = answerInDialogOffer(req, entry.participant.dialog, entry.media, false);
+    const body = sdp === null ? {} : { body: sdp, contentType: 'application/sdp' };
+    const onAckTimeout = req.method === 'INVITE' ? (): void => this.end(entry.participant, 'No ACK for the 200 OK', 408) : undefined;
+    this.s.stack.reply(tx, 200, 'OK', { headers: { Contact: entry.participant.dialog.state.localContact }, ...body, onAckTimeout });
+  };
 
   readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
     const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);

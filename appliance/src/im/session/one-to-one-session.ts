@@ -5,6 +5,7 @@ import type { MsrpSession } from '../../msrp/msrp-session.js';
 import type { MsrpSwitch } from './msrp-switch.js';
 import type { SessionHistory } from './session-history.js';
 import { sendBye } from './call-legs.js';
+import type { LegMedia } from './in-dialog-offer.js';
 
 /** Which side of a one-to-one session a request or a failure came from. */
 export type Side = 'caller' | 'callee';
@@ -16,6 +17,9 @@ export type Side = 'caller' | 'callee';
  */
 export class OneToOneSession {
   callee: Dialog | null = null;
+  /** what each dialog negotiated, for re-INVITE and UPDATE (null until it is negotiated) */
+  callerMedia: LegMedia | null = null;
+  calleeMedia: LegMedia | null = null;
   switch: MsrpSwitch | null = null;
   /** the caller's MSRP leg when there is no switch (stored large message) */
   loneLeg: MsrpSession | null = null;
