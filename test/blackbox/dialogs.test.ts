@@ -231,7 +231,7 @@ describe('re-INVITE and UPDATE in a session (RFC 3261 ยง14, RFC 3311, RFC 3264 ย
     await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
   });
 
-  it('answers a callee UPDATE with an offer while our INVITE is still ringing 491 (glare), and the call still connects', async () => {
+  it('answers a callee UPDATE with an offer while our INVITE is still ringing 491 (glare), a caller one 500 + Retry-After, and the call still connects', async () => {
     const alice = await chat('alice');
     const bob = await udp('bob');
     expect(statusOf(await registerContact(app, { name: 'bob', password: pw('bob') }, `127.0.0.1:${bob.port}`))).toBe('200 OK');
@@ -242,6 +242,13 @@ describe('re-INVITE and UPDATE in a session (RFC 3261 ยง14, RFC 3311, RFC 3264 ย
     expect(statusOf(await bob.inDialog(early, 'UPDATE', [`Contact: <sip:bob@127.0.0.1:${bob.port}>`], msrpSdp('b2')))).toBe('491 Request Pending');
     // a refresh without an offer is no glare
     expect(statusOf(await bob.inDialog(early, 'UPDATE', [`Contact: <sip:bob@127.0.0.1:${bob.port}>`]))).toBe('200 OK');
+    // on the caller's side the 180 made an early dialog in which Alice's own offer is unanswered:
+    // another offer from her there is 500 with Retry-After (RFC 3311 ยง5.2)
+    const ringing = await alice.sip.next((m) => m.startsWith('SIP/2.0 180'), 5000);
+    const aliceEarly = { callId: headerOf(ringing, 'Call-ID')[0], local: headerOf(ringing, 'From')[0], remote: headerOf(ringing, 'To')[0], remoteTarget: /<([^>]+)>/.exec(headerOf(ringing, 'Contact')[0])![1], cseq: 0 } as Call;
+    const crossed = await alice.inDialog(aliceEarly, 'UPDATE', [], alice.sdpFor(alice.msrp.create(), {}, 'active'));
+    expect(statusOf(crossed)).toBe('500 Your offer is still unanswered');
+    expect(Number(headerOf(crossed, 'Retry-After')[0])).toBeLessThanOrEqual(10);
     bob.respond(inv, 200, 'OK', 'bobtag', [`Contact: <sip:bob@127.0.0.1:${bob.port}>`], msrpSdp('b2'));
     const aCall = await calling;
     expect(statusOf(aCall.final)).toBe('200 OK');

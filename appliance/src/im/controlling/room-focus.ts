@@ -262,7 +262,7 @@ export class RoomFocus {
   readonly handleInDialog = (req: SipRequest, tx: ServerTransaction): void => {
     const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
     if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
-    const sdp = answerInDialogOffer(req, entry.participant.dialog, entry.media, false);
+    const sdp = answerInDialogOffer(req, entry.participant.dialog, entry.media, null);
     const body = sdp === null ? {} : { body: sdp, contentType: 'application/sdp' };
     const onAckTimeout = req.method === 'INVITE' ? (): void => this.end(entry.participant, 'No ACK for the 200 OK', 408) : undefined;
     this.s.stack.reply(tx, 200, 'OK', { headers: { Contact: entry.participant.dialog.state.localContact }, ...body, onAckTimeout });

@@ -33,7 +33,8 @@ function samePath(a: string, b: string): boolean {
  * - an offer we cannot take (no usable MSRP line, another a=path, a pass-through session) is 488
  *   with the reason, and the session goes on as it was (RFC 3261 §14.2, RFC 3264 §8);
  * - an offer while one of ours is still unanswered (our INVITE still ringing) is glare: 491
- *   (RFC 3261 §14.2, RFC 3311 §5.2);
+ *   (RFC 3261 §14.2, RFC 3311 §5.2); one while the peer's own offer still waits for our answer
+ *   (an UPDATE from a caller whose INVITE rings) is 500 with Retry-After (RFC 3311 §5.2);
  * - a request older than the last one in the dialog is 500 (RFC 3261 §12.2.2).
  *
  * Session timers (RFC 4028) are not offered: `timer` is not in our Supported, so a
@@ -43,10 +44,10 @@ function samePath(a: string, b: string): boolean {
  * cannot arise). Throws a SipError for every refusal.
  *
  * @example
- * const sdp = answerInDialogOffer(req, session.caller, session.callerMedia, false);
+ * const sdp = answerInDialogOffer(req, session.caller, session.callerMedia, null);
  * stack.reply(tx, 200, 'OK', sdp === null ? {} : { body: sdp, contentType: 'application/sdp' });
  */
-export function answerInDialogOffer(req: SipRequest, dialog: Dialog | null, media: LegMedia | null, ourOfferPending: boolean): string | null {
+export function answerInDialogOffer(req: SipRequest, dialog: Dialog | null, media: LegMedia | null, pending: 'ours' | 'theirs' | null): string | null {
   checkRequire(req);
   if (dialog !== null && !dialog.acceptRemoteSeq(req.cseq.seq)) throw new SipError(500, 'CSeq lower than the last request in this dialog');
   let answer: string | null;
@@ -57,7 +58,8 @@ export function answerInDialogOffer(req: SipRequest, dialog: Dialog | null, medi
   } else {
     // RFC 3261 §21.4.13: a body we cannot read is a 415 with what we accept
     if (mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
-    if (ourOfferPending) throw new SipError(491, 'Request Pending');
+    if (pending === 'ours') throw new SipError(491, 'Request Pending');
+    if (pending === 'theirs') throw new SipError(500, 'Your offer is still unanswered', { 'Retry-After': String(Math.floor(Math.random() * 11)) });
     if (media === null || media.local === null) throw new SipError(488, 'Session modification is not supported for a pass-through session');
     let offer;
     try {

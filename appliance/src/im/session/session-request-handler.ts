@@ -130,7 +130,7 @@ export class SessionRequestHandler {
     const entry = this.table.get(key);
     if (entry === undefined) {
       if (req.method === 'UPDATE' && this.ringing.has(key)) {
-        answerInDialogOffer(req, null, null, true);
+        answerInDialogOffer(req, null, null, 'ours');
         this.s.stack.reply(tx, 200, 'OK', { headers: { Contact: ownContact(this.s.stack, tx.source.transport, `s-${req.toTag ?? ''}`) } });
         return;
       }
@@ -138,7 +138,9 @@ export class SessionRequestHandler {
     }
     const { session, side } = entry;
     const dialog = side === 'caller' ? session.caller : session.callee;
-    const sdp = answerInDialogOffer(req, dialog, side === 'caller' ? session.callerMedia : session.calleeMedia, false);
+    // the caller's early dialog (our 180 carried our tag): its INVITE's offer still waits for our answer
+    const theirs = side === 'caller' && session.answeredAt === 0 ? 'theirs' : null;
+    const sdp = answerInDialogOffer(req, dialog, side === 'caller' ? session.callerMedia : session.calleeMedia, theirs);
     const body = sdp === null ? {} : { body: sdp, contentType: 'application/sdp' };
     const contact = dialog?.state.localContact ?? '';
     const onAckTimeout = req.method === 'INVITE' ? (): void => session.end('server', 'no-ack', { text: 'No ACK for the 200 OK', cause: 408 }) : undefined;
