@@ -273,6 +273,11 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     router
       .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
       .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
+      // UPDATE (RFC 3311): session refreshes and re-offers inside session and room dialogs
+      .serve('UPDATE', async (req, tx) => {
+        if (req.toTag === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+        return (await focus.claims(req)) ? focus.handleInDialog(req, tx) : sessionHandler.handleInDialog(req, tx);
+      })
       // REFER (RFC 3515) is only for rooms: invite more (RFC 4579 §5.5)
       .serve('REFER', async (req, tx) => {
         if (!(await focus.claims(req))) throw new SipError(req.toTag === undefined ? 404 : 481, req.toTag === undefined ? 'Not Found' : 'Call/Transaction Does Not Exist');

@@ -1,5 +1,6 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient } from '../support/msrp-client.js';
 import { headerOf } from '../support/raw-client.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
@@ -67,19 +68,26 @@ describe('large message mode (P4): one SEND over a short MSRP session', () => {
 });
 
 describe('session messages to an absent participant (S8)', () => {
-  it("stores what Alice sends after Bob's MSRP leg is gone and delivers it to Bob later", async () => {
+  it("stores what Alice sent when Bob's MSRP leg drops with it unanswered, delivers it to Bob later, and the session ends", async () => {
     const alice = await client('alice');
     const bob = await client('bob');
-    const [aCall, bCall] = await Promise.all([alice.invite('bob'), bob.answerInvite()]);
-    const first = new Promise<ReceivedMessage>((r) => (bCall.session.onMessage = r));
-    expect((await aCall.session.send('text/plain', Buffer.from('before'))).status).toBe(200);
-    expect((await first).body.toString()).toBe('before');
-    // Bob's client loses its MSRP connection (no BYE): the server's leg to him is gone
-    bCall.session.connection!.close();
+    const [aCall, bCall] = await Promise.all([alice.invite('bob'), bob.answerInvite({ connect: false })]);
+    // Bob's client binds its leg over a raw connection (RFC 4975 §5.4) and then answers nothing
+    const sock = net.connect(app.msrpPort, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.on('error', () => undefined);
+    let seen = '';
+    sock.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    sock.write(`MSRP bind0001 SEND\r\nTo-Path: ${bCall.peerMedia!.path}\r\nFrom-Path: ${bCall.session.localPath}\r\nMessage-ID: b1\r\nByte-Range: 1-0/0\r\n-------bind0001$\r\n`);
+    await eventually(() => seen.includes('MSRP bind0001 200 OK'));
     expect((await aCall.session.send('text/plain', Buffer.from('are you still there?'))).status).toBe(200);
+    // the message is on Bob's leg, unanswered, when his client loses the connection (no BYE)
+    await eventually(() => seen.includes('are you still there?'));
+    sock.destroy();
     const stored = await nextPagerMessage(bob);
     expect(headerOf(stored, 'From')[0]).toContain('sip:alice@parley.test');
     expect(stored.slice(stored.indexOf('\r\n\r\n') + 4)).toBe('are you still there?');
-    await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
+    // the session is over for both (the server's BYEs say why)
+    await Promise.all([alice.awaitBye(aCall), bob.awaitBye(bCall)]);
   });
 });

@@ -27,7 +27,7 @@ describe('transports (C4)', () => {
     const c = await RawClient.stream(kind, kind === 'TLS' ? app.tlsPort : app.sipPort);
     const res = await c.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: kind, localPort: c.localPort }));
     expect(res).toMatch(/^SIP\/2\.0 200 OK/);
-    expect(headerOf(res, 'Allow')[0].split(', ').sort()).toEqual(['ACK', 'BYE', 'CANCEL', 'INVITE', 'MESSAGE', 'OPTIONS', 'PUBLISH', 'REFER', 'REGISTER', 'SUBSCRIBE']);
+    expect(headerOf(res, 'Allow')[0].split(', ').sort()).toEqual(['ACK', 'BYE', 'CANCEL', 'INVITE', 'MESSAGE', 'OPTIONS', 'PUBLISH', 'REFER', 'REGISTER', 'SUBSCRIBE', 'UPDATE']);
     expect(headerOf(res, 'Allow-Events')[0].split(', ').sort()).toEqual(['conference', 'presence', 'presence.winfo', 'xcap-diff']);
     expect(headerOf(res, 'Accept')).toHaveLength(1);
     // no option tags supported: no Supported header at all, rather than an empty one

@@ -17,11 +17,11 @@ export interface MediaChoice {
   maxSize?: number;
   /** replaces the SDP body entirely (bad-input tests) */
   rawSdp?: string;
-  /** false: the test opens the MSRP connection itself (raw bytes on the wire) */
+  /** false: the test opens the MSRP connection itself (raw bytes on the wire), as caller or callee */
   connect?: boolean;
   /** MSRP over TCP (default) or over WebSocket to the appliance's WS port (RFC 7977) */
   protocol?: 'TCP/MSRP' | 'TCP/TLS/MSRP' | 'TCP/WS/MSRP';
-  /** extra header lines of the INVITE */
+  /** extra header lines of the INVITE (of the 200, in answerInvite) */
   headers?: string[];
   /** puts the SDP in another body (an RFC 5366 multipart with a URI list) */
   wrap?: (sdp: string) => { body: string; contentType: string };
@@ -214,7 +214,7 @@ export class ChatClient {
     const setup = m.setup ?? 'active';
     const body = status === 200 ? this.sdpFor(session, { ...m, setup }, setup) : '';
     this.sip.send(
-      [`SIP/2.0 ${status} ${status === 200 ? 'OK' : 'Busy Here'}`, ...copy('Via'), ...copy('From'), `To: ${to}`, ...copy('Call-ID'), ...copy('CSeq'), `Contact: ${this.contact()}`, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
+      [`SIP/2.0 ${status} ${status === 200 ? 'OK' : 'Busy Here'}`, ...copy('Via'), ...copy('From'), `To: ${to}`, ...copy('Call-ID'), ...copy('CSeq'), `Contact: ${this.contact()}`, ...(m.headers ?? []), ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
     );
     const call: Call = {
       callId: headerOf(inv, 'Call-ID')[0],
@@ -226,17 +226,28 @@ export class ChatClient {
       session,
       peerMedia: offer,
     };
-    if (status === 200 && setup === 'active') {
+    if (status === 200 && setup === 'active' && m.connect !== false) {
       const bound = await this.msrp.connect(session);
       if (bound !== 200) throw new Error(`MSRP bind failed: ${bound}`);
     }
     return call;
   }
 
-  /** Sends a request in the call (REFER, …) and returns the final response. */
-  async inDialog(call: Call, method: string, extra: string[]): Promise<string> {
+  /** Sends a request in the call (REFER, UPDATE, …), with an SDP body if given, and returns the final response. */
+  async inDialog(call: Call, method: string, extra: string[], sdp = ''): Promise<string> {
     call.cseq++;
-    return this.sip.request(this.build(method, call.remoteTarget, call.local, call.remote, call.callId, call.cseq + 10, extra));
+    return this.sip.request(this.build(method, call.remoteTarget, call.local, call.remote, call.callId, call.cseq + 10, extra, sdp));
+  }
+
+  /**
+   * A re-INVITE in the call (RFC 3261 §14.1) with `sdp` as the offer ('' for none); ACKs the
+   * final response (a 2xx in the dialog, RFC 3261 §13.2.2.4; a failure on its branch) and returns it.
+   */
+  async reinvite(call: Call, sdp: string, extra: string[] = []): Promise<string> {
+    const res = await this.inDialog(call, 'INVITE', extra, sdp);
+    if (!res.startsWith('SIP/2.0 2')) this.ackNon2xx(res);
+    else this.sip.send(this.build('ACK', call.remoteTarget, call.local, call.remote, call.callId, call.cseq + 10, []));
+    return res;
   }
 
   /** Sends BYE in the call and returns the response. */

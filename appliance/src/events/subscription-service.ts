@@ -2,7 +2,8 @@ import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { SipStack } from '../sip/stack.js';
 import { SipError } from '../sip/errors.js';
-import { Dialog, dialogId, destinationFor } from '../sip/dialog/dialog.js';
+import { Dialog, dialogId, dialogDestination, routeSetOf } from '../sip/dialog/dialog.js';
+import { SyntaxFault } from '../sip/message/scanner.js';
 import { formatUri, isSipUri, aorOf, type Uri } from '../sip/message/uri.js';
 import { expiresValue, grantedExpires } from '../sip/expires.js';
 import { parseEventHeader, subscriptionState, type TerminationReason } from '../sip/event-header.js';
@@ -146,11 +147,18 @@ export class SubscriptionService {
     const expires = this.expiresOf(req);
     const contact = req.contacts === '*' ? undefined : req.contacts[0];
     if (contact === undefined) throw new SipError(400, 'SUBSCRIBE needs a Contact');
+    let routeSet: string[];
+    try {
+      routeSet = routeSetOf(req.headers.all('record-route'), 'uas');
+    } catch (err) {
+      if (err instanceof SyntaxFault) throw new SipError(400, err.message);
+      throw err;
+    }
     if (expires > 0 && (this.perUser.get(`${kindOf(pkg)}|${subscriber.aor}`) ?? 0) >= this.opts.maxPerUser) {
       throw new SipError(403, `Too many subscriptions (at most ${this.opts.maxPerUser} per user)`);
     }
     const opened = await pkg.open(req, subscriber);
-    const dialog = shared ?? this.newDialog(req, tx, contact.uri);
+    const dialog = shared ?? this.newDialog(req, tx, contact.uri, routeSet);
     const localTag = dialog.state.localTag;
     const sub = new Subscription(kindOf(pkg), pkg.event, dialog, subscriber.aor, opened.resource, opened.state, opened.data);
     sub.eventId = parseEventHeader(req.headers.get('event'))?.id ?? null;
@@ -180,10 +188,11 @@ export class SubscriptionService {
   }
 
   /** The dialog a SUBSCRIBE creates (RFC 3261 §12.1.1): our new tag, the subscriber's Contact as remote target. */
-  private newDialog(req: SipRequest, tx: ServerTransaction, contact: Uri): Dialog {
+  private newDialog(req: SipRequest, tx: ServerTransaction, contact: Uri, routeSet: string[]): Dialog {
     const transport = tx.source.transport;
     const port = this.stack.ports[transport] ?? this.stack.ports.UDP;
     const user = req.sipUri?.user ?? 'parley';
+    const remoteTarget = formatUri(contact);
     return new Dialog({
       callId: req.callId,
       localTag: this.stack.newId(),
@@ -191,11 +200,13 @@ export class SubscriptionService {
       // RFC 3261 §12.1.1: our URI is the To of the request, theirs its From
       localUri: formatUri(req.to.uri),
       remoteUri: formatUri(req.from.uri),
-      remoteTarget: formatUri(contact),
+      remoteTarget,
       localContact: `<sip:${user}@${this.stack.advertisedHost}:${port};transport=${transport.toLowerCase()}>`,
       localSeq: 0,
       remoteSeq: req.cseq.seq,
-      destination: destinationFor(contact, tx.source),
+      // RFC 3261 §12.1.1: the SUBSCRIBE's Record-Route is the route set; NOTIFYs follow it
+      destination: dialogDestination(routeSet, remoteTarget, tx.source),
+      routeSet,
     });
   }
 
@@ -251,7 +262,8 @@ export class SubscriptionService {
     if (contact !== undefined) {
       this.countFlow(sub, -1);
       sub.dialog.state.remoteTarget = formatUri(contact.uri);
-      sub.dialog.state.destination = destinationFor(contact.uri, tx.source);
+      // the route set stays as the dialog was made (RFC 3261 §12.2); only the target moves
+      sub.dialog.state.destination = dialogDestination(sub.dialog.state.routeSet ?? [], sub.dialog.state.remoteTarget, tx.source);
       this.countFlow(sub, 1);
     }
     this.arm(sub, expires);

@@ -16,6 +16,7 @@ import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
 import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
+import { AckWait } from './dialog/ack-wait.js';
 
 export interface StackOptions {
   transport: TransportOptions;
@@ -32,6 +33,9 @@ export interface StackOptions {
   forceRport: boolean;
 }
 
+/** Methods whose 2xx (or 101–199 with a To tag) makes a dialog (RFC 3261 §12.1, RFC 6665 §4.1, RFC 3515 §2.4.4). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
 /** The transaction user: the SIP core above the stack. */
 export interface StackUser {
   /** A new request in a new server transaction, or an ACK for a 2xx (tx = null). */
@@ -47,6 +51,11 @@ export interface ReplyOptions {
   contentType?: string;
   /** end the transaction at once instead of absorbing retransmissions (see SipError.stateless) */
   stateless?: boolean;
+  /**
+   * For a 2xx to an INVITE: resend it until its ACK (RFC 3261 §13.3.1.4), and call this when
+   * none came within 64·T1 (the session SHOULD then be ended with a BYE).
+   */
+  onAckTimeout?: () => void;
 }
 
 /**
@@ -80,7 +89,11 @@ export class SipStack {
     );
     this.overload = opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs());
     this.completed = new CompletedResponses(64 * opts.timers.T1);
+    this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
+
+  /** 2xx responses to INVITEs resent until their ACK (RFC 3261 §13.3.1.4) */
+  private readonly acks: AckWait;
 
   get ports(): ListeningPorts {
     return this.transports.ports;
@@ -100,8 +113,8 @@ export class SipStack {
   }
 
   /** Counts for the benchmark and /metrics: live transactions, and completed ones held for Timer J. */
-  get transactionCounts(): { server: number; client: number; completed: number } {
-    return { server: this.servers.size, client: this.clients.size, completed: this.completed.size };
+  get transactionCounts(): { server: number; client: number; completed: number; awaitingAck: number } {
+    return { server: this.servers.size, client: this.clients.size, completed: this.completed.size, awaitingAck: this.acks.size };
   }
 
   setUser(user: StackUser): void {
@@ -121,6 +134,7 @@ export class SipStack {
 
   close(): void {
     this.completed.clear();
+    this.acks.clear();
     this.transports.close();
   }
 
@@ -217,6 +231,8 @@ export class SipStack {
       const vias = req.vias;
       req.setVias([formatVia(stamped), ...withoutTopVia(req.headers.all('via'))], [stamped, ...vias.slice(1)]);
     }
+    // the ACK for a 2xx we resend (RFC 3261 §13.3.1.4) stops it, whatever transaction it matches
+    if (req.method === 'ACK') this.acks.acknowledge(req);
     const method = req.method === 'ACK' ? 'INVITE' : req.method;
     const key = this.serverKey(req, method);
     const existing = this.servers.get(key);
@@ -349,7 +365,14 @@ export class SipStack {
   reply(tx: ServerTransaction, status: number, reason: string, opts: ReplyOptions = {}): SipResponse | null {
     if (tx.finished) return null;
     if (opts.toTag !== undefined) tx.toTag = opts.toTag;
-    const res = createResponse(tx.request, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
+    const req = tx.request;
+    const res = createResponse(req, status, reason, status > 100 ? this.toTagFor(tx) : undefined);
+    // RFC 3261 §12.1.1: a response that makes a dialog (early or confirmed) copies the request's
+    // Record-Route, so that the peer's route set is the same as ours
+    if (status > 100 && status < 300 && req.toTag === undefined && DIALOG_CREATING.has(req.method)) {
+      const rr = req.headers.all('record-route');
+      if (rr.length > 0) res.headers.set('record-route', rr);
+    }
     if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
     if (opts.headers) for (const [name, value] of Object.entries(opts.headers)) res.headers.set(name, value);
     if (opts.body !== undefined) {
@@ -357,6 +380,9 @@ export class SipStack {
       if (opts.contentType) res.headers.set('content-type', opts.contentType);
     }
     tx.respond(res);
+    if (opts.onAckTimeout !== undefined && tx.isInvite && status >= 200 && status < 300 && tx.lastSent !== null) {
+      this.acks.start(req.callId, tx.toTag ?? '', req.cseq.seq, tx.lastSent, tx.reliable, opts.onAckTimeout);
+    }
     if (opts.stateless && status >= 200) tx.terminate();
     return res;
   }

@@ -19,6 +19,7 @@ import { readRecipientList } from './recipient-list.js';
 import { inviteIntoRoom } from './room-invitation.js';
 import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
 import { answerFor, legTransport } from '../session/session-sdp.js';
+import { answerInDialogOffer, type LegMedia } from '../session/in-dialog-offer.js';
 import { refuseIfExploded } from './loop-guard.js';
 import { Room, type AbsentRecipient, type Departure, type Participant, type RoomChange } from './room.js';
 
@@ -60,8 +61,8 @@ export class RoomFocus {
   private readonly rooms = new Map<string, Room>();
   /** ad-hoc rooms: who may join (the creator and the invited); group rooms follow the group */
   private readonly adHoc = new Map<string, Set<string>>();
-  /** our dialogs by Call-ID and our tag */
-  private readonly dialogs = new Map<string, { room: Room; participant: Participant }>();
+  /** our dialogs by Call-ID and our tag, with what each negotiated (for re-INVITE and UPDATE) */
+  private readonly dialogs = new Map<string, { room: Room; participant: Participant; media: LegMedia }>();
   /** told of every join, rename and departure in every room (the conference event package) */
   onRoomChange: (room: Room, change: RoomChange) => void = () => undefined;
 
@@ -88,8 +89,7 @@ export class RoomFocus {
 
   readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
     const { domain } = this.s;
-    // RFC 3261 §14.2: a re-INVITE; the session stays as negotiated
-    if (req.toTag !== undefined) throw new SipError(488, 'Session modification is not supported');
+    if (req.toTag !== undefined) return this.handleInDialog(req, tx);
     const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
     refuseIfExploded(req);
     const name = userOfUriPart(req.sipUri!.user!)!;
@@ -149,7 +149,8 @@ export class RoomFocus {
       return 480;
     }
     room.join(joined.participant);
-    this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant });
+    this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant, media: joined.media });
+    this.watch(joined.participant);
     if (joined.connect) this.connect(joined.participant);
     return 200;
   }
@@ -232,13 +233,24 @@ export class RoomFocus {
     const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
-    room.join(participant);
-    this.dialogs.set(`${req.callId}|${tag}`, { room, participant });
     // RFC 7701: the focus says it takes nicknames and private messages (a=chatroom)
     const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint, undefined, ['nickname', 'private-messages']);
-    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp' });
+    room.join(participant);
+    this.dialogs.set(`${req.callId}|${tag}`, { room, participant, media: { local: ours.sdp, remotePath: offer.path } });
+    this.watch(participant);
+    // RFC 3261 §13.3.1.4: resent until the ACK; without one the participant is dropped with a BYE
+    const onAckTimeout = (): void => this.end(participant, 'No ACK for the 200 OK', 'failed', 408);
+    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
+  }
+
+  /**
+   * A participant whose MSRP connection closes without a BYE has left: the leg leaves the room
+   * (the others no longer get copies for it) and their dialog ends with a BYE saying why (RFC 3326).
+   */
+  private watch(p: Participant): void {
+    p.leg.onDisconnect = () => this.end(p, 'MSRP connection lost', 'failed', 480);
   }
 
   private connect(p: Participant): void {
@@ -250,6 +262,20 @@ export class RoomFocus {
     );
   }
 
+  /**
+   * A re-INVITE (RFC 3261 §14.2) or UPDATE (RFC 3311) in a room dialog: a refresh or a re-offer
+   * of the same MSRP media gets our SDP as it stands; anything else is refused and the
+   * participant stays in the room as they were (in-dialog-offer.ts).
+   */
+  readonly handleInDialog = (req: SipRequest, tx: ServerTransaction): void => {
+    const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
+    if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
+    const sdp = answerInDialogOffer(req, entry.participant.dialog, entry.media, null);
+    const body = sdp === null ? {} : { body: sdp, contentType: 'application/sdp' };
+    const onAckTimeout = req.method === 'INVITE' ? (): void => this.end(entry.participant, 'No ACK for the 200 OK', 'failed', 408) : undefined;
+    this.s.stack.reply(tx, 200, 'OK', { headers: { Contact: entry.participant.dialog.state.localContact }, ...body, onAckTimeout });
+  };
+
   readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
     const entry = this.dialogs.get(`${req.callId}|${req.toTag ?? ''}`);
     if (entry === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
@@ -258,9 +284,11 @@ export class RoomFocus {
   };
 
   /** The focus ends a participant's dialog (a BYE with the reason, RFC 3326) and their leg. */
-  private end(p: Participant, reason: string, method: Departure['method'] = 'booted'): void {
+  private end(p: Participant, reason: string, method: Departure['method'] = 'booted', cause = 200): void {
+    // gone already (left with BYE, or dropped for another reason): one BYE is enough
+    if (![...this.dialogs.values()].some((e) => e.participant === p)) return;
     this.s.log.info({ aor: p.aor, reason }, 'participant dropped from room');
-    sendBye(this.s.stack, p.dialog, reason);
+    sendBye(this.s.stack, p.dialog, reason, cause);
     this.leave(p, { method, reason });
   }
 

@@ -8,8 +8,9 @@ import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
 import type { MsrpSession } from '../../msrp/msrp-session.js';
 import { readMsrpMedia, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import { InviteFork } from '../session/invite-fork.js';
-import { ackFor, calleeDialog, ownContact, sendBye } from '../session/call-legs.js';
-import { legTransport, offerFor } from '../session/session-sdp.js';
+import { acknowledge, ownContact, sendBye } from '../session/call-legs.js';
+import { legTransport, offerFor, withSetup } from '../session/session-sdp.js';
+import type { LegMedia } from '../session/in-dialog-offer.js';
 import { markExploded } from './loop-guard.js';
 import type { Participant } from './room.js';
 
@@ -34,7 +35,7 @@ export async function inviteIntoRoom(
   room: { uri: string; inviter: string },
   aor: string,
   opts: { maxMessageBytes: number; ringTimeoutMs: number },
-): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean } | null> {
+): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean; media: LegMedia } | null> {
   const bindings = s.location.lookup(aor);
   if (bindings.length === 0) return null;
   const legs = new Map<string, MsrpSession>();
@@ -63,9 +64,9 @@ export async function inviteIntoRoom(
   const fork = new InviteFork(
     s.stack,
     () => undefined,
-    (res, branch) => {
-      s.stack.sendStateless(ackFor(branch.request, res), branch.destination);
-      sendBye(s.stack, calleeDialog(branch.request, res, branch.destination));
+    (res, branch, bye) => {
+      const dialog = acknowledge(s.stack, branch.request, res, branch.destination);
+      if (bye) sendBye(s.stack, dialog);
     },
   );
   const outcome = await fork.run(branches, opts.ringTimeoutMs);
@@ -74,20 +75,19 @@ export async function inviteIntoRoom(
     return null;
   }
   const { answered: res, branch } = outcome;
-  s.stack.sendStateless(ackFor(branch.request, res), branch.destination);
-  const dialog = calleeDialog(branch.request, res, branch.destination);
+  const dialog = acknowledge(s.stack, branch.request, res, branch.destination);
   const leg = legs.get(legTransport(branch.destination.transport))!;
   for (const l of legs.values()) if (l !== leg) l.close();
-  let setup: string;
+  let answer: MsrpMedia;
   try {
-    const answer = readMsrpMedia(res.body.toString('utf8'));
+    answer = readMsrpMedia(res.body.toString('utf8'));
     leg.remotePath = answer.path;
-    setup = answer.setup;
   } catch {
     leg.close();
     sendBye(s.stack, dialog, 'Unusable SDP answer');
     return null;
   }
   // RFC 6135: an invitee that answers a=setup:passive waits for us to connect
-  return { participant: { aor, dialog, leg, queued: 0, invitedBy: room.inviter }, tag, callId, connect: setup === 'passive' };
+  const media = { local: withSetup(branch.request.body.toString('utf8'), answer.setup), remotePath: answer.path };
+  return { participant: { aor, dialog, leg, queued: 0, invitedBy: room.inviter }, tag, callId, connect: answer.setup === 'passive', media };
 }

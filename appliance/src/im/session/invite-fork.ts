@@ -39,7 +39,7 @@ export class InviteFork {
   constructor(
     private readonly stack: SipStack,
     private readonly onProvisional: (res: SipResponse) => void,
-    /** ACK (and BYE for a losing 2xx) are built by the session, which knows the dialog */
+    /** ACK (and, when `bye`, BYE for a losing 2xx) are built by the session, which knows the dialog */
     private readonly ackAndBye: (res: SipResponse, branch: Branch, bye: boolean) => void,
   ) {}
 
@@ -78,6 +78,12 @@ export class InviteFork {
   private onFinal(tx: ClientTransaction, res: SipResponse): void {
     const branch = this.txs.get(tx)!;
     if (res.status >= 200 && res.status < 300) {
+      // RFC 3261 §13.2.2.4: each retransmission of the winner's 2xx (it has not seen our ACK yet)
+      // gets the ACK again, and the dialog goes on
+      if (tx === this.winner) {
+        this.ackAndBye(res, branch, false);
+        return;
+      }
       if (this.settled) {
         // a second device answered too, or one answered after a cancel: it gets its ACK and a BYE
         this.ackAndBye(res, branch, true);

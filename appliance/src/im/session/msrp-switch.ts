@@ -6,6 +6,9 @@ const MAX_AWAITING_REPORTS = 256;
 /** Where a message goes when the leg it is for has no connection (S8): the recipient's stored messages. */
 export type Absent = (m: ReceivedMessage, to: 'caller' | 'callee') => Promise<void>;
 
+/** A leg's bound MSRP connection closed without the session ending first (no BYE came). */
+export type Lost = (side: 'caller' | 'callee') => void;
+
 /**
  * The IM server's MSRP switch between the two legs of a one-to-one session (S1): each complete
  * message from one leg is sent, in order, on the other. The same Message-ID is used on both legs,
@@ -26,12 +29,16 @@ export class MsrpSwitch {
     readonly callee: MsrpSession,
     private readonly absent: Absent,
     private readonly bindTimeoutMs: number,
+    private readonly lost: Lost = () => undefined,
   ) {
     this.wire(caller, callee, 'callee');
     this.wire(callee, caller, 'caller');
   }
 
   private wire(from: MsrpSession, to: MsrpSession, toName: 'caller' | 'callee'): void {
+    // the session cannot carry on without that leg (RFC 4975 §5.4 binds a session to one
+    // connection); messages then on it fail with 408 and are stored below, as for an absent leg
+    from.onDisconnect = () => this.lost(toName === 'callee' ? 'caller' : 'callee');
     from.onBound = () => {
       this.everBound.add(from);
       for (const w of this.bindWaiters.get(from) ?? []) w();

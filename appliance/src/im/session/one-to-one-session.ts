@@ -5,6 +5,7 @@ import type { MsrpSession } from '../../msrp/msrp-session.js';
 import type { MsrpSwitch } from './msrp-switch.js';
 import type { SessionHistory } from './session-history.js';
 import { sendBye } from './call-legs.js';
+import type { LegMedia } from './in-dialog-offer.js';
 
 /** Which side of a one-to-one session a request or a failure came from. */
 export type Side = 'caller' | 'callee';
@@ -16,6 +17,9 @@ export type Side = 'caller' | 'callee';
  */
 export class OneToOneSession {
   callee: Dialog | null = null;
+  /** what each dialog negotiated, for re-INVITE and UPDATE (null until it is negotiated) */
+  callerMedia: LegMedia | null = null;
+  calleeMedia: LegMedia | null = null;
   switch: MsrpSwitch | null = null;
   /** the caller's MSRP leg when there is no switch (stored large message) */
   loneLeg: MsrpSession | null = null;
@@ -41,14 +45,14 @@ export class OneToOneSession {
   }
 
   /**
-   * Ends the session: a BYE to every side that did not send one (RFC 3261 §15), both MSRP legs
-   * closed, one history row written.
+   * Ends the session: a BYE to every side that did not send one (RFC 3261 §15), with a Reason
+   * (RFC 3326) when `why` says what the server saw, both MSRP legs closed, one history row written.
    */
-  end(by: Side | 'server', reason: string): void {
+  end(by: Side | 'server', reason: string, why?: { text: string; cause: number }): void {
     if (this.ended) return;
     this.ended = true;
-    if (by !== 'caller' && this.answeredAt > 0) sendBye(this.stack, this.caller);
-    if (by !== 'callee' && this.callee !== null) sendBye(this.stack, this.callee);
+    if (by !== 'caller' && this.answeredAt > 0) sendBye(this.stack, this.caller, why?.text, why?.cause);
+    if (by !== 'callee' && this.callee !== null) sendBye(this.stack, this.callee, why?.text, why?.cause);
     this.switch?.close();
     this.loneLeg?.close();
     this.forget(this);

@@ -23,8 +23,9 @@ import { InviteFork } from './invite-fork.js';
 import { MsrpSwitch } from './msrp-switch.js';
 import { OneToOneSession, type Side } from './one-to-one-session.js';
 import type { SessionHistory } from './session-history.js';
-import { ackFor, callerDialog, calleeDialog, ownContact, sendBye } from './call-legs.js';
-import { answerFor, calleeInvite, legTransport, offerFor } from './session-sdp.js';
+import { acknowledge, callerDialog, ownContact, sendBye } from './call-legs.js';
+import { answerFor, calleeInvite, legTransport, offerFor, withSetup } from './session-sdp.js';
+import { answerInDialogOffer } from './in-dialog-offer.js';
 
 export interface SessionHandlerOptions {
   /** "switch": both MSRP legs end here; "passthrough": the SDP goes through untouched (S7) */
@@ -87,12 +88,11 @@ export class SessionRequestHandler {
     return new Set([...this.table.values()].map((e) => e.session)).size;
   }
 
+  /** callee dialogs still ringing (Call-ID and our tag): our INVITE's offer is unanswered there */
+  private readonly ringing = new Set<string>();
+
   readonly handleInvite = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
-    if (req.toTag !== undefined) {
-      // RFC 3261 §14.2: a re-INVITE; we keep the session as negotiated
-      if (!this.table.has(`${req.callId}|${req.toTag}`)) throw new SipError(481, 'Call/Transaction Does Not Exist');
-      throw new SipError(488, 'Session modification is not supported');
-    }
+    if (req.toTag !== undefined) return this.handleInDialog(req, tx);
     const { stack, domain, users, originating, terminating, location } = this.s;
     const sender = originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
     const part = req.sipUri?.user ?? null;
@@ -118,6 +118,33 @@ export class SessionRequestHandler {
       // refused, cancelled or failed: no dialog was made, nothing to keep
       if (session.answeredAt === 0) this.forget(session);
     }
+  };
+
+  /**
+   * A re-INVITE (RFC 3261 §14.2) or an UPDATE (RFC 3311) in one of our dialogs: a session refresh
+   * or re-offer is answered from what the dialog negotiated (in-dialog-offer.ts). An UPDATE with
+   * an offer from a callee whose device is still ringing crosses our INVITE's offer: 491.
+   */
+  readonly handleInDialog = (req: SipRequest, tx: ServerTransaction): void => {
+    const key = `${req.callId}|${req.toTag ?? ''}`;
+    const entry = this.table.get(key);
+    if (entry === undefined) {
+      if (req.method === 'UPDATE' && this.ringing.has(key)) {
+        answerInDialogOffer(req, null, null, 'ours');
+        this.s.stack.reply(tx, 200, 'OK', { headers: { Contact: ownContact(this.s.stack, tx.source.transport, `s-${req.toTag ?? ''}`) } });
+        return;
+      }
+      throw new SipError(481, 'Call/Transaction Does Not Exist');
+    }
+    const { session, side } = entry;
+    const dialog = side === 'caller' ? session.caller : session.callee;
+    // the caller's early dialog (our 180 carried our tag): its INVITE's offer still waits for our answer
+    const theirs = side === 'caller' && session.answeredAt === 0 ? 'theirs' : null;
+    const sdp = answerInDialogOffer(req, dialog, side === 'caller' ? session.callerMedia : session.calleeMedia, theirs);
+    const body = sdp === null ? {} : { body: sdp, contentType: 'application/sdp' };
+    const contact = dialog?.state.localContact ?? '';
+    const onAckTimeout = req.method === 'INVITE' ? (): void => session.end('server', 'no-ack', { text: 'No ACK for the 200 OK', cause: 408 }) : undefined;
+    this.s.stack.reply(tx, 200, 'OK', { headers: { Contact: contact }, ...body, onAckTimeout });
   };
 
   readonly handleBye = (req: SipRequest, tx: ServerTransaction): void => {
@@ -179,9 +206,9 @@ export class SessionRequestHandler {
     const fork = new InviteFork(
       stack,
       (res) => stack.reply(tx, res.status === 183 ? 183 : 180, res.status === 183 ? 'Session Progress' : 'Ringing', { toTag: tag, headers: { Contact: contact } }),
-      (res, branch) => {
-        stack.sendStateless(ackFor(branch.request, res), branch.destination);
-        sendBye(stack, calleeDialog(branch.request, res, branch.destination));
+      (res, branch, bye) => {
+        const dialog = acknowledge(stack, branch.request, res, branch.destination);
+        if (bye) sendBye(stack, dialog);
       },
     );
     // a CANCEL that came while the policies were read has already been answered 487 by the stack
@@ -190,7 +217,9 @@ export class SessionRequestHandler {
       return;
     }
     tx.onCancel = () => fork.cancel('caller');
-    const outcome = await fork.run(branches, this.opts.ringTimeoutMs);
+    const early = `${callId}|${fromTag}`;
+    this.ringing.add(early);
+    const outcome = await fork.run(branches, this.opts.ringTimeoutMs).finally(() => this.ringing.delete(early));
     if (outcome.answered === undefined) {
       closeLegs();
       // RFC 3261 §9.2: the caller's CANCEL ends its INVITE with 487
@@ -204,12 +233,14 @@ export class SessionRequestHandler {
       throw new SipError(outcome.best.status, outcome.best.reason);
     }
     const { answered: res, branch } = outcome;
-    stack.sendStateless(ackFor(branch.request, res), branch.destination);
-    const calleeDlg = calleeDialog(branch.request, res, branch.destination);
+    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination);
     session.callee = calleeDlg;
     this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
     if (passthrough) {
       closeLegs();
+      // the server is not in the media: re-offers cannot be answered here (null), refreshes can
+      session.callerMedia = { local: null, remotePath: '' };
+      session.calleeMedia = { local: null, remotePath: '' };
       this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp');
       return;
     }
@@ -227,8 +258,10 @@ export class SessionRequestHandler {
     calleeLeg.remotePath = answer.path;
     const callerLeg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     callerLeg.remotePath = offer.path;
-    session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs);
+    session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs, (side) => this.legLost(session, side));
     const ours = answerFor(callerLeg, offer, answer.acceptTypes, answer.acceptWrappedTypes, this.opts.maxMessageBytes, endpoint);
+    session.callerMedia = { local: ours.sdp, remotePath: offer.path };
+    session.calleeMedia = { local: withSetup(branch.request.body.toString('utf8'), answer.setup), remotePath: answer.path };
     this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp');
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
     if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
@@ -239,7 +272,9 @@ export class SessionRequestHandler {
     session.answeredAt = Date.now();
     this.countFlow(session, session.caller.state.destination.flowId);
     this.countFlow(session, session.callee?.state.destination.flowId);
-    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type });
+    // RFC 3261 §13.3.1.4: the 200 is resent until the caller's ACK; without one the session ends
+    const onAckTimeout = (): void => session.end('server', 'no-ack', { text: 'No ACK for the 200 OK', cause: 408 });
+    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type, onAckTimeout });
   }
 
   private activeConnect(session: OneToOneSession, leg: MsrpSession): void {
@@ -263,13 +298,24 @@ export class SessionRequestHandler {
     const leg = this.s.endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     session.loneLeg = leg;
+    leg.onDisconnect = () => this.legLost(session, 'caller');
     leg.onMessage = (m) => {
       session.storedMessages++;
       if (!discard) void this.storeAbsent(session, m, 'callee', sender, callee);
     };
     const ours = answerFor(leg, offer, ['*'], [], this.opts.maxMessageBytes, this.s.endpoint, 'recvonly');
+    session.callerMedia = { local: ours.sdp, remotePath: offer.path };
     this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'Stored for later delivery');
     if (ours.setup === 'active') this.activeConnect(session, leg);
+  }
+
+  /**
+   * A leg's MSRP connection closed without a BYE: the session is over for both sides, each told by
+   * a BYE whose Reason (RFC 3326) says why, and its history row is written.
+   */
+  private legLost(session: OneToOneSession, side: Side): void {
+    this.s.log.info({ caller: session.callerAor, callee: session.calleeAor, side }, 'MSRP connection of a session leg lost');
+    session.end('server', `msrp-lost-${side}`, { text: 'MSRP connection lost', cause: 480 });
   }
 
   /** S8: a message for a leg that is gone is stored for that user, as a pager message would be (P2). */

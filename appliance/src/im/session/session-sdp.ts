@@ -5,6 +5,7 @@ import type { Binding } from '../../core/location-service.js';
 import type { SenderIdentity } from '../participating/originating-policy.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
 import type { MsrpSession } from '../../msrp/msrp-session.js';
+import { parse, write } from 'sdp-transform';
 import { answerSetup, writeMsrpSdp, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 
 /**
@@ -93,4 +94,18 @@ export function calleeInvite(req: SipRequest, b: Binding, sender: SenderIdentity
   h.set('p-asserted-identity', sender.asserted);
   h.set('content-type', 'application/sdp');
   return new Request('INVITE', parseUri(b.contactUri), b.contactUri, h, body);
+}
+
+/**
+ * Our SDP in a dialog where we made the offer (a=setup:actpass), once the answer said who
+ * connects (RFC 4145 §4.1): the same description with the role we took, its o= version one
+ * higher since it differs from what we sent (RFC 3264 §8). This is what we answer a re-offer of
+ * the same media with.
+ */
+export function withSetup(offerSdp: string, answered: MsrpMedia['setup']): string {
+  const sdp = parse(offerSdp);
+  const ours = answered === 'passive' ? 'active' : 'passive';
+  sdp.origin = { ...sdp.origin!, sessionVersion: Number(sdp.origin!.sessionVersion) + 1 };
+  for (const m of sdp.media) if (m.type === 'message') m.setup = ours;
+  return write(sdp);
 }

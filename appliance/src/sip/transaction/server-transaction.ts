@@ -51,6 +51,11 @@ export class ServerTransaction {
     return this.req;
   }
 
+  /** The last response sent, as bytes with where they went (the UAS core resends a 2xx itself, RFC 3261 §13.3.1.4). */
+  get lastSent(): { data: Buffer; dest: Destination } | null {
+    return this.last;
+  }
+
   get reliable(): boolean {
     return isReliable(this.source.transport);
   }
