@@ -208,6 +208,8 @@ describe('ad-hoc rooms: an INVITE to the conference factory with an RFC 5366 URI
     expect(headerOf(bobCall.final, 'From')[0]).toContain(`<sip:${roomUri}@${D}>`);
     expect(headerOf(bobCall.final, 'Referred-By')).toEqual([`<sip:dave@${D}>`]);
     expect(headerOf(bobCall.final, 'P-Parley-Exploded')).toEqual([`<sip:${roomUri}@${D}>`]);
+    // RFC 7701: the focus's offer says the room takes nicknames and private messages
+    expect(bobCall.final).toMatch(/\r\na=chatroom:nickname private-messages\r\n/);
     const bobGot = inbox(bobCall);
     expect((await created.session.send('text/plain', Buffer.from('welcome'))).status).toBe(200);
     expect(cpim((await until(bobGot, 1))[0])).toMatchObject({ from: `sip:dave@${D}`, to: `sip:${roomUri}@${D}`, text: 'welcome' });

@@ -21,7 +21,7 @@ export interface InvitationServices {
 }
 
 /** What the focus offers every invitee: CPIM-wrapped messages of any type (RFC 7701 §5). */
-const ROOM_MEDIA: MsrpMedia = { protocol: 'TCP/MSRP', path: '', acceptTypes: ['message/cpim'], acceptWrappedTypes: ['*'], maxSize: null, setup: 'actpass', direction: 'sendrecv', chatroom: [] };
+const ROOM_MEDIA: MsrpMedia = { protocol: 'TCP/MSRP', path: '', acceptTypes: ['message/cpim'], acceptWrappedTypes: ['*'], maxSize: null, setup: 'actpass', direction: 'sendrecv', chatroom: ['nickname', 'private-messages'] };
 
 /**
  * The focus invites one user into an ad-hoc room (RFC 5366 §5, RFC 4579 §5.5): an INVITE to each
@@ -59,7 +59,7 @@ export async function inviteIntoRoom(
     h.set('referred-by', `<${room.inviter}>`);
     h.set('content-type', 'application/sdp');
     markExploded(h, room.uri);
-    return new SipRequest('INVITE', parseUri(b.contactUri), b.contactUri, h, Buffer.from(offerFor(leg, ROOM_MEDIA, opts.maxMessageBytes, s.endpoint)));
+    return new SipRequest('INVITE', parseUri(b.contactUri), b.contactUri, h, Buffer.from(offerFor(leg, ROOM_MEDIA, opts.maxMessageBytes, s.endpoint, ROOM_MEDIA.chatroom)));
   });
   const fork = new InviteFork(
     s.stack,

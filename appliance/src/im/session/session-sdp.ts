@@ -33,7 +33,14 @@ let sdpSessionIds = Math.floor(Date.now() / 1000);
  * it), our max-size (or the caller's, if smaller), a=setup:actpass (RFC 6135 §4: either way
  * works), and the caller's direction (sendonly for a large message).
  */
-export function offerFor(leg: MsrpSession, callerOffer: MsrpMedia, maxMessageBytes: number, endpoint: MsrpEndpoint): string {
+export function offerFor(
+  leg: MsrpSession,
+  callerOffer: MsrpMedia,
+  maxMessageBytes: number,
+  endpoint: MsrpEndpoint,
+  /** a=chatroom tokens (RFC 7701), for a chat room's focus inviting someone */
+  chatroom?: string[],
+): string {
   return writeMsrpSdp({
     host: endpoint.host,
     port: leg.localUri.port ?? 9,
@@ -44,6 +51,7 @@ export function offerFor(leg: MsrpSession, callerOffer: MsrpMedia, maxMessageByt
     maxSize: Math.min(maxMessageBytes, callerOffer.maxSize ?? maxMessageBytes),
     setup: 'actpass',
     direction: callerOffer.direction === 'sendrecv' ? undefined : callerOffer.direction,
+    chatroom,
     sessionId: ++sdpSessionIds,
   });
 }
