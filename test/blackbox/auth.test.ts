@@ -270,7 +270,8 @@ describe('user names (case-insensitive, one alphabet)', () => {
       await expect(app.cli('user', 'add', bad, '--password', 'pw-pw')).rejects.toThrow(/invalid user name .*letters a-z, digits, '\.', '_' and '-'/);
     }
     expect(await app.cli('user', 'list')).toMatch(/^quinn\t/m);
-  });
+    // eight CLI processes, each a Node start: minutes on a loaded 2-core machine, not a timing check
+  }, 120_000);
 
   it('reaches a user whatever the case of the URI, and takes their From in any case', async () => {
     const device = await RawClient.udp(app.sipPort);
