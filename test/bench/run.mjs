@@ -109,6 +109,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
     PARLEY_SIP_WS_PORT: '0',
     PARLEY_SIP_WSS_PORT: '0',
     PARLEY_HTTP_PORT: String(httpPort),
+    // no metrics listener: its fixed default port may be another process's on a shared machine
+    PARLEY_METRICS_PORT: '0',
   };
   const cfg = path.join(dir, 'parley.yaml');
   // SIPp answers only MD5 challenges
