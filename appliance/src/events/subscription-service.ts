@@ -267,8 +267,7 @@ export class SubscriptionService {
 
   private drop(sub: Subscription, reason: TerminationReason): void {
     sub.state = 'terminated';
-    if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
-    if (sub.paceTimer) clearTimeout(sub.paceTimer);
+    this.stopTimers(sub);
     if (!this.subs.remove(sub)) return;
     this.stored.remove(sub);
     try {
@@ -279,14 +278,21 @@ export class SubscriptionService {
   }
 
   private arm(sub: Subscription, expires: number): void {
-    if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
+    if (sub.expiryTimer) this.stack.timerQueues.stop(sub.expiryTimer);
     sub.expiresAt = Date.now() + expires * 1000;
-    sub.expiryTimer = setTimeout(() => {
+    // on the stack's timer queues: subscriptions mostly ask for the same few intervals (3600 s…)
+    sub.expiryTimer = this.stack.timerQueues.start(expires * 1000, () => {
+      sub.expiryTimer = null;
       // RFC 6665 §4.1.3: a subscription still pending when it runs out ends with giveup (no
       // authorisation came in time), which RFC 3857's watcher information reports as such
       this.terminate(sub, sub.state === 'pending' ? 'giveup' : 'timeout').catch((err: unknown) => this.log.error({ err, event: sub.event }, 'final NOTIFY failed'));
-    }, expires * 1000);
-    sub.expiryTimer.unref();
+    });
+  }
+
+  private stopTimers(sub: Subscription): void {
+    if (sub.expiryTimer) this.stack.timerQueues.stop(sub.expiryTimer);
+    if (sub.paceTimer) this.stack.timerQueues.stop(sub.paceTimer);
+    sub.expiryTimer = sub.paceTimer = null;
   }
 
   private expiresOf(req: SipRequest): number {
@@ -321,8 +327,7 @@ export class SubscriptionService {
         sub.state = 'terminated';
         this.notifier.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
       }
-      if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
-      if (sub.paceTimer) clearTimeout(sub.paceTimer);
+      this.stopTimers(sub);
     }
     this.subs.clear();
     this.notifier.clear();

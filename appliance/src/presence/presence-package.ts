@@ -89,9 +89,10 @@ export class PresencePackage implements EventPackage<PresenceData> {
       sub.data.stale = false;
     }
     const p = sub.data.permission;
-    if (p.handling === 'polite-block') return { type: PIDF_TYPE, content: this.composer.neutral(sub.resource) };
+    // the bytes of each distinct view are shared by every watcher who has it (issue 9, fan-out)
+    if (p.handling === 'polite-block') return { type: PIDF_TYPE, content: await this.composer.neutralBytes(sub.resource) };
     if (p.handling !== 'allow') return null;
-    return { type: PIDF_TYPE, content: await this.composer.document(sub.resource, p.provide) };
+    return { type: PIDF_TYPE, content: await this.composer.documentBytes(sub.resource, p.provide) };
   }
 
   persist(data: PresenceData): unknown {
