@@ -53,6 +53,10 @@ describe('PUBLISH (RFC 3903)', () => {
     expect(await publish(app, 'gina', { body: pidf(D, 'gina', { tuples: { t1: 'open' }, personNote: 'x'.repeat(3000) }) })).toMatch(/^SIP\/2\.0 413/);
     expect(await publish(app, 'gina', { body: good, target: 'alice' })).toMatch(/^SIP\/2\.0 403 Only your own presence/);
     expect(await publish(app, 'gina', {})).toMatch(/^SIP\/2\.0 400 Initial PUBLISH without a body/);
+    // after all that, the same publisher (and anyone else) is served as before
+    const ok = await publish(app, 'gina', { body: good, expires: 60 });
+    expect(ok).toMatch(/^SIP\/2\.0 200/);
+    expect(await publish(app, 'gina', { ifMatch: etagOf(ok), expires: 0 })).toMatch(/^SIP\/2\.0 200/);
   });
 
   it('answers an interval below the minimum with 423 and Min-Expires', async () => {

@@ -6,6 +6,8 @@ import { xcapRequest } from '../support/xcap-client.js';
 
 const CONFIG = { subscriptions: { minNotifyInterval: 100 } };
 let app: RunningAppliance;
+/** the one test's own appliance (NOTIFYs paced at 30 s), stopped in afterAll too should the test time out */
+let paced: RunningAppliance | undefined;
 const D = 'parley.test';
 const EVENTLIST = { headers: ['Supported: eventlist'], accept: 'application/pidf+xml, application/rlmi+xml, multipart/related' };
 
@@ -43,6 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.cleanup();
+  await paced?.cleanup();
 });
 
 describe('resource list subscriptions (RFC 4662)', () => {
@@ -107,7 +110,7 @@ describe('resource list subscriptions (RFC 4662)', () => {
 
   it("a list's owner shows in each member's winfo as a watcher, and the member's acceptance activates the member at once", async () => {
     // list NOTIFYs paced at 30 s: what arrives within nextNotify's bound did not wait for the rate
-    const app2 = await startAppliance({ config: { subscriptions: { minNotifyInterval: 30_000 } }, users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } });
+    const app2 = (paced = await startAppliance({ config: { subscriptions: { minNotifyInterval: 30_000 } }, users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } }));
     try {
       await xcapRequest(app2, 'PUT', `resource-lists/users/sip:alice@${D}/index`, { body: buddies([`sip:bob@${D}`, `sip:carol@${D}`]), headers: { 'Content-Type': 'application/resource-lists+xml' } });
       await putPresRules(app2, 'bob', presRules([{ id: 'alice', watcher: `sip:alice@${D}`, handling: 'allow' }]));
@@ -150,6 +153,7 @@ describe('resource list subscriptions (RFC 4662)', () => {
       for (const s of [carolWinfo, bobWinfo, alice, again]) s.close();
     } finally {
       await app2.cleanup();
+      paced = undefined;
     }
   });
 });
