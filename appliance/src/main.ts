@@ -48,6 +48,7 @@ import { PublishHandler } from './presence/publish-handler.js';
 import { PresenceComposer } from './presence/presence-composer.js';
 import { PresenceAuthorizer } from './presence/presence-authorizer.js';
 import { PresencePackage } from './presence/presence-package.js';
+import { WatcherFeed } from './presence/watcher-feed.js';
 import { WinfoPackage } from './presence/winfo-package.js';
 import { RlsPackage } from './rls/rls-package.js';
 import { ListLookup } from './rls/list-lookup.js';
@@ -223,11 +224,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const composer = new PresenceComposer(publications, documents, location, log);
   location.onBindingsChanged = (aor) => composer.registrationChanged(aor);
   const authorizer = new PresenceAuthorizer(documents);
-  const presence = new PresencePackage(subscriptions, composer, authorizer, users, domain, log);
-  const winfo = new WinfoPackage(subscriptions, presence);
+  // who watches whom (SIP watchers and the RLS's back-end ones), for watcher information
+  const watchers = new WatcherFeed(log);
+  const presence = new PresencePackage(subscriptions, composer, authorizer, users, domain, watchers, log);
+  const winfo = new WinfoPackage(subscriptions, presence, watchers);
   // the resource list server (R3): presence SUBSCRIBEs to list URIs
   const rlsServices = uniqueIndexes.find((i) => i.auid === 'rls-services')!;
-  const rls = new RlsPackage(subscriptions, new ListLookup(documents, rlsServices, lists, domain), composer, authorizer, documents, users, domain, log);
+  const rls = new RlsPackage(subscriptions, new ListLookup(documents, rlsServices, lists, domain), composer, authorizer, documents, users, domain, watchers, log);
   subscriptions.register(rls);
   router.serve('PUBLISH', new PublishHandler(stack, auth, domain, publications, config.presence).handle);
   router.serveEvent(presence.event, subscriptions.register(presence));

@@ -109,6 +109,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
     PARLEY_SIP_WS_PORT: '0',
     PARLEY_SIP_WSS_PORT: '0',
     PARLEY_HTTP_PORT: String(httpPort),
+    // no metrics listener: its fixed default port may be another process's on a shared machine
+    PARLEY_METRICS_PORT: '0',
   };
   const cfg = path.join(dir, 'parley.yaml');
   // SIPp answers only MD5 challenges
@@ -576,7 +578,7 @@ if (ONLY.has('memory')) results.memory = await memoryBench();
 if (ONLY.has('xcap')) results.xcap = await xcapBench();
 if (ONLY.has('presence')) {
   const { presenceBench } = await import('./presence-bench.mjs');
-  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number) });
+  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number), cpuSeconds, sides: { parley: ONLY.has('parley') || !ONLY.has('kamailio'), kamailio: ONLY.has('kamailio') || !ONLY.has('parley') } });
 }
 if (ONLY.has('msrp')) results.msrp = await msrpBench();
 if (ONLY.has('room')) results.room = await roomBench();
@@ -613,7 +615,7 @@ if (results.xcap) {
 }
 if (results.presence) {
   for (const [n, r] of Object.entries(results.presence)) {
-    console.log(`  presence, ${n}: one PUBLISH, last NOTIFY after ${r.fanOutMs.toFixed(0)} ms, ${r.lost} of ${r.active} lost${r.perGiB ? `; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap` : ''}`);
+    console.log(`  presence, ${n}: one PUBLISH, last NOTIFY after ${r.fanOutMs.toFixed(0)} ms (server CPU ${r.cpuMs.toFixed(0)} ms), ${r.lost} of ${r.active} lost${r.perGiB ? `; ${r.perGiB.toLocaleString('en')} subscriptions per GiB of heap` : ''}`);
   }
 }
 if (results.msrp) {

@@ -6,8 +6,8 @@ import { registerContact } from '../support/sip-user.js';
 import { pidf, publish, presRules, putPresRules } from '../support/presence-client.js';
 import { xcapRequest } from '../support/xcap-client.js';
 
-// NOTIFYs paced at 100 ms instead of RFC 3856's 5 s, and PUBLISH expiry from 1 s, so flows run quickly
-const CONFIG = { subscriptions: { minNotifyInterval: 100 }, presence: { minExpires: 1, maxBodyBytes: 2048 } };
+// NOTIFYs paced at 100 ms instead of RFC 3856's 5 s, and PUBLISH and SUBSCRIBE expiry from 1 s, so flows run quickly
+const CONFIG = { subscriptions: { minNotifyInterval: 100, minExpires: 1 }, presence: { minExpires: 1, maxBodyBytes: 2048 } };
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina'];
 let app: RunningAppliance;
 const D = 'parley.test';
@@ -53,6 +53,10 @@ describe('PUBLISH (RFC 3903)', () => {
     expect(await publish(app, 'gina', { body: pidf(D, 'gina', { tuples: { t1: 'open' }, personNote: 'x'.repeat(3000) }) })).toMatch(/^SIP\/2\.0 413/);
     expect(await publish(app, 'gina', { body: good, target: 'alice' })).toMatch(/^SIP\/2\.0 403 Only your own presence/);
     expect(await publish(app, 'gina', {})).toMatch(/^SIP\/2\.0 400 Initial PUBLISH without a body/);
+    // after all that, the same publisher (and anyone else) is served as before
+    const ok = await publish(app, 'gina', { body: good, expires: 60 });
+    expect(ok).toMatch(/^SIP\/2\.0 200/);
+    expect(await publish(app, 'gina', { ifMatch: etagOf(ok), expires: 0 })).toMatch(/^SIP\/2\.0 200/);
   });
 
   it('answers an interval below the minimum with 423 and Min-Expires', async () => {
@@ -103,6 +107,29 @@ describe('presence subscriptions (RFC 3856) with pres-rules (RFC 5025) and watch
     const change = await carol.notifyWhere((n) => n.body.includes('on-the-phone'));
     expect(basics(change.body)).toContain('open');
     for (const s of [winfo, carol]) s.close();
+  });
+
+  it('a pending watcher whose subscription runs out ends with giveup (an active one with timeout), and winfo says giveup', async () => {
+    // frank has no pres-rules: a stranger waits (the OMA default, confirm)
+    const winfo = await Subscriber.udp(app, 'frank');
+    expect(await winfo.subscribe({ event: 'presence.winfo', target: 'frank' })).toMatch(/^SIP\/2\.0 200/);
+    await winfo.nextNotify();
+    const gina = await Subscriber.udp(app, 'gina');
+    expect(await gina.subscribe({ event: 'presence', target: 'frank', expires: 2 })).toMatch(/^SIP\/2\.0 200/);
+    expect((await gina.nextNotify()).state).toMatch(/^pending;expires=\d+$/);
+    await winfo.notifyWhere((n) => /event="subscribe" status="pending">sip:gina@/.test(n.body));
+    // nobody decides: the subscription runs out pending (RFC 6665 §4.1.3 giveup)
+    const end = await gina.nextNotify();
+    expect(end.state).toBe('terminated;reason=giveup');
+    expect(end.body).toBe('');
+    const w = await winfo.notifyWhere((n) => n.body.includes('sip:gina@'));
+    expect(w.body).toMatch(/<watcher id="[^"]+" event="giveup" status="terminated">sip:gina@parley\.test<\/watcher>/);
+    // an active subscription that runs out is a plain timeout
+    const self = await Subscriber.udp(app, 'frank');
+    expect(await self.subscribe({ event: 'presence', target: 'frank', expires: 2 })).toMatch(/^SIP\/2\.0 200/);
+    expect((await self.nextNotify()).state).toMatch(/^active/);
+    expect((await self.notifyWhere((n) => n.state.startsWith('terminated'))).state).toBe('terminated;reason=timeout');
+    for (const s of [winfo, gina, self]) s.close();
   });
 
   it('a blocked watcher gets 403; a politely blocked one sees a neutral document', async () => {

@@ -6,6 +6,8 @@ import { xcapRequest } from '../support/xcap-client.js';
 
 const CONFIG = { subscriptions: { minNotifyInterval: 100 } };
 let app: RunningAppliance;
+/** the one test's own appliance (NOTIFYs paced at 30 s), stopped in afterAll too should the test time out */
+let paced: RunningAppliance | undefined;
 const D = 'parley.test';
 const EVENTLIST = { headers: ['Supported: eventlist'], accept: 'application/pidf+xml, application/rlmi+xml, multipart/related' };
 
@@ -43,6 +45,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.cleanup();
+  await paced?.cleanup();
 });
 
 describe('resource list subscriptions (RFC 4662)', () => {
@@ -103,5 +106,54 @@ describe('resource list subscriptions (RFC 4662)', () => {
     const bob = await Subscriber.udp(app, 'bob');
     expect(await bob.subscribe({ event: 'presence', target: `sip:alice+buddies@${D}`, ...EVENTLIST })).toMatch(/^SIP\/2\.0 403/);
     for (const s of [alice, bob]) s.close();
+  });
+
+  it("a list's owner shows in each member's winfo as a watcher, and the member's acceptance activates the member at once", async () => {
+    // list NOTIFYs paced at 30 s: what arrives within nextNotify's bound did not wait for the rate
+    const app2 = (paced = await startAppliance({ config: { subscriptions: { minNotifyInterval: 30_000 } }, users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } }));
+    try {
+      await xcapRequest(app2, 'PUT', `resource-lists/users/sip:alice@${D}/index`, { body: buddies([`sip:bob@${D}`, `sip:carol@${D}`]), headers: { 'Content-Type': 'application/resource-lists+xml' } });
+      await putPresRules(app2, 'bob', presRules([{ id: 'alice', watcher: `sip:alice@${D}`, handling: 'allow' }]));
+      const carolWinfo = await Subscriber.udp(app2, 'carol');
+      expect(await carolWinfo.subscribe({ event: 'presence.winfo', target: 'carol' })).toMatch(/^SIP\/2\.0 200/);
+      expect((await carolWinfo.nextNotify()).body).not.toContain('sip:alice@');
+      const bobWinfo = await Subscriber.udp(app2, 'bob');
+      expect(await bobWinfo.subscribe({ event: 'presence.winfo', target: 'bob' })).toMatch(/^SIP\/2\.0 200/);
+      await bobWinfo.nextNotify();
+
+      const alice = await Subscriber.udp(app2, 'alice');
+      expect(await alice.subscribe({ event: 'presence', target: `sip:alice+buddies@${D}`, ...EVENTLIST })).toMatch(/^SIP\/2\.0 200/);
+      const r0 = resources(parts(await alice.nextNotify()).rlmi);
+      expect(r0.get(`sip:carol@${D}`)?.state).toBe('pending');
+      expect(r0.get(`sip:bob@${D}`)?.state).toBe('active');
+      // each member sees the list's owner watching them, as their rules for alice say
+      const pending = await carolWinfo.notifyWhere((n) => n.body.includes('sip:alice@'));
+      const seen = /<watcher id="([^"]+)" event="subscribe" status="pending">sip:alice@parley\.test<\/watcher>/.exec(pending.body);
+      expect(seen).not.toBeNull();
+      expect((await bobWinfo.notifyWhere((n) => n.body.includes('sip:alice@'))).body).toMatch(/event="subscribe" status="active">sip:alice@parley\.test</);
+
+      // carol accepts alice: her instance is active in the next list NOTIFY, without waiting 30 s
+      expect(await putPresRules(app2, 'carol', presRules([{ id: 'alice', watcher: `sip:alice@${D}`, handling: 'allow' }]))).toBe(201);
+      const accepted = parts(await alice.nextNotify());
+      expect(accepted.rlmi).toContain('fullState="false"');
+      const carol = resources(accepted.rlmi).get(`sip:carol@${D}`);
+      expect(carol?.state).toBe('active');
+      expect(accepted.byCid.get(carol!.cid!)).toContain('entity="sip:carol@parley.test"');
+      const approved = await carolWinfo.notifyWhere((n) => n.body.includes('sip:alice@'));
+      expect(approved.body).toContain(`<watcher id="${seen![1]}" event="approved" status="active">sip:alice@parley.test</watcher>`);
+      // a new winfo subscription's full state has the back-end watcher too
+      const again = await Subscriber.udp(app2, 'carol');
+      await again.subscribe({ event: 'presence.winfo', target: 'carol' });
+      expect((await again.nextNotify()).body).toMatch(/state="full"[\s\S]*status="active">sip:alice@parley\.test</);
+
+      // alice ends her list subscription: the members see her go
+      expect(await alice.refresh(0)).toMatch(/^SIP\/2\.0 200/);
+      const gone = await carolWinfo.notifyWhere((n) => n.body.includes('sip:alice@'));
+      expect(gone.body).toMatch(/event="timeout" status="terminated">sip:alice@parley\.test</);
+      for (const s of [carolWinfo, bobWinfo, alice, again]) s.close();
+    } finally {
+      await app2.cleanup();
+      paced = undefined;
+    }
   });
 });

@@ -85,6 +85,25 @@ describe('subscriptions (RFC 6665) on the shared framework', () => {
     again.close();
   });
 
+  it("answers an in-dialog SUBSCRIBE for another event or id with 489, and the dialog's subscription carries on", async () => {
+    const alice = await Subscriber.udp(app, 'alice');
+    expect(await alice.subscribe({ event: 'presence;id=7', target: 'alice' })).toMatch(/^SIP\/2\.0 200/);
+    await alice.nextNotify();
+    const withEvent = (event: string) => alice.inDialogRequest(600).replace(/^Event: .*$/m, `Event: ${event}`);
+    // another package we serve, another id, no id: none of them is this dialog's subscription (RFC 6665 §8.2.1)
+    for (const event of ['xcap-diff', 'presence;id=8', 'presence']) {
+      const res = await alice.client.request(withEvent(event));
+      expect(res).toMatch(/^SIP\/2\.0 489 /);
+      expect(headerOf(res, 'Allow-Events')[0]).toContain('presence');
+    }
+    // the subscription is still there: a refresh with its own event is accepted, and a NOTIFY follows
+    expect(await alice.client.request(withEvent('presence;id=7'))).toMatch(/^SIP\/2\.0 200/);
+    const n = await alice.nextNotify();
+    expect(n.state).toMatch(/^active;expires=/);
+    expect(n.event).toBe('presence;id=7');
+    alice.close();
+  });
+
   it('answers a SUBSCRIBE storm from one subscriber with 503 and Retry-After, and keeps serving others', async () => {
     const storm = await Promise.all(Array.from({ length: 20 }, () => Subscriber.udp(app, 'carol')));
     const results = await Promise.all(storm.map((s) => s.subscribe({ event: 'xcap-diff', target: 'carol', expires: 0 })));

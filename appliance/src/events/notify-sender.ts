@@ -6,6 +6,12 @@ import type { Subscription } from './subscription.js';
 
 /** NOTIFYs sent per turn of the event loop in a fan-out (see `flush`). */
 const FANOUT_SLICE = 200;
+/**
+ * Pacing waits are rounded up to this many ms, so that they fall on a few of the stack's timer
+ * queues (one per duration) rather than one node timer per subscription; a NOTIFY may leave up
+ * to this much later than the package's least interval, never sooner.
+ */
+const PACE_STEP = 50;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyPackage = EventPackage<any>;
@@ -53,17 +59,16 @@ export class NotifySender {
     const interval = this.packageOf(sub.kind)?.minNotifyInterval ?? this.defaultInterval;
     const wait = sub.urgent || !sub.fullSent ? 0 : sub.lastSentAt + interval - Date.now();
     if (wait <= 0) {
-      if (sub.paceTimer) clearTimeout(sub.paceTimer);
+      if (sub.paceTimer) this.stack.timerQueues.stop(sub.paceTimer);
       sub.paceTimer = null;
       this.enqueue(sub);
       return;
     }
     if (sub.paceTimer) return;
-    sub.paceTimer = setTimeout(() => {
+    sub.paceTimer = this.stack.timerQueues.start(Math.ceil(wait / PACE_STEP) * PACE_STEP, () => {
       sub.paceTimer = null;
       this.enqueue(sub);
-    }, wait);
-    sub.paceTimer.unref();
+    });
   }
 
   /** NOTIFYs due now, sent in slices (see `flush`). */

@@ -17,6 +17,10 @@ import { Subscription } from './subscription.js';
 import type { SubscriptionStore } from './subscription-store.js';
 import { SubscribeRate, type SubscribeRateOptions } from './subscribe-rate.js';
 import { NotifySender } from './notify-sender.js';
+import { SubscriptionRegistry } from './subscription-registry.js';
+import { SubscriptionPersistence, SEQ_BLOCK } from './subscription-persistence.js';
+import { checkAccept } from './accept.js';
+import { PackageTable, kindOf, type AnyPackage } from './package-table.js';
 
 export interface SubscriptionOptions {
   minExpires: number;
@@ -30,12 +34,6 @@ export interface SubscriptionOptions {
   rate: SubscribeRateOptions;
 }
 
-/** CSeqs handed out between two writes of a subscription's ceiling (see `seqCeiling`). */
-const SEQ_BLOCK = 1000;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyPackage = EventPackage<any>;
-
 /**
  * The notifier side of SIP-specific event notification (RFC 6665), written once for every event
  * package (presence, presence.winfo, RLS, xcap-diff): subscription dialogs, authentication,
@@ -47,76 +45,63 @@ type AnyPackage = EventPackage<any>;
  * router.serveEvent('presence', subscriptions.register(presencePackage));
  */
 export class SubscriptionService {
-  /** packages by kind */
-  private readonly packages = new Map<string, AnyPackage>();
-  /** packages by event: the first whose `claims` accepts a request takes it, else the last (the default) */
-  private readonly byEvent = new Map<string, AnyPackage[]>();
-  private readonly subs = new Map<string, Subscription>();
-  /** live subscriptions per event and resource, for fan-out */
-  private readonly byResource = new Map<string, Set<Subscription>>();
-  private readonly perUser = new Map<string, number>();
-  private readonly perFlow = new Map<string, number>();
+  private readonly packages = new PackageTable();
+  private readonly subs = new SubscriptionRegistry();
+  private readonly stored: SubscriptionPersistence;
   private readonly rate: SubscribeRate;
   /** subscriptions whose 2xx has not left yet: their NOTIFYs wait (RFC 6665 allows either order; clients want this one) */
   private readonly unanswered = new WeakSet<Subscription>();
   private readonly notifier: NotifySender;
-  /** subscriptions of transient packages (never stored) */
-  private readonly transient = new WeakSet<Subscription>();
 
   constructor(
     private readonly stack: SipStack,
     private readonly auth: Authenticator,
     private readonly domain: LocalDomain,
-    private readonly store: SubscriptionStore | null,
+    store: SubscriptionStore | null,
     private readonly opts: SubscriptionOptions,
     private readonly log: Logger,
   ) {
     this.rate = new SubscribeRate(opts.rate);
+    this.stored = new SubscriptionPersistence(store, (kind) => this.packages.get(kind), log);
     this.notifier = new NotifySender(stack, (kind) => this.packages.get(kind), opts.minNotifyInterval, log, {
       held: (sub) => this.unanswered.has(sub),
       gone: (sub, reason) => this.drop(sub, reason),
-      sent: (sub) => this.raiseCeiling(sub),
+      sent: (sub) => this.stored.raiseCeiling(sub),
     });
   }
 
   /** Adds an event package; returns the router's SUBSCRIBE handler for it. */
   register<D>(pkg: EventPackage<D>): (req: SipRequest, tx: ServerTransaction) => Promise<void> {
-    this.packages.set(kindOf(pkg), pkg);
-    const list = this.byEvent.get(pkg.event) ?? [];
-    // packages that claim requests go first, the event's default package last
-    if (pkg.claims) list.unshift(pkg);
-    else list.push(pkg);
-    this.byEvent.set(pkg.event, list);
+    this.packages.add(pkg);
     return this.handle;
   }
 
   /** Live subscriptions of one package (by kind) to one resource. */
   watchersOf(kind: string, resource: string): Subscription[] {
-    return [...(this.byResource.get(`${kind}|${resource}`) ?? [])];
+    return this.subs.watchersOf(kind, resource);
   }
 
   /** Every live subscription of one package (by kind). */
   allOf(kind: string): Subscription[] {
-    return [...this.subs.values()].filter((s) => s.kind === kind);
+    return this.subs.allOf(kind);
   }
 
   /** Subscriptions whose first NOTIFY has left, per package (what /health reports). */
   counts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const p of this.packages.keys()) out[p] = 0;
-    for (const s of this.subs.values()) if (s.fullSent) out[s.kind] = (out[s.kind] ?? 0) + 1;
+    for (const p of this.packages.kinds()) out[p] = 0;
+    for (const s of this.subs.all()) if (s.fullSent) out[s.kind] = (out[s.kind] ?? 0) + 1;
     return out;
   }
 
   /** Whether NOTIFYs go over this flow (so its connection must stay open). O(1). */
   usesFlow(flowId: string): boolean {
-    return this.perFlow.has(flowId);
+    return this.subs.usesFlow(flowId);
   }
 
   readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
     const event = parseEventHeader(req.headers.get('event'));
-    const candidates = event === null ? undefined : this.byEvent.get(event.package);
-    if (candidates === undefined) throw new SipError(489, 'Bad Event', { 'Allow-Events': [...this.byEvent.keys()].join(', ') });
+    this.packages.checkServed(event?.package);
     if (req.toTag !== undefined) {
       await this.inDialog(req, tx);
       return;
@@ -124,13 +109,7 @@ export class SubscriptionService {
     const user = authenticateSip(this.auth, req, tx.source, false);
     const subscriber: Subscriber = { username: user.username, aor: this.domain.aor(user.username) };
     this.admit(subscriber.aor);
-    let pkg = candidates[candidates.length - 1];
-    for (const p of candidates) {
-      if (p.claims === undefined || (await p.claims(req))) {
-        pkg = p;
-        break;
-      }
-    }
+    const pkg = await this.packages.pick(event!.package, req);
     // a package that needs an extension (RLS: eventlist, RFC 4662 §5) checks Require itself
     if (pkg.claims === undefined) checkRequire(req);
     await this.subscribe(pkg, req, tx, subscriber);
@@ -154,7 +133,7 @@ export class SubscriptionService {
       if (err instanceof SyntaxFault) throw new SipError(400, err.message);
       throw err;
     }
-    if (expires > 0 && (this.perUser.get(`${kindOf(pkg)}|${subscriber.aor}`) ?? 0) >= this.opts.maxPerUser) {
+    if (expires > 0 && this.subs.countOf(kindOf(pkg), subscriber.aor) >= this.opts.maxPerUser) {
       throw new SipError(403, `Too many subscriptions (at most ${this.opts.maxPerUser} per user)`);
     }
     const opened = await pkg.open(req, subscriber);
@@ -172,11 +151,10 @@ export class SubscriptionService {
     }
     this.arm(sub, expires);
     sub.seqCeiling = SEQ_BLOCK;
-    if (this.packages.get(sub.kind)?.transient) this.transient.add(sub);
     // registered before anything is awaited, so a change meanwhile marks it dirty and is not lost
     this.unanswered.add(sub);
-    this.add(sub);
-    await this.persist(sub);
+    this.subs.add(sub);
+    await this.stored.save(sub);
     if (ended(sub)) throw new SipError(500, 'Subscription ended while being set up');
     this.stack.reply(tx, 200, 'OK', { toTag: localTag, headers: { Expires: String(expires), Contact: dialog.state.localContact } });
     this.unanswered.delete(sub);
@@ -217,7 +195,7 @@ export class SubscriptionService {
    */
   private async inSharedDialog(req: SipRequest, tx: ServerTransaction): Promise<boolean> {
     const event = parseEventHeader(req.headers.get('event'))?.package;
-    for (const pkg of (event === undefined ? undefined : this.byEvent.get(event)) ?? []) {
+    for (const pkg of event === undefined ? [] : this.packages.forEvent(event)) {
       const shared = pkg.sharedDialog?.(req);
       if (!shared) continue;
       this.admit(shared.subscriber.aor);
@@ -242,8 +220,15 @@ export class SubscriptionService {
     const sub = this.subs.get(dialogId(req.callId, req.toTag ?? '', req.fromTag ?? ''));
     if (sub === undefined && (await this.inSharedDialog(req, tx))) return;
     const pkg = sub === undefined ? undefined : this.packages.get(sub.kind);
-    if (sub === undefined || pkg === undefined || parseEventHeader(req.headers.get('event'))?.package !== sub.event) throw new SipError(481, 'Subscription Does Not Exist');
+    if (sub === undefined || pkg === undefined) throw new SipError(481, 'Subscription Does Not Exist');
     this.admit(sub.subscriber);
+    // RFC 6665 §4.2.1.2, §8.2.1: a subscription is the dialog with its Event package and id; a
+    // SUBSCRIBE in our dialog naming another one refreshes nothing of ours, and we hold one
+    // subscription per dialog (RFC 6665 deprecates dialog reuse): 489, and ours carries on
+    const event = parseEventHeader(req.headers.get('event'));
+    if (event?.package !== sub.event || event.id !== sub.eventId) {
+      throw this.packages.badEvent('Bad Event: not the subscription of this dialog');
+    }
     if (req.headers.all('proxy-authorization').length > 0) {
       const user = authenticateSip(this.auth, req, tx.source, false);
       if (this.domain.aor(user.username) !== sub.subscriber) throw new SipError(403, 'Not the subscriber of this dialog');
@@ -260,14 +245,14 @@ export class SubscriptionService {
     // RFC 6665 §4.1.2.1 / RFC 3261 §12.2: a refresh may carry a new remote target
     const contact = req.contacts === '*' ? undefined : req.contacts[0];
     if (contact !== undefined) {
-      this.countFlow(sub, -1);
-      sub.dialog.state.remoteTarget = formatUri(contact.uri);
-      // the route set stays as the dialog was made (RFC 3261 §12.2); only the target moves
-      sub.dialog.state.destination = dialogDestination(sub.dialog.state.routeSet ?? [], sub.dialog.state.remoteTarget, tx.source);
-      this.countFlow(sub, 1);
+      this.subs.moveFlow(sub, () => {
+        sub.dialog.state.remoteTarget = formatUri(contact.uri);
+        // the route set stays as the dialog was made (RFC 3261 §12.2); only the target moves
+        sub.dialog.state.destination = dialogDestination(sub.dialog.state.routeSet ?? [], sub.dialog.state.remoteTarget, tx.source);
+      });
     }
     this.arm(sub, expires);
-    await this.persist(sub);
+    await this.stored.save(sub);
     this.stack.reply(tx, 200, 'OK', { headers: { Expires: String(expires), Contact: sub.dialog.state.localContact } });
     // RFC 6665 §4.2.2: a NOTIFY with the current state follows every accepted refresh
     this.notifier.kick(sub, { full: true, urgent: true });
@@ -289,12 +274,21 @@ export class SubscriptionService {
     this.notifier.kick(sub, { full: false, urgent: false });
   }
 
+  /**
+   * A change the subscriber must hear of without waiting for the package's rate: a change of
+   * subscription state inside the package's body (an RLS member's instance becoming active, RFC
+   * 4662), like the subscription's own state changes. Partial state, as for `changed`.
+   */
+  changedNow(sub: Subscription): void {
+    this.notifier.kick(sub, { full: false, urgent: true });
+  }
+
   /** Moves a subscription between pending and active (e.g. the presentity accepted the watcher): a NOTIFY at once. */
   async setState(sub: Subscription, state: 'pending' | 'active'): Promise<void> {
     if (sub.state === 'terminated' || sub.state === state) return;
     sub.state = state;
     this.notifier.kick(sub, { full: true, urgent: true });
-    await this.persist(sub);
+    await this.stored.save(sub);
   }
 
   /**
@@ -313,19 +307,9 @@ export class SubscriptionService {
 
   private drop(sub: Subscription, reason: TerminationReason): void {
     sub.state = 'terminated';
-    if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
-    if (sub.paceTimer) clearTimeout(sub.paceTimer);
-    if (!this.subs.delete(sub.id)) return;
-    this.countFlow(sub, -1);
-    const key = `${sub.kind}|${sub.resource}`;
-    const set = this.byResource.get(key);
-    set?.delete(sub);
-    if (set?.size === 0) this.byResource.delete(key);
-    const userKey = `${sub.kind}|${sub.subscriber}`;
-    const n = (this.perUser.get(userKey) ?? 1) - 1;
-    if (n > 0) this.perUser.set(userKey, n);
-    else this.perUser.delete(userKey);
-    if (this.store && this.persistable(sub)) this.store.remove(sub.id).catch((err: unknown) => this.log.warn({ err }, 'subscription removal not stored'));
+    this.stopTimers(sub);
+    if (!this.subs.remove(sub)) return;
+    this.stored.remove(sub);
     try {
       this.packages.get(sub.kind)?.ended?.(sub, reason);
     } catch (err) {
@@ -333,35 +317,22 @@ export class SubscriptionService {
     }
   }
 
-  private add(sub: Subscription): void {
-    this.subs.set(sub.id, sub);
-    this.countFlow(sub, 1);
-    const key = `${sub.kind}|${sub.resource}`;
-    let set = this.byResource.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.byResource.set(key, set);
-    }
-    set.add(sub);
-    const userKey = `${sub.kind}|${sub.subscriber}`;
-    this.perUser.set(userKey, (this.perUser.get(userKey) ?? 0) + 1);
-  }
-
-  private countFlow(sub: Subscription, delta: 1 | -1): void {
-    const flow = sub.dialog.state.destination.flowId;
-    if (flow === undefined) return;
-    const n = (this.perFlow.get(flow) ?? 0) + delta;
-    if (n > 0) this.perFlow.set(flow, n);
-    else this.perFlow.delete(flow);
-  }
-
   private arm(sub: Subscription, expires: number): void {
-    if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
+    if (sub.expiryTimer) this.stack.timerQueues.stop(sub.expiryTimer);
     sub.expiresAt = Date.now() + expires * 1000;
-    sub.expiryTimer = setTimeout(() => {
-      this.terminate(sub, 'timeout').catch((err: unknown) => this.log.error({ err, event: sub.event }, 'final NOTIFY failed'));
-    }, expires * 1000);
-    sub.expiryTimer.unref();
+    // on the stack's timer queues: subscriptions mostly ask for the same few intervals (3600 s…)
+    sub.expiryTimer = this.stack.timerQueues.start(expires * 1000, () => {
+      sub.expiryTimer = null;
+      // RFC 6665 §4.1.3: a subscription still pending when it runs out ends with giveup (no
+      // authorisation came in time), which RFC 3857's watcher information reports as such
+      this.terminate(sub, sub.state === 'pending' ? 'giveup' : 'timeout').catch((err: unknown) => this.log.error({ err, event: sub.event }, 'final NOTIFY failed'));
+    });
+  }
+
+  private stopTimers(sub: Subscription): void {
+    if (sub.expiryTimer) this.stack.timerQueues.stop(sub.expiryTimer);
+    if (sub.paceTimer) this.stack.timerQueues.stop(sub.paceTimer);
+    sub.expiryTimer = sub.paceTimer = null;
   }
 
   private expiresOf(req: SipRequest): number {
@@ -370,67 +341,19 @@ export class SubscriptionService {
   }
 
   /**
-   * A restarted process must send NOTIFYs with CSeqs above those already sent (RFC 3261
-   * §12.2.1.1). Writing the CSeq of every NOTIFY would cost a commit each; instead a ceiling is
-   * stored, a thousand ahead, and a restart starts from it.
-   */
-  private raiseCeiling(sub: Subscription): void {
-    if (sub.dialog.state.localSeq < sub.seqCeiling || sub.state === 'terminated') return;
-    sub.seqCeiling = sub.dialog.state.localSeq + SEQ_BLOCK;
-    this.persist(sub).catch((err: unknown) => this.log.warn({ err }, 'subscription not stored'));
-  }
-
-  /** A subscription reached at an address (not over one connection), of a package whose resources outlive the process, can be kept across a restart. */
-  private persistable(sub: Subscription): boolean {
-    return sub.dialog.state.destination.flowId === undefined && !this.transient.has(sub);
-  }
-
-  private async persist(sub: Subscription): Promise<void> {
-    if (this.store === null || !this.persistable(sub) || sub.state === 'terminated') return;
-    const pkg = this.packages.get(sub.kind);
-    await this.store.save({
-      id: sub.id,
-      event: sub.kind,
-      subscriber: sub.subscriber,
-      resource: sub.resource,
-      state: sub.state,
-      expiresAt: sub.expiresAt,
-      dialog: sub.dialog.state,
-      data: { package: pkg?.persist ? pkg.persist(sub.data) : sub.data, eventId: sub.eventId },
-      seqCeiling: sub.seqCeiling,
-    });
-  }
-
-  /**
    * Brings back the stored subscriptions after a restart and sends each a NOTIFY with the
    * current state, so subscribers learn whatever changed while the server was down.
    */
   async restore(): Promise<number> {
-    if (this.store === null) return 0;
-    let n = 0;
-    for (const saved of await this.store.loadAll()) {
-      const pkg = this.packages.get(saved.event);
-      if (pkg === undefined) continue;
-      const dialog = new Dialog({ ...saved.dialog, localSeq: saved.seqCeiling });
-      let data: unknown;
-      const { package: packageData, eventId } = saved.data as { package: unknown; eventId: string | null };
-      try {
-        data = pkg.revive ? pkg.revive(packageData) : packageData;
-      } catch (err) {
-        this.log.warn({ err, event: saved.event }, 'stored subscription dropped: its data cannot be read');
-        continue;
-      }
-      const sub = new Subscription(saved.event, pkg.event, dialog, saved.subscriber, saved.resource, saved.state, data);
-      sub.seqCeiling = saved.seqCeiling;
-      sub.eventId = eventId ?? null;
-      this.arm(sub, Math.max(1, Math.round((saved.expiresAt - Date.now()) / 1000)));
-      this.add(sub);
-      await this.persist(sub);
+    const loaded = await this.stored.load();
+    for (const { sub, pkg } of loaded) {
+      this.arm(sub, Math.max(1, Math.round((sub.expiresAt - Date.now()) / 1000)));
+      this.subs.add(sub);
+      await this.stored.save(sub);
       pkg.started?.(sub);
       this.notifier.kick(sub, { full: true, urgent: true });
-      n++;
     }
-    return n;
+    return loaded.length;
   }
 
   /**
@@ -439,39 +362,18 @@ export class SubscriptionService {
    * again (RFC 6665 §4.2.2); the stored ones wait for the next start.
    */
   stop(): void {
-    for (const sub of [...this.subs.values()]) {
-      if (!this.persistable(sub) || this.store === null) {
+    for (const sub of [...this.subs.all()]) {
+      if (!this.stored.keeps(sub)) {
         sub.state = 'terminated';
         this.notifier.send(sub, subscriptionState('terminated', { reason: 'deactivated' }), null);
       }
-      if (sub.expiryTimer) clearTimeout(sub.expiryTimer);
-      if (sub.paceTimer) clearTimeout(sub.paceTimer);
+      this.stopTimers(sub);
     }
     this.subs.clear();
     this.notifier.clear();
-    this.byResource.clear();
-    this.perFlow.clear();
-    this.perUser.clear();
   }
-}
-
-function kindOf(pkg: AnyPackage): string {
-  return pkg.kind ?? pkg.event;
 }
 
 function ended(sub: Subscription): boolean {
   return sub.state === 'terminated';
-}
-
-
-/** RFC 6665 §8.3.1 / RFC 3261 §21.4.7: a SUBSCRIBE whose Accept allows none of our body types gets 406. */
-function checkAccept(req: SipRequest, pkg: AnyPackage): void {
-  const accept = req.headers.all('accept');
-  if (accept.length === 0) return;
-  const types = accept
-    .join(',')
-    .split(',')
-    .map((t) => t.split(';')[0].trim().toLowerCase());
-  const ok = pkg.accept.some((ours) => types.some((t) => t === ours || t === '*/*' || (t.endsWith('/*') && ours.startsWith(t.slice(0, -1)))));
-  if (!ok) throw new SipError(406, 'Not Acceptable', { Accept: pkg.accept.join(', ') });
 }

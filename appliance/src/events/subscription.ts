@@ -1,4 +1,5 @@
 import type { Dialog } from '../sip/dialog/dialog.js';
+import type { QueuedTimer } from '../sip/transaction/timer-queues.js';
 
 export type SubscriptionStatus = 'pending' | 'active' | 'terminated';
 
@@ -21,8 +22,9 @@ export class Subscription<D = unknown> {
   wantFull = false;
   /** the next NOTIFY must not wait for the rate limit (a change of subscription state) */
   urgent = false;
-  paceTimer: NodeJS.Timeout | null = null;
-  expiryTimer: NodeJS.Timeout | null = null;
+  /** on the SIP stack's timer queues, as the transactions' timers (one node timer per duration, not one per subscription) */
+  paceTimer: QueuedTimer | null = null;
+  expiryTimer: QueuedTimer | null = null;
   /** the CSeq up to which NOTIFYs may go before the store must hear of a higher one */
   seqCeiling = 0;
   /** the Event header's id parameter, echoed in every NOTIFY (RFC 6665 §8.2.1) */

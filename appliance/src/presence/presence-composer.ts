@@ -18,12 +18,24 @@ interface Source {
   updatedAt: number;
 }
 
+/** One view of the composed document: its text, and its UTF-8 bytes once a NOTIFY asked for them. */
+interface View {
+  text: string;
+  bytes: Buffer | null;
+}
+
 interface Composed {
   version: number;
   parts: PidfParts;
-  /** filtered documents by permission key, built once per version for every watcher alike */
-  views: Map<string, string>;
+  /**
+   * filtered documents by permission key (and the neutral one), written and encoded once per
+   * change for every watcher alike: a fan-out to thousands shares one Buffer per distinct view
+   */
+  views: Map<string, View>;
 }
+
+/** Permission keys by transformations object: each subscription keeps its own, so the key is worked out once per subscription. */
+const keys = new WeakMap<Transformations, string>();
 
 /**
  * Composes one presence document per presentity (R1) from its sources: the PUBLISHed states of
@@ -86,14 +98,23 @@ export class PresenceComposer {
 
   /** The composed document as a watcher with `provide` may see it (the presentity sees everything). */
   async document(presentity: string, provide: Transformations = EVERYTHING): Promise<string> {
-    const composed = await this.composed(presentity);
+    return this.view(await this.composed(presentity), presentity, provide).text;
+  }
+
+  /** The same as UTF-8 bytes, encoded once per change and view (what a NOTIFY carries). */
+  async documentBytes(presentity: string, provide: Transformations = EVERYTHING): Promise<Buffer> {
+    const view = this.view(await this.composed(presentity), presentity, provide);
+    return (view.bytes ??= Buffer.from(view.text));
+  }
+
+  private view(composed: Composed, presentity: string, provide: Transformations): View {
     const key = permissionKey(provide);
-    let doc = composed.views.get(key);
-    if (doc === undefined) {
-      doc = writePidf(presentity, filter(composed.parts, provide));
-      composed.views.set(key, doc);
+    let view = composed.views.get(key);
+    if (view === undefined) {
+      view = { text: writePidf(presentity, filter(composed.parts, provide)), bytes: null };
+      composed.views.set(key, view);
     }
-    return doc;
+    return view;
   }
 
   /**
@@ -102,6 +123,17 @@ export class PresenceComposer {
    */
   neutral(presentity: string): string {
     return writePidf(presentity, { tuples: [basicTuple(REGISTRATION_TUPLE, false)], persons: [], devices: [], notes: [], others: [] });
+  }
+
+  /** The neutral document's bytes, written once per change of the presentity (like a view). */
+  async neutralBytes(presentity: string): Promise<Buffer> {
+    const composed = await this.composed(presentity);
+    let view = composed.views.get(NEUTRAL);
+    if (view === undefined) {
+      view = { text: this.neutral(presentity), bytes: null };
+      composed.views.set(NEUTRAL, view);
+    }
+    return (view.bytes ??= Buffer.from(view.text));
   }
 
   /** Whether the presentity is reachable by presence: a tuple with basic status open (pager, R4). */
@@ -211,8 +243,16 @@ function merge(sources: Source[]): PidfParts {
   return out;
 }
 
+/** The views' key of the neutral document (no permission key looks like it). */
+const NEUTRAL = 'neutral';
+
 function permissionKey(p: Transformations): string {
-  return `${+p.services}${+p.persons}${+p.devices}${+p.allAttributes}:${[...p.attributes].sort().join(',')}`;
+  let key = keys.get(p);
+  if (key === undefined) {
+    key = `${+p.services}${+p.persons}${+p.devices}${+p.allAttributes}:${[...p.attributes].sort().join(',')}`;
+    keys.set(p, key);
+  }
+  return key;
 }
 
 /**

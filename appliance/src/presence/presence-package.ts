@@ -11,6 +11,7 @@ import { PIDF_TYPE } from './pidf.js';
 import type { PresenceComposer } from './presence-composer.js';
 import type { PresenceAuthorizer } from './presence-authorizer.js';
 import type { Permission } from './pres-rules.js';
+import { watcherId, type WatcherEventName, type WatcherFeed, type Watcher } from './watcher-feed.js';
 
 /** A presence subscription's own data: the watcher's verdict under the presentity's rules. */
 export interface PresenceData {
@@ -19,8 +20,10 @@ export interface PresenceData {
   stale?: boolean;
 }
 
-/** What watcher information (RFC 3857) hears about a presence subscription. */
-export type WatcherEvent = { sub: Subscription<PresenceData>; event: 'subscribe' | 'approved' | 'rejected' | 'timeout' | 'deactivated' | 'giveup' | 'noresource' };
+/** A presence subscription as watcher information (RFC 3858 §4) shows it. */
+export function watcherOf(sub: Subscription): Watcher {
+  return { id: watcherId(sub.id), uri: sub.subscriber, status: sub.state };
+}
 
 /**
  * The presence event package (RFC 3856) on the subscription framework: a watcher subscribes to
@@ -32,7 +35,6 @@ export type WatcherEvent = { sub: Subscription<PresenceData>; event: 'subscribe'
 export class PresencePackage implements EventPackage<PresenceData> {
   readonly event = 'presence';
   readonly accept = [PIDF_TYPE];
-  private readonly watcherListeners: ((e: WatcherEvent) => void)[] = [];
 
   constructor(
     private readonly subscriptions: SubscriptionService,
@@ -40,6 +42,7 @@ export class PresencePackage implements EventPackage<PresenceData> {
     private readonly authorizer: PresenceAuthorizer,
     private readonly users: UserDirectory,
     private readonly domain: LocalDomain,
+    private readonly watchers: WatcherFeed,
     private readonly log: Logger,
     readonly minNotifyInterval?: number,
   ) {
@@ -49,11 +52,6 @@ export class PresencePackage implements EventPackage<PresenceData> {
     authorizer.onChange((presentity) => {
       this.reauthorize(presentity).catch((err: unknown) => this.log.error({ err, presentity }, 'presence rules could not be applied'));
     });
-  }
-
-  /** Watcher information's feed: every new, approved or ended presence subscription. */
-  onWatcher(listener: (e: WatcherEvent) => void): void {
-    this.watcherListeners.push(listener);
   }
 
   /** The presentity a Request-URI names, if it is one of our enabled users. */
@@ -75,12 +73,12 @@ export class PresencePackage implements EventPackage<PresenceData> {
   }
 
   started(sub: Subscription<PresenceData>): void {
-    this.tell({ sub, event: 'subscribe' });
+    this.tell(sub, 'subscribe');
   }
 
   ended(sub: Subscription<PresenceData>, reason: TerminationReason): void {
     const event = reason === 'rejected' ? 'rejected' : reason === 'deactivated' ? 'deactivated' : reason === 'giveup' ? 'giveup' : reason === 'noresource' ? 'noresource' : 'timeout';
-    this.tell({ sub, event });
+    this.tell(sub, event);
   }
 
   /** Pending: no body (RFC 3856 §6.6.2 lets the notifier send none); polite-block: the neutral document. */
@@ -91,9 +89,10 @@ export class PresencePackage implements EventPackage<PresenceData> {
       sub.data.stale = false;
     }
     const p = sub.data.permission;
-    if (p.handling === 'polite-block') return { type: PIDF_TYPE, content: this.composer.neutral(sub.resource) };
+    // the bytes of each distinct view are shared by every watcher who has it (issue 9, fan-out)
+    if (p.handling === 'polite-block') return { type: PIDF_TYPE, content: await this.composer.neutralBytes(sub.resource) };
     if (p.handling !== 'allow') return null;
-    return { type: PIDF_TYPE, content: await this.composer.document(sub.resource, p.provide) };
+    return { type: PIDF_TYPE, content: await this.composer.documentBytes(sub.resource, p.provide) };
   }
 
   persist(data: PresenceData): unknown {
@@ -124,19 +123,13 @@ export class PresencePackage implements EventPackage<PresenceData> {
         await this.subscriptions.setState(sub, 'pending');
       } else {
         await this.subscriptions.setState(sub, 'active');
-        if (before === 'pending') this.tell({ sub, event: 'approved' });
+        if (before === 'pending') this.tell(sub, 'approved');
         else this.subscriptions.changed(sub);
       }
     }
   }
 
-  private tell(e: WatcherEvent): void {
-    for (const l of this.watcherListeners) {
-      try {
-        l(e);
-      } catch (err) {
-        this.log.error({ err }, 'watcher listener failed');
-      }
-    }
+  private tell(sub: Subscription, event: WatcherEventName): void {
+    this.watchers.tell({ presentity: sub.resource, watcher: watcherOf(sub), event });
   }
 }

@@ -1,21 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { SipRequest } from '../sip/message/message.js';
 import { SipError } from '../sip/errors.js';
 import type { EventPackage, NotifyBody, Opened, Subscriber } from '../events/event-package.js';
 import type { Subscription } from '../events/subscription.js';
 import type { SubscriptionService } from '../events/subscription-service.js';
 import { escapeAttr, escapeText } from '../xdms/xcap-error.js';
-import type { PresencePackage, WatcherEvent } from './presence-package.js';
+import { watcherOf, type PresencePackage } from './presence-package.js';
+import type { Watcher, WatcherEvent, WatcherFeed } from './watcher-feed.js';
 
 export const WINFO_TYPE = 'application/watcherinfo+xml';
 
-/** One watcher as RFC 3858 §4 reports it. */
-interface WatcherEntry {
-  id: string;
-  uri: string;
-  status: 'pending' | 'active' | 'terminated';
-  event: WatcherEvent['event'];
-}
+/** One watcher as RFC 3858 §4 reports it: who, in which state, after which event. */
+type WatcherEntry = Watcher & { event: WatcherEvent['event'] };
 
 interface WinfoData {
   /** RFC 3858 §4.3: each NOTIFY's document has a version one above the last, per subscription */
@@ -40,8 +35,9 @@ export class WinfoPackage implements EventPackage<WinfoData> {
   constructor(
     private readonly subscriptions: SubscriptionService,
     private readonly presence: PresencePackage,
+    private readonly watchers: WatcherFeed,
   ) {
-    presence.onWatcher((e) => this.onWatcher(e));
+    watchers.onWatcher((e) => this.onWatcher(e));
   }
 
   open(req: SipRequest, subscriber: Subscriber): Opened<WinfoData> {
@@ -55,7 +51,9 @@ export class WinfoPackage implements EventPackage<WinfoData> {
     let entries: WatcherEntry[];
     if (full) {
       sub.data.changes.clear();
-      entries = this.subscriptions.watchersOf(this.presence.event, sub.resource).map((w) => entryOf(w, w.state === 'active' ? 'approved' : 'subscribe'));
+      // the SIP subscriptions, then the resource list server's back-end ones (its lists' owners)
+      const all = [...this.subscriptions.watchersOf(this.presence.event, sub.resource).map(watcherOf), ...this.watchers.internalOf(sub.resource)];
+      entries = all.map((w) => ({ ...w, event: w.status === 'active' ? 'approved' : 'subscribe' }));
     } else {
       entries = [...sub.data.changes.values()];
       sub.data.changes.clear();
@@ -79,20 +77,10 @@ export class WinfoPackage implements EventPackage<WinfoData> {
   }
 
   private onWatcher(e: WatcherEvent): void {
-    const entry = entryOf(e.sub, e.event);
-    for (const sub of this.subscriptions.watchersOf(this.event, e.sub.resource) as Subscription<WinfoData>[]) {
+    const entry: WatcherEntry = { ...e.watcher, event: e.event };
+    for (const sub of this.subscriptions.watchersOf(this.event, e.presentity) as Subscription<WinfoData>[]) {
       sub.data.changes.set(entry.id, entry);
       this.subscriptions.changed(sub);
     }
   }
-}
-
-function entryOf(sub: Subscription, event: WatcherEvent['event']): WatcherEntry {
-  return {
-    // a stable id per watcher subscription that does not reveal its dialog identifiers
-    id: createHash('sha256').update(sub.id).digest('base64url').slice(0, 12),
-    uri: sub.subscriber,
-    status: sub.state,
-    event,
-  };
 }

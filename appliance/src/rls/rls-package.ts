@@ -16,6 +16,9 @@ import type { PresenceAuthorizer } from '../presence/presence-authorizer.js';
 import { PIDF_TYPE } from '../presence/pidf.js';
 import { listBody, RLMI_TYPE, type RlmiResource } from './rlmi.js';
 import type { ListLookup } from './list-lookup.js';
+import type { TerminationReason } from '../sip/event-header.js';
+import type { WatcherFeed } from '../presence/watcher-feed.js';
+import { BackEndSubscriptions } from './back-end-subscriptions.js';
 
 interface RlsData {
   list: string;
@@ -34,7 +37,8 @@ interface RlsData {
  * to a list URI gets multipart/related NOTIFYs with RLMI, the full state first, then only the
  * members that changed. Back-end subscriptions to our own users are internal: the members' state
  * comes from the presence composer, each member's pres-rules applied to the list's owner, with
- * no SIP request to ourselves. Members of other domains are reported terminated (noresource):
+ * no SIP request to ourselves; each shows in its member's watcher information with the owner's
+ * identity (`BackEndSubscriptions`), and a member's decision changes its instance at once. Members of other domains are reported terminated (noresource):
  * there is no inter-domain presence yet (C3).
  */
 export class RlsPackage implements EventPackage<RlsData> {
@@ -43,6 +47,7 @@ export class RlsPackage implements EventPackage<RlsData> {
   readonly accept = ['multipart/related', RLMI_TYPE, PIDF_TYPE];
   /** subscriptions by member AOR, so a member's change reaches only the lists that hold them */
   private readonly byMember = new Map<string, Set<Subscription<RlsData>>>();
+  private readonly backEnds: BackEndSubscriptions;
 
   constructor(
     private readonly subscriptions: SubscriptionService,
@@ -52,16 +57,21 @@ export class RlsPackage implements EventPackage<RlsData> {
     docs: DocumentStore,
     private readonly users: UserDirectory,
     private readonly domain: LocalDomain,
+    watchers: WatcherFeed,
     private readonly log: Logger,
   ) {
-    const memberChanged = (presentity: string) => {
+    this.backEnds = new BackEndSubscriptions(authorizer, watchers);
+    composer.onChange((presentity) => {
       for (const sub of this.byMember.get(presentity) ?? []) {
         sub.data.changed.add(presentity);
         this.subscriptions.changed(sub);
       }
-    };
-    composer.onChange(memberChanged);
-    authorizer.onChange(memberChanged);
+    });
+    authorizer.onChange((presentity) => {
+      for (const sub of this.byMember.get(presentity) ?? []) {
+        this.rulesChanged(sub, presentity).catch((err: unknown) => this.log.warn({ err, list: sub.data.list }, 'member rules could not be applied'));
+      }
+    });
     docs.onChange((c) => {
       if ((c.auid !== 'rls-services' && c.auid !== 'resource-lists') || c.owner === '') return;
       for (const sub of this.subscriptions.allOf(this.kind) as Subscription<RlsData>[]) {
@@ -88,11 +98,14 @@ export class RlsPackage implements EventPackage<RlsData> {
   }
 
   started(sub: Subscription<RlsData>): void {
-    if (sub.data.loaded) this.index(sub, 1);
+    if (!sub.data.loaded) return;
+    this.index(sub, 1);
+    this.followMembers(sub);
   }
 
-  ended(sub: Subscription<RlsData>): void {
+  ended(sub: Subscription<RlsData>, reason: TerminationReason): void {
     this.index(sub, -1);
+    this.backEnds.endAll(sub, sub.data.owner, reason);
   }
 
   async render(sub: Subscription<RlsData>, full: boolean): Promise<NotifyBody> {
@@ -117,9 +130,7 @@ export class RlsPackage implements EventPackage<RlsData> {
   private async resource(sub: Subscription<RlsData>, m: Member): Promise<RlmiResource> {
     const member = this.canonical(m.uri);
     const base = { uri: m.uri, name: m.display, instanceId: createHash('sha256').update(`${sub.id}|${member}`).digest('base64url').slice(0, 10) };
-    const user = this.domain.userOf(member);
-    const row = user === null ? undefined : this.users.get(user);
-    if (row === undefined || row.disabled) return { ...base, state: 'terminated', reason: 'noresource' };
+    if (!this.isUser(member)) return { ...base, state: 'terminated', reason: 'noresource' };
     const p = await this.authorizer.permission(member, sub.data.owner);
     if (p.handling === 'block') return { ...base, state: 'terminated', reason: 'rejected' };
     if (p.handling === 'confirm') return { ...base, state: 'pending' };
@@ -143,7 +154,34 @@ export class RlsPackage implements EventPackage<RlsData> {
     sub.data.members = list.members;
     sub.data.loaded = true;
     this.index(sub, 1);
+    this.followMembers(sub);
     return true;
+  }
+
+  /** The back-end subscriptions follow the list's members who are our users. */
+  private followMembers(sub: Subscription<RlsData>): void {
+    const local = sub.data.members.map((m) => this.canonical(m.uri)).filter((aor) => this.isUser(aor));
+    this.backEnds.follow(sub, sub.data.owner, local).catch((err: unknown) => this.log.warn({ err, list: sub.data.list }, 'back-end subscriptions not started'));
+  }
+
+  /**
+   * A member's rules changed: their instance may change state (pending -> active when they accept
+   * the owner), which the subscriber hears of at once, as of any change of subscription state;
+   * a change of what the rules provide is a change of the member's document, paced as usual.
+   */
+  private async rulesChanged(sub: Subscription<RlsData>, member: string): Promise<void> {
+    const stateChanged = await this.backEnds.reauthorize(sub, sub.data.owner, member);
+    if (sub.state === 'terminated') return;
+    sub.data.changed.add(member);
+    if (stateChanged) this.subscriptions.changedNow(sub);
+    else this.subscriptions.changed(sub);
+  }
+
+  /** Whether an AOR is one of our enabled users (anyone else's instance is terminated, noresource). */
+  private isUser(aor: string): boolean {
+    const user = this.domain.userOf(aor);
+    const row = user === null ? undefined : this.users.get(user);
+    return row !== undefined && !row.disabled;
   }
 
   private index(sub: Subscription<RlsData>, delta: 1 | -1): void {

@@ -14,7 +14,12 @@ export function serialize(msg: AnyMessage): Buffer {
   }
   s += `Content-Length: ${msg.body.length}\r\n\r\n`;
   if (msg.body.length === 0) return Buffer.from(s);
-  return Buffer.concat([Buffer.from(s), msg.body]);
+  // one allocation for head and body (not a Buffer for the head, then a copy of both)
+  const head = Buffer.byteLength(s);
+  const out = Buffer.allocUnsafe(head + msg.body.length);
+  out.write(s, 0, head, 'utf8');
+  msg.body.copy(out, head);
+  return out;
 }
 
 /** Header fields a response copies from its request (RFC 3261 §8.2.6.2). */
