@@ -69,6 +69,7 @@ import { SessionHistory } from './im/session/session-history.js';
 import { MetricsRegistry } from './ops/metrics-registry.js';
 import { serveMetrics } from './ops/metrics-server.js';
 import { coreMetrics } from './ops/appliance-metrics.js';
+import { featureMetrics } from './ops/feature-metrics.js';
 import { writesOf } from './store/write-queue.js';
 import { provisioningRoute } from './provisioning/provisioning-route.js';
 
@@ -291,6 +292,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   delivery.onDelivered = () => core.message('delivered');
   store.onExpired = (n) => core.message('expired', n);
   writesOf(ds).onCommit = core.storeCommit;
+  const features = featureMetrics(metrics, {
+    subscriptions: () => subscriptions.countsByState(),
+    oneToOneSessions: () => sessionHandler?.size ?? 0,
+    msrpSessionsByTransport: () => msrp?.sessionsByTransport() ?? {},
+    rooms: () => ({ rooms: focus?.roomCount ?? 0, participants: focus?.size ?? 0 }),
+  });
+  if (sessionHandler !== null) sessionHandler.onMessageSwitched = () => features.msrpMessage('one_to_one');
+  if (focus !== null) focus.onMessageRelayed = () => features.msrpMessage('room');
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   if (msrp !== null) {

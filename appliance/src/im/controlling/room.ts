@@ -16,6 +16,8 @@ export interface RoomHooks {
   mayReach(toAor: string, fromAor: string): Promise<boolean>;
   /** a participant whose leg fell behind is dropped: the focus ends their dialog */
   drop(p: Participant, reason: string): void;
+  /** a message was accepted and handed to its recipients' legs (metrics) */
+  relayed?(): void;
 }
 
 /**
@@ -82,6 +84,7 @@ export class Room {
     const targets = privateTo !== null ? [privateTo] : [...this.participants].filter((p) => p !== from);
     const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body);
     for (const p of targets) this.sendTo(p, wrapped);
+    this.hooks.relayed?.();
     m.report(200);
   }
 

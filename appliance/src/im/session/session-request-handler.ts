@@ -62,6 +62,8 @@ export interface SessionServices {
 export class SessionRequestHandler {
   /** live sessions by Call-ID and our tag in that dialog, for both legs */
   private readonly table = new Map<string, { session: OneToOneSession; side: Side }>();
+  /** a complete MSRP message was taken from one leg to switch to the other (metrics) */
+  onMessageSwitched: (() => void) | null = null;
 
   constructor(
     private readonly s: SessionServices,
@@ -228,6 +230,7 @@ export class SessionRequestHandler {
     const callerLeg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     callerLeg.remotePath = offer.path;
     session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs);
+    session.switch.onSwitched = () => this.onMessageSwitched?.();
     const ours = answerFor(callerLeg, offer, answer.acceptTypes, answer.acceptWrappedTypes, this.opts.maxMessageBytes, endpoint);
     this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp');
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
