@@ -72,8 +72,9 @@ import { SessionHistory } from './im/session/session-history.js';
 import { MetricsRegistry } from './ops/metrics-registry.js';
 import { serveMetrics } from './ops/metrics-server.js';
 import { coreMetrics } from './ops/appliance-metrics.js';
+import { featureMetrics } from './ops/feature-metrics.js';
 import { writesOf } from './store/write-queue.js';
-import { provisioningRoute } from './provisioning/provisioning-route.js';
+import { provisioningRoute, provisioningUrl } from './provisioning/provisioning-route.js';
 
 export interface Appliance {
   ports: ListeningPorts & { HTTP?: number; METRICS?: number } & Partial<MsrpPorts>;
@@ -213,7 +214,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
-  const xcapRootUrl = `http://${advertisedHost}:${http?.port ?? 80}${XCAP_ROOT}`;
+  // the HTTP port as clients reach it: XCAP root and provisioning URLs
+  const httpBaseUrl = `http://${advertisedHost}:${http?.port ?? 80}`;
+  const xcapRootUrl = `${httpBaseUrl}${XCAP_ROOT}`;
   // one subscription framework (RFC 6665) for every event package
   const subscriptions = new SubscriptionService(stack, auth, domain, new SubscriptionStore(ds), config.subscriptions, log);
   const xcapDiff = new XcapDiffPackage(subscriptions, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT });
@@ -304,6 +307,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   delivery.onDelivered = () => core.message('delivered');
   store.onExpired = (n) => core.message('expired', n);
   writesOf(ds).onCommit = core.storeCommit;
+  const features = featureMetrics(metrics, {
+    subscriptions: () => subscriptions.countsByState(),
+    oneToOneSessions: () => sessionHandler?.size ?? 0,
+    msrpSessionsByTransport: () => msrp?.sessionsByTransport() ?? {},
+    rooms: () => ({ rooms: focus?.roomCount ?? 0, participants: focus?.size ?? 0 }),
+  });
+  if (sessionHandler !== null) sessionHandler.onMessageSwitched = () => features.msrpMessage('one_to_one');
+  if (focus !== null) focus.onMessageRelayed = () => features.msrpMessage('room');
 
   const ports: Appliance['ports'] = { ...(await stack.start()) };
   if (msrp !== null) {
@@ -346,7 +357,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       {
         ...sessionRoutes(new ConsoleAccounts(ds), sessions, new LoginThrottle(config.admin.throttle), audit),
         openapi: async () => openapi as Record<string, unknown>,
-        ...usersRoutes(ds, manage, location, domain),
+        ...usersRoutes(ds, manage, location, domain, (name) => provisioningUrl(httpBaseUrl, name)),
         ...xdmsRoutes({
           store: documents,
           writes: { store: documents, validator, indexes: new Map(uniqueIndexes.map((i) => [i.auid, i])), resolver: lists, retryAfterSeconds },

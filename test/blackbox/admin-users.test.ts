@@ -32,7 +32,7 @@ async function sippRegister(user: string, password: string, contactPort: number)
   return received(r.messages).pop()!.split('\r\n')[0];
 }
 
-interface UserOut { name: string; displayName: string | null; disabled: boolean; devices: number; devicesByTransport: Record<string, number>; password?: string }
+interface UserOut { name: string; displayName: string | null; disabled: boolean; devices: number; devicesByTransport: Record<string, number>; provisioningUrl: string; password?: string }
 
 describe('admin API: users', () => {
   it('creates a user that can then REGISTER (SIPp), with a generated password shown once', async () => {
@@ -46,6 +46,9 @@ describe('admin API: users', () => {
     expect(again.password).toBeUndefined();
     expect(again.devices).toBe(1);
     expect(again.devicesByTransport.udp).toBe(1);
+    // where carol's clients fetch their settings (A6), for the console's QR code
+    expect(again.provisioningUrl).toBe(`http://127.0.0.1:${app.httpPort}/provisioning/carol`);
+    expect((await fetch(again.provisioningUrl)).status).toBe(401);
   });
 
   it('disabling drops the registration at once, and REGISTER gets 403', async () => {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { parse } from 'csv-parse/sync';
+import jsqr from 'jsqr';
 import { ROOT, startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { addConsoleAccount, apiUrl, login, type AdminSession } from '../support/admin-client.js';
 import { launchChromium } from '../support/browser.js';
@@ -12,6 +13,7 @@ import { openConsole, type ConsoleTab } from '../support/console-page.js';
 import { sipp, received } from '../support/sipp.js';
 import { sendMessage } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
+import { authorize } from '../support/digest-client.js';
 
 // The admin console in Debian's Chromium against the real appliance serving /console, each step
 // checked where it shows: on the page, on the wire (SIPp, a raw MESSAGE, XCAP) and in the API.
@@ -53,6 +55,9 @@ async function sippRegister(user: string, password: string, contactPort: number)
 }
 
 const statusLine = (response: string): string => response.split('\r\n')[0];
+
+// jsqr is CommonJS: Node's default import is its module.exports, whose `default` is the decoder
+const jsQR = jsqr.default;
 
 describe('the admin console in a browser', () => {
   it('serves the login page at /console with a CSP of self only, and signs the admin in', async () => {
@@ -169,6 +174,41 @@ describe('the admin console in a browser', () => {
     expect(xml).toContain('<display-name>The Team</display-name>');
     expect(xml).toContain(`<entry uri="sip:dora@${app.domain}"/>`);
     expect(xml).toContain('<max-participant-count>10</max-participant-count>');
+  });
+
+  it("shows alice's provisioning URL as a QR code that decodes to that URL in both themes, copies it, and the URL serves her settings", async () => {
+    await tab.page.goto(tab.url('users/alice'));
+    await tab.page.getByRole('heading', { name: 'Client provisioning' }).waitFor();
+    const url = `http://127.0.0.1:${app.httpPort}/provisioning/alice`;
+    expect(await tab.page.getByTestId('provisioning-url').textContent()).toBe(url);
+    const qr = tab.page.getByRole('img', { name: 'QR code of the provisioning URL' });
+    // what a phone's camera would see: the code as drawn on the screen, light and dark theme
+    for (const dark of [false, true]) {
+      await tab.page.evaluate((on) => document.documentElement.classList.toggle('dark', on), dark);
+      const png = await qr.screenshot({ animations: 'disabled' });
+      // the screenshot's pixels, decoded by the browser's own PNG decoder (no CSP on an in-memory blob)
+      const image = await tab.page.evaluate(async (b64) => {
+        const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], { type: 'image/png' }));
+        const ctx = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d')!;
+        ctx.drawImage(bitmap, 0, 0);
+        return { width: bitmap.width, height: bitmap.height, data: Array.from(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data) };
+      }, png.toString('base64'));
+      expect(jsQR(Uint8ClampedArray.from(image.data), image.width, image.height)?.data, dark ? 'dark theme' : 'light theme').toBe(url);
+    }
+    await tab.page.evaluate(() => document.documentElement.classList.remove('dark'));
+    await tab.shoot('user-provisioning');
+    // the copy button puts the URL on the clipboard (loopback is a secure context: the Clipboard API)
+    await tab.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${app.httpPort}` });
+    await tab.page.getByRole('button', { name: 'Copy URL' }).click();
+    await tab.page.getByText('URL copied').waitFor();
+    expect(await tab.page.evaluate(() => navigator.clipboard.readText())).toBe(url);
+    // and it is alice's provisioning: behind digest with her credentials, her account in it
+    const first = await fetch(url, { headers: { Accept: 'application/json' } });
+    expect(first.status).toBe(401);
+    const challenge = first.headers.get('www-authenticate')!.split(/,\s*(?=Digest )/)[0];
+    const res = await fetch(url, { headers: { Accept: 'application/json', Authorization: authorize(challenge, { method: 'GET', uri: '/provisioning/alice', username: 'alice', password: 'alice-pw' }) } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ aor: `sip:alice@${app.domain}`, xcapRoot: `http://127.0.0.1:${app.httpPort}/xcap-root` });
   });
 
   it('offers to reload a group that changed over XCAP while it was open, and shows that change', async () => {

@@ -51,10 +51,10 @@ interface Service {
   logs: string[];
 }
 
-/** ExecStart as the unit runs it: user parley, the unit's environment, plus our own ports. */
+/** ExecStart as the unit runs it: user parley, the unit's environment, plus our own ports (every listener "auto": other tests and services on this machine hold the defaults, e.g. MSRP's 2855). */
 async function startService(): Promise<Service> {
   const { env, argv } = unitOf();
-  const ports = { PARLEY_BIND: '127.0.0.1', PARLEY_SIP_PORT: 'auto', PARLEY_SIP_TLS_PORT: 'auto', PARLEY_SIP_WS_PORT: 'auto', PARLEY_SIP_WSS_PORT: 'auto', PARLEY_HTTP_PORT: 'auto', PARLEY_METRICS_PORT: 'auto' };
+  const ports = { PARLEY_BIND: '127.0.0.1', PARLEY_SIP_PORT: 'auto', PARLEY_SIP_TLS_PORT: 'auto', PARLEY_SIP_WS_PORT: 'auto', PARLEY_SIP_WSS_PORT: 'auto', PARLEY_HTTP_PORT: 'auto', PARLEY_METRICS_PORT: 'auto', PARLEY_MSRP_PORT: 'auto' };
   const child = spawn('setpriv', ['--reuid=parley', '--regid=parley', '--init-groups', '--', ...argv], {
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env, ...ports },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -168,4 +168,33 @@ describe.skipIf(!canRun)('Debian package (A1)', () => {
     expect(existsSync('/etc/parley')).toBe(false);
     expect(() => sh('getent', ['passwd', 'parley'])).toThrow();
   }, 300_000);
+});
+
+describe.skipIf(!canRun)('Debian package checked by lintian (A1)', () => {
+  it("has no lintian error or warning, and its maintainer is package.json's author", () => {
+    // --fail-on error,warning: exit status 2 for any such tag (the overrides are the package's own)
+    let out = '';
+    try {
+      out = sh('lintian', ['--fail-on', 'error,warning', v1]);
+    } catch (err) {
+      out = String((err as { stdout?: string }).stdout);
+      expect.fail(`lintian found errors or warnings:\n${out}`);
+    }
+    expect(out.split('\n').filter((l) => /^[EW]: /.test(l))).toEqual([]);
+    const author = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { author: string }).author;
+    expect(sh('dpkg-deb', ['-f', v1, 'Maintainer']).trim()).toBe(author);
+  }, 600_000);
+});
+
+describe.skipIf(!has('dpkg-deb'))('building the Debian package', () => {
+  it('refuses a maintainer without a name and an address, before building anything (Debian Policy §5.6.2)', () => {
+    let stderr = '';
+    try {
+      sh('bash', [path.join(ROOT, 'installers/debian/build-deb.sh'), path.join(work, 'refused')], { PARLEY_DEB_MAINTAINER: 'parley@localhost' });
+    } catch (err) {
+      stderr = String((err as { stderr?: string }).stderr);
+    }
+    expect(stderr).toContain('build-deb: the maintainer must be "Name <user@host.domain>"');
+    expect(existsSync(path.join(work, 'refused', 'parley_0.1.0_amd64.deb'))).toBe(false);
+  });
 });

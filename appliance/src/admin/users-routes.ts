@@ -27,7 +27,14 @@ const audited = (r: UserRow) => ({ name: r.username, displayName: r.displayName,
  * Users (issue 8, point 3) through `UserManagement`, the CLI's code path. The list is a paged SQL
  * query (indexes on name, created_at, display_name), so 10,000 users stay fast.
  */
-export function usersRoutes(ds: DataSource, manage: UserManagement, location: LocationService, domain: LocalDomain): Pick<Handlers, 'listUsers' | 'createUser' | 'getUser' | 'updateUser' | 'resetPassword' | 'deleteUser' | 'importUsers'> {
+export function usersRoutes(
+  ds: DataSource,
+  manage: UserManagement,
+  location: LocationService,
+  domain: LocalDomain,
+  /** the user's provisioning URL (provisioning/provisioning-route.ts) */
+  provisioningUrlOf: (name: string) => string,
+): Pick<Handlers, 'listUsers' | 'createUser' | 'getUser' | 'updateUser' | 'resetPassword' | 'deleteUser' | 'importUsers'> {
   const devices = (name: string) => location.lookup(domain.aor(name));
   const view = (r: UserRow): User => ({ name: r.username, displayName: r.displayName, disabled: r.disabled, createdAt: new Date(r.createdAt).toISOString(), devices: devices(r.username).length });
   const detail = (r: UserRow): UserDetail => {
@@ -36,7 +43,7 @@ export function usersRoutes(ds: DataSource, manage: UserManagement, location: Lo
       const t = b.transport.toLowerCase() as keyof typeof byTransport;
       if (t in byTransport) byTransport[t]++;
     }
-    return { ...view(r), devicesByTransport: byTransport };
+    return { ...view(r), devicesByTransport: byTransport, provisioningUrl: provisioningUrlOf(r.username) };
   };
   const find = (name: string) => manage.users.find(name).catch((e: unknown) => fromUserError(e));
 

@@ -94,6 +94,21 @@ export class SubscriptionService {
     return out;
   }
 
+  /**
+   * Live subscriptions per package (by kind) and state, whether or not their first NOTIFY has
+   * left (what /metrics reports; `counts()` is the /health view).
+   */
+  countsByState(): Record<string, { pending: number; active: number }> {
+    const out: Record<string, { pending: number; active: number }> = {};
+    for (const p of this.packages.kinds()) out[p] = { pending: 0, active: 0 };
+    for (const s of this.subs.all()) {
+      if (s.state === 'terminated') continue;
+      out[s.kind] ??= { pending: 0, active: 0 };
+      out[s.kind][s.state]++;
+    }
+    return out;
+  }
+
   /** Whether NOTIFYs go over this flow (so its connection must stay open). O(1). */
   usesFlow(flowId: string): boolean {
     return this.subs.usesFlow(flowId);

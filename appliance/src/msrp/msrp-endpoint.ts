@@ -203,6 +203,13 @@ export class MsrpEndpoint implements SessionDirectory {
     return { sessions: this.sessions.size, connections: this.connections.size };
   }
 
+  /** Live sessions by the transport their URI names: tcp, tls, ws or wss (metrics). */
+  sessionsByTransport(): Record<'tcp' | 'tls' | 'ws' | 'wss', number> {
+    const out = { tcp: 0, tls: 0, ws: 0, wss: 0 };
+    for (const { localUri: u } of this.sessions.values()) out[u.transport === 'ws' ? (u.secure ? 'wss' : 'ws') : u.secure ? 'tls' : 'tcp']++;
+    return out;
+  }
+
   close(): void {
     for (const s of [...this.sessions.values()]) s.close();
     for (const c of [...this.connections]) c.close();

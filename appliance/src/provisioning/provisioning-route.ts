@@ -8,6 +8,14 @@ import { clientSettings, linphoneXml, type ServerAddresses } from './client-sett
 export const PROVISIONING_PATH = '/provisioning/';
 
 /**
+ * The URL a user's clients are given (the console's QR code): `<base>/provisioning/<user>`,
+ * `base` being the HTTP port as clients reach it (e.g. `http://192.0.2.10:8080`).
+ */
+export function provisioningUrl(base: string, user: string): string {
+  return `${base}${PROVISIONING_PATH}${encodeURIComponent(user)}`;
+}
+
+/**
  * `GET /provisioning/<user>` (A6): the user's client settings behind HTTP digest with their own
  * SIP credentials (the same check as XCAP), as Linphone's remote provisioning XML, or as JSON
  * when asked (`Accept: application/json` or `?format=json`). Another user's settings are 403.

@@ -14,7 +14,14 @@ export const UserSchema = z.object({
 });
 export type User = z.infer<typeof UserSchema>;
 
-export const UserDetailSchema = UserSchema.extend({ devicesByTransport: DevicesByTransportSchema });
+export const UserDetailSchema = UserSchema.extend({
+  devicesByTransport: DevicesByTransportSchema,
+  /**
+   * where the user's clients fetch their settings (A6: GET with the user's own digest
+   * credentials; Linphone remote provisioning XML, or JSON): what the console shows as a QR code
+   */
+  provisioningUrl: z.string(),
+});
 export type UserDetail = z.infer<typeof UserDetailSchema>;
 
 export const UserListQuerySchema = z.strictObject({

@@ -82,6 +82,14 @@ export class RoomFocus {
     return (await this.s.lists.groupMembers(uri)) !== null;
   }
 
+  /** a room message was accepted and relayed to the other participants (metrics) */
+  onMessageRelayed: (() => void) | null = null;
+
+  /** Rooms with anyone in them. */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
   /** Live participants in every room (status). */
   get size(): number {
     return this.dialogs.size;
@@ -216,6 +224,7 @@ export class RoomFocus {
         drop: (p, reason) => this.end(p, reason),
         changed: (r, change) => this.onRoomChange(r, change),
         absent: this.s.absent,
+        relayed: () => this.onMessageRelayed?.(),
       });
       room.subject = subject;
       this.rooms.set(roomUri, room);

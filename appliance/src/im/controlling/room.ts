@@ -41,6 +41,8 @@ export interface RoomHooks {
   changed?(room: Room, change: RoomChange): void;
   /** a private message to a member who left (S8); without it, such a message is refused like any to a non-participant */
   absent?: AbsentRecipient;
+  /** a message was accepted and handed to its recipients' legs (metrics) */
+  relayed?(): void;
 }
 
 /**
@@ -150,6 +152,7 @@ export class Room {
     const targets = privateTo !== null ? [privateTo] : [...this.participants].filter((p) => p !== from);
     const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, new Date(), from.nickname);
     for (const p of targets) this.sendTo(p, wrapped);
+    this.hooks.relayed?.();
     m.report(200);
   }
 

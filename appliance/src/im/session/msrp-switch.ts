@@ -20,6 +20,8 @@ export type Lost = (side: 'caller' | 'callee') => void;
 export class MsrpSwitch {
   /** complete messages switched or stored, both ways (session history) */
   messages = 0;
+  /** called for each complete message taken from a leg to switch (metrics, wired in main.ts) */
+  onSwitched: () => void = () => undefined;
   private readonly awaitingReport = new Map<string, ReceivedMessage>();
   private readonly everBound = new WeakSet<MsrpSession>();
   private readonly bindWaiters = new Map<MsrpSession, (() => void)[]>();
@@ -55,6 +57,7 @@ export class MsrpSwitch {
 
   private async forward(m: ReceivedMessage, to: MsrpSession, toName: 'caller' | 'callee'): Promise<void> {
     this.messages++;
+    this.onSwitched();
     // the far end may not have connected yet (its a=setup:active connection follows its 200 OK)
     if (to.connection === null && !this.everBound.has(to) && !to.isClosed) await this.boundOrTimeout(to);
     if (to.connection === null || to.isClosed) {

@@ -63,6 +63,8 @@ export interface SessionServices {
 export class SessionRequestHandler {
   /** live sessions by Call-ID and our tag in that dialog, for both legs */
   private readonly table = new Map<string, { session: OneToOneSession; side: Side }>();
+  /** a complete MSRP message was taken from one leg to switch to the other (metrics) */
+  onMessageSwitched: (() => void) | null = null;
 
   constructor(
     private readonly s: SessionServices,
@@ -259,6 +261,7 @@ export class SessionRequestHandler {
     const callerLeg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     callerLeg.remotePath = offer.path;
     session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs, (side) => this.legLost(session, side));
+    session.switch.onSwitched = () => this.onMessageSwitched?.();
     const ours = answerFor(callerLeg, offer, answer.acceptTypes, answer.acceptWrappedTypes, this.opts.maxMessageBytes, endpoint);
     session.callerMedia = { local: ours.sdp, remotePath: offer.path };
     session.calleeMedia = { local: withSetup(branch.request.body.toString('utf8'), answer.setup), remotePath: answer.path };
