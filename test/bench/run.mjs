@@ -273,7 +273,14 @@ async function relayBench() {
   const withAuth = path.join(HERE, 'bench-message.xml');
   const noAuth = path.join(HERE, 'bench-message-noauth.xml');
   const out = {};
-  for (const make of [...(ONLY.has('parley') || !ONLY.has('kamailio') ? [() => startParley('parley-relay', USERS)] : []), () => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)]) {
+  // `--only relay,parley` / `--only relay,kamailio`: one side of the comparison
+  const parley = ONLY.has('parley') || !ONLY.has('kamailio');
+  const kamailio = ONLY.has('kamailio') || !ONLY.has('parley');
+  const targets = [
+    ...(parley ? [() => startParley('parley-relay', USERS)] : []),
+    ...(kamailio ? [() => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)] : []),
+  ];
+  for (const make of targets) {
     const target = await make();
     try {
       out[target.name] = await withDevice(async (devicePort) => {
