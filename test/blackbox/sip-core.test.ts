@@ -56,6 +56,24 @@ describe('transports (C4)', () => {
   });
 });
 
+describe('transactions (RFC 3261 §17.2)', () => {
+  it('matches a retransmission to its transaction by its key alone and answers it with the same response (§17.2.3)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const first = buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort });
+    const answer = await c.request(first);
+    expect(answer).toMatch(/^SIP\/2\.0 200 OK/);
+    // the same branch, sent-by, method, Call-ID and CSeq: the transaction's copy of the request,
+    // damaged after its key (a field that is not part of it); it is the transaction's to answer,
+    // not validated and refused as a new request would be
+    const again = await c.request(first.replace('Max-Forwards: 70', 'Max-Forwards: seventy'));
+    expect(again).toBe(answer);
+    // a new request with that damage is a new transaction, validated and refused
+    const fresh = buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort });
+    expect(await c.request(fresh.replace('Max-Forwards: 70', 'Max-Forwards: seventy'))).toMatch(/^SIP\/2\.0 400 Malformed Max-Forwards/);
+    c.close();
+  });
+});
+
 describe('Via handling for clients behind NAT', () => {
   it('fills in rport with the source port and adds received (RFC 3581 §4)', async () => {
     const c = await RawClient.udp(app.sipPort);

@@ -7,6 +7,7 @@ import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
 import { rawHead, rawResponse } from './message/raw-head.js';
+import { rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -71,7 +72,7 @@ export class SipStack {
     this.transports = new TransportLayer(
       opts.transport,
       {
-        intercept: (data, source) => this.shedEarly(data, source),
+        intercept: (data, source) => this.absorbRetransmission(data, source) || this.shedEarly(data, source),
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
         flowClosed: (flowId) => this.user?.onFlowClosed(flowId),
@@ -167,6 +168,28 @@ export class SipStack {
   // ---- incoming -------------------------------------------------------------
 
   /**
+   * A UDP request that belongs to a live or lately completed server transaction is a
+   * retransmission (RFC 3261 §17.2.3): it is matched on its key read from the raw bytes and
+   * answered with the last response again (§17.2.1, §17.2.2), without the full parse and
+   * validation whose result would be thrown away. It is asked first, so that under overload a
+   * retransmission of admitted work is answered, not refused, and costs little. Anything the raw
+   * look cannot read exactly takes the ordinary path, which matches it there.
+   */
+  private absorbRetransmission(data: Buffer, source: Source): boolean {
+    if (this.servers.size === 0 && this.completed.size === 0) return false;
+    const raw = rawServerKey(data);
+    if (raw === null) return false;
+    const existing = this.servers.get(raw.key);
+    // an ACK never matches a completed non-INVITE transaction (they hold no INVITE)
+    const done = existing !== undefined || raw.method === 'ACK' ? undefined : this.completed.get(raw.key);
+    if (existing === undefined && done === undefined) return false;
+    if (this.opts.trace) this.trace('in', `${source.transport}:${source.address}:${source.port}`, data);
+    if (existing !== undefined) existing.receive(raw.method);
+    else this.sendTo(done!.data, done!.dest);
+    return true;
+  }
+
+  /**
    * Overload control's cheap path (UDP): while new work is being refused, a datagram is looked at
    * before it is parsed, and a refused request is answered 503 from its raw header lines. Refusing
    * must cost far less than serving, or a flood of refusals becomes the overload. This is the one
@@ -202,13 +225,10 @@ export class SipStack {
 
   private serverKey(req: SipRequest, method: string): string {
     const via = req.topVia;
-    const sentBy = `${via.host}:${via.port ?? ''}`;
-    // RFC 3261 §17.2.3 matches on branch, sent-by and method. Call-ID and CSeq number are
-    // added because a real retransmission has them too, while clients that reuse a branch
-    // for new requests (several RFC 4475 messages do) would otherwise get a stale answer.
-    if (via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}|${req.callId}|${req.cseq.seq}`;
+    // RFC 3261 §17.2.3 matching on branch, sent-by and method (see serverKeyOf)
+    if (via.branch.startsWith(MAGIC_COOKIE)) return serverKeyOf(via.branch, via.host, via.port, method, req.callId, req.cseq.seq);
     // RFC 3261 §17.2.3: RFC 2543 matching for branches without the magic cookie
-    return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${sentBy}|${method}`;
+    return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${via.host}:${via.port ?? ''}|${method}`;
   }
 
   private onRequest(req: SipRequest, source: Source): void {
@@ -221,7 +241,7 @@ export class SipStack {
     const key = this.serverKey(req, method);
     const existing = this.servers.get(key);
     if (existing) {
-      existing.receive(req);
+      existing.receive(req.method);
       return;
     }
     // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J)
