@@ -7,7 +7,7 @@ import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
 import { rawHead, rawResponse } from './message/raw-head.js';
-import { rawServerKey, serverKeyOf } from './message/raw-key.js';
+import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -56,6 +56,8 @@ export interface ReplyOptions {
  */
 export class SipStack {
   private readonly servers = new Map<string, ServerTransaction>();
+  /** the branches of the live server transactions' keys (a first look, as CompletedResponses.mayHoldBranch) */
+  private readonly serverBranches = new Set<string>();
   private readonly clients = new Map<string, ClientTransaction>();
   /** final responses of completed non-INVITE UDP transactions, for Timer J */
   private readonly completed: CompletedResponses;
@@ -176,7 +178,9 @@ export class SipStack {
    * look cannot read exactly takes the ordinary path, which matches it there.
    */
   private absorbRetransmission(data: Buffer, source: Source): boolean {
-    if (this.servers.size === 0 && this.completed.size === 0) return false;
+    // most requests are new: ruled out on their branch alone, before the key is read
+    const branch = rawBranch(data);
+    if (branch === null || !(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) return false;
     const raw = rawServerKey(data);
     if (raw === null) return false;
     const existing = this.servers.get(raw.key);
@@ -267,6 +271,8 @@ export class SipStack {
     }
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
+    const branch = branchOfKey(key);
+    if (branch !== null) this.serverBranches.add(branch);
     if (req.method === 'CANCEL') {
       this.onCancel(req, tx);
       return;
@@ -318,7 +324,12 @@ export class SipStack {
     queues: this.timerQueues,
     responseDestination: (res: SipResponse, source: Source) => this.responseDestination(res, source),
     send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
-    remove: (key: string) => this.servers.delete(key),
+    remove: (key: string) => {
+      this.servers.delete(key);
+      // a CANCEL shares its INVITE's branch: the other may live on, and is then found the ordinary way
+      const branch = branchOfKey(key);
+      if (branch !== null) this.serverBranches.delete(branch);
+    },
     holdCompleted: (key: string, data: Buffer, dest: Destination) => this.completed.hold(key, data, dest),
     finalSent: (method: string, status: number) => this.onFinalResponse?.(method, status),
   };
@@ -376,8 +387,9 @@ export class SipStack {
       res.body = typeof opts.body === 'string' ? Buffer.from(opts.body) : opts.body;
       if (opts.contentType) res.headers.set('content-type', opts.contentType);
     }
-    tx.respond(res);
-    if (opts.stateless && status >= 200) tx.terminate();
+    const stateless = opts.stateless === true && status >= 200;
+    tx.respond(res, undefined, !stateless);
+    if (stateless) tx.terminate();
     return res;
   }
 

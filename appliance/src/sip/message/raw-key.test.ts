@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDatagram } from './parser.js';
-import { rawServerKey, serverKeyOf } from './raw-key.js';
+import { rawBranch, rawServerKey, serverKeyOf } from './raw-key.js';
 import { loadTorture } from '../../../../test/support/torture.js';
 
 /** The key the stack gives a fully parsed request (stack.ts serverKey, magic-cookie branches). */
@@ -72,5 +72,10 @@ describe('a request datagram read as far as its transaction key (RFC 3261 §17.2
 
   it('leaves a bare-LF message to the parser', () => {
     expect(rawServerKey(Buffer.from(`${BASE.join('\n')}\n\n`))).toBeNull();
+  });
+
+  it('finds the first branch parameter as spelt, as a first look', () => {
+    expect(rawBranch(message(BASE))).toBe('z9hG4bK-abc');
+    expect(rawBranch(message(BASE.map((l) => l.replace(';branch=z9hG4bK-abc', ''))))).toBeNull();
   });
 });

@@ -1,4 +1,3 @@
-import { headerKey } from './header-names.js';
 import { MAGIC_COOKIE, parseViaList } from './via.js';
 
 /**
@@ -11,6 +10,32 @@ export function serverKeyOf(branch: string, host: string, port: number | null, m
   return `${branch}|${host}:${port ?? ''}|${method === 'ACK' ? 'INVITE' : method}|${callId}|${seq}`;
 }
 
+const BRANCH = Buffer.from(';branch=');
+
+/**
+ * The value of the first `;branch=` in a datagram, as spelt: a first cheap look, whether a
+ * request could belong to a transaction at all. It may miss (another spelling) or find another
+ * parameter (a URI's), so it only ever rules a message out when the full look would have too.
+ */
+export function rawBranch(buf: Buffer): string | null {
+  const at = buf.indexOf(BRANCH);
+  if (at < 0) return null;
+  let end = at + BRANCH.length;
+  const limit = Math.min(buf.length, end + 256);
+  // up to the next ';', ',', white space or line end
+  while (end < limit) {
+    const c = buf[end];
+    if (c === 0x3b || c === 0x2c || c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) break;
+    end++;
+  }
+  return buf.toString('latin1', at + BRANCH.length, end);
+}
+
+/** The branch a server-transaction key starts with (null for RFC 2543 keys, which have none). */
+export function branchOfKey(key: string): string | null {
+  return key.startsWith('2543|') ? null : key.slice(0, key.indexOf('|'));
+}
+
 /** What the raw look finds: the request's method and its server-transaction key. */
 export interface RawKey {
   method: string;
@@ -18,6 +43,38 @@ export interface RawKey {
 }
 
 const CSEQ = /^([0-9]{1,10})[ \t]+[^ \t]+$/;
+// the first field of each name, at the start of a line (the Request-Line has no colon before its first space)
+const VIA = /^(?:via|v)[ \t]*:[ \t]*([^\r\n]*)/im;
+const CALL_ID = /^(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)/im;
+const CSEQ_FIELD = /^cseq[ \t]*:[ \t]*([^\r\n]*)/im;
+const FOLDED = /\r\n[ \t]/;
+/**
+ * The top Via element in its plain form (no white space inside, token parameters): transport,
+ * host, port, parameters. Anything else goes through the Via parser itself.
+ */
+const PLAIN_VIA = /^SIP\/2\.0\/[A-Za-z]+[ \t]+([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?((?:;[-!%'*+.0-9A-Z_`a-z~]+(?:=[-!%'*+.0-9A-Z_`a-z~:]+)?)*)[ \t]*(?:,|$)/;
+
+/** Host, port and branch of the top Via, as the Via parser reads them, or null. */
+function topVia(value: string): { host: string; port: number | null; branch: string } | null {
+  const m = PLAIN_VIA.exec(value);
+  if (m === null) {
+    try {
+      // the whole value, as the parser reads it: a comma inside a quoted parameter must not cut it
+      const v = parseViaList(value)[0];
+      return { host: v.host, port: v.port, branch: v.branch };
+    } catch {
+      return null;
+    }
+  }
+  const port = m[2] === undefined ? null : Number(m[2]);
+  if (port !== null && port > 65535) return null;
+  // the first branch parameter, its name in any case (params.ts getParam)
+  for (const p of m[3].split(';')) {
+    const eq = p.indexOf('=');
+    if ((eq < 0 ? p.length : eq) === 6 && p.slice(0, 6).toLowerCase() === 'branch') return eq < 0 ? null : { host: m[1].toLowerCase(), port, branch: p.slice(7) };
+  }
+  return { host: m[1].toLowerCase(), port, branch: '' };
+}
 
 /**
  * The server-transaction key of a request datagram, read from its bytes as far as the key goes
@@ -34,44 +91,20 @@ export function rawServerKey(buf: Buffer): RawKey | null {
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0 || end > 16_384) return null;
   const text = buf.toString('utf8', 0, end);
-  let eol = text.indexOf('\r\n');
-  if (eol < 0) return null;
   const sp = text.indexOf(' ');
-  if (sp <= 0 || sp > eol || text.startsWith('SIP/')) return null;
+  const eol = text.indexOf('\r\n');
+  if (sp <= 0 || eol < 0 || sp > eol || text.startsWith('SIP/')) return null;
+  // a folded line might continue a field we read: leave the message to the parser
+  if (FOLDED.test(text)) return null;
+  const via = VIA.exec(text);
+  const callId = CALL_ID.exec(text);
+  const cseq = CSEQ_FIELD.exec(text);
+  if (via === null || callId === null || cseq === null) return null;
+  const id = callId[1].trimEnd();
+  const seq = CSEQ.exec(cseq[1].trimEnd());
+  if (id.length === 0 || seq === null || Number(seq[1]) >= 2 ** 31) return null;
+  const top = topVia(via[1].trimEnd());
+  if (top === null || !top.branch.startsWith(MAGIC_COOKIE)) return null;
   const method = text.slice(0, sp);
-  let via: string | null = null;
-  let callId: string | null = null;
-  let cseq: string | null = null;
-  while (eol < text.length && (via === null || callId === null || cseq === null)) {
-    const start = eol + 2;
-    eol = text.indexOf('\r\n', start);
-    if (eol < 0) eol = text.length;
-    const c = text.charCodeAt(start);
-    // a folded line might continue a field we read: leave the message to the parser
-    if (c === 32 || c === 9) return null;
-    // only Via (v), Call-ID (i) and CSeq can matter: skip the rest on their first letter
-    const lc = c | 0x20;
-    if (lc !== 0x76 && lc !== 0x69 && lc !== 0x63) continue;
-    const colon = text.indexOf(':', start);
-    if (colon < 0 || colon > eol) return null;
-    const key = headerKey(text.slice(start, colon).trimEnd());
-    const value = text.slice(colon + 1, eol).trim();
-    if (key === 'via') via ??= value;
-    else if (key === 'call-id') callId ??= value;
-    else if (key === 'cseq') cseq ??= value;
-  }
-  if (via === null || callId === null || cseq === null || callId.length === 0) return null;
-  // a folded line further down may still belong to one of them
-  if (text.includes('\r\n ', eol) || text.includes('\r\n\t', eol)) return null;
-  const seq = CSEQ.exec(cseq);
-  if (seq === null || Number(seq[1]) >= 2 ** 31) return null;
-  let top;
-  try {
-    // the whole value, as the parser reads it: a comma inside a quoted parameter must not cut it
-    top = parseViaList(via)[0];
-  } catch {
-    return null;
-  }
-  if (!top.branch.startsWith(MAGIC_COOKIE)) return null;
-  return { method, key: serverKeyOf(top.branch, top.host, top.port, method, callId, Number(seq[1])) };
+  return { method, key: serverKeyOf(top.branch, top.host, top.port, method, id, Number(seq[1])) };
 }
