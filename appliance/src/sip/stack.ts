@@ -206,11 +206,16 @@ export class SipStack {
     if (head === null) return false;
     if (guard.dropsStale(head)) return true;
     if (guard.admitsRaw(head)) return false;
-    const extra = [`Retry-After: ${guard.retryAfter}`];
-    if (this.opts.userAgent) extra.push(`Server: ${this.opts.userAgent}`);
-    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), extra), { transport: 'UDP', address: source.address, port: source.port });
+    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
     return true;
   }
+
+  /** The header lines of every 503 refusal (RFC 3261 §21.5.4 Retry-After, §20.35 Server), written once. */
+  private get refusalLines(): string {
+    return (this.refusalTemplate ??= `Retry-After: ${this.overload?.retryAfter ?? 0}\r\n${this.opts.userAgent ? `Server: ${this.opts.userAgent}\r\n` : ''}`);
+  }
+
+  private refusalTemplate: string | null = null;
 
   private trace(dir: 'in' | 'out', peer: string, data: Buffer | AnyMessage): void {
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : serialize(data).toString('utf8');
