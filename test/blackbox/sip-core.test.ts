@@ -102,16 +102,13 @@ describe('digest authentication (C2, RFC 8760)', () => {
     c.close();
   });
 
-  it('challenges statelessly: a retransmission of the challenged request gets a new challenge, not a stored copy', async () => {
+  it('answers a retransmission of a challenged request with the same challenge, byte for byte', async () => {
+    // a client that compares (SIPp does) sees a retransmitted 407, not a second answer to one request
     const c = await RawClient.udp(app.sipPort);
     const message = buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hi' });
-    const nonceOf = (res: string) => /nonce="([^"]+)"/.exec(headerOf(res, 'Proxy-Authenticate')[0])![1];
     const first = await c.request(message);
-    const again = await c.request(message);
     expect(first).toMatch(/^SIP\/2\.0 407 /);
-    expect(again).toMatch(/^SIP\/2\.0 407 /);
-    // answered afresh (as Kamailio's sl does), so no copy is kept for Timer J's 32 s
-    expect(nonceOf(again)).not.toBe(nonceOf(first));
+    expect(await c.request(message)).toBe(first);
     c.close();
   });
 

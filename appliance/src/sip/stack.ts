@@ -392,9 +392,8 @@ export class SipStack {
       res.body = typeof opts.body === 'string' ? Buffer.from(opts.body) : opts.body;
       if (opts.contentType) res.headers.set('content-type', opts.contentType);
     }
-    const stateless = opts.stateless === true && status >= 200;
-    tx.respond(res, undefined, !stateless);
-    if (stateless) tx.terminate();
+    tx.respond(res);
+    if (opts.stateless && status >= 200) tx.terminate();
     return res;
   }
 

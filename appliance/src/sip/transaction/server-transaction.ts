@@ -66,10 +66,8 @@ export class ServerTransaction {
   /**
    * The TU sends a response through the transaction. Responses after the final one are ignored.
    * `wire` is the response already in wire form (a relayed one, cut from the bytes received).
-   * `hold` false: a final response that is not kept for retransmissions of the request (a
-   * stateless answer, such as a digest challenge: the retransmission is answered afresh).
    */
-  respond(res: SipResponse, wire?: Buffer, hold = true): void {
+  respond(res: SipResponse, wire?: Buffer): void {
     if (this.finished) return;
     this.timers.stop('trying');
     const data = wire ?? serialize(res);
@@ -86,8 +84,7 @@ export class ServerTransaction {
     if (!this.isInvite) {
       // Timer J: absorb retransmissions for 64*T1 on unreliable transports
       this.state = 'completed';
-      if (!hold) this.terminate();
-      else if (!this.reliable && this.layer.holdCompleted) {
+      if (!this.reliable && this.layer.holdCompleted) {
         this.layer.holdCompleted(this.key, data, dest);
         this.terminate();
       } else this.terminateAfter(this.reliable ? 0 : 64 * T1);
