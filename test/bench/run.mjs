@@ -287,7 +287,8 @@ async function relayBench() {
         await registerDevice(target, 'uas', 'uaspw', devicePort);
         const scenario = target.name.includes('no auth') ? noAuth : withAuth;
         const best = await sustained(target, scenario, 'uas', target.name);
-        if (best === null || target.name.includes('no auth')) return best;
+        // --no-overload: the sustained rate and its CPU per message only (comparing builds)
+        if (best === null || target.name.includes('no auth') || args.includes('--no-overload')) return best;
         // overload (RFC 3261 §21.5.4): twice and three times the sustained rate; goodput is what
         // still completes (2xx) per second, with the p99 of those answered
         best.overload = [];
