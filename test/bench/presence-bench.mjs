@@ -3,11 +3,11 @@
 // active watchers, the time until the last NOTIFY is received, NOTIFYs lost, and subscriptions
 // held per GiB of V8 heap. The watchers are a small UDP driver here (one socket, one dialog per
 // watcher, digest on every initial SUBSCRIBE, every NOTIFY answered 200 at once).
-import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { mkdirSync, writeFileSync, readFileSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { udpClient, branchOf, callIdOf, credentials } from './udp-digest-client.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KAMAILIO_TABLES = '/usr/share/kamailio/dbtext/kamailio';
@@ -62,52 +62,30 @@ async function fanOut(ctx, target, watchers) {
   const { md5, DOMAIN, sleep } = ctx;
   const n = watchers.length;
   {
-    const sock = dgram.createSocket('udp4');
+    // answers matched by branch (each request has its own): a late answer to a retransmitted first request is not the second's
+    const client = await udpClient(target.port, { keyOf: branchOf });
     try {
-      await new Promise((r) => sock.bind(0, '127.0.0.1', r));
-      sock.setRecvBufferSize?.(8 * 2 ** 20);
-      const local = sock.address().port;
-      const waiting = new Map();
+      const local = client.local;
       const seen = new Map(); // call-id -> NOTIFY bodies with the marker seen
+      const firstNotify = new Map(); // call-id -> told of its first NOTIFY
       let marker = null;
       let lastAt = 0;
       let got = 0;
       // only the watchers whose SUBSCRIBE got its 200 here count (one that timed out in this driver may still be live on the server)
       const activeIds = new Set();
-      sock.on('message', (m) => {
-        const text = m.toString();
-        const callId = /^Call-ID:\s*(\S+)/im.exec(text)?.[1];
-        if (text.startsWith('NOTIFY ')) {
-          // answer at once: Via, From, To, Call-ID, CSeq copied (RFC 3261 §8.2.6.2)
-          const keep = text.split('\r\n').filter((l) => /^(Via|From|To|Call-ID|CSeq):/i.test(l));
-          sock.send(['SIP/2.0 200 OK', ...keep, 'Content-Length: 0', '', ''].join('\r\n'), target.port, '127.0.0.1');
-          if (marker !== null && text.includes(marker) && activeIds.has(callId) && !seen.has(callId)) {
-            seen.set(callId, true);
-            got++;
-            lastAt = performance.now();
-          }
-          waiting.get(`notify|${callId}`)?.(text);
-          return;
+      client.onRequest = (text) => {
+        if (!text.startsWith('NOTIFY ')) return;
+        const callId = callIdOf(text);
+        client.answer(text); // at once
+        if (marker !== null && text.includes(marker) && activeIds.has(callId) && !seen.has(callId)) {
+          seen.set(callId, true);
+          got++;
+          lastAt = performance.now();
         }
-        waiting.get(callId)?.(text);
-      });
-      const exchange = (key, text) =>
-        new Promise((resolve, reject) => {
-          let tries = 0;
-          let timer;
-          const send = () => {
-            if (++tries > 6) return waiting.delete(key), reject(new Error(`no answer for ${key}`));
-            sock.send(text, target.port, '127.0.0.1');
-            timer = setTimeout(send, 500 * tries);
-          };
-          waiting.set(key, (res) => (clearTimeout(timer), waiting.delete(key), resolve(res)));
-          send();
-        });
-      const digest = (user, password, method, uri, challenge) => {
-        const nonce = /nonce="([^"]+)"/.exec(challenge)[1];
-        const response = md5(`${md5(`${user}:${DOMAIN}:${password}`)}:${nonce}:00000001:bench:auth:${md5(`${method}:${uri}`)}`);
-        return `Proxy-Authorization: Digest username="${user}", realm="${DOMAIN}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="bench"`;
+        firstNotify.get(callId)?.(text);
       };
+      const exchange = (text) => client.exchange(branchOf(text), text, { tries: 6 });
+      const digest = (user, password, method, uri, challenge) => credentials({ header: 'Proxy-Authorization', user, password, realm: DOMAIN, method, uri, challenge });
       const subscribe = (user, cseq, extra) =>
         [
           `SUBSCRIBE sip:alice@${DOMAIN} SIP/2.0`,
@@ -142,9 +120,9 @@ async function fanOut(ctx, target, watchers) {
           while (next < watchers.length) {
             const [user, password] = watchers[next++];
             try {
-              const challenge = await exchange(`ps-${user}`, subscribe(user, 1, []));
-              const first = new Promise((r) => waiting.set(`notify|ps-${user}`, (t) => (waiting.delete(`notify|ps-${user}`), r(t))));
-              const res = await exchange(`ps-${user}`, subscribe(user, 2, [digest(user, password, 'SUBSCRIBE', `sip:alice@${DOMAIN}`, challenge)]));
+              const challenge = await exchange(subscribe(user, 1, []));
+              const first = new Promise((r) => firstNotify.set(`ps-${user}`, (t) => (firstNotify.delete(`ps-${user}`), r(t))));
+              const res = await exchange(subscribe(user, 2, [digest(user, password, 'SUBSCRIBE', `sip:alice@${DOMAIN}`, challenge)]));
               if (process.env.BENCH_DEBUG && !res.startsWith("SIP/2.0 200")) console.log("  SUBSCRIBE:", res.split("\r\n")[0]);
               if (res.startsWith("SIP/2.0 200")) {
                 await first;
@@ -183,12 +161,12 @@ async function fanOut(ctx, target, watchers) {
           '',
           body,
         ].join('\r\n');
-      const challenge = await exchange('pub-alice', publish(1, []));
+      const challenge = await exchange(publish(1, []));
       const authz = digest('alice', 'alice-pw', 'PUBLISH', `sip:alice@${DOMAIN}`, challenge);
       // the server's CPU over the fan-out (user+system, /proc): steadier than wall time on a shared machine
       const cpu0 = target.pid ? ctx.cpuSeconds(target.pid) : NaN;
       const sent = performance.now();
-      const res = await exchange('pub-alice', publish(2, [authz]));
+      const res = await exchange(publish(2, [authz]));
       const end = Date.now() + 30_000;
       while (got < active && Date.now() < end) await sleep(5);
       const fanOutMs = lastAt - sent;
@@ -199,7 +177,7 @@ async function fanOut(ctx, target, watchers) {
       if (held) console.log(`  heap: ${(heapPerSub / 1024).toFixed(2)} KiB per subscription after GC = ${Math.floor(2 ** 30 / heapPerSub).toLocaleString('en')} subscriptions per GiB`);
       return { active, fanOutMs, cpuMs, received: got, lost: active - got, heapPerSubKiB: heapPerSub / 1024, perGiB: held ? Math.floor(2 ** 30 / heapPerSub) : null };
     } finally {
-      sock.close();
+      client.close();
       await target.stop();
     }
   }

@@ -7,9 +7,9 @@
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { md5, udpClient, branchOf, credentials, request } from './udp-digest-client.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -29,7 +29,6 @@ const WORK = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
 let nextPort = 31000 + Math.floor(Math.random() * 2000) * 10;
 const port = () => nextPort++;
 const children = new Set();
-const md5 = (s) => createHash('md5').update(s).digest('hex');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -109,8 +108,9 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
     PARLEY_SIP_WS_PORT: '0',
     PARLEY_SIP_WSS_PORT: '0',
     PARLEY_HTTP_PORT: String(httpPort),
-    // no metrics listener: its fixed default port may be another process's on a shared machine
-    PARLEY_METRICS_PORT: '0',
+    // ports of their own, so that a bench runs beside other appliances on the machine
+    PARLEY_MSRP_PORT: String(port()),
+    PARLEY_METRICS_PORT: String(port()),
   };
   const cfg = path.join(dir, 'parley.yaml');
   // SIPp answers only MD5 challenges
@@ -193,16 +193,16 @@ async function registerDevice(target, user, password, contactPort) {
 }
 
 /** One load step: `rate` calls/s for STEP_SECONDS; returns the outcome with response times. */
-async function step(target, scenario, rate, to) {
+async function step(target, scenario, rate, to, closed = null) {
   const local = port();
   const stat = path.join(WORK, `stat-${local}.csv`);
-  const total = rate * STEP_SECONDS;
+  const total = closed?.total ?? rate * STEP_SECONDS;
   const cpu0 = target.pid ? cpuSeconds(target.pid) : 0;
   const t0 = Date.now();
   const r = await sipp(
     target,
     scenario,
-    ['-p', String(local), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-auth_uri', `${to}@${DOMAIN}`, '-r', String(rate), '-m', String(total), '-l', String(rate * 4), '-trace_stat', '-stf', stat, '-fd', '1', '-trace_rtt', '-rtt_freq', '1000'],
+    ['-p', String(local), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-auth_uri', `${to}@${DOMAIN}`, '-r', String(rate), '-m', String(total), '-l', String(closed?.limit ?? rate * 4), '-trace_stat', '-stf', stat, '-fd', '1', '-trace_rtt', '-rtt_freq', '1000'],
     { domain: DOMAIN, to, body: 'benchmark message' },
   ).done;
   const wall = (Date.now() - t0) / 1000;
@@ -275,14 +275,31 @@ async function relayBench() {
   const withAuth = path.join(HERE, 'bench-message.xml');
   const noAuth = path.join(HERE, 'bench-message-noauth.xml');
   const out = {};
-  for (const make of [...(ONLY.has('parley') || !ONLY.has('kamailio') ? [() => startParley('parley-relay', USERS)] : []), () => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)]) {
+  // `--only relay,parley` / `--only relay,kamailio`: one side of the comparison
+  const parley = ONLY.has('parley') || !ONLY.has('kamailio');
+  const kamailio = ONLY.has('kamailio') || !ONLY.has('parley');
+  const targets = [
+    ...(parley ? [() => startParley('parley-relay', USERS)] : []),
+    ...(kamailio ? [() => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)] : []),
+  ];
+  for (const make of targets) {
     const target = await make();
     try {
       out[target.name] = await withDevice(async (devicePort) => {
         await registerDevice(target, 'uas', 'uaspw', devicePort);
         const scenario = target.name.includes('no auth') ? noAuth : withAuth;
+        // --closed-loop N: N calls in flight, each next one started when one ends, as fast as the
+        // server answers: it never queues, so its CPU per message can be compared on a busy machine
+        const closed = Number(opt('closed-loop', '0'));
+        if (closed > 0) {
+          await step(target, scenario, 500, 'uas');
+          const s = await step(target, scenario, 100_000, 'uas', { limit: closed, total: Number(opt('calls', '10000')) });
+          console.log(`  ${target.name.padEnd(26)} closed loop of ${closed}: ${s.achieved.toFixed(0)}/s, ${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 relayed`);
+          return s;
+        }
         const best = await sustained(target, scenario, 'uas', target.name);
-        if (best === null || target.name.includes('no auth')) return best;
+        // --no-overload: the sustained rate and its CPU per message only (comparing builds)
+        if (best === null || target.name.includes('no auth') || args.includes('--no-overload')) return best;
         // overload (RFC 3261 §21.5.4): twice and three times the sustained rate; goodput is what
         // still completes (2xx) per second, with the p99 of those answered
         best.overload = [];
@@ -344,20 +361,11 @@ async function deferredBench() {
  * benchmark drives its REGISTERs itself; the server is what is measured, not the client.
  */
 async function registerMany(target, users, window = 200) {
-  const dgram = await import('node:dgram');
-  const sock = dgram.createSocket('udp4');
-  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
-  const local = sock.address().port;
-  const waiting = new Map();
-  sock.on('message', (m) => {
-    const text = m.toString();
-    const callId = /^Call-ID:\s*(\S+)/im.exec(text)?.[1];
-    waiting.get(callId)?.(text);
-  });
-  const request = (user, cseq, extra) =>
-    [
-      `REGISTER sip:${DOMAIN} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${user}-${cseq};rport`,
+  // answers matched by branch: a late answer to a retransmitted first request must not be taken for the second's
+  const client = await udpClient(target.port, { keyOf: branchOf });
+  const register = (user, cseq, extra) =>
+    request('REGISTER', `sip:${DOMAIN}`, [
+      client.via(`z9hG4bK${user}-${cseq}`),
       `From: <sip:${user}@${DOMAIN}>;tag=${user}`,
       `To: <sip:${user}@${DOMAIN}>`,
       `Call-ID: reg-${user}`,
@@ -366,37 +374,18 @@ async function registerMany(target, users, window = 200) {
       'Expires: 3600',
       'Max-Forwards: 70',
       ...extra,
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-  // retransmits like a UDP client (RFC 3261 Timer E), giving up after 5 tries
-  const exchange = (user, text) =>
-    new Promise((resolve, reject) => {
-      let tries = 0;
-      const send = () => {
-        if (++tries > 5) return waiting.delete(`reg-${user}`), reject(new Error(`no answer for ${user}`));
-        sock.send(text, target.port, '127.0.0.1');
-        timer = setTimeout(send, 500 * tries);
-      };
-      let timer;
-      waiting.set(`reg-${user}`, (res) => (clearTimeout(timer), waiting.delete(`reg-${user}`), resolve(res)));
-      send();
-    });
+    ]);
   let ok = 0;
   const one = async ([user, password]) => {
-    const challenge = await exchange(user, request(user, 1, []));
-    const nonce = /nonce="([^"]+)"/.exec(challenge)[1];
-    const ha1 = md5(`${user}:${DOMAIN}:${password}`);
-    const response = md5(`${ha1}:${nonce}:00000001:bench:auth:${md5(`REGISTER:sip:${DOMAIN}`)}`);
-    const authz = `Authorization: Digest username="${user}", realm="${DOMAIN}", nonce="${nonce}", uri="sip:${DOMAIN}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="bench"`;
-    if ((await exchange(user, request(user, 2, [authz]))).startsWith('SIP/2.0 200')) ok++;
+    const challenge = await client.exchange(`z9hG4bK${user}-1`, register(user, 1, []));
+    const authz = credentials({ user, password, realm: DOMAIN, method: 'REGISTER', uri: `sip:${DOMAIN}`, challenge });
+    if ((await client.exchange(`z9hG4bK${user}-2`, register(user, 2, [authz]))).startsWith('SIP/2.0 200')) ok++;
   };
   let next = 0;
   await Promise.all(Array.from({ length: window }, async () => {
     while (next < users.length) await one(users[next++]).catch(() => undefined);
   }));
-  sock.close();
+  client.close();
   return ok;
 }
 

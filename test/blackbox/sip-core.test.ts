@@ -56,6 +56,24 @@ describe('transports (C4)', () => {
   });
 });
 
+describe('transactions (RFC 3261 §17.2)', () => {
+  it('matches a retransmission to its transaction by its key alone and answers it with the same response (§17.2.3)', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const first = buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort });
+    const answer = await c.request(first);
+    expect(answer).toMatch(/^SIP\/2\.0 200 OK/);
+    // the same branch, sent-by, method, Call-ID and CSeq: the transaction's copy of the request,
+    // damaged after its key (a field that is not part of it); it is the transaction's to answer,
+    // not validated and refused as a new request would be
+    const again = await c.request(first.replace('Max-Forwards: 70', 'Max-Forwards: seventy'));
+    expect(again).toBe(answer);
+    // a new request with that damage is a new transaction, validated and refused
+    const fresh = buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:probe@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: c.localPort });
+    expect(await c.request(fresh.replace('Max-Forwards: 70', 'Max-Forwards: seventy'))).toMatch(/^SIP\/2\.0 400 Malformed Max-Forwards/);
+    c.close();
+  });
+});
+
 describe('Via handling for clients behind NAT', () => {
   it('fills in rport with the source port and adds received (RFC 3581 §4)', async () => {
     const c = await RawClient.udp(app.sipPort);
@@ -81,6 +99,16 @@ describe('digest authentication (C2, RFC 8760)', () => {
       const res = await c.request(buildRequest({ method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP', localPort: c.localPort, headers: ua }));
       expect(headerOf(res, 'WWW-Authenticate').map((v) => /algorithm=([\w-]+)/.exec(v)![1])).toEqual(['MD5']);
     }
+    c.close();
+  });
+
+  it('answers a retransmission of a challenged request with the same challenge, byte for byte', async () => {
+    // a client that compares (SIPp does) sees a retransmitted 407, not a second answer to one request
+    const c = await RawClient.udp(app.sipPort);
+    const message = buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hi' });
+    const first = await c.request(message);
+    expect(first).toMatch(/^SIP\/2\.0 407 /);
+    expect(await c.request(message)).toBe(first);
     c.close();
   });
 

@@ -7,6 +7,7 @@ import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
 import { rawHead, rawResponse } from './message/raw-head.js';
+import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -64,6 +65,8 @@ export interface ReplyOptions {
  */
 export class SipStack {
   private readonly servers = new Map<string, ServerTransaction>();
+  /** the branches of the live server transactions' keys (a first look, as CompletedResponses.mayHoldBranch) */
+  private readonly serverBranches = new Set<string>();
   private readonly clients = new Map<string, ClientTransaction>();
   /** final responses of completed non-INVITE UDP transactions, for Timer J */
   private readonly completed: CompletedResponses;
@@ -80,7 +83,7 @@ export class SipStack {
     this.transports = new TransportLayer(
       opts.transport,
       {
-        intercept: (data, source) => this.shedEarly(data, source),
+        intercept: (data, source) => this.absorbRetransmission(data, source) || this.shedEarly(data, source),
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
         flowClosed: (flowId) => this.user?.onFlowClosed(flowId),
@@ -181,6 +184,30 @@ export class SipStack {
   // ---- incoming -------------------------------------------------------------
 
   /**
+   * A UDP request that belongs to a live or lately completed server transaction is a
+   * retransmission (RFC 3261 §17.2.3): it is matched on its key read from the raw bytes and
+   * answered with the last response again (§17.2.1, §17.2.2), without the full parse and
+   * validation whose result would be thrown away. It is asked first, so that under overload a
+   * retransmission of admitted work is answered, not refused, and costs little. Anything the raw
+   * look cannot read exactly takes the ordinary path, which matches it there.
+   */
+  private absorbRetransmission(data: Buffer, source: Source): boolean {
+    // most requests are new: ruled out on their branch alone, before the key is read
+    const branch = rawBranch(data);
+    if (branch === null || !(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) return false;
+    const raw = rawServerKey(data);
+    if (raw === null) return false;
+    const existing = this.servers.get(raw.key);
+    // an ACK never matches a completed non-INVITE transaction (they hold no INVITE)
+    const done = existing !== undefined || raw.method === 'ACK' ? undefined : this.completed.get(raw.key);
+    if (existing === undefined && done === undefined) return false;
+    if (this.opts.trace) this.trace('in', `${source.transport}:${source.address}:${source.port}`, data);
+    if (existing !== undefined) existing.receive(raw.method);
+    else this.sendTo(done!.data, done!.dest);
+    return true;
+  }
+
+  /**
    * Overload control's cheap path (UDP): while new work is being refused, a datagram is looked at
    * before it is parsed, and a refused request is answered 503 from its raw header lines. Refusing
    * must cost far less than serving, or a flood of refusals becomes the overload. This is the one
@@ -193,11 +220,16 @@ export class SipStack {
     if (head === null) return false;
     if (guard.dropsStale(head)) return true;
     if (guard.admitsRaw(head)) return false;
-    const extra = [`Retry-After: ${guard.retryAfter}`];
-    if (this.opts.userAgent) extra.push(`Server: ${this.opts.userAgent}`);
-    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), extra), { transport: 'UDP', address: source.address, port: source.port });
+    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
     return true;
   }
+
+  /** The header lines of every 503 refusal (RFC 3261 §21.5.4 Retry-After, §20.35 Server), written once. */
+  private get refusalLines(): string {
+    return (this.refusalTemplate ??= `Retry-After: ${this.overload?.retryAfter ?? 0}\r\n${this.opts.userAgent ? `Server: ${this.opts.userAgent}\r\n` : ''}`);
+  }
+
+  private refusalTemplate: string | null = null;
 
   private trace(dir: 'in' | 'out', peer: string, data: Buffer | AnyMessage): void {
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : serialize(data).toString('utf8');
@@ -216,13 +248,10 @@ export class SipStack {
 
   private serverKey(req: SipRequest, method: string): string {
     const via = req.topVia;
-    const sentBy = `${via.host}:${via.port ?? ''}`;
-    // RFC 3261 §17.2.3 matches on branch, sent-by and method. Call-ID and CSeq number are
-    // added because a real retransmission has them too, while clients that reuse a branch
-    // for new requests (several RFC 4475 messages do) would otherwise get a stale answer.
-    if (via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}|${req.callId}|${req.cseq.seq}`;
+    // RFC 3261 §17.2.3 matching on branch, sent-by and method (see serverKeyOf)
+    if (via.branch.startsWith(MAGIC_COOKIE)) return serverKeyOf(via.branch, via.host, via.port, method, req.callId, req.cseq.seq);
     // RFC 3261 §17.2.3: RFC 2543 matching for branches without the magic cookie
-    return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${sentBy}|${method}`;
+    return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${via.host}:${via.port ?? ''}|${method}`;
   }
 
   private onRequest(req: SipRequest, source: Source): void {
@@ -237,7 +266,7 @@ export class SipStack {
     const key = this.serverKey(req, method);
     const existing = this.servers.get(key);
     if (existing) {
-      existing.receive(req);
+      existing.receive(req.method);
       return;
     }
     // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J)
@@ -263,6 +292,8 @@ export class SipStack {
     }
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
+    const branch = branchOfKey(key);
+    if (branch !== null) this.serverBranches.add(branch);
     if (req.method === 'CANCEL') {
       this.onCancel(req, tx);
       return;
@@ -314,7 +345,12 @@ export class SipStack {
     queues: this.timerQueues,
     responseDestination: (res: SipResponse, source: Source) => this.responseDestination(res, source),
     send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
-    remove: (key: string) => this.servers.delete(key),
+    remove: (key: string) => {
+      this.servers.delete(key);
+      // a CANCEL shares its INVITE's branch: the other may live on, and is then found the ordinary way
+      const branch = branchOfKey(key);
+      if (branch !== null) this.serverBranches.delete(branch);
+    },
     holdCompleted: (key: string, data: Buffer, dest: Destination) => this.completed.hold(key, data, dest),
     finalSent: (method: string, status: number) => this.onFinalResponse?.(method, status),
   };

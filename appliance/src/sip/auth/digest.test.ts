@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createHmac, randomBytes } from 'node:crypto';
 import { ha1, expectedResponse, parseCredentials, NonceFactory, challenge } from './digest.js';
 
 // RFC 7616 §3.9.1: the same exchange computed with MD5 and with SHA-256 (the algorithm RFC 8760 brings to SIP)
@@ -63,6 +64,21 @@ describe('stateless nonces', () => {
     expect(f.check(n.slice(0, -1) + (n.endsWith('A') ? 'B' : 'A'), now)).toBe('bad');
     expect(new NonceFactory(300).check(n, now)).toBe('bad');
     expect(f.check('garbage', now)).toBe('bad');
+  });
+
+  it('signs with HMAC-SHA256 (RFC 2104) under its secret, whatever the secret\'s length', () => {
+    for (const secret of [randomBytes(32), randomBytes(100), Buffer.from('short')]) {
+      const n = new NonceFactory(300, secret).create();
+      const payload = n.slice(0, n.lastIndexOf('.'));
+      expect(n.slice(n.lastIndexOf('.') + 1)).toBe(createHmac('sha256', secret).update(payload).digest('base64url').slice(0, 22));
+    }
+  });
+
+  it('calls a nonce with characters outside printable ASCII, or a very long one, bad', () => {
+    const f = new NonceFactory(300);
+    const n = f.create();
+    expect(f.check(n.replace('.', '\u012e'))).toBe('bad');
+    expect(f.check(`${'a'.repeat(5000)}.${n}`)).toBe('bad');
   });
 
   it('builds a challenge that the credentials parser of RFC 7616 §3.3 reads back', () => {

@@ -12,49 +12,50 @@ export interface RawHead {
   inDialog: boolean;
   /** the lines a response copies (RFC 3261 §8.2.6.2): Via, From, To, Call-ID, CSeq, as received */
   copied: string[];
+  /** which of them is To */
+  to: number;
 }
 
-/** Long and compact names (RFC 3261 §7.3.3) of the fields a response copies. */
-const COPIED = new Set(['via', 'v', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq']);
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** A line that continues the one before (folding): the light look leaves such messages to the parser. */
+const FOLDED = /\r\n[ \t]/;
+/** A header line without a name before its colon. */
+const NAMELESS = /\r\n(?::|[^:\r\n]*(?:\r\n|$))/;
+const CREDENTIALS = /\r\n(?:proxy-)?authorization[ \t]*:/i;
+/** The lines a response copies, long and compact names (RFC 3261 §7.3.3); group 1 is set for To. */
+const COPIED = /\r\n(?:(to|t)|via|v|from|f|call-id|i|cseq)[ \t]*:[^\r\n]*/gi;
+const TAG = /;\s*tag\s*=/i;
 
 export function rawHead(buf: Buffer): RawHead | null {
-  const end = buf.indexOf('\r\n\r\n');
+  const end = buf.indexOf(CRLFCRLF);
   if (end < 0 || end > 16_384) return null;
+  // latin1: one byte per character, the cheapest string to make; the lines are sent back as they came
   const text = buf.toString('latin1', 0, end);
-  const lines = text.split('\r\n');
-  const first = lines[0];
-  if (first.startsWith('SIP/')) return null;
-  const sp = first.indexOf(' ');
-  if (sp <= 0) return null;
-  const head: RawHead = { method: first.slice(0, sp), credentials: false, inDialog: false, copied: [] };
-  let to = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    if (line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) return null; // folded: leave it to the parser
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    if (name === 'authorization' || name === 'proxy-authorization') head.credentials = true;
-    if (!COPIED.has(name)) continue;
-    if (name === 'to' || name === 't') {
-      to = true;
-      if (/;\s*tag\s*=/i.test(line.slice(colon + 1))) head.inDialog = true;
+  if (text.startsWith('SIP/')) return null;
+  const sp = text.indexOf(' ');
+  const eol = text.indexOf('\r\n');
+  if (sp <= 0 || (eol >= 0 && sp > eol)) return null;
+  if (FOLDED.test(text) || NAMELESS.test(text)) return null;
+  const head: RawHead = { method: text.slice(0, sp), credentials: CREDENTIALS.test(text), inDialog: false, copied: [], to: -1 };
+  for (const m of text.matchAll(COPIED)) {
+    const line = m[0].slice(2);
+    if (m[1] !== undefined) {
+      head.to = head.copied.length;
+      if (TAG.test(line.slice(line.indexOf(':') + 1))) head.inDialog = true;
     }
     head.copied.push(line);
   }
-  return to ? head : null;
+  return head.to < 0 ? null : head;
 }
 
 /**
  * A final response built from those lines, with a To tag added, a reason, extra header lines and
- * no body. Enough for the client to stop retransmitting (RFC 3261 §17.1.2.2).
+ * no body. Enough for the client to stop retransmitting (RFC 3261 §17.1.2.2). `extra` is one
+ * string of CRLF-ended lines, prepared once by the caller (a template: Retry-After, Server).
  */
-export function rawResponse(head: RawHead, status: number, reason: string, toTag: string, extra: string[]): Buffer {
-  const out = [`SIP/2.0 ${status} ${reason}`];
-  for (const line of head.copied) {
-    const name = line.slice(0, line.indexOf(':')).trim().toLowerCase();
-    out.push((name === 'to' || name === 't') && !head.inDialog ? `${line};tag=${toTag}` : line);
-  }
-  out.push(...extra, 'Content-Length: 0', '', '');
-  return Buffer.from(out.join('\r\n'), 'latin1');
+export function rawResponse(head: RawHead, status: number, reason: string, toTag: string, extra: string): Buffer {
+  let out = `SIP/2.0 ${status} ${reason}\r\n`;
+  for (let i = 0; i < head.copied.length; i++) out += i === head.to && !head.inDialog ? `${head.copied[i]};tag=${toTag}\r\n` : `${head.copied[i]}\r\n`;
+  return Buffer.from(`${out}${extra}Content-Length: 0\r\n\r\n`, 'latin1');
 }

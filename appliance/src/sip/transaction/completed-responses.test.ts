@@ -19,6 +19,16 @@ describe('completed responses (Timer J without a transaction each)', () => {
     c.clear();
   });
 
+  it('says which branches it may hold, and forgets them as their keys expire', () => {
+    const c = new CompletedResponses(32_000);
+    c.hold('z9hG4bKa|127.0.0.1:5070|MESSAGE|c1|1', Buffer.from('200 a'), dest, 0);
+    expect(c.mayHoldBranch('z9hG4bKa')).toBe(true);
+    expect(c.mayHoldBranch('z9hG4bKb')).toBe(false);
+    c.sweep(32_000);
+    expect(c.mayHoldBranch('z9hG4bKa')).toBe(false);
+    c.clear();
+  });
+
   it('stays compact under a steady stream', () => {
     const c = new CompletedResponses(1000);
     for (let t = 0; t < 100_000; t++) {

@@ -1,4 +1,5 @@
 import type { Destination } from '../transport/transport-types.js';
+import { branchOfKey } from '../message/raw-key.js';
 
 interface Held {
   data: Buffer;
@@ -16,6 +17,8 @@ interface Held {
  */
 export class CompletedResponses {
   private readonly held = new Map<string, Held>();
+  /** the branches of the keys held: a cheap first look whether a datagram can be a retransmission */
+  private readonly branches = new Set<string>();
   /** keys in arrival (= expiry) order; `head` is the first live position */
   private queue: string[] = [];
   private head = 0;
@@ -29,6 +32,8 @@ export class CompletedResponses {
 
   hold(key: string, data: Buffer, dest: Destination, now = Date.now()): void {
     if (!this.held.has(key)) this.queue.push(key);
+    const branch = branchOfKey(key);
+    if (branch !== null) this.branches.add(branch);
     this.held.set(key, { data, dest, expires: now + this.holdMs });
     if (this.timer === null) {
       this.timer = setInterval(() => this.sweep(), Math.min(1000, this.holdMs));
@@ -41,12 +46,25 @@ export class CompletedResponses {
     return this.held.get(key);
   }
 
+  /**
+   * Whether a key with this branch may be held (`get` decides). False means none is, except
+   * when two keys shared a branch and one expired: a miss that only sends a retransmission
+   * the ordinary way, where `get` finds it.
+   */
+  mayHoldBranch(branch: string): boolean {
+    return this.branches.has(branch);
+  }
+
   sweep(now = Date.now()): void {
     while (this.head < this.queue.length) {
       const key = this.queue[this.head];
       const h = this.held.get(key);
       if (h !== undefined && h.expires > now) break;
-      if (h !== undefined) this.held.delete(key);
+      if (h !== undefined) {
+        this.held.delete(key);
+        const branch = branchOfKey(key);
+        if (branch !== null) this.branches.delete(branch);
+      }
       this.head++;
     }
     // compact now and then, so the array does not grow for ever
@@ -59,6 +77,7 @@ export class CompletedResponses {
       this.timer = null;
       this.queue = [];
       this.head = 0;
+      this.branches.clear();
     }
   }
 
@@ -66,6 +85,7 @@ export class CompletedResponses {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     this.held.clear();
+    this.branches.clear();
     this.queue = [];
     this.head = 0;
   }

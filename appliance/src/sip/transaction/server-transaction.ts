@@ -116,9 +116,9 @@ export class ServerTransaction {
     }
   }
 
-  /** A retransmission of the request, or the ACK for a non-2xx final response. */
-  receive(req: SipRequest): void {
-    if (req.method === 'ACK') {
+  /** A retransmission of the request, or the ACK for a non-2xx final response (by its method: nothing else matters). */
+  receive(method: string): void {
+    if (method === 'ACK') {
       if (this.state === 'completed' && this.isInvite) {
         this.state = 'confirmed';
         this.timers.stop('G');

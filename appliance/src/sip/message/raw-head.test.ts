@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { rawHead, rawResponse } from './raw-head.js';
+
+const request = (lines: string[]) => Buffer.from(`${lines.join('\r\n')}\r\n\r\nbody`);
+const MESSAGE = [
+  'MESSAGE sip:bob@parley.test SIP/2.0',
+  'v: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx',
+  'Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKy',
+  'From: <sip:alice@parley.test>;tag=a',
+  't : <sip:bob@parley.test>',
+  'i: c1',
+  'CSeq: 1 MESSAGE',
+  'Max-Forwards: 70',
+  'Content-Length: 4',
+];
+
+describe('the light look at a request (overload control, RFC 3261 §21.5.4)', () => {
+  it('reads method, credentials and dialog, and answers with the copied lines as received, a To tag added', () => {
+    const head = rawHead(request(MESSAGE))!;
+    expect(head).toMatchObject({ method: 'MESSAGE', credentials: false, inDialog: false });
+    const res = rawResponse(head, 503, 'Service Unavailable', 'tag1', 'Retry-After: 5\r\n').toString('latin1');
+    expect(res).toBe(
+      ['SIP/2.0 503 Service Unavailable', ...MESSAGE.slice(1, 4), 't : <sip:bob@parley.test>;tag=tag1', 'i: c1', 'CSeq: 1 MESSAGE', 'Retry-After: 5', 'Content-Length: 0', '', ''].join('\r\n'),
+    );
+  });
+
+  it('sees credentials and a To tag (work that finishes something)', () => {
+    const head = rawHead(request([...MESSAGE.slice(0, 4), 'To: <sip:bob@parley.test>;tag=b', ...MESSAGE.slice(5), 'proxy-authorization: Digest username="alice"']))!;
+    expect(head).toMatchObject({ credentials: true, inDialog: true });
+    expect(rawResponse(head, 503, 'Service Unavailable', 'new', '').toString()).toMatch(/^To: <sip:bob@parley\.test>;tag=b\r$/m);
+  });
+
+  it.each([
+    ['a response', ['SIP/2.0 200 OK', ...MESSAGE.slice(1)]],
+    ['a folded line', [...MESSAGE, ' continued']],
+    ['a line without a name', [...MESSAGE, 'no colon here']],
+    ['no To', MESSAGE.filter((l) => !l.startsWith('t '))],
+  ])('leaves %s to the parser', (_what, lines) => {
+    expect(rawHead(request(lines))).toBeNull();
+  });
+});
