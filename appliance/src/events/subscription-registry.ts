@@ -77,6 +77,26 @@ export class SubscriptionRegistry {
     this.countFlow(sub, 1);
   }
 
+  /** Subscriptions whose first NOTIFY has left, per package kind (each of `kinds` listed, 0 or more). */
+  notifiedCounts(kinds: Iterable<string>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const k of kinds) out[k] = 0;
+    for (const s of this.all()) if (s.fullSent) out[s.kind] = (out[s.kind] ?? 0) + 1;
+    return out;
+  }
+
+  /** Live subscriptions per package kind and state, whether or not their first NOTIFY has left. */
+  countsByState(kinds: Iterable<string>): Record<string, { pending: number; active: number }> {
+    const out: Record<string, { pending: number; active: number }> = {};
+    for (const k of kinds) out[k] = { pending: 0, active: 0 };
+    for (const s of this.all()) {
+      if (s.state === 'terminated') continue;
+      out[s.kind] ??= { pending: 0, active: 0 };
+      out[s.kind][s.state]++;
+    }
+    return out;
+  }
+
   clear(): void {
     this.byId.clear();
     this.byResource.clear();

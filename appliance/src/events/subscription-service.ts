@@ -2,8 +2,7 @@ import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { SipStack } from '../sip/stack.js';
 import { SipError } from '../sip/errors.js';
-import { Dialog, dialogId, dialogDestination, routeSetOf } from '../sip/dialog/dialog.js';
-import { SyntaxFault } from '../sip/message/scanner.js';
+import { type Dialog, dialogId, dialogDestination } from '../sip/dialog/dialog.js';
 import { formatUri, isSipUri, aorOf, type Uri } from '../sip/message/uri.js';
 import { expiresValue, grantedExpires } from '../sip/expires.js';
 import { parseEventHeader, subscriptionState, type TerminationReason } from '../sip/event-header.js';
@@ -20,6 +19,7 @@ import { NotifySender } from './notify-sender.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 import { SubscriptionPersistence, SEQ_BLOCK } from './subscription-persistence.js';
 import { checkAccept } from './accept.js';
+import { dialogForSubscribe, subscribeRouteSet } from './subscription-dialog.js';
 import { PackageTable, kindOf, type AnyPackage } from './package-table.js';
 
 export interface SubscriptionOptions {
@@ -88,25 +88,12 @@ export class SubscriptionService {
 
   /** Subscriptions whose first NOTIFY has left, per package (what /health reports). */
   counts(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const p of this.packages.kinds()) out[p] = 0;
-    for (const s of this.subs.all()) if (s.fullSent) out[s.kind] = (out[s.kind] ?? 0) + 1;
-    return out;
+    return this.subs.notifiedCounts(this.packages.kinds());
   }
 
-  /**
-   * Live subscriptions per package (by kind) and state, whether or not their first NOTIFY has
-   * left (what /metrics reports; `counts()` is the /health view).
-   */
+  /** Live subscriptions per package and state, first NOTIFY sent or not (what /metrics reports). */
   countsByState(): Record<string, { pending: number; active: number }> {
-    const out: Record<string, { pending: number; active: number }> = {};
-    for (const p of this.packages.kinds()) out[p] = { pending: 0, active: 0 };
-    for (const s of this.subs.all()) {
-      if (s.state === 'terminated') continue;
-      out[s.kind] ??= { pending: 0, active: 0 };
-      out[s.kind][s.state]++;
-    }
-    return out;
+    return this.subs.countsByState(this.packages.kinds());
   }
 
   /** Whether NOTIFYs go over this flow (so its connection must stay open). O(1). */
@@ -141,18 +128,12 @@ export class SubscriptionService {
     const expires = this.expiresOf(req);
     const contact = req.contacts === '*' ? undefined : req.contacts[0];
     if (contact === undefined) throw new SipError(400, 'SUBSCRIBE needs a Contact');
-    let routeSet: string[];
-    try {
-      routeSet = routeSetOf(req.headers.all('record-route'), 'uas');
-    } catch (err) {
-      if (err instanceof SyntaxFault) throw new SipError(400, err.message);
-      throw err;
-    }
+    const routeSet = subscribeRouteSet(req);
     if (expires > 0 && this.subs.countOf(kindOf(pkg), subscriber.aor) >= this.opts.maxPerUser) {
       throw new SipError(403, `Too many subscriptions (at most ${this.opts.maxPerUser} per user)`);
     }
     const opened = await pkg.open(req, subscriber);
-    const dialog = shared ?? this.newDialog(req, tx, contact.uri, routeSet);
+    const dialog = shared ?? dialogForSubscribe(this.stack, req, tx, contact.uri, routeSet);
     const localTag = dialog.state.localTag;
     const sub = new Subscription(kindOf(pkg), pkg.event, dialog, subscriber.aor, opened.resource, opened.state, opened.data);
     sub.eventId = parseEventHeader(req.headers.get('event'))?.id ?? null;
@@ -178,29 +159,6 @@ export class SubscriptionService {
     // is this request's (logged by the router as a failure after the final response)
     sub.dirty = sub.wantFull = true;
     await this.notifier.deliver(sub, true);
-  }
-
-  /** The dialog a SUBSCRIBE creates (RFC 3261 §12.1.1): our new tag, the subscriber's Contact as remote target. */
-  private newDialog(req: SipRequest, tx: ServerTransaction, contact: Uri, routeSet: string[]): Dialog {
-    const transport = tx.source.transport;
-    const port = this.stack.ports[transport] ?? this.stack.ports.UDP;
-    const user = req.sipUri?.user ?? 'parley';
-    const remoteTarget = formatUri(contact);
-    return new Dialog({
-      callId: req.callId,
-      localTag: this.stack.newId(),
-      remoteTag: req.fromTag ?? '',
-      // RFC 3261 §12.1.1: our URI is the To of the request, theirs its From
-      localUri: formatUri(req.to.uri),
-      remoteUri: formatUri(req.from.uri),
-      remoteTarget,
-      localContact: `<sip:${user}@${this.stack.advertisedHost}:${port};transport=${transport.toLowerCase()}>`,
-      localSeq: 0,
-      remoteSeq: req.cseq.seq,
-      // RFC 3261 §12.1.1: the SUBSCRIBE's Record-Route is the route set; NOTIFYs follow it
-      destination: dialogDestination(routeSet, remoteTarget, tx.source),
-      routeSet,
-    });
   }
 
   /**
