@@ -2,9 +2,12 @@
 // PARTICIPANTS members on loopback, SENDERS of them sending 1 KiB messages; deliveries per second
 // across all legs, sender-to-last-receiver latency, and the server's heap per participant.
 // Prints figures on the last line as `RESULT {json}`; asserts nothing.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { startProfiler } from './inspector-profile.js';
 import { startAppliance } from '../support/appliance.js';
 import { ChatClient, type Call } from '../support/msrp-client.js';
 import { xcapRequest } from '../support/xcap-client.js';
+import { cpuSeconds } from './process-cpu.js';
 
 const PARTICIPANTS = Number(process.env.BENCH_ROOM_PARTICIPANTS ?? 100);
 const SENDERS = Number(process.env.BENCH_ROOM_SENDERS ?? 10);
@@ -20,7 +23,10 @@ async function heapMiB(): Promise<number> {
   return ((await res.json()) as { memory: { heapUsedMiB: number } }).memory.heapUsedMiB;
 }
 
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim();
+// BENCH_PROFILE=FILE: a V8 CPU profile of the appliance over the sending phase, taken through its
+// inspector (Node 20 refuses --cpu-prof in NODE_OPTIONS); open it in Chrome DevTools
+const profileFile = process.env.BENCH_PROFILE;
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc${profileFile ? ' --inspect=127.0.0.1:0' : ''}`.trim();
 const names = Array.from({ length: PARTICIPANTS }, (_, i) => `u${i}`);
 // a queue per leg large enough for the burst: the bench measures throughput, not the drop
 const app = await startAppliance({ users: Object.fromEntries(names.map((n) => [n, `${n}-pw`])), config: { conference: { maxQueuePerLeg: 100_000 } } });
@@ -31,6 +37,7 @@ try {
   const put = await xcapRequest(app, 'PUT', `org.openmobilealliance.groups/users/sip:u0@${D}/index`, { user: 'u0', body: group, headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' } });
   if (put.status !== 201) throw new Error(`group PUT: ${put.status}`);
   const before = await heapMiB();
+  const joinStarted = performance.now();
   const calls: Call[] = [];
   for (let i = 0; i < PARTICIPANTS; i += 10) {
     const batch = await Promise.all(
@@ -44,6 +51,7 @@ try {
     );
     calls.push(...batch);
   }
+  const joinSeconds = (performance.now() - joinStarted) / 1000;
   const after = await heapMiB();
 
   // every message goes to PARTICIPANTS - 1 legs; its latency is until the last of them has it
@@ -67,6 +75,9 @@ try {
     }
   });
   const pad = Buffer.alloc(1024 - 20, 'x');
+  const profiler = profileFile ? await startProfiler(app) : null;
+  const serverCpu0 = cpuSeconds(app.pid);
+  const ownCpu0 = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     calls.slice(0, SENDERS).map(async (call, s) => {
@@ -83,6 +94,9 @@ try {
   );
   await allIn;
   const seconds = (performance.now() - started) / 1000;
+  const serverCpu = cpuSeconds(app.pid) - serverCpu0;
+  if (profiler) writeFileSync(profileFile!, JSON.stringify(await profiler.stop()));
+  const own = process.cpuUsage(ownCpu0);
   latencies.sort((a, b) => a - b);
   const result = {
     participants: PARTICIPANTS,
@@ -92,8 +106,15 @@ try {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     heapPerParticipantKiB: ((after - before) * 1024) / PARTICIPANTS,
+    /** the appliance's user+system CPU over the sending phase, per 1,000 deliveries */
+    serverCpuSecondsPer1000: (serverCpu * 1000) / expected,
+    /** the same for this process (the 100 clients), which shares the machine's cores */
+    clientCpuSecondsPer1000: ((own.user + own.system) / 1e6 / expected) * 1000,
+    joinSeconds,
+    loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
   console.log(`room of ${PARTICIPANTS}: ${result.deliveriesPerSecond.toFixed(0)} deliveries/s across all legs (${SENDERS} senders, ${total} messages of 1 KiB), sender-to-last-receiver p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms`);
+  console.log(`cpu: ${result.serverCpuSecondsPer1000.toFixed(3)} s of the appliance's CPU per 1,000 deliveries (the clients: ${result.clientCpuSecondsPer1000.toFixed(3)} s); load average ${result.loadavg}`);
   console.log(`memory: ${result.heapPerParticipantKiB.toFixed(1)} KiB of V8 heap per room participant (after GC)`);
   console.log(`RESULT ${JSON.stringify(result)}`);
 } finally {
