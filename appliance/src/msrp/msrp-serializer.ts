@@ -80,11 +80,3 @@ export function parseByteRange(text: string | undefined): ByteRange {
 export function formatByteRange(start: number, length: number, total: number | null): string {
   return `${start}-${length === 0 ? start - 1 : start + length - 1}/${total ?? '*'}`;
 }
-
-/** Splits a body into chunks of at most `size` bytes (RFC 4975 §5.1); an empty body is one empty chunk. */
-export function chunksOf(body: Buffer, size: number): Buffer[] {
-  if (body.length === 0) return [body];
-  const out: Buffer[] = [];
-  for (let i = 0; i < body.length; i += size) out.push(body.subarray(i, i + size));
-  return out;
-}
