@@ -1,8 +1,11 @@
 // The one-to-one part of `npm run bench` (run by run.mjs through tsx): messages/s through the
 // IM server's MSRP switch between two legs, with sender-to-receiver latency, and the server's
 // heap per live session. Prints figures on the last line as `RESULT {json}`; asserts nothing.
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import { startAppliance } from '../support/appliance.js';
 import { ChatClient, type Call } from '../support/msrp-client.js';
+import { cpuSeconds } from './process-cpu.js';
 
 const MESSAGES = Number(process.env.BENCH_MSRP_MESSAGES ?? 20_000);
 const WINDOW = 64;
@@ -19,6 +22,12 @@ async function heapMiB(): Promise<number> {
 // the appliance inherits this, so that /health?gc=1 can collect before it reports memory
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim();
 const app = await startAppliance({ users: { alice: 'alice-pw', bob: 'bob-pw' } });
+// the appliance on core 0, the two clients (this process) on core 1, like the room part (BENCH_NO_PIN=1: unpinned)
+const PIN = process.env.BENCH_NO_PIN !== '1' && os.cpus().length >= 2;
+if (PIN) {
+  execFileSync('taskset', ['-a', '-pc', '0', String(app.pid)]);
+  execFileSync('taskset', ['-a', '-pc', '1', String(process.pid)]);
+}
 const clients: ChatClient[] = [];
 try {
   const alice = await ChatClient.connect(app, 'alice', 'alice-pw');
@@ -36,6 +45,7 @@ try {
     };
   });
   const pad = Buffer.alloc(1024 - 20, 'x');
+  const serverCpu0 = cpuSeconds(app.pid);
   const started = performance.now();
   let sent = 0;
   const sender = async (): Promise<void> => {
@@ -47,6 +57,7 @@ try {
   await Promise.all(Array.from({ length: WINDOW }, sender));
   await allIn;
   const seconds = (performance.now() - started) / 1000;
+  const serverCpu = cpuSeconds(app.pid) - serverCpu0;
   latencies.sort((a, b) => a - b);
   await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
 
@@ -64,10 +75,13 @@ try {
     perSecond: MESSAGES / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    /** the appliance's user+system CPU per 1,000 messages switched */
+    serverCpuSecondsPer1000: (serverCpu * 1000) / MESSAGES,
+    pinned: PIN,
     sessions: SESSIONS,
     heapPerSessionKiB: ((after - before) * 1024) / SESSIONS,
   };
-  console.log(`one-to-one through the switch: ${result.perSecond.toFixed(0)} messages/s (1 KiB, ${WINDOW} in flight), p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`);
+  console.log(`one-to-one through the switch: ${result.perSecond.toFixed(0)} messages/s (1 KiB, ${WINDOW} in flight), p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms; ${result.serverCpuSecondsPer1000.toFixed(3)} s of the appliance's CPU per 1,000${PIN ? ' (appliance on core 0, clients on core 1)' : ''}`);
   console.log(`memory: ${result.heapPerSessionKiB.toFixed(1)} KiB of V8 heap per live one-to-one session (${SESSIONS} sessions, after GC)`);
   console.log(`RESULT ${JSON.stringify(result)}`);
 } finally {

@@ -22,6 +22,8 @@ const opt = (name, def) => {
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
 const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room').split(','));
+// the room's figures come with the one-to-one switch rate beside them
+if (ONLY.has('room')) ONLY.add('msrp');
 const CONTACTS = Number(opt('contacts', '10000'));
 const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
 const DOMAIN = 'bench.test';
@@ -528,7 +530,7 @@ async function xcapBench() {
  */
 async function msrpBench() {
   console.log('\n# MSRP one-to-one (switch)');
-  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-one-to-one.ts')], { cwd: ROOT });
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-one-to-one.ts')], { cwd: ROOT, env: { ...process.env, ...(PIN ? {} : { BENCH_NO_PIN: '1' }) } });
   const { code, out } = await r.done;
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (code !== 0 || line === undefined) {
@@ -546,14 +548,14 @@ async function msrpBench() {
  */
 async function roomBench() {
   console.log('\n# MSRP room (focus switch)');
-  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-room.ts')], { cwd: ROOT });
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'msrp-room.ts')], { cwd: ROOT, env: { ...process.env, ...(PIN ? {} : { BENCH_NO_PIN: '1' }), ...(opt('profile', null) ? { BENCH_PROFILE: path.resolve(opt('profile', null), 'room.cpuprofile') } : {}) } });
   const { code, out } = await r.done;
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (code !== 0 || line === undefined) {
     console.log(`  failed (exit ${code}):\n${out}`);
     return null;
   }
-  for (const l of out.split('\n')) if (l.startsWith('room of') || l.startsWith('memory:')) console.log(`  ${l}`);
+  for (const l of out.split('\n')) if (/^(room of|cpu:|paced|memory:)/.test(l)) console.log(`  ${l}`);
   return JSON.parse(line.slice(7));
 }
 
@@ -609,10 +611,10 @@ if (results.presence) {
 }
 if (results.msrp) {
   const m = results.msrp;
-  console.log(`  msrp one-to-one: ${m.perSecond.toFixed(0)} messages/s through the switch (1 KiB, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms); ${m.heapPerSessionKiB.toFixed(1)} KiB heap per live session`);
+  console.log(`  msrp one-to-one: ${m.perSecond.toFixed(0)} messages/s through the switch (1 KiB, p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, ${m.serverCpuSecondsPer1000.toFixed(3)} s server CPU per 1,000); ${m.heapPerSessionKiB.toFixed(1)} KiB heap per live session`);
 }
 if (results.room) {
   const r = results.room;
-  console.log(`  msrp room of ${r.participants}: ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (${r.senders} senders, 1 KiB, to the last receiver p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms); ${r.heapPerParticipantKiB.toFixed(1)} KiB heap per participant`);
+  console.log(`  msrp room of ${r.participants}: ${r.deliveriesPerSecond.toFixed(0)} deliveries/s at saturation (${r.senders} senders, 1 KiB), ${r.serverCpuSecondsPer1000.toFixed(4)} s server CPU per 1,000; paced at ${r.pacedRate}/s to the last receiver p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; ${r.heapPerParticipantKiB.toFixed(1)} KiB heap per participant`);
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

@@ -3,6 +3,7 @@ import { startAppliance, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
 import { registerContact, withDigest } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
+import { multipartParts } from '../support/mime.js';
 
 const D = 'parley.test';
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
@@ -182,5 +183,42 @@ describe('loop guard (S6)', () => {
     const marked = ['P-Parley-Exploded: <sip:elsewhere@example.com>'];
     expect(statusLine(await send('alice', 'conf-factory', body, { contentType, headers: marked }))).toBe('SIP/2.0 482 Loop Detected: already expanded by sip:elsewhere@example.com');
     expect(statusLine(await send('bob', 'team', 'x', { headers: marked }))).toMatch(/^SIP\/2\.0 482 Loop Detected/);
+  });
+});
+
+describe('RFC 5364 copy control in the exploder', () => {
+  /** The history list a copy carries (RFC 5365 recipient-list-history): each entry's uri, copyControl and count. */
+  function history(m: string): { text: string; entries: { uri: string; control: string; count: string | null }[] } {
+    const parts = multipartParts(headerOf(m, 'Content-Type')[0], bodyOf(m));
+    expect(parts).toHaveLength(2);
+    const [content, list] = parts;
+    expect(list.headers['content-type']).toBe('application/resource-lists+xml');
+    expect(list.headers['content-disposition']).toBe('recipient-list-history; handling=optional');
+    const entries = [...list.body.matchAll(/<entry uri="([^"]+)" cp:copyControl="([^"]+)"(?: cp:count="(\d+)")?/g)].map((e) => ({ uri: e[1], control: e[2], count: e[3] ?? null }));
+    expect(content.headers['content-type']).toBe('text/plain');
+    return { text: content.body, entries };
+  }
+
+  it('shows every recipient the to and cc recipients, never a bcc one, and an anonymized one only as a count', async () => {
+    const cp = (name: string, control: string, anonymize = false) => `<entry uri="sip:${name}@${D}" cp:copyControl="${control}"${anonymize ? ' cp:anonymize="true"' : ''}/>`;
+    const list = `<?xml version="1.0" encoding="UTF-8"?>
+<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists" xmlns:cp="urn:ietf:params:xml:ns:copycontrol"><list>${cp('bob', 'to')}${cp('dave', 'to', true)}${cp('carol', 'cc')}${cp('frank', 'bcc')}</list></resource-lists>`;
+    const body = ['--b1', 'Content-Type: text/plain', '', 'hello cc-1', '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n');
+    expect(statusLine(await send('alice', 'conf-factory', body, { contentType: 'multipart/mixed;boundary="b1"' }))).toBe('SIP/2.0 202 Accepted');
+    const dave = devices.get('dave') ?? (await online('dave'));
+    const copies = await Promise.all([receive(devices.get('bob')!, 'hello cc-1'), receive(dave, 'hello cc-1'), receive(devices.get('carol')!, 'hello cc-1'), receive(devices.get('frank')!, 'hello cc-1')]);
+    for (const m of copies) {
+      const h = history(m);
+      expect(h.text).toBe('hello cc-1');
+      // the same list for everyone, the bcc recipient (frank) included: to and cc only, dave as a count
+      expect(h.entries).toEqual([
+        { uri: `sip:bob@${D}`, control: 'to', count: null },
+        { uri: `sip:carol@${D}`, control: 'cc', count: null },
+        { uri: 'sip:anonymous@anonymous.invalid', control: 'to', count: '1' },
+      ]);
+      // no copy's body names the bcc recipient or the anonymized one (each copy's To names its own recipient only)
+      expect(bodyOf(m)).not.toContain(`frank@${D}`);
+      expect(bodyOf(m)).not.toContain(`dave@${D}`);
+    }
   });
 });

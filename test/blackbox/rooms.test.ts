@@ -5,6 +5,7 @@ import { ChatClient, type Call } from '../support/msrp-client.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
 import { withDigest } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
+import { multipartParts } from '../support/mime.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
 
 const D = 'parley.test';
@@ -231,6 +232,33 @@ describe('ad-hoc rooms: an INVITE to the conference factory with an RFC 5366 URI
     const aliceGot = inbox(aliceCall);
     expect((await created.session.send('text/plain', Buffer.from('hi alice'))).status).toBe(200);
     expect(cpim((await until(aliceGot, 1))[0]).text).toBe('hi alice');
+  });
+
+  it('honours RFC 5364 copy control: every invitation shows the to and cc invitees, never a bcc one', async () => {
+    const [alice, bob, carol, erin] = await Promise.all((['alice', 'bob', 'carol', 'erin'] as const).map((n) => ChatClient.connect(app, n, `${n}-pw`, true)));
+    clients.push(alice, bob, carol, erin);
+    const cp = (name: string, control: string) => `<entry uri="sip:${name}@${D}" cp:copyControl="${control}"/>`;
+    const list = `<?xml version="1.0" encoding="UTF-8"?>\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists" xmlns:cp="urn:ietf:params:xml:ns:copycontrol"><list>${cp('bob', 'to')}${cp('carol', 'cc')}${cp('erin', 'bcc')}</list></resource-lists>`;
+    const wrap = (sdp: string) => ({
+      body: ['--b1', 'Content-Type: application/sdp', '', sdp, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n'),
+      contentType: 'multipart/mixed;boundary=b1',
+    });
+    const [created, ...invited] = await Promise.all([alice.invite('conf-factory', { wrap }), bob.answerInvite(), carol.answerInvite(), erin.answerInvite()]);
+    expect(created.final).toMatch(/^SIP\/2\.0 200 OK/);
+    for (const call of invited) {
+      // the invitation: the focus's MSRP offer, and beside it who else the creator's list named
+      const invite = call.final;
+      const parts = multipartParts(headerOf(invite, 'Content-Type')[0], invite.slice(invite.indexOf('\r\n\r\n') + 4));
+      expect(parts.map((p) => p.headers['content-type'])).toEqual(['application/sdp', 'application/resource-lists+xml']);
+      expect(parts[1].headers['content-disposition']).toBe('recipient-list-history; handling=optional');
+      const entries = [...parts[1].body.matchAll(/<entry uri="([^"]+)" cp:copyControl="([^"]+)"/g)].map((e) => `${e[2]}:${e[1]}`);
+      expect(entries).toEqual([`to:sip:bob@${D}`, `cc:sip:carol@${D}`]);
+      expect(invite.slice(invite.indexOf('\r\n\r\n'))).not.toContain(`erin@${D}`);
+    }
+    // the bcc invitee is in the room like the others
+    const erinGot = inbox(invited[2]);
+    expect((await created.session.send('text/plain', Buffer.from('hello all three'))).status).toBe(200);
+    expect(cpim((await until(erinGot, 1))[0]).text).toBe('hello all three');
   });
 
   it('refuses a factory INVITE without a usable URI list or SDP', async () => {

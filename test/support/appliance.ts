@@ -50,6 +50,8 @@ export interface RunningAppliance {
   msrpsPort: number;
   /** the loopback /metrics listener */
   metricsPort: number;
+  /** the running process's id (benchmarks read its CPU time from /proc), undefined when stopped */
+  readonly pid: number | undefined;
   env: NodeJS.ProcessEnv;
   /** stdout lines (JSON logs) so far */
   logs: string[];
@@ -188,6 +190,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     },
     get metricsPort() {
       return ports.METRICS;
+    },
+    get pid() {
+      return (child as ChildProcess | null)?.pid;
     },
     env,
     logs,

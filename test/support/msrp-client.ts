@@ -6,6 +6,7 @@ import type { RunningAppliance } from './appliance.js';
 import { MsrpEndpoint } from '../../appliance/src/msrp/msrp-endpoint.js';
 import type { MsrpSession } from '../../appliance/src/msrp/msrp-session.js';
 import { readMsrpMedia, writeMsrpSdp, type MsrpMedia } from '../../appliance/src/msrp/msrp-sdp.js';
+import { multipartParts } from './mime.js';
 
 const hex = (n: number) => randomBytes(n).toString('hex');
 
@@ -205,7 +206,7 @@ export class ChatClient {
   /** Waits for an INVITE, answers 200 with an MSRP answer and connects when we are active. */
   async answerInvite(m: MediaChoice = {}, status = 200): Promise<Call> {
     const inv = await this.sip.next((x) => x.startsWith('INVITE '), 15_000);
-    const offer = readMsrpMedia(inv.slice(inv.indexOf('\r\n\r\n') + 4));
+    const offer = readMsrpMedia(sdpOf(inv));
     const session = this.msrp.create();
     session.remotePath = offer.path;
     const tag = hex(4);
@@ -267,4 +268,14 @@ export class ChatClient {
     this.msrp.close();
     this.sip.close();
   }
+}
+
+/** The SDP of an INVITE: its body, or the application/sdp part of a multipart body (RFC 5366 with an RFC 5365 history list). */
+function sdpOf(invite: string): string {
+  const body = invite.slice(invite.indexOf('\r\n\r\n') + 4);
+  const type = headerOf(invite, 'Content-Type')[0] ?? 'application/sdp';
+  if (!type.toLowerCase().startsWith('multipart/')) return body;
+  const part = multipartParts(type, body).find((p) => p.headers['content-type'] === 'application/sdp');
+  if (part === undefined) throw new Error('multipart INVITE without an SDP part');
+  return part.body;
 }

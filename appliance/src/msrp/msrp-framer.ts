@@ -31,8 +31,8 @@ interface Head {
   headers: Map<string, string>;
   /** the header problem found, reported once the end-line is found */
   problem: MsrpError | null;
-  /** the end-line without its flag: `-------tid` */
-  endLine: Buffer;
+  /** CRLF and the end-line without its flag, `\r\n-------tid` (ASCII: its length is its byte length) */
+  endLine: string;
 }
 
 /**
@@ -82,6 +82,9 @@ export class MsrpFramer {
   private readHead(): 'need' | 'body' | 'done' {
     let pos = 0;
     const lines: string[] = [];
+    // the start line, matched once (a room's switch frames a response per leg per message)
+    let start: RegExpExecArray | null = null;
+    let end = '';
     for (;;) {
       const eol = this.buf.indexOf(CRLF, pos);
       if (eol < 0) {
@@ -91,15 +94,14 @@ export class MsrpFramer {
       if (eol > this.limits.maxHeaderBytes) throw new MsrpError(400, 'Header block too long', true);
       const line = this.buf.toString('latin1', pos, eol);
       pos = eol + 2;
-      if (lines.length === 0) {
-        if (!START.test(line)) throw new MsrpError(400, 'Not an MSRP start line', true);
-        lines.push(line);
+      if (start === null) {
+        start = START.exec(line);
+        if (start === null) throw new MsrpError(400, 'Not an MSRP start line', true);
+        end = `-------${start[1]}`;
         continue;
       }
-      const tid = START.exec(lines[0])![1];
-      const end = `-------${tid}`;
-      if (line === '' || (line.startsWith(end) && line.length === end.length + 1 && '$+#'.includes(line[end.length]))) {
-        this.head = this.makeHead(lines, end);
+      if (line === '' || (line.length === end.length + 1 && line.startsWith(end) && '$+#'.includes(line[end.length]))) {
+        this.head = this.makeHead(start, lines, end);
         if (line === '') {
           // a body follows the blank line (RFC 4975 §7.1 grammar: CRLF data CRLF end-line)
           this.bodyStart = pos;
@@ -115,8 +117,7 @@ export class MsrpFramer {
     }
   }
 
-  private makeHead(lines: string[], end: string): Head {
-    const m = START.exec(lines[0])!;
+  private makeHead(m: RegExpExecArray, lines: string[], end: string): Head {
     const head: Head = {
       tid: m[1],
       method: m[2] ?? null,
@@ -124,9 +125,9 @@ export class MsrpFramer {
       comment: m[4] ?? '',
       headers: new Map(),
       problem: null,
-      endLine: Buffer.from(`\r\n${end}`, 'latin1'),
+      endLine: `\r\n${end}`,
     };
-    for (const [i, line] of lines.slice(1).entries()) {
+    for (const [i, line] of lines.entries()) {
       const h = HEADER.exec(line);
       if (h === null) {
         head.problem ??= new MsrpError(400, 'Malformed header line');
@@ -146,7 +147,7 @@ export class MsrpFramer {
   private readBody(): boolean {
     const head = this.head!;
     const endLen = head.endLine.length;
-    const at = this.buf.indexOf(head.endLine, Math.max(this.bodyStart, this.scanFrom));
+    const at = this.buf.indexOf(head.endLine, Math.max(this.bodyStart, this.scanFrom), 'latin1');
     // the end-line must be followed by its flag and CRLF (RFC 4975 §7.1)
     if (at >= 0 && this.buf.length < at + endLen + 3) return this.waitMore(at);
     if (at >= 0) {

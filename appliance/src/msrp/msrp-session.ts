@@ -1,7 +1,8 @@
 import type { ConnectionUser, MsrpConnection } from './msrp-connection.js';
-import { MsrpError, type MsrpRequest } from './msrp-types.js';
+import { MsrpError, type MsrpRequest, type MsrpResponse } from './msrp-types.js';
+import { PreparedSend, pathLines } from './prepared-send.js';
 import { Reassembler, type AssembledMessage } from './reassembler.js';
-import { chunksOf, formatByteRange, newIdent, parseByteRange } from './msrp-serializer.js';
+import { formatByteRange, newIdent, parseByteRange } from './msrp-serializer.js';
 import { formatMsrpUri, parsePath, type MsrpUri } from './msrp-uri.js';
 import { formatUseNickname, parseUseNickname, USE_NICKNAME, type NicknameRequest } from './msrp-nickname.js';
 
@@ -75,6 +76,8 @@ export class MsrpSession implements ConnectionUser {
   onBound: () => void = () => undefined;
   private readonly reassembler: Reassembler;
   private closed = false;
+  /** the path lines of our requests, for the remote path they were built for */
+  private paths: { remotePath: string; bytes: Buffer } | null = null;
 
   constructor(
     readonly localUri: MsrpUri,
@@ -87,6 +90,11 @@ export class MsrpSession implements ConnectionUser {
   /** Our path for the SDP a=path attribute and From-Path. */
   get localPath(): string {
     return formatMsrpUri(this.localUri);
+  }
+
+  /** the chunk size of our SENDs (RFC 4975 §5.1), for messages prepared for this session's endpoint */
+  get chunkBytes(): number {
+    return this.options.chunkBytes;
   }
 
   get sessionId(): string {
@@ -116,36 +124,42 @@ export class MsrpSession implements ConnectionUser {
    * the outcome once every chunk is answered; never rejects.
    */
   send(contentType: string, body: Buffer, opts: SendOptions = {}): Promise<SendOutcome> {
-    return this.sendNow(opts.messageId ?? newIdent(), contentType, body, opts);
+    return this.sendPrepared(new PreparedSend(contentType, body, { ...opts, messageId: opts.messageId ?? newIdent(), chunkBytes: this.options.chunkBytes }));
   }
 
   /** An empty SEND that binds the connection to the session (RFC 4975 §5.4, the active side). */
-  async sendBind(): Promise<SendOutcome> {
-    return this.sendNow(newIdent(), null, Buffer.alloc(0), {});
+  sendBind(): Promise<SendOutcome> {
+    return this.sendPrepared(new PreparedSend(null, Buffer.alloc(0), { messageId: newIdent(), chunkBytes: this.options.chunkBytes }));
   }
 
-  private async sendNow(messageId: string, contentType: string | null, body: Buffer, opts: SendOptions): Promise<SendOutcome> {
+  /**
+   * Sends a message serialized once for many sessions (a room's fan-out): this session's
+   * transaction ids and paths are spliced in, the rest is shared. Like {@link send}, every chunk
+   * is written before this returns, and the promise never rejects.
+   */
+  sendPrepared(p: PreparedSend): Promise<SendOutcome> {
+    const messageId = p.messageId;
     const conn = this.connection;
-    if (conn === null || conn.isClosed || this.closed) return { messageId, status: 481, comment: 'No connection for the session' };
-    const fr = opts.failureReport ?? 'yes';
-    const chunks = contentType === null ? [null] : chunksOf(body, this.options.chunkBytes);
-    const waits: Promise<{ status: number; comment: string } | null>[] = [];
-    let offset = 1;
-    for (const [i, chunk] of chunks.entries()) {
-      const headers: [string, string][] = [['Message-ID', messageId]];
-      if (opts.successReport) headers.push(['Success-Report', 'yes']);
-      if (fr !== 'yes') headers.push(['Failure-Report', fr]);
-      headers.push(['Byte-Range', formatByteRange(offset, chunk?.length ?? 0, body.length)]);
-      if (contentType !== null) headers.push(['Content-Type', contentType]);
-      offset += chunk?.length ?? 0;
-      const last = i === chunks.length - 1;
-      // RFC 4975 §7.1.2: with Failure-Report no or partial, a 200 never comes
-      waits.push(conn.request({ tid: newIdent(), method: 'SEND', toPath: this.remotePath, fromPath: this.localPath, headers, body: chunk, continuation: last ? '$' : '+' }, fr === 'yes'));
+    if (conn === null || conn.isClosed || this.closed) return Promise.resolve({ messageId, status: 481, comment: 'No connection for the session' });
+    const paths = this.pathLines();
+    // RFC 4975 §7.1.2: with Failure-Report no or partial, a 200 never comes
+    const expect = p.failureReport === 'yes';
+    const outcome = (r: MsrpResponse | null): SendOutcome => (r !== null && r.status !== 200 ? { messageId, status: r.status, comment: r.comment } : { messageId, status: 200, comment: 'OK' });
+    if (p.chunks.length === 1) {
+      const tid = newIdent();
+      return conn.requestBytes(tid, p.bytesFor(0, tid, paths), expect).then(outcome);
     }
-    for (const r of await Promise.all(waits)) {
-      if (r !== null && r.status !== 200) return { messageId, status: r.status, comment: r.comment };
-    }
-    return { messageId, status: 200, comment: 'OK' };
+    const waits = p.chunks.map((_, i) => {
+      const tid = newIdent();
+      return conn.requestBytes(tid, p.bytesFor(i, tid, paths), expect);
+    });
+    return Promise.all(waits).then((rs) => outcome(rs.find((r) => r !== null && r.status !== 200) ?? null));
+  }
+
+  /** This session's To-Path and From-Path lines, built once per negotiated path. */
+  private pathLines(): Buffer {
+    if (this.paths === null || this.paths.remotePath !== this.remotePath) this.paths = { remotePath: this.remotePath, bytes: pathLines(this.remotePath, this.localPath) };
+    return this.paths.bytes;
   }
 
   checkFromPath(fromPath: string): void {

@@ -26,11 +26,26 @@ export function formatMsrpUri(u: MsrpUri): string {
   return `${u.secure ? 'msrps' : 'msrp'}://${u.host}${u.port === null ? '' : `:${u.port}`}/${u.sessionId};${u.transport}`;
 }
 
-/** A path (To-Path, From-Path, SDP a=path): URIs separated by spaces (RFC 4975 §9). */
+/** paths parsed lately, by their text: a session's requests repeat the same To-Path and From-Path */
+const parsedPaths = new Map<string, readonly MsrpUri[]>();
+/** past this many, the cache starts afresh (one entry per path text seen: bounded by a clear, not by an LRU) */
+const PARSED_PATHS_MAX = 4096;
+
+/**
+ * A path (To-Path, From-Path, SDP a=path): URIs separated by spaces (RFC 4975 §9). Every request
+ * is routed by its To-Path and checked by its From-Path, and the text is the same for all of a
+ * session's requests, so well-formed paths are remembered by their text (the URIs frozen; each
+ * call gets its own array). A malformed one throws its 400 every time.
+ */
 export function parsePath(text: string): MsrpUri[] {
+  const known = parsedPaths.get(text);
+  if (known !== undefined) return known.slice();
   const parts = text.trim().split(/\s+/).filter((p) => p !== '');
   if (parts.length === 0) throw new MsrpError(400, 'Empty path');
-  return parts.map(parseMsrpUri);
+  const uris = parts.map((p) => Object.freeze(parseMsrpUri(p)));
+  if (parsedPaths.size >= PARSED_PATHS_MAX) parsedPaths.clear();
+  parsedPaths.set(text, uris);
+  return uris.slice();
 }
 
 /**

@@ -16,6 +16,22 @@ const CP = 'urn:ietf:params:xml:ns:common-policy';
 export interface Member {
   uri: string;
   display: string | null;
+  /**
+   * RFC 5364 copy control of the entry that named this member, when it had one: `to`, `cc` or
+   * `bcc` (cp:copyControl), and whether its URI is to be hidden from the others (cp:anonymize)
+   */
+  copy?: { control: 'to' | 'cc' | 'bcc'; anonymize: boolean };
+}
+
+const COPY = 'urn:ietf:params:xml:ns:copycontrol';
+
+/** An entry's RFC 5364 attributes; none when it has no cp:copyControl (a list that does not use the extension). */
+function copyControlOf(el: El & { getAttributeNS(ns: string, name: string): string | null }): Member['copy'] {
+  const control = el.getAttributeNS(COPY, 'copyControl');
+  if (control !== 'to' && control !== 'cc' && control !== 'bcc') return undefined;
+  const anonymize = el.getAttributeNS(COPY, 'anonymize');
+  // xs:boolean: "true" or "1"
+  return { control, anonymize: anonymize === 'true' || anonymize === '1' };
 }
 
 class ListLoopError extends Error {
@@ -96,7 +112,10 @@ export class ListResolver {
       for (let i = 0; i < el.childNodes.length; i++) {
         const c = el.childNodes[i] as unknown as El & { nodeType: number };
         if (c.nodeType !== 1 || c.namespaceURI !== RL) continue;
-        if (c.localName === 'entry' && c.getAttribute('uri')) add({ uri: c.getAttribute('uri')!, display: kids(c, RL, 'display-name')[0]?.textContent ?? null });
+        if (c.localName === 'entry' && c.getAttribute('uri')) {
+          const copy = copyControlOf(c as never);
+          add({ uri: c.getAttribute('uri')!, display: kids(c, RL, 'display-name')[0]?.textContent ?? null, ...(copy ? { copy } : {}) });
+        }
         else if (c.localName === 'list') await walk(c);
         else if (c.localName === 'entry-ref' || c.localName === 'external') {
           const ref = c.getAttribute(c.localName === 'entry-ref' ? 'ref' : 'anchor') ?? '';

@@ -14,6 +14,7 @@ import type { TerminatingPolicy } from '../participating/terminating-policy.js';
 import type { MessageHandler } from '../pager/message-handler.js';
 import type { Logger } from '../../log.js';
 import { markExploded, refuseIfExploded } from './loop-guard.js';
+import { historyList, withHistory } from './copy-control.js';
 
 /** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
 export const REPORT_HEADER = 'P-Parley-Report';
@@ -56,6 +57,9 @@ interface FanOut {
  * copy carries the loop-guard marker, so a member that is itself a group or the factory refuses
  * it (S6). With `P-Parley-Report: recipients` the sender then gets a MESSAGE with each
  * recipient's final status (a 2xx response may not carry it: RFC 3428 §7 forbids a body there).
+ * When the sender's URI list uses RFC 5364 copy control, each copy is multipart/mixed: the
+ * message and the to/cc recipients as a `recipient-list-history` list (RFC 5365), bcc
+ * recipients left out and anonymized ones counted, not named (copy-control.ts).
  */
 export class MessageExploder {
   constructor(
@@ -97,7 +101,10 @@ export class MessageExploder {
     if (recipients.length === 0) throw new SipError(400, 'The list names no recipient');
     if (recipients.length > this.opts.maxRecipients) throw new SipError(403, `Too many recipients (at most ${this.opts.maxRecipients})`);
     const wantsReport = req.tokens(REPORT_HEADER).includes('recipients');
-    const fan: FanOut = { sender, service, contentType: message.contentType, payload: message.payload, maxForwards: (req.maxForwards ?? 70) - 1, toGroup };
+    // RFC 5364/5365 copy control: every copy says who else got it (to and cc), never the bcc
+    const history = historyList(message.members);
+    const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
+    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup };
     this.stack.reply(tx, 202, 'Accepted');
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))

@@ -18,7 +18,8 @@ export interface RecipientList {
  * Reads an RFC 5365 request (§4, §5): a multipart/mixed body holding the message and an
  * application/resource-lists+xml part with `Content-Disposition: recipient-list`. The list's
  * nested <list>s and <external> references into our XDMS are expanded (RFC 4826 §3.3, S6);
- * RFC 5364 `bcc` entries are recipients like any other (they are never shown to anyone here).
+ * entries keep their RFC 5364 copy control (to, cc, bcc, anonymize), which decides what each
+ * recipient is shown of the list (copy-control.ts).
  * Anything else is 400 with the reason, or 415 for a body that is not multipart at all.
  */
 export async function readRecipientList(req: SipRequest, lists: ListResolver): Promise<RecipientList> {

@@ -16,6 +16,7 @@ import type { Logger } from '../../log.js';
 import type { LocationService } from '../../core/location-service.js';
 import { randomBytes } from 'node:crypto';
 import { readRecipientList } from './recipient-list.js';
+import { historyList } from './copy-control.js';
 import { inviteIntoRoom } from './room-invitation.js';
 import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
 import { answerFor, legTransport } from '../session/session-sdp.js';
@@ -117,6 +118,7 @@ export class RoomFocus {
    * an RFC 5366 URI list (multipart/mixed, `recipient-list`). The creator joins a new room at once
    * (its URI in our Contact, marked `isfocus`, RFC 4579 §3.1), and the focus invites each listed
    * user who does not block the creator; who declines or is offline is simply not in the room.
+   * A list with RFC 5364 copy control puts its to/cc entries in every invitation (copy-control.ts).
    */
   private async createAdHoc(req: SipRequest, tx: ServerTransaction, creator: string): Promise<void> {
     const list = await readRecipientList(req, this.s.lists);
@@ -129,7 +131,9 @@ export class RoomFocus {
     this.adHoc.set(roomUri, new Set([creator.toLowerCase(), ...invitees]));
     const room = this.roomFor(roomUri, null, req.headers.get('subject')?.trim() || null);
     this.join(req, tx, creator, room, offer);
-    for (const aor of invitees) void this.invite(room, creator, aor);
+    // RFC 5364 copy control: each invitation shows the list's to and cc entries, never its bcc
+    const history = historyList(list.members);
+    for (const aor of invitees) void this.invite(room, creator, aor, history);
   }
 
   /**
@@ -137,7 +141,7 @@ export class RoomFocus {
    * status says how it ended (for the REFER's NOTIFY): 200 joined, 403 blocked or not ours,
    * 480 not reachable or declined.
    */
-  private async invite(room: Room, inviter: string, aor: string): Promise<number> {
+  private async invite(room: Room, inviter: string, aor: string, history: string | null = null): Promise<number> {
     const user = this.s.domain.userOf(aor);
     if (user === null) return 403;
     try {
@@ -145,7 +149,7 @@ export class RoomFocus {
     } catch {
       return 403; // blocked: the inviter cannot reach them through a room either
     }
-    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter }, aor, this.opts).catch((err: unknown) => {
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, this.opts).catch((err: unknown) => {
       this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
       return null;
     });

@@ -12,6 +12,7 @@ import { acknowledge, ownContact, sendBye } from '../session/call-legs.js';
 import { legTransport, offerFor, withSetup } from '../session/session-sdp.js';
 import type { LegMedia } from '../session/in-dialog-offer.js';
 import { markExploded } from './loop-guard.js';
+import { withHistory } from './copy-control.js';
 import type { Participant } from './room.js';
 
 export interface InvitationServices {
@@ -26,19 +27,22 @@ const ROOM_MEDIA: MsrpMedia = { protocol: 'TCP/MSRP', path: '', acceptTypes: ['m
 /**
  * The focus invites one user into an ad-hoc room (RFC 5366 §5, RFC 4579 §5.5): an INVITE to each
  * of their devices from the room URI, with the focus's Contact marked `isfocus` and the loop-guard
- * marker (the invitation passed a list service, S6), an MSRP offer from a leg of our own. The first
+ * marker (the invitation passed a list service, S6), an MSRP offer from a leg of our own (with
+ * the creator's to/cc list beside it when the list used RFC 5364 copy control). The first
  * device to answer 2xx joins; no answer (or no device) leaves the user out. Resolves with the
  * participant and our tag in the new dialog, or null.
  */
 export async function inviteIntoRoom(
   s: InvitationServices,
-  room: { uri: string; inviter: string },
+  room: { uri: string; inviter: string; history?: string | null },
   aor: string,
   opts: { maxMessageBytes: number; ringTimeoutMs: number },
 ): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean; media: LegMedia } | null> {
   const bindings = s.location.lookup(aor);
   if (bindings.length === 0) return null;
   const legs = new Map<string, MsrpSession>();
+  /** each INVITE's SDP offer (its body may be multipart, with the recipient-list-history) */
+  const offers = new WeakMap<SipRequest, string>();
   const tag = s.stack.newId();
   const callId = `${s.stack.newId()}@${s.stack.advertisedHost.replace(/^\[|\]$/g, '')}`;
   const branches = branchesFor(bindings, (b) => {
@@ -57,9 +61,14 @@ export async function inviteIntoRoom(
     h.set('contact', `${ownContact(s.stack, b.transport as Branch['destination']['transport'], `room-${tag}`)};isfocus`);
     // who asked for the invitation (RFC 3892 Referred-By, as RFC 5366 §5 suggests)
     h.set('referred-by', `<${room.inviter}>`);
-    h.set('content-type', 'application/sdp');
     markExploded(h, room.uri);
-    return new SipRequest('INVITE', parseUri(b.contactUri), b.contactUri, h, Buffer.from(offerFor(leg, ROOM_MEDIA, opts.maxMessageBytes, s.endpoint, ROOM_MEDIA.chatroom)));
+    const sdp = Buffer.from(offerFor(leg, ROOM_MEDIA, opts.maxMessageBytes, s.endpoint, ROOM_MEDIA.chatroom));
+    // who else the creator's list invited (RFC 5364/5365 recipient-list-history), beside the offer
+    const body = room.history ? withHistory('application/sdp', sdp, room.history, `parley-${tag}`) : { contentType: 'application/sdp', body: sdp };
+    h.set('content-type', body.contentType);
+    const invite = new SipRequest('INVITE', parseUri(b.contactUri), b.contactUri, h, body.body);
+    offers.set(invite, sdp.toString('utf8'));
+    return invite;
   });
   const fork = new InviteFork(
     s.stack,
@@ -88,6 +97,6 @@ export async function inviteIntoRoom(
     return null;
   }
   // RFC 6135: an invitee that answers a=setup:passive waits for us to connect
-  const media = { local: withSetup(branch.request.body.toString('utf8'), answer.setup), remotePath: answer.path };
+  const media = { local: withSetup(offers.get(branch.request) ?? '', answer.setup), remotePath: answer.path };
   return { participant: { aor, dialog, leg, queued: 0, invitedBy: room.inviter }, tag, callId, connect: answer.setup === 'passive', media };
 }

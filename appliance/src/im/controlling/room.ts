@@ -1,6 +1,8 @@
 import type { Dialog } from '../../sip/dialog/dialog.js';
 import type { MsrpSession, ReceivedMessage } from '../../msrp/msrp-session.js';
 import type { NicknameRequest } from '../../msrp/msrp-nickname.js';
+import { PreparedSend } from '../../msrp/prepared-send.js';
+import { newIdent } from '../../msrp/msrp-serializer.js';
 import { parseCpim, wrapCpim } from './cpim.js';
 import { RoomNicknames } from './room-nicknames.js';
 
@@ -116,7 +118,7 @@ export class Room {
 
   private async relay(from: Participant, m: ReceivedMessage): Promise<void> {
     let contentType = m.contentType;
-    let body = Buffer.from(m.body);
+    let body = m.body;
     let privateTo: Participant | null = null;
     if (contentType.toLowerCase().startsWith('message/cpim')) {
       const cpim = parseCpim(body);
@@ -149,15 +151,17 @@ export class Room {
         }
       }
     }
-    const targets = privateTo !== null ? [privateTo] : [...this.participants].filter((p) => p !== from);
     const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, new Date(), from.nickname);
-    for (const p of targets) this.sendTo(p, wrapped);
+    // serialized once for every leg: each leg splices in its own transaction id and paths
+    const prepared = new PreparedSend('message/cpim', wrapped, { messageId: newIdent(), chunkBytes: from.leg.chunkBytes });
+    if (privateTo !== null) this.sendTo(privateTo, prepared);
+    else for (const p of [...this.participants]) if (p !== from) this.sendTo(p, prepared);
     this.hooks.relayed?.();
     m.report(200);
   }
 
   /** Queues one message on a leg (the session sends them in order); a full queue drops the leg. */
-  private sendTo(p: Participant, wrapped: Buffer): void {
+  private sendTo(p: Participant, prepared: PreparedSend): void {
     if (!this.participants.has(p)) return;
     if (p.queued >= this.maxQueue) {
       this.participants.delete(p);
@@ -167,7 +171,7 @@ export class Room {
     p.queued++;
     // Failure-Report yes (the default): the participant answers every chunk (RFC 4975 §7.1.2),
     // and those answers are how far behind the leg is
-    p.leg.send('message/cpim', wrapped).then(
+    p.leg.sendPrepared(prepared).then(
       () => void p.queued--,
       () => void p.queued--,
     );
