@@ -1,171 +1,139 @@
 /**
- * Worker thread running libxml2's xmllint (xmllint-wasm) to validate documents
- * against XSDs. One WebAssembly instance serves many validations: its `main` is
- * called again for each document, with the schemas already in its in-memory file
- * system. Instantiating the module per validation cost about 7 ms whatever the
- * document (16 MiB of fresh memory, the runtime's start-up), which capped XCAP
- * writes near 100/s; a call on a live instance costs what parsing the schema and
- * validating the document cost (about 1.5 ms for a 200-entry resource list).
+ * Worker thread validating documents against XSDs with libxml2 (libxml2-wasm).
+ * A schema is compiled once per worker and kept: xmllint-wasm, used before,
+ * exposed only `main`, so every validation read and compiled the usage's XSDs
+ * again (most of its ~1.4 ms per element PUT); a compiled schema validates a
+ * one-element subtree in a few tens of microseconds.
  *
- * xmllint keeps one piece of state between runs of `main`: its exit status only
- * ever gets worse. So the verdict is read from the line xmllint prints for the
- * file ("document.xml validates" / "fails to validate"), never from the status.
- * An instance is retired after RECYCLE_AFTER validations, and at once after a
- * run that aborted or threw, so no state of a failed run reaches the next one.
+ * Schemas are read only from appliance/schemas, through libxml2's input
+ * callbacks (an xs:import or xs:include names a file of the usage's list, or
+ * nothing is read at all); the document itself is parsed without network,
+ * external entities or DTD loading, and one carrying a DOCTYPE is refused
+ * (the XCAP intake refuses those before, xml-intake.ts; this is the second lock).
+ *
+ * Every libxml2 object lives in the WebAssembly heap and is freed explicitly:
+ * the document after its validation, a compiled schema (with the schema
+ * document it was compiled from) when the cache is emptied.
  */
 import { parentPort } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { ParseOption, XmlDocument, XmlValidateError, XsdValidator, xmlRegisterInputProvider } from 'libxml2-wasm';
+import { readSchema } from './schema-files.js';
+import type { ValidateReply, ValidateRequest } from './schema-validator-protocol.js';
 
-interface Request {
-  id: number;
-  /** the main schema's file name, then every file (document first) */
-  schema: string;
-  files: { fileName: string; contents: string }[];
-}
-
-/** What the Emscripten factory gives back once the runtime is up (the subset we use). */
-interface XmllintModule {
-  FS_createDataFile(parent: string, name: string, data: Uint8Array, canRead: boolean, canWrite: boolean, canOwn: boolean): void;
-  FS_unlink(path: string): void;
-}
-
-interface EmscriptenOptions {
-  inputFiles: Request['files'];
-  arguments: string[];
-  noInitialRun: boolean;
-  noExitRuntime: boolean;
-  print(text: string): void;
-  printErr(text: string): void;
-  onExit(code: number): void;
-  onAbort(reason: unknown): void;
-  wasmMemory: WebAssembly.Memory;
-  instantiateWasm(imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void): object;
+/** A compiled schema and the schema document it came from (freed together). */
+interface Compiled {
+  validator: XsdValidator;
+  doc: XmlDocument;
 }
 
 /**
- * The module's exports we call, by their minified names in xmllint-wasm 5.3.0
- * (package.json pins it): `s` is main(argc, argv), `w` is memalign(alignment, size).
+ * Compiled schemas kept: one per usage and one per generated subtree schema
+ * (subtree-schema.ts: a handful per usage). Past this the cache starts over,
+ * a bound on WebAssembly memory should plans ever multiply.
  */
-interface XmllintExports {
-  s(argc: number, argv: number): number;
-  w(alignment: number, size: number): number;
-}
+const MAX_COMPILED = 64;
+/** No network, no external entity or DTD: the parse reads nothing but the text it is given. */
+const PARSE = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE;
 
-/** A live xmllint: its runtime, its memory, the schema files and argument vectors it already holds. */
-interface Instance {
-  module: XmllintModule;
-  exports: XmllintExports;
-  memory: WebAssembly.Memory;
-  /** file name -> contents already written to its file system */
-  files: Map<string, string>;
-  /** main schema -> argv pointer (allocated once, never freed: a handful per instance) */
-  argv: Map<string, number>;
-  runs: number;
-}
+const compiled = new Map<string, Compiled>();
 
-/** Validations per instance before it is replaced (a bound on anything libxml2 might leak between runs). */
-const RECYCLE_AFTER = 2000;
-const DOCUMENT = 'document.xml';
+/** The files the schema being compiled may load (its usage's list); empty otherwise, so a validation loads nothing. */
+let loadable: ReadonlySet<string> = new Set();
+const open = new Map<number, { bytes: Buffer; at: number }>();
+let nextHandle = 1;
 
-const require = createRequire(import.meta.url);
-// the package's Emscripten factory (it also listens for its own tagged messages, which we never send)
-const createXmllint = require('xmllint-wasm/xmllint-node.js') as (options: EmscriptenOptions) => Promise<XmllintModule>;
-const compiled = new WebAssembly.Module(readFileSync(require.resolve('xmllint-wasm/xmllint.wasm')));
-const utf8 = new TextEncoder();
+// Every load goes through here (match is always true): a name outside the usage's list,
+// an http: location or a path fails to open rather than reaching libxml2's own I/O.
+xmlRegisterInputProvider({
+  match: () => true,
+  open: (name) => {
+    if (!loadable.has(name)) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(readSchema(name));
+    } catch {
+      return undefined;
+    }
+    const handle = nextHandle++;
+    open.set(handle, { bytes, at: 0 });
+    return handle;
+  },
+  read: (handle, buf) => {
+    const f = open.get(handle);
+    if (f === undefined) return -1;
+    const n = Math.min(buf.byteLength, f.bytes.length - f.at);
+    buf.set(f.bytes.subarray(f.at, f.at + n));
+    f.at += n;
+    return n;
+  },
+  close: (handle) => open.delete(handle),
+});
 
-let stderr = '';
-let current: Promise<Instance> | null = null;
-
-async function start(): Promise<Instance> {
-  let exports: XmllintExports | null = null;
-  // 16 MiB to start, 64 MiB at most
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: 1024 });
-  const module = await createXmllint({
-    inputFiles: [],
-    arguments: [],
-    // the runtime stays up after main returns: we call main ourselves, once per document
-    noInitialRun: true,
-    noExitRuntime: true,
-    print: () => undefined,
-    printErr: (t) => {
-      stderr += `${t}\n`;
-    },
-    onExit: () => undefined,
-    onAbort: (reason) => {
-      stderr += `aborted: ${String(reason)}\n`;
-    },
-    wasmMemory: memory,
-    instantiateWasm: (imports, done) => {
-      void WebAssembly.instantiate(compiled, imports).then((instance) => {
-        exports = instance.exports as unknown as XmllintExports;
-        done(instance, compiled);
-      });
-      return {};
-    },
-  });
-  return { module, exports: exports!, memory, files: new Map(), argv: new Map(), runs: 0 };
-}
-
-/** Writes a file into the instance's file system unless it already holds exactly that. */
-function put(inst: Instance, name: string, contents: string): void {
-  if (inst.files.get(name) === contents) return;
-  if (inst.files.has(name)) inst.module.FS_unlink(`/${name}`);
-  inst.module.FS_createDataFile('/', name, utf8.encode(contents), true, true, true);
-  inst.files.set(name, contents);
-}
-
-/** `xmllint --noout --nonet --schema <schema> document.xml` as a C argv in the instance's memory. */
-function argvFor(inst: Instance, schema: string): number {
-  let argv = inst.argv.get(schema);
-  if (argv !== undefined) return argv;
-  const args = ['xmllint', '--noout', '--nonet', '--schema', schema, DOCUMENT];
-  argv = inst.exports.w(16, 4 * (args.length + 1));
-  const pointers = args.map((a) => {
-    const bytes = utf8.encode(`${a}\0`);
-    const p = inst.exports.w(16, bytes.length);
-    new Uint8Array(inst.memory.buffer).set(bytes, p);
-    return p;
-  });
-  const table = new Uint32Array(inst.memory.buffer, argv, args.length + 1);
-  pointers.forEach((p, i) => (table[i] = p));
-  table[args.length] = 0;
-  inst.argv.set(schema, argv);
-  return argv;
-}
-
-/** One validation: the xmllint exit codes the caller knows (0 valid, 3 invalid, anything else a failure to run). */
-async function validate(msg: Request): Promise<{ code: number; stderr: string }> {
-  current ??= start();
-  let inst: Instance;
+/** The compiled schema for a request: the usage's first schema, or the generated one, compiled on first use. */
+function schemaFor(msg: ValidateRequest): XsdValidator {
+  const key = msg.main?.fileName ?? msg.schemas[0];
+  const hit = compiled.get(key);
+  if (hit !== undefined) return hit.validator;
+  if (compiled.size >= MAX_COMPILED) clearCompiled();
+  const doc = XmlDocument.fromString(msg.main?.contents ?? readSchema(key), { url: key, option: PARSE });
+  loadable = new Set(msg.schemas);
   try {
-    inst = await current;
+    const validator = XsdValidator.fromDoc(doc);
+    compiled.set(key, { validator, doc });
+    return validator;
   } catch (err) {
-    current = null;
+    doc.dispose();
     throw err;
+  } finally {
+    loadable = new Set();
   }
-  stderr = '';
-  let code: number;
-  try {
-    for (const f of msg.files.slice(1)) put(inst, f.fileName, f.contents);
-    put(inst, DOCUMENT, msg.files[0].contents);
-    inst.exports.s(6, argvFor(inst, msg.schema));
-    const lines = stderr.split('\n');
-    code = lines.includes(`${DOCUMENT} validates`) ? 0 : lines.includes(`${DOCUMENT} fails to validate`) ? 3 : -1;
-  } catch (err) {
-    stderr += `${String(err)}\n`;
-    code = -1;
-  }
-  // a run that did not reach a verdict may have left libxml2 half-way: the next one gets a fresh instance
-  if (code === -1 || ++inst.runs >= RECYCLE_AFTER) current = null;
-  return { code, stderr };
 }
 
-let queue: Promise<void> = Promise.resolve();
-parentPort!.on('message', (msg: Request & { kind?: string }) => {
+function clearCompiled(): void {
+  for (const c of compiled.values()) {
+    c.validator.dispose();
+    c.doc.dispose();
+  }
+  compiled.clear();
+}
+
+/**
+ * One validation. The messages keep the form clients saw from xmllint
+ * ("Schemas validity error : Element '{ns}name': …"), which error bodies carry.
+ */
+function validate(msg: ValidateRequest): ValidateReply {
+  if (/<!DOCTYPE|<!ENTITY/i.test(msg.xml)) return { kind: 'parley-validated', id: msg.id, failure: 'document type and entity declarations are not allowed' };
+  let validator: XsdValidator;
+  try {
+    validator = schemaFor(msg);
+  } catch (err) {
+    return { kind: 'parley-validated', id: msg.id, failure: `the schema does not compile: ${describe(err)}` };
+  }
+  let doc: XmlDocument;
+  try {
+    doc = XmlDocument.fromString(msg.xml, { option: PARSE });
+  } catch (err) {
+    return { kind: 'parley-validated', id: msg.id, failure: `the document is not well-formed: ${describe(err)}` };
+  }
+  try {
+    validator.validate(doc);
+    return { kind: 'parley-validated', id: msg.id, valid: true, errors: [] };
+  } catch (err) {
+    if (err instanceof XmlValidateError) {
+      const errors = err.details.filter((d) => d.level >= 2).map((d) => `Schemas validity error : ${d.message.trim()}`);
+      return { kind: 'parley-validated', id: msg.id, valid: false, errors };
+    }
+    // an internal error: whatever libxml2 kept may be half-way, so compile afresh next time
+    clearCompiled();
+    return { kind: 'parley-validated', id: msg.id, failure: describe(err) };
+  } finally {
+    doc.dispose();
+  }
+}
+
+const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err)).trim().slice(0, 300);
+
+parentPort!.on('message', (msg: ValidateRequest) => {
   if (msg.kind !== 'parley-validate') return;
-  queue = queue.then(async () => {
-    const { code, stderr: text } = await validate(msg).catch((err: unknown) => ({ code: -1, stderr: String(err) }));
-    parentPort!.postMessage({ kind: 'parley-validated', id: msg.id, code, stderr: text });
-  });
+  parentPort!.postMessage(validate(msg));
 });

@@ -3,17 +3,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SchemaValidator, ValidationTimeoutError, ValidatorCrashError } from './schema-validator.js';
 
 /**
- * A stand-in for the xmllint worker, speaking its protocol: a document "hang"
+ * A stand-in for the validation worker, speaking its protocol: a document "hang"
  * keeps the thread busy for good (as a pathological schema run would), "crash"
  * ends the thread, anything else is valid.
  */
 const STAND_IN = `
 const { parentPort } = require('node:worker_threads');
 parentPort.on('message', (m) => {
-  const xml = m.files[0].contents;
+  const xml = m.xml;
   if (xml === 'hang') for (;;);
   if (xml === 'crash') process.exit(7);
-  parentPort.postMessage({ kind: 'parley-validated', id: m.id, code: 0, stderr: '' });
+  parentPort.postMessage({ kind: 'parley-validated', id: m.id, valid: true, errors: [] });
 });`;
 
 const SCHEMAS = ['resource-lists.xsd'];
@@ -67,7 +67,7 @@ describe('SchemaValidator: every validation settles', () => {
   });
 });
 
-describe('SchemaValidator: the xmllint worker, one instance for many validations', () => {
+describe('SchemaValidator: the libxml2 worker, schemas compiled once and kept', () => {
   const RL = 'urn:ietf:params:xml:ns:resource-lists';
   const list = (entries: string): string => `<?xml version="1.0" encoding="UTF-8"?><resource-lists xmlns="${RL}"><list name="l">${entries}</list></resource-lists>`;
   const valid = list('<entry uri="sip:a@example.com"><display-name>A</display-name></entry>');
@@ -76,7 +76,7 @@ describe('SchemaValidator: the xmllint worker, one instance for many validations
   const real = (): SchemaValidator => new SchemaValidator({ spawn: () => new Worker(new URL('../../dist/xdms/schema-validator-worker.js', import.meta.url)) });
   const prefs = (v: string): string => `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><store-conversations>${v}</store-conversations></im-preferences>`;
 
-  it('gives each document its own verdict, whatever the one before it was (xmllint keeps its worst exit status between runs)', async () => {
+  it('gives each document its own verdict, whatever the one before it was, on the same compiled schema', async () => {
     validator = real();
     const v = validator;
     // sequential on purpose: each run follows another on the same live instance
@@ -98,5 +98,20 @@ describe('SchemaValidator: the xmllint worker, one instance for many validations
       v.validate(prefs('false'), ['parley-im-prefs.xsd']),
     ]);
     expect(results.map((r) => r.valid)).toEqual([true, true, false, false, true]);
+  });
+
+  it('refuses a document carrying a DOCTYPE or entity declarations, even one that would validate', async () => {
+    validator = real();
+    const withEntity = valid.replace('<resource-lists', `<!DOCTYPE resource-lists [<!ENTITY e "A">]><resource-lists`).replace('>A<', '>&e;<');
+    await expect(validator.validate(withEntity, ['resource-lists.xsd', 'xml.xsd'])).rejects.toThrow(/not allowed/);
+    await expect(validator.validate(valid, ['resource-lists.xsd', 'xml.xsd'])).resolves.toEqual({ valid: true, errors: [] });
+  });
+
+  it("loads only the usage's own schema files: an import outside its list is not read", async () => {
+    validator = real();
+    const rls = `<rls-services xmlns="urn:ietf:params:xml:ns:rls-services" xmlns:rl="${RL}"><service uri="sip:s@example.com"><list><rl:entry uri="sip:a@example.com"/></list><packages><package>presence</package></packages></service></rls-services>`;
+    // rls-services.xsd imports resource-lists.xsd: without it in the list, the schema cannot compile
+    await expect(validator.validate(rls, ['rls-services.xsd'])).rejects.toThrow(/could not run/);
+    await expect(validator.validate(rls, ['rls-services.xsd', 'resource-lists.xsd', 'xml.xsd'])).resolves.toEqual({ valid: true, errors: [] });
   });
 });

@@ -1,17 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import type { Logger } from '../log.js';
+import type { ValidateReply, ValidateRequest } from './schema-validator-protocol.js';
 
-/** The folder of XSD copies (appliance/schemas), the same from src/ and dist/. */
-const SCHEMA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
-
-/** Network schema locations mapped to the local copies, as an XML catalog would (no fetches, ever). */
-const CATALOG: [string, string][] = [
-  ['http://www.w3.org/2001/xml.xsd', 'xml.xsd'],
-  ['http://www.w3.org/2001/03/xml.xsd', 'xml.xsd'],
-];
+export { readSchema } from './schema-files.js';
 
 export interface ValidationResult {
   valid: boolean;
@@ -45,16 +36,8 @@ export interface SchemaValidatorOptions {
   spawn?: () => Worker;
 }
 
-/** What the worker is asked to do (schema-validator-worker.ts). */
-interface Request {
-  kind: 'parley-validate';
-  id: number;
-  schema: string;
-  files: { fileName: string; contents: string }[];
-}
-
 interface Job {
-  request: Request;
+  request: ValidateRequest;
   resolve(r: ValidationResult): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
@@ -99,15 +82,13 @@ export class SchemaValidator {
     const w = this.spawnWorker();
     w.unref();
     slot.worker = w;
-    w.on('message', (m: { kind: string; id: number; code: number; stderr: string }) => {
+    w.on('message', (m: ValidateReply) => {
       if (m.kind !== 'parley-validated') return;
       const job = slot.jobs.get(m.id);
       if (!job) return;
       this.settle(slot, m.id, job);
-      // xmllint exit codes: 0 valid, 3/4 invalid, anything else a failure to run
-      if (m.code === 0) job.resolve({ valid: true, errors: [] });
-      else if (m.code === 3 || m.code === 4) job.resolve({ valid: false, errors: errorsOf(m.stderr) });
-      else job.reject(new Error(`schema validation could not run (${m.code}): ${m.stderr.slice(0, 300)}`));
+      if (m.failure !== undefined) job.reject(new Error(`schema validation could not run: ${m.failure}`));
+      else job.resolve({ valid: m.valid, errors: m.errors });
     });
     w.on('error', (err) => this.crashed(slot, w, err.message));
     w.on('exit', (code) => this.crashed(slot, w, `exited with code ${code}`));
@@ -133,7 +114,7 @@ export class SchemaValidator {
     const job = slot.jobs.get(id);
     if (!job) return;
     this.settle(slot, id, job);
-    this.log?.warn({ timeoutMs: this.timeoutMs, schema: job.request.schema }, 'schema validation timed out; replacing its worker');
+    this.log?.warn({ timeoutMs: this.timeoutMs, schema: job.request.main?.fileName ?? job.request.schemas[0] }, 'schema validation timed out; replacing its worker');
     const old = slot.worker;
     this.start(slot);
     void old.terminate();
@@ -161,8 +142,8 @@ export class SchemaValidator {
     if (this.closed) return Promise.reject(new Error('the schema validator is closed'));
     const id = this.next++;
     const slot = this.slots[id % this.slots.length];
-    const files = [{ fileName: 'document.xml', contents: xml }, ...(main ? [main] : []), ...schemas.map((f) => ({ fileName: f, contents: readSchema(f) }))];
-    const request: Request = { kind: 'parley-validate', id, schema: main?.fileName ?? schemas[0], files };
+    // file names only: the worker reads and compiles each schema once (schema-validator-worker.ts)
+    const request: ValidateRequest = { kind: 'parley-validate', id, xml, schemas, ...(main ? { main } : {}) };
     return new Promise((resolve, reject) => {
       slot.jobs.set(id, { request, resolve, reject, timer: this.deadline(slot, id) });
       slot.worker.postMessage(request);
@@ -179,33 +160,4 @@ export class SchemaValidator {
     }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
-}
-
-const schemaTexts = new Map<string, string>();
-
-/**
- * <xs:annotation> elements (any prefix), which say nothing to a validator (XSD 1.0 §3.13):
- * xmllint parses the schemas on every validation, and xml.xsd is 8.8 kB of which 1.1 kB is not prose.
- */
-const ANNOTATION = /<([A-Za-z_][\w.-]*:)?annotation\b[^>]*?(\/>|>[\s\S]*?<\/\1annotation\s*>)/g;
-
-/**
- * The text of a schema file of appliance/schemas as the validator uses it:
- * network locations mapped to the local copies, annotations left out.
- */
-export function readSchema(file: string): string {
-  let text = schemaTexts.get(file);
-  if (text === undefined) {
-    text = readFileSync(path.join(SCHEMA_DIR, file), 'utf8').replace(ANNOTATION, '');
-    for (const [from, to] of CATALOG) text = text.replaceAll(`schemaLocation="${from}"`, `schemaLocation="${to}"`);
-    schemaTexts.set(file, text);
-  }
-  return text;
-}
-
-function errorsOf(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.includes('error') && !l.endsWith('fails to validate'))
-    .map((l) => l.replace(/^document\.xml:\d+: /, '').trim());
 }
