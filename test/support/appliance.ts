@@ -211,7 +211,17 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
         PARLEY_MSRP_PORT: String(ports.MSRP),
         PARLEY_METRICS_PORT: String(ports.METRICS),
       });
-      await launch();
+      // Between the stop and the start, another process's socket (an ephemeral port of some
+      // test's client) may hold one of ours for a while: try again until it is let go (bounded).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await launch();
+          return;
+        } catch (err) {
+          if (attempt >= 40 || !String(err).includes('EADDRINUSE')) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     },
     async cleanup() {
       await stop();
