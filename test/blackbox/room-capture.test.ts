@@ -1,33 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
-import { ChatClient, type Call } from '../support/msrp-client.js';
+import { ChatClient } from '../support/msrp-client.js';
 import { headerOf } from '../support/raw-client.js';
-import { xcapRequest } from '../support/xcap-client.js';
+import { inbox, putGroupRooms } from '../support/rooms.js';
 import { captureLoopback, readCapture } from '../support/tshark.js';
-import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
 
 const D = 'parley.test';
 let app: RunningAppliance;
 
 beforeAll(async () => {
   app = await startAppliance({ users: { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' } });
-  const groups = `<?xml version="1.0" encoding="UTF-8"?>
-<group xmlns="urn:oma:xml:poc:list-service"><list-service uri="sip:den@${D}"><display-name>Den</display-name><list/><cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-den"><cp:conditions><cp:identity><cp:many domain="${D}"/></cp:identity></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset></list-service></group>`;
-  expect((await xcapRequest(app, 'PUT', `org.openmobilealliance.groups/users/sip:alice@${D}/index`, { body: groups, headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' } })).status).toBe(201);
+  expect(await putGroupRooms(app, 'alice', [{ name: 'den', displayName: 'Den' }])).toBe(201);
 });
 afterAll(async () => {
   await app?.cleanup();
 });
 
-/** Answers every message of a leg, and keeps them. */
-function inbox(call: Call): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  call.session.onMessage = (m) => {
-    m.report(200);
-    got.push(m);
-  };
-  return got;
-}
 
 describe("a chat room as Wireshark's dissectors see it", () => {
   it('has SIP (with a conference NOTIFY), SDP and MSRP (with NICKNAME) on the wire and zero malformed or error-level packets', async () => {

@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
-import { ChatClient, type Call } from '../support/msrp-client.js';
+import { ChatClient } from '../support/msrp-client.js';
 import { headerOf } from '../support/raw-client.js';
 import { Subscriber, type Notify } from '../support/subscriber.js';
-import { xcapRequest } from '../support/xcap-client.js';
+import { inbox, putBlock, putGroupRooms } from '../support/rooms.js';
 import { closeConferenceInfoValidator, conferenceInfoErrors, readConferenceInfo, type ConferenceInfo, type UserInfo } from '../support/conference-info.js';
-import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
+import type { ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
 
 const D = 'parley.test';
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
@@ -20,18 +20,12 @@ beforeAll(async () => {
   // a small per-leg queue, so that the slow-participant test fills it cheaply
   app = await startAppliance({ users: Object.fromEntries(NAMES.map((n) => [n, `${n}-pw`])), config: { conference: { maxQueuePerLeg: 8 } } });
   // pre-defined rooms: the private group "crew" (alice, bob, carol, dave) and the public "hall"
-  const members = ['alice', 'bob', 'carol', 'dave'].map((n) => `<entry uri="sip:${n}@${D}"/>`).join('');
-  const groups = `<?xml version="1.0" encoding="UTF-8"?>
-<group xmlns="urn:oma:xml:poc:list-service"><list-service uri="sip:crew@${D}"><display-name>The Crew &amp; friends</display-name><list>${members}</list><max-participant-count>5</max-participant-count><cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-crew"><cp:conditions><is-list-member/></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset></list-service>
-<list-service uri="sip:hall@${D}"><list/><cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-hall"><cp:conditions><cp:identity><cp:many domain="${D}"/></cp:identity></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset></list-service></group>`;
-  const put = await xcapRequest(app, 'PUT', `org.openmobilealliance.groups/users/sip:alice@${D}/index`, { body: groups, headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' } });
-  expect(put.status).toBe(201);
+  expect(await putGroupRooms(app, 'alice', [
+    { name: 'crew', displayName: 'The Crew &amp; friends', members: ['alice', 'bob', 'carol', 'dave'], maxParticipants: 5 },
+    { name: 'hall' },
+  ])).toBe(201);
   // carol blocks dave (Y2)
-  const rules = `<?xml version="1.0" encoding="UTF-8"?>
-<cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy" xmlns:ir="urn:parley:params:xml:ns:im-rules">
-  <cp:rule id="r1"><cp:conditions><cp:identity><cp:one id="sip:dave@${D}"/></cp:identity></cp:conditions><cp:actions><ir:im-handling>block</ir:im-handling></cp:actions></cp:rule>
-</cp:ruleset>`;
-  expect((await xcapRequest(app, 'PUT', `im-access-rules/users/sip:carol@${D}/index`, { user: 'carol', body: rules, headers: { 'Content-Type': 'application/auth-policy+xml' } })).status).toBe(201);
+  expect(await putBlock(app, 'carol', 'dave')).toBe(201);
 });
 afterAll(async () => {
   for (const c of clients) c.close();
@@ -52,15 +46,6 @@ async function subscriber(name: Name): Promise<Subscriber> {
   return s;
 }
 
-/** Collects every message a participant's leg receives, answering as a client would. */
-function inbox(call: Call): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  call.session.onMessage = (m) => {
-    m.report(200);
-    got.push(m);
-  };
-  return got;
-}
 
 /**
  * A subscriber's view of a room, kept as a client keeps it (RFC 4575): the full document

@@ -4,8 +4,8 @@ import { startAppliance, eventually, type RunningAppliance } from '../support/ap
 import { ChatClient, type Call } from '../support/msrp-client.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
 import { withDigest } from '../support/sip-user.js';
-import { xcapRequest } from '../support/xcap-client.js';
 import { multipartParts } from '../support/mime.js';
+import { inbox, putBlock, putGroupRooms } from '../support/rooms.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
 
 const D = 'parley.test';
@@ -18,19 +18,12 @@ beforeAll(async () => {
   // a small per-leg queue, so that the slow-participant test fills it cheaply
   app = await startAppliance({ users: Object.fromEntries(NAMES.map((n) => [n, `${n}-pw`])), config: { conference: { maxQueuePerLeg: 8 } } });
   // pre-defined rooms: the private group team (alice, bob, carol, dave), at most 3 in it, and the public lobby
-  const rule = '<cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-team"><cp:conditions><is-list-member/></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset>';
-  const members = ['alice', 'bob', 'carol', 'dave'].map((n) => `<entry uri="sip:${n}@${D}"/>`).join('');
-  const groups = `<?xml version="1.0" encoding="UTF-8"?>
-<group xmlns="urn:oma:xml:poc:list-service"><list-service uri="sip:team@${D}"><display-name>Team</display-name><list>${members}</list><max-participant-count>3</max-participant-count>${rule}</list-service>
-<list-service uri="sip:lobby@${D}"><list/><cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy"><cp:rule id="parley-join-lobby"><cp:conditions><cp:identity><cp:many domain="${D}"/></cp:identity></cp:conditions><cp:actions><join-handling>true</join-handling></cp:actions></cp:rule></cp:ruleset></list-service></group>`;
-  const put = await xcapRequest(app, 'PUT', `org.openmobilealliance.groups/users/sip:alice@${D}/index`, { body: groups, headers: { 'Content-Type': 'application/vnd.oma.poc.groups+xml' } });
-  expect(put.status).toBe(201);
+  expect(await putGroupRooms(app, 'alice', [
+    { name: 'team', displayName: 'Team', members: ['alice', 'bob', 'carol', 'dave'], maxParticipants: 3 },
+    { name: 'lobby' },
+  ])).toBe(201);
   // carol blocks dave (Y2)
-  const rules = `<?xml version="1.0" encoding="UTF-8"?>
-<cp:ruleset xmlns:cp="urn:ietf:params:xml:ns:common-policy" xmlns:ir="urn:parley:params:xml:ns:im-rules">
-  <cp:rule id="r1"><cp:conditions><cp:identity><cp:one id="sip:dave@${D}"/></cp:identity></cp:conditions><cp:actions><ir:im-handling>block</ir:im-handling></cp:actions></cp:rule>
-</cp:ruleset>`;
-  expect((await xcapRequest(app, 'PUT', `im-access-rules/users/sip:carol@${D}/index`, { user: 'carol', body: rules, headers: { 'Content-Type': 'application/auth-policy+xml' } })).status).toBe(201);
+  expect(await putBlock(app, 'carol', 'dave')).toBe(201);
 });
 afterAll(async () => {
   for (const c of clients) c.close();
@@ -43,15 +36,6 @@ async function client(name: Name): Promise<ChatClient> {
   return c;
 }
 
-/** Collects every message a participant's leg receives, answering as a client would. */
-function inbox(call: Call): ReceivedMessage[] {
-  const got: ReceivedMessage[] = [];
-  call.session.onMessage = (m) => {
-    m.report(200);
-    got.push(m);
-  };
-  return got;
-}
 
 /** The CPIM From, To and content of a received room message. */
 function cpim(m: ReceivedMessage): { from: string; to: string; type: string; text: string } {
