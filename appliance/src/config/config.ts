@@ -240,6 +240,8 @@ export const ConfigSchema = z
         maxRecipients: z.number().int().min(1).max(10_000).default(500),
         /** messages waiting on one room participant's MSRP leg before they are dropped (S5) */
         maxQueuePerLeg: z.number().int().min(1).max(100_000).default(1000),
+        /** the operator's cap on participants in any one room (a group's max-participant-count can only lower it); past it 486 */
+        maxParticipants: z.number().int().min(2).max(10_000).default(500),
       })
       .strict()
       .prefault({}),

@@ -34,6 +34,8 @@ export interface FocusOptions {
   maxMessageBytes: number;
   /** messages waiting on one participant's leg before that participant is dropped (S5) */
   maxQueuePerLeg: number;
+  /** the operator's cap on any room's participants; a group's max-participant-count may only lower it */
+  maxParticipants: number;
 }
 
 export interface FocusServices {
@@ -160,6 +162,12 @@ export class RoomFocus {
       joined.participant.leg.close();
       return 480;
     }
+    if (room.isFull) {
+      // filled up while this invitation rang: the invitee's dialog ends at once, saying why
+      sendBye(this.s.stack, joined.participant.dialog, `Room is full (${room.maxParticipants} participants)`);
+      joined.participant.leg.close();
+      return 486;
+    }
     room.join(joined.participant);
     this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant, media: joined.media });
     this.watch(joined.participant);
@@ -206,7 +214,7 @@ export class RoomFocus {
     invited?.add(aor.toLowerCase());
     this.s.stack.reply(tx, 202, 'Accepted');
     const status = await this.invite(room, participant.aor, aor);
-    const frag = status === 200 ? 'SIP/2.0 200 OK' : status === 403 ? 'SIP/2.0 403 Forbidden' : 'SIP/2.0 480 Temporarily Unavailable';
+    const frag = status === 200 ? 'SIP/2.0 200 OK' : status === 403 ? 'SIP/2.0 403 Forbidden' : status === 486 ? 'SIP/2.0 486 Busy Here' : 'SIP/2.0 480 Temporarily Unavailable';
     const notify = participant.dialog.request('NOTIFY', { event: 'refer', 'subscription-state': 'terminated;reason=noresource' }, { type: 'message/sipfrag', content: `${frag}\r\n` });
     this.s.stack.sendRequest(notify, participant.dialog.state.destination, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
   };
@@ -215,7 +223,9 @@ export class RoomFocus {
     const { domain } = this.s;
     let room = this.rooms.get(roomUri);
     if (room === undefined) {
-      room = new Room(roomUri, maxParticipants, this.opts.maxQueuePerLeg, {
+      // the group owner's limit applies under the operator's, never above it
+      const limit = Math.min(maxParticipants ?? this.opts.maxParticipants, this.opts.maxParticipants);
+      room = new Room(roomUri, limit, this.opts.maxQueuePerLeg, {
         mayReach: async (to, from) => {
           const user = domain.userOf(to);
           if (user === null) return false;
