@@ -59,3 +59,11 @@ export function readCapture(file: string, decodeAs: [number, string][], filter: 
     execFile('tshark', args, { maxBuffer: 64 * 2 ** 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.split('\n').filter((l) => l.trim() !== '')))),
   );
 }
+
+/**
+ * The packets Wireshark's dissectors call malformed or flag at error level (frame number and
+ * message each): what every capture test asserts is empty.
+ */
+export function dissectorErrors(file: string, decodeAs: [number, string][]): Promise<string[]> {
+  return readCapture(file, decodeAs, '_ws.malformed || _ws.expert.severity == error', ['frame.number', '_ws.expert.message']);
+}
