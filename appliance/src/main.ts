@@ -26,6 +26,8 @@ import { loadTlsCredentials } from './sip/transport/tls-credentials.js';
 import { loadTrustAnchors, type TlsClientOptions } from './sip/transport/tls-client.js';
 import type { ListeningPorts } from './sip/transport/transport-layer.js';
 import { MessageCipher } from './im/deferred/message-cipher.js';
+import { ConversationStore } from './history/conversation-store.js';
+import { PagerCapture } from './history/pager-capture.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
@@ -202,6 +204,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     if (user !== null) delivery.onRegistered(user);
   };
   const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull }, new Reachability((flowId) => stack.hasFlow(flowId)));
+  // the IM conversation storage database (seed 5.4.7, H1): conversations users asked to keep
+  const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
+  await conversations.load();
+  pager.capture = new PagerCapture(conversations, { storeAll: config.history.storeAll }, log);
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);

@@ -245,6 +245,18 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    history: z
+      .object({
+        /** site policy: store every user's pager conversations, sessions and rooms, asked or not (H1) */
+        storeAll: z.boolean().default(false),
+        /**
+         * index the words of stored text messages for the console's keyword search (SQLite FTS5);
+         * the bodies stay sealed, but the index holds their words: off for sites where that is too much
+         */
+        keywordIndex: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     xdms: z
       .object({
         /**

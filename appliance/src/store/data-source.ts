@@ -1,13 +1,14 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import sqlite3 from 'sqlite3';
-import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity } from './entities.js';
+import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity, ConversationEntity, ConversationMessageEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
 import { Subscriptions1764400000000 } from './migrations/1764400000000-subscriptions.js';
 import { ConsoleAdmin1764450000000 } from './migrations/1764450000000-console-admin.js';
 import { SessionHistory1764600000000 } from './migrations/1764600000000-session-history.js';
+import { Conversations1764700000000 } from './migrations/1764700000000-conversations.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -21,7 +22,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
  */
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
@@ -46,7 +47,7 @@ export async function openStore(dataDir: string): Promise<DataSource> {
     type: 'sqlite',
     driver: quietSqlite,
     database,
-    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity],
+    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity, ConversationEntity, ConversationMessageEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,

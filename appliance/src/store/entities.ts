@@ -276,6 +276,96 @@ export const SessionHistoryEntity = new EntitySchema<SessionHistoryRow>({
   },
 });
 
+/**
+ * A stored conversation (H1): one user's record of a pager exchange with a peer, one session or one
+ * room membership. Owned by one user; if both sides ask, each has their own. `publicId` names it in
+ * the IM XDMS's im-history document, the HTTP retrieval API and its SIP/MSRP replay URI.
+ */
+export interface ConversationRow {
+  id: number;
+  /** url-safe, unguessable (the owner's references name it; nothing else does) */
+  publicId: string;
+  /** the owner's AOR */
+  owner: string;
+  /** 'pager', 'session' or 'room' */
+  kind: string;
+  /** what the capture matches new messages on: 'pager:<peer AOR>', 'session:<Call-ID>', 'room:<room URI>:<Call-ID>' */
+  captureKey: string;
+  /** the owner's name for it (renamed over XCAP) */
+  name: string;
+  /** the other parties' AORs (or the room URI first), JSON array */
+  peers: string;
+  /** still taking new messages: a pager conversation until the owner stops it, a session until it ends */
+  recording: boolean;
+  createdAt: number;
+  /** server time of the first and last stored message (0 before the first) */
+  firstAt: number;
+  lastAt: number;
+  messageCount: number;
+  /** plaintext body bytes stored (what counts against the quota) */
+  bytes: number;
+}
+
+export const ConversationEntity = new EntitySchema<ConversationRow>({
+  name: 'Conversation',
+  tableName: 'conversations',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    publicId: { type: String, name: 'public_id', unique: true },
+    owner: { type: String },
+    kind: { type: String },
+    captureKey: { type: String, name: 'capture_key' },
+    name: { type: String },
+    peers: { type: 'text' },
+    recording: { type: Boolean },
+    createdAt: { type: 'bigint', name: 'created_at', transformer: numeric() },
+    firstAt: { type: 'bigint', name: 'first_at', transformer: numeric() },
+    lastAt: { type: 'bigint', name: 'last_at', transformer: numeric() },
+    messageCount: { type: Number, name: 'message_count' },
+    bytes: { type: 'bigint', transformer: numeric() },
+  },
+  indices: [{ name: 'ix_conversations_owner', columns: ['owner', 'lastAt'] }],
+});
+
+/** One stored message of a conversation (H1): sender, recipients, content type, sealed body, server time. */
+export interface ConversationMessageRow {
+  id: number;
+  conversationId: number;
+  /** the sender's AOR */
+  sender: string;
+  /** the recipients' AORs (or the room URI), JSON array */
+  recipients: string;
+  contentType: string;
+  /** AES-256-GCM sealed (MessageCipher), bound to the conversation */
+  body: Buffer;
+  /** plaintext length */
+  bytes: number;
+  /** server timestamp, ms (seed 5.4.7: the server stamps each stored message) */
+  storedAt: number;
+  /** RFC 5438 imdn.Message-ID of the CPIM message, when it had one */
+  messageId: string | null;
+}
+
+export const ConversationMessageEntity = new EntitySchema<ConversationMessageRow>({
+  name: 'ConversationMessage',
+  tableName: 'conversation_messages',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    conversationId: { type: Number, name: 'conversation_id' },
+    sender: { type: String },
+    recipients: { type: 'text' },
+    contentType: { type: String, name: 'content_type' },
+    body: { type: 'blob' },
+    bytes: { type: Number },
+    storedAt: { type: 'bigint', name: 'stored_at', transformer: numeric() },
+    messageId: { type: String, name: 'message_id', nullable: true },
+  },
+  indices: [
+    { name: 'ix_conversation_messages_conv', columns: ['conversationId', 'id'] },
+    { name: 'ix_conversation_messages_time', columns: ['storedAt'] },
+  ],
+});
+
 /** SQLite hands bigint columns back as numbers or strings depending on size; we keep ms numbers. */
 function numeric() {
   return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };

@@ -13,6 +13,7 @@ import type { SenderIdentity } from '../participating/originating-policy.js';
 import { messageToDevice } from '../device-request.js';
 import { MessageRate } from './message-rate.js';
 import type { Reachability } from './reachability.js';
+import type { PagerCapture } from '../../history/pager-capture.js';
 
 /** What became of one message to one recipient: a device's final answer, or stored (202, no response). */
 export interface DeliveryOutcome {
@@ -38,6 +39,8 @@ export class MessageHandler {
   readonly rate = new MessageRate();
   /** Told what became of each MESSAGE: answered by a device, stored, or refused by a full store (/metrics). */
   onOutcome: ((outcome: 'delivered' | 'stored' | 'refused') => void) | null = null;
+  /** Conversation storage (H1): told of every accepted message that someone records. */
+  capture: PagerCapture | null = null;
 
   constructor(
     private readonly stack: SipStack,
@@ -57,6 +60,10 @@ export class MessageHandler {
     const outcome = await this.deliver(req, sender, recipient, storeOnly);
     if (outcome.response) this.relay(tx, outcome.response);
     else this.stack.reply(tx, 202, 'Accepted');
+    // H1: an accepted message (2xx or stored) goes into the conversations that record it
+    if (outcome.status < 300 && this.capture !== null && (this.capture.wanted(req, sender.aor, this.domain.aor(recipient)))) {
+      void this.capture.accepted(req, sender.aor, this.domain.aor(recipient));
+    }
   }
 
   /**

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DataSource, EntityManager } from 'typeorm';
+import { tempStore } from '../../../test/support/temp-store.js';
+import { MessageCipher } from '../im/deferred/message-cipher.js';
+import { ConversationStore, type StorageAccount } from './conversation-store.js';
+
+let temp: Awaited<ReturnType<typeof tempStore>>;
+let ds: DataSource;
+let store: ConversationStore;
+const charged = new Map<string, number>();
+let limit = Infinity;
+
+beforeAll(async () => {
+  temp = await tempStore('conversations');
+  ds = temp.ds;
+  store = new ConversationStore(ds, MessageCipher.loadOrCreate(temp.dir), { keywordIndex: true });
+  const account: StorageAccount = {
+    admit: (owner, bytes) => ((charged.get(owner) ?? 0) + bytes > limit ? 'quota reached' : null),
+    charge: (_em: EntityManager, owner, delta) => {
+      charged.set(owner, (charged.get(owner) ?? 0) + delta);
+      return Promise.resolve();
+    },
+  };
+  store.account = account;
+  await store.load();
+});
+afterAll(async () => {
+  await temp.cleanup();
+});
+
+const ALICE = 'sip:alice@parley.test';
+const BOB = 'sip:bob@parley.test';
+const text = (sender: string, body: string) => ({ sender, recipients: [sender === ALICE ? BOB : ALICE], contentType: 'text/plain;charset=utf-8', body: Buffer.from(body) });
+
+describe('conversation store (H1)', () => {
+  it('stores messages sealed, in order, with the server time, and counts them on the conversation', async () => {
+    const c = await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'Chat with Bob');
+    expect(await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'again')).toBe(c);
+    await Promise.all([store.append(c, text(ALICE, 'hello Bob'), 1000), store.append(c, text(BOB, 'hi Alice, café?'), 2000)]);
+    const read = await store.messages(c);
+    expect(read.map((m) => [m.sender, m.body.toString(), m.storedAt])).toEqual([
+      [ALICE, 'hello Bob', 1000],
+      [BOB, 'hi Alice, café?', 2000],
+    ]);
+    const raw = (await ds.query('SELECT body FROM conversation_messages WHERE conversation_id = ?', [c.id])) as { body: Buffer }[];
+    expect(raw.some((r) => r.body.includes('hello'))).toBe(false);
+    const [listed] = await store.list(ALICE);
+    expect(listed).toMatchObject({ publicId: c.publicId, messageCount: 2, bytes: 9 + Buffer.byteLength('hi Alice, café?'), firstAt: 1000, lastAt: 2000 });
+    expect(charged.get(ALICE)).toBe(listed.bytes);
+  });
+
+  it('finds messages by keyword (diacritics folded) without keeping the text in the index', async () => {
+    const hits = (await ds.query("SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH 'cafe'")) as { rowid: number }[];
+    expect(hits).toHaveLength(1);
+    const stored = (await ds.query("SELECT body FROM conversation_fts WHERE conversation_fts MATCH 'cafe'")) as { body: string | null }[];
+    expect(stored[0].body).toBeNull();
+  });
+
+  it('keeps delivery notifications out, and refuses past the quota', async () => {
+    const c = store.recordingFor(ALICE, 'pager:sip:bob@parley.test')!;
+    const imdn = Buffer.from('From: <sip:bob@parley.test>\r\nTo: <sip:alice@parley.test>\r\nNS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: x1\r\n\r\nContent-Type: message/imdn+xml\r\n\r\n<imdn/>');
+    expect(await store.append(c, { sender: BOB, recipients: [ALICE], contentType: 'message/cpim', body: imdn })).toEqual({ refused: 'notification' });
+    limit = charged.get(ALICE)! + 3;
+    expect(await store.append(c, text(ALICE, 'four'))).toEqual({ refused: 'quota', reason: 'quota reached' });
+    limit = Infinity;
+  });
+
+  it('renames, and deletes a conversation with its messages, index entries and quota charge', async () => {
+    const c = store.recordingFor(ALICE, 'pager:sip:bob@parley.test')!;
+    expect(await store.rename(c.publicId, 'Lunch')).toBe(true);
+    expect((await store.get(c.publicId))!.name).toBe('Lunch');
+    expect(await store.remove(c.publicId)).toBe(true);
+    expect(await store.remove(c.publicId)).toBe(false);
+    expect(charged.get(ALICE)).toBe(0);
+    expect(await ds.query('SELECT id FROM conversation_messages WHERE conversation_id = ?', [c.id])).toEqual([]);
+    expect(await ds.query("SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH 'cafe'")).toEqual([]);
+    expect(store.records(ALICE)).toBe(false);
+  });
+});

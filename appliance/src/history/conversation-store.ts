@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import type { DataSource, EntityManager, Repository } from 'typeorm';
+import { In } from 'typeorm';
+import { ConversationEntity, ConversationMessageEntity, type ConversationRow, type ConversationMessageRow } from '../store/entities.js';
+import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import type { MessageCipher } from '../im/deferred/message-cipher.js';
+import { storableContent } from './stored-text.js';
+
+/** A message handed to storage: who sent it to whom, and its content as it travelled. */
+export interface NewConversationMessage {
+  sender: string;
+  recipients: string[];
+  contentType: string;
+  body: Buffer;
+}
+
+/** A stored message as its owner reads it back: the body opened. */
+export interface ReadMessage extends Omit<ConversationMessageRow, 'body' | 'recipients'> {
+  recipients: string[];
+  body: Buffer;
+}
+
+/**
+ * Counts what each user stores against their quota (H3); the quota module implements it.
+ * `admit` is asked synchronously before a write is queued, so a burst cannot overshoot;
+ * `charge` runs inside the write's own transaction, so the count and the data never disagree.
+ */
+export interface StorageAccount {
+  /** null when `bytes` more may be stored for `owner`, else the reason storage is refused */
+  admit(owner: string, bytes: number): string | null;
+  charge(em: EntityManager, owner: string, deltaBytes: number): Promise<void>;
+}
+
+/** Why a message was not stored. */
+export type AppendRefusal = { refused: 'notification' } | { refused: 'gone' } | { refused: 'quota'; reason: string };
+
+export interface ConversationStoreOptions {
+  /** index the words of text messages for keyword search (conversation_fts) */
+  keywordIndex: boolean;
+}
+
+/**
+ * The IM conversation storage database (seed 5.4.7, H1): conversations owned by one user, their
+ * messages sealed at rest with the message store's key (as deferred messages are, P2), each stamped
+ * with the server's time. Every write goes through the store's write queue; a message, its index
+ * entry, its conversation's counters and its owner's quota charge commit together.
+ *
+ * Recording conversations (the ones new messages go to) are kept in memory by owner and capture
+ * key, so the pager's hot path asks a Map, not SQLite.
+ */
+export class ConversationStore {
+  private readonly repo: Repository<ConversationRow>;
+  private readonly writes: WriteQueue;
+  /** `${owner}\n${captureKey}` → the recording conversation */
+  private readonly recording = new Map<string, ConversationRow>();
+  /** owners with at least one recording conversation (a cheap first test on the pager's path) */
+  private readonly recordingOwners = new Map<string, number>();
+  account: StorageAccount | null = null;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly cipher: MessageCipher,
+    private readonly opts: ConversationStoreOptions,
+  ) {
+    this.repo = ds.getRepository(ConversationEntity);
+    this.writes = writesOf(ds);
+  }
+
+  async load(): Promise<void> {
+    for (const c of await this.repo.find({ where: { recording: true } })) this.remember(c);
+  }
+
+  /** Whether `owner` records anything now. */
+  records(owner: string): boolean {
+    return this.recordingOwners.has(owner);
+  }
+
+  /** The conversation recording under `captureKey` for `owner`, if one is. */
+  recordingFor(owner: string, captureKey: string): ConversationRow | undefined {
+    return this.recording.get(`${owner}\n${captureKey}`);
+  }
+
+  /** Starts recording (or finds the conversation already recording) under `captureKey`. */
+  async start(owner: string, kind: string, captureKey: string, peers: string[], name: string): Promise<ConversationRow> {
+    const existing = this.recordingFor(owner, captureKey);
+    if (existing) return existing;
+    const row = await this.writes.transaction(async (em) => {
+      const now = Date.now();
+      const fresh: Omit<ConversationRow, 'id'> = {
+        publicId: randomBytes(12).toString('base64url'),
+        owner,
+        kind,
+        captureKey,
+        name,
+        peers: JSON.stringify(peers),
+        recording: true,
+        createdAt: now,
+        firstAt: 0,
+        lastAt: 0,
+        messageCount: 0,
+        bytes: 0,
+      };
+      const result = await em.insert(ConversationEntity, fresh);
+      return { ...fresh, id: Number(result.identifiers[0].id) };
+    });
+    // two starts may have raced; the first one remembered wins and the other row stays as a plain conversation
+    const raced = this.recordingFor(owner, captureKey);
+    if (raced) {
+      await this.writes.transaction((em) => em.update(ConversationEntity, { id: row.id }, { recording: false }));
+      return raced;
+    }
+    this.remember(row);
+    return row;
+  }
+
+  /** Stops recording under `captureKey` (the session ended, or the owner asked); the conversation stays. */
+  async stop(owner: string, captureKey: string): Promise<void> {
+    const c = this.recordingFor(owner, captureKey);
+    if (!c) return;
+    this.forget(c);
+    await this.writes.transaction((em) => em.update(ConversationEntity, { id: c.id }, { recording: false }));
+  }
+
+  /**
+   * Stores one message in a conversation, stamped now. IMDNs are not content and are not stored;
+   * past the owner's quota nothing is stored (the caller says so; live delivery is not its business).
+   */
+  async append(conversation: ConversationRow, m: NewConversationMessage, at = Date.now()): Promise<ReadMessage | AppendRefusal> {
+    const content = storableContent(m.contentType, m.body);
+    if (content.notification) return { refused: 'notification' };
+    const bytes = m.body.length;
+    const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
+    if (refusal !== null) return { refused: 'quota', reason: refusal };
+    const sealed = this.cipher.encrypt(m.body, aad(conversation.publicId));
+    return this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
+      const live = (await em.query('SELECT id FROM conversations WHERE id = ?', [conversation.id])) as unknown[];
+      if (live.length === 0) return { refused: 'gone' };
+      const row: Omit<ConversationMessageRow, 'id'> = {
+        conversationId: conversation.id,
+        sender: m.sender,
+        recipients: JSON.stringify(m.recipients),
+        contentType: m.contentType,
+        body: sealed,
+        bytes,
+        storedAt: at,
+        messageId: content.messageId,
+      };
+      const id = Number((await em.insert(ConversationMessageEntity, row)).identifiers[0].id);
+      if (this.opts.keywordIndex && content.text !== null) {
+        await em.query('INSERT INTO conversation_fts (rowid, body) VALUES (?, ?)', [id, content.text]);
+      }
+      await em.query(
+        'UPDATE conversations SET message_count = message_count + 1, bytes = bytes + ?, last_at = ?, first_at = CASE WHEN first_at = 0 THEN ? ELSE first_at END WHERE id = ?',
+        [bytes, at, at, conversation.id],
+      );
+      await this.account?.charge(em, conversation.owner, bytes);
+      return { ...row, id, recipients: m.recipients, body: m.body };
+    });
+  }
+
+  /** The owner's conversations, newest activity first. */
+  list(owner: string): Promise<ConversationRow[]> {
+    return this.repo.find({ where: { owner }, order: { lastAt: 'DESC', id: 'DESC' } });
+  }
+
+  /** A conversation by its public id (any owner: callers check ownership). */
+  async get(publicId: string): Promise<ConversationRow | null> {
+    return this.repo.findOne({ where: { publicId } });
+  }
+
+  /** Conversations by public id, in one query. */
+  getMany(publicIds: string[]): Promise<ConversationRow[]> {
+    return publicIds.length === 0 ? Promise.resolve([]) : this.repo.find({ where: { publicId: In(publicIds) } });
+  }
+
+  async rename(publicId: string, name: string): Promise<boolean> {
+    return this.writes.transaction(async (em) => ((await em.update(ConversationEntity, { publicId }, { name })).affected ?? 0) > 0);
+  }
+
+  /**
+   * Deletes a conversation with all its messages and index entries, and gives its bytes back to the
+   * owner's quota, in one transaction (H1: a deleted reference deletes the messages).
+   * Resolves false when there was no such conversation.
+   */
+  async remove(publicId: string): Promise<boolean> {
+    const gone = await this.writes.transaction(async (em) => {
+      const rows = (await em.query('SELECT id, owner, bytes FROM conversations WHERE public_id = ?', [publicId])) as { id: number; owner: string; bytes: number }[];
+      if (rows.length === 0) return null;
+      const { id, owner } = rows[0];
+      await em.query('DELETE FROM conversation_fts WHERE rowid IN (SELECT id FROM conversation_messages WHERE conversation_id = ?)', [id]);
+      await em.query('DELETE FROM conversation_messages WHERE conversation_id = ?', [id]);
+      await em.query('DELETE FROM conversations WHERE id = ?', [id]);
+      await this.account?.charge(em, owner, -Number(rows[0].bytes));
+      return id;
+    });
+    if (gone === null) return false;
+    for (const c of this.recording.values()) if (c.id === gone) this.forget(c);
+    return true;
+  }
+
+  /** A page of a conversation's messages in order, opened: those with id > `after`, at most `limit`. */
+  async messages(conversation: ConversationRow, after = 0, limit = 100): Promise<ReadMessage[]> {
+    const rows = await this.ds
+      .getRepository(ConversationMessageEntity)
+      .createQueryBuilder('m')
+      .where('m.conversationId = :id AND m.id > :after', { id: conversation.id, after })
+      .orderBy('m.id', 'ASC')
+      .limit(limit)
+      .getMany();
+    return rows.map((r) => ({ ...r, recipients: JSON.parse(r.recipients) as string[], body: this.cipher.decrypt(r.body, aad(conversation.publicId)) }));
+  }
+
+  private remember(c: ConversationRow): void {
+    this.recording.set(`${c.owner}\n${c.captureKey}`, c);
+    this.recordingOwners.set(c.owner, (this.recordingOwners.get(c.owner) ?? 0) + 1);
+  }
+
+  private forget(c: ConversationRow): void {
+    if (!this.recording.delete(`${c.owner}\n${c.captureKey}`)) return;
+    const n = (this.recordingOwners.get(c.owner) ?? 1) - 1;
+    if (n > 0) this.recordingOwners.set(c.owner, n);
+    else this.recordingOwners.delete(c.owner);
+  }
+}
+
+/** Binds a sealed body to its conversation: a body moved to another conversation does not open. */
+function aad(publicId: string): string {
+  return `conversation:${publicId}`;
+}
