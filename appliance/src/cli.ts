@@ -20,6 +20,8 @@ import { registerAdminCommands } from './admin/admin-cli.js';
 import { startAppliance } from './main.js';
 import { registerOpsCommands } from './ops/ops-cli.js';
 import { BackupError } from './ops/backup.js';
+import { registerUsageCommands } from './usage/usage-cli.js';
+import { UsageError } from './usage/usage-export.js';
 import { VERSION } from './version.js';
 
 const program = new Command();
@@ -173,9 +175,10 @@ user
 
 registerAdminCommands(program, (fn) => withStore((ds) => fn(ds)));
 registerOpsCommands(program, config);
+registerUsageCommands(program, withStore);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError || err instanceof BackupError) {
+  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError || err instanceof BackupError || err instanceof UsageError) {
     console.error(`parley: ${err.message}`);
     process.exit(2);
   }

@@ -28,6 +28,7 @@ import type { ListeningPorts } from './sip/transport/transport-layer.js';
 import { MessageCipher } from './im/deferred/message-cipher.js';
 import { ConversationStore } from './history/conversation-store.js';
 import { PagerCapture } from './history/pager-capture.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
@@ -185,7 +186,11 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   );
   const registrar = new Registrar(stack, domain, auth, location, config.registrar);
   const cipher = MessageCipher.loadOrCreate(config.dataDir);
+  // usage (charging) records, C5: sources hand them over after answering; committed in batches
+  const usage = new UsageRecorder(ds, config.usage, log);
   const store = new DeferredStore(ds, cipher, config.deferred, log);
+  // the deferred store knows recipients by user name; records name AORs
+  store.usage = { record: (e) => usage.record({ ...e, user: domain.aor(e.user) }) };
   await store.load();
   const deliveryTimeoutMs = Math.min(16 * config.sip.timers.T1, 20_000);
   const delivery = new DeferredDelivery(
@@ -208,6 +213,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
   await conversations.load();
   pager.capture = new PagerCapture(conversations, { storeAll: config.history.storeAll }, log);
+  pager.usage = usage;
+  conversations.usage = usage;
+  const sessionHistory = new SessionHistory(ds);
+  sessionHistory.usage = usage;
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
@@ -267,7 +276,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new SessionRequestHandler(
-          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: new SessionHistory(ds), log },
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
@@ -282,6 +291,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     // the conference event package (RFC 4575, S5): participant lists of the rooms this node owns
     const conference = new ConferencePackage(subscriptions, focus, domain);
     router.serveEvent(conference.event, subscriptions.register(conference));
+    // C5: one usage record per room membership, when it ends
+    const toConference = focus.onRoomChange;
+    focus.onRoomChange = (room, change) => {
+      toConference(room, change);
+      if (change.kind !== 'left') return;
+      const joined = change.p.joinedAt ?? change.departure.at;
+      const how = change.departure.reason === undefined ? change.departure.method : `${change.departure.method}: ${change.departure.reason}`;
+      usage.record({ kind: 'room', at: joined, user: change.p.aor, peer: room.uri, outcome: 'left', reason: how, messages: change.p.sent ?? 0, durationMs: change.departure.at - joined });
+    };
     router
       .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
       .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
@@ -310,7 +328,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   });
   stack.onFinalResponse = core.finalResponse;
   pager.onOutcome = (o) => core.message(o);
-  delivery.onDelivered = () => core.message('delivered');
+  delivery.onDelivered = (m) => {
+    core.message('delivered');
+    usage.record({ kind: 'deferred', user: domain.aor(m.recipient), peer: m.senderAor, outcome: 'delivered', bytes: m.body.length });
+  };
   store.onExpired = (n) => core.message('expired', n);
   writesOf(ds).onCommit = core.storeCommit;
   const features = featureMetrics(metrics, {
@@ -417,6 +438,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       stack.close();
       http?.server.close();
       await validator.close();
+      // what the last moments recorded is committed before the store closes (SIGTERM)
+      await usage.close();
       await ds.destroy();
     },
   };

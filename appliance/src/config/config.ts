@@ -257,6 +257,15 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    usage: z
+      .object({
+        /** usage (charging) records, C5: how long a record may wait in memory to share a commit with others, ms */
+        flushMs: z.number().int().min(10).max(60_000).default(1000),
+        /** records that are committed at once without waiting for flushMs */
+        maxBatch: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     xdms: z
       .object({
         /**

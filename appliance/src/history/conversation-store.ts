@@ -5,6 +5,7 @@ import { ConversationEntity, ConversationMessageEntity, type ConversationRow, ty
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
 import type { MessageCipher } from '../im/deferred/message-cipher.js';
 import { storableContent } from './stored-text.js';
+import type { UsageSink } from '../usage/usage-types.js';
 
 /** A message handed to storage: who sent it to whom, and its content as it travelled. */
 export interface NewConversationMessage {
@@ -56,6 +57,8 @@ export class ConversationStore {
   /** owners with at least one recording conversation (a cheap first test on the pager's path) */
   private readonly recordingOwners = new Map<string, number>();
   account: StorageAccount | null = null;
+  /** Usage records (C5): each message stored or refused, each conversation deleted with the bytes it freed. */
+  usage: UsageSink | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -130,9 +133,13 @@ export class ConversationStore {
     if (content.notification) return { refused: 'notification' };
     const bytes = m.body.length;
     const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
-    if (refusal !== null) return { refused: 'quota', reason: refusal };
+    const peer = (JSON.parse(conversation.peers) as string[])[0] ?? '';
+    if (refusal !== null) {
+      this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: 'refused', reason: refusal, bytes });
+      return { refused: 'quota', reason: refusal };
+    }
     const sealed = this.cipher.encrypt(m.body, aad(conversation.publicId));
-    return this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
+    const out = await this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
       const live = (await em.query('SELECT id FROM conversations WHERE id = ?', [conversation.id])) as unknown[];
       if (live.length === 0) return { refused: 'gone' };
       const row: Omit<ConversationMessageRow, 'id'> = {
@@ -156,6 +163,9 @@ export class ConversationStore {
       await this.account?.charge(em, conversation.owner, bytes);
       return { ...row, id, recipients: m.recipients, body: m.body };
     });
+    const refused = 'refused' in out;
+    this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: refused ? 'refused' : 'stored', reason: refused ? 'conversation deleted' : null, bytes });
+    return out;
   }
 
   /** The owner's conversations, newest activity first. */
@@ -184,17 +194,18 @@ export class ConversationStore {
    */
   async remove(publicId: string): Promise<boolean> {
     const gone = await this.writes.transaction(async (em) => {
-      const rows = (await em.query('SELECT id, owner, bytes FROM conversations WHERE public_id = ?', [publicId])) as { id: number; owner: string; bytes: number }[];
+      const rows = (await em.query('SELECT id, owner, bytes, peers FROM conversations WHERE public_id = ?', [publicId])) as { id: number; owner: string; bytes: number; peers: string }[];
       if (rows.length === 0) return null;
       const { id, owner } = rows[0];
       await em.query('DELETE FROM conversation_fts WHERE rowid IN (SELECT id FROM conversation_messages WHERE conversation_id = ?)', [id]);
       await em.query('DELETE FROM conversation_messages WHERE conversation_id = ?', [id]);
       await em.query('DELETE FROM conversations WHERE id = ?', [id]);
       await this.account?.charge(em, owner, -Number(rows[0].bytes));
-      return id;
+      return { id, owner, bytes: Number(rows[0].bytes), peer: (JSON.parse(rows[0].peers) as string[])[0] ?? '' };
     });
     if (gone === null) return false;
-    for (const c of this.recording.values()) if (c.id === gone) this.forget(c);
+    this.usage?.record({ kind: 'conversation', user: gone.owner, peer: gone.peer, outcome: 'deleted', bytes: gone.bytes });
+    for (const c of this.recording.values()) if (c.id === gone.id) this.forget(c);
     return true;
   }
 

@@ -370,3 +370,42 @@ export const ConversationMessageEntity = new EntitySchema<ConversationMessageRow
 function numeric() {
   return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };
 }
+
+/** One usage (charging) record (C5): see appliance/src/usage/usage-types.ts for what each kind holds. */
+export interface UsageRecordRow {
+  id: number;
+  /** ms; a session or room membership: when it started */
+  at: number;
+  kind: string;
+  user: string;
+  peer: string;
+  service: string | null;
+  outcome: string;
+  status: number | null;
+  reason: string | null;
+  bytes: number | null;
+  messages: number | null;
+  durationMs: number | null;
+}
+
+export const UsageRecordEntity = new EntitySchema<UsageRecordRow>({
+  name: 'UsageRecord',
+  tableName: 'usage_records',
+  columns: {
+    id: { type: Number, primary: true, generated: 'increment' },
+    at: { type: 'bigint', transformer: numeric() },
+    kind: { type: String },
+    user: { type: String },
+    peer: { type: String },
+    service: { type: String, nullable: true },
+    outcome: { type: String },
+    status: { type: Number, nullable: true },
+    reason: { type: String, nullable: true },
+    bytes: { type: 'bigint', nullable: true },
+    messages: { type: Number, nullable: true },
+    durationMs: { type: 'bigint', name: 'duration_ms', nullable: true },
+  },
+  indices: [
+    { name: 'ix_usage_records_at', columns: ['at', 'id'] },
+  ],
+});

@@ -15,6 +15,7 @@ import type { MessageHandler } from '../pager/message-handler.js';
 import type { Logger } from '../../log.js';
 import { markExploded, refuseIfExploded } from './loop-guard.js';
 import { historyList, withHistory } from './copy-control.js';
+import { messageOutcome } from '../../usage/usage-types.js';
 
 /** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
 export const REPORT_HEADER = 'P-Parley-Report';
@@ -46,6 +47,17 @@ interface FanOut {
   payload: Buffer;
   maxForwards: number;
   toGroup: boolean;
+  /** the message's own bytes, without the copy-control list (usage records) */
+  bytes: number;
+}
+
+/** One copy's fate: the report's status and reason, and what the usage record says. */
+interface CopyOutcome {
+  status: number;
+  reason: string;
+  stored: boolean;
+  /** the usage record's reason when it says more than the report may (a polite block) */
+  note?: string;
 }
 
 /**
@@ -104,7 +116,7 @@ export class MessageExploder {
     // RFC 5364/5365 copy control: every copy says who else got it (to and cc), never the bcc
     const history = historyList(message.members);
     const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
-    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup };
+    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length };
     this.stack.reply(tx, 202, 'Accepted');
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
@@ -117,7 +129,19 @@ export class MessageExploder {
     const worker = async (): Promise<void> => {
       while (next < recipients.length) {
         const i = next++;
-        outcomes[i] = { uri: recipients[i], ...(await this.toOne(fan, recipients[i])) };
+        const copy = await this.toOne(fan, recipients[i]);
+        outcomes[i] = { uri: recipients[i], status: copy.status, reason: copy.reason };
+        // C5: one usage record per recipient, naming the list service it went out from
+        this.pager.usage?.record({
+          kind: 'exploded',
+          user: fan.sender.aor,
+          peer: recipients[i],
+          service: fan.service,
+          outcome: copy.note === undefined ? messageOutcome(copy.status, copy.stored) : 'refused',
+          status: copy.status,
+          reason: copy.note ?? copy.reason,
+          bytes: fan.bytes,
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, recipients.length) }, worker));
@@ -125,7 +149,7 @@ export class MessageExploder {
   }
 
   /** One copy, as the member's own server would take it: routed, guarded, through their policy. */
-  private async toOne(fan: FanOut, uri: string): Promise<{ status: number; reason: string }> {
+  private async toOne(fan: FanOut, uri: string): Promise<CopyOutcome> {
     try {
       let target;
       try {
@@ -145,14 +169,14 @@ export class MessageExploder {
       if (user === undefined) throw new SipError(404, 'Not Found');
       if (user.disabled) throw new SipError(480, 'Recipient is not available');
       // the member's terminating participating function (Y2): block is 403, polite-block a silent 202
-      if ((await this.terminating.check(user.username, fan.sender.aor)) === 'discard') return { status: 202, reason: 'Accepted' };
+      if ((await this.terminating.check(user.username, fan.sender.aor)) === 'discard') return { status: 202, reason: 'Accepted', stored: false, note: 'Discarded (polite block)' };
       const { delivery } = await this.terminating.preferences(user.username);
       const outcome = await this.pager.deliver(copy, fan.sender, user.username, delivery === 'store');
-      return { status: outcome.status, reason: outcome.reason };
+      return { status: outcome.status, reason: outcome.reason, stored: outcome.response === undefined };
     } catch (err) {
-      if (err instanceof SipError) return { status: err.status, reason: err.reason };
+      if (err instanceof SipError) return { status: err.status, reason: err.reason, stored: false };
       this.log.error({ err, uri }, 'exploder copy failed');
-      return { status: 500, reason: 'Server Internal Error' };
+      return { status: 500, reason: 'Server Internal Error', stored: false };
     }
   }
 

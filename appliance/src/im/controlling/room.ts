@@ -19,6 +19,8 @@ export interface Participant {
   invitedBy?: string;
   /** the nickname they reserved in the room (RFC 7701 NICKNAME), as the room writes it */
   nickname?: string;
+  /** messages they sent to the room (usage records) */
+  sent?: number;
 }
 
 /** How a participant left (RFC 4575 disconnection-method and its reason). */
@@ -83,6 +85,7 @@ export class Room {
     // recipient's block list, and what the sender sent next must not overtake it (S4: in order)
     let previous: Promise<void> = Promise.resolve();
     p.leg.onMessage = (m) => {
+      p.sent = (p.sent ?? 0) + 1;
       previous = previous.then(() => this.relay(p, m)).catch(() => m.report(500, 'Server Internal Error'));
     };
     this.hooks.changed?.(this, { kind: 'joined', p });

@@ -32,8 +32,8 @@ const REMOVE_EVERY = 50;
  * original time; a message is removed only after a 2xx. Failures back off.
  */
 export class DeferredDelivery {
-  /** Told of each stored message a device accepted (/metrics). */
-  onDelivered: (() => void) | null = null;
+  /** Told of each stored message a device accepted (/metrics, usage records). */
+  onDelivered: ((m: StoredMessage) => void) | null = null;
   private readonly running = new Set<string>();
   private readonly again = new Set<string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
@@ -135,7 +135,7 @@ export class DeferredDelivery {
           const asserted = assertedFrom(m.fromHeader, m.senderAor);
           const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b, asserted)), this.opts.timeoutMs);
           if (outcome.answered) {
-            this.onDelivered?.();
+            this.onDelivered?.(m);
             delivered.push(m);
             // removed in groups: one statement and one commit for many, while the pushes go on
             if (delivered.length >= REMOVE_EVERY) removals.push(this.store.removeMany(delivered.splice(0)));

@@ -1,7 +1,8 @@
 import type { DataSource, Repository } from 'typeorm';
-import { In, LessThan } from 'typeorm';
+import { In } from 'typeorm';
 import { DeferredMessageEntity, type DeferredMessageRow } from '../../store/entities.js';
-import type { MessageCipher } from './message-cipher.js';
+import { SEALED_OVERHEAD, type MessageCipher } from './message-cipher.js';
+import type { UsageSink } from '../../usage/usage-types.js';
 import { writesOf, type WriteQueue } from '../../store/write-queue.js';
 import type { Logger } from '../../log.js';
 
@@ -32,6 +33,8 @@ export type StoreRefusal = 'recipient-full' | 'sender-share-full';
 export class DeferredStore {
   /** Told how many stored messages expired unread in one sweep (/metrics). */
   onExpired: ((n: number) => void) | null = null;
+  /** Usage records (C5): each message stored and expired, `user` the recipient's user name (main.ts makes it an AOR). */
+  usage: UsageSink | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
   /**
    * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
@@ -97,6 +100,7 @@ export class DeferredStore {
       this.bump(m.recipient, m.senderAor, -1);
       throw err;
     }
+    this.usage?.record({ kind: 'deferred', at: m.receivedAt, user: m.recipient, peer: m.senderAor, outcome: 'stored', bytes: m.body.length });
     return { stored: true };
   }
 
@@ -163,13 +167,18 @@ export class DeferredStore {
 
   /** Drops messages older than the retention period (default 30 days). */
   async purgeExpired(now = Date.now()): Promise<number> {
-    const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true, senderAor: true } });
+    const expired = ((await this.ds.query('SELECT id, recipient, sender_aor AS senderAor, LENGTH(body) AS sealed FROM deferred_messages WHERE expires_at < ?', [now])) as { id: number; recipient: string; senderAor: string; sealed: number }[]).map(
+      (r) => ({ ...r, id: Number(r.id) }),
+    );
     if (expired.length === 0) return 0;
     await this.writes.transaction(async (em) => {
       // in slices: SQLite limits the parameters of one statement
       for (let i = 0; i < expired.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(expired.slice(i, i + 500).map((r) => r.id)) });
     });
-    for (const r of expired) this.bump(r.recipient, r.senderAor, -1);
+    for (const r of expired) {
+      this.bump(r.recipient, r.senderAor, -1);
+      this.usage?.record({ kind: 'deferred', at: now, user: r.recipient, peer: r.senderAor, outcome: 'expired', bytes: Number(r.sealed) - SEALED_OVERHEAD });
+    }
     this.onExpired?.(expired.length);
     this.log.info({ n: expired.length }, 'expired stored messages removed');
     return expired.length;

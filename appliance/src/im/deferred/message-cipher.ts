@@ -4,6 +4,8 @@ import path from 'node:path';
 
 const IV = 12;
 const TAG = 16;
+/** bytes a sealed body has beyond its plaintext (iv and tag) */
+export const SEALED_OVERHEAD = IV + TAG;
 
 /**
  * Encrypts stored message bodies at rest (P2) with AES-256-GCM. The key lives

@@ -14,6 +14,7 @@ import { messageToDevice } from '../device-request.js';
 import { MessageRate } from './message-rate.js';
 import type { Reachability } from './reachability.js';
 import type { PagerCapture } from '../../history/pager-capture.js';
+import { messageOutcome, type UsageSink } from '../../usage/usage-types.js';
 
 /** What became of one message to one recipient: a device's final answer, or stored (202, no response). */
 export interface DeliveryOutcome {
@@ -41,6 +42,8 @@ export class MessageHandler {
   onOutcome: ((outcome: 'delivered' | 'stored' | 'refused') => void) | null = null;
   /** Conversation storage (H1): told of every accepted message that someone records. */
   capture: PagerCapture | null = null;
+  /** Usage records (C5): one per message per recipient, written after the answer. */
+  usage: UsageSink | null = null;
 
   constructor(
     private readonly stack: SipStack,
@@ -60,6 +63,8 @@ export class MessageHandler {
     const outcome = await this.deliver(req, sender, recipient, storeOnly);
     if (outcome.response) this.relay(tx, outcome.response);
     else this.stack.reply(tx, 202, 'Accepted');
+    // C5: after the answer, and only into a buffer (the usage recorder commits in batches)
+    this.usage?.record({ kind: 'pager', user: sender.aor, peer: this.domain.aor(recipient), outcome: messageOutcome(outcome.status, outcome.response === undefined), status: outcome.status, reason: outcome.reason, bytes: req.body.length });
     // H1: an accepted message (2xx or stored) goes into the conversations that record it
     if (outcome.status < 300 && this.capture !== null && (this.capture.wanted(req, sender.aor, this.domain.aor(recipient)))) {
       void this.capture.accepted(req, sender.aor, this.domain.aor(recipient));

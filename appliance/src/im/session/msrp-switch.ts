@@ -20,6 +20,8 @@ export type Lost = (side: 'caller' | 'callee') => void;
 export class MsrpSwitch {
   /** complete messages switched or stored, both ways (session history) */
   messages = 0;
+  /** their body bytes (usage records) */
+  bytes = 0;
   /** called for each complete message taken from a leg to switch (metrics, wired in main.ts) */
   onSwitched: () => void = () => undefined;
   private readonly awaitingReport = new Map<string, ReceivedMessage>();
@@ -57,6 +59,7 @@ export class MsrpSwitch {
 
   private async forward(m: ReceivedMessage, to: MsrpSession, toName: 'caller' | 'callee'): Promise<void> {
     this.messages++;
+    this.bytes += m.body.length;
     this.onSwitched();
     // the far end may not have connected yet (its a=setup:active connection follows its 200 OK)
     if (to.connection === null && !this.everBound.has(to) && !to.isClosed) await this.boundOrTimeout(to);

@@ -25,6 +25,8 @@ export class OneToOneSession {
   loneLeg: MsrpSession | null = null;
   /** messages handled without a switch (stored large messages) */
   storedMessages = 0;
+  /** their bytes (usage records) */
+  storedBytes = 0;
   answeredAt = 0;
   private ended = false;
 
@@ -67,7 +69,7 @@ export class OneToOneSession {
         durationMs: this.answeredAt === 0 ? 0 : endedAt - this.answeredAt,
         messageCount: (this.switch?.messages ?? 0) + this.storedMessages,
         endReason: reason,
-      })
+      }, (this.switch?.bytes ?? 0) + this.storedBytes)
       .catch((err: unknown) => this.log.warn({ err }, 'session history not written'));
   }
 }

@@ -304,6 +304,7 @@ export class SessionRequestHandler {
     leg.onDisconnect = () => this.legLost(session, 'caller');
     leg.onMessage = (m) => {
       session.storedMessages++;
+      session.storedBytes += m.body.length;
       if (!discard) void this.storeAbsent(session, m, 'callee', sender, callee);
     };
     const ours = answerFor(leg, offer, ['*'], [], this.opts.maxMessageBytes, this.s.endpoint, 'recvonly');
