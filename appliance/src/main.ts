@@ -67,6 +67,7 @@ import { sessionRoutes } from './admin/session-routes.js';
 import { usersRoutes } from './admin/users-routes.js';
 import { xdmsRoutes } from './admin/xdms-routes.js';
 import { monitorRoutes } from './admin/monitor-routes.js';
+import { usageRoutes } from './admin/usage-routes.js';
 import { openApiDocument } from './admin/openapi.js';
 import { MsrpEndpoint, type MsrpPorts } from './msrp/msrp-endpoint.js';
 import { SessionRequestHandler } from './im/session/session-request-handler.js';
@@ -384,6 +385,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       {
         ...sessionRoutes(new ConsoleAccounts(ds), sessions, new LoginThrottle(config.admin.throttle), audit),
         openapi: async () => openapi as Record<string, unknown>,
+        ...usageRoutes(ds, config.domain),
         ...usersRoutes(ds, manage, location, domain, (name) => provisioningUrl(httpBaseUrl, name)),
         ...xdmsRoutes({
           store: documents,

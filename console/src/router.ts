@@ -21,6 +21,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/import', name: 'import', component: () => import('./pages/ImportPage.vue'), meta: { needs: 'importUsers', title: 'nav.import' } },
   { path: '/stored', name: 'stored', component: () => import('./pages/StoredPage.vue'), meta: { needs: 'listDeferred', title: 'nav.stored' } },
   { path: '/status', name: 'status', component: () => import('./pages/StatusPage.vue'), meta: { needs: 'status', title: 'nav.status' } },
+  { path: '/usage', name: 'usage', component: () => import('./pages/UsagePage.vue'), meta: { needs: 'usageExport', title: 'nav.usage' } },
   { path: '/audit', name: 'audit', component: () => import('./pages/AuditPage.vue'), meta: { needs: 'audit', title: 'nav.audit' } },
   { path: '/forbidden', name: 'forbidden', component: () => import('./pages/ForbiddenPage.vue'), meta: { title: 'forbidden.title' } },
   { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { title: 'notFound.title' } },

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type Koa from 'koa';
 import { Router } from '@koa/router';
 import type { z } from 'zod';
@@ -13,7 +14,7 @@ export const API_ROOT = API_PREFIX;
 
 type Route<K extends RouteId> = (typeof ROUTES)[K];
 type Parsed<R, F extends string> = R extends Record<F, infer S> ? (S extends z.ZodType ? z.output<S> : S extends 'csv' ? string : never) : Record<string, never>;
-type Reply<R> = R extends { response: infer S } ? (S extends z.ZodType ? z.input<S> : S extends 'csv' ? string : void) : never;
+type Reply<R> = R extends { response: infer S } ? (S extends z.ZodType ? z.input<S> : S extends 'csv' ? string : S extends 'file' ? Readable : void) : never;
 
 /** One admin API request, validated: what its handler sees. */
 export interface ApiRequest<K extends RouteId = RouteId> {
@@ -99,6 +100,9 @@ export function adminApi(handlers: Handlers, deps: AdminApiDeps): Koa.Middleware
       ctx.status = route.status;
       if (route.response === 'csv') {
         ctx.type = 'text/csv; charset=utf-8';
+        ctx.body = out;
+      } else if (route.response === 'file') {
+        // streamed as it is read; the handler has set its media type and file name
         ctx.body = out;
       } else if (route.response !== null) ctx.body = out;
     });

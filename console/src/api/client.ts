@@ -6,7 +6,7 @@ type Spec<K extends RouteId> = (typeof ROUTES)[K];
 type Schema<T> = T extends z.ZodType ? T : never;
 
 /** The JSON a route answers with, from the shared schema (void for 204, string for CSV). */
-export type ResponseOf<K extends RouteId> = Spec<K>['response'] extends z.ZodType ? z.infer<Schema<Spec<K>['response']>> : Spec<K>['response'] extends 'csv' ? string : void;
+export type ResponseOf<K extends RouteId> = Spec<K>['response'] extends z.ZodType ? z.infer<Schema<Spec<K>['response']>> : Spec<K>['response'] extends 'csv' | 'file' ? string : void;
 /** The body a route takes, as the caller writes it (before the schema's transforms). */
 export type BodyOf<K extends RouteId> = Spec<K> extends { body: infer B } ? (B extends z.ZodType ? z.input<B> : string) : never;
 /** The query a route takes, as the caller writes it. */
@@ -84,7 +84,7 @@ export class ApiClient {
     if (!res.ok) throw await errorOf(res, id === 'login' || id === 'session' ? null : this.onUnauthorized);
     const etag = res.headers.get('ETag');
     if (res.status === 204 || spec.response === null) return { data: undefined as ResponseOf<K>, etag };
-    const data = spec.response === 'csv' ? await res.text() : await res.json();
+    const data = spec.response === 'csv' || spec.response === 'file' ? await res.text() : await res.json();
     return { data: data as ResponseOf<K>, etag };
   }
 }

@@ -18,6 +18,7 @@ import { BlockedBodySchema, BlockedSchema, GroupBodySchema, GroupListSchema, Gro
 import { DeferredListSchema, DeferredParamsSchema, DeferredQuerySchema, PurgeResultSchema } from './deferred.js';
 import { StatusSchema } from './status.js';
 import { AuditCsvQuerySchema, AuditListSchema, AuditQuerySchema } from './audit.js';
+import { UsageExportQuerySchema } from './usage.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -31,9 +32,9 @@ export interface RouteSpec {
   query?: z.ZodType;
   /** JSON body, or 'csv' for a text/csv body */
   body?: z.ZodType | 'csv';
-  /** success status and body ('csv': a text/csv download; null: no body) */
+  /** success status and body ('csv': a text/csv download; 'file': a streamed download whose type the handler sets; null: no body) */
   status: number;
-  response: z.ZodType | 'csv' | null;
+  response: z.ZodType | 'csv' | 'file' | null;
   /** roles allowed; an empty list means no session is needed */
   roles: readonly Role[] | 'public';
   /** the response carries an ETag, and the request honours If-Match */
@@ -78,6 +79,8 @@ export const ROUTES = {
 
   audit: route({ method: 'GET', path: '/audit', summary: 'The audit log, newest first', query: AuditQuerySchema, status: 200, response: AuditListSchema, roles: ADMIN }),
   auditCsv: route({ method: 'GET', path: '/audit.csv', summary: 'The audit log as CSV', query: AuditCsvQuerySchema, status: 200, response: 'csv', roles: ADMIN }),
+
+  usageExport: route({ method: 'GET', path: '/usage/export', summary: 'Usage records of a time range as CSV or JSON Lines (streamed; audit-logged)', query: UsageExportQuerySchema, status: 200, response: 'file', roles: ANYONE }),
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteId = keyof typeof ROUTES;
