@@ -11,7 +11,7 @@ export class UsageError extends Error {
 }
 
 export type UsageFormat = 'csv' | 'json';
-export const USAGE_FORMATS: readonly UsageFormat[] = ['csv', 'json'];
+const USAGE_FORMATS: readonly UsageFormat[] = ['csv', 'json'];
 
 /** What to export: records with `from <= at < to` (ms), of one user (as `user` or `peer`) or all. */
 export interface UsageQuery {

@@ -13,8 +13,6 @@
  */
 export type UsageKind = 'pager' | 'exploded' | 'session' | 'large-message' | 'room' | 'conversation' | 'deferred';
 
-export const USAGE_KINDS: readonly UsageKind[] = ['pager', 'exploded', 'session', 'large-message', 'room', 'conversation', 'deferred'];
-
 /** One usage event as its source reports it; the recorder stamps nothing but what is missing. */
 export interface UsageEvent {
   kind: UsageKind;
