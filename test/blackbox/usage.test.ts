@@ -116,6 +116,18 @@ describe('usage records and `parley usage export` (C5)', () => {
     expect(again).toMatchObject({ code: 2, stderr: expect.stringMatching(/usage\.csv exists: give a new file/) });
   }, 90_000);
 
+  it("records the stored message's delivery when its recipient registers", async () => {
+    const device = await sippDevice({ scenario: 'message-uas.xml', remotePort: app.sipPort, calls: 1, timeoutSec: 30 });
+    await sippOk({ scenario: 'register.xml', remotePort: app.sipPort, service: 'carol', auth: { user: 'carol', password: USERS.carol }, vars: { domain: app.domain, expires: '300', contact: `127.0.0.1:${device.port}` } });
+    expect(received((await device.run.done).messages)[0]).toContain('for later');
+    // waiting for the delivery's record to be committed
+    const delivered = await eventually(async () => {
+      const lines = (await app.cli('usage', 'export', '--from', from, '--to', to(), '--format', 'json', '--user', 'carol')).trimEnd().split('\n');
+      return lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.kind === 'deferred' && r.outcome === 'delivered');
+    }, 20_000);
+    expect(delivered).toMatchObject({ user: aor('carol'), peer: aor('alice'), bytes: Buffer.byteLength('for later') + 2, status: null });
+  }, 60_000);
+
   it('says what is wrong with the options, exit status 2, and writes nothing', async () => {
     const cases: [string[], RegExp][] = [
       [['--from', 'last week', '--to', '2026-12-01'], /--from "last week": give a date \(YYYY-MM-DD\) or an ISO 8601 date and time/],
@@ -131,5 +143,5 @@ describe('usage records and `parley usage export` (C5)', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(message);
     }
-  });
+  }, 90_000); // five CLI processes at once, each loading the appliance's modules
 });
