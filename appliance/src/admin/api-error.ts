@@ -21,7 +21,9 @@ export class ApiError extends Error {
 
 /** The first problem a zod schema found, as a 400 naming its field (`where` is query, params or body). */
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): ApiError {
-  const issue = error.issues[0];
+  // input a route does not take is named first, before what it lacks (deny by default: an unknown
+  // query parameter of a route with required ones, the usage export's, is still `unknown_field`)
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0];
   let path = issue.path.map(String);
   // an unknown field is named by its key, not by the object that holds it
   if (issue.code === 'unrecognized_keys') path = [...path, issue.keys[0]];
