@@ -4,6 +4,8 @@ import path from 'node:path';
 
 const IV = 12;
 const TAG = 16;
+/** bytes sealing adds to a body (IV and tag): a stored body is this much longer than the one sent */
+export const SEALING_OVERHEAD = IV + TAG;
 
 /**
  * Encrypts stored message bodies at rest (P2) with AES-256-GCM. The key lives
