@@ -226,6 +226,8 @@ export class StorageQuota {
    * next crossing is told again.
    */
   private async evaluate(em: EntityManager, user: string, mayLower: boolean): Promise<void> {
+    // only the server, which can tell the user, moves the warned level (the CLI leaves it to it)
+    if (this.onWarning === null) return;
     const row = this.row(user);
     const level = levelOf(row.conversation + row.deferred, this.quotaOf(user), this.thresholds);
     if (level === row.warned || (level < row.warned && !mayLower)) return;
@@ -262,11 +264,20 @@ export class StorageQuota {
   }
 
   private async read(em: EntityManager): Promise<void> {
+    const before = new Map([...this.known()].map((u) => [u, this.usage(u)]));
     const usage = (await em.query('SELECT username, conversation_bytes AS c, deferred_bytes AS d, warned_level AS w FROM storage_usage')) as { username: string; c: number; d: number; w: number }[];
     const quotas = (await em.query('SELECT username, bytes FROM storage_quotas')) as { username: string; bytes: number }[];
     this.rows = new Map(usage.map((r) => [r.username, { conversation: Number(r.c), deferred: Number(r.d), warned: Number(r.w) }]));
     this.overrides = new Map(quotas.map((q) => [q.username, Number(q.bytes)]));
     this.dataVersion = await this.currentDataVersion(em);
+    // another process changed a quota or recounted: those users' levels follow, up (told) or down
+    for (const u of this.known()) {
+      const was = before.get(u);
+      const now = this.usage(u);
+      if (was !== undefined && was.usedBytes === now.usedBytes && was.quotaBytes === now.quotaBytes) continue;
+      if (was === undefined && now.usedBytes === 0) continue;
+      await this.evaluate(em, u, true);
+    }
   }
 
   private async currentDataVersion(em: EntityManager | DataSource): Promise<number> {
