@@ -171,7 +171,8 @@ export class StorageQuota {
       const entry = (u: string) => fresh.get(u) ?? fresh.set(u, { conversation: 0, deferred: 0 }).get(u)!;
       for (const c of conv) entry(this.opts.domain.userOf(c.owner) ?? c.owner).conversation += Number(c.bytes);
       for (const d of def) entry(d.recipient).deferred += Number(d.bytes);
-      const users = user === undefined ? new Set([...this.rows.keys(), ...fresh.keys()]) : new Set([user]);
+      const listed = user === undefined ? ((await em.query('SELECT username FROM storage_usage')) as { username: string }[]).map((r) => r.username) : [];
+      const users = user === undefined ? new Set([...listed, ...this.rows.keys(), ...fresh.keys()]) : new Set([user]);
       const out: { user: string; before: number; after: number }[] = [];
       for (const u of users) {
         const f = fresh.get(u) ?? { conversation: 0, deferred: 0 };
