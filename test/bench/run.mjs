@@ -572,7 +572,7 @@ async function quotaBench() {
     console.log(`  failed (exit ${code}):\n${out}`);
     return null;
   }
-  for (const l of out.split('\n')) if (/^(filled|user with|  )/.test(l)) console.log(`  ${l.trim()}`);
+  for (const l of out.split('\n')) if (/^(filled|user with| {2})/.test(l)) console.log(`  ${l.trim()}`);
   return JSON.parse(line.slice(7));
 }
 
