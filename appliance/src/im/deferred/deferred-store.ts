@@ -1,6 +1,6 @@
+import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { In, LessThan } from 'typeorm';
 import { DeferredMessageEntity, type DeferredMessageRow } from '../../store/entities.js';
-import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { SEALING_OVERHEAD, type MessageCipher } from './message-cipher.js';
 import { writesOf, type WriteQueue } from '../../store/write-queue.js';
 import type { Logger } from '../../log.js';
