@@ -11,7 +11,8 @@ export interface QuotaUsers {
 
 /** A user's storage as the API shows it, with near (≥ first threshold) or over (at the quota). */
 export function entryOf(u: UserUsage, firstThreshold: number): QuotaEntry {
-  const state = u.usedBytes >= u.quotaBytes && (u.usedBytes > 0 || u.quotaBytes === 0) ? 'over' : u.percent >= firstThreshold ? 'near' : 'ok';
+  // at the quota nothing more fits (a zero quota is "over" from the start)
+  const state = u.usedBytes >= u.quotaBytes ? 'over' : u.percent >= firstThreshold ? 'near' : 'ok';
   return { ...u, state };
 }
 
