@@ -33,7 +33,8 @@ beforeAll(async () => {
   await addConsoleAccount(app, 'helpdesk', 'helpdesk-password-1', 'support');
   admin = await login(app, 'root', 'root-password-1');
   support = await login(app, 'helpdesk', 'helpdesk-password-1');
-});
+  // two CLI runs and a start: on a loaded CI machine each CLI run alone can take 10 s
+}, 120_000);
 afterAll(async () => {
   for (const d of devices.values()) d.close();
   await app?.cleanup();
