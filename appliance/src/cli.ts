@@ -17,6 +17,7 @@ import { MessageCipher } from './im/deferred/message-cipher.js';
 import { AccountError } from './admin/console-accounts.js';
 import { AuditLog } from './admin/audit-log.js';
 import { registerAdminCommands } from './admin/admin-cli.js';
+import { quotaOf, registerQuotaCommands } from './quota/quota-cli.js';
 import { startAppliance } from './main.js';
 import { registerOpsCommands } from './ops/ops-cli.js';
 import { BackupError } from './ops/backup.js';
@@ -77,6 +78,8 @@ function withUsers(fn: (users: UserManagement, audit: CliAudit) => Promise<void>
   return withStore(async (ds, cfg) => {
     const documents = new DocumentStore(ds);
     const stored = new DeferredStore(ds, MessageCipher.loadOrCreate(cfg.dataDir), cfg.deferred, createLogger('warn'));
+    // messages purged with a user give their bytes back in the storage ledger (H3)
+    stored.account = (await quotaOf(ds, cfg)).deferred;
     const belongings = { deleteDocumentsOf: (aor: string) => documents.deleteOwner(aor), purgeStoredFor: (u: string) => stored.purgeRecipient(u) };
     const log = new AuditLog(ds);
     const audit: CliAudit = (action, target, after) => log.record({ actor: 'cli', source: 'local', action, target, after });
@@ -174,6 +177,7 @@ user
   );
 
 registerAdminCommands(program, (fn) => withStore((ds) => fn(ds)));
+registerQuotaCommands(program, withStore);
 registerOpsCommands(program, config);
 registerUsageCommands(program, withStore);
 

@@ -72,6 +72,10 @@ import { openApiDocument } from './admin/openapi.js';
 import { MsrpEndpoint, type MsrpPorts } from './msrp/msrp-endpoint.js';
 import { SessionRequestHandler } from './im/session/session-request-handler.js';
 import { SessionHistory } from './im/session/session-history.js';
+import { StorageQuota } from './quota/storage-quota.js';
+import { QuotaNotices } from './quota/quota-notices.js';
+import { quotaDocument } from './quota/quota-document.js';
+import { quotaRoutes } from './admin/quota-routes.js';
 
 import { MetricsRegistry } from './ops/metrics-registry.js';
 import { serveMetrics } from './ops/metrics-server.js';
@@ -192,6 +196,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const store = new DeferredStore(ds, cipher, config.deferred, log);
   // the deferred store knows recipients by user name; records name AORs
   store.usage = { record: (e) => usage.record({ ...e, user: domain.aor(e.user) }) };
+  // H3: the storage ledger and quotas, read before anything is stored or deleted (expiry at load too)
+  const quota = new StorageQuota(ds, { defaultBytes: config.quota.defaultBytes, warnAt: config.quota.warnAt, serviceAor: domain.aor(config.quota.serviceUser), domain });
+  await quota.load(1000);
+  store.account = quota.deferred;
   await store.load();
   const deliveryTimeoutMs = Math.min(16 * config.sip.timers.T1, 20_000);
   const delivery = new DeferredDelivery(
@@ -213,11 +221,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // the IM conversation storage database (seed 5.4.7, H1): conversations users asked to keep
   const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
   await conversations.load();
+  conversations.account = quota.conversations;
   pager.capture = new PagerCapture(conversations, { storeAll: config.history.storeAll }, log);
   pager.usage = usage;
   conversations.usage = usage;
   const sessionHistory = new SessionHistory(ds);
   sessionHistory.usage = usage;
+  const notices = new QuotaNotices(stack, pager, domain, config.quota.serviceUser, log);
+  quota.onWarning = (w) => void notices.send(w);
   const documents = new DocumentStore(ds, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
@@ -376,7 +387,19 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const xcapOps = { reads: 0, writes: 0 };
     const xcap = xcapServer(
       { root: XCAP_ROOT, maxBodyBytes: config.xdms.maxBodyBytes, editCacheBytes: config.xdms.editCacheBytes, retryAfterSeconds },
-      { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed, edits, onOperation: (k) => void (k === 'read' ? xcapOps.reads++ : xcapOps.writes++) },
+      {
+        auth,
+        store: documents,
+        domain,
+        validator,
+        resolver: lists,
+        indexes: uniqueIndexes,
+        parsed,
+        edits,
+        onOperation: (k) => void (k === 'read' ? xcapOps.reads++ : xcapOps.writes++),
+        // H3: the user's storage and quota, generated from the ledger
+        views: new Map([['storage-quota', (owner: string) => quotaDocument(quota.usage(domain.userOf(owner) ?? owner), quota.levels)]]),
+      },
     );
     const audit = new AuditLog(ds);
     const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain);
@@ -394,6 +417,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           domain,
           users,
         }),
+        ...quotaRoutes(quota, { names: async () => (await users.list()).map((u) => u.username), exists: (name) => users.get(name) !== undefined }),
         ...monitorRoutes(
           store,
           {
@@ -432,6 +456,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       msrp?.close();
       metricsHttp?.server.close();
       delivery.stop();
+      quota.stop();
       sessions.stop();
       subscriptions.stop();
       publications.stop();

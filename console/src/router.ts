@@ -20,6 +20,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/users/:name', name: 'user', component: () => import('./pages/UserPage.vue'), props: true, meta: { needs: 'getUser', title: 'user.title' } },
   { path: '/import', name: 'import', component: () => import('./pages/ImportPage.vue'), meta: { needs: 'importUsers', title: 'nav.import' } },
   { path: '/stored', name: 'stored', component: () => import('./pages/StoredPage.vue'), meta: { needs: 'listDeferred', title: 'nav.stored' } },
+  { path: '/quota', name: 'quota', component: () => import('./pages/QuotaPage.vue'), meta: { needs: 'listQuotas', title: 'nav.quota' } },
   { path: '/status', name: 'status', component: () => import('./pages/StatusPage.vue'), meta: { needs: 'status', title: 'nav.status' } },
   { path: '/usage', name: 'usage', component: () => import('./pages/UsagePage.vue'), meta: { needs: 'usageExport', title: 'nav.usage' } },
   { path: '/audit', name: 'audit', component: () => import('./pages/AuditPage.vue'), meta: { needs: 'audit', title: 'nav.audit' } },

@@ -12,4 +12,5 @@ export * from './api/deferred.js';
 export * from './api/status.js';
 export * from './api/audit.js';
 export * from './api/usage.js';
+export * from './api/quota.js';
 export * from './api/routes.js';

@@ -21,7 +21,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room,quota').split(','));
 // the room's figures come with the one-to-one switch rate beside them
 if (ONLY.has('room')) ONLY.add('msrp');
 const CONTACTS = Number(opt('contacts', '10000'));
@@ -559,6 +559,23 @@ async function roomBench() {
   return JSON.parse(line.slice(7));
 }
 
+/**
+ * Storage quotas (test/bench/quota-usage.ts through tsx, in-process against a real SQLite store):
+ * usage of a user with 100,000 stored messages, read from the ledger and recounted from the data.
+ */
+async function quotaBench() {
+  console.log('\n# storage quota: usage of a user with 100,000 stored messages');
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'quota-usage.ts')], { cwd: ROOT });
+  const { code, out } = await r.done;
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) {
+    console.log(`  failed (exit ${code}):\n${out}`);
+    return null;
+  }
+  for (const l of out.split('\n')) if (/^(filled|user with| {2})/.test(l)) console.log(`  ${l.trim()}`);
+  return JSON.parse(line.slice(7));
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -573,6 +590,7 @@ if (ONLY.has('presence')) {
 }
 if (ONLY.has('msrp')) results.msrp = await msrpBench();
 if (ONLY.has('room')) results.room = await roomBench();
+if (ONLY.has('quota')) results.quota = await quotaBench();
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -591,6 +609,10 @@ if (results.relay) {
 }
 if (results.deferred?.store) {
   console.log(`  deferred store: ${results.deferred.store.achieved.toFixed(0)} MESSAGE/s accepted (202, committed); ${results.deferred.stored} delivered in ${results.deferred.deliverySeconds.toFixed(1)} s after REGISTER`);
+}
+if (results.quota) {
+  const q = results.quota;
+  console.log(`  storage quota: ${q.messages} stored messages: ledger read ${q.ledgerReadNs.toFixed(0)} ns (quota document ${q.documentUs.toFixed(1)} µs), recount ${q.recountUserMs.toFixed(0)} ms`);
 }
 if (results.memory) {
   const m = results.memory;

@@ -263,6 +263,18 @@ export const ConfigSchema = z
         flushMs: z.number().int().min(10).max(60_000).default(1000),
         /** records that are committed at once without waiting for flushMs */
         maxBatch: z.number().int().min(1).max(100_000).default(1000),
+    quota: z
+      .object({
+        /** bytes of stored conversations plus deferred messages each user may keep, unless given their own quota (H3); 100 MiB */
+        defaultBytes: z.number().int().min(0).default(100 * 2 ** 20),
+        /** percent thresholds at which a user is warned once (a MESSAGE and the XCAP quota document); 100 is always the last */
+        warnAt: z
+          .array(z.number().int().min(1).max(99))
+          .max(10)
+          .refine((a) => a.every((v, i) => i === 0 || v > a[i - 1]), 'ascending, no repeats')
+          .default([80, 95]),
+        /** user part of the service's own identity the warnings come from (sip:<serviceUser>@<domain>); not a user name */
+        serviceUser: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'lower-case letters, digits, . _ -').default('storage'),
       })
       .strict()
       .prefault({}),

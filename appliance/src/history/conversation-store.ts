@@ -30,6 +30,10 @@ export interface StorageAccount {
   /** null when `bytes` more may be stored for `owner`, else the reason storage is refused */
   admit(owner: string, bytes: number): string | null;
   charge(em: EntityManager, owner: string, deltaBytes: number): Promise<void>;
+  /** gives back bytes `admit` let in that were not charged after all (the conversation was gone, the write failed) */
+  release?(owner: string, bytes: number): void;
+  /** like `admit`, without reserving anything: would `bytes` more be refused, and why */
+  check?(owner: string, bytes: number): string | null;
 }
 
 /** Why a message was not stored. */
@@ -139,7 +143,7 @@ export class ConversationStore {
       return { refused: 'quota', reason: refusal };
     }
     const sealed = this.cipher.encrypt(m.body, aad(conversation.publicId));
-    const out = await this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
+    const stored = this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
       const live = (await em.query('SELECT id FROM conversations WHERE id = ?', [conversation.id])) as unknown[];
       if (live.length === 0) return { refused: 'gone' };
       const row: Omit<ConversationMessageRow, 'id'> = {
@@ -163,9 +167,14 @@ export class ConversationStore {
       await this.account?.charge(em, conversation.owner, bytes);
       return { ...row, id, recipients: m.recipients, body: m.body };
     });
-    const refused = 'refused' in out;
+    const result = await stored.catch((err: unknown) => {
+      this.account?.release?.(conversation.owner, bytes);
+      throw err;
+    });
+    const refused = 'refused' in result;
+    if (refused) this.account?.release?.(conversation.owner, bytes);
     this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: refused ? 'refused' : 'stored', reason: refused ? 'conversation deleted' : null, bytes });
-    return out;
+    return result;
   }
 
   /** The owner's conversations, newest activity first. */

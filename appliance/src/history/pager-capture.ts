@@ -44,6 +44,17 @@ export class PagerCapture {
     return this.opts.storeAll || this.store.records(sender) || this.store.records(recipient) || req.headers.has(STORE_HEADER);
   }
 
+  /**
+   * Whether the sender's own copy of this message would be refused by her storage quota (H3), so
+   * that her answer can say so before the message is stored (or not).
+   */
+  refusedForSender(req: SipRequest, sender: string, recipient: string): boolean {
+    const ask = PagerCapture.request(req);
+    if (ask === 'off') return false;
+    const stores = ask === 'on' || this.opts.storeAll || this.store.recordingFor(sender, pagerKey(recipient)) !== undefined;
+    return stores && (this.store.account?.check?.(sender, req.body.length) ?? null) !== null;
+  }
+
   /** A MESSAGE from `sender` to `recipient` (AORs) was accepted; store it where asked. Never throws. */
   async accepted(req: SipRequest, sender: string, recipient: string): Promise<void> {
     try {

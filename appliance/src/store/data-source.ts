@@ -10,6 +10,7 @@ import { ConsoleAdmin1764450000000 } from './migrations/1764450000000-console-ad
 import { SessionHistory1764600000000 } from './migrations/1764600000000-session-history.js';
 import { Conversations1764700000000 } from './migrations/1764700000000-conversations.js';
 import { UsageRecords1764720000000 } from './migrations/1764720000000-usage-records.js';
+import { StorageQuota1764730000000 } from './migrations/1764730000000-storage-quota.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -24,6 +25,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
 export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, UsageRecords1764720000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, StorageQuota1764730000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up

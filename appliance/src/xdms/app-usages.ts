@@ -27,6 +27,11 @@ export interface AppUsage {
   global?: (ctx: { domain: string; usages: AppUsage[] }) => string;
   /** a per-user document the server generates from the user's other documents (read-only) */
   perUser?: { document: string; build: (docs: { auid: string; path: string; etag: string; updatedAt: number; size: number }[], uriOf: (auid: string, path: string) => string) => string };
+  /**
+   * A per-user document another part of the server generates live (XcapDeps.views, by AUID):
+   * read-only, so PUT and DELETE are 405 with Allow: GET (RFC 9110 §15.5.6)
+   */
+  view?: { document: string };
 }
 
 const XCAP_CAPS: AppUsage = {
@@ -127,6 +132,16 @@ export const APP_USAGES: AppUsage[] = [
     root: 'history',
     xdms: 'im',
     schemas: ['parley-im-history.xsd'],
+  },
+  {
+    // Parley's own usage: the user's storage usage and quota (H3), generated from the ledger (read-only)
+    auid: 'storage-quota',
+    mime: 'application/vnd.parley.storage-quota+xml',
+    namespace: 'urn:parley:params:xml:ns:storage-quota',
+    root: 'storage-quota',
+    xdms: 'im',
+    schemas: ['parley-storage-quota.xsd'],
+    view: { document: 'index' },
   },
   {
     // OMA XDM: the user's documents with their ETags, generated (read-only)

@@ -45,6 +45,8 @@ export interface XcapServices {
   indexes: Map<string, AttributeIndex>;
   /** seconds a client is asked to wait after a validation timed out (Retry-After) */
   retryAfterSeconds: number;
+  /** generated per-user documents of `view` usages, by AUID: the owner's AOR to the document */
+  views: Map<string, (owner: string) => string>;
 }
 
 /** If-Match / If-None-Match of the request. */

@@ -49,6 +49,12 @@ export async function xcapGet(ctx: XcapContext, s: XcapServices): Promise<void> 
 /** The document: generated (xcap-directory, xcap-caps) or stored. */
 async function load(ctx: XcapContext, s: XcapServices): Promise<{ content: string; etag: string }> {
   const { usage, key } = ctx.state;
+  if (usage.view && key.owner !== '') {
+    const build = s.views.get(usage.auid);
+    if (key.path !== usage.view.document || build === undefined) throw new XcapError(404, null, 'No such document');
+    const content = build(key.owner);
+    return { content, etag: etagOf(content) };
+  }
   if (usage.perUser && key.owner !== '') {
     if (key.path !== usage.perUser.document) throw new XcapError(404, null, 'No such document');
     const base = `${ctx.protocol}://${ctx.host}${s.root}`;

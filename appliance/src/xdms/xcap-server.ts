@@ -43,6 +43,8 @@ export interface XcapDeps {
   edits?: KeyedMutex;
   /** counts each request: reads (GET) and writes (PUT, DELETE), for the live status */
   onOperation?: (kind: 'read' | 'write') => void;
+  /** the generators of `view` usages' documents, by AUID (the storage quota document) */
+  views?: Map<string, (owner: string) => string>;
 }
 
 /** One handler per method (RFC 4825 §7: GET, PUT, DELETE). */
@@ -66,6 +68,7 @@ export function xcapServer(opts: XcapOptions, deps: XcapDeps): Koa.Middleware {
     edits: deps.edits ?? new KeyedMutex(),
     editing: new EditState(deps.store, opts.editCacheBytes),
     indexes: new Map(deps.indexes.map((i) => [i.auid, i])),
+    views: deps.views ?? new Map(),
   };
   const dispatch: Koa.Middleware<XcapState> = async (ctx) => {
     const handler = HANDLERS[ctx.method];

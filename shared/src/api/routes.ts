@@ -19,6 +19,7 @@ import { DeferredListSchema, DeferredParamsSchema, DeferredQuerySchema, PurgeRes
 import { StatusSchema } from './status.js';
 import { AuditCsvQuerySchema, AuditListSchema, AuditQuerySchema } from './audit.js';
 import { UsageExportQuerySchema } from './usage.js';
+import { QuotaEntrySchema, QuotaListQuerySchema, QuotaListSchema, QuotaParamsSchema, QuotaUpdateSchema } from './quota.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -74,6 +75,10 @@ export const ROUTES = {
 
   listDeferred: route({ method: 'GET', path: '/deferred', summary: 'Stored messages per user (counts, never bodies)', query: DeferredQuerySchema, status: 200, response: DeferredListSchema, roles: ANYONE }),
   purgeDeferred: route({ method: 'DELETE', path: '/deferred/:user', summary: "Purge one user's stored messages", params: DeferredParamsSchema, status: 200, response: PurgeResultSchema, roles: ADMIN }),
+
+  listQuotas: route({ method: 'GET', path: '/quotas', summary: 'Storage per user against the quotas, and the default', query: QuotaListQuerySchema, status: 200, response: QuotaListSchema, roles: ANYONE }),
+  getQuota: route({ method: 'GET', path: '/quotas/:user', summary: "One user's storage and quota", params: QuotaParamsSchema, status: 200, response: QuotaEntrySchema, roles: ANYONE }),
+  setQuota: route({ method: 'PUT', path: '/quotas/:user', summary: "Set a user's own quota (bytes), or null for the default", params: QuotaParamsSchema, body: QuotaUpdateSchema, status: 200, response: QuotaEntrySchema, roles: ADMIN }),
 
   status: route({ method: 'GET', path: '/status', summary: 'Live status', status: 200, response: StatusSchema, roles: ANYONE }),
 

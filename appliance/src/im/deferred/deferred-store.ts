@@ -1,5 +1,5 @@
-import type { DataSource, Repository } from 'typeorm';
-import { In } from 'typeorm';
+import type { DataSource, EntityManager, Repository } from 'typeorm';
+import { In, LessThan } from 'typeorm';
 import { DeferredMessageEntity, type DeferredMessageRow } from '../../store/entities.js';
 import { SEALED_OVERHEAD, type MessageCipher } from './message-cipher.js';
 import type { UsageSink } from '../../usage/usage-types.js';
@@ -23,7 +23,27 @@ export interface DeferredLimits {
 }
 
 /** Why a message could not be given a place in the store. */
-export type StoreRefusal = 'recipient-full' | 'sender-share-full';
+export type StoreRefusal = 'recipient-full' | 'sender-share-full' | 'recipient-over-quota';
+
+/** The reason phrase a refusal is answered with (480, README: Storage quotas). */
+export function refusalReason(refusal: StoreRefusal): string {
+  if (refusal === 'recipient-full') return "Recipient's message store is full";
+  if (refusal === 'recipient-over-quota') return "Recipient's storage quota is full";
+  return 'Too many of your messages are waiting for this recipient';
+}
+
+/**
+ * Counts deferred bytes against the recipient's storage quota (H3; quota/storage-quota.ts):
+ * `admit` before a message is queued, `charge` inside the transaction that stores or deletes it.
+ * Bytes are the bodies as sent (the sealed row is SEALED_OVERHEAD longer).
+ */
+export interface DeferredAccount {
+  /** false for messages that are not counted (the service's own quota notices) */
+  counts(senderAor: string): boolean;
+  admit(recipient: string, bytes: number): string | null;
+  charge(em: EntityManager, recipient: string, deltaBytes: number): Promise<void>;
+  release(recipient: string, bytes: number): void;
+}
 
 /**
  * Durable store-and-forward for pager messages (P2). `add` resolves only after
@@ -35,6 +55,8 @@ export class DeferredStore {
   onExpired: ((n: number) => void) | null = null;
   /** Usage records (C5): each message stored and expired, `user` the recipient's user name (main.ts makes it an AOR). */
   usage: UsageSink | null = null;
+  /** the storage quota's hook (H3); null: nothing is counted */
+  account: DeferredAccount | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
   /**
    * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
@@ -86,18 +108,22 @@ export class DeferredStore {
   async add(m: NewDeferredMessage): Promise<{ stored: true } | { stored: false; refusal: StoreRefusal }> {
     if (this.pendingFor(m.recipient) >= this.limits.maxPerUser) return { stored: false, refusal: 'recipient-full' };
     if (this.pendingFrom(m.recipient, m.senderAor) >= this.limits.maxPerSender) return { stored: false, refusal: 'sender-share-full' };
+    const account = this.account !== null && this.account.counts(m.senderAor) ? this.account : null;
+    if (account !== null && account.admit(m.recipient, m.body.length) !== null) return { stored: false, refusal: 'recipient-over-quota' };
     this.bump(m.recipient, m.senderAor, 1);
     const sealed = this.cipher.encrypt(m.body, m.recipient);
     const expiresAt = m.receivedAt + this.limits.retention * 1000;
     try {
-      await this.writes.transaction((em) =>
-        em.query(
+      await this.writes.transaction(async (em) => {
+        await em.query(
           'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,0,?)',
           [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt],
-        ),
-      );
+        );
+        await account?.charge(em, m.recipient, m.body.length);
+      });
     } catch (err) {
       this.bump(m.recipient, m.senderAor, -1);
+      account?.release(m.recipient, m.body.length);
       throw err;
     }
     this.usage?.record({ kind: 'deferred', at: m.receivedAt, user: m.recipient, peer: m.senderAor, outcome: 'stored', bytes: m.body.length });
@@ -119,13 +145,16 @@ export class DeferredStore {
     if (ms.length === 0) return;
     const gone = await this.writes.transaction(async (em) => {
       const found = new Set<number>();
+      const removed: Removed[] = [];
       // in slices: SQLite limits the parameters of one statement
       for (let i = 0; i < ms.length; i += 500) {
         const ids = ms.slice(i, i + 500).map((m) => m.id);
-        const rows = (await em.query(`SELECT id FROM deferred_messages WHERE id IN (${ids.map(() => '?').join(',')})`, ids)) as { id: number }[];
+        const rows = (await em.query(`SELECT ${REMOVED_COLUMNS} FROM deferred_messages WHERE id IN (${ids.map(() => '?').join(',')})`, ids)) as Removed[];
         for (const r of rows) found.add(Number(r.id));
+        removed.push(...rows);
         if (rows.length > 0) await em.getRepository(DeferredMessageEntity).delete({ id: In(ids) });
       }
+      await this.uncharge(em, removed);
       return found;
     });
     for (const m of ms) if (gone.has(m.id)) this.bump(m.recipient, m.senderAor, -1);
@@ -151,13 +180,25 @@ export class DeferredStore {
   /** Deletes every message stored for a recipient (an admin's purge, or the user's removal); returns how many. */
   async purgeRecipient(recipient: string): Promise<number> {
     const gone = await this.writes.transaction(async (em) => {
-      const rows = (await em.query('SELECT sender_aor AS sender FROM deferred_messages WHERE recipient = ?', [recipient])) as { sender: string }[];
+      const rows = (await em.query(`SELECT ${REMOVED_COLUMNS} FROM deferred_messages WHERE recipient = ?`, [recipient])) as Removed[];
       if (rows.length > 0) await em.getRepository(DeferredMessageEntity).delete({ recipient });
+      await this.uncharge(em, rows);
       return rows;
     });
     for (const r of gone) this.bump(recipient, r.sender, -1);
     if (gone.length > 0) this.log.info({ recipient, n: gone.length }, 'stored messages purged');
     return gone.length;
+  }
+
+  /** Inside the deleting transaction: gives the removed messages' bytes back to their recipients' quotas. */
+  private async uncharge(em: EntityManager, removed: Removed[]): Promise<void> {
+    const account = this.account;
+    if (account === null) return;
+    const byRecipient = new Map<string, number>();
+    for (const r of removed) {
+      if (account.counts(r.sender)) byRecipient.set(r.recipient, (byRecipient.get(r.recipient) ?? 0) + Math.max(0, Number(r.size) - SEALED_OVERHEAD));
+    }
+    for (const [recipient, bytes] of byRecipient) await account.charge(em, recipient, -bytes);
   }
 
   private bump(recipient: string, sender: string, n: number): void {
@@ -167,23 +208,34 @@ export class DeferredStore {
 
   /** Drops messages older than the retention period (default 30 days). */
   async purgeExpired(now = Date.now()): Promise<number> {
-    const expired = ((await this.ds.query('SELECT id, recipient, sender_aor AS senderAor, LENGTH(body) AS sealed FROM deferred_messages WHERE expires_at < ?', [now])) as { id: number; recipient: string; senderAor: string; sealed: number }[]).map(
-      (r) => ({ ...r, id: Number(r.id) }),
-    );
-    if (expired.length === 0) return 0;
-    await this.writes.transaction(async (em) => {
+    if ((await this.repo.count({ where: { expiresAt: LessThan(now) } })) === 0) return 0;
+    // read again inside the write: a message delivered meanwhile is not counted down twice
+    const expired = await this.writes.transaction(async (em) => {
+      const rows = (await em.query(`SELECT ${REMOVED_COLUMNS} FROM deferred_messages WHERE expires_at < ?`, [now])) as Removed[];
       // in slices: SQLite limits the parameters of one statement
-      for (let i = 0; i < expired.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(expired.slice(i, i + 500).map((r) => r.id)) });
+      for (let i = 0; i < rows.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(rows.slice(i, i + 500).map((r) => r.id)) });
+      await this.uncharge(em, rows);
+      return rows;
     });
+    if (expired.length === 0) return 0;
     for (const r of expired) {
-      this.bump(r.recipient, r.senderAor, -1);
-      this.usage?.record({ kind: 'deferred', at: now, user: r.recipient, peer: r.senderAor, outcome: 'expired', bytes: Number(r.sealed) - SEALED_OVERHEAD });
+      this.bump(r.recipient, r.sender, -1);
+      this.usage?.record({ kind: 'deferred', at: now, user: r.recipient, peer: r.sender, outcome: 'expired', bytes: Math.max(0, Number(r.size) - SEALED_OVERHEAD) });
     }
     this.onExpired?.(expired.length);
     this.log.info({ n: expired.length }, 'expired stored messages removed');
     return expired.length;
   }
 }
+
+/** What a deletion needs to know of each row: whose it was, from whom, how large sealed. */
+interface Removed {
+  id: number;
+  recipient: string;
+  sender: string;
+  size: number;
+}
+const REMOVED_COLUMNS = 'id, recipient, sender_aor AS sender, LENGTH(body) AS size';
 
 function add(map: Map<string, number>, key: string, n: number): void {
   const v = (map.get(key) ?? 0) + n;

@@ -7,7 +7,7 @@ import { withoutFirstVia } from '../../sip/message/via-bytes.js';
 import type { LocationService, Binding } from '../../core/location-service.js';
 import type { LocalDomain } from '../../core/local-domain.js';
 import { fork, branchesFor } from '../../core/forker.js';
-import type { DeferredStore } from '../deferred/deferred-store.js';
+import { refusalReason, type DeferredStore } from '../deferred/deferred-store.js';
 import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
 import type { SenderIdentity } from '../participating/originating-policy.js';
 import { messageToDevice } from '../device-request.js';
@@ -61,8 +61,12 @@ export class MessageHandler {
    */
   async handle(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<void> {
     const outcome = await this.deliver(req, sender, recipient, storeOnly);
-    if (outcome.response) this.relay(tx, outcome.response);
-    else this.stack.reply(tx, 202, 'Accepted');
+    const notStored = outcome.status < 300 && this.capture !== null && this.capture.refusedForSender(req, sender.aor, this.domain.aor(recipient));
+    // H3: delivered, but the sender's storage quota keeps her copy out; RFC 3261 §20.43 lets the
+    // server that adds a Warning name itself as warn-agent, 399 is the miscellaneous warn-code
+    const warning = notStored ? { warning: `399 ${this.stack.advertisedHost} "Not stored: storage quota reached"` } : undefined;
+    if (outcome.response) this.relay(tx, outcome.response, warning);
+    else this.stack.reply(tx, 202, 'Accepted', { headers: warning });
     // C5: after the answer, and only into a buffer (the usage recorder commits in batches)
     this.usage?.record({ kind: 'pager', user: sender.aor, peer: this.domain.aor(recipient), outcome: messageOutcome(outcome.status, outcome.response === undefined), status: outcome.status, reason: outcome.reason, bytes: req.body.length });
     // H1: an accepted message (2xx or stored) goes into the conversations that record it
@@ -118,8 +122,8 @@ export class MessageHandler {
     this.onOutcome?.(result.stored ? 'stored' : 'refused');
     if (!result.stored) {
       // RFC 3261 §21.4.18 480 with Retry-After (§20.33): the store drains when the recipient comes online
-      const reason = result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient';
-      throw new SipError(480, reason, { 'Retry-After': String(this.opts.storeFullRetryAfter) });
+      // a recipient over their storage quota (H3) is told the same way: live delivery would still work
+      throw new SipError(480, refusalReason(result.refusal), { 'Retry-After': String(this.opts.storeFullRetryAfter) });
     }
   }
 
@@ -135,9 +139,10 @@ export class MessageHandler {
   }
 
   /** Sends a device's response back to the sender without our Via (RFC 3261 §16.7 step 9). */
-  private relay(tx: ServerTransaction, res: SipResponse): void {
-    // cut from the bytes received when they are plain enough, else serialised from the parse
-    const wire = res.raw === null ? null : withoutFirstVia(res.raw);
+  private relay(tx: ServerTransaction, res: SipResponse, extra?: Record<string, string>): void {
+    if (extra) for (const [name, value] of Object.entries(extra)) res.headers.append(name, value);
+    // cut from the bytes received when they are plain enough (and not added to), else serialised from the parse
+    const wire = res.raw === null || extra ? null : withoutFirstVia(res.raw);
     res.setVias(withoutTopVia(res.headers.all('via')));
     tx.respond(res, wire ?? undefined);
   }

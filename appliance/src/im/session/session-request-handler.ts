@@ -13,7 +13,7 @@ import type { LocationService } from '../../core/location-service.js';
 import { branchesFor, type Branch } from '../../core/forker.js';
 import type { OriginatingPolicy, SenderIdentity } from '../participating/originating-policy.js';
 import type { TerminatingPolicy } from '../participating/terminating-policy.js';
-import type { DeferredStore } from '../deferred/deferred-store.js';
+import { refusalReason, type DeferredStore } from '../deferred/deferred-store.js';
 import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
 import type { Logger } from '../../log.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
@@ -336,7 +336,7 @@ export class SessionRequestHandler {
       receivedAt: Date.now(),
     });
     if (!result.stored) {
-      m.report(480, result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient');
+      m.report(480, refusalReason(result.refusal));
       return;
     }
     if (this.s.location.lookup(this.s.domain.aor(recipient)).length > 0) this.s.delivery.scheduleRetry(recipient, 1);
