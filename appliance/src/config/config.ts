@@ -263,6 +263,9 @@ export const ConfigSchema = z
         flushMs: z.number().int().min(10).max(60_000).default(1000),
         /** records that are committed at once without waiting for flushMs */
         maxBatch: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     quota: z
       .object({
         /** bytes of stored conversations plus deferred messages each user may keep, unless given their own quota (H3); 100 MiB */

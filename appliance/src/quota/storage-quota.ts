@@ -163,7 +163,7 @@ export class StorageQuota {
         (user === undefined ? '' : ' WHERE c.owner = ?') +
         ' GROUP BY c.owner';
       const conv = (await em.query(convSql, user === undefined ? [] : [this.opts.domain.aor(user)])) as { owner: string; bytes: number }[];
-      // deferred bodies are sealed: the ledger counts them as sent (message-cipher.ts SEALING_OVERHEAD)
+      // deferred bodies are sealed: the ledger counts them as sent (message-cipher.ts SEALED_OVERHEAD)
       const defSql =
         'SELECT recipient, SUM(MAX(LENGTH(body) - 28, 0)) AS bytes FROM deferred_messages WHERE sender_aor != ?' + (user === undefined ? '' : ' AND recipient = ?') + ' GROUP BY recipient';
       const def = (await em.query(defSql, user === undefined ? [this.opts.serviceAor] : [this.opts.serviceAor, user])) as { recipient: string; bytes: number }[];

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** What sealing adds to a deferred body (AES-GCM IV 12 + tag 16, message-cipher.ts): the ledger counts the body as sent. */
-const SEALING_OVERHEAD = 28;
+const SEALED_OVERHEAD = 28;
 
 /**
  * Storage quotas (issue 11, H3): the per-user usage ledger and the per-user quota overrides.
@@ -32,7 +32,7 @@ export class StorageQuota1764730000000 implements MigrationInterface {
     );
     await q.query(
       `INSERT INTO "storage_usage" ("username", "deferred_bytes")
-       SELECT "recipient", SUM(MAX(LENGTH("body") - ${SEALING_OVERHEAD}, 0)) FROM "deferred_messages" GROUP BY "recipient"
+       SELECT "recipient", SUM(MAX(LENGTH("body") - ${SEALED_OVERHEAD}, 0)) FROM "deferred_messages" GROUP BY "recipient"
        ON CONFLICT ("username") DO UPDATE SET "deferred_bytes" = excluded."deferred_bytes"`,
     );
   }
