@@ -32,7 +32,7 @@ export interface StorageAccount {
 }
 
 /** Why a message was not stored. */
-export type AppendRefusal = { refused: 'notification' } | { refused: 'gone' } | { refused: 'quota'; reason: string };
+export type AppendRefusal = { refused: 'notification' } | { refused: 'gone' } | { refused: 'quota'; reason: string } | { refused: 'profile'; reason: string };
 
 export interface ConversationStoreOptions {
   /** index the words of text messages for keyword search (conversation_fts) */
@@ -56,6 +56,8 @@ export class ConversationStore {
   /** owners with at least one recording conversation (a cheap first test on the pager's path) */
   private readonly recordingOwners = new Map<string, number>();
   account: StorageAccount | null = null;
+  /** the owner's service profile (Y1): null when `owner` may store, else why not; asked before the quota */
+  gate: ((owner: string) => string | null) | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -123,12 +125,14 @@ export class ConversationStore {
 
   /**
    * Stores one message in a conversation, stamped now. IMDNs are not content and are not stored;
-   * past the owner's quota nothing is stored (the caller says so; live delivery is not its business).
+   * for an owner whose profile allows no storage, or past the owner's quota, nothing is stored (the caller says so; live delivery is not its business).
    */
   async append(conversation: ConversationRow, m: NewConversationMessage, at = Date.now()): Promise<ReadMessage | AppendRefusal> {
     const content = storableContent(m.contentType, m.body);
     if (content.notification) return { refused: 'notification' };
     const bytes = m.body.length;
+    const barred = this.gate?.(conversation.owner) ?? null;
+    if (barred !== null) return { refused: 'profile', reason: barred };
     const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
     if (refusal !== null) return { refused: 'quota', reason: refusal };
     const sealed = this.cipher.encrypt(m.body, aad(conversation.publicId));

@@ -1,6 +1,6 @@
 import type { LocalDomain } from '../../core/local-domain.js';
 import type { LocationService } from '../../core/location-service.js';
-import type { DeferredStore } from '../deferred/deferred-store.js';
+import { refusalReason, type DeferredStore } from '../deferred/deferred-store.js';
 import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
 import type { AbsentRecipient } from './room.js';
 
@@ -22,7 +22,7 @@ export function roomDeferred(s: RoomDeferredServices): AbsentRecipient {
     const recipient = s.domain.userOf(toAor);
     if (recipient === null) return { status: 404, comment: 'Not Found' };
     const result = await s.store.add({ recipient, fromHeader: `<${from.aor}>`, senderAor: from.aor, contentType, body: Buffer.from(body), receivedAt: Date.now() });
-    if (!result.stored) return { status: 480, comment: result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient' };
+    if (!result.stored) return { status: 480, comment: refusalReason(result.refusal) };
     if (s.location.lookup(s.domain.aor(recipient)).length > 0) s.delivery.scheduleRetry(recipient, 1);
     return { status: 200, comment: 'Stored for later delivery' };
   };

@@ -22,7 +22,14 @@ export interface DeferredLimits {
 }
 
 /** Why a message could not be given a place in the store. */
-export type StoreRefusal = 'recipient-full' | 'sender-share-full';
+export type StoreRefusal = 'recipient-full' | 'sender-share-full' | 'profile';
+
+/** What the sender is told (480 reason, MSRP REPORT comment) for each refusal. */
+export function refusalReason(refusal: StoreRefusal): string {
+  if (refusal === 'recipient-full') return "Recipient's message store is full";
+  if (refusal === 'profile') return "Recipient's service profile does not allow storing messages";
+  return 'Too many of your messages are waiting for this recipient';
+}
 
 /**
  * Durable store-and-forward for pager messages (P2). `add` resolves only after
@@ -42,6 +49,8 @@ export class DeferredStore {
   private readonly counts = new Map<string, number>();
   private readonly bySender = new Map<string, number>();
   private readonly writes: WriteQueue;
+  /** the recipient's service profile (Y1): false when nothing may be stored for them */
+  gate: ((recipient: string) => boolean) | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -78,9 +87,11 @@ export class DeferredStore {
 
   /**
    * Stores a message; resolves after its commit (P2: the 202 follows durability). Refused,
-   * with nothing written, when the recipient's store or the sender's share of it is full.
+   * with nothing written, when the recipient's store or the sender's share of it is full, or the
+   * recipient's service profile allows no storage.
    */
   async add(m: NewDeferredMessage): Promise<{ stored: true } | { stored: false; refusal: StoreRefusal }> {
+    if (this.gate !== null && !this.gate(m.recipient)) return { stored: false, refusal: 'profile' };
     if (this.pendingFor(m.recipient) >= this.limits.maxPerUser) return { stored: false, refusal: 'recipient-full' };
     if (this.pendingFrom(m.recipient, m.senderAor) >= this.limits.maxPerSender) return { stored: false, refusal: 'sender-share-full' };
     this.bump(m.recipient, m.senderAor, 1);

@@ -7,7 +7,7 @@ import { withoutFirstVia } from '../../sip/message/via-bytes.js';
 import type { LocationService, Binding } from '../../core/location-service.js';
 import type { LocalDomain } from '../../core/local-domain.js';
 import { fork, branchesFor } from '../../core/forker.js';
-import type { DeferredStore } from '../deferred/deferred-store.js';
+import { refusalReason, type DeferredStore } from '../deferred/deferred-store.js';
 import type { DeferredDelivery } from '../deferred/deferred-delivery.js';
 import type { SenderIdentity } from '../participating/originating-policy.js';
 import { messageToDevice } from '../device-request.js';
@@ -113,8 +113,9 @@ export class MessageHandler {
     this.onOutcome?.(result.stored ? 'stored' : 'refused');
     if (!result.stored) {
       // RFC 3261 §21.4.18 480 with Retry-After (§20.33): the store drains when the recipient comes online
-      const reason = result.refusal === 'recipient-full' ? "Recipient's message store is full" : 'Too many of your messages are waiting for this recipient';
-      throw new SipError(480, reason, { 'Retry-After': String(this.opts.storeFullRetryAfter) });
+      // a profile without storage is no passing state: no Retry-After then
+      const retry: Record<string, string> = result.refusal === 'profile' ? {} : { 'Retry-After': String(this.opts.storeFullRetryAfter) };
+      throw new SipError(480, refusalReason(result.refusal), retry);
     }
   }
 

@@ -13,6 +13,7 @@ import type { MessageHandler } from './message-handler.js';
 import type { ListResolver } from '../../xdms/list-resolver.js';
 import { MessageExploder } from '../controlling/message-exploder.js';
 import { readRecipientList } from '../controlling/recipient-list.js';
+import type { ProfilePolicy } from '../participating/profile-policy.js';
 
 /** RFC 5365 §6: the option tag a sender may require of a MESSAGE URI-list service. */
 const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
@@ -24,6 +25,9 @@ const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
  * delivery preference, and the pager delivers it or stores it.
  */
 export class MessageRequestHandler {
+  /** the users' service profiles (Y1, Y3); null: every user may do everything */
+  profiles: ProfilePolicy | null = null;
+
   constructor(
     private readonly auth: Authenticator,
     private readonly users: UserDirectory,
@@ -47,6 +51,8 @@ export class MessageRequestHandler {
     if (recipient === undefined) throw new SipError(404, 'Not Found');
     if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
     checkRequire(req);
+    // Y1/Y3: both users' profiles (IM allowed, size, content type) before anything is delivered or stored
+    this.profiles?.checkPager(sender.username, recipient.username, req.headers.get('content-type') ?? 'text/plain', req.body);
     // the recipient's block list (Y2): 403 for block, a silent 202 for polite-block
     if ((await this.terminating.check(recipient.username, sender.aor)) === 'discard') {
       this.pager.acceptSilently(tx);
@@ -65,6 +71,11 @@ export class MessageRequestHandler {
     const group = this.exploder.isFactory(name) ? null : await this.lists.groupMembers(uri);
     if (!this.exploder.isFactory(name) && group === null) throw new SipError(404, 'Not Found');
     MessageExploder.guard(req);
+    // Y1: a list or group MESSAGE is group chat; Y3: the sender's own size and type limits
+    if (this.profiles !== null) {
+      this.profiles.requireGroupChat(sender.username, 'sender');
+      this.profiles.checkContent(sender.username, 'sender', req.headers.get('content-type') ?? 'text/plain', req.body);
+    }
     const unsupported = req.tokens('require').filter((t) => t !== RECIPIENT_LIST_MESSAGE);
     if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
     if (group === null) {
