@@ -9,6 +9,7 @@ import { openStore } from './store/data-source.js';
 import { warnIfReadableByOthers } from './store/data-folder.js';
 import { UserDirectory } from './core/user-directory.js';
 import { ServiceProfiles } from './core/service-profiles.js';
+import { profileRoutes } from './admin/profile-routes.js';
 import { ProfilePolicy } from './im/participating/profile-policy.js';
 import { LocalDomain } from './core/local-domain.js';
 import { Authenticator } from './core/authenticator.js';
@@ -372,13 +373,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       { auth, store: documents, domain, validator, resolver: lists, indexes: uniqueIndexes, parsed, edits, onOperation: (k) => void (k === 'read' ? xcapOps.reads++ : xcapOps.writes++) },
     );
     const audit = new AuditLog(ds);
-    const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain);
+    const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain, profiles);
     const openapi = openApiDocument(VERSION);
     const api = adminApi(
       {
         ...sessionRoutes(new ConsoleAccounts(ds), sessions, new LoginThrottle(config.admin.throttle), audit),
         openapi: async () => openapi as Record<string, unknown>,
         ...usersRoutes(ds, manage, location, domain, (name) => provisioningUrl(httpBaseUrl, name)),
+        ...profileRoutes(manage),
         ...xdmsRoutes({
           store: documents,
           writes: { store: documents, validator, indexes: new Map(uniqueIndexes.map((i) => [i.auid, i])), resolver: lists, retryAfterSeconds },

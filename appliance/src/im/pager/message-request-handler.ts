@@ -71,15 +71,15 @@ export class MessageRequestHandler {
     const group = this.exploder.isFactory(name) ? null : await this.lists.groupMembers(uri);
     if (!this.exploder.isFactory(name) && group === null) throw new SipError(404, 'Not Found');
     MessageExploder.guard(req);
-    // Y1: a list or group MESSAGE is group chat; Y3: the sender's own size and type limits
-    if (this.profiles !== null) {
-      this.profiles.requireGroupChat(sender.username, 'sender');
-      this.profiles.checkContent(sender.username, 'sender', req.headers.get('content-type') ?? 'text/plain', req.body);
-    }
+    // Y1: a list or group MESSAGE is group chat
+    this.profiles?.requireGroupChat(sender.username, 'sender');
     const unsupported = req.tokens('require').filter((t) => t !== RECIPIENT_LIST_MESSAGE);
     if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
     if (group === null) {
-      this.exploder.explode(req, tx, sender, uri, await readRecipientList(req, this.lists), false);
+      const list = await readRecipientList(req, this.lists);
+      // Y3: the sender's own size and type limits, on the message part (not the URI list)
+      this.profiles?.checkContent(sender.username, 'sender', list.contentType, list.payload);
+      this.exploder.explode(req, tx, sender, uri, list, false);
       return;
     }
     // a private group takes messages from its members only (the group's join rule)
@@ -87,6 +87,7 @@ export class MessageRequestHandler {
       throw new SipError(403, 'Only members may send to this group');
     }
     const message = { contentType: req.headers.get('content-type') ?? 'text/plain', payload: req.body, members: group.members };
+    this.profiles?.checkContent(sender.username, 'sender', message.contentType, message.payload);
     this.exploder.explode(req, tx, sender, uri, message, true);
   }
 }
