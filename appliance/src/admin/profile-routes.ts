@@ -5,8 +5,8 @@ import type { Handlers } from './admin-api.js';
 import { ApiError } from './api-error.js';
 
 /** The API's view of a profile: what applies, and the user's own overrides. */
-function view(profile: ServiceProfile, overrides: ProfileOverrides): Profile {
-  return { ...profile, contentTypes: [...profile.contentTypes], overrides: { ...overrides } };
+function view(profile: ServiceProfile, defaults: ServiceProfile, overrides: ProfileOverrides): Profile {
+  return { ...profile, contentTypes: [...profile.contentTypes], defaults: { ...defaults, contentTypes: [...defaults.contentTypes] }, overrides: { ...overrides } };
 }
 
 function fromUserError(err: unknown): never {
@@ -25,13 +25,13 @@ export function profileRoutes(manage: UserManagement): Pick<Handlers, 'getProfil
   return {
     async getProfile({ params }) {
       const { profile, overrides } = await manage.profile(params.name).catch((e: unknown) => fromUserError(e));
-      return view(profile, overrides);
+      return view(profile, manage.profiles!.defaults, overrides);
     },
 
     async updateProfile(req) {
       const { username, before, after, profile } = await manage.setProfile(req.params.name, req.body).catch((e: unknown) => fromUserError(e));
       await req.audit('user.profile', username, before, after);
-      return view(profile, after);
+      return view(profile, manage.profiles!.defaults, after);
     },
   };
 }

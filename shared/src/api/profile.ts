@@ -23,9 +23,10 @@ const profileFields = {
   contentTypes: z.array(MediaRangeSchema).max(100),
 };
 
-/** A user's service profile (Y1, Y3): what applies, and which of it is the user's own (null: the default). */
+/** A user's service profile (Y1, Y3): what applies, the configured defaults, and the user's own overrides (null: the default). */
 export const ProfileSchema = z.object({
   ...profileFields,
+  defaults: z.object(profileFields),
   overrides: z.object({
     im: profileFields.im.nullable(),
     groupChat: profileFields.groupChat.nullable(),
