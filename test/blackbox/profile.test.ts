@@ -26,7 +26,7 @@ beforeAll(async () => {
   await addConsoleAccount(app, 'helpdesk', 'helpdesk-password-1', 'support');
   admin = await login(app, 'root', 'root-password-1');
   support = await login(app, 'helpdesk', 'helpdesk-password-1');
-});
+}, 120_000);
 afterAll(async () => {
   for (const d of devices) d.close();
   for (const c of clients) c.close();
@@ -230,8 +230,9 @@ describe('service profile: admin API and CLI', () => {
     expect(out).toContain('content-types: text/plain,text/html\n');
     expect(out).toContain('max-message-bytes: 2048\n');
     // the server's cache reloads when another process commits (waiting for the 403 that says so)
-    await eventually(async () => statusLine(await send('alice', 'bob', 'after the CLI')) === 'SIP/2.0 403 The recipient does not take instant messages');
+    await eventually(async () => statusLine(await send('alice', 'bob', 'after the CLI')) === 'SIP/2.0 403 The recipient does not take instant messages', 30_000);
     expect(await app.cli('user', 'profile', 'bob', '--im', 'default', '--content-types', 'default', '--max-message-bytes', 'default')).toContain('im: on (default)');
     await expect(app.cli('user', 'profile', 'bob', '--im', 'maybe')).rejects.toThrow(/--im takes on, off or default/);
-  });
+    // four CLI processes (a Node start each) and a reload: seconds on a loaded machine
+  }, 120_000);
 });
