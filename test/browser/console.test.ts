@@ -244,19 +244,20 @@ describe('the admin console in a browser', () => {
   });
 
   it("edits alice's service profile: IM off and a size limit hold on the wire, and back to the defaults (Y1, Y3)", async () => {
-    const bob = { name: 'bob', password: 'bob-pw' };
+    // alice sends (bob's password was reset above, and dora is on alice's block list)
+    const alice = { name: 'alice', password: 'alice-pw' };
     await tab.page.getByRole('tab', { name: 'Service profile' }).click();
     await tab.page.getByTestId('profile-form').waitFor();
     await tab.page.getByRole('textbox', { name: 'Largest message (bytes)' }).fill('10');
     await tab.page.getByTestId('profile-save').click();
     await eventually(async () => ((await (await api.request('GET', '/users/alice/profile')).json()) as { maxMessageBytes: number }).maxMessageBytes === 10, 5000);
     await tab.shoot('user-profile');
-    expect(statusLine(await sendMessage(app, bob, 'alice', 'more than ten bytes'))).toBe('SIP/2.0 413 Message too large for the recipient (at most 10 bytes)');
+    expect(statusLine(await sendMessage(app, alice, 'dora', 'more than ten bytes'))).toBe('SIP/2.0 413 Message too large for your account (at most 10 bytes)');
     await tab.page.getByTestId('profile-im').click();
     await tab.page.getByRole('option', { name: 'Off', exact: true }).click();
     await tab.page.getByTestId('profile-save').click();
     await eventually(async () => ((await (await api.request('GET', '/users/alice/profile')).json()) as { im: boolean }).im === false, 5000);
-    expect(statusLine(await sendMessage(app, bob, 'alice', 'hi'))).toBe('SIP/2.0 403 The recipient does not take instant messages');
+    expect(statusLine(await sendMessage(app, alice, 'dora', 'hi'))).toBe('SIP/2.0 403 Instant messaging is not allowed for your account');
     // back to the defaults: the option naming the default, and an empty size
     await tab.page.getByTestId('profile-im').click();
     await tab.page.getByRole('option', { name: 'Default (On)' }).click();
