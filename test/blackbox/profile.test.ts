@@ -6,6 +6,7 @@ import { RawClient, headerOf } from '../support/raw-client.js';
 import { registerContact, withDigest } from '../support/sip-user.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 import { ChatClient } from '../support/msrp-client.js';
+import { putGroupRooms } from '../support/rooms.js';
 
 // Y1/Y3: every user's service profile, enforced on the wire. history.storeAll stores every pager
 // conversation, so the storage switch is seen on conversations too.
@@ -198,6 +199,29 @@ describe('service profile: one-to-one sessions and MSRP (Y1, Y3)', () => {
     expect((await bCall.session.send('text/plain', Buffer.from('fits'))).status).toBe(200);
     expect(await got).toBe('fits');
     await bob.bye(bCall);
+  });
+});
+
+describe('service profile: chat rooms (Y1, Y3)', () => {
+  async function chat(name: Name): Promise<ChatClient> {
+    const c = await ChatClient.connect(app, name, `${name}-pw`);
+    clients.push(c);
+    return c;
+  }
+
+  it("refuses a user without group chat a room (403), and holds a participant's messages to their own profile (MSRP 415, 413)", async () => {
+    expect(await putGroupRooms(app, 'alice', [{ name: 'lounge' }])).toBe(201);
+    await setProfile('hal', { groupChat: false });
+    expect(statusLine((await (await chat('hal')).invite('lounge')).final)).toBe('SIP/2.0 403 Group chat is not allowed for your account');
+    await setProfile('frank', { maxMessageBytes: 300, contentTypes: ['text/plain'] });
+    const call = await (await chat('frank')).invite('lounge', { acceptTypes: ['message/cpim'] });
+    expect(statusLine(call.final)).toBe('SIP/2.0 200 OK');
+    expect(call.peerMedia!.acceptWrappedTypes).toEqual(['text/plain']);
+    expect(call.peerMedia!.maxSize).toBe(300);
+    const wrapped = (type: string, text: string) => Buffer.from(`From: <sip:frank@${D}>\r\nTo: <sip:lounge@${D}>\r\n\r\nContent-Type: ${type}\r\n\r\n${text}`);
+    expect((await call.session.send('message/cpim', wrapped('image/png', 'png'))).status).toBe(415);
+    expect((await call.session.send('message/cpim', wrapped('text/plain', 'x'.repeat(400)))).status).toBe(413);
+    expect((await call.session.send('message/cpim', wrapped('text/plain', 'hello room'))).status).toBe(200);
   });
 });
 

@@ -263,8 +263,18 @@ export class RoomFocus {
     const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
+    // Y3: what the joiner sends is held to their own profile (MSRP 413/415), and our answer says so
+    const user = this.s.domain.userOf(aor);
+    let wrapped = ['*'];
+    let maxBytes = this.opts.maxMessageBytes;
+    if (this.profiles !== null && user !== null) {
+      leg.policy = this.profiles.msrpPolicy([user]);
+      const narrowed = this.profiles.narrowMedia({ ...offer, acceptTypes: ['message/cpim'], acceptWrappedTypes: wrapped }, [user], maxBytes);
+      wrapped = narrowed.media.acceptWrappedTypes;
+      maxBytes = narrowed.maxMessageBytes;
+    }
     // RFC 7701: the focus says it takes nicknames and private messages (a=chatroom)
-    const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint, undefined, ['nickname', 'private-messages']);
+    const ours = answerFor(leg, offer, ['message/cpim'], wrapped, maxBytes, endpoint, undefined, ['nickname', 'private-messages']);
     room.join(participant);
     this.dialogs.set(`${req.callId}|${tag}`, { room, participant, media: { local: ours.sdp, remotePath: offer.path } });
     this.watch(participant);
