@@ -175,7 +175,10 @@ describe('service profile: one-to-one sessions and MSRP (Y1, Y3)', () => {
     expect(statusLine((await gina.invite('bob')).final)).toBe('SIP/2.0 403 Instant messaging is not allowed for your account');
     const bob = await chat('bob');
     expect(statusLine((await bob.invite('gina')).final)).toBe('SIP/2.0 403 The recipient does not take instant messages');
-    await setProfile('gina', { im: null });
+    // an offer whose every accept-type the callee's profile refuses leaves nothing to exchange (RFC 4975 §8.6)
+    await setProfile('gina', { im: null, contentTypes: ['image/png'] });
+    expect(statusLine((await bob.invite('gina', { acceptTypes: ['text/plain'] })).final)).toBe('SIP/2.0 488 No content type both users may exchange');
+    await setProfile('gina', { contentTypes: null });
   });
 
   it("offers a=accept-types and a=max-size from both profiles, and answers MSRP 415 and 413 to SENDs outside them", async () => {

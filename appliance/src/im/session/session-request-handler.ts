@@ -192,6 +192,8 @@ export class SessionRequestHandler {
     // Y3: what both users' profiles take is what our SDP offers and answers (a=accept-types, a=max-size)
     const limits = this.limitsOf([sender.username, callee]);
     const callerOffer = limits.narrow(offer);
+    // RFC 4975 §8.6: an MSRP media line needs accept-types; none left means nothing may be exchanged
+    if (!passthrough && callerOffer.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
     if (bindings.length === 0) {
       if (session.kind === 'large-message') return this.acceptForStorage(tx, session, sender, callee, offer, discard, tag, contact);
       throw new SipError(480, 'Recipient is not available');
@@ -258,6 +260,7 @@ export class SessionRequestHandler {
     let answer: MsrpMedia;
     try {
       answer = readMsrpMedia(res.body.toString('utf8'));
+      if (limits.narrow(answer).acceptTypes.length === 0) throw new SdpError('no content type both users may exchange');
     } catch (err) {
       closeLegs();
       sendBye(stack, calleeDlg, 'Unusable SDP answer');
@@ -323,6 +326,8 @@ export class SessionRequestHandler {
     // Y1: storing is the only way to this callee now, and their profile allows none
     if (!discard && this.s.profiles !== undefined && !this.s.profiles.of(callee).storage) throw new SipError(480, refusalReason('profile'));
     const limits = this.limitsOf([sender.username, callee]);
+    const any = limits.narrow({ ...offer, acceptTypes: ['*'], acceptWrappedTypes: [] });
+    if (any.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
     const leg = this.s.endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     session.loneLeg = leg;
@@ -332,7 +337,6 @@ export class SessionRequestHandler {
       if (!discard) void this.storeAbsent(session, m, 'callee', sender, callee);
     };
     leg.policy = limits.policy;
-    const any = limits.narrow({ ...offer, acceptTypes: ['*'], acceptWrappedTypes: [] });
     const ours = answerFor(leg, offer, any.acceptTypes, any.acceptWrappedTypes, limits.maxMessageBytes, this.s.endpoint, 'recvonly');
     session.callerMedia = { local: ours.sdp, remotePath: offer.path };
     this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'Stored for later delivery');
