@@ -10,6 +10,8 @@ import { UserDirectory, UserError } from './core/user-directory.js';
 import { UserManagement } from './core/user-management.js';
 import { ImportFormatError } from './core/user-import.js';
 import { USER_NAME_RULE } from './core/user-names.js';
+import { ServiceProfiles } from './core/service-profiles.js';
+import { registerProfileCommand } from './core/profile-cli.js';
 import { LocalDomain } from './core/local-domain.js';
 import { DocumentStore } from './xdms/document-store.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
@@ -71,7 +73,7 @@ async function withStore(fn: (ds: DataSource, cfg: Config) => Promise<void>): Pr
 }
 
 /** Records a change made from the command line in the audit log (actor `cli`), like the API's. */
-type CliAudit = (action: string, target: string | null, after?: unknown) => Promise<void>;
+type CliAudit = (action: string, target: string | null, after?: unknown, before?: unknown) => Promise<void>;
 
 /** Runs a user-management action: the same service as the admin API (core/user-management.ts). */
 function withUsers(fn: (users: UserManagement, audit: CliAudit) => Promise<void>): Promise<void> {
@@ -82,8 +84,12 @@ function withUsers(fn: (users: UserManagement, audit: CliAudit) => Promise<void>
     stored.account = (await quotaOf(ds, cfg)).deferred;
     const belongings = { deleteDocumentsOf: (aor: string) => documents.deleteOwner(aor), purgeStoredFor: (u: string) => stored.purgeRecipient(u) };
     const log = new AuditLog(ds);
-    const audit: CliAudit = (action, target, after) => log.record({ actor: 'cli', source: 'local', action, target, after });
-    await fn(new UserManagement(new UserDirectory(ds, cfg.domain), belongings, new LocalDomain(cfg.domain, [])), audit);
+    const audit: CliAudit = (action, target, after, before) => log.record({ actor: 'cli', source: 'local', action, target, before, after });
+    const profiles = new ServiceProfiles(ds, cfg.profile);
+    // the overrides in memory for reading; no watching in a one-shot command
+    await profiles.load();
+    profiles.stop();
+    await fn(new UserManagement(new UserDirectory(ds, cfg.domain), belongings, new LocalDomain(cfg.domain, []), profiles), audit);
   });
 }
 
@@ -175,6 +181,8 @@ user
       console.log(`user ${row.username} removed (${documents} documents, ${storedMessages} stored messages)`);
     }),
   );
+
+registerProfileCommand(user, withUsers);
 
 registerAdminCommands(program, (fn) => withStore((ds) => fn(ds)));
 registerQuotaCommands(program, withStore);

@@ -8,6 +8,9 @@ import type { Logger } from './log.js';
 import { openStore } from './store/data-source.js';
 import { warnIfReadableByOthers } from './store/data-folder.js';
 import { UserDirectory } from './core/user-directory.js';
+import { ServiceProfiles } from './core/service-profiles.js';
+import { profileRoutes } from './admin/profile-routes.js';
+import { ProfilePolicy } from './im/participating/profile-policy.js';
 import { LocalDomain } from './core/local-domain.js';
 import { Authenticator } from './core/authenticator.js';
 import { LocationService } from './core/location-service.js';
@@ -144,6 +147,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const ds: DataSource = await openStore(config.dataDir);
   const users = new UserDirectory(ds, config.domain, log);
   await users.load();
+  // service profiles (Y1, Y3): the configured defaults and each user's overrides, in memory
+  const profiles = new ServiceProfiles(ds, config.profile, log);
+  await profiles.load();
+  const profilePolicy = new ProfilePolicy(profiles);
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
   const { cert, key } = config.sip.tls;
@@ -201,6 +208,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   await quota.load(1000);
   store.account = quota.deferred;
   await store.load();
+  // Y1: nothing is stored for a user whose profile allows no storage (the sender gets 480)
+  store.gate = (recipient) => profiles.of(recipient).storage;
   const deliveryTimeoutMs = Math.min(16 * config.sip.timers.T1, 20_000);
   const delivery = new DeferredDelivery(
     stack,
@@ -222,6 +231,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
   await conversations.load();
   conversations.account = quota.conversations;
+  conversations.gate = (owner) => {
+    const user = domain.userOf(owner);
+    return user !== null && !profiles.of(user).storage ? 'Storage is not allowed for this user' : null;
+  };
   pager.capture = new PagerCapture(conversations, { storeAll: config.history.storeAll }, log);
   pager.usage = usage;
   conversations.usage = usage;
@@ -240,6 +253,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // the controlling function's message exploder (P3): the conference factory and group URIs
   const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
+  exploder.profiles = profilePolicy;
+  messages.profiles = profilePolicy;
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   // the HTTP port as clients reach it: XCAP root and provisioning URLs
   const httpBaseUrl = `http://${advertisedHost}:${http?.port ?? 80}`;
@@ -288,7 +303,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new SessionRequestHandler(
-          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log },
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
@@ -299,6 +314,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log, absent: roomDeferred({ domain, location, store, delivery }) },
           { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
         );
+  if (focus !== null) focus.profiles = profilePolicy;
   if (sessionHandler !== null && focus !== null) {
     // the conference event package (RFC 4575, S5): participant lists of the rooms this node owns
     const conference = new ConferencePackage(subscriptions, focus, domain);
@@ -402,7 +418,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       },
     );
     const audit = new AuditLog(ds);
-    const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain);
+    const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain, profiles);
     const openapi = openApiDocument(VERSION);
     const api = adminApi(
       {
@@ -410,6 +426,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
         openapi: async () => openapi as Record<string, unknown>,
         ...usageRoutes(ds, config.domain),
         ...usersRoutes(ds, manage, location, domain, (name) => provisioningUrl(httpBaseUrl, name)),
+        ...profileRoutes(manage),
         ...xdmsRoutes({
           store: documents,
           writes: { store: documents, validator, indexes: new Map(uniqueIndexes.map((i) => [i.auid, i])), resolver: lists, retryAfterSeconds },
@@ -462,6 +479,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       publications.stop();
       location.stop();
       users.stop();
+      profiles.stop();
       stack.close();
       http?.server.close();
       await validator.close();

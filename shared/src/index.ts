@@ -6,6 +6,7 @@ export * from './rules/user-names.js';
 export * from './api/common.js';
 export * from './api/session.js';
 export * from './api/users.js';
+export * from './api/profile.js';
 export * from './api/import.js';
 export * from './api/groups.js';
 export * from './api/deferred.js';

@@ -243,6 +243,32 @@ describe('the admin console in a browser', () => {
     expect(statusLine(await sendMessage(app, { name: 'dora', password: 'dora-pw' }, 'alice', 'after the block'))).toBe('SIP/2.0 403 Forbidden');
   });
 
+  it("edits alice's service profile: IM off and a size limit hold on the wire, and back to the defaults (Y1, Y3)", async () => {
+    // alice sends (bob's password was reset above, and dora is on alice's block list)
+    const alice = { name: 'alice', password: 'alice-pw' };
+    await tab.page.getByRole('tab', { name: 'Service profile' }).click();
+    await tab.page.getByTestId('profile-form').waitFor();
+    await tab.page.getByRole('textbox', { name: 'Largest message (bytes)' }).fill('10');
+    await tab.page.getByTestId('profile-save').click();
+    await eventually(async () => ((await (await api.request('GET', '/users/alice/profile')).json()) as { maxMessageBytes: number }).maxMessageBytes === 10, 5000);
+    await tab.shoot('user-profile');
+    expect(statusLine(await sendMessage(app, alice, 'dora', 'more than ten bytes'))).toBe('SIP/2.0 413 Message too large for your account (at most 10 bytes)');
+    await tab.page.getByTestId('profile-im').click();
+    await tab.page.getByRole('option', { name: 'Off', exact: true }).click();
+    await tab.page.getByTestId('profile-save').click();
+    await eventually(async () => ((await (await api.request('GET', '/users/alice/profile')).json()) as { im: boolean }).im === false, 5000);
+    expect(statusLine(await sendMessage(app, alice, 'dora', 'hi'))).toBe('SIP/2.0 403 Instant messaging is not allowed for your account');
+    // back to the defaults: the option naming the default, and an empty size
+    await tab.page.getByTestId('profile-im').click();
+    await tab.page.getByRole('option', { name: 'Default (On)' }).click();
+    await tab.page.getByRole('textbox', { name: 'Largest message (bytes)' }).fill('');
+    await tab.page.getByTestId('profile-save').click();
+    await eventually(async () => {
+      const p = (await (await api.request('GET', '/users/alice/profile')).json()) as { overrides: Record<string, unknown> };
+      return Object.values(p.overrides).every((v) => v === null);
+    }, 5000);
+  });
+
   it("shows alice's stored messages (count, never bodies) and purges them after a confirmation", async () => {
     // the message dora sent before the block waits for alice, who has no device
     await tab.page.getByRole('menuitem', { name: 'Stored messages' }).click();
@@ -369,6 +395,10 @@ describe('a support account in the console', () => {
     await support.page.getByRole('heading', { name: 'User alice' }).waitFor();
     expect(await support.page.getByRole('switch', { name: 'User enabled' }).count()).toBe(0);
     expect(await support.page.getByRole('button', { name: 'Reset password' }).count()).toBe(0);
+    // the service profile shows, without a way to change it
+    await support.page.getByRole('tab', { name: 'Service profile' }).click();
+    await support.page.getByTestId('profile-form').waitFor();
+    expect(await support.page.getByTestId('profile-save').count()).toBe(0);
   });
 });
 

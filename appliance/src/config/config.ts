@@ -281,6 +281,22 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** the default service profile (Y1, Y3); the admin API and `parley user profile` override it per user */
+    profile: z
+      .object({
+        /** pager MESSAGEs and one-to-one sessions; without, 403 both ways */
+        im: z.boolean().default(true),
+        /** list and group MESSAGEs and chat rooms; without, 403 */
+        groupChat: z.boolean().default(true),
+        /** conversation storage and deferred storage for the user; without, nothing is stored (480 where storing was the only way) */
+        storage: z.boolean().default(true),
+        /** the largest message body a user sends or receives (SIP 413, MSRP 413 and a=max-size) */
+        maxMessageBytes: z.number().int().min(1).max(256 * 2 ** 20).default(16 * 2 ** 20),
+        /** media types a user sends and receives, wildcards like text/* allowed; empty = all (415 with Accept) */
+        contentTypes: z.array(z.string().regex(/^(\*|\*\/\*|[A-Za-z0-9!#$&^_.+-]+\/(\*|[A-Za-z0-9!#$&^_.+-]+))$/, 'a media type: type/subtype, type/* or *')).default([]),
+      })
+      .strict()
+      .prefault({}),
     xdms: z
       .object({
         /**

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { UserRow } from '../store/entities.js';
 import type { LocalDomain } from './local-domain.js';
 import { UserError, type UserDirectory } from './user-directory.js';
+import { ProfileError, type ServiceProfiles } from './service-profiles.js';
+import type { ProfileOverrides, ServiceProfile } from './service-profile.js';
 import { judgeImport, readImportCsv, rejectedCsv, type ImportVerdict } from './user-import.js';
 
 /** What else a user owns: XCAP documents (by owner AOR) and stored messages (by recipient). */
@@ -40,7 +42,35 @@ export class UserManagement {
     readonly users: UserDirectory,
     private readonly belongings: UserBelongings,
     private readonly domain: Pick<LocalDomain, 'aor'>,
+    /** service profiles (Y1, Y3); null where a caller has no use for them */
+    readonly profiles: ServiceProfiles | null = null,
   ) {}
+
+  /** The user's service profile: what applies, and their own overrides. */
+  async profile(name: string): Promise<{ username: string; profile: ServiceProfile; overrides: ProfileOverrides }> {
+    const row = await this.users.find(name);
+    const profiles = this.mustHaveProfiles();
+    return { username: row.username, profile: profiles.of(row.username), overrides: profiles.overridesOf(row.username) };
+  }
+
+  /** Changes the user's overrides (null: back to the default); returns them before and after. */
+  async setProfile(name: string, change: Partial<ProfileOverrides>): Promise<{ username: string; before: ProfileOverrides; after: ProfileOverrides; profile: ServiceProfile }> {
+    const row = await this.users.find(name);
+    const profiles = this.mustHaveProfiles();
+    let outcome;
+    try {
+      outcome = await profiles.update(row.username, change);
+    } catch (err) {
+      if (err instanceof ProfileError) throw new UserError(err.message);
+      throw err;
+    }
+    return { username: row.username, ...outcome, profile: profiles.of(row.username) };
+  }
+
+  private mustHaveProfiles(): ServiceProfiles {
+    if (this.profiles === null) throw new Error('service profiles are not available here');
+    return this.profiles;
+  }
 
   /** Creates a user; without a password one is generated and returned (once). */
   async create(name: string, password: string | undefined, displayName: string | null): Promise<{ row: UserRow; generated?: string }> {
@@ -73,6 +103,7 @@ export class UserManagement {
     const row = await this.users.remove(name);
     const documents = await this.belongings.deleteDocumentsOf(this.domain.aor(row.username));
     const storedMessages = await this.belongings.purgeStoredFor(row.username);
+    await this.profiles?.remove(row.username);
     return { row, documents, storedMessages };
   }
 

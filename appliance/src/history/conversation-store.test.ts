@@ -65,6 +65,18 @@ describe('conversation store (H1)', () => {
     limit = Infinity;
   });
 
+  it("refuses before the quota when the owner's profile allows no storage (the gate), and charges nothing", async () => {
+    const c = store.recordingFor(ALICE, 'pager:sip:bob@parley.test')!;
+    const before = charged.get(ALICE);
+    store.gate = (owner) => (owner === ALICE ? 'Storage is not allowed for this user' : null);
+    try {
+      expect(await store.append(c, text(ALICE, 'not kept'))).toEqual({ refused: 'profile', reason: 'Storage is not allowed for this user' });
+    } finally {
+      store.gate = null;
+    }
+    expect(charged.get(ALICE)).toBe(before);
+  });
+
   it('renames, and deletes a conversation with its messages, index entries and quota charge', async () => {
     const c = store.recordingFor(ALICE, 'pager:sip:bob@parley.test')!;
     expect(await store.rename(c.publicId, 'Lunch')).toBe(true);

@@ -37,7 +37,7 @@ export interface StorageAccount {
 }
 
 /** Why a message was not stored. */
-export type AppendRefusal = { refused: 'notification' } | { refused: 'gone' } | { refused: 'quota'; reason: string };
+export type AppendRefusal = { refused: 'notification' } | { refused: 'gone' } | { refused: 'quota'; reason: string } | { refused: 'profile'; reason: string };
 
 export interface ConversationStoreOptions {
   /** index the words of text messages for keyword search (conversation_fts) */
@@ -63,6 +63,8 @@ export class ConversationStore {
   account: StorageAccount | null = null;
   /** Usage records (C5): each message stored or refused, each conversation deleted with the bytes it freed. */
   usage: UsageSink | null = null;
+  /** the owner's service profile (Y1): null when `owner` may store, else why not; asked before the quota */
+  gate: ((owner: string) => string | null) | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -130,12 +132,14 @@ export class ConversationStore {
 
   /**
    * Stores one message in a conversation, stamped now. IMDNs are not content and are not stored;
-   * past the owner's quota nothing is stored (the caller says so; live delivery is not its business).
+   * for an owner whose profile allows no storage, or past the owner's quota, nothing is stored (the caller says so; live delivery is not its business).
    */
   async append(conversation: ConversationRow, m: NewConversationMessage, at = Date.now()): Promise<ReadMessage | AppendRefusal> {
     const content = storableContent(m.contentType, m.body);
     if (content.notification) return { refused: 'notification' };
     const bytes = m.body.length;
+    const barred = this.gate?.(conversation.owner) ?? null;
+    if (barred !== null) return { refused: 'profile', reason: barred };
     const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
     const peer = (JSON.parse(conversation.peers) as string[])[0] ?? '';
     if (refusal !== null) {

@@ -24,7 +24,7 @@ export interface PagerCaptureOptions {
  * The sender's conversation with the recipient and the recipient's with the sender each get it.
  */
 export class PagerCapture {
-  /** told when a message could not be stored for a user (the quota's business: warnings, usage) */
+  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (warnings, usage) */
   onRefused: ((owner: string, reason: string) => void) | null = null;
 
   constructor(
@@ -78,6 +78,6 @@ export class PagerCapture {
     }
     if (conversation === undefined) return;
     const stored = await this.store.append(conversation, message, at);
-    if ('refused' in stored && stored.refused === 'quota') this.onRefused?.(owner, stored.reason);
+    if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(owner, stored.reason);
   }
 }

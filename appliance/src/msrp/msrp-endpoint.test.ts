@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MsrpEndpoint } from './msrp-endpoint.js';
 import type { ReceivedMessage, ReceivedReport } from './msrp-session.js';
+import { MsrpError } from './msrp-types.js';
 
 const endpoints: MsrpEndpoint[] = [];
 async function endpoint(maxMessageBytes = 2 * 1024 * 1024, bindTimeoutMs = 30_000): Promise<MsrpEndpoint> {
@@ -31,6 +32,18 @@ function next<T>(set: (f: (v: T) => void) => void): Promise<T> {
 }
 
 describe('MsrpEndpoint', () => {
+  it("refuses SENDs past a session's policy (RFC 4975 §7.3.1): 415 on the first chunk's type, 413 on the size; nothing of a refused message is handed on", async () => {
+    const { passive, active } = await pair(await endpoint(), await endpoint());
+    passive.policy = { maxMessageBytes: 10_000, check: (type) => (type.startsWith('text/') ? null : new MsrpError(415, 'not text')) };
+    const got: string[] = [];
+    passive.onMessage = (m) => (got.push(m.body.toString()), m.report(200));
+    // 3 chunks of 4096 bytes: the first one's type is refused, and the message never completes
+    expect(await active.send('image/png', Buffer.alloc(9000, 1))).toMatchObject({ status: 415, comment: 'not text' });
+    expect(await active.send('text/plain', Buffer.alloc(12_000, 0x61))).toMatchObject({ status: 413 });
+    expect((await active.send('text/plain', Buffer.from('fits'))).status).toBe(200);
+    expect(got).toEqual(['fits']);
+  });
+
   it('sends a 1 MiB message in chunks and the peer gets it whole, with a success report', async () => {
     const { passive, active } = await pair(await endpoint(), await endpoint());
     const body = Buffer.alloc(1024 * 1024, 0);

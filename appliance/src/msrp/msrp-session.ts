@@ -1,5 +1,5 @@
 import type { ConnectionUser, MsrpConnection } from './msrp-connection.js';
-import { MsrpError, type MsrpRequest, type MsrpResponse } from './msrp-types.js';
+import { MsrpError, type ByteRange, type MsrpRequest, type MsrpResponse } from './msrp-types.js';
 import { PreparedSend, pathLines } from './prepared-send.js';
 import { Reassembler, type AssembledMessage } from './reassembler.js';
 import { formatByteRange, newIdent, parseByteRange } from './msrp-serializer.js';
@@ -46,6 +46,19 @@ export interface SessionOptions {
   chunkBytes: number;
 }
 
+/**
+ * What a session's user lets through on top of our a=max-size (the service profiles of a
+ * session's users, Y1/Y3): a message's total size, and its content type judged on its first chunk.
+ */
+export interface MessagePolicy {
+  maxMessageBytes: number;
+  /** null when a message of this type (and first chunk) may come, else the failure to answer */
+  check(contentType: string, firstChunk: Buffer): MsrpError | null;
+}
+
+/** refused Message-IDs remembered per session, so that their later chunks get the same answer */
+const MAX_REFUSED = 64;
+
 const STATUS = /^000 (\d{3})(?: (.*))?$/;
 
 /**
@@ -74,6 +87,10 @@ export class MsrpSession implements ConnectionUser {
   onDisconnect: () => void = () => undefined;
   /** the session bound its connection (the peer's first request arrived, or we connected) */
   onBound: () => void = () => undefined;
+  /** the users' limits, checked on every SEND chunk before it is kept (null: only our max-size) */
+  policy: MessagePolicy | null = null;
+  /** messages refused by the policy, by Message-ID: each later chunk of one gets the same status */
+  private readonly refused = new Map<string, MsrpError>();
   private readonly reassembler: Reassembler;
   private closed = false;
   /** the path lines of our requests, for the remote path they were built for */
@@ -190,6 +207,7 @@ export class MsrpSession implements ConnectionUser {
       conn.respond(req, 200);
       return;
     }
+    if (this.policy !== null) this.checkPolicy(this.policy, messageId, range, req.headers.get('content-type'), req.body, req.continuation);
     const done = this.reassembler.add(messageId, range, req.headers.get('content-type'), req.body, req.continuation);
     conn.respond(req, 200);
     if (done === null) return;
@@ -209,6 +227,30 @@ export class MsrpSession implements ConnectionUser {
         this.sendReport(fromPath, done.messageId, done.body.length, status, comment ?? (status === 200 ? 'OK' : 'Failed'));
       },
     });
+  }
+
+  /**
+   * RFC 4975 §7.3.1: a message the receiver will not take is refused on its chunk: 413 when it is
+   * larger than the limit (the sender must stop sending it, §7.1.1), 415 for a media type not
+   * wanted. Later chunks of a refused message get the same answer; nothing of it is kept.
+   */
+  private checkPolicy(policy: MessagePolicy, messageId: string, range: ByteRange, contentType: string | undefined, body: Buffer, continuation: string): void {
+    const earlier = this.refused.get(messageId);
+    if (earlier !== undefined) {
+      if (continuation !== '+') this.refused.delete(messageId);
+      throw earlier;
+    }
+    const end = range.start + body.length - 1;
+    let refusal: MsrpError | null = null;
+    if ((range.total ?? 0) > policy.maxMessageBytes || end > policy.maxMessageBytes) refusal = new MsrpError(413, `Message larger than the service profile allows (at most ${policy.maxMessageBytes} bytes)`);
+    else if (range.start === 1) refusal = policy.check(contentType ?? 'text/plain', body);
+    if (refusal === null) return;
+    this.reassembler.add(messageId, range, contentType, Buffer.alloc(0), '#');
+    if (continuation === '+') {
+      if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+      this.refused.set(messageId, refusal);
+    }
+    throw refusal;
   }
 
   /**

@@ -366,6 +366,36 @@ export const ConversationMessageEntity = new EntitySchema<ConversationMessageRow
   ],
 });
 
+/**
+ * A user's service profile overrides (Y1, Y3): one row per user who differs from the configured
+ * defaults (`profile.*`); a null column follows the default.
+ */
+export interface UserProfileRow {
+  /** the user's canonical (lower-case) name */
+  username: string;
+  im: boolean | null;
+  groupChat: boolean | null;
+  storage: boolean | null;
+  maxMessageBytes: number | null;
+  /** JSON array of media ranges, or null */
+  contentTypes: string | null;
+  updatedAt: number;
+}
+
+export const UserProfileEntity = new EntitySchema<UserProfileRow>({
+  name: 'UserProfile',
+  tableName: 'user_profiles',
+  columns: {
+    username: { type: String, primary: true },
+    im: { type: Boolean, nullable: true },
+    groupChat: { type: Boolean, name: 'group_chat', nullable: true },
+    storage: { type: Boolean, nullable: true },
+    maxMessageBytes: { type: Number, name: 'max_message_bytes', nullable: true },
+    contentTypes: { type: 'text', name: 'content_types', nullable: true },
+    updatedAt: { type: 'bigint', name: 'updated_at', transformer: numeric() },
+  },
+});
+
 /** SQLite hands bigint columns back as numbers or strings depending on size; we keep ms numbers. */
 function numeric() {
   return { to: (v: number) => v, from: (v: string | number | null) => (v === null ? 0 : Number(v)) };

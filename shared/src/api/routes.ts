@@ -14,6 +14,7 @@ import {
   UserParamsSchema,
 } from './users.js';
 import { ImportQuerySchema, ImportResultSchema } from './import.js';
+import { ProfileSchema, UpdateProfileRequestSchema } from './profile.js';
 import { BlockedBodySchema, BlockedSchema, GroupBodySchema, GroupListSchema, GroupParamsSchema, GroupSchema } from './groups.js';
 import { DeferredListSchema, DeferredParamsSchema, DeferredQuerySchema, PurgeResultSchema } from './deferred.js';
 import { StatusSchema } from './status.js';
@@ -64,6 +65,8 @@ export const ROUTES = {
   getUser: route({ method: 'GET', path: '/users/:name', summary: 'One user', params: UserParamsSchema, status: 200, response: UserDetailSchema, roles: ANYONE }),
   updateUser: route({ method: 'PATCH', path: '/users/:name', summary: 'Change display name, disable or enable', params: UserParamsSchema, body: UpdateUserRequestSchema, status: 200, response: UserDetailSchema, roles: ADMIN }),
   resetPassword: route({ method: 'POST', path: '/users/:name/password', summary: "Set or generate a user's password", params: UserParamsSchema, body: PasswordResetRequestSchema, status: 200, response: PasswordResetResponseSchema, roles: ADMIN }),
+  getProfile: route({ method: 'GET', path: '/users/:name/profile', summary: "A user's service profile (IM, group chat, storage, size and type limits)", params: UserParamsSchema, status: 200, response: ProfileSchema, roles: ANYONE }),
+  updateProfile: route({ method: 'PATCH', path: '/users/:name/profile', summary: "Change a user's service profile (null: back to the default)", params: UserParamsSchema, body: UpdateProfileRequestSchema, status: 200, response: ProfileSchema, roles: ADMIN }),
   deleteUser: route({ method: 'DELETE', path: '/users/:name', summary: 'Delete a user, their XCAP documents and their stored messages', params: UserParamsSchema, status: 200, response: DeleteUserResponseSchema, roles: ADMIN }),
 
   listGroups: route({ method: 'GET', path: '/users/:name/groups', summary: "A user's groups", params: UserParamsSchema, status: 200, response: GroupListSchema, roles: ANYONE, etag: true }),

@@ -16,6 +16,7 @@ import type { Logger } from '../../log.js';
 import { markExploded, refuseIfExploded } from './loop-guard.js';
 import { historyList, withHistory } from './copy-control.js';
 import { messageOutcome } from '../../usage/usage-types.js';
+import type { ProfilePolicy } from '../participating/profile-policy.js';
 
 /** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
 export const REPORT_HEADER = 'P-Parley-Report';
@@ -45,6 +46,8 @@ interface FanOut {
   service: string;
   contentType: string;
   payload: Buffer;
+  /** the sender's content before copy control wrapped it: what recipients' profiles judge (Y3) */
+  original: { contentType: string; payload: Buffer };
   maxForwards: number;
   toGroup: boolean;
   /** the message's own bytes, without the copy-control list (usage records) */
@@ -74,6 +77,9 @@ interface CopyOutcome {
  * recipients left out and anonymized ones counted, not named (copy-control.ts).
  */
 export class MessageExploder {
+  /** the members' service profiles (Y1, Y3): a member without group chat, or whose limits the message passes, gets no copy */
+  profiles: ProfilePolicy | null = null;
+
   constructor(
     private readonly stack: SipStack,
     private readonly domain: LocalDomain,
@@ -116,7 +122,7 @@ export class MessageExploder {
     // RFC 5364/5365 copy control: every copy says who else got it (to and cc), never the bcc
     const history = historyList(message.members);
     const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
-    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length };
+    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, original: { contentType: message.contentType, payload: message.payload }, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length };
     this.stack.reply(tx, 202, 'Accepted');
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
@@ -168,6 +174,11 @@ export class MessageExploder {
       const user = this.users.get(name);
       if (user === undefined) throw new SipError(404, 'Not Found');
       if (user.disabled) throw new SipError(480, 'Recipient is not available');
+      // the member's profile (Y1, Y3): group chat allowed, then their size and type limits
+      if (this.profiles !== null) {
+        this.profiles.requireGroupChat(user.username, 'recipient');
+        this.profiles.checkContent(user.username, 'recipient', fan.original.contentType, fan.original.payload);
+      }
       // the member's terminating participating function (Y2): block is 403, polite-block a silent 202
       if ((await this.terminating.check(user.username, fan.sender.aor)) === 'discard') return { status: 202, reason: 'Accepted', stored: false, note: 'Discarded (polite block)' };
       const { delivery } = await this.terminating.preferences(user.username);

@@ -22,6 +22,7 @@ import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
 import { answerFor, legTransport } from '../session/session-sdp.js';
 import { answerInDialogOffer, type LegMedia } from '../session/in-dialog-offer.js';
 import { refuseIfExploded } from './loop-guard.js';
+import type { ProfilePolicy } from '../participating/profile-policy.js';
 import { Room, type AbsentRecipient, type Departure, type Participant, type RoomChange } from './room.js';
 
 export interface FocusOptions {
@@ -68,6 +69,8 @@ export class RoomFocus {
   private readonly dialogs = new Map<string, { room: Room; participant: Participant; media: LegMedia }>();
   /** told of every join, rename and departure in every room (the conference event package) */
   onRoomChange: (room: Room, change: RoomChange) => void = () => undefined;
+  /** the users' service profiles (Y1): a room is group chat, for who joins and who is invited */
+  profiles: ProfilePolicy | null = null;
 
   constructor(
     private readonly s: FocusServices,
@@ -103,6 +106,8 @@ export class RoomFocus {
     if (req.toTag !== undefined) return this.handleInDialog(req, tx);
     const sender = this.s.originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
     refuseIfExploded(req);
+    // Y1: joining or creating a room is group chat (403 without it)
+    this.profiles?.requireGroupChat(sender.username, 'sender');
     const name = userOfUriPart(req.sipUri!.user!)!;
     if (name === this.opts.factoryUser) return this.createAdHoc(req, tx, sender.aor);
     const roomUri = domain.aor(name);
@@ -140,12 +145,14 @@ export class RoomFocus {
 
   /**
    * One invitation into a room: only our users, each through their own block list (Y2). The
-   * status says how it ended (for the REFER's NOTIFY): 200 joined, 403 blocked or not ours,
+   * status says how it ended (for the REFER's NOTIFY): 200 joined, 403 blocked, not ours or without group chat,
    * 480 not reachable or declined.
    */
   private async invite(room: Room, inviter: string, aor: string, history: string | null = null): Promise<number> {
     const user = this.s.domain.userOf(aor);
     if (user === null) return 403;
+    // Y1: a user without group chat is not invited into rooms
+    if (this.profiles !== null && !this.profiles.of(user).groupChat) return 403;
     try {
       if ((await this.s.terminating.check(user, inviter)) === 'discard') return 480;
     } catch {
@@ -256,8 +263,18 @@ export class RoomFocus {
     const leg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
+    // Y3: what the joiner sends is held to their own profile (MSRP 413/415), and our answer says so
+    const user = this.s.domain.userOf(aor);
+    let wrapped = ['*'];
+    let maxBytes = this.opts.maxMessageBytes;
+    if (this.profiles !== null && user !== null) {
+      leg.policy = this.profiles.msrpPolicy([user]);
+      const narrowed = this.profiles.narrowMedia({ ...offer, acceptTypes: ['message/cpim'], acceptWrappedTypes: wrapped }, [user], maxBytes);
+      wrapped = narrowed.media.acceptWrappedTypes;
+      maxBytes = narrowed.maxMessageBytes;
+    }
     // RFC 7701: the focus says it takes nicknames and private messages (a=chatroom)
-    const ours = answerFor(leg, offer, ['message/cpim'], ['*'], this.opts.maxMessageBytes, endpoint, undefined, ['nickname', 'private-messages']);
+    const ours = answerFor(leg, offer, ['message/cpim'], wrapped, maxBytes, endpoint, undefined, ['nickname', 'private-messages']);
     room.join(participant);
     this.dialogs.set(`${req.callId}|${tag}`, { room, participant, media: { local: ours.sdp, remotePath: offer.path } });
     this.watch(participant);

@@ -23,15 +23,15 @@ export interface DeferredLimits {
 }
 
 /** Why a message could not be given a place in the store. */
-export type StoreRefusal = 'recipient-full' | 'sender-share-full' | 'recipient-over-quota';
+export type StoreRefusal = 'recipient-full' | 'sender-share-full' | 'recipient-over-quota' | 'profile';
 
-/** The reason phrase a refusal is answered with (480, README: Storage quotas). */
+/** What the sender is told (480 reason, MSRP REPORT comment) for each refusal. */
 export function refusalReason(refusal: StoreRefusal): string {
   if (refusal === 'recipient-full') return "Recipient's message store is full";
   if (refusal === 'recipient-over-quota') return "Recipient's storage quota is full";
+  if (refusal === 'profile') return "Recipient's service profile does not allow storing messages";
   return 'Too many of your messages are waiting for this recipient';
 }
-
 /**
  * Counts deferred bytes against the recipient's storage quota (H3; quota/storage-quota.ts):
  * `admit` before a message is queued, `charge` inside the transaction that stores or deletes it.
@@ -67,6 +67,8 @@ export class DeferredStore {
   private readonly counts = new Map<string, number>();
   private readonly bySender = new Map<string, number>();
   private readonly writes: WriteQueue;
+  /** the recipient's service profile (Y1): false when nothing may be stored for them */
+  gate: ((recipient: string) => boolean) | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -103,9 +105,11 @@ export class DeferredStore {
 
   /**
    * Stores a message; resolves after its commit (P2: the 202 follows durability). Refused,
-   * with nothing written, when the recipient's store or the sender's share of it is full.
+   * with nothing written, when the recipient's store or the sender's share of it is full, or the
+   * recipient's service profile allows no storage.
    */
   async add(m: NewDeferredMessage): Promise<{ stored: true } | { stored: false; refusal: StoreRefusal }> {
+    if (this.gate !== null && !this.gate(m.recipient)) return { stored: false, refusal: 'profile' };
     if (this.pendingFor(m.recipient) >= this.limits.maxPerUser) return { stored: false, refusal: 'recipient-full' };
     if (this.pendingFrom(m.recipient, m.senderAor) >= this.limits.maxPerSender) return { stored: false, refusal: 'sender-share-full' };
     const account = this.account !== null && this.account.counts(m.senderAor) ? this.account : null;

@@ -123,7 +123,9 @@ export class MessageHandler {
     if (!result.stored) {
       // RFC 3261 §21.4.18 480 with Retry-After (§20.33): the store drains when the recipient comes online
       // a recipient over their storage quota (H3) is told the same way: live delivery would still work
-      throw new SipError(480, refusalReason(result.refusal), { 'Retry-After': String(this.opts.storeFullRetryAfter) });
+      // a profile without storage is no passing state: no Retry-After then
+      const retry: Record<string, string> = result.refusal === 'profile' ? {} : { 'Retry-After': String(this.opts.storeFullRetryAfter) };
+      throw new SipError(480, refusalReason(result.refusal), retry);
     }
   }
 

@@ -13,6 +13,7 @@ import type { MessageHandler } from './message-handler.js';
 import type { ListResolver } from '../../xdms/list-resolver.js';
 import { MessageExploder } from '../controlling/message-exploder.js';
 import { readRecipientList } from '../controlling/recipient-list.js';
+import type { ProfilePolicy } from '../participating/profile-policy.js';
 
 /** RFC 5365 §6: the option tag a sender may require of a MESSAGE URI-list service. */
 const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
@@ -24,6 +25,9 @@ const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
  * delivery preference, and the pager delivers it or stores it.
  */
 export class MessageRequestHandler {
+  /** the users' service profiles (Y1, Y3); null: every user may do everything */
+  profiles: ProfilePolicy | null = null;
+
   constructor(
     private readonly auth: Authenticator,
     private readonly users: UserDirectory,
@@ -51,6 +55,8 @@ export class MessageRequestHandler {
     try {
       if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
       checkRequire(req);
+      // Y1/Y3: both users' profiles (IM allowed, size, content type) before anything is delivered or stored
+      this.profiles?.checkPager(sender.username, recipient.username, req.headers.get('content-type') ?? 'text/plain', req.body);
       // the recipient's block list (Y2): 403 for block, a silent 202 for polite-block
       if ((await this.terminating.check(recipient.username, sender.aor)) === 'discard') {
         this.pager.acceptSilently(tx);
@@ -75,10 +81,15 @@ export class MessageRequestHandler {
     const group = this.exploder.isFactory(name) ? null : await this.lists.groupMembers(uri);
     if (!this.exploder.isFactory(name) && group === null) throw new SipError(404, 'Not Found');
     MessageExploder.guard(req);
+    // Y1: a list or group MESSAGE is group chat
+    this.profiles?.requireGroupChat(sender.username, 'sender');
     const unsupported = req.tokens('require').filter((t) => t !== RECIPIENT_LIST_MESSAGE);
     if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
     if (group === null) {
-      this.exploder.explode(req, tx, sender, uri, await readRecipientList(req, this.lists), false);
+      const list = await readRecipientList(req, this.lists);
+      // Y3: the sender's own size and type limits, on the message part (not the URI list)
+      this.profiles?.checkContent(sender.username, 'sender', list.contentType, list.payload);
+      this.exploder.explode(req, tx, sender, uri, list, false);
       return;
     }
     // a private group takes messages from its members only (the group's join rule)
@@ -86,6 +97,7 @@ export class MessageRequestHandler {
       throw new SipError(403, 'Only members may send to this group');
     }
     const message = { contentType: req.headers.get('content-type') ?? 'text/plain', payload: req.body, members: group.members };
+    this.profiles?.checkContent(sender.username, 'sender', message.contentType, message.payload);
     this.exploder.explode(req, tx, sender, uri, message, true);
   }
 }

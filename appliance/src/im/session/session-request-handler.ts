@@ -26,6 +26,7 @@ import type { SessionHistory } from './session-history.js';
 import { acknowledge, callerDialog, ownContact, sendBye } from './call-legs.js';
 import { answerFor, calleeInvite, legTransport, offerFor, withSetup } from './session-sdp.js';
 import { answerInDialogOffer } from './in-dialog-offer.js';
+import type { ProfilePolicy } from '../participating/profile-policy.js';
 
 export interface SessionHandlerOptions {
   /** "switch": both MSRP legs end here; "passthrough": the SDP goes through untouched (S7) */
@@ -50,6 +51,8 @@ export interface SessionServices {
   delivery: DeferredDelivery;
   history: SessionHistory;
   log: Logger;
+  /** the users' service profiles (Y1, Y3): IM allowed, the MSRP legs' sizes and types */
+  profiles?: ProfilePolicy;
 }
 
 /**
@@ -97,11 +100,14 @@ export class SessionRequestHandler {
     if (req.toTag !== undefined) return this.handleInDialog(req, tx);
     const { stack, domain, users, originating, terminating, location } = this.s;
     const sender = originating.identify(req, authenticateSip(this.s.auth, req, tx.source, false));
+    // Y1: a session is instant messaging, for both ends (profile-policy.ts: 403 either way)
+    this.s.profiles?.requireIm(sender.username, 'sender');
     const part = req.sipUri?.user ?? null;
     const name = part === null ? null : userOfUriPart(part);
     const recipient = name === null ? undefined : users.get(name);
     if (recipient === undefined) throw new SipError(404, 'Not Found');
     if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
+    this.s.profiles?.requireIm(recipient.username, 'recipient');
     checkRequire(req);
     const offer = this.readOffer(req);
     const largeMessage = offer.direction === 'sendonly';
@@ -183,6 +189,11 @@ export class SessionRequestHandler {
   ): Promise<void> {
     const { stack, endpoint } = this.s;
     const passthrough = this.opts.media === 'passthrough' && session.kind === 'one-to-one';
+    // Y3: what both users' profiles take is what our SDP offers and answers (a=accept-types, a=max-size)
+    const limits = this.limitsOf([sender.username, callee]);
+    const callerOffer = limits.narrow(offer);
+    // RFC 4975 §8.6: an MSRP media line needs accept-types; none left means nothing may be exchanged
+    if (!passthrough && callerOffer.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
     if (bindings.length === 0) {
       if (session.kind === 'large-message') return this.acceptForStorage(tx, session, sender, callee, offer, discard, tag, contact);
       throw new SipError(480, 'Recipient is not available');
@@ -199,7 +210,7 @@ export class SessionRequestHandler {
         leg = endpoint.create(kind);
         calleeLegs.set(kind, leg);
       }
-      const body = passthrough ? req.body : Buffer.from(offerFor(leg!, offer, this.opts.maxMessageBytes, endpoint));
+      const body = passthrough ? req.body : Buffer.from(offerFor(leg!, callerOffer, limits.maxMessageBytes, endpoint));
       return calleeInvite(req, b, sender, callId, fromTag, calleeContact(b.transport as Branch['destination']['transport']), body);
     });
     const closeLegs = (keep?: MsrpSession): void => {
@@ -249,6 +260,7 @@ export class SessionRequestHandler {
     let answer: MsrpMedia;
     try {
       answer = readMsrpMedia(res.body.toString('utf8'));
+      if (limits.narrow(answer).acceptTypes.length === 0) throw new SdpError('no content type both users may exchange');
     } catch (err) {
       closeLegs();
       sendBye(stack, calleeDlg, 'Unusable SDP answer');
@@ -262,13 +274,26 @@ export class SessionRequestHandler {
     callerLeg.remotePath = offer.path;
     session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs, (side) => this.legLost(session, side));
     session.switch.onSwitched = () => this.onMessageSwitched?.();
-    const ours = answerFor(callerLeg, offer, answer.acceptTypes, answer.acceptWrappedTypes, this.opts.maxMessageBytes, endpoint);
+    const calleeAnswer = limits.narrow(answer);
+    callerLeg.policy = calleeLeg.policy = limits.policy;
+    const ours = answerFor(callerLeg, offer, calleeAnswer.acceptTypes, calleeAnswer.acceptWrappedTypes, limits.maxMessageBytes, endpoint);
     session.callerMedia = { local: ours.sdp, remotePath: offer.path };
     session.calleeMedia = { local: withSetup(branch.request.body.toString('utf8'), answer.setup), remotePath: answer.path };
     this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp');
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
     if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
     if (ours.setup === 'active') this.activeConnect(session, callerLeg);
+  }
+
+  /** The MSRP limits of a session between these users: our max-size and their profiles (Y3). */
+  private limitsOf(users: string[]): { maxMessageBytes: number; narrow: (m: MsrpMedia) => MsrpMedia; policy: MsrpSession['policy'] } {
+    const profiles = this.s.profiles;
+    if (profiles === undefined) return { maxMessageBytes: this.opts.maxMessageBytes, narrow: (m) => m, policy: null };
+    return {
+      maxMessageBytes: profiles.maxBytes(users, this.opts.maxMessageBytes),
+      narrow: (m) => profiles.narrowMedia(m, users, this.opts.maxMessageBytes).media,
+      policy: profiles.msrpPolicy(users),
+    };
   }
 
   private answer(tx: ServerTransaction, session: OneToOneSession, tag: string, contact: string, body: Buffer, type: string, reason = 'OK'): void {
@@ -298,6 +323,11 @@ export class SessionRequestHandler {
    * looks the same to the sender, and the message goes nowhere.
    */
   private acceptForStorage(tx: ServerTransaction, session: OneToOneSession, sender: SenderIdentity, callee: string, offer: MsrpMedia, discard: boolean, tag: string, contact: string): void {
+    // Y1: storing is the only way to this callee now, and their profile allows none
+    if (!discard && this.s.profiles !== undefined && !this.s.profiles.of(callee).storage) throw new SipError(480, refusalReason('profile'));
+    const limits = this.limitsOf([sender.username, callee]);
+    const any = limits.narrow({ ...offer, acceptTypes: ['*'], acceptWrappedTypes: [] });
+    if (any.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
     const leg = this.s.endpoint.create(legTransport(tx.source.transport, offer.protocol));
     leg.remotePath = offer.path;
     session.loneLeg = leg;
@@ -307,7 +337,8 @@ export class SessionRequestHandler {
       session.storedBytes += m.body.length;
       if (!discard) void this.storeAbsent(session, m, 'callee', sender, callee);
     };
-    const ours = answerFor(leg, offer, ['*'], [], this.opts.maxMessageBytes, this.s.endpoint, 'recvonly');
+    leg.policy = limits.policy;
+    const ours = answerFor(leg, offer, any.acceptTypes, any.acceptWrappedTypes, limits.maxMessageBytes, this.s.endpoint, 'recvonly');
     session.callerMedia = { local: ours.sdp, remotePath: offer.path };
     this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'Stored for later delivery');
     if (ours.setup === 'active') this.activeConnect(session, leg);

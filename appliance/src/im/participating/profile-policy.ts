@@ -1,0 +1,95 @@
+import { SipError } from '../../sip/errors.js';
+import { MsrpError } from '../../msrp/msrp-types.js';
+import type { ServiceProfiles } from '../../core/service-profiles.js';
+import { acceptHeader, allowsContent, allowsType, narrowAcceptTypes, type ServiceProfile } from '../../core/service-profile.js';
+import type { MsrpMedia } from '../../msrp/msrp-sdp.js';
+import type { MessagePolicy } from '../../msrp/msrp-session.js';
+
+/** Which end of a message a profile check is for: the reason phrase says whose profile refused. */
+type End = 'sender' | 'recipient';
+
+/**
+ * Service authorisation and filtering from users' profiles (Y1, Y3), as SIP failures: the
+ * participating functions ask it on every path (pager, exploder, rooms, sessions) before a
+ * message or session goes on. The statuses:
+ * - IM or group chat not allowed: 403 (RFC 3261 §21.4.3: understood, refused, do not repeat). The
+ *   recipient's case is 403 too, not 480: 480 (§21.4.18) says "try later", and nothing later changes
+ *   a profile; a client that retried, or stored the message, would only be refused again.
+ * - too large for the sender's or the recipient's limit: 413 (§21.4.11), no Retry-After (not a
+ *   passing condition), the limit in the reason;
+ * - a content type the profile does not allow: 415 (§21.4.13) with Accept (§20.1) listing the
+ *   media ranges that profile does allow.
+ */
+export class ProfilePolicy {
+  constructor(readonly profiles: ServiceProfiles) {}
+
+  of(username: string): ServiceProfile {
+    return this.profiles.of(username);
+  }
+
+  /** Pager IM and one-to-one sessions: the user must have IM. */
+  requireIm(username: string, end: End): void {
+    if (this.of(username).im) return;
+    throw new SipError(403, end === 'sender' ? 'Instant messaging is not allowed for your account' : 'The recipient does not take instant messages');
+  }
+
+  /** Lists, groups and rooms: the user must have group chat. */
+  requireGroupChat(username: string, end: End): void {
+    if (this.of(username).groupChat) return;
+    throw new SipError(403, end === 'sender' ? 'Group chat is not allowed for your account' : 'The recipient does not take group chat');
+  }
+
+  /** A message's size and content type against one user's profile. */
+  checkContent(username: string, end: End, contentType: string, body: Buffer): void {
+    const p = this.of(username);
+    if (body.length > p.maxMessageBytes) {
+      throw new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
+    }
+    if (!allowsContent(p, contentType, body)) {
+      throw new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
+    }
+  }
+
+  /** A pager MESSAGE from one of our users to another: IM both ends, then size and type both ends. */
+  checkPager(sender: string, recipient: string, contentType: string, body: Buffer): void {
+    this.requireIm(sender, 'sender');
+    this.requireIm(recipient, 'recipient');
+    this.checkContent(sender, 'sender', contentType, body);
+    this.checkContent(recipient, 'recipient', contentType, body);
+  }
+
+  /** What the MSRP legs of a session between these users take (RFC 4975 §7.3.1): both profiles' limits. */
+  msrpPolicy(users: string[]): MessagePolicy {
+    const ps = users.map((u) => this.of(u));
+    const maxMessageBytes = Math.min(...ps.map((p) => p.maxMessageBytes));
+    return {
+      maxMessageBytes,
+      check: (contentType, firstChunk) => {
+        for (const p of ps) if (!allowsContent(p, contentType, firstChunk)) return new MsrpError(415, 'Content type not allowed by the service profile');
+        return null;
+      },
+    };
+  }
+
+  /** The largest message these users exchange: `ours` (our a=max-size) or a smaller profile limit. */
+  maxBytes(users: string[], ours: number): number {
+    return Math.min(ours, ...users.map((u) => this.of(u).maxMessageBytes));
+  }
+
+  /**
+   * An MSRP offer or answer as our SDP reflects these users' profiles (RFC 4975 §8.6): the
+   * accept-types and accept-wrapped-types each profile lets through, and the smaller max-size.
+   */
+  narrowMedia(media: MsrpMedia, users: string[], maxMessageBytes: number): { media: MsrpMedia; maxMessageBytes: number } {
+    let acceptTypes = media.acceptTypes;
+    let acceptWrappedTypes = media.acceptWrappedTypes;
+    let max = maxMessageBytes;
+    for (const u of users) {
+      const p = this.of(u);
+      acceptTypes = narrowAcceptTypes(p, acceptTypes);
+      acceptWrappedTypes = narrowAcceptTypes(p, acceptWrappedTypes).filter((t) => t.toLowerCase() !== 'message/cpim' || allowsType(p, t));
+      max = Math.min(max, p.maxMessageBytes);
+    }
+    return { media: { ...media, acceptTypes, acceptWrappedTypes, maxSize: media.maxSize === null ? null : Math.min(media.maxSize, max) }, maxMessageBytes: max };
+  }
+}
