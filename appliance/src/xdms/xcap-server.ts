@@ -18,6 +18,7 @@ import { xcapErrorMiddleware } from './xcap-error-middleware.js';
 import { xcapGet } from './xcap-get.js';
 import { xcapPut } from './xcap-put.js';
 import { xcapResource } from './xcap-resource.js';
+import type { XcapView } from './xcap-view.js';
 
 export interface XcapOptions {
   /** path of the XCAP root on the HTTP port, e.g. /xcap-root */
@@ -41,6 +42,8 @@ export interface XcapDeps {
   parsed: ParsedDocumentCache;
   /** the per-document edit mutex, shared with the admin API's edits of the same documents */
   edits?: KeyedMutex;
+  /** usages whose documents are views of other data, by AUID (xcap-view.ts) */
+  views?: Map<string, XcapView>;
   /** counts each request: reads (GET) and writes (PUT, DELETE), for the live status */
   onOperation?: (kind: 'read' | 'write') => void;
 }
@@ -66,6 +69,7 @@ export function xcapServer(opts: XcapOptions, deps: XcapDeps): Koa.Middleware {
     edits: deps.edits ?? new KeyedMutex(),
     editing: new EditState(deps.store, opts.editCacheBytes),
     indexes: new Map(deps.indexes.map((i) => [i.auid, i])),
+    views: deps.views ?? new Map(),
   };
   const dispatch: Koa.Middleware<XcapState> = async (ctx) => {
     const handler = HANDLERS[ctx.method];
