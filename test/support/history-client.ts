@@ -42,10 +42,24 @@ export async function historyDocument(app: RunningAppliance, user = 'alice'): Pr
   return { status: res.status, etag: res.headers.get('etag') ?? '', body: await res.text() };
 }
 
-/** The `<conversation>` elements of an im-history document as attribute maps with their peers. */
-export function conversationsOf(doc: string): (Record<string, string> & { peers: string[] })[] {
+/** A `<conversation>` of an im-history document: its attributes as written, and its peers. */
+export interface HistoryEntry {
+  id: string;
+  name: string;
+  kind: string;
+  recording: string;
+  started: string;
+  last: string;
+  messages: string;
+  bytes: string;
+  uri: string;
+  peers: string[];
+}
+
+/** The `<conversation>` elements of an im-history document (or of one element). */
+export function conversationsOf(doc: string): HistoryEntry[] {
   return [...doc.matchAll(/<conversation ([^>]*)>(.*?)<\/conversation>/g)].map((m) => {
     const attrs = Object.fromEntries([...m[1].matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&amp;/g, '&')]));
-    return { ...attrs, peers: [...m[2].matchAll(/<peer>([^<]*)<\/peer>/g)].map((p) => p[1]) };
+    return { ...attrs, peers: [...m[2].matchAll(/<peer>([^<]*)<\/peer>/g)].map((p) => p[1]) } as unknown as HistoryEntry;
   });
 }
