@@ -136,6 +136,23 @@ describe('im-history: the view of the stored conversations (H1, seed 5.3.3)', ()
     expect(old).toMatchObject({ recording: 'false', messages: '1' });
   });
 
+  it('applies a burst of concurrent edits of one document, each atomically', async () => {
+    const a = await seeded('dave', ['burst 1']);
+    await pager(app, 'alice', 'erin', 'burst 2');
+    const e = (await eventually(async () => conversationsOf((await historyDocument(app)).body).find((x) => x.peers[0] === 'sip:erin@parley.test' && x.recording === 'true')))!;
+    const results = await Promise.all([
+      xcapRequest(app, 'PUT', node(`history/conversation[@id="${a.id}"]/@name`), { body: 'Burst A', headers: ATT }),
+      xcapRequest(app, 'PUT', node(`history/conversation[@id="${e.id}"]/@name`), { body: 'Burst E', headers: ATT }),
+      xcapRequest(app, 'PUT', node(`history/conversation[@resave-of="${a.id}"]`), { body: `<conversation resave-of="${a.id}" name="Burst copy"/>`, headers: EL }),
+      pager(app, 'alice', 'dave', 'burst 3'),
+    ]);
+    expect(results.slice(0, 3).map((r) => (r as Response).status)).toEqual([200, 200, 201]);
+    const now = conversationsOf((await historyDocument(app)).body);
+    expect(now.find((x) => x.id === a.id)!.name).toBe('Burst A');
+    expect(now.find((x) => x.id === e.id)!.name).toBe('Burst E');
+    expect(now.filter((x) => x.name === 'Burst copy')).toHaveLength(1);
+  });
+
   it('is the owner’s alone: another user gets 403 reading or changing it', async () => {
     const c = await seeded('dave', ['d1']);
     expect((await xcapRequest(app, 'GET', DOC, { user: 'bob' })).status).toBe(403);
@@ -155,8 +172,8 @@ describe('im-history: the view of the stored conversations (H1, seed 5.3.3)', ()
       const steps: [string, () => Promise<unknown>][] = [
         ['new conversation', () => pager(app, 'bob', 'carol', 'not alice’s').then(() => pager(app, 'carol', 'bob', 'x'))],
         ['new message', () => pager(app, 'carol', 'bob', 'news')],
-        ['rename', async () => xcapRequest(app, 'PUT', node(`history/conversation[@id="${(await conversationWith('carol', 2, 'bob')).id}"]/@name`), { user: 'bob', body: 'Carol', headers: ATT })],
-        ['delete', async () => xcapRequest(app, 'DELETE', node(`history/conversation[@id="${(await conversationWith('carol', 2, 'bob')).id}"]`), { user: 'bob' })],
+        ['rename', async () => xcapRequest(app, 'PUT', node(`history/conversation[@id="${(await conversationWith('carol', 3, 'bob')).id}"]/@name`), { user: 'bob', body: 'Carol', headers: ATT })],
+        ['delete', async () => xcapRequest(app, 'DELETE', node(`history/conversation[@id="${(await conversationWith('carol', 3, 'bob')).id}"]`), { user: 'bob' })],
       ];
       let previous = first.etag;
       for (const [what, step] of steps) {
