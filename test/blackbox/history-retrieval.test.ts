@@ -105,6 +105,7 @@ describe('HTTP retrieval of stored conversations (H1), digest through the aggreg
     expect(other.status).toBe(403);
     expect(other.json.error).toMatch(/not your conversation/);
     expect((await historyGet(app, 'conversations/no-such-id/messages')).status).toBe(404);
+    expect((await historyGet(app, 'conversations/%E0%A4%A/messages')).status).toBe(400);
     expect(((await historyGet(app, 'conversations', 'carol')).json.conversations as unknown[]).length).toBe(0);
     const bare = await fetch(`http://127.0.0.1:${app.httpPort}/history/conversations`);
     expect(bare.status).toBe(401);

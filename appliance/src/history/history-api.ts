@@ -58,7 +58,7 @@ export function historyApi(opts: HistoryApiOptions, deps: { auth: Authenticator;
       const rows = await deps.store.list(owner);
       ctx.body = { conversations: rows.map((c) => conversationJson(c, opts.replayUri)) };
     } else if (parts.length === 3 && parts[0] === 'conversations' && parts[2] === 'messages') {
-      const conversation = await deps.store.get(decodeURIComponent(parts[1]));
+      const conversation = await deps.store.get(decodeSegment(parts[1]));
       if (conversation === null) throw new ApiError(404, 'No such conversation');
       if (conversation.owner !== owner) throw new ApiError(403, 'Forbidden: not your conversation');
       const limit = limitOf(ctx.query.limit);
@@ -86,6 +86,14 @@ export function historyApi(opts: HistoryApiOptions, deps: { auth: Authenticator;
       ctx.body = { error: err.message };
     }
   };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, 'Bad percent-encoding in the conversation id');
+  }
 }
 
 /** `limit`: a positive integer, at most {@link MAX_PAGE} (larger ones are cut to it). */

@@ -85,6 +85,11 @@ function entriesOf(doc: XmlDocument): Entry[] {
  * §11's 409: a new conversation that is not a re-save is `<cannot-insert>` (conversations are
  * made by storing messages), a made-up id or a change to what the server keeps (kind, times,
  * counts, size, peers, uri, restarting a recording) is `<constraint-failure>`.
+ *
+ * A re-save departs from RFC 4825 §8.2.5 on purpose: the server, not the client, names the copy
+ * (ids are unguessable), so the stored element has an `id` and no `resave-of`, and the request
+ * URI does not select it afterwards. The 201 says where it is instead (`Location`, RFC 9110
+ * §10.2.2), and the document shows it.
  */
 export function diffHistory(before: XmlDocument, after: XmlDocument): ConversationChanges {
   const old = new Map(entriesOf(before).map((e) => [e.id!, e]));
