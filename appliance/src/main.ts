@@ -30,6 +30,10 @@ import { loadTrustAnchors, type TlsClientOptions } from './sip/transport/tls-cli
 import type { ListeningPorts } from './sip/transport/transport-layer.js';
 import { MessageCipher } from './im/deferred/message-cipher.js';
 import { ConversationStore } from './history/conversation-store.js';
+import { HISTORY_AUID, HistoryView } from './history/history-view.js';
+import { generatedView, type XcapView } from './xdms/xcap-view.js';
+import { historyApi } from './history/history-api.js';
+import { REPLAY_PREFIX, ReplayHandler } from './history/replay-handler.js';
 import { PagerCapture } from './history/pager-capture.js';
 import { UsageRecorder } from './usage/usage-recorder.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
@@ -96,6 +100,8 @@ export interface Appliance {
 
 /** Where XCAP documents live on the HTTP port (README: XDMS). */
 export const XCAP_ROOT = '/xcap-root';
+/** path of the HTTP retrieval API of stored conversations and session history (history-api.ts) */
+export const HISTORY_API = '/history';
 
 const UNSPECIFIED = new Set(['0.0.0.0', '::', '']);
 
@@ -261,7 +267,11 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const xcapRootUrl = `${httpBaseUrl}${XCAP_ROOT}`;
   // one subscription framework (RFC 6665) for every event package
   const subscriptions = new SubscriptionService(stack, auth, domain, new SubscriptionStore(ds), config.subscriptions, log);
-  const xcapDiff = new XcapDiffPackage(subscriptions, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT });
+  // the im-history usage: each user's document is a view of their stored conversations (H1)
+  const replayUri = (publicId: string): string => domain.aor(`${REPLAY_PREFIX}${publicId}`);
+  const historyView = new HistoryView(conversations, { replayUri, watched: (owner) => subscriptions.watchersOf('xcap-diff', owner).length > 0 }, log);
+  const xcapDiff = new XcapDiffPackage(subscriptions, documents, domain, { xcapRootUrl, xcapRootPath: XCAP_ROOT, generated: (owner) => historyView.documentsOf(owner) });
+  historyView.onDocumentChanged = (change) => xcapDiff.generatedChanged(change);
   const router = new Router(stack, domain, log).serveRegister(registrar.handle).serve('MESSAGE', messages.handle);
   router.serveEvent(xcapDiff.event, subscriptions.register(xcapDiff));
   // the presence server (R1-R4): PUBLISH, presence and watcher-info subscriptions
@@ -314,8 +324,16 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log, absent: roomDeferred({ domain, location, store, delivery }) },
           { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
         );
+  // replay of stored conversations over MSRP (H1): INVITEs to sip:history-<id>@domain
+  const replay =
+    msrp === null
+      ? null
+      : new ReplayHandler(
+          { stack, auth, originating: new OriginatingPolicy(domain), endpoint: msrp, store: conversations, log },
+          { maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000, pageSize: 100 },
+        );
   if (focus !== null) focus.profiles = profilePolicy;
-  if (sessionHandler !== null && focus !== null) {
+  if (sessionHandler !== null && focus !== null && replay !== null) {
     // the conference event package (RFC 4575, S5): participant lists of the rooms this node owns
     const conference = new ConferencePackage(subscriptions, focus, domain);
     router.serveEvent(conference.event, subscriptions.register(conference));
@@ -329,8 +347,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       usage.record({ kind: 'room', at: joined, user: change.p.aor, peer: room.uri, outcome: 'left', reason: how, messages: change.p.sent ?? 0, durationMs: change.departure.at - joined });
     };
     router
-      .serve('INVITE', async (req, tx) => ((await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
-      .serve('BYE', async (req, tx) => ((await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
+      .serve('INVITE', async (req, tx) => (replay.claims(req) ? replay.handleInvite(req, tx) : (await focus.claims(req)) ? focus.handleInvite(req, tx) : sessionHandler.handleInvite(req, tx)))
+      .serve('BYE', async (req, tx) => (replay.claims(req) ? replay.handleBye(req, tx) : (await focus.claims(req)) ? focus.handleBye(req, tx) : sessionHandler.handleBye(req, tx)))
       // UPDATE (RFC 3311): session refreshes and re-offers inside session and room dialogs
       .serve('UPDATE', async (req, tx) => {
         if (req.toTag === undefined) throw new SipError(481, 'Call/Transaction Does Not Exist');
@@ -414,7 +432,10 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
         edits,
         onOperation: (k) => void (k === 'read' ? xcapOps.reads++ : xcapOps.writes++),
         // H3: the user's storage and quota, generated from the ledger
-        views: new Map([['storage-quota', (owner: string) => quotaDocument(quota.usage(domain.userOf(owner) ?? owner), quota.levels)]]),
+        views: new Map<string, XcapView>([
+          [HISTORY_AUID, historyView],
+          ['storage-quota', generatedView('index', (owner: string) => quotaDocument(quota.usage(domain.userOf(owner) ?? owner), quota.levels))],
+        ]),
       },
     );
     const audit = new AuditLog(ds);
@@ -460,7 +481,9 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       hasIssuedCertificate: identity !== undefined,
       conferenceFactoryUser: config.conference.factoryUser,
     }));
-    serveHttp(http.server, log, [health, api, provisioning, core.xcapOperations(XCAP_ROOT), xcap, consoleRoute({ dir: consoleDir })]);
+    // HTTP retrieval of stored conversations and session history, behind the aggregation proxy's digest (H1, H2)
+    const history = historyApi({ prefix: HISTORY_API, replayUri }, { auth, domain, store: conversations, ds });
+    serveHttp(http.server, log, [health, api, provisioning, core.xcapOperations(XCAP_ROOT), xcap, history, consoleRoute({ dir: consoleDir })]);
   }
   log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 
@@ -469,6 +492,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     metrics,
     async stop() {
       sessionHandler?.close();
+      replay?.close();
       focus?.close();
       msrp?.close();
       metricsHttp?.server.close();

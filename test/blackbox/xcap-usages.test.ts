@@ -47,12 +47,6 @@ const USAGES: { auid: string; mime: string; valid: string; invalid: string }[] =
     valid: `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><delivery>store</delivery><store-conversations>true</store-conversations></im-preferences>`,
     invalid: `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><delivery>carrier-pigeon</delivery></im-preferences>`,
   },
-  {
-    auid: 'im-history',
-    mime: 'application/vnd.parley.im-history+xml',
-    valid: `<history xmlns="urn:parley:params:xml:ns:im-history"><conversation id="c1" name="Planning" started="2026-11-25T10:00:00Z" messages="12"><peer>sip:bob@parley.test</peer></conversation></history>`,
-    invalid: `<history xmlns="urn:parley:params:xml:ns:im-history"><conversation id="c1" started="2026-11-25T10:00:00Z"><peer>sip:bob@parley.test</peer></conversation><conversation id="c1" started="2026-11-25T11:00:00Z"><peer>sip:carol@parley.test</peer></conversation></history>`,
-  },
 ];
 
 describe('application usages (X2): each validated against its schema', () => {
@@ -62,6 +56,23 @@ describe('application usages (X2): each validated against its schema', () => {
     expect(await bad.text()).toContain('<schema-validation-error');
     const ok = await put(u.auid, u.mime, u.valid);
     expect(ok.status, await ok.clone().text()).toBe(201);
+  });
+
+  it('im-history: generated from the stored conversations, validated against its schema, made-up conversations refused', async () => {
+    const doc = `im-history/users/${ALICE}/index`;
+    const res = await xcapRequest(app, 'GET', doc);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/vnd.parley.im-history+xml');
+    expect(await res.text()).toBe('<?xml version="1.0" encoding="UTF-8"?>\n<history xmlns="urn:parley:params:xml:ns:im-history">\n</history>\n');
+    const mime = 'application/vnd.parley.im-history+xml';
+    const invalid = `<history xmlns="urn:parley:params:xml:ns:im-history"><conversation id="c1"/><conversation id="c1"/></history>`;
+    const bad = await put('im-history', mime, invalid);
+    expect(bad.status).toBe(409);
+    expect(await bad.text()).toContain('<schema-validation-error');
+    const madeUp = `<history xmlns="urn:parley:params:xml:ns:im-history"><conversation id="c1" name="Planning" started="2026-11-25T10:00:00Z" messages="12"><peer>sip:bob@parley.test</peer></conversation></history>`;
+    const refused = await put('im-history', mime, madeUp);
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toContain('<constraint-failure');
   });
 
   it('keeps group and RLS service URIs unique across the whole server, proposing a free one', async () => {
@@ -84,6 +95,7 @@ describe('application usages (X2): each validated against its schema', () => {
   it('lists every usage in xcap-caps', async () => {
     const caps = await (await xcapRequest(app, 'GET', 'xcap-caps/global/index')).text();
     for (const u of USAGES) expect(caps).toContain(`<auid>${u.auid}</auid>`);
+    expect(caps).toContain('<auid>im-history</auid>');
     expect(caps).toContain('<auid>org.openmobilealliance.xcap-directory</auid>');
     expect(caps).toContain('<namespace>urn:parley:params:xml:ns:im-prefs</namespace>');
   });

@@ -88,4 +88,37 @@ describe('conversation store (H1)', () => {
     expect(await ds.query("SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH 'cafe'")).toEqual([]);
     expect(store.records(ALICE)).toBe(false);
   });
+
+  it('applies an owner\'s changes in one transaction: a copy re-sealed and indexed, renames, stops, deletions, quota charged', async () => {
+    const c = await store.start(ALICE, 'pager', 'pager:sip:carol@parley.test', ['sip:carol@parley.test'], 'Carol');
+    await store.append(c, text(ALICE, 'crème brûlée'), 5000);
+    const other = await store.start(ALICE, 'pager', 'pager:sip:dave@parley.test', ['sip:dave@parley.test'], 'Dave');
+    await store.append(other, text(ALICE, 'bye dave'), 6000);
+    const before = charged.get(ALICE)!;
+    const changed: string[] = [];
+    store.onChanged = (owner) => changed.push(owner);
+    const outcome = await store.applyChanges(ALICE, { copy: [{ of: c.publicId, name: 'Dessert' }], rename: [{ publicId: c.publicId, name: 'Carol 2' }], stop: [c.publicId], remove: [other.publicId] }, () => true);
+    store.onChanged = null;
+    expect('created' in outcome).toBe(true);
+    const [copyId] = (outcome as { created: string[] }).created;
+    const copy = (await store.get(copyId))!;
+    expect(copy).toMatchObject({ name: 'Dessert', recording: false, messageCount: 1, firstAt: 5000, peers: c.peers });
+    expect((await store.messages(copy)).map((m) => [m.body.toString(), m.storedAt])).toEqual([['crème brûlée', 5000]]);
+    expect((await ds.query("SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH 'creme'")) as unknown[]).toHaveLength(2);
+    expect((await store.get(c.publicId))!).toMatchObject({ name: 'Carol 2', recording: false });
+    expect(store.recordingFor(ALICE, 'pager:sip:carol@parley.test')).toBeUndefined();
+    expect(await store.get(other.publicId)).toBeNull();
+    expect(charged.get(ALICE)).toBe(before + copy.bytes - Buffer.byteLength('bye dave'));
+    expect(changed).toEqual([ALICE]);
+  });
+
+  it('does nothing when the conversations changed under the edit, or a copy would pass the quota', async () => {
+    const [c] = await store.list(ALICE);
+    expect(await store.applyChanges(ALICE, { copy: [], rename: [{ publicId: c.publicId, name: 'never' }], stop: [], remove: [] }, () => false)).toEqual({ stale: true });
+    limit = charged.get(ALICE)! + 1;
+    const refused = await store.applyChanges(ALICE, { copy: [{ of: c.publicId, name: 'x' }], rename: [{ publicId: c.publicId, name: 'never' }], stop: [], remove: [] }, () => true);
+    limit = Infinity;
+    expect(refused).toEqual({ refused: 'quota', reason: 'quota reached' });
+    expect((await store.get(c.publicId))!.name).not.toBe('never');
+  });
 });

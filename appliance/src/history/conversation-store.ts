@@ -39,6 +39,20 @@ export interface StorageAccount {
 /** Why a message was not stored. */
 export type AppendRefusal = { refused: 'notification' } | { refused: 'gone' } | { refused: 'quota'; reason: string } | { refused: 'profile'; reason: string };
 
+/**
+ * Changes an owner makes to their stored conversations in one go (the im-history document, H1):
+ * deletions, renames, stopped recordings and re-saves (a copy of a conversation under a new name).
+ */
+export interface ConversationChanges {
+  remove: string[];
+  rename: { publicId: string; name: string }[];
+  stop: string[];
+  copy: { of: string; name: string }[];
+}
+
+/** What applying {@link ConversationChanges} came to: the new conversations of the copies, in order. */
+export type ChangesOutcome = { created: string[] } | { stale: true } | { refused: 'quota'; reason: string };
+
 export interface ConversationStoreOptions {
   /** index the words of text messages for keyword search (conversation_fts) */
   keywordIndex: boolean;
@@ -65,6 +79,8 @@ export class ConversationStore {
   usage: UsageSink | null = null;
   /** the owner's service profile (Y1): null when `owner` may store, else why not; asked before the quota */
   gate: ((owner: string) => string | null) | null = null;
+  /** told after a committed change to one of `owner`'s conversations (a new one, a new message, an edit) */
+  onChanged: ((owner: string) => void) | null = null;
 
   constructor(
     private readonly ds: DataSource,
@@ -119,6 +135,7 @@ export class ConversationStore {
       return raced;
     }
     this.remember(row);
+    this.onChanged?.(owner);
     return row;
   }
 
@@ -128,6 +145,7 @@ export class ConversationStore {
     if (!c) return;
     this.forget(c);
     await this.writes.transaction((em) => em.update(ConversationEntity, { id: c.id }, { recording: false }));
+    this.onChanged?.(owner);
   }
 
   /**
@@ -147,7 +165,7 @@ export class ConversationStore {
       return { refused: 'quota', reason: refusal };
     }
     const sealed = this.cipher.encrypt(m.body, aad(conversation.publicId));
-    const stored = this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
+    const stored = await this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
       const live = (await em.query('SELECT id FROM conversations WHERE id = ?', [conversation.id])) as unknown[];
       if (live.length === 0) return { refused: 'gone' };
       const row: Omit<ConversationMessageRow, 'id'> = {
@@ -170,15 +188,15 @@ export class ConversationStore {
       );
       await this.account?.charge(em, conversation.owner, bytes);
       return { ...row, id, recipients: m.recipients, body: m.body };
-    });
-    const result = await stored.catch((err: unknown) => {
+    }).catch((err: unknown) => {
       this.account?.release?.(conversation.owner, bytes);
       throw err;
     });
-    const refused = 'refused' in result;
+    const refused = 'refused' in stored;
     if (refused) this.account?.release?.(conversation.owner, bytes);
+    else this.onChanged?.(conversation.owner);
     this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: refused ? 'refused' : 'stored', reason: refused ? 'conversation deleted' : null, bytes });
-    return result;
+    return stored;
   }
 
   /** The owner's conversations, newest activity first. */
@@ -197,7 +215,14 @@ export class ConversationStore {
   }
 
   async rename(publicId: string, name: string): Promise<boolean> {
-    return this.writes.transaction(async (em) => ((await em.update(ConversationEntity, { publicId }, { name })).affected ?? 0) > 0);
+    const owner = await this.writes.transaction(async (em) => {
+      const row = await em.findOne(ConversationEntity, { where: { publicId } });
+      if (row === null) return null;
+      await em.update(ConversationEntity, { id: row.id }, { name });
+      return row.owner;
+    });
+    if (owner !== null) this.onChanged?.(owner);
+    return owner !== null;
   }
 
   /**
@@ -219,7 +244,71 @@ export class ConversationStore {
     if (gone === null) return false;
     this.usage?.record({ kind: 'conversation', user: gone.owner, peer: gone.peer, outcome: 'deleted', bytes: gone.bytes });
     for (const c of this.recording.values()) if (c.id === gone.id) this.forget(c);
+    this.onChanged?.(gone.owner);
     return true;
+  }
+
+  /**
+   * Applies an owner's changes to their conversations in one transaction (H1: XCAP operations act
+   * on the stored data atomically): all of them or none. `unchanged` is asked first, inside the
+   * transaction, with the owner's conversations as they are now: false when they are no longer
+   * what the changes were worked out from (another writer came first), and nothing is done
+   * ({ stale }). A copy re-seals every message for its new conversation (bodies are bound to
+   * their conversation) and counts against the owner's quota.
+   */
+  async applyChanges(owner: string, changes: ConversationChanges, unchanged: (rows: ConversationRow[]) => boolean): Promise<ChangesOutcome> {
+    const outcome = await this.writes.transaction(async (em): Promise<ChangesOutcome & { gone?: number[] }> => {
+      const rows = await em.find(ConversationEntity, { where: { owner } });
+      if (!unchanged(rows)) return { stale: true };
+      const byId = new Map(rows.map((r) => [r.publicId, r]));
+      const copyBytes = changes.copy.reduce((n, c) => n + (byId.get(c.of)?.bytes ?? 0), 0);
+      const refusal = copyBytes > 0 ? (this.account?.admit(owner, copyBytes) ?? null) : null;
+      if (refusal !== null) return { refused: 'quota', reason: refusal };
+      const created: string[] = [];
+      for (const c of changes.copy) created.push(await this.copyIn(em, byId.get(c.of)!, c.name));
+      for (const r of changes.rename) await em.update(ConversationEntity, { id: byId.get(r.publicId)!.id }, { name: r.name });
+      for (const id of changes.stop) await em.update(ConversationEntity, { id: byId.get(id)!.id }, { recording: false });
+      const gone: number[] = [];
+      for (const id of changes.remove) {
+        const row = byId.get(id)!;
+        await em.query('DELETE FROM conversation_fts WHERE rowid IN (SELECT id FROM conversation_messages WHERE conversation_id = ?)', [row.id]);
+        await em.query('DELETE FROM conversation_messages WHERE conversation_id = ?', [row.id]);
+        await em.query('DELETE FROM conversations WHERE id = ?', [row.id]);
+        gone.push(row.id);
+      }
+      const delta = copyBytes - changes.remove.reduce((n, id) => n + byId.get(id)!.bytes, 0);
+      if (delta !== 0) await this.account?.charge(em, owner, delta);
+      return { created, gone: [...gone, ...changes.stop.map((id) => byId.get(id)!.id)] };
+    });
+    if ('created' in outcome) {
+      const ended = new Set(outcome.gone);
+      for (const c of [...this.recording.values()]) if (ended.has(c.id)) this.forget(c);
+      this.onChanged?.(owner);
+      return { created: outcome.created };
+    }
+    return outcome;
+  }
+
+  /** Copies a conversation with its messages (re-sealed) and index entries; returns the copy's public id. */
+  private async copyIn(em: EntityManager, from: ConversationRow, name: string): Promise<string> {
+    const publicId = randomBytes(12).toString('base64url');
+    const fresh: Omit<ConversationRow, 'id'> = { ...from, publicId, name, captureKey: `resave:${publicId}`, recording: false, createdAt: Date.now() };
+    delete (fresh as Partial<ConversationRow>).id;
+    const id = Number((await em.insert(ConversationEntity, fresh)).identifiers[0].id);
+    for (let after = 0; ; ) {
+      const page = await em.getRepository(ConversationMessageEntity).createQueryBuilder('m').where('m.conversationId = :c AND m.id > :after', { c: from.id, after }).orderBy('m.id', 'ASC').limit(500).getMany();
+      if (page.length === 0) break;
+      for (const m of page) {
+        const body = this.cipher.decrypt(m.body, aad(from.publicId));
+        const row: Omit<ConversationMessageRow, 'id'> = { ...m, conversationId: id, body: this.cipher.encrypt(body, aad(publicId)) };
+        delete (row as Partial<ConversationMessageRow>).id;
+        const newId = Number((await em.insert(ConversationMessageEntity, row)).identifiers[0].id);
+        const text = this.opts.keywordIndex ? storableContent(m.contentType, body).text : null;
+        if (text !== null) await em.query('INSERT INTO conversation_fts (rowid, body) VALUES (?, ?)', [newId, text]);
+      }
+      after = page[page.length - 1].id;
+    }
+    return publicId;
   }
 
   /** A page of a conversation's messages in order, opened: those with id > `after`, at most `limit`. */

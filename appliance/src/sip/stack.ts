@@ -57,6 +57,8 @@ export interface ReplyOptions {
    * none came within 64·T1 (the session SHOULD then be ended with a BYE).
    */
   onAckTimeout?: () => void;
+  /** with onAckTimeout: told when the 2xx's ACK arrives (RFC 3261 §15: a UAS sends BYE only after it) */
+  onAck?: () => void;
 }
 
 /**
@@ -417,7 +419,7 @@ export class SipStack {
     }
     tx.respond(res);
     if (opts.onAckTimeout !== undefined && tx.isInvite && status >= 200 && status < 300 && tx.lastSent !== null) {
-      this.acks.start(req.callId, tx.toTag ?? '', req.cseq.seq, tx.lastSent, tx.reliable, opts.onAckTimeout);
+      this.acks.start(req.callId, tx.toTag ?? '', req.cseq.seq, tx.lastSent, tx.reliable, opts.onAckTimeout, opts.onAck);
     }
     if (opts.stateless && status >= 200) tx.terminate();
     return res;

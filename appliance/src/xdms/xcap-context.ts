@@ -10,6 +10,7 @@ import type { SchemaValidator } from './schema-validator.js';
 import type { SubtreeSchemas } from './subtree-schema.js';
 import type { XcapUri } from './xcap-uri.js';
 import { encodePathSegment } from './uri-encoding.js';
+import type { XcapView } from './xcap-view.js';
 
 /** What the XCAP steps learn about a request, in order: who, which resource, which document. */
 export interface XcapState {
@@ -45,8 +46,8 @@ export interface XcapServices {
   indexes: Map<string, AttributeIndex>;
   /** seconds a client is asked to wait after a validation timed out (Retry-After) */
   retryAfterSeconds: number;
-  /** generated per-user documents of `view` usages, by AUID: the owner's AOR to the document */
-  views: Map<string, (owner: string) => string>;
+  /** usages whose documents are views of other data (im-history), by AUID (xcap-view.ts) */
+  views: Map<string, XcapView>;
 }
 
 /** If-Match / If-None-Match of the request. */

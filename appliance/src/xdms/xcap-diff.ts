@@ -17,6 +17,8 @@ export interface XcapDiffOptions {
   xcapRootUrl: string;
   /** the path part of it, e.g. /xcap-root */
   xcapRootPath: string;
+  /** an owner's documents that are generated, not stored (xcap-view.ts), for the full state */
+  generated?: (owner: string) => Promise<{ auid: string; path: string; etag: string }[]>;
 }
 
 /** What one xcap-diff subscription watches, and the changes not yet sent. */
@@ -59,7 +61,7 @@ export class XcapDiffPackage implements EventPackage<XcapDiffData> {
     let lines: string[];
     if (full) {
       sub.data.pending = [];
-      const docs = await this.docs.listOwner(sub.resource);
+      const docs = [...(await this.docs.listOwner(sub.resource)), ...((await this.opts.generated?.(sub.resource)) ?? [])];
       lines = docs
         .filter((d) => matches(sub.data.resources, sub.resource, d.auid, sub.resource, d.path))
         .map((d) => `  <document new-etag="${escapeAttr(d.etag)}" sel="${escapeAttr(`${d.auid}/users/${sub.resource}/${d.path}`)}"/>\n`);
@@ -105,6 +107,11 @@ export class XcapDiffPackage implements EventPackage<XcapDiffData> {
       out.push(uri);
     }
     return out.length > 0 ? out : ['*'];
+  }
+
+  /** A generated document changed (xcap-view.ts): told like a stored one. */
+  generatedChanged(change: DocumentChange): void {
+    this.onChange(change);
   }
 
   private onChange(change: DocumentChange): void {

@@ -18,6 +18,7 @@ import { xcapErrorMiddleware } from './xcap-error-middleware.js';
 import { xcapGet } from './xcap-get.js';
 import { xcapPut } from './xcap-put.js';
 import { xcapResource } from './xcap-resource.js';
+import type { XcapView } from './xcap-view.js';
 
 export interface XcapOptions {
   /** path of the XCAP root on the HTTP port, e.g. /xcap-root */
@@ -41,10 +42,10 @@ export interface XcapDeps {
   parsed: ParsedDocumentCache;
   /** the per-document edit mutex, shared with the admin API's edits of the same documents */
   edits?: KeyedMutex;
+  /** usages whose documents are views of other data, by AUID (xcap-view.ts) */
+  views?: Map<string, XcapView>;
   /** counts each request: reads (GET) and writes (PUT, DELETE), for the live status */
   onOperation?: (kind: 'read' | 'write') => void;
-  /** the generators of `view` usages' documents, by AUID (the storage quota document) */
-  views?: Map<string, (owner: string) => string>;
 }
 
 /** One handler per method (RFC 4825 §7: GET, PUT, DELETE). */

@@ -101,6 +101,11 @@ export async function checkAndStore(s: WriteServices, usage: AppUsage, key: Docu
   return s.store.put(key, text, pre);
 }
 
+/** The checks every document passes before it is stored, for a view document's edit (xcap-view.ts) too. */
+export async function checkDocument(s: WriteServices, usage: AppUsage, key: DocumentKey, text: string, dom: XmlDocument): Promise<void> {
+  await check(s, usage, key, text, dom);
+}
+
 /**
  * The checks of a new document: document element, XSD, constraints, server-wide
  * uniqueness, reference loops (409 on failure). `replaced`: the element an element

@@ -10,6 +10,8 @@ interface Waiting {
   retransmit: QueuedTimer | null;
   giveUp: QueuedTimer;
   interval: number;
+  /** told when the ACK arrives */
+  onAck?: () => void;
 }
 
 /**
@@ -39,13 +41,14 @@ export class AckWait {
   ) {}
 
   /** Starts resending a 2xx (its wire bytes and destination) until its ACK. */
-  start(callId: string, toTag: string, seq: number, sent: { data: Buffer; dest: Destination }, reliable: boolean, onTimeout: () => void): void {
+  start(callId: string, toTag: string, seq: number, sent: { data: Buffer; dest: Destination }, reliable: boolean, onTimeout: () => void, onAck?: () => void): void {
     const key = ackKey(callId, toTag, seq);
     this.stop(key);
     const w: Waiting = {
       ...sent,
       interval: this.t.T1,
       retransmit: null,
+      onAck,
       giveUp: this.queues.start(64 * this.t.T1, () => {
         if (this.waiting.get(key) !== w) return;
         this.stop(key);
@@ -65,8 +68,10 @@ export class AckWait {
   /** An ACK arrived: the 2xx it confirms is no longer resent. False when it confirms none of ours. */
   acknowledge(ack: SipRequest): boolean {
     const key = ackKey(ack.callId, ack.toTag ?? '', ack.cseq.seq);
-    if (!this.waiting.has(key)) return false;
+    const w = this.waiting.get(key);
+    if (w === undefined) return false;
     this.stop(key);
+    w.onAck?.();
     return true;
   }
 
