@@ -28,6 +28,9 @@ import type { ListeningPorts } from './sip/transport/transport-layer.js';
 import { MessageCipher } from './im/deferred/message-cipher.js';
 import { ConversationStore } from './history/conversation-store.js';
 import { PagerCapture } from './history/pager-capture.js';
+import { StoragePolicy } from './history/storage-policy.js';
+import { SessionCapture } from './history/session-capture.js';
+import { RoomCapture } from './history/room-capture.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
@@ -207,8 +210,11 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // the IM conversation storage database (seed 5.4.7, H1): conversations users asked to keep
   const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
   await conversations.load();
-  pager.capture = new PagerCapture(conversations, { storeAll: config.history.storeAll }, log);
   const documents = new DocumentStore(ds, log);
+  // who has everything stored: the site (history.storeAll) or the user's im-preferences (Y3)
+  const storagePolicy = new StoragePolicy(documents, { storeAll: config.history.storeAll }, log);
+  await storagePolicy.load();
+  pager.capture = new PagerCapture(conversations, storagePolicy, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
@@ -218,6 +224,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   // the controlling function's message exploder (P3): the conference factory and group URIs
   const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
+  exploder.capture = pager.capture;
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
   const http = config.http.port === 0 ? null : await bindHttp(config.http.bind ?? config.sip.bind, config.http.port === 'auto' ? 0 : config.http.port);
   // the HTTP port as clients reach it: XCAP root and provisioning URLs
@@ -263,11 +270,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           },
           (err, where) => log.debug({ err, where }, 'MSRP connection problem'),
         );
+  const sessionHistory = new SessionHistory(ds);
   const sessionHandler =
     msrp === null
       ? null
       : new SessionRequestHandler(
-          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: new SessionHistory(ds), log },
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, capture: new SessionCapture(conversations, storagePolicy, log) },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
@@ -275,7 +283,20 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new RoomFocus(
-          { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log, absent: roomDeferred({ domain, location, store, delivery }) },
+          {
+            stack,
+            domain,
+            auth,
+            originating: new OriginatingPolicy(domain),
+            terminating: policy,
+            lists,
+            endpoint: msrp,
+            location,
+            log,
+            absent: roomDeferred({ domain, location, store, delivery }),
+            history: sessionHistory,
+            capture: new RoomCapture(conversations, storagePolicy, log),
+          },
           { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
         );
   if (sessionHandler !== null && focus !== null) {

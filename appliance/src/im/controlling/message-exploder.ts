@@ -15,6 +15,7 @@ import type { MessageHandler } from '../pager/message-handler.js';
 import type { Logger } from '../../log.js';
 import { markExploded, refuseIfExploded } from './loop-guard.js';
 import { historyList, withHistory } from './copy-control.js';
+import type { PagerCapture } from '../../history/pager-capture.js';
 
 /** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
 export const REPORT_HEADER = 'P-Parley-Report';
@@ -62,6 +63,9 @@ interface FanOut {
  * recipients left out and anonymized ones counted, not named (copy-control.ts).
  */
 export class MessageExploder {
+  /** Conversation storage (H1): the sender's conversation with the group or list, when they store it. */
+  capture: PagerCapture | null = null;
+
   constructor(
     private readonly stack: SipStack,
     private readonly domain: LocalDomain,
@@ -106,6 +110,8 @@ export class MessageExploder {
     const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
     const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup };
     this.stack.reply(tx, 202, 'Accepted');
+    // H1: stored once for the sender, every recipient listed (not once per copy)
+    if (this.capture?.wantedExploded(req, sender.aor)) void this.capture.exploded(req, sender.aor, service, toGroup, recipients, { contentType: message.contentType, body: message.payload });
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
       .catch((err: unknown) => this.log.error({ err, service }, 'fan-out failed'));
