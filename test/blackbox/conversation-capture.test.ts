@@ -3,7 +3,6 @@ import { startAppliance, eventually, type RunningAppliance } from '../support/ap
 import { ChatClient, type Call } from '../support/msrp-client.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
 import { registerContact, withDigest } from '../support/sip-user.js';
-import { xcapRequest } from '../support/xcap-client.js';
 import { inbox, putGroupRooms } from '../support/rooms.js';
 import { conversationsOf, messagesOf, sessionHistoryRows } from '../support/conversations.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
