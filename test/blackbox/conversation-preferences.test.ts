@@ -47,6 +47,11 @@ function stored(app: RunningAppliance, owner: string, publicId: string, n: numbe
   return eventually(async () => (await conversationsOf(app, owner)).find((c) => c.publicId === publicId && c.messageCount === n));
 }
 
+/** A text MESSAGE from `from` to `sip:<to>@D` (digest over UDP); the final response. */
+async function sendMessageWith(app: RunningAppliance, from: Name, to: string, text: string): Promise<string> {
+  return sendMessage(app, { name: from, password: USERS[from] }, to, text);
+}
+
 const PREFS = `im-preferences/users/${aor('bob')}/index`;
 const prefs = (store: string) => `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs"><store-conversations>${store}</store-conversations></im-preferences>`;
 
@@ -111,10 +116,25 @@ describe('history.storeAll (site policy): every session and room is stored for e
   let app: RunningAppliance;
   beforeAll(async () => {
     app = await startAppliance({ users: USERS, config: { history: { storeAll: true } } });
-    expect(await putGroupRooms(app, 'alice', [{ name: 'lobby' }])).toBe(201);
+    expect(await putGroupRooms(app, 'alice', [{ name: 'lobby' }, { name: 'crew', members: ['alice', 'bob', 'carol'] }])).toBe(201);
   });
   afterAll(async () => {
     await app?.cleanup();
+  });
+
+  it("stores a message to a group once in the sender's conversation with the group and in each recipient's", async () => {
+    // bob and carol have no device yet (this test runs first): their copies are stored for later, accepted
+    const sent = await sendMessageWith(app, 'alice', 'crew', 'crew news');
+    expect(sent).toMatch(/^SIP\/2\.0 202/);
+    for (const [owner, recipients] of [
+      [aor('alice'), [aor('bob'), aor('carol')]],
+      [aor('bob'), [aor('crew')]],
+      [aor('carol'), [aor('crew')]],
+    ] as const) {
+      const c = await eventually(async () => (await conversationsOf(app, owner)).find((x) => x.kind === 'pager' && x.messageCount === 1));
+      expect(c.peers).toEqual([aor('crew')]);
+      expect(await messagesOf(app, c.publicId)).toMatchObject([{ sender: aor('alice'), recipients, body: 'crew news' }]);
+    }
   });
 
   it('stores a session in both sides\' conversations, each named to its user (the 200 and the ACK)', async () => {

@@ -93,6 +93,20 @@ export class PagerCapture {
     }
   }
 
+  /**
+   * One exploded copy (P3) was accepted for `recipient`: into their conversation with the group
+   * (`toGroup`) or with the sender (a URI list), if they record it or store everything. Never throws.
+   */
+  async explodedCopy(sender: string, recipient: string, service: string, toGroup: boolean, content: { contentType: string; body: Buffer }): Promise<void> {
+    if (!this.store.records(recipient) && !(this.policy.anyone && this.policy.storesAll(recipient))) return;
+    try {
+      const peer = toGroup ? service : sender;
+      await this.into(recipient, pagerKey(peer), [peer], false, { sender, recipients: [toGroup ? service : recipient], contentType: content.contentType, body: content.body }, Date.now());
+    } catch (err) {
+      this.log.warn({ err }, 'storing an exploded copy in a conversation failed');
+    }
+  }
+
   private async into(owner: string, key: string, peers: string[], asked: boolean, message: NewConversationMessage, at: number): Promise<void> {
     let conversation = this.store.recordingFor(owner, key);
     if (conversation === undefined && (asked || this.policy.storesAll(owner))) {

@@ -47,6 +47,8 @@ interface FanOut {
   payload: Buffer;
   maxForwards: number;
   toGroup: boolean;
+  /** the message as the sender wrote it (what conversations store) */
+  content: { contentType: string; body: Buffer };
 }
 
 /**
@@ -108,10 +110,10 @@ export class MessageExploder {
     // RFC 5364/5365 copy control: every copy says who else got it (to and cc), never the bcc
     const history = historyList(message.members);
     const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
-    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup };
+    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, content: { contentType: message.contentType, body: message.payload } };
     this.stack.reply(tx, 202, 'Accepted');
     // H1: stored once for the sender, every recipient listed (not once per copy)
-    if (this.capture?.wantedExploded(req, sender.aor)) void this.capture.exploded(req, sender.aor, service, toGroup, recipients, { contentType: message.contentType, body: message.payload });
+    if (this.capture?.wantedExploded(req, sender.aor)) void this.capture.exploded(req, sender.aor, service, toGroup, recipients, fan.content);
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
       .catch((err: unknown) => this.log.error({ err, service }, 'fan-out failed'));
@@ -154,6 +156,8 @@ export class MessageExploder {
       if ((await this.terminating.check(user.username, fan.sender.aor)) === 'discard') return { status: 202, reason: 'Accepted' };
       const { delivery } = await this.terminating.preferences(user.username);
       const outcome = await this.pager.deliver(copy, fan.sender, user.username, delivery === 'store');
+      // H1: a recipient who keeps their conversations keeps this one (the message as sent, without the copy-control list)
+      if (outcome.status < 300) void this.capture?.explodedCopy(fan.sender.aor, aor, fan.service, fan.toGroup, fan.content);
       return { status: outcome.status, reason: outcome.reason };
     } catch (err) {
       if (err instanceof SipError) return { status: err.status, reason: err.reason };
