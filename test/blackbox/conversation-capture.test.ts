@@ -208,6 +208,12 @@ describe('exploded pager messages stored once for the sender who asked (P3, H1)'
     };
     expect(await send('alice', 'crew', 'to the crew', { headers: ['Conversation-Store: on'] })).toMatch(/^SIP\/2\.0 202/);
     await delivered('to the crew');
+    // a direct MESSAGE that asks: the recipient's device does not get the request, which is the server's
+    const direct = send('alice', 'carol', 'just carol', { headers: ['Conversation-Store: on'] });
+    const atCarol = await dev.get('carol')!.next((m) => m.startsWith('MESSAGE ') && m.includes('just carol'), 10_000);
+    dev.get('carol')!.answer(atCarol, 200, 'OK', 'dev');
+    expect(await direct).toMatch(/^SIP\/2\.0 200/);
+    expect(headerOf(atCarol, 'Conversation-Store')).toEqual([]);
     const group = await eventually(async () => (await conversationsOf(app, aor('alice'))).find((c) => c.peers[0] === aor('crew') && c.messageCount === 1));
     expect(group).toMatchObject({ kind: 'pager', peers: [aor('crew')], recording: true });
     expect(await messagesOf(app, group.publicId)).toMatchObject([{ sender: aor('alice'), recipients: [aor('carol'), aor('erin')], contentType: 'text/plain', body: 'to the crew' }]);
