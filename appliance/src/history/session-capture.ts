@@ -35,6 +35,11 @@ export class SessionCapture {
     private readonly log: Logger,
   ) {}
 
+  /** Whether a side that asked (or did not) wants its session stored: asked, or stores everything. */
+  wants(aor: string, asked: boolean): boolean {
+    return asked || this.policy.storesAll(aor);
+  }
+
   /**
    * Starts recording for each side that asked or stores everything. The public ids are known at
    * once (for the 2xx and the ACK); the rows are being written when this returns, and `ready`
@@ -42,8 +47,8 @@ export class SessionCapture {
    */
   begin(caller: SessionParty, callee: SessionParty): SessionRecording | null {
     const sides: Partial<Record<SessionSide, { party: SessionParty; peer: string; publicId: string }>> = {};
-    if (caller.asked || this.policy.storesAll(caller.aor)) sides.caller = { party: caller, peer: callee.aor, publicId: newPublicId() };
-    if (callee.asked || this.policy.storesAll(callee.aor)) sides.callee = { party: callee, peer: caller.aor, publicId: newPublicId() };
+    if (this.wants(caller.aor, caller.asked)) sides.caller = { party: caller, peer: callee.aor, publicId: newPublicId() };
+    if (this.wants(callee.aor, callee.asked)) sides.callee = { party: callee, peer: caller.aor, publicId: newPublicId() };
     if (sides.caller === undefined && sides.callee === undefined) return null;
     const started = async (side: SessionSide): Promise<ConversationRow | null> => {
       const s = sides[side];

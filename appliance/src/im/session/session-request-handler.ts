@@ -242,7 +242,9 @@ export class SessionRequestHandler {
     // H1: the caller asks on its INVITE, the callee on its 2xx (store-header.ts); we answer in our 2xx and our ACK
     const asked = { caller: storeRequest(req.headers) === 'on', callee: storeRequest(res.headers) === 'on' };
     if (passthrough) {
-      const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, asked.callee ? { [STORE_HEADER]: UNAVAILABLE } : {});
+      // whoever expects the session stored (asked, or stores everything) is told it cannot be
+      const wants = { caller: this.s.capture?.wants(sender.aor, asked.caller) ?? asked.caller, callee: this.s.capture?.wants(session.calleeAor, asked.callee) ?? asked.callee };
+      const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, wants.callee ? { [STORE_HEADER]: UNAVAILABLE } : {});
       session.callee = calleeDlg;
       this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
       closeLegs();
@@ -250,7 +252,7 @@ export class SessionRequestHandler {
       session.callerMedia = { local: null, remotePath: '' };
       session.calleeMedia = { local: null, remotePath: '' };
       // the MSRP goes end to end: we never see the messages, and say so to whoever asked
-      this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp', 'OK', asked.caller ? { [STORE_HEADER]: UNAVAILABLE } : {});
+      this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp', 'OK', wants.caller ? { [STORE_HEADER]: UNAVAILABLE } : {});
       return;
     }
     const recording =
