@@ -36,6 +36,9 @@ import { historyApi } from './history/history-api.js';
 import { REPLAY_PREFIX, ReplayHandler } from './history/replay-handler.js';
 import { PagerCapture } from './history/pager-capture.js';
 import { UsageRecorder } from './usage/usage-recorder.js';
+import { StoragePolicy } from './history/storage-policy.js';
+import { SessionCapture } from './history/session-capture.js';
+import { RoomCapture } from './history/room-capture.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
@@ -241,14 +244,15 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const user = domain.userOf(owner);
     return user !== null && !profiles.of(user).storage ? 'Storage is not allowed for this user' : null;
   };
-  pager.capture = new PagerCapture(conversations, { storeAll: config.history.storeAll }, log);
   pager.usage = usage;
   conversations.usage = usage;
-  const sessionHistory = new SessionHistory(ds);
-  sessionHistory.usage = usage;
   const notices = new QuotaNotices(stack, pager, domain, config.quota.serviceUser, log);
   quota.onWarning = (w) => void notices.send(w);
   const documents = new DocumentStore(ds, log);
+  // who has everything stored: the site (history.storeAll) or the user's im-preferences (Y3)
+  const storagePolicy = new StoragePolicy(documents, { storeAll: config.history.storeAll }, log);
+  await storagePolicy.load();
+  pager.capture = new PagerCapture(conversations, storagePolicy, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
@@ -258,6 +262,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   // the controlling function's message exploder (P3): the conference factory and group URIs
   const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
+  exploder.capture = pager.capture;
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
   exploder.profiles = profilePolicy;
   messages.profiles = profilePolicy;
@@ -309,11 +314,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           },
           (err, where) => log.debug({ err, where }, 'MSRP connection problem'),
         );
+  const sessionHistory = new SessionHistory(ds);
+  sessionHistory.usage = usage;
   const sessionHandler =
     msrp === null
       ? null
       : new SessionRequestHandler(
-          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy },
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy, capture: new SessionCapture(conversations, storagePolicy, log) },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
@@ -321,7 +328,20 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new RoomFocus(
-          { stack, domain, auth, originating: new OriginatingPolicy(domain), terminating: policy, lists, endpoint: msrp, location, log, absent: roomDeferred({ domain, location, store, delivery }) },
+          {
+            stack,
+            domain,
+            auth,
+            originating: new OriginatingPolicy(domain),
+            terminating: policy,
+            lists,
+            endpoint: msrp,
+            location,
+            log,
+            absent: roomDeferred({ domain, location, store, delivery }),
+            history: sessionHistory,
+            capture: new RoomCapture(conversations, storagePolicy, log),
+          },
           { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
         );
   // replay of stored conversations over MSRP (H1): INVITEs to sip:history-<id>@domain

@@ -105,14 +105,17 @@ export class ConversationStore {
     return this.recording.get(`${owner}\n${captureKey}`);
   }
 
-  /** Starts recording (or finds the conversation already recording) under `captureKey`. */
-  async start(owner: string, kind: string, captureKey: string, peers: string[], name: string): Promise<ConversationRow> {
+  /**
+   * Starts recording (or finds the conversation already recording) under `captureKey`. `publicId`
+   * lets a caller name the conversation on the wire before the row is written (a session's 200).
+   */
+  async start(owner: string, kind: string, captureKey: string, peers: string[], name: string, publicId = newPublicId()): Promise<ConversationRow> {
     const existing = this.recordingFor(owner, captureKey);
     if (existing) return existing;
     const row = await this.writes.transaction(async (em) => {
       const now = Date.now();
       const fresh: Omit<ConversationRow, 'id'> = {
-        publicId: randomBytes(12).toString('base64url'),
+        publicId,
         owner,
         kind,
         captureKey,
@@ -212,6 +215,12 @@ export class ConversationStore {
   /** Conversations by public id, in one query. */
   getMany(publicIds: string[]): Promise<ConversationRow[]> {
     return publicIds.length === 0 ? Promise.resolve([]) : this.repo.find({ where: { publicId: In(publicIds) } });
+  }
+
+  /** Replaces a conversation's peers (a room's participants as they are seen). */
+  async setPeers(conversation: ConversationRow, peers: string[]): Promise<void> {
+    conversation.peers = JSON.stringify(peers);
+    await this.writes.transaction((em) => em.update(ConversationEntity, { id: conversation.id }, { peers: conversation.peers }));
   }
 
   async rename(publicId: string, name: string): Promise<boolean> {
@@ -334,6 +343,11 @@ export class ConversationStore {
     if (n > 0) this.recordingOwners.set(c.owner, n);
     else this.recordingOwners.delete(c.owner);
   }
+}
+
+/** A new conversation's public id: url-safe and unguessable (96 random bits). */
+export function newPublicId(): string {
+  return randomBytes(12).toString('base64url');
 }
 
 /** Binds a sealed body to its conversation: a body moved to another conversation does not open. */

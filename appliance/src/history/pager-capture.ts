@@ -1,26 +1,32 @@
+import { createHash } from 'node:crypto';
 import type { SipRequest } from '../sip/message/message.js';
 import type { Logger } from '../log.js';
-import type { ConversationStore } from './conversation-store.js';
+import type { ConversationStore, NewConversationMessage } from './conversation-store.js';
+import { STORE_HEADER, storeRequest } from './store-header.js';
 
-/**
- * The request header by which a user asks the server to store a conversation (H1, seed 5.4.7
- * "a user MAY request the network to store a particular IM conversation"): `Conversation-Store: on`
- * on a MESSAGE starts storing the pager conversation with that peer, both ways, this message
- * included; `off` stops it (that message is not stored). The header is ours (RFC 6648: no "X-").
- */
-export const STORE_HEADER = 'conversation-store';
+export { STORE_HEADER } from './store-header.js';
 
-/** The capture key of a pager conversation with `peer`. */
+/** The capture key of a pager conversation with `peer` (a user, or a group the messages go to). */
 export const pagerKey = (peer: string): string => `pager:${peer.toLowerCase()}`;
 
-export interface PagerCaptureOptions {
-  /** site policy: every user's pager conversations are stored */
-  storeAll: boolean;
+/**
+ * The capture key of a conversation with an ad-hoc URI list (messages to the conference factory,
+ * P3): the same recipients, in any order, are the same conversation.
+ */
+export const listKey = (recipients: string[]): string =>
+  `list:${createHash('sha256').update([...new Set(recipients.map((r) => r.toLowerCase()))].sort().join('\n')).digest('base64url')}`;
+
+/** Who has everything stored without asking (site policy, or the user's preference): storage-policy.ts. */
+export interface StoresAll {
+  storesAll(aor: string): boolean;
+  readonly anyone: boolean;
 }
 
 /**
- * Stores pager-mode messages into the conversations of the users who asked (or all, by site
- * policy), once the message was accepted: answered 2xx by a device or stored for later (202).
+ * Stores pager-mode messages into the conversations of the users who asked (or prefer it, or
+ * all, by site policy), once the message was accepted: answered 2xx by a device or stored for
+ * later (202). `Conversation-Store: on` on a MESSAGE starts storing the pager conversation with
+ * that peer, both ways, this message included; `off` stops it (that message is not stored).
  * The sender's conversation with the recipient and the recipient's with the sender each get it.
  */
 export class PagerCapture {
@@ -29,19 +35,20 @@ export class PagerCapture {
 
   constructor(
     private readonly store: ConversationStore,
-    private readonly opts: PagerCaptureOptions,
+    private readonly policy: StoresAll,
     private readonly log: Logger,
   ) {}
 
   /** Reads the sender's storage request before delivery: 'on', 'off' or null. */
   static request(req: SipRequest): 'on' | 'off' | null {
-    const v = req.headers.get(STORE_HEADER)?.trim().toLowerCase();
-    return v === 'on' || v === 'off' ? v : null;
+    return storeRequest(req.headers);
   }
 
   /** Cheap test on the pager's path: does anyone store this message? */
   wanted(req: SipRequest, sender: string, recipient: string): boolean {
-    return this.opts.storeAll || this.store.records(sender) || this.store.records(recipient) || req.headers.has(STORE_HEADER);
+    return (
+      this.store.records(sender) || this.store.records(recipient) || req.headers.has(STORE_HEADER) || (this.policy.anyone && (this.policy.storesAll(sender) || this.policy.storesAll(recipient)))
+    );
   }
 
   /**
@@ -51,7 +58,7 @@ export class PagerCapture {
   refusedForSender(req: SipRequest, sender: string, recipient: string): boolean {
     const ask = PagerCapture.request(req);
     if (ask === 'off') return false;
-    const stores = ask === 'on' || this.opts.storeAll || this.store.recordingFor(sender, pagerKey(recipient)) !== undefined;
+    const stores = ask === 'on' || (this.policy.anyone && this.policy.storesAll(sender)) || this.store.recordingFor(sender, pagerKey(recipient)) !== undefined;
     return stores && (this.store.account?.check?.(sender, req.body.length) ?? null) !== null;
   }
 
@@ -63,18 +70,58 @@ export class PagerCapture {
       const message = { sender, recipients: [recipient], contentType: req.headers.get('content-type') ?? 'text/plain', body: req.body };
       const at = Date.now();
       await Promise.all([
-        ask === 'off' ? null : this.into(sender, recipient, ask === 'on', message, at),
-        this.into(recipient, sender, false, message, at),
+        ask === 'off' ? null : this.into(sender, pagerKey(recipient), [recipient], ask === 'on', message, at),
+        this.into(recipient, pagerKey(sender), [sender], false, message, at),
       ]);
     } catch (err) {
       this.log.warn({ err }, 'storing a pager message in a conversation failed');
     }
   }
 
-  private async into(owner: string, peer: string, asked: boolean, message: Parameters<ConversationStore['append']>[1], at: number): Promise<void> {
-    let conversation = this.store.recordingFor(owner, pagerKey(peer));
-    if (conversation === undefined && (asked || this.opts.storeAll)) {
-      conversation = await this.store.start(owner, 'pager', pagerKey(peer), [peer], `Chat with ${peer.replace(/^sips?:/, '')}`);
+  /** Does the sender of an exploded MESSAGE (P3) have it stored? (cheap; before the fan-out) */
+  wantedExploded(req: SipRequest, sender: string): boolean {
+    return req.headers.has(STORE_HEADER) || this.store.records(sender) || (this.policy.anyone && this.policy.storesAll(sender));
+  }
+
+  /**
+   * An exploded MESSAGE (P3) was accepted (202): the sender's conversation with the group (`service`
+   * is the group URI) or with the URI list (`service` is the conference factory) gets it once, with
+   * every recipient listed, as the sender wrote it (`content`: without the factory's URI list). `off` stops that conversation. Never throws.
+   */
+  async exploded(req: SipRequest, sender: string, service: string, toGroup: boolean, recipients: string[], content: { contentType: string; body: Buffer }): Promise<void> {
+    try {
+      const key = toGroup ? pagerKey(service) : listKey(recipients);
+      const ask = PagerCapture.request(req);
+      if (ask === 'off') {
+        await this.store.stop(sender, key);
+        return;
+      }
+      const peers = toGroup ? [service] : recipients;
+      const message = { sender, recipients, contentType: content.contentType, body: content.body };
+      await this.into(sender, key, peers, ask === 'on', message, Date.now());
+    } catch (err) {
+      this.log.warn({ err }, 'storing an exploded message in a conversation failed');
+    }
+  }
+
+  /**
+   * One exploded copy (P3) was accepted for `recipient`: into their conversation with the group
+   * (`toGroup`) or with the sender (a URI list), if they record it or store everything. Never throws.
+   */
+  async explodedCopy(sender: string, recipient: string, service: string, toGroup: boolean, content: { contentType: string; body: Buffer }): Promise<void> {
+    if (!this.store.records(recipient) && !(this.policy.anyone && this.policy.storesAll(recipient))) return;
+    try {
+      const peer = toGroup ? service : sender;
+      await this.into(recipient, pagerKey(peer), [peer], false, { sender, recipients: [toGroup ? service : recipient], contentType: content.contentType, body: content.body }, Date.now());
+    } catch (err) {
+      this.log.warn({ err }, 'storing an exploded copy in a conversation failed');
+    }
+  }
+
+  private async into(owner: string, key: string, peers: string[], asked: boolean, message: NewConversationMessage, at: number): Promise<void> {
+    let conversation = this.store.recordingFor(owner, key);
+    if (conversation === undefined && (asked || this.policy.storesAll(owner))) {
+      conversation = await this.store.start(owner, 'pager', key, peers, `Chat with ${peers.map((p) => p.replace(/^sips?:/, '')).join(', ')}`);
     }
     if (conversation === undefined) return;
     const stored = await this.store.append(conversation, message, at);

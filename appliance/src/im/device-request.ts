@@ -7,10 +7,13 @@ import type { Binding } from '../core/location-service.js';
  * A MESSAGE to one registered device, live or pushed from the store: the binding's contact
  * becomes the Request-URI (RFC 3261 §16.6 step 2 for a forwarded request, §10 for one we
  * originate), and the identity we asserted travels in P-Asserted-Identity (RFC 3325 §9.1),
- * replacing whatever the sender claimed there. The stack adds our Via when it is sent.
+ * replacing whatever the sender claimed there; the sender's Conversation-Store request stays
+ * here. The stack adds our Via when it is sent.
  */
 export function messageToDevice(b: Binding, headers: Headers, body: Buffer, assertedIdentity: string): SipRequest {
   headers.set('p-asserted-identity', assertedIdentity);
   headers.delete('p-preferred-identity');
+  // a request to this server to store the conversation (history/store-header.ts), not the recipient's business
+  headers.delete('conversation-store');
   return new SipRequest('MESSAGE', parseUri(b.contactUri), b.contactUri, headers, body);
 }

@@ -245,9 +245,9 @@ export const SubscriptionEntity = new EntitySchema<SubscriptionRow>({
 /** One finished IM session (S1, P4): who, when, how long, how many messages; the history issue reads it. */
 export interface SessionHistoryRow {
   id: number;
-  /** 'one-to-one' (S1) or 'large-message' (P4) */
+  /** 'one-to-one' (S1), 'large-message' (P4) or 'room' (one membership of a room, S3/S4) */
   kind: string;
-  /** AORs of the caller and the callee */
+  /** AORs of the caller and the callee; for a room membership, the participant and the room URI */
   caller: string;
   callee: string;
   startedAt: number;
@@ -256,8 +256,11 @@ export interface SessionHistoryRow {
   durationMs: number;
   /** complete messages through the switch, both ways (stored ones included) */
   messageCount: number;
-  /** why it ended: 'bye-caller', 'bye-callee', 'connection-lost', 'rejected 486' … */
+  /** why it ended: 'bye-caller', 'bye-callee', 'connection-lost', 'rejected 486' …; a room's: 'departed', 'booted: <reason>', 'failed: <reason>' */
   endReason: string;
+  /** messages the caller (the participant) sent, and received (migration 1764710000000; 0 in older rows) */
+  sentCount: number;
+  receivedCount: number;
 }
 
 export const SessionHistoryEntity = new EntitySchema<SessionHistoryRow>({
@@ -273,6 +276,8 @@ export const SessionHistoryEntity = new EntitySchema<SessionHistoryRow>({
     durationMs: { type: 'bigint', name: 'duration_ms', transformer: numeric() },
     messageCount: { type: Number, name: 'message_count' },
     endReason: { type: String, name: 'end_reason' },
+    sentCount: { type: Number, name: 'sent_count', default: 0 },
+    receivedCount: { type: Number, name: 'received_count', default: 0 },
   },
 });
 

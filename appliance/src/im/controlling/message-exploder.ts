@@ -17,6 +17,7 @@ import { markExploded, refuseIfExploded } from './loop-guard.js';
 import { historyList, withHistory } from './copy-control.js';
 import { messageOutcome } from '../../usage/usage-types.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
+import type { PagerCapture } from '../../history/pager-capture.js';
 
 /** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
 export const REPORT_HEADER = 'P-Parley-Report';
@@ -52,6 +53,8 @@ interface FanOut {
   toGroup: boolean;
   /** the message's own bytes, without the copy-control list (usage records) */
   bytes: number;
+  /** the message as the sender wrote it (what conversations store) */
+  content: { contentType: string; body: Buffer };
 }
 
 /** One copy's fate: the report's status and reason, and what the usage record says. */
@@ -79,6 +82,8 @@ interface CopyOutcome {
 export class MessageExploder {
   /** the members' service profiles (Y1, Y3): a member without group chat, or whose limits the message passes, gets no copy */
   profiles: ProfilePolicy | null = null;
+  /** Conversation storage (H1): the sender's conversation with the group or list, when they store it. */
+  capture: PagerCapture | null = null;
 
   constructor(
     private readonly stack: SipStack,
@@ -122,8 +127,10 @@ export class MessageExploder {
     // RFC 5364/5365 copy control: every copy says who else got it (to and cc), never the bcc
     const history = historyList(message.members);
     const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
-    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, original: { contentType: message.contentType, payload: message.payload }, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length };
+    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, original: { contentType: message.contentType, payload: message.payload }, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length, content: { contentType: message.contentType, body: message.payload } };
     this.stack.reply(tx, 202, 'Accepted');
+    // H1: stored once for the sender, every recipient listed (not once per copy)
+    if (this.capture?.wantedExploded(req, sender.aor)) void this.capture.exploded(req, sender.aor, service, toGroup, recipients, fan.content);
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
       .catch((err: unknown) => this.log.error({ err, service }, 'fan-out failed'));
@@ -183,6 +190,8 @@ export class MessageExploder {
       if ((await this.terminating.check(user.username, fan.sender.aor)) === 'discard') return { status: 202, reason: 'Accepted', stored: false, note: 'Discarded (polite block)' };
       const { delivery } = await this.terminating.preferences(user.username);
       const outcome = await this.pager.deliver(copy, fan.sender, user.username, delivery === 'store');
+      // H1: a recipient who keeps their conversations keeps this one (the message as sent, without the copy-control list)
+      if (outcome.status < 300) void this.capture?.explodedCopy(fan.sender.aor, aor, fan.service, fan.toGroup, fan.content);
       return { status: outcome.status, reason: outcome.reason, stored: outcome.response === undefined };
     } catch (err) {
       if (err instanceof SipError) return { status: err.status, reason: err.reason, stored: false };

@@ -1,4 +1,4 @@
-import type { SipRequest } from '../../sip/message/message.js';
+import type { SipRequest, SipResponse } from '../../sip/message/message.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
 import type { SipStack } from '../../sip/stack.js';
 import { SipError } from '../../sip/errors.js';
@@ -24,6 +24,10 @@ import { answerInDialogOffer, type LegMedia } from '../session/in-dialog-offer.j
 import { refuseIfExploded } from './loop-guard.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
 import { Room, type AbsentRecipient, type Departure, type Participant, type RoomChange } from './room.js';
+import type { SessionHistory } from '../session/session-history.js';
+import type { RoomCapture } from '../../history/room-capture.js';
+import { newPublicId } from '../../history/conversation-store.js';
+import { STORE_HEADER, storeRequest, storedAnswer } from '../../history/store-header.js';
 
 export interface FocusOptions {
   /** the conference factory's user part: INVITEs to it with an RFC 5366 URI list make ad-hoc rooms */
@@ -51,6 +55,10 @@ export interface FocusServices {
   log: Logger;
   /** where a private message to a member who left goes (S8, room-deferred.ts) */
   absent?: AbsentRecipient;
+  /** one row per room membership when it ends (H2) */
+  history?: SessionHistory;
+  /** what participants who asked (or store everything) see, into their conversations (H1) */
+  capture?: RoomCapture;
 }
 
 /**
@@ -158,7 +166,14 @@ export class RoomFocus {
     } catch {
       return 403; // blocked: the inviter cannot reach them through a room either
     }
-    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, this.opts).catch((err: unknown) => {
+    // H1: an invitee asks on its 2xx; our ACK names the conversation its membership is stored in
+    let storeId: string | null = null;
+    const ackHeaders = (res: SipResponse): Record<string, string> => {
+      if (this.s.capture === undefined || !this.s.capture.wants(aor, storeRequest(res.headers) === 'on')) return {};
+      storeId = newPublicId();
+      return { [STORE_HEADER]: storedAnswer(storeId) };
+    };
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, this.opts, ackHeaders).catch((err: unknown) => {
       this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
       return null;
     });
@@ -176,6 +191,8 @@ export class RoomFocus {
       return 486;
     }
     room.join(joined.participant);
+    if (storeId !== null) this.s.capture?.joined(room, joined.participant, joined.callId, true, storeId);
+    else this.s.capture?.joined(room, joined.participant, joined.callId, false);
     this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant, media: joined.media });
     this.watch(joined.participant);
     if (joined.connect) this.connect(joined.participant);
@@ -243,9 +260,13 @@ export class RoomFocus {
           }
         },
         drop: (p, reason) => this.end(p, reason),
-        changed: (r, change) => this.onRoomChange(r, change),
+        changed: (r, change) => {
+          if (change.kind === 'left') this.membershipEnded(r, change.p, change.departure);
+          this.onRoomChange(r, change);
+        },
         absent: this.s.absent,
         relayed: () => this.onMessageRelayed?.(),
+        message: (r, from, to, wrapped) => this.s.capture?.message(r, from, to, wrapped),
       });
       room.subject = subject;
       this.rooms.set(roomUri, room);
@@ -276,11 +297,15 @@ export class RoomFocus {
     // RFC 7701: the focus says it takes nicknames and private messages (a=chatroom)
     const ours = answerFor(leg, offer, ['message/cpim'], wrapped, maxBytes, endpoint, undefined, ['nickname', 'private-messages']);
     room.join(participant);
+    // H1: a participant asks with Conversation-Store: on on the INVITE; the 200 names the conversation
+    const storeId = this.s.capture?.joined(room, participant, req.callId, storeRequest(req.headers) === 'on') ?? null;
     this.dialogs.set(`${req.callId}|${tag}`, { room, participant, media: { local: ours.sdp, remotePath: offer.path } });
     this.watch(participant);
     // RFC 3261 §13.3.1.4: resent until the ACK; without one the participant is dropped with a BYE
     const onAckTimeout = (): void => this.end(participant, 'No ACK for the 200 OK', 'failed', 408);
-    stack.reply(tx, 200, 'OK', { toTag: tag, headers: { Contact: `${contact};isfocus` }, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
+    const headers: Record<string, string> = { Contact: `${contact};isfocus` };
+    if (storeId !== null) headers[STORE_HEADER] = storedAnswer(storeId);
+    stack.reply(tx, 200, 'OK', { toTag: tag, headers, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
   }
@@ -342,6 +367,31 @@ export class RoomFocus {
         this.adHoc.delete(entry.room.uri);
       }
     }
+  }
+
+  /**
+   * A membership ended (H2): the participant's recording stops and one history row says who, which
+   * room, when they joined and left, what they sent and received, and why they left.
+   */
+  private membershipEnded(room: Room, p: Participant, departure: Departure): void {
+    this.s.capture?.left(room, p);
+    if (this.s.history === undefined) return;
+    const joinedAt = p.joinedAt ?? departure.at;
+    const why = departure.method === 'departed' && departure.reason === undefined ? 'departed' : `${departure.method}${departure.reason ? `: ${departure.reason}` : ''}`;
+    this.s.history
+      .record({
+        kind: 'room',
+        caller: p.aor,
+        callee: room.uri,
+        startedAt: joinedAt,
+        endedAt: departure.at,
+        durationMs: departure.at - joinedAt,
+        messageCount: (p.sent ?? 0) + (p.received ?? 0),
+        sentCount: p.sent ?? 0,
+        receivedCount: p.received ?? 0,
+        endReason: why,
+      })
+      .catch((err: unknown) => this.s.log.warn({ err }, 'room membership history not written'));
   }
 
   /** The live room at a URI, if anyone is in it. */

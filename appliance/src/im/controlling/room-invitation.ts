@@ -1,5 +1,6 @@
 import { Headers } from '../../sip/message/headers.js';
 import { SipRequest } from '../../sip/message/message.js';
+import type { SipResponse } from '../../sip/message/message.js';
 import { parseUri } from '../../sip/message/uri.js';
 import type { SipStack } from '../../sip/stack.js';
 import type { LocationService } from '../../core/location-service.js';
@@ -37,6 +38,8 @@ export async function inviteIntoRoom(
   room: { uri: string; inviter: string; history?: string | null },
   aor: string,
   opts: { maxMessageBytes: number; ringTimeoutMs: number },
+  /** extra headers of our ACK to the invitee's 2xx, chosen from it (conversation storage's answer, H1) */
+  ackHeaders: (res: SipResponse) => Record<string, string> = () => ({}),
 ): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean; media: LegMedia } | null> {
   const bindings = s.location.lookup(aor);
   if (bindings.length === 0) return null;
@@ -84,7 +87,7 @@ export async function inviteIntoRoom(
     return null;
   }
   const { answered: res, branch } = outcome;
-  const dialog = acknowledge(s.stack, branch.request, res, branch.destination);
+  const dialog = acknowledge(s.stack, branch.request, res, branch.destination, ackHeaders(res));
   const leg = legs.get(legTransport(branch.destination.transport))!;
   for (const l of legs.values()) if (l !== leg) l.close();
   let answer: MsrpMedia;

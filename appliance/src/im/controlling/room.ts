@@ -19,8 +19,9 @@ export interface Participant {
   invitedBy?: string;
   /** the nickname they reserved in the room (RFC 7701 NICKNAME), as the room writes it */
   nickname?: string;
-  /** messages they sent to the room (usage records) */
+  /** messages they sent that the room accepted, and messages the room handed to their leg (session history, H2) */
   sent?: number;
+  received?: number;
 }
 
 /** How a participant left (RFC 4575 disconnection-method and its reason). */
@@ -47,6 +48,8 @@ export interface RoomHooks {
   absent?: AbsentRecipient;
   /** a message was accepted and handed to its recipients' legs (metrics) */
   relayed?(): void;
+  /** a message is being relayed as `wrapped` (CPIM), to the room or privately (conversation storage, H1) */
+  message?(room: Room, from: Participant, privateTo: Participant | null, wrapped: Buffer): void;
 }
 
 /**
@@ -157,6 +160,8 @@ export class Room {
     const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, new Date(), from.nickname);
     // serialized once for every leg: each leg splices in its own transaction id and paths
     const prepared = new PreparedSend('message/cpim', wrapped, { messageId: newIdent(), chunkBytes: from.leg.chunkBytes });
+    from.sent = (from.sent ?? 0) + 1;
+    this.hooks.message?.(this, from, privateTo, wrapped);
     if (privateTo !== null) this.sendTo(privateTo, prepared);
     else for (const p of [...this.participants]) if (p !== from) this.sendTo(p, prepared);
     this.hooks.relayed?.();
@@ -172,6 +177,7 @@ export class Room {
       return;
     }
     p.queued++;
+    p.received = (p.received ?? 0) + 1;
     // Failure-Report yes (the default): the participant answers every chunk (RFC 4975 §7.1.2),
     // and those answers are how far behind the leg is
     p.leg.sendPrepared(prepared).then(

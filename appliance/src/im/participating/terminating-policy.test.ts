@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TerminatingPolicy } from './terminating-policy.js';
+import { TerminatingPolicy, parsePreferences } from './terminating-policy.js';
 import { LocalDomain } from '../../core/local-domain.js';
 import type { DocumentChange, DocumentStore } from '../../xdms/document-store.js';
 
@@ -48,5 +48,19 @@ describe('terminating policy cache (Y2)', () => {
     change(); // bob's document, not carol's
     expect(await policy.check('carol', 'sip:alice@parley.test')).toBe('deliver');
     expect(reads).toHaveLength(0);
+  });
+});
+
+describe('parsePreferences: the im-preferences document (parley-im-prefs.xsd)', () => {
+  const doc = (inner: string): string => `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs">${inner}</im-preferences>`;
+
+  it('reads "store all my conversations" as an xs:boolean, off unless it says true or 1', () => {
+    expect(parsePreferences(doc('<store-conversations>true</store-conversations>'))).toEqual({ delivery: 'deliver', storeConversations: true });
+    expect(parsePreferences(doc('<delivery>store</delivery><store-conversations> 1 </store-conversations>'))).toEqual({ delivery: 'store', storeConversations: true });
+    expect(parsePreferences(doc('<store-conversations>false</store-conversations>')).storeConversations).toBe(false);
+    expect(parsePreferences(doc('<store-conversations>0</store-conversations>')).storeConversations).toBe(false);
+    expect(parsePreferences(doc('<delivery>store</delivery>'))).toEqual({ delivery: 'store', storeConversations: false });
+    // an element of another namespace with the same name is not ours
+    expect(parsePreferences(doc('<x:store-conversations xmlns:x="urn:example">true</x:store-conversations>')).storeConversations).toBe(false);
   });
 });

@@ -14,14 +14,19 @@ const PREFS_NS = 'urn:parley:params:xml:ns:im-prefs';
 export interface ImPreferences {
   /** 'store': keep every message for the user instead of delivering it live (P2) */
   delivery: 'deliver' | 'store';
+  /** "store all my conversations" (H1, Y3): pager, sessions and rooms are stored without asking each time */
+  storeConversations: boolean;
 }
 
-const DEFAULT_PREFERENCES: ImPreferences = { delivery: 'deliver' };
+export const DEFAULT_PREFERENCES: ImPreferences = { delivery: 'deliver', storeConversations: false };
 
-function parsePreferences(xml: string): ImPreferences {
+/** Reads an im-preferences document (parley-im-prefs.xsd; it was validated when it was stored). */
+export function parsePreferences(xml: string): ImPreferences {
   const doc = new DOMParser().parseFromString(xml, 'text/xml');
   const el = doc.getElementsByTagNameNS(PREFS_NS, 'delivery')[0];
-  return { delivery: el?.textContent?.trim() === 'store' ? 'store' : 'deliver' };
+  // xs:boolean: "true" or "1" (XML Schema Part 2 §3.2.2)
+  const store = doc.getElementsByTagNameNS(PREFS_NS, 'store-conversations')[0]?.textContent?.trim();
+  return { delivery: el?.textContent?.trim() === 'store' ? 'store' : 'deliver', storeConversations: store === 'true' || store === '1' };
 }
 
 /**

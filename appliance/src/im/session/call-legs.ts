@@ -91,9 +91,11 @@ function calleeDialog(invite: SipRequest, res: SipResponse, destination: Destina
  * The ACK for a 2xx to one of our INVITEs (RFC 3261 §13.2.2.4), sent outside any transaction in
  * the dialog the 2xx made (route set included). Returns that dialog.
  */
-export function acknowledge(stack: SipStack, invite: SipRequest, res: SipResponse, destination: Destination): Dialog {
+export function acknowledge(stack: SipStack, invite: SipRequest, res: SipResponse, destination: Destination, headers: Record<string, string> = {}): Dialog {
   const dialog = calleeDialog(invite, res, destination);
-  stack.sendStateless(dialog.ack(invite.cseq.seq), dialog.state.destination);
+  const ack = dialog.ack(invite.cseq.seq);
+  for (const [name, value] of Object.entries(headers)) ack.headers.set(name, value);
+  stack.sendStateless(ack, dialog.state.destination);
   return dialog;
 }
 

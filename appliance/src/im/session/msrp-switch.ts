@@ -22,6 +22,10 @@ export class MsrpSwitch {
   messages = 0;
   /** their body bytes (usage records) */
   bytes = 0;
+  /** of those, the ones the caller sent (the rest the callee sent) */
+  fromCaller = 0;
+  /** told of each complete message taken from a leg, before it is switched (conversation storage, H1) */
+  onComplete: ((m: ReceivedMessage, from: 'caller' | 'callee') => void) | null = null;
   /** called for each complete message taken from a leg to switch (metrics, wired in main.ts) */
   onSwitched: () => void = () => undefined;
   private readonly awaitingReport = new Map<string, ReceivedMessage>();
@@ -60,6 +64,8 @@ export class MsrpSwitch {
   private async forward(m: ReceivedMessage, to: MsrpSession, toName: 'caller' | 'callee'): Promise<void> {
     this.messages++;
     this.bytes += m.body.length;
+    if (toName === 'callee') this.fromCaller++;
+    this.onComplete?.(m, toName === 'callee' ? 'caller' : 'callee');
     this.onSwitched();
     // the far end may not have connected yet (its a=setup:active connection follows its 200 OK)
     if (to.connection === null && !this.everBound.has(to) && !to.isClosed) await this.boundOrTimeout(to);

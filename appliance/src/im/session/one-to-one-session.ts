@@ -5,6 +5,7 @@ import type { MsrpSession } from '../../msrp/msrp-session.js';
 import type { MsrpSwitch } from './msrp-switch.js';
 import type { SessionHistory } from './session-history.js';
 import { sendBye } from './call-legs.js';
+import type { SessionRecording } from '../../history/session-capture.js';
 import type { LegMedia } from './in-dialog-offer.js';
 
 /** Which side of a one-to-one session a request or a failure came from. */
@@ -28,6 +29,8 @@ export class OneToOneSession {
   /** their bytes (usage records) */
   storedBytes = 0;
   answeredAt = 0;
+  /** the conversations this session is stored in (H1), when a side stores it */
+  recording: SessionRecording | null = null;
   private ended = false;
 
   constructor(
@@ -57,6 +60,7 @@ export class OneToOneSession {
     if (by !== 'callee' && this.callee !== null) sendBye(this.stack, this.callee, why?.text, why?.cause);
     this.switch?.close();
     this.loneLeg?.close();
+    this.recording?.stop();
     this.forget(this);
     const endedAt = Date.now();
     this.history
@@ -68,6 +72,9 @@ export class OneToOneSession {
         endedAt,
         durationMs: this.answeredAt === 0 ? 0 : endedAt - this.answeredAt,
         messageCount: (this.switch?.messages ?? 0) + this.storedMessages,
+        // the caller's view: what they sent, what they received
+        sentCount: (this.switch?.fromCaller ?? 0) + this.storedMessages,
+        receivedCount: (this.switch?.messages ?? 0) - (this.switch?.fromCaller ?? 0),
         endReason: reason,
       }, (this.switch?.bytes ?? 0) + this.storedBytes)
       .catch((err: unknown) => this.log.warn({ err }, 'session history not written'));

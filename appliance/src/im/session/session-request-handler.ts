@@ -27,6 +27,8 @@ import { acknowledge, callerDialog, ownContact, sendBye } from './call-legs.js';
 import { answerFor, calleeInvite, legTransport, offerFor, withSetup } from './session-sdp.js';
 import { answerInDialogOffer } from './in-dialog-offer.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
+import type { SessionCapture } from '../../history/session-capture.js';
+import { STORE_HEADER, storeRequest, storedAnswer, UNAVAILABLE } from '../../history/store-header.js';
 
 export interface SessionHandlerOptions {
   /** "switch": both MSRP legs end here; "passthrough": the SDP goes through untouched (S7) */
@@ -53,6 +55,8 @@ export interface SessionServices {
   log: Logger;
   /** the users' service profiles (Y1, Y3): IM allowed, the MSRP legs' sizes and types */
   profiles?: ProfilePolicy;
+  /** conversation storage (H1): sessions a side asked to store, or stores everything */
+  capture?: SessionCapture;
 }
 
 /**
@@ -246,17 +250,29 @@ export class SessionRequestHandler {
       throw new SipError(outcome.best.status, outcome.best.reason);
     }
     const { answered: res, branch } = outcome;
-    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination);
-    session.callee = calleeDlg;
-    this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
+    // H1: the caller asks on its INVITE, the callee on its 2xx (store-header.ts); we answer in our 2xx and our ACK
+    const asked = { caller: storeRequest(req.headers) === 'on', callee: storeRequest(res.headers) === 'on' };
     if (passthrough) {
+      // whoever expects the session stored (asked, or stores everything) is told it cannot be
+      const wants = { caller: this.s.capture?.wants(sender.aor, asked.caller) ?? asked.caller, callee: this.s.capture?.wants(session.calleeAor, asked.callee) ?? asked.callee };
+      const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, wants.callee ? { [STORE_HEADER]: UNAVAILABLE } : {});
+      session.callee = calleeDlg;
+      this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
       closeLegs();
       // the server is not in the media: re-offers cannot be answered here (null), refreshes can
       session.callerMedia = { local: null, remotePath: '' };
       session.calleeMedia = { local: null, remotePath: '' };
-      this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp');
+      // the MSRP goes end to end: we never see the messages, and say so to whoever asked
+      this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp', 'OK', wants.caller ? { [STORE_HEADER]: UNAVAILABLE } : {});
       return;
     }
+    const recording =
+      this.s.capture?.begin({ aor: sender.aor, callId: req.callId, asked: asked.caller }, { aor: session.calleeAor, callId: branch.request.callId, asked: asked.callee }) ?? null;
+    const calleeId = recording?.publicIds.callee ?? null;
+    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, calleeId === null ? {} : { [STORE_HEADER]: storedAnswer(calleeId) });
+    session.callee = calleeDlg;
+    session.recording = recording;
+    this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
     let answer: MsrpMedia;
     try {
       answer = readMsrpMedia(res.body.toString('utf8'));
@@ -274,12 +290,19 @@ export class SessionRequestHandler {
     callerLeg.remotePath = offer.path;
     session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs, (side) => this.legLost(session, side));
     session.switch.onSwitched = () => this.onMessageSwitched?.();
+    if (recording !== null) session.switch.onComplete = (m, from) => recording.message(from, m.contentType, m.body);
     const calleeAnswer = limits.narrow(answer);
     callerLeg.policy = calleeLeg.policy = limits.policy;
     const ours = answerFor(callerLeg, offer, calleeAnswer.acceptTypes, calleeAnswer.acceptWrappedTypes, limits.maxMessageBytes, endpoint);
     session.callerMedia = { local: ours.sdp, remotePath: offer.path };
     session.calleeMedia = { local: withSetup(branch.request.body.toString('utf8'), answer.setup), remotePath: answer.path };
-    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp');
+    // the 2xx names the caller's conversation only once it is written (the claim must be true)
+    const callerRow = recording?.publicIds.caller == null ? null : (await recording.ready).caller;
+    if (tx.finished) {
+      session.end('server', 'cancelled');
+      return;
+    }
+    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'OK', callerRow === null ? {} : { [STORE_HEADER]: storedAnswer(callerRow.publicId) });
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
     if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
     if (ours.setup === 'active') this.activeConnect(session, callerLeg);
@@ -296,13 +319,13 @@ export class SessionRequestHandler {
     };
   }
 
-  private answer(tx: ServerTransaction, session: OneToOneSession, tag: string, contact: string, body: Buffer, type: string, reason = 'OK'): void {
+  private answer(tx: ServerTransaction, session: OneToOneSession, tag: string, contact: string, body: Buffer, type: string, reason = 'OK', headers: Record<string, string> = {}): void {
     session.answeredAt = Date.now();
     this.countFlow(session, session.caller.state.destination.flowId);
     this.countFlow(session, session.callee?.state.destination.flowId);
     // RFC 3261 §13.3.1.4: the 200 is resent until the caller's ACK; without one the session ends
     const onAckTimeout = (): void => session.end('server', 'no-ack', { text: 'No ACK for the 200 OK', cause: 408 });
-    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact }, body, contentType: type, onAckTimeout });
+    this.s.stack.reply(tx, 200, reason, { toTag: tag, headers: { Contact: contact, ...headers }, body, contentType: type, onAckTimeout });
   }
 
   private activeConnect(session: OneToOneSession, leg: MsrpSession): void {

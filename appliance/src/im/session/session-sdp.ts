@@ -92,7 +92,8 @@ export function answerFor(
  */
 export function calleeInvite(req: SipRequest, b: Binding, sender: SenderIdentity, callId: string, fromTag: string, contact: string, body: Buffer): SipRequest {
   const h = req.headers.clone();
-  for (const name of ['via', 'route', 'record-route', 'proxy-authorization', 'authorization', 'p-preferred-identity', 'contact', 'content-length']) h.delete(name);
+  // Conversation-Store asks this server to store (H1, history/store-header.ts): it is not the callee's business
+  for (const name of ['via', 'route', 'record-route', 'proxy-authorization', 'authorization', 'p-preferred-identity', 'contact', 'content-length', 'conversation-store']) h.delete(name);
   h.set('from', `${sender.from.replace(/;tag=[^;]*/i, '')};tag=${fromTag}`);
   h.set('to', `<${b.aor}>`);
   h.set('call-id', callId);
