@@ -11,4 +11,5 @@ export * from './api/groups.js';
 export * from './api/deferred.js';
 export * from './api/status.js';
 export * from './api/audit.js';
+export * from './api/conversations.js';
 export * from './api/routes.js';

@@ -100,6 +100,8 @@ export function adminApi(handlers: Handlers, deps: AdminApiDeps): Koa.Middleware
       if (route.response === 'csv') {
         ctx.type = 'text/csv; charset=utf-8';
         ctx.body = out;
+      } else if (route.response === 'file') {
+        // the handler set the type, the Content-Disposition and a stream as the body
       } else if (route.response !== null) ctx.body = out;
     });
   }

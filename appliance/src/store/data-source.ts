@@ -9,6 +9,7 @@ import { Subscriptions1764400000000 } from './migrations/1764400000000-subscript
 import { ConsoleAdmin1764450000000 } from './migrations/1764450000000-console-admin.js';
 import { SessionHistory1764600000000 } from './migrations/1764600000000-session-history.js';
 import { Conversations1764700000000 } from './migrations/1764700000000-conversations.js';
+import { ConversationSearch1764750000000 } from './migrations/1764750000000-conversation-search.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -22,7 +23,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
  */
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, ConversationSearch1764750000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
