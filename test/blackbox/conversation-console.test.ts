@@ -2,44 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
-import { RawClient } from '../support/raw-client.js';
-import { withDigest, type SipUser } from '../support/sip-user.js';
-import { ChatClient } from '../support/msrp-client.js';
+import { TRAFFIC, TRAFFIC_USERS, oneSession, sendTraffic } from '../support/conversation-traffic.js';
 
 // Stored conversations in the admin API (issue 11, A2/A3): search across users, the reader, export
 // jobs and their files, the audit trail of every read and export, and a user's session history.
 // The conversations come from real pager traffic (history.storeAll), the checks from the wire.
-// dave and erin have no stored messages waiting: their session is not disturbed by deferred delivery
-const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' };
+const USERS = TRAFFIC_USERS;
+const SENT = TRAFFIC;
 const ALICE = 'sip:alice@parley.test';
 const BOB = 'sip:bob@parley.test';
 const CAROL = 'sip:carol@parley.test';
-
-/** What was sent, in order: sender, recipient, content type, body. */
-const SENT = [
-  { from: 'alice', to: 'bob', type: 'text/plain;charset=utf-8', body: 'Lunch in Zürich at noon? "quoted", comma\r\nnew line <script>alert(1)</script>' },
-  { from: 'bob', to: 'alice', type: 'text/plain', body: 'Yes, noon is fine' },
-  { from: 'alice', to: 'carol', type: 'application/vnd.parley-test', body: 'opaque ÿ bytes' },
-  { from: 'carol', to: 'alice', type: 'text/plain', body: 'the report is due at noon' },
-] as const;
 
 let app: RunningAppliance;
 let admin: AdminSession;
 let support: AdminSession;
 let before: number;
 let after: number;
-
-/** A MESSAGE with its own content type from `from` to `to` over UDP; the status line. */
-async function send(from: keyof typeof USERS, to: string, contentType: string, body: string): Promise<string> {
-  const client = await RawClient.udp(app.sipPort);
-  const user: SipUser = { name: from, password: USERS[from] };
-  try {
-    const spec = { method: 'MESSAGE', uri: `sip:${to}@${app.domain}`, from: `sip:${from}@${app.domain}`, to: `sip:${to}@${app.domain}`, transport: 'UDP' as const, localPort: client.localPort, contentType, body };
-    return (await withDigest(client, spec, user, 12_000)).split('\r\n')[0];
-  } finally {
-    client.close();
-  }
-}
 
 const json = async <T>(res: Response | Promise<Response>, status = 200): Promise<T> => {
   const r = await res;
@@ -61,7 +39,7 @@ beforeAll(async () => {
   [admin, support] = await Promise.all([login(app, 'root', 'root-password-1'), login(app, 'helpdesk', 'helpdesk-password-1')]);
   before = Date.now();
   // one at a time: the order of storing is the order the search and the reader show
-  for (const m of SENT) expect(await send(m.from, m.to, m.type, m.body)).toMatch(/^SIP\/2\.0 20[02]/);
+  for (const status of await sendTraffic(app)) expect(status).toMatch(/^SIP\/2\.0 20[02]/);
   // each message goes into the sender's and the recipient's conversation
   await eventually(async () => (await search(admin, {})).items.reduce((n, c) => n + c.messageCount, 0) === 8 || undefined, 10_000);
   after = Date.now();
@@ -224,18 +202,9 @@ describe('conversation exports', () => {
 
 describe("a user's session history for support", () => {
   it('lists the finished sessions of a user, newest first', async () => {
-    const dave = await ChatClient.connect(app, 'dave', USERS.dave);
-    const erin = await ChatClient.connect(app, 'erin', USERS.erin);
-    try {
-      const [aCall, bCall] = await Promise.all([dave.invite('erin'), erin.answerInvite()]);
-      expect(aCall.final).toMatch(/^SIP\/2\.0 200 OK/);
-      const bye = dave.bye(aCall);
-      await erin.awaitBye(bCall);
-      expect(await bye).toMatch(/^SIP\/2\.0 200/);
-    } finally {
-      dave.close();
-      erin.close();
-    }
+    const { invite, bye } = await oneSession(app);
+    expect(invite).toMatch(/^SIP\/2\.0 200 OK/);
+    expect(bye).toMatch(/^SIP\/2\.0 200/);
     // the history row is written when the session's legs are gone
     const page = await eventually(async () => {
       const p = await json<{ items: { kind: string; caller: string; callee: string; endReason: string; startedAt: string; endedAt: string }[]; total: number }>(support.request('GET', '/users/erin/sessions'));
