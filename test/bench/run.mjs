@@ -21,7 +21,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room,conversations').split(','));
 // the room's figures come with the one-to-one switch rate beside them
 if (ONLY.has('room')) ONLY.add('msrp');
 const CONTACTS = Number(opt('contacts', '10000'));
@@ -559,6 +559,25 @@ async function roomBench() {
   return JSON.parse(line.slice(7));
 }
 
+/**
+ * Stored conversations (test/bench/conversations.ts through tsx, in-process against a temporary data
+ * folder): messages/s stored, search latency over `--conversation-messages N` (1,000,000) messages,
+ * and the time to export a 10,000-message conversation in each format.
+ */
+async function conversationsBench() {
+  console.log('\n# Stored conversations (store, search, export)');
+  const env = { ...process.env, BENCH_CONVERSATION_MESSAGES: opt('conversation-messages', '1000000') };
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'conversations.ts')], { cwd: ROOT, env });
+  const { code, out } = await r.done;
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) {
+    console.log(`  failed (exit ${code}):\n${out}`);
+    return null;
+  }
+  for (const l of out.split('\n')) if (/^(store|seed|search|export):/.test(l)) console.log(`  ${l}`);
+  return JSON.parse(line.slice(7));
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -573,6 +592,7 @@ if (ONLY.has('presence')) {
 }
 if (ONLY.has('msrp')) results.msrp = await msrpBench();
 if (ONLY.has('room')) results.room = await roomBench();
+if (ONLY.has('conversations')) results.conversations = await conversationsBench();
 
 console.log('\n# Summary');
 if (results.relay) {
