@@ -637,4 +637,8 @@ if (results.room) {
   const r = results.room;
   console.log(`  msrp room of ${r.participants}: ${r.deliveriesPerSecond.toFixed(0)} deliveries/s at saturation (${r.senders} senders, 1 KiB), ${r.serverCpuSecondsPer1000.toFixed(4)} s server CPU per 1,000; paced at ${r.pacedRate}/s to the last receiver p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; ${r.heapPerParticipantKiB.toFixed(1)} KiB heap per participant`);
 }
+if (results.conversations) {
+  const c = results.conversations;
+  console.log(`  conversations: ${c.store.perSecond.toFixed(0)} messages/s stored (sealed, indexed); search over ${c.seed.messages} messages p50 ${c.search.p50.toFixed(1)} ms, p99 ${c.search.p99.toFixed(1)} ms; export of 10,000 messages: ${Object.entries(c.export).map(([f, e]) => `${f} ${e.seconds.toFixed(2)} s`).join(', ')}`);
+}
 console.log(`\nJSON ${JSON.stringify(results)}`);
