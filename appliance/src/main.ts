@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -78,6 +79,9 @@ import { usersRoutes } from './admin/users-routes.js';
 import { xdmsRoutes } from './admin/xdms-routes.js';
 import { monitorRoutes } from './admin/monitor-routes.js';
 import { usageRoutes } from './admin/usage-routes.js';
+import { conversationRoutes } from './admin/conversation-routes.js';
+import { ConversationSearch } from './history/conversation-search.js';
+import { EXPORT_DEFAULTS, ExportJobs } from './history/export-jobs.js';
 import { openApiDocument } from './admin/openapi.js';
 import { MsrpEndpoint, type MsrpPorts } from './msrp/msrp-endpoint.js';
 import { SessionRequestHandler } from './im/session/session-request-handler.js';
@@ -487,6 +491,14 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           },
           audit,
         ),
+        // stored conversations for support (A2/A3); export files live in the data folder, node-local
+        ...conversationRoutes({
+          ds,
+          store: conversations,
+          search: new ConversationSearch(ds),
+          exports: new ExportJobs(conversations, { dir: path.join(config.dataDir, 'exports'), ...EXPORT_DEFAULTS }),
+          domain,
+        }),
       },
       { sessions, audit },
     );

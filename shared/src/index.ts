@@ -14,4 +14,5 @@ export * from './api/status.js';
 export * from './api/audit.js';
 export * from './api/usage.js';
 export * from './api/quota.js';
+export * from './api/conversations.js';
 export * from './api/routes.js';

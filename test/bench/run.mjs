@@ -21,7 +21,7 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const STEP_SECONDS = Number(opt('step-seconds', '5'));
-const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room,quota').split(','));
+const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room,quota,conversations').split(','));
 // the room's figures come with the one-to-one switch rate beside them
 if (ONLY.has('room')) ONLY.add('msrp');
 const CONTACTS = Number(opt('contacts', '10000'));
@@ -576,6 +576,25 @@ async function quotaBench() {
   return JSON.parse(line.slice(7));
 }
 
+/**
+ * Stored conversations (test/bench/conversations.ts through tsx, in-process against a temporary data
+ * folder): messages/s stored, search latency over `--conversation-messages N` (1,000,000) messages,
+ * and the time to export a 10,000-message conversation in each format.
+ */
+async function conversationsBench() {
+  console.log('\n# Stored conversations (store, search, export)');
+  const env = { ...process.env, BENCH_CONVERSATION_MESSAGES: opt('conversation-messages', '1000000') };
+  const r = run(process.execPath, ['--import', 'tsx', path.join(HERE, 'conversations.ts')], { cwd: ROOT, env });
+  const { code, out } = await r.done;
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) {
+    console.log(`  failed (exit ${code}):\n${out}`);
+    return null;
+  }
+  for (const l of out.split('\n')) if (/^(store|seed|search|export):/.test(l)) console.log(`  ${l}`);
+  return JSON.parse(line.slice(7));
+}
+
 const cpu = os.cpus();
 console.log(`Parley benchmark — ${new Date().toISOString()}`);
 console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${spawnSync('sipp', ['-v']).stdout.toString().match(/SIPp v[^\s-]+/)?.[0] ?? 'SIPp'} (sipp -v exits 99)`);
@@ -591,6 +610,7 @@ if (ONLY.has('presence')) {
 if (ONLY.has('msrp')) results.msrp = await msrpBench();
 if (ONLY.has('room')) results.room = await roomBench();
 if (ONLY.has('quota')) results.quota = await quotaBench();
+if (ONLY.has('conversations')) results.conversations = await conversationsBench();
 
 console.log('\n# Summary');
 if (results.relay) {
@@ -638,5 +658,9 @@ if (results.msrp) {
 if (results.room) {
   const r = results.room;
   console.log(`  msrp room of ${r.participants}: ${r.deliveriesPerSecond.toFixed(0)} deliveries/s at saturation (${r.senders} senders, 1 KiB), ${r.serverCpuSecondsPer1000.toFixed(4)} s server CPU per 1,000; paced at ${r.pacedRate}/s to the last receiver p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms; ${r.heapPerParticipantKiB.toFixed(1)} KiB heap per participant`);
+}
+if (results.conversations) {
+  const c = results.conversations;
+  console.log(`  conversations: ${c.store.perSecond.toFixed(0)} messages/s stored (sealed, indexed); search over ${c.seed.messages} messages p50 ${c.search.p50.toFixed(1)} ms, p99 ${c.search.p99.toFixed(1)} ms; export of 10,000 messages: ${Object.entries(c.export).map(([f, e]) => `${f} ${e.seconds.toFixed(2)} s`).join(', ')}`);
 }
 console.log(`\nJSON ${JSON.stringify(results)}`);

@@ -13,7 +13,7 @@ const ERRORS: Record<string, string> = {
   '412': 'stale ETag (If-Match)',
   '413': 'body too large',
   '415': 'wrong media type or encoding',
-  '429': 'throttled (Retry-After)',
+  '429': 'throttled (Retry-After), or too many jobs',
 };
 
 /** The route's :params and query keys as OpenAPI parameters. */
@@ -43,7 +43,7 @@ export function openApiDocument(version: string): object {
     const responses: Record<string, object> = {};
     if (r.response === null) responses[String(r.status)] = { description: 'done' };
     else if (r.response === 'csv') responses[String(r.status)] = { description: 'CSV download', content: { 'text/csv': { schema: { type: 'string' } } } };
-    else if (r.response === 'file') responses[String(r.status)] = { description: 'streamed download (CSV or JSON Lines, by the format asked for)', content: { 'text/csv': { schema: { type: 'string' } }, 'application/jsonl': { schema: { type: 'string' } } } };
+    else if (r.response === 'file') responses[String(r.status)] = { description: 'file download (Content-Disposition: attachment)', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } };
     else responses[String(r.status)] = { description: 'ok', content: { 'application/json': { schema: json(r.response, 'output') } } };
     for (const [code, description] of Object.entries(ERRORS)) responses[code] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     const op: Record<string, unknown> = {

@@ -368,6 +368,7 @@ export const ConversationMessageEntity = new EntitySchema<ConversationMessageRow
   indices: [
     { name: 'ix_conversation_messages_conv', columns: ['conversationId', 'id'] },
     { name: 'ix_conversation_messages_time', columns: ['storedAt'] },
+    { name: 'ix_conversation_messages_sender', columns: ['sender', 'conversationId'] },
   ],
 });
 

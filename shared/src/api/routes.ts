@@ -21,6 +21,20 @@ import { StatusSchema } from './status.js';
 import { AuditCsvQuerySchema, AuditListSchema, AuditQuerySchema } from './audit.js';
 import { UsageExportQuerySchema } from './usage.js';
 import { QuotaEntrySchema, QuotaListQuerySchema, QuotaListSchema, QuotaParamsSchema, QuotaUpdateSchema } from './quota.js';
+import {
+  ConversationMessagesQuerySchema,
+  ConversationMessagesSchema,
+  ConversationParamsSchema,
+  ConversationSearchQuerySchema,
+  ConversationSearchResultSchema,
+  ConversationSummarySchema,
+  CreateExportBodySchema,
+  ExportJobSchema,
+  ExportParamsSchema,
+  SessionHistoryListSchema,
+  SessionHistoryParamsSchema,
+  SessionHistoryQuerySchema,
+} from './conversations.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -49,7 +63,7 @@ const route = <T extends RouteSpec>(r: T): T => r;
 
 /**
  * Every endpoint of `/api/v1`, and the one table of permissions: a request is refused unless its
- * route names the caller's role (deny by default; `support` may only read users, stored-message
+ * route names the caller's role (deny by default; `support` may only read users, stored conversations (and export them), stored-message
  * counts and status). The appliance validates with these schemas and generates its OpenAPI
  * document from them; the console builds its client from them.
  */
@@ -89,6 +103,14 @@ export const ROUTES = {
   auditCsv: route({ method: 'GET', path: '/audit.csv', summary: 'The audit log as CSV', query: AuditCsvQuerySchema, status: 200, response: 'csv', roles: ADMIN }),
 
   usageExport: route({ method: 'GET', path: '/usage/export', summary: 'Usage records of a time range as CSV or JSON Lines (streamed; audit-logged)', query: UsageExportQuerySchema, status: 200, response: 'file', roles: ANYONE }),
+  // stored conversations (issue 11, A2/A3): support reads and exports (both audited), as admins do
+  searchConversations: route({ method: 'GET', path: '/conversations', summary: 'Search stored conversations of all users, newest match first', query: ConversationSearchQuerySchema, status: 200, response: ConversationSearchResultSchema, roles: ANYONE }),
+  getConversation: route({ method: 'GET', path: '/conversations/:id', summary: 'One stored conversation (no bodies)', params: ConversationParamsSchema, status: 200, response: ConversationSummarySchema, roles: ANYONE }),
+  conversationMessages: route({ method: 'GET', path: '/conversations/:id/messages', summary: "A page of a conversation's messages, opened (audited)", params: ConversationParamsSchema, query: ConversationMessagesQuerySchema, status: 200, response: ConversationMessagesSchema, roles: ANYONE }),
+  createExport: route({ method: 'POST', path: '/conversations/:id/exports', summary: 'Start exporting a conversation as JSON, CSV or HTML (audited)', params: ConversationParamsSchema, body: CreateExportBodySchema, status: 202, response: ExportJobSchema, roles: ANYONE }),
+  getExport: route({ method: 'GET', path: '/exports/:job', summary: "An export job's progress", params: ExportParamsSchema, status: 200, response: ExportJobSchema, roles: ANYONE }),
+  downloadExport: route({ method: 'GET', path: '/exports/:job/download', summary: "A finished export's file (audited)", params: ExportParamsSchema, status: 200, response: 'file', roles: ANYONE }),
+  userSessions: route({ method: 'GET', path: '/users/:name/sessions', summary: "A user's finished sessions, newest first", params: SessionHistoryParamsSchema, query: SessionHistoryQuerySchema, status: 200, response: SessionHistoryListSchema, roles: ANYONE }),
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteId = keyof typeof ROUTES;
