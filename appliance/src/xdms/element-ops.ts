@@ -125,6 +125,11 @@ export interface EditContext {
    * can have changed (subtree-schema.ts).
    */
   replacedBy?: unknown;
+  /**
+   * Set by an element PUT below the document element: the element put, the element it replaced
+   * (absent for an insertion) and their parent, the only places the edit changed.
+   */
+  put?: { element: unknown; replaced?: unknown; parent: unknown };
 }
 
 /** PUT of an element: replace the one selected, or insert a new one under the parent (§7.4, §8.2.3). */
@@ -151,7 +156,9 @@ export function putElement(ctx: EditContext, body: string): boolean {
   if (existing.length === 1) {
     parent.replaceChild(fresh, existing[0]);
     if (sameName(fresh, existing[0] as Node)) ctx.replacedBy = fresh;
+    ctx.put = { element: fresh, replaced: existing[0], parent };
   } else {
+    ctx.put = { element: fresh, parent };
     const last = ctx.sel.steps[ctx.sel.steps.length - 1];
     const siblings = childElements<Node>(parent).filter((c) => sameName(c, fresh));
     if (last.position !== null && last.position > siblings.length + 1) throw conflict('cannot-insert', `there is no position ${last.position} to insert at`);
