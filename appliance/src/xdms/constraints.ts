@@ -40,8 +40,8 @@ export function checkResourceLists(doc: XmlDocument): void {
 export function checkResourceListsAround(parent: unknown, element: unknown): void {
   const path = listPath(parent as El);
   if (path === null) return; // not a list the whole walk visits: nothing there is constrained
-  checkSiblings(parent as El, path);
   const el = element as El;
+  checkNewSibling(parent as El, el, path);
   if (el.localName === 'list' && el.namespaceURI === RL) walkLists(el, `${path}/list[@name="${el.getAttribute('name') ?? ''}"]`);
 }
 
@@ -58,6 +58,31 @@ function listPath(el: El & { parentNode?: unknown }): string | null {
   return ['resource-lists', ...names].join('/');
 }
 
+/**
+ * The parent's children were unique before the edit, so only the new element's own value can
+ * repeat one: compared with the siblings of its name, not every pair of children.
+ */
+function checkNewSibling(parent: El, el: El, path: string): void {
+  if (el.namespaceURI !== RL) return;
+  const rule = UNIQUE.find(([element]) => element === el.localName);
+  if (rule === undefined || !el.hasAttribute(rule[1])) return;
+  const [element, attribute] = rule;
+  const v = el.getAttribute(attribute)!;
+  const children = childElements<El>(parent, RL, element);
+  if (!children.some((c) => c !== el && c.getAttribute(attribute) === v)) return;
+  const all = new Set(children.filter((c) => c.hasAttribute(attribute)).map((c) => c.getAttribute(attribute)!));
+  duplicate(path, element, attribute, v, all);
+}
+
+function duplicate(path: string, element: string, attribute: string, v: string, all: Set<string>): never {
+  const field = `${path}/${element}[@${attribute}="${v}"]/@${attribute}`;
+  const alt = element === 'list' ? freeName(v, all) : null;
+  throw conflict('uniqueness-failure', `${element}@${attribute} "${v}" is already used in this list`, {
+    // RFC 4825 §11: the field is a node selector relative to the document, percent-encoded as in a URI
+    inner: `<exists field="${escapeAttr(encodeNodeSelector(field))}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
+  });
+}
+
 function walkLists(list: El, path: string): void {
   const children = checkSiblings(list, path);
   for (const c of children) if (c.localName === 'list') walkLists(c, `${path}/list[@name="${c.getAttribute('name') ?? ''}"]`);
@@ -71,15 +96,7 @@ function checkSiblings(list: El, path: string): El[] {
     for (const c of children) {
       if (c.localName !== element || !c.hasAttribute(attribute)) continue;
       const v = c.getAttribute(attribute)!;
-      if (seen.has(v)) {
-        const field = `${path}/${element}[@${attribute}="${v}"]/@${attribute}`;
-        const all = new Set(children.filter((x) => x.localName === element && x.hasAttribute(attribute)).map((x) => x.getAttribute(attribute)!));
-        const alt = element === 'list' ? freeName(v, all) : null;
-        throw conflict('uniqueness-failure', `${element}@${attribute} "${v}" is already used in this list`, {
-          // RFC 4825 §11: the field is a node selector relative to the document, percent-encoded as in a URI
-          inner: `<exists field="${escapeAttr(encodeNodeSelector(field))}">${alt ? `<alt-value>${escapeAttr(alt)}</alt-value>` : ''}</exists>`,
-        });
-      }
+      if (seen.has(v)) duplicate(path, element, attribute, v, new Set(children.filter((x) => x.localName === element && x.hasAttribute(attribute)).map((x) => x.getAttribute(attribute)!)));
       seen.add(v);
     }
   }
