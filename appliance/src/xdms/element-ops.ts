@@ -1,5 +1,5 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
-import { selectElements, selectOne, type DomElement, type NodeSelector } from './node-selector.js';
+import { attrMatches, selectElements, selectOne, type DomElement, type NodeSelector } from './node-selector.js';
 import { conflict, XcapError, escapeAttr, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 import { childElements } from './dom.js';
@@ -130,12 +130,14 @@ export interface EditContext {
    * (absent for an insertion) and their parent, the only places the edit changed.
    */
   put?: { element: unknown; replaced?: unknown; parent: unknown };
+  /** the elements the selector's element part named before the edit, when the caller has them already */
+  selected?: DomElement[];
 }
 
 /** PUT of an element: replace the one selected, or insert a new one under the parent (§7.4, §8.2.3). */
 export function putElement(ctx: EditContext, body: string): boolean {
   const root = ctx.doc.documentElement as unknown as Node;
-  const existing = selectElements(root, ctx.sel, ctx.defaultNs);
+  const existing = ctx.selected ?? selectElements(root, ctx.sel, ctx.defaultNs);
   if (existing.length > 1) throw conflict('cannot-insert', 'the node selector names more than one element');
   if (ctx.sel.steps.length === 1) {
     // the document element itself: replace it
@@ -167,7 +169,12 @@ export function putElement(ctx: EditContext, body: string): boolean {
     if (before) parent.insertBefore(fresh, before);
     else parent.appendChild(fresh);
   }
-  // §8.2.5: the URI must now select exactly what was put, or the PUT is refused
+  // §8.2.5: the URI must now select exactly what was put, or the PUT is refused. An element of the
+  // same name in the place of the one selected, passing the last step's attribute test, is what
+  // the URI selects (the steps before it name its unchanged ancestors, a position counts the same
+  // siblings): the walk is saved.
+  const last = ctx.sel.steps[ctx.sel.steps.length - 1];
+  if (ctx.replacedBy === fresh && attrMatches(fresh, last, ctx.sel)) return false;
   const check = selectOne(root, ctx.sel, ctx.defaultNs);
   if (check === null || (check.element !== (fresh as unknown) && serialize(check.element) !== serialize(fresh))) {
     throw conflict('cannot-insert', 'the element would not be selected by the request URI afterwards (RFC 4825 §8.2.5)');

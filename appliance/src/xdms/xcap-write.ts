@@ -6,7 +6,7 @@ import { checkPreconditions, etagOf, type DocumentKey, type Preconditions } from
 import { selectedNodeExists, type EditContext } from './element-ops.js';
 import { elementPath, elementSpan } from './element-span.js';
 import { elementText } from './element-text.js';
-import { splitSteps } from './node-selector.js';
+import { selectElements, splitSteps, type DomElement } from './node-selector.js';
 import { ValidationTimeoutError, ValidatorCrashError, type ValidationResult } from './schema-validator.js';
 import { documentUri, keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
 import type { EditBase } from './edit-state.js';
@@ -41,10 +41,12 @@ export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<Lo
     throw conflict('no-parent', 'the document does not exist', { inner: `<ancestor>${escapeText(docUri.slice(0, docUri.lastIndexOf('/')))}</ancestor>` });
   }
   const doc = base.dom;
-  const exists = selectedNodeExists(doc, uri.node!, usage.namespace);
+  // the selector is walked once here; an element PUT starts from what it found
+  const selected = selectElements(doc.documentElement as unknown as DomElement, uri.node!, usage.namespace);
+  const exists = uri.node!.terminal?.kind === 'attribute' ? selectedNodeExists(doc, uri.node!, usage.namespace) : selected.length === 1;
   if (ctx.method === 'DELETE' && !exists) throw new XcapError(404, null, 'No such element or attribute');
   checkPreconditions(preconditionsOf(ctx), base.etag, false, exists);
-  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, base };
+  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')), selected }, base };
 }
 
 /**
