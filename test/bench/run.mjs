@@ -124,7 +124,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   const profile = opt('profile', null);
   const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
   let up = false;
-  for (let i = 0; i < 100 && !up && p.child.exitCode === null; i++) {
+  // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
+  for (let i = 0; i < 300 && !up && p.child.exitCode === null; i++) {
     await sleep(100);
     // bounded: the HTTP port is bound early in start-up, and a request that reaches it before the
     // routes are attached waits for nothing (that hung whole runs)
@@ -298,6 +299,22 @@ async function relayBench() {
           const s = await step(target, scenario, 100_000, 'uas', { limit: closed, total: Number(opt('calls', '10000')) });
           console.log(`  ${target.name.padEnd(26)} closed loop of ${closed}: ${s.achieved.toFixed(0)}/s, ${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 relayed`);
           return s;
+        }
+        // --overload-at R1,R2: fixed offered rates instead of multiples of a measured sustained
+        // rate (which moves in 500/s steps with the neighbours' load): absolute goodput and the
+        // server's CPU per goodput message, comparable between builds run back to back
+        const fixed = opt('overload-at', null);
+        if (fixed !== null) {
+          await step(target, scenario, 500, 'uas');
+          const res = [];
+          for (const rate of fixed.split(',').map(Number)) {
+            await sleep(1500);
+            const s = await step(target, scenario, rate, 'uas');
+            const goodput = s.ok / s.wall;
+            res.push({ offered: rate, goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: s.cpu / s.wall });
+            console.log(`  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`);
+          }
+          return res;
         }
         const best = await sustained(target, scenario, 'uas', target.name);
         // --no-overload: the sustained rate and its CPU per message only (comparing builds)
@@ -581,6 +598,7 @@ if (results.relay) {
       console.log(`  ${name.padEnd(24)} did not sustain the lowest rate`);
       continue;
     }
+    if (Array.isArray(s)) continue; // --overload-at: printed per step above
     const perK = s.cpu / (s.ok / 1000);
     console.log(`  ${name.padEnd(24)} ${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms), server CPU ${perK.toFixed(2)} s per 1,000 relayed`);
     for (const o of s.overload ?? []) console.log(`  ${''.padEnd(24)} at ${o.factor}x: goodput ${o.goodput.toFixed(0)}/s = ${(100 * o.ofSustained).toFixed(0)}% of sustained, p99 ${o.p99} ms`);
