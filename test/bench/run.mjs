@@ -509,8 +509,16 @@ async function xcapBench() {
     if (!ok) throw new Error('could not create the benchmark document');
     const element = `${doc}/~~/resource-lists/list%5B@name=%22all%22%5D/entry%5B@uri=%22sip:user100@bench.test%22%5D`;
     const out = {};
-    out.getDocument = await load(8, STEP_SECONDS, () => call('GET', doc));
-    out.getElement = await load(8, STEP_SECONDS, () => call('GET', element));
+    // server CPU per request for the GETs too: an element GET is the HTTP, digest and selection
+    // part of a PUT, so PUT minus GET is what the write path costs
+    const measured = async (fn) => {
+      const c0 = cpuSeconds(target.pid);
+      const r = await fn();
+      r.serverCpuMs = ((cpuSeconds(target.pid) - c0) * 1000) / r.total;
+      return r;
+    };
+    out.getDocument = await measured(() => load(8, STEP_SECONDS, () => call('GET', doc)));
+    out.getElement = await measured(() => load(8, STEP_SECONDS, () => call('GET', element)));
     let v = 0;
     const put = () => call('PUT', element, `<entry uri="sip:user100@bench.test"><display-name>User 100 v${v++}</display-name></entry>`, 'application/xcap-el+xml');
     // uncounted: the first few hundred validations run in V8's baseline WebAssembly tier, the edit path cold
@@ -519,7 +527,7 @@ async function xcapBench() {
     out.putElement = await load(4, STEP_SECONDS, put);
     out.putElement.serverCpuMs = ((cpuSeconds(target.pid) - cpu0) * 1000) / out.putElement.total;
     for (const [name, r] of Object.entries(out)) {
-      const cpu = r.serverCpuMs !== undefined ? `, server CPU ${r.serverCpuMs.toFixed(2)} ms per PUT` : '';
+      const cpu = r.serverCpuMs !== undefined ? `, server CPU ${r.serverCpuMs.toFixed(2)} ms per ${name === 'putElement' ? 'PUT' : 'GET'}` : '';
       console.log(`  ${name.padEnd(12)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  (${r.failed} of ${r.total} failed)${cpu}`);
     }
     // SIP latency while XCAP is busy: validation runs in a worker thread, so the SIP event loop should not see it
