@@ -124,7 +124,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   const profile = opt('profile', null);
   const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
   let up = false;
-  for (let i = 0; i < 100 && !up && p.child.exitCode === null; i++) {
+  // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
+  for (let i = 0; i < 300 && !up && p.child.exitCode === null; i++) {
     await sleep(100);
     // bounded: the HTTP port is bound early in start-up, and a request that reaches it before the
     // routes are attached waits for nothing (that hung whole runs)
@@ -298,6 +299,22 @@ async function relayBench() {
           const s = await step(target, scenario, 100_000, 'uas', { limit: closed, total: Number(opt('calls', '10000')) });
           console.log(`  ${target.name.padEnd(26)} closed loop of ${closed}: ${s.achieved.toFixed(0)}/s, ${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 relayed`);
           return s;
+        }
+        // --overload-at R1,R2: fixed offered rates instead of multiples of a measured sustained
+        // rate (which moves in 500/s steps with the neighbours' load): absolute goodput and the
+        // server's CPU per goodput message, comparable between builds run back to back
+        const fixed = opt('overload-at', null);
+        if (fixed !== null) {
+          await step(target, scenario, 500, 'uas');
+          const res = [];
+          for (const rate of fixed.split(',').map(Number)) {
+            await sleep(1500);
+            const s = await step(target, scenario, rate, 'uas');
+            const goodput = s.ok / s.wall;
+            res.push({ offered: rate, goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: s.cpu / s.wall });
+            console.log(`  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`);
+          }
+          return res;
         }
         const best = await sustained(target, scenario, 'uas', target.name);
         // --no-overload: the sustained rate and its CPU per message only (comparing builds)
@@ -492,8 +509,16 @@ async function xcapBench() {
     if (!ok) throw new Error('could not create the benchmark document');
     const element = `${doc}/~~/resource-lists/list%5B@name=%22all%22%5D/entry%5B@uri=%22sip:user100@bench.test%22%5D`;
     const out = {};
-    out.getDocument = await load(8, STEP_SECONDS, () => call('GET', doc));
-    out.getElement = await load(8, STEP_SECONDS, () => call('GET', element));
+    // server CPU per request for the GETs too: an element GET is the HTTP, digest and selection
+    // part of a PUT, so PUT minus GET is what the write path costs
+    const measured = async (fn) => {
+      const c0 = cpuSeconds(target.pid);
+      const r = await fn();
+      r.serverCpuMs = ((cpuSeconds(target.pid) - c0) * 1000) / r.total;
+      return r;
+    };
+    out.getDocument = await measured(() => load(8, STEP_SECONDS, () => call('GET', doc)));
+    out.getElement = await measured(() => load(8, STEP_SECONDS, () => call('GET', element)));
     let v = 0;
     const put = () => call('PUT', element, `<entry uri="sip:user100@bench.test"><display-name>User 100 v${v++}</display-name></entry>`, 'application/xcap-el+xml');
     // uncounted: the first few hundred validations run in V8's baseline WebAssembly tier, the edit path cold
@@ -502,7 +527,7 @@ async function xcapBench() {
     out.putElement = await load(4, STEP_SECONDS, put);
     out.putElement.serverCpuMs = ((cpuSeconds(target.pid) - cpu0) * 1000) / out.putElement.total;
     for (const [name, r] of Object.entries(out)) {
-      const cpu = r.serverCpuMs !== undefined ? `, server CPU ${r.serverCpuMs.toFixed(2)} ms per PUT` : '';
+      const cpu = r.serverCpuMs !== undefined ? `, server CPU ${r.serverCpuMs.toFixed(2)} ms per ${name === 'putElement' ? 'PUT' : 'GET'}` : '';
       console.log(`  ${name.padEnd(12)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  (${r.failed} of ${r.total} failed)${cpu}`);
     }
     // SIP latency while XCAP is busy: validation runs in a worker thread, so the SIP event loop should not see it
@@ -619,6 +644,7 @@ if (results.relay) {
       console.log(`  ${name.padEnd(24)} did not sustain the lowest rate`);
       continue;
     }
+    if (Array.isArray(s)) continue; // --overload-at: printed per step above
     const perK = s.cpu / (s.ok / 1000);
     console.log(`  ${name.padEnd(24)} ${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms), server CPU ${perK.toFixed(2)} s per 1,000 relayed`);
     for (const o of s.overload ?? []) console.log(`  ${''.padEnd(24)} at ${o.factor}x: goodput ${o.goodput.toFixed(0)}/s = ${(100 * o.ofSustained).toFixed(0)}% of sustained, p99 ${o.p99} ms`);

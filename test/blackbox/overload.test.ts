@@ -69,6 +69,27 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(challenged.length).toBeGreaterThan(0);
     for (const r of refused) expect(r).toMatch(/^Retry-After: 7\r$/m);
+    // a refusal creates no dialog (RFC 3261 §12.1): a BYE bearing its To tag, as SIPp sends for a
+    // call it aborts on a 503, is answered 481 (§12.2.2), cheaply while the flood lasts
+    const bye = await RawClient.udp(app.sipPort);
+    const refusal = refused[0];
+    const answer = await bye.request(
+      [
+        `BYE sip:bob@${D} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${bye.localPort};branch=z9hG4bKbye${Date.now()};rport`,
+        `From: ${headerOf(refusal, 'From')[0]}`,
+        `To: ${headerOf(refusal, 'To')[0]}`,
+        `Call-ID: ${headerOf(refusal, 'Call-ID')[0]}`,
+        'CSeq: 2 BYE',
+        'Max-Forwards: 70',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    expect(answer).toMatch(/^SIP\/2\.0 481 /);
+    expect(headerOf(answer, 'To')[0]).toBe(headerOf(refusal, 'To')[0]);
+    bye.close();
     expect((await registered!).final).toMatch(/^SIP\/2\.0 200 /);
     expect((await health(app)).overload.refused.newWork).toBeGreaterThanOrEqual(refused.length);
     // once the queue is gone, new work is taken again

@@ -193,3 +193,34 @@ describe('XCAP element replacement checked on the element alone (same name, name
     expect(await got.text()).toBe('<entry uri="sip:two@parley.test"><display-name xml:lang="en">Two</display-name></entry>');
   });
 });
+
+describe('XCAP element replacement spliced into the stored text', () => {
+  const STYLED = 'resource-lists/users/sip:alice@parley.test/styled';
+  const at = (selector: string) => `${STYLED}/~~/${encodeURI(selector).replace(/\[/g, '%5B').replace(/\]/g, '%5D')}`;
+  const self = (name: string) => `http://127.0.0.1:${app.httpPort}/xcap-root/${STYLED}/~~/resource-lists/list%5B@name=%22${name}%22%5D`;
+
+  it('keeps the rest of the document as the client wrote it (quotes, comments, spacing) through successive replacements, and the ETag is of those bytes', async () => {
+    const bob = `<entry uri='sip:bob@parley.test'><display-name>Bob</display-name></entry>`;
+    const carol = `<entry uri="sip:carol@parley.test"   />`;
+    const doc = `<?xml version='1.0' encoding='UTF-8'?>\n<!-- alice's lists -->\n<resource-lists xmlns='${RL}'>\n  <list name='friends'>\n    ${bob}\n    <!-- <entry uri="sip:old@parley.test"/> -->\n    ${carol}\n  </list>\n</resource-lists>\n`;
+    expect((await xcap('PUT', STYLED, { body: doc, headers: { 'Content-Type': 'application/resource-lists+xml' } })).status).toBe(201);
+    const robert = '<entry uri="sip:bob@parley.test"><display-name>Robert &amp; co &gt; 1</display-name></entry>';
+    expect((await xcap('PUT', at('resource-lists/list[@name="friends"]/entry[@uri="sip:bob@parley.test"]'), { body: robert, headers: EL })).status).toBe(200);
+    const caroline = `<entry uri="sip:carol@parley.test"><display-name xml:lang="en">Caroline</display-name></entry>`;
+    const put = await xcap('PUT', at('resource-lists/list[@name="friends"]/entry[2]'), { body: caroline, headers: EL });
+    expect(put.status).toBe(200);
+    const got = await xcap('GET', STYLED);
+    expect(await got.text()).toBe(doc.replace(bob, robert).replace(carol, caroline));
+    expect(got.headers.get('etag')).toBe(put.headers.get('etag'));
+  });
+
+  it('still refuses a replacement of a list that closes a loop of external references (409 constraint-failure)', async () => {
+    const doc = `<?xml version="1.0"?><resource-lists xmlns="${RL}"><list name="a"><external anchor="${self('b')}"/></list><list name="b"><entry uri="sip:x@parley.test"/></list></resource-lists>`;
+    expect((await xcap('PUT', STYLED, { body: doc, headers: { 'Content-Type': 'application/resource-lists+xml' } })).status).toBe(200);
+    const res = await xcap('PUT', at('resource-lists/list[@name="b"]'), { body: `<list name="b"><external anchor="${self('a')}"/></list>`, headers: EL });
+    expect(res.status).toBe(409);
+    expect(await res.text()).toContain('<constraint-failure');
+    // an entry's replacement cannot close one: it is answered as usual
+    expect((await xcap('PUT', at('resource-lists/list[@name="b"]/entry'), { body: '<entry uri="sip:y@parley.test"/>', headers: EL })).status).toBe(200);
+  });
+});

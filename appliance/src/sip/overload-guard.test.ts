@@ -26,7 +26,8 @@ describe('overload guard', () => {
     const c = clock();
     let delay = 500;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    for (let i = 0; i < 40; i++) {
+    // 4 s of a queue that stays slow: a cut every 500 ms (each waits for the one before to show)
+    for (let i = 0; i < 80; i++) {
       c.advance(50);
       void g.shedding;
     }
@@ -83,5 +84,42 @@ describe('overload guard', () => {
     }
     // one cut at five times the bound keeps a fifth, where a fixed step would keep four fifths
     expect(g.state.admittedShare).toBeCloseTo(0.2, 3);
+  });
+
+  it('waits for a cut to show before cutting again: a queue that drains after one cut keeps the share that did it', () => {
+    const c = clock();
+    let delay = 400;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    for (let i = 0; i < 2; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBeCloseTo(0.5, 3);
+    // the backlog from before the cut drains over the next ~400 ms: the delay falls but is still over the bound
+    for (const d of [380, 350, 320, 290, 260, 230, 210]) {
+      delay = d;
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBeCloseTo(0.5, 3);
+    // still over the bound after the wait: cut again
+    c.advance(100);
+    void g.shedding;
+    expect(g.state.admittedShare).toBeLessThan(0.5);
+  });
+
+  it('cuts again at once when the queue keeps growing after a cut', () => {
+    const c = clock();
+    let delay = 300;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    for (let i = 0; i < 2; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    const first = g.state.admittedShare;
+    delay = 500;
+    c.advance(50);
+    void g.shedding;
+    expect(g.state.admittedShare).toBeLessThan(first);
   });
 });

@@ -6,7 +6,7 @@ import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
-import { rawHead, rawResponse } from './message/raw-head.js';
+import { rawHead, rawResponse, type RawHead } from './message/raw-head.js';
 import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
@@ -220,9 +220,35 @@ export class SipStack {
     if (guard === null || !guard.shedding) return false;
     const head = rawHead(data);
     if (head === null) return false;
+    if (head.toTag !== null && head.toTag.startsWith(this.refusalTagPrefix)) return this.inRefusalDialog(head, source);
     if (guard.dropsStale(head)) return true;
     if (guard.admitsRaw(head)) return false;
-    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.newId(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
+    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.refusalTag(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
+    return true;
+  }
+
+  /**
+   * The To tag of a stateless refusal: recognisable, because a 503 creates no dialog (RFC 3261
+   * §12.1) and a request that carries that tag is inside none. Clients that give up on a refused
+   * request may still send one: SIPp sends a BYE for every call it aborts on a 503.
+   */
+  private refusalTag(): string {
+    return `${this.refusalTagPrefix}${(this.counter++).toString(36)}`;
+  }
+
+  private get refusalTagPrefix(): string {
+    return `r.${this.idPrefix}`;
+  }
+
+  /**
+   * A request "inside" the dialog of one of our refusals, answered as cheaply as the refusal was:
+   * 481, no such dialog (RFC 3261 §12.2.2), from its raw lines and without a transaction; an ACK
+   * (of a refused INVITE, §17.1.1.3) is taken without an answer.
+   */
+  private inRefusalDialog(head: RawHead, source: Source): boolean {
+    if (head.method !== 'ACK') {
+      this.sendTo(rawResponse(head, 481, 'Call/Transaction Does Not Exist', '', this.opts.userAgent ? `Server: ${this.opts.userAgent}\r\n` : ''), { transport: 'UDP', address: source.address, port: source.port });
+    }
     return true;
   }
 
@@ -285,7 +311,7 @@ export class SipStack {
     const overload = this.overload;
     if (overload !== null && source.transport !== 'UDP' && !overload.admits(req)) {
       // RFC 3261 §21.5.4: refused before it costs anything, statelessly, with when to come back
-      const res = createResponse(req, 503, 'Service Unavailable', this.newId());
+      const res = createResponse(req, 503, 'Service Unavailable', this.refusalTag());
       res.headers.set('retry-after', String(overload.retryAfter));
       if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
       this.sendResponse(serialize(res), res, source);

@@ -1,5 +1,5 @@
 import type { XmlDocument } from './xml-intake.js';
-import { checkResourceLists } from './constraints.js';
+import { checkResourceLists, checkResourceListsAround } from './constraints.js';
 
 /**
  * The application usages the XDMS serves (RFC 4825 §5, X2). Each names its
@@ -16,6 +16,11 @@ export interface AppUsage {
   xdms: 'im' | 'shared';
   /** semantic constraints beyond the schema; throw an XcapError (409) */
   constraints?: (doc: XmlDocument) => void;
+  /**
+   * The same constraints when they are local: after an element PUT put `element` under `parent`,
+   * what the whole-document check would find, for a document that passed it before the edit
+   */
+  constraintsAround?: (parent: unknown, element: unknown) => void;
   /**
    * An attribute whose values must be unique across every document of this usage on the
    * server (RFC 4826 §4.4.5 for rls-services; OMA group URIs likewise): element and attribute.
@@ -60,6 +65,7 @@ export const APP_USAGES: AppUsage[] = [
     xdms: 'shared',
     schemas: ['resource-lists.xsd', 'xml.xsd'],
     constraints: checkResourceLists,
+    constraintsAround: checkResourceListsAround,
   },
   {
     auid: 'rls-services',

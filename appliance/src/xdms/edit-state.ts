@@ -9,6 +9,11 @@ export interface EditBase {
   etag: string;
   /** characters of its serialised form (the cache's budget counts them) */
   chars: number;
+  /**
+   * that serialised form, the stored text, when known: an element replacement is spliced into it
+   * (element-span.ts) instead of the whole document being serialised again
+   */
+  text?: string;
 }
 
 /**
@@ -54,13 +59,13 @@ export class EditState {
     const cached = this.doms.take(key);
     const pending = this.inflight.get(id);
     // the state our last queued write makes: the store will hold it unless that write fails
-    if (cached !== null && pending !== undefined) return { dom: cached.dom, etag: cached.etag, chars: cached.chars };
+    if (cached !== null && pending !== undefined) return cached;
     // no DOM of that state (an edit after it failed): read it once it is stored
     if (pending !== undefined) await pending.last.catch(() => undefined);
-    if (cached !== null && (await this.store.currentEtag(key)) === cached.etag) return { dom: cached.dom, etag: cached.etag, chars: cached.chars };
+    if (cached !== null && (await this.store.currentEtag(key)) === cached.etag) return cached;
     const row = await this.store.get(key);
     if (row === null) return null;
-    return { dom: new DOMParser().parseFromString(row.content, 'text/xml'), etag: row.etag, chars: row.content.length };
+    return { dom: new DOMParser().parseFromString(row.content, 'text/xml'), etag: row.etag, chars: row.content.length, text: row.content };
   }
 
   /**
@@ -69,7 +74,7 @@ export class EditState {
    */
   queued(key: DocumentKey, next: EditBase, write: Promise<unknown>): void {
     const id = idOf(key);
-    this.doms.keep(key, next.etag, next.dom, next.chars);
+    this.doms.keep(key, next.etag, next.dom, next.chars, next.text);
     const entry = this.inflight.get(id) ?? { count: 0, last: write };
     entry.count++;
     entry.last = write;

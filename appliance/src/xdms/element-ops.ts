@@ -1,5 +1,5 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
-import { selectElements, selectOne, type DomElement, type NodeSelector } from './node-selector.js';
+import { attrMatches, selectElements, selectOne, type DomElement, type NodeSelector } from './node-selector.js';
 import { conflict, XcapError, escapeAttr, escapeText } from './xcap-error.js';
 import type { XmlDocument } from './xml-intake.js';
 import { childElements } from './dom.js';
@@ -125,12 +125,19 @@ export interface EditContext {
    * can have changed (subtree-schema.ts).
    */
   replacedBy?: unknown;
+  /**
+   * Set by an element PUT below the document element: the element put, the element it replaced
+   * (absent for an insertion) and their parent, the only places the edit changed.
+   */
+  put?: { element: unknown; replaced?: unknown; parent: unknown };
+  /** the elements the selector's element part named before the edit, when the caller has them already */
+  selected?: DomElement[];
 }
 
 /** PUT of an element: replace the one selected, or insert a new one under the parent (§7.4, §8.2.3). */
 export function putElement(ctx: EditContext, body: string): boolean {
   const root = ctx.doc.documentElement as unknown as Node;
-  const existing = selectElements(root, ctx.sel, ctx.defaultNs);
+  const existing = ctx.selected ?? selectElements(root, ctx.sel, ctx.defaultNs);
   if (existing.length > 1) throw conflict('cannot-insert', 'the node selector names more than one element');
   if (ctx.sel.steps.length === 1) {
     // the document element itself: replace it
@@ -151,7 +158,9 @@ export function putElement(ctx: EditContext, body: string): boolean {
   if (existing.length === 1) {
     parent.replaceChild(fresh, existing[0]);
     if (sameName(fresh, existing[0] as Node)) ctx.replacedBy = fresh;
+    ctx.put = { element: fresh, replaced: existing[0], parent };
   } else {
+    ctx.put = { element: fresh, parent };
     const last = ctx.sel.steps[ctx.sel.steps.length - 1];
     const siblings = childElements<Node>(parent).filter((c) => sameName(c, fresh));
     if (last.position !== null && last.position > siblings.length + 1) throw conflict('cannot-insert', `there is no position ${last.position} to insert at`);
@@ -160,7 +169,12 @@ export function putElement(ctx: EditContext, body: string): boolean {
     if (before) parent.insertBefore(fresh, before);
     else parent.appendChild(fresh);
   }
-  // §8.2.5: the URI must now select exactly what was put, or the PUT is refused
+  // §8.2.5: the URI must now select exactly what was put, or the PUT is refused. An element of the
+  // same name in the place of the one selected, passing the last step's attribute test, is what
+  // the URI selects (the steps before it name its unchanged ancestors, a position counts the same
+  // siblings): the walk is saved.
+  const last = ctx.sel.steps[ctx.sel.steps.length - 1];
+  if (ctx.replacedBy === fresh && attrMatches(fresh, last, ctx.sel)) return false;
   const check = selectOne(root, ctx.sel, ctx.defaultNs);
   if (check === null || (check.element !== (fresh as unknown) && serialize(check.element) !== serialize(fresh))) {
     throw conflict('cannot-insert', 'the element would not be selected by the request URI afterwards (RFC 4825 §8.2.5)');

@@ -10,7 +10,6 @@
  * namespace (§6.3); attribute names without a prefix are in no namespace, as in
  * XML. Prefixes are bound by the query's xmlns() expressions (§6.4, XPointer).
  */
-import { childElements } from './dom.js';
 
 export class SelectorError extends Error {
   constructor(message: string) {
@@ -183,17 +182,27 @@ export function selectElements(root: DomElement, sel: NodeSelector, defaultNs: s
   current = current.filter((el) => attrMatches(el, first, sel));
   for (const step of rest) {
     const next: DomElement[] = [];
+    // one pass over each parent's children, no intermediate arrays: a 200-entry list is walked
+    // for every element GET and PUT
     for (const parent of current) {
-      let candidates = childElements<DomElement>(parent).filter((el) => matchesName(el, step, sel, defaultNs));
-      if (step.position !== null) candidates = candidates.length >= step.position ? [candidates[step.position - 1]] : [];
-      for (const el of candidates) if (attrMatches(el, step, sel)) next.push(el);
+      const kids = parent.childNodes;
+      let n = 0;
+      for (let i = 0; i < kids.length; i++) {
+        const el = kids[i] as unknown as DomElement & { nodeType: number };
+        if (el.nodeType !== 1 || !matchesName(el, step, sel, defaultNs)) continue;
+        n++;
+        if (step.position !== null && n !== step.position) continue;
+        if (attrMatches(el, step, sel)) next.push(el);
+        if (step.position !== null) break;
+      }
     }
     current = next;
   }
   return current;
 }
 
-function attrMatches(el: DomElement, step: Step, sel: NodeSelector): boolean {
+/** Whether an element passes a step's attribute test (`[@name="value"]`; true without one). */
+export function attrMatches(el: DomElement, step: Step, sel: NodeSelector): boolean {
   if (step.attr === null) return true;
   const ns = resolve(step.attr.name.prefix, sel, null, true);
   return el.hasAttributeNS(ns, step.attr.name.local) && el.getAttributeNS(ns, step.attr.name.local) === step.attr.value;

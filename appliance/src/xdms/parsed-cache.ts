@@ -25,6 +25,8 @@ interface Entry {
   etag: string;
   dom: XmlDocument;
   bytes: number;
+  /** the stored text the DOM is of, when its keeper wants it back (edit-state.ts splices into it) */
+  text?: string;
 }
 
 /**
@@ -65,22 +67,26 @@ export class ParsedDocumentCache {
    * Removes and returns the DOM kept for a document, at whatever ETag: its
    * caller may edit it (edit-state.ts; a cache serving GETs never uses this).
    */
-  take(key: DocumentKey): { etag: string; dom: XmlDocument; chars: number } | null {
+  take(key: DocumentKey): { etag: string; dom: XmlDocument; chars: number; text?: string } | null {
     const id = idOf(key);
     const entry = this.entries.get(id);
     if (entry === undefined) return null;
     this.remove(id, entry);
-    return { etag: entry.etag, dom: entry.dom, chars: entry.bytes / DOM_BYTES_PER_CHAR };
+    return { etag: entry.etag, dom: entry.dom, chars: entry.bytes / (DOM_BYTES_PER_CHAR + (entry.text !== undefined ? 2 : 0)), ...(entry.text !== undefined ? { text: entry.text } : {}) };
   }
 
-  /** Keeps `dom`, the document `key` at `etag` (`chars` characters of source), when it fits the budget. */
-  keep(key: DocumentKey, etag: string, dom: XmlDocument, chars: number): void {
+  /**
+   * Keeps `dom`, the document `key` at `etag` (`chars` characters of source), when it fits the
+   * budget; `text`, that source, is kept with it when given (counted in the budget too).
+   */
+  keep(key: DocumentKey, etag: string, dom: XmlDocument, chars: number, text?: string): void {
     const id = idOf(key);
     const old = this.entries.get(id);
     if (old !== undefined) this.remove(id, old);
-    const bytes = chars * DOM_BYTES_PER_CHAR;
+    // a kept text costs two bytes a character at most (V8 strings are Latin-1 or UTF-16)
+    const bytes = chars * (DOM_BYTES_PER_CHAR + (text !== undefined ? 2 : 0));
     if (bytes > this.maxBytes / MAX_ENTRY_SHARE) return;
-    this.entries.set(id, { etag, dom, bytes });
+    this.entries.set(id, text !== undefined ? { etag, dom, bytes, text } : { etag, dom, bytes });
     this.bytes += bytes;
     for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.maxBytes) break;

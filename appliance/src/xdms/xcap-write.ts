@@ -4,7 +4,9 @@ import type { AttributeIndex } from './attribute-index.js';
 import { checkUniqueAcross, valuesOf } from './constraints.js';
 import { checkPreconditions, etagOf, type DocumentKey, type Preconditions } from './document-store.js';
 import { selectedNodeExists, type EditContext } from './element-ops.js';
-import { splitSteps } from './node-selector.js';
+import { elementPath, elementSpan } from './element-span.js';
+import { elementText } from './element-text.js';
+import { selectElements, splitSteps, type DomElement } from './node-selector.js';
 import { ValidationTimeoutError, ValidatorCrashError, type ValidationResult } from './schema-validator.js';
 import { documentUri, keyText, preconditionsOf, type XcapContext, type XcapServices } from './xcap-context.js';
 import type { EditBase } from './edit-state.js';
@@ -39,10 +41,12 @@ export async function loadForEdit(ctx: XcapContext, s: XcapServices): Promise<Lo
     throw conflict('no-parent', 'the document does not exist', { inner: `<ancestor>${escapeText(docUri.slice(0, docUri.lastIndexOf('/')))}</ancestor>` });
   }
   const doc = base.dom;
-  const exists = selectedNodeExists(doc, uri.node!, usage.namespace);
+  // the selector is walked once here; an element PUT starts from what it found
+  const selected = selectElements(doc.documentElement as unknown as DomElement, uri.node!, usage.namespace);
+  const exists = uri.node!.terminal?.kind === 'attribute' ? selectedNodeExists(doc, uri.node!, usage.namespace) : selected.length === 1;
   if (ctx.method === 'DELETE' && !exists) throw new XcapError(404, null, 'No such element or attribute');
   checkPreconditions(preconditionsOf(ctx), base.etag, false, exists);
-  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')) }, base };
+  return { edit: { doc, sel: uri.node!, defaultNs: usage.namespace, docUri, rawSteps: splitSteps(uri.nodeText!.replace(/^\//, '')), selected }, base };
 }
 
 /**
@@ -58,12 +62,12 @@ export async function runEdit(ctx: XcapContext, s: XcapServices, apply: (edit: E
   const queued = await s.edits.run(keyText(key), async () => {
     const { edit, base } = await loadForEdit(ctx, s);
     const created = apply(edit);
-    const text = new XMLSerializer().serializeToString(edit.doc as never);
-    await check(s, ctx.state.usage, key, text, edit.doc, { element: edit.replacedBy, subtrees: s.subtrees });
+    const text = splicedText(base, edit) ?? new XMLSerializer().serializeToString(edit.doc as never);
+    await check(s, ctx.state.usage, key, text, edit.doc, { element: edit.replacedBy, subtrees: s.subtrees, put: edit.put });
     // the document must still be the one the edit was made on when it is stored
     const etag = etagOf(text);
     const write = s.store.replace(key, text, base.etag, etag);
-    s.editing.queued(key, { dom: edit.doc, etag, chars: text.length }, write);
+    s.editing.queued(key, { dom: edit.doc, etag, chars: text.length, text }, write);
     return { write, created };
   });
   const stored = await queued.write;
@@ -113,7 +117,14 @@ export async function checkDocument(s: WriteServices, usage: AppUsage, key: Docu
  * only it needs the XSD check (subtree-schema.ts); the constraints always see the
  * whole document.
  */
-async function check(s: WriteServices, usage: AppUsage, key: DocumentKey, text: string, dom: XmlDocument, replaced?: { element: unknown; subtrees: XcapServices['subtrees'] }): Promise<void> {
+async function check(
+  s: WriteServices,
+  usage: AppUsage,
+  key: DocumentKey,
+  text: string,
+  dom: XmlDocument,
+  replaced?: { element: unknown; subtrees: XcapServices['subtrees']; put?: EditContext['put'] },
+): Promise<void> {
   const root = dom.documentElement!;
   if (root.localName !== usage.root || root.namespaceURI !== usage.namespace) {
     throw conflict('schema-validation-error', `the document element must be <${usage.root}> in ${usage.namespace}`);
@@ -127,11 +138,49 @@ async function check(s: WriteServices, usage: AppUsage, key: DocumentKey, text: 
     const first = subtree === null ? result.errors[0] : result.errors[0]?.replace(new RegExp(`([}'])${SUBTREE_ROOT}'`, 'g'), `$1${local}'`);
     throw conflict('schema-validation-error', first ?? 'the document does not validate');
   }
-  usage.constraints?.(dom);
+  // an element PUT changed one parent's children: local constraints look there only
+  const put = replaced?.put;
+  if (put !== undefined && usage.constraintsAround !== undefined) usage.constraintsAround(put.parent, put.element);
+  else usage.constraints?.(dom);
   const index = s.indexes.get(usage.auid);
   if (index) await checkAcross(usage, key, dom, index);
   // S6: a list must not reach itself again through <external> references
-  if (usage.auid === 'resource-lists') await s.resolver.checkNoLoops(key, text, dom);
+  if (usage.auid === 'resource-lists' && !(put !== undefined && replacedBy !== undefined && keepsReferences(put))) await s.resolver.checkNoLoops(key, text, dom);
+}
+
+const RL = 'urn:ietf:params:xml:ns:resource-lists';
+/** What a reference loop is made of (RFC 4826 §3.2): lists, and the references into them. */
+const LOOP_PARTS = ['list', 'external', 'entry-ref'];
+
+/**
+ * Whether a same-name element replacement leaves every reference and every list where it was:
+ * neither element is, or holds, a list, an external or an entry-ref. The lists, the references and
+ * the positions anchors select by are then those of the stored document, which had no loop (S6);
+ * an entry (what a buddy-list edit replaces) never leads further.
+ */
+function keepsReferences(put: NonNullable<EditContext['put']>): boolean {
+  const holds = (el: unknown): boolean => {
+    const e = el as { localName: string | null; namespaceURI: string | null; getElementsByTagNameNS(ns: string, local: string): ArrayLike<unknown> };
+    if (e.namespaceURI === RL && LOOP_PARTS.includes(e.localName ?? '')) return true;
+    return LOOP_PARTS.some((local) => e.getElementsByTagNameNS(RL, local).length > 0);
+  };
+  return put.replaced !== undefined && !holds(put.element) && !holds(put.replaced);
+}
+
+/**
+ * The stored text of an element PUT's result: the new element's text spliced into the text the
+ * edit started from, in place of the element it replaced (element-span.ts); null when that text or
+ * the element's place in it is not known (the caller serialises the whole document). The element
+ * is written as the DOM holds it (element-text.ts), its namespace bindings in scope from the
+ * parent it was parsed under (element-ops.ts), so the result parses to the edited DOM.
+ */
+function splicedText(base: EditBase, edit: EditContext): string | null {
+  const put = edit.put;
+  if (base.text === undefined || put === undefined || put.replaced === undefined) return null;
+  const path = elementPath(put.element);
+  const span = path === null ? null : elementSpan(base.text, path);
+  if (span === null) return null;
+  return base.text.slice(0, span.start) + elementText(put.element) + base.text.slice(span.end);
 }
 
 /**

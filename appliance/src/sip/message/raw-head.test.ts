@@ -17,7 +17,7 @@ const MESSAGE = [
 describe('the light look at a request (overload control, RFC 3261 §21.5.4)', () => {
   it('reads method, credentials and dialog, and answers with the copied lines as received, a To tag added', () => {
     const head = rawHead(request(MESSAGE))!;
-    expect(head).toMatchObject({ method: 'MESSAGE', credentials: false, inDialog: false });
+    expect(head).toMatchObject({ method: 'MESSAGE', credentials: false, inDialog: false, toTag: null });
     const res = rawResponse(head, 503, 'Service Unavailable', 'tag1', 'Retry-After: 5\r\n').toString('latin1');
     expect(res).toBe(
       ['SIP/2.0 503 Service Unavailable', ...MESSAGE.slice(1, 4), 't : <sip:bob@parley.test>;tag=tag1', 'i: c1', 'CSeq: 1 MESSAGE', 'Retry-After: 5', 'Content-Length: 0', '', ''].join('\r\n'),
@@ -26,7 +26,9 @@ describe('the light look at a request (overload control, RFC 3261 §21.5.4)', ()
 
   it('sees credentials and a To tag (work that finishes something)', () => {
     const head = rawHead(request([...MESSAGE.slice(0, 4), 'To: <sip:bob@parley.test>;tag=b', ...MESSAGE.slice(5), 'proxy-authorization: Digest username="alice"']))!;
-    expect(head).toMatchObject({ credentials: true, inDialog: true });
+    expect(head).toMatchObject({ credentials: true, inDialog: true, toTag: 'b' });
+    // the tag's value, whatever the spacing and parameters around it (a refusal's own tag is recognised by it)
+    expect(rawHead(request([...MESSAGE.slice(0, 4), 'To: <sip:bob@parley.test> ; TAG = r.x-1_2;foo=bar', ...MESSAGE.slice(5)]))!.toTag).toBe('r.x-1_2');
     expect(rawResponse(head, 503, 'Service Unavailable', 'new', '').toString()).toMatch(/^To: <sip:bob@parley\.test>;tag=b\r$/m);
   });
 

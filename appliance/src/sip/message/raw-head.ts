@@ -10,6 +10,8 @@ export interface RawHead {
   credentials: boolean;
   /** the To header carries a tag: a request inside a dialog */
   inDialog: boolean;
+  /** that tag's value, as received (null outside a dialog) */
+  toTag: string | null;
   /** the lines a response copies (RFC 3261 §8.2.6.2): Via, From, To, Call-ID, CSeq, as received */
   copied: string[];
   /** which of them is To */
@@ -25,7 +27,7 @@ const NAMELESS = /\r\n(?::|[^:\r\n]*(?:\r\n|$))/;
 const CREDENTIALS = /\r\n(?:proxy-)?authorization[ \t]*:/i;
 /** The lines a response copies, long and compact names (RFC 3261 §7.3.3); group 1 is set for To. */
 const COPIED = /\r\n(?:(to|t)|via|v|from|f|call-id|i|cseq)[ \t]*:[^\r\n]*/gi;
-const TAG = /;\s*tag\s*=/i;
+const TAG = /;\s*tag\s*=\s*([^;\s]*)/i;
 
 export function rawHead(buf: Buffer): RawHead | null {
   const end = buf.indexOf(CRLFCRLF);
@@ -37,12 +39,16 @@ export function rawHead(buf: Buffer): RawHead | null {
   const eol = text.indexOf('\r\n');
   if (sp <= 0 || (eol >= 0 && sp > eol)) return null;
   if (FOLDED.test(text) || NAMELESS.test(text)) return null;
-  const head: RawHead = { method: text.slice(0, sp), credentials: CREDENTIALS.test(text), inDialog: false, copied: [], to: -1 };
+  const head: RawHead = { method: text.slice(0, sp), credentials: CREDENTIALS.test(text), inDialog: false, toTag: null, copied: [], to: -1 };
   for (const m of text.matchAll(COPIED)) {
     const line = m[0].slice(2);
     if (m[1] !== undefined) {
       head.to = head.copied.length;
-      if (TAG.test(line.slice(line.indexOf(':') + 1))) head.inDialog = true;
+      const tag = TAG.exec(line.slice(line.indexOf(':') + 1));
+      if (tag !== null) {
+        head.inDialog = true;
+        head.toTag = tag[1];
+      }
     }
     head.copied.push(line);
   }
