@@ -84,6 +84,9 @@ describe('usage records and `parley usage export` (C5)', () => {
       `conversation|${aor('alice')}|${aor('carol')}||stored|||${n('for later')}||`,
       `conversation|${aor('carol')}|${aor('alice')}||stored|||${n('for later')}||`,
       `pager|${aor('alice')}|${aor('carol')}||refused|480|Too many of your messages are waiting for this recipient|${n('one too many')}||`,
+      // history.storeAll stores the session for both sides too (7 bytes: 'hi erin')
+      `conversation|${aor('dave')}|${aor('erin')}||stored|||7||`,
+      `conversation|${aor('erin')}|${aor('dave')}||stored|||7||`,
       `session|${aor('dave')}|${aor('erin')}||ended||bye-caller|7|1|`,
     ];
     // waiting for the last record (the session's, written when it ends) to be committed and exported

@@ -88,7 +88,6 @@ export class Room {
     // recipient's block list, and what the sender sent next must not overtake it (S4: in order)
     let previous: Promise<void> = Promise.resolve();
     p.leg.onMessage = (m) => {
-      p.sent = (p.sent ?? 0) + 1;
       previous = previous.then(() => this.relay(p, m)).catch(() => m.report(500, 'Server Internal Error'));
     };
     this.hooks.changed?.(this, { kind: 'joined', p });
