@@ -8,6 +8,7 @@ import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js
 import { Subscriptions1764400000000 } from './migrations/1764400000000-subscriptions.js';
 import { ConsoleAdmin1764450000000 } from './migrations/1764450000000-console-admin.js';
 import { SessionHistory1764600000000 } from './migrations/1764600000000-session-history.js';
+import { DeferredCallId1764800000000 } from './migrations/1764800000000-deferred-call-id.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -21,7 +22,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
  */
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, DeferredCallId1764800000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up

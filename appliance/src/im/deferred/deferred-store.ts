@@ -6,7 +6,7 @@ import { writesOf, type WriteQueue } from '../../store/write-queue.js';
 import type { Logger } from '../../log.js';
 
 /** What the pager hands over: the row's content before it is sealed and numbered. */
-export type NewDeferredMessage = Pick<DeferredMessageRow, 'recipient' | 'fromHeader' | 'senderAor' | 'contentType' | 'body' | 'receivedAt'>;
+export type NewDeferredMessage = Pick<DeferredMessageRow, 'recipient' | 'fromHeader' | 'senderAor' | 'contentType' | 'body' | 'receivedAt'> & { callId?: string | null };
 
 export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
   body: Buffer;
@@ -89,8 +89,8 @@ export class DeferredStore {
     try {
       await this.writes.transaction((em) =>
         em.query(
-          'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,0,?)',
-          [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt],
+          'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at, call_id) VALUES (?,?,?,?,?,?,?,0,?,?)',
+          [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt, m.callId ?? null],
         ),
       );
     } catch (err) {

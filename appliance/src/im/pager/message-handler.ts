@@ -102,6 +102,7 @@ export class MessageHandler {
       contentType: req.headers.get('content-type') ?? 'text/plain',
       body: req.body,
       receivedAt: Date.now(),
+      callId: req.callId,
     });
     this.onOutcome?.(result.stored ? 'stored' : 'refused');
     if (!result.stored) {
