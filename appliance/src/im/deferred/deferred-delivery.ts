@@ -15,6 +15,8 @@ export interface DeliveryOptions {
   retryMaxSec: number;
   /** how long one push waits for a device to answer */
   timeoutMs: number;
+  /** ms between expiry sweeps (deferred.sweepInterval) */
+  sweepIntervalMs?: number;
 }
 
 /** stored messages read (and decrypted) at a time; their deletes share commits */
@@ -51,7 +53,7 @@ export class DeferredDelivery {
 
   /** Starts the expiry sweep and pushes to whoever is online with mail waiting (after a restart). */
   start(): void {
-    this.sweeper = setInterval(() => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed')), 60_000);
+    this.sweeper = setInterval(() => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed')), this.opts.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
     for (const user of this.store.recipients) if (this.location.lookup(this.domain.aor(user)).length > 0) this.kick(user);
   }

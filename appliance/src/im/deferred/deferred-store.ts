@@ -32,6 +32,11 @@ export type StoreRefusal = 'recipient-full' | 'sender-share-full';
 export class DeferredStore {
   /** Told how many stored messages expired unread in one sweep (/metrics). */
   onExpired: ((n: number) => void) | null = null;
+  /**
+   * Told of each expired message in CPIM, decrypted, before it is deleted: its sender may have
+   * asked for a negative delivery notification (RFC 5438 §7.2.1.1). Other content asks nothing.
+   */
+  onExpiredMessage: ((m: { recipient: string; contentType: string; body: Buffer }) => void) | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
   /**
    * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
@@ -161,10 +166,24 @@ export class DeferredStore {
     add(this.bySender, `${recipient}|${sender}`, n);
   }
 
+  private async tellExpired(ids: number[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += EXPIRED_BATCH) {
+      const rows = await this.repo.find({ where: { id: In(ids.slice(i, i + EXPIRED_BATCH)) }, select: { id: true, recipient: true, contentType: true, body: true } });
+      for (const r of rows) {
+        try {
+          this.onExpiredMessage?.({ recipient: r.recipient, contentType: r.contentType, body: this.cipher.decrypt(r.body, r.recipient) });
+        } catch (err) {
+          this.log.warn({ err, id: r.id }, 'expired message not reported');
+        }
+      }
+    }
+  }
+
   /** Drops messages older than the retention period (default 30 days). */
   async purgeExpired(now = Date.now()): Promise<number> {
-    const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true, senderAor: true } });
+    const expired = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, recipient: true, senderAor: true, contentType: true } });
     if (expired.length === 0) return 0;
+    if (this.onExpiredMessage !== null) await this.tellExpired(expired.filter((r) => r.contentType.toLowerCase().startsWith('message/cpim')).map((r) => r.id));
     await this.writes.transaction(async (em) => {
       // in slices: SQLite limits the parameters of one statement
       for (let i = 0; i < expired.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(expired.slice(i, i + 500).map((r) => r.id)) });
@@ -175,6 +194,9 @@ export class DeferredStore {
     return expired.length;
   }
 }
+
+/** Rows read for the expiry hook at a time (bodies are decrypted, so not all at once). */
+const EXPIRED_BATCH = 200;
 
 function add(map: Map<string, number>, key: string, n: number): void {
   const v = (map.get(key) ?? 0) + n;

@@ -13,6 +13,7 @@ import type { MessageHandler } from './message-handler.js';
 import type { ListResolver } from '../../xdms/list-resolver.js';
 import { MessageExploder } from '../controlling/message-exploder.js';
 import { readRecipientList } from '../controlling/recipient-list.js';
+import { isImdn } from '../imdn/imdn-request.js';
 
 /** RFC 5365 §6: the option tag a sender may require of a MESSAGE URI-list service. */
 const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
@@ -65,6 +66,11 @@ export class MessageRequestHandler {
     const group = this.exploder.isFactory(name) ? null : await this.lists.groupMembers(uri);
     if (!this.exploder.isFactory(name) && group === null) throw new SipError(404, 'Not Found');
     MessageExploder.guard(req);
+    // a recipient's notification about a message this service exploded (RFC 5438 §8)
+    if (isImdn(req.headers.get('content-type') ?? '', req.body)) {
+      this.exploder.notification(req, tx, sender, uri);
+      return;
+    }
     const unsupported = req.tokens('require').filter((t) => t !== RECIPIENT_LIST_MESSAGE);
     if (unsupported.length > 0) throw new SipError(420, 'Bad Extension', { Unsupported: unsupported.join(', ') });
     if (group === null) {
