@@ -45,8 +45,12 @@ export function buildImdnXml(d: ImdnDocument): string {
  */
 export function parseImdnXml(xml: string): ImdnDocument | null {
   let bad = false;
-  const doc = new DOMParser({ onError: (level: string) => void (level !== 'warning' && (bad = true)) }).parseFromString(xml, 'text/xml');
-  const root = doc.documentElement;
+  let root;
+  try {
+    root = new DOMParser({ onError: (level: string) => void (level !== 'warning' && (bad = true)) }).parseFromString(xml, 'text/xml').documentElement;
+  } catch {
+    return null; // xmldom throws on a fatal error (an unclosed tag)
+  }
   if (bad || root === null || root.localName !== 'imdn' || root.namespaceURI !== XML_NS) return null;
   const text = (name: string): string | undefined => {
     const el = root.getElementsByTagNameNS(XML_NS, name)[0];
