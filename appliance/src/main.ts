@@ -220,13 +220,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const deliverImdn = (req: SipRequest, from: SenderIdentity, toUser: string) => pager.deliver(req, from, toUser);
   const aggregator = new ImdnAggregator(stack, deliverImdn, { windowMs: config.imdn.aggregationWindow * 1000, stateTtlMs: config.imdn.stateTtl * 1000 }, log);
   const notifier = new ImdnNotifier(stack, domain, deliverImdn, log, (service, recipient, doc) => aggregator.accept(service, recipient, doc));
-  pager.onDeferred = (req, recipient) => {
+  pager.onDeferred = (req, sender, recipient) => {
     const asked = imdnRequestOf(req.headers.get('content-type') ?? '', req.body);
-    if (asked !== null) notifier.stored(asked, domain.aor(recipient));
+    if (asked !== null) notifier.stored(asked, domain.aor(recipient), sender.aor);
   };
   store.onExpiredMessage = (m) => {
     const asked = imdnRequestOf(m.contentType, m.body);
-    if (asked !== null) notifier.expired(asked, domain.aor(m.recipient));
+    if (asked !== null) notifier.expired(asked, domain.aor(m.recipient), m.senderAor);
   };
   const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log, aggregator);
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);

@@ -36,7 +36,7 @@ export class DeferredStore {
    * Told of each expired message in CPIM, decrypted, before it is deleted: its sender may have
    * asked for a negative delivery notification (RFC 5438 §7.2.1.1). Other content asks nothing.
    */
-  onExpiredMessage: ((m: { recipient: string; contentType: string; body: Buffer }) => void) | null = null;
+  onExpiredMessage: ((m: { recipient: string; senderAor: string; contentType: string; body: Buffer }) => void) | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
   /**
    * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
@@ -168,10 +168,10 @@ export class DeferredStore {
 
   private async tellExpired(ids: number[]): Promise<void> {
     for (let i = 0; i < ids.length; i += EXPIRED_BATCH) {
-      const rows = await this.repo.find({ where: { id: In(ids.slice(i, i + EXPIRED_BATCH)) }, select: { id: true, recipient: true, contentType: true, body: true } });
+      const rows = await this.repo.find({ where: { id: In(ids.slice(i, i + EXPIRED_BATCH)) }, select: { id: true, recipient: true, senderAor: true, contentType: true, body: true } });
       for (const r of rows) {
         try {
-          this.onExpiredMessage?.({ recipient: r.recipient, contentType: r.contentType, body: this.cipher.decrypt(r.body, r.recipient) });
+          this.onExpiredMessage?.({ recipient: r.recipient, senderAor: r.senderAor, contentType: r.contentType, body: this.cipher.decrypt(r.body, r.recipient) });
         } catch (err) {
           this.log.warn({ err, id: r.id }, 'expired message not reported');
         }

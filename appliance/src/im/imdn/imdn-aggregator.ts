@@ -136,7 +136,7 @@ export class ImdnAggregator {
    * (RFC 5438 §8: the aggregated IMDN), each part from the recipient it reports on.
    */
   private send(s: Exploded, docs: ImdnDocument[]): void {
-    const parts = docs.map((d) => imdnCpim(d.recipientUri ?? d.originalRecipientUri!, s.request.from, d));
+    const parts = docs.map((d) => imdnCpim(d.recipientUri ?? d.originalRecipientUri!, s.sender.aor, d));
     let contentType = 'message/cpim';
     let body = parts[0];
     if (parts.length > 1) {

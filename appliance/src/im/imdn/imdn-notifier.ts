@@ -18,11 +18,10 @@ export type ToAggregator = (service: string, recipientAor: string, doc: ImdnDocu
 
 /**
  * One IMDN as a CPIM body (RFC 5438 §7.2.1): From the recipient, To the IM's sender, a Message-ID
- * of its own, DateTime now, no Disposition-Notification (an IMDN asks for none), the IM's
- * IMDN-Record-Route values as IMDN-Route (§6.6), then message/imdn+xml with
- * `Content-Disposition: notification`.
+ * of its own, DateTime now, no Disposition-Notification (an IMDN asks for none), then
+ * message/imdn+xml with `Content-Disposition: notification`.
  */
-export function imdnCpim(from: string, to: string, doc: ImdnDocument, route: string[] = []): Buffer {
+export function imdnCpim(from: string, to: string, doc: ImdnDocument): Buffer {
   const xml = Buffer.from(buildImdnXml(doc));
   return writeCpim({
     headers: [
@@ -31,7 +30,6 @@ export function imdnCpim(from: string, to: string, doc: ImdnDocument, route: str
       { name: 'NS', value: `imdn <${IMDN_NS}>` },
       { name: 'imdn.Message-ID', value: randomBytes(9).toString('base64url') },
       { name: 'DateTime', value: new Date().toISOString() },
-      ...route.map((r) => ({ name: 'imdn.IMDN-Route', value: `<${r}>` })),
     ],
     contentHeaders: [
       { name: 'Content-Type', value: 'message/imdn+xml' },
@@ -60,26 +58,31 @@ export class ImdnNotifier {
   ) {}
 
   /** RFC 5438 §8: a processing notification only when the IM asked for `processing`. */
-  stored(request: ImdnRequest, recipientAor: string): void {
+  stored(request: ImdnRequest, recipientAor: string, senderAor: string): void {
     if (!request.dispositions.has('processing')) return;
-    this.send(request, recipientAor, 'processing', 'stored');
+    this.send(request, recipientAor, senderAor, 'processing', 'stored');
   }
 
   /** The stored IM expired (RFC 5438 §7.2.1.1 `failed`), when it asked for negative-delivery. */
-  expired(request: ImdnRequest, recipientAor: string): void {
+  expired(request: ImdnRequest, recipientAor: string, senderAor: string): void {
     if (!request.dispositions.has('negative-delivery')) return;
-    this.send(request, recipientAor, 'delivery', 'failed');
+    this.send(request, recipientAor, senderAor, 'delivery', 'failed');
   }
 
-  private send(request: ImdnRequest, recipientAor: string, kind: NotificationKind, status: string): void {
-    // RFC 5438 §7.2.1: to the IM's sender, or through the IMDN-Record-Route it carries
-    const target = request.recordRoute[0] ?? request.from;
+  /**
+   * `senderAor` is the authenticated sender (the originating policy made From say so), not the
+   * CPIM From the client wrote: a notification the server makes up goes to whoever really sent
+   * the message, so a forged CPIM From cannot aim the server's notifications at someone else.
+   */
+  private send(request: ImdnRequest, recipientAor: string, senderAor: string, kind: NotificationKind, status: string): void {
     const doc: ImdnDocument = { messageId: request.messageId, dateTime: request.dateTime, recipientUri: recipientAor, originalRecipientUri: request.to ?? recipientAor, kind, status };
-    // our own exploder recorded the route: it aggregates this one with the recipients' own
-    if (request.recordRoute.length > 0 && this.aggregate(target, recipientAor, doc)) return;
+    // our own exploder recorded its route on the copy: it aggregates this one with the recipients'
+    const route = request.recordRoute[0];
+    if (route !== undefined && this.aggregate(route, recipientAor, doc)) return;
+    const target = senderAor;
     const user = this.domain.userOf(target);
     if (user === null) return;
-    const body = imdnCpim(recipientAor, request.from, doc, request.recordRoute);
+    const body = imdnCpim(recipientAor, target, doc);
     const tag = this.stack.newId();
     const h = new Headers();
     h.set('from', `<${recipientAor}>;tag=${tag}`);

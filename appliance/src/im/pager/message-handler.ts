@@ -39,7 +39,7 @@ export class MessageHandler {
   /** Told what became of each MESSAGE: answered by a device, stored, or refused by a full store (/metrics). */
   onOutcome: ((outcome: 'delivered' | 'stored' | 'refused') => void) | null = null;
   /** Told of each message that went to deferred storage (RFC 5438 §8 `stored` notifications). */
-  onDeferred: ((req: SipRequest, recipient: string) => void) | null = null;
+  onDeferred: ((req: SipRequest, sender: SenderIdentity, recipient: string) => void) | null = null;
 
   constructor(
     private readonly stack: SipStack,
@@ -86,7 +86,7 @@ export class MessageHandler {
       if (!outcome.unavailable && outcome.best !== null) return { status: outcome.best.status, reason: outcome.best.reason, response: outcome.best };
     }
     await this.defer(req, sender, recipient);
-    this.onDeferred?.(req, recipient);
+    this.onDeferred?.(req, sender, recipient);
     if (registered.length > 0) this.delivery.scheduleRetry(recipient, 1);
     return { status: 202, reason: 'Accepted' };
   }
