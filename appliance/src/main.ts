@@ -43,6 +43,11 @@ import { RoomCapture } from './history/room-capture.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
+import { ImdnAggregator } from './im/imdn/imdn-aggregator.js';
+import { ImdnNotifier } from './im/imdn/imdn-notifier.js';
+import { imdnRequestOf } from './im/imdn/imdn-request.js';
+import type { SipRequest } from './sip/message/message.js';
+import type { SenderIdentity } from './im/participating/originating-policy.js';
 import { Reachability } from './im/pager/reachability.js';
 import { bindHttp, serveHttp } from './http/http-app.js';
 import { healthRoute } from './http/health-route.js';
@@ -229,7 +234,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     store,
     location,
     domain,
-    { retryMinSec: config.deferred.retryMin, retryMaxSec: config.deferred.retryMax, timeoutMs: deliveryTimeoutMs },
+    { retryMinSec: config.deferred.retryMin, retryMaxSec: config.deferred.retryMax, timeoutMs: deliveryTimeoutMs, sweepIntervalMs: config.deferred.sweepInterval * 1000 },
     log,
   );
   users.onServiceRevoked = (names) => {
@@ -265,7 +270,19 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   );
   const lists = new ListResolver(documents, domain, XCAP_ROOT, uniqueIndexes.find((i) => i.auid === 'org.openmobilealliance.groups')!);
   // the controlling function's message exploder (P3): the conference factory and group URIs
-  const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log);
+  // IMDN (P5, RFC 5438): the exploder's aggregation, and the notifications we send as an intermediary
+  const deliverImdn = (req: SipRequest, from: SenderIdentity, toUser: string) => pager.deliver(req, from, toUser);
+  const aggregator = new ImdnAggregator(stack, deliverImdn, { windowMs: config.imdn.aggregationWindow * 1000, stateTtlMs: config.imdn.stateTtl * 1000 }, log);
+  const notifier = new ImdnNotifier(stack, domain, deliverImdn, log, (service, recipient, doc) => aggregator.accept(service, recipient, doc));
+  pager.onDeferred = (req, sender, recipient) => {
+    const asked = imdnRequestOf(req.headers.get('content-type') ?? '', req.body);
+    if (asked !== null) notifier.stored(asked, domain.aor(recipient), sender.aor);
+  };
+  store.onExpiredMessage = (m) => {
+    const asked = imdnRequestOf(m.contentType, m.body);
+    if (asked !== null) notifier.expired(asked, domain.aor(m.recipient), m.senderAor);
+  };
+  const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log, aggregator);
   exploder.capture = pager.capture;
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);
   exploder.profiles = profilePolicy;
@@ -530,6 +547,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       metricsHttp?.server.close();
       delivery.stop();
       quota.stop();
+      aggregator.stop();
       sessions.stop();
       subscriptions.stop();
       publications.stop();

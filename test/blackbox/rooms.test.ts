@@ -99,6 +99,28 @@ describe('pre-defined rooms: the group URI is a chat room (S3, S4)', () => {
     expect(toCarol.map((m) => m.text)).toEqual(['to all']);
   });
 
+  it('passes a message\'s IMDN headers (RFC 5438) and a participant\'s notification through the room unchanged', async () => {
+    const [alice, bob] = [calls.get('alice')!, calls.get('bob')!];
+    const before = { alice: alice.got.length, bob: bob.got.length };
+    const imdnHead = ['NS: imdn <urn:ietf:params:imdn>', 'imdn.Message-ID: room-msg-9', 'imdn.Disposition-Notification: positive-delivery, display'];
+    const asked = [`From: <sip:alice@${D}>`, `To: <sip:team@${D}>`, 'DateTime: 2026-11-30T06:00:00Z', ...imdnHead, '', 'Content-Type: text/plain', '', 'read me'].join('\r\n');
+    expect((await alice.call.session.send('message/cpim', Buffer.from(asked))).status).toBe(200);
+    const got = (await until(bob.got, before.bob + 1))[before.bob].body.toString();
+    const [head, inner, text] = got.split('\r\n\r\n');
+    // the room writes From and To (RFC 7701); the sender's DateTime and IMDN headers stay as sent
+    expect(head.split('\r\n')).toEqual([`From: <sip:alice@${D}>`, `To: <sip:team@${D}>`, 'DateTime: 2026-11-30T06:00:00Z', ...imdnHead]);
+    expect(inner).toBe('Content-Type: text/plain');
+    expect(text).toBe('read me');
+    // Bob's display notification, a private message to Alice, arrives as he wrote it
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><imdn xmlns="urn:ietf:params:xml:ns:imdn"><message-id>room-msg-9</message-id><datetime>2026-11-30T06:00:00Z</datetime><display-notification><status><displayed/></status></display-notification></imdn>';
+    const note = [`From: <sip:bob@${D}>`, `To: <sip:alice@${D}>`, 'NS: imdn <urn:ietf:params:imdn>', 'imdn.Message-ID: note-1', 'DateTime: 2026-11-30T06:00:05Z', '', 'Content-Type: message/imdn+xml', 'Content-Disposition: notification', '', xml].join('\r\n');
+    expect((await bob.call.session.send('message/cpim', Buffer.from(note))).status).toBe(200);
+    const back = (await until(alice.got, before.alice + 1))[before.alice].body.toString();
+    // every line as Bob wrote it (the room puts From, To and DateTime first)
+    const lines = (t: string) => { const [h, c, b] = t.split('\r\n\r\n'); return { head: h.split('\r\n').sort(), content: c, body: b }; };
+    expect(lines(back)).toEqual(lines(note));
+  });
+
   it('refuses a private message to someone not in the room, and malformed CPIM, and the room carries on', async () => {
     const bob = calls.get('bob')!;
     const to = (who: string) => `From: <sip:bob@${D}>\r\nTo: <sip:${who}@${D}>\r\n\r\nContent-Type: text/plain\r\n\r\nhi`;

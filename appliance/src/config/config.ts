@@ -186,10 +186,21 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    imdn: z
+      .object({
+        /** seconds the exploder collects recipients' notifications of one kind before an aggregate goes to the sender (RFC 5438 §8) */
+        aggregationWindow: z.number().int().min(1).default(10),
+        /** seconds the exploder keeps an exploded message's recipients for notifications still to come */
+        stateTtl: z.number().int().min(1).default(7 * 86400),
+      })
+      .strict()
+      .prefault({}),
     deferred: z
       .object({
         /** seconds a stored message is kept before it expires (default 30 days) */
-        retention: z.number().int().min(60).default(30 * 86400),
+        retention: z.number().int().min(1).default(30 * 86400),
+        /** seconds between sweeps that remove expired messages (and send their negative IMDNs) */
+        sweepInterval: z.number().int().min(1).default(60),
         retryMin: z.number().int().min(1).default(5),
         retryMax: z.number().int().min(1).default(600),
         maxPerUser: z.number().int().min(1).default(10_000),

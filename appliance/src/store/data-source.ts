@@ -14,6 +14,7 @@ import { UsageRecords1764720000000 } from './migrations/1764720000000-usage-reco
 import { StorageQuota1764730000000 } from './migrations/1764730000000-storage-quota.js';
 import { UserProfiles1764740000000 } from './migrations/1764740000000-user-profiles.js';
 import { ConversationSearch1764750000000 } from './migrations/1764750000000-conversation-search.js';
+import { DeferredCallId1764800000000 } from './migrations/1764800000000-deferred-call-id.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -27,7 +28,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
  */
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, RoomHistory1764710000000, UsageRecords1764720000000, StorageQuota1764730000000, UserProfiles1764740000000, ConversationSearch1764750000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, RoomHistory1764710000000, UsageRecords1764720000000, StorageQuota1764730000000, UserProfiles1764740000000, ConversationSearch1764750000000, DeferredCallId1764800000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up

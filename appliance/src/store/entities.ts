@@ -49,6 +49,8 @@ export interface DeferredMessageRow {
   expiresAt: number;
   attempts: number;
   nextAttemptAt: number;
+  /** the Call-ID the message arrived with, kept for its push (null: stored before it was kept) */
+  callId: string | null;
 }
 
 /** One XCAP document (RFC 4825): the XML as stored, with its strong ETag. */
@@ -130,6 +132,7 @@ export const DeferredMessageEntity = new EntitySchema<DeferredMessageRow>({
     expiresAt: { type: 'bigint', name: 'expires_at', transformer: numeric() },
     attempts: { type: Number, default: 0 },
     nextAttemptAt: { type: 'bigint', name: 'next_attempt_at', transformer: numeric() },
+    callId: { type: String, name: 'call_id', nullable: true },
   },
   indices: [{ name: 'ix_deferred_recipient', columns: ['recipient', 'id'] }],
 });

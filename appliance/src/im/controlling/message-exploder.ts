@@ -18,6 +18,11 @@ import { historyList, withHistory } from './copy-control.js';
 import { messageOutcome } from '../../usage/usage-types.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
 import type { PagerCapture } from '../../history/pager-capture.js';
+import type { ImdnAggregator } from '../imdn/imdn-aggregator.js';
+import { readCpim, writeCpim, withImdnHeader, contentHeader } from '../imdn/cpim-envelope.js';
+import { requestOf, isImdnEnvelope, type ImdnRequest } from '../imdn/imdn-request.js';
+import { parseImdnXml } from '../imdn/imdn-xml.js';
+import { mediaTypeOf } from '../../sip/message/media-type.js';
 
 /** The header a sender sets to get the per-recipient report (`P-Parley-Report: recipients`). */
 export const REPORT_HEADER = 'P-Parley-Report';
@@ -55,6 +60,8 @@ interface FanOut {
   bytes: number;
   /** the message as the sender wrote it (what conversations store) */
   content: { contentType: string; body: Buffer };
+  /** the IMDN request of a CPIM message asking for notifications (RFC 5438 §8) */
+  imdn: ImdnRequest | null;
 }
 
 /** One copy's fate: the report's status and reason, and what the usage record says. */
@@ -94,6 +101,7 @@ export class MessageExploder {
     private readonly pager: MessageHandler,
     private readonly opts: ExploderOptions,
     private readonly log: Logger,
+    private readonly imdn: ImdnAggregator | null = null,
   ) {}
 
   /** The conference factory's URI. */
@@ -124,16 +132,44 @@ export class MessageExploder {
     if (recipients.length === 0) throw new SipError(400, 'The list names no recipient');
     if (recipients.length > this.opts.maxRecipients) throw new SipError(403, `Too many recipients (at most ${this.opts.maxRecipients})`);
     const wantsReport = req.tokens(REPORT_HEADER).includes('recipients');
+    const { payload, imdn } = this.withImdnRoute(service, message.contentType, message.payload);
     // RFC 5364/5365 copy control: every copy says who else got it (to and cc), never the bcc
     const history = historyList(message.members);
-    const body = history === null ? { contentType: message.contentType, body: message.payload } : withHistory(message.contentType, message.payload, history, `parley-${this.stack.newId()}`);
-    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, original: { contentType: message.contentType, payload: message.payload }, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length, content: { contentType: message.contentType, body: message.payload } };
+    const body = history === null ? { contentType: message.contentType, body: payload } : withHistory(message.contentType, payload, history, `parley-${this.stack.newId()}`);
+    const fan: FanOut = { sender, service, contentType: body.contentType, payload: body.body, original: { contentType: message.contentType, payload: message.payload }, maxForwards: (req.maxForwards ?? 70) - 1, toGroup, bytes: message.payload.length, content: { contentType: message.contentType, body: message.payload }, imdn };
+    if (imdn !== null) this.imdn!.track(service, imdn, sender, recipients);
     this.stack.reply(tx, 202, 'Accepted');
     // H1: stored once for the sender, every recipient listed (not once per copy)
     if (this.capture?.wantedExploded(req, sender.aor)) void this.capture.exploded(req, sender.aor, service, toGroup, recipients, fan.content);
     void this.fanOut(fan, recipients)
       .then((outcomes) => (wantsReport ? this.report(fan, outcomes) : undefined))
       .catch((err: unknown) => this.log.error({ err, service }, 'fan-out failed'));
+  }
+
+  /**
+   * RFC 5438 §8: a CPIM message asking for notifications gets our IMDN-Record-Route, so the
+   * recipients' notifications come back to this service, which aggregates them per recipient.
+   */
+  private withImdnRoute(service: string, contentType: string, payload: Buffer): { payload: Buffer; imdn: ImdnRequest | null } {
+    if (this.imdn === null || mediaTypeOf(contentType) !== 'message/cpim') return { payload, imdn: null };
+    const e = readCpim(payload);
+    const request = e === null || isImdnEnvelope(e) ? null : requestOf(e);
+    if (e === null || request === null) return { payload, imdn: null };
+    return { payload: writeCpim(withImdnHeader(e, 'IMDN-Record-Route', `<${service}>`)), imdn: request };
+  }
+
+  /**
+   * A notification sent back to a list service of ours (the IMDN-Record-Route of an exploded
+   * copy, RFC 5438 §8): aggregated for the IM's sender, 202. 404 when no exploded IM with that
+   * Message-ID awaits notifications from this sender; 400 when it is not an IMDN we can read.
+   */
+  notification(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, service: string): void {
+    const e = readCpim(req.body);
+    const type = e === null ? undefined : contentHeader(e, 'Content-Type');
+    const doc = e === null || type === undefined || mediaTypeOf(type) !== 'message/imdn+xml' ? null : parseImdnXml(e.body.toString('utf8'));
+    if (doc === null) throw new SipError(400, 'Malformed IMDN');
+    if (this.imdn === null || !this.imdn.accept(service, sender.aor, doc)) throw new SipError(404, 'No message awaits this notification');
+    this.stack.reply(tx, 202, 'Accepted');
   }
 
   private async fanOut(fan: FanOut, recipients: string[]): Promise<RecipientOutcome[]> {
@@ -155,6 +191,11 @@ export class MessageExploder {
           reason: copy.note ?? copy.reason,
           bytes: fan.bytes,
         });
+        // RFC 5438 §7.2.1.1: a copy that could not be delivered is a negative delivery
+        // notification for that recipient, when the sender asked for one
+        if (fan.imdn !== null && copy.status >= 300 && fan.imdn.dispositions.has('negative-delivery')) {
+          this.imdn!.accept(fan.service, recipients[i], { messageId: fan.imdn.messageId, dateTime: fan.imdn.dateTime, kind: 'delivery', status: copy.status === 403 ? 'forbidden' : 'failed' });
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, recipients.length) }, worker));

@@ -3,7 +3,7 @@ import type { MsrpSession, ReceivedMessage } from '../../msrp/msrp-session.js';
 import type { NicknameRequest } from '../../msrp/msrp-nickname.js';
 import { PreparedSend } from '../../msrp/prepared-send.js';
 import { newIdent } from '../../msrp/msrp-serializer.js';
-import { parseCpim, wrapCpim } from './cpim.js';
+import { parseCpim, wrapCpim, type CpimMessage } from './cpim.js';
 import { RoomNicknames } from './room-nicknames.js';
 
 /** One member in a room: their identity, their SIP dialog with the focus, their MSRP leg. */
@@ -125,12 +125,15 @@ export class Room {
     let contentType = m.contentType;
     let body = m.body;
     let privateTo: Participant | null = null;
+    // what the sender's CPIM carries beyond From and To (IMDN headers, RFC 5438 §6) goes on unchanged
+    let sent: { dateTime: string | null; passOn: CpimMessage['passOn'] } = { dateTime: null, passOn: { headers: [], contentHeaders: [] } };
     if (contentType.toLowerCase().startsWith('message/cpim')) {
       const cpim = parseCpim(body);
       if (cpim === null) {
         m.report(400, 'Malformed message/cpim');
         return;
       }
+      sent = cpim;
       contentType = cpim.contentType;
       body = Buffer.from(cpim.body);
       if (cpim.to !== null && cpim.to.toLowerCase() !== this.uri.toLowerCase()) {
@@ -156,7 +159,7 @@ export class Room {
         }
       }
     }
-    const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, new Date(), from.nickname);
+    const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, sent.dateTime ?? new Date(), from.nickname, sent.passOn);
     // serialized once for every leg: each leg splices in its own transaction id and paths
     const prepared = new PreparedSend('message/cpim', wrapped, { messageId: newIdent(), chunkBytes: from.leg.chunkBytes });
     from.sent = (from.sent ?? 0) + 1;

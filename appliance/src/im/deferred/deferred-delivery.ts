@@ -15,6 +15,8 @@ export interface DeliveryOptions {
   retryMaxSec: number;
   /** how long one push waits for a device to answer */
   timeoutMs: number;
+  /** ms between expiry sweeps (deferred.sweepInterval) */
+  sweepIntervalMs?: number;
 }
 
 /** stored messages read (and decrypted) at a time; their deletes share commits */
@@ -51,7 +53,7 @@ export class DeferredDelivery {
 
   /** Starts the expiry sweep and pushes to whoever is online with mail waiting (after a restart). */
   start(): void {
-    this.sweeper = setInterval(() => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed')), 60_000);
+    this.sweeper = setInterval(() => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed')), this.opts.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
     for (const user of this.store.recipients) if (this.location.lookup(this.domain.aor(user)).length > 0) this.kick(user);
   }
@@ -166,13 +168,19 @@ export class DeferredDelivery {
 
   /**
    * The pushed MESSAGE, a request we originate: the original sender (From as stored, with the
-   * directory's display name), our recipient, the original time (RFC 3261 §20.17 Date).
+   * directory's display name, and its tag), our recipient, the original time (RFC 3261 §20.17
+   * Date) and the original Call-ID. The push is the sender's request forwarded late, and a proxy
+   * forwards a request with its Call-ID (RFC 3261 §16.6): SIP SIMPLE clients without CPIM
+   * (liblinphone's basic chat rooms) take the Call-ID as the message's id, and the delivery
+   * notification they send names it (RFC 5438 <message-id>); a new Call-ID left the sender with
+   * "Received IMDN for unknown message". Transactions are matched by branch, so a reused Call-ID
+   * does not confuse them (RFC 3261 §17.2.3).
    */
   private build(m: StoredMessage, aor: string, b: Binding, asserted: string): SipRequest {
     const h = new Headers();
     h.set('from', m.fromHeader);
     h.set('to', `<${aor}>`);
-    h.set('call-id', `${this.stack.newId()}@${this.stack.advertisedHost}`);
+    h.set('call-id', m.callId ?? `${this.stack.newId()}@${this.stack.advertisedHost}`);
     h.set('cseq', '1 MESSAGE');
     h.set('max-forwards', '70');
     h.set('date', new Date(m.receivedAt).toUTCString());

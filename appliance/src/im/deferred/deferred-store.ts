@@ -7,7 +7,7 @@ import { writesOf, type WriteQueue } from '../../store/write-queue.js';
 import type { Logger } from '../../log.js';
 
 /** What the pager hands over: the row's content before it is sealed and numbered. */
-export type NewDeferredMessage = Pick<DeferredMessageRow, 'recipient' | 'fromHeader' | 'senderAor' | 'contentType' | 'body' | 'receivedAt'>;
+export type NewDeferredMessage = Pick<DeferredMessageRow, 'recipient' | 'fromHeader' | 'senderAor' | 'contentType' | 'body' | 'receivedAt'> & { callId?: string | null };
 
 export interface StoredMessage extends Omit<DeferredMessageRow, 'body'> {
   body: Buffer;
@@ -57,6 +57,11 @@ export class DeferredStore {
   usage: UsageSink | null = null;
   /** the storage quota's hook (H3); null: nothing is counted */
   account: DeferredAccount | null = null;
+  /**
+   * Told of each expired message in CPIM, decrypted, before it is deleted: its sender may have
+   * asked for a negative delivery notification (RFC 5438 §7.2.1.1). Other content asks nothing.
+   */
+  onExpiredMessage: ((m: { recipient: string; senderAor: string; contentType: string; body: Buffer }) => void) | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
   /**
    * Messages per recipient, and per recipient and sender: stored ones plus places reserved by
@@ -120,8 +125,8 @@ export class DeferredStore {
     try {
       await this.writes.transaction(async (em) => {
         await em.query(
-          'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,0,?)',
-          [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt],
+          'INSERT INTO deferred_messages (recipient, from_header, sender_aor, content_type, body, received_at, expires_at, attempts, next_attempt_at, call_id) VALUES (?,?,?,?,?,?,?,0,?,?)',
+          [m.recipient, m.fromHeader, m.senderAor, m.contentType, sealed, m.receivedAt, expiresAt, m.receivedAt, m.callId ?? null],
         );
         await account?.charge(em, m.recipient, m.body.length);
       });
@@ -210,9 +215,27 @@ export class DeferredStore {
     add(this.bySender, `${recipient}|${sender}`, n);
   }
 
+  private async tellExpired(ids: number[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += EXPIRED_BATCH) {
+      const rows = await this.repo.find({ where: { id: In(ids.slice(i, i + EXPIRED_BATCH)) }, select: { id: true, recipient: true, senderAor: true, contentType: true, body: true } });
+      for (const r of rows) {
+        try {
+          this.onExpiredMessage?.({ recipient: r.recipient, senderAor: r.senderAor, contentType: r.contentType, body: this.cipher.decrypt(r.body, r.recipient) });
+        } catch (err) {
+          this.log.warn({ err, id: r.id }, 'expired message not reported');
+        }
+      }
+    }
+  }
+
   /** Drops messages older than the retention period (default 30 days). */
   async purgeExpired(now = Date.now()): Promise<number> {
     if ((await this.repo.count({ where: { expiresAt: LessThan(now) } })) === 0) return 0;
+    if (this.onExpiredMessage !== null) {
+      // RFC 5438 §7.2.1.1: senders who asked are told before the rows go
+      const asking = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, contentType: true } });
+      await this.tellExpired(asking.filter((r) => r.contentType.toLowerCase().startsWith('message/cpim')).map((r) => r.id));
+    }
     // read again inside the write: a message delivered meanwhile is not counted down twice
     const expired = await this.writes.transaction(async (em) => {
       const rows = (await em.query(`SELECT ${REMOVED_COLUMNS} FROM deferred_messages WHERE expires_at < ?`, [now])) as Removed[];
@@ -240,6 +263,8 @@ interface Removed {
   size: number;
 }
 const REMOVED_COLUMNS = 'id, recipient, sender_aor AS sender, LENGTH(body) AS size';
+/** Rows read for the expiry hook at a time (bodies are decrypted, so not all at once). */
+const EXPIRED_BATCH = 200;
 
 function add(map: Map<string, number>, key: string, n: number): void {
   const v = (map.get(key) ?? 0) + n;

@@ -44,6 +44,8 @@ export class MessageHandler {
   capture: PagerCapture | null = null;
   /** Usage records (C5): one per message per recipient, written after the answer. */
   usage: UsageSink | null = null;
+  /** Told of each message that went to deferred storage (RFC 5438 §8 `stored` notifications). */
+  onDeferred: ((req: SipRequest, sender: SenderIdentity, recipient: string) => void) | null = null;
 
   constructor(
     private readonly stack: SipStack,
@@ -100,6 +102,7 @@ export class MessageHandler {
       if (!outcome.unavailable && outcome.best !== null) return { status: outcome.best.status, reason: outcome.best.reason, response: outcome.best };
     }
     await this.defer(req, sender, recipient);
+    this.onDeferred?.(req, sender, recipient);
     if (registered.length > 0) this.delivery.scheduleRetry(recipient, 1);
     return { status: 202, reason: 'Accepted' };
   }
@@ -118,6 +121,7 @@ export class MessageHandler {
       contentType: req.headers.get('content-type') ?? 'text/plain',
       body: req.body,
       receivedAt: Date.now(),
+      callId: req.callId,
     });
     this.onOutcome?.(result.stored ? 'stored' : 'refused');
     if (!result.stored) {

@@ -14,6 +14,7 @@ import type { ListResolver } from '../../xdms/list-resolver.js';
 import { MessageExploder } from '../controlling/message-exploder.js';
 import { readRecipientList } from '../controlling/recipient-list.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
+import { isImdn } from '../imdn/imdn-request.js';
 
 /** RFC 5365 §6: the option tag a sender may require of a MESSAGE URI-list service. */
 const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
@@ -81,6 +82,11 @@ export class MessageRequestHandler {
     const group = this.exploder.isFactory(name) ? null : await this.lists.groupMembers(uri);
     if (!this.exploder.isFactory(name) && group === null) throw new SipError(404, 'Not Found');
     MessageExploder.guard(req);
+    // a recipient's notification about a message this service exploded (RFC 5438 §8)
+    if (isImdn(req.headers.get('content-type') ?? '', req.body)) {
+      this.exploder.notification(req, tx, sender, uri);
+      return;
+    }
     // Y1: a list or group MESSAGE is group chat
     this.profiles?.requireGroupChat(sender.username, 'sender');
     const unsupported = req.tokens('require').filter((t) => t !== RECIPIENT_LIST_MESSAGE);
