@@ -268,7 +268,10 @@ export class StorageQuota {
     const before = new Map([...this.known()].map((u) => [u, this.usage(u)]));
     const usage = (await em.query('SELECT username, conversation_bytes AS c, deferred_bytes AS d, warned_level AS w FROM storage_usage')) as { username: string; c: number; d: number; w: number }[];
     const quotas = (await em.query('SELECT username, bytes FROM storage_quotas')) as { username: string; bytes: number }[];
-    this.rows = new Map(usage.map((r) => [r.username, { conversation: Number(r.c), deferred: Number(r.d), warned: Number(r.w) }]));
+    // the warned level is moved by this server only (the CLI leaves it): what it holds in memory may be
+    // ahead of the store (a "reached" notice whose write is still queued), so a reload keeps it
+    const held = this.rows;
+    this.rows = new Map(usage.map((r) => [r.username, { conversation: Number(r.c), deferred: Number(r.d), warned: held.get(r.username)?.warned ?? Number(r.w) }]));
     this.overrides = new Map(quotas.map((q) => [q.username, Number(q.bytes)]));
     this.dataVersion = await this.currentDataVersion(em);
     // another process changed a quota or recounted: those users' levels follow, up (told) or down
