@@ -266,7 +266,10 @@ export class ConversationStore {
    * their conversation) and counts against the owner's quota.
    */
   async applyChanges(owner: string, changes: ConversationChanges, unchanged: (rows: ConversationRow[]) => boolean): Promise<ChangesOutcome> {
+    const removed: ConversationRow[] = [];
+    const copied: ConversationRow[] = [];
     const outcome = await this.writes.transaction(async (em): Promise<ChangesOutcome & { gone?: number[] }> => {
+      removed.length = copied.length = 0;
       const rows = await em.find(ConversationEntity, { where: { owner } });
       if (!unchanged(rows)) return { stale: true };
       const byId = new Map(rows.map((r) => [r.publicId, r]));
@@ -274,12 +277,16 @@ export class ConversationStore {
       const refusal = copyBytes > 0 ? (this.account?.admit(owner, copyBytes) ?? null) : null;
       if (refusal !== null) return { refused: 'quota', reason: refusal };
       const created: string[] = [];
-      for (const c of changes.copy) created.push(await this.copyIn(em, byId.get(c.of)!, c.name));
+      for (const c of changes.copy) {
+        created.push(await this.copyIn(em, byId.get(c.of)!, c.name));
+        copied.push(byId.get(c.of)!);
+      }
       for (const r of changes.rename) await em.update(ConversationEntity, { id: byId.get(r.publicId)!.id }, { name: r.name });
       for (const id of changes.stop) await em.update(ConversationEntity, { id: byId.get(id)!.id }, { recording: false });
       const gone: number[] = [];
       for (const id of changes.remove) {
         const row = byId.get(id)!;
+        removed.push(row);
         await em.query('DELETE FROM conversation_fts WHERE rowid IN (SELECT id FROM conversation_messages WHERE conversation_id = ?)', [row.id]);
         await em.query('DELETE FROM conversation_messages WHERE conversation_id = ?', [row.id]);
         await em.query('DELETE FROM conversations WHERE id = ?', [row.id]);
@@ -293,6 +300,10 @@ export class ConversationStore {
       const ended = new Set(outcome.gone);
       for (const c of [...this.recording.values()]) if (ended.has(c.id)) this.forget(c);
       this.onChanged?.(owner);
+      // C5: a re-save stores its bytes again, a deletion frees them
+      const peerOf = (c: ConversationRow): string => (JSON.parse(c.peers) as string[])[0] ?? '';
+      for (const c of copied) this.usage?.record({ kind: 'conversation', user: owner, peer: peerOf(c), outcome: 'stored', bytes: c.bytes });
+      for (const c of removed) this.usage?.record({ kind: 'conversation', user: owner, peer: peerOf(c), outcome: 'deleted', bytes: c.bytes });
       return { created: outcome.created };
     }
     return outcome;

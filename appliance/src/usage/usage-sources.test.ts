@@ -49,6 +49,22 @@ describe('usage records from the storage sources (C5)', () => {
     ]);
   });
 
+  it('records an im-history re-save as bytes stored again and an im-history deletion as bytes freed', async () => {
+    const store = new ConversationStore(ds, MessageCipher.loadOrCreate(temp.dir), { keywordIndex: false });
+    store.usage = sink;
+    await store.load();
+    const c = await store.start(ALICE, 'pager', `pager:${BOB}:xcap`, [BOB], 'Chat with Bob');
+    await store.append(c, { sender: ALICE, recipients: [BOB], contentType: 'text/plain', body: Buffer.from('hello') }, 1000);
+    events.length = 0;
+    const copy = await store.applyChanges(ALICE, { remove: [], rename: [], stop: [], copy: [{ of: c.publicId, name: 'Kept' }] }, () => true);
+    expect('created' in copy).toBe(true);
+    await store.applyChanges(ALICE, { remove: [c.publicId], rename: [], stop: [], copy: [] }, () => true);
+    expect(events.splice(0).map((e) => [e.kind, e.user, e.peer, e.outcome, e.bytes])).toEqual([
+      ['conversation', ALICE, BOB, 'stored', 5],
+      ['conversation', ALICE, BOB, 'deleted', 5],
+    ]);
+  });
+
   it('records a deferred message stored and expired, with its plaintext bytes', async () => {
     const store = new DeferredStore(ds, MessageCipher.loadOrCreate(temp.dir), { retention: 60, maxPerUser: 10, maxPerSender: 10 }, createLogger('silent'));
     store.usage = sink;
