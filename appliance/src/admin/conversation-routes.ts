@@ -1,11 +1,12 @@
 import type { DataSource } from 'typeorm';
-import type { ConversationSummary, ExportJob as ExportJobOut, SessionHistoryEntry } from '@parley/shared';
+import type { ExportJob as ExportJobOut, SessionHistoryEntry } from '@parley/shared';
 import { SessionHistoryEntity, type ConversationRow, type SessionHistoryRow } from '../store/entities.js';
 import type { LocalDomain } from '../core/local-domain.js';
 import type { ConversationStore } from '../history/conversation-store.js';
 import type { ConversationSearch } from '../history/conversation-search.js';
 import { TooManyExportsError, type ExportJob, type ExportJobs } from '../history/export-jobs.js';
 import { messageView } from '../history/message-view.js';
+import { conversationSummary } from '../history/export-formats.js';
 import type { Handlers } from './admin-api.js';
 import { ApiError } from './api-error.js';
 
@@ -15,24 +16,6 @@ export interface ConversationRoutesDeps {
   search: ConversationSearch;
   exports: ExportJobs;
   domain: LocalDomain;
-}
-
-const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
-
-/** A conversation as the API shows it (no bodies). */
-export function summaryOf(c: ConversationRow): ConversationSummary {
-  return {
-    id: c.publicId,
-    owner: c.owner,
-    kind: c.kind,
-    name: c.name,
-    peers: JSON.parse(c.peers) as string[],
-    firstAt: iso(c.firstAt),
-    lastAt: iso(c.lastAt),
-    messageCount: c.messageCount,
-    bytes: c.bytes,
-    recording: c.recording,
-  };
 }
 
 function jobOf(j: ExportJob): ExportJobOut {
@@ -97,10 +80,10 @@ export function conversationRoutes(
       if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'invalid_value', "'from' must be before 'to'", 'from');
       const filter = { participant: party(query.participant), peer: party(query.peer), group: party(query.group), from, to, keyword: query.q };
       const { items, total } = await deps.search.search(filter, query.page, query.pageSize);
-      return { items: items.map((c) => ({ ...summaryOf(c), hits: c.hits, lastHitAt: new Date(c.lastHitAt).toISOString() })), total };
+      return { items: items.map((c) => ({ ...conversationSummary(c), hits: c.hits, lastHitAt: new Date(c.lastHitAt).toISOString() })), total };
     },
     async getConversation({ params }) {
-      return summaryOf(await conversation(params.id));
+      return conversationSummary(await conversation(params.id));
     },
     async conversationMessages({ params, query, audit }) {
       const c = await conversation(params.id);

@@ -1,3 +1,4 @@
+import type { ConversationSummary } from '@parley/shared';
 import type { ConversationRow } from '../store/entities.js';
 import type { ReadMessage } from './conversation-store.js';
 import { bodyEncoding, messageView } from './message-view.js';
@@ -22,8 +23,8 @@ export const JSON_EXPORT_FORMAT = 'parley.conversation-export/1';
 
 const iso = (ms: number): string | null => (ms > 0 ? new Date(ms).toISOString() : null);
 
-/** The conversation as every format describes it. */
-function header(c: ConversationRow, exportedAt: number) {
+/** A stored conversation as the console and every export describe it (no bodies). */
+export function conversationSummary(c: ConversationRow): ConversationSummary {
   return {
     id: c.publicId,
     owner: c.owner,
@@ -34,8 +35,13 @@ function header(c: ConversationRow, exportedAt: number) {
     lastAt: iso(c.lastAt),
     messageCount: c.messageCount,
     bytes: c.bytes,
-    exportedAt: new Date(exportedAt).toISOString(),
+    recording: c.recording,
   };
+}
+
+/** The conversation as every format describes it: its summary and when it was exported. */
+function header(c: ConversationRow, exportedAt: number) {
+  return { ...conversationSummary(c), exportedAt: new Date(exportedAt).toISOString() };
 }
 
 /** A stored message in the JSON export: every field, the body as UTF-8 text or base64 (lossless). */

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { DataSource } from 'typeorm';
+import type { UsageRecordRow } from '../store/entities.js';
 
 /** A bad export request (dates, format, user): told to the caller as it is, never a crash. */
 export class UsageError extends Error {
@@ -90,21 +91,8 @@ interface RawRow {
   duration_ms: number | string | null;
 }
 
-/** One usage record as exported. */
-export interface UsageRecordOut {
-  id: number;
-  at: string;
-  kind: string;
-  user: string;
-  peer: string;
-  service: string | null;
-  outcome: string;
-  status: number | null;
-  reason: string | null;
-  bytes: number | null;
-  messages: number | null;
-  durationMs: number | null;
-}
+/** One usage record as exported: the row, its time as ISO 8601. */
+export type UsageRecordOut = Omit<UsageRecordRow, 'at'> & { at: string };
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
