@@ -172,7 +172,7 @@ describe('replay of a stored conversation over MSRP (H1)', () => {
         const content = rest.join('\r\n\r\n');
         expect(head, `message ${i}`).toContain(`From: <${s.sender}>`);
         expect(head).toContain(`To: <${s.recipients[0]}>`);
-        // RFC 3862 §3.3: DateTime is the server's storage time
+        // RFC 3862 §4.4: DateTime is the server's storage time
         expect(/^DateTime: (.*)$/m.exec(head)?.[1]).toBe(s.time);
         if (s.contentType === 'message/cpim') {
           // a CPIM message is replayed with its own content and Message-ID

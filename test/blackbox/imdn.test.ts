@@ -148,7 +148,7 @@ describe('IMDN as an intermediary: stored and expired messages (RFC 5438 §8)', 
   });
 });
 
-describe('IMDN for stored messages that expire (RFC 5438 §7.2.1.1)', () => {
+describe('IMDN for stored messages that expire (RFC 5438 §8.2)', () => {
   let short: RunningAppliance;
   beforeAll(async () => {
     short = await startAppliance({ users: { alice: USERS.alice, bob: USERS.bob }, config: { deferred: { retention: 1, sweepInterval: 1 } } });
@@ -181,7 +181,7 @@ describe('IMDN for stored messages that expire (RFC 5438 §7.2.1.1)', () => {
   });
 });
 
-describe('IMDN through the exploder (RFC 5365, RFC 5438 §8)', () => {
+describe('IMDN through the exploder (RFC 5365, RFC 5438 §8.3)', () => {
   const listBody = (cpim: string, members: string[]) => {
     const list = `<?xml version="1.0" encoding="UTF-8"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list>${members.map((m) => `<entry uri="${m}"/>`).join('')}</list></resource-lists>`;
     const body = ['--b1', 'Content-Type: message/cpim', '', cpim, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n');

@@ -136,7 +136,7 @@ export function cpimWithImdn(o: { from: string; to: string; messageId: string; d
   ].join('\r\n');
 }
 
-/** An IMDN as a recipient builds it (RFC 5438 §7.2.1): CPIM with a message/imdn+xml body. */
+/** An IMDN as a recipient builds it (RFC 5438 §7.2.1.1): CPIM with a message/imdn+xml body. */
 export function imdnCpim(o: { from: string; to: string; messageId: string; dateTime: string; originalRecipient?: string; kind: 'delivery' | 'display'; status: string }): string {
   const xml = [
     '<?xml version="1.0" encoding="UTF-8"?>',

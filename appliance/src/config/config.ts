@@ -188,7 +188,7 @@ export const ConfigSchema = z
       .prefault({}),
     imdn: z
       .object({
-        /** seconds the exploder collects recipients' notifications of one kind before an aggregate goes to the sender (RFC 5438 §8) */
+        /** seconds the exploder collects recipients' notifications of one kind before an aggregate goes to the sender (RFC 5438 §8.3) */
         aggregationWindow: z.number().int().min(1).default(10),
         /** seconds the exploder keeps an exploded message's recipients for notifications still to come */
         stateTtl: z.number().int().min(1).default(7 * 86400),

@@ -3,7 +3,7 @@ import { mediaType } from './stored-text.js';
 
 /** What a person reads of a stored message: its content's own type and, for text, the text. */
 export interface MessageView {
-  /** the media type of the content itself (inside CPIM, RFC 3862 §3) */
+  /** the media type of the content itself (inside CPIM, RFC 3862 §2.4) */
   displayType: string;
   /** the text of text/* content (UTF-8), else null */
   text: string | null;

@@ -50,7 +50,7 @@ interface Replay {
  * Replay of a stored conversation over MSRP (H1 retrieval): the owner INVITEs the conversation's
  * URI with an MSRP offer; we answer as an MSRP endpoint (a=sendonly: we only send), and once the
  * MSRP connection is up SEND every stored message in order as message/cpim with its original
- * From and To and `DateTime:` the server's storage time (RFC 3862 §3.3, replay-cpim.ts), each
+ * From and To and `DateTime:` the server's storage time (RFC 3862 §4.4, replay-cpim.ts), each
  * waiting for its 200. When the last one is acknowledged and the client's ACK has come
  * (RFC 3261 §15), we send BYE: a replay is a transfer with an end, like a large message
  * (OMA SIMPLE IM), and clients show the messages whether or not they stay. A BYE from the client

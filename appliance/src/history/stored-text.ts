@@ -1,6 +1,6 @@
 import { parseCpim } from '../im/controlling/cpim.js';
 
-/** RFC 5438 §7.1: the content type of a disposition notification. */
+/** RFC 5438 §11.1.8: the content type of a disposition notification. */
 const IMDN_TYPE = 'message/imdn+xml';
 
 /** What a message to be stored carries, seen through its CPIM wrapper (RFC 3862) when it has one. */

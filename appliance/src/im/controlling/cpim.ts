@@ -15,13 +15,13 @@ export interface CpimMessage {
 }
 
 /**
- * Wraps content in message/cpim (RFC 3862 §3): the message headers (From, To, DateTime), a blank
+ * Wraps content in message/cpim (RFC 3862 §2): the message headers (From, To, DateTime), a blank
  * line, the encapsulated MIME headers (Content-Type), a blank line, the content. The URIs are the
  * room's view: From the sender (with their nickname, when they chose one), To the room or the one
  * private recipient (RFC 7701 §8).
  */
 export function wrapCpim(from: string, to: string, contentType: string, body: Buffer, at: Date | string = new Date(), fromName?: string, passOn?: CpimMessage['passOn']): Buffer {
-  // RFC 7701: the sender's nickname is the display name (CPIM Formal-name, a quoted String, RFC 3862 §3.2)
+  // RFC 7701: the sender's nickname is the display name (CPIM Formal-name, a quoted String, RFC 3862 §3.6 and §4.1)
   const name = fromName === undefined ? '' : `"${fromName.replace(/[\\"]/g, (c) => `\\${c}`)}" `;
   const more = (lines: string[] | undefined) => (lines ?? []).map((l) => `${l}\r\n`).join('');
   const when = typeof at === 'string' ? at : at.toISOString();
@@ -36,7 +36,7 @@ function uriOf(value: string): string | null {
 }
 
 /**
- * Reads a message/cpim body (RFC 3862 §3.1). Null when it is not well-formed: no blank line
+ * Reads a message/cpim body (RFC 3862 §2). Null when it is not well-formed: no blank line
  * after the message headers, or none after the content headers.
  */
 export function parseCpim(raw: Buffer): CpimMessage | null {

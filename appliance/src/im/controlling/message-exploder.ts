@@ -60,7 +60,7 @@ interface FanOut {
   bytes: number;
   /** the message as the sender wrote it (what conversations store) */
   content: { contentType: string; body: Buffer };
-  /** the IMDN request of a CPIM message asking for notifications (RFC 5438 §8) */
+  /** the IMDN request of a CPIM message asking for notifications (RFC 5438 §6.2, §7.1.1.3) */
   imdn: ImdnRequest | null;
 }
 
@@ -160,7 +160,7 @@ export class MessageExploder {
 
   /**
    * A notification sent back to a list service of ours (the IMDN-Record-Route of an exploded
-   * copy, RFC 5438 §8): aggregated for the IM's sender, 202. 404 when no exploded IM with that
+   * copy, RFC 5438 §8): aggregated (§8.3) for the IM's sender, 202. 404 when no exploded IM with that
    * Message-ID awaits notifications from this sender; 400 when it is not an IMDN we can read.
    */
   notification(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, service: string): void {
@@ -191,7 +191,7 @@ export class MessageExploder {
           reason: copy.note ?? copy.reason,
           bytes: fan.bytes,
         });
-        // RFC 5438 §7.2.1.1: a copy that could not be delivered is a negative delivery
+        // RFC 5438 §8.2, §12.2: a copy that could not be delivered is a negative delivery
         // notification for that recipient, when the sender asked for one
         if (fan.imdn !== null && copy.status >= 300 && fan.imdn.dispositions.has('negative-delivery')) {
           this.imdn!.accept(fan.service, recipients[i], { messageId: fan.imdn.messageId, dateTime: fan.imdn.dateTime, kind: 'delivery', status: copy.status === 403 ? 'forbidden' : 'failed' });

@@ -59,7 +59,7 @@ export class DeferredStore {
   account: DeferredAccount | null = null;
   /**
    * Told of each expired message in CPIM, decrypted, before it is deleted: its sender may have
-   * asked for a negative delivery notification (RFC 5438 §7.2.1.1). Other content asks nothing.
+   * asked for a negative delivery notification (RFC 5438 §8.2). Other content asks nothing.
    */
   onExpiredMessage: ((m: { recipient: string; senderAor: string; contentType: string; body: Buffer }) => void) | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
@@ -232,7 +232,7 @@ export class DeferredStore {
   async purgeExpired(now = Date.now()): Promise<number> {
     if ((await this.repo.count({ where: { expiresAt: LessThan(now) } })) === 0) return 0;
     if (this.onExpiredMessage !== null) {
-      // RFC 5438 §7.2.1.1: senders who asked are told before the rows go
+      // RFC 5438 §8.2: senders who asked are told before the rows go
       const asking = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, contentType: true } });
       await this.tellExpired(asking.filter((r) => r.contentType.toLowerCase().startsWith('message/cpim')).map((r) => r.id));
     }

@@ -29,7 +29,7 @@ function headerLines(text: string): CpimHeader[] | null {
   return out;
 }
 
-/** Reads a message/cpim body; null when it lacks the blank lines RFC 3862 §3.1 requires. */
+/** Reads a message/cpim body; null when it lacks the blank lines RFC 3862 §2 requires. */
 export function readCpim(raw: Buffer): CpimEnvelope | null {
   const first = raw.indexOf('\r\n\r\n');
   if (first < 0) return null;
@@ -48,7 +48,7 @@ export function writeCpim(e: CpimEnvelope): Buffer {
 }
 
 /**
- * The prefixes the message binds to `namespace` with `NS` headers (RFC 3862 §3.3: `NS: imdn
+ * The prefixes the message binds to `namespace` with `NS` headers (RFC 3862 §3.4 and §4.6: `NS: imdn
  * <urn:ietf:params:imdn>`); the prefix is the sender's choice, so names are matched through it.
  */
 function prefixesOf(e: CpimEnvelope, namespace: string): string[] {
@@ -86,7 +86,7 @@ export function uriIn(value: string | undefined): string | undefined {
 
 /**
  * Adds a header in the IMDN namespace, with the prefix the message already binds to it (RFC
- * 3862 §3.3), after the message's other headers; the rest of the message is left as it was.
+ * 3862 §3.4), after the message's other headers; the rest of the message is left as it was.
  */
 export function withImdnHeader(e: CpimEnvelope, localName: string, value: string): CpimEnvelope {
   const prefix = prefixesOf(e, IMDN_NS)[0];

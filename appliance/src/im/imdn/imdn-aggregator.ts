@@ -11,13 +11,13 @@ import type { ImdnDocument, NotificationKind } from './imdn-xml.js';
 import type { ImdnRequest } from './imdn-request.js';
 
 export interface AggregatorOptions {
-  /** ms to collect notifications of one kind before an aggregate leaves (RFC 5438 §8: configurable) */
+  /** ms to collect notifications of one kind before an aggregate leaves (RFC 5438 §8.3: configurable) */
   windowMs: number;
   /** ms the state of one exploded IM is kept for notifications still to come */
   stateTtlMs: number;
 }
 
-/** What the exploder keeps of one IM it exploded with notifications asked (RFC 5438 §8). */
+/** What the exploder keeps of one IM it exploded with notifications asked (RFC 5438 §8.3). */
 interface Exploded {
   request: ImdnRequest;
   sender: SenderIdentity;
@@ -33,7 +33,7 @@ interface Exploded {
 }
 
 /**
- * The exploder's IMDN aggregation (RFC 5438 §8): per exploded IM (by service and Message-ID) the
+ * The exploder's IMDN aggregation (RFC 5438 §8.3): per exploded IM (by service and Message-ID) the
  * list of recipients, and the notifications they sent back through the IMDN-Record-Route the
  * exploder put on each copy. Notifications of one kind are collected and sent to the sender as
  * one aggregated IMDN (multipart/mixed, one message/cpim IMDN per recipient, each naming its
@@ -133,7 +133,7 @@ export class ImdnAggregator {
 
   /**
    * To the IM's sender from the list service: one CPIM IMDN, or multipart/mixed of several
-   * (RFC 5438 §8: the aggregated IMDN), each part from the recipient it reports on.
+   * (RFC 5438 §8.3: the aggregated IMDN), each part from the recipient it reports on.
    */
   private send(s: Exploded, docs: ImdnDocument[]): void {
     const parts = docs.map((d) => imdnCpim(d.recipientUri ?? d.originalRecipientUri!, s.sender.aor, d));

@@ -13,11 +13,11 @@ import type { ImdnRequest } from './imdn-request.js';
 /** Hands a request we originate to the pager: live to the user's devices, or stored (P2). */
 export type Deliver = (req: SipRequest, from: SenderIdentity, toUser: string) => Promise<unknown>;
 
-/** Takes a notification for an IM a list service of ours exploded (the aggregator, RFC 5438 §8). */
+/** Takes a notification for an IM a list service of ours exploded (the aggregator, RFC 5438 §8.3). */
 export type ToAggregator = (service: string, recipientAor: string, doc: ImdnDocument) => boolean;
 
 /**
- * One IMDN as a CPIM body (RFC 5438 §7.2.1): From the recipient, To the IM's sender, a Message-ID
+ * One IMDN as a CPIM body (RFC 5438 §7.2.1, §7.2.1.1): From the recipient, To the IM's sender, a Message-ID
  * of its own, DateTime now, no Disposition-Notification (an IMDN asks for none), then
  * message/imdn+xml with `Content-Disposition: notification`.
  */
@@ -57,13 +57,13 @@ export class ImdnNotifier {
     private readonly aggregate: ToAggregator = () => false,
   ) {}
 
-  /** RFC 5438 §8: a processing notification only when the IM asked for `processing`. */
+  /** RFC 5438 §8.1: a processing notification only when the IM asked for `processing`. */
   stored(request: ImdnRequest, recipientAor: string, senderAor: string): void {
     if (!request.dispositions.has('processing')) return;
     this.send(request, recipientAor, senderAor, 'processing', 'stored');
   }
 
-  /** The stored IM expired (RFC 5438 §7.2.1.1 `failed`), when it asked for negative-delivery. */
+  /** The stored IM expired (RFC 5438 §8.2 `failed`), when it asked for negative-delivery. */
   expired(request: ImdnRequest, recipientAor: string, senderAor: string): void {
     if (!request.dispositions.has('negative-delivery')) return;
     this.send(request, recipientAor, senderAor, 'delivery', 'failed');

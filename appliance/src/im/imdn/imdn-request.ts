@@ -11,7 +11,7 @@ export interface ImdnRequest {
   dispositions: Set<Disposition>;
   /** the CPIM From's URI: where notifications go (RFC 5438 §7.2.1) */
   from: string;
-  /** the CPIM To's URI: the IMDN's original-recipient-uri (RFC 5438 §11.5) */
+  /** the CPIM To's URI: the IMDN's original-recipient-uri (RFC 5438 §11.1.4) */
   to: string | undefined;
   /** the IMDN-Record-Route URIs already on the IM (RFC 5438 §6.5) */
   recordRoute: string[];
@@ -47,7 +47,7 @@ export function requestOf(e: CpimEnvelope): ImdnRequest | null {
   return { messageId, dateTime, dispositions, from, to: uriIn(plainHeader(e, 'To')), recordRoute: imdnHeaders(e, 'IMDN-Record-Route').map((v) => uriIn(v)!) };
 }
 
-/** Is this CPIM envelope an IMDN: its content message/imdn+xml (RFC 5438 §7.2.1, §11.9)? */
+/** Is this CPIM envelope an IMDN: its content message/imdn+xml (RFC 5438 §9, §11.1.8)? */
 export function isImdnEnvelope(e: CpimEnvelope): boolean {
   return mediaTypeOf(contentHeader(e, 'Content-Type') ?? 'text/plain') === 'message/imdn+xml';
 }

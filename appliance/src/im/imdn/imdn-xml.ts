@@ -1,6 +1,6 @@
 import { DOMParser } from '@xmldom/xmldom';
 
-/** The notification types of RFC 5438 §5 and the statuses its schema (§11.10) allows for each. */
+/** The notification types of RFC 5438 §5 and the statuses its <status> element (§11.1.7) allows for each. */
 export const STATUSES = {
   delivery: ['delivered', 'failed', 'forbidden', 'error'],
   display: ['displayed', 'forbidden', 'error'],
@@ -15,15 +15,15 @@ export interface ImdnDocument {
   messageId: string;
   /** the IM's DateTime */
   dateTime: string;
-  /** who the IM reached (RFC 5438 §11.4), when an intermediary says so */
+  /** who the IM reached (RFC 5438 §11.1.3), when an intermediary says so */
   recipientUri?: string;
-  /** the IM's To (RFC 5438 §11.5) */
+  /** the IM's To (RFC 5438 §11.1.4) */
   originalRecipientUri?: string;
   kind: NotificationKind;
   status: string;
 }
 
-/** The IMDN namespace of the XML document (RFC 5438 §11.10). */
+/** The IMDN namespace of the XML document (RFC 5438 §11.1). */
 const XML_NS = 'urn:ietf:params:xml:ns:imdn';
 
 const escape = (s: string): string => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);

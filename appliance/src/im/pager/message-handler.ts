@@ -44,7 +44,7 @@ export class MessageHandler {
   capture: PagerCapture | null = null;
   /** Usage records (C5): one per message per recipient, written after the answer. */
   usage: UsageSink | null = null;
-  /** Told of each message that went to deferred storage (RFC 5438 §8 `stored` notifications). */
+  /** Told of each message that went to deferred storage (RFC 5438 §8.1 `stored` notifications). */
   onDeferred: ((req: SipRequest, sender: SenderIdentity, recipient: string) => void) | null = null;
 
   constructor(
