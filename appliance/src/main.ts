@@ -221,7 +221,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const store = new DeferredStore(ds, cipher, config.deferred, log);
   // the deferred store knows recipients by user name; records name AORs
   store.usage = { record: (e) => usage.record({ ...e, user: domain.aor(e.user) }) };
-  // H3: the storage ledger and quotas, read before anything is stored or deleted (expiry at load too)
+  // H3: the storage ledger and quotas, read before anything is stored or deleted (expiry at start too)
   const quota = new StorageQuota(ds, { defaultBytes: config.quota.defaultBytes, warnAt: config.quota.warnAt, serviceAor: domain.aor(config.quota.serviceUser), domain });
   await quota.load(1000);
   store.account = quota.deferred;

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { multipartParts } from '../support/mime.js';
 import { ImUser, bodyOf, cpimWithImdn, imdnCpim, cpimHeader, imdnElement, imdnStatus } from '../support/im-user.js';
 import { headerOf } from '../support/raw-client.js';
+import { ChatClient } from '../support/msrp-client.js';
+import { putGroupRooms } from '../support/rooms.js';
+import type { ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
 
 // Delivery and display notifications (P5: RFC 5438 IMDN carried in RFC 3862 CPIM) end to end:
 // live, from deferred storage, and through the exploder. Each user is a RawClient device, so the
 // assertions read what reached the device byte for byte.
-const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw', frank: 'frank-pw', gina: 'gina-pw', hank: 'hank-pw' };
+const USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw', frank: 'frank-pw', gina: 'gina-pw', hank: 'hank-pw', ivan: 'ivan-pw', judy: 'judy-pw', kate: 'kate-pw' };
 
 let app: RunningAppliance;
 const open: ImUser[] = [];
@@ -96,6 +99,78 @@ describe('IMDN through deferred storage (P2, P5)', () => {
 /** The IMDN XML inside a CPIM body (after its second blank line). */
 const xmlOf = (cpim: string): string => cpim.slice(cpim.indexOf('<?xml'));
 
+describe('IMDN for messages sent over MSRP and pushed from storage (RFC 5438 §7.2.1, §7.1.2)', () => {
+  const chats: ChatClient[] = [];
+  afterAll(() => {
+    for (const c of chats) c.close();
+  });
+  const chat = async (name: keyof typeof USERS, register = true): Promise<ChatClient> => {
+    const c = await ChatClient.connect(app, name, USERS[name], register);
+    chats.push(c);
+    return c;
+  };
+
+  /**
+   * The recipient's side: the pushed MESSAGE (a new Call-ID: an MSRP message has none of its own)
+   * carries the CPIM envelope with the sender's imdn.Message-ID and DateTime; the recipient's
+   * delivery notification goes to the CPIM From, and the sender's SIP connection gets it.
+   */
+  async function answerPushedAndNotify(recipient: ImUser, sender: ChatClient, messageId: string, dateTime: string): Promise<void> {
+    expect(await recipient.register()).toMatch(/^SIP\/2\.0 200 /);
+    const pushed = await recipient.received('the pushed message', (m) => m.includes(messageId), 15_000);
+    expect(headerOf(pushed, 'Content-Type')[0]).toBe('message/cpim'); // the SIP header, before the CPIM's own
+    // RFC 3261 §8.1.1.3: the request's From has a tag
+    expect(headerOf(pushed, 'From')[0]).toMatch(new RegExp(`^<${sender.aor}>;tag=\\S+`));
+    const cpim = bodyOf(pushed);
+    expect(cpimHeader(cpim, 'imdn.Message-ID')).toBe(messageId);
+    expect(cpimHeader(cpim, 'DateTime')).toBe(dateTime);
+    const to = /<([^>]+)>/.exec(cpimHeader(cpim, 'From')!)![1];
+    expect(to).toBe(sender.aor);
+    const imdn = imdnCpim({ from: recipient.aor, to, messageId: cpimHeader(cpim, 'imdn.Message-ID')!, dateTime: cpimHeader(cpim, 'DateTime')!, originalRecipient: recipient.aor, kind: 'delivery', status: 'delivered' });
+    const answer = recipient.message(to, 'message/cpim', imdn);
+    const back = await sender.sip.next((m) => m.startsWith('MESSAGE ') && m.includes('message/imdn+xml') && m.includes(messageId), 15_000);
+    sender.sip.answer(back.slice(0, back.indexOf('\r\n\r\n')));
+    expect(await answer).toMatch(/^SIP\/2\.0 200 /);
+    const xml = xmlOf(bodyOf(back));
+    // RFC 5438 §7.1.2: the sender matches the notification to its message by <message-id>
+    expect(imdnElement(xml, 'message-id')).toBe(messageId);
+    expect(imdnElement(xml, 'datetime')).toBe(dateTime);
+    expect(imdnStatus(xml)).toEqual({ kind: 'delivery', status: 'delivered' });
+  }
+
+  it('a message sent over an MSRP session to an offline user and stored (P4) is pushed with its CPIM envelope, and the delivery notification reaches the sender with the same Message-ID', async () => {
+    const ivan = await chat('ivan');
+    const judy = await user('judy', false);
+    const call = await ivan.invite('judy', { direction: 'sendonly' });
+    expect(call.final).toMatch(/^SIP\/2\.0 200 Stored for later delivery/);
+    const dateTime = stamp();
+    const cpim = cpimWithImdn({ from: ivan.aor, to: judy.aor, messageId: 'msrp-stored-1', dateTime, dispositions: 'positive-delivery', text: 'sent over MSRP' });
+    expect((await call.session.send('message/cpim', Buffer.from(cpim))).status).toBe(200);
+    expect(await ivan.bye(call)).toMatch(/^SIP\/2\.0 200/);
+    await answerPushedAndNotify(judy, ivan, 'msrp-stored-1', dateTime);
+    judy.close();
+  });
+
+  it('a private room message that asks for notifications, stored for a member who left, is pushed with its CPIM envelope, and the delivery notification reaches the sender with the same Message-ID', async () => {
+    expect(await putGroupRooms(app, 'alice', [{ name: 'lobby' }])).toBe(201);
+    const ivan = await chat('ivan');
+    const kateThen = await chat('kate', false);
+    const i = await ivan.invite('lobby');
+    const k = await kateThen.invite('lobby');
+    expect([i.final, k.final].map((f) => f.split('\r\n')[0])).toEqual(['SIP/2.0 200 OK', 'SIP/2.0 200 OK']);
+    expect(await kateThen.bye(k)).toMatch(/^SIP\/2\.0 200/);
+    const kate = await user('kate', false);
+    const dateTime = stamp();
+    const priv = cpimWithImdn({ from: ivan.aor, to: kate.aor, messageId: 'room-stored-1', dateTime, dispositions: 'positive-delivery', text: 'while you were out' });
+    const report = new Promise<ReceivedReport>((resolve) => (i.session.onReport = resolve));
+    expect((await i.session.send('message/cpim', Buffer.from(priv), { successReport: true })).status).toBe(200);
+    expect(await report).toMatchObject({ status: 200, comment: 'Stored for later delivery' });
+    await answerPushedAndNotify(kate, ivan, 'room-stored-1', dateTime);
+    await ivan.bye(i);
+    kate.close();
+  });
+});
+
 describe('IMDN as an intermediary: stored and expired messages (RFC 5438 §8)', () => {
   it('a message that asks for processing notifications and is stored brings the sender a <stored/> processing notification from the recipient; one that does not ask brings none', async () => {
     const alice = await user('alice');
@@ -176,6 +251,49 @@ describe('IMDN for stored messages that expire (RFC 5438 §8.2)', () => {
     // and the expired message is not pushed when Bob comes online
     expect(await bob.register()).toMatch(/^SIP\/2\.0 200 /);
     await expect(bob.received('nothing', () => true, 1500)).rejects.toThrow(/no matching message/);
+    alice.close();
+    bob.close();
+  });
+});
+
+describe('IMDN for stored messages that expire while the server is down (RFC 5438 §8.2)', () => {
+  let down: RunningAppliance;
+  beforeAll(async () => {
+    // a second's retention and no live sweep within the test: the expiry passes while the server is stopped
+    down = await startAppliance({ users: { alice: USERS.alice, bob: USERS.bob }, config: { deferred: { retention: 1, sweepInterval: 3600 } } });
+  }, 180_000);
+  afterAll(async () => {
+    await down?.cleanup();
+  });
+
+  it('the sweep at start-up sends the sender the <failed/> notification the live sweep would, and a later restart sends none again', { timeout: 90_000 }, async () => {
+    const alice = await user('alice', true, down);
+    const bob = await user('bob', false, down);
+    const dateTime = stamp();
+    const asked = cpimWithImdn({ from: alice.aor, to: bob.aor, messageId: 'expired-while-down', dateTime, dispositions: 'negative-delivery', text: 'sent before the outage' });
+    const storedAt = Date.now();
+    expect(await alice.message('bob', 'message/cpim', asked)).toMatch(/^SIP\/2\.0 202 /);
+    await down.stop();
+    // wait (bounded) until the one-second retention has passed, with the server down
+    await eventually(() => Date.now() > storedAt + 1500, 5000);
+    await down.restart();
+    // the sender's device registers again (a binding may or may not have outlived the restart)
+    expect(await alice.register()).toMatch(/^SIP\/2\.0 200 /);
+    const note = await alice.received('the negative delivery notification after the restart', (m) => m.includes('expired-while-down'), 20_000);
+    const cpim = bodyOf(note);
+    expect(headerOf(note, 'From')[0]).toMatch(/^<sip:bob@parley\.test>;tag=/);
+    expect(cpimHeader(cpim, 'From')).toBe(`<${bob.aor}>`);
+    expect(imdnElement(xmlOf(cpim), 'message-id')).toBe('expired-while-down');
+    expect(imdnElement(xmlOf(cpim), 'datetime')).toBe(dateTime);
+    expect(imdnStatus(xmlOf(cpim))).toEqual({ kind: 'delivery', status: 'failed' });
+
+    // once: after another restart the next thing Alice's device gets is Bob's marker, not the notification again
+    await down.restart();
+    expect(await alice.register()).toMatch(/^SIP\/2\.0 200 /);
+    expect(await bob.register()).toMatch(/^SIP\/2\.0 200 /);
+    const marker = bob.message('alice', 'text/plain', 'marker after the second restart');
+    expect(bodyOf(await alice.received('the marker'))).toBe('marker after the second restart');
+    expect(await marker).toMatch(/^SIP\/2\.0 200 /);
     alice.close();
     bob.close();
   });

@@ -5,6 +5,7 @@ import { PreparedSend } from '../../msrp/prepared-send.js';
 import { newIdent } from '../../msrp/msrp-serializer.js';
 import { parseCpim, wrapCpim, type CpimMessage } from './cpim.js';
 import { RoomNicknames } from './room-nicknames.js';
+import { imdnRequestOf } from '../imdn/imdn-request.js';
 
 /** One member in a room: their identity, their SIP dialog with the focus, their MSRP leg. */
 export interface Participant {
@@ -144,7 +145,12 @@ export class Room {
             m.report(403, 'Forbidden');
             return;
           }
-          const stored = await this.hooks.absent(cpim.to, from, contentType, body);
+          // RFC 5438 §7.2.1: one that asks for notifications keeps its CPIM envelope in storage, so the
+          // pushed MESSAGE carries the imdn.Message-ID and DateTime the recipient's notification
+          // names, and its From (the sender, as the room writes it) is where that notification goes
+          const asks = imdnRequestOf(m.contentType, m.body) !== null;
+          const kept = asks ? wrapCpim(from.aor, cpim.to, contentType, body, sent.dateTime ?? new Date(), from.nickname, sent.passOn) : body;
+          const stored = await this.hooks.absent(cpim.to, from, asks ? 'message/cpim' : contentType, kept);
           m.report(stored.status, stored.comment);
           return;
         }

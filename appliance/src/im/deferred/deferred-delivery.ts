@@ -51,9 +51,15 @@ export class DeferredDelivery {
     private readonly log: Logger,
   ) {}
 
-  /** Starts the expiry sweep and pushes to whoever is online with mail waiting (after a restart). */
+  /**
+   * Starts the expiry sweep, the first one at once: messages that expired while the server was
+   * down go now, their senders told as the live sweep tells them (RFC 5438 §8.2); then pushes to
+   * whoever is online with mail waiting (after a restart). Call it once the SIP stack runs.
+   */
   start(): void {
-    this.sweeper = setInterval(() => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed')), this.opts.sweepIntervalMs ?? 60_000);
+    const sweep = () => void this.store.purgeExpired().catch((err) => this.log.warn({ err }, 'expiry sweep failed'));
+    sweep();
+    this.sweeper = setInterval(sweep, this.opts.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
     for (const user of this.store.recipients) if (this.location.lookup(this.domain.aor(user)).length > 0) this.kick(user);
   }
@@ -178,7 +184,9 @@ export class DeferredDelivery {
    */
   private build(m: StoredMessage, aor: string, b: Binding, asserted: string): SipRequest {
     const h = new Headers();
-    h.set('from', m.fromHeader);
+    // RFC 3261 §8.1.1.3: a request's From carries a tag; messages stored from an MSRP session or
+    // a room have none of their own (the session's From tag names another dialog)
+    h.set('from', /;\s*tag=/i.test(m.fromHeader) ? m.fromHeader : `${m.fromHeader};tag=${this.stack.newId()}`);
     h.set('to', `<${aor}>`);
     h.set('call-id', m.callId ?? `${this.stack.newId()}@${this.stack.advertisedHost}`);
     h.set('cseq', '1 MESSAGE');

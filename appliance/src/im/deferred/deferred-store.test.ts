@@ -94,6 +94,30 @@ describe('deferred store (P2)', () => {
     expect(Number(((await ds.query("SELECT COUNT(*) AS n FROM deferred_messages WHERE recipient = 'erin'")) as { n: number }[])[0].n)).toBe(300);
   });
 
+  it('reports a message that expired while the server was down at the first sweep after start, once, and only after its deletion', async () => {
+    const cpim = (id: string) => ({ ...msg('gail', ''), contentType: 'message/cpim', body: Buffer.from(`From: <sip:alice@parley.test>\r\nimdn.Message-ID: ${id}\r\n\r\nContent-Type: text/plain\r\n\r\nhi`), receivedAt: Date.now() - 7200_000 });
+    await store.add(cpim('down-1'));
+    await store.add(cpim('down-2'));
+    await store.add({ ...msg('gail', 'plain text asks nothing'), receivedAt: Date.now() - 7200_000 });
+    // the restart: a new store loads what is on disk before anyone listens for expiries
+    const restarted = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), LIMITS, log);
+    await restarted.load();
+    expect(restarted.pendingFor('gail')).toBe(3);
+    const told: { body: string; stillStored: Promise<number> }[] = [];
+    restarted.onExpiredMessage = (m) => {
+      const stillStored = ds.query("SELECT COUNT(*) AS n FROM deferred_messages WHERE recipient = 'gail'").then((r: { n: number }[]) => Number(r[0].n));
+      told.push({ body: m.body.toString(), stillStored });
+    };
+    // two sweeps at once (the interval's and the start's): each message is reported by one of them
+    const removed = await Promise.all([restarted.purgeExpired(), restarted.purgeExpired()]);
+    expect(removed[0] + removed[1]).toBe(3);
+    expect(told.map((t) => /Message-ID: (\S+)/.exec(t.body)![1]).sort()).toEqual(['down-1', 'down-2']);
+    for (const t of told) expect(await t.stillStored).toBe(0);
+    expect(await restarted.purgeExpired()).toBe(0);
+    expect(told).toHaveLength(2);
+    expect(restarted.pendingFor('gail')).toBe(0);
+  });
+
   it('counts what survives a restart', async () => {
     const again = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), LIMITS, log);
     await again.load();

@@ -58,8 +58,8 @@ export class DeferredStore {
   /** the storage quota's hook (H3); null: nothing is counted */
   account: DeferredAccount | null = null;
   /**
-   * Told of each expired message in CPIM, decrypted, before it is deleted: its sender may have
-   * asked for a negative delivery notification (RFC 5438 §8.2). Other content asks nothing.
+   * Told of each expired message in CPIM, decrypted, once its deletion is committed: its sender
+   * may have asked for a negative delivery notification (RFC 5438 §8.2). Other content asks nothing.
    */
   onExpiredMessage: ((m: { recipient: string; senderAor: string; contentType: string; body: Buffer }) => void) | null = null;
   private readonly repo: Repository<DeferredMessageRow>;
@@ -85,8 +85,12 @@ export class DeferredStore {
     this.writes = writesOf(ds);
   }
 
+  /**
+   * Counts what is stored. Messages that expired while the server was down are counted too and
+   * removed by the first sweep (DeferredDelivery.start), once the expiry hook is set and the SIP
+   * stack runs: their senders get the same notification as the live sweep's (RFC 5438 §8.2).
+   */
   async load(): Promise<void> {
-    await this.purgeExpired();
     const rows = (await this.ds.query('SELECT recipient, sender_aor AS sender, COUNT(*) AS n FROM deferred_messages GROUP BY recipient, sender_aor')) as {
       recipient: string;
       sender: string;
@@ -215,43 +219,47 @@ export class DeferredStore {
     add(this.bySender, `${recipient}|${sender}`, n);
   }
 
-  private async tellExpired(ids: number[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += EXPIRED_BATCH) {
-      const rows = await this.repo.find({ where: { id: In(ids.slice(i, i + EXPIRED_BATCH)) }, select: { id: true, recipient: true, senderAor: true, contentType: true, body: true } });
-      for (const r of rows) {
+  /**
+   * Drops messages past the retention period (default 30 days), EXPIRED_BATCH at a time. Each
+   * batch is deleted, and its quota bytes given back, in one transaction; only after that commit
+   * are senders who asked told (`onExpiredMessage`, RFC 5438 §8.2 negative-delivery). So a
+   * message is reported at most once whatever happens: a crash between the commit and the
+   * notification's queueing loses that notification, never sends it twice, and two sweeps at
+   * once (the writes are serialised) never read the same row.
+   */
+  async purgeExpired(now = Date.now()): Promise<number> {
+    if ((await this.repo.count({ where: { expiresAt: LessThan(now) } })) === 0) return 0;
+    const told = this.onExpiredMessage !== null;
+    let total = 0;
+    for (;;) {
+      // read inside the write: a message delivered meanwhile is neither counted down twice nor reported
+      const batch = await this.writes.transaction(async (em) => {
+        // the sealed body only of CPIM messages, the only ones that can ask for a notification
+        const rows = (await em.query(
+          `SELECT ${REMOVED_COLUMNS}, content_type AS contentType, CASE WHEN ? AND lower(content_type) LIKE 'message/cpim%' THEN body END AS body FROM deferred_messages WHERE expires_at < ? ORDER BY id LIMIT ?`,
+          [told ? 1 : 0, now, EXPIRED_BATCH],
+        )) as (Removed & { contentType: string; body: Buffer | null })[];
+        if (rows.length > 0) await em.getRepository(DeferredMessageEntity).delete({ id: In(rows.map((r) => r.id)) });
+        await this.uncharge(em, rows);
+        return rows;
+      });
+      for (const r of batch) {
+        this.bump(r.recipient, r.sender, -1);
+        this.usage?.record({ kind: 'deferred', at: now, user: r.recipient, peer: r.sender, outcome: 'expired', bytes: Math.max(0, Number(r.size) - SEALED_OVERHEAD) });
+        if (r.body === null || this.onExpiredMessage === null) continue;
         try {
-          this.onExpiredMessage?.({ recipient: r.recipient, senderAor: r.senderAor, contentType: r.contentType, body: this.cipher.decrypt(r.body, r.recipient) });
+          this.onExpiredMessage({ recipient: r.recipient, senderAor: r.sender, contentType: r.contentType, body: this.cipher.decrypt(r.body, r.recipient) });
         } catch (err) {
           this.log.warn({ err, id: r.id }, 'expired message not reported');
         }
       }
+      total += batch.length;
+      if (batch.length < EXPIRED_BATCH) break;
     }
-  }
-
-  /** Drops messages older than the retention period (default 30 days). */
-  async purgeExpired(now = Date.now()): Promise<number> {
-    if ((await this.repo.count({ where: { expiresAt: LessThan(now) } })) === 0) return 0;
-    if (this.onExpiredMessage !== null) {
-      // RFC 5438 §8.2: senders who asked are told before the rows go
-      const asking = await this.repo.find({ where: { expiresAt: LessThan(now) }, select: { id: true, contentType: true } });
-      await this.tellExpired(asking.filter((r) => r.contentType.toLowerCase().startsWith('message/cpim')).map((r) => r.id));
-    }
-    // read again inside the write: a message delivered meanwhile is not counted down twice
-    const expired = await this.writes.transaction(async (em) => {
-      const rows = (await em.query(`SELECT ${REMOVED_COLUMNS} FROM deferred_messages WHERE expires_at < ?`, [now])) as Removed[];
-      // in slices: SQLite limits the parameters of one statement
-      for (let i = 0; i < rows.length; i += 500) await em.getRepository(DeferredMessageEntity).delete({ id: In(rows.slice(i, i + 500).map((r) => r.id)) });
-      await this.uncharge(em, rows);
-      return rows;
-    });
-    if (expired.length === 0) return 0;
-    for (const r of expired) {
-      this.bump(r.recipient, r.sender, -1);
-      this.usage?.record({ kind: 'deferred', at: now, user: r.recipient, peer: r.sender, outcome: 'expired', bytes: Math.max(0, Number(r.size) - SEALED_OVERHEAD) });
-    }
-    this.onExpired?.(expired.length);
-    this.log.info({ n: expired.length }, 'expired stored messages removed');
-    return expired.length;
+    if (total === 0) return 0;
+    this.onExpired?.(total);
+    this.log.info({ n: total }, 'expired stored messages removed');
+    return total;
   }
 }
 
@@ -263,7 +271,7 @@ interface Removed {
   size: number;
 }
 const REMOVED_COLUMNS = 'id, recipient, sender_aor AS sender, LENGTH(body) AS size';
-/** Rows read for the expiry hook at a time (bodies are decrypted, so not all at once). */
+/** Expired rows deleted per transaction (CPIM bodies are read and decrypted, so not all at once). */
 const EXPIRED_BATCH = 200;
 
 function add(map: Map<string, number>, key: string, n: number): void {
