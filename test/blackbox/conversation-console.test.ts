@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
-import { TRAFFIC, TRAFFIC_USERS, oneSession, sendTraffic } from '../support/conversation-traffic.js';
+import { TRAFFIC, TRAFFIC_USERS, csvCellOf, oneSession, sendTraffic } from '../support/conversation-traffic.js';
 
 // Stored conversations in the admin API (issue 11, A2/A3): search across users, the reader, export
 // jobs and their files, the audit trail of every read and export, and a user's session history.
@@ -167,8 +167,10 @@ describe('conversation exports', () => {
     expect(text).toContain('"Lunch in Zürich at noon? ""quoted"", comma\r\nnew line <script>alert(1)</script>"');
     const rows = parse(text, { bom: true, columns: true }) as Record<string, string>[];
     expect(rows.map((r) => [r.sender, r.recipients, r.contentType, r.text, Buffer.from(r.body, r.bodyEncoding === 'base64' ? 'base64' : 'utf8').toString()])).toEqual(
-      [SENT[0], SENT[1]].map((s) => [`sip:${s.from}@parley.test`, `sip:${s.to}@parley.test`, s.type, s.body, s.body]),
+      [SENT[0], SENT[1]].map((s) => [`sip:${s.from}@parley.test`, `sip:${s.to}@parley.test`, s.type, csvCellOf(s.body), csvCellOf(s.body)]),
     );
+    // a text a spreadsheet would run as a formula is inert: a single quote in front (the JSON export keeps it as sent)
+    expect(rows[1].text).toBe("'-Yes, noon is fine");
   });
 
   it('HTML: a self-contained, escaped transcript with ISO and readable times', async () => {

@@ -6,7 +6,7 @@ import { startAppliance, eventually, type RunningAppliance } from '../support/ap
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 import { launchChromium } from '../support/browser.js';
 import { openConsole, type ConsoleTab } from '../support/console-page.js';
-import { TRAFFIC, TRAFFIC_USERS, oneSession, sendTraffic } from '../support/conversation-traffic.js';
+import { TRAFFIC, TRAFFIC_USERS, csvCellOf, oneSession, sendTraffic } from '../support/conversation-traffic.js';
 
 // The console's stored-conversation pages (issue 11, A2/A3) in Debian's Chromium, as a support
 // engineer uses them: search, read, export in every format, and a user's session history. Each
@@ -107,9 +107,11 @@ describe('stored conversations in the console (support)', () => {
 
     expect(files.csv.text.charCodeAt(0)).toBe(0xfeff);
     const rows = parse(files.csv.text, { bom: true, columns: true }) as Record<string, string>[];
+    // text cells a spreadsheet would read as formulas ("-Yes, noon …") come behind a single quote
     expect(rows.map((r) => ({ id: Number(r.id), sender: r.sender, contentType: r.contentType, storedAt: r.storedAt, text: r.text }))).toEqual(
-      messages.map((m) => ({ id: m.id, sender: m.sender, contentType: m.contentType, storedAt: m.storedAt, text: m.text })),
+      messages.map((m) => ({ id: m.id, sender: m.sender, contentType: m.contentType, storedAt: m.storedAt, text: csvCellOf(m.text!) })),
     );
+    expect(rows[1].text).toBe("'-Yes, noon is fine");
 
     // the transcript, read by the browser itself: the texts as stored, markup shown and not run
     const transcript = await browser.newPage();

@@ -6,14 +6,21 @@ import { ChatClient } from './msrp-client.js';
 /**
  * Pager traffic for the stored-conversation tests (API and browser): with `history.storeAll` each
  * message lands in the sender's and the recipient's conversation. Quotes, a comma, CRLF and markup
- * test the CSV and HTML escaping; the non-text one the base64 path of the JSON export.
+ * test the CSV and HTML escaping; a text starting with "-" (a spreadsheet reads it as a formula)
+ * the CSV's formula guard; the non-text one the base64 path of the JSON export.
  */
 export const TRAFFIC = [
   { from: 'alice', to: 'bob', type: 'text/plain;charset=utf-8', body: 'Lunch in Zürich at noon? "quoted", comma\r\nnew line <script>alert(1)</script>' },
-  { from: 'bob', to: 'alice', type: 'text/plain', body: 'Yes, noon is fine' },
+  { from: 'bob', to: 'alice', type: 'text/plain', body: '-Yes, noon is fine' },
   { from: 'alice', to: 'carol', type: 'application/vnd.parley-test', body: 'opaque ÿ bytes' },
   { from: 'carol', to: 'alice', type: 'text/plain', body: 'the report is due at noon' },
 ] as const;
+
+/**
+ * A text as a CSV export's cell shows it: one a spreadsheet would read as a formula (= + - @ TAB CR
+ * first) behind a single quote (OWASP "CSV injection"), any other as it is.
+ */
+export const csvCellOf = (text: string): string => (/^[=+\-@\t\r]/.test(text) ? `'${text}` : text);
 
 /** The users the traffic needs; dave and erin have nothing stored, so their session is undisturbed. */
 export const TRAFFIC_USERS = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw', dave: 'dave-pw', erin: 'erin-pw' } as const;

@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { inertCell } from '../util/csv-cell.js';
 import type { DataSource, Repository, SelectQueryBuilder } from 'typeorm';
 import { AuditEntity, type AuditRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
@@ -90,7 +91,8 @@ export class AuditLog {
   async csv(f: AuditFilter): Promise<string> {
     const rows = await this.filtered(f).take(AUDIT_CSV_MAX_ROWS).getMany();
     return stringify(
-      rows.map((r) => [r.id, new Date(r.at).toISOString(), r.actor, r.source, r.action, r.target ?? '', r.before ?? '', r.after ?? '']),
+      // text cells made inert for spreadsheets (util/csv-cell.ts, OWASP): a target is a name someone typed
+      rows.map((r) => [r.id, new Date(r.at).toISOString(), ...[r.actor, r.source, r.action, r.target ?? '', r.before ?? '', r.after ?? ''].map(inertCell)]),
       { header: true, columns: ['id', 'at', 'actor', 'source', 'action', 'target', 'before', 'after'] },
     );
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
 import type { ConversationRow } from '../store/entities.js';
 import type { ReadMessage } from './conversation-store.js';
 import { csvField, escapeHtml, exportWriter } from './export-formats.js';
@@ -33,6 +34,18 @@ describe('export formats', () => {
     expect(out.startsWith('\uFEFFid,storedAt,sender,')).toBe(true);
     expect(out.endsWith('\r\n')).toBe(true);
     expect(out).toContain('"a ""quoted"", multi\r\nline <b>text</b> é"');
+  });
+
+  it('CSV makes a text cell a spreadsheet would read as a formula inert with a leading single quote; JSON keeps it as stored', () => {
+    expect(csvField('=HYPERLINK("http://evil.example","x")')).toBe('"\'=HYPERLINK(""http://evil.example"",""x"")"');
+    expect(csvField('-2+3')).toBe("'-2+3");
+    expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvField(-1)).toBe('-1'); // our own numbers are not text someone wrote
+    const formula = { ...message(3, 'text/plain', Buffer.from('+1+1 see you')), messageId: '=cmd|x' };
+    const rows = parse(write('csv', [formula]), { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows[0]).toMatchObject({ text: "'+1+1 see you", body: "'+1+1 see you", messageId: "'=cmd|x" });
+    const doc = JSON.parse(write('json', [formula])) as { messages: { body: string; messageId: string }[] };
+    expect(doc.messages[0]).toMatchObject({ body: '+1+1 see you', messageId: '=cmd|x' });
   });
 
   it('HTML is self-contained and escaped, with ISO and readable times', () => {

@@ -2,6 +2,7 @@ import type { ConversationSummary } from '@parley/shared';
 import type { ConversationRow } from '../store/entities.js';
 import type { ReadMessage } from './conversation-store.js';
 import { bodyEncoding, messageView } from './message-view.js';
+import { inertCell } from '../util/csv-cell.js';
 
 export type ExportFormat = 'json' | 'csv' | 'html';
 
@@ -73,11 +74,12 @@ function jsonWriter(c: ConversationRow, now: number): ExportWriter {
 
 /**
  * One CSV field (RFC 4180 §2): quoted when it holds a quote, a comma, CR or LF, with each quote
- * doubled. Spreadsheets read formulas from cells starting with = + - @; we keep the text as
- * stored (the export is lossless) and say so in the README.
+ * doubled. A text cell that a spreadsheet would read as a formula (= + - @ TAB CR first) gets a
+ * single quote in front (util/csv-cell.ts, OWASP): CSV is for people; the JSON export is the
+ * lossless one.
  */
 export function csvField(v: string | number | null): string {
-  const s = v === null ? '' : String(v);
+  const s = v === null ? '' : typeof v === 'number' ? String(v) : inertCell(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -20,6 +20,8 @@ beforeAll(async () => {
   recorder.record({ kind: 'exploded', at: DAY + 2000, user: 'sip:carol@example.com', peer: 'sip:bob@example.com', service: 'sip:team@example.com', outcome: 'refused', status: 403, reason: 'Blocked, "really"\r\nby bob', bytes: 5 });
   recorder.record({ kind: 'session', at: DAY + 3000, user: 'sip:dave@example.com', peer: 'sip:erin@example.com', outcome: 'ended', reason: 'bye-caller', messages: 4, durationMs: 1500, bytes: 40 });
   recorder.record({ kind: 'pager', at: DAY + 86_400_000, user: 'sip:bob@example.com', peer: 'sip:alice@example.com', outcome: 'delivered', status: 200, reason: 'OK', bytes: 1 });
+  // text someone else wrote (a reason phrase, a user part) that a spreadsheet would take for a formula
+  recorder.record({ kind: 'pager', at: DAY + 5 * 86_400_000, user: 'sip:frank@example.com', peer: 'sip:+4420@example.com', outcome: 'refused', status: 480, reason: '=HYPERLINK("http://evil.example","x")', bytes: 1 });
   await recorder.close();
 });
 afterAll(async () => {
@@ -41,6 +43,14 @@ describe('usage export (C5)', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ at: new Date(DAY + 2000).toISOString(), kind: 'exploded', user: 'sip:carol@example.com', service: 'sip:team@example.com', outcome: 'refused', status: '403', reason: 'Blocked, "really"\r\nby bob', bytes: '5', messages: '', duration_ms: '' });
     expect(rows[1]).toMatchObject({ kind: 'session', outcome: 'ended', status: '', messages: '4', duration_ms: '1500', bytes: '40' });
+  });
+
+  it('makes CSV text cells a spreadsheet would read as formulas inert (a leading single quote); JSON Lines keeps them as recorded', async () => {
+    const q = { from: DAY + 5 * 86_400_000, to: DAY + 5 * 86_400_000 + 1 };
+    const [row] = parse(await text(q, 'csv'), { columns: true, record_delimiter: '\r\n' }) as Record<string, string>[];
+    expect(row).toMatchObject({ user: 'sip:frank@example.com', peer: 'sip:+4420@example.com', reason: '\'=HYPERLINK("http://evil.example","x")', status: '480' });
+    const [line] = (await text(q, 'json')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(line).toMatchObject({ reason: '=HYPERLINK("http://evil.example","x")' });
   });
 
   it('writes JSON Lines, one record per line, nulls kept', async () => {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import type { DataSource } from 'typeorm';
 import type { UsageRecordRow } from '../store/entities.js';
+import { inertCell } from '../util/csv-cell.js';
 
 /** A bad export request (dates, format, user): told to the caller as it is, never a crash. */
 export class UsageError extends Error {
@@ -135,11 +136,16 @@ export async function* readUsage(ds: DataSource, q: UsageQuery): AsyncGenerator<
   }
 }
 
-const cell = (v: string | number | null): string | number => (v === null ? '' : v);
+/** A CSV cell: empty for "none", text made inert for spreadsheets (util/csv-cell.ts), numbers as they are. */
+const cell = (v: string | number | null): string | number => (v === null ? '' : typeof v === 'string' ? inertCell(v) : v);
 
-/** One record as a CSV line (RFC 4180: CRLF, fields quoted when they hold a comma, quote or line break). */
+/**
+ * One record as a CSV line (RFC 4180: CRLF, fields quoted when they hold a comma, quote or line
+ * break). Text cells starting with = + - @ TAB or CR get a single quote in front (OWASP CSV
+ * injection: a SIP reason phrase is the remote side's text); JSON Lines keeps every value as it is.
+ */
 function csvLine(r: UsageRecordOut): string {
-  return stringify([[r.id, r.at, r.kind, r.user, r.peer, cell(r.service), r.outcome, cell(r.status), cell(r.reason), cell(r.bytes), cell(r.messages), cell(r.durationMs)]], { record_delimiter: '\r\n' });
+  return stringify([[r.id, r.at, r.kind, cell(r.user), cell(r.peer), cell(r.service), r.outcome, cell(r.status), cell(r.reason), cell(r.bytes), cell(r.messages), cell(r.durationMs)]], { record_delimiter: '\r\n' });
 }
 
 async function* lines(ds: DataSource, q: UsageQuery, format: UsageFormat): AsyncGenerator<string> {
