@@ -178,9 +178,11 @@ export class DeferredDelivery {
    * Date) and the original Call-ID. The push is the sender's request forwarded late, and a proxy
    * forwards a request with its Call-ID (RFC 3261 §16.6): SIP SIMPLE clients without CPIM
    * (liblinphone's basic chat rooms) take the Call-ID as the message's id, and the delivery
-   * notification they send names it (RFC 5438 §11.1.1 <message-id>, matched as §7.1.2 says); a new Call-ID left the sender with
-   * "Received IMDN for unknown message". Transactions are matched by branch, so a reused Call-ID
-   * does not confuse them (RFC 3261 §17.2.3).
+   * notification they send names it (RFC 5438 §11.1.1 <message-id>, matched as §7.1.2 says); a
+   * new Call-ID left the sender with "Received IMDN for unknown message". Transactions are
+   * matched by branch, so a reused Call-ID does not confuse them (RFC 3261 §17.2.3). A message
+   * stored from MSRP has no Call-ID of its own: it gets a new one, and its receipt is matched by
+   * the CPIM imdn.Message-ID it keeps (room.ts, session-request-handler.ts).
    */
   private build(m: StoredMessage, aor: string, b: Binding, asserted: string): SipRequest {
     const h = new Headers();
