@@ -341,7 +341,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new SessionRequestHandler(
-          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy, capture: new SessionCapture(conversations, storagePolicy, log) },
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy, capture: new SessionCapture(conversations, storagePolicy, log), pagerCapture: pager.capture },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one

@@ -152,6 +152,17 @@ export class ConversationStore {
   }
 
   /**
+   * Whether anything more `owner` stores would be refused now: their profile allows no storage, or
+   * they are at their quota (asked without reserving; a session's set-up says so in its answer).
+   */
+  refusalFor(owner: string): Extract<AppendRefusal, { reason: string }> | null {
+    const barred = this.gate?.(owner) ?? null;
+    if (barred !== null) return { refused: 'profile', reason: barred };
+    const full = this.account?.check?.(owner, 1) ?? null;
+    return full === null ? null : { refused: 'quota', reason: full };
+  }
+
+  /**
    * Stores one message in a conversation, stamped now. IMDNs are not content and are not stored;
    * for an owner whose profile allows no storage, or past the owner's quota, nothing is stored (the caller says so; live delivery is not its business).
    */

@@ -64,10 +64,36 @@ export class PagerCapture {
 
   /** A MESSAGE from `sender` to `recipient` (AORs) was accepted; store it where asked. Never throws. */
   async accepted(req: SipRequest, sender: string, recipient: string): Promise<void> {
+    await this.oneToOne(PagerCapture.request(req), sender, recipient, req.headers.get('content-type') ?? 'text/plain', req.body);
+  }
+
+  /**
+   * A large message (P4, OMA IM "large message mode") for a recipient who cannot take it now was
+   * accepted for deferred storage: it is a pager message that came over MSRP, and goes into the
+   * same conversations a MESSAGE would (`asked`: `Conversation-Store: on` on the INVITE). When
+   * the stored message is later pushed to the recipient, that push is delivery, not a new
+   * message, and is not stored again. Never throws.
+   */
+  async largeMessage(sender: string, recipient: string, asked: boolean, contentType: string, body: Buffer): Promise<void> {
+    await this.oneToOne(asked ? 'on' : null, sender, recipient, contentType, body);
+  }
+
+  /**
+   * The sender's conversation with `peer` a large message's INVITE asked to store (for the 200's
+   * Conversation-Store answer): the recording one, or a new one. Null when her profile or quota
+   * refuses it (`refusal` says which).
+   */
+  async conversationFor(owner: string, peer: string): Promise<{ publicId: string } | { refused: 'quota' | 'profile' }> {
+    const refusal = this.store.refusalFor(owner);
+    if (refusal !== null) return { refused: refusal.refused };
+    const key = pagerKey(peer);
+    return this.store.recordingFor(owner, key) ?? (await this.store.start(owner, 'pager', key, [peer], `Chat with ${peer.replace(/^sips?:/, '')}`));
+  }
+
+  private async oneToOne(ask: 'on' | 'off' | null, sender: string, recipient: string, contentType: string, body: Buffer): Promise<void> {
     try {
-      const ask = PagerCapture.request(req);
       if (ask === 'off') await this.store.stop(sender, pagerKey(recipient));
-      const message = { sender, recipients: [recipient], contentType: req.headers.get('content-type') ?? 'text/plain', body: req.body };
+      const message = { sender, recipients: [recipient], contentType, body };
       const at = Date.now();
       await Promise.all([
         ask === 'off' ? null : this.into(sender, pagerKey(recipient), [recipient], ask === 'on', message, at),
