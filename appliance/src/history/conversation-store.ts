@@ -154,12 +154,15 @@ export class ConversationStore {
   /**
    * Whether anything more `owner` stores would be refused now: their profile allows no storage, or
    * they are at their quota (asked without reserving; a session's set-up says so in its answer).
+   * With `peer`, a conversation with them is refused before it starts: a usage record (C5), as a
+   * refused message is.
    */
-  refusalFor(owner: string): Extract<AppendRefusal, { reason: string }> | null {
+  refusalFor(owner: string, peer?: string): Extract<AppendRefusal, { reason: string }> | null {
     const barred = this.gate?.(owner) ?? null;
-    if (barred !== null) return { refused: 'profile', reason: barred };
-    const full = this.account?.check?.(owner, 1) ?? null;
-    return full === null ? null : { refused: 'quota', reason: full };
+    const full = barred === null ? (this.account?.check?.(owner, 1) ?? null) : null;
+    const refusal = barred !== null ? ({ refused: 'profile', reason: barred } as const) : full !== null ? ({ refused: 'quota', reason: full } as const) : null;
+    if (refusal !== null && peer !== undefined) this.usage?.record({ kind: 'conversation', user: owner, peer, outcome: 'refused', reason: refusal.reason, bytes: 0 });
+    return refusal;
   }
 
   /**
@@ -170,10 +173,13 @@ export class ConversationStore {
     const content = storableContent(m.contentType, m.body);
     if (content.notification) return { refused: 'notification' };
     const bytes = m.body.length;
-    const barred = this.gate?.(conversation.owner) ?? null;
-    if (barred !== null) return { refused: 'profile', reason: barred };
-    const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
     const peer = (JSON.parse(conversation.peers) as string[])[0] ?? '';
+    const barred = this.gate?.(conversation.owner) ?? null;
+    if (barred !== null) {
+      this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: 'refused', reason: barred, bytes });
+      return { refused: 'profile', reason: barred };
+    }
+    const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
     if (refusal !== null) {
       this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: 'refused', reason: refusal, bytes });
       return { refused: 'quota', reason: refusal };

@@ -3,6 +3,7 @@ import type { SipRequest } from '../sip/message/message.js';
 import type { Logger } from '../log.js';
 import type { ConversationStore, NewConversationMessage } from './conversation-store.js';
 import { STORE_HEADER, storeRequest } from './store-header.js';
+import type { RefusalHook } from './refusal-notices.js';
 
 export { STORE_HEADER } from './store-header.js';
 
@@ -30,8 +31,8 @@ export interface StoresAll {
  * The sender's conversation with the recipient and the recipient's with the sender each get it.
  */
 export class PagerCapture {
-  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (warnings, usage) */
-  onRefused: ((owner: string, reason: string) => void) | null = null;
+  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (refusal-notices.ts) */
+  onRefused: RefusalHook | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -84,7 +85,7 @@ export class PagerCapture {
    * refuses it (`refusal` says which).
    */
   async conversationFor(owner: string, peer: string): Promise<{ publicId: string } | { refused: 'quota' | 'profile' }> {
-    const refusal = this.store.refusalFor(owner);
+    const refusal = this.store.refusalFor(owner, peer);
     if (refusal !== null) return { refused: refusal.refused };
     const key = pagerKey(peer);
     return this.store.recordingFor(owner, key) ?? (await this.store.start(owner, 'pager', key, [peer], `Chat with ${peer.replace(/^sips?:/, '')}`));
@@ -151,6 +152,6 @@ export class PagerCapture {
     }
     if (conversation === undefined) return;
     const stored = await this.store.append(conversation, message, at);
-    if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(owner, stored.reason);
+    if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(conversation, stored);
   }
 }

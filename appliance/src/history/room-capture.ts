@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { ConversationRow } from '../store/entities.js';
 import type { ConversationStore } from './conversation-store.js';
 import { newPublicId } from './conversation-store.js';
+import type { RefusalHook } from './refusal-notices.js';
 import type { StoresAll } from './pager-capture.js';
 import type { Participant, PrivateRecipient } from '../im/controlling/room.js';
 
@@ -36,8 +37,8 @@ interface Recording {
 export class RoomCapture {
   /** room URI (lower case) → its recording participants */
   private readonly rooms = new Map<string, Map<Participant, Recording>>();
-  /** told when a message could not be stored for a user (the quota's business) */
-  onRefused: ((owner: string, reason: string) => void) | null = null;
+  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (refusal-notices.ts) */
+  onRefused: RefusalHook | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -98,7 +99,7 @@ export class RoomCapture {
         if (row === null) return;
         try {
           const stored = await this.store.append(row, m, at);
-          if ('refused' in stored && stored.refused === 'quota') this.onRefused?.(row.owner, stored.reason);
+          if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(row, stored);
         } catch (err) {
           this.log.warn({ err, owner: row.owner }, 'room message not stored');
         }

@@ -272,7 +272,9 @@ export class SessionRequestHandler {
     const recording =
       this.s.capture?.begin({ aor: sender.aor, callId: req.callId, asked: asked.caller }, { aor: session.calleeAor, callId: branch.request.callId, asked: asked.callee }) ?? null;
     const calleeId = recording?.publicIds.callee ?? null;
-    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, calleeId === null ? {} : { [STORE_HEADER]: storedAnswer(calleeId) });
+    const calleeRefused = recording?.refused.callee ?? null;
+    const calleeStore = calleeId !== null ? storedAnswer(calleeId) : calleeRefused !== null ? refusedAnswer(calleeRefused) : null;
+    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, calleeStore === null ? {} : { [STORE_HEADER]: calleeStore });
     session.callee = calleeDlg;
     session.recording = recording;
     this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
@@ -313,7 +315,9 @@ export class SessionRequestHandler {
       session.end('server', 'cancelled');
       return;
     }
-    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'OK', callerRow === null ? {} : { [STORE_HEADER]: storedAnswer(callerRow.publicId) });
+    const callerRefused = recording?.refused.caller ?? null;
+    const callerStore = callerRow !== null ? storedAnswer(callerRow.publicId) : callerRefused !== null ? refusedAnswer(callerRefused) : null;
+    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'OK', callerStore === null ? {} : { [STORE_HEADER]: callerStore });
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
     if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
     if (ours.setup === 'active') this.activeConnect(session, callerLeg);
