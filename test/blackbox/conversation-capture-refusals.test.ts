@@ -78,13 +78,13 @@ describe('storage refused past the quota: told once per conversation, recorded, 
     const refusals = notices.filter((n) => n.startsWith('Not stored:'));
     expect(refusals.filter((n) => n.includes('"Chat with bob@parley.test"'))).toHaveLength(1);
     expect(refusals.filter((n) => n.includes('"Chat with carol@parley.test"'))).toHaveLength(1);
-    expect(refusals[0]).toMatch(/^Not stored: "Chat with bob@parley\.test" \(conversation [A-Za-z0-9_-]{16}\)\. Storage quota reached \(1000 of 1000 bytes used\)/);
+    expect(refusals[0]).toMatch(/^Not stored: "Chat with bob@parley\.test" \(conversation [A-Za-z0-9_-]{16}\), past your storage quota\./);
 
     // a session set up while alice is past her quota: the 200 says refused, and she is told which
     const [aCall, dCall] = await Promise.all([alice.invite('dave', { headers: ['Conversation-Store: on'] }), dave.answerInvite()]);
     expect(aCall.final).toMatch(/^SIP\/2\.0 200 OK/);
     expect(headerOf(aCall.final, 'Conversation-Store')).toEqual(['refused;reason=quota']);
-    await eventually(() => notices.some((n) => n.startsWith('Not stored: "Session with dave@parley.test".')), 15_000);
+    await eventually(() => notices.some((n) => n.startsWith('Not stored: "Session with dave@parley.test", past your storage quota.')), 15_000);
     await Promise.all([alice.bye(aCall), dave.awaitBye(dCall)]);
 
     // C5: each refusal is a usage record: three messages to bob, one to carol, the session with dave

@@ -20,7 +20,8 @@ export type RefusalHook = (conversation: RefusedConversation, refusal: StorageRe
 export function refusalText(c: RefusedConversation, refusal: StorageRefusal): string {
   const which = `"${c.name}"${c.publicId === null ? '' : ` (conversation ${c.publicId})`}`;
   if (refusal.refused === 'quota') {
-    return `Not stored: ${which}. ${refusal.reason}: new messages in it are not stored until you delete stored conversations; they still reach you.`;
+    // not the quota's own words ("Storage quota reached …"): that notice is a different one, told once per crossing
+    return `Not stored: ${which}, past your storage quota. New messages in it are not stored until you delete stored conversations; they still reach you.`;
   }
   return `Not stored: ${which}. Your service profile allows no storage of conversations; messages still reach you.`;
 }
