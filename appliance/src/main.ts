@@ -40,6 +40,7 @@ import { UsageRecorder } from './usage/usage-recorder.js';
 import { StoragePolicy } from './history/storage-policy.js';
 import { SessionCapture } from './history/session-capture.js';
 import { RoomCapture } from './history/room-capture.js';
+import { RefusalNotices } from './history/refusal-notices.js';
 import { DeferredStore } from './im/deferred/deferred-store.js';
 import { DeferredDelivery } from './im/deferred/deferred-delivery.js';
 import { MessageHandler } from './im/pager/message-handler.js';
@@ -256,12 +257,25 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   pager.usage = usage;
   conversations.usage = usage;
   const notices = new QuotaNotices(stack, pager, domain, config.quota.serviceUser, log);
+  // H3, Y1: a conversation refused storage is told once per conversation and quota crossing (refusal-notices.ts)
+  const refusals = new RefusalNotices(
+    (owner, text) => {
+      const user = domain.userOf(owner);
+      if (user !== null) void notices.tell(user, text, { refused: owner });
+    },
+    (owner) => quota.timesReached(domain.userOf(owner) ?? owner),
+  );
   quota.onWarning = (w) => void notices.send(w);
   const documents = new DocumentStore(ds, log);
   // who has everything stored: the site (history.storeAll) or the user's im-preferences (Y3)
   const storagePolicy = new StoragePolicy(documents, { storeAll: config.history.storeAll }, log);
   await storagePolicy.load();
   pager.capture = new PagerCapture(conversations, storagePolicy, log);
+  pager.capture.onRefused = refusals.refused;
+  const sessionCapture = new SessionCapture(conversations, storagePolicy, log);
+  sessionCapture.onRefused = refusals.refused;
+  const roomCapture = new RoomCapture(conversations, storagePolicy, log);
+  roomCapture.onRefused = refusals.refused;
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
   // the IM server's view of URI lists and groups in the shared XDMS (X5); used by the exploder and group chat
@@ -341,7 +355,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     msrp === null
       ? null
       : new SessionRequestHandler(
-          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy, capture: new SessionCapture(conversations, storagePolicy, log) },
+          { stack, domain, auth, users, originating: new OriginatingPolicy(domain), terminating: policy, location, endpoint: msrp, store, delivery, history: sessionHistory, log, profiles: profilePolicy, capture: sessionCapture, pagerCapture: pager.capture },
           { media: config.sessions.media, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes, bindTimeoutMs: 10_000 },
         );
   // the conference focus (S3): INVITEs to group URIs and BYEs in room dialogs; the rest is one-to-one
@@ -361,7 +375,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
             log,
             absent: roomDeferred({ domain, location, store, delivery }),
             history: sessionHistory,
-            capture: new RoomCapture(conversations, storagePolicy, log),
+            capture: roomCapture,
           },
           { ...config.conference, ringTimeoutMs: config.sessions.ringTimeout * 1000, maxMessageBytes: config.msrp.maxMessageBytes },
         );

@@ -7,6 +7,7 @@
 //    sealed the same way (checked by reading some back through the store), then p50/p99 of typical
 //    console searches (ConversationSearch, the query the admin API runs).
 // 3. export: a 10,000-message conversation exported by ExportJobs in each format (time and size).
+// BENCH_CONVERSATION_PARTS=store (comma-separated: store,search,export; default all) runs only those parts.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,13 +55,15 @@ const ds = await openStore(dir);
 const cipher = MessageCipher.loadOrCreate(dir);
 const store = new ConversationStore(ds, cipher, { keywordIndex: true });
 const result: Record<string, unknown> = {};
+const PARTS = new Set((process.env.BENCH_CONVERSATION_PARTS ?? 'store,search,export').split(',').map((p) => p.trim()));
 
 try {
   // 1. appends through the store
-  {
+  if (PARTS.has('store')) {
     const c = await store.start(aor(0), 'pager', `pager:${aor(1)}`, [aor(1)], 'append bench');
     const n = Number(process.env.BENCH_CONVERSATION_APPENDS ?? 5000);
     let next = 0;
+    const cpu = process.cpuUsage();
     const start = performance.now();
     await Promise.all(
       Array.from({ length: 64 }, async () => {
@@ -71,14 +74,17 @@ try {
       }),
     );
     const perSecond = n / ((performance.now() - start) / 1000);
-    console.log(`store: ${n} messages appended through ConversationStore (sealed, indexed, 64 in flight): ${perSecond.toFixed(0)} messages/s`);
-    result.store = { messages: n, perSecond };
+    const used = process.cpuUsage(cpu);
+    // the process's user+system CPU over the appends (this process is the store: no SIP, no other work)
+    const cpuPer1000 = (used.user + used.system) / 1e6 / (n / 1000);
+    console.log(`store: ${n} messages appended through ConversationStore (sealed, indexed, 64 in flight): ${perSecond.toFixed(0)} messages/s, ${cpuPer1000.toFixed(3)} CPU-s per 1,000`);
+    result.store = { messages: n, perSecond, cpuPer1000 };
     await store.remove(c.publicId);
   }
 
   // 2. seed TOTAL messages, one transaction per 10,000, multi-row INSERTs
   const conversations: { id: number; publicId: string; owner: number; peer: number }[] = [];
-  {
+  if (PARTS.has('search')) {
     const start = performance.now();
     await ds.transaction(async (em) => {
       for (let i = 0; i < CONVERSATIONS; i += 500) {
@@ -131,7 +137,7 @@ try {
   }
 
   // typical console searches, each timed 20 times (first page of 50, with the total)
-  {
+  if (PARTS.has('search')) {
     const search = new ConversationSearch(ds);
     const month = (m: number) => ({ from: T0 + m * 30 * 86_400_000, to: T0 + (m + 1) * 30 * 86_400_000 });
     const queries: [string, ConversationFilter][] = [
@@ -166,7 +172,7 @@ try {
   }
 
   // 3. a 10,000-message conversation, exported in each format
-  {
+  if (PARTS.has('export')) {
     const c = await store.start(aor(1), 'pager', `pager:${aor(2)}`, [aor(2)], 'Export bench');
     const n = 10_000;
     await Promise.all(Array.from({ length: 64 }, async (_, w) => {

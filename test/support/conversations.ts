@@ -67,3 +67,8 @@ export async function messagesOf(app: RunningAppliance, publicId: string): Promi
 export function sessionHistoryRows(app: RunningAppliance): Promise<Record<string, unknown>[]> {
   return query(app, 'SELECT * FROM session_history ORDER BY id');
 }
+
+/** Usage records (C5) of one kind for one user, oldest first. */
+export function usageRecordsOf(app: RunningAppliance, kind: string, user: string): Promise<{ peer: string; outcome: string; reason: string | null; bytes: number | null }[]> {
+  return query(app, 'SELECT peer, outcome, reason, bytes FROM usage_records WHERE kind = ? AND user = ? ORDER BY id', [kind, user]);
+}

@@ -121,4 +121,38 @@ describe('conversation store (H1)', () => {
     expect(refused).toEqual({ refused: 'quota', reason: 'quota reached' });
     expect((await store.get(c.publicId))!.name).not.toBe('never');
   });
+
+  it('writes a concurrent burst in one turn: each append its own id and message in order, counters summed per conversation, one charge per owner, a deleted conversation\'s appends refused', async () => {
+    const one = await store.start(BOB, 'pager', 'pager:sip:erin@parley.test', ['sip:erin@parley.test'], 'Erin');
+    const two = await store.start(BOB, 'pager', 'pager:sip:frank@parley.test', ['sip:frank@parley.test'], 'Frank');
+    const gone = await store.start(BOB, 'pager', 'pager:sip:gina@parley.test', ['sip:gina@parley.test'], 'Gina');
+    const before = charged.get(BOB) ?? 0;
+    const charges: number[] = [];
+    const account = store.account!;
+    store.account = { ...account, charge: (em, owner, delta) => (charges.push(delta), account.charge(em, owner, delta)) };
+    try {
+      // the deletion is queued first: its turn comes before the burst's
+      const removed = store.remove(gone.publicId);
+      const burst = Array.from({ length: 300 }, (_, i) => store.append([one, two, gone][i % 3], text(BOB, `burst ${i} word${i}`), 10_000 + i));
+      const [results] = await Promise.all([Promise.all(burst), removed]);
+      const stored = results.filter((r): r is Exclude<typeof r, { refused: unknown }> => !('refused' in r));
+      expect(results.filter((r) => 'refused' in r)).toEqual(Array(100).fill({ refused: 'gone' }));
+      expect(new Set(stored.map((r) => r.id)).size).toBe(200);
+      for (const [c, k] of [[one, 0], [two, 1]] as const) {
+        const read = await store.messages(c, 0, 1000);
+        expect(read.map((m) => m.body.toString())).toEqual(Array.from({ length: 100 }, (_, j) => `burst ${3 * j + k} word${3 * j + k}`));
+        expect(read.map((m) => m.id)).toEqual(stored.filter((r) => r.conversationId === c.id).map((r) => r.id));
+        const row = (await store.get(c.publicId))!;
+        expect(row).toMatchObject({ messageCount: 100, firstAt: 10_000 + k, lastAt: 10_000 + 297 + k, bytes: read.reduce((n, m) => n + m.bytes, 0) });
+      }
+      // the index has each stored message under its own id
+      const [hit] = (await ds.query("SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH 'word151'")) as { rowid: number }[];
+      expect(hit.rowid).toBe(stored.find((r) => r.body.toString() === 'burst 151 word151')!.id);
+      expect(charged.get(BOB)! - before).toBe(stored.reduce((n, r) => n + r.bytes, 0));
+      // fewer charges than messages: one per owner per turn
+      expect(charges.length).toBeLessThan(200);
+    } finally {
+      store.account = account;
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { ConversationEntity, ConversationMessageEntity, type ConversationRow, ty
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
 import type { MessageCipher } from '../im/deferred/message-cipher.js';
 import { storableContent } from './stored-text.js';
+import { AppendBatch } from './append-batch.js';
 import type { UsageSink } from '../usage/usage-types.js';
 
 /** A message handed to storage: who sent it to whom, and its content as it travelled. */
@@ -70,6 +71,7 @@ export interface ConversationStoreOptions {
 export class ConversationStore {
   private readonly repo: Repository<ConversationRow>;
   private readonly writes: WriteQueue;
+  private readonly batch: AppendBatch;
   /** `${owner}\n${captureKey}` → the recording conversation */
   private readonly recording = new Map<string, ConversationRow>();
   /** owners with at least one recording conversation (a cheap first test on the pager's path) */
@@ -89,6 +91,7 @@ export class ConversationStore {
   ) {
     this.repo = ds.getRepository(ConversationEntity);
     this.writes = writesOf(ds);
+    this.batch = new AppendBatch(this.writes, () => this.account, opts.keywordIndex);
   }
 
   async load(): Promise<void> {
@@ -152,6 +155,20 @@ export class ConversationStore {
   }
 
   /**
+   * Whether anything more `owner` stores would be refused now: their profile allows no storage, or
+   * they are at their quota (asked without reserving; a session's set-up says so in its answer).
+   * With `peer`, a conversation with them is refused before it starts: a usage record (C5), as a
+   * refused message is.
+   */
+  refusalFor(owner: string, peer?: string): Extract<AppendRefusal, { reason: string }> | null {
+    const barred = this.gate?.(owner) ?? null;
+    const full = barred === null ? (this.account?.check?.(owner, 1) ?? null) : null;
+    const refusal = barred !== null ? ({ refused: 'profile', reason: barred } as const) : full !== null ? ({ refused: 'quota', reason: full } as const) : null;
+    if (refusal !== null && peer !== undefined) this.usage?.record({ kind: 'conversation', user: owner, peer, outcome: 'refused', reason: refusal.reason, bytes: 0 });
+    return refusal;
+  }
+
+  /**
    * Stores one message in a conversation, stamped now. IMDNs are not content and are not stored;
    * for an owner whose profile allows no storage, or past the owner's quota, nothing is stored (the caller says so; live delivery is not its business).
    */
@@ -159,42 +176,33 @@ export class ConversationStore {
     const content = storableContent(m.contentType, m.body);
     if (content.notification) return { refused: 'notification' };
     const bytes = m.body.length;
-    const barred = this.gate?.(conversation.owner) ?? null;
-    if (barred !== null) return { refused: 'profile', reason: barred };
-    const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
     const peer = (JSON.parse(conversation.peers) as string[])[0] ?? '';
+    const barred = this.gate?.(conversation.owner) ?? null;
+    if (barred !== null) {
+      this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: 'refused', reason: barred, bytes });
+      return { refused: 'profile', reason: barred };
+    }
+    const refusal = this.account?.admit(conversation.owner, bytes) ?? null;
     if (refusal !== null) {
       this.usage?.record({ kind: 'conversation', at, user: conversation.owner, peer, outcome: 'refused', reason: refusal, bytes });
       return { refused: 'quota', reason: refusal };
     }
-    const sealed = this.cipher.encrypt(m.body, aad(conversation.publicId));
-    const stored = await this.writes.transaction(async (em): Promise<ReadMessage | AppendRefusal> => {
-      const live = (await em.query('SELECT id FROM conversations WHERE id = ?', [conversation.id])) as unknown[];
-      if (live.length === 0) return { refused: 'gone' };
-      const row: Omit<ConversationMessageRow, 'id'> = {
-        conversationId: conversation.id,
-        sender: m.sender,
-        recipients: JSON.stringify(m.recipients),
-        contentType: m.contentType,
-        body: sealed,
-        bytes,
-        storedAt: at,
-        messageId: content.messageId,
-      };
-      const id = Number((await em.insert(ConversationMessageEntity, row)).identifiers[0].id);
-      if (this.opts.keywordIndex && content.text !== null) {
-        await em.query('INSERT INTO conversation_fts (rowid, body) VALUES (?, ?)', [id, content.text]);
-      }
-      await em.query(
-        'UPDATE conversations SET message_count = message_count + 1, bytes = bytes + ?, last_at = ?, first_at = CASE WHEN first_at = 0 THEN ? ELSE first_at END WHERE id = ?',
-        [bytes, at, at, conversation.id],
-      );
-      await this.account?.charge(em, conversation.owner, bytes);
-      return { ...row, id, recipients: m.recipients, body: m.body };
-    }).catch((err: unknown) => {
+    const row: Omit<ConversationMessageRow, 'id'> = {
+      conversationId: conversation.id,
+      sender: m.sender,
+      recipients: JSON.stringify(m.recipients),
+      contentType: m.contentType,
+      body: this.cipher.encrypt(m.body, aad(conversation.publicId)),
+      bytes,
+      storedAt: at,
+      messageId: content.messageId,
+    };
+    // written with the other appends of this write-queue turn (append-batch.ts): row, index entry, counters and charge commit together
+    const id = await this.batch.add({ row, owner: conversation.owner, text: content.text }).catch((err: unknown) => {
       this.account?.release?.(conversation.owner, bytes);
       throw err;
     });
+    const stored: ReadMessage | AppendRefusal = id === null ? { refused: 'gone' } : { ...row, id, recipients: m.recipients, body: m.body };
     const refused = 'refused' in stored;
     if (refused) this.account?.release?.(conversation.owner, bytes);
     else this.onChanged?.(conversation.owner);

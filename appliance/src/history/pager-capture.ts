@@ -3,6 +3,7 @@ import type { SipRequest } from '../sip/message/message.js';
 import type { Logger } from '../log.js';
 import type { ConversationStore, NewConversationMessage } from './conversation-store.js';
 import { STORE_HEADER, storeRequest } from './store-header.js';
+import type { RefusalHook } from './refusal-notices.js';
 
 export { STORE_HEADER } from './store-header.js';
 
@@ -30,8 +31,8 @@ export interface StoresAll {
  * The sender's conversation with the recipient and the recipient's with the sender each get it.
  */
 export class PagerCapture {
-  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (warnings, usage) */
-  onRefused: ((owner: string, reason: string) => void) | null = null;
+  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (refusal-notices.ts) */
+  onRefused: RefusalHook | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -64,10 +65,36 @@ export class PagerCapture {
 
   /** A MESSAGE from `sender` to `recipient` (AORs) was accepted; store it where asked. Never throws. */
   async accepted(req: SipRequest, sender: string, recipient: string): Promise<void> {
+    await this.oneToOne(PagerCapture.request(req), sender, recipient, req.headers.get('content-type') ?? 'text/plain', req.body);
+  }
+
+  /**
+   * A large message (P4, OMA IM "large message mode") for a recipient who cannot take it now was
+   * accepted for deferred storage: it is a pager message that came over MSRP, and goes into the
+   * same conversations a MESSAGE would (`asked`: `Conversation-Store: on` on the INVITE). When
+   * the stored message is later pushed to the recipient, that push is delivery, not a new
+   * message, and is not stored again. Never throws.
+   */
+  async largeMessage(sender: string, recipient: string, asked: boolean, contentType: string, body: Buffer): Promise<void> {
+    await this.oneToOne(asked ? 'on' : null, sender, recipient, contentType, body);
+  }
+
+  /**
+   * The sender's conversation with `peer` a large message's INVITE asked to store (for the 200's
+   * Conversation-Store answer): the recording one, or a new one. Null when her profile or quota
+   * refuses it (`refusal` says which).
+   */
+  async conversationFor(owner: string, peer: string): Promise<{ publicId: string } | { refused: 'quota' | 'profile' }> {
+    const refusal = this.store.refusalFor(owner, peer);
+    if (refusal !== null) return { refused: refusal.refused };
+    const key = pagerKey(peer);
+    return this.store.recordingFor(owner, key) ?? (await this.store.start(owner, 'pager', key, [peer], `Chat with ${peer.replace(/^sips?:/, '')}`));
+  }
+
+  private async oneToOne(ask: 'on' | 'off' | null, sender: string, recipient: string, contentType: string, body: Buffer): Promise<void> {
     try {
-      const ask = PagerCapture.request(req);
       if (ask === 'off') await this.store.stop(sender, pagerKey(recipient));
-      const message = { sender, recipients: [recipient], contentType: req.headers.get('content-type') ?? 'text/plain', body: req.body };
+      const message = { sender, recipients: [recipient], contentType, body };
       const at = Date.now();
       await Promise.all([
         ask === 'off' ? null : this.into(sender, pagerKey(recipient), [recipient], ask === 'on', message, at),
@@ -125,6 +152,6 @@ export class PagerCapture {
     }
     if (conversation === undefined) return;
     const stored = await this.store.append(conversation, message, at);
-    if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(owner, stored.reason);
+    if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(conversation, stored);
   }
 }

@@ -2,8 +2,9 @@ import type { Logger } from '../log.js';
 import type { ConversationRow } from '../store/entities.js';
 import type { ConversationStore } from './conversation-store.js';
 import { newPublicId } from './conversation-store.js';
+import type { RefusalHook } from './refusal-notices.js';
 import type { StoresAll } from './pager-capture.js';
-import type { Participant } from '../im/controlling/room.js';
+import type { Participant, PrivateRecipient } from '../im/controlling/room.js';
 
 /** The capture key of one room membership: the room and the participant's dialog with the focus. */
 export const roomKey = (roomUri: string, callId: string): string => `room:${roomUri.toLowerCase()}:${callId}`;
@@ -36,8 +37,8 @@ interface Recording {
 export class RoomCapture {
   /** room URI (lower case) → its recording participants */
   private readonly rooms = new Map<string, Map<Participant, Recording>>();
-  /** told when a message could not be stored for a user (the quota's business) */
-  onRefused: ((owner: string, reason: string) => void) | null = null;
+  /** told when a message could not be stored for a user: past their quota, or their profile allows no storage (refusal-notices.ts) */
+  onRefused: RefusalHook | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -79,22 +80,26 @@ export class RoomCapture {
 
   /**
    * The room relayed a message (`wrapped`, the CPIM the participants get): public ones into every
-   * recording participant's conversation, private ones into the sender's and the recipient's.
+   * recording participant's conversation, private ones into the sender's and the recipient's; one
+   * kept for a member who left (S8) into the sender's, the recipient named and counted among its peers.
    */
-  message(room: CapturedRoom, from: Participant, privateTo: Participant | null, wrapped: Buffer): void {
+  message(room: CapturedRoom, from: Participant, privateTo: PrivateRecipient | null, wrapped: Buffer): void {
     const inRoom = this.rooms.get(room.uri.toLowerCase());
     if (inRoom === undefined) return;
     const at = Date.now();
-    const m = { sender: from.aor, recipients: [privateTo?.aor ?? room.uri], contentType: 'message/cpim', body: wrapped };
-    const owners = privateTo === null ? [...inRoom.values()] : [inRoom.get(from), inRoom.get(privateTo)].filter((r): r is Recording => r !== undefined);
+    const departed = privateTo !== null && 'departed' in privateTo ? privateTo.departed : null;
+    const to = privateTo === null ? null : 'departed' in privateTo ? null : privateTo;
+    const m = { sender: from.aor, recipients: [departed ?? to?.aor ?? room.uri], contentType: 'message/cpim', body: wrapped };
+    const owners = privateTo === null ? [...inRoom.values()] : [inRoom.get(from), to === null ? undefined : inRoom.get(to)].filter((r): r is Recording => r !== undefined);
     for (const r of owners) {
       this.addPeer(r, from.aor);
+      if (departed !== null) this.addPeer(r, departed);
       r.chain = r.chain.then(async () => {
         const row = await r.row;
         if (row === null) return;
         try {
           const stored = await this.store.append(row, m, at);
-          if ('refused' in stored && stored.refused === 'quota') this.onRefused?.(row.owner, stored.reason);
+          if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(row, stored);
         } catch (err) {
           this.log.warn({ err, owner: row.owner }, 'room message not stored');
         }

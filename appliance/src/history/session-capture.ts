@@ -3,6 +3,7 @@ import type { ConversationStore } from './conversation-store.js';
 import type { ConversationRow } from '../store/entities.js';
 import { newPublicId } from './conversation-store.js';
 import type { StoresAll } from './pager-capture.js';
+import type { RefusalHook, StorageRefusal } from './refusal-notices.js';
 
 /** Which side of a one-to-one session. */
 export type SessionSide = 'caller' | 'callee';
@@ -19,6 +20,9 @@ export interface SessionParty {
 /** The capture key of a session conversation: the owner's dialog. */
 export const sessionKey = (callId: string): string => `session:${callId}`;
 
+/** A session conversation's name: who it is with. */
+const sessionName = (peer: string): string => `Session with ${peer.replace(/^sips?:/, '')}`;
+
 /**
  * Stores one-to-one MSRP sessions (S1) through our switch into the conversations of the users who
  * asked (H1), or prefer it, or all by site policy: every complete message, both ways, stamped by
@@ -26,8 +30,8 @@ export const sessionKey = (callId: string): string => `session:${callId}`;
  * 'session', capture key per its dialog, peers the other party).
  */
 export class SessionCapture {
-  /** told when a message could not be stored for a user (the quota's business) */
-  onRefused: ((owner: string, reason: string) => void) | null = null;
+  /** told when a message (or a whole session, at set-up) could not be stored for a user: past their quota, or their profile allows no storage (refusal-notices.ts) */
+  onRefused: RefusalHook | null = null;
 
   constructor(
     private readonly store: ConversationStore,
@@ -47,21 +51,35 @@ export class SessionCapture {
    */
   begin(caller: SessionParty, callee: SessionParty): SessionRecording | null {
     const sides: Partial<Record<SessionSide, { party: SessionParty; peer: string; publicId: string }>> = {};
-    if (this.wants(caller.aor, caller.asked)) sides.caller = { party: caller, peer: callee.aor, publicId: newPublicId() };
-    if (this.wants(callee.aor, callee.asked)) sides.callee = { party: callee, peer: caller.aor, publicId: newPublicId() };
-    if (sides.caller === undefined && sides.callee === undefined) return null;
+    const refused: Record<SessionSide, StorageRefusal['refused'] | null> = { caller: null, callee: null };
+    const want = (side: SessionSide, party: SessionParty, peer: string): void => {
+      if (!this.wants(party.aor, party.asked)) return;
+      // H3, Y1: already past the quota (or not allowed storage): no conversation, and the answer says so
+      const refusal = this.store.refusalFor(party.aor, peer);
+      if (refusal === null) {
+        sides[side] = { party, peer, publicId: newPublicId() };
+        return;
+      }
+      refused[side] = refusal.refused;
+      this.onRefused?.({ owner: party.aor, captureKey: sessionKey(party.callId), publicId: null, name: sessionName(peer) }, refusal);
+    };
+    want('caller', caller, callee.aor);
+    want('callee', callee, caller.aor);
+    if (sides.caller === undefined && sides.callee === undefined && refused.caller === null && refused.callee === null) return null;
     const started = async (side: SessionSide): Promise<ConversationRow | null> => {
       const s = sides[side];
       if (s === undefined) return null;
       try {
-        return await this.store.start(s.party.aor, 'session', sessionKey(s.party.callId), [s.peer], `Session with ${s.peer.replace(/^sips?:/, '')}`, s.publicId);
+        return await this.store.start(s.party.aor, 'session', sessionKey(s.party.callId), [s.peer], sessionName(s.peer), s.publicId);
       } catch (err) {
         this.log.warn({ err, owner: s.party.aor }, 'session conversation not started');
         return null;
       }
     };
     const ready = Promise.all([started('caller'), started('callee')]).then(([c, e]) => ({ caller: c, callee: e }));
-    return new SessionRecording(this.store, this.log, { caller: caller.aor, callee: callee.aor }, { caller: sides.caller?.publicId ?? null, callee: sides.callee?.publicId ?? null }, ready, (o, r) => this.onRefused?.(o, r));
+    return new SessionRecording(this.store, this.log, { caller: caller.aor, callee: callee.aor }, { caller: sides.caller?.publicId ?? null, callee: sides.callee?.publicId ?? null }, refused, ready, (c, r) =>
+      this.onRefused?.(c, r),
+    );
   }
 }
 
@@ -77,9 +95,11 @@ export class SessionRecording {
     private readonly aors: Record<SessionSide, string>,
     /** the conversations' public ids (null for a side that does not store) */
     readonly publicIds: Record<SessionSide, string | null>,
+    /** why a side that wanted its session stored was refused at set-up (null: not refused) */
+    readonly refused: Record<SessionSide, StorageRefusal['refused'] | null>,
     /** the rows, once written (null for a side that does not store, or whose row failed) */
     readonly ready: Promise<Record<SessionSide, ConversationRow | null>>,
-    private readonly refused: (owner: string, reason: string) => void,
+    private readonly onRefused: RefusalHook,
   ) {
     this.chain = ready;
   }
@@ -100,7 +120,7 @@ export class SessionRecording {
         if (row === null) continue;
         try {
           const stored = await this.store.append(row, m, at);
-          if ('refused' in stored && stored.refused === 'quota') this.refused(row.owner, stored.reason);
+          if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused(row, stored);
         } catch (err) {
           this.log.warn({ err, owner: row.owner }, 'session message not stored');
         }

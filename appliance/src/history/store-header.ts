@@ -6,15 +6,17 @@ import type { Headers } from '../sip/message/headers.js';
  * It is ours, so it has no "X-" (RFC 6648 §3). Grammar (RFC 3261 §25.1 notation):
  *
  *     Conversation-Store = "Conversation-Store" HCOLON store-value *( SEMI store-param )
- *     store-value        = "on" / "off" / "unavailable" / token
- *     store-param        = ( "id" EQUAL token ) / generic-param
+ *     store-value        = "on" / "off" / "unavailable" / "refused" / token
+ *     store-param        = ( "id" EQUAL token ) / ( "reason" EQUAL token ) / generic-param
  *
  * A user sends `on` (store this) or `off` (stop storing; pager only): on a MESSAGE, on an INVITE
  * (the caller, or a participant joining a room), or on the 2xx answering our INVITE (the callee,
  * or a user the focus invited into a room). The server answers the asker with
- * `on;id=<conversation id>` (in its 2xx, or in its ACK to a callee who asked on its 2xx), or with
+ * `on;id=<conversation id>` (in its 2xx, or in its ACK to a callee who asked on its 2xx), with
  * `unavailable` when it cannot see the messages (sessions.media "passthrough": the MSRP goes end
- * to end). Other values are ignored, as are unknown parameters.
+ * to end), or with `refused;reason=quota` / `refused;reason=profile` when the asker's storage
+ * quota is already reached or their service profile allows no storage (H3, Y1): the session goes
+ * ahead unstored. Other values are ignored, as are unknown parameters.
  */
 export const STORE_HEADER = 'Conversation-Store';
 
@@ -29,6 +31,11 @@ export function storeRequest(headers: Headers): 'on' | 'off' | null {
 /** Our answer: the conversation is stored under `publicId`. */
 export function storedAnswer(publicId: string): string {
   return `on;id=${publicId}`;
+}
+
+/** Our answer when storage is refused for the asker: `refused;reason=quota` or `refused;reason=profile`. */
+export function refusedAnswer(reason: 'quota' | 'profile'): string {
+  return `refused;reason=${reason}`;
 }
 
 /** Our answer when the server is not in the media path and cannot store the conversation. */

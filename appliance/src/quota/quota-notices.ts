@@ -31,7 +31,8 @@ export function noticeText(w: QuotaWarning): string {
 }
 
 /**
- * Tells a user that their storage crossed a threshold (H3): a MESSAGE (RFC 3428) from the
+ * Tells a user that their storage crossed a threshold (H3), or that a conversation was not
+ * stored (refusal-notices.ts): a MESSAGE (RFC 3428) from the
  * service's own identity, to their devices like any message, or stored for them when none is
  * online — stored without counting against the quota it warns about (the deferred store's hook
  * does not count this sender).
@@ -54,8 +55,17 @@ export class QuotaNotices {
     return this.service;
   }
 
+  /** A threshold crossed: its warning. */
   async send(w: QuotaWarning): Promise<void> {
-    const to = this.domain.aor(w.usage.user);
+    await this.tell(w.usage.user, noticeText(w), { level: w.level });
+  }
+
+  /**
+   * Any word from storage to `user` (a user name), as a MESSAGE from the service (a warning, or
+   * which conversation was not stored: history/refusal-notices.ts). Never throws.
+   */
+  async tell(user: string, text: string, about: Record<string, unknown> = {}): Promise<void> {
+    const to = this.domain.aor(user);
     const sender: SenderIdentity = { username: '', aor: this.service, from: `"Storage" <${this.service}>;tag=${this.stack.newId()}`, asserted: `"Storage" <${this.service}>` };
     const h = new Headers();
     h.set('from', sender.from);
@@ -65,10 +75,10 @@ export class QuotaNotices {
     h.set('max-forwards', '70');
     h.set('content-type', 'text/plain;charset=utf-8');
     try {
-      const outcome = await this.pager.deliver(new SipRequest('MESSAGE', parseUri(to), to, h, Buffer.from(noticeText(w))), sender, w.usage.user);
-      this.log.info({ user: w.usage.user, level: w.level, status: outcome.status }, 'storage quota notice sent');
+      const outcome = await this.pager.deliver(new SipRequest('MESSAGE', parseUri(to), to, h, Buffer.from(text)), sender, user);
+      this.log.info({ user, ...about, status: outcome.status }, 'storage notice sent');
     } catch (err) {
-      this.log.warn({ err, user: w.usage.user, level: w.level }, 'storage quota notice not delivered');
+      this.log.warn({ err, user, ...about }, 'storage notice not delivered');
     }
   }
 }

@@ -67,6 +67,8 @@ export class StorageQuota {
   private overrides = new Map<string, number>();
   /** bytes admitted but not yet charged, per user */
   private readonly reserved = new Map<string, number>();
+  /** per user, the crossings to 100 % since start (`timesReached`) */
+  private readonly reachings = new Map<string, number>();
   private readonly writes: WriteQueue;
   private readonly thresholds: number[];
   private watcher: NodeJS.Timeout | null = null;
@@ -192,8 +194,10 @@ export class StorageQuota {
   /** null when `bytes` more fit in the user's quota (counting what is admitted but not yet stored), else why not. */
   check(user: string, bytes: number): string | null {
     const u = this.usage(user);
-    if (u.usedBytes + (this.reserved.get(user) ?? 0) + bytes <= u.quotaBytes) return null;
-    return `Storage quota reached (${u.usedBytes} of ${u.quotaBytes} bytes used)`;
+    const taken = u.usedBytes + (this.reserved.get(user) ?? 0);
+    if (taken + bytes <= u.quotaBytes) return null;
+    // what is admitted but not yet committed is used too (a burst's earlier messages)
+    return `Storage quota reached (${taken} of ${u.quotaBytes} bytes used)`;
   }
 
   /** `check`, and when the bytes fit they are reserved until charged or released; a refusal tells the user once. */
@@ -234,8 +238,22 @@ export class StorageQuota {
     if (level === row.warned || (level < row.warned && !mayLower)) return;
     const before = row.warned;
     row.warned = level;
+    if (level >= 100 && before < 100) this.countReaching(user);
     await em.query('INSERT INTO storage_usage (username, warned_level) VALUES (?, ?) ON CONFLICT (username) DO UPDATE SET warned_level = excluded.warned_level', [user, level]);
     if (level > before) this.warn(user, level);
+  }
+
+  /**
+   * How many times `user` has reached their quota since start (a crossing to 100 %): counted at
+   * once, where the crossing's notice waits for its turn, so a refusal knows which crossing it
+   * belongs to (history/refusal-notices.ts tells each conversation once per crossing).
+   */
+  timesReached(user: string): number {
+    return this.reachings.get(user) ?? 0;
+  }
+
+  private countReaching(user: string): void {
+    this.reachings.set(user, (this.reachings.get(user) ?? 0) + 1);
   }
 
   /** A store was refused: the user hears "quota reached" once, until usage goes down again. */
@@ -243,6 +261,7 @@ export class StorageQuota {
     const row = this.row(user);
     if (row.warned >= 100) return;
     row.warned = 100;
+    this.countReaching(user);
     void this.writes
       .transaction((em) => em.query('INSERT INTO storage_usage (username, warned_level) VALUES (?, 100) ON CONFLICT (username) DO UPDATE SET warned_level = 100', [user]))
       .catch(() => undefined);

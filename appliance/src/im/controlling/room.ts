@@ -38,6 +38,9 @@ export type RoomChange = { kind: 'joined'; p: Participant } | { kind: 'renamed';
 /** A private message for someone who left the room (S8): where it goes, and what the sender is told. */
 export type AbsentRecipient = (toAor: string, from: Participant, contentType: string, body: Buffer) => Promise<{ status: number; comment?: string }>;
 
+/** Whom a private message is for: a participant, or a member who left (their AOR, S8). */
+export type PrivateRecipient = Participant | { departed: string };
+
 export interface RoomHooks {
   /** may `from` reach `to` privately? false when `to` blocks `from` (Y2) */
   mayReach(toAor: string, fromAor: string): Promise<boolean>;
@@ -49,8 +52,11 @@ export interface RoomHooks {
   absent?: AbsentRecipient;
   /** a message was accepted and handed to its recipients' legs (metrics) */
   relayed?(): void;
-  /** a message is being relayed as `wrapped` (CPIM), to the room or privately (conversation storage, H1) */
-  message?(room: Room, from: Participant, privateTo: Participant | null, wrapped: Buffer): void;
+  /**
+   * a message is being relayed as `wrapped` (CPIM), to the room (null) or privately: to a
+   * participant, or kept for a member who left (S8) (conversation storage, H1)
+   */
+  message?(room: Room, from: Participant, privateTo: PrivateRecipient | null, wrapped: Buffer): void;
 }
 
 /**
@@ -149,8 +155,10 @@ export class Room {
           // pushed MESSAGE carries the imdn.Message-ID and DateTime the recipient's notification
           // names, and its From (the sender, as the room writes it) is where that notification goes
           const asks = imdnRequestOf(m.contentType, m.body) !== null;
-          const kept = asks ? wrapCpim(from.aor, cpim.to, contentType, body, sent.dateTime ?? new Date(), from.nickname, sent.passOn) : body;
-          const stored = await this.hooks.absent(cpim.to, from, asks ? 'message/cpim' : contentType, kept);
+          const wrapped = wrapCpim(from.aor, cpim.to, contentType, body, sent.dateTime ?? new Date(), from.nickname, sent.passOn);
+          const stored = await this.hooks.absent(cpim.to, from, asks ? 'message/cpim' : contentType, asks ? wrapped : body);
+          // H1: kept for them, it is a private message sent; the sender's recording gets it as the room would have relayed it
+          if (stored.status < 300) this.hooks.message?.(this, from, { departed: cpim.to }, wrapped);
           m.report(stored.status, stored.comment);
           return;
         }

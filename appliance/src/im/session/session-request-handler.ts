@@ -28,7 +28,8 @@ import { answerFor, calleeInvite, legTransport, offerFor, withSetup } from './se
 import { answerInDialogOffer } from './in-dialog-offer.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
 import type { SessionCapture } from '../../history/session-capture.js';
-import { STORE_HEADER, storeRequest, storedAnswer, UNAVAILABLE } from '../../history/store-header.js';
+import type { PagerCapture } from '../../history/pager-capture.js';
+import { STORE_HEADER, refusedAnswer, storeRequest, storedAnswer, UNAVAILABLE } from '../../history/store-header.js';
 
 export interface SessionHandlerOptions {
   /** "switch": both MSRP legs end here; "passthrough": the SDP goes through untouched (S7) */
@@ -57,6 +58,8 @@ export interface SessionServices {
   profiles?: ProfilePolicy;
   /** conversation storage (H1): sessions a side asked to store, or stores everything */
   capture?: SessionCapture;
+  /** conversation storage of pager messages (H1): a large message stored for later is one (P4) */
+  pagerCapture?: PagerCapture;
 }
 
 /**
@@ -199,7 +202,7 @@ export class SessionRequestHandler {
     // RFC 4975 §8.6: an MSRP media line needs accept-types; none left means nothing may be exchanged
     if (!passthrough && callerOffer.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
     if (bindings.length === 0) {
-      if (session.kind === 'large-message') return this.acceptForStorage(tx, session, sender, callee, offer, discard, tag, contact);
+      if (session.kind === 'large-message') return this.acceptForStorage(req, tx, session, sender, callee, offer, discard, tag, contact);
       throw new SipError(480, 'Recipient is not available');
     }
     // one MSRP leg towards the callee per transport its devices use (each branch's SDP names its own)
@@ -245,7 +248,7 @@ export class SessionRequestHandler {
         return;
       }
       if (outcome.cancelled === 'timeout') throw new SipError(480, 'No answer');
-      if (session.kind === 'large-message' && outcome.unavailable) return this.acceptForStorage(tx, session, sender, callee, offer, false, tag, contact);
+      if (session.kind === 'large-message' && outcome.unavailable) return this.acceptForStorage(req, tx, session, sender, callee, offer, false, tag, contact);
       if (outcome.best === null || outcome.unavailable) throw new SipError(480, 'Recipient is not available');
       throw new SipError(outcome.best.status, outcome.best.reason);
     }
@@ -269,7 +272,9 @@ export class SessionRequestHandler {
     const recording =
       this.s.capture?.begin({ aor: sender.aor, callId: req.callId, asked: asked.caller }, { aor: session.calleeAor, callId: branch.request.callId, asked: asked.callee }) ?? null;
     const calleeId = recording?.publicIds.callee ?? null;
-    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, calleeId === null ? {} : { [STORE_HEADER]: storedAnswer(calleeId) });
+    const calleeRefused = recording?.refused.callee ?? null;
+    const calleeStore = calleeId !== null ? storedAnswer(calleeId) : calleeRefused !== null ? refusedAnswer(calleeRefused) : null;
+    const calleeDlg = acknowledge(stack, branch.request, res, branch.destination, calleeStore === null ? {} : { [STORE_HEADER]: calleeStore });
     session.callee = calleeDlg;
     session.recording = recording;
     this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
@@ -288,7 +293,15 @@ export class SessionRequestHandler {
     calleeLeg.remotePath = answer.path;
     const callerLeg = endpoint.create(legTransport(tx.source.transport, offer.protocol));
     callerLeg.remotePath = offer.path;
-    session.switch = new MsrpSwitch(callerLeg, calleeLeg, (m, to) => this.storeAbsent(session, m, to, sender, callee), this.opts.bindTimeoutMs, (side) => this.legLost(session, side));
+    session.switch = new MsrpSwitch(
+      callerLeg,
+      calleeLeg,
+      async (m, to) => {
+        await this.storeAbsent(session, m, to, sender, callee);
+      },
+      this.opts.bindTimeoutMs,
+      (side) => this.legLost(session, side),
+    );
     session.switch.onSwitched = () => this.onMessageSwitched?.();
     if (recording !== null) session.switch.onComplete = (m, from) => recording.message(from, m.contentType, m.body);
     const calleeAnswer = limits.narrow(answer);
@@ -302,7 +315,9 @@ export class SessionRequestHandler {
       session.end('server', 'cancelled');
       return;
     }
-    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'OK', callerRow === null ? {} : { [STORE_HEADER]: storedAnswer(callerRow.publicId) });
+    const callerRefused = recording?.refused.caller ?? null;
+    const callerStore = callerRow !== null ? storedAnswer(callerRow.publicId) : callerRefused !== null ? refusedAnswer(callerRefused) : null;
+    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'OK', callerStore === null ? {} : { [STORE_HEADER]: callerStore });
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
     if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
     if (ours.setup === 'active') this.activeConnect(session, callerLeg);
@@ -343,9 +358,22 @@ export class SessionRequestHandler {
   /**
    * P4: a large message for a callee who cannot take it now is received here (one recvonly MSRP
    * leg) and stored like a pager message. The 200 says so in its reason phrase. A polite block
-   * looks the same to the sender, and the message goes nowhere.
+   * looks the same to the sender, and the message goes nowhere. Once stored for the callee it is
+   * a pager message for conversation storage too (H1): into the sender's conversation with the
+   * callee (asked on the INVITE, recording, or storing everything) and the callee's with her; the
+   * 200 answers a sender who asked as for a session (store-header.ts).
    */
-  private acceptForStorage(tx: ServerTransaction, session: OneToOneSession, sender: SenderIdentity, callee: string, offer: MsrpMedia, discard: boolean, tag: string, contact: string): void {
+  private async acceptForStorage(
+    req: SipRequest,
+    tx: ServerTransaction,
+    session: OneToOneSession,
+    sender: SenderIdentity,
+    callee: string,
+    offer: MsrpMedia,
+    discard: boolean,
+    tag: string,
+    contact: string,
+  ): Promise<void> {
     // Y1: storing is the only way to this callee now, and their profile allows none
     if (!discard && this.s.profiles !== undefined && !this.s.profiles.of(callee).storage) throw new SipError(480, refusalReason('profile'));
     const limits = this.limitsOf([sender.username, callee]);
@@ -355,15 +383,26 @@ export class SessionRequestHandler {
     leg.remotePath = offer.path;
     session.loneLeg = leg;
     leg.onDisconnect = () => this.legLost(session, 'caller');
+    const asked = storeRequest(req.headers) === 'on';
+    const calleeAor = this.s.domain.aor(callee);
     leg.onMessage = (m) => {
       session.storedMessages++;
       session.storedBytes += m.body.length;
-      if (!discard) void this.storeAbsent(session, m, 'callee', sender, callee);
+      if (discard) return;
+      void this.storeAbsent(session, m, 'callee', sender, callee).then((stored) => {
+        if (stored) void this.s.pagerCapture?.largeMessage(sender.aor, calleeAor, asked, m.contentType, Buffer.from(m.body));
+      });
     };
     leg.policy = limits.policy;
     const ours = answerFor(leg, offer, any.acceptTypes, any.acceptWrappedTypes, limits.maxMessageBytes, this.s.endpoint, 'recvonly');
     session.callerMedia = { local: ours.sdp, remotePath: offer.path };
-    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'Stored for later delivery');
+    // a polite block answers as a store would, conversation included (nothing reveals the block)
+    const conversation = asked && this.s.pagerCapture !== undefined ? await this.storeAnswer(sender.aor, calleeAor) : null;
+    if (tx.finished) {
+      leg.close();
+      return;
+    }
+    this.answer(tx, session, tag, contact, Buffer.from(ours.sdp), 'application/sdp', 'Stored for later delivery', conversation === null ? {} : { [STORE_HEADER]: conversation });
     if (ours.setup === 'active') this.activeConnect(session, leg);
   }
 
@@ -376,8 +415,19 @@ export class SessionRequestHandler {
     session.end('server', `msrp-lost-${side}`, { text: 'MSRP connection lost', cause: 480 });
   }
 
-  /** S8: a message for a leg that is gone is stored for that user, as a pager message would be (P2). */
-  private async storeAbsent(session: OneToOneSession, m: ReceivedMessage, to: Side, sender: SenderIdentity, callee: string): Promise<void> {
+  /** The Conversation-Store answer to a large message's sender who asked: her conversation with the callee, or why not. */
+  private async storeAnswer(senderAor: string, calleeAor: string): Promise<string | null> {
+    try {
+      const c = await this.s.pagerCapture!.conversationFor(senderAor, calleeAor);
+      return 'refused' in c ? refusedAnswer(c.refused) : storedAnswer(c.publicId);
+    } catch (err) {
+      this.s.log.warn({ err, owner: senderAor }, 'large message conversation not started');
+      return null;
+    }
+  }
+
+  /** S8: a message for a leg that is gone is stored for that user, as a pager message would be (P2); resolves whether it was. */
+  private async storeAbsent(session: OneToOneSession, m: ReceivedMessage, to: Side, sender: SenderIdentity, callee: string): Promise<boolean> {
     const toCallee = to === 'callee';
     const recipient = toCallee ? callee : sender.username;
     const fromAor = toCallee ? sender.aor : session.calleeAor;
@@ -391,9 +441,10 @@ export class SessionRequestHandler {
     });
     if (!result.stored) {
       m.report(480, refusalReason(result.refusal));
-      return;
+      return false;
     }
     if (this.s.location.lookup(this.s.domain.aor(recipient)).length > 0) this.s.delivery.scheduleRetry(recipient, 1);
+    return true;
   }
 
   private forget(session: OneToOneSession): void {
