@@ -79,14 +79,16 @@ export class RoomCapture {
 
   /**
    * The room relayed a message (`wrapped`, the CPIM the participants get): public ones into every
-   * recording participant's conversation, private ones into the sender's and the recipient's.
+   * recording participant's conversation, private ones into the sender's and the recipient's;
+   * none into the conversation of a participant in `skipped` (their profile took no copy).
    */
-  message(room: CapturedRoom, from: Participant, privateTo: Participant | null, wrapped: Buffer): void {
+  message(room: CapturedRoom, from: Participant, privateTo: Participant | null, wrapped: Buffer, skipped: ReadonlySet<Participant> = new Set()): void {
     const inRoom = this.rooms.get(room.uri.toLowerCase());
     if (inRoom === undefined) return;
     const at = Date.now();
     const m = { sender: from.aor, recipients: [privateTo?.aor ?? room.uri], contentType: 'message/cpim', body: wrapped };
-    const owners = privateTo === null ? [...inRoom.values()] : [inRoom.get(from), inRoom.get(privateTo)].filter((r): r is Recording => r !== undefined);
+    // a participant whose profile took no copy (Y3) keeps none either
+    const owners = (privateTo === null ? [...inRoom.keys()] : [from, privateTo]).filter((p) => !skipped.has(p)).map((p) => inRoom.get(p)).filter((r): r is Recording => r !== undefined);
     for (const r of owners) {
       this.addPeer(r, from.aor);
       r.chain = r.chain.then(async () => {

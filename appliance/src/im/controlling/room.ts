@@ -48,8 +48,19 @@ export interface RoomHooks {
   absent?: AbsentRecipient;
   /** a message was accepted and handed to its recipients' legs (metrics) */
   relayed?(): void;
-  /** a message is being relayed as `wrapped` (CPIM), to the room or privately (conversation storage, H1) */
-  message?(room: Room, from: Participant, privateTo: Participant | null, wrapped: Buffer): void;
+  /** a message is being relayed as `wrapped` (CPIM), to the room or privately (conversation storage, H1); `skipped` got no copy */
+  message?(room: Room, from: Participant, privateTo: Participant | null, wrapped: Buffer, skipped: ReadonlySet<Participant>): void;
+  /**
+   * Why `to` takes no copy of this content (their service profile, Y1/Y3), or null when they do;
+   * `contentType` and `body` are what the sender's CPIM carries. Without it everyone takes everything.
+   */
+  refuses?(to: Participant, contentType: string, body: Buffer): Refusal | null;
+}
+
+/** A status and reason for the sender's REPORT (RFC 4975 §7.1.2). */
+export interface Refusal {
+  status: number;
+  reason: string;
 }
 
 /**
@@ -159,13 +170,32 @@ export class Room {
         }
       }
     }
+    // Y1/Y3: each recipient's profile (group chat, size, type) decides whether their leg gets a copy
+    const to = privateTo !== null ? [privateTo] : [...this.participants].filter((p) => p !== from);
+    const skipped = new Set<Participant>();
+    let first: Refusal | null = null;
+    if (this.hooks.refuses !== undefined) {
+      for (const p of to) {
+        const refusal = this.hooks.refuses(p, contentType, body);
+        if (refusal === null) continue;
+        skipped.add(p);
+        first ??= refusal;
+      }
+    }
+    // RFC 4975 §7.1.2: the REPORT has one status for the whole message. The focus is the endpoint
+    // of the sender's session (RFC 7701 §7), so its report says what became of the message here:
+    // taken by the room when any recipient's leg gets it (who else did not is theirs to know, not
+    // the sender's), refused with the recipient's reason when nobody could take it
+    if (first !== null && skipped.size === to.length) {
+      m.report(first.status, privateTo !== null ? first.reason : `No participant accepts this message (${first.reason})`);
+      return;
+    }
     const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, sent.dateTime ?? new Date(), from.nickname, sent.passOn);
     // serialized once for every leg: each leg splices in its own transaction id and paths
     const prepared = new PreparedSend('message/cpim', wrapped, { messageId: newIdent(), chunkBytes: from.leg.chunkBytes });
     from.sent = (from.sent ?? 0) + 1;
-    this.hooks.message?.(this, from, privateTo, wrapped);
-    if (privateTo !== null) this.sendTo(privateTo, prepared);
-    else for (const p of [...this.participants]) if (p !== from) this.sendTo(p, prepared);
+    this.hooks.message?.(this, from, privateTo, wrapped, skipped);
+    for (const p of to) if (!skipped.has(p)) this.sendTo(p, prepared);
     this.hooks.relayed?.();
     m.report(200);
   }

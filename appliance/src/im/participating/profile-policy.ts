@@ -41,13 +41,30 @@ export class ProfilePolicy {
 
   /** A message's size and content type against one user's profile. */
   checkContent(username: string, end: End, contentType: string, body: Buffer): void {
+    const refusal = this.contentRefusal(username, end, contentType, body);
+    if (refusal !== null) throw refusal;
+  }
+
+  /** Why one user's profile refuses a message's size or content type, or null when it takes it. */
+  contentRefusal(username: string, end: End, contentType: string, body: Buffer): SipError | null {
     const p = this.of(username);
     if (body.length > p.maxMessageBytes) {
-      throw new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
+      return new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
     }
     if (!allowsContent(p, contentType, body)) {
-      throw new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
+      return new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
     }
+    return null;
+  }
+
+  /**
+   * Why a room participant gets no copy of a message (Y1, Y3), or null when they take it: group
+   * chat switched off since they joined (403), then their size (413) and type (415) limits. The
+   * content is what the sender wrapped (the room's CPIM is judged by what it carries).
+   */
+  roomRecipientRefusal(username: string, contentType: string, body: Buffer): SipError | null {
+    if (!this.of(username).groupChat) return new SipError(403, 'The recipient does not take group chat');
+    return this.contentRefusal(username, 'recipient', contentType, body);
   }
 
   /** A pager MESSAGE from one of our users to another: IM both ends, then size and type both ends. */
