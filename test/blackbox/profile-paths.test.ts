@@ -139,3 +139,48 @@ describe("invited legs: the invitee's profile (Y1, Y3)", () => {
     for (const n of ['dave', 'erin', 'frank'] as const) await setProfile(n, { groupChat: null, contentTypes: null, maxMessageBytes: null });
   });
 });
+
+describe('passthrough sessions: the SDP between the clients narrowed to both profiles (Y3, RFC 4975 §8.6)', () => {
+  let direct: RunningAppliance;
+  let root: AdminSession;
+  const open: ChatClient[] = [];
+  beforeAll(async () => {
+    direct = await startAppliance({ users: { alice: 'alice-pw', bob: 'bob-pw' }, config: { sessions: { media: 'passthrough' } } });
+    await addConsoleAccount(direct, 'root', 'root-password-1');
+    root = await login(direct, 'root', 'root-password-1');
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await direct?.cleanup();
+  });
+  const connect = async (name: 'alice' | 'bob') => {
+    const c = await ChatClient.connect(direct, name, `${name}-pw`);
+    open.push(c);
+    return c;
+  };
+
+  it("passes the offer and the answer on with a=accept-types and a=max-size both profiles allow, and refuses with 488 an offer or answer that leaves nothing", async () => {
+    expect((await root.request('PATCH', '/users/bob/profile', { json: { contentTypes: ['text/plain'], maxMessageBytes: 100 } })).status).toBe(200);
+    const [alice, bob] = [await connect('alice'), await connect('bob')];
+    const [aCall, bCall] = await Promise.all([
+      alice.invite('bob', { setup: 'active', acceptTypes: ['text/plain', 'image/png', 'message/cpim'] }),
+      bob.answerInvite({ setup: 'passive', acceptTypes: ['text/plain', 'image/png'], maxSize: 5000 }),
+    ]);
+    expect(statusOf(aCall.final)).toBe('200 OK');
+    // still end to end: each client's path is the other's own
+    expect(bCall.peerMedia!.path).toBe(aCall.session.localPath);
+    expect(aCall.peerMedia!.path).toBe(bCall.session.localPath);
+    // what bob is offered, and what alice is answered, say what bob's profile takes
+    expect(bCall.peerMedia).toMatchObject({ acceptTypes: ['text/plain', 'message/cpim'], maxSize: 100 });
+    expect(aCall.peerMedia).toMatchObject({ acceptTypes: ['text/plain'], maxSize: 100 });
+    await Promise.all([alice.bye(aCall), bob.awaitBye(bCall)]);
+
+    // an offer of nothing bob may take: refused before bob's device rings
+    expect(statusOf((await alice.invite('bob', { acceptTypes: ['image/png'] })).final)).toBe('488 No content type both users may exchange');
+    await expect(bob.sip.next((x) => x.startsWith('INVITE '), 0)).rejects.toThrow(/no matching message/);
+    // an answer of nothing bob may take: the callee's dialog ends, the caller gets 488
+    const [refused, answered] = await Promise.all([alice.invite('bob', { setup: 'active' }), bob.answerInvite({ setup: 'passive', acceptTypes: ['image/png'] })]);
+    expect(statusOf(refused.final)).toBe("488 Callee's answer: no content type both users may exchange");
+    await bob.awaitBye(answered);
+  });
+});

@@ -2,7 +2,7 @@ import { SipError } from '../../sip/errors.js';
 import { MsrpError } from '../../msrp/msrp-types.js';
 import type { ServiceProfiles } from '../../core/service-profiles.js';
 import { acceptHeader, allowsContent, allowsType, narrowAcceptTypes, type ServiceProfile } from '../../core/service-profile.js';
-import type { MsrpMedia } from '../../msrp/msrp-sdp.js';
+import { withMsrpLimits, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import type { MessagePolicy } from '../../msrp/msrp-session.js';
 
 /** Which end of a message a profile check is for: the reason phrase says whose profile refused. */
@@ -108,5 +108,18 @@ export class ProfilePolicy {
       max = Math.min(max, p.maxMessageBytes);
     }
     return { media: { ...media, acceptTypes, acceptWrappedTypes, maxSize: media.maxSize === null ? null : Math.min(media.maxSize, max) }, maxMessageBytes: max };
+  }
+
+  /**
+   * A client's SDP passed to the other client (sessions.media: passthrough, the server not in
+   * the MSRP): every line as written, but the MSRP line's a=accept-types, a=accept-wrapped-types
+   * and a=max-size narrowed to what these users' profiles allow (RFC 4975 §8.6), since the server
+   * cannot refuse a SEND it never sees. The max-size is the smallest profile limit (or the
+   * client's own, if smaller), added when the client gave none.
+   */
+  passedOnSdp(body: Buffer, media: MsrpMedia, users: string[]): Buffer {
+    const narrowed = this.narrowMedia(media, users, Number.MAX_SAFE_INTEGER);
+    const maxSize = Math.min(media.maxSize ?? Number.MAX_SAFE_INTEGER, narrowed.maxMessageBytes);
+    return Buffer.from(withMsrpLimits(body.toString('utf8'), { ...narrowed.media, maxSize }));
   }
 }
