@@ -1,7 +1,10 @@
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient, type Call } from '../support/msrp-client.js';
 import { headerOf } from '../support/raw-client.js';
+import { ImUser, bodyOf, cpimWithImdn, imdnElement, imdnStatus } from '../support/im-user.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 import { inbox, putGroupRooms } from '../support/rooms.js';
 import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
@@ -9,7 +12,7 @@ import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/m
 // Y1/Y3 on the paths where the other end's profile was not yet enforced: a room message to the
 // other participants, the legs of users the focus invites, and REFER. Each check is on the wire.
 const D = 'parley.test';
-const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hal'] as const;
 type Name = (typeof NAMES)[number];
 
 let app: RunningAppliance;
@@ -137,6 +140,50 @@ describe("invited legs: the invitee's profile (Y1, Y3)", () => {
     expect(notify.slice(notify.indexOf('\r\n\r\n') + 4)).toBe('SIP/2.0 403 Forbidden\r\n');
     await expect(erin.sip.next((x) => x.startsWith('INVITE '), 0)).rejects.toThrow(/no matching message/);
     for (const n of ['dave', 'erin', 'frank'] as const) await setProfile(n, { groupChat: null, contentTypes: null, maxMessageBytes: null });
+  });
+});
+
+describe("deferred push: the recipient's profile at push time (Y1, Y3)", () => {
+  /** Rows of a table in the appliance's store, read as an operator's tool would. */
+  async function rows(sql: string): Promise<Record<string, unknown>[]> {
+    const db = new sqlite3.Database(path.join(app.dataDir, 'parley.sqlite'), sqlite3.OPEN_READONLY);
+    try {
+      return await new Promise((resolve, reject) => db.all(sql, (err, r) => (err ? reject(err) : resolve(r as Record<string, unknown>[]))));
+    } finally {
+      db.close();
+    }
+  }
+
+  it('drops a stored message the recipient\'s profile no longer takes when its push comes: a negative delivery notification if asked, a usage record, and the rest delivered', async () => {
+    const gina = await ImUser.open(app, 'gina', 'gina-pw');
+    const hal = await ImUser.open(app, 'hal', 'hal-pw');
+    try {
+      expect(await gina.register()).toMatch(/^SIP\/2\.0 200 /);
+      const dateTime = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const big = cpimWithImdn({ from: gina.aor, to: hal.aor, messageId: 'grew-too-big', dateTime, dispositions: 'positive-delivery, negative-delivery', text: 'b'.repeat(500) });
+      // hal is offline: both wait in deferred storage
+      expect(await gina.message('hal', 'message/cpim', big)).toMatch(/^SIP\/2\.0 202 /);
+      expect(await gina.message('hal', 'text/plain', 'small enough')).toMatch(/^SIP\/2\.0 202 /);
+      // while they wait, hal's limit drops below the first one
+      await setProfile('hal', { maxMessageBytes: 400 });
+      expect(await hal.register()).toMatch(/^SIP\/2\.0 200 /);
+      const small = await hal.received('the message that still fits', (m) => m.includes('small enough'), 15_000);
+      expect(bodyOf(small)).toBe('small enough');
+      // pushed in order: had the first been pushed, it would have come before
+      await expect(hal.sip.next((m) => m.startsWith('MESSAGE ') && m.includes('b'.repeat(500)), 0)).rejects.toThrow(/no matching message/);
+      const note = await gina.received('the negative delivery notification', (m) => m.includes('grew-too-big'), 15_000);
+      const xml = bodyOf(note).slice(bodyOf(note).indexOf('<?xml'));
+      expect(imdnElement(xml, 'message-id')).toBe('grew-too-big');
+      expect(imdnStatus(xml)).toEqual({ kind: 'delivery', status: 'failed' });
+      const record = await eventually(async () => (await rows("SELECT outcome, status, reason FROM usage_records WHERE kind = 'deferred' AND outcome = 'refused'"))[0], 15_000);
+      expect(record).toEqual({ outcome: 'refused', status: 413, reason: 'Message too large for the recipient (at most 400 bytes)' });
+      // nothing of it is left waiting
+      expect(await rows(`SELECT id FROM deferred_messages WHERE recipient = 'hal'`)).toEqual([]);
+    } finally {
+      gina.close();
+      hal.close();
+      await setProfile('hal', { maxMessageBytes: null });
+    }
   });
 });
 

@@ -58,6 +58,16 @@ export class ProfilePolicy {
   }
 
   /**
+   * Why a stored message may no longer be pushed to its recipient (Y1/Y3, asked at push time: the
+   * profile may have changed while it waited): IM switched off (403), then their size (413) and
+   * type (415) limits; null when it goes.
+   */
+  pushRefusal(recipient: string, contentType: string, body: Buffer): SipError | null {
+    if (!this.of(recipient).im) return new SipError(403, 'The recipient does not take instant messages');
+    return this.contentRefusal(recipient, 'recipient', contentType, body);
+  }
+
+  /**
    * Why a room participant gets no copy of a message (Y1, Y3), or null when they take it: group
    * chat switched off since they joined (403), then their size (413) and type (415) limits. The
    * content is what the sender wrapped (the room's CPIM is judged by what it carries).
