@@ -12,7 +12,7 @@ import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/m
 // Y1/Y3 on the paths where the other end's profile was not yet enforced: a room message to the
 // other participants, the legs of users the focus invites, and REFER. Each check is on the wire.
 const D = 'parley.test';
-const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hal'] as const;
+const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hal', 'ivy'] as const;
 type Name = (typeof NAMES)[number];
 
 let app: RunningAppliance;
@@ -140,6 +140,32 @@ describe("invited legs: the invitee's profile (Y1, Y3)", () => {
     expect(notify.slice(notify.indexOf('\r\n\r\n') + 4)).toBe('SIP/2.0 403 Forbidden\r\n');
     await expect(erin.sip.next((x) => x.startsWith('INVITE '), 0)).rejects.toThrow(/no matching message/);
     for (const n of ['dave', 'erin', 'frank'] as const) await setProfile(n, { groupChat: null, contentTypes: null, maxMessageBytes: null });
+  });
+});
+
+describe("the exploder: a member's profile in the sender's IMDN (Y1, P5)", () => {
+  it('a member without group chat gets no copy, and the sender who asked for negative-delivery gets a <forbidden/> delivery notification for them', async () => {
+    await setProfile('ivy', { groupChat: false });
+    const gina = await ImUser.open(app, 'gina', 'gina-pw');
+    const ivy = await ImUser.open(app, 'ivy', 'ivy-pw');
+    try {
+      expect(await gina.register()).toMatch(/^SIP\/2\.0 200 /);
+      expect(await ivy.register()).toMatch(/^SIP\/2\.0 200 /);
+      const factory = `sip:conf-factory@${D}`;
+      const cpimBody = cpimWithImdn({ from: gina.aor, to: factory, messageId: 'list-no-group-chat', dateTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), dispositions: 'negative-delivery', text: 'hello list' });
+      const list = `<?xml version="1.0" encoding="UTF-8"?><resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list><entry uri="${ivy.aor}"/></list></resource-lists>`;
+      const body = ['--b1', 'Content-Type: message/cpim', '', cpimBody, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n');
+      expect(await gina.message('conf-factory', 'multipart/mixed;boundary="b1"', body)).toMatch(/^SIP\/2\.0 202 /);
+      const note = bodyOf(await gina.received('the negative notification for ivy', (m) => m.includes('list-no-group-chat'), 20_000));
+      const xml = note.slice(note.indexOf('<?xml'));
+      expect(imdnElement(xml, 'original-recipient-uri')).toBe(ivy.aor);
+      expect(imdnStatus(xml)).toEqual({ kind: 'delivery', status: 'forbidden' });
+      await expect(ivy.sip.next((m) => m.startsWith('MESSAGE ') && m.includes('hello list'), 0)).rejects.toThrow(/no matching message/);
+    } finally {
+      gina.close();
+      ivy.close();
+      await setProfile('ivy', { groupChat: null });
+    }
   });
 });
 
