@@ -53,12 +53,24 @@ function reports(call: Call): ReceivedReport[] {
 }
 const reportOf = (got: ReceivedReport[], messageId: string) => eventually(() => got.find((r) => r.messageId === messageId), 10_000);
 
+/** Rows of a table in the appliance's store, read as an operator's tool would. */
+async function rows(sql: string): Promise<Record<string, unknown>[]> {
+  const db = new sqlite3.Database(path.join(app.dataDir, 'parley.sqlite'), sqlite3.OPEN_READONLY);
+  try {
+    return await new Promise((resolve, reject) => db.all(sql, (err, r) => (err ? reject(err) : resolve(r as Record<string, unknown>[]))));
+  } finally {
+    db.close();
+  }
+}
+
 describe("rooms: every participant's own limits (Y1, Y3)", () => {
   it("gives a participant no copy of a room message their profile refuses (type, size, group chat switched off); the others get it, and the sender hears of a refusal only when nobody could take it", async () => {
     await setProfile('bob', { contentTypes: ['text/plain'], maxMessageBytes: 50 });
     const calls = {} as Record<'alice' | 'bob' | 'carol', Call>;
+    const joined = {} as Record<'alice' | 'bob' | 'carol', ChatClient>;
     for (const n of ['alice', 'bob', 'carol'] as const) {
-      calls[n] = await (await client(n)).invite('hall', { acceptTypes: ['message/cpim', 'text/plain', 'image/png'] });
+      joined[n] = await client(n);
+      calls[n] = await joined[n].invite('hall', { acceptTypes: ['message/cpim', 'text/plain', 'image/png'] });
       expect(statusOf(calls[n].final)).toBe('200 OK');
     }
     // bob's own leg says what his profile takes (RFC 4975 §8.6)
@@ -96,6 +108,11 @@ describe("rooms: every participant's own limits (Y1, Y3)", () => {
     const off = await send('text/plain', 'hi carol', `sip:carol@${D}`);
     expect(await reportOf(heard, off.messageId)).toMatchObject({ status: 403, comment: 'The recipient does not take group chat' });
     expect(got.bob.length + got.carol.length).toBe(5);
+    // carol leaves: a private message to her would wait in her deferred storage (S8), but her profile takes no group chat
+    expect(statusOf(await joined.carol.bye(calls.carol))).toBe('200 OK');
+    const later = await send('text/plain', 'for when you are back', `sip:carol@${D}`);
+    expect(await reportOf(heard, later.messageId)).toMatchObject({ status: 403, comment: 'The recipient does not take group chat' });
+    expect(await rows("SELECT id FROM deferred_messages WHERE recipient = 'carol'")).toEqual([]);
     await setProfile('bob', { contentTypes: null, maxMessageBytes: null });
     await setProfile('carol', { groupChat: null });
   });
@@ -170,16 +187,6 @@ describe("the exploder: a member's profile in the sender's IMDN (Y1, P5)", () =>
 });
 
 describe("deferred push: the recipient's profile at push time (Y1, Y3)", () => {
-  /** Rows of a table in the appliance's store, read as an operator's tool would. */
-  async function rows(sql: string): Promise<Record<string, unknown>[]> {
-    const db = new sqlite3.Database(path.join(app.dataDir, 'parley.sqlite'), sqlite3.OPEN_READONLY);
-    try {
-      return await new Promise((resolve, reject) => db.all(sql, (err, r) => (err ? reject(err) : resolve(r as Record<string, unknown>[]))));
-    } finally {
-      db.close();
-    }
-  }
-
   it('drops a stored message the recipient\'s profile no longer takes when its push comes: a negative delivery notification if asked, a usage record, and the rest delivered', async () => {
     const gina = await ImUser.open(app, 'gina', 'gina-pw');
     const hal = await ImUser.open(app, 'hal', 'hal-pw');

@@ -271,8 +271,8 @@ export class RoomFocus {
         relayed: () => this.onMessageRelayed?.(),
         message: (r, from, to, wrapped, skipped) => this.s.capture?.message(r, from, to, wrapped, skipped),
         // Y1/Y3: a participant's own profile decides what their leg is given (group chat, size, type)
-        refuses: (p, contentType, body) => {
-          const user = this.profiles === null ? null : domain.userOf(p.aor);
+        refuses: (to, contentType, body) => {
+          const user = this.profiles === null ? null : domain.userOf(to);
           return user === null ? null : this.profiles!.roomRecipientRefusal(user, contentType, body);
         },
       });

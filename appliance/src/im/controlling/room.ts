@@ -51,10 +51,12 @@ export interface RoomHooks {
   /** a message is being relayed as `wrapped` (CPIM), to the room or privately (conversation storage, H1); `skipped` got no copy */
   message?(room: Room, from: Participant, privateTo: Participant | null, wrapped: Buffer, skipped: ReadonlySet<Participant>): void;
   /**
-   * Why `to` takes no copy of this content (their service profile, Y1/Y3), or null when they do;
-   * `contentType` and `body` are what the sender's CPIM carries. Without it everyone takes everything.
+   * Why the user at `toAor` takes no copy of this content (their service profile, Y1/Y3), or null
+   * when they do; `contentType` and `body` are what the sender's CPIM carries. Asked for each
+   * participant a message goes to, and for a member who left before their message is stored (S8).
+   * Without it everyone takes everything.
    */
-  refuses?(to: Participant, contentType: string, body: Buffer): Refusal | null;
+  refuses?(toAor: string, contentType: string, body: Buffer): Refusal | null;
 }
 
 /** A status and reason for the sender's REPORT (RFC 4975 §7.1.2). */
@@ -155,6 +157,12 @@ export class Room {
             m.report(403, 'Forbidden');
             return;
           }
+          // Y1/Y3: stored only if their profile would take it live
+          const refusal = this.hooks.refuses?.(cpim.to, contentType, body) ?? null;
+          if (refusal !== null) {
+            m.report(refusal.status, refusal.reason);
+            return;
+          }
           const stored = await this.hooks.absent(cpim.to, from, contentType, body);
           m.report(stored.status, stored.comment);
           return;
@@ -176,7 +184,7 @@ export class Room {
     let first: Refusal | null = null;
     if (this.hooks.refuses !== undefined) {
       for (const p of to) {
-        const refusal = this.hooks.refuses(p, contentType, body);
+        const refusal = this.hooks.refuses(p.aor, contentType, body);
         if (refusal === null) continue;
         skipped.add(p);
         first ??= refusal;
