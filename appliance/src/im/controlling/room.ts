@@ -191,7 +191,8 @@ export class Room {
       }
     }
     // RFC 4975 §7.1.2: the REPORT has one status for the whole message. The focus is the endpoint
-    // of the sender's session (RFC 7701 §7), so its report says what became of the message here:
+    // of the sender's session (RFC 7701: the MSRP switch terminates each participant's session; no
+    // RFC 4976 relay sits between), so its report says what became of the message here:
     // taken by the room when any recipient's leg gets it (who else did not is theirs to know, not
     // the sender's), refused with the recipient's reason when nobody could take it
     if (first !== null && skipped.size === to.length) {
