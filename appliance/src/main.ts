@@ -296,6 +296,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     const asked = imdnRequestOf(m.contentType, m.body);
     if (asked !== null) notifier.expired(asked, domain.aor(m.recipient), m.senderAor);
   };
+  // Y1/Y3 at push time: a stored message the recipient's profile no longer takes is dropped, told like an expiry
+  delivery.refusal = (m) => profilePolicy.pushRefusal(m.recipient, m.contentType, m.body);
+  delivery.onRefused = (m, why) => {
+    usage.record({ kind: 'deferred', user: domain.aor(m.recipient), peer: m.senderAor, outcome: 'refused', status: why.status, reason: why.reason, bytes: m.body.length });
+    const asked = imdnRequestOf(m.contentType, m.body);
+    if (asked !== null) notifier.refused(asked, domain.aor(m.recipient), m.senderAor, why.status);
+  };
   const exploder = new MessageExploder(stack, domain, users, lists, policy, pager, config.conference, log, aggregator);
   exploder.capture = pager.capture;
   const messages = new MessageRequestHandler(auth, users, domain, new OriginatingPolicy(domain), policy, pager, lists, exploder);

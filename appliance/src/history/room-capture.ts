@@ -81,16 +81,18 @@ export class RoomCapture {
   /**
    * The room relayed a message (`wrapped`, the CPIM the participants get): public ones into every
    * recording participant's conversation, private ones into the sender's and the recipient's; one
-   * kept for a member who left (S8) into the sender's, the recipient named and counted among its peers.
+   * kept for a member who left (S8) into the sender's, the recipient named and counted among its
+   * peers; none into the conversation of a participant in `skipped` (their profile took no copy).
    */
-  message(room: CapturedRoom, from: Participant, privateTo: PrivateRecipient | null, wrapped: Buffer): void {
+  message(room: CapturedRoom, from: Participant, privateTo: PrivateRecipient | null, wrapped: Buffer, skipped: ReadonlySet<Participant> = new Set()): void {
     const inRoom = this.rooms.get(room.uri.toLowerCase());
     if (inRoom === undefined) return;
     const at = Date.now();
     const departed = privateTo !== null && 'departed' in privateTo ? privateTo.departed : null;
     const to = privateTo === null ? null : 'departed' in privateTo ? null : privateTo;
     const m = { sender: from.aor, recipients: [departed ?? to?.aor ?? room.uri], contentType: 'message/cpim', body: wrapped };
-    const owners = privateTo === null ? [...inRoom.values()] : [inRoom.get(from), to === null ? undefined : inRoom.get(to)].filter((r): r is Recording => r !== undefined);
+    // a participant whose profile took no copy (Y3) keeps none either
+    const owners = (privateTo === null ? [...inRoom.keys()] : to === null ? [from] : [from, to]).filter((p) => !skipped.has(p)).map((p) => inRoom.get(p)).filter((r): r is Recording => r !== undefined);
     for (const r of owners) {
       this.addPeer(r, from.aor);
       if (departed !== null) this.addPeer(r, departed);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answerSetup, readMsrpMedia, writeMsrpSdp } from './msrp-sdp.js';
+import { answerSetup, readMsrpMedia, withMsrpLimits, writeMsrpSdp } from './msrp-sdp.js';
 
 // RFC 4975 §7.1's offer, plus RFC 6135 a=setup and RFC 7701 a=chatroom
 const OFFER = [
@@ -46,5 +46,30 @@ describe('MSRP SDP', () => {
 
   it('answers passive to active and actpass offers, active to passive ones (RFC 4145 §4.1)', () => {
     expect([answerSetup('active'), answerSetup('actpass'), answerSetup('passive')]).toEqual(['passive', 'passive', 'active']);
+  });
+});
+
+describe('withMsrpLimits (SDP passed through, narrowed)', () => {
+  const sdp = [
+    'v=0', 'o=- 1 1 IN IP4 10.0.0.1', 's=-', 'c=IN IP4 10.0.0.1', 't=0 0',
+    'm=audio 4000 RTP/AVP 0', 'a=accept-types:left-alone',
+    'm=message 7654 TCP/MSRP *', 'a=accept-types:text/plain image/png', 'a=x-vendor:kept', 'a=path:msrp://10.0.0.1:7654/abc;tcp', 'a=setup:active',
+    '',
+  ].join('\r\n');
+
+  it('replaces the MSRP line\'s accept-types, adds the max-size it lacked, and leaves every other line as it was', () => {
+    const out = withMsrpLimits(sdp, { acceptTypes: ['text/plain'], acceptWrappedTypes: [], maxSize: 100 });
+    expect(out.split('\r\n')).toEqual([
+      'v=0', 'o=- 1 1 IN IP4 10.0.0.1', 's=-', 'c=IN IP4 10.0.0.1', 't=0 0',
+      'm=audio 4000 RTP/AVP 0', 'a=accept-types:left-alone',
+      'm=message 7654 TCP/MSRP *', 'a=accept-types:text/plain', 'a=x-vendor:kept', 'a=path:msrp://10.0.0.1:7654/abc;tcp', 'a=setup:active', 'a=max-size:100',
+      '',
+    ]);
+    expect(readMsrpMedia(out)).toMatchObject({ acceptTypes: ['text/plain'], maxSize: 100, path: 'msrp://10.0.0.1:7654/abc;tcp' });
+  });
+
+  it('replaces a max-size in place, drops an emptied accept-wrapped-types, keeps LF line ends', () => {
+    const lf = 'v=0\nm=message 9 TCP/WS/MSRP *\na=max-size:5000\na=accept-types:message/cpim\na=accept-wrapped-types:image/png\na=path:msrp://x.invalid:9/s;ws\n';
+    expect(withMsrpLimits(lf, { acceptTypes: ['message/cpim'], acceptWrappedTypes: [], maxSize: 300 })).toBe('v=0\nm=message 9 TCP/WS/MSRP *\na=max-size:300\na=accept-types:message/cpim\na=path:msrp://x.invalid:9/s;ws\n');
   });
 });

@@ -121,3 +121,51 @@ export function answerSetup(offered: MsrpMedia['setup']): 'active' | 'passive' {
   if (offered === 'holdconn') throw new SdpError('a=setup:holdconn: no connection to set up');
   return offered === 'passive' ? 'active' : 'passive';
 }
+
+/**
+ * An SDP written by someone else, with its first MSRP media line's limits replaced (RFC 4975
+ * §8.6: a=accept-types, a=accept-wrapped-types, a=max-size) and every other line as it was: for
+ * SDP passed on between two clients, narrowed to what the server lets them exchange. A limit
+ * the line lacked is added after its accept-types; an empty accept-wrapped-types removes the line.
+ */
+export function withMsrpLimits(body: string, limits: { acceptTypes: string[]; acceptWrappedTypes: string[]; maxSize: number | null }): string {
+  const eol = body.includes('\r\n') ? '\r\n' : '\n';
+  const lines = body.split(/\r?\n/);
+  const out: string[] = [];
+  let state: 'before' | 'in' | 'after' = 'before';
+  const pending = new Map<string, string | null>([
+    ['accept-types', limits.acceptTypes.join(' ')],
+    ['accept-wrapped-types', limits.acceptWrappedTypes.length > 0 ? limits.acceptWrappedTypes.join(' ') : null],
+    ['max-size', limits.maxSize === null ? null : String(limits.maxSize)],
+  ]);
+  const flush = (): void => {
+    // limits the media line did not carry, after its other attributes
+    for (const [name, value] of pending) if (value !== null) out.push(`a=${name}:${value}`);
+    pending.clear();
+  };
+  for (const line of lines) {
+    if (line.startsWith('m=')) {
+      if (state === 'in') {
+        flush();
+        state = 'after';
+      }
+      // the line readMsrpMedia reads: the first m=message with a port other than 0
+      if (state === 'before' && /^m=message [1-9]\d*\s/i.test(line)) state = 'in';
+    } else if (state === 'in') {
+      const attr = /^a=([a-z-]+):/i.exec(line)?.[1]?.toLowerCase();
+      if (attr !== undefined && (attr === 'accept-types' || attr === 'accept-wrapped-types' || attr === 'max-size')) {
+        const value = pending.get(attr);
+        pending.delete(attr);
+        if (value !== null && value !== undefined) out.push(`a=${attr}:${value}`);
+        continue;
+      }
+      if (line === '') {
+        flush();
+        state = 'after';
+      }
+    }
+    out.push(line);
+  }
+  if (state === 'in') flush();
+  return out.join(eol);
+}

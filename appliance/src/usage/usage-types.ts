@@ -9,7 +9,7 @@
  * | `session`, `large-message` | caller | callee | `ended` (`reason`: why) |
  * | `room` | participant | room URI | `left` (`reason`: how) |
  * | `conversation` | owner | first peer | `stored`, `refused`, `deleted` (`bytes` freed) |
- * | `deferred` | recipient | sender | `stored`, `delivered`, `expired` |
+ * | `deferred` | recipient | sender | `stored`, `delivered`, `expired`, `refused` (at push time: the recipient's profile no longer takes it) |
  */
 export type UsageKind = 'pager' | 'exploded' | 'session' | 'large-message' | 'room' | 'conversation' | 'deferred';
 

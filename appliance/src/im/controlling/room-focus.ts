@@ -11,6 +11,7 @@ import type { ListResolver } from '../../xdms/list-resolver.js';
 import type { OriginatingPolicy } from '../participating/originating-policy.js';
 import type { TerminatingPolicy } from '../participating/terminating-policy.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
+import type { MessagePolicy } from '../../msrp/msrp-session.js';
 import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import type { Logger } from '../../log.js';
 import type { LocationService } from '../../core/location-service.js';
@@ -173,7 +174,9 @@ export class RoomFocus {
       storeId = newPublicId();
       return { [STORE_HEADER]: storedAnswer(storeId) };
     };
-    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, this.opts, ackHeaders).catch((err: unknown) => {
+    // Y3: the invitee's leg is offered, and held to, their own profile's limits (as a joiner's answer is)
+    const limits = this.legLimits(aor);
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, { ...this.opts, ...limits }, ackHeaders).catch((err: unknown) => {
       this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
       return null;
     });
@@ -266,7 +269,12 @@ export class RoomFocus {
         },
         absent: this.s.absent,
         relayed: () => this.onMessageRelayed?.(),
-        message: (r, from, to, wrapped) => this.s.capture?.message(r, from, to, wrapped),
+        message: (r, from, to, wrapped, skipped) => this.s.capture?.message(r, from, to, wrapped, skipped),
+        // Y1/Y3: a participant's own profile decides what their leg is given (group chat, size, type)
+        refuses: (to, contentType, body) => {
+          const user = this.profiles === null ? null : domain.userOf(to);
+          return user === null ? null : this.profiles!.roomRecipientRefusal(user, contentType, body);
+        },
       });
       room.subject = subject;
       this.rooms.set(roomUri, room);
@@ -285,17 +293,10 @@ export class RoomFocus {
     leg.remotePath = offer.path;
     const participant: Participant = { aor, dialog: callerDialog(req, tx, tag, contact), leg, queued: 0 };
     // Y3: what the joiner sends is held to their own profile (MSRP 413/415), and our answer says so
-    const user = this.s.domain.userOf(aor);
-    let wrapped = ['*'];
-    let maxBytes = this.opts.maxMessageBytes;
-    if (this.profiles !== null && user !== null) {
-      leg.policy = this.profiles.msrpPolicy([user]);
-      const narrowed = this.profiles.narrowMedia({ ...offer, acceptTypes: ['message/cpim'], acceptWrappedTypes: wrapped }, [user], maxBytes);
-      wrapped = narrowed.media.acceptWrappedTypes;
-      maxBytes = narrowed.maxMessageBytes;
-    }
+    const limits = this.legLimits(aor);
+    leg.policy = limits.policy;
     // RFC 7701: the focus says it takes nicknames and private messages (a=chatroom)
-    const ours = answerFor(leg, offer, ['message/cpim'], wrapped, maxBytes, endpoint, undefined, ['nickname', 'private-messages']);
+    const ours = answerFor(leg, offer, ['message/cpim'], limits.wrappedTypes, limits.maxMessageBytes, endpoint, undefined, ['nickname', 'private-messages']);
     room.join(participant);
     // H1: a participant asks with Conversation-Store: on on the INVITE; the 200 names the conversation
     const storeId = this.s.capture?.joined(room, participant, req.callId, storeRequest(req.headers) === 'on') ?? null;
@@ -308,6 +309,19 @@ export class RoomFocus {
     stack.reply(tx, 200, 'OK', { toTag: tag, headers, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
+  }
+
+  /**
+   * The limits of one participant's leg from their own profile (Y3, RFC 4975 §8.6): the wrapped
+   * types and max-size our SDP states (in our answer to a joiner, in our offer to an invitee),
+   * and the policy that answers their SENDs outside them with MSRP 415/413.
+   */
+  private legLimits(aor: string): { wrappedTypes: string[]; maxMessageBytes: number; policy: MessagePolicy | null } {
+    const user = this.s.domain.userOf(aor);
+    if (this.profiles === null || user === null) return { wrappedTypes: ['*'], maxMessageBytes: this.opts.maxMessageBytes, policy: null };
+    const room: MsrpMedia = { protocol: 'TCP/MSRP', path: '', acceptTypes: ['message/cpim'], acceptWrappedTypes: ['*'], maxSize: null, setup: 'actpass', direction: 'sendrecv', chatroom: [] };
+    const narrowed = this.profiles.narrowMedia(room, [user], this.opts.maxMessageBytes);
+    return { wrappedTypes: narrowed.media.acceptWrappedTypes, maxMessageBytes: narrowed.maxMessageBytes, policy: this.profiles.msrpPolicy([user]) };
   }
 
   /**

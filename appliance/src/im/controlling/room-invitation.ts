@@ -6,7 +6,7 @@ import type { SipStack } from '../../sip/stack.js';
 import type { LocationService } from '../../core/location-service.js';
 import { branchesFor, type Branch } from '../../core/forker.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
-import type { MsrpSession } from '../../msrp/msrp-session.js';
+import type { MessagePolicy, MsrpSession } from '../../msrp/msrp-session.js';
 import { readMsrpMedia, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import { InviteFork } from '../session/invite-fork.js';
 import { acknowledge, ownContact, sendBye } from '../session/call-legs.js';
@@ -37,7 +37,8 @@ export async function inviteIntoRoom(
   s: InvitationServices,
   room: { uri: string; inviter: string; history?: string | null },
   aor: string,
-  opts: { maxMessageBytes: number; ringTimeoutMs: number },
+  /** the invitee's limits (their service profile, Y3): the wrapped types and max-size we offer, the policy their SENDs meet */
+  opts: { maxMessageBytes: number; ringTimeoutMs: number; wrappedTypes?: string[]; policy?: MessagePolicy | null },
   /** extra headers of our ACK to the invitee's 2xx, chosen from it (conversation storage's answer, H1) */
   ackHeaders: (res: SipResponse) => Record<string, string> = () => ({}),
 ): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean; media: LegMedia } | null> {
@@ -53,6 +54,7 @@ export async function inviteIntoRoom(
     let leg = legs.get(kind);
     if (leg === undefined) {
       leg = s.endpoint.create(kind);
+      leg.policy = opts.policy ?? null;
       legs.set(kind, leg);
     }
     const h = new Headers();
@@ -65,7 +67,8 @@ export async function inviteIntoRoom(
     // who asked for the invitation (RFC 3892 Referred-By, as RFC 5366 §5 suggests)
     h.set('referred-by', `<${room.inviter}>`);
     markExploded(h, room.uri);
-    const sdp = Buffer.from(offerFor(leg, ROOM_MEDIA, opts.maxMessageBytes, s.endpoint, ROOM_MEDIA.chatroom));
+    const media = opts.wrappedTypes === undefined ? ROOM_MEDIA : { ...ROOM_MEDIA, acceptWrappedTypes: opts.wrappedTypes };
+    const sdp = Buffer.from(offerFor(leg, media, opts.maxMessageBytes, s.endpoint, ROOM_MEDIA.chatroom));
     // who else the creator's list invited (RFC 5364/5365 recipient-list-history), beside the offer
     const body = room.history ? withHistory('application/sdp', sdp, room.history, `parley-${tag}`) : { contentType: 'application/sdp', body: sdp };
     h.set('content-type', body.contentType);

@@ -54,9 +54,22 @@ export interface RoomHooks {
   relayed?(): void;
   /**
    * a message is being relayed as `wrapped` (CPIM), to the room (null) or privately: to a
-   * participant, or kept for a member who left (S8) (conversation storage, H1)
+   * participant, or kept for a member who left (S8) (conversation storage, H1); `skipped` got no copy
    */
-  message?(room: Room, from: Participant, privateTo: PrivateRecipient | null, wrapped: Buffer): void;
+  message?(room: Room, from: Participant, privateTo: PrivateRecipient | null, wrapped: Buffer, skipped?: ReadonlySet<Participant>): void;
+  /**
+   * Why the user at `toAor` takes no copy of this content (their service profile, Y1/Y3), or null
+   * when they do; `contentType` and `body` are what the sender's CPIM carries. Asked for each
+   * participant a message goes to, and for a member who left before their message is stored (S8).
+   * Without it everyone takes everything.
+   */
+  refuses?(toAor: string, contentType: string, body: Buffer): Refusal | null;
+}
+
+/** A status and reason for the sender's REPORT (RFC 4975 §7.1.2). */
+export interface Refusal {
+  status: number;
+  reason: string;
 }
 
 /**
@@ -151,6 +164,12 @@ export class Room {
             m.report(403, 'Forbidden');
             return;
           }
+          // Y1/Y3: stored only if their profile would take it live
+          const refusal = this.hooks.refuses?.(cpim.to, contentType, body) ?? null;
+          if (refusal !== null) {
+            m.report(refusal.status, refusal.reason);
+            return;
+          }
           // RFC 5438 §7.2.1: one that asks for notifications keeps its CPIM envelope in storage, so the
           // pushed MESSAGE carries the imdn.Message-ID and DateTime the recipient's notification
           // names, and its From (the sender, as the room writes it) is where that notification goes
@@ -173,13 +192,33 @@ export class Room {
         }
       }
     }
+    // Y1/Y3: each recipient's profile (group chat, size, type) decides whether their leg gets a copy
+    const to = privateTo !== null ? [privateTo] : [...this.participants].filter((p) => p !== from);
+    const skipped = new Set<Participant>();
+    let first: Refusal | null = null;
+    if (this.hooks.refuses !== undefined) {
+      for (const p of to) {
+        const refusal = this.hooks.refuses(p.aor, contentType, body);
+        if (refusal === null) continue;
+        skipped.add(p);
+        first ??= refusal;
+      }
+    }
+    // RFC 4975 §7.1.2: the REPORT has one status for the whole message. The focus is the endpoint
+    // of the sender's session (RFC 7701: the MSRP switch terminates each participant's session; no
+    // RFC 4976 relay sits between), so its report says what became of the message here:
+    // taken by the room when any recipient's leg gets it (who else did not is theirs to know, not
+    // the sender's), refused with the recipient's reason when nobody could take it
+    if (first !== null && skipped.size === to.length) {
+      m.report(first.status, privateTo !== null ? first.reason : `No participant accepts this message (${first.reason})`);
+      return;
+    }
     const wrapped = wrapCpim(from.aor, privateTo?.aor ?? this.uri, contentType, body, sent.dateTime ?? new Date(), from.nickname, sent.passOn);
     // serialized once for every leg: each leg splices in its own transaction id and paths
     const prepared = new PreparedSend('message/cpim', wrapped, { messageId: newIdent(), chunkBytes: from.leg.chunkBytes });
     from.sent = (from.sent ?? 0) + 1;
-    this.hooks.message?.(this, from, privateTo, wrapped);
-    if (privateTo !== null) this.sendTo(privateTo, prepared);
-    else for (const p of [...this.participants]) if (p !== from) this.sendTo(p, prepared);
+    this.hooks.message?.(this, from, privateTo, wrapped, skipped);
+    for (const p of to) if (!skipped.has(p)) this.sendTo(p, prepared);
     this.hooks.relayed?.();
     m.report(200);
   }

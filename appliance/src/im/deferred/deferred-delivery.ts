@@ -36,6 +36,14 @@ const REMOVE_EVERY = 50;
 export class DeferredDelivery {
   /** Told of each stored message a device accepted (/metrics, usage records). */
   onDelivered: ((m: StoredMessage) => void) | null = null;
+  /**
+   * Why a stored message may no longer go to its recipient, asked just before its push (their
+   * service profile changed while it waited, Y1/Y3), or null. A refused message is removed
+   * unpushed: waiting longer would not change the answer.
+   */
+  refusal: ((m: StoredMessage) => { status: number; reason: string } | null) | null = null;
+  /** Told of each stored message removed for its refusal (negative IMDN, usage record). */
+  onRefused: ((m: StoredMessage, why: { status: number; reason: string }) => void) | null = null;
   private readonly running = new Set<string>();
   private readonly again = new Set<string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
@@ -135,6 +143,13 @@ export class DeferredDelivery {
       const pushOne = async (): Promise<void> => {
         while (next < batch.length && failures.length === 0 && !noDevice && !this.stopped) {
           const m = batch[next++];
+          const refused = this.refusal?.(m) ?? null;
+          if (refused !== null) {
+            this.log.info({ username, id: m.id, status: refused.status, reason: refused.reason }, 'stored message refused at push time');
+            this.onRefused?.(m, refused);
+            removals.push(this.store.removeMany([m]));
+            continue;
+          }
           const bindings = this.location.lookup(aor);
           if (bindings.length === 0) {
             noDevice = true; // wait for the next REGISTER

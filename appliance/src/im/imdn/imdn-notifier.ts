@@ -70,6 +70,16 @@ export class ImdnNotifier {
   }
 
   /**
+   * The stored IM was refused when its push came (the recipient's profile changed while it
+   * waited), when it asked for negative-delivery: `forbidden` for a 403, as the exploder reports a
+   * refused copy, else `failed` (RFC 5438 §7.2.1.1).
+   */
+  refused(request: ImdnRequest, recipientAor: string, senderAor: string, status: number): void {
+    if (!request.dispositions.has('negative-delivery')) return;
+    this.send(request, recipientAor, senderAor, 'delivery', status === 403 ? 'forbidden' : 'failed');
+  }
+
+  /**
    * `senderAor` is the authenticated sender (the originating policy made From say so), not the
    * CPIM From the client wrote: a notification the server makes up goes to whoever really sent
    * the message, so a forged CPIM From cannot aim the server's notifications at someone else.

@@ -2,7 +2,7 @@ import { SipError } from '../../sip/errors.js';
 import { MsrpError } from '../../msrp/msrp-types.js';
 import type { ServiceProfiles } from '../../core/service-profiles.js';
 import { acceptHeader, allowsContent, allowsType, narrowAcceptTypes, type ServiceProfile } from '../../core/service-profile.js';
-import type { MsrpMedia } from '../../msrp/msrp-sdp.js';
+import { withMsrpLimits, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import type { MessagePolicy } from '../../msrp/msrp-session.js';
 
 /** Which end of a message a profile check is for: the reason phrase says whose profile refused. */
@@ -41,13 +41,40 @@ export class ProfilePolicy {
 
   /** A message's size and content type against one user's profile. */
   checkContent(username: string, end: End, contentType: string, body: Buffer): void {
+    const refusal = this.contentRefusal(username, end, contentType, body);
+    if (refusal !== null) throw refusal;
+  }
+
+  /** Why one user's profile refuses a message's size or content type, or null when it takes it. */
+  contentRefusal(username: string, end: End, contentType: string, body: Buffer): SipError | null {
     const p = this.of(username);
     if (body.length > p.maxMessageBytes) {
-      throw new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
+      return new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
     }
     if (!allowsContent(p, contentType, body)) {
-      throw new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
+      return new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
     }
+    return null;
+  }
+
+  /**
+   * Why a stored message may no longer be pushed to its recipient (Y1/Y3, asked at push time: the
+   * profile may have changed while it waited): IM switched off (403), then their size (413) and
+   * type (415) limits; null when it goes.
+   */
+  pushRefusal(recipient: string, contentType: string, body: Buffer): SipError | null {
+    if (!this.of(recipient).im) return new SipError(403, 'The recipient does not take instant messages');
+    return this.contentRefusal(recipient, 'recipient', contentType, body);
+  }
+
+  /**
+   * Why a room participant gets no copy of a message (Y1, Y3), or null when they take it: group
+   * chat switched off since they joined (403), then their size (413) and type (415) limits. The
+   * content is what the sender wrapped (the room's CPIM is judged by what it carries).
+   */
+  roomRecipientRefusal(username: string, contentType: string, body: Buffer): SipError | null {
+    if (!this.of(username).groupChat) return new SipError(403, 'The recipient does not take group chat');
+    return this.contentRefusal(username, 'recipient', contentType, body);
   }
 
   /** A pager MESSAGE from one of our users to another: IM both ends, then size and type both ends. */
@@ -91,5 +118,18 @@ export class ProfilePolicy {
       max = Math.min(max, p.maxMessageBytes);
     }
     return { media: { ...media, acceptTypes, acceptWrappedTypes, maxSize: media.maxSize === null ? null : Math.min(media.maxSize, max) }, maxMessageBytes: max };
+  }
+
+  /**
+   * A client's SDP passed to the other client (sessions.media: passthrough, the server not in
+   * the MSRP): every line as written, but the MSRP line's a=accept-types, a=accept-wrapped-types
+   * and a=max-size narrowed to what these users' profiles allow (RFC 4975 §8.6), since the server
+   * cannot refuse a SEND it never sees. The max-size is the smallest profile limit (or the
+   * client's own, if smaller), added when the client gave none.
+   */
+  passedOnSdp(body: Buffer, media: MsrpMedia, users: string[]): Buffer {
+    const narrowed = this.narrowMedia(media, users, Number.MAX_SAFE_INTEGER);
+    const maxSize = Math.min(media.maxSize ?? Number.MAX_SAFE_INTEGER, narrowed.maxMessageBytes);
+    return Buffer.from(withMsrpLimits(body.toString('utf8'), { ...narrowed.media, maxSize }));
   }
 }

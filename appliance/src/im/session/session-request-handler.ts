@@ -1,4 +1,5 @@
-import type { SipRequest } from '../../sip/message/message.js';
+import type { SipRequest, SipResponse } from '../../sip/message/message.js';
+import type { Dialog } from '../../sip/dialog/dialog.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
 import type { SipStack } from '../../sip/stack.js';
 import { SipError } from '../../sip/errors.js';
@@ -197,10 +198,12 @@ export class SessionRequestHandler {
     const { stack, endpoint } = this.s;
     const passthrough = this.opts.media === 'passthrough' && session.kind === 'one-to-one';
     // Y3: what both users' profiles take is what our SDP offers and answers (a=accept-types, a=max-size)
-    const limits = this.limitsOf([sender.username, callee]);
+    const users = [sender.username, callee];
+    const limits = this.limitsOf(users);
     const callerOffer = limits.narrow(offer);
     // RFC 4975 §8.6: an MSRP media line needs accept-types; none left means nothing may be exchanged
-    if (!passthrough && callerOffer.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
+    // (in passthrough too: the clients' SDP goes on narrowed, ProfilePolicy.passedOnSdp)
+    if (callerOffer.acceptTypes.length === 0) throw new SipError(488, 'No content type both users may exchange');
     if (bindings.length === 0) {
       if (session.kind === 'large-message') return this.acceptForStorage(req, tx, session, sender, callee, offer, discard, tag, contact);
       throw new SipError(480, 'Recipient is not available');
@@ -217,7 +220,7 @@ export class SessionRequestHandler {
         leg = endpoint.create(kind);
         calleeLegs.set(kind, leg);
       }
-      const body = passthrough ? req.body : Buffer.from(offerFor(leg!, callerOffer, limits.maxMessageBytes, endpoint));
+      const body = passthrough ? this.s.profiles?.passedOnSdp(req.body, offer, users) ?? req.body : Buffer.from(offerFor(leg!, callerOffer, limits.maxMessageBytes, endpoint));
       return calleeInvite(req, b, sender, callId, fromTag, calleeContact(b.transport as Branch['destination']['transport']), body);
     });
     const closeLegs = (keep?: MsrpSession): void => {
@@ -262,11 +265,12 @@ export class SessionRequestHandler {
       session.callee = calleeDlg;
       this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
       closeLegs();
+      const answer = this.usableAnswer(res, limits, calleeDlg, session);
       // the server is not in the media: re-offers cannot be answered here (null), refreshes can
       session.callerMedia = { local: null, remotePath: '' };
       session.calleeMedia = { local: null, remotePath: '' };
       // the MSRP goes end to end: we never see the messages, and say so to whoever asked
-      this.answer(tx, session, tag, contact, res.body, res.headers.get('content-type') ?? 'application/sdp', 'OK', wants.caller ? { [STORE_HEADER]: UNAVAILABLE } : {});
+      this.answer(tx, session, tag, contact, this.s.profiles?.passedOnSdp(res.body, answer, users) ?? res.body, res.headers.get('content-type') ?? 'application/sdp', 'OK', wants.caller ? { [STORE_HEADER]: UNAVAILABLE } : {});
       return;
     }
     const recording =
@@ -280,13 +284,10 @@ export class SessionRequestHandler {
     this.table.set(`${branch.request.callId}|${fromTag}`, { session, side: 'callee' });
     let answer: MsrpMedia;
     try {
-      answer = readMsrpMedia(res.body.toString('utf8'));
-      if (limits.narrow(answer).acceptTypes.length === 0) throw new SdpError('no content type both users may exchange');
+      answer = this.usableAnswer(res, limits, calleeDlg, session);
     } catch (err) {
       closeLegs();
-      sendBye(stack, calleeDlg, 'Unusable SDP answer');
-      session.callee = null;
-      throw new SipError(488, err instanceof SdpError ? `Callee's answer: ${err.reason}` : 'Callee answer unreadable');
+      throw err;
     }
     const calleeLeg = calleeLegs.get(legTransport(branch.destination.transport))!;
     closeLegs(calleeLeg);
@@ -321,6 +322,22 @@ export class SessionRequestHandler {
     // RFC 6135: where the peer waits for us (a=setup:passive), we connect
     if (answer.setup === 'passive') this.activeConnect(session, calleeLeg);
     if (ours.setup === 'active') this.activeConnect(session, callerLeg);
+  }
+
+  /**
+   * The callee's SDP answer, when it leaves something both users may exchange; else the callee's
+   * dialog ends (BYE) and the caller gets 488 with the reason (RFC 3264 §6, RFC 4975 §8.6).
+   */
+  private usableAnswer(res: SipResponse, limits: { narrow: (m: MsrpMedia) => MsrpMedia }, calleeDlg: Dialog, session: OneToOneSession): MsrpMedia {
+    try {
+      const answer = readMsrpMedia(res.body.toString('utf8'));
+      if (limits.narrow(answer).acceptTypes.length === 0) throw new SdpError('no content type both users may exchange');
+      return answer;
+    } catch (err) {
+      sendBye(this.s.stack, calleeDlg, 'Unusable SDP answer');
+      session.callee = null;
+      throw new SipError(488, err instanceof SdpError ? `Callee's answer: ${err.reason}` : 'Callee answer unreadable');
+    }
   }
 
   /** The MSRP limits of a session between these users: our max-size and their profiles (Y3). */
