@@ -43,8 +43,17 @@ export function coreMetrics(metrics: MetricsRegistry, src: CoreMetricsSource): C
     help: 'Time to commit one batch of writes to the store',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   });
+  // one labelled child per method and class, kept: prom-client hashes the label set on every
+  // inc() otherwise, and this counts every SIP transaction
+  const byMethod = new Map<string, { inc(): void }[]>();
+  const transactionSeries = (method: string, status: number): { inc(): void } => {
+    let row = byMethod.get(method);
+    if (row === undefined) byMethod.set(method, (row = []));
+    const c = Math.floor(status / 100);
+    return (row[c] ??= transactions.labels({ method, class: statusClass(status) }));
+  };
   return {
-    finalResponse: (method, status) => transactions.inc({ method, class: statusClass(status) }),
+    finalResponse: (method, status) => transactionSeries(method, status).inc(),
     message: (outcome, n = 1) => messages.inc({ outcome }, n),
     storeCommit: (seconds) => writes.observe(seconds),
     xcapOperations: (root) => async (ctx, next) => {
