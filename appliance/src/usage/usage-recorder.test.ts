@@ -40,6 +40,20 @@ describe('usage recorder (C5: batched, never losing an accepted record)', () => 
     await recorder.close();
   });
 
+  it('writes every field of a record as given, nulls where a source has none, past the preallocated buffer and in order', async () => {
+    const recorder = new UsageRecorder(ds, { flushMs: 60_000, maxBatch: 100_000 }, log);
+    recorder.record({ kind: 'session', at: 5, user: 'sip:a@example.com', peer: 'sip:b@example.com', service: 'sip:g@example.com', outcome: 'ended', status: 200, reason: 'BYE "gone", \\ ünï 😀', bytes: 12, messages: 3, durationMs: 4_000 });
+    for (let i = 0; i < 2_500; i++) recorder.record(event(i));
+    await recorder.flush();
+    const rows = (await ds.query('SELECT * FROM usage_records ORDER BY id')) as Record<string, unknown>[];
+    expect(rows).toHaveLength(2_501);
+    const { id: _id, ...first } = rows[0];
+    expect(first).toEqual({ at: 5, kind: 'session', user: 'sip:a@example.com', peer: 'sip:b@example.com', service: 'sip:g@example.com', outcome: 'ended', status: 200, reason: 'BYE "gone", \\ ünï 😀', bytes: 12, messages: 3, duration_ms: 4_000 });
+    expect(rows[1]).toMatchObject({ at: 1_000, service: null, messages: null, duration_ms: null });
+    expect(rows.slice(1).map((r) => Number(r.bytes))).toEqual(Array.from({ length: 2_500 }, (_, i) => i));
+    await recorder.close();
+  });
+
   it('keeps a batch whose commit failed and commits it on a later flush, in order', async () => {
     const recorder = new UsageRecorder(ds, { flushMs: 60_000, maxBatch: 10_000 }, log);
     for (let i = 0; i < 3; i++) recorder.record(event(i));

@@ -63,18 +63,19 @@ export class MessageHandler {
    */
   async handle(req: SipRequest, tx: ServerTransaction, sender: SenderIdentity, recipient: string, storeOnly = false): Promise<void> {
     const outcome = await this.deliver(req, sender, recipient, storeOnly);
-    const notStored = outcome.status < 300 && this.capture !== null && this.capture.refusedForSender(req, sender.aor, this.domain.aor(recipient));
+    const peer = this.domain.aor(recipient);
+    // H1: does anyone store this message? O(1) tests first, so the storage checks cost nothing when nobody does
+    const captured = outcome.status < 300 && this.capture !== null && this.capture.wanted(req, sender.aor, peer);
     // H3: delivered, but the sender's storage quota keeps her copy out; RFC 3261 §20.43 lets the
     // server that adds a Warning name itself as warn-agent, 399 is the miscellaneous warn-code
+    const notStored = captured && this.capture!.refusedForSender(req, sender.aor, peer);
     const warning = notStored ? { warning: `399 ${this.stack.advertisedHost} "Not stored: storage quota reached"` } : undefined;
     if (outcome.response) this.relay(tx, outcome.response, warning);
     else this.stack.reply(tx, 202, 'Accepted', { headers: warning });
     // C5: after the answer, and only into a buffer (the usage recorder commits in batches)
-    this.usage?.record({ kind: 'pager', user: sender.aor, peer: this.domain.aor(recipient), outcome: messageOutcome(outcome.status, outcome.response === undefined), status: outcome.status, reason: outcome.reason, bytes: req.body.length });
+    this.usage?.record({ kind: 'pager', user: sender.aor, peer, outcome: messageOutcome(outcome.status, outcome.response === undefined), status: outcome.status, reason: outcome.reason, bytes: req.body.length });
     // H1: an accepted message (2xx or stored) goes into the conversations that record it
-    if (outcome.status < 300 && this.capture !== null && (this.capture.wanted(req, sender.aor, this.domain.aor(recipient)))) {
-      void this.capture.accepted(req, sender.aor, this.domain.aor(recipient));
-    }
+    if (captured) void this.capture!.accepted(req, sender.aor, peer);
   }
 
   /**

@@ -50,9 +50,6 @@ export class MessageRequestHandler {
       return;
     }
     if (recipient === undefined) throw new SipError(404, 'Not Found');
-    // C5: a message refused on its way to one of our users is a usage record too (status: why)
-    const refused = (status: number, reason: string): void =>
-      this.pager.usage?.record({ kind: 'pager', user: sender.aor, peer: this.domain.aor(recipient.username), outcome: 'refused', status, reason, bytes: req.body.length });
     try {
       if (recipient.disabled) throw new SipError(480, 'Recipient is not available');
       checkRequire(req);
@@ -61,17 +58,22 @@ export class MessageRequestHandler {
       // the recipient's block list (Y2): 403 for block, a silent 202 for polite-block
       if ((await this.terminating.check(recipient.username, sender.aor)) === 'discard') {
         this.pager.acceptSilently(tx);
-        refused(202, 'Discarded (polite block)');
+        this.refused(req, sender, recipient.username, 202, 'Discarded (polite block)');
         return;
       }
       const { delivery } = await this.terminating.preferences(recipient.username);
       await this.pager.handle(req, tx, sender, recipient.username, delivery === 'store');
     } catch (err) {
       // the router answers the error; the record waits only in the recorder's buffer
-      if (err instanceof SipError) refused(err.status, err.reason);
+      if (err instanceof SipError) this.refused(req, sender, recipient.username, err.status, err.reason);
       throw err;
     }
   };
+
+  /** C5: a message refused on its way to one of our users is a usage record too (status: why). */
+  private refused(req: SipRequest, sender: SenderIdentity, recipient: string, status: number, reason: string): void {
+    this.pager.usage?.record({ kind: 'pager', user: sender.aor, peer: this.domain.aor(recipient), outcome: 'refused', status, reason, bytes: req.body.length });
+  }
 
   /**
    * A MESSAGE to a list service of ours, the controlling function (P3): the conference factory

@@ -47,14 +47,7 @@ export class ProfilePolicy {
 
   /** Why one user's profile refuses a message's size or content type, or null when it takes it. */
   contentRefusal(username: string, end: End, contentType: string, body: Buffer): SipError | null {
-    const p = this.of(username);
-    if (body.length > p.maxMessageBytes) {
-      return new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
-    }
-    if (!allowsContent(p, contentType, body)) {
-      return new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
-    }
-    return null;
+    return contentRefusalOf(this.of(username), end, contentType, body);
   }
 
   /**
@@ -77,12 +70,18 @@ export class ProfilePolicy {
     return this.contentRefusal(username, 'recipient', contentType, body);
   }
 
-  /** A pager MESSAGE from one of our users to another: IM both ends, then size and type both ends. */
+  /**
+   * A pager MESSAGE from one of our users to another: IM both ends, then size and type both ends.
+   * Each profile is looked up once (a Map read); the content type is read (through a CPIM wrapper)
+   * only for a profile that filters types.
+   */
   checkPager(sender: string, recipient: string, contentType: string, body: Buffer): void {
-    this.requireIm(sender, 'sender');
-    this.requireIm(recipient, 'recipient');
-    this.checkContent(sender, 'sender', contentType, body);
-    this.checkContent(recipient, 'recipient', contentType, body);
+    const from = this.of(sender);
+    const to = this.of(recipient);
+    if (!from.im) throw new SipError(403, 'Instant messaging is not allowed for your account');
+    if (!to.im) throw new SipError(403, 'The recipient does not take instant messages');
+    contentCheck(from, 'sender', contentType, body);
+    contentCheck(to, 'recipient', contentType, body);
   }
 
   /** What the MSRP legs of a session between these users take (RFC 4975 §7.3.1): both profiles' limits. */
@@ -132,4 +131,21 @@ export class ProfilePolicy {
     const maxSize = Math.min(media.maxSize ?? Number.MAX_SAFE_INTEGER, narrowed.maxMessageBytes);
     return Buffer.from(withMsrpLimits(body.toString('utf8'), { ...narrowed.media, maxSize }));
   }
+}
+
+/** Y3: why one profile refuses a message's size (413) or content type (415 with Accept), or null. */
+function contentRefusalOf(p: ServiceProfile, end: End, contentType: string, body: Buffer): SipError | null {
+  if (body.length > p.maxMessageBytes) {
+    return new SipError(413, end === 'sender' ? `Message too large for your account (at most ${p.maxMessageBytes} bytes)` : `Message too large for the recipient (at most ${p.maxMessageBytes} bytes)`);
+  }
+  if (!allowsContent(p, contentType, body)) {
+    return new SipError(415, end === 'sender' ? 'Content type not allowed for your account' : 'Content type not accepted by the recipient', { Accept: acceptHeader(p) });
+  }
+  return null;
+}
+
+/** Y3: a message's size and content type against one profile; throws the refusal. */
+function contentCheck(p: ServiceProfile, end: End, contentType: string, body: Buffer): void {
+  const refusal = contentRefusalOf(p, end, contentType, body);
+  if (refusal !== null) throw refusal;
 }
