@@ -142,6 +142,9 @@ export class UsageRecorder implements UsageSink {
  * `INSERT INTO usage_records (…) SELECT value->>0, … FROM json_each(?) ORDER BY key`: every
  * record of a batch from one JSON text (SQLite ≥ 3.38 `->>`), in the order recorded, with the
  * table's and columns' names from the entity. A JSON null is SQL NULL, a JSON integer an INTEGER.
+ * On PostgreSQL (the scale-out store, docs/architecture.md) the same batch goes through
+ * `jsonb_array_elements … WITH ORDINALITY`, each value cast to its column's type, since `->>`
+ * gives text there.
  */
 function insertStatement(ds: DataSource): string {
   const meta = ds.getMetadata(UsageRecordEntity);
@@ -149,8 +152,21 @@ function insertStatement(ds: DataSource): string {
   const columns = FIELDS.map((f) => {
     const column = meta.findColumnWithPropertyName(f);
     if (column === undefined) throw new Error(`usage_records has no column for ${f}`);
-    return esc(column.databaseName);
+    return column;
   });
+  const names = columns.map((c) => esc(c.databaseName)).join(', ');
+  const table = esc(meta.tableName);
+  if (ds.options.type === 'postgres') {
+    const values = columns.map((c, i) => `(value ->> ${i})::${pgType(ds.driver.normalizeType(c))}`);
+    return `INSERT INTO ${table} (${names}) SELECT ${values.join(', ')} FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS batch(value, n) ORDER BY n`;
+  }
   const values = FIELDS.map((_, i) => `value ->> ${i}`);
-  return `INSERT INTO ${esc(meta.tableName)} (${columns.join(', ')}) SELECT ${values.join(', ')} FROM json_each(?) ORDER BY key`;
+  return `INSERT INTO ${table} (${names}) SELECT ${values.join(', ')} FROM json_each(?) ORDER BY key`;
+}
+
+/** The PostgreSQL type a `->>` text is cast to, from TypeORM's normalized column type. */
+function pgType(normalized: string): string {
+  if (normalized === 'bigint' || normalized === 'int8') return 'bigint';
+  if (normalized === 'integer' || normalized === 'int' || normalized === 'int4') return 'integer';
+  return 'text';
 }
