@@ -13,7 +13,8 @@ import { md5, udpClient, branchOf, credentials, request } from './udp-digest-cli
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-const CLI = path.join(ROOT, 'appliance/dist/cli.js');
+// BENCH_CLI: another build's cli.js (e.g. a copy of the build before a change, for back-to-back runs)
+const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(ROOT, 'appliance/dist/cli.js');
 const SCENARIOS = path.join(ROOT, 'test/scenarios');
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -235,21 +236,51 @@ async function step(target, scenario, rate, to, closed = null) {
   return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code };
 }
 
-/** Steps up the rate until the target fails (>=1% failures or falls behind); the best passing step wins. */
+/** Whether a step sustained its offered rate: under 1% failed calls, and keeping up (90% or more). */
+const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
+
+function printStep(label, s, note = '') {
+  console.log(
+    `  ${label.padEnd(26)} ${String(s.rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
+      `${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${passes(s) ? '' : '  <- not sustained'}${note}`,
+  );
+}
+
+/**
+ * Steps up the rate until the target fails (>=1% failures or falls behind), then bisects between
+ * the last passing step and the first failing one until they are at most 100/s apart (the steps
+ * are 500/s wide: 2x and 3x of a step's rate could be far from 2x and 3x of what the server
+ * sustains). The best passing step wins.
+ */
 async function sustained(target, scenario, to, label) {
   // a warm-up, not counted: a JIT compiler (Node) or a cold cache should not decide the first step
   await step(target, scenario, Math.min(500, RATES[0]), to);
   let best = null;
+  let failed = null;
   for (const rate of RATES) {
     const s = await step(target, scenario, rate, to);
-    const pass = s.failRatio < 0.01 && s.achieved >= 0.9 * rate;
-    console.log(
-      `  ${label.padEnd(26)} ${String(rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
-        `${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${pass ? '' : '  <- not sustained'}`,
-    );
-    if (!pass) break;
+    printStep(label, s);
+    if (!passes(s)) {
+      failed = rate;
+      break;
+    }
     best = s;
     await sleep(1500);
+  }
+  if (failed === null || process.env.BENCH_RATES) return best;
+  let lo = best?.rate ?? 0;
+  let hi = failed;
+  while (hi - lo > 100) {
+    const mid = Math.round((lo + hi) / 100) * 50;
+    if (mid <= lo || mid >= hi) break;
+    // a failed step leaves a queue and shed load behind: let the server settle before the next one
+    await sleep(3000);
+    const s = await step(target, scenario, mid, to);
+    printStep(label, s, ' (bisecting)');
+    if (passes(s)) {
+      lo = mid;
+      best = s;
+    } else hi = mid;
   }
   return best;
 }
