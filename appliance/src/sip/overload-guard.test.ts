@@ -122,4 +122,80 @@ describe('overload guard', () => {
     void g.shedding;
     expect(g.state.admittedShare).toBeLessThan(first);
   });
+
+  /** A guard held at its smallest share by a queue that stays slow (4 s of it). */
+  function overloaded() {
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 300, c.now);
+    for (let i = 0; i < 80; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    return g;
+  }
+
+  it('admits credentials for a nonce we issued within 64·T1 (the second half of a call), and treats any other credentials as new work', () => {
+    const g = overloaded();
+    const asked: [string, number][] = [];
+    g.nonceIssuedWithin = (nonce, withinMs) => (asked.push([nonce, withinMs]), nonce === 'ours-recent');
+    const withNonce = (nonce: string) => request('MESSAGE', [`Proxy-Authorization: Digest username="alice", nonce="${nonce}", cnonce="x"`]);
+    expect(Array.from({ length: 200 }, () => g.judge(withNonce('ours-recent'))).every((v) => v === 'admit')).toBe(true);
+    expect(asked[0]).toEqual(['ours-recent', 64 * 500]);
+    // a made-up or long-cached nonce, or credentials without one, get no free pass through a flood
+    for (const head of [withNonce('forged'), request('MESSAGE', ['Proxy-Authorization: Digest username="alice"'])]) {
+      const verdicts = Array.from({ length: 1000 }, () => g.judge(head));
+      expect(verdicts.filter((v) => v === 'admit').length).toBeLessThan(100);
+    }
+    // finishing work needs no nonce: inside a dialog, ACK, CANCEL; a REGISTER with any credentials is a REGISTER
+    expect(g.judge(request('ACK'))).toBe('admit');
+    expect(g.judge(request('CANCEL'))).toBe('admit');
+    expect(g.judge(rawHead(Buffer.from('BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\n'))!)).toBe('admit');
+    expect(g.judge(request('REGISTER', ['Authorization: Digest username="alice", nonce="forged"']))).toBe('admit');
+  });
+
+  it('without a nonce check (no authenticator), any credentials count as finishing work', () => {
+    const g = overloaded();
+    expect(Array.from({ length: 200 }, () => g.judge(request('MESSAGE', ['Proxy-Authorization: Digest nonce="whatever"']))).every((v) => v === 'admit')).toBe(true);
+  });
+
+  it('judges new work: refused by share, dropped unanswered once stale, never asked about while not shedding', () => {
+    let delay = 300;
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    g.nonceIssuedWithin = () => {
+      throw new Error('not asked while everything is admitted');
+    };
+    expect(g.judge(request('MESSAGE', ['Proxy-Authorization: Digest nonce="n"']))).toBe('admit');
+    for (let i = 0; i < 80; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    const verdicts = Array.from({ length: 1000 }, () => g.judge(request('MESSAGE')));
+    expect(verdicts.filter((v) => v === 'refuse').length).toBeGreaterThan(900);
+    expect(verdicts).not.toContain('drop');
+    delay = 600; // past T1: its client has retransmitted it already
+    expect(g.judge(request('MESSAGE'))).toBe('drop');
+    expect(g.judge(request('REGISTER'))).toBe('admit');
+    expect(g.state.refused.dropped).toBe(1);
+  });
+
+  it('watches the event loop too: a loop that stays late cuts the share while the UDP queue is empty', () => {
+    const c = clock();
+    let lag = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0, c.now, () => lag);
+    c.advance(50);
+    expect(g.shedding).toBe(false);
+    lag = 400; // work over TCP holding the loop (the UDP probe sees nothing)
+    for (let i = 0; i < 2; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state).toMatchObject({ admittedShare: 0.5, loopLagMs: 400, queueDelayMs: 0 });
+    lag = 0;
+    for (let i = 0; i < 10; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBe(1);
+  });
 });

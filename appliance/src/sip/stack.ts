@@ -17,6 +17,7 @@ import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
 import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
+import { LoopLag } from './loop-lag.js';
 import { AckWait } from './dialog/ack-wait.js';
 
 export interface StackOptions {
@@ -76,6 +77,7 @@ export class SipStack {
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
   private readonly overload: OverloadGuard | null;
+  private readonly loopLag = new LoopLag();
   private counter = 0;
 
   constructor(
@@ -92,7 +94,8 @@ export class SipStack {
       },
       log,
     );
-    this.overload = opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs());
+    this.overload =
+      opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
@@ -133,11 +136,23 @@ export class SipStack {
 
   async start(): Promise<ListeningPorts> {
     const ports = await this.transports.start();
-    if (this.overload !== null) this.transports.probeQueue();
+    if (this.overload !== null) {
+      this.transports.probeQueue();
+      this.loopLag.start();
+    }
     return ports;
   }
 
+  /**
+   * Lets overload control tell the second half of a call (credentials for a nonce we issued
+   * lately) from new work carrying made-up credentials: `issuedWithin` is the authenticator's check.
+   */
+  setNonceCheck(issuedWithin: (nonce: string, withinMs: number) => boolean): void {
+    if (this.overload !== null) this.overload.nonceIssuedWithin = issuedWithin;
+  }
+
   close(): void {
+    this.loopLag.stop();
     this.completed.clear();
     this.acks.clear();
     this.transports.close();
@@ -221,8 +236,9 @@ export class SipStack {
     const head = rawHead(data);
     if (head === null) return false;
     if (head.toTag !== null && head.toTag.startsWith(this.refusalTagPrefix)) return this.inRefusalDialog(head, source);
-    if (guard.dropsStale(head)) return true;
-    if (guard.admitsRaw(head)) return false;
+    const verdict = guard.judge(head);
+    if (verdict === 'admit') return false;
+    if (verdict === 'drop') return true;
     this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.refusalTag(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
     return true;
   }

@@ -8,6 +8,8 @@ export interface RawHead {
   method: string;
   /** Authorization or Proxy-Authorization present */
   credentials: boolean;
+  /** the nonce of the first credentials line, as received (null without one) */
+  nonce: string | null;
   /** the To header carries a tag: a request inside a dialog */
   inDialog: boolean;
   /** that tag's value, as received (null outside a dialog) */
@@ -24,10 +26,17 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const FOLDED = /\r\n[ \t]/;
 /** A header line without a name before its colon. */
 const NAMELESS = /\r\n(?::|[^:\r\n]*(?:\r\n|$))/;
-const CREDENTIALS = /\r\n(?:proxy-)?authorization[ \t]*:/i;
+const CREDENTIALS = /\r\n(?:proxy-)?authorization[ \t]*:([^\r\n]*)/i;
+/** A digest nonce parameter (RFC 7616 §3.4); not cnonce, which ends the same way. */
+const NONCE = /(?:^|[\s,])nonce[ \t]*=[ \t]*"([^"]*)"/i;
 /** The lines a response copies, long and compact names (RFC 3261 §7.3.3); group 1 is set for To. */
 const COPIED = /\r\n(?:(to|t)|via|v|from|f|call-id|i|cseq)[ \t]*:[^\r\n]*/gi;
 const TAG = /;\s*tag\s*=\s*([^;\s]*)/i;
+
+/** The nonce parameter of an Authorization or Proxy-Authorization value (RFC 7616 §3.4), as written, or null. */
+export function nonceOf(credentials: string): string | null {
+  return NONCE.exec(credentials)?.[1] ?? null;
+}
 
 export function rawHead(buf: Buffer): RawHead | null {
   const end = buf.indexOf(CRLFCRLF);
@@ -39,7 +48,9 @@ export function rawHead(buf: Buffer): RawHead | null {
   const eol = text.indexOf('\r\n');
   if (sp <= 0 || (eol >= 0 && sp > eol)) return null;
   if (FOLDED.test(text) || NAMELESS.test(text)) return null;
-  const head: RawHead = { method: text.slice(0, sp), credentials: CREDENTIALS.test(text), inDialog: false, toTag: null, copied: [], to: -1 };
+  const credentials = CREDENTIALS.exec(text);
+  const nonce = credentials === null ? null : nonceOf(credentials[1]);
+  const head: RawHead = { method: text.slice(0, sp), credentials: credentials !== null, nonce, inDialog: false, toTag: null, copied: [], to: -1 };
   for (const m of text.matchAll(COPIED)) {
     const line = m[0].slice(2);
     if (m[1] !== undefined) {
