@@ -117,7 +117,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   };
   const cfg = path.join(dir, 'parley.yaml');
   // SIPp answers only MD5 challenges
-  writeFileSync(cfg, `log:\n  level: warn\nauth:\n  algorithms: [MD5]\n${extraConfig}`);
+  // BENCH_PARLEY_CONFIG: more YAML for the appliance under test (e.g. "sip:\n  overload:\n    maxQueueDelay: 200\n")
+  writeFileSync(cfg, `log:\n  level: warn\nauth:\n  algorithms: [MD5]\n${extraConfig}${process.env.BENCH_PARLEY_CONFIG ?? ''}`);
   const csv = path.join(dir, 'users.csv');
   writeFileSync(csv, users.map(([u, p]) => `${u},${p}`).join('\n'));
   execFileSync(process.execPath, [CLI, 'user', 'import', csv], { env });
@@ -233,7 +234,10 @@ async function step(target, scenario, rate, to, closed = null) {
   const achieved = ok / wall;
   const failRatio = (failed + (total - ok - failed)) / total;
   if (process.env.BENCH_DEBUG && r.code !== 0) console.log(r.out.slice(-3000));
-  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code };
+  // the UAC's retransmissions (a queue past T1 shows here first) and its calls ended by a 503 (SIPp: an unexpected message)
+  const retransmissions = col('Retransmissions(C)');
+  const refused = col('FailedUnexpectedMessage(C)');
+  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused };
 }
 
 /** Whether a step sustained its offered rate: under 1% failed calls, and keeping up (90% or more). */
@@ -343,7 +347,10 @@ async function relayBench() {
             const s = await step(target, scenario, rate, 'uas');
             const goodput = s.ok / s.wall;
             res.push({ offered: rate, goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: s.cpu / s.wall });
-            console.log(`  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`);
+            console.log(
+              `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
+                `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
+            );
           }
           return res;
         }

@@ -18,6 +18,11 @@ const MIN_SHARE = 0.02;
 /** The longest wait after a cut before the next one (a queue delay beyond this is cut again anyway). */
 const MAX_HOLD_MS = 1000;
 
+/** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
+const DROP_MEMORY_MS = 4000;
+/** Branches remembered at most per generation; beyond it stale requests are answered instead. */
+const MAX_DROPPED = 100_000;
+
 /** What the guard does with a request: serve it, answer it 503, or drop it unanswered (see `dropsStale`). */
 export type Verdict = 'admit' | 'refuse' | 'drop';
 
@@ -59,6 +64,10 @@ export class OverloadGuard {
   private delayAtCut = 0;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
+  /** branches of requests dropped as stale, this generation and the one before (see `dropsStale`) */
+  private dropped = new Set<string>();
+  private droppedBefore = new Set<string>();
+  private droppedSince = 0;
   /** requests refused since start */
   readonly refused = { newWork: 0, registers: 0, dropped: 0 };
   /**
@@ -120,29 +129,43 @@ export class OverloadGuard {
    * client's first retransmission interval (T1, RFC 3261 §17.1.2.2 Timer E), so the client has
    * sent this request again and the copy queued behind will be answered; answering this one too
    * costs a send and saves nothing. No retransmission comes of dropping it: it has come already.
+   *
+   * Once per request (by its Via branch): the copy behind waited as long, and dropping it too
+   * would drop every copy while the queue stays past T1, each drop bringing the client's next
+   * retransmission (T1, 2·T1, 4·T1 …, Timer F): a retransmission storm made by the guard. The next
+   * copy gets an answer (a 503, or the request is served), which stops the client's timers.
    * Only new work: requests that finish something always get their answer.
    */
-  dropsStale(head: RawHead): boolean {
+  dropsStale(head: RawHead, branch: string | null): boolean {
     if (head.method === 'REGISTER' || this.finishes(head.method, head.credentials, head.nonce, head.inDialog)) return false;
-    return this.stale();
+    return this.stale(branch);
   }
 
-  private stale(): boolean {
-    if (this.queueDelay() <= this.opts.staleAfter) return false;
+  private stale(branch: string | null): boolean {
+    if (branch === null || this.queueDelay() <= this.opts.staleAfter) return false;
+    const now = this.clock();
+    if (now - this.droppedSince >= DROP_MEMORY_MS) {
+      this.droppedBefore = this.dropped;
+      this.dropped = new Set();
+      this.droppedSince = now;
+    }
+    if (this.dropped.has(branch) || this.droppedBefore.has(branch) || this.dropped.size >= MAX_DROPPED) return false;
+    this.dropped.add(branch);
     this.refused.dropped++;
     return true;
   }
 
   /**
    * The one decision for a request read from its raw header section while shedding (UDP): admit,
-   * refuse (503) or drop unanswered (new work gone stale in the queue, see `dropsStale`).
+   * refuse (503) or drop unanswered (new work gone stale in the queue, see `dropsStale`; `branch`
+   * is its top Via's).
    */
-  judge(head: RawHead): Verdict {
+  judge(head: RawHead, branch: string | null): Verdict {
     this.adjust();
     if (this.share >= 1) return 'admit';
     const m = head.method;
     if (this.finishes(m, head.credentials, head.nonce, head.inDialog)) return 'admit';
-    if (m !== 'REGISTER' && this.stale()) return 'drop';
+    if (m !== 'REGISTER' && this.stale(branch)) return 'drop';
     return this.decideNew(m) ? 'admit' : 'refuse';
   }
 

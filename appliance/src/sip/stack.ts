@@ -87,7 +87,10 @@ export class SipStack {
     this.transports = new TransportLayer(
       opts.transport,
       {
-        intercept: (data, source) => this.absorbRetransmission(data, source) || this.shedEarly(data, source),
+        intercept: (data, source) => {
+          const branch = rawBranch(data);
+          return this.absorbRetransmission(data, source, branch) || this.shedEarly(data, source, branch);
+        },
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
         flowClosed: (flowId) => this.user?.onFlowClosed(flowId),
@@ -208,9 +211,8 @@ export class SipStack {
    * retransmission of admitted work is answered, not refused, and costs little. Anything the raw
    * look cannot read exactly takes the ordinary path, which matches it there.
    */
-  private absorbRetransmission(data: Buffer, source: Source): boolean {
+  private absorbRetransmission(data: Buffer, source: Source, branch: string | null): boolean {
     // most requests are new: ruled out on their branch alone, before the key is read
-    const branch = rawBranch(data);
     if (branch === null || !(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) return false;
     const raw = rawServerKey(data);
     if (raw === null) return false;
@@ -230,13 +232,13 @@ export class SipStack {
    * must cost far less than serving, or a flood of refusals becomes the overload. This is the one
    * decision for a UDP request (one the light look cannot read, with folded lines, is admitted).
    */
-  private shedEarly(data: Buffer, source: Source): boolean {
+  private shedEarly(data: Buffer, source: Source, branch: string | null): boolean {
     const guard = this.overload;
     if (guard === null || !guard.shedding) return false;
     const head = rawHead(data);
     if (head === null) return false;
     if (head.toTag !== null && head.toTag.startsWith(this.refusalTagPrefix)) return this.inRefusalDialog(head, source);
-    const verdict = guard.judge(head);
+    const verdict = guard.judge(head, branch);
     if (verdict === 'admit') return false;
     if (verdict === 'drop') return true;
     this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.refusalTag(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
