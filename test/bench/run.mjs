@@ -63,6 +63,8 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
+// stopped by `timeout` or kill: the appliance, SIPp and Kamailio processes go too
+process.on('SIGTERM', () => process.exit(143));
 
 function rssKb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
