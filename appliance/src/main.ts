@@ -215,6 +215,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
     new LoginThrottle(config.auth.throttle),
     log,
   );
+  // overload control admits credentials only for a nonce of ours issued lately (a call's second half)
+  stack.setNonceCheck((nonce, withinMs) => auth.issuedWithin(nonce, withinMs));
   const registrar = new Registrar(stack, domain, auth, location, config.registrar);
   const cipher = MessageCipher.loadOrCreate(config.dataDir);
   // usage (charging) records, C5: sources hand them over after answering; committed in batches

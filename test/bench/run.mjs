@@ -13,7 +13,8 @@ import { md5, udpClient, branchOf, credentials, request } from './udp-digest-cli
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-const CLI = path.join(ROOT, 'appliance/dist/cli.js');
+// BENCH_CLI: another build's cli.js (e.g. a copy of the build before a change, for back-to-back runs)
+const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(ROOT, 'appliance/dist/cli.js');
 const SCENARIOS = path.join(ROOT, 'test/scenarios');
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -62,6 +63,8 @@ function cleanup() {
 }
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
+// stopped by `timeout` or kill: the appliance, SIPp and Kamailio processes go too
+process.on('SIGTERM', () => process.exit(143));
 
 function rssKb(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -116,7 +119,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   };
   const cfg = path.join(dir, 'parley.yaml');
   // SIPp answers only MD5 challenges
-  writeFileSync(cfg, `log:\n  level: warn\nauth:\n  algorithms: [MD5]\n${extraConfig}`);
+  // BENCH_PARLEY_CONFIG: more YAML for the appliance under test (e.g. "sip:\n  overload:\n    maxQueueDelay: 200\n")
+  writeFileSync(cfg, `log:\n  level: warn\nauth:\n  algorithms: [MD5]\n${extraConfig}${process.env.BENCH_PARLEY_CONFIG ?? ''}`);
   const csv = path.join(dir, 'users.csv');
   writeFileSync(csv, users.map(([u, p]) => `${u},${p}`).join('\n'));
   execFileSync(process.execPath, [CLI, 'user', 'import', csv], { env });
@@ -232,24 +236,57 @@ async function step(target, scenario, rate, to, closed = null) {
   const achieved = ok / wall;
   const failRatio = (failed + (total - ok - failed)) / total;
   if (process.env.BENCH_DEBUG && r.code !== 0) console.log(r.out.slice(-3000));
-  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code };
+  // the UAC's retransmissions (a queue past T1 shows here first) and its calls ended by a 503 (SIPp: an unexpected message)
+  const retransmissions = col('Retransmissions(C)');
+  const refused = col('FailedUnexpectedMessage(C)');
+  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused };
 }
 
-/** Steps up the rate until the target fails (>=1% failures or falls behind); the best passing step wins. */
+/** Whether a step sustained its offered rate: under 1% failed calls, and keeping up (90% or more). */
+const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
+
+function printStep(label, s, note = '') {
+  console.log(
+    `  ${label.padEnd(26)} ${String(s.rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
+      `${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${passes(s) ? '' : '  <- not sustained'}${note}`,
+  );
+}
+
+/**
+ * Steps up the rate until the target fails (>=1% failures or falls behind), then bisects between
+ * the last passing step and the first failing one until they are at most 100/s apart (the steps
+ * are 500/s wide: 2x and 3x of a step's rate could be far from 2x and 3x of what the server
+ * sustains). The best passing step wins.
+ */
 async function sustained(target, scenario, to, label) {
   // a warm-up, not counted: a JIT compiler (Node) or a cold cache should not decide the first step
   await step(target, scenario, Math.min(500, RATES[0]), to);
   let best = null;
+  let failed = null;
   for (const rate of RATES) {
     const s = await step(target, scenario, rate, to);
-    const pass = s.failRatio < 0.01 && s.achieved >= 0.9 * rate;
-    console.log(
-      `  ${label.padEnd(26)} ${String(rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
-        `${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${pass ? '' : '  <- not sustained'}`,
-    );
-    if (!pass) break;
+    printStep(label, s);
+    if (!passes(s)) {
+      failed = rate;
+      break;
+    }
     best = s;
     await sleep(1500);
+  }
+  if (failed === null || process.env.BENCH_RATES) return best;
+  let lo = best?.rate ?? 0;
+  let hi = failed;
+  while (hi - lo > 100) {
+    const mid = Math.round((lo + hi) / 100) * 50;
+    if (mid <= lo || mid >= hi) break;
+    // a failed step leaves a queue and shed load behind: let the server settle before the next one
+    await sleep(3000);
+    const s = await step(target, scenario, mid, to);
+    printStep(label, s, ' (bisecting)');
+    if (passes(s)) {
+      lo = mid;
+      best = s;
+    } else hi = mid;
   }
   return best;
 }
@@ -312,7 +349,10 @@ async function relayBench() {
             const s = await step(target, scenario, rate, 'uas');
             const goodput = s.ok / s.wall;
             res.push({ offered: rate, goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: s.cpu / s.wall });
-            console.log(`  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`);
+            console.log(
+              `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
+                `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
+            );
           }
           return res;
         }

@@ -48,11 +48,24 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     const port = flood.address().port;
     const registrar = await RawClient.udp(app.sipPort);
     let registered: Promise<{ final: string }> | null = null;
-    // bursts of new MESSAGEs without credentials, faster than they can be challenged
+    // right credentials (alice's password) for a nonce we never issued: no free pass through the flood
+    const madeUp = `Proxy-Authorization: ${authorize(`Digest realm="${D}", nonce="made-up.nonce.x", algorithm=MD5, qop="auth"`, { method: 'MESSAGE', uri: `sip:bob@${D}`, username: 'alice', password: 'alice-pw' })}`;
+    // bursts of new MESSAGEs, faster than they can be challenged: without credentials, and one in four with the made-up ones
     for (let wave = 0; wave < 20; wave++) {
       for (let i = 0; i < 400; i++) {
+        const forged = i % 4 === 0;
         flood.send(
-          buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: port, callId: `flood-${wave}-${i}`, body: 'x' }),
+          buildRequest({
+            method: 'MESSAGE',
+            uri: `sip:bob@${D}`,
+            from: `sip:alice@${D}`,
+            to: `sip:bob@${D}`,
+            transport: 'UDP',
+            localPort: port,
+            callId: `${forged ? 'forged' : 'flood'}-${wave}-${i}`,
+            headers: forged ? [madeUp] : [],
+            body: 'x',
+          }),
           app.sipPort,
           '127.0.0.1',
         );
@@ -69,6 +82,8 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(challenged.length).toBeGreaterThan(0);
     for (const r of refused) expect(r).toMatch(/^Retry-After: 7\r$/m);
+    // credentials count as finishing a call only for a nonce we issued lately (its MAC is ours)
+    expect(refused.some((r) => headerOf(r, 'Call-ID')[0].startsWith('forged-'))).toBe(true);
     // a refusal creates no dialog (RFC 3261 §12.1): a BYE bearing its To tag, as SIPp sends for a
     // call it aborts on a 503, is answered 481 (§12.2.2), cheaply while the flood lasts
     const bye = await RawClient.udp(app.sipPort);

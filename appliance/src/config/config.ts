@@ -75,8 +75,12 @@ export const ConfigSchema = z
           .prefault({}),
         overload: z
           .object({
-            /** ms requests may queue unread before new work is refused with 503 (under T1/2); 0 = never */
-            maxQueueDelay: z.number().min(0).default(200),
+            /**
+             * ms requests may queue unread before new work is refused with 503; 0 = never. A relayed
+             * request's answer queues twice (the request, then the device's response), so twice this
+             * stays under T1 and clients do not retransmit (RFC 3261 §17.1.2.2)
+             */
+            maxQueueDelay: z.number().min(0).default(100),
             retryAfter: z.number().int().min(1).default(5),
           })
           .strict()

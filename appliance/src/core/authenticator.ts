@@ -163,6 +163,15 @@ export class Authenticator {
     return [all.includes('MD5') ? 'MD5' : all[0]];
   }
 
+  /** Whether a nonce is ours (its MAC checks) and was issued at most `withinMs` ago (overload control's look at credentials). */
+  issuedWithin(nonce: string, withinMs: number): boolean {
+    const issued = this.nonces.issuedAt(nonce);
+    if (issued === null) return false;
+    // issue times are written to the second: a nonce of this second is a little "in the future"
+    const age = Date.now() - issued;
+    return age > -1000 && age <= withinMs;
+  }
+
   /** Challenge header values for a client, one per algorithm offered. */
   challenges(stale: boolean, userAgent: string | undefined): string[] {
     const nonce = this.nonces.create();

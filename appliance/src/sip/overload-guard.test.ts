@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { OverloadGuard } from './overload-guard.js';
 import { rawHead } from './message/raw-head.js';
 
+let branches = 0;
 const request = (method: string, extra: string[] = []) =>
   rawHead(
     Buffer.from(
-      [`${method} sip:bob@parley.test SIP/2.0`, 'Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx', 'From: <sip:alice@parley.test>;tag=a', 'To: <sip:bob@parley.test>', 'Call-ID: c1', `CSeq: 1 ${method}`, ...extra, 'Content-Length: 0', '', ''].join('\r\n'),
+      [`${method} sip:bob@parley.test SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK${branches++}`, 'From: <sip:alice@parley.test>;tag=a', 'To: <sip:bob@parley.test>', 'Call-ID: c1', `CSeq: 1 ${method}`, ...extra, 'Content-Length: 0', '', ''].join('\r\n'),
     ),
   )!;
 
@@ -65,12 +66,12 @@ describe('overload guard', () => {
   it('drops new work that waited past T1 unanswered (its retransmission is queued), never finishing work', () => {
     let delay = 100;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay);
-    expect(g.dropsStale(request('MESSAGE'))).toBe(false);
+    expect(g.dropsStale(request('MESSAGE'), 'b1')).toBe(false);
     delay = 600;
-    expect(g.dropsStale(request('MESSAGE'))).toBe(true);
-    expect(g.dropsStale(request('SUBSCRIBE'))).toBe(true);
+    expect(g.dropsStale(request('MESSAGE'), 'b2')).toBe(true);
+    expect(g.dropsStale(request('SUBSCRIBE'), 'b3')).toBe(true);
     for (const finishing of [request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']), request('ACK'), request('CANCEL'), request('REGISTER')]) {
-      expect(g.dropsStale(finishing)).toBe(false);
+      expect(g.dropsStale(finishing, 'b4')).toBe(false);
     }
     expect(g.state.refused.dropped).toBe(2);
   });
@@ -121,5 +122,101 @@ describe('overload guard', () => {
     c.advance(50);
     void g.shedding;
     expect(g.state.admittedShare).toBeLessThan(first);
+  });
+
+  /** A guard held at its smallest share by a queue that stays slow (4 s of it). */
+  function overloaded() {
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 300, c.now);
+    for (let i = 0; i < 80; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    return g;
+  }
+
+  it('admits credentials for a nonce we issued within 64·T1 (the second half of a call), and treats any other credentials as new work', () => {
+    const g = overloaded();
+    const asked: [string, number][] = [];
+    g.nonceIssuedWithin = (nonce, withinMs) => (asked.push([nonce, withinMs]), nonce === 'ours-recent');
+    const withNonce = (nonce: string) => request('MESSAGE', [`Proxy-Authorization: Digest username="alice", nonce="${nonce}", cnonce="x"`]);
+    expect(Array.from({ length: 200 }, () => g.judge(withNonce('ours-recent'), null)).every((v) => v === 'admit')).toBe(true);
+    expect(asked[0]).toEqual(['ours-recent', 64 * 500]);
+    // a made-up or long-cached nonce, or credentials without one, get no free pass through a flood
+    for (const head of [withNonce('forged'), request('MESSAGE', ['Proxy-Authorization: Digest username="alice"'])]) {
+      const verdicts = Array.from({ length: 1000 }, () => g.judge(head, null));
+      expect(verdicts.filter((v) => v === 'admit').length).toBeLessThan(100);
+    }
+    // finishing work needs no nonce: inside a dialog, ACK, CANCEL; a REGISTER with any credentials is a REGISTER
+    expect(g.judge(request('ACK'), null)).toBe('admit');
+    expect(g.judge(request('CANCEL'), null)).toBe('admit');
+    expect(g.judge(rawHead(Buffer.from('BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\n\r\n'))!, null)).toBe('admit');
+    expect(g.judge(request('REGISTER', ['Authorization: Digest username="alice", nonce="forged"']), null)).toBe('admit');
+  });
+
+  it('without a nonce check (no authenticator), any credentials count as finishing work', () => {
+    const g = overloaded();
+    expect(Array.from({ length: 200 }, () => g.judge(request('MESSAGE', ['Proxy-Authorization: Digest nonce="whatever"']), null)).every((v) => v === 'admit')).toBe(true);
+  });
+
+  it('judges new work: refused by share, dropped unanswered once stale, never asked about while not shedding', () => {
+    let delay = 300;
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    g.nonceIssuedWithin = () => {
+      throw new Error('not asked while everything is admitted');
+    };
+    expect(g.judge(request('MESSAGE', ['Proxy-Authorization: Digest nonce="n"']), null)).toBe('admit');
+    for (let i = 0; i < 80; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    const verdicts = Array.from({ length: 1000 }, () => g.judge(request('MESSAGE'), null));
+    expect(verdicts.filter((v) => v === 'refuse').length).toBeGreaterThan(900);
+    expect(verdicts).not.toContain('drop');
+    delay = 600; // past T1: its client has retransmitted it already
+    expect(g.judge(request('MESSAGE'), 'b1')).toBe('drop');
+    expect(g.judge(request('REGISTER'), 'b2')).toBe('admit');
+    expect(g.state.refused.dropped).toBe(1);
+  });
+
+  it('watches the event loop too: a loop that stays late cuts the share while the UDP queue is empty', () => {
+    const c = clock();
+    let lag = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0, c.now, () => lag);
+    c.advance(50);
+    expect(g.shedding).toBe(false);
+    lag = 400; // work over TCP holding the loop (the UDP probe sees nothing)
+    for (let i = 0; i < 2; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state).toMatchObject({ admittedShare: 0.5, loopLagMs: 400, queueDelayMs: 0 });
+    lag = 0;
+    for (let i = 0; i < 10; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBe(1);
+  });
+
+  it('drops a stale request once: the copy behind it is answered, so the client stops retransmitting', () => {
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 900, c.now);
+    for (let i = 0; i < 80; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    const first = request('MESSAGE');
+    expect(g.judge(first, 'z9hG4bKcall1')).toBe('drop');
+    // its retransmissions (same branch) while the queue is still past T1: answered (503 or served), never dropped again
+    for (const after of [500, 1000, 2000, 3000]) {
+      c.advance(after);
+      expect(g.judge(first, 'z9hG4bKcall1')).not.toBe('drop');
+    }
+    // another request is dropped once too; one whose branch cannot be read is never dropped
+    expect(g.judge(request('MESSAGE'), 'z9hG4bKcall2')).toBe('drop');
+    expect(g.judge(request('MESSAGE'), null)).not.toBe('drop');
+    expect(g.state.refused.dropped).toBe(2);
   });
 });

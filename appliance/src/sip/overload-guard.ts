@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { SipRequest } from './message/message.js';
-import type { RawHead } from './message/raw-head.js';
+import { nonceOf, type RawHead } from './message/raw-head.js';
 
 export interface OverloadOptions {
   /** ms requests may wait in the receive queue before new work starts being refused */
@@ -18,18 +18,31 @@ const MIN_SHARE = 0.02;
 /** The longest wait after a cut before the next one (a queue delay beyond this is cut again anyway). */
 const MAX_HOLD_MS = 1000;
 
+/** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
+const DROP_MEMORY_MS = 4000;
+/** Branches remembered at most per generation; beyond it stale requests are answered instead. */
+const MAX_DROPPED = 100_000;
+
+/** What the guard does with a request: serve it, answer it 503, or drop it unanswered (see `dropsStale`). */
+export type Verdict = 'admit' | 'refuse' | 'drop';
+
 /**
  * Overload control for one process (RFC 3261 §21.5.4 503 + Retry-After; RFC 7339's idea of
  * shedding at the entry, before a request costs much).
  *
  * The measure is how long requests wait in the receive queue before we read them (`queueDelay`,
- * from the UDP transport's self-probe). Event-loop lag would not do: under overload the loop's
- * timers stay punctual while the backlog grows, invisible, in the socket's receive buffer.
+ * from the UDP transport's self-probe), or the event loop's lag when that is longer. The lag
+ * alone would not do: under a UDP flood the loop's timers stay punctual while the backlog grows,
+ * invisible, in the socket's receive buffer; but work that arrives over TCP, TLS or WebSocket
+ * (or anything else that holds the loop) shows there and not in the UDP queue.
  *
- * What is refused is new work: requests that carry no credentials and are not REGISTER, ACK,
- * CANCEL or inside a dialog. That is the cheapest work to drop, and the rest finishes what was
- * begun: a request with credentials has already paid for its challenge, and only challenged
- * clients can send one. Only a share of new work is admitted, set by a feedback loop every
+ * What is refused is new work: requests that are not REGISTER, ACK, CANCEL or inside a dialog and
+ * carry no credentials for a nonce we issued recently. That is the cheapest work to drop, and the
+ * rest finishes what was begun: a call with digest is two transactions (the request, our 407;
+ * the request with credentials, relayed), and refusing its second half would throw away the
+ * challenge already paid for. "Recently" (64·T1, a client transaction's lifetime, RFC 3261
+ * §17.1.2.2) and "ours" (the nonce's MAC) keep a made-up or long-cached Authorization header from
+ * passing a flood through. Only a share of new work is admitted, set by a feedback loop every
  * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut in proportion to the
  * overshoot (by a fifth at least), each cut waiting for the one before to show in the queue delay;
  * while the delay is under half of the bound the share grows back by steps (additive increase,
@@ -49,17 +62,34 @@ export class OverloadGuard {
   /** until when a cut is waited for to show in the queue delay, and the delay it was made at */
   private holdUntil = 0;
   private delayAtCut = 0;
+  /** the event loop's lag read at the last adjustment (ms) */
+  private lag = 0;
+  /** branches of requests dropped as stale, this generation and the one before (see `dropsStale`) */
+  private dropped = new Set<string>();
+  private droppedBefore = new Set<string>();
+  private droppedSince = 0;
   /** requests refused since start */
   readonly refused = { newWork: 0, registers: 0, dropped: 0 };
+  /**
+   * Whether a nonce is ours (its MAC checks) and was issued at most `withinMs` ago: the
+   * authenticator's check, set once it exists. Unset, any credentials count as finishing work.
+   */
+  nonceIssuedWithin: ((nonce: string, withinMs: number) => boolean) | null = null;
 
+  /**
+   * @param queueDelay ms the receive queue holds requests now (the UDP transport's probe)
+   * @param clock ms, monotonic
+   * @param loopLag ms the event loop was late since the previous call (each call starts a new window)
+   */
   constructor(
     private readonly opts: OverloadOptions,
     private readonly queueDelay: () => number,
     private readonly clock: () => number = () => performance.now(),
+    private readonly loopLag: () => number = () => 0,
   ) {}
 
-  get state(): { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } } {
-    return { admittedShare: Math.round(this.share * 1000) / 1000, queueDelayMs: Math.round(this.queueDelay()), refused: { ...this.refused } };
+  get state(): { admittedShare: number; queueDelayMs: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
+    return { admittedShare: Math.round(this.share * 1000) / 1000, queueDelayMs: Math.round(this.queueDelay()), loopLagMs: Math.round(this.lag), refused: { ...this.refused } };
   }
 
   get retryAfter(): number {
@@ -70,7 +100,8 @@ export class OverloadGuard {
     const now = this.clock();
     if (now - this.lastAdjust < ADJUST_MS) return;
     this.lastAdjust = now;
-    const delay = this.queueDelay();
+    this.lag = this.loopLag();
+    const delay = Math.max(this.queueDelay(), this.lag);
     this.slow = delay > this.opts.maxQueueDelay ? this.slow + 1 : 0;
     // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
     // The cut is as deep as the overshoot (a queue at 5 × the bound keeps a fifth at most): a
@@ -98,13 +129,44 @@ export class OverloadGuard {
    * client's first retransmission interval (T1, RFC 3261 §17.1.2.2 Timer E), so the client has
    * sent this request again and the copy queued behind will be answered; answering this one too
    * costs a send and saves nothing. No retransmission comes of dropping it: it has come already.
+   *
+   * Once per request (by its Via branch): the copy behind waited as long, and dropping it too
+   * would drop every copy while the queue stays past T1, each drop bringing the client's next
+   * retransmission (T1, 2·T1, 4·T1 …, Timer F): a retransmission storm made by the guard. The next
+   * copy gets an answer (a 503, or the request is served), which stops the client's timers.
    * Only new work: requests that finish something always get their answer.
    */
-  dropsStale(head: RawHead): boolean {
-    if (head.method === 'ACK' || head.method === 'CANCEL' || head.method === 'REGISTER' || head.inDialog || head.credentials) return false;
-    if (this.queueDelay() <= this.opts.staleAfter) return false;
+  dropsStale(head: RawHead, branch: string | null): boolean {
+    if (head.method === 'REGISTER' || this.finishes(head.method, head.credentials, head.nonce, head.inDialog)) return false;
+    return this.stale(branch);
+  }
+
+  private stale(branch: string | null): boolean {
+    if (branch === null || this.queueDelay() <= this.opts.staleAfter) return false;
+    const now = this.clock();
+    if (now - this.droppedSince >= DROP_MEMORY_MS) {
+      this.droppedBefore = this.dropped;
+      this.dropped = new Set();
+      this.droppedSince = now;
+    }
+    if (this.dropped.has(branch) || this.droppedBefore.has(branch) || this.dropped.size >= MAX_DROPPED) return false;
+    this.dropped.add(branch);
     this.refused.dropped++;
     return true;
+  }
+
+  /**
+   * The one decision for a request read from its raw header section while shedding (UDP): admit,
+   * refuse (503) or drop unanswered (new work gone stale in the queue, see `dropsStale`; `branch`
+   * is its top Via's).
+   */
+  judge(head: RawHead, branch: string | null): Verdict {
+    this.adjust();
+    if (this.share >= 1) return 'admit';
+    const m = head.method;
+    if (this.finishes(m, head.credentials, head.nonce, head.inDialog)) return 'admit';
+    if (m !== 'REGISTER' && this.stale(branch)) return 'drop';
+    return this.decideNew(m) ? 'admit' : 'refuse';
   }
 
   /** Whether anything is being refused now (the cheap check before looking at a request). */
@@ -115,17 +177,33 @@ export class OverloadGuard {
 
   /** Whether a new request (not a retransmission) may be processed now. */
   admits(req: SipRequest): boolean {
-    return this.decide(req.method, req.headers.has('authorization') || req.headers.has('proxy-authorization'), req.toTag !== undefined);
+    this.adjust();
+    if (this.share >= 1) return true;
+    const credentials = req.headers.get('proxy-authorization') ?? req.headers.get('authorization');
+    const nonce = credentials === undefined ? null : nonceOf(credentials);
+    return this.finishes(req.method, credentials !== undefined, nonce, req.toTag !== undefined) || this.decideNew(req.method);
   }
 
   /** The same decision from a request's raw header section (see raw-head.ts), before it is parsed. */
   admitsRaw(head: RawHead): boolean {
-    return this.decide(head.method, head.credentials, head.inDialog);
+    this.adjust();
+    if (this.share >= 1) return true;
+    return this.finishes(head.method, head.credentials, head.nonce, head.inDialog) || this.decideNew(head.method);
   }
 
-  private decide(m: string, credentials: boolean, inDialog: boolean): boolean {
-    if (m === 'ACK' || m === 'CANCEL' || inDialog || credentials) return true;
-    this.adjust();
+  /**
+   * Work that finishes something already begun, never refused: ACK and CANCEL, requests inside a
+   * dialog, and the second half of a call (credentials for a nonce we issued within 64·T1).
+   */
+  private finishes(m: string, credentials: boolean, nonce: string | null, inDialog: boolean): boolean {
+    if (m === 'ACK' || m === 'CANCEL' || inDialog) return true;
+    if (!credentials) return false;
+    const check = this.nonceIssuedWithin;
+    return check === null || (nonce !== null && check(nonce, 64 * this.opts.staleAfter));
+  }
+
+  /** New work (or a REGISTER): admitted by the share, REGISTERs unless even the smallest share leaves the queue growing. */
+  private decideNew(m: string): boolean {
     if (m === 'REGISTER') {
       if (this.share > MIN_SHARE || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
       this.refused.registers++;

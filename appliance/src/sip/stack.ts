@@ -17,6 +17,7 @@ import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
 import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
+import { LoopLag } from './loop-lag.js';
 import { AckWait } from './dialog/ack-wait.js';
 
 export interface StackOptions {
@@ -76,6 +77,7 @@ export class SipStack {
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
   private readonly overload: OverloadGuard | null;
+  private readonly loopLag = new LoopLag();
   private counter = 0;
 
   constructor(
@@ -85,14 +87,18 @@ export class SipStack {
     this.transports = new TransportLayer(
       opts.transport,
       {
-        intercept: (data, source) => this.absorbRetransmission(data, source) || this.shedEarly(data, source),
+        intercept: (data, source) => {
+          const branch = rawBranch(data);
+          return this.absorbRetransmission(data, source, branch) || this.shedEarly(data, source, branch);
+        },
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
         flowClosed: (flowId) => this.user?.onFlowClosed(flowId),
       },
       log,
     );
-    this.overload = opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs());
+    this.overload =
+      opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
@@ -133,11 +139,23 @@ export class SipStack {
 
   async start(): Promise<ListeningPorts> {
     const ports = await this.transports.start();
-    if (this.overload !== null) this.transports.probeQueue();
+    if (this.overload !== null) {
+      this.transports.probeQueue();
+      this.loopLag.start();
+    }
     return ports;
   }
 
+  /**
+   * Lets overload control tell the second half of a call (credentials for a nonce we issued
+   * lately) from new work carrying made-up credentials: `issuedWithin` is the authenticator's check.
+   */
+  setNonceCheck(issuedWithin: (nonce: string, withinMs: number) => boolean): void {
+    if (this.overload !== null) this.overload.nonceIssuedWithin = issuedWithin;
+  }
+
   close(): void {
+    this.loopLag.stop();
     this.completed.clear();
     this.acks.clear();
     this.transports.close();
@@ -193,9 +211,8 @@ export class SipStack {
    * retransmission of admitted work is answered, not refused, and costs little. Anything the raw
    * look cannot read exactly takes the ordinary path, which matches it there.
    */
-  private absorbRetransmission(data: Buffer, source: Source): boolean {
+  private absorbRetransmission(data: Buffer, source: Source, branch: string | null): boolean {
     // most requests are new: ruled out on their branch alone, before the key is read
-    const branch = rawBranch(data);
     if (branch === null || !(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) return false;
     const raw = rawServerKey(data);
     if (raw === null) return false;
@@ -215,14 +232,15 @@ export class SipStack {
    * must cost far less than serving, or a flood of refusals becomes the overload. This is the one
    * decision for a UDP request (one the light look cannot read, with folded lines, is admitted).
    */
-  private shedEarly(data: Buffer, source: Source): boolean {
+  private shedEarly(data: Buffer, source: Source, branch: string | null): boolean {
     const guard = this.overload;
     if (guard === null || !guard.shedding) return false;
     const head = rawHead(data);
     if (head === null) return false;
     if (head.toTag !== null && head.toTag.startsWith(this.refusalTagPrefix)) return this.inRefusalDialog(head, source);
-    if (guard.dropsStale(head)) return true;
-    if (guard.admitsRaw(head)) return false;
+    const verdict = guard.judge(head, branch);
+    if (verdict === 'admit') return false;
+    if (verdict === 'drop') return true;
     this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.refusalTag(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
     return true;
   }

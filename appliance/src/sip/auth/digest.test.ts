@@ -66,6 +66,18 @@ describe('stateless nonces', () => {
     expect(f.check('garbage', now)).toBe('bad');
   });
 
+  it('answers a nonce checked twice in a row (overload control, then the authenticator) alike, and a forged one after it bad', () => {
+    const f = new NonceFactory(300);
+    const now = Date.now();
+    const n = f.create(now);
+    const forged = n.slice(0, -1) + (n.endsWith('A') ? 'B' : 'A');
+    expect(f.issuedAt(n)).toBe(Math.floor(now / 1000) * 1000);
+    expect(f.issuedAt(n)).toBe(Math.floor(now / 1000) * 1000);
+    expect(f.issuedAt(forged)).toBeNull();
+    expect(f.issuedAt(forged)).toBeNull();
+    expect(f.issuedAt(n)).toBe(Math.floor(now / 1000) * 1000);
+  });
+
   it('signs with HMAC-SHA256 (RFC 2104) under its secret, whatever the secret\'s length', () => {
     for (const secret of [randomBytes(32), randomBytes(100), Buffer.from('short')]) {
       const n = new NonceFactory(300, secret).create();

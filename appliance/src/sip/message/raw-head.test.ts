@@ -32,6 +32,14 @@ describe('the light look at a request (overload control, RFC 3261 §21.5.4)', ()
     expect(rawResponse(head, 503, 'Service Unavailable', 'new', '').toString()).toMatch(/^To: <sip:bob@parley\.test>;tag=b\r$/m);
   });
 
+  it('reads the nonce of the credentials, not the cnonce, whatever the order and spacing', () => {
+    const auth = (line: string) => rawHead(request([...MESSAGE, line]))!;
+    expect(auth('Proxy-Authorization: Digest username="alice", cnonce="c1", nonce="n1", nc=00000001').nonce).toBe('n1');
+    expect(auth('authorization :Digest nonce = "n2",username="alice"').nonce).toBe('n2');
+    expect(auth('Proxy-Authorization: Digest username="alice", cnonce="c1"')).toMatchObject({ credentials: true, nonce: null });
+    expect(rawHead(request(MESSAGE))!.nonce).toBeNull();
+  });
+
   it.each([
     ['a response', ['SIP/2.0 200 OK', ...MESSAGE.slice(1)]],
     ['a folded line', [...MESSAGE, ' continued']],

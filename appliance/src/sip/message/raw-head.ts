@@ -8,6 +8,8 @@ export interface RawHead {
   method: string;
   /** Authorization or Proxy-Authorization present */
   credentials: boolean;
+  /** the nonce of the first credentials line, as received (null without one) */
+  nonce: string | null;
   /** the To header carries a tag: a request inside a dialog */
   inDialog: boolean;
   /** that tag's value, as received (null outside a dialog) */
@@ -20,35 +22,75 @@ export interface RawHead {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
-/** A line that continues the one before (folding): the light look leaves such messages to the parser. */
-const FOLDED = /\r\n[ \t]/;
-/** A header line without a name before its colon. */
-const NAMELESS = /\r\n(?::|[^:\r\n]*(?:\r\n|$))/;
-const CREDENTIALS = /\r\n(?:proxy-)?authorization[ \t]*:/i;
-/** The lines a response copies, long and compact names (RFC 3261 §7.3.3); group 1 is set for To. */
-const COPIED = /\r\n(?:(to|t)|via|v|from|f|call-id|i|cseq)[ \t]*:[^\r\n]*/gi;
+/** SP or HTAB (RFC 3261 §25.1 LWS) */
+const blank = (c: number): boolean => c === 0x20 || c === 0x09;
+/** A digest nonce parameter (RFC 7616 §3.4); not cnonce, which ends the same way. */
+const NONCE = /(?:^|[\s,])nonce[ \t]*=[ \t]*"([^"]*)"/i;
 const TAG = /;\s*tag\s*=\s*([^;\s]*)/i;
+/** What a header line's name says, by its lower-case spelling, long and compact (RFC 3261 §7.3.3). */
+const NAMES = new Map<string, 'to' | 'copied' | 'credentials'>([
+  ['to', 'to'],
+  ['t', 'to'],
+  ['via', 'copied'],
+  ['v', 'copied'],
+  ['from', 'copied'],
+  ['f', 'copied'],
+  ['call-id', 'copied'],
+  ['i', 'copied'],
+  ['cseq', 'copied'],
+  ['authorization', 'credentials'],
+  ['proxy-authorization', 'credentials'],
+]);
+/** The lengths of those names: any other line is passed over without making a string of its name. */
+const NAME_LENGTHS = new Set([...NAMES.keys()].map((n) => n.length));
 
+/** The nonce parameter of an Authorization or Proxy-Authorization value (RFC 7616 §3.4), as written, or null. */
+export function nonceOf(credentials: string): string | null {
+  return NONCE.exec(credentials)?.[1] ?? null;
+}
+
+/**
+ * Reads a request's header section line by line, once, with no regular expression over the
+ * whole of it: it runs for every datagram while load is shed, so it must cost a small part of
+ * what refusing costs (a send). Null for a response, a folded line, a line without a name, no To.
+ */
 export function rawHead(buf: Buffer): RawHead | null {
+  // a response ("SIP/2.0 …") is ruled out before any string is made
+  if (buf[0] === 0x53 && buf[1] === 0x49 && buf[2] === 0x50 && buf[3] === 0x2f) return null;
   const end = buf.indexOf(CRLFCRLF);
   if (end < 0 || end > 16_384) return null;
   // latin1: one byte per character, the cheapest string to make; the lines are sent back as they came
   const text = buf.toString('latin1', 0, end);
-  if (text.startsWith('SIP/')) return null;
   const sp = text.indexOf(' ');
-  const eol = text.indexOf('\r\n');
+  let eol = text.indexOf('\r\n');
   if (sp <= 0 || (eol >= 0 && sp > eol)) return null;
-  if (FOLDED.test(text) || NAMELESS.test(text)) return null;
-  const head: RawHead = { method: text.slice(0, sp), credentials: CREDENTIALS.test(text), inDialog: false, toTag: null, copied: [], to: -1 };
-  for (const m of text.matchAll(COPIED)) {
-    const line = m[0].slice(2);
-    if (m[1] !== undefined) {
+  const head: RawHead = { method: text.slice(0, sp), credentials: false, nonce: null, inDialog: false, toTag: null, copied: [], to: -1 };
+  while (eol >= 0) {
+    const start = eol + 2;
+    const next = text.indexOf('\r\n', start);
+    const stop = next < 0 ? text.length : next;
+    eol = next;
+    // a folded line continues the one before: left to the parser
+    if (blank(text.charCodeAt(start))) return null;
+    const colon = text.indexOf(':', start);
+    // a line without a name before a colon
+    if (colon <= start || colon > stop) return null;
+    let nameEnd = colon;
+    while (blank(text.charCodeAt(nameEnd - 1))) nameEnd--;
+    if (!NAME_LENGTHS.has(nameEnd - start)) continue;
+    const kind = NAMES.get(text.slice(start, nameEnd).toLowerCase());
+    if (kind === undefined) continue;
+    if (kind === 'credentials') {
+      if (!head.credentials) head.nonce = nonceOf(text.slice(colon + 1, stop));
+      head.credentials = true;
+      continue;
+    }
+    const line = text.slice(start, stop);
+    if (kind === 'to') {
       head.to = head.copied.length;
-      const tag = TAG.exec(line.slice(line.indexOf(':') + 1));
-      if (tag !== null) {
-        head.inDialog = true;
-        head.toTag = tag[1];
-      }
+      const tag = TAG.exec(text.slice(colon + 1, stop));
+      head.inDialog = tag !== null;
+      head.toTag = tag === null ? null : tag[1];
     }
     head.copied.push(line);
   }
