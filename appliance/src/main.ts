@@ -7,6 +7,7 @@ import type { DataSource } from 'typeorm';
 import { type Config, ConfigError } from './config/config.js';
 import type { Logger } from './log.js';
 import { openStore } from './store/data-source.js';
+import { StoreChangeWatcher } from './store/store-changes.js';
 import { warnIfReadableByOthers } from './store/data-folder.js';
 import { UserDirectory } from './core/user-directory.js';
 import { ServiceProfiles } from './core/service-profiles.js';
@@ -115,6 +116,9 @@ export const XCAP_ROOT = '/xcap-root';
 /** path of the HTTP retrieval API of stored conversations and session history (history-api.ts) */
 export const HISTORY_API = '/history';
 
+/** How often each node reads the store's change counters (a CLI change is seen within this). */
+const STORE_WATCH_MS = 500;
+
 const UNSPECIFIED = new Set(['0.0.0.0', '::', '']);
 
 /** The host we write in Via and Contact: configured, the bind address, or this machine's first address. */
@@ -163,11 +167,16 @@ function tlsClientOptions(config: Config, log: Logger): TlsClientOptions {
 export async function startAppliance(config: Config, log: Logger): Promise<Appliance> {
   const tlsClient = tlsClientOptions(config, log);
   const ds: DataSource = await openStore(config.dataDir);
+  // the caches below follow other nodes' and processes' writes through one poll of store_changes
+  const changes = new StoreChangeWatcher(ds, { intervalMs: STORE_WATCH_MS }, log);
+  await changes.open();
   const users = new UserDirectory(ds, config.domain, log);
   await users.load();
+  users.follow(changes);
   // service profiles (Y1, Y3): the configured defaults and each user's overrides, in memory
   const profiles = new ServiceProfiles(ds, config.profile, log);
   await profiles.load();
+  profiles.follow(changes);
   const profilePolicy = new ProfilePolicy(profiles);
   const advertisedHost = advertisedHostOf(config);
   const domain = new LocalDomain(config.domain, [advertisedHost, ...localAddresses()]);
@@ -223,7 +232,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   store.usage = { record: (e) => usage.record({ ...e, user: domain.aor(e.user) }) };
   // H3: the storage ledger and quotas, read before anything is stored or deleted (expiry at load too)
   const quota = new StorageQuota(ds, { defaultBytes: config.quota.defaultBytes, warnAt: config.quota.warnAt, serviceAor: domain.aor(config.quota.serviceUser), domain });
-  await quota.load(1000);
+  await quota.load();
+  quota.follow(changes);
   store.account = quota.deferred;
   await store.load();
   // Y1: nothing is stored for a user whose profile allows no storage (the sender gets 480)
@@ -248,6 +258,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // the IM conversation storage database (seed 5.4.7, H1): conversations users asked to keep
   const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
   await conversations.load();
+  conversations.follow(changes);
   conversations.account = quota.conversations;
   conversations.gate = (owner) => {
     const user = domain.userOf(owner);
@@ -261,6 +272,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // who has everything stored: the site (history.storeAll) or the user's im-preferences (Y3)
   const storagePolicy = new StoragePolicy(documents, { storeAll: config.history.storeAll }, log);
   await storagePolicy.load();
+  storagePolicy.follow(changes);
   pager.capture = new PagerCapture(conversations, storagePolicy, log);
   const parsed = new ParsedDocumentCache(config.xdms.parsedCacheBytes, documents);
   const policy = new TerminatingPolicy(documents, domain);
@@ -438,11 +450,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const metricsHttp = config.metrics.port === 0 ? null : await serveMetrics(metrics, config.metrics.bind, config.metrics.port === 'auto' ? 0 : config.metrics.port, log);
   if (metricsHttp !== null) ports.METRICS = metricsHttp.port;
   delivery.start();
+  changes.start();
   const restored = await subscriptions.restore();
   if (restored > 0) log.info({ restored }, 'subscriptions restored from the store');
   const validator = new SchemaValidator({ size: 1, timeoutMs: config.xdms.validationTimeout, log });
   const sessions = new SessionStore(ds, { lifetime: config.admin.sessionLifetime, idleTimeout: config.admin.idleTimeout });
   sessions.start();
+  let exports: ExportJobs | null = null;
   if (http !== null) {
     ports.HTTP = http.port;
     const health = healthRoute(VERSION, {
@@ -480,6 +494,8 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       },
     );
     const audit = new AuditLog(ds);
+    // DATA/exports held an earlier version's export files (opened bodies): deleted at start
+    exports = new ExportJobs(ds, conversations, { ...EXPORT_DEFAULTS, legacyDir: path.join(config.dataDir, 'exports') }, log);
     const manage = new UserManagement(users, { deleteDocumentsOf: (aor) => documents.deleteOwner(aor), purgeStoredFor: (u) => store.purgeRecipient(u) }, domain, profiles);
     const openapi = openApiDocument(VERSION);
     const api = adminApi(
@@ -508,12 +524,12 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
           },
           audit,
         ),
-        // stored conversations for support (A2/A3); export files live in the data folder, node-local
+        // stored conversations for support (A2/A3); export jobs and their output live in the store, any node serves them
         ...conversationRoutes({
           ds,
           store: conversations,
           search: new ConversationSearch(ds),
-          exports: new ExportJobs(conversations, { dir: path.join(config.dataDir, 'exports'), ...EXPORT_DEFAULTS }),
+          exports,
           domain,
         }),
       },
@@ -546,14 +562,13 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
       msrp?.close();
       metricsHttp?.server.close();
       delivery.stop();
-      quota.stop();
+      changes.stop();
       aggregator.stop();
       sessions.stop();
+      exports?.close();
       subscriptions.stop();
       publications.stop();
       location.stop();
-      users.stop();
-      profiles.stop();
       stack.close();
       http?.server.close();
       await validator.close();
