@@ -130,7 +130,8 @@ export class ExportJobs {
   async get(id: string, now = Date.now()): Promise<ExportJob | undefined> {
     const row = await this.jobs.findOneBy({ id });
     if (row === null || (row.expiresAt !== null && row.expiresAt <= now)) return undefined;
-    if (row.state === 'running' && row.heartbeatAt < now - this.opts.staleMs) {
+    // (a job this node runs is alive, however late its last stamp: its event loop was busy)
+    if (row.state === 'running' && row.heartbeatAt < now - this.opts.staleMs && !this.running.has(id)) {
       await this.failStale(now);
       return this.get(id, now);
     }
