@@ -149,7 +149,7 @@ export function wireHttp(config: Config, log: Logger, ds: DataSource, http: Awai
       { sessions, audit },
     );
     // the renderer `npm run build` puts beside the appliance (console/dist), unless configured
-    const consoleDir = config.http.consoleDir ?? fileURLToPath(new URL('../../console/dist', import.meta.url));
+    const consoleDir = config.http.consoleDir ?? fileURLToPath(new URL('../../../console/dist', import.meta.url));
     const provisioning = provisioningRoute(auth, users, () => ({
       domain: config.domain,
       host: advertisedHost,
