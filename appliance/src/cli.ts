@@ -86,9 +86,8 @@ function withUsers(fn: (users: UserManagement, audit: CliAudit) => Promise<void>
     const log = new AuditLog(ds);
     const audit: CliAudit = (action, target, after, before) => log.record({ actor: 'cli', source: 'local', action, target, before, after });
     const profiles = new ServiceProfiles(ds, cfg.profile);
-    // the overrides in memory for reading; no watching in a one-shot command
+    // the overrides in memory for reading (a one-shot command follows no changes)
     await profiles.load();
-    profiles.stop();
     await fn(new UserManagement(new UserDirectory(ds, cfg.domain), belongings, new LocalDomain(cfg.domain, []), profiles), audit);
   });
 }

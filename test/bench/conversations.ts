@@ -15,7 +15,7 @@ import { openStore } from '../../appliance/src/store/data-source.js';
 import { MessageCipher } from '../../appliance/src/im/deferred/message-cipher.js';
 import { ConversationStore } from '../../appliance/src/history/conversation-store.js';
 import { ConversationSearch, type ConversationFilter } from '../../appliance/src/history/conversation-search.js';
-import { ExportJobs } from '../../appliance/src/history/export-jobs.js';
+import { EXPORT_DEFAULTS, ExportJobs } from '../../appliance/src/history/export-jobs.js';
 import type { ConversationRow } from '../../appliance/src/store/entities.js';
 
 const TOTAL = Number(process.env.BENCH_CONVERSATION_MESSAGES ?? 1_000_000);
@@ -179,14 +179,18 @@ try {
       for (let i = w; i < n; i += 64) await store.append(c, { sender: aor(i % 2 ? 1 : 2), recipients: [aor(i % 2 ? 2 : 1)], contentType: 'text/plain', body: Buffer.from(`${text()} "quoted", <b>${i}</b>`) });
     }));
     const row = (await store.get(c.publicId)) as ConversationRow;
-    const jobs = new ExportJobs(store, { dir: path.join(dir, 'exports'), ttlMs: 3_600_000, maxJobs: 10, batch: 500 });
+    const jobs = new ExportJobs(ds, store, { ...EXPORT_DEFAULTS, maxJobs: 10 });
     const out: Record<string, { seconds: number; bytes: number }> = {};
     for (const format of ['json', 'csv', 'html'] as const) {
       const start = performance.now();
-      const job = jobs.start(row, format, 'bench');
-      while (jobs.get(job.id)!.state === 'running') await new Promise((r) => setTimeout(r, 5));
+      const started = await jobs.start(row, format, 'bench');
+      let job = started;
+      while (job.state === 'running') {
+        await new Promise((r) => setTimeout(r, 5));
+        job = (await jobs.get(started.id))!;
+      }
       const seconds = (performance.now() - start) / 1000;
-      const bytes = statSync(path.join(dir, 'exports', `${job.id}.${format}`)).size;
+      const bytes = job.bytes;
       if (job.state !== 'done' || job.done !== n) throw new Error(`export ${format}: ${job.state} ${job.done}/${n} ${job.error}`);
       out[format] = { seconds, bytes };
       console.log(`export: ${n} messages as ${format.padEnd(4)} ${seconds.toFixed(2)} s, ${(bytes / 2 ** 20).toFixed(1)} MiB`);

@@ -68,6 +68,11 @@ export interface StartOptions {
   domain?: string;
   config?: Record<string, unknown>;
   users?: Record<string, string>;
+  /**
+   * Another node on a running appliance's data folder (the same store, key and certificate), as
+   * several nodes share one database: its own ports and config; `cleanup` leaves the folder to its owner.
+   */
+  shareWith?: RunningAppliance;
 }
 
 /**
@@ -87,8 +92,8 @@ function testConfig(config: Record<string, unknown>): Record<string, unknown> {
  */
 export async function startAppliance(opts: StartOptions = {}): Promise<RunningAppliance> {
   const domain = opts.domain ?? 'parley.test';
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
-  const configFile = path.join(dataDir, 'parley.yaml');
+  const dataDir = opts.shareWith?.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
+  const configFile = path.join(dataDir, opts.shareWith === undefined ? 'parley.yaml' : `parley-node-${process.hrtime.bigint()}.yaml`);
   writeFileSync(configFile, stringify(testConfig(opts.config ?? {})));
   // The appliance binds ports the system picks ("auto") and reports them in its start-up line,
   // so no other process can take a port between our choosing it and the appliance binding it.
@@ -225,7 +230,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     },
     async cleanup() {
       await stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (opts.shareWith === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

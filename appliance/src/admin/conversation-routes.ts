@@ -67,9 +67,9 @@ export function conversationRoutes(
     return c;
   };
   /** A job of the caller's own (another account's job is as good as absent: 404). */
-  const ownJob = (id: string, actor: string | undefined): ExportJob => {
-    const job = deps.exports.get(id);
-    if (job === undefined || job.actor !== actor) throw new ApiError(404, 'not_found', `no export job ${id} (jobs expire an hour after they finish, and a restart forgets them)`);
+  const ownJob = async (id: string, actor: string | undefined): Promise<ExportJob> => {
+    const job = await deps.exports.get(id);
+    if (job === undefined || job.actor !== actor) throw new ApiError(404, 'not_found', `no export job ${id} (jobs expire an hour after they finish)`);
     return job;
   };
 
@@ -107,7 +107,7 @@ export function conversationRoutes(
       const c = await conversation(params.id);
       let job: ExportJob;
       try {
-        job = deps.exports.start(c, body.format, session!.account.name);
+        job = await deps.exports.start(c, body.format, session!.account.name);
       } catch (err) {
         if (err instanceof TooManyExportsError) throw new ApiError(429, 'too_many_exports', err.message);
         throw err;
@@ -116,15 +116,16 @@ export function conversationRoutes(
       return jobOf(job);
     },
     async getExport({ params, session }) {
-      return jobOf(ownJob(params.job, session?.account.name));
+      return jobOf(await ownJob(params.job, session?.account.name));
     },
     async downloadExport({ params, session, ctx, audit }) {
-      const job = ownJob(params.job, session?.account.name);
+      const job = await ownJob(params.job, session?.account.name);
       if (job.state !== 'done') throw new ApiError(409, 'not_ready', job.state === 'failed' ? `the export failed: ${job.error}` : `the export is still running (${job.done} of ${job.total})`);
       await audit('conversation.export.download', job.conversation, null, { format: job.format, job: job.id, messages: job.total });
       // RFC 6266: attachment with the file name (koa adds the filename* form for non-ASCII names)
       ctx.attachment(job.filename);
       ctx.type = job.contentType;
+      ctx.length = job.bytes;
       return deps.exports.open(job);
     },
     async userSessions({ params, query }) {

@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import { UserProfileEntity, type UserProfileRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import { markChanged, type StoreChangeWatcher } from '../store/store-changes.js';
 import type { Logger } from '../log.js';
 import { effectiveProfile, normalizeContentTypes, NO_OVERRIDES, type ProfileOverrides, type ServiceProfile } from './service-profile.js';
 
@@ -21,9 +22,9 @@ export const MAX_MESSAGE_BYTES_RANGE = { min: 1, max: 256 * 2 ** 20 } as const;
 /**
  * Users' service profiles (Y1, Y3): the configured defaults and, in the `user_profiles` table, each
  * user's overrides. Every message path asks `of(username)` on its hot path, so every override is
- * kept in memory; like the user directory, the cache reloads when another process (the CLI) has
- * committed to the store (SQLite's data_version), so each node sees a change within the watch
- * interval.
+ * kept in memory; like the user directory, the cache reloads when another process (the CLI) or
+ * node has changed the `profiles` topic (store/store-changes.ts), so each node sees a change within
+ * the watch interval.
  */
 export class ServiceProfiles {
   private readonly repo: Repository<UserProfileRow>;
@@ -31,11 +32,9 @@ export class ServiceProfiles {
   private overrides = new Map<string, ProfileOverrides>();
   /** effective profiles, built once per user until their overrides change */
   private readonly effective = new Map<string, ServiceProfile>();
-  private dataVersion = -1;
-  private watcher: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     readonly defaults: ServiceProfile,
     private readonly log?: Logger,
   ) {
@@ -43,36 +42,23 @@ export class ServiceProfiles {
     this.writes = writesOf(ds);
   }
 
-  /** Loads every override and watches the store for changes from other processes. */
-  async load(watchMs = 500): Promise<void> {
+  /** Loads every override. */
+  async load(): Promise<void> {
     await this.reload();
-    this.watcher = setInterval(() => void this.refreshIfChanged(), watchMs);
-    this.watcher.unref();
   }
 
-  stop(): void {
-    if (this.watcher) clearInterval(this.watcher);
+  /** Reloads the overrides whenever another process or node changes them. */
+  follow(changes: StoreChangeWatcher): void {
+    changes.subscribe('profiles', async () => {
+      await this.reload();
+      this.log?.info({ overrides: this.overrides.size }, 'service profiles reloaded');
+    });
   }
 
   private async reload(): Promise<void> {
     const rows = await this.repo.find();
     this.overrides = new Map(rows.map((r) => [r.username, overridesOf(r)]));
     this.effective.clear();
-    this.dataVersion = await this.currentDataVersion();
-  }
-
-  private async currentDataVersion(): Promise<number> {
-    const rows = (await this.ds.query('PRAGMA data_version')) as { data_version: number }[];
-    return rows[0]?.data_version ?? 0;
-  }
-
-  /** sqlite.org/pragma.html#pragma_data_version: it changes when another connection commits. */
-  private async refreshIfChanged(): Promise<void> {
-    try {
-      if ((await this.currentDataVersion()) !== this.dataVersion) await this.reload();
-    } catch (err) {
-      this.log?.warn({ err }, 'service profile refresh failed');
-    }
   }
 
   /** The user's effective profile, from memory (the hot path of every message). */
@@ -108,6 +94,7 @@ export class ServiceProfiles {
     }
     const none = Object.values(after).every((v) => v === null);
     await this.writes.transaction(async (em) => {
+      markChanged(em, 'profiles');
       const repo = em.getRepository(UserProfileEntity);
       if (none) await repo.delete({ username: name });
       else await repo.save({ username: name, ...after, contentTypes: after.contentTypes === null ? null : JSON.stringify(after.contentTypes), updatedAt: Date.now() });
@@ -121,7 +108,10 @@ export class ServiceProfiles {
   /** Forgets a deleted user's overrides (a new user of that name starts from the defaults). */
   async remove(username: string): Promise<void> {
     const name = username.toLowerCase();
-    await this.writes.transaction((em) => em.getRepository(UserProfileEntity).delete({ username: name }));
+    await this.writes.transaction((em) => {
+      markChanged(em, 'profiles');
+      return em.getRepository(UserProfileEntity).delete({ username: name });
+    });
     this.overrides.delete(name);
     this.effective.delete(name);
   }

@@ -3,6 +3,7 @@ import { UserEntity, type UserRow } from '../store/entities.js';
 import { ha1 } from '../sip/auth/digest.js';
 import type { Logger } from '../log.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import { markChanged, type StoreChangeWatcher } from '../store/store-changes.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from '@parley/shared';
 import { USER_NAME_RULE, canonicalUserName, checkDisplayName } from './user-names.js';
 
@@ -22,19 +23,19 @@ export class UserError extends Error {
 /**
  * The service profiles of our users. The CLI writes through it; the server
  * keeps every user in memory (authentication is on the hot path) and reloads
- * when another process (the CLI) has committed to the store.
+ * when another process (the CLI, another node) has changed the `users` topic
+ * (store/store-changes.ts).
  */
 export class UserDirectory {
   private readonly repo: Repository<UserRow>;
   private readonly writes: WriteQueue;
   private byName = new Map<string, UserRow>();
-  private dataVersion = -1;
-  private watcher: NodeJS.Timeout | null = null;
+  private loaded = false;
   /** told of users that were disabled or removed by another process (their bindings go) */
   onServiceRevoked: ((usernames: string[]) => void) | null = null;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly realm: string,
     private readonly log?: Logger,
   ) {
@@ -42,42 +43,27 @@ export class UserDirectory {
     this.writes = writesOf(ds);
   }
 
-  /** Loads every user and watches the store for changes from other processes. */
-  async load(watchMs = 500): Promise<void> {
+  /** Loads every user. */
+  async load(): Promise<void> {
     await this.reload();
-    this.watcher = setInterval(() => void this.refreshIfChanged(), watchMs);
-    this.watcher.unref();
   }
 
-  stop(): void {
-    if (this.watcher) clearInterval(this.watcher);
+  /** Reloads the users whenever another process or node changes them. */
+  follow(changes: StoreChangeWatcher): void {
+    changes.subscribe('users', async () => {
+      await this.reload();
+      this.log?.info({ users: this.byName.size }, 'user directory reloaded');
+    });
   }
 
   private async reload(): Promise<void> {
     const rows = await this.repo.find();
     const before = this.byName;
     this.byName = new Map(rows.map((u) => [u.username, u]));
-    if (this.dataVersion === -1) this.warnAboutRealm(rows);
-    this.dataVersion = await this.currentDataVersion();
+    if (!this.loaded) this.warnAboutRealm(rows);
+    this.loaded = true;
     const revoked = [...before.values()].filter((old) => !old.disabled && (this.byName.get(old.username)?.disabled ?? true)).map((u) => u.username);
     if (revoked.length > 0) this.onServiceRevoked?.(revoked);
-  }
-
-  private async currentDataVersion(): Promise<number> {
-    const rows = (await this.ds.query('PRAGMA data_version')) as { data_version: number }[];
-    return rows[0]?.data_version ?? 0;
-  }
-
-  /** SQLite's data_version changes when another connection commits (sqlite.org/pragma.html#pragma_data_version). */
-  private async refreshIfChanged(): Promise<void> {
-    try {
-      if ((await this.currentDataVersion()) !== this.dataVersion) {
-        await this.reload();
-        this.log?.info({ users: this.byName.size }, 'user directory reloaded');
-      }
-    } catch (err) {
-      this.log?.warn({ err }, 'user directory refresh failed');
-    }
   }
 
   /** Passwords are hashed with the realm (RFC 3261 §22.4): users made for another domain cannot log in here. */
@@ -115,7 +101,10 @@ export class UserDirectory {
       createdAt: now,
       updatedAt: now,
     });
-    const saved = await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
+    const saved = await this.writes.transaction((em) => {
+      markChanged(em, 'users');
+      return em.getRepository(UserEntity).save(row);
+    });
     this.byName.set(username, saved);
     return saved;
   }
@@ -143,6 +132,7 @@ export class UserDirectory {
     }));
     try {
       await this.writes.transaction(async (em) => {
+        markChanged(em, 'users');
         // SQLite limits bound parameters per statement: insert in slices
         for (let i = 0; i < rows.length; i += 100) await em.getRepository(UserEntity).insert(rows.slice(i, i + 100));
       });
@@ -163,7 +153,7 @@ export class UserDirectory {
     const revoked = disabled && !row.disabled;
     row.disabled = disabled;
     row.updatedAt = Date.now();
-    await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
+    await this.save(row);
     this.byName.set(row.username, row);
     if (revoked) this.onServiceRevoked?.([row.username]);
     return row;
@@ -176,7 +166,7 @@ export class UserDirectory {
     row.ha1Md5 = ha1('MD5', row.username, this.realm, password);
     row.ha1Sha256 = ha1('SHA-256', row.username, this.realm, password);
     row.updatedAt = Date.now();
-    await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
+    await this.save(row);
     this.byName.set(row.username, row);
   }
 
@@ -185,7 +175,7 @@ export class UserDirectory {
     const row = await this.mustFind(username);
     row.displayName = displayName === null ? null : displayNameOf(displayName);
     row.updatedAt = Date.now();
-    await this.writes.transaction((em) => em.getRepository(UserEntity).save(row));
+    await this.save(row);
     this.byName.set(row.username, row);
     return row;
   }
@@ -194,7 +184,10 @@ export class UserDirectory {
   async remove(username: string): Promise<UserRow> {
     const row = await this.mustFind(username);
     const copy = { ...row };
-    await this.writes.transaction((em) => em.getRepository(UserEntity).remove(row));
+    await this.writes.transaction((em) => {
+      markChanged(em, 'users');
+      return em.getRepository(UserEntity).remove(row);
+    });
     this.byName.delete(copy.username);
     if (!copy.disabled) this.onServiceRevoked?.([copy.username]);
     return copy;
@@ -203,6 +196,13 @@ export class UserDirectory {
   /** The stored row (not the cache), or a not_found UserError. */
   find(name: string): Promise<UserRow> {
     return this.mustFind(name);
+  }
+
+  private async save(row: UserRow): Promise<void> {
+    await this.writes.transaction((em) => {
+      markChanged(em, 'users');
+      return em.getRepository(UserEntity).save(row);
+    });
   }
 
   private async mustFind(name: string): Promise<UserRow> {

@@ -3,6 +3,7 @@ import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { In } from 'typeorm';
 import { ConversationEntity, ConversationMessageEntity, type ConversationRow, type ConversationMessageRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import { markChanged, type StoreChangeWatcher } from '../store/store-changes.js';
 import type { MessageCipher } from '../im/deferred/message-cipher.js';
 import { storableContent } from './stored-text.js';
 import { AppendBatch } from './append-batch.js';
@@ -66,7 +67,8 @@ export interface ConversationStoreOptions {
  * entry, its conversation's counters and its owner's quota charge commit together.
  *
  * Recording conversations (the ones new messages go to) are kept in memory by owner and capture
- * key, so the pager's hot path asks a Map, not SQLite.
+ * key, so the pager's hot path asks a Map, not SQLite. Every write that starts or ends a recording
+ * bumps the `recordings` topic, so another node (`follow`) reloads them within its watch interval.
  */
 export class ConversationStore {
   private readonly repo: Repository<ConversationRow>;
@@ -76,6 +78,8 @@ export class ConversationStore {
   private readonly recording = new Map<string, ConversationRow>();
   /** owners with at least one recording conversation (a cheap first test on the pager's path) */
   private readonly recordingOwners = new Map<string, number>();
+  /** this node's starts and stops so far: a reload that raced one of them reads again */
+  private localEdits = 0;
   account: StorageAccount | null = null;
   /** Usage records (C5): each message stored or refused, each conversation deleted with the bytes it freed. */
   usage: UsageSink | null = null;
@@ -98,6 +102,25 @@ export class ConversationStore {
     for (const c of await this.repo.find({ where: { recording: true } })) this.remember(c);
   }
 
+  /** Reloads the recording conversations whenever another node or process starts or stops one. */
+  follow(changes: StoreChangeWatcher): void {
+    changes.subscribe('recordings', () => this.reloadRecordings());
+  }
+
+  private async reloadRecordings(): Promise<void> {
+    for (;;) {
+      const edits = this.localEdits;
+      // through the write queue: after this node's starts and stops queued before it
+      const rows = await this.writes.transaction((em) => em.find(ConversationEntity, { where: { recording: true } }));
+      // one of our own starts or stops landed while reading: what was read may predate it
+      if (edits !== this.localEdits) continue;
+      this.recording.clear();
+      this.recordingOwners.clear();
+      for (const c of rows) this.remember(c);
+      return;
+    }
+  }
+
   /** Whether `owner` records anything now. */
   records(owner: string): boolean {
     return this.recordingOwners.has(owner);
@@ -115,7 +138,9 @@ export class ConversationStore {
   async start(owner: string, kind: string, captureKey: string, peers: string[], name: string, publicId = newPublicId()): Promise<ConversationRow> {
     const existing = this.recordingFor(owner, captureKey);
     if (existing) return existing;
+    this.localEdits++;
     const row = await this.writes.transaction(async (em) => {
+      markChanged(em, 'recordings');
       const now = Date.now();
       const fresh: Omit<ConversationRow, 'id'> = {
         publicId,
@@ -136,10 +161,14 @@ export class ConversationStore {
     });
     // two starts may have raced; the first one remembered wins and the other row stays as a plain conversation
     const raced = this.recordingFor(owner, captureKey);
-    if (raced) {
-      await this.writes.transaction((em) => em.update(ConversationEntity, { id: row.id }, { recording: false }));
+    if (raced && raced.id !== row.id) {
+      await this.writes.transaction((em) => {
+        markChanged(em, 'recordings');
+        return em.update(ConversationEntity, { id: row.id }, { recording: false });
+      });
       return raced;
     }
+    if (raced) this.forget(raced);
     this.remember(row);
     this.onChanged?.(owner);
     return row;
@@ -150,7 +179,11 @@ export class ConversationStore {
     const c = this.recordingFor(owner, captureKey);
     if (!c) return;
     this.forget(c);
-    await this.writes.transaction((em) => em.update(ConversationEntity, { id: c.id }, { recording: false }));
+    this.localEdits++;
+    await this.writes.transaction((em) => {
+      markChanged(em, 'recordings');
+      return em.update(ConversationEntity, { id: c.id }, { recording: false });
+    });
     this.onChanged?.(owner);
   }
 
@@ -248,9 +281,11 @@ export class ConversationStore {
    * Resolves false when there was no such conversation.
    */
   async remove(publicId: string): Promise<boolean> {
+    this.localEdits++;
     const gone = await this.writes.transaction(async (em) => {
       const rows = (await em.query('SELECT id, owner, bytes, peers FROM conversations WHERE public_id = ?', [publicId])) as { id: number; owner: string; bytes: number; peers: string }[];
       if (rows.length === 0) return null;
+      markChanged(em, 'recordings');
       const { id, owner } = rows[0];
       await em.query('DELETE FROM conversation_fts WHERE rowid IN (SELECT id FROM conversation_messages WHERE conversation_id = ?)', [id]);
       await em.query('DELETE FROM conversation_messages WHERE conversation_id = ?', [id]);
@@ -274,6 +309,7 @@ export class ConversationStore {
    * their conversation) and counts against the owner's quota.
    */
   async applyChanges(owner: string, changes: ConversationChanges, unchanged: (rows: ConversationRow[]) => boolean): Promise<ChangesOutcome> {
+    this.localEdits++;
     const removed: ConversationRow[] = [];
     const copied: ConversationRow[] = [];
     const outcome = await this.writes.transaction(async (em): Promise<ChangesOutcome & { gone?: number[] }> => {
@@ -290,6 +326,7 @@ export class ConversationStore {
         copied.push(byId.get(c.of)!);
       }
       for (const r of changes.rename) await em.update(ConversationEntity, { id: byId.get(r.publicId)!.id }, { name: r.name });
+      if (changes.stop.length > 0 || changes.remove.length > 0) markChanged(em, 'recordings');
       for (const id of changes.stop) await em.update(ConversationEntity, { id: byId.get(id)!.id }, { recording: false });
       const gone: number[] = [];
       for (const id of changes.remove) {

@@ -1,5 +1,6 @@
 import type { DocumentStore } from '../xdms/document-store.js';
 import type { Logger } from '../log.js';
+import { documentsTopic, type StoreChangeWatcher } from '../store/store-changes.js';
 import { PREFERENCES_AUID, parsePreferences } from '../im/participating/terminating-policy.js';
 
 export interface StoragePolicyOptions {
@@ -14,11 +15,13 @@ export interface StoragePolicyOptions {
  *
  * Asked on the pager's and the session's hot paths, so the answer is synchronous: the users who
  * prefer it are read once at start-up and kept current from the document store's change events.
- * Those events are this node's; another node learns of an edit when it re-reads (see
- * docs/architecture.md, "Stored conversations").
+ * Those events are this node's; an edit on another node (or process) bumps the im-preferences
+ * documents' topic, and `follow` reads every preference again (docs/architecture.md, "State and scale").
  */
 export class StoragePolicy {
-  private readonly users = new Set<string>();
+  private users = new Set<string>();
+  /** this node's edits so far: a full re-read that raced one of them reads again */
+  private edits = 0;
   /** per owner, a change counter: a read that raced an edit does not overwrite it */
   private readonly generations = new Map<string, number>();
 
@@ -32,10 +35,27 @@ export class StoragePolicy {
   async load(): Promise<void> {
     this.docs.onChange((change) => {
       if (change.auid !== PREFERENCES_AUID || change.path !== 'index') return;
+      this.edits++;
       void this.reread(change.owner);
     });
-    for (const row of await this.docs.listAuid(PREFERENCES_AUID)) {
-      if (row.path === 'index') this.set(row.owner, parsePreferences(row.content).storeConversations);
+    await this.readAll();
+  }
+
+  /** Reads every preference again whenever another node or process edits an im-preferences document. */
+  follow(changes: StoreChangeWatcher): void {
+    changes.subscribe(documentsTopic(PREFERENCES_AUID), () => this.readAll());
+  }
+
+  private async readAll(): Promise<void> {
+    for (;;) {
+      const edits = this.edits;
+      const rows = await this.docs.listAuid(PREFERENCES_AUID);
+      // an edit of this node's came in meanwhile: what was read may predate it
+      if (edits !== this.edits) continue;
+      const users = new Set<string>();
+      for (const row of rows) if (row.path === 'index' && parsePreferences(row.content).storeConversations) users.add(row.owner.toLowerCase());
+      this.users = users;
+      return;
     }
   }
 

@@ -2,6 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { StorageAccount } from '../history/conversation-store.js';
 import type { DeferredAccount } from '../im/deferred/deferred-store.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
+import { markChanged, type StoreChangeWatcher } from '../store/store-changes.js';
 import { levelOf, percentOf } from './quota-levels.js';
 
 export interface QuotaOptions {
@@ -53,8 +54,9 @@ type Column = 'conversation_bytes' | 'deferred_bytes';
  * exactly what the mirror holds. `admit` is synchronous and reserves the bytes, so a burst of
  * concurrent writes cannot overshoot a quota.
  *
- * Another process (the CLI: `parley quota set`, `recount`, `user remove`) changes the store
- * directly; SQLite's data_version tells the running server to read the ledger again.
+ * Another process (the CLI: `parley quota set`, `recount`, `user remove`) or node changes the store
+ * directly; every ledger or quota write bumps the `quota` topic (once per commit), and the store
+ * change watcher tells the running server to read the ledger again.
  */
 export class StorageQuota {
   /** Told when a user's usage first crosses a threshold upwards (the notices' business). */
@@ -71,11 +73,9 @@ export class StorageQuota {
   private readonly reachings = new Map<string, number>();
   private readonly writes: WriteQueue;
   private readonly thresholds: number[];
-  private watcher: NodeJS.Timeout | null = null;
-  private dataVersion = -1;
 
   constructor(
-    private readonly ds: DataSource,
+    ds: DataSource,
     private readonly opts: QuotaOptions,
   ) {
     this.writes = writesOf(ds);
@@ -104,17 +104,14 @@ export class StorageQuota {
     return this.opts.defaultBytes;
   }
 
-  /** Reads the ledger and the overrides (once, at start) and, with `watchMs`, watches for other processes' changes. */
-  async load(watchMs = 0): Promise<void> {
+  /** Reads the ledger and the overrides (once, at start). */
+  async load(): Promise<void> {
     await this.writes.transaction((em) => this.read(em));
-    if (watchMs > 0) {
-      this.watcher = setInterval(() => void this.reloadIfChanged(), watchMs);
-      this.watcher.unref();
-    }
   }
 
-  stop(): void {
-    if (this.watcher) clearInterval(this.watcher);
+  /** Reads the ledger again whenever another process or node changes it. */
+  follow(changes: StoreChangeWatcher): void {
+    changes.subscribe('quota', () => this.writes.transaction((em) => this.read(em)));
   }
 
   /** One user's usage and quota, from memory. */
@@ -140,6 +137,7 @@ export class StorageQuota {
    */
   async setQuota(user: string, bytes: number | null): Promise<{ before: number | null; after: number | null }> {
     return this.writes.transaction(async (em) => {
+      markChanged(em, 'quota');
       const before = this.overrides.get(user) ?? null;
       if (bytes === null) {
         await em.query('DELETE FROM storage_quotas WHERE username = ?', [user]);
@@ -160,6 +158,7 @@ export class StorageQuota {
    */
   async recount(user?: string): Promise<{ user: string; before: number; after: number }[]> {
     return this.writes.transaction(async (em) => {
+      markChanged(em, 'quota');
       const convSql =
         'SELECT c.owner AS owner, SUM(m.bytes) AS bytes FROM conversation_messages m JOIN conversations c ON c.id = m.conversation_id' +
         (user === undefined ? '' : ' WHERE c.owner = ?') +
@@ -217,6 +216,7 @@ export class StorageQuota {
   /** Inside the write's transaction: the ledger's SQL increment, then the mirror, then the thresholds. */
   private async charge(em: EntityManager, user: string, column: Column, delta: number): Promise<void> {
     if (delta === 0) return;
+    markChanged(em, 'quota');
     await em.query(`INSERT INTO storage_usage (username, ${column}) VALUES (?, ?) ON CONFLICT (username) DO UPDATE SET ${column} = ${column} + excluded.${column}`, [user, delta]);
     const row = this.row(user);
     if (column === 'conversation_bytes') row.conversation += delta;
@@ -239,6 +239,7 @@ export class StorageQuota {
     const before = row.warned;
     row.warned = level;
     if (level >= 100 && before < 100) this.countReaching(user);
+    markChanged(em, 'quota');
     await em.query('INSERT INTO storage_usage (username, warned_level) VALUES (?, ?) ON CONFLICT (username) DO UPDATE SET warned_level = excluded.warned_level', [user, level]);
     if (level > before) this.warn(user, level);
   }
@@ -263,7 +264,10 @@ export class StorageQuota {
     row.warned = 100;
     this.countReaching(user);
     void this.writes
-      .transaction((em) => em.query('INSERT INTO storage_usage (username, warned_level) VALUES (?, 100) ON CONFLICT (username) DO UPDATE SET warned_level = 100', [user]))
+      .transaction((em) => {
+        markChanged(em, 'quota');
+        return em.query('INSERT INTO storage_usage (username, warned_level) VALUES (?, 100) ON CONFLICT (username) DO UPDATE SET warned_level = 100', [user]);
+      })
       .catch(() => undefined);
     this.warn(user, 100);
   }
@@ -292,7 +296,6 @@ export class StorageQuota {
     const held = this.rows;
     this.rows = new Map(usage.map((r) => [r.username, { conversation: Number(r.c), deferred: Number(r.d), warned: held.get(r.username)?.warned ?? Number(r.w) }]));
     this.overrides = new Map(quotas.map((q) => [q.username, Number(q.bytes)]));
-    this.dataVersion = await this.currentDataVersion(em);
     // another process changed a quota or recounted: those users' levels follow, up (told) or down
     for (const u of this.known()) {
       const was = before.get(u);
@@ -300,20 +303,6 @@ export class StorageQuota {
       if (was !== undefined && was.usedBytes === now.usedBytes && was.quotaBytes === now.quotaBytes) continue;
       if (was === undefined && now.usedBytes === 0) continue;
       await this.evaluate(em, u, true);
-    }
-  }
-
-  private async currentDataVersion(em: EntityManager | DataSource): Promise<number> {
-    const rows = (await em.query('PRAGMA data_version')) as { data_version: number }[];
-    return rows[0]?.data_version ?? 0;
-  }
-
-  /** SQLite's data_version changes when another connection commits (sqlite.org/pragma.html#pragma_data_version). */
-  private async reloadIfChanged(): Promise<void> {
-    try {
-      if ((await this.currentDataVersion(this.ds)) !== this.dataVersion) await this.writes.transaction((em) => this.read(em));
-    } catch {
-      // the next tick tries again; the mirror stays as it was
     }
   }
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import sqlite3 from 'sqlite3';
-import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity, ConversationEntity, ConversationMessageEntity, UsageRecordEntity, UserProfileEntity } from './entities.js';
+import { UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity, ConversationEntity, ConversationMessageEntity, UsageRecordEntity, UserProfileEntity, StoreChangeEntity, ExportJobEntity, ExportChunkEntity } from './entities.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { XcapDocuments1764200000000 } from './migrations/1764200000000-xcap-documents.js';
 import { UserNames1764300000000 } from './migrations/1764300000000-user-names.js';
@@ -15,6 +15,7 @@ import { StorageQuota1764730000000 } from './migrations/1764730000000-storage-qu
 import { UserProfiles1764740000000 } from './migrations/1764740000000-user-profiles.js';
 import { ConversationSearch1764750000000 } from './migrations/1764750000000-conversation-search.js';
 import { DeferredCallId1764800000000 } from './migrations/1764800000000-deferred-call-id.js';
+import { StoreChanges1764930000000 } from './migrations/1764930000000-store-changes.js';
 import { prepareDataFolder, createPrivateFile } from './data-folder.js';
 
 /**
@@ -28,7 +29,7 @@ import { prepareDataFolder, createPrivateFile } from './data-folder.js';
  */
 const quietSqlite = Object.assign(Object.create(sqlite3) as typeof sqlite3, { verbose: () => sqlite3 });
 
-export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, RoomHistory1764710000000, UsageRecords1764720000000, StorageQuota1764730000000, UserProfiles1764740000000, ConversationSearch1764750000000, DeferredCallId1764800000000];
+export const MIGRATIONS = [InitialSchema1764100000000, XcapDocuments1764200000000, UserNames1764300000000, Subscriptions1764400000000, ConsoleAdmin1764450000000, SessionHistory1764600000000, Conversations1764700000000, RoomHistory1764710000000, UsageRecords1764720000000, StorageQuota1764730000000, UserProfiles1764740000000, ConversationSearch1764750000000, DeferredCallId1764800000000, StoreChanges1764930000000];
 
 /**
  * Opens the embedded SQLite store in the data folder and brings its schema up
@@ -53,7 +54,7 @@ export async function openStore(dataDir: string): Promise<DataSource> {
     type: 'sqlite',
     driver: quietSqlite,
     database,
-    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity, ConversationEntity, ConversationMessageEntity, UsageRecordEntity, UserProfileEntity],
+    entities: [UserEntity, BindingEntity, DeferredMessageEntity, XcapDocumentEntity, ConsoleAccountEntity, ConsoleSessionEntity, AuditEntity, SubscriptionEntity, SessionHistoryEntity, ConversationEntity, ConversationMessageEntity, UsageRecordEntity, UserProfileEntity, StoreChangeEntity, ExportJobEntity, ExportChunkEntity],
     migrations: MIGRATIONS,
     migrationsRun: false,
     synchronize: false,

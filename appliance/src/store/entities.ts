@@ -448,3 +448,84 @@ export const UsageRecordEntity = new EntitySchema<UsageRecordRow>({
     { name: 'ix_usage_records_at', columns: ['at', 'id'] },
   ],
 });
+
+/** A topic's change counter (store/store-changes.ts): bumped by every write to the cached data it names. */
+export interface StoreChangeRow {
+  topic: string;
+  version: number;
+}
+
+export const StoreChangeEntity = new EntitySchema<StoreChangeRow>({
+  name: 'StoreChange',
+  tableName: 'store_changes',
+  columns: {
+    topic: { type: String, primary: true },
+    version: { type: 'bigint', transformer: numeric() },
+  },
+});
+
+/** A conversation export (A2), shared by every node: history/export-jobs.ts. */
+export interface ExportJobRow {
+  /** public id (96 random bits, base64url) */
+  id: string;
+  /** the exported conversation's public id */
+  conversation: string;
+  format: string;
+  /** the console account that started it (only it may poll and download) */
+  actor: string;
+  state: string;
+  done: number;
+  total: number;
+  /** output bytes written so far */
+  bytes: number;
+  /** `export_chunks` rows written so far */
+  chunks: number;
+  filename: string;
+  contentType: string;
+  error: string | null;
+  createdAt: number;
+  /** last sign of life of the node running it: a running job whose node stopped is failed by the next sweep */
+  heartbeatAt: number;
+  /** when a finished job and its output are deleted (null while it runs) */
+  expiresAt: number | null;
+}
+
+export const ExportJobEntity = new EntitySchema<ExportJobRow>({
+  name: 'ExportJob',
+  tableName: 'export_jobs',
+  columns: {
+    id: { type: String, primary: true },
+    conversation: { type: String },
+    format: { type: String },
+    actor: { type: String },
+    state: { type: String },
+    done: { type: Number },
+    total: { type: Number },
+    bytes: { type: 'bigint', transformer: numeric() },
+    chunks: { type: Number },
+    filename: { type: String },
+    contentType: { type: String, name: 'content_type' },
+    error: { type: String, nullable: true },
+    createdAt: { type: 'bigint', name: 'created_at', transformer: numeric() },
+    heartbeatAt: { type: 'bigint', name: 'heartbeat_at', transformer: numeric() },
+    expiresAt: { type: 'bigint', name: 'expires_at', nullable: true, transformer: { to: (v: number | null) => v, from: (v: string | number | null) => (v === null ? null : Number(v)) } },
+  },
+  indices: [{ name: 'ix_export_jobs_expires', columns: ['expiresAt'] }],
+});
+
+/** One piece of an export's output, in order (`seq` from 0). */
+export interface ExportChunkRow {
+  jobId: string;
+  seq: number;
+  data: Buffer;
+}
+
+export const ExportChunkEntity = new EntitySchema<ExportChunkRow>({
+  name: 'ExportChunk',
+  tableName: 'export_chunks',
+  columns: {
+    jobId: { type: String, primary: true, name: 'job_id' },
+    seq: { type: Number, primary: true },
+    data: { type: 'blob' },
+  },
+});

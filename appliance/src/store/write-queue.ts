@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { StoreChangeEntity } from './entities.js';
 
 interface Pending {
   fn: (em: EntityManager) => Promise<unknown>;
@@ -21,8 +22,16 @@ export class WriteQueue {
 
   /** Told how long each batch took to commit, in seconds (/metrics: store write latency). */
   onCommit: ((seconds: number, writes: number) => void) | null = null;
+  /** Told after a commit of the topics it bumped and their new versions (store/store-changes.ts). */
+  onTopicsCommitted: ((versions: Map<string, number>) => void) | null = null;
+  /** topics the batch being committed changes (markChanged), bumped once each before its commit */
+  private batchTopics: Set<string> | null = null;
 
-  constructor(private readonly ds: DataSource) {}
+  private readonly sqlite: boolean;
+
+  constructor(private readonly ds: DataSource) {
+    this.sqlite = (ds.options as DataSource['options'] | undefined)?.type === 'sqlite';
+  }
 
   transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -32,6 +41,16 @@ export class WriteQueue {
         setImmediate(() => void this.drain());
       }
     });
+  }
+
+  /**
+   * Called inside one of this queue's transactions: the batch's commit also bumps `topic`'s row in
+   * `store_changes`, once per batch however many of its writes changed the topic (group commit:
+   * a burst of stored messages costs one counter update, not one each).
+   */
+  markChanged(topic: string): void {
+    if (this.batchTopics === null) throw new Error(`store change '${topic}' marked outside a write`);
+    this.batchTopics.add(topic);
   }
 
   /** Commits batches until none is left. Never rejects: one failing batch must not stop the next. */
@@ -60,8 +79,12 @@ export class WriteQueue {
     const qr = this.ds.createQueryRunner();
     const started = process.hrtime.bigint();
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const topics = new Set<string>();
+    let versions = new Map<string, number>();
     try {
       await qr.startTransaction();
+      if (this.sqlite) await qr.query(TAKE_WRITE_LOCK);
+      this.batchTopics = topics;
       for (const op of batch) {
         await qr.query('SAVEPOINT parley_write');
         try {
@@ -74,9 +97,13 @@ export class WriteQueue {
           outcomes.push({ ok: false, error });
         }
       }
+      this.batchTopics = null;
+      if (topics.size > 0) versions = await bumpTopics(qr.manager, topics);
       await qr.commitTransaction();
       this.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, batch.length);
+      if (versions.size > 0) this.onTopicsCommitted?.(versions);
     } catch (error) {
+      this.batchTopics = null;
       if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
       for (const op of batch) op.reject(error);
       return;
@@ -90,6 +117,37 @@ export class WriteQueue {
       else op.reject(o.error);
     });
   }
+}
+
+/**
+ * SQLite only: a write as the batch's first statement, so the transaction takes the write lock
+ * before it reads anything. TypeORM begins transactions DEFERRED; in WAL mode a transaction that
+ * has read and then writes while another process (a second node, the CLI) committed since gets
+ * SQLITE_BUSY at once, without the busy timeout, and cannot succeed
+ * (sqlite.org/rescode.html#busy_snapshot). Writing first waits for the lock instead, like
+ * BEGIN IMMEDIATE. The row is inserted once and ignored after; a commit that wrote nothing else
+ * adds no WAL frame.
+ */
+const TAKE_WRITE_LOCK = `INSERT OR IGNORE INTO "store_changes" ("topic", "version") VALUES ('write-lock', 0)`;
+
+/**
+ * Bumps each topic's counter and reads its new version back, inside the batch's transaction: the
+ * row lock (PostgreSQL) or the write lock (SQLite) makes the version read the one this commit
+ * writes. Query builders, not SQL text, so placeholders and quoting are the driver's. A topic with
+ * no row yet (a new application usage) gets one.
+ */
+async function bumpTopics(em: EntityManager, topics: Set<string>): Promise<Map<string, number>> {
+  const versions = new Map<string, number>();
+  const bump = (topic: string) => em.createQueryBuilder().update(StoreChangeEntity).set({ version: () => 'version + 1' }).where('topic = :topic', { topic }).execute();
+  for (const topic of [...topics].sort()) {
+    if (((await bump(topic)).affected ?? 0) === 0) {
+      await em.createQueryBuilder().insert().into(StoreChangeEntity).values({ topic, version: 0 }).orIgnore().execute();
+      await bump(topic);
+    }
+    const row = await em.getRepository(StoreChangeEntity).findOneByOrFail({ topic });
+    versions.set(topic, row.version);
+  }
+  return versions;
 }
 
 const queues = new WeakMap<DataSource, WriteQueue>();
