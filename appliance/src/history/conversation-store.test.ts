@@ -33,6 +33,19 @@ const BOB = 'sip:bob@parley.test';
 const text = (sender: string, body: string) => ({ sender, recipients: [sender === ALICE ? BOB : ALICE], contentType: 'text/plain;charset=utf-8', body: Buffer.from(body) });
 
 describe('conversation store (H1)', () => {
+  it('starts one conversation when two messages of a new conversation arrive together, and keeps their order', async () => {
+    const GINA = 'sip:gina@parley.test';
+    const FRANK = 'sip:frank@parley.test';
+    const key = 'pager:sip:frank@parley.test';
+    // the pager capture's shape: start (or find) the recording, then append; both messages at once
+    const capture = async (body: string) => store.append(await store.start(GINA, 'pager', key, [FRANK], 'Frank'), { sender: GINA, recipients: [FRANK], contentType: 'text/plain', body: Buffer.from(body) });
+    await Promise.all([capture('first'), capture('second'), capture('third')]);
+    const rows = (await ds.query('SELECT id FROM conversations WHERE owner = ? AND capture_key = ?', [GINA, key])) as { id: number }[];
+    expect(rows).toHaveLength(1);
+    const read = await store.messages(store.recordingFor(GINA, key)!);
+    expect(read.map((m) => m.body.toString())).toEqual(['first', 'second', 'third']);
+  });
+
   it('stores messages sealed, in order, with the server time, and counts them on the conversation', async () => {
     const c = await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'Chat with Bob');
     expect(await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'again')).toBe(c);

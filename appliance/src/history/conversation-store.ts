@@ -76,6 +76,8 @@ export class ConversationStore {
   private readonly batch: AppendBatch;
   /** `${owner}\n${captureKey}` → the recording conversation */
   private readonly recording = new Map<string, ConversationRow>();
+  /** starts under way, by owner and capture key (start() is single-flight per conversation) */
+  private readonly starting = new Map<string, Promise<ConversationRow>>();
   /** owners with at least one recording conversation (a cheap first test on the pager's path) */
   private readonly recordingOwners = new Map<string, number>();
   /** this node's starts and stops so far: a reload that raced one of them reads again */
@@ -135,11 +137,26 @@ export class ConversationStore {
    * Starts recording (or finds the conversation already recording) under `captureKey`. `publicId`
    * lets a caller name the conversation on the wire before the row is written (a session's 200).
    */
-  async start(owner: string, kind: string, captureKey: string, peers: string[], name: string, publicId = newPublicId()): Promise<ConversationRow> {
+  start(owner: string, kind: string, captureKey: string, peers: string[], name: string, publicId = newPublicId()): Promise<ConversationRow> {
     const existing = this.recordingFor(owner, captureKey);
-    if (existing) return existing;
+    if (existing) return Promise.resolve(existing);
+    // one start per conversation at a time: two messages of a new pager conversation arriving
+    // together both wait for the same row, and append in the order they asked (not two rows)
+    const key = `${owner}\n${captureKey}`;
+    const inFlight = this.starting.get(key);
+    if (inFlight !== undefined) return inFlight;
+    const started = this.insertRecording(owner, kind, captureKey, peers, name, publicId).finally(() => this.starting.delete(key));
+    this.starting.set(key, started);
+    return started;
+  }
+
+  private async insertRecording(owner: string, kind: string, captureKey: string, peers: string[], name: string, publicId: string): Promise<ConversationRow> {
     this.localEdits++;
     const row = await this.writes.transaction(async (em) => {
+      // another node (or process) may have started it since our cache was read: the unique
+      // recording index would refuse a second row, so that one is adopted
+      const theirs = await em.findOne(ConversationEntity, { where: { owner, captureKey, recording: true } });
+      if (theirs !== null) return theirs;
       markChanged(em, 'recordings');
       const now = Date.now();
       const fresh: Omit<ConversationRow, 'id'> = {
