@@ -4,6 +4,7 @@ import { ChatClient } from '../support/msrp-client.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
 import { withDigest } from '../support/sip-user.js';
 import { conversationsOf, usageRecordsOf } from '../support/conversations.js';
+import { putGroupRooms } from '../support/rooms.js';
 
 // Storage refused (H3): the owner is told which conversation was not stored, once per conversation
 // and quota crossing, each refusal is a usage record (C5), and a session set up past the quota says
@@ -53,7 +54,7 @@ async function chat(from: Name, to: ChatClient, body: string): Promise<string> {
 const bodyOf = (m: string) => m.slice(m.indexOf('\r\n\r\n') + 4);
 
 describe('storage refused past the quota: told once per conversation, recorded, and said in a session’s 2xx', () => {
-  it('tells the owner once per conversation which one was not stored, records each refusal, and answers a session refused;reason=quota', async () => {
+  it('tells the owner once per conversation which one was not stored, records each refusal, and answers a session or a room join refused;reason=quota', async () => {
     const alice = await client('alice');
     const bob = await client('bob');
     const carol = await client('carol');
@@ -87,12 +88,20 @@ describe('storage refused past the quota: told once per conversation, recorded, 
     await eventually(() => notices.some((n) => n.startsWith('Not stored: "Session with dave@parley.test", past your storage quota.')), 15_000);
     await Promise.all([alice.bye(aCall), dave.awaitBye(dCall)]);
 
-    // C5: each refusal is a usage record: three messages to bob, one to carol, the session with dave
+    // joining a room past the quota: the 200 says refused as a session's does, and she is told which
+    expect(await putGroupRooms(app, 'alice', [{ name: 'den', displayName: 'Den', members: ['alice', 'dave'] }])).toBe(201);
+    const rCall = await alice.invite('den', { acceptTypes: ['message/cpim', 'text/plain'], headers: ['Conversation-Store: on'] });
+    expect(rCall.final).toMatch(/^SIP\/2\.0 200 OK/);
+    expect(headerOf(rCall.final, 'Conversation-Store')).toEqual(['refused;reason=quota']);
+    await eventually(() => notices.some((n) => n.startsWith('Not stored: "Room ') && n.includes('past your storage quota.')), 15_000);
+    expect(await alice.bye(rCall)).toMatch(/^SIP\/2\.0 200/);
+
+    // C5: each refusal is a usage record: three messages to bob, one to carol, the session with dave, the room
     const refused = await eventually(async () => {
       const rows = (await usageRecordsOf(app, 'conversation', aor('alice'))).filter((r) => r.outcome === 'refused');
-      return rows.length >= 5 && rows;
+      return rows.length >= 6 && rows;
     });
-    expect(refused.map((r) => r.peer)).toEqual([aor('bob'), aor('bob'), aor('bob'), aor('carol'), aor('dave')]);
+    expect(refused.map((r) => r.peer)).toEqual([aor('bob'), aor('bob'), aor('bob'), aor('carol'), aor('dave'), aor('den')]);
     for (const r of refused) expect(r.reason).toMatch(/^Storage quota reached/);
     alice.sip.close();
     await collect;

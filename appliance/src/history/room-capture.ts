@@ -46,6 +46,11 @@ export class RoomCapture {
     private readonly log: Logger,
   ) {}
 
+  /** Why nothing more would be stored for `aor` now (quota reached, or no storage in their profile), or null. */
+  refusal(aor: string): 'quota' | 'profile' | null {
+    return this.store.refusalFor(aor)?.refused ?? null;
+  }
+
   /** Whether a participant joining with (or without) a request is to be recorded. */
   wants(aor: string, asked: boolean): boolean {
     return asked || this.policy.storesAll(aor);
@@ -53,13 +58,20 @@ export class RoomCapture {
 
   /**
    * `p` has joined `room` by the dialog `callId`: starts their recording if they `wants` it and
-   * returns the conversation's public id (for the 2xx), else null. Every other recording in the
+   * returns the conversation's public id (for the 2xx), else null; when they want it but are past
+   * their quota or their profile allows no storage (H3, Y1), no recording and the refusal (for
+   * `Conversation-Store: refused;reason=…`, told like a session's). Every other recording in the
    * room now counts `p` among its peers.
    */
-  joined(room: CapturedRoom, p: Participant, callId: string, asked: boolean, publicId = newPublicId()): string | null {
+  joined(room: CapturedRoom, p: Participant, callId: string, asked: boolean, publicId = newPublicId()): string | { refused: 'quota' | 'profile' } | null {
     const key = room.uri.toLowerCase();
     for (const r of this.rooms.get(key)?.values() ?? []) this.addPeer(r, p.aor);
     if (!this.wants(p.aor, asked)) return null;
+    const refusal = this.store.refusalFor(p.aor, room.uri);
+    if (refusal !== null) {
+      this.onRefused?.({ owner: p.aor, captureKey: roomKey(room.uri, callId), publicId: null, name: roomName(room) }, refusal);
+      return { refused: refusal.refused };
+    }
     const peers = [room.uri];
     const seen = new Set([room.uri.toLowerCase(), p.aor.toLowerCase()]);
     for (const o of room.participants) {
@@ -67,7 +79,7 @@ export class RoomCapture {
       seen.add(o.aor.toLowerCase());
       peers.push(o.aor);
     }
-    const row = this.store.start(p.aor, 'room', roomKey(room.uri, callId), [...peers], `Room ${room.subject ?? room.uri.replace(/^sips?:/, '')}`, publicId).catch((err: unknown) => {
+    const row = this.store.start(p.aor, 'room', roomKey(room.uri, callId), [...peers], roomName(room), publicId).catch((err: unknown) => {
       this.log.warn({ err, owner: p.aor, room: room.uri }, 'room conversation not started');
       return null;
     });
@@ -135,3 +147,6 @@ export class RoomCapture {
     });
   }
 }
+
+/** A room conversation's name: the room's subject, or its URI. */
+const roomName = (room: CapturedRoom): string => `Room ${room.subject ?? room.uri.replace(/^sips?:/, '')}`;

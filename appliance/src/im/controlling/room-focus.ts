@@ -28,7 +28,7 @@ import { Room, type AbsentRecipient, type Departure, type Participant, type Room
 import type { SessionHistory } from '../session/session-history.js';
 import type { RoomCapture } from '../../history/room-capture.js';
 import { newPublicId } from '../../history/conversation-store.js';
-import { STORE_HEADER, storeRequest, storedAnswer } from '../../history/store-header.js';
+import { STORE_HEADER, storeRequest, storedAnswer, refusedAnswer } from '../../history/store-header.js';
 
 export interface FocusOptions {
   /** the conference factory's user part: INVITEs to it with an RFC 5366 URI list make ad-hoc rooms */
@@ -169,8 +169,13 @@ export class RoomFocus {
     }
     // H1: an invitee asks on its 2xx; our ACK names the conversation its membership is stored in
     let storeId: string | null = null;
+    let asked = false;
     const ackHeaders = (res: SipResponse): Record<string, string> => {
-      if (this.s.capture === undefined || !this.s.capture.wants(aor, storeRequest(res.headers) === 'on')) return {};
+      asked = storeRequest(res.headers) === 'on';
+      if (this.s.capture === undefined || !this.s.capture.wants(aor, asked)) return {};
+      // H3, Y1: past the quota (or not allowed storage), the ACK says so; joined() records nothing then
+      const refused = this.s.capture.refusal(aor);
+      if (refused !== null) return { [STORE_HEADER]: refusedAnswer(refused) };
       storeId = newPublicId();
       return { [STORE_HEADER]: storedAnswer(storeId) };
     };
@@ -194,8 +199,9 @@ export class RoomFocus {
       return 486;
     }
     room.join(joined.participant);
+    // a refusal the ACK told is told to the user too (joined() finds it again and records nothing)
     if (storeId !== null) this.s.capture?.joined(room, joined.participant, joined.callId, true, storeId);
-    else this.s.capture?.joined(room, joined.participant, joined.callId, false);
+    else this.s.capture?.joined(room, joined.participant, joined.callId, asked);
     this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant, media: joined.media });
     this.watch(joined.participant);
     if (joined.connect) this.connect(joined.participant);
@@ -305,7 +311,7 @@ export class RoomFocus {
     // RFC 3261 §13.3.1.4: resent until the ACK; without one the participant is dropped with a BYE
     const onAckTimeout = (): void => this.end(participant, 'No ACK for the 200 OK', 'failed', 408);
     const headers: Record<string, string> = { Contact: `${contact};isfocus` };
-    if (storeId !== null) headers[STORE_HEADER] = storedAnswer(storeId);
+    if (storeId !== null) headers[STORE_HEADER] = typeof storeId === 'string' ? storedAnswer(storeId) : refusedAnswer(storeId.refused);
     stack.reply(tx, 200, 'OK', { toTag: tag, headers, body: Buffer.from(ours.sdp), contentType: 'application/sdp', onAckTimeout });
     // RFC 6135: where the participant waits for us (a=setup:passive), we connect
     if (ours.setup === 'active') this.connect(participant);
