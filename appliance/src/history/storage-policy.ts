@@ -1,6 +1,6 @@
 import type { DocumentStore } from '../xdms/document-store.js';
 import type { Logger } from '../log.js';
-import { documentsTopic, type StoreChangeWatcher } from '../store/store-changes.js';
+import { followedDocumentsTopic, type StoreChangeWatcher } from '../store/store-changes.js';
 import { PREFERENCES_AUID, parsePreferences } from '../im/participating/terminating-policy.js';
 
 export interface StoragePolicyOptions {
@@ -43,7 +43,10 @@ export class StoragePolicy {
 
   /** Reads every preference again whenever another node or process edits an im-preferences document. */
   follow(changes: StoreChangeWatcher): void {
-    changes.subscribe(documentsTopic(PREFERENCES_AUID), () => this.readAll());
+    // only followed usages' writes bump their topic (store-changes.ts): this one must be among them
+    const topic = followedDocumentsTopic(PREFERENCES_AUID);
+    if (topic === null) throw new Error(`${PREFERENCES_AUID} is not a followed usage (store-changes.ts)`);
+    changes.subscribe(topic, () => this.readAll());
   }
 
   private async readAll(): Promise<void> {

@@ -12,6 +12,19 @@ export function documentsTopic(auid: string): StoreTopic {
 }
 
 /**
+ * The application usages whose documents a node caches across nodes (storage-policy.ts: the
+ * im-preferences' "store everything"). Only their writes bump a topic: a bump is two statements
+ * more in the commit, a quarter of an XCAP element PUT's server time, and no node follows the
+ * other usages (every node runs the same code, so this set is the same everywhere, the CLI too).
+ */
+const FOLLOWED_USAGES: ReadonlySet<string> = new Set(['im-preferences']);
+
+/** The topic a write of `auid`'s documents marks, or null when no node follows that usage. */
+export function followedDocumentsTopic(auid: string): StoreTopic | null {
+  return FOLLOWED_USAGES.has(auid) ? documentsTopic(auid) : null;
+}
+
+/**
  * Inside a write-queue transaction: this write changes `topic`'s data, so the transaction's commit
  * bumps its counter and every node's watcher reloads that cache.
  */

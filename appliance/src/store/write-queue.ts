@@ -1,5 +1,4 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { StoreChangeEntity } from './entities.js';
 
 interface Pending {
   fn: (em: EntityManager) => Promise<unknown>;
@@ -133,19 +132,21 @@ const TAKE_WRITE_LOCK = `INSERT OR IGNORE INTO "store_changes" ("topic", "versio
 /**
  * Bumps each topic's counter and reads its new version back, inside the batch's transaction: the
  * row lock (PostgreSQL) or the write lock (SQLite) makes the version read the one this commit
- * writes. Query builders, not SQL text, so placeholders and quoting are the driver's. A topic with
- * no row yet (a new application usage) gets one.
+ * writes. Plain statements (two per topic): TypeORM's query builders cost an XCAP element PUT a
+ * quarter of its server time. A topic with no row yet (a new application usage) gets one.
  */
 async function bumpTopics(em: EntityManager, topics: Set<string>): Promise<Map<string, number>> {
   const versions = new Map<string, number>();
-  const bump = (topic: string) => em.createQueryBuilder().update(StoreChangeEntity).set({ version: () => 'version + 1' }).where('topic = :topic', { topic }).execute();
+  const pg = em.connection.options.type === 'postgres';
+  const p = pg ? '$1' : '?';
   for (const topic of [...topics].sort()) {
-    if (((await bump(topic)).affected ?? 0) === 0) {
-      await em.createQueryBuilder().insert().into(StoreChangeEntity).values({ topic, version: 0 }).orIgnore().execute();
-      await bump(topic);
+    await em.query(`UPDATE "store_changes" SET "version" = "version" + 1 WHERE "topic" = ${p}`, [topic]);
+    let rows = (await em.query(`SELECT "version" FROM "store_changes" WHERE "topic" = ${p}`, [topic])) as { version: number | string }[];
+    if (rows.length === 0) {
+      await em.query(`INSERT INTO "store_changes" ("topic", "version") VALUES (${p}, 1) ON CONFLICT ("topic") DO UPDATE SET "version" = "store_changes"."version" + 1`, [topic]);
+      rows = (await em.query(`SELECT "version" FROM "store_changes" WHERE "topic" = ${p}`, [topic])) as { version: number | string }[];
     }
-    const row = await em.getRepository(StoreChangeEntity).findOneByOrFail({ topic });
-    versions.set(topic, row.version);
+    versions.set(topic, Number(rows[0].version));
   }
   return versions;
 }

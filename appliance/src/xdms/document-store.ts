@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager, Repository } from 'typeorm';
 import { XcapDocumentEntity, type XcapDocumentRow } from '../store/entities.js';
 import { writesOf, type WriteQueue } from '../store/write-queue.js';
-import { documentsTopic, markChanged } from '../store/store-changes.js';
+import { followedDocumentsTopic, markChanged, type StoreTopic } from '../store/store-changes.js';
 import type { Logger } from '../log.js';
 import { XcapError } from './xcap-error.js';
 
@@ -145,7 +145,7 @@ export class DocumentStore {
       const repo = em.getRepository(XcapDocumentEntity);
       const current = await repo.findOneBy({ auid: key.auid, owner: key.owner, path: key.path });
       checkPreconditions(pre, current?.etag ?? null, false);
-      markChanged(em, documentsTopic(key.auid));
+      markFollowed(em, key.auid);
       const etag = etagOf(content);
       if (current) await repo.update({ id: current.id }, { content, etag, updatedAt: Date.now() });
       else await repo.insert({ ...key, content, etag, updatedAt: Date.now() });
@@ -161,7 +161,7 @@ export class DocumentStore {
       const repo = em.getRepository(XcapDocumentEntity);
       const rows = await repo.find({ where: { owner }, select: { id: true, auid: true, owner: true, path: true, etag: true } });
       if (rows.length > 0) await repo.delete({ owner });
-      for (const auid of new Set(rows.map((r) => r.auid))) markChanged(em, documentsTopic(auid));
+      for (const auid of new Set(rows.map((r) => r.auid))) markFollowed(em, auid);
       return rows;
     });
     for (const r of gone) this.changed({ auid: r.auid, owner: r.owner, path: r.path, previousEtag: r.etag, newEtag: null });
@@ -176,7 +176,7 @@ export class DocumentStore {
    */
   async replace(key: DocumentKey, content: string, ifMatch: string, etag = etagOf(content)): Promise<{ etag: string; created: boolean }> {
     const { affected } = await this.writes.transaction((em) => {
-      markChanged(em, documentsTopic(key.auid));
+      markFollowed(em, key.auid);
       return this.raw(this.sql.replace, { content, etag, updatedAt: Date.now(), auid: key.auid, owner: key.owner, path: key.path, ifMatch }, em);
     });
     if (affected !== 1) throw new XcapError(412, null, 'Precondition Failed: If-Match');
@@ -190,10 +190,16 @@ export class DocumentStore {
       const current = await repo.findOneBy({ auid: key.auid, owner: key.owner, path: key.path });
       if (current === null) throw new XcapError(404, null, 'No such document');
       checkPreconditions(pre, current.etag, false);
-      markChanged(em, documentsTopic(key.auid));
+      markFollowed(em, key.auid);
       await repo.delete({ id: current.id });
       return current.etag;
     });
     this.changed({ ...key, previousEtag: previous, newEtag: null });
   }
+}
+
+/** Marks the usage's topic in this write when a node follows its documents (store-changes.ts). */
+function markFollowed(em: EntityManager, auid: string): void {
+  const topic: StoreTopic | null = followedDocumentsTopic(auid);
+  if (topic !== null) markChanged(em, topic);
 }
