@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient } from '../support/msrp-client.js';
-import { RawClient, headerOf } from '../support/raw-client.js';
-import { withDigest } from '../support/sip-user.js';
+import { headerOf } from '../support/raw-client.js';
+import { sendMessage } from '../support/sip-user.js';
 import { inbox, putGroupRooms } from '../support/rooms.js';
 import { conversationsOf, messagesOf } from '../support/conversations.js';
 import type { ReceivedMessage, ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
@@ -32,15 +32,7 @@ async function client(name: Name, register = true): Promise<ChatClient> {
 }
 
 /** `from` sends a pager MESSAGE (authenticating when challenged); the final response. */
-async function send(from: Name, to: Name, body: string, headers: string[] = []): Promise<string> {
-  const c = await RawClient.udp(app.sipPort);
-  try {
-    const spec = { method: 'MESSAGE', uri: aor(to), from: aor(from), to: aor(to), transport: 'UDP' as const, localPort: c.localPort, body, headers };
-    return await withDigest(c, spec, { name: from, password: `${from}-pw` }, 12_000);
-  } finally {
-    c.close();
-  }
-}
+const send = (from: Name, to: Name, body: string, headers: string[] = []): Promise<string> => sendMessage(app, { name: from, password: `${from}-pw` }, to, body, { headers });
 
 /** The conversation id our Conversation-Store answer names (`on;id=<id>`), or null. */
 function storedId(msg: string): string | null {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { ChatClient, type Call } from '../support/msrp-client.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
-import { registerContact, withDigest } from '../support/sip-user.js';
+import { registerContact, sendMessage } from '../support/sip-user.js';
 import { inbox, putGroupRooms } from '../support/rooms.js';
 import { conversationsOf, messagesOf, sessionHistoryRows } from '../support/conversations.js';
 import type { ReceivedMessage } from '../../appliance/src/msrp/msrp-session.js';
@@ -184,15 +184,7 @@ describe('rooms stored on request (H1) and room memberships in session history (
 });
 
 describe('exploded pager messages stored once for the sender who asked (P3, H1)', () => {
-  async function send(from: Name, to: string, body: string, opts: { contentType?: string; headers?: string[] } = {}): Promise<string> {
-    const c = await RawClient.udp(app.sipPort);
-    try {
-      const spec = { method: 'MESSAGE', uri: aor(to), from: aor(from), to: aor(to), transport: 'UDP' as const, localPort: c.localPort, body, contentType: opts.contentType, headers: opts.headers };
-      return await withDigest(c, spec, { name: from, password: `${from}-pw` }, 12_000);
-    } finally {
-      c.close();
-    }
-  }
+  const send = (from: Name, to: string, body: string, opts: { contentType?: string; headers?: string[] } = {}): Promise<string> => sendMessage(app, { name: from, password: `${from}-pw` }, to, body, opts);
 
   it("stores a message to a group in the sender's conversation with the group, every recipient listed, and one to a URI list with the list", async () => {
     const dev = new Map<string, RawClient>();

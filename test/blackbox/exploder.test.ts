@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
-import { registerContact, withDigest } from '../support/sip-user.js';
+import { registerContact, sendMessage } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import { multipartParts } from '../support/mime.js';
 
@@ -59,18 +59,7 @@ function listBody(text: string, entries: string): { body: string; contentType: s
 const entry = (name: string) => `<entry uri="sip:${name}@${D}"/>`;
 
 /** `from` sends one MESSAGE to `sip:<to>@D` (authenticating when challenged); the final response. */
-async function send(from: Name, to: string, body: string, opts: { contentType?: string; headers?: string[] } = {}): Promise<string> {
-  const client = await RawClient.udp(app.sipPort);
-  try {
-    const spec = {
-      method: 'MESSAGE', uri: `sip:${to}@${D}`, from: `sip:${from}@${D}`, to: `sip:${to}@${D}`, transport: 'UDP' as const,
-      localPort: client.localPort, body, contentType: opts.contentType, headers: opts.headers,
-    };
-    return await withDigest(client, spec, user(from), 12_000);
-  } finally {
-    client.close();
-  }
-}
+const send = (from: Name, to: string, body: string, opts: { contentType?: string; headers?: string[] } = {}): Promise<string> => sendMessage(app, user(from), to, body, opts);
 
 /** The next MESSAGE a device gets whose text includes `marker`, answered 200. */
 async function receive(dev: RawClient, marker: string): Promise<string> {

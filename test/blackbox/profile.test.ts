@@ -3,7 +3,7 @@ import sqlite3 from 'sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
-import { registerContact, withDigest } from '../support/sip-user.js';
+import { registerContact, sendMessage, withDigest } from '../support/sip-user.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 import { ChatClient } from '../support/msrp-client.js';
 import { putGroupRooms } from '../support/rooms.js';
@@ -50,15 +50,7 @@ async function online(name: Name): Promise<RawClient> {
 }
 
 /** `from` sends one MESSAGE to `sip:<to>@D`; the final response. */
-async function send(from: Name, to: string, body: string | Buffer, contentType = 'text/plain'): Promise<string> {
-  const client = await RawClient.udp(app.sipPort);
-  try {
-    const spec = { method: 'MESSAGE', uri: `sip:${to}@${D}`, from: `sip:${from}@${D}`, to: `sip:${to}@${D}`, transport: 'UDP' as const, localPort: client.localPort, body: body.toString(), contentType };
-    return await withDigest(client, spec, user(from), 12_000);
-  } finally {
-    client.close();
-  }
-}
+const send = (from: Name, to: string, body: string | Buffer, contentType = 'text/plain'): Promise<string> => sendMessage(app, user(from), to, body.toString(), { contentType });
 
 const statusLine = (r: string) => r.split('\r\n')[0];
 const cpim = (type: string, text: string) => `From: <sip:x@${D}>\r\nTo: <sip:y@${D}>\r\n\r\nContent-Type: ${type}\r\n\r\n${text}`;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, headerOf } from '../support/raw-client.js';
-import { registerContact, withDigest } from '../support/sip-user.js';
+import { registerContact, sendMessage } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
 import { addConsoleAccount, login, type AdminSession } from '../support/admin-client.js';
 
@@ -41,15 +41,7 @@ afterAll(async () => {
 });
 
 /** `from` sends `body` to `to` (authenticating when challenged); the final response. */
-async function send(from: Name, to: Name, body: string, headers: string[] = []): Promise<string> {
-  const client = await RawClient.udp(app.sipPort);
-  try {
-    const spec = { method: 'MESSAGE', uri: `sip:${to}@${D}`, from: `sip:${from}@${D}`, to: `sip:${to}@${D}`, transport: 'UDP' as const, localPort: client.localPort, body, headers };
-    return await withDigest(client, spec, user(from), 12_000);
-  } finally {
-    client.close();
-  }
-}
+const send = (from: Name, to: Name, body: string, headers: string[] = []): Promise<string> => sendMessage(app, user(from), to, body, { headers });
 
 /** The next MESSAGE a device gets whose text includes `marker`, answered 200. */
 async function receive(dev: RawClient, marker: string): Promise<string> {

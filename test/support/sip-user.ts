@@ -38,17 +38,20 @@ export async function registerContact(app: RunningAppliance, user: SipUser, cont
   }
 }
 
+/** MESSAGEs sent so far: part of each Call-ID, so that concurrent sends never share one */
+let sent = 0;
+
 /**
- * Sends a text/plain MESSAGE from `user` to the user `to` of the appliance's domain over UDP
+ * Sends a MESSAGE (text/plain unless `opts.contentType`, with any extra `opts.headers`) from `user` to the user `to` of the appliance's domain over UDP
  * and returns the final response. The wait covers the appliance's live delivery window
  * (16 × T1 = 8 s, docs/architecture.md), after which it answers 202 at the latest.
  */
-export async function sendMessage(app: RunningAppliance, user: SipUser, to: string, body: string): Promise<string> {
+export async function sendMessage(app: RunningAppliance, user: SipUser, to: string, body: string, opts: { contentType?: string; headers?: string[] } = {}): Promise<string> {
   const client = await RawClient.udp(app.sipPort);
   try {
     const spec = {
       method: 'MESSAGE', uri: `sip:${to}@${app.domain}`, from: `sip:${user.name}@${app.domain}`, to: `sip:${to}@${app.domain}`,
-      transport: 'UDP' as const, localPort: client.localPort, callId: `msg-${user.name}-${Date.now()}`, body,
+      transport: 'UDP' as const, localPort: client.localPort, callId: `msg-${user.name}-${Date.now()}-${++sent}`, body, contentType: opts.contentType, headers: opts.headers,
     };
     return await withDigest(client, spec, user, 12_000);
   } finally {
