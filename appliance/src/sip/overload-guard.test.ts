@@ -20,7 +20,7 @@ describe('overload guard', () => {
   it('admits everything while the queue keeps up', () => {
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0);
     expect(g.shedding).toBe(false);
-    expect(g.admitsRaw(request('MESSAGE'))).toBe(true);
+    expect((g.judge(request('MESSAGE'), null) === 'admit')).toBe(true);
   });
 
   it('cuts the share of new work while the queue stays slow, and never refuses finishing work', () => {
@@ -33,15 +33,15 @@ describe('overload guard', () => {
       void g.shedding;
     }
     expect(g.state.admittedShare).toBeLessThan(0.05);
-    const fresh = Array.from({ length: 1000 }, () => g.admitsRaw(request('MESSAGE')));
+    const fresh = Array.from({ length: 1000 }, () => (g.judge(request('MESSAGE'), null) === 'admit'));
     expect(fresh.filter(Boolean).length).toBeLessThan(100);
     // credentials, a dialog, ACK and CANCEL always go on; a REGISTER without credentials is refused only when even the smallest share does not help
-    expect(g.admitsRaw(request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']))).toBe(true);
-    expect(g.admitsRaw(request('ACK'))).toBe(true);
-    expect(g.admitsRaw(request('CANCEL'))).toBe(true);
-    expect(g.admitsRaw(request('REGISTER'))).toBe(true);
+    expect((g.judge(request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']), null) === 'admit')).toBe(true);
+    expect((g.judge(request('ACK'), null) === 'admit')).toBe(true);
+    expect((g.judge(request('CANCEL'), null) === 'admit')).toBe(true);
+    expect((g.judge(request('REGISTER'), null) === 'admit')).toBe(true);
     delay = 900; // over 4 × maxQueueDelay with the smallest share
-    expect(g.admitsRaw(request('REGISTER'))).toBe(false);
+    expect((g.judge(request('REGISTER'), null) === 'admit')).toBe(false);
     // the queue empties: the share grows back
     delay = 0;
     for (let i = 0; i < 40; i++) {
@@ -65,13 +65,19 @@ describe('overload guard', () => {
 
   it('drops new work that waited past T1 unanswered (its retransmission is queued), never finishing work', () => {
     let delay = 100;
-    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay);
-    expect(g.dropsStale(request('MESSAGE'), 'b1')).toBe(false);
+    const c = clock();
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    expect(g.judge(request('MESSAGE'), 'b1')).toBe('admit');
+    // the queue past its bound and past T1 for two adjustments (100 ms): the guard sheds
     delay = 600;
-    expect(g.dropsStale(request('MESSAGE'), 'b2')).toBe(true);
-    expect(g.dropsStale(request('SUBSCRIBE'), 'b3')).toBe(true);
+    c.advance(50);
+    void g.shedding;
+    c.advance(50);
+    expect(g.shedding).toBe(true);
+    expect(g.judge(request('MESSAGE'), 'b2')).toBe('drop');
+    expect(g.judge(request('SUBSCRIBE'), 'b3')).toBe('drop');
     for (const finishing of [request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']), request('ACK'), request('CANCEL'), request('REGISTER')]) {
-      expect(g.dropsStale(finishing, 'b4')).toBe(false);
+      expect(g.judge(finishing, 'b4')).not.toBe('drop');
     }
     expect(g.state.refused.dropped).toBe(2);
   });

@@ -23,7 +23,7 @@ const DROP_MEMORY_MS = 4000;
 /** Branches remembered at most per generation; beyond it stale requests are answered instead. */
 const MAX_DROPPED = 100_000;
 
-/** What the guard does with a request: serve it, answer it 503, or drop it unanswered (see `dropsStale`). */
+/** What the guard does with a request: serve it, answer it 503, or drop it unanswered (see `stale`). */
 export type Verdict = 'admit' | 'refuse' | 'drop';
 
 /**
@@ -64,7 +64,7 @@ export class OverloadGuard {
   private delayAtCut = 0;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
-  /** branches of requests dropped as stale, this generation and the one before (see `dropsStale`) */
+  /** branches of requests dropped as stale, this generation and the one before (see `stale`) */
   private dropped = new Set<string>();
   private droppedBefore = new Set<string>();
   private droppedSince = 0;
@@ -125,7 +125,7 @@ export class OverloadGuard {
   }
 
   /**
-   * Whether a new request should be dropped unanswered: the queue delay is already past the
+   * Whether new work should be dropped unanswered: the queue delay is already past the
    * client's first retransmission interval (T1, RFC 3261 §17.1.2.2 Timer E), so the client has
    * sent this request again and the copy queued behind will be answered; answering this one too
    * costs a send and saves nothing. No retransmission comes of dropping it: it has come already.
@@ -136,11 +136,6 @@ export class OverloadGuard {
    * copy gets an answer (a 503, or the request is served), which stops the client's timers.
    * Only new work: requests that finish something always get their answer.
    */
-  dropsStale(head: RawHead, branch: string | null): boolean {
-    if (head.method === 'REGISTER' || this.finishes(head.method, head.credentials, head.nonce, head.inDialog)) return false;
-    return this.stale(branch);
-  }
-
   private stale(branch: string | null): boolean {
     if (branch === null || this.queueDelay() <= this.opts.staleAfter) return false;
     const now = this.clock();
@@ -157,7 +152,7 @@ export class OverloadGuard {
 
   /**
    * The one decision for a request read from its raw header section while shedding (UDP): admit,
-   * refuse (503) or drop unanswered (new work gone stale in the queue, see `dropsStale`; `branch`
+   * refuse (503) or drop unanswered (new work gone stale in the queue, see `stale`; `branch`
    * is its top Via's).
    */
   judge(head: RawHead, branch: string | null): Verdict {
@@ -182,13 +177,6 @@ export class OverloadGuard {
     const credentials = req.headers.get('proxy-authorization') ?? req.headers.get('authorization');
     const nonce = credentials === undefined ? null : nonceOf(credentials);
     return this.finishes(req.method, credentials !== undefined, nonce, req.toTag !== undefined) || this.decideNew(req.method);
-  }
-
-  /** The same decision from a request's raw header section (see raw-head.ts), before it is parsed. */
-  admitsRaw(head: RawHead): boolean {
-    this.adjust();
-    if (this.share >= 1) return true;
-    return this.finishes(head.method, head.credentials, head.nonce, head.inDialog) || this.decideNew(head.method);
   }
 
   /**
