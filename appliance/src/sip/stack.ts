@@ -6,7 +6,6 @@ import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
-import { rawHead, rawResponse, type RawHead } from './message/raw-head.js';
 import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
@@ -17,6 +16,7 @@ import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
 import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
+import { LoadShedder } from './load-shedder.js';
 import { LoopLag } from './loop-lag.js';
 import { AckWait } from './dialog/ack-wait.js';
 
@@ -77,6 +77,8 @@ export class SipStack {
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
   private readonly overload: OverloadGuard | null;
+  /** answers the guard's verdicts (503, 481, drop), statelessly */
+  private readonly shedder: LoadShedder | null;
   private readonly loopLag = new LoopLag();
   private counter = 0;
 
@@ -89,7 +91,7 @@ export class SipStack {
       {
         intercept: (data, source) => {
           const branch = rawBranch(data);
-          return this.absorbRetransmission(data, source, branch) || this.shedEarly(data, source, branch);
+          return this.absorbRetransmission(data, source, branch) || (this.shedder?.shedDatagram(data, source, branch) ?? false);
         },
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
@@ -99,6 +101,7 @@ export class SipStack {
     );
     this.overload =
       opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
+    this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest));
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
@@ -226,57 +229,6 @@ export class SipStack {
     return true;
   }
 
-  /**
-   * Overload control's cheap path (UDP): while new work is being refused, a datagram is looked at
-   * before it is parsed, and a refused request is answered 503 from its raw header lines. Refusing
-   * must cost far less than serving, or a flood of refusals becomes the overload. This is the one
-   * decision for a UDP request (one the light look cannot read, with folded lines, is admitted).
-   */
-  private shedEarly(data: Buffer, source: Source, branch: string | null): boolean {
-    const guard = this.overload;
-    if (guard === null || !guard.shedding) return false;
-    const head = rawHead(data);
-    if (head === null) return false;
-    if (head.toTag !== null && head.toTag.startsWith(this.refusalTagPrefix)) return this.inRefusalDialog(head, source);
-    const verdict = guard.judge(head, branch);
-    if (verdict === 'admit') return false;
-    if (verdict === 'drop') return true;
-    this.sendTo(rawResponse(head, 503, 'Service Unavailable', this.refusalTag(), this.refusalLines), { transport: 'UDP', address: source.address, port: source.port });
-    return true;
-  }
-
-  /**
-   * The To tag of a stateless refusal: recognisable, because a 503 creates no dialog (RFC 3261
-   * §12.1) and a request that carries that tag is inside none. Clients that give up on a refused
-   * request may still send one: SIPp sends a BYE for every call it aborts on a 503.
-   */
-  private refusalTag(): string {
-    return `${this.refusalTagPrefix}${(this.counter++).toString(36)}`;
-  }
-
-  private get refusalTagPrefix(): string {
-    return `r.${this.idPrefix}`;
-  }
-
-  /**
-   * A request "inside" the dialog of one of our refusals, answered as cheaply as the refusal was:
-   * 481, no such dialog (RFC 3261 §12.2.2), from its raw lines and without a transaction; an ACK
-   * (of a refused INVITE, §17.1.1.3) is taken without an answer.
-   */
-  private inRefusalDialog(head: RawHead, source: Source): boolean {
-    if (head.method !== 'ACK') {
-      this.sendTo(rawResponse(head, 481, 'Call/Transaction Does Not Exist', '', this.opts.userAgent ? `Server: ${this.opts.userAgent}\r\n` : ''), { transport: 'UDP', address: source.address, port: source.port });
-    }
-    return true;
-  }
-
-  /** The header lines of every 503 refusal (RFC 3261 §21.5.4 Retry-After, §20.35 Server), written once. */
-  private get refusalLines(): string {
-    return (this.refusalTemplate ??= `Retry-After: ${this.overload?.retryAfter ?? 0}\r\n${this.opts.userAgent ? `Server: ${this.opts.userAgent}\r\n` : ''}`);
-  }
-
-  private refusalTemplate: string | null = null;
-
   private trace(dir: 'in' | 'out', peer: string, data: Buffer | AnyMessage): void {
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : serialize(data).toString('utf8');
     this.log.info({ sip: dir, peer }, text);
@@ -325,14 +277,11 @@ export class SipStack {
       this.user?.onRequest(req, null);
       return;
     }
-    // UDP requests were already admitted or refused on their raw header lines (shedEarly)
-    const overload = this.overload;
-    if (overload !== null && source.transport !== 'UDP' && !overload.admits(req)) {
+    // UDP requests were already admitted or refused on their raw header lines (shedDatagram)
+    const refusal = this.shedder !== null && source.transport !== 'UDP' ? this.shedder.refusal(req) : null;
+    if (refusal !== null) {
       // RFC 3261 §21.5.4: refused before it costs anything, statelessly, with when to come back
-      const res = createResponse(req, 503, 'Service Unavailable', this.refusalTag());
-      res.headers.set('retry-after', String(overload.retryAfter));
-      if (this.opts.userAgent) res.headers.set('server', this.opts.userAgent);
-      this.sendResponse(serialize(res), res, source);
+      this.sendResponse(serialize(refusal), refusal, source);
       this.onFinalResponse?.(req.method, 503);
       return;
     }

@@ -1,0 +1,87 @@
+import type { SipRequest, SipResponse } from './message/message.js';
+import { createResponse } from './message/serializer.js';
+import { rawHead, rawResponse, type RawHead } from './message/raw-head.js';
+import type { Destination, Source } from './transport/transport-types.js';
+import type { OverloadGuard } from './overload-guard.js';
+
+/**
+ * Where overload control's verdicts turn into answers, all of them stateless (RFC 3261 §21.5.4:
+ * 503 with Retry-After; no transaction, no timer). The guard decides; this answers.
+ *
+ * Refusing must cost far less than serving, or a flood of refusals becomes the overload: a UDP
+ * request is judged and refused from its raw header lines before it is parsed (`shedDatagram`);
+ * one that came over a connection was already parsed by its framing and is judged whole
+ * (`refusal`).
+ */
+export class LoadShedder {
+  /** The header lines of every 503 (RFC 3261 §21.5.4 Retry-After, §20.35 Server), written once. */
+  private readonly refusalLines: string;
+  /** Server on our 481s to requests inside a refusal's "dialog" ('' for none) */
+  private readonly serverLine: string;
+  private counter = 0;
+
+  constructor(
+    private readonly guard: OverloadGuard,
+    /** a token unique to this process, so that our refusals' To tags are known for ours */
+    idPrefix: string,
+    private readonly userAgent: string,
+    private readonly send: (data: Buffer, dest: Destination) => void,
+  ) {
+    this.tagPrefix = `r.${idPrefix}`;
+    this.serverLine = userAgent ? `Server: ${userAgent}\r\n` : '';
+    this.refusalLines = `Retry-After: ${guard.retryAfter}\r\n${this.serverLine}`;
+  }
+
+  private readonly tagPrefix: string;
+
+  /**
+   * The UDP path: while new work is being refused, a datagram is looked at before it is parsed and
+   * a refused request is answered 503 from its raw lines. True when the datagram was dealt with
+   * (answered or dropped); false lets it go on to the parser (admitted, or unreadable by the light
+   * look, e.g. folded lines: the parse decides those).
+   */
+  shedDatagram(data: Buffer, source: Source, branch: string | null): boolean {
+    if (!this.guard.shedding) return false;
+    const head = rawHead(data);
+    if (head === null) return false;
+    if (head.toTag !== null && head.toTag.startsWith(this.tagPrefix)) return this.inRefusalDialog(head, source);
+    const verdict = this.guard.judge(head, branch);
+    if (verdict === 'admit') return false;
+    if (verdict === 'drop') return true;
+    this.send(rawResponse(head, 503, 'Service Unavailable', this.refusalTag(), this.refusalLines), udpSource(source));
+    return true;
+  }
+
+  /** The path after a parse (a request over TCP, TLS or WebSocket): the 503 to answer it with, or null to serve it. */
+  refusal(req: SipRequest): SipResponse | null {
+    if (this.guard.admits(req)) return null;
+    const res = createResponse(req, 503, 'Service Unavailable', this.refusalTag());
+    res.headers.set('retry-after', String(this.guard.retryAfter));
+    if (this.userAgent) res.headers.set('server', this.userAgent);
+    return res;
+  }
+
+  /**
+   * The To tag of a refusal: recognisable, because a 503 creates no dialog (RFC 3261 §12.1) and a
+   * request that carries that tag is inside none. Clients that give up on a refused request may
+   * still send one: SIPp sends a BYE for every call it aborts on a 503.
+   */
+  private refusalTag(): string {
+    return `${this.tagPrefix}${(this.counter++).toString(36)}`;
+  }
+
+  /**
+   * A request "inside" the dialog of one of our refusals, answered as cheaply as the refusal was:
+   * 481, no such dialog (RFC 3261 §12.2.2), from its raw lines and without a transaction; an ACK
+   * (of a refused INVITE, §17.1.1.3) is taken without an answer.
+   */
+  private inRefusalDialog(head: RawHead, source: Source): boolean {
+    if (head.method !== 'ACK') this.send(rawResponse(head, 481, 'Call/Transaction Does Not Exist', '', this.serverLine), udpSource(source));
+    return true;
+  }
+}
+
+/** RFC 3581 applied as to every UDP request here: the answer goes to the address and port it came from. */
+function udpSource(source: Source): Destination {
+  return { transport: 'UDP', address: source.address, port: source.port };
+}
