@@ -222,7 +222,7 @@ describe('the conference event package for ad-hoc rooms', () => {
 });
 
 describe('invitees of an ad-hoc room in its conference-info (RFC 5366 §3.1, RFC 4575 §5.6)', () => {
-  it('shows the creator every listed invitee: pending or dialing-out, then connected, or disconnected with busy/failed and the SIP status as the reason', async () => {
+  it('shows the creator every listed invitee: pending, dialing-out, alerting, then connected, or disconnected with busy/failed and the SIP status as the reason', async () => {
     // erin's service profile takes no group chat (Y1); carol blocks dave (beforeAll, Y2); gina is
     // a user with no device registered; ghost is no user at all; bob answers busy; hank joins
     await addConsoleAccount(app, 'root', 'root-password-1');
@@ -252,7 +252,9 @@ describe('invitees of an ad-hoc room in its conference-info (RFC 5366 §3.1, RFC
       await watchUntil(watcher, view, 'bob and hank dialled, the other four disconnected', () =>
         status('bob') === 'dialing-out' && status('hank') === 'dialing-out' && (['ghost', 'erin', 'carol', 'gina'] as const).every((n) => status(n) === 'disconnected'),
       );
-      const [bobCall, hankCall] = await Promise.all([bob.answerInvite({}, 486), hank.answerInvite()]);
+      // bob's device rings (180: alerting), then answers busy; hank answers
+      const bobCall = await bob.answerInvite({ ringing: () => watchUntil(watcher, view, 'bob alerting', () => status('bob') === 'alerting') }, 486);
+      const hankCall = await hank.answerInvite();
       await watchUntil(watcher, view, 'bob busy and hank connected', () => status('bob') === 'disconnected' && status('hank') === 'connected');
 
       const failed = (reason: string, dialled = false) => ({ status: 'disconnected', state: 'full', disconnectionMethod: 'failed', reason, joiningMethod: dialled ? 'dialed-out' : '' });

@@ -170,12 +170,12 @@ export class RoomFocus {
   private async invite(room: Room, inviter: string, aor: string, history: string | null = null): Promise<number> {
     if (room.invitations.get(aor.toLowerCase())?.status !== 'pending') room.invitations.begin(aor, inviter);
     const outcome = await this.bringIn(room, inviter, aor, history);
-    if (outcome.status !== 200) room.invitations.fail(aor, outcome.status, outcome.text);
+    if (outcome.status !== 200) room.invitations.fail(aor, outcome.status, outcome.text, outcome.byFocus);
     return outcome.status;
   }
 
   /** The checks and the INVITE of one invitation (invite()); its outcome as a SIP status and reason phrase. */
-  private async bringIn(room: Room, inviter: string, aor: string, history: string | null): Promise<{ status: number; text: string }> {
+  private async bringIn(room: Room, inviter: string, aor: string, history: string | null): Promise<{ status: number; text: string; byFocus?: boolean }> {
     const user = this.s.domain.userOf(aor);
     if (user === null) return { status: 403, text: 'Only users of this domain can be invited' };
     const known = this.s.users === undefined ? { disabled: false } : this.s.users.get(user);
@@ -221,7 +221,7 @@ export class RoomFocus {
       const full = `Room is full (${room.maxParticipants} participants)`;
       sendBye(this.s.stack, joined.participant.dialog, full);
       joined.participant.leg.close();
-      return { status: 486, text: full };
+      return { status: 486, text: full, byFocus: true };
     }
     room.join(joined.participant);
     // a refusal the ACK told is told to the user too (joined() finds it again and records nothing)

@@ -9,6 +9,8 @@ describe('the invitations of a room (RFC 4575 §5.6.4–5.6.6)', () => {
     expect(invitationFailure(486, 'Busy Here', 0)).toEqual({ method: 'busy', reason: 'SIP;cause=486;text="Busy Here"', at: 0 });
     expect(invitationFailure(600, 'Busy Everywhere', 0).method).toBe('busy');
     expect(invitationFailure(603, 'Decline', 0)).toEqual({ method: 'failed', reason: 'SIP;cause=603;text="Decline"', at: 0 });
+    // a full room's 486 is the focus's refusal, not the endpoint being busy
+    expect(invitationFailure(486, 'Room is full (2 participants)', 0, true).method).toBe('failed');
     // the reason phrase cannot break out of the quoted text
     expect(invitationFailure(403, 'say "no"\r\n', 0).reason).toBe('SIP;cause=403;text="say no"');
   });

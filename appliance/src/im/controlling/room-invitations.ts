@@ -34,9 +34,10 @@ const BUSY = new Set([486, 600]);
  * The failure of an invitation whose final answer was `status` with `text`: RFC 4575 §5.6.5
  * `busy` when the endpoint was busy, else `failed`; the reason carries the SIP status in the
  * RFC 3326 Reason syntax, which the free-text `reason` of RFC 4575's execution-type can hold.
+ * `byFocus`: the status is the focus's own refusal (a full room's 486), not the endpoint's answer.
  */
-export function invitationFailure(status: number, text: string, at = Date.now()): InvitationFailure {
-  return { method: BUSY.has(status) ? 'busy' : 'failed', reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`, at };
+export function invitationFailure(status: number, text: string, at = Date.now(), byFocus = false): InvitationFailure {
+  return { method: BUSY.has(status) && !byFocus ? 'busy' : 'failed', reason: `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`, at };
 }
 
 /**
@@ -63,12 +64,12 @@ export class RoomInvitations {
     this.changed(aor);
   }
 
-  /** The invitation ended without the invitee in the room: its final status and reason phrase. */
-  fail(aor: string, status: number, text: string): void {
+  /** The invitation ended without the invitee in the room: its final status and reason phrase (`byFocus`: ours, not theirs). */
+  fail(aor: string, status: number, text: string, byFocus = false): void {
     const inv = this.byAor.get(aor.toLowerCase());
     if (inv === undefined) return;
     inv.status = 'disconnected';
-    inv.failure = invitationFailure(status, text);
+    inv.failure = invitationFailure(status, text, Date.now(), byFocus);
     this.changed(aor);
   }
 
