@@ -6,10 +6,11 @@ import { headerOf } from '../support/raw-client.js';
 import { Subscriber, type Notify } from '../support/subscriber.js';
 import { inbox, putBlock, putGroupRooms } from '../support/rooms.js';
 import { closeConferenceInfoValidator, conferenceInfoErrors, readConferenceInfo, type ConferenceInfo, type UserInfo } from '../support/conference-info.js';
+import { addConsoleAccount, login } from '../support/admin-client.js';
 import type { ReceivedReport } from '../../appliance/src/msrp/msrp-session.js';
 
 const D = 'parley.test';
-const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const;
+const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank'] as const;
 type Name = (typeof NAMES)[number];
 const CONF = 'application/conference-info+xml';
 let app: RunningAppliance;
@@ -74,8 +75,8 @@ class RoomView {
     return doc;
   }
 
-  /** The user entry of a participant, as the view has it now. */
-  user(name: Name): UserInfo | undefined {
+  /** The user entry of a participant (or of anyone invited), as the view has it now. */
+  user(name: Name | 'ghost'): UserInfo | undefined {
     return this.users.get(`sip:${name}@${D}`);
   }
 
@@ -217,6 +218,71 @@ describe('the conference event package for ad-hoc rooms', () => {
     const last = await watcher.notifyWhere((n) => n.state.startsWith('terminated'));
     expect(last.state).toBe('terminated;reason=noresource');
     await view.check();
+  });
+});
+
+describe('invitees of an ad-hoc room in its conference-info (RFC 5366 §3.1, RFC 4575 §5.6)', () => {
+  it('shows the creator every listed invitee: pending, dialing-out, alerting, then connected, or disconnected with busy/failed and the SIP status as the reason', async () => {
+    // erin's service profile takes no group chat (Y1); carol blocks dave (beforeAll, Y2); gina is
+    // a user with no device registered; ghost is no user at all; bob answers busy; hank joins
+    await addConsoleAccount(app, 'root', 'root-password-1');
+    const admin = await login(app, 'root', 'root-password-1');
+    expect((await admin.request('PATCH', '/users/erin/profile', { json: { groupChat: false } })).status).toBe(200);
+    try {
+      const [dave, bob, hank] = await Promise.all([client('dave', true), client('bob', true), client('hank', true)]);
+      const listed = ['ghost', 'erin', 'carol', 'gina', 'bob', 'hank'] as const;
+      const list = `<?xml version="1.0" encoding="UTF-8"?>\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list>${listed.map((n) => `<entry uri="sip:${n}@${D}"/>`).join('')}</list></resource-lists>`;
+      const wrap = (sdp: string) => ({
+        body: ['--b1', 'Content-Type: application/sdp', '', sdp, '--b1', 'Content-Type: application/resource-lists+xml', 'Content-Disposition: recipient-list', '', list, '--b1--', ''].join('\r\n'),
+        contentType: 'multipart/mixed;boundary=b1',
+      });
+      // the 200 says only that the room exists and dave is in it (RFC 5366 §3.1)
+      const created = await dave.invite('conf-factory', { wrap });
+      expect(created.final).toMatch(/^SIP\/2\.0 200 OK/);
+      const room = /<sip:(chat-[0-9a-f]+)@/.exec(headerOf(created.final, 'Contact')[0])![1];
+      const watcher = await subscriber('dave');
+      expect(await watcher.subscribe({ event: 'conference', target: room, accept: CONF })).toMatch(/^SIP\/2\.0 200/);
+      const view = new RoomView();
+      view.apply((await watcher.nextNotify()).body);
+      // the first (full) document already names every invitee, each with one endpoint: the AOR the focus dials
+      expect([...view.users.keys()].sort()).toEqual(['dave', ...listed].map((n) => `sip:${n}@${D}`).sort());
+      for (const n of listed) expect(view.user(n)!.endpoints.map((e) => e.entity)).toEqual([`sip:${n}@${D}`]);
+      // bob and hank have not answered yet: the focus is dialling them
+      const status = (n: (typeof listed)[number]) => view.user(n)?.endpoints[0]?.status;
+      await watchUntil(watcher, view, 'bob and hank dialled, the other four disconnected', () =>
+        status('bob') === 'dialing-out' && status('hank') === 'dialing-out' && (['ghost', 'erin', 'carol', 'gina'] as const).every((n) => status(n) === 'disconnected'),
+      );
+      // bob's device rings (180: alerting), then answers busy; hank answers
+      const bobCall = await bob.answerInvite({ ringing: () => watchUntil(watcher, view, 'bob alerting', () => status('bob') === 'alerting') }, 486);
+      const hankCall = await hank.answerInvite();
+      await watchUntil(watcher, view, 'bob busy and hank connected', () => status('bob') === 'disconnected' && status('hank') === 'connected');
+
+      const failed = (reason: string, dialled = false) => ({ status: 'disconnected', state: 'full', disconnectionMethod: 'failed', reason, joiningMethod: dialled ? 'dialed-out' : '' });
+      expect(view.user('ghost')!.endpoints[0]).toMatchObject(failed('SIP;cause=404;text="Not Found"'));
+      expect(view.user('erin')!.endpoints[0]).toMatchObject(failed('SIP;cause=403;text="The recipient does not take group chat"'));
+      expect(view.user('carol')!.endpoints[0]).toMatchObject(failed('SIP;cause=403;text="Forbidden"'));
+      expect(view.user('gina')!.endpoints[0]).toMatchObject(failed('SIP;cause=480;text="Temporarily Unavailable"'));
+      // RFC 4575 §5.6.5: the endpoint was busy
+      expect(view.user('bob')!.endpoints[0]).toMatchObject({ status: 'disconnected', disconnectionMethod: 'busy', reason: 'SIP;cause=486;text="Busy Here"', joiningMethod: 'dialed-out' });
+      // hank's user now shows the device that joined, in place of the invitation
+      expect(view.user('hank')!.endpoints).toEqual([expect.objectContaining({ entity: expect.stringMatching(/^sip:hank@127\.0\.0\.1:\d+;transport=tcp$/), status: 'connected', joiningMethod: 'dialed-out' })]);
+      expect(view.docs.at(-1)!.userCount).toBe(2);
+      await view.check();
+
+      // a new subscription's full document tells the same
+      const late = await subscriber('hank');
+      expect(await late.subscribe({ event: 'conference', target: room, accept: CONF })).toMatch(/^SIP\/2\.0 200/);
+      const lateView = new RoomView();
+      lateView.apply((await late.nextNotify()).body);
+      expect(lateView.user('bob')!.endpoints[0]).toMatchObject({ disconnectionMethod: 'busy', reason: 'SIP;cause=486;text="Busy Here"' });
+      expect(lateView.user('ghost')!.endpoints[0]).toMatchObject({ disconnectionMethod: 'failed', reason: 'SIP;cause=404;text="Not Found"' });
+      expect(lateView.user('hank')!.endpoints[0].status).toBe('connected');
+      await lateView.check();
+      expect(bobCall.final).toMatch(/^INVITE /);
+      await Promise.all([dave.bye(created), hank.bye(hankCall)]);
+    } finally {
+      await admin.request('PATCH', '/users/erin/profile', { json: { groupChat: null } });
+    }
   });
 });
 

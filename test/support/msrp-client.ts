@@ -26,6 +26,8 @@ export interface MediaChoice {
   headers?: string[];
   /** puts the SDP in another body (an RFC 5366 multipart with a URI list) */
   wrap?: (sdp: string) => { body: string; contentType: string };
+  /** answerInvite: a 180 Ringing first, then the final response once this resolves */
+  ringing?: () => Promise<unknown>;
 }
 
 /** A call as one client sees it: the dialog for BYE and the MSRP session once negotiated. */
@@ -214,6 +216,10 @@ export class ChatClient {
     const to = `${copy('To')[0].slice(3).trim()};tag=${tag}`;
     const setup = m.setup ?? 'active';
     const body = status === 200 ? this.sdpFor(session, { ...m, setup }, setup) : '';
+    if (m.ringing) {
+      this.sip.send([`SIP/2.0 180 Ringing`, ...copy('Via'), ...copy('From'), `To: ${to}`, ...copy('Call-ID'), ...copy('CSeq'), `Contact: ${this.contact()}`, 'Content-Length: 0', '', ''].join('\r\n'));
+      await m.ringing();
+    }
     this.sip.send(
       [`SIP/2.0 ${status} ${status === 200 ? 'OK' : 'Busy Here'}`, ...copy('Via'), ...copy('From'), `To: ${to}`, ...copy('Call-ID'), ...copy('CSeq'), `Contact: ${this.contact()}`, ...(m.headers ?? []), ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
     );

@@ -69,6 +69,7 @@ export function wireSessions(config: Config, log: Logger, ds: DataSource, core: 
             endpoint: msrp,
             location,
             log,
+            users,
             absent: roomDeferred({ domain, location, store, delivery }),
             history: sessionHistory,
             capture: roomCapture,

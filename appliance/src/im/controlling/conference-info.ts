@@ -1,5 +1,6 @@
 import { escapeAttr, escapeText } from '../../xdms/xcap-error.js';
 import type { Departure, Participant } from './room.js';
+import type { Invitation } from './room-invitations.js';
 
 export const CONFERENCE_INFO_TYPE = 'application/conference-info+xml';
 
@@ -12,13 +13,19 @@ export interface RoomView {
   subject: string | null;
   maxParticipants: number | null;
   participants: Participant[];
+  /** users the focus was asked to invite who are not in the room (RFC 5366 §3.1: how the creator learns of them) */
+  invitations: Invitation[];
 }
 
-/** One user's part of a partial document: their endpoints still in the room, and those that left since the last NOTIFY. */
+/**
+ * One user's part of a partial document: their endpoints still in the room, those that left since
+ * the last NOTIFY, and, for one not in the room, their invitation.
+ */
 export interface UserChange {
   aor: string;
   present: Participant[];
   departed: { p: Participant; departure: Departure }[];
+  invitation?: Invitation;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -47,6 +54,29 @@ function endpoint(p: Participant, state: 'full' | 'deleted', departure?: Departu
   const [from, to] = weCalled ? [d.localTag, d.remoteTag] : [d.remoteTag, d.localTag];
   x += `<call-info><sip><call-id>${escapeText(d.callId)}</call-id><from-tag>${escapeText(from)}</from-tag><to-tag>${escapeText(to)}</to-tag></sip></call-info>`;
   return `${x}</endpoint>`;
+}
+
+/**
+ * The endpoint of a user the focus invites (RFC 4575 §5.6): named by the AOR it dialled (no
+ * device has answered), referred by who asked, its status (§5.6.4: pending, dialing-out,
+ * alerting, disconnected), dialed-out once an INVITE left, and when it failed how (§5.6.5:
+ * busy or failed) and why (§5.6.6: when, and the SIP status as an RFC 3326 reason).
+ */
+function invitationEndpoint(inv: Invitation): string {
+  let x = `<endpoint entity="${escapeAttr(inv.aor)}" state="full">`;
+  x += `<referred><by>${escapeText(inv.invitedBy)}</by></referred>`;
+  x += `<status>${inv.status}</status>`;
+  if (inv.dialled) x += '<joining-method>dialed-out</joining-method>';
+  if (inv.failure !== undefined) {
+    x += `<disconnection-method>${inv.failure.method}</disconnection-method>`;
+    x += `<disconnection-info><when>${iso(inv.failure.at)}</when><reason>${escapeText(inv.failure.reason)}</reason></disconnection-info>`;
+  }
+  return `${x}</endpoint>`;
+}
+
+/** An invitee not in the room, as a whole user (state full: it replaces whatever a client had of them). */
+function invitee(inv: Invitation): string {
+  return `<user entity="${escapeAttr(inv.aor)}" state="full"><roles><entry>participant</entry></roles>${invitationEndpoint(inv)}</user>`;
 }
 
 /** A user (RFC 4575 §5, user-type): the nickname as display-text (RFC 7701), the role, their endpoints. */
@@ -78,7 +108,8 @@ const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<conference-info xmlns="ur
 
 /**
  * The full state of a room (RFC 4575 §5): its description (subject, the room URI to join,
- * the participant limit, the chat medium), its state, every user and endpoint.
+ * the participant limit, the chat medium), its state, every user and endpoint, then every
+ * invitee not in the room with their invitation's endpoint.
  */
 export function fullConferenceInfo(room: RoomView, version: number): string {
   let desc = '<conference-description>';
@@ -88,7 +119,9 @@ export function fullConferenceInfo(room: RoomView, version: number): string {
   desc += `<available-media><entry label="${CHAT_LABEL}"><display-text>Chat</display-text><type>message</type><status>sendrecv</status></entry></available-media>`;
   desc += '</conference-description>';
   let users = '<users state="full">';
-  for (const [, ps] of byUser(room.participants)) users += user(ps[0].aor, 'full', ps, []);
+  const present = byUser(room.participants);
+  for (const [, ps] of present) users += user(ps[0].aor, 'full', ps, []);
+  for (const inv of room.invitations) if (!present.has(inv.aor.toLowerCase())) users += invitee(inv);
   users += '</users>';
   return `${HEAD} entity="${escapeAttr(room.uri)}" state="full" version="${version}">${desc}${state(room)}${users}</conference-info>\n`;
 }
@@ -96,12 +129,14 @@ export function fullConferenceInfo(room: RoomView, version: number): string {
 /**
  * What changed since the last NOTIFY (RFC 4575 partial state, version one up): the user count, and each
  * user who joined (state full), changed nickname or lost a device (partial, the device
- * deleted with its disconnection details), or left altogether (deleted, with the same details).
+ * deleted with its disconnection details), left altogether (deleted, with the same details), or
+ * whose invitation moved on (full, the invitation's endpoint).
  */
 export function partialConferenceInfo(room: RoomView, version: number, changes: UserChange[]): string {
   let users = '<users state="partial">';
   for (const c of changes) {
-    if (c.present.length === 0) users += user(c.aor, 'deleted', [], c.departed);
+    if (c.present.length === 0 && c.invitation !== undefined) users += invitee(c.invitation);
+    else if (c.present.length === 0) users += user(c.aor, 'deleted', [], c.departed);
     else users += user(c.aor, c.departed.length > 0 ? 'partial' : 'full', c.present, c.departed);
   }
   users += '</users>';

@@ -73,10 +73,12 @@ export class ConferencePackage implements EventPackage<ConferenceData> {
       sub.data.changes.clear();
       return { type: CONFERENCE_INFO_TYPE, content: fullConferenceInfo(room, version) };
     }
+    const invitations = new Map(room.invitations.map((inv) => [inv.aor.toLowerCase(), inv]));
     const changes: UserChange[] = [...sub.data.changes.entries()].map(([key, c]) => ({
       aor: c.aor,
       present: room.participants.filter((p) => p.aor.toLowerCase() === key),
       departed: c.departed,
+      invitation: invitations.get(key),
     }));
     sub.data.changes.clear();
     return { type: CONFERENCE_INFO_TYPE, content: partialConferenceInfo(room, version, changes) };
@@ -96,14 +98,21 @@ export class ConferencePackage implements EventPackage<ConferenceData> {
 
   private viewOf(uri: string): RoomView {
     const room = this.focus.roomOf(uri);
-    return { uri, subject: room?.subject ?? null, maxParticipants: room?.maxParticipants ?? null, participants: room === undefined ? [] : [...room.participants] };
+    return {
+      uri,
+      subject: room?.subject ?? null,
+      maxParticipants: room?.maxParticipants ?? null,
+      participants: room === undefined ? [] : [...room.participants],
+      invitations: room?.invitations.list() ?? [],
+    };
   }
 
   /** Every watcher of the room learns of the change in its next (partial) NOTIFY. */
   private roomChanged(room: Room, change: RoomChange): void {
-    const key = change.p.aor.toLowerCase();
+    const aor = change.kind === 'invitation' ? change.aor : change.p.aor;
+    const key = aor.toLowerCase();
     for (const sub of this.subscriptions.watchersOf(this.event, room.uri) as Subscription<ConferenceData>[]) {
-      const entry = sub.data.changes.get(key) ?? { aor: change.p.aor, departed: [] };
+      const entry = sub.data.changes.get(key) ?? { aor, departed: [] };
       if (change.kind === 'left') entry.departed.push({ p: change.p, departure: change.departure });
       sub.data.changes.set(key, entry);
       // a subscription in the dialog of a participant who left ends with it

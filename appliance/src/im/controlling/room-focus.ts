@@ -15,6 +15,7 @@ import type { MessagePolicy } from '../../msrp/msrp-session.js';
 import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import type { Logger } from '../../log.js';
 import type { LocationService } from '../../core/location-service.js';
+import type { UserDirectory } from '../../core/user-directory.js';
 import { randomBytes } from 'node:crypto';
 import { readRecipientList } from './recipient-list.js';
 import { historyList } from './copy-control.js';
@@ -54,6 +55,8 @@ export interface FocusServices {
   endpoint: MsrpEndpoint;
   location: LocationService;
   log: Logger;
+  /** our users: an invitee who is not one is reported 404 (without it, every name of our domain is taken as a user) */
+  users?: UserDirectory;
   /** where a private message to a member who left goes (S8, room-deferred.ts) */
   absent?: AbsentRecipient;
   /** one row per room membership when it ends (H2) */
@@ -133,8 +136,11 @@ export class RoomFocus {
    * An ad-hoc room (S2, RFC 5366): the INVITE to the factory carries the creator's MSRP offer and
    * an RFC 5366 URI list (multipart/mixed, `recipient-list`). The creator joins a new room at once
    * (its URI in our Contact, marked `isfocus`, RFC 4579 §3.1), and the focus invites each listed
-   * user who does not block the creator; who declines or is offline is simply not in the room.
-   * A list with RFC 5364 copy control puts its to/cc entries in every invitation (copy-control.ts).
+   * user who does not block the creator. Every invitee is in the room's conference-info from the
+   * start (pending), and who could not be brought in shows there as disconnected with why: the
+   * 200 says nothing about them, and RFC 5366 §3.1 sends the creator to the conference event
+   * package to learn it (room-invitations.ts). A list with RFC 5364 copy control puts its to/cc
+   * entries in every invitation (copy-control.ts).
    */
   private async createAdHoc(req: SipRequest, tx: ServerTransaction, creator: string): Promise<void> {
     const list = await readRecipientList(req, this.s.lists);
@@ -146,6 +152,8 @@ export class RoomFocus {
     const roomUri = this.s.domain.aor(`chat-${randomBytes(6).toString('hex')}`);
     this.adHoc.set(roomUri, new Set([creator.toLowerCase(), ...invitees]));
     const room = this.roomFor(roomUri, null, req.headers.get('subject')?.trim() || null);
+    // the first conference-info anyone gets shows every invitee, pending until their INVITE leaves
+    for (const aor of invitees) room.invitations.begin(aor, creator);
     this.join(req, tx, creator, room, offer);
     // RFC 5364 copy control: each invitation shows the list's to and cc entries, never its bcc
     const history = historyList(list.members);
@@ -153,19 +161,34 @@ export class RoomFocus {
   }
 
   /**
-   * One invitation into a room: only our users, each through their own block list (Y2). The
-   * status says how it ended (for the REFER's NOTIFY): 200 joined, 403 blocked, not ours or without group chat,
-   * 480 not reachable or declined.
+   * One invitation into a room, followed in the room's invitations (RFC 4575 endpoint status):
+   * pending, dialing-out, alerting, then joined or disconnected with the status below. The status
+   * says how it ended (for the REFER's NOTIFY too): 200 joined; 403 not ours, blocked by them
+   * (Y2) or without group chat (Y1); 404 no such user; 480 not reachable, disabled or politely
+   * blocking; else the invitee's own final answer (486, 603 …), 408 unanswered, 486 room full.
    */
   private async invite(room: Room, inviter: string, aor: string, history: string | null = null): Promise<number> {
+    if (room.invitations.get(aor.toLowerCase())?.status !== 'pending') room.invitations.begin(aor, inviter);
+    const outcome = await this.bringIn(room, inviter, aor, history);
+    if (outcome.status !== 200) room.invitations.fail(aor, outcome.status, outcome.text, outcome.byFocus);
+    return outcome.status;
+  }
+
+  /** The checks and the INVITE of one invitation (invite()); its outcome as a SIP status and reason phrase. */
+  private async bringIn(room: Room, inviter: string, aor: string, history: string | null): Promise<{ status: number; text: string; byFocus?: boolean }> {
     const user = this.s.domain.userOf(aor);
-    if (user === null) return 403;
-    // Y1: a user without group chat is not invited into rooms
-    if (this.profiles !== null && !this.profiles.of(user).groupChat) return 403;
+    if (user === null) return { status: 403, text: 'Only users of this domain can be invited' };
+    const known = this.s.users === undefined ? { disabled: false } : this.s.users.get(user);
+    if (known === undefined) return { status: 404, text: 'Not Found' };
+    if (known.disabled) return { status: 480, text: 'Recipient is not available' };
+    // Y1: a user without group chat is not invited into rooms (the reason the exploder gives, profile-policy.ts)
+    if (this.profiles !== null && !this.profiles.of(user).groupChat) return { status: 403, text: 'The recipient does not take group chat' };
     try {
-      if ((await this.s.terminating.check(user, inviter)) === 'discard') return 480;
-    } catch {
-      return 403; // blocked: the inviter cannot reach them through a room either
+      // a polite block looks like an absent invitee, as it does to a caller (session-request-handler.ts)
+      if ((await this.s.terminating.check(user, inviter)) === 'discard') return { status: 480, text: 'Temporarily Unavailable' };
+    } catch (err) {
+      // blocked: the inviter cannot reach them through a room either (403, as a MESSAGE would get)
+      return err instanceof SipError ? { status: err.status, text: err.reason } : { status: 500, text: 'Server Internal Error' };
     }
     // H1: an invitee asks on its 2xx; our ACK names the conversation its membership is stored in
     let storeId: string | null = null;
@@ -181,22 +204,24 @@ export class RoomFocus {
     };
     // Y3: the invitee's leg is offered, and held to, their own profile's limits (as a joiner's answer is)
     const limits = this.legLimits(aor);
-    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, { ...this.opts, ...limits }, ackHeaders).catch((err: unknown) => {
+    const progress = (status: 'dialing-out' | 'alerting'): void => room.invitations.progress(aor, status);
+    const joined = await inviteIntoRoom(this.s, { uri: room.uri, inviter, history }, aor, { ...this.opts, ...limits }, ackHeaders, progress).catch((err: unknown) => {
       this.s.log.warn({ err, aor, room: room.uri }, 'room invitation failed');
-      return null;
+      return { failed: { status: 500, text: 'Server Internal Error' } };
     });
-    if (joined === null) return 480;
+    if ('failed' in joined) return joined.failed;
     if (!this.rooms.has(room.uri)) {
       // everyone left while this invitation rang
       sendBye(this.s.stack, joined.participant.dialog, 'The room has closed');
       joined.participant.leg.close();
-      return 480;
+      return { status: 480, text: 'The room has closed' };
     }
     if (room.isFull) {
       // filled up while this invitation rang: the invitee's dialog ends at once, saying why
-      sendBye(this.s.stack, joined.participant.dialog, `Room is full (${room.maxParticipants} participants)`);
+      const full = `Room is full (${room.maxParticipants} participants)`;
+      sendBye(this.s.stack, joined.participant.dialog, full);
       joined.participant.leg.close();
-      return 486;
+      return { status: 486, text: full, byFocus: true };
     }
     room.join(joined.participant);
     // a refusal the ACK told is told to the user too (joined() finds it again and records nothing)
@@ -205,7 +230,7 @@ export class RoomFocus {
     this.dialogs.set(`${joined.callId}|${joined.tag}`, { room, participant: joined.participant, media: joined.media });
     this.watch(joined.participant);
     if (joined.connect) this.connect(joined.participant);
-    return 200;
+    return { status: 200, text: 'OK' };
   }
 
   /**

@@ -30,8 +30,11 @@ const ROOM_MEDIA: MsrpMedia = { protocol: 'TCP/MSRP', path: '', acceptTypes: ['m
  * of their devices from the room URI, with the focus's Contact marked `isfocus` and the loop-guard
  * marker (the invitation passed a list service, S6), an MSRP offer from a leg of our own (with
  * the creator's to/cc list beside it when the list used RFC 5364 copy control). The first
- * device to answer 2xx joins; no answer (or no device) leaves the user out. Resolves with the
- * participant and our tag in the new dialog, or null.
+ * device to answer 2xx joins. Resolves with the participant and our tag in the new dialog, or
+ * with why the user is left out, as a SIP status and reason phrase: 480 with no device
+ * registered, the best final response of the fork (RFC 3261 §16.7 step 6: a 486, a 603 …),
+ * 408 when nobody answered in the ring time, 488 for an answer without usable MSRP media.
+ * `progress` hears when the INVITEs leave and when a device rings (RFC 4575 dialing-out, alerting).
  */
 export async function inviteIntoRoom(
   s: InvitationServices,
@@ -41,9 +44,10 @@ export async function inviteIntoRoom(
   opts: { maxMessageBytes: number; ringTimeoutMs: number; wrappedTypes?: string[]; policy?: MessagePolicy | null },
   /** extra headers of our ACK to the invitee's 2xx, chosen from it (conversation storage's answer, H1) */
   ackHeaders: (res: SipResponse) => Record<string, string> = () => ({}),
-): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean; media: LegMedia } | null> {
+  progress: (status: 'dialing-out' | 'alerting') => void = () => undefined,
+): Promise<{ participant: Participant; tag: string; callId: string; connect: boolean; media: LegMedia } | { failed: { status: number; text: string } }> {
   const bindings = s.location.lookup(aor);
-  if (bindings.length === 0) return null;
+  if (bindings.length === 0) return { failed: { status: 480, text: 'Temporarily Unavailable' } };
   const legs = new Map<string, MsrpSession>();
   /** each INVITE's SDP offer (its body may be multipart, with the recipient-list-history) */
   const offers = new WeakMap<SipRequest, string>();
@@ -78,16 +82,23 @@ export async function inviteIntoRoom(
   });
   const fork = new InviteFork(
     s.stack,
-    () => undefined,
+    // RFC 4575 §5.6.4 alerting: a 180 Ringing came back (other provisionals say nothing new)
+    (res) => {
+      if (res.status === 180) progress('alerting');
+    },
     (res, branch, bye) => {
       const dialog = acknowledge(s.stack, branch.request, res, branch.destination);
       if (bye) sendBye(s.stack, dialog);
     },
   );
-  const outcome = await fork.run(branches, opts.ringTimeoutMs);
+  const running = fork.run(branches, opts.ringTimeoutMs);
+  progress('dialing-out');
+  const outcome = await running;
   if (outcome.answered === undefined) {
     for (const l of legs.values()) l.close();
-    return null;
+    // ring time over: the branches were CANCELled, their 487s are ours, not the invitee's answer
+    if (outcome.cancelled === 'timeout' || outcome.best === null) return { failed: { status: 408, text: 'No answer' } };
+    return { failed: { status: outcome.best.status, text: outcome.best.reason } };
   }
   const { answered: res, branch } = outcome;
   const dialog = acknowledge(s.stack, branch.request, res, branch.destination, ackHeaders(res));
@@ -100,7 +111,7 @@ export async function inviteIntoRoom(
   } catch {
     leg.close();
     sendBye(s.stack, dialog, 'Unusable SDP answer');
-    return null;
+    return { failed: { status: 488, text: 'Unusable SDP answer' } };
   }
   // RFC 6135: an invitee that answers a=setup:passive waits for us to connect
   const media = { local: withSetup(offers.get(branch.request) ?? '', answer.setup), remotePath: answer.path };

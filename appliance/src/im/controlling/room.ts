@@ -6,6 +6,7 @@ import { newIdent } from '../../msrp/msrp-serializer.js';
 import { parseCpim, wrapCpim, type CpimMessage } from './cpim.js';
 import { RoomNicknames } from './room-nicknames.js';
 import { imdnRequestOf } from '../imdn/imdn-request.js';
+import { RoomInvitations } from './room-invitations.js';
 
 /** One member in a room: their identity, their SIP dialog with the focus, their MSRP leg. */
 export interface Participant {
@@ -32,8 +33,12 @@ export interface Departure {
   at: number;
 }
 
-/** What changed in a room, for the conference event package (RFC 4575). */
-export type RoomChange = { kind: 'joined'; p: Participant } | { kind: 'renamed'; p: Participant } | { kind: 'left'; p: Participant; departure: Departure };
+/** What changed in a room, for the conference event package (RFC 4575): a participant, or the invitation of `aor`. */
+export type RoomChange =
+  | { kind: 'joined'; p: Participant }
+  | { kind: 'renamed'; p: Participant }
+  | { kind: 'left'; p: Participant; departure: Departure }
+  | { kind: 'invitation'; aor: string };
 
 /** A private message for someone who left the room (S8): where it goes, and what the sender is told. */
 export type AbsentRecipient = (toAor: string, from: Participant, contentType: string, body: Buffer) => Promise<{ status: number; comment?: string }>;
@@ -87,6 +92,8 @@ export class Room {
   /** AORs (lower case) of members who were here and left, for private messages to them (S8) */
   private readonly departed = new Set<string>();
   private readonly gone = new WeakSet<Participant>();
+  /** the users the focus was asked to invite who are not in the room: pending, ringing or failed (RFC 4575 §5.6.4) */
+  readonly invitations = new RoomInvitations((aor) => this.hooks.changed?.(this, { kind: 'invitation', aor }));
 
   constructor(
     readonly uri: string,
@@ -103,6 +110,8 @@ export class Room {
     this.participants.add(p);
     p.joinedAt ??= Date.now();
     this.departed.delete(p.aor.toLowerCase());
+    // an invitee (or one invited earlier who now dials in) is a participant: the join says so
+    this.invitations.settle(p.aor);
     p.leg.onNickname = (n) => this.rename(p, n);
     // one sender's messages are relayed one after another: a private message waits for the
     // recipient's block list, and what the sender sent next must not overtake it (S4: in order)
