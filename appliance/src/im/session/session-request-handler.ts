@@ -13,8 +13,6 @@ import { connectToCallee } from './b2bua-connect.js';
 import { SessionTable } from './session-table.js';
 import type { SessionContext, SessionHandlerOptions, SessionServices } from './session-types.js';
 
-export type { SessionHandlerOptions, SessionServices } from './session-types.js';
-
 /**
  * Session-mode IM between two of our users (S1) and large message mode (P4): the router's INVITE,
  * UPDATE and BYE handlers. An INVITE goes through the same participating functions as a MESSAGE
