@@ -45,8 +45,14 @@ function parley(input: string, args: string[], terminal = false): Promise<Outcom
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // a command that waits for more input than it was given must not outlive the test: a hang is
+    // a failure (exit code null), and the terminal's hang-up ends the command behind it
+    const bound = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(bound);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(input);
   });
 }
