@@ -26,6 +26,7 @@ import { BackupError } from './ops/backup.js';
 import { registerUsageCommands } from './usage/usage-cli.js';
 import { UsageError } from './usage/usage-export.js';
 import { VERSION } from './version.js';
+import { PasswordInputError, readPassword } from './cli-password.js';
 
 const program = new Command();
 program.name('parley').description('Parley SIP/SIMPLE instant-messaging appliance').version(VERSION).option('-c, --config <file>', 'config file (YAML or JSON)');
@@ -92,28 +93,16 @@ function withUsers(fn: (users: UserManagement, audit: CliAudit) => Promise<void>
   });
 }
 
-/** The password from --password, or read from standard input with --password-stdin (kept out of shell history and ps). */
-async function passwordOf(o: { password?: string; passwordStdin?: boolean }): Promise<string> {
-  if (o.password !== undefined && o.passwordStdin) throw new UserError('give either --password or --password-stdin, not both');
-  if (o.password !== undefined) return o.password;
-  if (!o.passwordStdin) throw new UserError('a password is needed: --password PW, or --password-stdin');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-  if (pw.includes('\n')) throw new UserError('--password-stdin takes one line');
-  return pw;
-}
-
 const user = program.command('user').description('manage users (SIP accounts of the domain)');
 user
   .command('add <name>')
   .description(`create a user; names are ${USER_NAME_RULE}`)
   .option('-p, --password <pw>', 'password (kept only as digest hashes)')
-  .option('--password-stdin', 'read the password from standard input')
+  .option('--password-stdin', 'read the password from standard input (one line); without it and --password, a terminal asks for it')
   .option('-d, --display-name <text>', 'the name recipients see (From and P-Asserted-Identity)')
   .action((name: string, o: { password?: string; passwordStdin?: boolean; displayName?: string }) =>
     withUsers(async (u, audit) => {
-      const { row } = await u.create(name, await passwordOf(o), o.displayName ?? null);
+      const { row } = await u.create(name, await readPassword({ ...o, prompt: `password for ${name}: ` }), o.displayName ?? null);
       await audit('user.create', row.username, { name: row.username, displayName: row.displayName, disabled: false });
       console.log(`user ${row.username} added`);
     }),
@@ -166,9 +155,9 @@ user
   .command('passwd <name>')
   .description("set a user's password")
   .option('-p, --password <pw>', 'new password')
-  .option('--password-stdin', 'read the new password from standard input')
+  .option('--password-stdin', 'read the new password from standard input (one line); without it and --password, a terminal asks for it')
   .action((name: string, o: { password?: string; passwordStdin?: boolean }) =>
-    withUsers(async (u, audit) => (await u.resetPassword(name, await passwordOf(o)), await audit('user.reset_password', name.toLowerCase()), console.log(`password of ${name} changed`))),
+    withUsers(async (u, audit) => (await u.resetPassword(name, await readPassword({ ...o, prompt: `new password for ${name}: ` })), await audit('user.reset_password', name.toLowerCase()), console.log(`password of ${name} changed`))),
   );
 user
   .command('remove <name>')
@@ -189,7 +178,7 @@ registerOpsCommands(program, config);
 registerUsageCommands(program, withStore);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError || err instanceof BackupError || err instanceof UsageError) {
+  if (err instanceof ConfigError || err instanceof UserError || err instanceof DataFolderError || err instanceof AccountError || err instanceof ImportFormatError || err instanceof BackupError || err instanceof UsageError || err instanceof PasswordInputError) {
     console.error(`parley: ${err.message}`);
     process.exit(2);
   }

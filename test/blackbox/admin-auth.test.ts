@@ -101,7 +101,7 @@ describe('admin API: sessions', () => {
     await expect(addConsoleAccount(app, 'weak', 'short')).rejects.toThrow(/at least 10 characters/);
     await expect(addConsoleAccount(app, 'root', 'root-password-2')).rejects.toThrow(/already exists/);
     const s = await login(app, 'helper', 'helper-password-1');
-    await app.cliWithInput('helper-password-2\n', 'admin', 'reset', 'helper');
+    await app.cliWithInput('helper-password-2\n', 'admin', 'reset', 'helper', '--password-stdin');
     expect((await s.request('GET', '/session')).status).toBe(401);
     support = await login(app, 'helper', 'helper-password-2');
   });

@@ -10,9 +10,9 @@ export interface AdminSession {
 
 export const apiUrl = (app: RunningAppliance, path: string): string => `http://127.0.0.1:${app.httpPort}/api/v1${path}`;
 
-/** Creates a console account with `parley admin add` (the password on standard input, as a script would). */
+/** Creates a console account with `parley admin add --password-stdin` (the password on standard input, as a script would). */
 export async function addConsoleAccount(app: RunningAppliance, name: string, password: string, role: 'admin' | 'support' = 'admin'): Promise<string> {
-  return app.cliWithInput(`${password}\n`, 'admin', 'add', name, '--role', role);
+  return app.cliWithInput(`${password}\n`, 'admin', 'add', name, '--role', role, '--password-stdin');
 }
 
 /** POST /session, then a client that carries the cookie and the CSRF token. */

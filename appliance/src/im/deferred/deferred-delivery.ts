@@ -197,7 +197,7 @@ export class DeferredDelivery {
    * new Call-ID left the sender with "Received IMDN for unknown message". Transactions are
    * matched by branch, so a reused Call-ID does not confuse them (RFC 3261 §17.2.3). A message
    * stored from MSRP has no Call-ID of its own: it gets a new one, and its receipt is matched by
-   * the CPIM imdn.Message-ID it keeps (room.ts, session-request-handler.ts).
+   * the CPIM imdn.Message-ID it keeps (room.ts, absent-recipient-storage.ts).
    */
   private build(m: StoredMessage, aor: string, b: Binding, asserted: string): SipRequest {
     const h = new Headers();
