@@ -139,6 +139,7 @@ export class DeferredDelivery {
     const failures: { m: StoredMessage; status: number | null }[] = [];
     let noDevice = false;
     const feed = new BatchFeed((after) => this.store.oldest(username, BATCH, after));
+    const asserting = new AssertedIdentities();
     // asked once per run, not per message: the profile check costs nothing when nothing refuses
     const refusal = this.refusal;
     const pushing = (): boolean => failures.length === 0 && !noDevice && !this.stopped;
@@ -162,7 +163,7 @@ export class DeferredDelivery {
           noDevice = true; // wait for the next REGISTER
           return;
         }
-        const asserted = assertedFrom(m.fromHeader, m.senderAor);
+        const asserted = asserting.of(m.fromHeader, m.senderAor);
         const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b, asserted)), this.opts.timeoutMs);
         if (outcome.answered) {
           this.onDelivered?.(m);
@@ -215,6 +216,27 @@ export class DeferredDelivery {
     if (this.stack.userAgent) h.set('user-agent', this.stack.userAgent);
     h.set('content-type', m.contentType);
     return messageToDevice(b, h, m.body, asserted);
+  }
+}
+
+/**
+ * The P-Asserted-Identity of each message of one run, parsed once per sender and From name-addr:
+ * a run's messages mostly come from a few senders, and only their From tags differ.
+ */
+class AssertedIdentities {
+  private readonly known = new Map<string, string>();
+
+  of(fromHeader: string, senderAor: string): string {
+    // up to the last '>': the whole name-addr (display name and URI), without the params after it
+    const end = fromHeader.lastIndexOf('>');
+    if (end < 0) return assertedFrom(fromHeader, senderAor);
+    const key = `${senderAor}\n${fromHeader.slice(0, end + 1)}`;
+    let asserted = this.known.get(key);
+    if (asserted === undefined) {
+      asserted = assertedFrom(fromHeader, senderAor);
+      this.known.set(key, asserted);
+    }
+    return asserted;
   }
 }
 
