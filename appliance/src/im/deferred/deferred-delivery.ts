@@ -225,17 +225,23 @@ export class DeferredDelivery {
  */
 class AssertedIdentities {
   private readonly known = new Map<string, string>();
+  /** the previous message's sender, name-addr and answer: most runs are one sender's messages */
+  private last: { senderAor: string; nameAddr: string; asserted: string } | null = null;
 
   of(fromHeader: string, senderAor: string): string {
     // up to the last '>': the whole name-addr (display name and URI), without the params after it
     const end = fromHeader.lastIndexOf('>');
     if (end < 0) return assertedFrom(fromHeader, senderAor);
-    const key = `${senderAor}\n${fromHeader.slice(0, end + 1)}`;
+    const last = this.last;
+    if (last !== null && last.senderAor === senderAor && last.nameAddr.length === end + 1 && fromHeader.startsWith(last.nameAddr)) return last.asserted;
+    const nameAddr = fromHeader.slice(0, end + 1);
+    const key = `${senderAor}\n${nameAddr}`;
     let asserted = this.known.get(key);
     if (asserted === undefined) {
       asserted = assertedFrom(fromHeader, senderAor);
       this.known.set(key, asserted);
     }
+    this.last = { senderAor, nameAddr, asserted };
     return asserted;
   }
 }
