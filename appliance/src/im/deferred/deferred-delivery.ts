@@ -125,7 +125,8 @@ export class DeferredDelivery {
    *
    * The messages are read BATCH at a time, each read after the previous one's last id, and the
    * next batch is read while the current one is pushed: the window never drains at a batch's end
-   * (draining it, committing and reading again cost a third of the push rate). A message is
+   * (draining it, committing and reading again left the pushes waiting on the store; see
+   * test/bench/README.md, session 7). A message is
    * removed only after its 2xx. The removals are not awaited one by one: they go 50 to a
    * statement and share commits, and all of them are committed before the run ends, so a later
    * run (which reads from the first) never reads a delivered message again; a crash before that
@@ -140,7 +141,8 @@ export class DeferredDelivery {
     let noDevice = false;
     const feed = new BatchFeed((after) => this.store.oldest(username, BATCH, after));
     const asserting = new AssertedIdentities();
-    // asked once per run, not per message: the profile check costs nothing when nothing refuses
+    // the hook read once per run; behind it, a Map read of the recipient's profile per message,
+    // and a CPIM parse only when that profile filters content types (profile-policy.ts)
     const refusal = this.refusal;
     const pushing = (): boolean => failures.length === 0 && !noDevice && !this.stopped;
     const pushOne = async (): Promise<void> => {
