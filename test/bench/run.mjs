@@ -126,6 +126,7 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   execFileSync(process.execPath, [CLI, 'user', 'import', csv], { env });
   // --profile DIR: a V8 CPU profile of the appliance, written to DIR when it stops (open it in Chrome DevTools)
   const profile = opt('profile', null);
+  const startedAt = Date.now();
   const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
   let up = false;
   // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
@@ -141,6 +142,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
     port: sipPort,
     httpPort,
     pid: p.child.pid,
+    // when the process was started: a phase's window in its --profile (profsum.mjs fromSec toSec)
+    startedAt,
     // bounded, and tried again once: a request lost on this busy machine must not hang the whole run
     health: async (gc = false) => {
       const get = () => fetch(`http://127.0.0.1:${httpPort}/health${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.json());
@@ -426,7 +429,9 @@ async function deferredBench() {
     const want = Number(opt('stored', '35000'));
     const have = (await target.health()).storedMessages;
     if (have < want) {
-      const rate = Math.max(200, Math.round(0.5 * (best?.achieved ?? 400)));
+      // --top-up-rate R: a fixed rate instead (builds compared back to back on a busy machine, where
+      // the store's sustained step may fail and the 200/s fallback would take minutes)
+      const rate = Number(opt('top-up-rate', '0')) || Math.max(200, Math.round(0.5 * (best?.achieved ?? 400)));
       const topUp = await sipp(target, path.join(HERE, 'bench-message.xml'), ['-p', String(port()), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-auth_uri', `offline@${DOMAIN}`, '-r', String(rate), '-m', String(want - have), '-l', String(rate * 4)], {
         domain: DOMAIN,
         to: 'offline',
@@ -435,8 +440,14 @@ async function deferredBench() {
       if (topUp.code !== 0) console.log(`  (topping up to ${want} stored: SIPp exited with ${topUp.code})`);
     }
     const stored = (await target.health()).storedMessages;
+    let cpu = NaN;
+    let from = NaN;
     const delivered = await withDevice(async (devicePort) => {
       const t0 = Date.now();
+      // the appliance's CPU over the push phase (user+system from /proc): comparable between
+      // builds on a shared machine, where the wall time also measures the neighbours
+      const c0 = cpuSeconds(target.pid);
+      from = (t0 - target.startedAt) / 1000;
       await registerDevice(target, 'offline', 'offlinepw', devicePort);
       for (;;) {
         const h = await target.health();
@@ -444,10 +455,13 @@ async function deferredBench() {
         if (Date.now() - t0 > 600_000) throw new Error('delivery did not finish in 10 minutes');
         await sleep(100);
       }
+      cpu = cpuSeconds(target.pid) - c0;
       return (Date.now() - t0) / 1000;
     });
-    console.log(`  delivered ${stored} stored messages in ${delivered.toFixed(1)} s after REGISTER (${(stored / delivered).toFixed(0)} msg/s)`);
-    return { store: best, stored, deliverySeconds: delivered };
+    const cpuPerK = cpu / (stored / 1000);
+    console.log(`  delivered ${stored} stored messages in ${delivered.toFixed(1)} s after REGISTER (${(stored / delivered).toFixed(0)} msg/s), server CPU ${cpuPerK.toFixed(3)} s per 1,000 pushed`);
+    console.log(`  (push phase: ${from.toFixed(1)}–${(from + delivered).toFixed(1)} s after the appliance started, for profsum.mjs)`);
+    return { store: best, stored, deliverySeconds: delivered, cpuPerK };
   } finally {
     await target.stop();
   }
@@ -733,7 +747,7 @@ if (results.relay) {
   if (p && k) console.log(`  Parley / Kamailio (both with digest auth on every MESSAGE): ${(p / k).toFixed(2)}`);
 }
 if (results.deferred?.store) {
-  console.log(`  deferred store: ${results.deferred.store.achieved.toFixed(0)} MESSAGE/s accepted (202, committed); ${results.deferred.stored} delivered in ${results.deferred.deliverySeconds.toFixed(1)} s after REGISTER`);
+  console.log(`  deferred store: ${results.deferred.store.achieved.toFixed(0)} MESSAGE/s accepted (202, committed); ${results.deferred.stored} delivered in ${results.deferred.deliverySeconds.toFixed(1)} s after REGISTER, ${results.deferred.cpuPerK.toFixed(3)} s CPU per 1,000`);
 }
 if (results.quota) {
   const q = results.quota;

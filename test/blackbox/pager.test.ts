@@ -162,4 +162,25 @@ describe('deferred messaging (P2)', () => {
     expect(bodies).toEqual(['first', 'second', 'third']);
     await eventually(async () => (await health(app)).storedMessages === 0);
   });
+
+  it('pushes more stored messages than one read of the store holds in order, each once, and removes them all', { timeout: 120_000 }, async () => {
+    // 450: past two reads of 200, so pushes go on while the next read is made (deferred-delivery.ts)
+    const n = 450;
+    // one call at a time: SIPp's call numbers (in each Call-ID, which the push keeps) are the arrival order
+    const r = await sippOk({
+      scenario: 'message-uac.xml', remotePort: app.sipPort, service: 'alice', calls: n, timeoutSec: 90,
+      auth: { user: 'alice', password: USERS.alice }, vars: { domain: app.domain, to: 'erin', body: 'batched' },
+      extra: ['-r', '1000', '-l', '1'],
+    });
+    expect(received(r.messages).filter((m) => /^SIP\/2\.0 202/.test(m))).toHaveLength(n);
+    expect((await health(app)).storedMessages).toBe(n);
+    const erin = await sippDevice({ scenario: 'message-uas.xml', remotePort: app.sipPort, calls: n, timeoutSec: 60 });
+    await register('erin', `127.0.0.1:${erin.port}`);
+    const got = await erin.run.done;
+    expect(got.code).toBe(0);
+    const order = received(got.messages).map((m) => Number(/^(\d+)-/.exec(header(m, 'Call-ID')!)![1]));
+    expect(order).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    await eventually(async () => (await health(app)).storedMessages === 0);
+    await register('erin', `127.0.0.1:${erin.port}`, { expires: 0 });
+  });
 });

@@ -30,7 +30,7 @@ const REMOVE_EVERY = 50;
 
 /**
  * Pushes stored messages to a user who has come online (P2): in arrival order,
- * one at a time, each with its original sender and a Date header with its
+ * a window at a time, each with its original sender and a Date header with its
  * original time; a message is removed only after a 2xx. Failures back off.
  */
 export class DeferredDelivery {
@@ -123,68 +123,74 @@ export class DeferredDelivery {
    * again by its transaction (RFC 3261 Timer E) and may then arrive after later ones, so UDP keeps
    * a smaller window (8), and every push carries its original time in `Date`.
    *
-   * A message is removed only after its 2xx. The removals are not awaited one by one: they go
-   * 50 to a statement and share commits, and all of a batch's are committed before the
-   * next batch is read, so a delivered message is never read again; a crash before that commit
-   * delivers it a second time (at-least-once, never lost). On the first failure no new push is
-   * started; the ones in flight finish, and the failed ones wait for the retry.
+   * The messages are read BATCH at a time, each read after the previous one's last id, and the
+   * next batch is read while the current one is pushed: the window never drains at a batch's end
+   * (draining it, committing and reading again left the pushes waiting on the store; see
+   * test/bench/README.md, session 7). A message is
+   * removed only after its 2xx. The removals are not awaited one by one: they go 50 to a
+   * statement and share commits, and all of them are committed before the run ends, so a later
+   * run (which reads from the first) never reads a delivered message again; a crash before that
+   * commit delivers it a second time (at-least-once, never lost). On the first failure no new
+   * push is started; the ones in flight finish, and the failed ones wait for the retry.
    */
   private async run(username: string): Promise<void> {
     const aor = this.domain.aor(username);
-    for (;;) {
-      if (this.stopped) return;
-      const batch = await this.store.oldest(username, BATCH);
-      if (batch.length === 0) return;
-      const delivered: StoredMessage[] = [];
-      const removals: Promise<void>[] = [];
-      const failures: { m: StoredMessage; status: number | null }[] = [];
-      let next = 0;
-      let noDevice = false;
-      const pushOne = async (): Promise<void> => {
-        while (next < batch.length && failures.length === 0 && !noDevice && !this.stopped) {
-          const m = batch[next++];
-          const refused = this.refusal?.(m) ?? null;
-          if (refused !== null) {
-            this.log.info({ username, id: m.id, status: refused.status, reason: refused.reason }, 'stored message refused at push time');
-            this.onRefused?.(m, refused);
-            removals.push(this.store.removeMany([m]));
-            continue;
-          }
-          const bindings = this.location.lookup(aor);
-          if (bindings.length === 0) {
-            noDevice = true; // wait for the next REGISTER
-            return;
-          }
-          const asserted = assertedFrom(m.fromHeader, m.senderAor);
-          const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b, asserted)), this.opts.timeoutMs);
-          if (outcome.answered) {
-            this.onDelivered?.(m);
-            delivered.push(m);
-            // removed in groups: one statement and one commit for many, while the pushes go on
-            if (delivered.length >= REMOVE_EVERY) removals.push(this.store.removeMany(delivered.splice(0)));
-          } else failures.push({ m, status: outcome.best?.status ?? null });
+    const delivered: StoredMessage[] = [];
+    const removals: Promise<void>[] = [];
+    const failures: { m: StoredMessage; status: number | null }[] = [];
+    let noDevice = false;
+    const feed = new BatchFeed((after) => this.store.oldest(username, BATCH, after));
+    const asserting = new AssertedIdentities();
+    // the hook read once per run; behind it, a Map read of the recipient's profile per message,
+    // and a CPIM parse only when that profile filters content types (profile-policy.ts)
+    const refusal = this.refusal;
+    const pushing = (): boolean => failures.length === 0 && !noDevice && !this.stopped;
+    const pushOne = async (): Promise<void> => {
+      while (pushing()) {
+        const m = feed.take();
+        if (m === undefined) {
+          if (await feed.more()) continue;
+          return;
         }
-      };
-      try {
-        const window = this.location.lookup(aor).every((b) => b.transport !== 'UDP') ? STREAM_WINDOW : UDP_WINDOW;
-        await Promise.all(Array.from({ length: Math.min(window, batch.length) }, pushOne));
-      } finally {
-        removals.push(this.store.removeMany(delivered.splice(0)));
-        await Promise.all(removals);
-      }
-      if (noDevice || this.stopped) return;
-      if (failures.length > 0) {
-        let attempts = 0;
-        for (const { m, status } of failures) {
-          attempts = Math.max(attempts, m.attempts + 1);
-          const delay = Math.min(this.opts.retryMaxSec, this.opts.retryMinSec * 2 ** (m.attempts));
-          await this.store.recordFailure(m.id, m.attempts + 1, Date.now() + delay * 1000);
-          this.log.info({ username, id: m.id, attempts: m.attempts + 1, status }, 'deferred push failed; will retry');
+        // from here to the send nothing is awaited, so the messages leave in the order taken
+        const refused = refusal?.(m) ?? null;
+        if (refused !== null) {
+          this.log.info({ username, id: m.id, status: refused.status, reason: refused.reason }, 'stored message refused at push time');
+          this.onRefused?.(m, refused);
+          removals.push(this.store.removeMany([m]));
+          continue;
         }
-        this.scheduleRetry(username, attempts);
-        return;
+        const bindings = this.location.lookup(aor);
+        if (bindings.length === 0) {
+          noDevice = true; // wait for the next REGISTER
+          return;
+        }
+        const asserted = asserting.of(m.fromHeader, m.senderAor);
+        const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.build(m, aor, b, asserted)), this.opts.timeoutMs);
+        if (outcome.answered) {
+          this.onDelivered?.(m);
+          delivered.push(m);
+          // removed in groups: one statement and one commit for many, while the pushes go on
+          if (delivered.length >= REMOVE_EVERY) removals.push(this.store.removeMany(delivered.splice(0)));
+        } else failures.push({ m, status: outcome.best?.status ?? null });
       }
+    };
+    try {
+      const window = this.location.lookup(aor).every((b) => b.transport !== 'UDP') ? STREAM_WINDOW : UDP_WINDOW;
+      await Promise.all(Array.from({ length: window }, pushOne));
+    } finally {
+      removals.push(this.store.removeMany(delivered.splice(0)));
+      await Promise.all(removals);
     }
+    if (noDevice || this.stopped || failures.length === 0) return;
+    let attempts = 0;
+    for (const { m, status } of failures) {
+      attempts = Math.max(attempts, m.attempts + 1);
+      const delay = Math.min(this.opts.retryMaxSec, this.opts.retryMinSec * 2 ** m.attempts);
+      await this.store.recordFailure(m.id, m.attempts + 1, Date.now() + delay * 1000);
+      this.log.info({ username, id: m.id, attempts: m.attempts + 1, status }, 'deferred push failed; will retry');
+    }
+    this.scheduleRetry(username, attempts);
   }
 
   /**
@@ -215,6 +221,33 @@ export class DeferredDelivery {
   }
 }
 
+/**
+ * The P-Asserted-Identity of each message of one run, parsed once per sender and From name-addr:
+ * a run's messages mostly come from a few senders, and only their From tags differ.
+ */
+class AssertedIdentities {
+  private readonly known = new Map<string, string>();
+  /** the previous message's sender, name-addr and answer: most runs are one sender's messages */
+  private last: { senderAor: string; nameAddr: string; asserted: string } | null = null;
+
+  of(fromHeader: string, senderAor: string): string {
+    // up to the last '>': the whole name-addr (display name and URI), without the params after it
+    const end = fromHeader.lastIndexOf('>');
+    if (end < 0) return assertedFrom(fromHeader, senderAor);
+    const last = this.last;
+    if (last !== null && last.senderAor === senderAor && last.nameAddr.length === end + 1 && fromHeader.startsWith(last.nameAddr)) return last.asserted;
+    const nameAddr = fromHeader.slice(0, end + 1);
+    const key = `${senderAor}\n${nameAddr}`;
+    let asserted = this.known.get(key);
+    if (asserted === undefined) {
+      asserted = assertedFrom(fromHeader, senderAor);
+      this.known.set(key, asserted);
+    }
+    this.last = { senderAor, nameAddr, asserted };
+    return asserted;
+  }
+}
+
 /** The P-Asserted-Identity of a stored message: the display name stored in its From, and the sender's AOR. */
 function assertedFrom(fromHeader: string, senderAor: string): string {
   try {
@@ -222,5 +255,58 @@ function assertedFrom(fromHeader: string, senderAor: string): string {
     return formatNameAddr({ display: from.display, uri: parseUri(senderAor), params: [] });
   } catch {
     return `<${senderAor}>`;
+  }
+}
+
+/**
+ * The stored messages of one run, in id order, a batch at a time: `take` hands out the next one
+ * synchronously (so the caller sends it before anyone takes the one after). The next batch is
+ * read after the last id handed out; a full batch's successor is read as soon as half of it is
+ * taken, so that it is there when the current one runs out. The feed ends at the first empty read.
+ */
+class BatchFeed {
+  private batch: StoredMessage[] = [];
+  private pos = 0;
+  private lastId = 0;
+  private ahead: Promise<StoredMessage[]> | null;
+  private waiting: Promise<boolean> | null = null;
+  private done = false;
+
+  constructor(private readonly reader: (afterId: number) => Promise<StoredMessage[]>) {
+    this.ahead = this.read(0);
+  }
+
+  /** A read that may never be awaited (the run stopped first): its failure must not go unhandled. */
+  private read(afterId: number): Promise<StoredMessage[]> {
+    const p = this.reader(afterId);
+    p.catch(() => undefined);
+    return p;
+  }
+
+  take(): StoredMessage | undefined {
+    if (this.pos >= this.batch.length) return undefined;
+    const m = this.batch[this.pos++];
+    if (this.ahead === null && this.batch.length === BATCH && this.pos * 2 >= BATCH) this.ahead = this.read(this.batch[BATCH - 1].id);
+    return m;
+  }
+
+  /** Waits for the next batch (one wait shared by every caller); false when there is none. */
+  more(): Promise<boolean> {
+    if (this.pos < this.batch.length) return Promise.resolve(true);
+    if (this.done) return Promise.resolve(false);
+    this.waiting ??= this.next().finally(() => {
+      this.waiting = null;
+    });
+    return this.waiting;
+  }
+
+  private async next(): Promise<boolean> {
+    if (this.batch.length > 0) this.lastId = this.batch[this.batch.length - 1].id;
+    const ahead = this.ahead ?? this.read(this.lastId);
+    this.ahead = null;
+    this.batch = await ahead;
+    this.pos = 0;
+    if (this.batch.length === 0) this.done = true;
+    return !this.done;
   }
 }

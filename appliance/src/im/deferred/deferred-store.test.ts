@@ -45,6 +45,16 @@ describe('deferred store (P2)', () => {
     expect(first.map((m) => m.body.toString())).toEqual(['m0', 'm1', 'm2']);
   });
 
+  it('reads on after the last id a push run has read, never an expired message', async () => {
+    const first = await store.oldest('bob', 3);
+    const next = await store.oldest('bob', 3, first[2].id);
+    expect(next.map((m) => m.body.toString())).toEqual(['m3', 'm4', 'm5']);
+    await store.add(msg('hank', 'stale', Date.now() - 7200_000));
+    await store.add(msg('hank', 'fresh'));
+    expect((await store.oldest('hank', 10)).map((m) => m.body.toString())).toEqual(['fresh']);
+    await store.purgeExpired();
+  });
+
   it('encrypts bodies at rest and binds them to the recipient', async () => {
     await store.add(msg('carol', 'top secret plans'));
     const rows = (await ds.query("SELECT body FROM deferred_messages WHERE recipient = 'carol'")) as { body: Buffer }[];
