@@ -257,7 +257,7 @@ export class DeferredStore {
       const batch = await this.writes.transaction(async (em) => {
         // the sealed body only of CPIM messages, the only ones that can ask for a notification
         const rows = (await em.query(
-          `SELECT ${REMOVED_COLUMNS}, content_type AS contentType, CASE WHEN ? AND lower(content_type) LIKE 'message/cpim%' THEN body END AS body FROM deferred_messages WHERE expires_at < ? ORDER BY id LIMIT ?`,
+          `SELECT ${REMOVED_COLUMNS}, content_type AS "contentType", CASE WHEN ? AND lower(content_type) LIKE 'message/cpim%' THEN body END AS body FROM deferred_messages WHERE expires_at < ? ORDER BY id LIMIT ?`,
           [told ? 1 : 0, now, EXPIRED_BATCH],
         )) as (Removed & { contentType: string; body: Buffer | null })[];
         if (rows.length > 0) await em.getRepository(DeferredMessageEntity).delete({ id: In(rows.map((r) => r.id)) });
@@ -292,10 +292,13 @@ interface Removed {
   size: number;
 }
 const REMOVED_COLUMNS = 'id, recipient, sender_aor AS sender, LENGTH(body) AS size';
-/** A stored row as `oldest` reads it (the entity's property names; numbers may come back as strings from other drivers). */
+/**
+ * A stored row as `oldest` reads it (the entity's property names; numbers may come back as strings
+ * from other drivers). The aliases are quoted: PostgreSQL folds unquoted names to lower case.
+ */
 type RawStored = Omit<DeferredMessageRow, 'id' | 'receivedAt' | 'expiresAt' | 'attempts' | 'nextAttemptAt'> & Record<'id' | 'receivedAt' | 'expiresAt' | 'attempts' | 'nextAttemptAt', number | string>;
 const OLDEST_SQL =
-  'SELECT id, recipient, from_header AS fromHeader, sender_aor AS senderAor, content_type AS contentType, body, received_at AS receivedAt, expires_at AS expiresAt, attempts, next_attempt_at AS nextAttemptAt, call_id AS callId' +
+  'SELECT id, recipient, from_header AS "fromHeader", sender_aor AS "senderAor", content_type AS "contentType", body, received_at AS "receivedAt", expires_at AS "expiresAt", attempts, next_attempt_at AS "nextAttemptAt", call_id AS "callId"' +
   ' FROM deferred_messages WHERE recipient = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?';
 /** Expired rows deleted per transaction (CPIM bodies are read and decrypted, so not all at once). */
 const EXPIRED_BATCH = 200;
