@@ -149,12 +149,12 @@ describe("invited legs: the invitee's profile (Y1, Y3)", () => {
     expect(daveGot.map(textOf)).toEqual(['hello dave']);
     await expect(erin.sip.next((x) => x.startsWith('INVITE '), 0)).rejects.toThrow(/no matching message/);
 
-    // REFER erin (RFC 4579 §5.5): accepted, and the NOTIFY's sipfrag says 403
+    // REFER erin (RFC 4579 §5.5): accepted, and the NOTIFY's sipfrag is the focus's 403, with its reason (RFC 3515 §2.4.5)
     const referred = await dave.inDialog(created, 'REFER', [`Refer-To: <sip:erin@${D}>`]);
     expect(statusOf(referred)).toBe('202 Accepted');
     const notify = await dave.sip.next((x) => x.startsWith('NOTIFY ') && headerOf(x, 'Call-ID')[0] === created.callId, 10_000);
     dave.sip.answer(notify);
-    expect(notify.slice(notify.indexOf('\r\n\r\n') + 4)).toBe('SIP/2.0 403 Forbidden\r\n');
+    expect(notify.slice(notify.indexOf('\r\n\r\n') + 4)).toBe('SIP/2.0 403 The recipient does not take group chat\r\n');
     await expect(erin.sip.next((x) => x.startsWith('INVITE '), 0)).rejects.toThrow(/no matching message/);
     for (const n of ['dave', 'erin', 'frank'] as const) await setProfile(n, { groupChat: null, contentTypes: null, maxMessageBytes: null });
   });

@@ -238,6 +238,11 @@ describe('ad-hoc rooms: an INVITE to the conference factory with an RFC 5366 URI
     const aliceGot = inbox(aliceCall);
     expect((await created.session.send('text/plain', Buffer.from('hi alice'))).status).toBe(200);
     expect(cpim((await until(aliceGot, 1))[0]).text).toBe('hi alice');
+    // a REFER for a user who does not exist: accepted, and the sipfrag is the invitation's own final status (RFC 3515 §2.4.5)
+    expect(statusOf(await dave.inDialog(created, 'REFER', [`Refer-To: <sip:nobody-here@${D}>`]))).toBe('202 Accepted');
+    const second = await dave.sip.next((x) => x.startsWith('NOTIFY ') && headerOf(x, 'Call-ID')[0] === created.callId && x.includes('message/sipfrag'), 10_000);
+    dave.sip.answer(second);
+    expect(second.slice(second.indexOf('\r\n\r\n') + 4)).toBe('SIP/2.0 404 Not Found\r\n');
   });
 
   it('honours RFC 5364 copy control: every invitation shows the to and cc invitees, never a bcc one', async () => {

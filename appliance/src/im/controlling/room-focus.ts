@@ -167,11 +167,11 @@ export class RoomFocus {
    * (Y2) or without group chat (Y1); 404 no such user; 480 not reachable, disabled or politely
    * blocking; else the invitee's own final answer (486, 603 …), 408 unanswered, 486 room full.
    */
-  private async invite(room: Room, inviter: string, aor: string, history: string | null = null): Promise<number> {
+  private async invite(room: Room, inviter: string, aor: string, history: string | null = null): Promise<{ status: number; text: string }> {
     if (room.invitations.get(aor.toLowerCase())?.status !== 'pending') room.invitations.begin(aor, inviter);
     const outcome = await this.bringIn(room, inviter, aor, history);
     if (outcome.status !== 200) room.invitations.fail(aor, outcome.status, outcome.text, outcome.byFocus);
-    return outcome.status;
+    return outcome;
   }
 
   /** The checks and the INVITE of one invitation (invite()); its outcome as a SIP status and reason phrase. */
@@ -271,8 +271,10 @@ export class RoomFocus {
     if (room.isFull) throw new SipError(486, `Room is full (${room.maxParticipants} participants)`);
     invited?.add(aor.toLowerCase());
     this.s.stack.reply(tx, 202, 'Accepted');
-    const status = await this.invite(room, participant.aor, aor);
-    const frag = status === 200 ? 'SIP/2.0 200 OK' : status === 403 ? 'SIP/2.0 403 Forbidden' : status === 486 ? 'SIP/2.0 486 Busy Here' : 'SIP/2.0 480 Temporarily Unavailable';
+    const outcome = await this.invite(room, participant.aor, aor);
+    // RFC 3515 §2.4.5: the sipfrag is the status line of the invitation's final response, whatever
+    // it was (404 for no such user, the invitee's own 486 or 603, the focus's 403 for a profile…)
+    const frag = `SIP/2.0 ${outcome.status} ${outcome.text.replace(/[\r\n]+/g, ' ')}`;
     const notify = participant.dialog.request('NOTIFY', { event: 'refer', 'subscription-state': 'terminated;reason=noresource' }, { type: 'message/sipfrag', content: `${frag}\r\n` });
     this.s.stack.sendRequest(notify, participant.dialog.state.destination, { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined });
   };
