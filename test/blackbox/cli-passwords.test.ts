@@ -60,6 +60,21 @@ function parley(input: string, args: string[], terminal = false): Promise<Outcom
 const users = async (): Promise<string> => app.cli('user', 'list');
 const accounts = async (): Promise<string> => app.cli('admin', 'list');
 
+/**
+ * `user add NAME` and `admin add NAME` given `input` both stop with exit 2 and say `why` (on stderr;
+ * on a terminal everything comes back on the pseudo-terminal's stdout), and neither is created.
+ */
+async function expectBothRefuse(name: string, input: string, why: RegExp, flags: string[], terminal = false): Promise<void> {
+  const [u, a] = await Promise.all([parley(input, ['user', 'add', name, ...flags], terminal), parley(input, ['admin', 'add', name, ...flags], terminal)]);
+  for (const r of [u, a]) {
+    expect(r.code).toBe(2);
+    expect(terminal ? r.stdout : r.stderr).toMatch(why);
+  }
+  const [list, accs] = await Promise.all([users(), accounts()]);
+  expect(list).not.toMatch(new RegExp(`^${name}\t`, 'm'));
+  expect(accs).not.toMatch(new RegExp(`^${name}\t`, 'm'));
+}
+
 describe('--password-stdin: one line of standard input, for users and console accounts alike', SLOW, () => {
   it('creates the user and the console account with the piped password, without a warning', async () => {
     const [u, a] = await Promise.all([parley('pipe-pw-1\n', ['user', 'add', 'pia', '--password-stdin']), parley('console-password-1\n', ['admin', 'add', 'ops', '--password-stdin'])]);
@@ -82,14 +97,7 @@ describe('--password-stdin: one line of standard input, for users and console ac
     { what: 'an empty line', input: '\n', why: /the password is empty/ },
     { what: 'two lines', input: 'line-one-pw\nline-two-pw\n', why: /must be one line/ },
   ])('refuses $what on standard input (exit 2, nothing created)', async ({ input, why }) => {
-    const [u, a] = await Promise.all([parley(input, ['user', 'add', 'quinn', '--password-stdin']), parley(input, ['admin', 'add', 'quinn', '--password-stdin'])]);
-    expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(why);
-    expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(why);
-    const [list, accs] = await Promise.all([users(), accounts()]);
-    expect(list).not.toMatch(/^quinn\t/m);
-    expect(accs).not.toMatch(/^quinn\t/m);
+    await expectBothRefuse('quinn', input, why, ['--password-stdin']);
   });
 });
 
@@ -136,13 +144,6 @@ describe('no flag, on a terminal: a hidden prompt, typed twice', SLOW, () => {
     { what: 'two different passwords', typed: 'tty-pw-one\ntty-pw-two\n', why: /the two passwords differ/ },
     { what: 'an empty password', typed: '\n\n', why: /the password is empty/ },
   ])('refuses $what (exit 2, nothing created)', async ({ typed, why }) => {
-    const [u, a] = await Promise.all([parley(typed, ['user', 'add', 'uma'], true), parley(typed, ['admin', 'add', 'uma'], true)]);
-    expect(u.code).toBe(2);
-    expect(u.stdout).toMatch(why);
-    expect(a.code).toBe(2);
-    expect(a.stdout).toMatch(why);
-    const [list, accs] = await Promise.all([users(), accounts()]);
-    expect(list).not.toMatch(/^uma\t/m);
-    expect(accs).not.toMatch(/^uma\t/m);
+    await expectBothRefuse('uma', typed, why, [], true);
   });
 });

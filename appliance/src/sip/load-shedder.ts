@@ -18,6 +18,8 @@ export class LoadShedder {
   private readonly refusalLines: string;
   /** Server on our 481s to requests inside a refusal's "dialog" ('' for none) */
   private readonly serverLine: string;
+  /** the start of every refusal's To tag: `r.` and this process's id */
+  private readonly tagPrefix: string;
   private counter = 0;
 
   constructor(
@@ -31,8 +33,6 @@ export class LoadShedder {
     this.serverLine = userAgent ? `Server: ${userAgent}\r\n` : '';
     this.refusalLines = `Retry-After: ${guard.retryAfter}\r\n${this.serverLine}`;
   }
-
-  private readonly tagPrefix: string;
 
   /**
    * The UDP path: while new work is being refused, a datagram is looked at before it is parsed and
