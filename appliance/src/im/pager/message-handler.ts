@@ -150,7 +150,8 @@ export class MessageHandler {
     if (extra) for (const [name, value] of Object.entries(extra)) res.headers.append(name, value);
     // cut from the bytes received when they are plain enough (and not added to), else serialised from the parse
     const wire = res.raw === null || extra ? null : withoutFirstVia(res.raw);
-    res.setVias(withoutTopVia(res.headers.all('via')));
+    // the rest keep their parsed form (the server transaction reads the new top one for rport)
+    res.setVias(withoutTopVia(res.headers.all('via')), res.vias.slice(1));
     tx.respond(res, wire ?? undefined);
   }
 }

@@ -48,3 +48,27 @@ export const SINGLE_HEADERS = new Set([
   'call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-length', 'content-type', 'expires',
   'min-expires', 'date', 'mime-version', 'content-disposition',
 ]);
+
+/** A header name as received, read once: its key, how we write it, whether it may repeat. */
+export interface ReceivedName {
+  key: string;
+  spelling: string;
+  single: boolean;
+}
+
+const received = new Map<string, ReceivedName>();
+
+/**
+ * What a header name as received stands for. Every field of every message we parse comes
+ * through here: a name seen before costs one lookup instead of a lower-cased copy, a second
+ * lookup for its spelling and a third for SINGLE_HEADERS. Remembered up to the same bound as
+ * the spellings, since names are chosen by whoever sends us a message.
+ */
+export function receivedName(name: string): ReceivedName {
+  const known = received.get(name);
+  if (known !== undefined) return known;
+  const key = headerKey(name);
+  const read = { key, spelling: canonicalName(key), single: SINGLE_HEADERS.has(key) };
+  if (received.size < MAX_REMEMBERED) received.set(name, read);
+  return read;
+}

@@ -1,5 +1,5 @@
 import { Headers } from './headers.js';
-import { headerKey, SINGLE_HEADERS } from './header-names.js';
+import { receivedName } from './header-names.js';
 import { SipRequest, SipResponse, type AnyMessage } from './message.js';
 import { SyntaxFault, isToken } from './scanner.js';
 import { parseUri, isSipUri } from './uri.js';
@@ -67,10 +67,17 @@ export function parseHead(text: string): Head {
       fault ??= `Malformed header line '${line.slice(0, 30)}'`;
       continue;
     }
-    const key = headerKey(name);
-    const value = line.slice(colon + 1).trim();
-    if (SINGLE_HEADERS.has(key) && headers.has(key)) fault ??= `Duplicate ${name} header`;
-    headers.append(key, value);
+    const read = receivedName(name);
+    // the value without the white space around it: the common "Name: value" cut once, anything
+    // else (more or other white space, non-ASCII at either end) as trim() has it
+    let from = colon + 1;
+    if (line.charCodeAt(from) === 32) from++;
+    const first = line.charCodeAt(from);
+    const last = line.charCodeAt(line.length - 1);
+    const plain = first > 32 && first < 127 && last > 32 && last < 127;
+    const value = plain ? line.slice(from) : line.slice(colon + 1).trim();
+    if (read.single && headers.has(read.key)) fault ??= `Duplicate ${name} header`;
+    headers.append(read.key, value, read.spelling);
   }
   return { startLine: lines[0], headers, fault };
 }

@@ -7,12 +7,8 @@ import { SipResponse, type SipRequest } from './message.js';
  * computed from the body, so callers never keep it in step by hand.
  */
 export function serialize(msg: AnyMessage): Buffer {
-  let s = msg.isRequest ? `${msg.method} ${msg.uriText} SIP/2.0\r\n` : `SIP/2.0 ${msg.status} ${msg.reason}\r\n`;
-  for (const [key, name, values] of msg.headers.entries()) {
-    if (key === 'content-length') continue;
-    for (const v of values) s += `${name}: ${v}\r\n`;
-  }
-  s += `Content-Length: ${msg.body.length}\r\n\r\n`;
+  const start = msg.isRequest ? `${msg.method} ${msg.uriText} SIP/2.0\r\n` : `SIP/2.0 ${msg.status} ${msg.reason}\r\n`;
+  const s = `${start}${msg.headers.format('content-length')}Content-Length: ${msg.body.length}\r\n\r\n`;
   if (msg.body.length === 0) return Buffer.from(s);
   // one allocation for head and body (not a Buffer for the head, then a copy of both)
   const head = Buffer.byteLength(s);

@@ -15,13 +15,19 @@ export interface Via {
   branch: string;
 }
 
+/** [a-zA-Z0-9.-]: what a sent-by hostname or IPv4 address is made of */
+function isHostChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 45;
+}
+
 function readVia(sc: Scanner): Via {
   sc.skipWs();
   const protocol = sc.token();
   sc.expectSep('/');
   const version = sc.token();
   sc.expectSep('/');
-  const transport = sc.token().toUpperCase();
+  const token = sc.token();
+  const transport = token === 'UDP' || token === 'TCP' || token === 'TLS' || token === 'WSS' || token === 'WS' ? token : token.toUpperCase();
   if (!sc.skipWs()) sc.fail('white space before sent-by');
   let hostText: string;
   if (sc.peek() === '[') {
@@ -31,7 +37,7 @@ function readVia(sc: Scanner): Via {
     sc.pos = end + 1;
   } else {
     const start = sc.pos;
-    while (sc.pos < sc.text.length && /[a-zA-Z0-9.-]/.test(sc.text[sc.pos])) sc.pos++;
+    while (sc.pos < sc.text.length && isHostChar(sc.text.charCodeAt(sc.pos))) sc.pos++;
     hostText = sc.text.slice(start, sc.pos);
   }
   const host = parseHost(hostText, sc.what);
