@@ -127,7 +127,9 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   // --profile DIR: a V8 CPU profile of the appliance, written to DIR when it stops (open it in Chrome DevTools)
   const profile = opt('profile', null);
   const startedAt = Date.now();
-  const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
+  // --perf FILE: JIT code named for Linux perf (see recordPerf)
+  const perfFlags = opt('perf', null) ? ['--perf-basic-prof'] : [];
+  const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...perfFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
   let up = false;
   // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
   for (let i = 0; i < 300 && !up && p.child.exitCode === null; i++) {
@@ -174,6 +176,40 @@ async function startKamailio(name, withAuth, users) {
   await sleep(1500);
   if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: withAuth ? 'Kamailio 5.6 (auth)' : 'Kamailio 5.6 (no auth)', port: sipPort, pid: k.child.pid, stop: async () => (k.child.kill('SIGTERM'), await k.done) };
+}
+
+/**
+ * The Node floor (`udp-floor-relay.mjs`): the same six datagrams per call with the least
+ * JavaScript that makes them, pinned like the servers; its CPU per 1,000 calls is what Node's
+ * dgram and this machine's kernel charge for the traffic alone.
+ */
+async function startFloor() {
+  const sipPort = port();
+  const f = run(...pinned(SERVER_CORE, process.execPath, [path.join(HERE, 'udp-floor-relay.mjs'), String(sipPort)]));
+  await sleep(500);
+  if (f.child.exitCode !== null) throw new Error(`the floor relay did not start:\n${f.output()}`);
+  return { name: 'Node UDP floor', port: sipPort, pid: f.child.pid, stop: async () => (f.child.kill('SIGTERM'), await f.done) };
+}
+
+/**
+ * `--perf FILE` (with `--closed-loop`): Linux perf samples the server's every thread (cpu-clock,
+ * call graphs) over the counted calls, into FILE (`perf report -i FILE`). Unlike the V8 profile
+ * (`--profile`), it sees the kernel's share of each send, the GC's helper threads and malloc; the
+ * V8 profiler charges whatever its signal interrupts, and put the dgram send at twice its share.
+ * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
+ */
+function recordPerf(target) {
+  const file = opt('perf', null);
+  if (file === null || !target.pid) return { stop: async () => undefined };
+  const rec = run('perf', ['record', '-e', 'cpu-clock', '-F', '1999', '-g', '-p', String(target.pid), '-o', path.resolve(file)]);
+  return {
+    stop: async () => {
+      rec.child.kill('SIGINT');
+      const r = await rec.done;
+      // perf ends with 0 or with the interrupt's status: what counts is whether it wrote its file
+      if (!r.out.includes('Captured and wrote')) console.log(`  perf record failed:\n${r.out.slice(-1000)}`);
+    },
+  };
 }
 
 // ---- SIPp drivers -----------------------------------------------------------------------------
@@ -350,12 +386,13 @@ async function relayBench() {
   const withAuth = path.join(HERE, 'bench-message.xml');
   const noAuth = path.join(HERE, 'bench-message-noauth.xml');
   const out = {};
-  // `--only relay,parley` / `--only relay,kamailio`: one side of the comparison
-  const parley = ONLY.has('parley') || !ONLY.has('kamailio');
-  const kamailio = ONLY.has('kamailio') || !ONLY.has('parley');
+  // `--only relay,parley` / `--only relay,kamailio` / `--only relay,floor`: one side of the comparison
+  const picked = ['parley', 'kamailio', 'floor'].filter((side) => ONLY.has(side));
+  const runs = (side) => picked.length === 0 || picked.includes(side);
   const targets = [
-    ...(parley ? [() => startParley('parley-relay', USERS)] : []),
-    ...(kamailio ? [() => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)] : []),
+    ...(runs('parley') ? [() => startParley('parley-relay', USERS)] : []),
+    ...(runs('kamailio') ? [() => startKamailio('kamailio-auth', true, USERS), () => startKamailio('kamailio-noauth', false, USERS)] : []),
+    ...(runs('floor') ? [startFloor] : []),
   ];
   for (const make of targets) {
     const target = await make();
@@ -368,7 +405,9 @@ async function relayBench() {
         const closed = Number(opt('closed-loop', '0'));
         if (closed > 0) {
           await step(target, scenario, 500, 'uas');
+          const perf = recordPerf(target);
           const s = await step(target, scenario, 100_000, 'uas', { limit: closed, total: Number(opt('calls', '10000')) });
+          await perf.stop();
           console.log(`  ${target.name.padEnd(26)} closed loop of ${closed}: ${s.achieved.toFixed(0)}/s, ${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 relayed`);
           return s;
         }
@@ -395,7 +434,7 @@ async function relayBench() {
         }
         const best = await sustained(target, scenario, 'uas', target.name);
         // --no-overload: the sustained rate and its CPU per message only (comparing builds)
-        if (best === null || target.name.includes('no auth') || args.includes('--no-overload')) return best;
+        if (best === null || target.name.includes('no auth') || target.name.includes('floor') || args.includes('--no-overload')) return best;
         // overload (RFC 3261 §21.5.4): twice and three times the sustained rate; goodput is what
         // still completes (2xx) per second, with the p99 of those answered
         best.overload = [];
