@@ -12,6 +12,7 @@ import { type Destination, type Source, type TransportName, isReliable } from '.
 import { ServerTransaction } from './transaction/server-transaction.js';
 import { ClientTransaction, requestOnSameBranch } from './transaction/client-transaction.js';
 import { CompletedResponses } from './transaction/completed-responses.js';
+import { ExpiringKeys } from './transaction/expiring-keys.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
@@ -73,6 +74,8 @@ export class SipStack {
   private readonly clients = new Map<string, ClientTransaction>();
   /** final responses of completed non-INVITE UDP transactions, for Timer J */
   private readonly completed: CompletedResponses;
+  /** keys of completed non-INVITE UDP client transactions, for Timer K */
+  private readonly absorbing: ExpiringKeys;
   private readonly transports: TransportLayer;
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
@@ -103,6 +106,7 @@ export class SipStack {
       opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
     this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest));
     this.completed = new CompletedResponses(64 * opts.timers.T1);
+    this.absorbing = new ExpiringKeys(opts.timers.T4);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
 
@@ -160,6 +164,7 @@ export class SipStack {
   close(): void {
     this.loopLag.stop();
     this.completed.clear();
+    this.absorbing.clear();
     this.acks.clear();
     this.transports.close();
   }
@@ -316,9 +321,11 @@ export class SipStack {
 
   private onResponse(res: SipResponse): void {
     const via = res.topVia;
-    const tx = this.clients.get(`${via.branch}|${res.cseq.method}`);
+    const key = `${via.branch}|${res.cseq.method}`;
+    const tx = this.clients.get(key);
     if (tx) tx.receive(res);
-    else this.log.debug({ status: res.status, callId: res.callId }, 'stray response dropped');
+    // a retransmitted final response of a completed transaction: absorbed (RFC 3261 §17.1.2.2, Timer K)
+    else if (!this.absorbing.has(key)) this.log.debug({ status: res.status, callId: res.callId }, 'stray response dropped');
   }
 
   /** A request that failed to parse gets its answer without a transaction (RFC 3261 §8.2). */
@@ -360,6 +367,7 @@ export class SipStack {
       this.transports.send(data, dest, onError);
     },
     remove: (key: string) => this.clients.delete(key),
+    absorbCompleted: (key: string) => this.absorbing.add(key),
   };
 
   /**

@@ -61,4 +61,18 @@ describe('TimerQueues', () => {
     vi.advanceTimersByTime(10);
     expect(ran).toEqual([1, 2]);
   });
+
+  it('drops stopped timers while they are young once they are many and most of the queue, and runs the rest in order', () => {
+    const q = new TimerQueues(fail);
+    const ran: number[] = [];
+    const timers = Array.from({ length: 3000 }, (_, i) => q.start(32_000, () => ran.push(i)));
+    // like Timer F: nearly every one stopped a moment after its start
+    timers.forEach((t, i) => i % 300 !== 0 && q.stop(t));
+    q.stop(timers[1]); // stopping twice counts once
+    expect(q.pending).toBe(10);
+    expect(q.queued).toBeLessThan(2000);
+    vi.advanceTimersByTime(32_000);
+    expect(ran).toEqual([0, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700]);
+    expect(q.queued).toBe(0);
+  });
 });

@@ -12,13 +12,20 @@ export interface QueuedTimer {
   readonly at: number;
   /** what to run; null once stopped */
   fn: (() => void) | null;
+  /** the queue that holds it, told when it is stopped */
+  readonly queue: { stopped(): void };
 }
+
+/** Stopped timers a queue tolerates before it drops them all at once (when they are also half of it). */
+const STOPPED_BEFORE_COMPACTING = 1024;
 
 class DelayQueue {
   private entries: QueuedTimer[] = [];
   /** the first entry not yet run or skipped */
   private head = 0;
   private armed: NodeJS.Timeout | null = null;
+  /** entries from `head` on that were stopped: skipped when due, or dropped by `compact` */
+  private stoppedCount = 0;
 
   constructor(
     private readonly ms: number,
@@ -26,7 +33,7 @@ class DelayQueue {
   ) {}
 
   add(fn: () => void): QueuedTimer {
-    const timer: QueuedTimer = { at: performance.now() + this.ms, fn };
+    const timer: QueuedTimer = { at: performance.now() + this.ms, fn, queue: this };
     this.entries.push(timer);
     if (this.armed === null) this.arm(this.ms);
     return timer;
@@ -47,7 +54,10 @@ class DelayQueue {
       this.head++;
       const fn = timer.fn;
       timer.fn = null;
-      if (fn === null) continue;
+      if (fn === null) {
+        this.stoppedCount--;
+        continue;
+      }
       try {
         fn();
       } catch (err) {
@@ -58,6 +68,7 @@ class DelayQueue {
     if (this.head === this.entries.length) {
       this.entries = [];
       this.head = 0;
+      this.stoppedCount = 0;
     } else {
       // compact now and then, so the array does not grow for ever under steady load
       if (this.head > 4096 && this.head * 2 > this.entries.length) {
@@ -68,11 +79,32 @@ class DelayQueue {
     }
   }
 
+  /**
+   * One of this queue's timers was stopped. Nearly all are, within a millisecond or two of their
+   * start (a transaction's Timer F when its response comes, a fork's deadline when it settles),
+   * and a stopped one waited in the queue until its time: 32 s for Timer F, thousands of them at
+   * a time, each outliving two young-generation collections and copied into the old one. Once
+   * stopped timers are many and most of the queue, they are dropped in one pass, while young.
+   */
+  stopped(): void {
+    this.stoppedCount++;
+    if (this.stoppedCount > STOPPED_BEFORE_COMPACTING && this.stoppedCount * 2 > this.entries.length - this.head) {
+      this.entries = this.entries.slice(this.head).filter((t) => t.fn !== null);
+      this.head = 0;
+      this.stoppedCount = 0;
+    }
+  }
+
   /** Live (not stopped) timers waiting, for tests and counts. */
   get pending(): number {
     let n = 0;
     for (let i = this.head; i < this.entries.length; i++) if (this.entries[i].fn !== null) n++;
     return n;
+  }
+
+  /** Entries still in the queue, stopped ones included (for tests). */
+  get queued(): number {
+    return this.entries.length - this.head;
   }
 }
 
@@ -99,7 +131,16 @@ export class TimerQueues {
 
   /** Stops a timer (a no-op for one that ran or was stopped already). */
   stop(timer: QueuedTimer): void {
+    if (timer.fn === null) return;
     timer.fn = null;
+    timer.queue.stopped();
+  }
+
+  /** Entries held over all durations, stopped ones not yet dropped included (for tests). */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.queued;
+    return n;
   }
 
   /** How many timers wait, over all durations. */

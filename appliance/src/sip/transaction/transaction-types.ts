@@ -38,4 +38,9 @@ export interface ClientTransport {
   readonly queues: TimerQueues;
   send(data: Buffer, dest: Destination, onError: (err: Error) => void): void;
   remove(key: string): void;
+  /**
+   * Optional: take over a completed non-INVITE transaction's Timer K (UDP), absorbing the
+   * retransmissions of its final response for T4 by key alone; the transaction then ends at once.
+   */
+  absorbCompleted?(key: string): void;
 }

@@ -193,6 +193,23 @@ describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
     expect(cb.onTimeout).not.toHaveBeenCalled();
   });
 
+  it('hands Timer K to a layer that absorbs by key, and ends at once (RFC 3261 §17.1.2.2)', () => {
+    const { removed, layer } = clientLayer();
+    const absorbed: string[] = [];
+    const cb = { onFinal: vi.fn(), onTimeout: vi.fn(), onTransportError: vi.fn() };
+    const req = request('MESSAGE');
+    const tx = new ClientTransaction('k', req, UDP_DEST, { ...layer, absorbCompleted: (key: string) => absorbed.push(key) }, cb, DEFAULT_TIMERS);
+    tx.start();
+    tx.receive(response(req, 200));
+    expect(cb.onFinal).toHaveBeenCalledOnce();
+    expect(removed).toEqual(['k']);
+    expect(absorbed).toEqual(['k']);
+    tx.receive(response(req, 200));
+    vi.advanceTimersByTime(64 * T1);
+    expect(cb.onFinal).toHaveBeenCalledOnce();
+    expect(cb.onTimeout).not.toHaveBeenCalled();
+  });
+
   it('reports a transport error to the TU (RFC 3261 §17.1.4)', () => {
     const { layer } = clientLayer(true);
     const cb = { onFinal: vi.fn(), onTimeout: vi.fn(), onTransportError: vi.fn() };
