@@ -129,6 +129,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   const startedAt = Date.now();
   // --perf FILE: JIT code named for Linux perf (see recordPerf)
   const perfFlags = opt('perf', null) ? ['--perf-basic-prof'] : [];
+  // BENCH_NODE_FLAGS: more V8/Node flags for the appliance (e.g. "--log-deopt --logfile=/tmp/v8.log"), which NODE_OPTIONS does not take
+  perfFlags.push(...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...perfFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
   let up = false;
   // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
@@ -194,8 +196,8 @@ async function startFloor() {
 /**
  * `--perf FILE` (with `--closed-loop`): Linux perf samples the server's every thread (cpu-clock,
  * call graphs) over the counted calls, into FILE (`perf report -i FILE`). Unlike the V8 profile
- * (`--profile`), it sees the kernel's share of each send, the GC's helper threads and malloc; the
- * V8 profiler charges whatever its signal interrupts, and put the dgram send at twice its share.
+ * (`--profile`, main thread only), it sees inside each send (most of a loopback send is the
+ * kernel waking the receiver), the GC's helper threads, malloc and libuv.
  * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
  */
 function recordPerf(target) {
