@@ -401,7 +401,8 @@ async function relayBench() {
     try {
       out[target.name] = await withDevice(async (devicePort) => {
         await registerDevice(target, 'uas', 'uaspw', devicePort);
-        const scenario = target.name.includes('no auth') ? noAuth : withAuth;
+        // BENCH_SCENARIO: another UAC scenario (bench-challenge-only.xml: the 407 half of a call alone)
+        const scenario = process.env.BENCH_SCENARIO ? path.resolve(process.env.BENCH_SCENARIO) : target.name.includes('no auth') ? noAuth : withAuth;
         // --closed-loop N: N calls in flight, each next one started when one ends, as fast as the
         // server answers: it never queues, so its CPU per message can be compared on a busy machine
         const closed = Number(opt('closed-loop', '0'));
