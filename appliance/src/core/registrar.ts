@@ -1,14 +1,14 @@
 import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { SipStack } from '../sip/stack.js';
-import { SipError } from '../sip/errors.js';
+import { SipAnswer, SipError } from '../sip/errors.js';
 import { isSipUri, formatUri } from '../sip/message/uri.js';
 import { getParam } from '../sip/message/params.js';
 import { formatNameAddr } from '../sip/message/name-addr.js';
 import { expiresValue, grantedExpires } from '../sip/expires.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import type { Authenticator } from './authenticator.js';
-import { authenticateSip } from './sip-authentication.js';
+import { sipUserOrAnswer } from './sip-authentication.js';
 import { checkRequire } from './extensions.js';
 import type { LocationService, Binding } from './location-service.js';
 import type { LocalDomain } from './local-domain.js';
@@ -44,7 +44,7 @@ export class Registrar {
     private readonly opts: RegistrarOptions,
   ) {}
 
-  readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
+  readonly handle = (req: SipRequest, tx: ServerTransaction): Promise<void> | SipAnswer => {
     // step 1: the Request-URI names a domain we are the registrar for
     const ruri = req.sipUri;
     if (ruri === null || !this.domain.isLocal(ruri.host)) throw new SipError(403, 'Domain not served here');
@@ -54,13 +54,15 @@ export class Registrar {
     if (!isSipUri(to)) throw new SipError(400, 'Address of record must be a SIP or SIPS URI');
     if (!this.domain.isLocal(to.host)) throw new SipError(403, 'Domain not served here');
     // step 3: authenticate, before anything about the user is told: an unknown user gets the
-    // same challenge as a wrong password (no user names can be learnt from us)
-    const user = authenticateSip(this.auth, req, tx.source, true);
+    // same challenge as a wrong password (no user names can be learnt from us); the challenge,
+    // half of all REGISTERs, is returned rather than thrown
+    const user = sipUserOrAnswer(this.auth, req, tx.source, true);
+    if (user instanceof SipAnswer) return user;
     // step 4: the credentials must be the AOR's own (user parts compare case-insensitively here)
     const username = to.user === null ? null : userOfUriPart(to.user);
     if (username !== user.username) throw new SipError(403, 'Credentials do not match the address of record');
     const aor = this.domain.aor(username);
-    await this.perAor.run(aor, () => this.updateBindings(req, tx, aor));
+    return this.perAor.run(aor, () => this.updateBindings(req, tx, aor));
   };
 
   private async updateBindings(req: SipRequest, tx: ServerTransaction, aor: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { SipRequest } from '../sip/message/message.js';
 import type { Source } from '../sip/transport/transport-types.js';
-import { SipError } from '../sip/errors.js';
+import { SipAnswer, SipError } from '../sip/errors.js';
 import { parseUri, sameUri } from '../sip/message/uri.js';
 import type { UserRow } from '../store/entities.js';
 import type { Authenticator } from './authenticator.js';
@@ -11,6 +11,16 @@ import type { Authenticator } from './authenticator.js';
  * the authenticated, enabled user, or throws the SipError to answer with.
  */
 export function authenticateSip(auth: Authenticator, req: SipRequest, source: Source, asRegistrar: boolean): UserRow {
+  const outcome = sipUserOrAnswer(auth, req, source, asRegistrar);
+  if (outcome instanceof SipAnswer) throw SipError.of(outcome);
+  return outcome;
+}
+
+/**
+ * As authenticateSip, with the answer returned instead of thrown: for the handlers that see a
+ * challenge on half of their requests (MESSAGE, REGISTER), which return it to the router.
+ */
+export function sipUserOrAnswer(auth: Authenticator, req: SipRequest, source: Source, asRegistrar: boolean): UserRow | SipAnswer {
   const userAgent = req.headers.get('user-agent');
   const outcome = auth.check({
     headers: req.headers.all(asRegistrar ? 'authorization' : 'proxy-authorization'),
@@ -23,18 +33,17 @@ export function authenticateSip(auth: Authenticator, req: SipRequest, source: So
     case 'ok':
       return outcome.user;
     case 'refused':
-      throw new SipError(outcome.status, outcome.reason);
+      return new SipAnswer(outcome.status, outcome.reason);
     case 'throttled':
       // what a throttled client sees: a clear refusal and when to try again (README: login throttling)
-      throw new SipError(403, 'Too many failed authentication attempts', { 'Retry-After': String(outcome.retryAfter) });
+      return new SipAnswer(403, 'Too many failed authentication attempts', { 'Retry-After': String(outcome.retryAfter) });
     case 'challenge': {
-      const header = asRegistrar ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-      const reason = asRegistrar ? 'Unauthorized' : 'Proxy Authentication Required';
+      const values = auth.challenges(outcome.stale, userAgent);
       // sent statelessly, as Kamailio's sl does: a retransmission just gets a new challenge, and
       // the commonest answer of all keeps no transaction alive for Timer J's 32 s
-      const challenge = new SipError(asRegistrar ? 401 : 407, reason, { [header]: auth.challenges(outcome.stale, userAgent) });
-      challenge.stateless = true;
-      throw challenge;
+      return asRegistrar
+        ? new SipAnswer(401, 'Unauthorized', { 'WWW-Authenticate': values }, true)
+        : new SipAnswer(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': values }, true);
     }
   }
 }

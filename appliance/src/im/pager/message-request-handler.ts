@@ -1,8 +1,8 @@
 import type { SipRequest } from '../../sip/message/message.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
-import { SipError } from '../../sip/errors.js';
+import { SipAnswer, SipError } from '../../sip/errors.js';
 import type { Authenticator } from '../../core/authenticator.js';
-import { authenticateSip } from '../../core/sip-authentication.js';
+import { sipUserOrAnswer } from '../../core/sip-authentication.js';
 import { checkRequire } from '../../core/extensions.js';
 import { userOfUriPart } from '../../core/user-names.js';
 import type { UserDirectory } from '../../core/user-directory.js';
@@ -15,6 +15,7 @@ import { MessageExploder } from '../controlling/message-exploder.js';
 import { readRecipientList } from '../controlling/recipient-list.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
 import { isImdn } from '../imdn/imdn-request.js';
+import type { UserRow } from '../../store/entities.js';
 
 /** RFC 5365 §6: the option tag a sender may require of a MESSAGE URI-list service. */
 const RECIPIENT_LIST_MESSAGE = 'recipient-list-message';
@@ -40,8 +41,14 @@ export class MessageRequestHandler {
     private readonly exploder: MessageExploder,
   ) {}
 
-  readonly handle = async (req: SipRequest, tx: ServerTransaction): Promise<void> => {
-    const sender = this.originating.identify(req, authenticateSip(this.auth, req, tx.source, false));
+  readonly handle = (req: SipRequest, tx: ServerTransaction): Promise<void> | SipAnswer => {
+    // the challenge (the first half of nearly every call) is returned, not thrown
+    const user = sipUserOrAnswer(this.auth, req, tx.source, false);
+    return user instanceof SipAnswer ? user : this.authenticated(req, tx, user);
+  };
+
+  private async authenticated(req: SipRequest, tx: ServerTransaction, user: UserRow): Promise<void> {
+    const sender = this.originating.identify(req, user);
     const part = req.sipUri?.user ?? null;
     const name = part === null ? null : userOfUriPart(part);
     const recipient = name === null ? undefined : this.users.get(name);
@@ -68,7 +75,7 @@ export class MessageRequestHandler {
       if (err instanceof SipError) this.refused(req, sender, recipient.username, err.status, err.reason);
       throw err;
     }
-  };
+  }
 
   /** C5: a message refused on its way to one of our users is a usage record too (status: why). */
   private refused(req: SipRequest, sender: SenderIdentity, recipient: string, status: number, reason: string): void {
