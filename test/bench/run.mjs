@@ -128,7 +128,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   const profile = opt('profile', null);
   const startedAt = Date.now();
   // --perf FILE: JIT code named for Linux perf (see recordPerf)
-  const perfFlags = opt('perf', null) ? ['--perf-basic-prof'] : [];
+  // (Node 20 also writes V8's code log with it: into the run's folder, not the project's)
+  const perfFlags = opt('perf', null) ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`] : [];
   // BENCH_NODE_FLAGS: more V8/Node flags for the appliance (e.g. "--log-deopt --logfile=/tmp/v8.log"), which NODE_OPTIONS does not take
   perfFlags.push(...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...perfFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });

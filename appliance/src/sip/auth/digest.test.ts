@@ -78,6 +78,21 @@ describe('stateless nonces', () => {
     expect(f.issuedAt(n)).toBe(Math.floor(now / 1000) * 1000);
   });
 
+  it('knows a nonce it issued lately without its MAC, and by its MAC once checked or pushed out by newer ones', () => {
+    const f = new NonceFactory(300);
+    const now = Date.now();
+    const first = f.create(now);
+    const many = Array.from({ length: 5000 }, () => f.create(now));
+    const at = Math.floor(now / 1000) * 1000;
+    expect(f.issuedAt(first)).toBe(at); // out of the recent list: its MAC says it is ours
+    expect(f.issuedAt(many[4999])).toBe(at); // recent
+    expect(f.issuedAt(many[0])).toBe(at);
+    expect(f.issuedAt(many[4999])).toBe(at); // again, after its first check
+    const forged = many[10].slice(0, -1) + (many[10].endsWith('A') ? 'B' : 'A');
+    expect(f.issuedAt(forged)).toBeNull();
+    expect(f.check(many[20], now + 301_000)).toBe('stale');
+  });
+
   it('signs with HMAC-SHA256 (RFC 2104) under its secret, whatever the secret\'s length', () => {
     for (const secret of [randomBytes(32), randomBytes(100), Buffer.from('short')]) {
       const n = new NonceFactory(300, secret).create();

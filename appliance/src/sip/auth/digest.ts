@@ -47,6 +47,8 @@ export function parseCredentials(value: string): DigestCredentials | null {
 const BLOCK = 64;
 /** Our nonce payloads are ~20 characters; anything much longer is not one of ours. */
 const MAX_PAYLOAD = 128;
+/** Issued nonces remembered until their credentials come (NonceFactory.recent). */
+const RECENT_NONCES = 4096;
 
 /**
  * Stateless nonces: the nonce carries its issue time and an HMAC, so any
@@ -59,6 +61,14 @@ export class NonceFactory {
   private readonly outer = Buffer.alloc(BLOCK + 32);
   /** makes every nonce unique without a call to the random source per challenge */
   private counter = 0;
+  /**
+   * Nonces this factory issued lately and that have not come back yet, with their issue time:
+   * nearly every credentials arrive a moment after their challenge, and a nonce found here is
+   * ours without its MAC computed again (two SHA-256 runs). Each is forgotten at its first
+   * check (a nonce used again, with a higher nc, is checked by its MAC), the oldest first when
+   * more than RECENT_NONCES wait (challenges nobody answers).
+   */
+  private readonly recent = new Map<string, number>();
   private readonly salt = randomBytes(4).toString('base64url');
 
   constructor(
@@ -75,8 +85,12 @@ export class NonceFactory {
   }
 
   create(now = Date.now()): string {
-    const payload = `${Math.floor(now / 1000).toString(36)}.${this.salt}${(this.counter++).toString(36)}`;
-    return `${payload}.${this.sign(payload)!}`;
+    const issued = Math.floor(now / 1000);
+    const payload = `${issued.toString(36)}.${this.salt}${(this.counter++).toString(36)}`;
+    const nonce = `${payload}.${this.sign(payload)!}`;
+    if (this.recent.size >= RECENT_NONCES) this.recent.delete(this.recent.keys().next().value!);
+    this.recent.set(nonce, issued * 1000);
+    return nonce;
   }
 
   /** 'ok', 'stale' (well-formed and ours but too old: RFC 7616 §3.3 stale=true) or 'bad'. */
@@ -93,7 +107,9 @@ export class NonceFactory {
    */
   issuedAt(nonce: string): number | null {
     if (nonce === this.lastNonce) return this.lastIssued;
-    const issued = this.verify(nonce);
+    const recent = this.recent.get(nonce);
+    if (recent !== undefined) this.recent.delete(nonce);
+    const issued = recent ?? this.verify(nonce);
     this.lastNonce = nonce;
     this.lastIssued = issued;
     return issued;
