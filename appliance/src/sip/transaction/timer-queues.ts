@@ -24,7 +24,7 @@ class DelayQueue {
   /** the first entry not yet run or skipped */
   private head = 0;
   private armed: NodeJS.Timeout | null = null;
-  /** entries from `head` on that were stopped: skipped when due, or dropped by `compact` */
+  /** entries from `head` on that were stopped: skipped when due, or dropped all at once by `stopped` */
   private stoppedCount = 0;
 
   constructor(
