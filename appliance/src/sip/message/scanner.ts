@@ -128,7 +128,9 @@ export class Scanner {
 /** Removes the quotes and quoted-pair escapes of a quoted-string. */
 export function unquote(s: string): string {
   if (s.length < 2 || s[0] !== '"') return s;
-  return s.slice(1, -1).replace(/\\(.)/gs, '$1');
+  const inner = s.slice(1, -1);
+  // most quoted values (every digest parameter) hold no escape: no regular expression run for them
+  return inner.includes('\\') ? inner.replace(/\\(.)/gs, '$1') : inner;
 }
 
 export function quote(s: string): string {
