@@ -72,4 +72,19 @@ describe('header values as parsed', () => {
     expect(h.get('subject')).toBe('café');
     expect(serialize(out.message).toString()).toContain('\r\nTo: <sip:x@example.test>\r\n');
   });
+
+  it('reads a folded header section (RFC 3261 §7.3.1) to the same fields as the plain one, and names the same faults in both', () => {
+    const plain = 'OPTIONS sip:x@example.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKf1\r\nFrom: <sip:a@example.test>;tag=1\r\nTo: <sip:x@example.test>\r\nCall-ID: f1\r\nCSeq: 1 OPTIONS\r\nSubject: one two\r\nMax-Forwards: 70\r\n\r\n';
+    const folded = plain.replace('Subject: one two', 'Subject: one\r\n two').replace('To: <sip:x@example.test>', 'To:\r\n\t<sip:x@example.test>');
+    const [a, b] = [parseMessage(Buffer.from(plain)), parseMessage(Buffer.from(folded))];
+    expect(a?.ok && b?.ok).toBe(true);
+    if (!a?.ok || !b?.ok) return;
+    expect(b.message.headers.format('')).toBe(a.message.headers.format(''));
+    for (const text of [plain, folded]) {
+      const broken = parseMessage(Buffer.from(text.replace('Max-Forwards: 70', 'NoColonHere')));
+      expect(broken?.ok === false && broken.rejected.reason).toBe("Malformed header line 'NoColonHere'");
+      const twice = parseMessage(Buffer.from(text.replace('Max-Forwards: 70', 'Call-ID: f2')));
+      expect(twice?.ok === false && twice.rejected.reason).toBe('Duplicate Call-ID header');
+    }
+  });
 });

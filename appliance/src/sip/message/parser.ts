@@ -51,6 +51,9 @@ function findHeadEnd(buf: Buffer): { headEnd: number; bodyStart: number } | null
 
 /** Splits the header section into fields, unfolding continuation lines (RFC 3261 §7.3.1). */
 export function parseHead(text: string): Head {
+  // the common form, CRLF line ends and no folded line: each field cut straight from the text,
+  // without a string per line and the array of them
+  if (text.includes('\r\n') && !text.includes('\r\n ') && !text.includes('\r\n\t')) return parseCrlfHead(text);
   const lines = text.includes('\r\n') ? text.split('\r\n') : text.split('\n');
   const headers = new Headers();
   let fault: string | null = null;
@@ -61,25 +64,49 @@ export function parseHead(text: string): Head {
       line += ' ' + lines[i++].trimStart();
     }
     if (line.length === 0) continue;
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon).trimEnd() : '';
-    if (colon <= 0 || !isToken(name)) {
-      fault ??= `Malformed header line '${line.slice(0, 30)}'`;
-      continue;
-    }
-    const read = receivedName(name);
-    // the value without the white space around it: the common "Name: value" cut once, anything
-    // else (more or other white space, non-ASCII at either end) as trim() has it
-    let from = colon + 1;
-    if (line.charCodeAt(from) === 32) from++;
-    const first = line.charCodeAt(from);
-    const last = line.charCodeAt(line.length - 1);
-    const plain = first > 32 && first < 127 && last > 32 && last < 127;
-    const value = plain ? line.slice(from) : line.slice(colon + 1).trim();
-    if (read.single && headers.has(read.key)) fault ??= `Duplicate ${name} header`;
-    headers.append(read.key, value, read.spelling);
+    const problem = addField(headers, line, 0, line.indexOf(':'), line.length);
+    fault ??= problem;
   }
   return { startLine: lines[0], headers, fault };
+}
+
+function parseCrlfHead(text: string): Head {
+  const headers = new Headers();
+  let fault: string | null = null;
+  const firstEnd = text.indexOf('\r\n');
+  let pos = firstEnd + 2;
+  while (pos < text.length) {
+    let end = text.indexOf('\r\n', pos);
+    if (end < 0) end = text.length;
+    if (end > pos) {
+      const colon = text.indexOf(':', pos);
+      const problem = addField(headers, text, pos, colon >= 0 && colon < end ? colon : -1, end);
+      fault ??= problem;
+    }
+    pos = end + 2;
+  }
+  return { startLine: text.slice(0, firstEnd), headers, fault };
+}
+
+/**
+ * One header field, the line `src[start, end)` whose first colon is at `colon` (-1: none), added
+ * to `headers`; returns what is wrong with it, or null.
+ */
+function addField(headers: Headers, src: string, start: number, colon: number, end: number): string | null {
+  const name = colon > start ? src.slice(start, colon).trimEnd() : '';
+  if (colon <= start || !isToken(name)) return `Malformed header line '${src.slice(start, Math.min(end, start + 30))}'`;
+  const read = receivedName(name);
+  // the value without the white space around it: the common "Name: value" cut once, anything
+  // else (more or other white space, non-ASCII at either end) as trim() has it
+  let from = colon + 1;
+  if (from < end && src.charCodeAt(from) === 32) from++;
+  const first = from < end ? src.charCodeAt(from) : -1;
+  const last = src.charCodeAt(end - 1);
+  const plain = first > 32 && first < 127 && last > 32 && last < 127;
+  const value = plain ? src.slice(from, end) : src.slice(colon + 1, end).trim();
+  const duplicate = read.single && headers.has(read.key);
+  headers.append(read.key, value, read.spelling);
+  return duplicate ? `Duplicate ${name} header` : null;
 }
 
 /** The Content-Length value, null when absent, or the fault as text. */
