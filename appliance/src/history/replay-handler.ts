@@ -3,15 +3,13 @@ import type { ServerTransaction } from '../sip/transaction/server-transaction.js
 import type { SipStack } from '../sip/stack.js';
 import type { Dialog } from '../sip/dialog/dialog.js';
 import { SipError } from '../sip/errors.js';
-import { mediaTypeOf } from '../sip/message/media-type.js';
 import type { Authenticator } from '../core/authenticator.js';
 import { authenticateSip } from '../core/sip-authentication.js';
 import type { OriginatingPolicy } from '../im/participating/originating-policy.js';
 import type { MsrpEndpoint } from '../msrp/msrp-endpoint.js';
 import type { MsrpSession } from '../msrp/msrp-session.js';
-import { readMsrpMedia, SdpError, type MsrpMedia } from '../msrp/msrp-sdp.js';
 import { callerDialog, ownContact, sendBye } from '../im/session/call-legs.js';
-import { answerFor, legTransport } from '../im/session/session-sdp.js';
+import { answerFor, legTransport, readOffer } from '../im/session/session-sdp.js';
 import type { Logger } from '../log.js';
 import type { ConversationStore } from './conversation-store.js';
 import { replayCpim } from './replay-cpim.js';
@@ -176,14 +174,3 @@ export class ReplayHandler {
   }
 }
 
-function readOffer(req: SipRequest): MsrpMedia {
-  if (req.body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
-  // RFC 3261 §21.4.13: a body we cannot read is a 415 with what we accept
-  if (mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
-  try {
-    return readMsrpMedia(req.body.toString('utf8'));
-  } catch (err) {
-    if (err instanceof SdpError) throw new SipError(488, err.reason);
-    throw err;
-  }
-}

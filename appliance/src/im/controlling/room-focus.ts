@@ -11,7 +11,7 @@ import type { ListResolver } from '../../xdms/list-resolver.js';
 import type { OriginatingPolicy } from '../participating/originating-policy.js';
 import type { TerminatingPolicy } from '../participating/terminating-policy.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
-import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import type { MsrpMedia } from '../../msrp/msrp-sdp.js';
 import type { Logger } from '../../log.js';
 import type { LocationService } from '../../core/location-service.js';
 import type { UserDirectory } from '../../core/user-directory.js';
@@ -22,7 +22,7 @@ import { RoomAdmission } from './room-admission.js';
 import { RoomPolicy } from './room-policy.js';
 import { RoomInviter } from './room-inviter.js';
 import { callerDialog, ownContact, sendBye } from '../session/call-legs.js';
-import { answerFor, legTransport } from '../session/session-sdp.js';
+import { answerFor, legTransport, readOffer } from '../session/session-sdp.js';
 import { answerInDialogOffer, type LegMedia } from '../session/in-dialog-offer.js';
 import { refuseIfExploded } from './loop-guard.js';
 import type { ProfilePolicy } from '../participating/profile-policy.js';
@@ -332,16 +332,4 @@ export class RoomFocus {
   }
 }
 
-/** The participant's MSRP offer: 415 for a body that is not SDP, 488 for one without a usable MSRP line. */
-function readOffer(req: SipRequest, sdp?: Buffer): MsrpMedia {
-  const body = sdp ?? req.body;
-  if (body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
-  if (sdp === undefined && mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
-  try {
-    return readMsrpMedia(body.toString('utf8'));
-  } catch (err) {
-    if (err instanceof SdpError) throw new SipError(488, err.reason);
-    throw err;
-  }
-}
 

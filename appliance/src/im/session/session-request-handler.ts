@@ -1,15 +1,14 @@
 import type { SipRequest } from '../../sip/message/message.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
 import { SipError } from '../../sip/errors.js';
-import { mediaTypeOf } from '../../sip/message/media-type.js';
 import { authenticateSip } from '../../core/sip-authentication.js';
 import { checkRequire } from '../../core/extensions.js';
 import { userOfUriPart } from '../../core/user-names.js';
-import { readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
 import { OneToOneSession } from './one-to-one-session.js';
 import { callerDialog, ownContact } from './call-legs.js';
 import { answerInDialogOffer } from './in-dialog-offer.js';
 import { connectToCallee } from './b2bua-connect.js';
+import { readOffer } from './session-sdp.js';
 import { SessionTable } from './session-table.js';
 import type { SessionContext, SessionHandlerOptions, SessionServices } from './session-types.js';
 
@@ -117,16 +116,3 @@ export class SessionRequestHandler {
   }
 }
 
-/** The caller's MSRP offer: 488 without a usable one, 415 for a body that is not SDP. */
-function readOffer(req: SipRequest): MsrpMedia {
-  if (req.body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
-  const type = mediaTypeOf(req.headers.get('content-type') ?? '');
-  // RFC 3261 §21.4.13: a body we cannot read is a 415 with what we accept
-  if (type !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
-  try {
-    return readMsrpMedia(req.body.toString('utf8'));
-  } catch (err) {
-    if (err instanceof SdpError) throw new SipError(488, err.reason);
-    throw err;
-  }
-}

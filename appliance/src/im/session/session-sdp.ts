@@ -6,7 +6,9 @@ import type { SenderIdentity } from '../participating/originating-policy.js';
 import type { MsrpEndpoint } from '../../msrp/msrp-endpoint.js';
 import type { MsrpSession } from '../../msrp/msrp-session.js';
 import { parse, write } from 'sdp-transform';
-import { answerSetup, writeMsrpSdp, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import { answerSetup, writeMsrpSdp, readMsrpMedia, SdpError, type MsrpMedia } from '../../msrp/msrp-sdp.js';
+import { SipError } from '../../sip/errors.js';
+import { mediaTypeOf } from '../../sip/message/media-type.js';
 
 /**
  * The MSRP transport of a leg: WebSocket for a device on SIP over WS/WSS (RFC 7977 §5: MSRP goes
@@ -117,4 +119,22 @@ export function withSetup(offerSdp: string, answered: MsrpMedia['setup']): strin
   sdp.origin = { ...sdp.origin!, sessionVersion: Number(sdp.origin!.sessionVersion) + 1 };
   for (const m of sdp.media) if (m.type === 'message') m.setup = ours;
   return write(sdp);
+}
+
+/**
+ * The MSRP offer of an INVITE (a session's caller, a room's participant, a history replay's
+ * viewer): 488 without a usable MSRP media line, 415 for a body that is not SDP (RFC 3261
+ * §21.4.13, with what we accept). `sdp`: the offer taken from a multipart body (an ad-hoc room's
+ * INVITE, whose SDP sits beside its URI list), already known to be SDP.
+ */
+export function readOffer(req: SipRequest, sdp?: Buffer): MsrpMedia {
+  const body = sdp ?? req.body;
+  if (body.length === 0) throw new SipError(488, 'An SDP offer with an MSRP media line is required');
+  if (sdp === undefined && mediaTypeOf(req.headers.get('content-type') ?? '') !== 'application/sdp') throw new SipError(415, 'Unsupported Media Type', { Accept: 'application/sdp' });
+  try {
+    return readMsrpMedia(body.toString('utf8'));
+  } catch (err) {
+    if (err instanceof SdpError) throw new SipError(488, err.reason);
+    throw err;
+  }
 }
