@@ -39,8 +39,8 @@ export function sipUserOrAnswer(auth: Authenticator, req: SipRequest, source: So
       return new SipAnswer(403, 'Too many failed authentication attempts', { 'Retry-After': String(outcome.retryAfter) });
     case 'challenge': {
       const values = auth.challenges(outcome.stale, userAgent);
-      // sent statelessly, as Kamailio's sl does: a retransmission just gets a new challenge, and
-      // the commonest answer of all keeps no transaction alive for Timer J's 32 s
+      // the transaction ends with it: over UDP only the answer's bytes wait out Timer J (a
+      // retransmitted request gets the same 407, which SIPp compares), over a connection nothing
       return asRegistrar
         ? new SipAnswer(401, 'Unauthorized', { 'WWW-Authenticate': values }, true)
         : new SipAnswer(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': values }, true);
