@@ -1,5 +1,5 @@
-import { Writable } from 'node:stream';
-import type http from 'node:http';
+import { Readable, Writable } from 'node:stream';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { bindHttp, serveHttp } from './http-app.js';
@@ -28,12 +28,23 @@ beforeAll(async () => {
     parsedCache: () => ({ entries: 0, bytes: 0, maxBytes: 1 }),
     overload: () => null,
   };
-  serveHttp(server, pino({ level: 'info' }, sink), [
+  serveHttp(server, pino({ level: 'debug' }, sink), [
     healthRoute('test', health),
     async (ctx, next) => {
       if (ctx.path === '/bug') throw new Error('secret detail: /etc/parley/key');
       if (ctx.path === '/teapot') ctx.throw(418, 'No coffee here');
       if (ctx.path === '/busy') ctx.throw(503, 'queue full at node 7', { headers: { 'Retry-After': '3' } });
+      if (ctx.path === '/stream') {
+        // a long body, written a chunk at a time, for a client that leaves half-way
+        let sent = 0;
+        ctx.type = 'text/plain';
+        ctx.body = new Readable({
+          read() {
+            setTimeout(() => this.push(sent++ < 1000 ? 'x'.repeat(16_384) : null), 1);
+          },
+        });
+        return;
+      }
       await next();
     },
   ]);
@@ -96,5 +107,22 @@ describe('before the app is mounted', () => {
     } finally {
       early.server.close();
     }
+  });
+
+  it('logs a client that leaves during its response as debug, not as a failure', async () => {
+    const before = lines.length;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${base}/stream`, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (err.message === 'socket hang up' ? undefined : reject(err)));
+    });
+    const logged = () => lines.slice(before).map((l) => JSON.parse(l) as { level: number; msg: string });
+    for (let i = 0; i < 100 && !logged().some((l) => l.msg.startsWith('HTTP client closed')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(logged()).toContainEqual(expect.objectContaining({ level: 20, msg: 'HTTP client closed the connection before the response was finished' }));
+    expect(logged().filter((l) => l.level >= 50)).toEqual([]);
   });
 });

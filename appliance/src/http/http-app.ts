@@ -33,6 +33,12 @@ export function serveHttp(server: http.Server, log: Logger, routes: Koa.Middlewa
   const app = new Koa();
   // with a listener, koa no longer prints errors with console.error (Koa#onerror)
   app.on('error', (err: unknown, ctx?: Koa.Context) => {
+    // the client went away while its response was being written (a browser that stops loading,
+    // a client that closes as soon as it has Content-Length's bytes): nothing failed here
+    if (ctx?.headerSent && isClientGone(err)) {
+      log.debug({ code: (err as NodeJS.ErrnoException).code, method: ctx.method, url: ctx.url }, 'HTTP client closed the connection before the response was finished');
+      return;
+    }
     log.error({ err, method: ctx?.method, url: ctx?.url }, 'HTTP request failed');
   });
   app.use(errorMiddleware());
@@ -41,6 +47,12 @@ export function serveHttp(server: http.Server, log: Logger, routes: Koa.Middlewa
   server.off('request', starting);
   server.on('request', app.callback());
   return app;
+}
+
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE']);
+
+function isClientGone(err: unknown): boolean {
+  return err instanceof Error && CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '');
 }
 
 function starting(_req: http.IncomingMessage, res: http.ServerResponse): void {
