@@ -127,12 +127,15 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   // --profile DIR: a V8 CPU profile of the appliance, written to DIR when it stops (open it in Chrome DevTools)
   const profile = opt('profile', null);
   const startedAt = Date.now();
-  // --perf FILE: JIT code named for Linux perf (see recordPerf)
-  // (Node 20 also writes V8's code log with it: into the run's folder, not the project's)
-  const perfFlags = opt('perf', null) ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`] : [];
-  // BENCH_NODE_FLAGS: more V8/Node flags for the appliance (e.g. "--log-deopt --logfile=/tmp/v8.log"), which NODE_OPTIONS does not take
-  perfFlags.push(...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
-  const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...perfFlags, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []), CLI, 'start', '--config', cfg]), { env });
+  const extraFlags = [
+    // --perf FILE: JIT code named for Linux perf (see recordPerf); Node 20 also writes V8's code
+    // log with it, into the run's folder rather than the project's
+    ...(opt('perf', null) ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`] : []),
+    // BENCH_NODE_FLAGS: more V8/Node flags (e.g. "--log-deopt --logfile=/tmp/v8.log"), which NODE_OPTIONS does not take
+    ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+    ...(profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(profile)] : []),
+  ];
+  const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...extraFlags, CLI, 'start', '--config', cfg]), { env });
   let up = false;
   // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
   for (let i = 0; i < 300 && !up && p.child.exitCode === null; i++) {

@@ -331,5 +331,3 @@ export class RoomFocus {
     for (const { participant } of [...this.dialogs.values()]) this.end(participant, 'shutdown');
   }
 }
-
-

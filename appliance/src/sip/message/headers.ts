@@ -18,9 +18,14 @@ export class Headers {
   private readonly list: Entry[] = [];
 
   private find(key: string): Entry | undefined {
+    const at = this.indexOf(key);
+    return at < 0 ? undefined : this.list[at];
+  }
+
+  private indexOf(key: string): number {
     const list = this.list;
-    for (let i = 0; i < list.length; i++) if (list[i].key === key) return list[i];
-    return undefined;
+    for (let i = 0; i < list.length; i++) if (list[i].key === key) return i;
+    return -1;
   }
 
   /** All values of a header (by any spelling of its name), or an empty list. */
@@ -59,8 +64,7 @@ export class Headers {
   }
 
   delete(name: string): void {
-    const key = headerKey(name);
-    const at = this.list.findIndex((e) => e.key === key);
+    const at = this.indexOf(headerKey(name));
     if (at >= 0) this.list.splice(at, 1);
   }
 
