@@ -178,7 +178,11 @@ async function startKamailio(name, withAuth, users) {
     .replaceAll('@DBURL@', `text://${db}`)
     .replaceAll('@AUTH@', withAuth ? '1' : '0');
   writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
-  const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '256', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
+  // Debian's kamailio is built with DBG_SR_MEMORY and its debugging allocator (q_malloc) as the
+  // default: every alloc and free keeps and checks a record, which tripled Kamailio's CPU per call
+  // here (0.32 → 0.10 s per 1,000 with auth). TLSF is the allocator a production Kamailio runs;
+  // its shared pool must hold every transaction of ~10,000/s for tm's wait timer (5 s) and more.
+  const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-x', 'tlsf', '-X', 'tlsf', '-m', '4096', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
   await sleep(1500);
   if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: withAuth ? 'Kamailio 5.6 (auth)' : 'Kamailio 5.6 (no auth)', port: sipPort, pid: k.child.pid, stop: async () => (k.child.kill('SIGTERM'), await k.done) };
