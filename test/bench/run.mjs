@@ -26,7 +26,7 @@ const ONLY = new Set(opt('only', 'relay,deferred,memory,xcap,presence,msrp,room,
 // the room's figures come with the one-to-one switch rate beside them
 if (ONLY.has('room')) ONLY.add('msrp');
 const CONTACTS = Number(opt('contacts', '10000'));
-const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000];
+const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000, 16000, 18000];
 const DOMAIN = 'bench.test';
 const WORK = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
 let nextPort = 31000 + Math.floor(Math.random() * 2000) * 10;

@@ -57,8 +57,8 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
       if (settled) return;
       settled = true;
       stack.timerQueues.stop(timer);
-      const unreached = branches.map((_, i) => i).filter((i) => !responded.has(i));
-      resolve(answer ? { answered: answer } : { best, unavailable, unreached });
+      if (answer) resolve({ answered: answer });
+      else resolve({ best, unavailable, unreached: branches.map((_, i) => i).filter((i) => !responded.has(i)) });
     };
     const failed = (res: SipResponse | null, i: number): void => {
       if (res !== null) {

@@ -1,7 +1,23 @@
 import type { Headers } from '../sip/message/headers.js';
 import { SipRequest } from '../sip/message/message.js';
-import { parseUri } from '../sip/message/uri.js';
+import { parseUri, type Uri } from '../sip/message/uri.js';
 import type { Binding } from '../core/location-service.js';
+
+/**
+ * Each binding's contact, parsed once: it becomes the Request-URI of every message to that
+ * device. Keyed by the binding object, so a binding dropped from the location service takes its
+ * entry with it; the text is kept beside it in case a binding's contact were ever changed in place.
+ * Nothing changes a request's parsed URI after it is built (the stack serialises `uriText`).
+ */
+const contacts = new WeakMap<Binding, { text: string; uri: Uri }>();
+
+function contactOf(b: Binding): Uri {
+  const known = contacts.get(b);
+  if (known !== undefined && known.text === b.contactUri) return known.uri;
+  const uri = parseUri(b.contactUri);
+  contacts.set(b, { text: b.contactUri, uri });
+  return uri;
+}
 
 /**
  * A MESSAGE to one registered device, live or pushed from the store: the binding's contact
@@ -15,5 +31,5 @@ export function messageToDevice(b: Binding, headers: Headers, body: Buffer, asse
   headers.delete('p-preferred-identity');
   // a request to this server to store the conversation (history/store-header.ts), not the recipient's business
   headers.delete('conversation-store');
-  return new SipRequest('MESSAGE', parseUri(b.contactUri), b.contactUri, headers, body);
+  return new SipRequest('MESSAGE', contactOf(b), b.contactUri, headers, body);
 }

@@ -63,12 +63,14 @@ export class MessageRequestHandler {
       // Y1/Y3: both users' profiles (IM allowed, size, content type) before anything is delivered or stored
       this.profiles?.checkPager(sender.username, recipient.username, req.headers.get('content-type') ?? 'text/plain', req.body);
       // the recipient's block list (Y2): 403 for block, a silent 202 for polite-block
-      if ((await this.terminating.check(recipient.username, sender.aor)) === 'discard') {
+      // cached documents are read without a promise (two fewer turns of the microtask queue per MESSAGE)
+      const handling = this.terminating.checkCached(recipient.username, sender.aor) ?? (await this.terminating.check(recipient.username, sender.aor));
+      if (handling === 'discard') {
         this.pager.acceptSilently(tx);
         this.refused(req, sender, recipient.username, 202, 'Discarded (polite block)');
         return;
       }
-      const { delivery } = await this.terminating.preferences(recipient.username);
+      const { delivery } = this.terminating.cachedPreferences(recipient.username) ?? (await this.terminating.preferences(recipient.username));
       await this.pager.handle(req, tx, sender, recipient.username, delivery === 'store');
     } catch (err) {
       // the router answers the error; the record waits only in the recorder's buffer

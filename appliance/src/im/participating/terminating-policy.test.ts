@@ -51,6 +51,22 @@ describe('terminating policy cache (Y2)', () => {
   });
 });
 
+describe('terminating policy answered at once from its cache (the relay path)', () => {
+  it('answers only what is cached, throws a block as check does, and forgets a changed document', async () => {
+    const { docs, reads, change } = storeStub();
+    const policy = new TerminatingPolicy(docs, new LocalDomain('parley.test', []));
+    expect(policy.checkCached('bob', 'sip:alice@parley.test')).toBeUndefined(); // never read: the caller awaits check
+    expect(reads).toHaveLength(0); // and asking did not start a read
+    const read = policy.check('bob', 'sip:alice@parley.test');
+    reads.shift()!(BLOCK_ALICE);
+    await expect(read).rejects.toMatchObject({ status: 403 });
+    expect(() => policy.checkCached('bob', 'sip:alice@parley.test')).toThrow(expect.objectContaining({ status: 403 }));
+    expect(policy.checkCached('bob', 'sip:carol@parley.test')).toBe('deliver');
+    change(); // bob edits his block list: nothing cached is answered until it is read again
+    expect(policy.checkCached('bob', 'sip:alice@parley.test')).toBeUndefined();
+  });
+});
+
 describe('parsePreferences: the im-preferences document (parley-im-prefs.xsd)', () => {
   const doc = (inner: string): string => `<im-preferences xmlns="urn:parley:params:xml:ns:im-prefs">${inner}</im-preferences>`;
 

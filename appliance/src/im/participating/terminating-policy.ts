@@ -49,15 +49,33 @@ export class TerminatingPolicy {
     return this.prefs.of(username);
   }
 
+  /** As `preferences`, answered at once when the document is cached (the relay's path), else undefined. */
+  cachedPreferences(username: string): ImPreferences | undefined {
+    return this.prefs.cached(username);
+  }
+
   /**
    * 'deliver', or 'discard' for a polite block (the sender is told 202 and
    * nothing more); a block throws 403.
    */
   async check(recipient: string, senderAor: string): Promise<'deliver' | 'discard'> {
-    const handling = (await this.rules.of(recipient)).handlingFor(senderAor);
-    if (handling === 'block') throw new SipError(403, 'Forbidden');
-    return handling === 'polite-block' ? 'discard' : 'deliver';
+    return handlingOf(await this.rules.of(recipient), senderAor);
   }
+
+  /**
+   * As `check`, answered at once when the recipient's rules are cached, else undefined: a relayed
+   * MESSAGE then waits on no promise for documents it already has.
+   */
+  checkCached(recipient: string, senderAor: string): 'deliver' | 'discard' | undefined {
+    const rules = this.rules.cached(recipient);
+    return rules === undefined ? undefined : handlingOf(rules, senderAor);
+  }
+}
+
+function handlingOf(rules: AccessRules, senderAor: string): 'deliver' | 'discard' {
+  const handling = rules.handlingFor(senderAor);
+  if (handling === 'block') throw new SipError(403, 'Forbidden');
+  return handling === 'polite-block' ? 'discard' : 'deliver';
 }
 
 /**
@@ -83,6 +101,11 @@ class DocumentCache<T> {
       this.values.delete(user);
       this.generations.set(user, (this.generations.get(user) ?? 0) + 1);
     });
+  }
+
+  /** The parsed document when it is cached (read once, unchanged since), else undefined. */
+  cached(username: string): T | undefined {
+    return this.values.get(username);
   }
 
   async of(username: string): Promise<T> {
