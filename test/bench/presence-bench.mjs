@@ -13,7 +13,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const KAMAILIO_TABLES = '/usr/share/kamailio/dbtext/kamailio';
 
 /**
- * @param ctx {{ startParley: Function, md5: (s: string) => string, DOMAIN: string, sleep: (ms: number) => Promise<void>, counts: number[], cpuSeconds: (pid: number) => number, sides: { parley: boolean, kamailio: boolean } }}
+ * @param ctx {{ startParley: Function, KAMAILIO_ALLOCATOR: string[], md5: (s: string) => string, DOMAIN: string, sleep: (ms: number) => Promise<void>, counts: number[], cpuSeconds: (pid: number) => number, sides: { parley: boolean, kamailio: boolean } }}
  */
 export async function presenceBench(ctx) {
   const out = {};
@@ -51,7 +51,7 @@ async function startKamailioPresence(ctx, name, users) {
   const sipPort = ctx.port();
   const cfg = readFileSync(path.join(HERE, 'kamailio-presence.cfg.tpl'), 'utf8').replaceAll('@PORT@', String(sipPort)).replaceAll('@DBURL@', `text://${db}`);
   writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
-  const k = ctx.run(...ctx.pinned(ctx.SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '512', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
+  const k = ctx.run(...ctx.pinned(ctx.SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', ...ctx.KAMAILIO_ALLOCATOR, '-m', '512', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
   await ctx.sleep(1500);
   if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: 'Kamailio', port: sipPort, pid: k.child.pid, health: null, stop: async () => (k.child.kill('SIGTERM'), await k.done) };

@@ -5,7 +5,7 @@
 //
 //   node test/bench/run.mjs [--step-seconds 5] [--only relay,deferred,memory] [--contacts 10000]
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,14 @@ const LOAD_CORE = ['taskset', '-c', '1'];
 function pinned(core, cmd, argv) {
   return PIN ? [core[0], [...core.slice(1), cmd, ...argv]] : [cmd, argv];
 }
+
+/**
+ * Kamailio's allocator for both its pools. Without -x/-X it uses q_malloc (SR_MEMMNG_DEFAULT), and
+ * Debian builds it with DBG_SR_MEMORY, so every alloc and free keeps and checks a record: that
+ * tripled Kamailio's CPU per relayed call here (0.32 → 0.10 s per 1,000 with auth, closed loop of
+ * 40, 2026-11-30), and sessions 4–8 compared Parley with that. TLSF is what production runs.
+ */
+const KAMAILIO_ALLOCATOR = ['-x', 'tlsf', '-X', 'tlsf'];
 
 function run(cmd, argv, opts = {}) {
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
@@ -157,7 +165,12 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
       const get = () => fetch(`http://127.0.0.1:${httpPort}/health${gc ? '?gc=1' : ''}`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.json());
       return get().catch(get);
     },
-    stop: async () => (p.child.kill('SIGTERM'), await p.done),
+    stop: async () => {
+      p.child.kill('SIGTERM');
+      await p.done;
+      // BENCH_SERVER_LOG=FILE: what the appliance printed (its warnings, or V8's --trace-gc-nvp lines)
+      if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, p.output());
+    },
   };
 }
 
@@ -178,11 +191,8 @@ async function startKamailio(name, withAuth, users) {
     .replaceAll('@DBURL@', `text://${db}`)
     .replaceAll('@AUTH@', withAuth ? '1' : '0');
   writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
-  // Debian's kamailio is built with DBG_SR_MEMORY and its debugging allocator (q_malloc) as the
-  // default: every alloc and free keeps and checks a record, which tripled Kamailio's CPU per call
-  // here (0.32 → 0.10 s per 1,000 with auth). TLSF is the allocator a production Kamailio runs;
-  // its shared pool must hold every transaction of ~10,000/s for tm's wait timer (5 s) and more.
-  const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-x', 'tlsf', '-X', 'tlsf', '-m', '4096', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
+  // its shared pool must hold every transaction of 10,000/s and more for tm's wait timer (5 s)
+  const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', ...KAMAILIO_ALLOCATOR, '-m', '4096', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
   await sleep(1500);
   if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: withAuth ? 'Kamailio 5.6 (auth)' : 'Kamailio 5.6 (no auth)', port: sipPort, pid: k.child.pid, stop: async () => (k.child.kill('SIGTERM'), await k.done) };
@@ -773,7 +783,7 @@ if (ONLY.has('memory')) results.memory = await memoryBench();
 if (ONLY.has('xcap')) results.xcap = await xcapBench();
 if (ONLY.has('presence')) {
   const { presenceBench } = await import('./presence-bench.mjs');
-  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number), cpuSeconds, sides: { parley: ONLY.has('parley') || !ONLY.has('kamailio'), kamailio: ONLY.has('kamailio') || !ONLY.has('parley') } });
+  results.presence = await presenceBench({ startParley, md5, DOMAIN, sleep, run, pinned, SERVER_CORE, KAMAILIO_ALLOCATOR, port, WORK, counts: opt('watchers', '1000,5000').split(',').map(Number), cpuSeconds, sides: { parley: ONLY.has('parley') || !ONLY.has('kamailio'), kamailio: ONLY.has('kamailio') || !ONLY.has('parley') } });
 }
 if (ONLY.has('msrp')) results.msrp = await msrpBench();
 if (ONLY.has('room')) results.room = await roomBench();
