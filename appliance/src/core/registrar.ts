@@ -13,6 +13,7 @@ import { checkRequire } from './extensions.js';
 import type { LocationService, Binding } from './location-service.js';
 import type { LocalDomain } from './local-domain.js';
 import { userOfUriPart } from './user-names.js';
+import { detached, detachedOrNull } from '../util/detached.js';
 
 export interface RegistrarOptions {
   minExpires: number;
@@ -99,18 +100,19 @@ export class Registrar {
       const src = tx.source;
       upserts.push({
         id: existing?.id ?? (undefined as unknown as number),
-        aor,
-        contact: formatNameAddr({ display: null, uri: c.uri, params: c.params.filter((p) => p.name.toLowerCase() !== 'expires') }),
-        contactUri,
+        aor: detached(aor),
+        // the binding lives for hours: its strings are copied out of the REGISTER's text (util/detached.ts)
+        contact: detached(formatNameAddr({ display: null, uri: c.uri, params: c.params.filter((p) => p.name.toLowerCase() !== 'expires') })),
+        contactUri: detached(contactUri),
         q: qValue(getParam(c.params, 'q')),
         expiresAt: now + expires * 1000,
-        callId,
+        callId: detached(callId),
         cseq,
         transport: src.transport,
         sourceAddress: src.address,
         sourcePort: src.port,
         flowId: src.flowId,
-        userAgent: req.headers.get('user-agent') ?? null,
+        userAgent: detachedOrNull(req.headers.get('user-agent') ?? null),
         updatedAt: now,
       });
     }

@@ -16,6 +16,7 @@
  *   counts.accept(nonce, issued, 2) // true: the client's next request on the same nonce
  */
 import { nonceIssueTime } from './digest.js';
+import { detached } from '../../util/detached.js';
 
 export class NonceCounts {
   /** nonce -> highest nonce-count accepted; Map order is first-use order, close to issue order */
@@ -47,7 +48,9 @@ export class NonceCounts {
     const last = this.highest.get(nonce);
     if (last !== undefined && (nc === null || count <= last)) return false;
     if (last === undefined && this.highest.size >= this.maxEntries) this.evictOldest();
-    this.highest.set(nonce, count);
+    // a new entry's key is copied: the nonce was cut from its request's header text, which it
+    // would otherwise keep alive for as long as the entry lives (util/detached.ts)
+    this.highest.set(last === undefined ? detached(nonce) : nonce, count);
     return true;
   }
 

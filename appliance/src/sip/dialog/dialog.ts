@@ -6,6 +6,7 @@ import { parseNameAddrList } from '../message/name-addr.js';
 import { SyntaxFault } from '../message/scanner.js';
 import { parseUri, formatUri, isSipUri, type SipUri, type Uri } from '../message/uri.js';
 import type { Destination, Source } from '../transport/transport-types.js';
+import { detached } from '../../util/detached.js';
 
 /**
  * Where to send to reach a peer. A peer that reached us over TCP, TLS or WebSocket is reached over
@@ -114,7 +115,18 @@ export function dialogDestination(routeSet: readonly string[], remoteTarget: str
  * one a 2xx to our INVITE made. Requests in it follow RFC 3261 §12.2.1.1, route set included.
  */
 export class Dialog {
-  constructor(readonly state: DialogState) {}
+  constructor(readonly state: DialogState) {
+    // a dialog outlives the request that made it (a subscription for hours): its strings are
+    // copied out of that request's text, in place, since callers keep the state object (util/detached.ts)
+    state.callId = detached(state.callId);
+    state.localTag = detached(state.localTag);
+    state.remoteTag = detached(state.remoteTag);
+    state.localUri = detached(state.localUri);
+    state.remoteUri = detached(state.remoteUri);
+    state.remoteTarget = detached(state.remoteTarget);
+    state.localContact = detached(state.localContact);
+    if (state.routeSet !== undefined) state.routeSet = state.routeSet.map(detached);
+  }
 
   /** Call-ID, local tag, remote tag: how an in-dialog request finds its dialog. */
   get id(): string {
