@@ -55,6 +55,9 @@ export function sipp(o: SippOptions): SippRun {
     '-nostdin',
     '-trace_msg', '-message_file', msgFile,
     '-trace_err', '-error_file', errFile,
+    // no BYE for a call SIPp aborts (an expected refusal such as a 423): without -p every SIPp here
+    // binds 5060, and the 481 that BYE gets reached the next test's SIPp as its first message
+    '-default_behaviors', 'all,-bye',
   ];
   if (o.service) args.push('-s', o.service);
   // SIPp writes "sip:" itself before the -auth_uri value
