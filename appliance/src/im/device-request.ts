@@ -5,17 +5,18 @@ import type { Binding } from '../core/location-service.js';
 
 /**
  * Each binding's contact, parsed once: it becomes the Request-URI of every message to that
- * device. Keyed by the binding object, so a binding dropped from the location service takes its
- * entry with it; the text is kept beside it in case a binding's contact were ever changed in place.
- * Nothing changes a request's parsed URI after it is built (the stack serialises `uriText`).
+ * device. Keyed by the binding object, which the location service replaces (never edits) when a
+ * REGISTER changes it, so a dropped or replaced binding takes its entry with it. Nothing changes a
+ * request's parsed URI after it is built (the stack serialises `uriText`).
  */
-const contacts = new WeakMap<Binding, { text: string; uri: Uri }>();
+const contacts = new WeakMap<Binding, Uri>();
 
 function contactOf(b: Binding): Uri {
-  const known = contacts.get(b);
-  if (known !== undefined && known.text === b.contactUri) return known.uri;
-  const uri = parseUri(b.contactUri);
-  contacts.set(b, { text: b.contactUri, uri });
+  let uri = contacts.get(b);
+  if (uri === undefined) {
+    uri = parseUri(b.contactUri);
+    contacts.set(b, uri);
+  }
   return uri;
 }
 
