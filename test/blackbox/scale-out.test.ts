@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, eventually, type RunningAppliance } from '../support/appliance.js';
+import { startAppliance, eventually, Settled, type RunningAppliance } from '../support/appliance.js';
 import { RawClient } from '../support/raw-client.js';
 import { withDigest } from '../support/sip-user.js';
 import { xcapRequest } from '../support/xcap-client.js';
@@ -48,7 +48,7 @@ function through(node: RunningAppliance, s: AdminSession): (method: string, path
     });
 }
 
-interface Job { id: string; state: string; done: number; total: number; filename: string }
+interface Job { id: string; state: string; done: number; total: number; filename: string; error: string | null }
 
 /** `owner`'s pager conversation with `peer`, as the store has it. */
 async function pagerConversation(owner: Name, peer: Name) {
@@ -104,11 +104,19 @@ describe('state shared by two nodes through the store (issue 11)', () => {
     expect(started).toMatchObject({ state: 'running', total: chat.messageCount });
 
     // node B answers the progress of node A's job, and serves its output
+    let seen: Job | undefined;
     const job = await eventually(async () => {
       const res = await onB('GET', `/exports/${started.id}`);
       expect(res.status).toBe(200);
-      const j = (await res.json()) as Job;
+      const j = (seen = (await res.json()) as Job);
+      // a failed job says why (it is not retried by waiting); a running one is waited for, with
+      // room for a loaded CI machine (done in ~40 ms on an idle one)
+      if (j.state === 'failed') return new Settled(`export failed: ${j.error}`);
       return j.state === 'done' && j;
+    }, 30_000).catch((err: Error) => {
+      // what node A, which runs the job, said about it
+      const said = a.logs.filter((l) => /export|"level":(40|50)/.test(l)).slice(-10);
+      throw new Error(`${err.message}\nlast job state: ${JSON.stringify(seen)}\nnode A:\n${said.join('\n')}`);
     });
     expect(job).toMatchObject({ done: chat.messageCount, total: chat.messageCount });
     const fromB = await onB('GET', `/exports/${job.id}/download`);

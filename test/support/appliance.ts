@@ -242,18 +242,29 @@ export interface Health {
   overload: { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } };
 }
 
+/** What an `eventually` check returns when waiting longer cannot help. */
+export class Settled {
+  constructor(readonly reason: string) {}
+}
+
 export async function health(app: RunningAppliance): Promise<Health> {
   const res = await fetch(`http://127.0.0.1:${app.httpPort}/health`);
   return (await res.json()) as Health;
 }
 
-/** Polls until `check` holds (bounded), for effects that land asynchronously. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+/**
+ * Polls until `check` holds (bounded), for effects that land asynchronously. A check may return
+ * a `Settled` to stop at once: its reason is the failure (a background job that failed will not
+ * become done by waiting).
+ */
+export async function eventually<T>(check: () => Promise<T | undefined | false | Settled> | T | undefined | false | Settled, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;
+  const started = Date.now();
   for (;;) {
     const v = await check();
+    if (v instanceof Settled) throw new Error(`settled without the condition after ${Date.now() - started} ms: ${v.reason}`);
     if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
+    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms (last check gave ${String(v)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
