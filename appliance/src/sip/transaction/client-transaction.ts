@@ -14,20 +14,31 @@ export class ClientTransaction {
   state: ClientState;
   readonly isInvite: boolean;
   private readonly timers: TimerSet;
-  private readonly data: Buffer;
+  /** the request, its bytes and its user: let go of when the transaction ends (see `release`) */
+  private req: SipRequest | null;
+  private data: Buffer;
+  private cb: ClientCallbacks;
 
   constructor(
     readonly key: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly destination: Destination,
     private readonly layer: ClientTransport,
-    private readonly cb: ClientCallbacks,
+    cb: ClientCallbacks,
     private readonly t: TimerValues,
   ) {
     this.timers = new TimerSet(layer.queues);
+    this.req = request;
+    this.cb = cb;
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'calling' : 'trying';
     this.data = serialize(request);
+  }
+
+  /** The request sent; only while the transaction lives (a CANCEL or an ACK is built from it). */
+  get request(): SipRequest {
+    if (this.req === null) throw new Error('client transaction already ended');
+    return this.req;
   }
 
   start(): void {
@@ -47,8 +58,9 @@ export class ClientTransaction {
     // Timer B / Timer F
     this.timers.start('timeout', 64 * T1, () => {
       if (this.state === 'calling' || this.state === 'trying' || this.state === 'proceeding') {
+        const cb = this.cb;
         this.terminate();
-        this.cb.onTimeout();
+        cb.onTimeout();
       }
     });
   }
@@ -56,13 +68,16 @@ export class ClientTransaction {
   private send(data: Buffer): void {
     this.layer.send(data, this.destination, (err) => {
       if (this.state === 'terminated' || this.state === 'completed' || this.state === 'accepted') return;
+      const cb = this.cb;
       this.terminate();
-      this.cb.onTransportError(err);
+      cb.onTransportError(err);
     });
   }
 
   receive(res: SipResponse): void {
     const { T1, T4 } = this.t;
+    // taken first: a final response may end the transaction, which lets go of its callbacks
+    const cb = this.cb;
     switch (this.state) {
       case 'calling':
       case 'trying':
@@ -70,7 +85,7 @@ export class ClientTransaction {
         if (res.status < 200) {
           if (this.isInvite) this.timers.stop('retransmit');
           this.state = 'proceeding';
-          this.cb.onProvisional?.(res);
+          cb.onProvisional?.(res);
           return;
         }
         this.timers.stop('retransmit');
@@ -92,10 +107,10 @@ export class ClientTransaction {
           this.sendAck(res);
           this.endAfter(isReliable(this.destination.transport) ? 0 : 32_000); // Timer D
         }
-        this.cb.onFinal(res);
+        cb.onFinal(res);
         return;
       case 'accepted':
-        if (res.status >= 200 && res.status < 300) this.cb.onFinal(res);
+        if (res.status >= 200 && res.status < 300) cb.onFinal(res);
         return;
       case 'completed':
         // retransmitted final response: for INVITE resend the ACK (RFC 3261 §17.1.1.2)
@@ -121,8 +136,27 @@ export class ClientTransaction {
     this.state = 'terminated';
     this.timers.clear();
     this.layer.remove(this.key);
+    this.release();
+  }
+
+  /**
+   * Lets go of the request, its bytes and the user's callbacks (which hold the fork, and through
+   * it the whole call) once the transaction has ended. An ended transaction can still be reached
+   * for a while from places the garbage collector scans as roots: a V8 Map's tables replaced by
+   * a rehash keep their old entries and point to the next table, and once one such table has
+   * been promoted, each next one is kept through young collections until a full one. Released,
+   * a transaction kept that way holds a few fields, not its call (test/bench/README.md, "Session 10").
+   */
+  private release(): void {
+    this.req = null;
+    this.data = EMPTY;
+    this.cb = ENDED;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+/** The callbacks of an ended transaction: nothing is told any more. */
+const ENDED: ClientCallbacks = { onFinal: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined };
 
 /**
  * A request that goes with an INVITE on its branch: the ACK for a non-2xx response (RFC 3261

@@ -3,6 +3,7 @@ import { serialize, createResponse } from '../message/serializer.js';
 import { isReliable, type Source, type Destination } from '../transport/transport-types.js';
 import type { ServerState, ServerTransport } from './transaction-types.js';
 import { TimerSet, type TimerValues } from './timers.js';
+import { detached } from '../../util/detached.js';
 
 /**
  * A server transaction (RFC 3261 §17.2, amended by RFC 6026): absorbs request
@@ -35,7 +36,8 @@ export class ServerTransaction {
     this.timers = new TimerSet(layer.queues);
     this.req = request;
     this.method = request.method;
-    this.callId = request.callId;
+    // copied: a slice would keep the request's whole header text alive as long as the transaction
+    this.callId = detached(request.callId);
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'proceeding' : 'trying';
     // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms
