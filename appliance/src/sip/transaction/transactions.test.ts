@@ -204,6 +204,8 @@ describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
     expect(cb.onFinal).toHaveBeenCalledOnce();
     expect(removed).toEqual(['k']);
     expect(absorbed).toEqual(['k']);
+    // ended, it has let go of its request (and of the callbacks, which are not called again)
+    expect(() => tx.request).toThrow(/already ended/);
     tx.receive(response(req, 200));
     vi.advanceTimersByTime(64 * T1);
     expect(cb.onFinal).toHaveBeenCalledOnce();
@@ -217,6 +219,8 @@ describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
     tx.start();
     expect(cb.onTransportError).toHaveBeenCalledOnce();
     expect(tx.state).toBe('terminated');
+    vi.advanceTimersByTime(64 * T1);
+    expect(cb.onTimeout).not.toHaveBeenCalled();
   });
 });
 
