@@ -46,6 +46,33 @@ describe('conversation store (H1)', () => {
     expect(read.map((m) => m.body.toString())).toEqual(['first', 'second', 'third']);
   });
 
+  it('keeps the order of appends across a start: one accepted as the new row becomes visible queues after those that waited for it', async () => {
+    const HANK = 'sip:hank@parley.test';
+    const key = 'pager:sip:ida@parley.test';
+    const startAs = { kind: 'pager', peers: ['sip:ida@parley.test'], name: 'Ida' };
+    const message = (body: string) => ({ sender: HANK, recipients: ['sip:ida@parley.test'], contentType: 'text/plain', body: Buffer.from(body) });
+    // the moment the row becomes visible (told synchronously after it is), a later message comes in:
+    // it resumes from nothing, while the first two resume from the start's commit (the CI failure
+    // of 2026-12-01: the later message took the lower id)
+    let later: Promise<unknown> | null = null;
+    store.onChanged = (owner) => {
+      if (owner === HANK && later === null) later = store.appendRecording(HANK, key, startAs, message('third'));
+    };
+    try {
+      const first = store.appendRecording(HANK, key, startAs, message('first'));
+      const second = store.appendRecording(HANK, key, null, message('second'));
+      await Promise.all([first, second]);
+      await later;
+    } finally {
+      store.onChanged = null;
+    }
+    expect(later).not.toBeNull();
+    const read = await store.messages(store.recordingFor(HANK, key)!);
+    expect(read.map((m) => m.body.toString())).toEqual(['first', 'second', 'third']);
+    // nothing records, nothing asked to start: not stored
+    expect(await store.appendRecording(HANK, 'pager:sip:nobody@parley.test', null, message('x'))).toBeUndefined();
+  });
+
   it('stores messages sealed, in order, with the server time, and counts them on the conversation', async () => {
     const c = await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'Chat with Bob');
     expect(await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'again')).toBe(c);

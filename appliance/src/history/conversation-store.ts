@@ -78,6 +78,8 @@ export class ConversationStore {
   private readonly recording = new Map<string, ConversationRow>();
   /** starts under way, by owner and capture key (start() is single-flight per conversation) */
   private readonly starting = new Map<string, Promise<ConversationRow>>();
+  /** appends that arrived while their conversation's start was under way, in arrival order, by owner and capture key */
+  private readonly waitingForStart = new Map<string, ((row: ConversationRow | null, err?: unknown) => void)[]>();
   /** owners with at least one recording conversation (a cheap first test on the pager's path) */
   private readonly recordingOwners = new Map<string, number>();
   /** this node's starts and stops so far: a reload that raced one of them reads again */
@@ -134,6 +136,46 @@ export class ConversationStore {
   }
 
   /**
+   * Stores `m` in `owner`'s conversation recording under `captureKey`, starting that conversation
+   * first with `startAs` when none records (null: store only where one records). Messages stored
+   * this way keep the order of the calls, also across a start: the ones that wait for it are
+   * queued in the same step that makes the new conversation visible, so a message accepted later
+   * cannot overtake one waiting for the row (both would otherwise resume from the same store
+   * commit, in whichever order their promise chains happen to run). Resolves undefined when
+   * nothing records it.
+   */
+  appendRecording(
+    owner: string,
+    captureKey: string,
+    startAs: { kind: string; peers: string[]; name: string } | null,
+    m: NewConversationMessage,
+    at = Date.now(),
+  ): Promise<{ conversation: ConversationRow; stored: ReadMessage | AppendRefusal } | undefined> {
+    const key = `${owner}\n${captureKey}`;
+    const appendTo = async (conversation: ConversationRow) => ({ conversation, stored: await this.append(conversation, m, at) });
+    const waiting = this.waitingForStart.get(key);
+    if (waiting === undefined) {
+      const recording = this.recording.get(key);
+      if (recording !== undefined) return appendTo(recording);
+      if (startAs === null) return Promise.resolve(undefined);
+      this.waitingForStart.set(key, []);
+      // the list is handed over and emptied where the row becomes known (insertRecording), or here on failure
+      void this.start(owner, startAs.kind, captureKey, startAs.peers, startAs.name).catch((err: unknown) => this.releaseWaiting(key, null, err));
+    }
+    return new Promise((resolve, reject) => {
+      this.waitingForStart.get(key)!.push((row, err) => (row === null ? reject(err) : resolve(appendTo(row))));
+    });
+  }
+
+  /** Queues the appends that waited for `key`'s start, in their order, onto `row` (or fails them). */
+  private releaseWaiting(key: string, row: ConversationRow | null, err?: unknown): void {
+    const waiting = this.waitingForStart.get(key);
+    if (waiting === undefined) return;
+    this.waitingForStart.delete(key);
+    for (const w of waiting) w(row, err);
+  }
+
+  /**
    * Starts recording (or finds the conversation already recording) under `captureKey`. `publicId`
    * lets a caller name the conversation on the wire before the row is written (a session's 200).
    */
@@ -179,6 +221,8 @@ export class ConversationStore {
     // two starts may have raced; the first one remembered wins and the other row stays as a plain conversation
     const raced = this.recordingFor(owner, captureKey);
     if (raced && raced.id !== row.id) {
+      // before the await: a message accepted meanwhile sees `raced` and must queue after these
+      this.releaseWaiting(`${owner}\n${captureKey}`, raced);
       await this.writes.transaction((em) => {
         markChanged(em, 'recordings');
         return em.update(ConversationEntity, { id: row.id }, { recording: false });
@@ -187,6 +231,7 @@ export class ConversationStore {
     }
     if (raced) this.forget(raced);
     this.remember(row);
+    this.releaseWaiting(`${owner}\n${captureKey}`, row);
     this.onChanged?.(owner);
     return row;
   }

@@ -146,12 +146,11 @@ export class PagerCapture {
   }
 
   private async into(owner: string, key: string, peers: string[], asked: boolean, message: NewConversationMessage, at: number): Promise<void> {
-    let conversation = this.store.recordingFor(owner, key);
-    if (conversation === undefined && (asked || this.policy.storesAll(owner))) {
-      conversation = await this.store.start(owner, 'pager', key, peers, `Chat with ${peers.map((p) => p.replace(/^sips?:/, '')).join(', ')}`);
-    }
-    if (conversation === undefined) return;
-    const stored = await this.store.append(conversation, message, at);
+    const startAs = asked || this.policy.storesAll(owner) ? { kind: 'pager', peers, name: `Chat with ${peers.map((p) => p.replace(/^sips?:/, '')).join(', ')}` } : null;
+    // in the order accepted, also while the conversation's first row is being written (conversation-store.ts)
+    const done = await this.store.appendRecording(owner, key, startAs, message, at);
+    if (done === undefined) return;
+    const { conversation, stored } = done;
     if ('refused' in stored && (stored.refused === 'quota' || stored.refused === 'profile')) this.onRefused?.(conversation, stored);
   }
 }
