@@ -27,6 +27,8 @@ export class StreamFlow implements Flow, GuardedConnection {
   private readonly framer: StreamFramer;
   private readonly source: Source;
   private closed = false;
+  /** corked for this turn's writes (send), uncorked by setImmediate */
+  private corked = false;
   private closeTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -103,11 +105,26 @@ export class StreamFlow implements Flow, GuardedConnection {
   send(data: Buffer): void {
     if (this.closed) return;
     this.lastActivity = Date.now();
+    // what this turn of the event loop writes goes out in one write at its end, as UDP's datagrams
+    // do (udp.ts): one wake-up of the peer, not one per message
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
     this.socket.write(data);
   }
 
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  };
+
   close(_reason?: GuardReason): void {
     this.closed = true;
+    // what was answered just before still goes out, as far as destroy lets it
+    this.uncork();
     this.socket.destroy();
   }
 }
