@@ -1,0 +1,61 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { DEFAULT_LIMITS } from '../message/parser.js';
+import { UdpTransport } from './udp.js';
+import { TransportError, type TransportEvents } from './transport-types.js';
+
+const events: TransportEvents = { message: () => undefined, rejected: () => undefined, flowClosed: () => undefined };
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+/** A plain socket on 127.0.0.1 that collects what it receives, as text. */
+async function receiver(): Promise<{ port: number; got: string[] }> {
+  const socket = dgram.createSocket('udp4');
+  open.push(socket);
+  const got: string[] = [];
+  socket.on('message', (m) => got.push(m.toString()));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, got };
+}
+
+async function transport(): Promise<UdpTransport> {
+  const t = new UdpTransport(events, DEFAULT_LIMITS, pino({ level: 'silent' }));
+  await t.listen('127.0.0.1', 0);
+  return t;
+}
+
+/** Waits (bounded) until `got` holds `n` datagrams. */
+async function received(got: string[], n: number): Promise<string[]> {
+  for (let i = 0; i < 200 && got.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+  return got;
+}
+
+describe('UDP sends, batched per event-loop turn', () => {
+  it('go out after the turn that made them, all of them, in the order they were sent', async () => {
+    const t = await transport();
+    open.push(t);
+    const rx = await receiver();
+    const sent = Array.from({ length: 40 }, (_, i) => `datagram ${i}`);
+    for (const s of sent) t.send(Buffer.from(s), '127.0.0.1', rx.port);
+    expect(await received(rx.got, sent.length)).toEqual(sent);
+  });
+
+  it('refuse at once what cannot be sent, so the caller’s transaction hears of it', async () => {
+    const t = await transport();
+    open.push(t);
+    expect(() => t.send(Buffer.from('x'), 'example.invalid', 5060)).toThrow(TransportError);
+    for (const port of [0, 65536, 1.5]) expect(() => t.send(Buffer.from('x'), '127.0.0.1', port)).toThrow(TransportError);
+  });
+
+  it('still go out when the transport closes in the same turn', async () => {
+    const t = await transport();
+    const rx = await receiver();
+    t.send(Buffer.from('last words'), '127.0.0.1', rx.port);
+    t.close();
+    expect(await received(rx.got, 1)).toEqual(['last words']);
+    expect(() => t.send(Buffer.from('x'), '127.0.0.1', rx.port)).toThrow(TransportError);
+  });
+});
