@@ -73,6 +73,32 @@ describe('conversation store (H1)', () => {
     expect(await store.appendRecording(HANK, 'pager:sip:nobody@parley.test', null, message('x'))).toBeUndefined();
   });
 
+  it('never leaves an append waiting for a start whose row was handed out and stopped before the start settled', async () => {
+    const JOE = 'sip:joe@parley.test';
+    const key = 'pager:sip:kim@parley.test';
+    const startAs = { kind: 'pager', peers: ['sip:kim@parley.test'], name: 'Kim' };
+    const message = (body: string) => ({ sender: JOE, recipients: ['sip:kim@parley.test'], contentType: 'text/plain', body: Buffer.from(body) });
+    // right as the row becomes visible: the owner stops it (Conversation-Store: off), and a message
+    // that asks to store comes in, while the first start's promise has not settled yet
+    let late: Promise<{ stored: unknown } | undefined> | null = null;
+    let stopped: Promise<void> | null = null;
+    store.onChanged = (owner) => {
+      if (owner !== JOE || late !== null) return;
+      stopped = store.stop(JOE, key);
+      late = store.appendRecording(JOE, key, startAs, message('after the stop'));
+    };
+    try {
+      const first = await store.appendRecording(JOE, key, startAs, message('first'));
+      expect(first?.stored).toMatchObject({ sender: JOE });
+      await stopped;
+      const outcome = await Promise.race([late, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000))]);
+      expect(outcome).not.toBe('still waiting');
+      expect((outcome as { stored: unknown }).stored).toMatchObject({ sender: JOE });
+    } finally {
+      store.onChanged = null;
+    }
+  });
+
   it('stores messages sealed, in order, with the server time, and counts them on the conversation', async () => {
     const c = await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'Chat with Bob');
     expect(await store.start(ALICE, 'pager', 'pager:sip:bob@parley.test', [BOB], 'again')).toBe(c);

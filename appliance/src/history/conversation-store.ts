@@ -158,9 +158,18 @@ export class ConversationStore {
       const recording = this.recording.get(key);
       if (recording !== undefined) return appendTo(recording);
       if (startAs === null) return Promise.resolve(undefined);
-      this.waitingForStart.set(key, []);
-      // the list is handed over and emptied where the row becomes known (insertRecording), or here on failure
-      void this.start(owner, startAs.kind, captureKey, startAs.peers, startAs.name).catch((err: unknown) => this.releaseWaiting(key, null, err));
+      const list: ((row: ConversationRow | null, err?: unknown) => void)[] = [];
+      this.waitingForStart.set(key, list);
+      // the list is handed over where the row becomes known (insertRecording). When start() gave us
+      // a start already past that point (its row handed to an earlier list, then stopped before
+      // the start's promise settled), it is handed over here, so that it never waits for good.
+      const release = (row: ConversationRow | null, err?: unknown): void => {
+        if (this.waitingForStart.get(key) === list) this.releaseWaiting(key, row, err);
+      };
+      this.start(owner, startAs.kind, captureKey, startAs.peers, startAs.name).then(
+        (row) => release(row),
+        (err: unknown) => release(null, err),
+      );
     }
     return new Promise((resolve, reject) => {
       this.waitingForStart.get(key)!.push((row, err) => (row === null ? reject(err) : resolve(appendTo(row))));
