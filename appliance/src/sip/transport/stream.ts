@@ -27,8 +27,6 @@ export class StreamFlow implements Flow, GuardedConnection {
   private readonly framer: StreamFramer;
   private readonly source: Source;
   private closed = false;
-  /** corked for this turn's writes (send), uncorked by setImmediate */
-  private corked = false;
   private closeTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -107,18 +105,16 @@ export class StreamFlow implements Flow, GuardedConnection {
     this.lastActivity = Date.now();
     // what this turn of the event loop writes goes out in one write at its end, as UDP's datagrams
     // do (udp.ts): one wake-up of the peer, not one per message
-    if (!this.corked) {
-      this.corked = true;
+    if (this.socket.writableCorked === 0) {
       this.socket.cork();
       setImmediate(this.uncork);
     }
     this.socket.write(data);
   }
 
+  /** Ends this turn's cork (`end()` may have lifted it already: then nothing is left to do). */
   private readonly uncork = (): void => {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    if (this.socket.writableCorked > 0) this.socket.uncork();
   };
 
   close(_reason?: GuardReason): void {

@@ -50,7 +50,6 @@ export class UdpTransport {
   private outData: Buffer[] = [];
   private outAddress: string[] = [];
   private outPort: number[] = [];
-  private flushing = false;
 
   constructor(
     private readonly events: TransportEvents,
@@ -135,10 +134,8 @@ export class UdpTransport {
     this.outData.push(data);
     this.outAddress.push(address);
     this.outPort.push(port);
-    if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(this.flush);
-    }
+    // the first of this turn asks for the flush
+    if (this.outData.length === 1) setImmediate(this.flush);
   }
 
   /**
@@ -149,9 +146,10 @@ export class UdpTransport {
    * to back, after reading (the delay is that turn's own work, under a millisecond when idle).
    */
   private readonly flush = (): void => {
-    this.flushing = false;
     const socket = this.socket;
-    const [data, address, port] = [this.outData, this.outAddress, this.outPort];
+    const data = this.outData;
+    const address = this.outAddress;
+    const port = this.outPort;
     this.outData = [];
     this.outAddress = [];
     this.outPort = [];
