@@ -15,6 +15,12 @@ const CANONICAL: Record<string, string> = {
 
 /** Lower-cased long name of a header name as received. */
 export function headerKey(name: string): string {
+  // names we look up again and again (every `headers.get('via')`) are answered from what
+  // receivedName remembers: finding a constant string costs less than lower-casing it
+  return receivedName(name).key;
+}
+
+function keyOf(name: string): string {
   const lower = name.toLowerCase();
   return lower.length === 1 ? (COMPACT[lower] ?? lower) : lower;
 }
@@ -67,8 +73,39 @@ const received = new Map<string, ReceivedName>();
 export function receivedName(name: string): ReceivedName {
   const known = received.get(name);
   if (known !== undefined) return known;
-  const key = headerKey(name);
+  const key = keyOf(name);
   const read = { key, spelling: canonicalName(key), single: SINGLE_HEADERS.has(key) };
   if (received.size < MAX_REMEMBERED) received.set(name, read);
   return read;
+}
+
+/** The names nearly every message we parse spells this way (compact forms included). */
+const COMMON_SPELLINGS = [
+  'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards', 'Content-Type', 'Content-Length', 'Contact',
+  'Proxy-Authorization', 'Authorization', 'Proxy-Authenticate', 'WWW-Authenticate', 'Expires', 'Route',
+  'Record-Route', 'User-Agent', 'Server', 'Allow', 'Supported', 'Require', 'Event', 'Accept',
+  'Subscription-State', 'P-Asserted-Identity', 'Date', 'Call-Id', 'Cseq',
+  'v', 'f', 't', 'i', 'm', 'l', 'c', 'k', 'o',
+];
+
+/** The common spellings by their first character code, with what each stands for. */
+const commonByFirst: { spelling: string; read: ReceivedName }[][] = [];
+for (const spelling of COMMON_SPELLINGS) {
+  (commonByFirst[spelling.charCodeAt(0)] ??= []).push({ spelling, read: receivedName(spelling) });
+}
+
+/**
+ * What the header name `src[start, end)` stands for when it is spelled as one of the common
+ * names, undefined otherwise (then cut it out and ask receivedName). Read in place: no string
+ * cut and hashed for the dozen fields of every message.
+ */
+export function commonName(src: string, start: number, end: number): ReceivedName | undefined {
+  const list = commonByFirst[src.charCodeAt(start)];
+  if (list === undefined) return undefined;
+  const length = end - start;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i];
+    if (c.spelling.length === length && src.startsWith(c.spelling, start)) return c.read;
+  }
+  return undefined;
 }

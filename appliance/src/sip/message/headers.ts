@@ -41,6 +41,11 @@ export class Headers {
     return this.find(headerKey(name)) !== undefined;
   }
 
+  /** `has` for a key already in its lower-case long form. */
+  hasKey(key: string): boolean {
+    return this.indexOf(key) >= 0;
+  }
+
   /** Appends a value (keys must already be lower-case long names for the fast path). */
   append(key: string, value: string, spelling?: string): void {
     const entry = this.find(key);

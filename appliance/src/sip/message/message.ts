@@ -19,13 +19,13 @@ export abstract class SipMessage {
    * Via); null for messages we build. It does not follow later changes to `headers`.
    */
   raw: Buffer | null = null;
-  private cache: {
-    via?: Via[];
-    from?: NameAddr;
-    to?: NameAddr;
-    cseq?: CSeq;
-    contacts?: NameAddr[] | '*';
-  } = {};
+  // the parsed views, each read on first use; fields of their own rather than an object whose
+  // shape grows with each (one object, one layout, for every message)
+  private viaCache: Via[] | undefined = undefined;
+  private fromCache: NameAddr | undefined = undefined;
+  private toCache: NameAddr | undefined = undefined;
+  private cseqCache: CSeq | undefined = undefined;
+  private contactsCache: NameAddr[] | '*' | undefined = undefined;
 
   constructor(headers: Headers, body: Buffer) {
     this.headers = headers;
@@ -36,22 +36,30 @@ export abstract class SipMessage {
 
   /** Forgets parsed views after the headers were changed. */
   invalidate(): void {
-    this.cache = {};
+    this.viaCache = undefined;
+    this.fromCache = undefined;
+    this.toCache = undefined;
+    this.cseqCache = undefined;
+    this.contactsCache = undefined;
   }
 
   get vias(): Via[] {
-    if (this.cache.via === undefined) {
-      const list: Via[] = [];
-      for (const v of this.headers.all('via')) list.push(...parseViaList(v));
-      this.cache.via = list;
+    if (this.viaCache === undefined) {
+      const values = this.headers.all('via');
+      if (values.length === 1) this.viaCache = parseViaList(values[0]);
+      else {
+        const list: Via[] = [];
+        for (const v of values) list.push(...parseViaList(v));
+        this.viaCache = list;
+      }
     }
-    return this.cache.via;
+    return this.viaCache;
   }
 
   /** Replaces the Via header values, with their parsed form when the caller has it. */
   setVias(values: string[], parsed?: Via[]): void {
     this.headers.set('via', values);
-    this.cache.via = parsed;
+    this.viaCache = parsed;
   }
 
   get topVia(): Via {
@@ -61,11 +69,11 @@ export abstract class SipMessage {
   }
 
   get from(): NameAddr {
-    return (this.cache.from ??= parseNameAddr(this.required('from'), 'From'));
+    return (this.fromCache ??= parseNameAddr(this.required('from'), 'From'));
   }
 
   get to(): NameAddr {
-    return (this.cache.to ??= parseNameAddr(this.required('to'), 'To'));
+    return (this.toCache ??= parseNameAddr(this.required('to'), 'To'));
   }
 
   get fromTag(): string | undefined {
@@ -81,32 +89,40 @@ export abstract class SipMessage {
   }
 
   get cseq(): CSeq {
-    if (this.cache.cseq === undefined) {
-      const m = /^([0-9]{1,10})[ \t]+([^ \t]+)$/.exec(this.required('cseq'));
-      if (m === null) throw new SyntaxFault('Malformed CSeq');
-      const seq = Number(m[1]);
+    if (this.cseqCache === undefined) {
+      const value = this.required('cseq');
+      // the common "1 MESSAGE" read in place, anything else by the pattern
+      const space = value.indexOf(' ');
+      let seq = space > 0 && space <= 10 ? digitsValue(value, 0, space) : -1;
+      let method = seq >= 0 ? value.slice(space + 1) : '';
+      if (seq < 0 || method.length === 0 || method.includes(' ') || method.includes('\t')) {
+        const m = /^([0-9]{1,10})[ \t]+([^ \t]+)$/.exec(value);
+        if (m === null) throw new SyntaxFault('Malformed CSeq');
+        seq = Number(m[1]);
+        method = m[2];
+      }
       // RFC 3261 §8.1.1.5: the sequence number MUST be less than 2**31
       if (seq >= 2 ** 31) throw new SyntaxFault('CSeq number out of range');
-      this.cache.cseq = { seq, method: m[2] };
+      this.cseqCache = { seq, method };
     }
-    return this.cache.cseq;
+    return this.cseqCache;
   }
 
   /** Contact header as name-addrs, or '*' (RFC 3261 §10.2.2). */
   get contacts(): NameAddr[] | '*' {
-    if (this.cache.contacts === undefined) {
+    if (this.contactsCache === undefined) {
       const values = this.headers.all('contact');
-      if (values.length === 1 && values[0].trim() === '*') this.cache.contacts = '*';
+      if (values.length === 1 && values[0].trim() === '*') this.contactsCache = '*';
       else {
         const list: NameAddr[] = [];
         for (const v of values) {
           if (v.trim() === '*') throw new SyntaxFault("Contact '*' mixed with other contacts");
           list.push(...parseNameAddrList(v, 'Contact'));
         }
-        this.cache.contacts = list;
+        this.contactsCache = list;
       }
     }
-    return this.cache.contacts;
+    return this.contactsCache;
   }
 
   /** Token list headers such as Require, Supported, Allow (lower-cased tokens). */
@@ -121,6 +137,17 @@ export abstract class SipMessage {
     if (v === undefined) throw new SyntaxFault(`Missing ${name} header`);
     return v;
   }
+}
+
+/** The number written in `s[from, to)` in decimal digits, or -1 when another character is there. */
+function digitsValue(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
 }
 
 export class SipRequest extends SipMessage {

@@ -42,7 +42,8 @@ function readGenValue(sc: Scanner): string {
 }
 
 export function getParam(params: readonly Param[], name: string): string | null | undefined {
-  for (const p of params) if (p.name.length === name.length && p.name.toLowerCase() === name) return p.value;
+  // `name` is lower case; most parameters are written so, and compare without a lower-cased copy
+  for (const p of params) if (p.name === name || (p.name.length === name.length && p.name.toLowerCase() === name)) return p.value;
   return undefined;
 }
 

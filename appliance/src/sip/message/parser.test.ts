@@ -76,3 +76,37 @@ describe('stream framing', () => {
     expect(items[0]).toMatchObject({ kind: 'fatal', rejected: { status: 513 } });
   });
 });
+
+describe('header section', () => {
+  const base = (lines: string[]): Buffer =>
+    Buffer.from(['OPTIONS sip:example.com SIP/2.0', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1', 'From: <sip:a@example.com>;tag=1', 'To: <sip:example.com>', 'Call-ID: x', ...lines, 'Content-Length: 0', '', ''].join('\r\n'));
+
+  it('unfolds a continuation line (RFC 3261 §7.3.1)', () => {
+    const o = parseDatagram(base(['CSeq: 1', '\tOPTIONS', 'Subject: a', ' b']));
+    if (!o?.ok) throw new Error('not parsed');
+    expect(o.message.cseq).toEqual({ seq: 1, method: 'OPTIONS' });
+    expect(o.message.headers.get('subject')).toBe('a b');
+  });
+
+  it('reads names in any case and compact form', () => {
+    const o = parseDatagram(base(['CSEQ: 1 OPTIONS', 'SUBJECT: hi', 'k: foo']));
+    if (!o?.ok) throw new Error('not parsed');
+    expect(o.message.cseq.method).toBe('OPTIONS');
+    expect(o.message.headers.get('Subject')).toBe('hi');
+    expect(o.message.tokens('supported')).toEqual(['foo']);
+  });
+
+  it('reads a CSeq with more white space, and refuses a malformed one', () => {
+    const spaced = parseDatagram(base(['CSeq: 7 \t OPTIONS']));
+    expect(spaced?.ok && spaced.message.cseq).toEqual({ seq: 7, method: 'OPTIONS' });
+    for (const bad of ['CSeq: 1 OPTIONS x', 'CSeq: OPTIONS', 'CSeq: 1x OPTIONS', 'CSeq: 12345678901 OPTIONS', 'CSeq: 2147483648 OPTIONS']) {
+      const o = parseDatagram(base([bad]));
+      expect(o?.ok, bad).toBe(false);
+    }
+  });
+
+  it('names a duplicated single header as it was written', () => {
+    const o = parseDatagram(base(['CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Max-Forwards: 69']));
+    expect(o?.ok === false && o.rejected.reason).toBe('Duplicate Max-Forwards header');
+  });
+});

@@ -1,5 +1,5 @@
 import { Headers } from './headers.js';
-import { receivedName } from './header-names.js';
+import { receivedName, commonName } from './header-names.js';
 import { SipRequest, SipResponse, type AnyMessage } from './message.js';
 import { SyntaxFault, isToken } from './scanner.js';
 import { parseUri, isSipUri } from './uri.js';
@@ -53,7 +53,10 @@ function findHeadEnd(buf: Buffer): { headEnd: number; bodyStart: number } | null
 export function parseHead(text: string): Head {
   // the common form, CRLF line ends and no folded line: each field cut straight from the text,
   // without a string per line and the array of them
-  if (text.includes('\r\n') && !text.includes('\r\n ') && !text.includes('\r\n\t')) return parseCrlfHead(text);
+  if (text.includes('\r\n')) {
+    const head = parseCrlfHead(text);
+    if (head !== null) return head;
+  }
   const lines = text.includes('\r\n') ? text.split('\r\n') : text.split('\n');
   const headers = new Headers();
   let fault: string | null = null;
@@ -70,14 +73,17 @@ export function parseHead(text: string): Head {
   return { startLine: lines[0], headers, fault };
 }
 
-function parseCrlfHead(text: string): Head {
+/** parseHead for CRLF line ends; null when a line is folded (the general way unfolds it). */
+function parseCrlfHead(text: string): Head | null {
   const headers = new Headers();
   let fault: string | null = null;
   const firstEnd = text.indexOf('\r\n');
+  if (isFold(text, firstEnd + 2)) return null;
   let pos = firstEnd + 2;
   while (pos < text.length) {
     let end = text.indexOf('\r\n', pos);
     if (end < 0) end = text.length;
+    else if (isFold(text, end + 2)) return null;
     if (end > pos) {
       const colon = text.indexOf(':', pos);
       const problem = addField(headers, text, pos, colon >= 0 && colon < end ? colon : -1, end);
@@ -88,14 +94,23 @@ function parseCrlfHead(text: string): Head {
   return { startLine: text.slice(0, firstEnd), headers, fault };
 }
 
+/** Whether a continuation line (RFC 3261 §7.3.1: starts with SP or HTAB) starts at `at`. */
+function isFold(text: string, at: number): boolean {
+  const c = text.charCodeAt(at);
+  return c === 32 || c === 9;
+}
+
 /**
  * One header field, the line `src[start, end)` whose first colon is at `colon` (-1: none), added
  * to `headers`; returns what is wrong with it, or null.
  */
 function addField(headers: Headers, src: string, start: number, colon: number, end: number): string | null {
-  const name = colon > start ? src.slice(start, colon).trimEnd() : '';
-  if (colon <= start || !isToken(name)) return `Malformed header line '${src.slice(start, Math.min(end, start + 30))}'`;
-  const read = receivedName(name);
+  let read = colon > start ? commonName(src, start, colon) : undefined;
+  if (read === undefined) {
+    const name = colon > start ? src.slice(start, colon).trimEnd() : '';
+    if (colon <= start || !isToken(name)) return `Malformed header line '${src.slice(start, Math.min(end, start + 30))}'`;
+    read = receivedName(name);
+  }
   // the value without the white space around it: the common "Name: value" cut once, anything
   // else (more or other white space, non-ASCII at either end) as trim() has it
   let from = colon + 1;
@@ -104,9 +119,9 @@ function addField(headers: Headers, src: string, start: number, colon: number, e
   const last = src.charCodeAt(end - 1);
   const plain = first > 32 && first < 127 && last > 32 && last < 127;
   const value = plain ? src.slice(from, end) : src.slice(colon + 1, end).trim();
-  const duplicate = read.single && headers.has(read.key);
+  const duplicate = read.single && headers.hasKey(read.key);
   headers.append(read.key, value, read.spelling);
-  return duplicate ? `Duplicate ${name} header` : null;
+  return duplicate ? `Duplicate ${src.slice(start, colon).trimEnd()} header` : null;
 }
 
 /** The Content-Length value, null when absent, or the fault as text. */
@@ -143,11 +158,17 @@ export function build(head: Head, body: Buffer, totalBytes: number, limits: Pars
 function buildRequest(head: Head, body: Buffer, limits: ParseLimits): ParseOutcome {
   const { startLine, headers } = head;
   // RFC 3261 §25.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF (single spaces)
-  const parts = startLine.split(' ');
-  if (parts.length !== 3 || !isToken(parts[0])) return reject(400, 'Malformed Request-Line', true, headers);
-  const [method, uriText, version] = parts;
-  if (!/^SIP\/[0-9]+\.[0-9]+$/i.test(version)) return reject(400, 'Malformed SIP-Version', true, headers);
-  if (version.toUpperCase() !== 'SIP/2.0') return reject(505, 'Version Not Supported', true, headers);
+  const sp1 = startLine.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : startLine.indexOf(' ', sp1 + 1);
+  if (sp2 < 0 || startLine.indexOf(' ', sp2 + 1) >= 0) return reject(400, 'Malformed Request-Line', true, headers);
+  const method = startLine.slice(0, sp1);
+  if (!isToken(method)) return reject(400, 'Malformed Request-Line', true, headers);
+  const uriText = startLine.slice(sp1 + 1, sp2);
+  const version = startLine.slice(sp2 + 1);
+  if (version !== 'SIP/2.0') {
+    if (!/^SIP\/[0-9]+\.[0-9]+$/i.test(version)) return reject(400, 'Malformed SIP-Version', true, headers);
+    if (version.toUpperCase() !== 'SIP/2.0') return reject(505, 'Version Not Supported', true, headers);
+  }
   if (head.fault !== null) return reject(400, head.fault, true, headers);
   if (body.length > limits.maxBodyBytes) return reject(413, 'Request Entity Too Large', true, headers);
   let req: SipRequest;
@@ -202,10 +223,22 @@ function checkRequest(req: SipRequest): void {
  * ignored (RFC 3261 §18.3), and a Content-Length beyond the datagram is an error.
  */
 export function parseDatagram(buf: Buffer, limits: ParseLimits = DEFAULT_LIMITS): ParseOutcome | null {
-  // A datagram is one whole message, so a missing empty line ends the header section there.
-  const end = findHeadEnd(buf) ?? { headEnd: trimEol(buf), bodyStart: buf.length };
-  if (end.headEnd === 0) return null;
-  const head = parseHead(buf.toString('utf8', 0, end.headEnd));
+  // the common form first: CRLF line ends, the empty line there, no bare-LF pair before it (one
+  // search of the bytes, where findHeadEnd needs two)
+  const crlf = buf.indexOf(CRLFCRLF);
+  let head: Head | null = null;
+  let end: { headEnd: number; bodyStart: number };
+  if (crlf > 0) {
+    const text = buf.toString('utf8', 0, crlf);
+    if (!text.includes('\n\n')) head = parseHead(text);
+  }
+  if (head !== null) end = { headEnd: crlf, bodyStart: crlf + 4 };
+  else {
+    // A datagram is one whole message, so a missing empty line ends the header section there.
+    end = findHeadEnd(buf) ?? { headEnd: trimEol(buf), bodyStart: buf.length };
+    if (end.headEnd === 0) return null;
+    head = parseHead(buf.toString('utf8', 0, end.headEnd));
+  }
   const bodyStart = end.bodyStart;
   const bareLf = buf[end.headEnd] === 10;
   const cl = contentLength(head.headers);

@@ -67,10 +67,34 @@ export function parseHost(host: string, what = 'host'): string {
     }
     return host.toLowerCase();
   }
-  if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*\.?$/.test(host)) {
-    throw new SyntaxFault(`Malformed ${what}: bad host '${host}'`);
+  const upper = hostnameShape(host);
+  if (upper < 0) throw new SyntaxFault(`Malformed ${what}: bad host '${host}'`);
+  return upper === 0 ? host : host.toLowerCase();
+}
+
+/**
+ * Whether `host` is a hostname or IPv4address of RFC 3261 §25.1: labels of letters, digits and
+ * inner hyphens, joined by single dots, with one optional dot at the end. -1 when it is not, else
+ * how many upper-case letters it has (none: no lower-cased copy needed). Every Via, From, To
+ * and Request-URI host comes through here, so a loop instead of a regular expression.
+ */
+function hostnameShape(host: string): number {
+  let upper = 0;
+  let labelStart = 0;
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46) {
+      // a label ends: not empty, not ending in a hyphen
+      if (i === labelStart || host.charCodeAt(i - 1) === 45) return -1;
+      labelStart = i + 1;
+    } else if (c === 45) {
+      if (i === labelStart) return -1;
+    } else if (c >= 65 && c <= 90) upper++;
+    else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57))) return -1;
   }
-  return host.toLowerCase();
+  // the last label: may be absent only after a trailing dot that follows a label
+  if (labelStart === host.length) return labelStart > 0 ? upper : -1;
+  return host.charCodeAt(host.length - 1) === 45 ? -1 : upper;
 }
 
 /** Splits "host[:port]" where host may be an IPv6 reference. */
@@ -108,6 +132,8 @@ function parsePort(s: string, what: string): number {
  * others only need a valid scheme and no white space or angle brackets.
  */
 export function parseUri(text: string, what = 'URI'): Uri {
+  // the usual form, a lower-case sip: scheme, without lower-casing and checking it
+  if (text.startsWith('sip:')) return parseSipUriBody('sip', text.slice(4), what);
   const colon = text.indexOf(':');
   if (colon <= 0) throw new SyntaxFault(`Malformed ${what}: no scheme in '${text.slice(0, 40)}'`);
   const scheme = text.slice(0, colon).toLowerCase();

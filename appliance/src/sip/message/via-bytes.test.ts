@@ -20,8 +20,15 @@ describe('withoutFirstVia (RFC 3261 §16.7 step 9 on the bytes)', () => {
     expect(out?.toString()).toBe('SIP/2.0 200 OK\r\nCall-ID: c\r\nVia: SIP/2.0/UDP g;branch=z9hG4bK2\r\n\r\n');
   });
 
+  it('cuts the first of several values in one line, past commas in quoted strings', () => {
+    const out = withoutFirstVia(res('Via: SIP/2.0/UDP a;branch=z9hG4bK1;x="p,\\"q", \tSIP/2.0/UDP b;branch=z9hG4bK2, SIP/2.0/UDP c\r\n'));
+    expect(out?.toString()).toBe(res('Via: SIP/2.0/UDP b;branch=z9hG4bK2, SIP/2.0/UDP c\r\n').toString());
+    const quotedOnly = withoutFirstVia(res('Via: SIP/2.0/UDP a;branch=z9hG4bK1;x="p,q"\r\nVia: SIP/2.0/UDP b\r\n'));
+    expect(quotedOnly?.toString()).toBe(res('Via: SIP/2.0/UDP b\r\n').toString());
+  });
+
   it('leaves to the serialiser what it cannot cut safely', () => {
-    expect(withoutFirstVia(res('Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\n'))).toBeNull();
+    expect(withoutFirstVia(res('Via: SIP/2.0/UDP a;branch=z9hG4bK1,\r\n'))).toBeNull();
     expect(withoutFirstVia(res('Via: SIP/2.0/UDP a\r\n ;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP b;branch=z9hG4bK2\r\n'))).toBeNull();
     expect(withoutFirstVia(Buffer.from('SIP/2.0 200 OK\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\n\n'))).toBeNull();
     expect(withoutFirstVia(Buffer.from('SIP/2.0 200 OK\r\nCall-ID: c\r\n\r\n'))).toBeNull();

@@ -4,32 +4,58 @@
  * keeps every other field exactly as the device wrote it.
  */
 
-/** Names a Via field line can start with (RFC 3261 §7.3.3 compact form "v"), lower case. */
-function isViaName(name: string): boolean {
-  return name === 'via' || name === 'v';
+/** Whether `head[from, to)`, white space around it aside, is the name Via or its compact form v, in any case. */
+function isViaName(head: string, from: number, to: number): boolean {
+  while (from < to && (head.charCodeAt(from) === 32 || head.charCodeAt(from) === 9)) from++;
+  while (to > from && (head.charCodeAt(to - 1) === 32 || head.charCodeAt(to - 1) === 9)) to--;
+  const first = head.charCodeAt(from) | 0x20; // ASCII letters lower-cased
+  if (to - from === 1) return first === 0x76;
+  return to - from === 3 && first === 0x76 && (head.charCodeAt(from + 1) | 0x20) === 0x69 && (head.charCodeAt(from + 2) | 0x20) === 0x61;
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const SPACE = Buffer.from(' ');
+
+/** Where the first value of a Via list in `head[from, to)` ends: its comma outside quoted strings (RFC 3261 §25.1), or -1. */
+function firstComma(head: string, from: number, to: number): number {
+  let quoted = false;
+  for (let i = from; i < to; i++) {
+    const c = head.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c) i++; // quoted-pair
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c) return i;
+  }
+  return -1;
 }
 
 /**
  * The message without its first Via value, or null when the bytes are not plain enough to cut
- * safely: the first Via line holding several values ("Via: a, b"), a folded line, no blank line.
+ * safely: a folded first Via line, a trailing comma, no blank line.
  * The caller then serialises the parsed message instead.
  */
 export function withoutFirstVia(raw: Buffer): Buffer | null {
-  const headEnd = raw.indexOf('\r\n\r\n');
+  const headEnd = raw.indexOf(CRLFCRLF);
   if (headEnd < 0) return null;
-  let lineStart = raw.indexOf('\r\n') + 2; // after the start line
-  while (lineStart > 1 && lineStart < headEnd + 2) {
-    const lineEnd = raw.indexOf('\r\n', lineStart);
-    const colon = raw.indexOf(':', lineStart);
+  // the header section read once as text, a character per byte: its offsets are the bytes'
+  const head = raw.toString('latin1', 0, headEnd + 2);
+  let lineStart = head.indexOf('\r\n') + 2; // after the start line
+  while (lineStart > 1 && lineStart < head.length) {
+    const lineEnd = head.indexOf('\r\n', lineStart);
+    const colon = head.indexOf(':', lineStart);
     if (colon < 0 || colon > lineEnd) return null;
-    const name = raw.toString('latin1', lineStart, colon).trim().toLowerCase();
-    if (isViaName(name)) {
-      const value = raw.toString('latin1', colon + 1, lineEnd);
-      // several values in one line (or a quoted comma we would have to scan for): not ours to cut
-      if (value.includes(',')) return null;
+    if (isViaName(head, lineStart, colon)) {
       const next = raw[lineEnd + 2];
       if (next === 0x20 || next === 0x09) return null; // folded onto the next line
-      return Buffer.concat([raw.subarray(0, lineStart), raw.subarray(lineEnd + 2)]);
+      // several values in one line ("Via: ours, theirs", as SIPp's [last_Via:] writes them):
+      // the line keeps its name and loses the first value with its comma
+      const comma = firstComma(head, colon + 1, lineEnd);
+      if (comma < 0) return Buffer.concat([raw.subarray(0, lineStart), raw.subarray(lineEnd + 2)]);
+      let rest = comma + 1;
+      while (raw[rest] === 0x20 || raw[rest] === 0x09) rest++;
+      if (rest >= lineEnd) return null;
+      return Buffer.concat([raw.subarray(0, colon + 1), SPACE, raw.subarray(rest)]);
     }
     lineStart = lineEnd + 2;
   }

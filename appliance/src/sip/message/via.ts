@@ -22,10 +22,16 @@ function isHostChar(c: number): boolean {
 
 function readVia(sc: Scanner): Via {
   sc.skipWs();
-  const protocol = sc.token();
-  sc.expectSep('/');
-  const version = sc.token();
-  sc.expectSep('/');
+  let protocol = 'SIP';
+  let version = '2.0';
+  // nearly every Via says exactly this: no token cut out for it
+  if (sc.text.startsWith('SIP/2.0/', sc.pos)) sc.pos += 8;
+  else {
+    protocol = sc.token();
+    sc.expectSep('/');
+    version = sc.token();
+    sc.expectSep('/');
+  }
   const token = sc.token();
   const transport = token === 'UDP' || token === 'TCP' || token === 'TLS' || token === 'WSS' || token === 'WS' ? token : token.toUpperCase();
   if (!sc.skipWs()) sc.fail('white space before sent-by');
@@ -44,10 +50,11 @@ function readVia(sc: Scanner): Via {
   let port: number | null = null;
   if (sc.sep(':')) {
     const start = sc.pos;
-    while (sc.pos < sc.text.length && sc.text.charCodeAt(sc.pos) >= 48 && sc.text.charCodeAt(sc.pos) <= 57) sc.pos++;
-    const digits = sc.text.slice(start, sc.pos);
-    if (digits.length === 0 || digits.length > 5 || Number(digits) > 65535) sc.fail('a port');
-    port = Number(digits);
+    let value = 0;
+    for (let c = sc.text.charCodeAt(sc.pos); c >= 48 && c <= 57; c = sc.text.charCodeAt(++sc.pos)) value = value * 10 + (c - 48);
+    const digits = sc.pos - start;
+    if (digits === 0 || digits > 5 || value > 65535) sc.fail('a port');
+    port = value;
   }
   const params = readParams(sc);
   const branch = getParam(params, 'branch');
