@@ -41,6 +41,20 @@ describe('parseHost', () => {
 });
 
 describe('parseUri', () => {
+  it.each([
+    ['sip:host', { user: null, password: null, host: 'host', port: null, params: [], headers: null }],
+    ['sip:alice:secret@Host:5070;transport=tcp;lr?subject=a%40b', { user: 'alice', password: 'secret', host: 'host', port: 5070, params: [{ name: 'transport', value: 'tcp' }, { name: 'lr', value: null }], headers: 'subject=a%40b' }],
+    ['sip:user;par=u%40example.net@example.com', { user: 'user;par=u%40example.net', host: 'example.com', params: [] }],
+    ['sips:[2001:db8::1]:5061;maddr=x', { user: null, host: '[2001:db8::1]', port: 5061, params: [{ name: 'maddr', value: 'x' }] }],
+    ['sip:a@h?x=1&y=2', { user: 'a', host: 'h', params: [], headers: 'x=1&y=2' }],
+  ])('reads %s', (text, want) => {
+    expect(parseUri(text)).toMatchObject(want);
+  });
+
+  it.each(['sip:@host', 'sip:a@h;', 'sip:a@h;=1', 'sip:a@h;x=', 'sip:a@', 'sip:a b@h', 'sip:a@h:99999', 'sip:a@h?x=1;y'])('refuses %s', (text) => {
+    expect(() => parseUri(text)).toThrow();
+  });
+
   it('reads sip: and SIP: alike', () => {
     expect(parseUri('sip:bob@Example.test')).toMatchObject({ scheme: 'sip', user: 'bob', host: 'example.test' });
     expect(parseUri('SIP:bob@example.test')).toMatchObject({ scheme: 'sip', user: 'bob', host: 'example.test' });

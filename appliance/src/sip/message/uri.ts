@@ -153,32 +153,35 @@ function parseSipUriBody(scheme: 'sip' | 'sips', rest: string, what: string): Si
   let user: string | null = null;
   let password: string | null = null;
   // '@' may appear only once: it is excluded from user, password, host, params and headers.
+  // Each part is found by its position in `rest` and cut out once.
+  let from = 0;
   const at = rest.indexOf('@');
   if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-    const pc = userinfo.indexOf(':');
-    user = pc >= 0 ? userinfo.slice(0, pc) : userinfo;
-    if (pc >= 0) {
-      password = userinfo.slice(pc + 1);
+    const pc = rest.indexOf(':');
+    if (pc >= 0 && pc < at) {
+      user = rest.slice(0, pc);
+      password = rest.slice(pc + 1, at);
       checkChars(password, PASSWORD, `${what} password`);
-    }
+    } else user = rest.slice(0, at);
     if (user.length === 0) throw new SyntaxFault(`Malformed ${what}: empty user part`);
     checkChars(user, USER, `${what} user part`);
+    from = at + 1;
   }
   let headers: string | null = null;
-  const q = rest.indexOf('?');
+  let to = rest.length;
+  const q = rest.indexOf('?', from);
   if (q >= 0) {
     headers = rest.slice(q + 1);
-    rest = rest.slice(0, q);
+    to = q;
     checkChars(headers, HEADERS, `${what} headers`);
   }
-  const semi = rest.indexOf(';');
-  const hostport = semi >= 0 ? rest.slice(0, semi) : rest;
+  const semi = rest.indexOf(';', from);
+  const hostEnd = semi >= 0 && semi < to ? semi : to;
+  const hostport = from === 0 && hostEnd === rest.length ? rest : rest.slice(from, hostEnd);
   const { host, port } = parseHostPort(hostport, what);
   const params: Param[] = [];
-  if (semi >= 0) {
-    for (const p of rest.slice(semi + 1).split(';')) {
+  if (hostEnd < to) {
+    for (const p of rest.slice(hostEnd + 1, to).split(';')) {
       const eq = p.indexOf('=');
       const name = eq >= 0 ? p.slice(0, eq) : p;
       const value = eq >= 0 ? p.slice(eq + 1) : null;
