@@ -6,7 +6,7 @@ import type { Rejected } from './message/parser.js';
 import { createResponse, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
-import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
+import { rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -292,8 +292,7 @@ export class SipStack {
     }
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
-    const branch = branchOfKey(key);
-    if (branch !== null) this.serverBranches.add(branch);
+    if (tx.branch !== null) this.serverBranches.add(tx.branch);
     if (req.method === 'CANCEL') {
       this.onCancel(req, tx);
       return;
@@ -347,13 +346,12 @@ export class SipStack {
     queues: this.timerQueues,
     responseDestination: (res: SipResponse, source: Source) => this.responseDestination(res, source),
     send: (data: Buffer, dest: Destination) => this.sendTo(data, dest),
-    remove: (key: string) => {
+    remove: (key: string, branch: string | null) => {
       this.servers.delete(key);
       // a CANCEL shares its INVITE's branch: the other may live on, and is then found the ordinary way
-      const branch = branchOfKey(key);
       if (branch !== null) this.serverBranches.delete(branch);
     },
-    holdCompleted: (key: string, data: Buffer, dest: Destination) => this.completed.hold(key, data, dest),
+    holdCompleted: (key: string, branch: string | null, data: Buffer, dest: Destination) => this.completed.hold(key, branch, data, dest),
     finalSent: (method: string, status: number) => this.onFinalResponse?.(method, status),
   };
 

@@ -31,11 +31,6 @@ export function rawBranch(buf: Buffer): string | null {
   return buf.toString('latin1', at + BRANCH.length, end);
 }
 
-/** The branch a server-transaction key starts with (null for RFC 2543 keys, which have none). */
-export function branchOfKey(key: string): string | null {
-  return key.startsWith('2543|') ? null : key.slice(0, key.indexOf('|'));
-}
-
 /** What the raw look finds: the request's method and its server-transaction key. */
 export interface RawKey {
   method: string;

@@ -1,8 +1,9 @@
 import type { Destination } from '../transport/transport-types.js';
-import { branchOfKey } from '../message/raw-key.js';
 import { FifoExpiry } from './fifo-expiry.js';
 
 interface Held {
+  /** the branch the key starts with (null: an RFC 2543 key), kept so it is not cut from the key again */
+  branch: string | null;
   data: Buffer;
   dest: Destination;
   expires: number;
@@ -24,11 +25,11 @@ export class CompletedResponses extends FifoExpiry {
     return this.held.size;
   }
 
-  hold(key: string, data: Buffer, dest: Destination, now = Date.now()): void {
+  /** Holds the final response of the transaction `key`, whose branch is `branch` (null: none, an RFC 2543 key). */
+  hold(key: string, branch: string | null, data: Buffer, dest: Destination, now = Date.now()): void {
     if (!this.held.has(key)) this.enqueue(key);
-    const branch = branchOfKey(key);
     if (branch !== null) this.branches.add(branch);
-    this.held.set(key, { data, dest, expires: now + this.holdMs });
+    this.held.set(key, { branch, data, dest, expires: now + this.holdMs });
   }
 
   /** The response to resend for a retransmitted request, if its transaction completed lately. */
@@ -50,8 +51,8 @@ export class CompletedResponses extends FifoExpiry {
   }
 
   protected expire(key: string): void {
+    const branch = this.held.get(key)?.branch ?? null;
     this.held.delete(key);
-    const branch = branchOfKey(key);
     if (branch !== null) this.branches.delete(branch);
   }
 

@@ -15,6 +15,11 @@ export class ServerTransaction {
   /** kept after the request is released, for logs about a transaction that has answered */
   readonly method: string;
   readonly callId: string;
+  /**
+   * The branch of the top Via the key was made from, or null for an RFC 2543 key: the stack
+   * indexes live and completed transactions by it, and this one string serves every look.
+   */
+  readonly branch: string | null;
   /** the last response sent, as bytes with where they go: all a finished transaction keeps */
   private last: { data: Buffer; dest: Destination } | null = null;
   private req: SipRequest | null;
@@ -38,6 +43,7 @@ export class ServerTransaction {
     this.method = request.method;
     // copied: a slice would keep the request's whole header text alive as long as the transaction
     this.callId = detached(request.callId);
+    this.branch = key.startsWith('2543|') ? null : request.topVia.branch;
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'proceeding' : 'trying';
     // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms
@@ -92,7 +98,7 @@ export class ServerTransaction {
       // Timer J: absorb retransmissions for 64*T1 on unreliable transports
       this.state = 'completed';
       if (!this.reliable && this.layer.holdCompleted) {
-        this.layer.holdCompleted(this.key, data, dest);
+        this.layer.holdCompleted(this.key, this.branch, data, dest);
         this.terminate();
       } else this.terminateAfter(this.reliable ? 0 : 64 * T1);
     } else if (res.status < 300) {
@@ -142,6 +148,6 @@ export class ServerTransaction {
   terminate(): void {
     this.state = 'terminated';
     this.timers.clear();
-    this.layer.remove(this.key);
+    this.layer.remove(this.key, this.branch);
   }
 }

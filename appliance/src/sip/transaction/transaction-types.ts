@@ -12,13 +12,13 @@ export interface ServerTransport {
   /** where responses to a request from `source` go (RFC 3261 §18.2.2) */
   responseDestination(res: SipResponse, source: Source): Destination;
   send(data: Buffer, dest: Destination): void;
-  /** the transaction is over: forget it */
-  remove(key: string): void;
+  /** the transaction is over: forget it (`branch`: its key's branch, null for an RFC 2543 key) */
+  remove(key: string, branch: string | null): void;
   /**
    * Optional: take over a completed non-INVITE transaction's Timer J, keeping only its final
    * response to answer retransmissions; the transaction then ends at once.
    */
-  holdCompleted?(key: string, data: Buffer, dest: Destination): void;
+  holdCompleted?(key: string, branch: string | null, data: Buffer, dest: Destination): void;
   /** Optional: told once per transaction of its final response (for /metrics) */
   finalSent?(method: string, status: number): void;
 }
