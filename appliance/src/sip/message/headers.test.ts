@@ -88,3 +88,38 @@ describe('header values as parsed', () => {
     }
   });
 });
+
+describe('Headers: one value kept without a list until a list is needed', () => {
+  it('gives the same answers before and after a list was made', () => {
+    const h = new Headers();
+    h.append('via', 'a');
+    expect(h.get('via')).toBe('a');
+    expect(h.all('via')).toEqual(['a']);
+    h.append('via', 'b');
+    h.prepend('via', 'z');
+    expect(h.get('via')).toBe('z');
+    expect(h.all('via')).toEqual(['z', 'a', 'b']);
+    expect(h.format('')).toBe('Via: z\r\nVia: a\r\nVia: b\r\n');
+  });
+
+  it('reads a value appended after an empty set, and a list changed in place', () => {
+    const h = new Headers();
+    h.set('route', []);
+    expect(h.get('route')).toBeUndefined();
+    expect(h.format('')).toBe('');
+    h.append('route', '<sip:p>');
+    expect(h.get('route')).toBe('<sip:p>');
+    (h.all('route') as string[]).unshift('<sip:q>');
+    expect(h.get('route')).toBe('<sip:q>');
+  });
+
+  it('clones values apart from the original', () => {
+    const h = new Headers();
+    h.append('supported', 'a');
+    const c = h.clone();
+    c.append('supported', 'b');
+    h.set('supported', 'x');
+    expect(c.all('supported')).toEqual(['a', 'b']);
+    expect(h.all('supported')).toEqual(['x']);
+  });
+});

@@ -3,7 +3,15 @@ import { canonicalName, headerKey } from './header-names.js';
 interface Entry {
   key: string;
   name: string;
-  values: string[];
+  /** the value while there is one and no list was asked for: most fields have one, read with `get` */
+  first: string;
+  /** every value, once made (on the first `all` or a second value): then the only record of them */
+  values: string[] | null;
+}
+
+/** All values of an entry, as a list (made once, on first use). */
+function valuesOf(e: Entry): string[] {
+  return (e.values ??= [e.first]);
 }
 
 /**
@@ -30,11 +38,13 @@ export class Headers {
 
   /** All values of a header (by any spelling of its name), or an empty list. */
   all(name: string): readonly string[] {
-    return this.find(headerKey(name))?.values ?? [];
+    const entry = this.find(headerKey(name));
+    return entry === undefined ? [] : valuesOf(entry);
   }
 
   get(name: string): string | undefined {
-    return this.find(headerKey(name))?.values[0];
+    const entry = this.find(headerKey(name));
+    return entry === undefined ? undefined : entry.values === null ? entry.first : entry.values[0];
   }
 
   has(name: string): boolean {
@@ -49,23 +59,26 @@ export class Headers {
   /** Appends a value (keys must already be lower-case long names for the fast path). */
   append(key: string, value: string, spelling?: string): void {
     const entry = this.find(key);
-    if (entry) entry.values.push(value);
-    else this.list.push({ key, name: spelling ?? canonicalName(key), values: [value] });
+    if (entry) valuesOf(entry).push(value);
+    else this.list.push({ key, name: spelling ?? canonicalName(key), first: value, values: null });
   }
 
   prepend(name: string, value: string): void {
     const key = headerKey(name);
     const entry = this.find(key);
-    if (entry) entry.values.unshift(value);
-    else this.list.push({ key, name: canonicalName(key), values: [value] });
+    if (entry) valuesOf(entry).unshift(value);
+    else this.list.push({ key, name: canonicalName(key), first: value, values: null });
   }
 
   set(name: string, value: string | readonly string[]): void {
     const key = headerKey(name);
-    const values = typeof value === 'string' ? [value] : [...value];
+    const first = typeof value === 'string' ? value : '';
+    const values = typeof value === 'string' ? null : [...value];
     const entry = this.find(key);
-    if (entry) entry.values = values;
-    else this.list.push({ key, name: canonicalName(key), values });
+    if (entry) {
+      entry.first = first;
+      entry.values = values;
+    } else this.list.push({ key, name: canonicalName(key), first, values });
   }
 
   delete(name: string): void {
@@ -76,7 +89,7 @@ export class Headers {
   /** A copy that can be changed without touching this one. */
   clone(): Headers {
     const copy = new Headers();
-    for (const e of this.list) copy.list.push({ key: e.key, name: e.name, values: e.values.slice() });
+    for (const e of this.list) copy.list.push({ key: e.key, name: e.name, first: e.first, values: e.values === null ? null : e.values.slice() });
     return copy;
   }
 
@@ -91,7 +104,8 @@ export class Headers {
     for (let i = 0; i < list.length; i++) {
       const e = list[i];
       if (e.key === except) continue;
-      for (let j = 0; j < e.values.length; j++) s += `${e.name}: ${e.values[j]}\r\n`;
+      if (e.values === null) s += `${e.name}: ${e.first}\r\n`;
+      else for (let j = 0; j < e.values.length; j++) s += `${e.name}: ${e.values[j]}\r\n`;
     }
     return s;
   }
