@@ -16,8 +16,10 @@ export class ServerTransaction {
   readonly method: string;
   readonly callId: string;
   /**
-   * The branch of the top Via the key was made from, or null for an RFC 2543 key: the stack
-   * indexes live and completed transactions by it, and this one string serves every look.
+   * The branch the key starts with, or null for an RFC 2543 key: the stack indexes live and
+   * completed transactions by it, and this one string serves every look. Cut from the key, not
+   * taken from the parsed Via: that one is a slice of the request's whole header text, which a
+   * completed transaction's entry would then keep alive for Timer J's 32 s.
    */
   readonly branch: string | null;
   /** the last response sent, as bytes with where they go: all a finished transaction keeps */
@@ -43,7 +45,7 @@ export class ServerTransaction {
     this.method = request.method;
     // copied: a slice would keep the request's whole header text alive as long as the transaction
     this.callId = detached(request.callId);
-    this.branch = key.startsWith('2543|') ? null : request.topVia.branch;
+    this.branch = key.startsWith('2543|') ? null : key.slice(0, key.indexOf('|'));
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'proceeding' : 'trying';
     // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms
