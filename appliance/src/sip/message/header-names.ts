@@ -1,3 +1,5 @@
+import { detached } from '../../util/detached.js';
+
 /** RFC 3261 §7.3.3 and later RFCs: compact forms, expanded to the long name (lower case). */
 const COMPACT: Record<string, string> = {
   i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type',
@@ -75,7 +77,8 @@ export function receivedName(name: string): ReceivedName {
   if (known !== undefined) return known;
   const key = keyOf(name);
   const read = { key, spelling: canonicalName(key), single: SINGLE_HEADERS.has(key) };
-  if (received.size < MAX_REMEMBERED) received.set(name, read);
+  // a copy: a name cut from a message (13 characters or more) would keep its header text alive for good
+  if (received.size < MAX_REMEMBERED) received.set(detached(name), read);
   return read;
 }
 

@@ -105,6 +105,14 @@ describe('header section', () => {
     }
   });
 
+  it('reads white space after the last slash of a Via (RFC 3261 §25.1 SLASH = SWS "/" SWS)', () => {
+    for (const via of ['SIP/2.0/ UDP h;branch=z9hG4bK1', 'SIP/2.0/\tUDP h;branch=z9hG4bK1', 'SIP / 2.0 / UDP h;branch=z9hG4bK1']) {
+      const text = ['OPTIONS sip:example.com SIP/2.0', `Via: ${via}`, 'From: <sip:a@example.com>;tag=1', 'To: <sip:example.com>', 'Call-ID: x', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', ''].join('\r\n');
+      const o = parseDatagram(Buffer.from(text));
+      expect(o?.ok && o.message.topVia.transport, via).toBe('UDP');
+    }
+  });
+
   it('names a duplicated single header as it was written', () => {
     const o = parseDatagram(base(['CSeq: 1 OPTIONS', 'Max-Forwards: 70', 'Max-Forwards: 69']));
     expect(o?.ok === false && o.rejected.reason).toBe('Duplicate Max-Forwards header');

@@ -27,6 +27,13 @@ describe('withoutFirstVia (RFC 3261 §16.7 step 9 on the bytes)', () => {
     expect(quotedOnly?.toString()).toBe(res('Via: SIP/2.0/UDP b\r\n').toString());
   });
 
+  it('leaves a name with other white space, and a bare-LF head with CRLF in its body, to the serialiser', () => {
+    expect(withoutFirstVia(res('Via\x0b: SIP/2.0/UDP p;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP c;branch=z9hG4bK2\r\n'))).toBeNull();
+    const body = `${'x'.repeat(70)}\r\nv: SIP/2.0/UDP q;branch=z9hG4bK3, SIP/2.0/UDP r\r\n\r\n`;
+    const bareLf = Buffer.from(`SIP/2.0 200 OK\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\nCall-ID: c\nContent-Length: ${body.length}\n\n${body}`);
+    expect(withoutFirstVia(bareLf)).toBeNull();
+  });
+
   it('leaves to the serialiser what it cannot cut safely', () => {
     expect(withoutFirstVia(res('Via: SIP/2.0/UDP a;branch=z9hG4bK1,\r\n'))).toBeNull();
     expect(withoutFirstVia(res('Via: SIP/2.0/UDP a\r\n ;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP b;branch=z9hG4bK2\r\n'))).toBeNull();

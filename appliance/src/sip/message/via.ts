@@ -25,8 +25,10 @@ function readVia(sc: Scanner): Via {
   let protocol = 'SIP';
   let version = '2.0';
   // nearly every Via says exactly this: no token cut out for it
-  if (sc.text.startsWith('SIP/2.0/', sc.pos)) sc.pos += 8;
-  else {
+  if (sc.text.startsWith('SIP/2.0/', sc.pos)) {
+    sc.pos += 8;
+    sc.skipWs(); // SLASH = SWS "/" SWS (RFC 3261 §25.1)
+  } else {
     protocol = sc.token();
     sc.expectSep('/');
     version = sc.token();
