@@ -10,6 +10,11 @@ export function serverKeyOf(branch: string, host: string, port: number | null, m
   return `${branch}|${host}:${port ?? ''}|${method === 'ACK' ? 'INVITE' : method}|${callId}|${seq}`;
 }
 
+/** The branch a server-transaction key starts with (null for RFC 2543 keys, which have none). */
+export function branchOfKey(key: string): string | null {
+  return key.startsWith('2543|') ? null : key.slice(0, key.indexOf('|'));
+}
+
 const BRANCH = Buffer.from(';branch=');
 
 /**

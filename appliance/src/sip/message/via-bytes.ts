@@ -1,4 +1,5 @@
 import { isTokenChar } from './scanner.js';
+import { firstViaComma } from './via.js';
 
 /**
  * A proxy relays a response with its own Via removed and nothing else changed (RFC 3261 §16.7
@@ -29,20 +30,6 @@ function crlfOnly(head: string): boolean {
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const SPACE = Buffer.from(' ');
 
-/** Where the first value of a Via list in `head[from, to)` ends: its comma outside quoted strings (RFC 3261 §25.1), or -1. */
-function firstComma(head: string, from: number, to: number): number {
-  let quoted = false;
-  for (let i = from; i < to; i++) {
-    const c = head.charCodeAt(i);
-    if (quoted) {
-      if (c === 0x5c) i++; // quoted-pair
-      else if (c === 0x22) quoted = false;
-    } else if (c === 0x22) quoted = true;
-    else if (c === 0x2c) return i;
-  }
-  return -1;
-}
-
 /**
  * The message without its first Via value, or null when the bytes are not plain enough to cut
  * safely: a folded first Via line, a trailing comma, a bare LF, a field name with other white
@@ -67,7 +54,7 @@ export function withoutFirstVia(raw: Buffer): Buffer | null {
       if (next === 0x20 || next === 0x09) return null; // folded onto the next line
       // several values in one line ("Via: ours, theirs", as SIPp's [last_Via:] writes them):
       // the line keeps its name and loses the first value with its comma
-      const comma = firstComma(head, colon + 1, lineEnd);
+      const comma = firstViaComma(head, colon + 1, lineEnd);
       if (comma < 0) return Buffer.concat([raw.subarray(0, lineStart), raw.subarray(lineEnd + 2)]);
       let rest = comma + 1;
       while (raw[rest] === 0x20 || raw[rest] === 0x09) rest++;

@@ -84,13 +84,19 @@ export function formatVia(v: Via): string {
   return `${v.protocol}/${v.version}/${v.transport} ${v.host}${v.port !== null ? `:${v.port}` : ''}${formatParams(v.params)}`;
 }
 
-/** Where the first Via element of a header list ends: before a comma outside quotes, or null. */
-function topLevelComma(s: string): number {
+/**
+ * Where the first element of a Via list in `text[from, to)` ends: its comma outside quoted
+ * strings (RFC 3261 §25.1, a quoted-pair skipped whole), or -1.
+ */
+export function firstViaComma(text: string, from = 0, to = text.length): number {
   let quoted = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '"') quoted = !quoted;
-    else if (c === ',' && !quoted) return i;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (quoted) {
+      if (c === 0x5c) i++; // quoted-pair
+      else if (c === 0x22) quoted = false;
+    } else if (c === 0x22) quoted = true;
+    else if (c === 0x2c) return i;
   }
   return -1;
 }
@@ -98,7 +104,7 @@ function topLevelComma(s: string): number {
 /** The Via header values without their topmost element, which may share a line with others. */
 export function withoutTopVia(values: readonly string[]): string[] {
   if (values.length === 0) return [];
-  const comma = topLevelComma(values[0]);
+  const comma = firstViaComma(values[0]);
   return comma < 0 ? values.slice(1) : [values[0].slice(comma + 1).trim(), ...values.slice(1)];
 }
 

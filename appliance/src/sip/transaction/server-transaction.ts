@@ -4,6 +4,7 @@ import { isReliable, type Source, type Destination } from '../transport/transpor
 import type { ServerState, ServerTransport } from './transaction-types.js';
 import { TimerSet, type TimerValues } from './timers.js';
 import { detached } from '../../util/detached.js';
+import { branchOfKey } from '../message/raw-key.js';
 
 /**
  * A server transaction (RFC 3261 §17.2, amended by RFC 6026): absorbs request
@@ -45,7 +46,7 @@ export class ServerTransaction {
     this.method = request.method;
     // copied: a slice would keep the request's whole header text alive as long as the transaction
     this.callId = detached(request.callId);
-    this.branch = key.startsWith('2543|') ? null : key.slice(0, key.indexOf('|'));
+    this.branch = branchOfKey(key);
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'proceeding' : 'trying';
     // RFC 3261 §17.2.1: a 100 Trying if the TU has not answered within 200 ms
