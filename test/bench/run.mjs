@@ -300,13 +300,24 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const total = closed?.total ?? rate * STEP_SECONDS;
   const cpu0 = target.pid ? cpuSeconds(target.pid) : 0;
   const t0 = Date.now();
+  // the server's CPU when the last call has been offered: an overload step's figures are read
+  // over the offered window (see `inWindow`), not over the drain after it
+  const offeredMs = closed === null ? (total / rate) * 1000 : 0;
+  let cpuAtWindow = NaN;
+  const windowTimer = offeredMs > 0 && target.pid ? setTimeout(() => (cpuAtWindow = cpuSeconds(target.pid)), offeredMs) : null;
   const r = await sipp(
     target,
     scenario,
-    ['-p', String(local), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-auth_uri', `${to}@${DOMAIN}`, '-r', String(rate), '-m', String(total), '-l', String(closed?.limit ?? rate * 4), '-trace_stat', '-stf', stat, '-fd', '1', '-trace_rtt', '-rtt_freq', '1000', ...REFUSED_CALL_ENDS[refusedCallEnds]],
+    [
+      ...['-p', String(local), '-s', 'uac', '-au', 'uac', '-ap', 'uacpw', '-auth_uri', `${to}@${DOMAIN}`, '-r', String(rate), '-m', String(total), '-l', String(closed?.limit ?? rate * 4)],
+      ...['-trace_stat', '-stf', stat, '-fd', '1', '-trace_rtt', '-rtt_freq', '1000', ...REFUSED_CALL_ENDS[refusedCallEnds]],
+      // BENCH_UAC_ARGS: more SIPp options for the UAC, e.g. `-trace_err -error_file /tmp/uac-errors.log`
+      ...(process.env.BENCH_UAC_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     { domain: DOMAIN, to, body: 'benchmark message' },
   ).done;
   const wall = (Date.now() - t0) / 1000;
+  if (windowTimer !== null) clearTimeout(windowTimer);
   const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
   if (process.env.BENCH_DEBUG) console.log(`  (load: ${loadavg()}${target.health ? `, overload ${JSON.stringify((await target.health()).overload)}` : ''})`);
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
@@ -315,6 +326,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const col = (name) => Number(last[head.indexOf(name)]);
   const ok = col('SuccessfulCall(C)');
   const failed = col('FailedCall(C)');
+  const window = inWindow(lines, head, offeredMs / 1000, cpuAtWindow - cpu0);
   const rttFile = readdirSync(WORK).find((f) => f.includes(`_rtt.csv`) && !f.startsWith('done-'));
   let rtts = [];
   if (rttFile) {
@@ -333,7 +345,38 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   // the UAC's retransmissions (a queue past T1 shows here first) and its calls ended by a 503 (SIPp: an unexpected message)
   const retransmissions = col('Retransmissions(C)');
   const refused = col('FailedUnexpectedMessage(C)');
-  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused };
+  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window };
+}
+
+/**
+ * An overload step read over the window in which the load was offered: calls completed with a 2xx
+ * per second up to SIPp's last statistics line inside it (one a second, `-fd 1`), and the server's
+ * cores over it. After the last call is offered, a step goes on until its slowest call ends (a
+ * request lost and retransmitted with Timer E's backoff, or a response late): seconds in which the
+ * server is idle and the few calls still open finish. Divided by that whole time, goodput and cores
+ * counted the drain as lost capacity: a server busy all through the offered load read as 0.44 cores
+ * and "load generator bound" (2026-12-01). Calls admitted in the window and completed after it are
+ * left out, so the figure errs low. Null for closed loops, or with no line inside the window.
+ */
+function inWindow(lines, head, offeredSeconds, cpuInWindow) {
+  if (!(offeredSeconds > 0)) return null;
+  const startAt = head.indexOf('StartTime');
+  const nowAt = head.indexOf('CurrentTime');
+  const okAt = head.indexOf('SuccessfulCall(C)');
+  // "date<TAB>time<TAB>epoch seconds" (ElapsedTime is to the whole second)
+  const epoch = (field) => Number(field.split('\t').at(-1));
+  let best = null;
+  for (const line of lines.slice(1)) {
+    const f = line.split(';');
+    const elapsed = epoch(f[nowAt]) - epoch(f[startAt]);
+    if (elapsed > 0 && elapsed <= offeredSeconds + 0.25) best = { goodput: Number(f[okAt]) / elapsed, seconds: elapsed };
+  }
+  return best === null ? null : { ...best, cores: cpuInWindow / offeredSeconds };
+}
+
+/** An overload step's figures over its offered window (inWindow), for printing. */
+function windowFigures(w) {
+  return w === null ? 'no statistics line inside the offered window' : `goodput ${w.goodput.toFixed(0)}/s over the first ${w.seconds.toFixed(1)} s, server ${w.cores.toFixed(2)} cores while offered`;
 }
 
 /** Whether a step sustained its offered rate: under 1% failed calls, and keeping up (90% or more). */
@@ -452,9 +495,10 @@ async function relayBench() {
               await settle(target);
               const s = await step(target, scenario, rate, 'uas', null, ends);
               const goodput = s.ok / s.wall;
-              res.push({ offered: rate, refusedCallEnds: ends, goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: s.cpu / s.wall });
+              const w = s.window;
+              res.push({ offered: rate, refusedCallEnds: ends, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
               console.log(
-                `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
+                `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: ${windowFigures(w)}; whole step (${s.wall.toFixed(1)} s) ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
                   `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
               );
             }
@@ -471,15 +515,18 @@ async function relayBench() {
           for (const ends of Object.keys(REFUSED_CALL_ENDS)) {
             await settle(target);
             const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends);
-            const goodput = s.ok / s.wall;
-            const cores = s.cpu / s.wall;
+            // read over the offered window (see inWindow); the whole step's figures beside them
+            const whole = s.ok / s.wall;
+            const goodput = s.window?.goodput ?? whole;
+            const cores = s.window?.cores ?? s.cpu / s.wall;
             // an overloaded server on its pinned core is busy all the time; one that is not was never
             // offered the load (SIPp's own core ran out first: Kamailio at 28,000/s and more)
             const generatorBound = cores < GENERATOR_BOUND_CORES;
-            best.overload.push({ factor: k, refusedCallEnds: ends, offered: s.rate, goodput, ofSustained: goodput / best.achieved, p99: s.p99, serverCores: cores, generatorBound });
+            best.overload.push({ factor: k, refusedCallEnds: ends, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, generatorBound });
             console.log(
               `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained), ` +
-                `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores` +
+                `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered; ` +
+                `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores` +
                 (generatorBound ? ' (load generator bound: the server was not saturated, so this says nothing about it)' : ''),
             );
           }
