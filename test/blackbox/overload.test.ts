@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
 import { authorize } from '../support/digest-client.js';
+import { registerContact } from '../support/sip-user.js';
 
 // A queue delay of a few milliseconds already counts as overload here, so a burst from one
 // client is enough to see shedding on the wire.
@@ -88,20 +89,7 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     // call it aborts on a 503, is answered 481 (§12.2.2), cheaply while the flood lasts
     const bye = await RawClient.udp(app.sipPort);
     const refusal = refused[0];
-    const answer = await bye.request(
-      [
-        `BYE sip:bob@${D} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${bye.localPort};branch=z9hG4bKbye${Date.now()};rport`,
-        `From: ${headerOf(refusal, 'From')[0]}`,
-        `To: ${headerOf(refusal, 'To')[0]}`,
-        `Call-ID: ${headerOf(refusal, 'Call-ID')[0]}`,
-        'CSeq: 2 BYE',
-        'Max-Forwards: 70',
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n'),
-    );
+    const answer = await bye.request(byeInside(refusal, 'UDP', bye.localPort));
     expect(answer).toMatch(/^SIP\/2\.0 481 /);
     expect(headerOf(answer, 'To')[0]).toBe(headerOf(refusal, 'To')[0]);
     bye.close();
@@ -114,7 +102,49 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
       c.close();
       return res.startsWith('SIP/2.0 407');
     });
+    // Once everything is admitted again, BYEs for the refused calls still come (SIPp sends one
+    // for each, tens of thousands under a flood). They are answered 481 as cheaply, over UDP,
+    // and over TCP on the parsed path, and reach no one else (bob is registered by now).
+    const bobDevice = dgram.createSocket('udp4');
+    await new Promise<void>((r) => bobDevice.bind(0, '127.0.0.1', () => r()));
+    const toBob: string[] = [];
+    bobDevice.on('message', (m) => toBob.push(m.toString()));
+    expect(await registerContact(app, { name: 'bob', password: 'bob-pw' }, `127.0.0.1:${bobDevice.address().port}`)).toMatch(/^SIP\/2\.0 200 /);
+    // the share of new work grows back as requests come (the guard looks at every one)
+    const calm = await RawClient.udp(app.sipPort);
+    await eventually(async () => {
+      await calm.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: calm.localPort }));
+      return (await health(app)).overload.admittedShare === 1;
+    });
+    calm.close();
+    const shedBefore = (await health(app)).overload.refused.newWork;
+    const late = await RawClient.udp(app.sipPort);
+    const lateAnswer = await late.request(byeInside(refused[1], 'UDP', late.localPort));
+    expect(lateAnswer).toMatch(/^SIP\/2\.0 481 /);
+    late.close();
+    const overTcp = await RawClient.stream('TCP', app.tcpPort);
+    expect(await overTcp.request(byeInside(refused[2], 'TCP', overTcp.localPort))).toMatch(/^SIP\/2\.0 481 /);
+    overTcp.close();
+    expect((await health(app)).overload.refused.newWork).toBe(shedBefore);
+    expect(toBob).toEqual([]);
+    bobDevice.close();
     flood.close();
     registrar.close();
   }, 60_000);
 });
+
+/** A BYE inside the "dialog" of `refusal` (a 503 of ours), as SIPp sends after a call it aborted. */
+function byeInside(refusal: string, transport: 'UDP' | 'TCP', localPort: number): string {
+  return [
+    `BYE sip:bob@${D} SIP/2.0`,
+    `Via: SIP/2.0/${transport} 127.0.0.1:${localPort};branch=z9hG4bKbye${Date.now()}${Math.random().toString(36).slice(2)};rport`,
+    `From: ${headerOf(refusal, 'From')[0]}`,
+    `To: ${headerOf(refusal, 'To')[0]}`,
+    `Call-ID: ${headerOf(refusal, 'Call-ID')[0]}`,
+    'CSeq: 2 BYE',
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}

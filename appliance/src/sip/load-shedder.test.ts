@@ -33,8 +33,14 @@ function shedding(delay = 10_000) {
     void guard.shedding;
   }
   const sent: { text: string; dest: Destination }[] = [];
-  const shedder = new LoadShedder(guard, 'node1', 'Parley/test', (data, dest) => sent.push({ text: data.toString(), dest }));
-  return { guard, shedder, sent, idle: () => (delay = 0) };
+  const shedder = new LoadShedder(guard, 'node1', 'Parley/test', (data, dest) => sent.push({ text: data.toString(), dest }), 32_000, () => t);
+  /** the queue empties and the guard, asked every 50 ms, admits everything again */
+  const recover = () => {
+    delay = 0;
+    for (let i = 0; i < 40 && guard.shedding; i++) t += 50;
+    expect(guard.shedding).toBe(false);
+  };
+  return { guard, shedder, sent, recover, advance: (ms: number) => (t += ms) };
 }
 
 const toTagOf = (text: string) => /^To:.*;tag=([^;\r\n]+)/im.exec(text)?.[1];
@@ -74,6 +80,29 @@ describe('load shedder', () => {
     expect(sent[0].text).toMatch(/^SIP\/2\.0 481 Call\/Transaction Does Not Exist\r\n/);
     expect(shedder.shedDatagram(datagram('ACK', tag), source, null)).toBe(true);
     expect(sent).toHaveLength(1);
+  });
+
+  it('still answers requests inside a refusal\'s "dialog" once shedding has stopped, until 64·T1 after the last refusal', () => {
+    const { shedder, sent, recover, advance } = shedding();
+    while (sent.length === 0) shedder.shedDatagram(datagram('MESSAGE'), source, null);
+    const tag = toTagOf(sent[0].text)!;
+    sent.length = 0;
+    recover();
+    // new work and other dialogs go on to the parser; SIPp's late BYE for a refused call does not
+    expect(shedder.shedDatagram(datagram('MESSAGE'), source, null)).toBe(false);
+    expect(shedder.shedDatagram(datagram('BYE', 'their-dialog'), source, null)).toBe(false);
+    expect(shedder.shedDatagram(datagram('BYE', tag), source, null)).toBe(true);
+    expect(sent.map((s) => s.text.split('\r\n')[0])).toEqual(['SIP/2.0 481 Call/Transaction Does Not Exist']);
+    expect(shedder.shedDatagram(datagram('ACK', tag), source, null)).toBe(true);
+    expect(sent).toHaveLength(1);
+    // a refusal tag in another header (a From tag) is not a refusal's dialog
+    expect(shedder.shedDatagram(datagram('BYE', 'theirs', [`Subject: x;tag=${tag}`]), source, null)).toBe(false);
+    // past 64·T1 the bytes are no longer searched: the parsed path (the stack) answers what comes
+    advance(32_001);
+    expect(shedder.shedDatagram(datagram('BYE', tag), source, null)).toBe(false);
+    expect(shedder.isRefusalTag(tag)).toBe(true);
+    expect(shedder.isRefusalTag('r.other')).toBe(false);
+    expect(shedder.isRefusalTag(undefined)).toBe(false);
   });
 
   it('admits finishing work (credentials, in-dialog, ACK, CANCEL) even while shedding', () => {

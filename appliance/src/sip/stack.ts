@@ -104,7 +104,7 @@ export class SipStack {
     );
     this.overload =
       opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
-    this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest));
+    this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest), 64 * opts.timers.T1);
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.absorbing = new ExpiringKeys(opts.timers.T4);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
@@ -278,8 +278,11 @@ export class SipStack {
       this.sendTo(done.data, done.dest);
       return;
     }
+    // inside the "dialog" of one of our 503s, which made none (RFC 3261 §12.1): the raw look
+    // answers these over UDP; this is the rest (connections, lines it could not read, late ones)
+    const inRefusal = this.shedder !== null && this.shedder.isRefusalTag(req.toTag);
     if (req.method === 'ACK') {
-      this.user?.onRequest(req, null);
+      if (!inRefusal) this.user?.onRequest(req, null);
       return;
     }
     // UDP requests were already admitted or refused on their raw header lines (shedDatagram)
@@ -293,6 +296,11 @@ export class SipStack {
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
     if (tx.branch !== null) this.serverBranches.add(tx.branch);
+    if (inRefusal) {
+      // RFC 3261 §12.2.2: no such dialog, and not to be relayed to a callee who never saw it
+      this.reply(tx, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
     if (req.method === 'CANCEL') {
       this.onCancel(req, tx);
       return;
