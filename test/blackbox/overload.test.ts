@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
 import { authorize } from '../support/digest-client.js';
-import { registerContact } from '../support/sip-user.js';
+import { registerContact, sendMessage } from '../support/sip-user.js';
 
 // A queue delay of a few milliseconds already counts as overload here, so a burst from one
 // client is enough to see shedding on the wire.
@@ -130,6 +130,58 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     bobDevice.close();
     flood.close();
     registrar.close();
+  }, 60_000);
+});
+
+describe('devices under overload (R4)', () => {
+  it('does not pass over a device as gone when its answer may have been lost in our own queue while shedding', async () => {
+    const bob = { name: 'bob', password: 'bob-pw' };
+    const device = await RawClient.udp(app.sipPort);
+    expect(await registerContact(app, bob, `127.0.0.1:${device.localPort}`)).toMatch(/^SIP\/2\.0 200 /);
+    // new MESSAGEs every 20 ms for 2 s, far more than can be challenged: the guard sheds all along
+    const flood = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+    await new Promise<void>((r) => flood.bind(0, '127.0.0.1', () => r()));
+    let wave = 0;
+    const waves = setInterval(() => {
+      for (let i = 0; i < 200; i++) {
+        const spec = { method: 'MESSAGE', uri: `sip:carol@${D}`, from: `sip:alice@${D}`, to: `sip:carol@${D}`, transport: 'UDP' as const, localPort: flood.address().port, callId: `flood2-${wave}-${i}`, body: 'x' };
+        flood.send(buildRequest(spec), app.sipPort, '127.0.0.1');
+      }
+      wave++;
+    }, 20);
+    try {
+      // alice's MESSAGE to bob goes through the flood (a refused first request is sent again, as a
+      // client honouring Retry-After would, sooner); bob's device gets it, and its answer is lost
+      const alice = await RawClient.udp(app.sipPort);
+      const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP' as const, localPort: alice.localPort, body: 'while flooded' };
+      let final: Promise<string> | null = null;
+      for (let attempt = 0; attempt < 100 && final === null; attempt++) {
+        const callId = `flooded-${attempt}`;
+        const first = await alice.request(buildRequest({ ...spec, callId, cseq: 1 }));
+        if (first.startsWith('SIP/2.0 407')) {
+          const credentials = `Proxy-Authorization: ${authorize(headerOf(first, 'Proxy-Authenticate')[0], { method: 'MESSAGE', uri: spec.uri, username: 'alice', password: 'alice-pw' })}`;
+          final = alice.request(buildRequest({ ...spec, callId, cseq: 2, headers: [credentials] }), 15_000);
+        } else await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(final).not.toBeNull();
+      await device.next((m) => m.startsWith('MESSAGE ') && m.includes('while flooded'), 5000);
+      await new Promise((r) => setTimeout(r, 2000));
+      clearInterval(waves);
+      // live delivery waits 16·T1 (8 s), then stores it
+      expect(await final!).toMatch(/^SIP\/2\.0 202 /);
+      alice.close();
+    } finally {
+      clearInterval(waves);
+      flood.close();
+    }
+    // the next message is tried live again, not stored straight away as for a device that vanished
+    const answering = (async () => {
+      const m = await device.next((x) => x.startsWith('MESSAGE ') && x.includes('after the flood'), 10_000);
+      device.answer(m);
+    })();
+    expect(await sendMessage(app, { name: 'alice', password: 'alice-pw' }, 'bob', 'after the flood')).toMatch(/^SIP\/2\.0 200 /);
+    await answering;
+    device.close();
   }, 60_000);
 });
 

@@ -43,6 +43,29 @@ describe('presence-driven delivery (R4)', () => {
     device.close();
   });
 
+  it('tries a silent device again after 64·T1 without a new REGISTER, and delivers live once it answers', async () => {
+    const device = await RawClient.udp(app.sipPort);
+    expect(await registerContact(app, bob, `127.0.0.1:${device.localPort}`, 300)).toMatch(/^SIP\/2\.0 200/);
+    // its answers were lost (as under overload, in a full receive queue): the fork finds none
+    expect(await sendMessage(app, alice, 'bob', 'unanswered')).toMatch(/^SIP\/2\.0 202/);
+    const silentSince = Date.now();
+    expect(await sendMessage(app, alice, 'bob', 'stored straight away')).toMatch(/^SIP\/2\.0 202/);
+    expect(messagesIn(device, 'stored straight away')).toHaveLength(0);
+    let answering = true;
+    void (async () => {
+      while (answering) {
+        const m = await device.next((x) => x.startsWith('MESSAGE ') && !x.includes('unanswered'), 500).catch(() => null);
+        if (m) device.answer(m);
+      }
+    })();
+    // 64 x T1 = 6.4 s after the try that found it silent, the next message tries it again
+    await new Promise((r) => setTimeout(r, Math.max(0, 6_500 - (Date.now() - silentSince))));
+    expect(await sendMessage(app, alice, 'bob', 'tried again')).toMatch(/^SIP\/2\.0 200/);
+    expect(await sendMessage(app, alice, 'bob', 'live again')).toMatch(/^SIP\/2\.0 200/);
+    answering = false;
+    device.close();
+  }, 30_000);
+
   it('keeps delivering to a user whose presence says "do not disturb" (presence never drops a message)', async () => {
     const device = await RawClient.udp(app.sipPort);
     let answering = true;

@@ -55,7 +55,7 @@ export async function wireStorage(config: Config, log: Logger, ds: DataSource, c
     const user = domain.userOf(aor);
     if (user !== null) delivery.onRegistered(user);
   };
-  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull }, new Reachability((flowId) => stack.hasFlow(flowId)));
+  const pager = new MessageHandler(stack, domain, location, store, delivery, { deliveryTimeoutMs, storeFullRetryAfter: config.deferred.retryAfterWhenFull }, new Reachability((flowId) => stack.hasFlow(flowId), 64 * config.sip.timers.T1));
   // the IM conversation storage database (seed 5.4.7, H1): conversations users asked to keep
   const conversations = new ConversationStore(ds, cipher, { keywordIndex: config.history.keywordIndex });
   await conversations.load();

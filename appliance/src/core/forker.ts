@@ -7,7 +7,11 @@ import { destinationFor } from '../sip/dialog/dialog.js';
 import type { Binding } from './location-service.js';
 
 export type ForkOutcome =
-  | { answered: SipResponse }
+  | {
+      answered: SipResponse;
+      /** the branch (by index) whose 2xx it is */
+      by: number;
+    }
   | {
       answered?: undefined;
       /** the best final response received (RFC 3261 §16.7 step 6), or null when none came */
@@ -53,11 +57,11 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
     const responded = new Set<number>();
     // on the stack's shared queue for this duration, not a node timer per message
     const timer = stack.timerQueues.start(timeoutMs, () => finish());
-    const finish = (answer?: SipResponse): void => {
+    const finish = (answer?: SipResponse, by = -1): void => {
       if (settled) return;
       settled = true;
       stack.timerQueues.stop(timer);
-      if (answer) resolve({ answered: answer });
+      if (answer) resolve({ answered: answer, by });
       else resolve({ best, unavailable, unreached: branches.map((_, i) => i).filter((i) => !responded.has(i)) });
     };
     const failed = (res: SipResponse | null, i: number): void => {
@@ -75,7 +79,7 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
     branches.forEach((b, i) => {
       txs.push(
         stack.sendRequest(b.request, b.destination, {
-          onFinal: (res) => (res.status < 300 ? finish(res) : failed(res, i)),
+          onFinal: (res) => (res.status < 300 ? finish(res, i) : failed(res, i)),
           onTimeout: () => failed(null, i),
           onTransportError: () => failed(null, i),
         }),

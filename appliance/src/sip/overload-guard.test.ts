@@ -51,6 +51,33 @@ describe('overload guard', () => {
     expect(g.state.admittedShare).toBe(1);
   });
 
+  it('says whether it refused new work lately (an answer missing then may have been lost in our queue)', () => {
+    const c = clock();
+    let delay = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    void g.shedding;
+    expect(g.shedWithin(8000)).toBe(false);
+    delay = 500;
+    for (let i = 0; i < 4; i++) {
+      c.advance(50);
+      void g.shedding;
+    }
+    expect(g.state.admittedShare).toBeLessThan(1);
+    expect(g.shedWithin(0)).toBe(true);
+    delay = 0;
+    let shedding = true;
+    for (let i = 0; i < 40 && shedding; i++) {
+      c.advance(50);
+      shedding = g.shedding;
+    }
+    expect(shedding).toBe(false);
+    // the last adjustment that still refused was 50 ms before the one that ended it
+    c.advance(7_900);
+    expect(g.shedWithin(8000)).toBe(true);
+    c.advance(100);
+    expect(g.shedWithin(8000)).toBe(false);
+  });
+
   it('ignores one slow sample (a pause is not overload)', () => {
     const c = clock();
     let delay = 0;

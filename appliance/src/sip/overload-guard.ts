@@ -64,6 +64,8 @@ export class OverloadGuard {
   private delayAtCut = 0;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
+  /** when an adjustment last found new work being refused (ms, `clock`) */
+  private lastShedAt = -Infinity;
   /** branches of requests dropped as stale, this generation and the one before (see `stale`) */
   private dropped = new Set<string>();
   private droppedBefore = new Set<string>();
@@ -122,6 +124,15 @@ export class OverloadGuard {
     // growing back: quickly while the queue is near empty, carefully near the bound
     else if (delay < this.opts.maxQueueDelay / 4) this.share = Math.min(1, this.share + 0.1);
     else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.03);
+    if (this.share < 1) this.lastShedAt = now;
+  }
+
+  /**
+   * Whether new work was refused at some time in the last `ms`: then our receive queue was long,
+   * or overflowing, and an answer that did not come may have been lost in it.
+   */
+  shedWithin(ms: number): boolean {
+    return this.share < 1 || this.clock() - this.lastShedAt <= ms;
   }
 
   /**

@@ -184,6 +184,11 @@ export class SipStack {
     this.transports.setFlowInUse(inUse);
   }
 
+  /** Whether overload control refused new work at some time in the last `ms` (see OverloadGuard.shedWithin). */
+  overloadedWithin(ms: number): boolean {
+    return this.overload !== null && this.overload.shedWithin(ms);
+  }
+
   /** Overload control's level and counts, for /health (null when it is off). */
   get overloadState(): OverloadGuard['state'] | null {
     return this.overload?.state ?? null;

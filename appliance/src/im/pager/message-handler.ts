@@ -93,12 +93,20 @@ export class MessageHandler {
     if (bindings.length > 0) {
       const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs);
       if (outcome.answered) {
+        // a silent device tried again (see Reachability) that answered is reachable again
+        this.reach?.answered(bindings[outcome.by]);
         this.onOutcome?.('delivered');
         return { status: outcome.answered.status, reason: outcome.answered.reason, response: outcome.answered };
       }
       if (this.reach !== null) {
         const unreached = new Set(outcome.unreached);
-        bindings.forEach((b, i) => (unreached.has(i) ? this.reach!.unreached(b) : this.reach!.answered(b)));
+        // no answer while we were shedding load says nothing of the device: the answer may have
+        // waited past the deadline, or been dropped, in our own receive queue
+        const ours = this.stack.overloadedWithin(this.opts.deliveryTimeoutMs);
+        bindings.forEach((b, i) => {
+          if (!unreached.has(i)) this.reach!.answered(b);
+          else if (!ours) this.reach!.unreached(b);
+        });
       }
       if (!outcome.unavailable && outcome.best !== null) return { status: outcome.best.status, reason: outcome.best.reason, response: outcome.best };
     }
