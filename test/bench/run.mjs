@@ -363,20 +363,28 @@ function inWindow(lines, head, offeredSeconds, cpuInWindow) {
   const startAt = head.indexOf('StartTime');
   const nowAt = head.indexOf('CurrentTime');
   const okAt = head.indexOf('SuccessfulCall(C)');
+  const okInPeriodAt = head.indexOf('SuccessfulCall(P)');
   // "date<TAB>time<TAB>epoch seconds" (ElapsedTime is to the whole second)
   const epoch = (field) => Number(field.split('\t').at(-1));
   let best = null;
+  // calls completed in each one-second period of the window: the first holds the guard's transient
+  const perSecond = [];
   for (const line of lines.slice(1)) {
     const f = line.split(';');
     const elapsed = epoch(f[nowAt]) - epoch(f[startAt]);
-    if (elapsed > 0 && elapsed <= offeredSeconds + 0.25) best = { goodput: Number(f[okAt]) / elapsed, seconds: elapsed };
+    if (elapsed > 0 && elapsed <= offeredSeconds + 0.25) {
+      best = { goodput: Number(f[okAt]) / elapsed, seconds: elapsed };
+      perSecond.push(Number(f[okInPeriodAt]));
+    }
   }
-  return best === null ? null : { ...best, cores: cpuInWindow / offeredSeconds };
+  return best === null ? null : { ...best, perSecond, cores: cpuInWindow / offeredSeconds };
 }
 
 /** An overload step's figures over its offered window (inWindow), for printing. */
 function windowFigures(w) {
-  return w === null ? 'no statistics line inside the offered window' : `goodput ${w.goodput.toFixed(0)}/s over the first ${w.seconds.toFixed(1)} s, server ${w.cores.toFixed(2)} cores while offered`;
+  return w === null
+    ? 'no statistics line inside the offered window'
+    : `goodput ${w.goodput.toFixed(0)}/s over the first ${w.seconds.toFixed(1)} s (per second: ${w.perSecond.join(', ')}), server ${w.cores.toFixed(2)} cores while offered`;
 }
 
 /** Whether a step sustained its offered rate: under 1% failed calls, and keeping up (90% or more). */
@@ -525,7 +533,8 @@ async function relayBench() {
             best.overload.push({ factor: k, refusedCallEnds: ends, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, generatorBound });
             console.log(
               `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained), ` +
-                `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered; ` +
+                `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered` +
+                `${s.window ? ` (completed per second: ${s.window.perSecond.join(', ')})` : ''}; ` +
                 `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores` +
                 (generatorBound ? ' (load generator bound: the server was not saturated, so this says nothing about it)' : ''),
             );
