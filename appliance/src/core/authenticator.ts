@@ -68,7 +68,7 @@ export class Authenticator {
     private readonly log: Logger,
   ) {
     this.nonces = new NonceFactory(opts.nonceLifetime);
-    this.counts = new NonceCounts(opts.nonceLifetime * 1000, opts.maxTrackedNonces);
+    this.counts = new NonceCounts(opts.maxTrackedNonces);
   }
 
   get realm(): string {
@@ -133,7 +133,8 @@ export class Authenticator {
     const issued = this.nonces.issuedAt(nonce);
     const now = Date.now();
     if (issued === null || issued > now + 5000 || now - issued > this.opts.nonceLifetime * 1000) return { kind: 'challenge', stale: true };
-    if (!this.counts.accept(nonce, issued, nc, now)) {
+    const serial = this.nonces.serialOf(nonce);
+    if (serial === null || !this.counts.accept(serial, nc)) {
       this.log.info({ user: name, source: `${a.source.address}:${a.source.port}`, transport: a.source.transport, nc: p.get('nc') ?? null }, 'digest nonce reused: challenged again (replay protection)');
       return { kind: 'challenge', stale: true };
     }

@@ -84,8 +84,10 @@ describe('load shedder', () => {
 
   it('still answers requests inside a refusal\'s "dialog" once shedding has stopped, until 64·T1 after the last refusal', () => {
     const { shedder, sent, recover, advance } = shedding();
+    expect(shedder.hasRefused).toBe(false);
     while (sent.length === 0) shedder.shedDatagram(datagram('MESSAGE'), source, null);
     const tag = toTagOf(sent[0].text)!;
+    expect(shedder.hasRefused).toBe(true);
     sent.length = 0;
     recover();
     // new work and other dialogs go on to the parser; SIPp's late BYE for a refused call does not

@@ -75,6 +75,11 @@ export class LoadShedder {
     return head !== null && this.isRefusalTag(head.toTag) && this.inRefusalDialog(head, source);
   }
 
+  /** Whether this process ever refused a request (before that, no request can bear a refusal's tag). */
+  get hasRefused(): boolean {
+    return this.counter > 0;
+  }
+
   /** Whether a To tag is one of our refusals' (a request bearing it is inside no dialog). */
   isRefusalTag(toTag: string | null | undefined): boolean {
     return toTag != null && toTag.startsWith(this.tagPrefix);

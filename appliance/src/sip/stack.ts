@@ -285,7 +285,7 @@ export class SipStack {
     }
     // inside the "dialog" of one of our 503s, which made none (RFC 3261 §12.1): the raw look
     // answers these over UDP; this is the rest (connections, lines it could not read, late ones)
-    const inRefusal = this.shedder !== null && this.shedder.isRefusalTag(req.toTag);
+    const inRefusal = this.shedder !== null && this.shedder.hasRefused && this.shedder.isRefusalTag(req.toTag);
     if (req.method === 'ACK') {
       if (!inRefusal) this.user?.onRequest(req, null);
       return;

@@ -69,6 +69,7 @@ export class NonceFactory {
    * more than RECENT_NONCES wait (challenges nobody answers).
    */
   private readonly recent = new Map<string, number>();
+  /** six characters (4 random bytes, base64url) between a payload's issue time and its serial */
   private readonly salt = randomBytes(4).toString('base64url');
 
   constructor(
@@ -127,6 +128,19 @@ export class NonceFactory {
     const want = Buffer.from(expected);
     if (mac.length !== want.length || !timingSafeEqual(mac, want)) return null;
     return nonceIssueTime(nonce);
+  }
+
+  /**
+   * The serial number written in one of our nonces (this factory's count of nonces made before it),
+   * or null for text that has none. Read without the MAC: for nonces `issuedAt` has accepted.
+   */
+  serialOf(nonce: string): number | null {
+    const first = nonce.indexOf('.');
+    const last = nonce.lastIndexOf('.');
+    const start = first + 1 + this.salt.length;
+    if (first < 0 || last <= start) return null;
+    const serial = parseInt(nonce.slice(start, last), 36);
+    return Number.isSafeInteger(serial) && serial >= 0 ? serial : null;
   }
 
   get lifetimeMs(): number {

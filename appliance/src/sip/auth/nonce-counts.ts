@@ -4,73 +4,66 @@
  * captured Authorization header cannot be sent again. Without qop there is no nonce-count:
  * such a nonce is good for one request.
  *
- * Memory stays bounded: an entry is kept only while its nonce is fresh (older nonces are
- * answered stale anyway, so they need no entry), and never more than `maxEntries`. When the
- * table is full the oldest entry goes and every nonce issued up to then is refused as stale
- * from that moment: clients just take a fresh challenge, and nothing can be replayed.
+ * Memory is fixed: `maxEntries` slots (12 bytes each), for the last `maxEntries` nonces made.
+ * Older nonces are forgotten, and refused from then on: clients just take a fresh challenge, and
+ * nothing can be replayed. Nonces past their lifetime are answered stale before this is asked.
  *
  * @example
- *   const counts = new NonceCounts(300_000, 200_000);
- *   counts.accept(nonce, issued, 1) // true
- *   counts.accept(nonce, issued, 1) // false: a replay
- *   counts.accept(nonce, issued, 2) // true: the client's next request on the same nonce
+ *   const counts = new NonceCounts(200_000);
+ *   counts.accept(serial, 1) // true
+ *   counts.accept(serial, 1) // false: a replay
+ *   counts.accept(serial, 2) // true: the client's next request on the same nonce
  */
-import { nonceIssueTime } from './digest.js';
-import { detached } from '../../util/detached.js';
+/** An empty slot's serial: below every serial a factory makes. */
+const EMPTY = -1;
 
+/**
+ * The table is indexed by the nonce's serial number (NonceFactory.serialOf: one more for each
+ * nonce the process makes), so it is two typed arrays of `maxEntries` slots: serial `s` lives in
+ * slot `s % maxEntries` until serial `s + maxEntries` is used. No string is hashed or kept. A
+ * Map keyed by the nonces, up to 200,000 strings for 300 s each, cost a cache-missing lookup
+ * and an insertion for every authenticated request, and a major GC marking them all.
+ */
 export class NonceCounts {
-  /** nonce -> highest nonce-count accepted; Map order is first-use order, close to issue order */
-  private readonly highest = new Map<string, number>();
-  /** nonces issued before this time (ms) are no longer tracked, so they are refused */
-  private floor = 0;
-  /** when the front of the table was last checked for expired entries */
-  private lastSweep = 0;
+  /** the serial each slot holds (EMPTY for none); Float64: serials pass 2^31 in days at 10,000/s */
+  private readonly serials: Float64Array;
+  /** the highest nonce-count accepted for that serial */
+  private readonly counts: Uint32Array;
+  /** the highest serial accepted: serials up to `maxEntries` below it are still held */
+  private newest = EMPTY;
+  private used = 0;
 
-  constructor(
-    private readonly lifetimeMs: number,
-    private readonly maxEntries: number,
-  ) {}
+  constructor(private readonly maxEntries: number) {
+    this.serials = new Float64Array(maxEntries).fill(EMPTY);
+    this.counts = new Uint32Array(maxEntries);
+  }
 
+  /** Nonces whose counts are held now (at most `maxEntries`). */
   get size(): number {
-    return this.highest.size;
+    return this.used;
   }
 
   /**
-   * Records a use of a fresh nonce whose MAC was checked (`issued` is its issue time).
-   * `nc` is the nonce-count (null without qop). Returns false for a replay: a count not above
-   * the last one accepted, a second use of a nonce without qop, or a nonce older than what the
-   * table still remembers.
+   * Records a use of a fresh nonce of ours whose MAC was checked: `serial` is its serial number,
+   * `nc` its nonce-count (null without qop). Returns false for a replay: a count not above the
+   * last one accepted, a second use of a nonce without qop, or a nonce older than what the table
+   * still holds (`maxEntries` serials below the newest used).
    */
-  accept(nonce: string, issued: number, nc: number | null, now = Date.now()): boolean {
-    if (issued < this.floor) return false;
-    this.forgetExpired(now);
+  accept(serial: number, nc: number | null): boolean {
+    if (serial <= this.newest - this.maxEntries) return false;
     const count = nc ?? 1;
-    const last = this.highest.get(nonce);
-    if (last !== undefined && (nc === null || count <= last)) return false;
-    if (last === undefined && this.highest.size >= this.maxEntries) this.evictOldest();
-    // a new entry's key is copied: the nonce was cut from its request's header text, which it
-    // would otherwise keep alive for as long as the entry lives (util/detached.ts)
-    this.highest.set(last === undefined ? detached(nonce) : nonce, count);
-    return true;
-  }
-
-  /** Drops entries from the front while their nonces have expired (they are stale now); once a second at most. */
-  private forgetExpired(now: number): void {
-    if (now - this.lastSweep < 1000) return;
-    this.lastSweep = now;
-    for (const nonce of this.highest.keys()) {
-      const issued = nonceIssueTime(nonce);
-      if (issued !== null && now - issued <= this.lifetimeMs) return;
-      this.highest.delete(nonce);
+    const slot = serial % this.maxEntries;
+    const held = this.serials[slot];
+    if (held === serial) {
+      if (nc === null || count <= this.counts[slot]) return false;
+      this.counts[slot] = count;
+      return true;
     }
-  }
-
-  private evictOldest(): void {
-    const oldest = this.highest.keys().next();
-    if (oldest.done) return;
-    const issued = nonceIssueTime(oldest.value) ?? 0;
-    this.highest.delete(oldest.value);
-    // everything issued up to that nonce's second is forgotten from now on: refuse it
-    this.floor = Math.max(this.floor, issued + 1000);
+    // the slot is empty or holds an older serial (`maxEntries` or more below this one): it goes
+    if (held === EMPTY) this.used++;
+    this.serials[slot] = serial;
+    this.counts[slot] = count;
+    if (serial > this.newest) this.newest = serial;
+    return true;
   }
 }
