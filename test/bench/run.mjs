@@ -377,14 +377,15 @@ function inWindow(lines, head, offeredSeconds, cpuInWindow) {
       perSecond.push(Number(f[okInPeriodAt]));
     }
   }
-  return best === null ? null : { ...best, perSecond, cores: cpuInWindow / offeredSeconds };
+  // the timer that read the server's CPU may not have fired (a step shorter than its window)
+  return best === null ? null : { ...best, perSecond, cores: Number.isFinite(cpuInWindow) ? cpuInWindow / offeredSeconds : null };
 }
 
 /** An overload step's figures over its offered window (inWindow), for printing. */
 function windowFigures(w) {
   return w === null
     ? 'no statistics line inside the offered window'
-    : `goodput ${w.goodput.toFixed(0)}/s over the first ${w.seconds.toFixed(1)} s (per second: ${w.perSecond.join(', ')}), server ${w.cores.toFixed(2)} cores while offered`;
+    : `goodput ${w.goodput.toFixed(0)}/s over the first ${w.seconds.toFixed(1)} s (per second: ${w.perSecond.join(', ')}), server ${w.cores?.toFixed(2) ?? '?'} cores while offered`;
 }
 
 /** Whether a step sustained its offered rate: under 1% failed calls, and keeping up (90% or more). */

@@ -66,6 +66,42 @@ describe('presence-driven delivery (R4)', () => {
     device.close();
   }, 30_000);
 
+  it('takes a silent device back when it answers its retry after another device of the user answered first', async () => {
+    const phone = await RawClient.udp(app.sipPort);
+    const desktop = await RawClient.udp(app.sipPort);
+    expect(await registerContact(app, bob, `127.0.0.1:${phone.localPort}`, 300)).toMatch(/^SIP\/2\.0 200/);
+    expect(await registerContact(app, bob, `127.0.0.1:${desktop.localPort}`, 300)).toMatch(/^SIP\/2\.0 200/);
+    // neither answers: both are taken for silent
+    expect(await sendMessage(app, alice, 'bob', 'nobody there')).toMatch(/^SIP\/2\.0 202/);
+    const silentSince = Date.now();
+    // from now on the desktop answers at once, the phone 300 ms later
+    let answering = true;
+    const phoneGot: string[] = [];
+    const answer = (device: RawClient, delayMs: number, got: string[] = []) =>
+      (async () => {
+        while (answering) {
+          const m = await device.next((x) => x.startsWith('MESSAGE ') && !x.includes('nobody there'), 500).catch(() => null);
+          if (m === null) continue;
+          got.push(m);
+          setTimeout(() => device.answer(m), delayMs);
+        }
+      })();
+    void answer(desktop, 0);
+    void answer(phone, 300, phoneGot);
+    await new Promise((r) => setTimeout(r, Math.max(0, 6_500 - (Date.now() - silentSince))));
+    // both are tried again; the desktop's 200 settles the fork, the phone's comes after it
+    expect(await sendMessage(app, alice, 'bob', 'both tried')).toMatch(/^SIP\/2\.0 200/);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(phoneGot.filter((m) => m.includes('both tried')).length).toBeGreaterThan(0);
+    // the phone's late answer counts: the next message goes to it too, not only to the desktop
+    expect(await sendMessage(app, alice, 'bob', 'to both again')).toMatch(/^SIP\/2\.0 200/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(phoneGot.filter((m) => m.includes('to both again')).length).toBeGreaterThan(0);
+    answering = false;
+    phone.close();
+    desktop.close();
+  }, 30_000);
+
   it('keeps delivering to a user whose presence says "do not disturb" (presence never drops a message)', async () => {
     const device = await RawClient.udp(app.sipPort);
     let answering = true;

@@ -123,8 +123,12 @@ export const ConfigSchema = z
         /** User-Agent patterns (regular expressions) of clients offered every algorithm; the rest get MD5 alone */
         offerAllTo: z.array(regex).default(['^Linphone', 'belle-sip', '^Parley/']),
         nonceLifetime: z.number().int().min(5).default(300),
-        /** nonces whose counts are remembered (replay protection): the last this many made, 12 bytes each, allocated at start */
-        maxTrackedNonces: z.number().int().min(1000).max(10_000_000).default(200_000),
+        /**
+         * nonces whose counts are remembered (replay protection): the last this many made, challenges
+         * answered or not, 12 bytes each, allocated at start; a million lasts the 300 s lifetime at
+         * 3,300 challenges/s
+         */
+        maxTrackedNonces: z.number().int().min(1000).max(10_000_000).default(1_000_000),
         throttle: z
           .object({
             window: z.number().int().min(1).default(300),

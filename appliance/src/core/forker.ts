@@ -7,11 +7,7 @@ import { destinationFor } from '../sip/dialog/dialog.js';
 import type { Binding } from './location-service.js';
 
 export type ForkOutcome =
-  | {
-      answered: SipResponse;
-      /** the branch (by index) whose 2xx it is */
-      by: number;
-    }
+  | { answered: SipResponse }
   | {
       answered?: undefined;
       /** the best final response received (RFC 3261 §16.7 step 6), or null when none came */
@@ -20,6 +16,8 @@ export type ForkOutcome =
       unavailable: boolean;
       /** the branches (by index) that got no response at all: timeout, transport error, or none by the deadline */
       unreached: number[];
+      /** of those, the ones the transport refused (ICMP unreachable, a connection refused or gone) */
+      transportFailed: number[];
     };
 
 /** Statuses that mean the device could not take the message now, so storing it is right (P2). */
@@ -46,8 +44,10 @@ export function branchesFor(bindings: Binding[], build: (b: Binding) => SipReque
 /**
  * Sends the branches in parallel and settles on the first 2xx, or when every
  * branch has failed or `timeoutMs` has passed (late branches count as 408).
+ * `onResponse`, when given, hears of every branch's final response, also those that come after the
+ * fork has settled (a MESSAGE's other branches run on to their end: RFC 3261 §16.7 cancels INVITEs only).
  */
-export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Promise<ForkOutcome> {
+export function fork(stack: SipStack, branches: Branch[], timeoutMs: number, onResponse?: (branch: number) => void): Promise<ForkOutcome> {
   return new Promise((resolve) => {
     let pending = branches.length;
     let settled = false;
@@ -55,14 +55,15 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
     let unavailable = true;
     const txs: ClientTransaction[] = [];
     const responded = new Set<number>();
+    const transportFailed: number[] = [];
     // on the stack's shared queue for this duration, not a node timer per message
     const timer = stack.timerQueues.start(timeoutMs, () => finish());
-    const finish = (answer?: SipResponse, by = -1): void => {
+    const finish = (answer?: SipResponse): void => {
       if (settled) return;
       settled = true;
       stack.timerQueues.stop(timer);
-      if (answer) resolve({ answered: answer, by });
-      else resolve({ best, unavailable, unreached: branches.map((_, i) => i).filter((i) => !responded.has(i)) });
+      if (answer) resolve({ answered: answer });
+      else resolve({ best, unavailable, unreached: branches.map((_, i) => i).filter((i) => !responded.has(i)), transportFailed });
     };
     const failed = (res: SipResponse | null, i: number): void => {
       if (res !== null) {
@@ -79,9 +80,16 @@ export function fork(stack: SipStack, branches: Branch[], timeoutMs: number): Pr
     branches.forEach((b, i) => {
       txs.push(
         stack.sendRequest(b.request, b.destination, {
-          onFinal: (res) => (res.status < 300 ? finish(res, i) : failed(res, i)),
+          onFinal: (res) => {
+            onResponse?.(i);
+            if (res.status < 300) finish(res);
+            else failed(res, i);
+          },
           onTimeout: () => failed(null, i),
-          onTransportError: () => failed(null, i),
+          onTransportError: () => {
+            if (!settled) transportFailed.push(i);
+            failed(null, i);
+          },
         }),
       );
     });

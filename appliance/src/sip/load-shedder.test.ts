@@ -97,7 +97,7 @@ describe('load shedder', () => {
     expect(sent.map((s) => s.text.split('\r\n')[0])).toEqual(['SIP/2.0 481 Call/Transaction Does Not Exist']);
     expect(shedder.shedDatagram(datagram('ACK', tag), source, null)).toBe(true);
     expect(sent).toHaveLength(1);
-    // a refusal tag in another header (a From tag) is not a refusal's dialog
+    // a refusal tag in another header is not a refusal's dialog
     expect(shedder.shedDatagram(datagram('BYE', 'theirs', [`Subject: x;tag=${tag}`]), source, null)).toBe(false);
     // past 64·T1 the bytes are no longer searched: the parsed path (the stack) answers what comes
     advance(32_001);

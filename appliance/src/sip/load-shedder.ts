@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { SipRequest, SipResponse } from './message/message.js';
 import { createResponse } from './message/serializer.js';
 import { rawHead, rawResponse, type RawHead } from './message/raw-head.js';
@@ -34,7 +35,7 @@ export class LoadShedder {
     private readonly send: (data: Buffer, dest: Destination) => void,
     /** how long after a refusal a request may still come inside its "dialog" (ms): 64·T1, a client transaction's life */
     private readonly dialogAfterRefusalMs = 32_000,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.tagPrefix = `r.${idPrefix}`;
     this.tagBytes = Buffer.from(`=${this.tagPrefix}`);
@@ -70,7 +71,7 @@ export class LoadShedder {
    * is looked at line by line and answered like the others.
    */
   private afterShedding(data: Buffer, source: Source): boolean {
-    if (this.clock() - this.lastRefusal > this.dialogAfterRefusalMs || data.indexOf(this.tagBytes) < 0) return false;
+    if (this.counter === 0 || this.clock() - this.lastRefusal > this.dialogAfterRefusalMs || data.indexOf(this.tagBytes) < 0) return false;
     const head = rawHead(data);
     return head !== null && this.isRefusalTag(head.toTag) && this.inRefusalDialog(head, source);
   }

@@ -71,10 +71,10 @@ describe('overload guard', () => {
       shedding = g.shedding;
     }
     expect(shedding).toBe(false);
-    // the last adjustment that still refused was 50 ms before the one that ended it
-    c.advance(7_900);
+    // shedding lasted until the adjustment that ended it
+    c.advance(8_000);
     expect(g.shedWithin(8000)).toBe(true);
-    c.advance(100);
+    c.advance(1);
     expect(g.shedWithin(8000)).toBe(false);
   });
 

@@ -101,6 +101,8 @@ export class OverloadGuard {
   private adjust(): void {
     const now = this.clock();
     if (now - this.lastAdjust < ADJUST_MS) return;
+    // shedding lasted until this adjustment, whatever it decides
+    if (this.share < 1) this.lastShedAt = now;
     this.lastAdjust = now;
     this.lag = this.loopLag();
     const delay = Math.max(this.queueDelay(), this.lag);

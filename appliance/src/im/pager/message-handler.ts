@@ -91,21 +91,25 @@ export class MessageHandler {
     // R4: only devices that can take it now; with none, straight to storage, no fork to wait out
     const bindings = this.reach === null ? registered : this.reach.reachable(registered);
     if (bindings.length > 0) {
-      const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs);
+      const reach = this.reach;
+      // a silent device tried again (see Reachability) is reachable once it answers anything, also
+      // after another device's 2xx has settled the fork; no closure while nobody is silent
+      const heard = reach !== null && reach.anySilent ? (i: number) => reach.answered(bindings[i]) : undefined;
+      const outcome = await fork(this.stack, branchesFor(bindings, (b) => this.forwarded(req, b, sender)), this.opts.deliveryTimeoutMs, heard);
       if (outcome.answered) {
-        // a silent device tried again (see Reachability) that answered is reachable again
-        this.reach?.answered(bindings[outcome.by]);
         this.onOutcome?.('delivered');
         return { status: outcome.answered.status, reason: outcome.answered.reason, response: outcome.answered };
       }
-      if (this.reach !== null) {
+      if (reach !== null) {
         const unreached = new Set(outcome.unreached);
+        const refused = new Set(outcome.transportFailed);
         // no answer while we were shedding load says nothing of the device: the answer may have
-        // waited past the deadline, or been dropped, in our own receive queue
+        // waited past the deadline, or been dropped, in our own receive queue. A transport that
+        // refused the request (unreachable, connection gone) says it all the same.
         const ours = this.stack.overloadedWithin(this.opts.deliveryTimeoutMs);
         bindings.forEach((b, i) => {
-          if (!unreached.has(i)) this.reach!.answered(b);
-          else if (!ours) this.reach!.unreached(b);
+          if (!unreached.has(i)) reach.answered(b);
+          else if (!ours || refused.has(i)) reach.unreached(b);
         });
       }
       if (!outcome.unavailable && outcome.best !== null) return { status: outcome.best.status, reason: outcome.best.reason, response: outcome.best };

@@ -52,6 +52,11 @@ export class Reachability {
     });
   }
 
+  /** Whether any device is taken for silent now (a fork then listens for late answers). */
+  get anySilent(): boolean {
+    return this.silent.size > 0;
+  }
+
   /** A message to this binding got no response at all. */
   unreached(b: Binding): void {
     const k = key(b);

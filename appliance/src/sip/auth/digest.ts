@@ -138,7 +138,8 @@ export class NonceFactory {
     const first = nonce.indexOf('.');
     const last = nonce.lastIndexOf('.');
     const start = first + 1 + this.salt.length;
-    if (first < 0 || last <= start) return null;
+    // another factory's nonce (another process, a shared secret) has another salt: not our serial
+    if (first < 0 || last <= start || !nonce.startsWith(this.salt, first + 1)) return null;
     const serial = parseInt(nonce.slice(start, last), 36);
     return Number.isSafeInteger(serial) && serial >= 0 ? serial : null;
   }

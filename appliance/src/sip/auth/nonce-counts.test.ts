@@ -35,6 +35,20 @@ describe('nonce counts (replay protection, RFC 7616 §3.3)', () => {
     expect(f.serialOf('no-dots')).toBeNull();
     expect(f.serialOf('abc.short.mac')).toBeNull();
     expect(f.serialOf('abc.saltxx.mac')).toBeNull(); // nothing after the six salt characters
+    // another factory's nonce (another process) has another salt: no serial of ours
+    expect(f.serialOf(new NonceFactory(300).create())).toBeNull();
+  });
+
+  it('counts its window in nonces made: challenges nobody answers shorten it, and what falls out is refused, never replayed', () => {
+    const f = new NonceFactory(300);
+    const counts = new NonceCounts(1000);
+    const kept = made(f);
+    expect(counts.accept(kept, 1)).toBe(true);
+    // 1,000 challenges that nobody answers, then one that is answered
+    for (let i = 0; i < 1000; i++) f.create();
+    expect(counts.accept(made(f), 1)).toBe(true);
+    // the client that reused its nonce with the next count takes a fresh challenge (stale)
+    expect(counts.accept(kept, 2)).toBe(false);
   });
 
   it('survives 10,000 users refreshing: memory stays at the cap, nothing replays', () => {
