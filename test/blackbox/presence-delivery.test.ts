@@ -83,7 +83,8 @@ describe('presence-driven delivery (R4)', () => {
           const m = await device.next((x) => x.startsWith('MESSAGE ') && !x.includes('nobody there'), 500).catch(() => null);
           if (m === null) continue;
           got.push(m);
-          setTimeout(() => device.answer(m), delayMs);
+          // not once the test has closed the device (a late answer would throw on a closed socket)
+          setTimeout(() => answering && device.answer(m), delayMs);
         }
       })();
     void answer(desktop, 0);
@@ -98,6 +99,8 @@ describe('presence-driven delivery (R4)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(phoneGot.filter((m) => m.includes('to both again')).length).toBeGreaterThan(0);
     answering = false;
+    // the phone's delayed answers still pending see `answering` false and send nothing
+    await new Promise((r) => setTimeout(r, 400));
     phone.close();
     desktop.close();
   }, 30_000);
