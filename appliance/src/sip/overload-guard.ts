@@ -101,7 +101,8 @@ export class OverloadGuard {
   private adjust(): void {
     const now = this.clock();
     if (now - this.lastAdjust < ADJUST_MS) return;
-    // shedding lasted until this adjustment, whatever it decides
+    // shedding lasted until this adjustment, whatever it decides (`shedWithin` reads a share
+    // below 1 itself, so this only needs to be right once it is back at 1)
     if (this.share < 1) this.lastShedAt = now;
     this.lastAdjust = now;
     this.lag = this.loopLag();
@@ -126,7 +127,6 @@ export class OverloadGuard {
     // growing back: quickly while the queue is near empty, carefully near the bound
     else if (delay < this.opts.maxQueueDelay / 4) this.share = Math.min(1, this.share + 0.1);
     else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.03);
-    if (this.share < 1) this.lastShedAt = now;
   }
 
   /**

@@ -144,10 +144,6 @@ export class NonceFactory {
     return Number.isSafeInteger(serial) && serial >= 0 ? serial : null;
   }
 
-  get lifetimeMs(): number {
-    return this.lifetimeSec * 1000;
-  }
-
   /**
    * HMAC-SHA256 (RFC 2104) of the payload, 22 base64url characters (132 bits), or null for a
    * payload no nonce of ours has. Computed as its two hashes, H(K^opad || H(K^ipad || m)), over
@@ -165,7 +161,7 @@ export class NonceFactory {
 }
 
 /** The issue time (ms) written in a nonce of ours, read without checking its MAC (for nonces already checked). */
-export function nonceIssueTime(nonce: string): number | null {
+function nonceIssueTime(nonce: string): number | null {
   const issued = parseInt(nonce.slice(0, nonce.indexOf('.')), 36) * 1000;
   return Number.isFinite(issued) ? issued : null;
 }
