@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
-import { RawClient, buildRequest, headerOf } from '../support/raw-client.js';
+import { RawClient, buildRequest, headerOf, type RequestSpec } from '../support/raw-client.js';
 import { authorize } from '../support/digest-client.js';
 import { registerContact, sendMessage } from '../support/sip-user.js';
 
@@ -19,24 +19,26 @@ afterAll(async () => {
 });
 
 /**
- * A REGISTER sent in the middle of the flood. Its first, uncredentialed request is new work and
- * may itself be refused (503) while even the smallest share of new work leaves the queue growing,
- * as on a busy test machine; a client then tries again. The request with credentials that follows
- * the challenge is finishing work, which is never refused.
+ * A request of alice's sent in the middle of a flood, through its digest challenge. Its first,
+ * uncredentialed request is new work and may itself be refused (503) while even the smallest share
+ * of new work leaves the queue growing, as on a busy test machine; a client then tries again. The
+ * request with credentials that follows the challenge is finishing work, which is never refused.
+ * Its answer is returned pending (a MESSAGE to a silent device takes 16·T1).
  */
-async function registerThroughFlood(registrar: RawClient): Promise<{ final: string }> {
-  const spec = { method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP' as const, localPort: registrar.localPort, headers: ['Contact: <sip:alice@127.0.0.1:5999>'] };
+async function throughFlood(client: RawClient, spec: RequestSpec, timeoutMs = 5000): Promise<{ final: Promise<string> }> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const callId = `reg-${attempt}`;
-    const challenge = await registrar.request(buildRequest({ ...spec, callId, cseq: 1 }));
-    if (challenge.startsWith('SIP/2.0 401')) {
-      const credentials = `Authorization: ${authorize(headerOf(challenge, 'WWW-Authenticate')[0], { method: 'REGISTER', uri: spec.uri, username: 'alice', password: 'alice-pw' })}`;
-      return { final: await registrar.request(buildRequest({ ...spec, callId, cseq: 2, headers: [...spec.headers, credentials] })) };
+    const callId = `${spec.method.toLowerCase()}-through-${attempt}`;
+    const first = await client.request(buildRequest({ ...spec, callId, cseq: 1 }));
+    const status = first.slice(8, 11);
+    if (status === '401' || status === '407') {
+      const [challenge, credentials] = status === '401' ? ['WWW-Authenticate', 'Authorization'] : ['Proxy-Authenticate', 'Proxy-Authorization'];
+      const value = authorize(headerOf(first, challenge)[0], { method: spec.method, uri: spec.uri, username: 'alice', password: 'alice-pw' });
+      return { final: client.request(buildRequest({ ...spec, callId, cseq: 2, headers: [...(spec.headers ?? []), `${credentials}: ${value}`] }), timeoutMs) };
     }
-    expect(challenge).toMatch(/^SIP\/2\.0 503 /);
+    expect(first).toMatch(/^SIP\/2\.0 503 /);
     await new Promise((r) => setTimeout(r, 20)); // a bounded retry, as a client honouring a short back-off would
   }
-  throw new Error('REGISTER refused 100 times in a row');
+  throw new Error(`${spec.method} refused 100 times in a row`);
 }
 
 describe('overload control (RFC 3261 §21.5.4)', () => {
@@ -48,7 +50,7 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     flood.on('message', (m) => answers.push(m.toString()));
     const port = flood.address().port;
     const registrar = await RawClient.udp(app.sipPort);
-    let registered: Promise<{ final: string }> | null = null;
+    let registered: Promise<{ final: Promise<string> }> | null = null;
     // right credentials (alice's password) for a nonce we never issued: no free pass through the flood
     const madeUp = `Proxy-Authorization: ${authorize(`Digest realm="${D}", nonce="made-up.nonce.x", algorithm=MD5, qop="auth"`, { method: 'MESSAGE', uri: `sip:bob@${D}`, username: 'alice', password: 'alice-pw' })}`;
     // bursts of new MESSAGEs, faster than they can be challenged: without credentials, and one in four with the made-up ones
@@ -72,7 +74,10 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
         );
       }
       // in the middle of it, a client's REGISTER goes through its challenge: finishing work is never refused
-      if (wave === 10) registered = registerThroughFlood(registrar);
+      if (wave === 10) {
+        const register = { method: 'REGISTER', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:alice@${D}`, transport: 'UDP' as const, localPort: registrar.localPort, headers: ['Contact: <sip:alice@127.0.0.1:5999>'] };
+        registered = throughFlood(registrar, register);
+      }
       await new Promise((r) => setImmediate(r));
     }
     // each flood request is answered (503 or 407) or, once it waited past T1 in the queue, dropped
@@ -93,7 +98,7 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     expect(answer).toMatch(/^SIP\/2\.0 481 /);
     expect(headerOf(answer, 'To')[0]).toBe(headerOf(refusal, 'To')[0]);
     bye.close();
-    expect((await registered!).final).toMatch(/^SIP\/2\.0 200 /);
+    expect(await (await registered!).final).toMatch(/^SIP\/2\.0 200 /);
     expect((await health(app)).overload.refused.newWork).toBeGreaterThanOrEqual(refused.length);
     // once the queue is gone, new work is taken again
     await eventually(async () => {
@@ -157,21 +162,12 @@ describe('devices under overload (R4)', () => {
       // client honouring Retry-After would, sooner); bob's device gets it, and its answer is lost
       const alice = await RawClient.udp(app.sipPort);
       const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP' as const, localPort: alice.localPort, body: 'while flooded' };
-      let final: Promise<string> | null = null;
-      for (let attempt = 0; attempt < 100 && final === null; attempt++) {
-        const callId = `flooded-${attempt}`;
-        const first = await alice.request(buildRequest({ ...spec, callId, cseq: 1 }));
-        if (first.startsWith('SIP/2.0 407')) {
-          const credentials = `Proxy-Authorization: ${authorize(headerOf(first, 'Proxy-Authenticate')[0], { method: 'MESSAGE', uri: spec.uri, username: 'alice', password: 'alice-pw' })}`;
-          final = alice.request(buildRequest({ ...spec, callId, cseq: 2, headers: [credentials] }), 15_000);
-        } else await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(final).not.toBeNull();
+      const { final } = await throughFlood(alice, spec, 15_000);
       await device.next((m) => m.startsWith('MESSAGE ') && m.includes('while flooded'), 5000);
       await new Promise((r) => setTimeout(r, 2000));
       clearInterval(waves);
       // live delivery waits 16·T1 (8 s), then stores it
-      expect(await final!).toMatch(/^SIP\/2\.0 202 /);
+      expect(await final).toMatch(/^SIP\/2\.0 202 /);
       alice.close();
     } finally {
       clearInterval(waves);
