@@ -43,7 +43,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   // the HTTP port as clients reach it: XCAP root and provisioning URLs
   const httpBaseUrl = `http://${advertisedHost}:${http?.port ?? 80}`;
   const xcapRootUrl = `${httpBaseUrl}${XCAP_ROOT}`;
-  const router = new Router(stack, domain, log).serveRegister(core.registrar.handle).serve('MESSAGE', im.messages.handle);
+  const router = new Router(stack, domain, log).serveRegister(core.registrar.handle).serve('MESSAGE', im.messages.handle).serveAtOnce('MESSAGE', im.messages.challengeAtOnce);
   const events = wireEvents(config, log, ds, core, storage, im, router, xcapRootUrl);
   const sessions = wireSessions(config, log, ds, core, storage, im, events, router);
   const { subscriptions } = events;

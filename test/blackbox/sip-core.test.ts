@@ -112,6 +112,40 @@ describe('digest authentication (C2, RFC 8760)', () => {
     c.close();
   });
 
+  it('challenges a MESSAGE before any transaction with what a transaction would answer: copied fields, our tag, Server', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    // compact names (RFC 3261 §7.3.3) and two Vias, one of them another hop's
+    const message = buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hi', callId: 'at-once-1' })
+      .replace(/^Via: (.*)$/m, 'v: $1, SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKupstream')
+      .replace(/^From: /m, 'f: ')
+      .replace(/^To: /m, 't: ');
+    const res = await c.request(message);
+    expect(res).toMatch(/^SIP\/2\.0 407 Proxy Authentication Required\r\n/);
+    expect(headerOf(res, 'Via').join(', ')).toMatch(new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${c.localPort};branch=z9hG4bK[0-9a-f]+;rport=${c.localPort};received=127\\.0\\.0\\.1, SIP/2\\.0/UDP 198\\.51\\.100\\.1;branch=z9hG4bKupstream$`));
+    expect(headerOf(res, 'From')).toEqual([/^f: (.*)$/m.exec(message)![1]]);
+    expect(headerOf(res, 'To')[0]).toMatch(new RegExp(`^<sip:bob@${D}>;tag=\\S+$`));
+    expect(headerOf(res, 'Call-ID')).toEqual(['at-once-1']);
+    expect(headerOf(res, 'CSeq')).toEqual(['1 MESSAGE']);
+    expect(headerOf(res, 'Proxy-Authenticate')).toHaveLength(1);
+    expect(headerOf(res, 'Server')[0]).toMatch(/^Parley\//);
+    expect(headerOf(res, 'Content-Length')).toEqual(['0']);
+    c.close();
+  });
+
+  it('takes the checks a proxy makes before authentication first: 483, 482, 420, 400 before a challenge', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hi' } as const;
+    expect(await c.request(buildRequest(spec).replace('Max-Forwards: 70', 'Max-Forwards: 0'))).toMatch(/^SIP\/2\.0 483 /);
+    expect(await c.request(buildRequest({ ...spec, headers: ['Proxy-Require: x-unknown-extension'] }))).toMatch(/^SIP\/2\.0 420 /);
+    expect(await c.request(buildRequest(spec).replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nExpires: soon'))).toMatch(/^SIP\/2\.0 400 Malformed Expires/);
+    // a Via with a branch of ours further down: the request has been here before (RFC 3261 §16.3 step 4)
+    const first = await c.request(buildRequest(spec));
+    const ours = /;tag=([^;\s]+)/.exec(headerOf(first, 'To')[0])![1];
+    const looped = buildRequest(spec).replace(/^(Via: .*)$/m, `$1\r\nVia: SIP/2.0/UDP 127.0.0.1:${app.sipPort};branch=z9hG4bK${ours}`);
+    expect(await c.request(looped)).toMatch(/^SIP\/2\.0 482 /);
+    c.close();
+  });
+
   it('registers with SHA-256, the algorithm offered first', async () => {
     const c = await RawClient.udp(app.sipPort);
     const { challenge, final } = await withAuth(

@@ -6,6 +6,7 @@ import { parseMessage } from '../sip/message/parser.js';
 import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { SipStack, ReplyOptions } from '../sip/stack.js';
+import type { Source } from '../sip/transport/transport-types.js';
 import { SipAnswer, SipError } from '../sip/errors.js';
 
 function message(): SipRequest {
@@ -53,5 +54,59 @@ describe('Router answers', () => {
     expect(thrown.replies.map((r) => [r.status, r.opts.stateless])).toEqual([[404, false]]);
     expect(rejected.replies.map((r) => [r.status, r.opts.headers])).toEqual([[480, { 'Retry-After': '60' }]]);
     expect(broken.replies.map((r) => [r.status, r.reason])).toEqual([[500, 'Server Internal Error']]);
+  });
+});
+
+describe('Router.answerAtOnce', () => {
+  const AT_ONCE = { status: 407, reason: 'Proxy Authentication Required', lines: 'Proxy-Authenticate: Digest realm="parley.test"\r\n' };
+  const source: Source = { transport: 'UDP', address: '127.0.0.1', port: 5070, flowId: 'udp:127.0.0.1:5070' };
+
+  function at(text: (fixture: string) => string, ownBranch = false) {
+    const fixture =
+      'MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr1\r\n' +
+      'From: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: r1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n';
+    const o = parseMessage(text(fixture));
+    if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
+    const stack = { isOwnBranch: (b: string) => ownBranch && b === 'z9hG4bKr1' } as unknown as SipStack;
+    const asked: SipRequest[] = [];
+    const router = new Router(stack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
+      .serve('MESSAGE', () => undefined)
+      .serveAtOnce('MESSAGE', (req) => (asked.push(req), AT_ONCE));
+    return { answer: router.answerAtOnce(o.message, source), asked };
+  }
+
+  it("gives the handler's answer for a request to one of our users", () => {
+    const { answer, asked } = at((t) => t);
+    expect(answer).toBe(AT_ONCE);
+    expect(asked).toHaveLength(1);
+  });
+
+  it.each([
+    ['inside a dialog', (t: string) => t.replace('To: <sip:bob@parley.test>', 'To: <sip:bob@parley.test>;tag=b1')],
+    ['to another domain (403 there)', (t: string) => t.replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:bob@example.com')],
+    ['to the domain itself', (t: string) => t.replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:parley.test')],
+    ['with another URI scheme (416 there)', (t: string) => t.replace('MESSAGE sip:bob@parley.test', 'MESSAGE tel:+15551234')],
+    ['out of hops (483 there)', (t: string) => t.replace('Max-Forwards: 70', 'Max-Forwards: 0')],
+    ['with Proxy-Require (420 there, unless supported)', (t: string) => t.replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nProxy-Require: foo')],
+  ])('leaves a request %s to the ordinary path', (_what, edit) => {
+    const { answer, asked } = at(edit);
+    expect(answer).toBeNull();
+    expect(asked).toHaveLength(0);
+  });
+
+  it('leaves a looped request to the ordinary path (482 there)', () => {
+    expect(at((t) => t, true).answer).toBeNull();
+  });
+
+  it('forgets the at-once answer when the method gets another handler', () => {
+    const o = parseMessage(
+      'MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr2\r\nFrom: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: r2\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n',
+    );
+    if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
+    const router = new Router({ isOwnBranch: () => false } as unknown as SipStack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
+      .serve('MESSAGE', () => undefined)
+      .serveAtOnce('MESSAGE', () => AT_ONCE)
+      .serve('MESSAGE', () => undefined);
+    expect(router.answerAtOnce(o.message, source)).toBeNull();
   });
 });

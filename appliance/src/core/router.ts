@@ -1,6 +1,7 @@
 import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
-import type { SipStack, StackUser } from '../sip/stack.js';
+import type { AtOnce, SipStack, StackUser } from '../sip/stack.js';
+import type { Source } from '../sip/transport/transport-types.js';
 import { SipAnswer, SipError } from '../sip/errors.js';
 import { isSipUri } from '../sip/message/uri.js';
 import type { Logger } from '../log.js';
@@ -12,6 +13,12 @@ import { SUPPORTED, checkProxyRequire, checkRequire } from './extensions.js';
  * or returns the answer (SipAnswer) when it knows it at once, which costs less than a throw.
  */
 export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => Promise<void> | void | SipAnswer;
+
+/**
+ * What a handler answers before it needs a transaction, or null to be called the ordinary way.
+ * It must give exactly the answer the handler itself would give the same request.
+ */
+export type AtOnceHandler = (req: SipRequest, source: Source) => AtOnce | null;
 
 /** Bodies we take (MESSAGE bodies are relayed whatever their type). */
 const ACCEPT = ['text/plain', 'message/cpim', 'application/im-iscomposing+xml', '*/*'];
@@ -25,6 +32,7 @@ const ACCEPT = ['text/plain', 'message/cpim', 'application/im-iscomposing+xml', 
 export class Router implements StackUser {
   private readonly methods = new Map<string, RequestHandler>();
   private readonly events = new Map<string, RequestHandler>();
+  private readonly atOnce = new Map<string, AtOnceHandler>();
   private registrar: RequestHandler | null = null;
   /** told when a connection-oriented flow closes (bindings over it go) */
   onFlowClosed: (flowId: string) => void = () => undefined;
@@ -44,6 +52,18 @@ export class Router implements StackUser {
   /** Requests of `method` addressed to our users or our dialogs (MESSAGE, INVITE, BYE; PUBLISH later). */
   serve(method: string, handler: RequestHandler): this {
     this.methods.set(method, handler);
+    // an at-once answer speaks for the handler it was given beside, not for a new one
+    this.atOnce.delete(method);
+    return this;
+  }
+
+  /**
+   * Requests of `method` to one of our users that the method's handler may answer before any
+   * transaction is made (the MESSAGE challenge: the first half of nearly every call). Given after
+   * `serve` for the same method, whose handler it speaks for.
+   */
+  serveAtOnce(method: string, handler: AtOnceHandler): this {
+    this.atOnce.set(method, handler);
     return this;
   }
 
@@ -74,6 +94,22 @@ export class Router implements StackUser {
     // a returned answer goes the way a thrown one does (never a throw out of here either)
     if (work instanceof SipAnswer) this.fail(tx, work);
     else if (work) work.catch((err: unknown) => this.fail(tx, err));
+  }
+
+  /**
+   * The stack asks before it makes a transaction. Only a request to one of our users that
+   * passes every check `dispatch` makes before the handler is put to the handler's at-once
+   * answer; anything else (a refusal to come, a Proxy-Require to judge, a dialog) is left to the
+   * ordinary path, so the answer is the same either way.
+   */
+  answerAtOnce(req: SipRequest, source: Source): AtOnce | null {
+    const handler = this.atOnce.get(req.method);
+    if (handler === undefined || req.method === 'REGISTER' || req.toTag !== undefined) return null;
+    const ruri = req.uri;
+    if (!isSipUri(ruri) || ruri.user === null || !this.domain.isLocal(ruri.host)) return null;
+    // RFC 3261 §16.3 steps 3 to 5, as dispatch takes them
+    if (req.maxForwards === 0 || this.isLoop(req) || req.headers.has('proxy-require')) return null;
+    return handler(req, source);
   }
 
   /** Sends a handler's answer (a returned SipAnswer or a thrown SipError). */

@@ -4,6 +4,7 @@ import { SipAnswer, SipError } from '../sip/errors.js';
 import { parseUri, sameUri } from '../sip/message/uri.js';
 import type { UserRow } from '../store/entities.js';
 import type { Authenticator } from './authenticator.js';
+import type { AtOnce } from '../sip/stack.js';
 
 /**
  * Authenticates a SIP request (RFC 3261 §22): REGISTER is challenged by the registrar with 401
@@ -39,13 +40,30 @@ export function sipUserOrAnswer(auth: Authenticator, req: SipRequest, source: So
       return new SipAnswer(403, 'Too many failed authentication attempts', { 'Retry-After': String(outcome.retryAfter) });
     case 'challenge': {
       const values = auth.challenges(outcome.stale, userAgent);
+      const c = asRegistrar ? REGISTRAR_CHALLENGE : PROXY_CHALLENGE;
       // the transaction ends with it: over UDP only the answer's bytes wait out Timer J (a
       // retransmitted request gets the same 407, which SIPp compares), over a connection nothing
-      return asRegistrar
-        ? new SipAnswer(401, 'Unauthorized', { 'WWW-Authenticate': values }, true)
-        : new SipAnswer(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': values }, true);
+      return new SipAnswer(c.status, c.reason, { [c.header]: values }, true);
     }
   }
+}
+
+/** RFC 3261 §22.2 (registrar: 401) and §22.3 (proxy: 407) */
+const REGISTRAR_CHALLENGE = { status: 401, reason: 'Unauthorized', header: 'WWW-Authenticate' } as const;
+const PROXY_CHALLENGE = { status: 407, reason: 'Proxy Authentication Required', header: 'Proxy-Authenticate' } as const;
+
+/**
+ * The challenge to a request that carries no credentials at all, for an answer given before any
+ * transaction is made (Router.serveAtOnce); null when it carries some, which sipUserOrAnswer
+ * judges. It is what sipUserOrAnswer answers the same request: with no credentials header the
+ * authenticator's verdict is a challenge, not stale.
+ */
+export function challengeAtOnce(auth: Authenticator, req: SipRequest, asRegistrar: boolean): AtOnce | null {
+  if (req.headers.has(asRegistrar ? 'authorization' : 'proxy-authorization')) return null;
+  const c = asRegistrar ? REGISTRAR_CHALLENGE : PROXY_CHALLENGE;
+  let lines = '';
+  for (const value of auth.challenges(false, req.headers.get('user-agent'))) lines += `${c.header}: ${value}\r\n`;
+  return { status: c.status, reason: c.reason, lines };
 }
 
 /**

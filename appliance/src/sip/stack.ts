@@ -3,10 +3,10 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { AnyMessage, SipResponse, SipRequest } from './message/message.js';
 import type { Rejected } from './message/parser.js';
-import { createResponse, serialize } from './message/serializer.js';
+import { createResponse, responseBytes, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
-import { rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
+import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -44,6 +44,19 @@ export interface StackUser {
   /** A new request in a new server transaction, or an ACK for a 2xx (tx = null). */
   onRequest(req: SipRequest, tx: ServerTransaction | null): void;
   onFlowClosed(flowId: string): void;
+  /**
+   * A final answer known from the request alone, given before any transaction is made, or null
+   * for the ordinary path. Only ever asked about non-INVITE requests outside a refusal's dialog.
+   */
+  answerAtOnce?(req: SipRequest, source: Source): AtOnce | null;
+}
+
+/** A final response the transaction user knows before a transaction is made (StackUser.answerAtOnce). */
+export interface AtOnce {
+  status: number;
+  reason: string;
+  /** header lines beside those copied from the request, each ending in CRLF */
+  lines: string;
 }
 
 export interface ReplyOptions {
@@ -84,6 +97,8 @@ export class SipStack {
   private readonly shedder: LoadShedder | null;
   private readonly loopLag = new LoopLag();
   private counter = 0;
+  /** the Server header line of every response we build ('' when opts.userAgent is empty) */
+  private readonly serverLine: string;
 
   constructor(
     private readonly opts: StackOptions,
@@ -106,6 +121,7 @@ export class SipStack {
       opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
     this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest), 64 * opts.timers.T1);
     this.completed = new CompletedResponses(64 * opts.timers.T1);
+    this.serverLine = opts.userAgent ? `Server: ${opts.userAgent}\r\n` : '';
     this.absorbing = new ExpiringKeys(opts.timers.T4);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
@@ -298,6 +314,11 @@ export class SipStack {
       this.onFinalResponse?.(req.method, 503);
       return;
     }
+    const atOnce = method === 'INVITE' || inRefusal ? null : (this.user?.answerAtOnce?.(req, source) ?? null);
+    if (atOnce !== null) {
+      this.answerAtOnce(req, key, source, atOnce);
+      return;
+    }
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
     if (tx.branch !== null) this.serverBranches.add(tx.branch);
@@ -316,6 +337,21 @@ export class SipStack {
       this.log.error({ err, method: req.method }, 'request handler failed');
       this.reply(tx, 500, 'Server Internal Error');
     }
+  }
+
+  /**
+   * A final response sent as a stateless server sends it (RFC 3261 §8.2.7): no transaction
+   * object, no timer, nothing in the table of live ones. Over UDP its bytes still wait out
+   * Timer J (§17.2.2) like a completed transaction's, so a retransmitted request gets the same
+   * response again, not a new one (a new challenge would carry another nonce and To tag, which
+   * SIPp takes for an unexpected message). For the first half of nearly every call: the challenge.
+   */
+  private answerAtOnce(req: SipRequest, key: string, source: Source, a: AtOnce): void {
+    const data = responseBytes(req, a.status, a.reason, this.newId(), `${a.lines}${this.serverLine}`);
+    const dest = this.responseDestination(req, source);
+    this.sendTo(data, dest);
+    if (!isReliable(source.transport)) this.completed.hold(key, branchOfKey(key), data, dest);
+    this.onFinalResponse?.(req.method, a.status);
   }
 
   /** RFC 3261 §9.2: CANCEL matches the INVITE server transaction by its key. */
@@ -385,7 +421,7 @@ export class SipStack {
    * Where RFC 3261 §18.2.2 sends a response: back over the same flow on reliable
    * transports, else to the source address (and source port with rport).
    */
-  private responseDestination(res: SipResponse, source: Source): Destination {
+  private responseDestination(res: SipResponse | SipRequest, source: Source): Destination {
     if (isReliable(source.transport)) return { transport: source.transport, address: source.address, port: source.port, flowId: source.flowId };
     let port = source.port;
     if (!this.opts.forceRport) {

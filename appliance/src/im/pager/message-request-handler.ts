@@ -2,7 +2,9 @@ import type { SipRequest } from '../../sip/message/message.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
 import { SipAnswer, SipError } from '../../sip/errors.js';
 import type { Authenticator } from '../../core/authenticator.js';
-import { sipUserOrAnswer } from '../../core/sip-authentication.js';
+import { challengeAtOnce, sipUserOrAnswer } from '../../core/sip-authentication.js';
+import type { Source } from '../../sip/transport/transport-types.js';
+import type { AtOnce } from '../../sip/stack.js';
 import { checkRequire } from '../../core/extensions.js';
 import { userOfUriPart } from '../../core/user-names.js';
 import type { UserDirectory } from '../../core/user-directory.js';
@@ -46,6 +48,12 @@ export class MessageRequestHandler {
     const user = sipUserOrAnswer(this.auth, req, tx.source, false);
     return user instanceof SipAnswer ? user : this.authenticated(req, tx, user);
   };
+
+  /**
+   * The challenge to a MESSAGE without credentials, before the stack makes a transaction for it:
+   * `handle` would answer it the same way, first thing (RFC 3261 §22.3).
+   */
+  readonly challengeAtOnce = (req: SipRequest, _source: Source): AtOnce | null => challengeAtOnce(this.auth, req, false);
 
   private async authenticated(req: SipRequest, tx: ServerTransaction, user: UserRow): Promise<void> {
     const sender = this.originating.identify(req, user);

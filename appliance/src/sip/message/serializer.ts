@@ -44,6 +44,23 @@ export function createResponse(
   return new SipResponse(status, sanitizeReason(reason), headers, Buffer.alloc(0));
 }
 
+/**
+ * A final response in wire form straight from its request's fields (RFC 3261 §8.2.6.2: Via,
+ * From, To with our tag, Call-ID and CSeq copied), with `lines` (more header lines, each ending
+ * in CRLF) and no body: createResponse then serialize, without the message object between them,
+ * for answers given before any transaction is made (Stack.answerAtOnce).
+ */
+export function responseBytes(req: SipRequest, status: number, reason: string, toTag: string, lines: string): Buffer {
+  const h = req.headers;
+  let out = `SIP/2.0 ${status} ${sanitizeReason(reason)}\r\n`;
+  const vias = h.all('via');
+  for (let i = 0; i < vias.length; i++) out += `Via: ${vias[i]}\r\n`;
+  const to = h.get('to') ?? '';
+  const tagged = /;\s*tag\s*=/i.test(to) ? to : `${to};tag=${toTag}`;
+  out += `From: ${h.get('from') ?? ''}\r\nTo: ${tagged}\r\nCall-ID: ${h.get('call-id') ?? ''}\r\nCSeq: ${h.get('cseq') ?? ''}\r\n`;
+  return Buffer.from(`${out}${lines}Content-Length: 0\r\n\r\n`);
+}
+
 /** A reason phrase must not contain CR or LF (RFC 3261 §25.1 Reason-Phrase). */
 function sanitizeReason(reason: string): string {
   return reason.replace(/[\r\n]+/g, ' ').slice(0, 200);
