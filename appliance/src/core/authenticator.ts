@@ -1,12 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import {
-  type DigestAlgorithm,
-  NonceFactory,
-  challenge,
-  expectedResponse,
-  parseCredentials,
-} from '../sip/auth/digest.js';
-import { NonceCounts } from '../sip/auth/nonce-counts.js';
+import { type DigestAlgorithm, challenge, expectedResponse, parseCredentials } from '../sip/auth/digest.js';
+import { NonceTable } from '../sip/auth/nonces.js';
 import type { UserDirectory } from './user-directory.js';
 import type { UserRow } from '../store/entities.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -20,7 +14,7 @@ export interface AuthOptions {
   offerAllTo: RegExp[];
   /** seconds a nonce stays fresh */
   nonceLifetime: number;
-  /** nonces whose counts are remembered at most (replay protection memory bound) */
+  /** nonces held at most: the table's slots (replay protection's memory bound) */
   maxTrackedNonces: number;
 }
 
@@ -58,8 +52,7 @@ const NO_SUCH_HA1 = { md5: '0'.repeat(32), sha256: '0'.repeat(64) };
  * like an expired nonce, gets a challenge with `stale=true` when its password was right.
  */
 export class Authenticator {
-  private readonly nonces: NonceFactory;
-  private readonly counts: NonceCounts;
+  private readonly nonces: NonceTable;
 
   constructor(
     private readonly users: UserDirectory,
@@ -67,17 +60,16 @@ export class Authenticator {
     private readonly throttle: LoginThrottle,
     private readonly log: Logger,
   ) {
-    this.nonces = new NonceFactory(opts.nonceLifetime);
-    this.counts = new NonceCounts(opts.maxTrackedNonces);
+    this.nonces = new NonceTable(opts.nonceLifetime, opts.maxTrackedNonces);
   }
 
   get realm(): string {
     return this.opts.realm;
   }
 
-  /** Nonces whose counts are held now (for /health and the memory bound's tests). */
+  /** Nonces held now (for /health and the memory bound's tests). */
   get trackedNonces(): number {
-    return this.counts.size;
+    return this.nonces.size;
   }
 
   check(a: AuthAttempt): AuthOutcome {
@@ -130,11 +122,9 @@ export class Authenticator {
     if (!right) return this.failure(a, name, user === undefined ? 'unknown user' : 'wrong password');
 
     // the password is right: now the nonce must be ours, fresh, and not used with this count before
-    const issued = this.nonces.issuedAt(nonce);
-    const now = Date.now();
-    if (issued === null || issued > now + 5000 || now - issued > this.opts.nonceLifetime * 1000) return { kind: 'challenge', stale: true };
-    const serial = this.nonces.serialOf(nonce);
-    if (serial === null || !this.counts.accept(serial, nc)) {
+    const use = this.nonces.use(nonce, nc);
+    if (use === 'stale') return { kind: 'challenge', stale: true };
+    if (use === 'replay') {
       this.log.info({ user: name, source: `${a.source.address}:${a.source.port}`, transport: a.source.transport, nc: p.get('nc') ?? null }, 'digest nonce reused: challenged again (replay protection)');
       return { kind: 'challenge', stale: true };
     }
@@ -164,7 +154,7 @@ export class Authenticator {
     return [all.includes('MD5') ? 'MD5' : all[0]];
   }
 
-  /** Whether a nonce is ours (its MAC checks) and was issued at most `withinMs` ago (overload control's look at credentials). */
+  /** Whether a nonce is ours (held in the table) and was issued at most `withinMs` ago (overload control's look at credentials). */
   issuedWithin(nonce: string, withinMs: number): boolean {
     const issued = this.nonces.issuedAt(nonce);
     if (issued === null) return false;

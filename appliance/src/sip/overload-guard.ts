@@ -41,7 +41,7 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * rest finishes what was begun: a call with digest is two transactions (the request, our 407;
  * the request with credentials, relayed), and refusing its second half would throw away the
  * challenge already paid for. "Recently" (64·T1, a client transaction's lifetime, RFC 3261
- * §17.1.2.2) and "ours" (the nonce's MAC) keep a made-up or long-cached Authorization header from
+ * §17.1.2.2) and "ours" (held in the nonce table) keep a made-up or long-cached Authorization header from
  * passing a flood through. Only a share of new work is admitted, set by a feedback loop every
  * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut in proportion to the
  * overshoot (by a fifth at least), each cut waiting for the one before to show in the queue delay;
@@ -73,7 +73,7 @@ export class OverloadGuard {
   /** requests refused since start */
   readonly refused = { newWork: 0, registers: 0, dropped: 0 };
   /**
-   * Whether a nonce is ours (its MAC checks) and was issued at most `withinMs` ago: the
+   * Whether a nonce is ours (held in the nonce table) and was issued at most `withinMs` ago: the
    * authenticator's check, set once it exists. Unset, any credentials count as finishing work.
    */
   nonceIssuedWithin: ((nonce: string, withinMs: number) => boolean) | null = null;
