@@ -22,7 +22,7 @@ const POOL_WORDS = 2048;
  * on memory never opens a replay. The window is counted in nonces made (every challenge takes a
  * slot, answered or not).
  *
- * Making one costs a slot's writes and three numbers written in base 36, checking one a slot's
+ * Making one costs a slot's writes and three numbers written out, checking one a slot's
  * reads and one string comparison: no hash and no string kept, where the HMAC-signed nonces
  * this replaces took two SHA-256 runs to make, a Map of the ones not yet answered, and a second
  * table for the counts.
@@ -99,16 +99,17 @@ export class NonceTable {
   /** The slot holding this very nonce, or -1. */
   private slotOf(nonce: string): number {
     const dot = nonce.indexOf('.');
-    if (dot <= 0 || dot > 11) return -1;
-    const serial = parseInt(nonce.slice(0, dot), 36);
+    if (dot <= 0 || dot > 16) return -1;
+    const serial = Number(nonce.slice(0, dot));
     // made, and not yet pushed out by the nonce `slots` serials newer (NaN fails both)
     if (!(serial < this.made && serial >= this.made - this.slots)) return -1;
     const slot = serial % this.slots;
-    // the whole text compared, so "00k.…" or trailing bytes are not taken for serial k's nonce
+    // the whole text compared, so "007.…", "0x7.…" or trailing bytes are not taken for serial 7's nonce
     return nonce === this.textOf(serial, slot) ? slot : -1;
   }
 
+  /** Decimal: V8 writes a number in base 10 about five times faster than in base 36 or 16. */
   private textOf(serial: number, slot: number): string {
-    return `${serial.toString(36)}.${this.tokenHigh[slot].toString(36)}.${this.tokenLow[slot].toString(36)}`;
+    return `${serial}.${this.tokenHigh[slot]}.${this.tokenLow[slot]}`;
   }
 }
