@@ -75,6 +75,15 @@ describe('digest replay protection (RFC 7616 §3.3, §5.3)', () => {
     c.close();
   });
 
+  it('refuses nc=00000000 as malformed (RFC 7616 §3.4: counts start at 00000001), not as a replay to challenge again', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const spec = message(c, 'alice', 'bob');
+    const challenge = await challengeFor(c, spec);
+    const zero = authorize(challenge, { method: 'MESSAGE', uri: spec.uri, username: 'alice', password: 'alice-pw', nc: 0 });
+    expect(await c.request(buildRequest(withCredentials(spec, 'Proxy-Authorization', zero)))).toMatch(/^SIP\/2\.0 400 Unsupported qop or malformed nc\/cnonce/);
+    c.close();
+  });
+
   it('does not let a replayed REGISTER move a registration to another socket', async () => {
     const owner = await RawClient.udp(app.sipPort);
     const spec = register(owner, 'carol', owner.localPort);

@@ -88,7 +88,7 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(challenged.length).toBeGreaterThan(0);
     for (const r of refused) expect(r).toMatch(/^Retry-After: 7\r$/m);
-    // credentials count as finishing a call only for a nonce we issued lately (its MAC is ours)
+    // credentials count as finishing a call only for a nonce we issued lately (held in our nonce table)
     expect(refused.some((r) => headerOf(r, 'Call-ID')[0].startsWith('forged-'))).toBe(true);
     // a refusal creates no dialog (RFC 3261 §12.1): a BYE bearing its To tag, as SIPp sends for a
     // call it aborts on a 503, is answered 481 (§12.2.2), cheaply while the flood lasts

@@ -132,6 +132,26 @@ describe('digest authentication (C2, RFC 8760)', () => {
     c.close();
   });
 
+  it('writes the challenge before any transaction as the transaction writes its own: the same fields in the same order', async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hi' } as const;
+    const atOnce = await c.request(buildRequest(spec));
+    // credentials for another realm are no credentials of ours: the handler, in a transaction, challenges
+    const ordinary = await c.request(buildRequest({ ...spec, headers: ['Proxy-Authorization: Digest username="alice", realm="elsewhere.test", nonce="n", uri="sip:bob@parley.test", response="0"'] }));
+    const names = (res: string) => res.split('\r\n\r\n')[0].split('\r\n').slice(1).map((line) => line.slice(0, line.indexOf(':')));
+    expect(ordinary).toMatch(/^SIP\/2\.0 407 Proxy Authentication Required\r\n/);
+    expect(names(atOnce)).toEqual(names(ordinary));
+    c.close();
+  });
+
+  it("adds our To tag when the only tag is the To URI's own parameter", async () => {
+    const c = await RawClient.udp(app.sipPort);
+    const res = await c.request(buildRequest({ method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D};tag=in-the-uri`, transport: 'UDP', localPort: c.localPort, body: 'hi' }));
+    expect(res).toMatch(/^SIP\/2\.0 407 /);
+    expect(headerOf(res, 'To')[0]).toMatch(new RegExp(`^<sip:bob@${D};tag=in-the-uri>;tag=\\S+$`));
+    c.close();
+  });
+
   it('takes the checks a proxy makes before authentication first: 483, 482, 420, 400 before a challenge', async () => {
     const c = await RawClient.udp(app.sipPort);
     const spec = { method: 'MESSAGE', uri: `sip:bob@${D}`, from: `sip:alice@${D}`, to: `sip:bob@${D}`, transport: 'UDP', localPort: c.localPort, body: 'hi' } as const;

@@ -67,7 +67,7 @@ export class Authenticator {
     return this.opts.realm;
   }
 
-  /** Nonces held now (for /health and the memory bound's tests). */
+  /** Nonces held now: the ones made, up to the table's slots (the memory bound's tests). */
   get trackedNonces(): number {
     return this.nonces.size;
   }
@@ -101,8 +101,8 @@ export class Authenticator {
     if (qop !== undefined) {
       const ncText = p.get('nc');
       const cnonce = p.get('cnonce');
-      // RFC 7616 §3.4: nc is exactly 8 hex digits
-      if (qop !== 'auth' || ncText === undefined || cnonce === undefined || !/^[0-9a-fA-F]{8}$/.test(ncText)) {
+      // RFC 7616 §3.4: nc is exactly 8 hex digits, counting from 00000001
+      if (qop !== 'auth' || ncText === undefined || cnonce === undefined || !/^[0-9a-fA-F]{8}$/.test(ncText) || /^0{8}$/.test(ncText)) {
         return { kind: 'refused', status: 400, reason: 'Unsupported qop or malformed nc/cnonce' };
       }
       qopParams = { nc: ncText, cnonce };

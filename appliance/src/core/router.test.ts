@@ -98,6 +98,19 @@ describe('Router.answerAtOnce', () => {
     expect(at((t) => t, true).answer).toBeNull();
   });
 
+  it('never speaks for a method dispatch answers before its table, or one nobody serves', () => {
+    for (const method of ['OPTIONS', 'SUBSCRIBE', 'INFO']) {
+      const o = parseMessage(
+        `${method} sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKm${method}\r\nFrom: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: m${method}\r\nCSeq: 1 ${method}\r\nEvent: presence\r\nContent-Length: 0\r\n\r\n`,
+      );
+      if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
+      const router = new Router({ isOwnBranch: () => false } as unknown as SipStack, new LocalDomain('parley.test', []), pino({ level: 'silent' })).serveAtOnce(method, () => AT_ONCE);
+      // INFO: no handler served (405 there); OPTIONS, SUBSCRIBE: answered before the table
+      if (method !== 'INFO') router.serve(method, () => undefined).serveAtOnce(method, () => AT_ONCE);
+      expect(router.answerAtOnce(o.message, source)).toBeNull();
+    }
+  });
+
   it('forgets the at-once answer when the method gets another handler', () => {
     const o = parseMessage(
       'MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr2\r\nFrom: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: r2\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n',

@@ -20,6 +20,9 @@ export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => Promise
  */
 export type AtOnceHandler = (req: SipRequest, source: Source) => AtOnce | null;
 
+/** Methods `dispatch` serves before its table of methods: an at-once answer never speaks for them. */
+const NOT_FROM_TABLE = new Set(['REGISTER', 'SUBSCRIBE', 'OPTIONS', 'ACK', 'CANCEL']);
+
 /** Bodies we take (MESSAGE bodies are relayed whatever their type). */
 const ACCEPT = ['text/plain', 'message/cpim', 'application/im-iscomposing+xml', '*/*'];
 
@@ -104,7 +107,8 @@ export class Router implements StackUser {
    */
   answerAtOnce(req: SipRequest, source: Source): AtOnce | null {
     const handler = this.atOnce.get(req.method);
-    if (handler === undefined || req.method === 'REGISTER' || req.toTag !== undefined) return null;
+    // only for a method dispatch takes to the handler beside it (not its own answers, not a 405)
+    if (handler === undefined || NOT_FROM_TABLE.has(req.method) || !this.methods.has(req.method) || req.toTag !== undefined) return null;
     const ruri = req.uri;
     if (!isSipUri(ruri) || ruri.user === null || !this.domain.isLocal(ruri.host)) return null;
     // RFC 3261 §16.3 steps 3 to 5, as dispatch takes them

@@ -53,14 +53,14 @@ const REGISTRAR_CHALLENGE = { status: 401, reason: 'Unauthorized', header: 'WWW-
 const PROXY_CHALLENGE = { status: 407, reason: 'Proxy Authentication Required', header: 'Proxy-Authenticate' } as const;
 
 /**
- * The challenge to a request that carries no credentials at all, for an answer given before any
+ * The proxy's challenge (407) to a request that carries no credentials at all, for an answer given before any
  * transaction is made (Router.serveAtOnce); null when it carries some, which sipUserOrAnswer
  * judges. It is what sipUserOrAnswer answers the same request: with no credentials header the
  * authenticator's verdict is a challenge, not stale.
  */
-export function challengeAtOnce(auth: Authenticator, req: SipRequest, asRegistrar: boolean): AtOnce | null {
-  if (req.headers.has(asRegistrar ? 'authorization' : 'proxy-authorization')) return null;
-  const c = asRegistrar ? REGISTRAR_CHALLENGE : PROXY_CHALLENGE;
+export function challengeAtOnce(auth: Authenticator, req: SipRequest): AtOnce | null {
+  if (req.headers.has('proxy-authorization')) return null;
+  const c = PROXY_CHALLENGE;
   let lines = '';
   for (const value of auth.challenges(false, req.headers.get('user-agent'))) lines += `${c.header}: ${value}\r\n`;
   return { status: c.status, reason: c.reason, lines };

@@ -314,7 +314,7 @@ export class SipStack {
       this.onFinalResponse?.(req.method, 503);
       return;
     }
-    const atOnce = method === 'INVITE' || inRefusal ? null : (this.user?.answerAtOnce?.(req, source) ?? null);
+    const atOnce = method === 'INVITE' || inRefusal ? null : this.askAtOnce(req, source);
     if (atOnce !== null) {
       this.answerAtOnce(req, key, source, atOnce);
       return;
@@ -339,6 +339,16 @@ export class SipStack {
     }
   }
 
+  /** The transaction user's at-once answer; a failure there leaves the request to the ordinary path, which answers it (500 at worst). */
+  private askAtOnce(req: SipRequest, source: Source): AtOnce | null {
+    try {
+      return this.user?.answerAtOnce?.(req, source) ?? null;
+    } catch (err) {
+      this.log.error({ err, method: req.method }, 'at-once answer failed');
+      return null;
+    }
+  }
+
   /**
    * A final response sent as a stateless server sends it (RFC 3261 §8.2.7): no transaction
    * object, no timer, nothing in the table of live ones. Over UDP its bytes still wait out
@@ -347,7 +357,8 @@ export class SipStack {
    * SIPp takes for an unexpected message). For the first half of nearly every call: the challenge.
    */
   private answerAtOnce(req: SipRequest, key: string, source: Source, a: AtOnce): void {
-    const data = responseBytes(req, a.status, a.reason, this.newId(), `${a.lines}${this.serverLine}`);
+    // Server first, then the handler's lines: the order `reply` writes them in
+    const data = responseBytes(req, a.status, a.reason, this.newId(), `${this.serverLine}${a.lines}`);
     const dest = this.responseDestination(req, source);
     this.sendTo(data, dest);
     if (!isReliable(source.transport)) this.completed.hold(key, branchOfKey(key), data, dest);

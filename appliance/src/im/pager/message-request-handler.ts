@@ -53,7 +53,7 @@ export class MessageRequestHandler {
    * The challenge to a MESSAGE without credentials, before the stack makes a transaction for it:
    * `handle` would answer it the same way, first thing (RFC 3261 §22.3).
    */
-  readonly challengeAtOnce = (req: SipRequest, _source: Source): AtOnce | null => challengeAtOnce(this.auth, req, false);
+  readonly challengeAtOnce = (req: SipRequest, _source: Source): AtOnce | null => challengeAtOnce(this.auth, req);
 
   private async authenticated(req: SipRequest, tx: ServerTransaction, user: UserRow): Promise<void> {
     const sender = this.originating.identify(req, user);

@@ -13,8 +13,27 @@ describe('digest nonces (RFC 7616 §3.3)', () => {
       expect(t.issuedAt(other)).toBeNull();
       expect(t.use(other, 1)).toBe('stale');
     }
-    // another table (another process, or an earlier run of this one) made the same serial
-    expect(new NonceTable(300, 100).issuedAt(n)).toBeNull();
+    // another table (another process, or an earlier run of this one) that made as many nonces
+    const other = new NonceTable(300, 100);
+    other.create(now);
+    expect(other.issuedAt(n)).toBeNull();
+    expect(other.use(n, 1)).toBe('stale');
+    // serials that are no integer of ours
+    for (const bad of ['-100.0.0', '-1.undefined.undefined', '-0.0.0', `${2 ** 53}.1.1`, 'NaN.0.0', 'Infinity.0.0']) expect(t.issuedAt(bad)).toBeNull();
+  });
+
+  it("never lets an old serial borrow the random bits of the newer nonce in its slot", () => {
+    const t = new NonceTable(300, 10);
+    const old = t.create();
+    const serial = Number(old.slice(0, old.indexOf('.')));
+    for (let i = 0; i < 9; i++) t.create();
+    // serial + 10 takes the old one's slot: its random bits with the old serial are no nonce
+    const newer = t.create();
+    expect(Number(newer.slice(0, newer.indexOf('.')))).toBe(serial + 10);
+    const borrowed = `${serial}${newer.slice(newer.indexOf('.'))}`;
+    expect(t.issuedAt(borrowed)).toBeNull();
+    expect(t.use(borrowed, 1)).toBe('stale');
+    expect(t.use(newer, 1)).toBe('ok');
   });
 
   it('accepts each count once and only increasing; a nonce without qop once', () => {
@@ -27,8 +46,11 @@ describe('digest nonces (RFC 7616 §3.3)', () => {
     const plain = t.create();
     expect(t.use(plain, null)).toBe('ok');
     expect(t.use(plain, null)).toBe('replay');
-    // RFC 7616 §3.4: counts start at 00000001
-    expect(t.use(t.create(), 0)).toBe('replay');
+    // RFC 7616 §3.4: counts start at 00000001 and have 8 hex digits; nothing else counts a use
+    const odd = t.create();
+    for (const nc of [0, -1, 1.5, NaN, 2 ** 32]) expect(t.use(odd, nc)).toBe('replay');
+    expect(t.use(odd, 0xffffffff)).toBe('ok');
+    expect(t.use(odd, 0xffffffff)).toBe('replay');
   });
 
   it('calls a nonce past its lifetime stale', () => {
@@ -37,6 +59,14 @@ describe('digest nonces (RFC 7616 §3.3)', () => {
     const n = t.create(now);
     expect(t.use(n, 1, now + 299_000)).toBe('ok');
     expect(t.use(n, 2, now + 301_000)).toBe('stale');
+  });
+
+  it('calls a nonce stale when the clock was set back past its issue time (more than the second it is cut to)', () => {
+    const t = new NonceTable(300, 100);
+    const now = Date.now();
+    const n = t.create(now);
+    expect(t.use(n, 1, now - 4000)).toBe('ok');
+    expect(t.use(n, 2, now - 3_600_000)).toBe('stale');
   });
 
   it('counts its window in nonces made: challenges nobody answers shorten it, and what falls out is refused, never replayed', () => {

@@ -88,10 +88,14 @@ export class NonceTable {
    */
   use(nonce: string, nc: number | null, now = Date.now()): NonceUse {
     const slot = this.slotOf(nonce);
-    if (slot < 0 || now - this.issued[slot] * 1000 > this.lifetimeSec * 1000) return 'stale';
+    if (slot < 0) return 'stale';
+    const age = now - this.issued[slot] * 1000;
+    // a nonce "from the future" by more than the second its time is cut to: the clock was set back
+    if (age > this.lifetimeSec * 1000 || age < -5000) return 'stale';
+    // without qop a nonce is good once (its count goes from 0 to 1); counts run from 1 (RFC 7616
+    // §3.4: nc=00000001 first) to the 8 hex digits' last, anything else is no count of a use
     const count = nc ?? 1;
-    // without qop a nonce is good once (its count goes from 0 to 1); a count of 0 is none (RFC 7616 §3.4: from 00000001)
-    if (count <= this.counts[slot] || (nc === null && this.counts[slot] > 0)) return 'replay';
+    if (!(Number.isInteger(count) && count >= 1 && count <= 0xffffffff) || count <= this.counts[slot]) return 'replay';
     this.counts[slot] = count;
     return 'ok';
   }
@@ -101,8 +105,9 @@ export class NonceTable {
     const dot = nonce.indexOf('.');
     if (dot <= 0 || dot > 16) return -1;
     const serial = Number(nonce.slice(0, dot));
-    // made, and not yet pushed out by the nonce `slots` serials newer (NaN fails both)
-    if (!(serial < this.made && serial >= this.made - this.slots)) return -1;
+    // made, and not yet pushed out by the nonce `slots` serials newer: a slot keeps no serial, so
+    // this is what stops an old serial from borrowing the random bits of the newer nonce in its slot
+    if (!Number.isSafeInteger(serial) || serial < 0 || serial >= this.made || serial < this.made - this.slots) return -1;
     const slot = serial % this.slots;
     // the whole text compared, so "007.…", "0x7.…" or trailing bytes are not taken for serial 7's nonce
     return nonce === this.textOf(serial, slot) ? slot : -1;

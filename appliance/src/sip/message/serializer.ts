@@ -39,7 +39,7 @@ export function createResponse(
   }
   if (toTag !== undefined && status > 100) {
     const to = headers.get('to');
-    if (to !== undefined && !/;\s*tag\s*=/i.test(to)) headers.set('to', `${to};tag=${toTag}`);
+    if (to !== undefined && !hasToTag(req, to)) headers.set('to', `${to};tag=${toTag}`);
   }
   return new SipResponse(status, sanitizeReason(reason), headers, Buffer.alloc(0));
 }
@@ -56,9 +56,18 @@ export function responseBytes(req: SipRequest, status: number, reason: string, t
   const vias = h.all('via');
   for (let i = 0; i < vias.length; i++) out += `Via: ${vias[i]}\r\n`;
   const to = h.get('to') ?? '';
-  const tagged = /;\s*tag\s*=/i.test(to) ? to : `${to};tag=${toTag}`;
+  const tagged = hasToTag(req, to) ? to : `${to};tag=${toTag}`;
   out += `From: ${h.get('from') ?? ''}\r\nTo: ${tagged}\r\nCall-ID: ${h.get('call-id') ?? ''}\r\nCSeq: ${h.get('cseq') ?? ''}\r\n`;
   return Buffer.from(`${out}${lines}Content-Length: 0\r\n\r\n`);
+}
+
+/**
+ * Whether the To header already has a tag: the parsed one for a request (a `;tag=` inside a
+ * bracketed URI, `<sip:bob@x;tag=1>`, is the URI's, not the header's), the text's for the readable
+ * headers of a request that failed to parse.
+ */
+function hasToTag(req: SipRequest | Headers, to: string): boolean {
+  return req instanceof Headers ? /;\s*tag\s*=/i.test(to) : req.toTag !== undefined;
 }
 
 /** A reason phrase must not contain CR or LF (RFC 3261 §25.1 Reason-Phrase). */

@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSocket, type Socket } from 'node:dgram';
+import { pino } from 'pino';
+import { SipStack, type AtOnce, type StackUser } from './stack.js';
+import type { SipRequest } from './message/message.js';
+import type { ServerTransaction } from './transaction/server-transaction.js';
+import { ConfigSchema } from '../config/config.js';
+
+/** A stack on a UDP port of 127.0.0.1 whose user answers at once with `atOnce`, and in a transaction with 200. */
+async function stackWith(atOnce: (req: SipRequest) => AtOnce | null): Promise<{ stack: SipStack; port: number; served: string[] }> {
+  const config = ConfigSchema.parse({ domain: 'parley.test' });
+  const stack = new SipStack(
+    {
+      transport: {
+        bind: '127.0.0.1',
+        port: 'auto',
+        tlsPort: 0,
+        wsPort: 0,
+        wssPort: 0,
+        tlsClient: { verifyPeer: false },
+        limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
+        connections: config.sip.connections,
+      },
+      timers: config.sip.timers,
+      advertisedHost: '127.0.0.1',
+      trace: false,
+      forceRport: true,
+      userAgent: 'Parley-test',
+      overload: null,
+    },
+    pino({ level: 'silent' }),
+  );
+  const served: string[] = [];
+  const user: StackUser = {
+    onRequest: (req: SipRequest, tx: ServerTransaction | null) => {
+      if (tx === null) return;
+      served.push(req.callId);
+      stack.reply(tx, 200, 'OK');
+    },
+    onFlowClosed: () => undefined,
+    answerAtOnce: (req) => atOnce(req),
+  };
+  stack.setUser(user);
+  const ports = await stack.start();
+  stacks.push(stack);
+  return { stack, port: ports.UDP!, served };
+}
+
+const stacks: SipStack[] = [];
+const sockets: Socket[] = [];
+afterEach(() => {
+  for (const s of stacks.splice(0)) s.close();
+  for (const s of sockets.splice(0)) s.close();
+});
+
+async function ask(port: number, callId: string, method = 'MESSAGE'): Promise<string> {
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const local = socket.address().port;
+  const answer = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+  socket.send(
+    `${method} sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bK${callId}\r\nFrom: <sip:alice@parley.test>;tag=a1\r\n` +
+      `To: <sip:bob@parley.test>\r\nCall-ID: ${callId}\r\nCSeq: 1 ${method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+    port,
+    '127.0.0.1',
+  );
+  return answer;
+}
+
+describe('answers given before a transaction (StackUser.answerAtOnce)', () => {
+  it("sends the user's answer with the copied fields, Server before its own lines, and makes no transaction", async () => {
+    const { stack, port, served } = await stackWith(() => ({ status: 407, reason: 'Proxy Authentication Required', lines: 'Proxy-Authenticate: Digest realm="parley.test"\r\n' }));
+    const res = await ask(port, 'once1');
+    expect(res).toMatch(/^SIP\/2\.0 407 Proxy Authentication Required\r\nVia: [^\r]+\r\nFrom: [^\r]+\r\nTo: <sip:bob@parley\.test>;tag=\S+\r\nCall-ID: once1\r\nCSeq: 1 MESSAGE\r\nServer: Parley-test\r\nProxy-Authenticate: Digest realm="parley\.test"\r\nContent-Length: 0\r\n\r\n$/);
+    expect(served).toEqual([]);
+    // held for Timer J like a completed transaction's answer, nothing live
+    expect(stack.transactionCounts).toMatchObject({ server: 0, completed: 1 });
+  });
+
+  it('leaves a request whose at-once answer fails to the ordinary path, which answers it', async () => {
+    const { port, served } = await stackWith(() => {
+      throw new Error('a bug in an at-once answer');
+    });
+    expect(await ask(port, 'once2')).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+    expect(served).toEqual(['once2']);
+  });
+
+  it('never asks about an INVITE', async () => {
+    const asked: string[] = [];
+    const { port, served } = await stackWith((req) => (asked.push(req.method), { status: 403, reason: 'No', lines: '' }));
+    expect(await ask(port, 'once3', 'INVITE')).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+    expect(asked).toEqual([]);
+    expect(served).toEqual(['once3']);
+  });
+});
