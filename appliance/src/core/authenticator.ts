@@ -67,11 +67,6 @@ export class Authenticator {
     return this.opts.realm;
   }
 
-  /** Nonces held now: the ones made, up to the table's slots (the memory bound's tests). */
-  get trackedNonces(): number {
-    return this.nonces.size;
-  }
-
   check(a: AuthAttempt): AuthOutcome {
     for (const value of a.headers) {
       const cred = parseCredentials(value);
