@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, buildRequest, headerOf, type RequestSpec } from '../support/raw-client.js';
@@ -12,7 +13,7 @@ const D = 'parley.test';
 let app: RunningAppliance;
 
 beforeAll(async () => {
-  app = await startAppliance({ config: CONFIG, users: { alice: 'alice-pw', bob: 'bob-pw' } });
+  app = await startAppliance({ config: CONFIG, users: { alice: 'alice-pw', bob: 'bob-pw', dave: 'dave-pw' } });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -146,17 +147,8 @@ describe('devices under overload (R4)', () => {
     const bob = { name: 'bob', password: 'bob-pw' };
     const device = await RawClient.udp(app.sipPort);
     expect(await registerContact(app, bob, `127.0.0.1:${device.localPort}`)).toMatch(/^SIP\/2\.0 200 /);
-    // 100 new MESSAGEs every 20 ms for 2 s, more than can be challenged: the guard sheds all along
-    const flood = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
-    await new Promise<void>((r) => flood.bind(0, '127.0.0.1', () => r()));
-    let wave = 0;
-    const waves = setInterval(() => {
-      for (let i = 0; i < 100; i++) {
-        const spec = { method: 'MESSAGE', uri: `sip:carol@${D}`, from: `sip:alice@${D}`, to: `sip:carol@${D}`, transport: 'UDP' as const, localPort: flood.address().port, callId: `flood2-${wave}-${i}`, body: 'x' };
-        flood.send(buildRequest(spec), app.sipPort, '127.0.0.1');
-      }
-      wave++;
-    }, 20);
+    // the guard sheds all along, until 2 s after alice's MESSAGE reached the device
+    const waves = await flood('flood2');
     try {
       // alice's MESSAGE to bob goes through the flood (a refused first request is sent again, as a
       // client honouring Retry-After would, sooner); bob's device gets it, and its answer is lost
@@ -165,13 +157,12 @@ describe('devices under overload (R4)', () => {
       const { final } = await throughFlood(alice, spec, 15_000);
       await device.next((m) => m.startsWith('MESSAGE ') && m.includes('while flooded'), 5000);
       await new Promise((r) => setTimeout(r, 2000));
-      clearInterval(waves);
+      waves.stop();
       // live delivery waits 16·T1 (8 s), then stores it
       expect(await final).toMatch(/^SIP\/2\.0 202 /);
       alice.close();
     } finally {
-      clearInterval(waves);
-      flood.close();
+      waves.stop();
     }
     // the next message is tried live again, not stored straight away as for a device that vanished
     const answering = (async () => {
@@ -188,6 +179,79 @@ describe('devices under overload (R4)', () => {
     expect(after).toMatch(/^SIP\/2\.0 200 /);
     await answering;
     device.close();
+  }, 60_000);
+});
+
+/** 100 new MESSAGEs every 20 ms until stopped: more than can be challenged, so the guard sheds all along. */
+async function flood(tag: string): Promise<{ stop: () => void }> {
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  let wave = 0;
+  let stopped = false;
+  const waves = setInterval(() => {
+    for (let i = 0; i < 100; i++) {
+      const spec = { method: 'MESSAGE', uri: `sip:carol@${D}`, from: `sip:alice@${D}`, to: `sip:carol@${D}`, transport: 'UDP' as const, localPort: socket.address().port, callId: `${tag}-${wave}-${i}`, body: 'x' };
+      socket.send(buildRequest(spec), app.sipPort, '127.0.0.1');
+    }
+    wave++;
+  }, 20);
+  return {
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(waves);
+      socket.close();
+    },
+  };
+}
+
+/** A TCP port of 127.0.0.1 that nobody listens on now. */
+async function closedTcpPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('devices under overload (R4), a transport that refuses', () => {
+  it('takes a device whose connection was refused for gone even while shedding (that says nothing of our queue)', async () => {
+    const dave = { name: 'dave', password: 'dave-pw' };
+    const port = await closedTcpPort();
+    expect(await registerContact(app, dave, `127.0.0.1:${port};transport=tcp`)).toMatch(/^SIP\/2\.0 200 /);
+    const waves = await flood('flood3');
+    try {
+      // the fork below ends while the guard refuses new work (or within 16·T1 of it, which counts the same)
+      await eventually(async () => (await health(app)).overload.admittedShare < 1, 10_000);
+      const alice = await RawClient.udp(app.sipPort);
+      const spec = { method: 'MESSAGE', uri: `sip:dave@${D}`, from: `sip:alice@${D}`, to: `sip:dave@${D}`, transport: 'UDP' as const, localPort: alice.localPort, body: 'while flooded' };
+      const { final } = await throughFlood(alice, spec, 15_000);
+      // the connection is refused at once: stored
+      expect(await final).toMatch(/^SIP\/2\.0 202 /);
+      alice.close();
+    } finally {
+      waves.stop();
+    }
+    // now something listens there: dave's device, taken for gone, is not tried again (within
+    // 64·T1), so the next message is stored at once and no connection comes
+    let connections = 0;
+    const listener = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => listener.listen(port, '127.0.0.1', () => r()));
+    try {
+      let after = '';
+      for (let attempt = 0; attempt < 100; attempt++) {
+        after = await sendMessage(app, { name: 'alice', password: 'alice-pw' }, 'dave', 'after the flood');
+        if (!after.startsWith('SIP/2.0 503')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(after).toMatch(/^SIP\/2\.0 202 /);
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise((r) => listener.close(r));
+    }
   }, 60_000);
 });
 
