@@ -97,7 +97,7 @@ export class Authenticator {
       const ncText = p.get('nc');
       const cnonce = p.get('cnonce');
       // RFC 7616 §3.4: nc is exactly 8 hex digits, counting from 00000001
-      if (qop !== 'auth' || ncText === undefined || cnonce === undefined || !/^[0-9a-fA-F]{8}$/.test(ncText) || /^0{8}$/.test(ncText)) {
+      if (qop !== 'auth' || ncText === undefined || cnonce === undefined || !/^[0-9a-fA-F]{8}$/.test(ncText) || ncText === '00000000') {
         return { kind: 'refused', status: 400, reason: 'Unsupported qop or malformed nc/cnonce' };
       }
       qopParams = { nc: ncText, cnonce };

@@ -6,7 +6,6 @@ import { parseMessage } from '../sip/message/parser.js';
 import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { SipStack, ReplyOptions } from '../sip/stack.js';
-import type { Source } from '../sip/transport/transport-types.js';
 import { SipAnswer, SipError } from '../sip/errors.js';
 
 function message(): SipRequest {
@@ -59,7 +58,7 @@ describe('Router answers', () => {
 
 describe('Router.answerAtOnce', () => {
   const AT_ONCE = { status: 407, reason: 'Proxy Authentication Required', lines: 'Proxy-Authenticate: Digest realm="parley.test"\r\n' };
-  const source: Source = { transport: 'UDP', address: '127.0.0.1', port: 5070, flowId: 'udp:127.0.0.1:5070' };
+  const always = { applies: () => true, answer: () => AT_ONCE };
 
   function at(text: (fixture: string) => string, ownBranch = false) {
     const fixture =
@@ -71,8 +70,8 @@ describe('Router.answerAtOnce', () => {
     const asked: SipRequest[] = [];
     const router = new Router(stack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
       .serve('MESSAGE', () => undefined)
-      .serveAtOnce('MESSAGE', (req) => (asked.push(req), AT_ONCE));
-    return { answer: router.answerAtOnce(o.message, source), asked };
+      .serveAtOnce('MESSAGE', { applies: () => true, answer: (req) => (asked.push(req), AT_ONCE) });
+    return { answer: router.answerAtOnce(o.message), asked };
   }
 
   it("gives the handler's answer for a request to one of our users", () => {
@@ -94,6 +93,21 @@ describe('Router.answerAtOnce', () => {
     expect(asked).toHaveLength(0);
   });
 
+  it("asks the handler's own cheap test first: a request it does not apply to costs none of the router's checks", () => {
+    const o = parseMessage(
+      'MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr3\r\nFrom: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: r3\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n',
+    );
+    if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
+    let loopChecks = 0;
+    const stack = { isOwnBranch: () => (loopChecks++, false) } as unknown as SipStack;
+    const answered: SipRequest[] = [];
+    const router = new Router(stack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
+      .serve('MESSAGE', () => undefined)
+      .serveAtOnce('MESSAGE', { applies: () => false, answer: (req) => (answered.push(req), AT_ONCE) });
+    expect(router.answerAtOnce(o.message)).toBeNull();
+    expect({ loopChecks, answered: answered.length }).toEqual({ loopChecks: 0, answered: 0 });
+  });
+
   it('leaves a looped request to the ordinary path (482 there)', () => {
     expect(at((t) => t, true).answer).toBeNull();
   });
@@ -104,10 +118,10 @@ describe('Router.answerAtOnce', () => {
         `${method} sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKm${method}\r\nFrom: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: m${method}\r\nCSeq: 1 ${method}\r\nEvent: presence\r\nContent-Length: 0\r\n\r\n`,
       );
       if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
-      const router = new Router({ isOwnBranch: () => false } as unknown as SipStack, new LocalDomain('parley.test', []), pino({ level: 'silent' })).serveAtOnce(method, () => AT_ONCE);
+      const router = new Router({ isOwnBranch: () => false } as unknown as SipStack, new LocalDomain('parley.test', []), pino({ level: 'silent' })).serveAtOnce(method, always);
       // INFO: no handler served (405 there); OPTIONS, SUBSCRIBE: answered before the table
-      if (method !== 'INFO') router.serve(method, () => undefined).serveAtOnce(method, () => AT_ONCE);
-      expect(router.answerAtOnce(o.message, source)).toBeNull();
+      if (method !== 'INFO') router.serve(method, () => undefined).serveAtOnce(method, always);
+      expect(router.answerAtOnce(o.message)).toBeNull();
     }
   });
 
@@ -118,8 +132,8 @@ describe('Router.answerAtOnce', () => {
     if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
     const router = new Router({ isOwnBranch: () => false } as unknown as SipStack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
       .serve('MESSAGE', () => undefined)
-      .serveAtOnce('MESSAGE', () => AT_ONCE)
+      .serveAtOnce('MESSAGE', always)
       .serve('MESSAGE', () => undefined);
-    expect(router.answerAtOnce(o.message, source)).toBeNull();
+    expect(router.answerAtOnce(o.message)).toBeNull();
   });
 });

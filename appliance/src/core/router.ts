@@ -1,7 +1,6 @@
 import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { AtOnce, SipStack, StackUser } from '../sip/stack.js';
-import type { Source } from '../sip/transport/transport-types.js';
 import { SipAnswer, SipError } from '../sip/errors.js';
 import { isSipUri } from '../sip/message/uri.js';
 import type { Logger } from '../log.js';
@@ -15,10 +14,16 @@ import { SUPPORTED, checkProxyRequire, checkRequire } from './extensions.js';
 export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => Promise<void> | void | SipAnswer;
 
 /**
- * What a handler answers before it needs a transaction, or null to be called the ordinary way.
- * It must give exactly the answer the handler itself would give the same request.
+ * What a handler answers before it needs a transaction: `answer` must be exactly what the handler
+ * itself would answer a request that `applies` accepts and that passes the router's own checks.
+ * `applies` is asked first and must be cheap: most requests of the method are not for it (the
+ * MESSAGE with credentials, the second half of every call), and they should not pay for the
+ * router's checks twice, here and again in `dispatch`.
  */
-export type AtOnceHandler = (req: SipRequest, source: Source) => AtOnce | null;
+export interface AtOnceHandler {
+  applies(req: SipRequest): boolean;
+  answer(req: SipRequest): AtOnce;
+}
 
 /** Methods `dispatch` serves before its table of methods: an at-once answer never speaks for them. */
 const NOT_FROM_TABLE = new Set(['REGISTER', 'SUBSCRIBE', 'OPTIONS', 'ACK', 'CANCEL']);
@@ -105,15 +110,16 @@ export class Router implements StackUser {
    * answer; anything else (a refusal to come, a Proxy-Require to judge, a dialog) is left to the
    * ordinary path, so the answer is the same either way.
    */
-  answerAtOnce(req: SipRequest, source: Source): AtOnce | null {
+  answerAtOnce(req: SipRequest): AtOnce | null {
     const handler = this.atOnce.get(req.method);
+    if (handler === undefined || !handler.applies(req)) return null;
     // only for a method dispatch takes to the handler beside it (not its own answers, not a 405)
-    if (handler === undefined || NOT_FROM_TABLE.has(req.method) || !this.methods.has(req.method) || req.toTag !== undefined) return null;
+    if (NOT_FROM_TABLE.has(req.method) || !this.methods.has(req.method) || req.toTag !== undefined) return null;
     const ruri = req.uri;
     if (!isSipUri(ruri) || ruri.user === null || !this.domain.isLocal(ruri.host)) return null;
     // RFC 3261 §16.3 steps 3 to 5, as dispatch takes them
     if (req.maxForwards === 0 || this.isLoop(req) || req.headers.has('proxy-require')) return null;
-    return handler(req, source);
+    return handler.answer(req);
   }
 
   /** Sends a handler's answer (a returned SipAnswer or a thrown SipError). */

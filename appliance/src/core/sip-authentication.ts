@@ -4,7 +4,7 @@ import { SipAnswer, SipError } from '../sip/errors.js';
 import { parseUri, sameUri } from '../sip/message/uri.js';
 import type { UserRow } from '../store/entities.js';
 import type { Authenticator } from './authenticator.js';
-import type { AtOnce } from '../sip/stack.js';
+import type { AtOnceHandler } from './router.js';
 
 /**
  * Authenticates a SIP request (RFC 3261 §22): REGISTER is challenged by the registrar with 401
@@ -53,17 +53,21 @@ const REGISTRAR_CHALLENGE = { status: 401, reason: 'Unauthorized', header: 'WWW-
 const PROXY_CHALLENGE = { status: 407, reason: 'Proxy Authentication Required', header: 'Proxy-Authenticate' } as const;
 
 /**
- * The proxy's challenge (407) to a request that carries no credentials at all, for an answer given before any
- * transaction is made (Router.serveAtOnce); null when it carries some, which sipUserOrAnswer
- * judges. It is what sipUserOrAnswer answers the same request: with no credentials header the
- * authenticator's verdict is a challenge, not stale.
+ * The proxy's challenge (407) to a request that carries no credentials at all, answered before
+ * any transaction is made (Router.serveAtOnce). It is what sipUserOrAnswer answers the same
+ * request: with no credentials header the authenticator's verdict is a challenge, not stale.
+ * Requests with credentials are left to sipUserOrAnswer.
  */
-export function challengeAtOnce(auth: Authenticator, req: SipRequest): AtOnce | null {
-  if (req.headers.has('proxy-authorization')) return null;
-  const c = PROXY_CHALLENGE;
-  let lines = '';
-  for (const value of auth.challenges(false, req.headers.get('user-agent'))) lines += `${c.header}: ${value}\r\n`;
-  return { status: c.status, reason: c.reason, lines };
+export function proxyChallengeAtOnce(auth: Authenticator): AtOnceHandler {
+  const { status, reason, header } = PROXY_CHALLENGE;
+  return {
+    applies: (req) => !req.headers.has('proxy-authorization'),
+    answer: (req) => {
+      let lines = '';
+      for (const value of auth.challenges(false, req.headers.get('user-agent'))) lines += `${header}: ${value}\r\n`;
+      return { status, reason, lines };
+    },
+  };
 }
 
 /**

@@ -48,7 +48,7 @@ export interface StackUser {
    * A final answer known from the request alone, given before any transaction is made, or null
    * for the ordinary path. Only ever asked about non-INVITE requests outside a refusal's dialog.
    */
-  answerAtOnce?(req: SipRequest, source: Source): AtOnce | null;
+  answerAtOnce?(req: SipRequest): AtOnce | null;
 }
 
 /** A final response the transaction user knows before a transaction is made (StackUser.answerAtOnce). */
@@ -314,7 +314,7 @@ export class SipStack {
       this.onFinalResponse?.(req.method, 503);
       return;
     }
-    const atOnce = method === 'INVITE' || inRefusal ? null : this.askAtOnce(req, source);
+    const atOnce = method === 'INVITE' || inRefusal ? null : this.askAtOnce(req);
     if (atOnce !== null) {
       this.answerAtOnce(req, key, source, atOnce);
       return;
@@ -340,9 +340,9 @@ export class SipStack {
   }
 
   /** The transaction user's at-once answer; a failure there leaves the request to the ordinary path, which answers it (500 at worst). */
-  private askAtOnce(req: SipRequest, source: Source): AtOnce | null {
+  private askAtOnce(req: SipRequest): AtOnce | null {
     try {
-      return this.user?.answerAtOnce?.(req, source) ?? null;
+      return this.user?.answerAtOnce?.(req) ?? null;
     } catch (err) {
       this.log.error({ err, method: req.method }, 'at-once answer failed');
       return null;

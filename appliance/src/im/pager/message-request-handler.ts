@@ -2,9 +2,8 @@ import type { SipRequest } from '../../sip/message/message.js';
 import type { ServerTransaction } from '../../sip/transaction/server-transaction.js';
 import { SipAnswer, SipError } from '../../sip/errors.js';
 import type { Authenticator } from '../../core/authenticator.js';
-import { challengeAtOnce, sipUserOrAnswer } from '../../core/sip-authentication.js';
-import type { Source } from '../../sip/transport/transport-types.js';
-import type { AtOnce } from '../../sip/stack.js';
+import { proxyChallengeAtOnce, sipUserOrAnswer } from '../../core/sip-authentication.js';
+import type { AtOnceHandler } from '../../core/router.js';
 import { checkRequire } from '../../core/extensions.js';
 import { userOfUriPart } from '../../core/user-names.js';
 import type { UserDirectory } from '../../core/user-directory.js';
@@ -41,7 +40,9 @@ export class MessageRequestHandler {
     private readonly pager: MessageHandler,
     private readonly lists: ListResolver,
     private readonly exploder: MessageExploder,
-  ) {}
+  ) {
+    this.challengeAtOnce = proxyChallengeAtOnce(auth);
+  }
 
   readonly handle = (req: SipRequest, tx: ServerTransaction): Promise<void> | SipAnswer => {
     // the challenge (the first half of nearly every call) is returned, not thrown
@@ -53,7 +54,7 @@ export class MessageRequestHandler {
    * The challenge to a MESSAGE without credentials, before the stack makes a transaction for it:
    * `handle` would answer it the same way, first thing (RFC 3261 §22.3).
    */
-  readonly challengeAtOnce = (req: SipRequest, _source: Source): AtOnce | null => challengeAtOnce(this.auth, req);
+  readonly challengeAtOnce: AtOnceHandler;
 
   private async authenticated(req: SipRequest, tx: ServerTransaction, user: UserRow): Promise<void> {
     const sender = this.originating.identify(req, user);
