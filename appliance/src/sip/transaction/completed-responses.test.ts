@@ -65,9 +65,11 @@ describe('completed responses, held outside the heap', () => {
           const held = c.get(k);
           if (held?.data.toString() !== v.data || held.dest.port !== v.port || held.dest.address !== '10.0.0.2' || held.dest.transport !== 'UDP') wrong.push(k);
           if (!c.mayHoldBranch(k.slice(0, k.indexOf('|')))) wrong.push(`branch of ${k}`);
+          if (!c.has(k)) wrong.push(`has ${k}`);
         }
         expect(wrong).toEqual([]);
         expect(c.get(`z9hG4bK${t + 1}|10.0.0.1:5060|MESSAGE|c|1`)).toBeUndefined();
+        expect(c.has(`z9hG4bK${t + 1}|10.0.0.1:5060|MESSAGE|c|1`)).toBe(false);
       }
     }
     c.clear();

@@ -7,16 +7,26 @@ const TRANSPORTS: readonly TransportName[] = ['UDP', 'TCP', 'TLS', 'WS', 'WSS'];
 const HAS_BRANCH = 1;
 const WIDE_KEY = 2;
 
-/** FNV-1a over a string's UTF-16 code units; its top bit says whether any is beyond Latin-1 (see `wide`). */
+/** FNV-1a over a string's UTF-16 code units. */
 function hashOf(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return h >>> 0;
 }
 
-function isLatin1(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 255) return false;
-  return true;
+/**
+ * Writes `text` into `chunk` at `at`, one byte a character, and returns its hash (as `hashOf`); -1
+ * when a character is beyond Latin-1 (what was written is then of no use).
+ */
+function writeLatin1(text: string, chunk: Buffer, at: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 255) return -1;
+    chunk[at + i] = c;
+    h = Math.imul(h ^ c, 16777619);
+  }
+  return h >>> 0;
 }
 
 /**
@@ -87,21 +97,29 @@ export class CompletedResponses {
    * Timer J is zero over reliable transports (RFC 3261 §17.2.2), so nothing else is held.
    */
   hold(key: string, branch: string | null, data: Buffer, dest: Destination, now = Date.now()): void {
-    const wide = !isLatin1(key);
-    const keyBytes = wide ? 2 * key.length : key.length;
-    const length = keyBytes + dest.address.length + data.length;
+    const address = dest.address;
     // a UDP response is under 64 kB, its key under twice that: larger is not a datagram's
-    if (length > CHUNK_BYTES) return;
+    if (2 * key.length + address.length + data.length > CHUNK_BYTES) return;
     if (this.next - this.oldest > this.ringMask) this.growRing();
     const seq = this.next++;
     const r = seq & this.ringMask;
-    const pos = this.place(length);
-    const chunk = this.chunks[Math.floor(pos / CHUNK_BYTES) - this.firstChunk];
+    // the usual key is Latin-1, one byte a character, written and hashed in one pass; another is
+    // written again after it as UTF-16 (what the first try wrote is left behind)
+    let pos = this.place(key.length + address.length + data.length);
+    let chunk = this.chunkAt(pos);
     let at = pos % CHUNK_BYTES;
-    at += chunk.write(key, at, wide ? 'utf16le' : 'latin1');
-    at += chunk.write(dest.address, at, 'latin1');
-    data.copy(chunk, at);
-    const h = hashOf(key);
+    let h = writeLatin1(key, chunk, at);
+    const wide = h < 0;
+    if (wide) {
+      pos = this.place(2 * key.length + address.length + data.length);
+      chunk = this.chunkAt(pos);
+      at = pos % CHUNK_BYTES;
+      chunk.write(key, at, 'utf16le');
+      h = hashOf(key);
+      at += 2 * key.length;
+    } else at += key.length;
+    writeLatin1(address, chunk, at); // an IP literal
+    chunk.set(data, at + address.length);
     this.expires[r] = now + this.holdMs;
     this.keyHash[r] = h;
     this.branchHash[r] = branch === null ? 0 : hashOf(branch);
@@ -128,6 +146,11 @@ export class CompletedResponses {
     }
   }
 
+  /** Whether `key` is held (until its record is swept). */
+  has(key: string): boolean {
+    return this.live > 0 && this.slots[this.findSlot(key, hashOf(key))] !== 0;
+  }
+
   /** The response to resend for a retransmitted request, if its transaction completed lately. */
   get(key: string): { data: Buffer; dest: Destination } | undefined {
     if (this.live === 0) return undefined;
@@ -135,7 +158,7 @@ export class CompletedResponses {
     if (this.slots[i] === 0) return undefined;
     const r = (this.slots[i] - 1) & this.ringMask;
     const pos = this.bytePos[r];
-    const chunk = this.chunks[Math.floor(pos / CHUNK_BYTES) - this.firstChunk];
+    const chunk = this.chunkAt(pos);
     const addressAt = (pos % CHUNK_BYTES) + (this.flags[r] & WIDE_KEY ? 2 : 1) * this.keyLength[r];
     const dataAt = addressAt + this.addressLength[r];
     return {
@@ -192,6 +215,11 @@ export class CompletedResponses {
     return pos;
   }
 
+  /** The chunk that holds byte `pos` (counted over all chunks ever made). */
+  private chunkAt(pos: number): Buffer {
+    return this.chunks[Math.floor(pos / CHUNK_BYTES) - this.firstChunk];
+  }
+
   /** The slot that holds `key` (hash `h`), or the empty one where it would go. */
   private findSlot(key: string, h: number): number {
     const mask = this.slots.length - 1;
@@ -207,7 +235,7 @@ export class CompletedResponses {
 
   private sameKey(r: number, key: string): boolean {
     const pos = this.bytePos[r];
-    const chunk = this.chunks[Math.floor(pos / CHUNK_BYTES) - this.firstChunk];
+    const chunk = this.chunkAt(pos);
     let at = pos % CHUNK_BYTES;
     if (this.flags[r] & WIDE_KEY) {
       for (let i = 0; i < key.length; i++, at += 2) if (key.charCodeAt(i) !== (chunk[at] | (chunk[at + 1] << 8))) return false;

@@ -1,37 +1,43 @@
-import { FifoExpiry } from './fifo-expiry.js';
+import type { Destination } from '../transport/transport-types.js';
+import { CompletedResponses } from './completed-responses.js';
+
+const NOTHING = Buffer.alloc(0);
+const NOWHERE: Destination = { transport: 'UDP', address: '', port: 0 };
 
 /**
  * Keys remembered for a fixed time. For the client transactions' Timer K (RFC 3261
  * §17.1.2.2): a completed non-INVITE transaction over UDP only absorbs retransmissions of its
  * final response for T4, and its key says all that needs saying. Holding the whole transaction
  * (its request, the request's bytes, its timers) those 5 s kept every relayed MESSAGE's copy
- * alive past two young-generation collections, to be copied into the old one and collected there.
+ * alive past two young-generation collections, to be copied into the old one and collected there;
+ * so the keys are held as Timer J's responses are, outside the heap (CompletedResponses, with
+ * no response and no destination).
  */
-export class ExpiringKeys extends FifoExpiry {
-  private readonly expires = new Map<string, number>();
+export class ExpiringKeys {
+  private readonly keys: CompletedResponses;
 
-  get size(): number {
-    return this.expires.size;
+  constructor(holdMs: number) {
+    this.keys = new CompletedResponses(holdMs);
   }
 
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Holds `key` for its time from now (again, when it was held already). */
   add(key: string, now = Date.now()): void {
-    if (!this.expires.has(key)) this.enqueue(key);
-    this.expires.set(key, now + this.holdMs);
+    this.keys.hold(key, null, NOTHING, NOWHERE, now);
   }
 
   has(key: string): boolean {
-    return this.expires.has(key);
+    return this.keys.has(key);
   }
 
-  protected expiresAt(key: string): number | undefined {
-    return this.expires.get(key);
+  sweep(now = Date.now()): void {
+    this.keys.sweep(now);
   }
 
-  protected expire(key: string): void {
-    this.expires.delete(key);
-  }
-
-  protected forgetAll(): void {
-    this.expires.clear();
+  clear(): void {
+    this.keys.clear();
   }
 }
