@@ -51,6 +51,38 @@ describe('overload guard', () => {
     expect(g.state.admittedShare).toBe(1);
   });
 
+  it('starts shedding past maxQueueDelay, and then holds the queue to half of it', () => {
+    const c = clock();
+    let delay = 150;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    const run = (ms: number) => {
+      for (let t = 0; t < ms; t += 50) {
+        c.advance(50);
+        void g.shedding;
+      }
+    };
+    // under the entry bound, however long: nothing refused
+    run(2000);
+    expect(g.state.admittedShare).toBe(1);
+    // past it for two adjustments: the first cut
+    delay = 300;
+    run(100);
+    const first = g.state.admittedShare;
+    expect(first).toBeLessThan(1);
+    // shedding now, the same 150 ms is too slow (over half the bound): cut again, not grown back
+    delay = 150;
+    run(1000);
+    expect(g.state.admittedShare).toBeLessThan(first);
+    // at a quarter of the bound it neither cuts nor grows; well under it, it grows back to all
+    delay = 50;
+    const held = g.state.admittedShare;
+    run(1000);
+    expect(g.state.admittedShare).toBe(held);
+    delay = 10;
+    run(1000);
+    expect(g.state.admittedShare).toBe(1);
+  });
+
   it('says whether it refused new work lately (an answer missing then may have been lost in our queue)', () => {
     const c = clock();
     let delay = 0;

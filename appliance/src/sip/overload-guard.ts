@@ -45,7 +45,8 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * passing a flood through. Only a share of new work is admitted, set by a feedback loop every
  * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut in proportion to the
  * overshoot (by a fifth at least), each cut waiting for the one before to show in the queue delay;
- * while the delay is under half of the bound the share grows back by steps (additive increase,
+ * once shedding, the bound is half of `maxQueueDelay` (hysteresis, see `adjust`); while the delay
+ * is under half of the bound the share grows back by steps (additive increase,
  * multiplicative decrease), so admissions settle where the process keeps up, instead of flapping
  * between all and nothing. When even the smallest share leaves the queue growing (4 × `maxQueueDelay`),
  * REGISTERs without credentials are refused too.
@@ -107,7 +108,14 @@ export class OverloadGuard {
     this.lastAdjust = now;
     this.lag = this.loopLag();
     const delay = Math.max(this.queueDelay(), this.lag);
-    this.slow = delay > this.opts.maxQueueDelay ? this.slow + 1 : 0;
+    // Two bounds (hysteresis): shedding starts when the delay passes `maxQueueDelay`, and once it
+    // has started the queue is held to half of that. Held at the bound itself, its swings around
+    // it (each cut shows only a queue-length later) reached three times the bound, and a digest
+    // call waits in the queue twice: past T1 in all, clients retransmitted (about 4,000 copies in
+    // a 10 s step at 3x), each copy more to read and answer. Only the entry bound applies to a
+    // process that keeps up, so a burst under full load does not start shedding any sooner.
+    const bound = this.share < 1 ? this.opts.maxQueueDelay / 2 : this.opts.maxQueueDelay;
+    this.slow = delay > bound ? this.slow + 1 : 0;
     // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
     // The cut is as deep as the overshoot (a queue at 5 × the bound keeps a fifth at most): a
     // flood at three times capacity fills the queue faster than a fixed step could follow.
@@ -119,14 +127,14 @@ export class OverloadGuard {
     // by half again (the cut was far too shallow).
     if (this.slow >= 2) {
       if (now >= this.holdUntil || delay > 1.5 * this.delayAtCut) {
-        this.share = Math.max(MIN_SHARE, this.share * Math.min(0.8, this.opts.maxQueueDelay / delay));
+        this.share = Math.max(MIN_SHARE, this.share * Math.min(0.8, bound / delay));
         this.holdUntil = now + Math.min(Math.max(2 * ADJUST_MS, delay), MAX_HOLD_MS);
         this.delayAtCut = delay;
       }
     }
     // growing back: quickly while the queue is near empty, carefully near the bound
-    else if (delay < this.opts.maxQueueDelay / 4) this.share = Math.min(1, this.share + 0.1);
-    else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.03);
+    else if (delay < bound / 4) this.share = Math.min(1, this.share + 0.1);
+    else if (delay < bound / 2) this.share = Math.min(1, this.share + 0.03);
   }
 
   /**

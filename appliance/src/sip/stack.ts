@@ -361,7 +361,7 @@ export class SipStack {
     const data = responseBytes(req, a.status, a.reason, this.newId(), `${this.serverLine}${a.lines}`);
     const dest = this.responseDestination(req, source);
     this.sendTo(data, dest);
-    if (!isReliable(source.transport)) this.completed.hold(key, branchOfKey(key), data, dest);
+    if (!isReliable(source.transport)) this.completed.hold(key, branchOfKey(key) !== null, data, dest);
     this.onFinalResponse?.(req.method, a.status);
   }
 
@@ -411,7 +411,7 @@ export class SipStack {
       // a CANCEL shares its INVITE's branch: the other may live on, and is then found the ordinary way
       if (branch !== null) this.serverBranches.delete(branch);
     },
-    holdCompleted: (key: string, branch: string | null, data: Buffer, dest: Destination) => this.completed.hold(key, branch, data, dest),
+    holdCompleted: (key: string, branch: string | null, data: Buffer, dest: Destination) => this.completed.hold(key, branch !== null, data, dest),
     finalSent: (method: string, status: number) => this.onFinalResponse?.(method, status),
   };
 

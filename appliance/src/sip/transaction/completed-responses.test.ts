@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { CompletedResponses } from './completed-responses.js';
+import { CompletedResponses, seededHash } from './completed-responses.js';
 
 const dest = { transport: 'UDP' as const, address: '127.0.0.1', port: 5070 };
 
 describe('completed responses (Timer J without a transaction each)', () => {
   it('answers retransmissions until 64 × T1 has passed, then forgets, in order', () => {
     const c = new CompletedResponses(32_000);
-    c.hold('a', null, Buffer.from('200 a'), dest, 0);
-    c.hold('b', null, Buffer.from('200 b'), dest, 10_000);
+    c.hold('a', false, Buffer.from('200 a'), dest, 0);
+    c.hold('b', false, Buffer.from('200 b'), dest, 10_000);
     expect(c.get('a')?.data.toString()).toBe('200 a');
     c.sweep(31_999);
     expect(c.size).toBe(2);
@@ -21,7 +21,7 @@ describe('completed responses (Timer J without a transaction each)', () => {
 
   it('says which branches it may hold, and forgets them as their keys expire', () => {
     const c = new CompletedResponses(32_000);
-    c.hold('z9hG4bKa|127.0.0.1:5070|MESSAGE|c1|1', 'z9hG4bKa', Buffer.from('200 a'), dest, 0);
+    c.hold('z9hG4bKa|127.0.0.1:5070|MESSAGE|c1|1', true, Buffer.from('200 a'), dest, 0);
     expect(c.mayHoldBranch('z9hG4bKa')).toBe(true);
     expect(c.mayHoldBranch('z9hG4bKb')).toBe(false);
     c.sweep(32_000);
@@ -32,7 +32,7 @@ describe('completed responses (Timer J without a transaction each)', () => {
   it('stays compact under a steady stream', () => {
     const c = new CompletedResponses(1000);
     for (let t = 0; t < 100_000; t++) {
-      c.hold(`k${t}`, null, Buffer.alloc(1), dest, t);
+      c.hold(`k${t}`, false, Buffer.alloc(1), dest, t);
       if (t % 100 === 0) c.sweep(t);
     }
     expect(c.size).toBeLessThanOrEqual(1100);
@@ -52,7 +52,7 @@ describe('completed responses, held outside the heap', () => {
       const key = random(10) === 0 && t > 10 ? `z9hG4bK${t - 1 - random(10)}|10.0.0.1:5060|MESSAGE|c|1` : `z9hG4bK${t}|10.0.0.1:5060|MESSAGE|c|1`;
       const data = `SIP/2.0 200 OK ${t} ${'x'.repeat(random(3000))}`;
       const port = 1024 + random(60_000);
-      c.hold(key, key.slice(0, key.indexOf('|')), Buffer.from(data), { transport: 'UDP', address: '10.0.0.2', port }, t / 2);
+      c.hold(key, true, Buffer.from(data), { transport: 'UDP', address: '10.0.0.2', port }, t / 2);
       model.set(key, { data, port, expires: t / 2 + 1000 });
       if (t % 97 === 0) {
         c.sweep(t / 2);
@@ -79,7 +79,7 @@ describe('completed responses, held outside the heap', () => {
   it('tells keys apart whose hashes may meet, and keys beyond Latin-1', () => {
     const c = new CompletedResponses(32_000);
     const keys = ['a|1', 'a|2', 'b|1', 'ü|1', '€|1', 'z9hG4bK😀|1'];
-    keys.forEach((k, i) => c.hold(k, k.slice(0, k.indexOf('|')), Buffer.from(`r${i}`), { ...dest, address: '::1' }, 0));
+    keys.forEach((k, i) => c.hold(k, true, Buffer.from(`r${i}`), { ...dest, address: '::1' }, 0));
     keys.forEach((k, i) => {
       expect(c.get(k)?.data.toString()).toBe(`r${i}`);
       expect(c.get(k)?.dest.address).toBe('::1');
@@ -91,20 +91,98 @@ describe('completed responses, held outside the heap', () => {
 
   it('says no for branches it never held, nearly always', () => {
     const c = new CompletedResponses(32_000);
-    for (let i = 0; i < 50_000; i++) c.hold(`z9hG4bKheld${i}|h:1|MESSAGE|c|1`, `z9hG4bKheld${i}`, Buffer.from('x'), dest, 0);
+    for (let i = 0; i < 50_000; i++) c.hold(`z9hG4bKheld${i}|h:1|MESSAGE|c|1`, true, Buffer.from('x'), dest, 0);
     let yes = 0;
     for (let i = 0; i < 50_000; i++) if (c.mayHoldBranch(`z9hG4bKother${i}`)) yes++;
     expect(yes / 50_000).toBeLessThan(0.06);
     c.clear();
   });
 
-  it('keeps a response it gave out intact after its record expired', () => {
+  it('gives out a copy of a response, not a view that keeps its chunk', () => {
     const c = new CompletedResponses(10);
-    c.hold('k', null, Buffer.from('the answer'), dest, 0);
+    c.hold('k', false, Buffer.from('the answer'), dest, 0);
     const held = c.get('k')!;
-    c.sweep(10);
-    for (let i = 0; i < 3000; i++) c.hold(`n${i}`, null, Buffer.alloc(1000, 0x41), dest, 20);
+    expect(held.data.buffer.byteLength).toBeLessThan(1 << 20);
     expect(held.data.toString()).toBe('the answer');
+    c.clear();
+  });
+
+  it('tells apart keys whose hashes are equal', () => {
+    // two keys with one hash under a fixed seed, found by the birthday search
+    const seed = 12345;
+    const suffix = '|10.0.0.1:5060|MESSAGE|c|1';
+    const seen = new Map<number, string>();
+    let pair: [string, string] | null = null;
+    // of one length, so that only the bytes can tell them apart
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    let x = 1;
+    const letter = () => alphabet[((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 16) % alphabet.length];
+    for (let i = 0; pair === null && i < 400_000; i++) {
+      const key = `z9hG4bK${Array.from({ length: 8 }, letter).join('')}${suffix}`;
+      const h = seededHash(key, seed);
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, key];
+      else seen.set(h, key);
+    }
+    expect(pair).not.toBeNull();
+    const [a, b] = pair!;
+    const c = new CompletedResponses(1000, seed);
+    c.hold(a, true, Buffer.from('A'), dest, 0);
+    c.hold(b, true, Buffer.from('B'), dest, 500);
+    expect(c.size).toBe(2);
+    expect(c.get(a)?.data.toString()).toBe('A');
+    expect(c.get(b)?.data.toString()).toBe('B');
+    c.sweep(1000);
+    expect(c.get(a)).toBeUndefined();
+    expect(c.get(b)?.data.toString()).toBe('B');
+    c.clear();
+  });
+
+  it('seeds its hash anew when keys are made to collide, and still finds every one', () => {
+    // an attacker who knew the seed: 300 keys that all start probing at one slot of the first table
+    const seed = 777;
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 300; i++) {
+      const key = `z9hG4bK${i}|192.0.2.1:5060|MESSAGE|x|1`;
+      if ((seededHash(key, seed) & 2047) === 0) keys.push(key);
+    }
+    const c = new CompletedResponses(32_000, seed);
+    keys.forEach((k, i) => c.hold(k, true, Buffer.from(`r${i}`), dest, 0));
+    expect(c.reseeds).toBeGreaterThan(0);
+    expect(keys.every((k, i) => c.get(k)?.data.toString() === `r${i}`)).toBe(true);
+    expect(keys.every((k) => c.mayHoldBranch(k.slice(0, k.indexOf('|'))))).toBe(true);
+    c.clear();
+  });
+
+  it('moves the branch count with a key held again, and forgets a key whose new response is too large', () => {
+    const c = new CompletedResponses(1000);
+    c.hold('B1|x', true, Buffer.from('1'), dest, 0);
+    c.hold('B1|x', true, Buffer.from('2'), dest, 10);
+    c.hold('B2|y', true, Buffer.from('3'), dest, 20);
+    c.sweep(1005);
+    expect(c.mayHoldBranch('B1')).toBe(true);
+    expect(c.get('B1|x')?.data.toString()).toBe('2');
+    c.sweep(1010);
+    expect(c.mayHoldBranch('B1')).toBe(false);
+    expect(c.mayHoldBranch('B2')).toBe(true);
+    c.hold('B2|y', true, Buffer.alloc(1 << 20), dest, 30);
+    expect(c.get('B2|y')).toBeUndefined();
+    expect(c.mayHoldBranch('B2')).toBe(false);
+    expect(c.size).toBe(0);
+    c.clear();
+  });
+
+  it('goes back to its first sizes when everything is let go of', () => {
+    const c = new CompletedResponses(10);
+    for (let i = 0; i < 10_000; i++) c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
+    c.sweep(10);
+    expect(c.size).toBe(0);
+    const tables = c as unknown as { slots: Float64Array; expires: Float64Array; chunks: Buffer[] };
+    expect(tables.slots.length).toBe(2048);
+    expect(tables.expires.length).toBe(1024);
+    expect(tables.chunks.length).toBe(0);
+    c.hold('again', false, Buffer.from('y'), dest, 20);
+    expect(c.get('again')?.data.toString()).toBe('y');
     c.clear();
   });
 });

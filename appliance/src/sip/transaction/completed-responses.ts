@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Destination, TransportName } from '../transport/transport-types.js';
 
 /** Bytes of one chunk of held responses; a record never spans two. */
@@ -6,27 +7,27 @@ const TRANSPORTS: readonly TransportName[] = ['UDP', 'TCP', 'TLS', 'WS', 'WSS'];
 /** record flags */
 const HAS_BRANCH = 1;
 const WIDE_KEY = 2;
+/** the sizes the tables start at (and go back to when everything is let go of) */
+const FIRST_RING = 1024;
+const FIRST_SLOTS = 2048;
+const FIRST_BRANCH_BITS = 13;
+/** A probe run this long means keys made to collide: the hash is seeded anew (see `reseed`). */
+const CROWDED_PROBE = 128;
+/** '|', which ends a key's branch (serverKeyOf) */
+const BAR = 124;
 
-/** FNV-1a over a string's UTF-16 code units. */
-function hashOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
+/** murmur3's finaliser: every bit of the FNV state reaches the low bits the table is indexed by. */
+function mix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-/**
- * Writes `text` into `chunk` at `at`, one byte a character, and returns its hash (as `hashOf`); -1
- * when a character is beyond Latin-1 (what was written is then of no use).
- */
-function writeLatin1(text: string, chunk: Buffer, at: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 255) return -1;
-    chunk[at + i] = c;
-    h = Math.imul(h ^ c, 16777619);
-  }
-  return h >>> 0;
+/** The hash of `text` under `seed`: FNV-1a over its UTF-16 code units from the seed, then `mix`. */
+export function seededHash(text: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return mix(h);
 }
 
 /**
@@ -41,49 +42,68 @@ function writeLatin1(text: string, chunk: Buffer, at: number): number {
  * that is only ever read again on a retransmission. So they live outside the heap:
  *
  * - the bytes (key, address, response) in 1 MB chunks, appended in arrival order;
- * - what each record needs besides (hash, expiry, lengths, port) in typed arrays, a ring indexed
- *   by the record's sequence number;
+ * - what each record needs besides (hashes, expiry, lengths, port) in typed arrays, a ring
+ *   indexed by the record's sequence number;
  * - the key → record index, an open-addressing table of sequence numbers (linear probing,
  *   deletion by backward shift), at most half full;
  * - the branches held, a counting filter with two positions per branch, for the cheap first look
  *   (`mayHoldBranch`): it may say yes for a branch it does not hold, never no for one it does.
  *
+ * Keys are chosen by whoever sends us requests, so the hash is seeded per process (a Map's is too)
+ * and a probe run that grows long anyway, keys made to collide, seeds it anew.
+ *
  * Every record lives the same time, so they expire in the order they came: one sweep walks the
- * ring from its oldest record and drops chunks nothing live is in any more.
+ * ring from its oldest record and drops chunks nothing live is in any more. Time is the
+ * monotonic clock, so a wall clock set back stops nothing from expiring.
  */
 export class CompletedResponses {
   // the ring of records, indexed by sequence number & ringMask
-  private ringMask = 1023;
-  private expires = new Float64Array(1024);
-  private keyHash = new Uint32Array(1024);
-  private branchHash = new Uint32Array(1024);
-  private flags = new Uint8Array(1024);
-  private transport = new Uint8Array(1024);
-  private port = new Uint16Array(1024);
+  private ringMask = FIRST_RING - 1;
+  private expires = new Float64Array(FIRST_RING);
+  private keyHash = new Uint32Array(FIRST_RING);
+  private branchHash = new Uint32Array(FIRST_RING);
+  private flags = new Uint8Array(FIRST_RING);
+  private transport = new Uint8Array(FIRST_RING);
+  private port = new Uint16Array(FIRST_RING);
   /** where the record's bytes start, counted over all chunks ever made */
-  private bytePos = new Float64Array(1024);
-  private keyLength = new Uint32Array(1024);
-  private addressLength = new Uint16Array(1024);
-  private dataLength = new Uint32Array(1024);
+  private bytePos = new Float64Array(FIRST_RING);
+  private keyLength = new Uint32Array(FIRST_RING);
+  private addressLength = new Uint16Array(FIRST_RING);
+  private dataLength = new Uint32Array(FIRST_RING);
   /** the oldest record not yet swept, and the next to be made */
   private oldest = 0;
   private next = 0;
 
   /** key → sequence number + 1 (0: empty slot) */
-  private slots = new Float64Array(2048);
+  private slots = new Float64Array(FIRST_SLOTS);
   private live = 0;
   /** branch counts, two positions per branch; as many as four slots each, so few false yeses */
-  private branchCounts = new Uint16Array(8192);
-  private branchBits = 13;
+  private branchCounts = new Uint16Array(1 << FIRST_BRANCH_BITS);
+  private branchBits = FIRST_BRANCH_BITS;
 
   /** chunks[0] is chunk number `firstChunk`; bytes go at `writePos` (counted over all chunks) */
   private chunks: Buffer[] = [];
   private firstChunk = 0;
   private writePos = 0;
 
+  private seed: number;
+  /** a probe run reached CROWDED_PROBE since the last hold; and holds since the last new seed */
+  private crowded = false;
+  private holdsSinceSeed = 0;
+  /** how often the hash was seeded anew (a sign of keys made to collide) */
+  reseeds = 0;
+  /** the branch hash of the last key hashed by `hashKey` or `writeKey` (-1: the key has no '|') */
+  private lastBranchHash = -1;
+
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly holdMs: number) {}
+  /** `seed` fixes the hash's seed (tests); by default it is random, per instance. */
+  constructor(
+    private readonly holdMs: number,
+    seed?: number,
+  ) {
+    this.seed = seed ?? randomBytes(4).readUInt32LE(0);
+  }
 
   /** How many keys are held. */
   get size(): number {
@@ -91,55 +111,75 @@ export class CompletedResponses {
   }
 
   /**
-   * Holds the final response of the transaction `key`, whose branch is `branch` (null: none, an
-   * RFC 2543 key), until `holdMs` from `now`. Holding a key again replaces its response and
-   * starts its time again. Only a datagram's destination is kept (transport, address, port):
-   * Timer J is zero over reliable transports (RFC 3261 §17.2.2), so nothing else is held.
+   * Holds the final response of the transaction `key` until `holdMs` from `now` (ms, monotonic).
+   * With `branched`, the key starts with its transaction's branch, up to its first '|' (as
+   * serverKeyOf writes it; an RFC 2543 key has none), which `mayHoldBranch` then knows. Holding a
+   * key again replaces its response and starts its time again. Only a datagram's destination is
+   * kept (transport, address, port): Timer J is zero over reliable transports (RFC 3261 §17.2.2).
    */
-  hold(key: string, branch: string | null, data: Buffer, dest: Destination, now = Date.now()): void {
+  hold(key: string, branched: boolean, data: Buffer, dest: Destination, now = performance.now()): void {
     const address = dest.address;
-    // a UDP response is under 64 kB, its key under twice that: larger is not a datagram's
-    if (2 * key.length + address.length + data.length > CHUNK_BYTES) return;
+    // a UDP response is under 64 kB, its key under twice that: larger is not a datagram's. Not
+    // held, and not answered with an older response either
+    if (2 * key.length + address.length + data.length > CHUNK_BYTES) {
+      this.forget(key);
+      return;
+    }
     if (this.next - this.oldest > this.ringMask) this.growRing();
-    const seq = this.next++;
-    const r = seq & this.ringMask;
     // the usual key is Latin-1, one byte a character, written and hashed in one pass; another is
     // written again after it as UTF-16 (what the first try wrote is left behind)
     let pos = this.place(key.length + address.length + data.length);
     let chunk = this.chunkAt(pos);
     let at = pos % CHUNK_BYTES;
-    let h = writeLatin1(key, chunk, at);
+    let h = this.writeKey(key, chunk, at);
     const wide = h < 0;
     if (wide) {
       pos = this.place(2 * key.length + address.length + data.length);
       chunk = this.chunkAt(pos);
       at = pos % CHUNK_BYTES;
       chunk.write(key, at, 'utf16le');
-      h = hashOf(key);
+      h = this.hashKey(key);
       at += 2 * key.length;
     } else at += key.length;
-    writeLatin1(address, chunk, at); // an IP literal
+    // an IP literal; anything else is not an address we send datagrams to
+    for (let i = 0; i < address.length; i++) {
+      const c = address.charCodeAt(i);
+      if (c > 127) {
+        this.forget(key);
+        return;
+      }
+      chunk[at + i] = c;
+    }
     chunk.set(data, at + address.length);
+    const branch = branched ? this.lastBranchHash : -1;
+    const seq = this.next++;
+    const r = seq & this.ringMask;
     this.expires[r] = now + this.holdMs;
     this.keyHash[r] = h;
-    this.branchHash[r] = branch === null ? 0 : hashOf(branch);
-    this.flags[r] = (branch === null ? 0 : HAS_BRANCH) | (wide ? WIDE_KEY : 0);
+    this.branchHash[r] = branch < 0 ? 0 : branch;
+    this.flags[r] = (branch < 0 ? 0 : HAS_BRANCH) | (wide ? WIDE_KEY : 0);
     this.transport[r] = TRANSPORTS.indexOf(dest.transport);
     this.port[r] = dest.port;
     this.bytePos[r] = pos;
     this.keyLength[r] = key.length;
-    this.addressLength[r] = dest.address.length;
+    this.addressLength[r] = address.length;
     this.dataLength[r] = data.length;
 
     const i = this.findSlot(key, h);
     if (this.slots[i] !== 0) {
-      this.slots[i] = seq + 1; // held again: the older record is now only bytes to sweep past
+      // held again: the older record is now only bytes to sweep past; its branch count goes with it
+      const old = (this.slots[i] - 1) & this.ringMask;
+      if (this.flags[old] & HAS_BRANCH) this.countBranch(this.branchHash[old], -1);
+      this.slots[i] = seq + 1;
     } else {
       this.slots[i] = seq + 1;
       this.live++;
-      if (branch !== null) this.countBranch(this.branchHash[r], 1);
-      if (2 * this.live > this.slots.length) this.growIndex();
     }
+    if (branch >= 0) this.countBranch(branch, 1);
+    this.holdsSinceSeed++;
+    if (2 * this.live > this.slots.length) this.growIndex();
+    else if (this.crowded && 2 * this.holdsSinceSeed >= this.live) this.reseed();
+    this.crowded = false;
     if (this.timer === null) {
       this.timer = setInterval(() => this.sweep(), Math.min(1000, this.holdMs));
       this.timer.unref();
@@ -148,13 +188,13 @@ export class CompletedResponses {
 
   /** Whether `key` is held (until its record is swept). */
   has(key: string): boolean {
-    return this.live > 0 && this.slots[this.findSlot(key, hashOf(key))] !== 0;
+    return this.live > 0 && this.slots[this.findSlot(key, this.hashKey(key))] !== 0;
   }
 
   /** The response to resend for a retransmitted request, if its transaction completed lately. */
   get(key: string): { data: Buffer; dest: Destination } | undefined {
     if (this.live === 0) return undefined;
-    const i = this.findSlot(key, hashOf(key));
+    const i = this.findSlot(key, this.hashKey(key));
     if (this.slots[i] === 0) return undefined;
     const r = (this.slots[i] - 1) & this.ringMask;
     const pos = this.bytePos[r];
@@ -162,7 +202,7 @@ export class CompletedResponses {
     const addressAt = (pos % CHUNK_BYTES) + (this.flags[r] & WIDE_KEY ? 2 : 1) * this.keyLength[r];
     const dataAt = addressAt + this.addressLength[r];
     return {
-      // a copy: the chunk is let go of once its records expire, and this may wait in a send queue
+      // a copy, so that a send queue holding it does not hold the whole chunk past its records' time
       data: Buffer.from(chunk.subarray(dataAt, dataAt + this.dataLength[r])),
       dest: { transport: TRANSPORTS[this.transport[r]], address: chunk.toString('latin1', addressAt, dataAt), port: this.port[r] },
     };
@@ -170,16 +210,16 @@ export class CompletedResponses {
 
   /**
    * Whether a key with this branch may be held (`get` decides). False means none is; true may
-   * be wrong, about once in twenty at the most, and then only costs the raw key's read.
+   * be wrong, about once in twenty, and then only costs the raw key's read.
    */
   mayHoldBranch(branch: string): boolean {
     if (this.live === 0) return false;
-    const h = hashOf(branch);
+    const h = seededHash(branch, this.seed);
     return this.branchCounts[h & ((1 << this.branchBits) - 1)] > 0 && this.branchCounts[this.secondPosition(h)] > 0;
   }
 
-  /** Lets go of every response held past its time. */
-  sweep(now = Date.now()): void {
+  /** Lets go of every response held past its time (`now`: ms, monotonic). */
+  sweep(now = performance.now()): void {
     while (this.oldest < this.next && this.expires[this.oldest & this.ringMask] <= now) this.expire(this.oldest++);
     if (this.oldest === this.next) {
       this.clear();
@@ -192,15 +232,64 @@ export class CompletedResponses {
     }
   }
 
-  /** Lets go of everything, and stops the sweeping. */
+  /** Lets go of everything, and stops the sweeping; tables grown by a burst go back to their first size. */
   clear(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    this.slots.fill(0);
-    this.branchCounts.fill(0);
     this.live = 0;
     this.oldest = this.next;
     this.chunks = [];
+    if (this.ringMask + 1 > FIRST_RING) this.resizeRing(FIRST_RING);
+    if (this.slots.length > FIRST_SLOTS) {
+      this.slots = new Float64Array(FIRST_SLOTS);
+      this.branchBits = FIRST_BRANCH_BITS;
+      this.branchCounts = new Uint16Array(1 << FIRST_BRANCH_BITS);
+    } else {
+      this.slots.fill(0);
+      this.branchCounts.fill(0);
+    }
+  }
+
+  /** Writes `key` at `at` one byte a character and returns its hash (branch hash in lastBranchHash); -1 when a character is beyond Latin-1. */
+  private writeKey(key: string, chunk: Buffer, at: number): number {
+    let h = this.seed;
+    this.lastBranchHash = -1;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 255) return -1;
+      if (c === BAR && this.lastBranchHash < 0) this.lastBranchHash = mix(h);
+      chunk[at + i] = c;
+      h = Math.imul(h ^ c, 16777619);
+    }
+    return mix(h);
+  }
+
+  /** `seededHash` of the key, its branch's in lastBranchHash. */
+  private hashKey(key: string): number {
+    let h = this.seed;
+    this.lastBranchHash = -1;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c === BAR && this.lastBranchHash < 0) this.lastBranchHash = mix(h);
+      h = Math.imul(h ^ c, 16777619);
+    }
+    return mix(h);
+  }
+
+  /** The hashes of record r's key as stored (after a new seed), its branch's in lastBranchHash. */
+  private hashStored(r: number): number {
+    const pos = this.bytePos[r];
+    const chunk = this.chunkAt(pos);
+    const at = pos % CHUNK_BYTES;
+    const wide = (this.flags[r] & WIDE_KEY) !== 0;
+    let h = this.seed;
+    this.lastBranchHash = -1;
+    for (let i = 0; i < this.keyLength[r]; i++) {
+      const c = wide ? chunk[at + 2 * i] | (chunk[at + 2 * i + 1] << 8) : chunk[at + i];
+      if (c === BAR && this.lastBranchHash < 0) this.lastBranchHash = mix(h);
+      h = Math.imul(h ^ c, 16777619);
+    }
+    return mix(h);
   }
 
   /** Where `length` bytes go: after the last record, or at the start of a new chunk when they do not fit. */
@@ -224,9 +313,12 @@ export class CompletedResponses {
   private findSlot(key: string, h: number): number {
     const mask = this.slots.length - 1;
     let i = h & mask;
-    for (;;) {
+    for (let probes = 0; ; probes++) {
       const s = this.slots[i];
-      if (s === 0) return i;
+      if (s === 0) {
+        if (probes >= CROWDED_PROBE) this.crowded = true;
+        return i;
+      }
       const r = (s - 1) & this.ringMask;
       if (this.keyHash[r] === h && this.keyLength[r] === key.length && this.sameKey(r, key)) return i;
       i = (i + 1) & mask;
@@ -245,16 +337,28 @@ export class CompletedResponses {
     return true;
   }
 
+  /** Stops holding `key`, if it is held. */
+  private forget(key: string): void {
+    if (this.live === 0) return;
+    const i = this.findSlot(key, this.hashKey(key));
+    if (this.slots[i] !== 0) this.deleteSlot(i);
+  }
+
   /** The record `seq` has had its time: its key goes, unless a later hold of the same key took its slot. */
   private expire(seq: number): void {
     const r = seq & this.ringMask;
     const mask = this.slots.length - 1;
     let i = this.keyHash[r] & mask;
     while (this.slots[i] !== 0 && this.slots[i] !== seq + 1) i = (i + 1) & mask;
-    if (this.slots[i] === 0) return;
+    if (this.slots[i] !== 0) this.deleteSlot(i);
+  }
+
+  /** Empties slot i (its key goes, with its branch count), by backward shift: no search then stops early. */
+  private deleteSlot(i: number): void {
+    const mask = this.slots.length - 1;
+    const r = (this.slots[i] - 1) & this.ringMask;
     this.live--;
     if (this.flags[r] & HAS_BRANCH) this.countBranch(this.branchHash[r], -1);
-    // backward-shift deletion: later keys of the probe run move up, so no search stops early
     for (let j = (i + 1) & mask; this.slots[j] !== 0; j = (j + 1) & mask) {
       const home = this.keyHash[(this.slots[j] - 1) & this.ringMask] & mask;
       // the key at j may move to i when its home is not in (i, j], cyclically
@@ -282,11 +386,32 @@ export class CompletedResponses {
 
   /** Twice the slots (and branch counts), every live key placed again. */
   private growIndex(): void {
+    this.rebuildIndex(this.slots.length * 2, this.branchBits + 1);
+  }
+
+  /**
+   * A new random seed, every held key hashed again from its stored bytes and placed again. At most
+   * once per half as many holds as keys are held, so that it costs each hold a constant share.
+   */
+  private reseed(): void {
+    this.seed = randomBytes(4).readUInt32LE(0);
+    this.reseeds++;
+    this.holdsSinceSeed = 0;
+    for (const s of this.slots) {
+      if (s === 0) continue;
+      const r = (s - 1) & this.ringMask;
+      this.keyHash[r] = this.hashStored(r);
+      if (this.flags[r] & HAS_BRANCH) this.branchHash[r] = this.lastBranchHash;
+    }
+    this.rebuildIndex(this.slots.length, this.branchBits);
+  }
+
+  private rebuildIndex(size: number, branchBits: number): void {
     const old = this.slots;
-    this.slots = new Float64Array(old.length * 2);
-    this.branchBits++;
-    this.branchCounts = new Uint16Array(1 << this.branchBits);
-    const mask = this.slots.length - 1;
+    this.slots = new Float64Array(size);
+    this.branchBits = branchBits;
+    this.branchCounts = new Uint16Array(1 << branchBits);
+    const mask = size - 1;
     for (const s of old) {
       if (s === 0) continue;
       const r = (s - 1) & this.ringMask;
@@ -299,22 +424,25 @@ export class CompletedResponses {
 
   /** Twice the ring, the records not yet swept copied to their places in it. */
   private growRing(): void {
+    this.resizeRing(2 * (this.ringMask + 1));
+  }
+
+  private resizeRing(size: number): void {
     const oldMask = this.ringMask;
-    const size = 2 * (oldMask + 1);
     this.ringMask = size - 1;
-    const grow = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(from: T, to: T): T => {
+    const move = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(from: T, to: T): T => {
       for (let seq = this.oldest; seq < this.next; seq++) to[seq & this.ringMask] = from[seq & oldMask];
       return to;
     };
-    this.expires = grow(this.expires, new Float64Array(size));
-    this.keyHash = grow(this.keyHash, new Uint32Array(size));
-    this.branchHash = grow(this.branchHash, new Uint32Array(size));
-    this.flags = grow(this.flags, new Uint8Array(size));
-    this.transport = grow(this.transport, new Uint8Array(size));
-    this.port = grow(this.port, new Uint16Array(size));
-    this.bytePos = grow(this.bytePos, new Float64Array(size));
-    this.keyLength = grow(this.keyLength, new Uint32Array(size));
-    this.addressLength = grow(this.addressLength, new Uint16Array(size));
-    this.dataLength = grow(this.dataLength, new Uint32Array(size));
+    this.expires = move(this.expires, new Float64Array(size));
+    this.keyHash = move(this.keyHash, new Uint32Array(size));
+    this.branchHash = move(this.branchHash, new Uint32Array(size));
+    this.flags = move(this.flags, new Uint8Array(size));
+    this.transport = move(this.transport, new Uint8Array(size));
+    this.port = move(this.port, new Uint16Array(size));
+    this.bytePos = move(this.bytePos, new Float64Array(size));
+    this.keyLength = move(this.keyLength, new Uint32Array(size));
+    this.addressLength = move(this.addressLength, new Uint16Array(size));
+    this.dataLength = move(this.dataLength, new Uint32Array(size));
   }
 }

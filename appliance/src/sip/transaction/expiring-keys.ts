@@ -24,16 +24,16 @@ export class ExpiringKeys {
     return this.keys.size;
   }
 
-  /** Holds `key` for its time from now (again, when it was held already). */
-  add(key: string, now = Date.now()): void {
-    this.keys.hold(key, null, NOTHING, NOWHERE, now);
+  /** Holds `key` for its time from `now` (ms, monotonic), again when it was held already. */
+  add(key: string, now = performance.now()): void {
+    this.keys.hold(key, false, NOTHING, NOWHERE, now);
   }
 
   has(key: string): boolean {
     return this.keys.has(key);
   }
 
-  sweep(now = Date.now()): void {
+  sweep(now = performance.now()): void {
     this.keys.sweep(now);
   }
 
