@@ -46,7 +46,7 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut in proportion to the
  * overshoot (by a fifth at least), each cut waiting for the one before to show in the queue delay;
  * once shedding, the bound is half of `maxQueueDelay` (hysteresis, see `adjust`); while the delay
- * is under half of the bound the share grows back by steps (additive increase,
+ * is under half of `maxQueueDelay` the share grows back by steps (additive increase,
  * multiplicative decrease), so admissions settle where the process keeps up, instead of flapping
  * between all and nothing. When even the smallest share leaves the queue growing (4 × `maxQueueDelay`),
  * REGISTERs without credentials are refused too.
@@ -109,11 +109,13 @@ export class OverloadGuard {
     this.lag = this.loopLag();
     const delay = Math.max(this.queueDelay(), this.lag);
     // Two bounds (hysteresis): shedding starts when the delay passes `maxQueueDelay`, and once it
-    // has started the queue is held to half of that. Held at the bound itself, its swings around
-    // it (each cut shows only a queue-length later) reached three times the bound, and a digest
-    // call waits in the queue twice: past T1 in all, clients retransmitted (about 4,000 copies in
-    // a 10 s step at 3x), each copy more to read and answer. Only the entry bound applies to a
-    // process that keeps up, so a burst under full load does not start shedding any sooner.
+    // has started the queue is held to half of that, where the share also grows back. Held at the
+    // bound itself, its swings around it (each cut shows only a queue-length later) reached three
+    // times the bound, and a digest call waits in the queue twice: past T1 in all, clients
+    // retransmitted (about 4,000 copies in a 10 s step at 3x), each copy more to read and answer.
+    // Only the entry bound applies to a process that keeps up, so a burst under full load does not
+    // start shedding any sooner; and with no band between cutting and growing, shedding ends as
+    // soon as the queue is under half the bound.
     const bound = this.share < 1 ? this.opts.maxQueueDelay / 2 : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
     // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
@@ -133,8 +135,8 @@ export class OverloadGuard {
       }
     }
     // growing back: quickly while the queue is near empty, carefully near the bound
-    else if (delay < bound / 4) this.share = Math.min(1, this.share + 0.1);
-    else if (delay < bound / 2) this.share = Math.min(1, this.share + 0.03);
+    else if (delay < this.opts.maxQueueDelay / 4) this.share = Math.min(1, this.share + 0.1);
+    else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.03);
   }
 
   /**
