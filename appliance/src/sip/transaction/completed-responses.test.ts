@@ -147,8 +147,12 @@ describe('completed responses, held outside the heap', () => {
       if ((seededHash(key, seed) & 2047) === 0) keys.push(key);
     }
     const c = new CompletedResponses(32_000, seed);
+    // and one key beyond Latin-1, held before them, hashed again from its UTF-16 bytes
+    c.hold('z9hG4bKü€|192.0.2.1:5060|MESSAGE|x|1', true, Buffer.from('wide'), dest, 0);
     keys.forEach((k, i) => c.hold(k, true, Buffer.from(`r${i}`), dest, 0));
     expect(c.reseeds).toBeGreaterThan(0);
+    expect(c.get('z9hG4bKü€|192.0.2.1:5060|MESSAGE|x|1')?.data.toString()).toBe('wide');
+    expect(c.mayHoldBranch('z9hG4bKü€')).toBe(true);
     expect(keys.every((k, i) => c.get(k)?.data.toString() === `r${i}`)).toBe(true);
     expect(keys.every((k) => c.mayHoldBranch(k.slice(0, k.indexOf('|'))))).toBe(true);
     c.clear();

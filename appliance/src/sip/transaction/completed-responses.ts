@@ -23,6 +23,16 @@ function mix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** Writes `text` into `chunk` at `at`, one byte a character; false (what was written is of no use) when one is beyond Latin-1. */
+function writeLatin1(text: string, chunk: Buffer, at: number): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 255) return false;
+    chunk[at + i] = c;
+  }
+  return true;
+}
+
 /** The hash of `text` under `seed`: FNV-1a over its UTF-16 code units from the seed, then `mix`. */
 export function seededHash(text: string, seed: number): number {
   let h = seed;
@@ -90,9 +100,8 @@ export class CompletedResponses {
   /** a probe run reached CROWDED_PROBE since the last hold; and holds since the last new seed */
   private crowded = false;
   private holdsSinceSeed = 0;
-  /** how often the hash was seeded anew (a sign of keys made to collide) */
-  reseeds = 0;
-  /** the branch hash of the last key hashed by `hashKey` or `writeKey` (-1: the key has no '|') */
+  private seedChanges = 0;
+  /** the branch hash of the last key hashed by `hashKey` (-1: the key has no '|') */
   private lastBranchHash = -1;
 
   private timer: NodeJS.Timeout | null = null;
@@ -103,6 +112,11 @@ export class CompletedResponses {
     seed?: number,
   ) {
     this.seed = seed ?? randomBytes(4).readUInt32LE(0);
+  }
+
+  /** How often the hash was seeded anew (a sign of keys made to collide). */
+  get reseeds(): number {
+    return this.seedChanges;
   }
 
   /** How many keys are held. */
@@ -126,31 +140,26 @@ export class CompletedResponses {
       return;
     }
     if (this.next - this.oldest > this.ringMask) this.growRing();
-    // the usual key is Latin-1, one byte a character, written and hashed in one pass; another is
-    // written again after it as UTF-16 (what the first try wrote is left behind)
+    // the usual key is Latin-1, one byte a character; another is written again after it as
+    // UTF-16 (what the first try wrote is left behind)
     let pos = this.place(key.length + address.length + data.length);
     let chunk = this.chunkAt(pos);
     let at = pos % CHUNK_BYTES;
-    let h = this.writeKey(key, chunk, at);
-    const wide = h < 0;
+    const wide = !writeLatin1(key, chunk, at);
     if (wide) {
       pos = this.place(2 * key.length + address.length + data.length);
       chunk = this.chunkAt(pos);
       at = pos % CHUNK_BYTES;
       chunk.write(key, at, 'utf16le');
-      h = this.hashKey(key);
       at += 2 * key.length;
     } else at += key.length;
-    // an IP literal; anything else is not an address we send datagrams to
-    for (let i = 0; i < address.length; i++) {
-      const c = address.charCodeAt(i);
-      if (c > 127) {
-        this.forget(key);
-        return;
-      }
-      chunk[at + i] = c;
+    // an IP literal: anything else is not an address we send datagrams to
+    if (!writeLatin1(address, chunk, at)) {
+      this.forget(key);
+      return;
     }
     chunk.set(data, at + address.length);
+    const h = this.hashKey(key);
     const branch = branched ? this.lastBranchHash : -1;
     const seq = this.next++;
     const r = seq & this.ringMask;
@@ -250,20 +259,6 @@ export class CompletedResponses {
     }
   }
 
-  /** Writes `key` at `at` one byte a character and returns its hash (branch hash in lastBranchHash); -1 when a character is beyond Latin-1. */
-  private writeKey(key: string, chunk: Buffer, at: number): number {
-    let h = this.seed;
-    this.lastBranchHash = -1;
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      if (c > 255) return -1;
-      if (c === BAR && this.lastBranchHash < 0) this.lastBranchHash = mix(h);
-      chunk[at + i] = c;
-      h = Math.imul(h ^ c, 16777619);
-    }
-    return mix(h);
-  }
-
   /** `seededHash` of the key, its branch's in lastBranchHash. */
   private hashKey(key: string): number {
     let h = this.seed;
@@ -276,20 +271,12 @@ export class CompletedResponses {
     return mix(h);
   }
 
-  /** The hashes of record r's key as stored (after a new seed), its branch's in lastBranchHash. */
-  private hashStored(r: number): number {
+  /** The key of record r, read back from its bytes (for a new seed: rare, so a string is fine). */
+  private storedKey(r: number): string {
     const pos = this.bytePos[r];
-    const chunk = this.chunkAt(pos);
     const at = pos % CHUNK_BYTES;
     const wide = (this.flags[r] & WIDE_KEY) !== 0;
-    let h = this.seed;
-    this.lastBranchHash = -1;
-    for (let i = 0; i < this.keyLength[r]; i++) {
-      const c = wide ? chunk[at + 2 * i] | (chunk[at + 2 * i + 1] << 8) : chunk[at + i];
-      if (c === BAR && this.lastBranchHash < 0) this.lastBranchHash = mix(h);
-      h = Math.imul(h ^ c, 16777619);
-    }
-    return mix(h);
+    return this.chunkAt(pos).toString(wide ? 'utf16le' : 'latin1', at, at + (wide ? 2 : 1) * this.keyLength[r]);
   }
 
   /** Where `length` bytes go: after the last record, or at the start of a new chunk when they do not fit. */
@@ -395,12 +382,12 @@ export class CompletedResponses {
    */
   private reseed(): void {
     this.seed = randomBytes(4).readUInt32LE(0);
-    this.reseeds++;
+    this.seedChanges++;
     this.holdsSinceSeed = 0;
     for (const s of this.slots) {
       if (s === 0) continue;
       const r = (s - 1) & this.ringMask;
-      this.keyHash[r] = this.hashStored(r);
+      this.keyHash[r] = this.hashKey(this.storedKey(r));
       if (this.flags[r] & HAS_BRANCH) this.branchHash[r] = this.lastBranchHash;
     }
     this.rebuildIndex(this.slots.length, this.branchBits);
