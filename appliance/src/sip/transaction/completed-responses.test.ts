@@ -176,6 +176,21 @@ describe('completed responses, held outside the heap', () => {
     c.clear();
   });
 
+  it('writes into chunks it let go of rather than fresh memory, and reads back what it wrote there', () => {
+    const c = new CompletedResponses(1000);
+    const tables = c as unknown as { chunks: Buffer[] };
+    const body = (t: number): Buffer => Buffer.alloc(10_000, t % 251);
+    // 104 records a chunk: the first holds t = 0…103, and is let go of once they have expired
+    for (let t = 0; t < 150; t++) c.hold(`k${t}`, false, body(t), dest, t);
+    const first = tables.chunks[0];
+    c.sweep(1110);
+    expect(tables.chunks.includes(first)).toBe(false);
+    for (let t = 150; t < 260; t++) c.hold(`k${t}`, false, body(t), dest, t);
+    expect(tables.chunks.includes(first)).toBe(true);
+    for (const t of [150, 205, 259]) expect(c.get(`k${t}`)?.data.equals(body(t))).toBe(true);
+    c.clear();
+  });
+
   it('goes back to its first sizes when everything is let go of', () => {
     const c = new CompletedResponses(10);
     for (let i = 0; i < 10_000; i++) c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
