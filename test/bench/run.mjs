@@ -394,7 +394,7 @@ const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
 function printStep(label, s, note = '') {
   console.log(
     `  ${label.padEnd(26)} ${String(s.rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
-      `${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${passes(s) ? '' : '  <- not sustained'}${note}`,
+      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${passes(s) ? '' : '  <- not sustained'}${note}`,
   );
 }
 
