@@ -43,6 +43,8 @@ export class Reachability {
   reachable(bindings: Binding[]): Binding[] {
     return bindings.filter((b) => {
       if (CONNECTION.has(b.transport) && !this.hasFlow(b.flowId)) return false;
+      // nobody silent (the usual case): no key string made for the look
+      if (this.silent.size === 0) return true;
       const silence = this.silent.get(key(b));
       if (silence === undefined || silence.updatedAt !== b.updatedAt) return true;
       const now = this.clock();
