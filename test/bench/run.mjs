@@ -97,6 +97,29 @@ function cpuSeconds(pid) {
   return total;
 }
 
+/**
+ * The server core's own clock (/proc/stat, its cpuN line, in 1/100 s): busy, stolen by the
+ * hypervisor, and spent in soft interrupts. The same code gave 96% and 69% at 2× in two runs of
+ * one afternoon (2026-12-01): what else the core did in a step is read beside the server's CPU.
+ */
+function coreTimes() {
+  if (!PIN) return null;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${SERVER_CORE[2]} `));
+  if (line === undefined) return null;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return { busy: (user + nice + system + irq + softirq) / 100, total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100, softirq: softirq / 100, steal: steal / 100 };
+}
+
+/** What the server core did besides the server from `a` to `b` (coreTimes), given the server's CPU seconds: shares of the interval. */
+function coreShares(a, b, serverCpu) {
+  if (a === null || b === null || !(b.total > a.total)) return null;
+  const span = b.total - a.total;
+  return { steal: (b.steal - a.steal) / span, softirq: (b.softirq - a.softirq) / span, others: Math.max(0, b.busy - a.busy - serverCpu) / span };
+}
+
+const coreFigures = (c) => (c === null ? '' : `; core ${SERVER_CORE[2]}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work`);
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
 /** CPU use of every process on the machine over the last second, by command (for finding the bottleneck). */
 function loadavg() {
   return readFileSync('/proc/loadavg', 'utf8').trim();
@@ -299,12 +322,20 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const stat = path.join(WORK, `stat-${local}.csv`);
   const total = closed?.total ?? rate * STEP_SECONDS;
   const cpu0 = target.pid ? cpuSeconds(target.pid) : 0;
+  const core0 = coreTimes();
   const t0 = Date.now();
   // the server's CPU when the last call has been offered: an overload step's figures are read
   // over the offered window (see `inWindow`), not over the drain after it
   const offeredMs = closed === null ? (total / rate) * 1000 : 0;
   let cpuAtWindow = NaN;
-  const windowTimer = offeredMs > 0 && target.pid ? setTimeout(() => (cpuAtWindow = cpuSeconds(target.pid)), offeredMs) : null;
+  let coreAtWindow = null;
+  const windowTimer =
+    offeredMs > 0 && target.pid
+      ? setTimeout(() => {
+          cpuAtWindow = cpuSeconds(target.pid);
+          coreAtWindow = coreTimes();
+        }, offeredMs)
+      : null;
   const r = await sipp(
     target,
     scenario,
@@ -319,6 +350,8 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const wall = (Date.now() - t0) / 1000;
   if (windowTimer !== null) clearTimeout(windowTimer);
   const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
+  // over the offered window when there is one (as the server's CPU is read there), else the whole step
+  const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreShares(core0, coreTimes(), cpu);
   if (process.env.BENCH_DEBUG) console.log(`  (load: ${loadavg()}${target.health ? `, overload ${JSON.stringify((await target.health()).overload)}` : ''})`);
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');
@@ -345,7 +378,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   // the UAC's retransmissions (a queue past T1 shows here first) and its calls ended by a 503 (SIPp: an unexpected message)
   const retransmissions = col('Retransmissions(C)');
   const refused = col('FailedUnexpectedMessage(C)');
-  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window };
+  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window, core };
 }
 
 /**
@@ -394,7 +427,7 @@ const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
 function printStep(label, s, note = '') {
   console.log(
     `  ${label.padEnd(26)} ${String(s.rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
-      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores ${passes(s) ? '' : '  <- not sustained'}${note}`,
+      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores${coreFigures(s.core)} ${passes(s) ? '' : '  <- not sustained'}${note}`,
   );
 }
 
@@ -507,7 +540,7 @@ async function relayBench() {
               const w = s.window;
               res.push({ offered: rate, refusedCallEnds: ends, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
               console.log(
-                `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: ${windowFigures(w)}; whole step (${s.wall.toFixed(1)} s) ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
+                `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: ${windowFigures(w)}${coreFigures(s.core)}; whole step (${s.wall.toFixed(1)} s) ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
                   `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
               );
             }
@@ -531,10 +564,10 @@ async function relayBench() {
             // an overloaded server on its pinned core is busy all the time; one that is not was never
             // offered the load (SIPp's own core ran out first: Kamailio at 28,000/s and more)
             const generatorBound = cores < GENERATOR_BOUND_CORES;
-            best.overload.push({ factor: k, refusedCallEnds: ends, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, generatorBound });
+            best.overload.push({ factor: k, refusedCallEnds: ends, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound });
             console.log(
               `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained), ` +
-                `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered` +
+                `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered${coreFigures(s.core)}` +
                 `${s.window ? ` (completed per second: ${s.window.perSecond.join(', ')})` : ''}; ` +
                 `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores` +
                 (generatorBound ? ' (load generator bound: the server was not saturated, so this says nothing about it)' : ''),
