@@ -107,10 +107,16 @@ function coreTimes() {
   const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${SERVER_CORE[2]} `));
   if (line === undefined) return null;
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (user + nice + system + irq + softirq) / 100, total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100, softirq: softirq / 100, steal: steal / 100 };
+  return { busy: (user + nice + system) / 100, interrupts: (irq + softirq) / 100, total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100, softirq: softirq / 100, steal: steal / 100 };
 }
 
-/** What the server core did besides the server from `a` to `b` (coreTimes), given the server's CPU seconds: shares of the interval. */
+/**
+ * What the server core did besides the server from `a` to `b` (coreTimes), given the server's CPU
+ * seconds over the same interval: shares of it. This kernel accounts CPU time by tick (no
+ * IRQ_TIME_ACCOUNTING), so a soft interrupt that lands while the server runs counts in the
+ * server's time and in the core's softirq alike: "other work" leaves interrupts out (it errs low),
+ * and the soft interrupts' share partly overlaps the server's own.
+ */
 function coreShares(a, b, serverCpu) {
   if (a === null || b === null || !(b.total > a.total)) return null;
   const span = b.total - a.total;
@@ -351,7 +357,8 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   if (windowTimer !== null) clearTimeout(windowTimer);
   const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
   // over the offered window when there is one (as the server's CPU is read there), else the whole step
-  const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreShares(core0, coreTimes(), cpu);
+  const coreWhole = coreShares(core0, coreTimes(), cpu);
+  const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreWhole;
   if (process.env.BENCH_DEBUG) console.log(`  (load: ${loadavg()}${target.health ? `, overload ${JSON.stringify((await target.health()).overload)}` : ''})`);
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');
@@ -378,7 +385,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   // the UAC's retransmissions (a queue past T1 shows here first) and its calls ended by a 503 (SIPp: an unexpected message)
   const retransmissions = col('Retransmissions(C)');
   const refused = col('FailedUnexpectedMessage(C)');
-  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window, core };
+  return { rate, total, ok, failed, achieved, failRatio, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window, core, coreWhole };
 }
 
 /**
@@ -427,7 +434,7 @@ const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
 function printStep(label, s, note = '') {
   console.log(
     `  ${label.padEnd(26)} ${String(s.rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
-      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores${coreFigures(s.core)} ${passes(s) ? '' : '  <- not sustained'}${note}`,
+      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores${coreFigures(s.coreWhole)} ${passes(s) ? '' : '  <- not sustained'}${note}`,
   );
 }
 

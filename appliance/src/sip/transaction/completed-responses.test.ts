@@ -191,6 +191,20 @@ describe('completed responses, held outside the heap', () => {
     c.clear();
   });
 
+  it('keeps at most eight chunks for reuse, and none once everything is let go of', () => {
+    const c = new CompletedResponses(1000);
+    const tables = c as unknown as { chunks: Buffer[]; spare: Buffer[] };
+    // ~12 chunks of records at t < 1000, all expired together while the next one is held
+    for (let t = 0; t < 1200; t++) c.hold(`k${t}`, false, Buffer.alloc(10_000), dest, t < 1200 - 1 ? 0 : 500);
+    c.sweep(1000);
+    expect(c.size).toBe(1);
+    expect(tables.spare.length).toBe(8);
+    c.sweep(1500);
+    expect(c.size).toBe(0);
+    expect(tables.spare.length).toBe(0);
+    c.clear();
+  });
+
   it('goes back to its first sizes when everything is let go of', () => {
     const c = new CompletedResponses(10);
     for (let i = 0; i < 10_000; i++) c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
