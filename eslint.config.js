@@ -4,7 +4,7 @@ import pluginVue from 'eslint-plugin-vue';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/dist-shell/**', '**/node_modules/**', 'data/**', 'coverage/**', 'test-output/**'] },
+  { ignores: ['**/dist/**', 'appliance/dist-*/**', '**/dist-shell/**', '**/node_modules/**', 'data/**', 'coverage/**', 'test-output/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -86,6 +86,28 @@ describe('overload guard', () => {
     expect(g.state.admittedShare).toBe(1);
   });
 
+  it('holds a small bound as it is once shedding: a few ms of noise neither cuts again nor keeps the share from growing back', () => {
+    const c = clock();
+    let delay = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 5, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    const run = (ms: number) => {
+      for (let t = 0; t < ms; t += 50) {
+        c.advance(50);
+        void g.shedding;
+      }
+    };
+    delay = 50;
+    run(100);
+    const cut = g.state.admittedShare;
+    expect(cut).toBeLessThan(1);
+    // 4 ms, under the 5 ms bound (a busy machine's scavenges and timers): grows back, is not cut
+    delay = 4;
+    run(200);
+    expect(g.state.admittedShare).toBeGreaterThan(cut);
+    run(10_000);
+    expect(g.state.admittedShare).toBe(1);
+  });
+
   it('says whether it refused new work lately (an answer missing then may have been lost in our queue)', () => {
     const c = clock();
     let delay = 0;

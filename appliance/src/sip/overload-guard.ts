@@ -17,6 +17,13 @@ const ADJUST_MS = 50;
 const MIN_SHARE = 0.02;
 /** The longest wait after a cut before the next one (a queue delay beyond this is cut again anyway). */
 const MAX_HOLD_MS = 1000;
+/**
+ * The least queue delay that shedding holds the queue to (unless `maxQueueDelay` itself is less):
+ * a delay this small is a scavenge or a late timer on a busy machine, not a queue. Held to 2.5 ms
+ * (half of a 5 ms bound), a process sharing its cores with other work was cut again and again by
+ * that noise, and took longer than 10 s to admit everything again after a flood (CI, 2026-12-01).
+ */
+const NOISE_MS = 10;
 
 /** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
 const DROP_MEMORY_MS = 4000;
@@ -116,7 +123,9 @@ export class OverloadGuard {
     // Only the entry bound applies to a process that keeps up, so a burst under full load does not
     // start shedding any sooner; and with no band between cutting and growing, shedding ends as
     // soon as the queue is under half the bound.
-    const bound = this.share < 1 ? this.opts.maxQueueDelay / 2 : this.opts.maxQueueDelay;
+    const max = this.opts.maxQueueDelay;
+    const held = Math.max(max / 2, Math.min(max, NOISE_MS));
+    const bound = this.share < 1 ? held : max;
     this.slow = delay > bound ? this.slow + 1 : 0;
     // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
     // The cut is as deep as the overshoot (a queue at 5 × the bound keeps a fifth at most): a
@@ -134,9 +143,10 @@ export class OverloadGuard {
         this.delayAtCut = delay;
       }
     }
-    // growing back: quickly while the queue is near empty, carefully near the bound
-    else if (delay < this.opts.maxQueueDelay / 4) this.share = Math.min(1, this.share + 0.1);
-    else if (delay < this.opts.maxQueueDelay / 2) this.share = Math.min(1, this.share + 0.03);
+    // growing back: quickly while the queue is near empty, carefully near the bound it is held to
+    // (where cutting starts: no band where the share neither grows nor is cut)
+    else if (delay < held / 2) this.share = Math.min(1, this.share + 0.1);
+    else if (delay < held) this.share = Math.min(1, this.share + 0.03);
   }
 
   /**
