@@ -16,6 +16,14 @@ function clock() {
   return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
+/** `ms` of the guard's life, an adjustment every 50 ms (it adjusts when asked whether it sheds). */
+function adjustFor(g: OverloadGuard, c: ReturnType<typeof clock>, ms: number): void {
+  for (let t = 0; t < ms; t += 50) {
+    c.advance(50);
+    void g.shedding;
+  }
+}
+
 describe('overload guard', () => {
   it('admits everything while the queue keeps up', () => {
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0);
@@ -55,12 +63,7 @@ describe('overload guard', () => {
     const c = clock();
     let delay = 150;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    const run = (ms: number) => {
-      for (let t = 0; t < ms; t += 50) {
-        c.advance(50);
-        void g.shedding;
-      }
-    };
+    const run = (ms: number) => adjustFor(g, c, ms);
     // under the entry bound, however long: nothing refused
     run(2000);
     expect(g.state.admittedShare).toBe(1);
@@ -90,12 +93,7 @@ describe('overload guard', () => {
     const c = clock();
     let delay = 0;
     const g = new OverloadGuard({ maxQueueDelay: 5, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    const run = (ms: number) => {
-      for (let t = 0; t < ms; t += 50) {
-        c.advance(50);
-        void g.shedding;
-      }
-    };
+    const run = (ms: number) => adjustFor(g, c, ms);
     delay = 50;
     run(100);
     const cut = g.state.admittedShare;
