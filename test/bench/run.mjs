@@ -41,7 +41,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * `--no-pin` runs everything unpinned.
  */
 const PIN = !args.includes('--no-pin') && os.cpus().length >= 2;
-const SERVER_CORE = ['taskset', '-c', '0'];
+const SERVER_CPU = 0;
+const SERVER_CORE = ['taskset', '-c', String(SERVER_CPU)];
 const LOAD_CORE = ['taskset', '-c', '1'];
 function pinned(core, cmd, argv) {
   return PIN ? [core[0], [...core.slice(1), cmd, ...argv]] : [cmd, argv];
@@ -104,10 +105,10 @@ function cpuSeconds(pid) {
  */
 function coreTimes() {
   if (!PIN) return null;
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${SERVER_CORE[2]} `));
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${SERVER_CPU} `));
   if (line === undefined) return null;
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (user + nice + system) / 100, interrupts: (irq + softirq) / 100, total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100, softirq: softirq / 100, steal: steal / 100 };
+  return { busy: (user + nice + system) / 100, total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100, softirq: softirq / 100, steal: steal / 100 };
 }
 
 /**
@@ -123,8 +124,8 @@ function coreShares(a, b, serverCpu) {
   return { steal: (b.steal - a.steal) / span, softirq: (b.softirq - a.softirq) / span, others: Math.max(0, b.busy - a.busy - serverCpu) / span };
 }
 
-const coreFigures = (c) => (c === null ? '' : `; core ${SERVER_CORE[2]}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work`);
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const coreFigures = (c) => (c === null ? '' : `; core ${SERVER_CPU}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work`);
 
 /** CPU use of every process on the machine over the last second, by command (for finding the bottleneck). */
 function loadavg() {

@@ -52,8 +52,8 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * passing a flood through. Only a share of new work is admitted, set by a feedback loop every
  * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut in proportion to the
  * overshoot (by a fifth at least), each cut waiting for the one before to show in the queue delay;
- * once shedding, the bound is half of `maxQueueDelay` (hysteresis, see `adjust`); while the delay
- * is under half of `maxQueueDelay` the share grows back by steps (additive increase,
+ * once shedding, the bound is `heldDelay`, half of `maxQueueDelay` (hysteresis, see `adjust`);
+ * while the delay is under that the share grows back by steps (additive increase,
  * multiplicative decrease), so admissions settle where the process keeps up, instead of flapping
  * between all and nothing. When even the smallest share leaves the queue growing (4 × `maxQueueDelay`),
  * REGISTERs without credentials are refused too.
@@ -74,6 +74,8 @@ export class OverloadGuard {
   private lag = 0;
   /** when an adjustment last found new work being refused (ms, `clock`) */
   private lastShedAt = -Infinity;
+  /** the queue delay held to once shedding: half of `maxQueueDelay`, not under NOISE_MS unless it is */
+  private readonly heldDelay: number;
   /** branches of requests dropped as stale, this generation and the one before (see `stale`) */
   private dropped = new Set<string>();
   private droppedBefore = new Set<string>();
@@ -96,7 +98,10 @@ export class OverloadGuard {
     private readonly queueDelay: () => number,
     private readonly clock: () => number = () => performance.now(),
     private readonly loopLag: () => number = () => 0,
-  ) {}
+  ) {
+    const max = opts.maxQueueDelay;
+    this.heldDelay = Math.max(max / 2, Math.min(max, NOISE_MS));
+  }
 
   get state(): { admittedShare: number; queueDelayMs: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
     return { admittedShare: Math.round(this.share * 1000) / 1000, queueDelayMs: Math.round(this.queueDelay()), loopLagMs: Math.round(this.lag), refused: { ...this.refused } };
@@ -123,9 +128,8 @@ export class OverloadGuard {
     // Only the entry bound applies to a process that keeps up, so a burst under full load does not
     // start shedding any sooner; and with no band between cutting and growing, shedding ends as
     // soon as the queue is under half the bound.
-    const max = this.opts.maxQueueDelay;
-    const held = Math.max(max / 2, Math.min(max, NOISE_MS));
-    const bound = this.share < 1 ? held : max;
+    const held = this.heldDelay;
+    const bound = this.share < 1 ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
     // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
     // The cut is as deep as the overshoot (a queue at 5 × the bound keeps a fifth at most): a

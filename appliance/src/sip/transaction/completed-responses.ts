@@ -71,8 +71,8 @@ export function seededHash(text: string, seed: number): number {
  *
  * Every record lives the same time, so they expire in the order they came: one sweep walks the
  * ring from its oldest record and drops chunks nothing live is in any more (up to eight are kept
- * to be written into again). Time is the
- * monotonic clock, so a wall clock set back stops nothing from expiring.
+ * to be written into again). Time is the monotonic clock, so a wall clock set back stops nothing
+ * from expiring.
  */
 export class CompletedResponses {
   // the ring of records, indexed by sequence number & ringMask
