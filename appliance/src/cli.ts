@@ -21,6 +21,7 @@ import { AuditLog } from './admin/audit-log.js';
 import { registerAdminCommands } from './admin/admin-cli.js';
 import { quotaOf, registerQuotaCommands } from './quota/quota-cli.js';
 import { startAppliance } from './main.js';
+import { tuneHeapForServing } from './heap-tuning.js';
 import { registerOpsCommands } from './ops/ops-cli.js';
 import { BackupError } from './ops/backup.js';
 import { registerUsageCommands } from './usage/usage-cli.js';
@@ -42,6 +43,7 @@ program
   .action(async (opts: { config?: string }) => {
     const cfg = loadConfig(opts.config ?? program.opts<{ config?: string }>().config);
     const log = createLogger(cfg.log.level);
+    tuneHeapForServing();
     // The last resort: a failure no handler caught is a bug, and it is fatal to the work it
     // belonged to, never to the process (every other request, registration and stored message
     // goes on). Node 20 would otherwise exit on an unhandled rejection.
