@@ -43,7 +43,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PIN = !args.includes('--no-pin') && os.cpus().length >= 2;
 const SERVER_CPU = 0;
 const SERVER_CORE = ['taskset', '-c', String(SERVER_CPU)];
-const LOAD_CORE = ['taskset', '-c', '1'];
+/** the core both SIPp processes (the load generator: UAC and the device's UAS) are pinned to */
+const LOAD_CPU = 1;
+const LOAD_CORE = ['taskset', '-c', String(LOAD_CPU)];
 function pinned(core, cmd, argv) {
   return PIN ? [core[0], [...core.slice(1), cmd, ...argv]] : [cmd, argv];
 }
@@ -105,10 +107,23 @@ function cpuSeconds(pid) {
  */
 function coreTimes() {
   if (!PIN) return null;
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${SERVER_CPU} `));
-  if (line === undefined) return null;
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return { busy: (user + nice + system) / 100, total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100, softirq: softirq / 100, steal: steal / 100 };
+  const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+  const fields = (cpu) => lines.find((l) => l.startsWith(`cpu${cpu} `))?.trim().split(/\s+/).slice(1).map(Number);
+  const server = fields(SERVER_CPU);
+  const load = fields(LOAD_CPU);
+  if (server === undefined || load === undefined) return null;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = server;
+  // the load generator's core: everything but idle and I/O wait is SIPp or the kernel serving it
+  const loadIdle = load[3] + load[4];
+  const loadTotal = load.slice(0, 8).reduce((a, b) => a + b, 0);
+  return {
+    busy: (user + nice + system) / 100,
+    total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100,
+    softirq: softirq / 100,
+    steal: steal / 100,
+    loadBusy: (loadTotal - loadIdle) / 100,
+    loadTotal: loadTotal / 100,
+  };
 }
 
 /**
@@ -116,16 +131,25 @@ function coreTimes() {
  * seconds over the same interval: shares of it. This kernel accounts CPU time by tick (no
  * IRQ_TIME_ACCOUNTING), so a soft interrupt that lands while the server runs counts in the
  * server's time and in the core's softirq alike: "other work" leaves interrupts out (it errs low),
- * and the soft interrupts' share partly overlaps the server's own.
+ * and the soft interrupts' share partly overlaps the server's own. `generator` is how busy the load
+ * generator's core was (SIPp's UAC and UAS, and the kernel's work for them): near 100%, the offered
+ * rate may not all have been sent, or the device's answers came late.
  */
 function coreShares(a, b, serverCpu) {
   if (a === null || b === null || !(b.total > a.total)) return null;
   const span = b.total - a.total;
-  return { steal: (b.steal - a.steal) / span, softirq: (b.softirq - a.softirq) / span, others: Math.max(0, b.busy - a.busy - serverCpu) / span };
+  const loadSpan = b.loadTotal - a.loadTotal;
+  return {
+    steal: (b.steal - a.steal) / span,
+    softirq: (b.softirq - a.softirq) / span,
+    others: Math.max(0, b.busy - a.busy - serverCpu) / span,
+    generator: loadSpan > 0 ? (b.loadBusy - a.loadBusy) / loadSpan : NaN,
+  };
 }
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
-const coreFigures = (c) => (c === null ? '' : `; core ${SERVER_CPU}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work`);
+const coreFigures = (c) =>
+  c === null ? '' : `; core ${SERVER_CPU}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work; SIPp's core ${LOAD_CPU}: ${pct(c.generator)} busy`;
 
 /** CPU use of every process on the machine over the last second, by command (for finding the bottleneck). */
 function loadavg() {
