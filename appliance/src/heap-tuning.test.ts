@@ -27,5 +27,5 @@ describe('tuneHeapForServing', () => {
     expect(pretenuringTrace(false)).toMatch(/=> tenure/);
     // with it, V8 no longer looks at allocation sites at all
     expect(pretenuringTrace(true)).not.toMatch(/pretenuring:/);
-  }, 30_000);
+  });
 });

@@ -12,8 +12,12 @@ import v8 from 'node:v8';
  * benchmark (2026-12-01), a process that went through that cost 0.23–0.25 CPU-s per 1,000 relayed
  * MESSAGEs for good instead of 0.13, and refused a quarter of a load it handled at 0.65 cores
  * before; which processes did was chance (3 of 4 started straight into 5,000/s). With
- * pretenuring off, 3 of 3 kept 0.13, and goodput at 9,000/s offered stayed at 4,500–4,900/s.
- * The flag is read by the collector at each decision, so setting it now, after start, is in time.
+ * pretenuring off, 3 of 3 kept 0.13, and goodput at 9,000/s offered stayed at 4,500–4,900/s
+ * (test/bench/README.md, "Session 17").
+ * V8 reads the flag where it decides (src/heap/pretenuring-handler.cc, ProcessPretenuringFeedback,
+ * after each young-generation collection; TurboFan when it compiles an allocation), so setting it
+ * now, after start, is in time whatever command line started node. The young generation's floor,
+ * which would also help, can only be set on that command line (node refuses it in NODE_OPTIONS).
  */
 export function tuneHeapForServing(): void {
   v8.setFlagsFromString('--no-allocation-site-pretenuring');

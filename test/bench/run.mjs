@@ -101,28 +101,30 @@ function cpuSeconds(pid) {
 }
 
 /**
- * The server core's own clock (/proc/stat, its cpuN line, in 1/100 s): busy, stolen by the
- * hypervisor, and spent in soft interrupts. The same code gave 96% and 69% at 2× in two runs of
- * one afternoon (2026-12-01): what else the core did in a step is read beside the server's CPU.
+ * The pinned cores' clocks (/proc/stat, their cpuN lines, in 1/100 s). The server's core: its
+ * processes' time, stolen by the hypervisor, and spent in soft interrupts (the same code gave 96%
+ * and 69% at 2× in two runs of one afternoon, 2026-12-01: what else the core did in a step is read
+ * beside the server's CPU). The load generator's core: whatever was not idle there (SIPp, the
+ * kernel's work for it, anything unpinned that ran there), to tell a step SIPp could not offer.
  */
 function coreTimes() {
   if (!PIN) return null;
   const lines = readFileSync('/proc/stat', 'utf8').split('\n');
-  const fields = (cpu) => lines.find((l) => l.startsWith(`cpu${cpu} `))?.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is inside user and nice)
+  const fields = (cpu) => lines.find((l) => l.startsWith(`cpu${cpu} `))?.trim().split(/\s+/).slice(1, 9).map(Number);
   const server = fields(SERVER_CPU);
   const load = fields(LOAD_CPU);
   if (server === undefined || load === undefined) return null;
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = server;
-  // the load generator's core: everything but idle and I/O wait is SIPp or the kernel serving it
-  const loadIdle = load[3] + load[4];
-  const loadTotal = load.slice(0, 8).reduce((a, b) => a + b, 0);
+  const sum = (f) => f.reduce((a, b) => a + b, 0);
+  const [user, nice, system, , , , softirq, steal] = server;
+  const [, , , loadIdle, loadIowait] = load;
   return {
-    busy: (user + nice + system) / 100,
-    total: (user + nice + system + idle + iowait + irq + softirq + steal) / 100,
+    serverProcesses: (user + nice + system) / 100,
+    total: sum(server) / 100,
     softirq: softirq / 100,
     steal: steal / 100,
-    loadBusy: (loadTotal - loadIdle) / 100,
-    loadTotal: loadTotal / 100,
+    loadNotIdle: (sum(load) - loadIdle - loadIowait) / 100,
+    loadTotal: sum(load) / 100,
   };
 }
 
@@ -142,14 +144,17 @@ function coreShares(a, b, serverCpu) {
   return {
     steal: (b.steal - a.steal) / span,
     softirq: (b.softirq - a.softirq) / span,
-    others: Math.max(0, b.busy - a.busy - serverCpu) / span,
-    generator: loadSpan > 0 ? (b.loadBusy - a.loadBusy) / loadSpan : NaN,
+    others: Math.max(0, b.serverProcesses - a.serverProcesses - serverCpu) / span,
+    generator: loadSpan > 0 ? (b.loadNotIdle - a.loadNotIdle) / loadSpan : null,
   };
 }
 
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const coreFigures = (c) =>
-  c === null ? '' : `; core ${SERVER_CPU}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work; SIPp's core ${LOAD_CPU}: ${pct(c.generator)} busy`;
+  c === null
+    ? ''
+    : `; core ${SERVER_CPU}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work` +
+      (c.generator === null ? '' : `; SIPp's core ${LOAD_CPU}: ${pct(c.generator)} busy`);
 
 /** CPU use of every process on the machine over the last second, by command (for finding the bottleneck). */
 function loadavg() {
