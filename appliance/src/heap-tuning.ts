@@ -9,10 +9,10 @@ import v8 from 'node:v8';
  * which requests wait in the queue) makes the per-call objects of our hot path survive for a
  * moment, and V8 then pretenures them: afterwards every call's objects die in the old generation,
  * each is marked and swept there, and scavenges scan the old-to-new pointers. Measured on the relay
- * benchmark (2026-12-01), a process that went through that cost 0.23–0.25 CPU-s per 1,000 relayed
- * MESSAGEs for good instead of 0.13, and refused a quarter of a load it handled at 0.65 cores
- * before; which processes did was chance (3 of 4 started straight into 5,000/s). With
- * pretenuring off, 3 of 3 kept 0.13, and goodput at 9,000/s offered stayed at 4,500–4,900/s
+ * benchmark (2026-12-01), a process that went through that cost 0.22–0.27 CPU-s per 1,000 relayed
+ * MESSAGEs for good instead of ~0.13, and refused 12–30% of a load others carried at 0.65 cores;
+ * which processes did was chance (4 of 9 started straight into 5,000/s). With pretenuring off,
+ * 6 of 6 kept ~0.13, and goodput at 9,000/s offered stayed at 4,470–5,630/s
  * (test/bench/README.md, "Session 17").
  * V8 reads the flag where it decides (src/heap/pretenuring-handler.cc, ProcessPretenuringFeedback,
  * after each young-generation collection; TurboFan when it compiles an allocation), so setting it
