@@ -73,6 +73,8 @@ export interface StartOptions {
    * several nodes share one database: its own ports and config; `cleanup` leaves the folder to its owner.
    */
   shareWith?: RunningAppliance;
+  /** options for node itself, before the CLI (e.g. a V8 trace flag) */
+  nodeFlags?: string[];
 }
 
 /**
@@ -127,7 +129,7 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     });
 
   const launch = async (): Promise<void> => {
-    const c = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...(opts.nodeFlags ?? []), CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     let buffered = '';
     await new Promise<void>((resolve, reject) => {
