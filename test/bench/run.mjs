@@ -133,9 +133,9 @@ function coreTimes() {
  * seconds over the same interval: shares of it. This kernel accounts CPU time by tick (no
  * IRQ_TIME_ACCOUNTING), so a soft interrupt that lands while the server runs counts in the
  * server's time and in the core's softirq alike: "other work" leaves interrupts out (it errs low),
- * and the soft interrupts' share partly overlaps the server's own. `generator` is how busy the load
- * generator's core was (SIPp's UAC and UAS, and the kernel's work for them): near 100%, the offered
- * rate may not all have been sent, or the device's answers came late.
+ * and the soft interrupts' share partly overlaps the server's own. `generator` is the share of the
+ * load generator's core that was not idle (see `coreTimes`): near 100%, the offered rate may not
+ * all have been sent, or the device's answers came late; null when its clock did not move.
  */
 function coreShares(a, b, serverCpu) {
   if (a === null || b === null || !(b.total > a.total)) return null;
