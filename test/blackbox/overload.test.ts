@@ -175,14 +175,18 @@ describe('devices under overload (R4)', () => {
   }, 60_000);
 });
 
-/** 100 new MESSAGEs every 20 ms until stopped: more than can be challenged, so the guard sheds all along. */
+/**
+ * 400 new MESSAGEs every 20 ms until stopped (20,000/s): more than can be challenged, so the guard
+ * sheds all along. (100 every 20 ms, 5,000/s, was once enough; a guard that admits new work at
+ * the rate the process keeps up with challenges that many and stops shedding.)
+ */
 async function flood(tag: string): Promise<{ stop: () => void }> {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   let wave = 0;
   let stopped = false;
   const waves = setInterval(() => {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 400; i++) {
       const spec = { method: 'MESSAGE', uri: `sip:carol@${D}`, from: `sip:alice@${D}`, to: `sip:carol@${D}`, transport: 'UDP' as const, localPort: socket.address().port, callId: `${tag}-${wave}-${i}`, body: 'x' };
       socket.send(buildRequest(spec), app.sipPort, '127.0.0.1');
     }

@@ -64,7 +64,7 @@ export class LoadShedder {
   /**
    * Once the guard admits everything again, the clients refused a moment ago still end their
    * refused calls: SIPp sends its BYE after each 503, tens of thousands under a flood, and the
-   * guard's share moves back to 1 between its cuts. Parsed, transacted and routed to the session
+   * guard stops shedding between floods (its admitted share, as it was, moved back to 1 between its cuts). Parsed, transacted and routed to the session
    * handler for their 481, those BYEs cost what new work costs, just when the queue had drained
    * (measured at 3× the sustained rate: goodput fell to 2%). So until 64·T1 after the last refusal
    * a datagram is searched for our refusal tag as bytes (no string made), and only one that has it

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 
 /**
  * The event loop's lag, for overload control: how late a timer that should fire every 10 ms was,
@@ -11,6 +11,7 @@ const RESOLUTION = 10;
 
 export class LoopLag {
   private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION });
+  private utilization: EventLoopUtilization = performance.eventLoopUtilization();
 
   start(): void {
     this.histogram.enable();
@@ -26,5 +27,16 @@ export class LoopLag {
     const worst = h.count > 0 ? Math.max(0, h.max / 1e6 - RESOLUTION) : 0;
     h.reset();
     return worst;
+  }
+
+  /**
+   * The share of the time since the previous call that the loop sat waiting for events (0–1): the
+   * core this process could still use. Each call starts a new window.
+   */
+  idle(): number {
+    const now = performance.eventLoopUtilization();
+    const { idle, active } = performance.eventLoopUtilization(now, this.utilization);
+    this.utilization = now;
+    return idle + active > 0 ? idle / (idle + active) : 0;
   }
 }

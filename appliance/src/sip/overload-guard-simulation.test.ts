@@ -60,7 +60,16 @@ function simulate(offered: number, seconds = 8, measure = 5): { goodput: number;
   const probes: number[] = [];
   let lastDelay = 0;
   const queueDelay = () => Math.max(lastDelay, probes.length > 0 && now - probes[0] > 50 ? now - probes[0] : 0);
-  const guard = new OverloadGuard({ maxQueueDelay: 100, retryAfter: 5, staleAfter: T1 }, queueDelay, () => now);
+  // the share of the core left unused since the guard last asked (what the event loop's utilisation tells it)
+  let idleMs = 0;
+  let idleAskedAt = 0;
+  const loopIdle = () => {
+    const share = now > idleAskedAt ? idleMs / (now - idleAskedAt) : 0;
+    idleMs = 0;
+    idleAskedAt = now;
+    return share;
+  };
+  const guard = new OverloadGuard({ maxQueueDelay: 100, retryAfter: 5, staleAfter: T1 }, queueDelay, () => now, () => 0, loopIdle);
   // retransmission timers by due ms: the call, the request it was armed for, the next interval
   const timers = new Map<number, [Call, Call['stage'], number][]>();
   const arm = (call: Call, interval: number) => {
@@ -96,7 +105,8 @@ function simulate(offered: number, seconds = 8, measure = 5): { goodput: number;
       probes.push(now);
       queue.push({ at: now, call: null, stage: 'new' });
     }
-    // the server: one ms of the core per ms
+    // the server: one ms of the core per ms (what the queue leaves of it is idle)
+    if (budget > 0) idleMs += budget;
     budget = Math.min(budget + 1, 1);
     while (budget > 0 && head < queue.length) {
       const item = queue[head++];
@@ -121,6 +131,7 @@ function simulate(offered: number, seconds = 8, measure = 5): { goodput: number;
           continue;
         }
         budget -= COST.challenge;
+        guard.noteNewWork(); // as the stack counts new work it serves
         // the challenge reaches the client, which sends the request with credentials at once
         c.stage = 'auth';
         c.sentAt = now;

@@ -16,11 +16,17 @@ function clock() {
   return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
-/** `ms` of the guard's life, an adjustment every 50 ms (it adjusts when asked whether it sheds). */
-function adjustFor(g: OverloadGuard, c: ReturnType<typeof clock>, ms: number): void {
+/**
+ * `ms` of the guard's life with new work read and served at `perSecond` (what the stack counts),
+ * an adjustment every 50 ms; `each` runs once per 50 ms too (e.g. a request judged, so that
+ * shedding sees new work refused).
+ */
+function readFor(g: OverloadGuard, c: ReturnType<typeof clock>, ms: number, perSecond: number, each?: () => void): void {
   for (let t = 0; t < ms; t += 50) {
+    for (let i = 0; i < (perSecond * 50) / 1000; i++) g.noteNewWork();
     c.advance(50);
     void g.shedding;
+    each?.();
   }
 }
 
@@ -31,79 +37,89 @@ describe('overload guard', () => {
     expect((g.judge(request('MESSAGE'), null) === 'admit')).toBe(true);
   });
 
-  it('cuts the share of new work while the queue stays slow, and never refuses finishing work', () => {
+  it('starts shedding once the queue stays past maxQueueDelay, at half the rate new work was read at, and never refuses finishing work', () => {
+    const c = clock();
+    let delay = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    // a second of new work read at 10,000/s while the queue keeps up: nothing refused
+    readFor(g, c, 1000, 10_000);
+    expect(g.state).toMatchObject({ admittedShare: 1, admitRate: null });
+    // the queue past its bound for two adjustments: the first cut, to half of that rate
+    delay = 300;
+    readFor(g, c, 100, 10_000);
+    expect(g.state.admitRate).toBeCloseTo(5000, -2);
+    // admitted at that rate: none at once (the bucket starts empty), 50 in the next 10 ms
+    expect(Array.from({ length: 1000 }, () => g.judge(request('MESSAGE'), null)).filter((v) => v === 'admit')).toHaveLength(0);
+    c.advance(10);
+    const admitted = Array.from({ length: 1000 }, () => g.judge(request('MESSAGE'), null)).filter((v) => v === 'admit').length;
+    expect(admitted).toBeGreaterThanOrEqual(49);
+    expect(admitted).toBeLessThanOrEqual(50);
+    expect(g.state.refused.newWork).toBe(2000 - admitted);
+    // credentials, a dialog, ACK and CANCEL always go on, and so does a REGISTER without credentials
+    expect(g.judge(request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']), null)).toBe('admit');
+    expect(g.judge(request('ACK'), null)).toBe('admit');
+    expect(g.judge(request('CANCEL'), null)).toBe('admit');
+    expect(g.judge(request('REGISTER'), null)).toBe('admit');
+  });
+
+  it('refuses REGISTERs without credentials only when even the smallest rate leaves the queue past 4 × maxQueueDelay', () => {
     const c = clock();
     let delay = 500;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    // 4 s of a queue that stays slow: a cut every 500 ms (each waits for the one before to show)
-    for (let i = 0; i < 80; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    expect(g.state.admittedShare).toBeLessThan(0.05);
-    const fresh = Array.from({ length: 1000 }, () => (g.judge(request('MESSAGE'), null) === 'admit'));
-    expect(fresh.filter(Boolean).length).toBeLessThan(100);
-    // credentials, a dialog, ACK and CANCEL always go on; a REGISTER without credentials is refused only when even the smallest share does not help
-    expect((g.judge(request('MESSAGE', ['Proxy-Authorization: Digest username="alice"']), null) === 'admit')).toBe(true);
-    expect((g.judge(request('ACK'), null) === 'admit')).toBe(true);
-    expect((g.judge(request('CANCEL'), null) === 'admit')).toBe(true);
-    expect((g.judge(request('REGISTER'), null) === 'admit')).toBe(true);
-    delay = 900; // over 4 × maxQueueDelay with the smallest share
-    expect((g.judge(request('REGISTER'), null) === 'admit')).toBe(false);
-    // the queue empties: the share grows back
-    delay = 0;
-    for (let i = 0; i < 40; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    expect(g.state.admittedShare).toBe(1);
+    readFor(g, c, 20_000, 10_000);
+    // cut after cut (each waiting for the one before) down to the floor: 2% of the rate it began
+    // from (7,500/s: the read rate smoothed over the two windows that started it)
+    expect(g.state.admitRate).toBe(150);
+    expect(g.judge(request('REGISTER'), null)).toBe('admit');
+    delay = 900;
+    expect(g.judge(request('REGISTER'), null)).toBe('refuse');
+    expect(g.state.refused.registers).toBe(1);
   });
 
-  it('starts shedding past maxQueueDelay, then holds the queue to half of it, and grows back under that', () => {
+  it('holds the queue to 20 ms once shedding: cuts by 15% past it, grows back under it, and ends after 500 ms that refused nothing', () => {
     const c = clock();
-    let delay = 150;
+    let delay = 300;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    const run = (ms: number) => adjustFor(g, c, ms);
-    // under the entry bound, however long: nothing refused
-    run(2000);
-    expect(g.state.admittedShare).toBe(1);
-    // past it for two adjustments: the first cut
-    delay = 300;
-    run(100);
-    const first = g.state.admittedShare;
-    expect(first).toBeLessThan(1);
-    // shedding now, the same 150 ms is too slow (over half the bound): cut again, not grown back
-    delay = 150;
-    run(1000);
-    expect(g.state.admittedShare).toBeLessThan(first);
-    // under half the bound it grows back, slowly near it, so shedding ends: no band where it stays
-    delay = 90;
-    const held = g.state.admittedShare;
-    run(200);
-    expect(g.state.admittedShare).toBeGreaterThan(held);
-    run(10_000);
-    expect(g.state.admittedShare).toBe(1);
-    // and at the process's own pace (under the entry bound) nothing is refused again
-    delay = 150;
-    run(2000);
-    expect(g.state.admittedShare).toBe(1);
+    readFor(g, c, 1000, 0);
+    g.noteNewWork();
+    for (let i = 0; i < 500; i++) g.noteNewWork(); // 10,000/s over the last window
+    readFor(g, c, 100, 0);
+    const first = g.state.admitRate!;
+    expect(first).toBeGreaterThan(0);
+    // 25 ms: under the entry bound, over the one held to; the queue not draining: cut by 15%
+    delay = 25;
+    readFor(g, c, 150, 0);
+    expect(g.state.admitRate).toBeCloseTo(first * 0.85, -1);
+    // short: grows back, first quickly toward the rate of the last cut
+    delay = 5;
+    const cut = g.state.admitRate!;
+    readFor(g, c, 50, 0);
+    expect(g.state.admitRate! - cut).toBeGreaterThanOrEqual((0.95 * first - cut) / 3 - 1);
+    // refusing nothing (no new work judged at all) for 500 ms: shedding ends
+    readFor(g, c, 600, 0);
+    expect(g.state).toMatchObject({ admittedShare: 1, admitRate: null });
+    expect(g.shedding).toBe(false);
   });
 
-  it('holds a small bound as it is once shedding: a few ms of noise neither cuts again nor keeps the share from growing back', () => {
-    const c = clock();
-    let delay = 0;
-    const g = new OverloadGuard({ maxQueueDelay: 5, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    const run = (ms: number) => adjustFor(g, c, ms);
-    delay = 50;
-    run(100);
-    const cut = g.state.admittedShare;
-    expect(cut).toBeLessThan(1);
-    // 4 ms, under the 5 ms bound (a busy machine's scavenges and timers): grows back, is not cut
-    delay = 4;
-    run(200);
-    expect(g.state.admittedShare).toBeGreaterThan(cut);
-    run(10_000);
-    expect(g.state.admittedShare).toBe(1);
+  it('grows the rate back faster the longer the event loop sat idle (a core left idle while refusing is goodput lost)', () => {
+    const grownBy = (idle: number) => {
+      const c = clock();
+      let delay = 300;
+      const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now, () => 0, () => idle);
+      readFor(g, c, 100, 10_000);
+      delay = 0;
+      // far more new work judged than admitted (100,000/s): past the rate of the last cut, where
+      // only the step by idleness is left
+      const flood = () => {
+        for (let i = 0; i < 5000; i++) g.judge(request('MESSAGE'), null);
+      };
+      readFor(g, c, 600, 0, flood);
+      const before = g.state.admitRate!;
+      readFor(g, c, 50, 0, flood);
+      return g.state.admitRate! / before - 1;
+    };
+    expect(grownBy(0)).toBeCloseTo(0.02, 3);
+    expect(grownBy(0.4)).toBeCloseTo(0.2, 3);
   });
 
   it('says whether it refused new work lately (an answer missing then may have been lost in our queue)', () => {
@@ -164,52 +180,40 @@ describe('overload guard', () => {
     expect(g.state.refused.dropped).toBe(2);
   });
 
-  it('cuts deeper the further the queue is over its bound', () => {
+  it('cuts the first time deeper the further the queue is over its bound', () => {
     const c = clock();
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 1000, c.now);
-    for (let i = 0; i < 2; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    // one cut at five times the bound keeps a fifth, where a fixed step would keep four fifths
-    expect(g.state.admittedShare).toBeCloseTo(0.2, 3);
+    readFor(g, c, 100, 10_000);
+    // 10,000/s read over the two windows (smoothed from nothing: 7,500/s), a fifth of it at five times the bound
+    expect(g.state.admitRate).toBeCloseTo(1500, -1);
   });
 
-  it('waits for a cut to show before cutting again: a queue that drains after one cut keeps the share that did it', () => {
+  it('waits for a cut to show before cutting again, and does not cut a queue that is draining', () => {
     const c = clock();
     let delay = 400;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    for (let i = 0; i < 2; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    expect(g.state.admittedShare).toBeCloseTo(0.5, 3);
-    // the backlog from before the cut drains over the next ~400 ms: the delay falls but is still over the bound
-    for (const d of [380, 350, 320, 290, 260, 230, 210]) {
+    readFor(g, c, 100, 10_000);
+    const first = g.state.admitRate!;
+    // the backlog from before the cut drains over the next ~400 ms: over the bound, but falling
+    for (const d of [380, 340, 300, 260, 220, 190, 160, 130, 100, 70, 40]) {
       delay = d;
-      c.advance(50);
-      void g.shedding;
+      readFor(g, c, 50, 0);
     }
-    expect(g.state.admittedShare).toBeCloseTo(0.5, 3);
-    // still over the bound after the wait: cut again
-    c.advance(100);
-    void g.shedding;
-    expect(g.state.admittedShare).toBeLessThan(0.5);
+    expect(g.state.admitRate).toBe(first);
+    // over the bound and no longer falling after the wait (twice the delay at the cut): cut again
+    readFor(g, c, 300, 0);
+    expect(g.state.admitRate).toBeLessThan(first);
   });
 
   it('cuts again at once when the queue keeps growing after a cut', () => {
     const c = clock();
     let delay = 300;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    for (let i = 0; i < 2; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    const first = g.state.admittedShare;
+    readFor(g, c, 100, 10_000);
+    const first = g.state.admitRate!;
     delay = 500;
-    c.advance(50);
-    void g.shedding;
-    expect(g.state.admittedShare).toBeLessThan(first);
+    readFor(g, c, 50, 0);
+    expect(g.state.admitRate).toBeLessThan(first);
   });
 
   /** A guard held at its smallest share by a queue that stays slow (4 s of it). */
@@ -268,24 +272,19 @@ describe('overload guard', () => {
     expect(g.state.refused.dropped).toBe(1);
   });
 
-  it('watches the event loop too: a loop that stays late cuts the share while the UDP queue is empty', () => {
+  it('watches the event loop too: a loop that stays late starts shedding while the UDP queue is empty', () => {
     const c = clock();
     let lag = 0;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0, c.now, () => lag);
     c.advance(50);
     expect(g.shedding).toBe(false);
     lag = 400; // work over TCP holding the loop (the UDP probe sees nothing)
-    for (let i = 0; i < 2; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    expect(g.state).toMatchObject({ admittedShare: 0.5, loopLagMs: 400, queueDelayMs: 0 });
+    readFor(g, c, 100, 1000);
+    expect(g.state).toMatchObject({ loopLagMs: 400, queueDelayMs: 0 });
+    expect(g.state.admitRate).not.toBeNull();
     lag = 0;
-    for (let i = 0; i < 10; i++) {
-      c.advance(50);
-      void g.shedding;
-    }
-    expect(g.state.admittedShare).toBe(1);
+    readFor(g, c, 1000, 0);
+    expect(g.state.admitRate).toBeNull();
   });
 
   it('drops a stale request once: the copy behind it is answered, so the client stops retransmitting', () => {

@@ -11,10 +11,33 @@ export interface OverloadOptions {
   staleAfter: number;
 }
 
-/** How often the admitted share is adjusted (the probe that measures the queue runs as often). */
+/** How often the admitted rate is adjusted (the probe that measures the queue runs as often). */
 const ADJUST_MS = 50;
-/** The smallest share of new work admitted, so the controller always sees whether capacity came back. */
+/**
+ * The smallest admitted rate, as a share of the rate new work was read at when shedding began (and
+ * never under MIN_RATE): the controller always sees whether capacity came back.
+ */
 const MIN_SHARE = 0.02;
+const MIN_RATE = 10;
+/** The first cut admits at most this share of the rate new work was read at while the queue grew. */
+const FIRST_CUT = 0.5;
+/**
+ * Past the rate of the last cut, each adjustment with a short queue raises the admitted rate by
+ * this share of the rate shedding began at (half as much near the held bound) ...
+ */
+const GROW_STEP = 0.01;
+/** ... or by this share of the admitted rate itself, whichever is more. */
+const GROW_SHARE = 0.02;
+/** ... or by this share of itself for each share of the last window the event loop sat idle, if more. */
+const IDLE_GAIN = 0.5;
+/** A cut while shedding keeps this share of the admitted rate (0.7 while the delay is over 4 times its bound). */
+const CUT = 0.85;
+/** A queue delay that fell under this share of the one 50 ms before is draining: no further cut. */
+const DRAINING = 0.9;
+/** Adjustments in a row with a short queue and no new work refused that end shedding (500 ms). */
+const CALM_TO_END = 10;
+/** A burst the admission bucket lets through at once: this many ms of the admitted rate. */
+const BURST_MS = 20;
 /** The longest wait after a cut before the next one (a queue delay beyond this is cut again anyway). */
 const MAX_HOLD_MS = 1000;
 /**
@@ -23,7 +46,7 @@ const MAX_HOLD_MS = 1000;
  * (half of a 5 ms bound), a process sharing its cores with other work was cut again and again by
  * that noise, and took longer than 10 s to admit everything again after a flood (CI, 2026-12-01).
  */
-const NOISE_MS = 10;
+const NOISE_MS = 20;
 
 /** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
 const DROP_MEMORY_MS = 4000;
@@ -49,22 +72,49 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * the request with credentials, relayed), and refusing its second half would throw away the
  * challenge already paid for. "Recently" (64·T1, a client transaction's lifetime, RFC 3261
  * §17.1.2.2) and "ours" (held in the nonce table) keep a made-up or long-cached Authorization header from
- * passing a flood through. Only a share of new work is admitted, set by a feedback loop every
- * 50 ms: while the queue delay stays over `maxQueueDelay` the share is cut in proportion to the
- * overshoot (by a fifth at least), each cut waiting for the one before to show in the queue delay;
- * once shedding, the bound is `heldDelay`, half of `maxQueueDelay` (hysteresis, see `adjust`);
- * while the delay is under that the share grows back by steps (additive increase,
- * multiplicative decrease), so admissions settle where the process keeps up, instead of flapping
- * between all and nothing. When even the smallest share leaves the queue growing (4 × `maxQueueDelay`),
- * REGISTERs without credentials are refused too.
+ * passing a flood through.
+ *
+ * New work is admitted at a rate (a token bucket), set by a feedback loop every 50 ms; RFC 7415's
+ * rate-based control, with the rate found by the queue delay rather than signalled by a peer.
+ * A rate, not a share of what is read: while a backlog drains, new work is read far faster than it
+ * is offered, and a share of it let in a burst of calls just as the queue had emptied (measured:
+ * the share swung between 2% and 68% every half second, the queue between 0 and 300 ms, and
+ * clients retransmitted; goodput at 2× the capacity fell to a third). When the queue delay passes
+ * `maxQueueDelay` twice in a row, the rate starts at half of what new work was read at meanwhile
+ * (what the process got through while it fell behind) or less, in proportion to the overshoot.
+ * Once shedding, the queue is held to `heldDelay`, half of `maxQueueDelay` (hysteresis, see
+ * `adjust`): over it the rate is cut in proportion to the overshoot, each cut waiting for the one
+ * before to show; under it the rate grows back by small steps (additive increase, multiplicative
+ * decrease), so admissions settle where the process keeps up. Shedding ends once a short queue
+ * has refused nothing for 500 ms. When even the smallest rate leaves the queue growing
+ * (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
  *
  * Retransmissions of accepted requests are absorbed by their transactions before the guard is
  * asked, and a refused request gets a final response, so UDP clients stop retransmitting it:
  * refusing never feeds a retransmission storm.
  */
 export class OverloadGuard {
+  /** new work admitted per second while shedding (Infinity: everything is admitted) */
+  private limit = Infinity;
+  /** the admission bucket: tokens left, and when it was last filled (ms, `clock`) */
+  private tokens = 0;
+  private tokensAt = 0;
+  /** new work per second read (and served) just before shedding began: what the steps are shares of */
+  private scale = 0;
+  /** new work read since the last adjustment (`noteNewWork`), and its rate per second, smoothed */
+  private newSinceAdjust = 0;
+  private readRate = 0;
+  /** new work judged and admitted while shedding, since the last adjustment, and the share admitted over the last window */
+  private judgedSinceAdjust = 0;
+  private admittedSinceAdjust = 0;
   private share = 1;
   private lastAdjust = 0;
+  /** the admitted rate the last cut was made at, and the delay the last adjustment read */
+  private rateAtCut = 0;
+  private lastDelay = 0;
+  /** adjustments in a row that found the queue short and no new work refused */
+  private calm = 0;
+  private refusedSinceAdjust = 0;
   /** consecutive adjustments that found the queue too slow */
   private slow = 0;
   /** until when a cut is waited for to show in the queue delay, and the delay it was made at */
@@ -98,13 +148,32 @@ export class OverloadGuard {
     private readonly queueDelay: () => number,
     private readonly clock: () => number = () => performance.now(),
     private readonly loopLag: () => number = () => 0,
+    /** the share of the time since the previous call the event loop sat idle (each call starts a new window) */
+    private readonly loopIdle: () => number = () => 0,
   ) {
     const max = opts.maxQueueDelay;
-    this.heldDelay = Math.max(max / 2, Math.min(max, NOISE_MS));
+    this.heldDelay = Math.min(max, NOISE_MS);
   }
 
-  get state(): { admittedShare: number; queueDelayMs: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
-    return { admittedShare: Math.round(this.share * 1000) / 1000, queueDelayMs: Math.round(this.queueDelay()), loopLagMs: Math.round(this.lag), refused: { ...this.refused } };
+  /**
+   * What /health shows: the share of new work admitted over the last adjustment window (1 while
+   * not shedding, never 1 while shedding), the rate new work is admitted at (null: all of it),
+   * the queue delay, the loop's lag, and what was refused since start.
+   */
+  get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
+    const shedding = this.limit < Infinity;
+    return {
+      admittedShare: shedding ? Math.min(0.999, Math.round(this.share * 1000) / 1000) : 1,
+      admitRate: shedding ? Math.round(this.limit) : null,
+      queueDelayMs: Math.round(this.queueDelay()),
+      loopLagMs: Math.round(this.lag),
+      refused: { ...this.refused },
+    };
+  }
+
+  /** Counts a request of new work read and served (the stack tells): the rate shedding starts from. */
+  noteNewWork(): void {
+    this.newSinceAdjust++;
   }
 
   get retryAfter(): number {
@@ -113,44 +182,94 @@ export class OverloadGuard {
 
   private adjust(): void {
     const now = this.clock();
-    if (now - this.lastAdjust < ADJUST_MS) return;
-    // shedding lasted until this adjustment, whatever it decides (`shedWithin` reads a share
-    // below 1 itself, so this only needs to be right once it is back at 1)
-    if (this.share < 1) this.lastShedAt = now;
+    const since = now - this.lastAdjust;
+    if (since < ADJUST_MS) return;
     this.lastAdjust = now;
+    const shedding = this.limit < Infinity;
+    // shedding lasted until this adjustment, whatever it decides (`shedWithin` reads the limit
+    // itself, so this only needs to be right once shedding has ended)
+    if (shedding) this.lastShedAt = now;
+    // the rate new work was read at, over about the last 100 ms (a longer gap counts as one window)
+    const rate = (1000 * this.newSinceAdjust) / Math.min(since, 4 * ADJUST_MS);
+    this.readRate = 0.5 * this.readRate + 0.5 * rate;
+    this.newSinceAdjust = 0;
+    if (this.judgedSinceAdjust > 0) this.share = this.admittedSinceAdjust / this.judgedSinceAdjust;
+    this.judgedSinceAdjust = 0;
+    this.admittedSinceAdjust = 0;
+    const refused = this.refusedSinceAdjust;
+    this.refusedSinceAdjust = 0;
     this.lag = this.loopLag();
+    const idle = this.loopIdle();
     const delay = Math.max(this.queueDelay(), this.lag);
     // Two bounds (hysteresis): shedding starts when the delay passes `maxQueueDelay`, and once it
-    // has started the queue is held to half of that, where the share also grows back. Held at the
-    // bound itself, its swings around it (each cut shows only a queue-length later) reached three
-    // times the bound, and a digest call waits in the queue twice: past T1 in all, clients
-    // retransmitted (about 4,000 copies in a 10 s step at 3x), each copy more to read and answer.
-    // Only the entry bound applies to a process that keeps up, so a burst under full load does not
-    // start shedding any sooner; and with no band between cutting and growing, shedding ends as
-    // soon as the queue is under half the bound.
+    // has started the queue is held to half of that, where the rate also grows back. A digest call
+    // waits in the queue twice: held at the bound itself, its swings around it took calls past T1,
+    // and their clients retransmitted, each copy more to read and answer. Only the entry bound
+    // applies to a process that keeps up, so a burst under full load does not start shedding any
+    // sooner.
     const held = this.heldDelay;
-    const bound = this.share < 1 ? held : this.opts.maxQueueDelay;
+    const bound = shedding ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
-    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is.
-    // The cut is as deep as the overshoot (a queue at 5 × the bound keeps a fifth at most): a
-    // flood at three times capacity fills the queue faster than a fixed step could follow.
-    //
-    // A cut shows in the queue delay only once the requests queued before it have been read, about
-    // `delay` later: cutting again every 50 ms meanwhile took the share down to its floor at every
-    // overload (measured: 2% admitted at 1.5x the capacity, the core then mostly refusing), and the
-    // queue ran empty. So after a cut the next waits that long, unless the queue still grows
-    // by half again (the cut was far too shallow).
+    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is
+    const before = this.lastDelay;
+    this.lastDelay = delay;
     if (this.slow >= 2) {
-      if (now >= this.holdUntil || delay > 1.5 * this.delayAtCut) {
-        this.share = Math.max(MIN_SHARE, this.share * Math.min(0.8, bound / delay));
-        this.holdUntil = now + Math.min(Math.max(2 * ADJUST_MS, delay), MAX_HOLD_MS);
-        this.delayAtCut = delay;
+      this.calm = 0;
+      if (!shedding) {
+        // what the process read while it fell behind is about what it can serve; less, to drain
+        // the backlog, and less again the further the queue is past its bound
+        this.scale = Math.max(this.readRate, MIN_RATE);
+        this.rateAtCut = this.scale;
+        this.limit = Math.max(this.floor, this.scale * Math.min(FIRST_CUT, bound / delay));
+        this.tokens = 0;
+        this.tokensAt = now;
+        this.share = 0.999;
+        this.cutAt(now, delay);
+      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > 1.5 * this.delayAtCut) {
+        // A cut shows in the queue delay only once the requests queued before it have been read,
+        // and the second halves of the calls admitted before it have come back and been read too:
+        // about twice `delay` later. Cutting again every 50 ms meanwhile took the rate to its
+        // floor at every overload, and the queue ran empty. So after a cut the next waits that
+        // long, and for a queue that is not draining anyway, unless the queue still grows by half
+        // again (the cut was far too shallow). The queue held is short, so a delay over it means
+        // the rate is somewhat past what the process keeps up with, not far: a fixed, mild cut
+        // (cut in proportion to the delay, a rate just past capacity was halved and the core
+        // idled); deeper only while the delay is many times the bound.
+        this.rateAtCut = this.limit;
+        this.limit = Math.max(this.floor, this.limit * (delay > 4 * bound ? 0.7 : CUT));
+        this.cutAt(now, delay);
       }
+      return;
     }
-    // growing back: quickly while the queue is near empty, carefully near the bound it is held to
-    // (where cutting starts: no band where the share neither grows nor is cut)
-    else if (delay < held / 2) this.share = Math.min(1, this.share + 0.1);
-    else if (delay < held) this.share = Math.min(1, this.share + 0.03);
+    if (!shedding) return;
+    // growing back while the queue is short: quickly up to just under the rate the last cut was
+    // made at (a third of the way each time), and past it by a share of itself that is larger
+    // the longer the loop sat idle (a core left idle while new work is refused is goodput
+    // thrown away: held to small fixed steps, the rate took seconds to climb back after each cut,
+    // the core 10–20% idle through a 2× flood); half that near the bound the queue is held to
+    // (where cutting starts: no band where the rate neither grows nor is cut). The queue held is
+    // short, so each step shows within an adjustment or two.
+    const step = Math.max(GROW_STEP * this.scale, Math.max(GROW_SHARE, IDLE_GAIN * idle) * this.limit);
+    const below = 0.95 * this.rateAtCut - this.limit;
+    if (delay < held / 2) this.limit += Math.max(step, below / 3);
+    else if (delay < held) this.limit += step / 2;
+    // the end: a short queue that refused nothing for a while (the rate is past what is offered)
+    this.calm = delay < held / 2 && refused === 0 ? this.calm + 1 : 0;
+    if (this.calm >= CALM_TO_END) {
+      this.limit = Infinity;
+      this.share = 1;
+      this.calm = 0;
+    }
+  }
+
+  /** the smallest rate new work is admitted at while shedding */
+  private get floor(): number {
+    return Math.max(MIN_RATE, MIN_SHARE * this.scale);
+  }
+
+  private cutAt(now: number, delay: number): void {
+    this.holdUntil = now + Math.min(Math.max(2 * ADJUST_MS, 2 * delay), MAX_HOLD_MS);
+    this.delayAtCut = delay;
   }
 
   /**
@@ -158,7 +277,7 @@ export class OverloadGuard {
    * or overflowing, and an answer that did not come may have been lost in it.
    */
   shedWithin(ms: number): boolean {
-    return this.share < 1 || this.clock() - this.lastShedAt <= ms;
+    return this.limit < Infinity || this.clock() - this.lastShedAt <= ms;
   }
 
   /**
@@ -194,7 +313,7 @@ export class OverloadGuard {
    */
   judge(head: RawHead, branch: string | null): Verdict {
     this.adjust();
-    if (this.share >= 1) return 'admit';
+    if (this.limit === Infinity) return 'admit';
     const m = head.method;
     if (this.finishes(m, head.credentials, head.nonce, head.inDialog)) return 'admit';
     if (m !== 'REGISTER' && this.stale(branch)) return 'drop';
@@ -204,13 +323,13 @@ export class OverloadGuard {
   /** Whether anything is being refused now (the cheap check before looking at a request). */
   get shedding(): boolean {
     this.adjust();
-    return this.share < 1;
+    return this.limit < Infinity;
   }
 
   /** Whether a new request (not a retransmission) may be processed now. */
   admits(req: SipRequest): boolean {
     this.adjust();
-    if (this.share >= 1) return true;
+    if (this.limit === Infinity) return true;
     const credentials = req.headers.get('proxy-authorization') ?? req.headers.get('authorization');
     const nonce = credentials === undefined ? null : nonceOf(credentials);
     return this.finishes(req.method, credentials !== undefined, nonce, req.toTag !== undefined) || this.decideNew(req.method);
@@ -227,15 +346,32 @@ export class OverloadGuard {
     return check === null || (nonce !== null && check(nonce, 64 * this.opts.staleAfter));
   }
 
-  /** New work (or a REGISTER): admitted by the share, REGISTERs unless even the smallest share leaves the queue growing. */
+  /** New work (or a REGISTER): admitted by the rate, REGISTERs unless even the smallest rate leaves the queue growing. */
   private decideNew(m: string): boolean {
     if (m === 'REGISTER') {
-      if (this.share > MIN_SHARE || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
+      if (this.limit > this.floor || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
       this.refused.registers++;
       return false;
     }
-    if (this.share >= 1 || Math.random() < this.share) return true;
+    if (this.limit === Infinity) return true;
+    this.judgedSinceAdjust++;
+    if (this.take()) {
+      this.admittedSinceAdjust++;
+      return true;
+    }
     this.refused.newWork++;
+    this.refusedSinceAdjust++;
     return false;
+  }
+
+  /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it. */
+  private take(): boolean {
+    const now = this.clock();
+    const burst = Math.max(1, (this.limit * BURST_MS) / 1000);
+    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * this.limit) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 }

@@ -118,7 +118,7 @@ export class SipStack {
       log,
     );
     this.overload =
-      opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read());
+      opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read(), () => this.loopLag.idle());
     this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest), 64 * opts.timers.T1);
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.serverLine = opts.userAgent ? `Server: ${opts.userAgent}\r\n` : '';
@@ -313,6 +313,10 @@ export class SipStack {
       this.sendResponse(serialize(refusal), refusal, source);
       this.onFinalResponse?.(req.method, 503);
       return;
+    }
+    // new work read and served: the rate overload control starts from when the queue grows
+    if (this.overload !== null && !inRefusal && req.method !== 'CANCEL' && req.toTag === undefined && !req.headers.has('proxy-authorization') && !req.headers.has('authorization')) {
+      this.overload.noteNewWork();
     }
     const atOnce = method === 'INVITE' || inRefusal ? null : this.askAtOnce(req);
     if (atOnce !== null) {
