@@ -34,7 +34,7 @@ const IDLE_GAIN = 0.5;
 const CUT = 0.85;
 /** A queue delay that fell under this share of the one 50 ms before is draining: no further cut. */
 const DRAINING = 0.9;
-/** Adjustments in a row with a short queue and no new work refused that end shedding (500 ms). */
+/** Adjustments in a row with the queue within its bound and no new work refused that end shedding (500 ms). */
 const CALM_TO_END = 10;
 /** A burst the admission bucket lets through at once: this many ms of the admitted rate. */
 const BURST_MS = 20;
@@ -85,8 +85,8 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * Once shedding, the queue is held to `heldDelay`, half of `maxQueueDelay` (hysteresis, see
  * `adjust`): over it the rate is cut in proportion to the overshoot, each cut waiting for the one
  * before to show; under it the rate grows back by small steps (additive increase, multiplicative
- * decrease), so admissions settle where the process keeps up. Shedding ends once a short queue
- * has refused nothing for 500 ms. When even the smallest rate leaves the queue growing
+ * decrease), so admissions settle where the process keeps up. Shedding ends once a queue within
+ * its bound has refused nothing for 500 ms. When even the smallest rate leaves the queue growing
  * (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
  *
  * Retransmissions of accepted requests are absorbed by their transactions before the guard is
@@ -161,6 +161,9 @@ export class OverloadGuard {
    * the queue delay, the loop's lag, and what was refused since start.
    */
   get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
+    // brought up to date first: adjustments otherwise happen as requests come, and a process
+    // nothing reaches any more would show the last flood's state for ever
+    this.adjust();
     const shedding = this.limit < Infinity;
     return {
       admittedShare: shedding ? Math.min(0.999, Math.round(this.share * 1000) / 1000) : 1,
@@ -253,8 +256,11 @@ export class OverloadGuard {
     const below = 0.95 * this.rateAtCut - this.limit;
     if (delay < held / 2) this.limit += Math.max(step, below / 3);
     else if (delay < held) this.limit += step / 2;
-    // the end: a short queue that refused nothing for a while (the rate is past what is offered)
-    this.calm = delay < held / 2 && refused === 0 ? this.calm + 1 : 0;
+    // the end: a queue within its bound that refused nothing for a while (the rate is past what
+    // is offered, or nothing comes any more). Not "short" (under half the bound): on a machine
+    // shared with other work, a 5 ms bound's noise kept a process shedding for over 10 s after a
+    // flood, refusing nothing (CI, 2026-12-02)
+    this.calm = delay < held && refused === 0 ? this.calm + 1 : 0;
     if (this.calm >= CALM_TO_END) {
       this.limit = Infinity;
       this.share = 1;
@@ -277,6 +283,7 @@ export class OverloadGuard {
    * or overflowing, and an answer that did not come may have been lost in it.
    */
   shedWithin(ms: number): boolean {
+    this.adjust();
     return this.limit < Infinity || this.clock() - this.lastShedAt <= ms;
   }
 
