@@ -104,6 +104,8 @@ export class OverloadGuard {
   /** new work read since the last adjustment (`noteNewWork`), and its rate per second, smoothed */
   private newSinceAdjust = 0;
   private readRate = 0;
+  /** the same over about the last half second (the stack's count smoothed by a tenth a window) */
+  private servedRate = 0;
   /** new work judged and admitted while shedding, since the last adjustment, and the share admitted over the last window */
   private judgedSinceAdjust = 0;
   private admittedSinceAdjust = 0;
@@ -195,6 +197,7 @@ export class OverloadGuard {
     // the rate new work was read at, over about the last 100 ms (a longer gap counts as one window)
     const rate = (1000 * this.newSinceAdjust) / Math.min(since, 4 * ADJUST_MS);
     this.readRate = 0.5 * this.readRate + 0.5 * rate;
+    this.servedRate = 0.9 * this.servedRate + 0.1 * rate;
     this.newSinceAdjust = 0;
     if (this.judgedSinceAdjust > 0) this.share = this.admittedSinceAdjust / this.judgedSinceAdjust;
     this.judgedSinceAdjust = 0;
@@ -221,7 +224,10 @@ export class OverloadGuard {
       if (!shedding) {
         // what the process read while it fell behind is about what it can serve; less, to drain
         // the backlog, and less again the further the queue is past its bound
-        this.scale = Math.max(this.readRate, MIN_RATE);
+        // ... or at what it served over the last half second, if more: a stall (a major
+        // collection, a table rebuilt) reads nothing for its length, and a rate taken from just
+        // then refused half of a load the process carries once it has read its backlog
+        this.scale = Math.max(this.readRate, this.servedRate, MIN_RATE);
         this.rateAtCut = this.scale;
         this.limit = Math.max(this.floor, this.scale * Math.min(FIRST_CUT, bound / delay));
         this.tokens = 0;
