@@ -21,7 +21,7 @@ afterAll(async () => {
 
 /**
  * A request of alice's sent in the middle of a flood, through its digest challenge. Its first,
- * uncredentialed request is new work and may itself be refused (503) while even the smallest share
+ * uncredentialed request is new work and may itself be refused (503) while even the smallest rate
  * of new work leaves the queue growing, as on a busy test machine; a client then tries again. The
  * request with credentials that follows the challenge is finishing work, which is never refused.
  * Its answer is returned pending (a MESSAGE to a silent device takes 16·T1).
@@ -116,7 +116,7 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     const toBob: string[] = [];
     bobDevice.on('message', (m) => toBob.push(m.toString()));
     expect(await registerContact(app, { name: 'bob', password: 'bob-pw' }, `127.0.0.1:${bobDevice.address().port}`)).toMatch(/^SIP\/2\.0 200 /);
-    // the share of new work grows back as requests come (the guard looks at every one)
+    // shedding ends once nothing is refused for 500 ms (the guard looks at every request, and at /health)
     const calm = await RawClient.udp(app.sipPort);
     await eventually(async () => {
       await calm.request(buildRequest({ method: 'OPTIONS', uri: `sip:${D}`, from: `sip:alice@${D}`, to: `sip:${D}`, transport: 'UDP', localPort: calm.localPort }));
@@ -204,7 +204,7 @@ async function flood(tag: string): Promise<{ stop: () => void }> {
 
 /**
  * Alice's MESSAGE "after the flood" to `to`, its final answer. Refused with 503 while the guard's
- * share grows back, on a busy machine, it is sent again then.
+ * rate grows back, on a busy machine, it is sent again then.
  */
 async function messageAfterFlood(to: string): Promise<string> {
   let answer = '';

@@ -241,7 +241,7 @@ export interface Health {
   registrations: number;
   storedMessages: number;
   subscriptions: number;
-  overload: { admittedShare: number; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } };
+  overload: { admittedShare: number; admitRate: number | null; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } };
 }
 
 /** What an `eventually` check returns when waiting longer cannot help. */

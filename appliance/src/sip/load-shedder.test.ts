@@ -57,7 +57,7 @@ describe('load shedder', () => {
   it('refuses new work from its raw lines with a 503, Retry-After, Server and a To tag of its own, back to the source port', () => {
     const { shedder, sent } = shedding();
     const outcomes = Array.from({ length: 200 }, () => shedder.shedDatagram(datagram('MESSAGE'), source, null));
-    // the smallest share of new work is still admitted, so the controller sees capacity come back
+    // new work is still admitted at the smallest rate, so the controller sees capacity come back
     expect(outcomes.filter((dealt) => dealt).length).toBeGreaterThan(150);
     const refusal = sent[0];
     expect(refusal.text).toMatch(/^SIP\/2\.0 503 Service Unavailable\r\n/);

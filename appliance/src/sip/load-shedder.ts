@@ -64,8 +64,8 @@ export class LoadShedder {
   /**
    * Once the guard admits everything again, the clients refused a moment ago still end their
    * refused calls: SIPp sends its BYE after each 503, tens of thousands under a flood, and the
-   * guard stops shedding between floods (its admitted share, as it was, moved back to 1 between its cuts). Parsed, transacted and routed to the session
-   * handler for their 481, those BYEs cost what new work costs, just when the queue had drained
+   * guard has stopped shedding by then. Parsed, transacted and routed to the session handler for
+   * their 481, those BYEs cost what new work costs, just when the queue had drained
    * (measured at 3× the sustained rate: goodput fell to 2%). So until 64·T1 after the last refusal
    * a datagram is searched for our refusal tag as bytes (no string made), and only one that has it
    * is looked at line by line and answered like the others.

@@ -66,6 +66,9 @@ describe('overload guard', () => {
     const c = clock();
     let delay = 500;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    readFor(g, c, 100, 10_000);
+    // past 4 × maxQueueDelay, but the rate was never yet cut to its floor: REGISTERs go on
+    expect(g.judge(request('REGISTER'), null)).toBe('admit');
     readFor(g, c, 20_000, 10_000);
     // cut after cut (each waiting for the one before) down to the floor: 2% of the rate it began
     // from (7,500/s: the read rate smoothed over the two windows that started it)
@@ -78,27 +81,42 @@ describe('overload guard', () => {
 
   it('holds the queue to 20 ms once shedding: cuts by 15% past it, grows back under it, and ends after 500 ms that refused nothing', () => {
     const c = clock();
-    let delay = 300;
+    let delay = 0;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    readFor(g, c, 1000, 0);
-    g.noteNewWork();
-    for (let i = 0; i < 500; i++) g.noteNewWork(); // 10,000/s over the last window
-    readFor(g, c, 100, 0);
-    const first = g.state.admitRate!;
-    expect(first).toBeGreaterThan(0);
-    // 25 ms: under the entry bound, over the one held to; the queue not draining: cut by 15%
+    readFor(g, c, 1000, 10_000);
+    delay = 300;
+    readFor(g, c, 100, 10_000);
+    expect(g.state.admitRate).toBeCloseTo(5000, -1);
+    // 25 ms: under the entry bound, over the one held to, and not draining: one cut of 15% once
+    // the first has had time to show (twice the delay it was made at, 600 ms)
     delay = 25;
-    readFor(g, c, 150, 0);
-    expect(g.state.admitRate).toBeCloseTo(first * 0.85, -1);
-    // short: grows back, first quickly toward the rate of the last cut
-    delay = 5;
-    const cut = g.state.admitRate!;
+    readFor(g, c, 550, 0);
+    expect(g.state.admitRate).toBeCloseTo(5000, -1);
     readFor(g, c, 50, 0);
-    expect(g.state.admitRate! - cut).toBeGreaterThanOrEqual((0.95 * first - cut) / 3 - 1);
-    // refusing nothing (no new work judged at all) for 500 ms: shedding ends
-    readFor(g, c, 600, 0);
+    expect(g.state.admitRate).toBeCloseTo(4250, -1);
+    // short: grows back a third of the way to 95% of the rate of the last cut
+    delay = 5;
+    readFor(g, c, 50, 0);
+    expect(g.state.admitRate).toBeCloseTo(4250 + (4750 - 4250) / 3, -1);
+    // refusing nothing (no new work judged at all) within the bound: shedding ends after 500 ms
+    delay = 15;
+    readFor(g, c, 400, 0);
+    expect(g.shedding).toBe(true);
+    readFor(g, c, 150, 0);
     expect(g.state).toMatchObject({ admittedShare: 1, admitRate: null });
     expect(g.shedding).toBe(false);
+  });
+
+  it('after a quiet spell, one look ends shedding (the 500 ms are time, not adjustments)', () => {
+    const c = clock();
+    let delay = 300;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    readFor(g, c, 100, 10_000);
+    expect(g.shedding).toBe(true);
+    delay = 0;
+    c.advance(60_000);
+    expect(g.state.admitRate).toBeNull();
+    expect(g.shedWithin(0)).toBe(false);
   });
 
   it('grows the rate back faster the longer the event loop sat idle (a core left idle while refusing is goodput lost)', () => {
@@ -142,8 +160,8 @@ describe('overload guard', () => {
       shedding = g.shedding;
     }
     expect(shedding).toBe(false);
-    // shedding lasted until the adjustment that ended it
-    c.advance(8_000);
+    // shedding lasted until the calm began, 500 ms before the adjustment that ended it
+    c.advance(7_500);
     expect(g.shedWithin(8000)).toBe(true);
     c.advance(1);
     expect(g.shedWithin(8000)).toBe(false);
@@ -194,14 +212,16 @@ describe('overload guard', () => {
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
     readFor(g, c, 100, 10_000);
     const first = g.state.admitRate!;
-    // the backlog from before the cut drains over the next ~400 ms: over the bound, but falling
-    for (const d of [380, 340, 300, 260, 220, 190, 160, 130, 100, 70, 40]) {
-      delay = d;
+    // the backlog from before the cut drains, by 12% each 50 ms, for longer than the wait after
+    // the cut (800 ms): over the held bound all along, but falling
+    for (let i = 0; i < 20; i++) {
+      delay *= 0.88;
       readFor(g, c, 50, 0);
     }
+    expect(delay).toBeGreaterThan(20);
     expect(g.state.admitRate).toBe(first);
-    // over the bound and no longer falling after the wait (twice the delay at the cut): cut again
-    readFor(g, c, 300, 0);
+    // over the bound and no longer falling: cut again
+    readFor(g, c, 100, 0);
     expect(g.state.admitRate).toBeLessThan(first);
   });
 
@@ -216,7 +236,7 @@ describe('overload guard', () => {
     expect(g.state.admitRate).toBeLessThan(first);
   });
 
-  /** A guard held at its smallest share by a queue that stays slow (4 s of it). */
+  /** A guard cut down to a small rate by a queue that stays slow (4 s of it). */
   function overloaded() {
     const c = clock();
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 300, c.now);
@@ -251,7 +271,7 @@ describe('overload guard', () => {
     expect(Array.from({ length: 200 }, () => g.judge(request('MESSAGE', ['Proxy-Authorization: Digest nonce="whatever"']), null)).every((v) => v === 'admit')).toBe(true);
   });
 
-  it('judges new work: refused by share, dropped unanswered once stale, never asked about while not shedding', () => {
+  it('judges new work: refused by rate, dropped unanswered once stale, never asked about while not shedding', () => {
     let delay = 300;
     const c = clock();
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
@@ -272,7 +292,7 @@ describe('overload guard', () => {
     expect(g.state.refused.dropped).toBe(1);
   });
 
-  it('watches the event loop too: a loop that stays late starts shedding while the UDP queue is empty', () => {
+  it('watches the event loop too: a loop that stays late starts shedding while the UDP queue is empty, and stops once it keeps time', () => {
     const c = clock();
     let lag = 0;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0, c.now, () => lag);
@@ -280,8 +300,8 @@ describe('overload guard', () => {
     expect(g.shedding).toBe(false);
     lag = 400; // work over TCP holding the loop (the UDP probe sees nothing)
     readFor(g, c, 100, 1000);
-    expect(g.state).toMatchObject({ loopLagMs: 400, queueDelayMs: 0 });
-    expect(g.state.admitRate).not.toBeNull();
+    // half the rate new work was read at (1,000/s, smoothed from nothing over two windows: 750/s)
+    expect(g.state).toMatchObject({ loopLagMs: 400, queueDelayMs: 0, admitRate: 375 });
     lag = 0;
     readFor(g, c, 1000, 0);
     expect(g.state.admitRate).toBeNull();

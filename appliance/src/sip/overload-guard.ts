@@ -22,8 +22,8 @@ const MIN_RATE = 10;
 /** The first cut admits at most this share of the rate new work was read at while the queue grew. */
 const FIRST_CUT = 0.5;
 /**
- * Past the rate of the last cut, each adjustment with a short queue raises the admitted rate by
- * this share of the rate shedding began at (half as much near the held bound) ...
+ * Each adjustment with a short queue raises the admitted rate by at least this share of the rate
+ * shedding began at (half as much near the held bound) ...
  */
 const GROW_STEP = 0.01;
 /** ... or by this share of the admitted rate itself, whichever is more. */
@@ -34,19 +34,19 @@ const IDLE_GAIN = 0.5;
 const CUT = 0.85;
 /** A queue delay that fell under this share of the one 50 ms before is draining: no further cut. */
 const DRAINING = 0.9;
-/** Adjustments in a row with the queue within its bound and no new work refused that end shedding (500 ms). */
-const CALM_TO_END = 10;
+/** ms with the queue within its bound and no new work refused that end shedding. */
+const CALM_TO_END_MS = 500;
 /** A burst the admission bucket lets through at once: this many ms of the admitted rate. */
 const BURST_MS = 20;
 /** The longest wait after a cut before the next one (a queue delay beyond this is cut again anyway). */
 const MAX_HOLD_MS = 1000;
 /**
- * The least queue delay that shedding holds the queue to (unless `maxQueueDelay` itself is less):
- * a delay this small is a scavenge or a late timer on a busy machine, not a queue. Held to 2.5 ms
- * (half of a 5 ms bound), a process sharing its cores with other work was cut again and again by
- * that noise, and took longer than 10 s to admit everything again after a flood (CI, 2026-12-01).
+ * The queue delay shedding holds the queue to (`maxQueueDelay` if that is less). Short, because a
+ * call's state lives as long as it waits in the queue, twice: held to 50 ms, it outlived the young
+ * generation's collections (20 ms each instead of 2, session 18). Not shorter: held to 10 ms, cuts
+ * came on noise (a scavenge, a late timer) and the core idled while new work was refused.
  */
-const NOISE_MS = 20;
+const HELD_MS = 20;
 
 /** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
 const DROP_MEMORY_MS = 4000;
@@ -80,14 +80,15 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * is offered, and a share of it let in a burst of calls just as the queue had emptied (measured:
  * the share swung between 2% and 68% every half second, the queue between 0 and 300 ms, and
  * clients retransmitted; goodput at 2× the capacity fell to a third). When the queue delay passes
- * `maxQueueDelay` twice in a row, the rate starts at half of what new work was read at meanwhile
- * (what the process got through while it fell behind) or less, in proportion to the overshoot.
- * Once shedding, the queue is held to `heldDelay`, half of `maxQueueDelay` (hysteresis, see
- * `adjust`): over it the rate is cut in proportion to the overshoot, each cut waiting for the one
- * before to show; under it the rate grows back by small steps (additive increase, multiplicative
- * decrease), so admissions settle where the process keeps up. Shedding ends once a queue within
- * its bound has refused nothing for 500 ms. When even the smallest rate leaves the queue growing
- * (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
+ * `maxQueueDelay` twice in a row, the rate starts at half of what new work was served at (over the
+ * last 100 ms, or the last half second if more: what the process got through before it fell
+ * behind) or less, in proportion to the overshoot. Once shedding, the queue is held to
+ * `heldDelay`, 20 ms (hysteresis, see `adjust`): over it the rate is cut by 15%, each cut waiting
+ * for the one before to show and for a queue that is no longer draining; under it the rate grows
+ * back, quickly to near the rate of the last cut and by steps past it, larger the longer the event
+ * loop sat idle, so admissions settle where the process keeps up. Shedding ends once a queue
+ * within its bound has refused nothing for 500 ms. When even the smallest rate leaves the queue
+ * growing (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
  *
  * Retransmissions of accepted requests are absorbed by their transactions before the guard is
  * asked, and a refused request gets a final response, so UDP clients stop retransmitting it:
@@ -114,8 +115,10 @@ export class OverloadGuard {
   /** the admitted rate the last cut was made at, and the delay the last adjustment read */
   private rateAtCut = 0;
   private lastDelay = 0;
-  /** adjustments in a row that found the queue short and no new work refused */
-  private calm = 0;
+  /** since when the queue has been within its bound with no new work refused (ms, `clock`; null: not so now) */
+  private calmSince: number | null = null;
+  /** a cut found the rate at its floor already: only then are REGISTERs refused */
+  private floored = false;
   private refusedSinceAdjust = 0;
   /** consecutive adjustments that found the queue too slow */
   private slow = 0;
@@ -124,9 +127,9 @@ export class OverloadGuard {
   private delayAtCut = 0;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
-  /** when an adjustment last found new work being refused (ms, `clock`) */
+  /** when an adjustment last found the guard shedding (ms, `clock`) */
   private lastShedAt = -Infinity;
-  /** the queue delay held to once shedding: half of `maxQueueDelay`, not under NOISE_MS unless it is */
+  /** the queue delay held to once shedding: HELD_MS, or `maxQueueDelay` if less */
   private readonly heldDelay: number;
   /** branches of requests dropped as stale, this generation and the one before (see `stale`) */
   private dropped = new Set<string>();
@@ -153,8 +156,7 @@ export class OverloadGuard {
     /** the share of the time since the previous call the event loop sat idle (each call starts a new window) */
     private readonly loopIdle: () => number = () => 0,
   ) {
-    const max = opts.maxQueueDelay;
-    this.heldDelay = Math.min(max, NOISE_MS);
+    this.heldDelay = Math.min(opts.maxQueueDelay, HELD_MS);
   }
 
   /**
@@ -189,12 +191,14 @@ export class OverloadGuard {
     const now = this.clock();
     const since = now - this.lastAdjust;
     if (since < ADJUST_MS) return;
+    const windowStart = this.lastAdjust;
     this.lastAdjust = now;
     const shedding = this.limit < Infinity;
     // shedding lasted until this adjustment, whatever it decides (`shedWithin` reads the limit
     // itself, so this only needs to be right once shedding has ended)
     if (shedding) this.lastShedAt = now;
-    // the rate new work was read at, over about the last 100 ms (a longer gap counts as one window)
+    // the rate new work was read at, over about the last 100 ms
+    // (a longer gap counts as four windows: a rate read over it would say little of now)
     const rate = (1000 * this.newSinceAdjust) / Math.min(since, 4 * ADJUST_MS);
     this.readRate = 0.5 * this.readRate + 0.5 * rate;
     this.servedRate = 0.9 * this.servedRate + 0.1 * rate;
@@ -208,11 +212,11 @@ export class OverloadGuard {
     const idle = this.loopIdle();
     const delay = Math.max(this.queueDelay(), this.lag);
     // Two bounds (hysteresis): shedding starts when the delay passes `maxQueueDelay`, and once it
-    // has started the queue is held to half of that, where the rate also grows back. A digest call
-    // waits in the queue twice: held at the bound itself, its swings around it took calls past T1,
-    // and their clients retransmitted, each copy more to read and answer. Only the entry bound
-    // applies to a process that keeps up, so a burst under full load does not start shedding any
-    // sooner.
+    // has started the queue is held to `heldDelay` (20 ms), where the rate also grows back. A
+    // digest call waits in the queue twice: held at the entry bound itself, its swings around it
+    // took calls past T1, and their clients retransmitted, each copy more to read and answer. Only
+    // the entry bound applies to a process that keeps up, so a burst under full load does not
+    // start shedding any sooner.
     const held = this.heldDelay;
     const bound = shedding ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
@@ -220,15 +224,16 @@ export class OverloadGuard {
     const before = this.lastDelay;
     this.lastDelay = delay;
     if (this.slow >= 2) {
-      this.calm = 0;
+      this.calmSince = null;
       if (!shedding) {
-        // what the process read while it fell behind is about what it can serve; less, to drain
-        // the backlog, and less again the further the queue is past its bound
-        // ... or at what it served over the last half second, if more: a stall (a major
-        // collection, a table rebuilt) reads nothing for its length, and a rate taken from just
-        // then refused half of a load the process carries once it has read its backlog
+        // what the process read and served while it fell behind is about what it can serve (or
+        // what it served over the last half second, if more: a stall, a major collection or a
+        // table rebuilt, reads nothing for its length, and a rate taken from just then refused
+        // half of a load the process carries); less, to drain the backlog, and less again the
+        // further the queue is past its bound
         this.scale = Math.max(this.readRate, this.servedRate, MIN_RATE);
         this.rateAtCut = this.scale;
+        this.floored = false;
         this.limit = Math.max(this.floor, this.scale * Math.min(FIRST_CUT, bound / delay));
         this.tokens = 0;
         this.tokensAt = now;
@@ -245,6 +250,7 @@ export class OverloadGuard {
         // (cut in proportion to the delay, a rate just past capacity was halved and the core
         // idled); deeper only while the delay is many times the bound.
         this.rateAtCut = this.limit;
+        this.floored = this.limit <= this.floor;
         this.limit = Math.max(this.floor, this.limit * (delay > 4 * bound ? 0.7 : CUT));
         this.cutAt(now, delay);
       }
@@ -262,16 +268,22 @@ export class OverloadGuard {
     const below = 0.95 * this.rateAtCut - this.limit;
     if (delay < held / 2) this.limit += Math.max(step, below / 3);
     else if (delay < held) this.limit += step / 2;
-    // the end: a queue within its bound that refused nothing for a while (the rate is past what
-    // is offered, or nothing comes any more). Not "short" (under half the bound): on a machine
+    // the end: a queue within its bound that refused nothing for 500 ms (the rate is past what is
+    // offered, or nothing comes any more). Timed from the start of the first such window: after a
+    // quiet spell one adjustment ends it. Within the bound, not under half of it: on a machine
     // shared with other work, a 5 ms bound's noise kept a process shedding for over 10 s after a
-    // flood, refusing nothing (CI, 2026-12-02)
-    this.calm = delay < held && refused === 0 ? this.calm + 1 : 0;
-    if (this.calm >= CALM_TO_END) {
-      this.limit = Infinity;
-      this.share = 1;
-      this.calm = 0;
-    }
+    // flood, refusing nothing (CI, 2026-12-02).
+    if (delay < held && refused === 0) {
+      this.calmSince ??= windowStart;
+      if (now - this.calmSince >= CALM_TO_END_MS) {
+        // nothing was refused since the calm began: that is when shedding last mattered
+        this.lastShedAt = this.calmSince;
+        this.limit = Infinity;
+        this.share = 1;
+        this.calmSince = null;
+        this.floored = false;
+      }
+    } else this.calmSince = null;
   }
 
   /** the smallest rate new work is admitted at while shedding */
@@ -362,7 +374,7 @@ export class OverloadGuard {
   /** New work (or a REGISTER): admitted by the rate, REGISTERs unless even the smallest rate leaves the queue growing. */
   private decideNew(m: string): boolean {
     if (m === 'REGISTER') {
-      if (this.limit > this.floor || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
+      if (!this.floored || this.limit > this.floor || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
       this.refused.registers++;
       return false;
     }

@@ -314,8 +314,10 @@ export class SipStack {
       this.onFinalResponse?.(req.method, 503);
       return;
     }
-    // new work read and served: the rate overload control starts from when the queue grows
-    if (this.overload !== null && !inRefusal && req.method !== 'CANCEL' && req.toTag === undefined && !req.headers.has('proxy-authorization') && !req.headers.has('authorization')) {
+    // new work read and served: the rate overload control starts from when the queue grows (not
+    // REGISTERs, which it does not hold to that rate; credentials the guard would take for new
+    // work, made up or stale, are not told apart here)
+    if (this.overload !== null && req.method !== 'CANCEL' && req.method !== 'REGISTER' && req.toTag === undefined && !req.headers.has('proxy-authorization') && !req.headers.has('authorization')) {
       this.overload.noteNewWork();
     }
     const atOnce = method === 'INVITE' || inRefusal ? null : this.askAtOnce(req);
