@@ -30,6 +30,14 @@ function readFor(g: OverloadGuard, c: ReturnType<typeof clock>, ms: number, perS
   }
 }
 
+/** 1,000 new requests judged (20,000/s at one call per 50 ms): far more than any rate here admits, so shedding goes on refusing. */
+function flood(g: OverloadGuard): () => void {
+  const fresh = request('MESSAGE');
+  return () => {
+    for (let i = 0; i < 1000; i++) g.judge(fresh, null);
+  };
+}
+
 describe('overload guard', () => {
   it('admits everything while the queue keeps up', () => {
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0);
@@ -69,7 +77,7 @@ describe('overload guard', () => {
     readFor(g, c, 100, 10_000);
     // past 4 × maxQueueDelay, but the rate was never yet cut to its floor: REGISTERs go on
     expect(g.judge(request('REGISTER'), null)).toBe('admit');
-    readFor(g, c, 20_000, 10_000);
+    readFor(g, c, 20_000, 10_000, flood(g));
     // cut after cut (each waiting for the one before) down to the floor: 2% of the rate it began
     // from (7,500/s: the read rate smoothed over the two windows that started it)
     expect(g.state.admitRate).toBe(150);
@@ -90,16 +98,16 @@ describe('overload guard', () => {
     // 25 ms: under the entry bound, over the one held to, and not draining: one cut of 15% once
     // the first has had time to show (twice the delay it was made at, 600 ms)
     delay = 25;
-    readFor(g, c, 550, 0);
+    readFor(g, c, 550, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(5000, -1);
-    readFor(g, c, 50, 0);
+    readFor(g, c, 50, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(4250, -1);
     // short: grows back a third of the way to 95% of the rate of the last cut
     delay = 5;
-    readFor(g, c, 50, 0);
+    readFor(g, c, 50, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(4250 + (4750 - 4250) / 3, -1);
-    // refusing nothing (no new work judged at all) within the bound: shedding ends after 500 ms
-    delay = 15;
+    // refusing nothing (no new work judged at all): shedding ends after 500 ms, whatever the delay
+    delay = 25;
     readFor(g, c, 400, 0);
     expect(g.shedding).toBe(true);
     readFor(g, c, 150, 0);
@@ -216,12 +224,12 @@ describe('overload guard', () => {
     // the cut (800 ms): over the held bound all along, but falling
     for (let i = 0; i < 20; i++) {
       delay *= 0.88;
-      readFor(g, c, 50, 0);
+      readFor(g, c, 50, 0, flood(g));
     }
     expect(delay).toBeGreaterThan(20);
     expect(g.state.admitRate).toBe(first);
     // over the bound and no longer falling: cut again
-    readFor(g, c, 100, 0);
+    readFor(g, c, 100, 0, flood(g));
     expect(g.state.admitRate).toBeLessThan(first);
   });
 

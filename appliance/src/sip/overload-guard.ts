@@ -34,10 +34,11 @@ const IDLE_GAIN = 0.5;
 const CUT = 0.85;
 /** A queue delay that fell under this share of the one 50 ms before is draining: no further cut. */
 const DRAINING = 0.9;
-/** ms with the queue within its bound and no new work refused that end shedding. */
+/** ms with no new work refused that end shedding. */
 const CALM_TO_END_MS = 500;
 /** A burst the admission bucket lets through at once: this many ms of the admitted rate. */
 const BURST_MS = 20;
+const MIN_BURST = 5;
 /** The longest wait after a cut before the next one (a queue delay beyond this is cut again anyway). */
 const MAX_HOLD_MS = 1000;
 /**
@@ -86,8 +87,8 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * `heldDelay`, 20 ms (hysteresis, see `adjust`): over it the rate is cut by 15%, each cut waiting
  * for the one before to show and for a queue that is no longer draining; under it the rate grows
  * back, quickly to near the rate of the last cut and by steps past it, larger the longer the event
- * loop sat idle, so admissions settle where the process keeps up. Shedding ends once a queue
- * within its bound has refused nothing for 500 ms. When even the smallest rate leaves the queue
+ * loop sat idle, so admissions settle where the process keeps up. Shedding ends once nothing
+ * has been refused for 500 ms. When even the smallest rate leaves the queue
  * growing (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
  *
  * Retransmissions of accepted requests are absorbed by their transactions before the guard is
@@ -217,6 +218,25 @@ export class OverloadGuard {
     // took calls past T1, and their clients retransmitted, each copy more to read and answer. Only
     // the entry bound applies to a process that keeps up, so a burst under full load does not
     // start shedding any sooner.
+    // the end: nothing refused for 500 ms (the rate is past what is offered, or nothing comes any
+    // more), timed from the start of the first such window: after a quiet spell one adjustment
+    // ends it. The queue delay is not asked: a rate that refuses nothing holds nothing back, and a
+    // queue that stays long starts shedding again by the entry bound. Asked to be within the held
+    // bound too, a process on a machine shared with other work (CI, a 5 ms bound) stayed shedding
+    // for over 10 s after a flood, its probe's noise resetting the wait (2026-12-02).
+    if (shedding && refused === 0) {
+      this.calmSince ??= windowStart;
+      if (now - this.calmSince >= CALM_TO_END_MS) {
+        // nothing was refused since the calm began: that is when shedding last mattered
+        this.lastShedAt = this.calmSince;
+        this.limit = Infinity;
+        this.share = 1;
+        this.calmSince = null;
+        this.floored = false;
+        this.slow = 0;
+        return;
+      }
+    } else this.calmSince = null;
     const held = this.heldDelay;
     const bound = shedding ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
@@ -224,7 +244,6 @@ export class OverloadGuard {
     const before = this.lastDelay;
     this.lastDelay = delay;
     if (this.slow >= 2) {
-      this.calmSince = null;
       if (!shedding) {
         // what the process read and served while it fell behind is about what it can serve (or
         // what it served over the last half second, if more: a stall, a major collection or a
@@ -268,22 +287,6 @@ export class OverloadGuard {
     const below = 0.95 * this.rateAtCut - this.limit;
     if (delay < held / 2) this.limit += Math.max(step, below / 3);
     else if (delay < held) this.limit += step / 2;
-    // the end: a queue within its bound that refused nothing for 500 ms (the rate is past what is
-    // offered, or nothing comes any more). Timed from the start of the first such window: after a
-    // quiet spell one adjustment ends it. Within the bound, not under half of it: on a machine
-    // shared with other work, a 5 ms bound's noise kept a process shedding for over 10 s after a
-    // flood, refusing nothing (CI, 2026-12-02).
-    if (delay < held && refused === 0) {
-      this.calmSince ??= windowStart;
-      if (now - this.calmSince >= CALM_TO_END_MS) {
-        // nothing was refused since the calm began: that is when shedding last mattered
-        this.lastShedAt = this.calmSince;
-        this.limit = Infinity;
-        this.share = 1;
-        this.calmSince = null;
-        this.floored = false;
-      }
-    } else this.calmSince = null;
   }
 
   /** the smallest rate new work is admitted at while shedding */
@@ -376,6 +379,7 @@ export class OverloadGuard {
     if (m === 'REGISTER') {
       if (!this.floored || this.limit > this.floor || this.queueDelay() < 4 * this.opts.maxQueueDelay) return true;
       this.refused.registers++;
+      this.refusedSinceAdjust++;
       return false;
     }
     if (this.limit === Infinity) return true;
@@ -392,7 +396,9 @@ export class OverloadGuard {
   /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it. */
   private take(): boolean {
     const now = this.clock();
-    const burst = Math.max(1, (this.limit * BURST_MS) / 1000);
+    // a few at least: at the floor (10/s) a single token made a client sending ten a second be
+    // refused every time it sent one early
+    const burst = Math.max(MIN_BURST, (this.limit * BURST_MS) / 1000);
     this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * this.limit) / 1000);
     this.tokensAt = now;
     if (this.tokens < 1) return false;
