@@ -116,7 +116,7 @@ export class OverloadGuard {
   /** the admitted rate the last cut was made at, and the delay the last adjustment read */
   private rateAtCut = 0;
   private lastDelay = 0;
-  /** since when the queue has been within its bound with no new work refused (ms, `clock`; null: not so now) */
+  /** since when no new work has been refused (ms, `clock`, the start of the first such window; null: not so now) */
   private calmSince: number | null = null;
   /** a cut found the rate at its floor already: only then are REGISTERs refused */
   private floored = false;
