@@ -14,17 +14,47 @@ export interface Capture {
 }
 
 /**
- * Starts capturing TCP on `lo` for the given ports, and resolves once tshark says it captures
- * (its "Capturing on" line), so that nothing the test sends next is missed.
+ * Opens a connection to `port` and closes it at once (SYN, then FIN), returning its local port:
+ * a marker whose packets show in tshark's per-packet lines.
+ */
+async function markerConnection(port: number): Promise<number> {
+  const marker = net.connect(port, '127.0.0.1');
+  marker.on('error', () => undefined);
+  await new Promise((r) => marker.once('connect', r));
+  const local = marker.localPort!;
+  marker.end();
+  setTimeout(() => marker.destroy(), 2000).unref();
+  return local;
+}
+
+/**
+ * Starts capturing TCP on `lo` for the given ports, and resolves once a marker connection shows in
+ * the capture, so that nothing the test sends next is missed.
  */
 export async function captureLoopback(ports: number[]): Promise<Capture> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-pcap-'));
   const file = path.join(dir, 'capture.pcapng');
   const filter = ports.map((p) => `tcp port ${p}`).join(' or ');
-  // -P -l: a summary line per packet as it is captured, so that stop() can see the last one arrive
+  const port = ports[ports.length - 1];
+  // -P -l: a summary line per packet as it is captured, so that the markers can be seen arrive
   const child = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file, '-P', '-l'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const watched = new WatchedProcess('tshark', child);
-  await watched.waitFor('tshark capturing', () => (/Capturing on/.test(watched.output) ? true : undefined), 20_000);
+  /** whether tshark has printed the closing packet of one of the marker connections from `locals` */
+  const closed = (...locals: number[]): (() => true | undefined) => () => (locals.some((l) => new RegExp(`\\b${l} . ${port} \\[FIN`).test(watched.output)) ? true : undefined);
+  // tshark prints "Capturing on" before it starts dumpcap, which captures only once it has opened
+  // the interface: a loaded machine lost a test's first packets in between. So markers go out until
+  // one of them is seen (a new one each second, at most 20).
+  await watched.waitFor('tshark starting', () => (/Capturing on/.test(watched.output) ? true : undefined), 20_000);
+  const markers: number[] = [];
+  for (;;) {
+    markers.push(await markerConnection(port));
+    try {
+      await watched.waitFor('a marker connection in the capture', closed(...markers), 1000);
+      break;
+    } catch (err) {
+      if (markers.length === 20 || watched.exited) throw err;
+    }
+  }
   return {
     file,
     stop: async () => {
@@ -32,14 +62,8 @@ export async function captureLoopback(ports: number[]): Promise<Capture> {
       // Captured packets reach the capture file in blocks, so the last ones of the test could be
       // left out when it stops at once: a marker connection goes last, and the capture stops
       // once tshark has seen it close.
-      const port = ports[ports.length - 1];
-      const marker = net.connect(port, '127.0.0.1');
-      await new Promise((r) => marker.once('connect', r));
-      const local = marker.localPort!;
-      marker.end();
-      marker.on('error', () => undefined);
-      await watched.waitFor('the marker connection in the capture', () => (new RegExp(`${local} . ${port} \\[FIN`).test(watched.output) ? true : undefined), 20_000);
-      marker.destroy();
+      const local = await markerConnection(port);
+      await watched.waitFor('the marker connection in the capture', closed(local), 20_000);
       await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGINT');
