@@ -139,12 +139,14 @@ describe('completed responses, held outside the heap', () => {
   });
 
   it('seeds its hash anew when keys are made to collide, and still finds every one', () => {
-    // an attacker who knew the seed: 300 keys that all start probing at one slot of the first table
+    // an attacker who knew the seed: 140 keys of one index table (the hash's top 8 bits), which
+    // then has 512 slots, whose homes are its first four (low 9 bits): one run, past 128 probes
     const seed = 777;
     const keys: string[] = [];
-    for (let i = 0; keys.length < 300; i++) {
-      const key = `z9hG4bK${i}|192.0.2.1:5060|MESSAGE|x|1`;
-      if ((seededHash(key, seed) & 2047) === 0) keys.push(key);
+    for (let i = 0; keys.length < 140; i++) {
+      const key = `b${i}|x`;
+      const h = seededHash(key, seed);
+      if (h >>> 24 === 0 && (h & 0x1ff) < 4) keys.push(key);
     }
     const c = new CompletedResponses(32_000, seed);
     // and one key beyond Latin-1, held before them, hashed again from its UTF-16 bytes
@@ -207,15 +209,36 @@ describe('completed responses, held outside the heap', () => {
 
   it('goes back to its first sizes when everything is let go of', () => {
     const c = new CompletedResponses(10);
-    for (let i = 0; i < 10_000; i++) c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
+    for (let i = 0; i < 40_000; i++) c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
+    const tables = c as unknown as { shards: Float64Array[]; blocks: unknown[]; chunks: Buffer[] };
+    expect(tables.blocks.length).toBe(3);
     c.sweep(10);
     expect(c.size).toBe(0);
-    const tables = c as unknown as { slots: Float64Array; expires: Float64Array; chunks: Buffer[] };
-    expect(tables.slots.length).toBe(2048);
-    expect(tables.expires.length).toBe(1024);
+    expect(tables.shards.every((t) => t.length === 16)).toBe(true);
+    expect(tables.blocks.length).toBe(0);
     expect(tables.chunks.length).toBe(0);
     c.hold('again', false, Buffer.from('y'), dest, 20);
     expect(c.get('again')?.data.toString()).toBe('y');
+    c.clear();
+  });
+
+  it('grows by parts: a hold grows at most one index table, and records stay in the block they were written to', () => {
+    const c = new CompletedResponses(1000);
+    const tables = c as unknown as { shards: Float64Array[]; shardLive: Uint32Array; blocks: unknown[] };
+    c.hold('k0', false, Buffer.from('x'), dest, 0);
+    const firstBlock = tables.blocks[0];
+    for (let i = 1; i < 33_000; i++) {
+      const before = [...tables.shards];
+      c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
+      expect(tables.shards.filter((t, s) => t !== before[s]).length).toBeLessThanOrEqual(1);
+    }
+    expect(tables.blocks[0]).toBe(firstBlock);
+    // every table at most half full, and grown only as far as its own keys needed
+    expect(tables.shards.every((t, s) => 2 * tables.shardLive[s] <= t.length && t.length <= 4 * Math.max(8, tables.shardLive[s]))).toBe(true);
+    expect(new Set(tables.shards.map((t) => t.length)).size).toBeGreaterThan(1);
+    expect([0, 11_000, 22_000, 32_999].every((i) => c.get(`k${i}`)?.data.toString() === 'x')).toBe(true);
+    c.sweep(1000);
+    expect(c.size).toBe(0);
     c.clear();
   });
 });

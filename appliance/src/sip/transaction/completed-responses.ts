@@ -14,14 +14,47 @@ const TRANSPORTS: readonly TransportName[] = ['UDP', 'TCP', 'TLS', 'WS', 'WSS'];
 /** record flags */
 const HAS_BRANCH = 1;
 const WIDE_KEY = 2;
-/** the sizes the tables start at (and go back to when everything is let go of) */
-const FIRST_RING = 1024;
-const FIRST_SLOTS = 2048;
-const FIRST_BRANCH_BITS = 13;
+/**
+ * Records per block. Blocks are made as the records grow and let go of whole as they expire,
+ * never copied: one ring that doubled copied every record not yet swept (90 ms at 500,000).
+ */
+const BLOCK_RECORDS = 1 << 14;
+/** blocks let go of and kept to be written into again (fresh memory costs a trap a page) */
+const SPARE_BLOCKS = 2;
+/**
+ * The key index is 256 tables, chosen by the hash's top 8 bits, each growing on its own: one
+ * table of every key, doubled at once, stopped the process for 200 ms at 500,000 keys (and SIP
+ * traffic with it), where one of 256 takes a 256th of that.
+ */
+const SHARD_SHIFT = 24;
+const SHARDS = 1 << (32 - SHARD_SHIFT);
+const FIRST_SHARD_SLOTS = 16;
+/**
+ * Positions in the branch filter, fixed: a filter that grew was counted again from every record
+ * held. 2^21 (4 MB, touched only where written) says "may" wrongly for about one branch in ten
+ * with 400,000 held (6,000 calls/s), two in five at a million; each costs only a key's lookup
+ * (about 2 µs).
+ */
+const BRANCH_BITS = 21;
 /** A probe run this long means keys made to collide: the hash is seeded anew (see `reseed`). */
 const CROWDED_PROBE = 128;
 /** '|', which ends a key's branch (serverKeyOf) */
 const BAR = 124;
+
+/** What a record needs besides its bytes, for BLOCK_RECORDS records in a row of sequence numbers. */
+class RecordBlock {
+  readonly expires = new Float64Array(BLOCK_RECORDS);
+  readonly keyHash = new Uint32Array(BLOCK_RECORDS);
+  readonly branchHash = new Uint32Array(BLOCK_RECORDS);
+  readonly flags = new Uint8Array(BLOCK_RECORDS);
+  readonly transport = new Uint8Array(BLOCK_RECORDS);
+  readonly port = new Uint16Array(BLOCK_RECORDS);
+  /** where the record's bytes start, counted over all chunks ever made */
+  readonly bytePos = new Float64Array(BLOCK_RECORDS);
+  readonly keyLength = new Uint32Array(BLOCK_RECORDS);
+  readonly addressLength = new Uint16Array(BLOCK_RECORDS);
+  readonly dataLength = new Uint32Array(BLOCK_RECORDS);
+}
 
 /** murmur3's finaliser: every bit of the FNV state reaches the low bits the table is indexed by. */
 function mix(h: number): number {
@@ -59,45 +92,40 @@ export function seededHash(text: string, seed: number): number {
  * that is only ever read again on a retransmission. So they live outside the heap:
  *
  * - the bytes (key, address, response) in 1 MB chunks, appended in arrival order;
- * - what each record needs besides (hashes, expiry, lengths, port) in typed arrays, a ring
- *   indexed by the record's sequence number;
- * - the key → record index, an open-addressing table of sequence numbers (linear probing,
- *   deletion by backward shift), at most half full;
+ * - what each record needs besides (hashes, expiry, lengths, port) in typed arrays, in blocks
+ *   of BLOCK_RECORDS records by sequence number;
+ * - the key → record index, 256 open-addressing tables of sequence numbers (linear probing,
+ *   deletion by backward shift), each at most half full;
  * - the branches held, a counting filter with two positions per branch, for the cheap first look
  *   (`mayHoldBranch`): it may say yes for a branch it does not hold, never no for one it does.
+ *
+ * Nothing grows by copying everything at once, so holding a response never stops the process for
+ * long, however many are held.
  *
  * Keys are chosen by whoever sends us requests, so the hash is seeded per process (a Map's is too)
  * and a probe run that grows long anyway, keys made to collide, seeds it anew.
  *
  * Every record lives the same time, so they expire in the order they came: one sweep walks the
- * ring from its oldest record and drops chunks nothing live is in any more (up to eight are kept
- * to be written into again). Time is the monotonic clock, so a wall clock set back stops nothing
+ * records from the oldest and drops the blocks and chunks nothing live is in any more (a few are
+ * kept to be written into again). Time is the monotonic clock, so a wall clock set back stops nothing
  * from expiring.
  */
 export class CompletedResponses {
-  // the ring of records, indexed by sequence number & ringMask
-  private ringMask = FIRST_RING - 1;
-  private expires = new Float64Array(FIRST_RING);
-  private keyHash = new Uint32Array(FIRST_RING);
-  private branchHash = new Uint32Array(FIRST_RING);
-  private flags = new Uint8Array(FIRST_RING);
-  private transport = new Uint8Array(FIRST_RING);
-  private port = new Uint16Array(FIRST_RING);
-  /** where the record's bytes start, counted over all chunks ever made */
-  private bytePos = new Float64Array(FIRST_RING);
-  private keyLength = new Uint32Array(FIRST_RING);
-  private addressLength = new Uint16Array(FIRST_RING);
-  private dataLength = new Uint32Array(FIRST_RING);
+  /** blocks[0] holds the records from sequence number firstBlock × BLOCK_RECORDS */
+  private blocks: RecordBlock[] = [];
+  private spareBlocks: RecordBlock[] = [];
+  private firstBlock = 0;
   /** the oldest record not yet swept, and the next to be made */
   private oldest = 0;
   private next = 0;
 
-  /** key → sequence number + 1 (0: empty slot) */
-  private slots = new Float64Array(FIRST_SLOTS);
+  /** key → sequence number + 1 (0: empty slot), in the table the key hash's top bits choose */
+  private shards = freshShards();
+  private shardLive = new Uint32Array(SHARDS);
   private live = 0;
-  /** branch counts, two positions per branch; as many as four slots each, so few false yeses */
-  private branchCounts = new Uint16Array(1 << FIRST_BRANCH_BITS);
-  private branchBits = FIRST_BRANCH_BITS;
+  /** branch counts, two positions per branch */
+  private branchCounts = new Uint16Array(1 << BRANCH_BITS);
+  private branchesCounted = false;
 
   /** chunks[0] is chunk number `firstChunk`; bytes go at `writePos` (counted over all chunks) */
   private chunks: Buffer[] = [];
@@ -149,7 +177,6 @@ export class CompletedResponses {
       this.forget(key);
       return;
     }
-    if (this.next - this.oldest > this.ringMask) this.growRing();
     // the usual key is Latin-1, one byte a character; another is written again after it as
     // UTF-16 (what the first try wrote is left behind)
     let pos = this.place(key.length + address.length + data.length);
@@ -172,31 +199,36 @@ export class CompletedResponses {
     const h = this.hashKey(key);
     const branch = branched ? this.lastBranchHash : -1;
     const seq = this.next++;
-    const r = seq & this.ringMask;
-    this.expires[r] = now + this.holdMs;
-    this.keyHash[r] = h;
-    this.branchHash[r] = branch < 0 ? 0 : branch;
-    this.flags[r] = (branch < 0 ? 0 : HAS_BRANCH) | (wide ? WIDE_KEY : 0);
-    this.transport[r] = TRANSPORTS.indexOf(dest.transport);
-    this.port[r] = dest.port;
-    this.bytePos[r] = pos;
-    this.keyLength[r] = key.length;
-    this.addressLength[r] = address.length;
-    this.dataLength[r] = data.length;
+    const b = this.blockFor(seq);
+    const r = seq % BLOCK_RECORDS;
+    b.expires[r] = now + this.holdMs;
+    b.keyHash[r] = h;
+    b.branchHash[r] = branch < 0 ? 0 : branch;
+    b.flags[r] = (branch < 0 ? 0 : HAS_BRANCH) | (wide ? WIDE_KEY : 0);
+    b.transport[r] = TRANSPORTS.indexOf(dest.transport);
+    b.port[r] = dest.port;
+    b.bytePos[r] = pos;
+    b.keyLength[r] = key.length;
+    b.addressLength[r] = address.length;
+    b.dataLength[r] = data.length;
 
-    const i = this.findSlot(key, h);
-    if (this.slots[i] !== 0) {
+    const shard = h >>> SHARD_SHIFT;
+    const table = this.shards[shard];
+    const i = this.findSlot(table, key, h);
+    if (table[i] !== 0) {
       // held again: the older record is now only bytes to sweep past; its branch count goes with it
-      const old = (this.slots[i] - 1) & this.ringMask;
-      if (this.flags[old] & HAS_BRANCH) this.countBranch(this.branchHash[old], -1);
-      this.slots[i] = seq + 1;
+      const old = table[i] - 1;
+      const ob = this.blockOf(old);
+      if (ob.flags[old % BLOCK_RECORDS] & HAS_BRANCH) this.countBranch(ob.branchHash[old % BLOCK_RECORDS], -1);
+      table[i] = seq + 1;
     } else {
-      this.slots[i] = seq + 1;
+      table[i] = seq + 1;
       this.live++;
+      this.shardLive[shard]++;
     }
     if (branch >= 0) this.countBranch(branch, 1);
     this.holdsSinceSeed++;
-    if (2 * this.live > this.slots.length) this.growIndex();
+    if (2 * this.shardLive[shard] > table.length) this.shards[shard] = this.placedAgain(table, 2 * table.length);
     else if (this.crowded && 2 * this.holdsSinceSeed >= this.live) this.reseed();
     this.crowded = false;
     if (this.timer === null) {
@@ -207,44 +239,62 @@ export class CompletedResponses {
 
   /** Whether `key` is held (until its record is swept). */
   has(key: string): boolean {
-    return this.live > 0 && this.slots[this.findSlot(key, this.hashKey(key))] !== 0;
+    if (this.live === 0) return false;
+    const h = this.hashKey(key);
+    const table = this.shards[h >>> SHARD_SHIFT];
+    return table[this.findSlot(table, key, h)] !== 0;
   }
 
   /** The response to resend for a retransmitted request, if its transaction completed lately. */
   get(key: string): { data: Buffer; dest: Destination } | undefined {
     if (this.live === 0) return undefined;
-    const i = this.findSlot(key, this.hashKey(key));
-    if (this.slots[i] === 0) return undefined;
-    const r = (this.slots[i] - 1) & this.ringMask;
-    const pos = this.bytePos[r];
+    const h = this.hashKey(key);
+    const table = this.shards[h >>> SHARD_SHIFT];
+    const i = this.findSlot(table, key, h);
+    if (table[i] === 0) return undefined;
+    const seq = table[i] - 1;
+    const b = this.blockOf(seq);
+    const r = seq % BLOCK_RECORDS;
+    const pos = b.bytePos[r];
     const chunk = this.chunkAt(pos);
-    const addressAt = (pos % CHUNK_BYTES) + (this.flags[r] & WIDE_KEY ? 2 : 1) * this.keyLength[r];
-    const dataAt = addressAt + this.addressLength[r];
+    const addressAt = (pos % CHUNK_BYTES) + (b.flags[r] & WIDE_KEY ? 2 : 1) * b.keyLength[r];
+    const dataAt = addressAt + b.addressLength[r];
     return {
       // a copy, so that a send queue holding it does not hold the whole chunk past its records' time
-      data: Buffer.from(chunk.subarray(dataAt, dataAt + this.dataLength[r])),
-      dest: { transport: TRANSPORTS[this.transport[r]], address: chunk.toString('latin1', addressAt, dataAt), port: this.port[r] },
+      data: Buffer.from(chunk.subarray(dataAt, dataAt + b.dataLength[r])),
+      dest: { transport: TRANSPORTS[b.transport[r]], address: chunk.toString('latin1', addressAt, dataAt), port: b.port[r] },
     };
   }
 
   /**
    * Whether a key with this branch may be held (`get` decides). False means none is; true may
-   * be wrong, about once in twenty, and then only costs the raw key's read.
+   * be wrong (see BRANCH_BITS), and then only costs the raw key's read.
    */
   mayHoldBranch(branch: string): boolean {
     if (this.live === 0) return false;
     const h = seededHash(branch, this.seed);
-    return this.branchCounts[h & ((1 << this.branchBits) - 1)] > 0 && this.branchCounts[this.secondPosition(h)] > 0;
+    return this.branchCounts[firstPosition(h)] > 0 && this.branchCounts[secondPosition(h)] > 0;
   }
 
   /** Lets go of every response held past its time (`now`: ms, monotonic). */
   sweep(now = performance.now()): void {
-    while (this.oldest < this.next && this.expires[this.oldest & this.ringMask] <= now) this.expire(this.oldest++);
+    while (this.oldest < this.next) {
+      const b = this.blockOf(this.oldest);
+      if (b.expires[this.oldest % BLOCK_RECORDS] > now) break;
+      this.expire(this.oldest++);
+    }
     if (this.oldest === this.next) {
       this.clear();
       return;
     }
-    const firstLive = Math.floor(this.bytePos[this.oldest & this.ringMask] / CHUNK_BYTES);
+    const firstLiveBlock = Math.floor(this.oldest / BLOCK_RECORDS);
+    if (firstLiveBlock > this.firstBlock) {
+      const done = firstLiveBlock - this.firstBlock;
+      for (let c = 0; c < done && this.spareBlocks.length < SPARE_BLOCKS; c++) this.spareBlocks.push(this.blocks[c]);
+      this.blocks = this.blocks.slice(done);
+      this.firstBlock = firstLiveBlock;
+    }
+    const firstLive = Math.floor(this.blockOf(this.oldest).bytePos[this.oldest % BLOCK_RECORDS] / CHUNK_BYTES);
     if (firstLive > this.firstChunk) {
       const done = firstLive - this.firstChunk;
       for (let c = 0; c < done && this.spare.length < SPARE_CHUNKS; c++) this.spare.push(this.chunks[c]);
@@ -261,15 +311,13 @@ export class CompletedResponses {
     this.oldest = this.next;
     this.chunks = [];
     this.spare = [];
-    if (this.ringMask + 1 > FIRST_RING) this.resizeRing(FIRST_RING);
-    if (this.slots.length > FIRST_SLOTS) {
-      this.slots = new Float64Array(FIRST_SLOTS);
-      this.branchBits = FIRST_BRANCH_BITS;
-      this.branchCounts = new Uint16Array(1 << FIRST_BRANCH_BITS);
-    } else {
-      this.slots.fill(0);
-      this.branchCounts.fill(0);
-    }
+    this.blocks = [];
+    this.spareBlocks = [];
+    this.shards = freshShards();
+    this.shardLive.fill(0);
+    // a fresh filter rather than one written with zeros: its pages are not touched until used
+    if (this.branchesCounted) this.branchCounts = new Uint16Array(1 << BRANCH_BITS);
+    this.branchesCounted = false;
   }
 
   /** `seededHash` of the key, its branch's in lastBranchHash. */
@@ -284,12 +332,27 @@ export class CompletedResponses {
     return mix(h);
   }
 
-  /** The key of record r, read back from its bytes (for a new seed: rare, so a string is fine). */
-  private storedKey(r: number): string {
-    const pos = this.bytePos[r];
+  /** The block that holds record `seq`. */
+  private blockOf(seq: number): RecordBlock {
+    return this.blocks[Math.floor(seq / BLOCK_RECORDS) - this.firstBlock];
+  }
+
+  /** The block for the new record `seq` (the next to be made), added when it starts one. */
+  private blockFor(seq: number): RecordBlock {
+    const n = Math.floor(seq / BLOCK_RECORDS);
+    if (this.blocks.length === 0) this.firstBlock = n;
+    if (n >= this.firstBlock + this.blocks.length) this.blocks.push(this.spareBlocks.pop() ?? new RecordBlock());
+    return this.blocks[n - this.firstBlock];
+  }
+
+  /** The key of record `seq`, read back from its bytes (for a new seed: rare, so a string is fine). */
+  private storedKey(seq: number): string {
+    const b = this.blockOf(seq);
+    const r = seq % BLOCK_RECORDS;
+    const pos = b.bytePos[r];
     const at = pos % CHUNK_BYTES;
-    const wide = (this.flags[r] & WIDE_KEY) !== 0;
-    return this.chunkAt(pos).toString(wide ? 'utf16le' : 'latin1', at, at + (wide ? 2 : 1) * this.keyLength[r]);
+    const wide = (b.flags[r] & WIDE_KEY) !== 0;
+    return this.chunkAt(pos).toString(wide ? 'utf16le' : 'latin1', at, at + (wide ? 2 : 1) * b.keyLength[r]);
   }
 
   /** Where `length` bytes go: after the last record, or at the start of a new chunk when they do not fit. */
@@ -309,27 +372,30 @@ export class CompletedResponses {
     return this.chunks[Math.floor(pos / CHUNK_BYTES) - this.firstChunk];
   }
 
-  /** The slot that holds `key` (hash `h`), or the empty one where it would go. */
-  private findSlot(key: string, h: number): number {
-    const mask = this.slots.length - 1;
+  /** The slot of `table` (the one for hash `h`) that holds `key`, or the empty one where it would go. */
+  private findSlot(table: Float64Array, key: string, h: number): number {
+    const mask = table.length - 1;
     let i = h & mask;
     for (let probes = 0; ; probes++) {
-      const s = this.slots[i];
+      const s = table[i];
       if (s === 0) {
         if (probes >= CROWDED_PROBE) this.crowded = true;
         return i;
       }
-      const r = (s - 1) & this.ringMask;
-      if (this.keyHash[r] === h && this.keyLength[r] === key.length && this.sameKey(r, key)) return i;
+      const seq = s - 1;
+      const b = this.blockOf(seq);
+      const r = seq % BLOCK_RECORDS;
+      if (b.keyHash[r] === h && b.keyLength[r] === key.length && this.sameKey(b, r, key)) return i;
       i = (i + 1) & mask;
     }
   }
 
-  private sameKey(r: number, key: string): boolean {
-    const pos = this.bytePos[r];
+  /** Whether record r of block b has the key `key`. */
+  private sameKey(b: RecordBlock, r: number, key: string): boolean {
+    const pos = b.bytePos[r];
     const chunk = this.chunkAt(pos);
     let at = pos % CHUNK_BYTES;
-    if (this.flags[r] & WIDE_KEY) {
+    if (b.flags[r] & WIDE_KEY) {
       for (let i = 0; i < key.length; i++, at += 2) if (key.charCodeAt(i) !== (chunk[at] | (chunk[at + 1] << 8))) return false;
     } else {
       for (let i = 0; i < key.length; i++, at++) if (key.charCodeAt(i) !== chunk[at]) return false;
@@ -340,42 +406,50 @@ export class CompletedResponses {
   /** Stops holding `key`, if it is held. */
   private forget(key: string): void {
     if (this.live === 0) return;
-    const i = this.findSlot(key, this.hashKey(key));
-    if (this.slots[i] !== 0) this.deleteSlot(i);
+    const h = this.hashKey(key);
+    const shard = h >>> SHARD_SHIFT;
+    const i = this.findSlot(this.shards[shard], key, h);
+    if (this.shards[shard][i] !== 0) this.deleteSlot(shard, i);
   }
 
   /** The record `seq` has had its time: its key goes, unless a later hold of the same key took its slot. */
   private expire(seq: number): void {
-    const r = seq & this.ringMask;
-    const mask = this.slots.length - 1;
-    let i = this.keyHash[r] & mask;
-    while (this.slots[i] !== 0 && this.slots[i] !== seq + 1) i = (i + 1) & mask;
-    if (this.slots[i] !== 0) this.deleteSlot(i);
+    const h = this.blockOf(seq).keyHash[seq % BLOCK_RECORDS];
+    const shard = h >>> SHARD_SHIFT;
+    const table = this.shards[shard];
+    const mask = table.length - 1;
+    let i = h & mask;
+    while (table[i] !== 0 && table[i] !== seq + 1) i = (i + 1) & mask;
+    if (table[i] !== 0) this.deleteSlot(shard, i);
   }
 
-  /** Empties slot i (its key goes, with its branch count), by backward shift: no search then stops early. */
-  private deleteSlot(i: number): void {
-    const mask = this.slots.length - 1;
-    const r = (this.slots[i] - 1) & this.ringMask;
+  /** Empties slot i of a table (its key goes, with its branch count), by backward shift: no search then stops early. */
+  private deleteSlot(shard: number, i: number): void {
+    const table = this.shards[shard];
+    const mask = table.length - 1;
+    const seq = table[i] - 1;
+    const b = this.blockOf(seq);
     this.live--;
-    if (this.flags[r] & HAS_BRANCH) this.countBranch(this.branchHash[r], -1);
-    for (let j = (i + 1) & mask; this.slots[j] !== 0; j = (j + 1) & mask) {
-      const home = this.keyHash[(this.slots[j] - 1) & this.ringMask] & mask;
+    this.shardLive[shard]--;
+    if (b.flags[seq % BLOCK_RECORDS] & HAS_BRANCH) this.countBranch(b.branchHash[seq % BLOCK_RECORDS], -1);
+    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hashOf(table[j] - 1) & mask;
       // the key at j may move to i when its home is not in (i, j], cyclically
       if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
-      this.slots[i] = this.slots[j];
+      table[i] = table[j];
       i = j;
     }
-    this.slots[i] = 0;
+    table[i] = 0;
   }
 
-  private secondPosition(h: number): number {
-    return Math.imul(h, 0x9e3779b1) >>> (32 - this.branchBits);
+  private hashOf(seq: number): number {
+    return this.blockOf(seq).keyHash[seq % BLOCK_RECORDS];
   }
 
   private countBranch(h: number, by: 1 | -1): void {
-    this.count(h & ((1 << this.branchBits) - 1), by);
-    this.count(this.secondPosition(h), by);
+    this.branchesCounted = true;
+    this.count(firstPosition(h), by);
+    this.count(secondPosition(h), by);
   }
 
   private count(position: number, by: 1 | -1): void {
@@ -384,9 +458,18 @@ export class CompletedResponses {
     if (c !== 0xffff) this.branchCounts[position] = c + by;
   }
 
-  /** Twice the slots (and branch counts), every live key placed again. */
-  private growIndex(): void {
-    this.rebuildIndex(this.slots.length * 2, this.branchBits + 1);
+  /** The keys of `table` placed again in a new table of `size` slots. */
+  private placedAgain(table: Float64Array, size: number): Float64Array {
+    const into = new Float64Array(size);
+    const mask = size - 1;
+    for (let j = 0; j < table.length; j++) {
+      const s = table[j];
+      if (s === 0) continue;
+      let i = this.hashOf(s - 1) & mask;
+      while (into[i] !== 0) i = (i + 1) & mask;
+      into[i] = s;
+    }
+    return into;
   }
 
   /**
@@ -397,52 +480,40 @@ export class CompletedResponses {
     this.seed = randomBytes(4).readUInt32LE(0);
     this.seedChanges++;
     this.holdsSinceSeed = 0;
-    for (const s of this.slots) {
-      if (s === 0) continue;
-      const r = (s - 1) & this.ringMask;
-      this.keyHash[r] = this.hashKey(this.storedKey(r));
-      if (this.flags[r] & HAS_BRANCH) this.branchHash[r] = this.lastBranchHash;
+    const held: number[] = [];
+    for (const table of this.shards) for (const s of table) if (s !== 0) held.push(s - 1);
+    this.shards = freshShards();
+    this.shardLive.fill(0);
+    this.branchCounts = new Uint16Array(1 << BRANCH_BITS);
+    for (const seq of held) {
+      const b = this.blockOf(seq);
+      const r = seq % BLOCK_RECORDS;
+      const h = this.hashKey(this.storedKey(seq));
+      b.keyHash[r] = h;
+      if (b.flags[r] & HAS_BRANCH) {
+        b.branchHash[r] = this.lastBranchHash;
+        this.countBranch(this.lastBranchHash, 1);
+      }
+      const shard = h >>> SHARD_SHIFT;
+      let table = this.shards[shard];
+      if (2 * (this.shardLive[shard] + 1) > table.length) table = this.shards[shard] = this.placedAgain(table, 2 * table.length);
+      const mask = table.length - 1;
+      let i = h & mask;
+      while (table[i] !== 0) i = (i + 1) & mask;
+      table[i] = seq + 1;
+      this.shardLive[shard]++;
     }
-    this.rebuildIndex(this.slots.length, this.branchBits);
   }
+}
 
-  private rebuildIndex(size: number, branchBits: number): void {
-    const old = this.slots;
-    this.slots = new Float64Array(size);
-    this.branchBits = branchBits;
-    this.branchCounts = new Uint16Array(1 << branchBits);
-    const mask = size - 1;
-    for (const s of old) {
-      if (s === 0) continue;
-      const r = (s - 1) & this.ringMask;
-      let i = this.keyHash[r] & mask;
-      while (this.slots[i] !== 0) i = (i + 1) & mask;
-      this.slots[i] = s;
-      if (this.flags[r] & HAS_BRANCH) this.countBranch(this.branchHash[r], 1);
-    }
-  }
+function freshShards(): Float64Array[] {
+  return Array.from({ length: SHARDS }, () => new Float64Array(FIRST_SHARD_SLOTS));
+}
 
-  /** Twice the ring, the records not yet swept copied to their places in it. */
-  private growRing(): void {
-    this.resizeRing(2 * (this.ringMask + 1));
-  }
+function firstPosition(h: number): number {
+  return h & ((1 << BRANCH_BITS) - 1);
+}
 
-  private resizeRing(size: number): void {
-    const oldMask = this.ringMask;
-    this.ringMask = size - 1;
-    const move = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(from: T, to: T): T => {
-      for (let seq = this.oldest; seq < this.next; seq++) to[seq & this.ringMask] = from[seq & oldMask];
-      return to;
-    };
-    this.expires = move(this.expires, new Float64Array(size));
-    this.keyHash = move(this.keyHash, new Uint32Array(size));
-    this.branchHash = move(this.branchHash, new Uint32Array(size));
-    this.flags = move(this.flags, new Uint8Array(size));
-    this.transport = move(this.transport, new Uint8Array(size));
-    this.port = move(this.port, new Uint16Array(size));
-    this.bytePos = move(this.bytePos, new Float64Array(size));
-    this.keyLength = move(this.keyLength, new Uint32Array(size));
-    this.addressLength = move(this.addressLength, new Uint16Array(size));
-    this.dataLength = move(this.dataLength, new Uint32Array(size));
-  }
+function secondPosition(h: number): number {
+  return Math.imul(h, 0x9e3779b1) >>> (32 - BRANCH_BITS);
 }
