@@ -212,12 +212,6 @@ export class OverloadGuard {
     this.lag = this.loopLag();
     const idle = this.loopIdle();
     const delay = Math.max(this.queueDelay(), this.lag);
-    // Two bounds (hysteresis): shedding starts when the delay passes `maxQueueDelay`, and once it
-    // has started the queue is held to `heldDelay` (20 ms), where the rate also grows back. A
-    // digest call waits in the queue twice: held at the entry bound itself, its swings around it
-    // took calls past T1, and their clients retransmitted, each copy more to read and answer. Only
-    // the entry bound applies to a process that keeps up, so a burst under full load does not
-    // start shedding any sooner.
     // the end: nothing refused for 500 ms (the rate is past what is offered, or nothing comes any
     // more), timed from the start of the first such window: after a quiet spell one adjustment
     // ends it. The queue delay is not asked: a rate that refuses nothing holds nothing back, and a
@@ -237,6 +231,12 @@ export class OverloadGuard {
         return;
       }
     } else this.calmSince = null;
+    // Two bounds (hysteresis): shedding starts when the delay passes `maxQueueDelay`, and once it
+    // has started the queue is held to `heldDelay` (20 ms), where the rate also grows back. A
+    // digest call waits in the queue twice: held at the entry bound itself, its swings around it
+    // took calls past T1, and their clients retransmitted, each copy more to read and answer. Only
+    // the entry bound applies to a process that keeps up, so a burst under full load does not
+    // start shedding any sooner.
     const held = this.heldDelay;
     const bound = shedding ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
