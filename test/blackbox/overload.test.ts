@@ -123,6 +123,8 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
       return (await health(app)).overload.admittedShare === 1;
     });
     calm.close();
+    // and no admission rate is in force any more
+    expect((await health(app)).overload.admitRate).toBeNull();
     const shedBefore = (await health(app)).overload.refused.newWork;
     // a MESSAGE, not only a BYE: routed, a MESSAGE would be challenged (407) and then relayed to bob
     const late = await RawClient.udp(app.sipPort);
@@ -233,7 +235,10 @@ describe('devices under overload (R4), a transport that refuses', () => {
     const waves = await flood('flood3');
     try {
       // the fork below ends while the guard refuses new work (or within 16·T1 of it, which counts the same)
-      await eventually(async () => (await health(app)).overload.admittedShare < 1, 10_000);
+      let shedding: { admittedShare: number; admitRate: number | null } | undefined;
+      await eventually(async () => (shedding = (await health(app)).overload).admittedShare < 1, 10_000);
+      // and /health says the rate new work is admitted at meanwhile (per second, the floor is 10)
+      expect(shedding!.admitRate).toBeGreaterThanOrEqual(10);
       const alice = await RawClient.udp(app.sipPort);
       const spec = { method: 'MESSAGE', uri: `sip:dave@${D}`, from: `sip:alice@${D}`, to: `sip:dave@${D}`, transport: 'UDP' as const, localPort: alice.localPort, body: 'while flooded' };
       const { final } = await throughFlood(alice, spec, 15_000);
