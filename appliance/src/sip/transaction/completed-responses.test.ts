@@ -210,11 +210,11 @@ describe('completed responses, held outside the heap', () => {
   it('goes back to its first sizes when everything is let go of', () => {
     const c = new CompletedResponses(10);
     for (let i = 0; i < 40_000; i++) c.hold(`k${i}`, false, Buffer.from('x'), dest, 0);
-    const tables = c as unknown as { shards: Float64Array[]; blocks: unknown[]; chunks: Buffer[] };
+    const tables = c as unknown as { shards: { seqs: Float64Array }[]; blocks: unknown[]; chunks: Buffer[] };
     expect(tables.blocks.length).toBe(3);
     c.sweep(10);
     expect(c.size).toBe(0);
-    expect(tables.shards.every((t) => t.length === 16)).toBe(true);
+    expect(tables.shards.every((t) => t.seqs.length === 16)).toBe(true);
     expect(tables.blocks.length).toBe(0);
     expect(tables.chunks.length).toBe(0);
     c.hold('again', false, Buffer.from('y'), dest, 20);
@@ -224,7 +224,7 @@ describe('completed responses, held outside the heap', () => {
 
   it('grows by parts: a hold grows at most one index table, and records stay in the block they were written to', () => {
     const c = new CompletedResponses(1000);
-    const tables = c as unknown as { shards: Float64Array[]; shardLive: Uint32Array; blocks: unknown[] };
+    const tables = c as unknown as { shards: { seqs: Float64Array; live: number }[]; blocks: unknown[] };
     c.hold('k0', false, Buffer.from('x'), dest, 0);
     const firstBlock = tables.blocks[0];
     for (let i = 1; i < 33_000; i++) {
@@ -234,8 +234,8 @@ describe('completed responses, held outside the heap', () => {
     }
     expect(tables.blocks[0]).toBe(firstBlock);
     // every table at most half full, and grown only as far as its own keys needed
-    expect(tables.shards.every((t, s) => 2 * tables.shardLive[s] <= t.length && t.length <= 4 * Math.max(8, tables.shardLive[s]))).toBe(true);
-    expect(new Set(tables.shards.map((t) => t.length)).size).toBeGreaterThan(1);
+    expect(tables.shards.every((t) => 2 * t.live <= t.seqs.length && t.seqs.length <= 4 * Math.max(8, t.live))).toBe(true);
+    expect(new Set(tables.shards.map((t) => t.seqs.length)).size).toBeGreaterThan(1);
     expect([0, 11_000, 22_000, 32_999].every((i) => c.get(`k${i}`)?.data.toString() === 'x')).toBe(true);
     c.sweep(1000);
     expect(c.size).toBe(0);

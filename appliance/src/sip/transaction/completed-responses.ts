@@ -56,6 +56,55 @@ class RecordBlock {
   readonly dataLength = new Uint32Array(BLOCK_RECORDS);
 }
 
+/**
+ * One of the key index's tables: sequence numbers + 1 (0: an empty slot), and beside each its
+ * key's hash, so that a probe reads the record only when the hashes agree, and moving keys (a
+ * deletion's backward shift, growing) reads no record at all.
+ */
+class IndexTable {
+  readonly seqs: Float64Array;
+  readonly hashes: Uint32Array;
+  /** keys held in it */
+  live = 0;
+
+  constructor(size: number) {
+    this.seqs = new Float64Array(size);
+    this.hashes = new Uint32Array(size);
+  }
+
+  /** Puts sequence number + 1 `s` of hash `h` in the first empty slot from h's home. */
+  place(s: number, h: number): void {
+    const mask = this.seqs.length - 1;
+    let i = h & mask;
+    while (this.seqs[i] !== 0) i = (i + 1) & mask;
+    this.seqs[i] = s;
+    this.hashes[i] = h;
+  }
+
+  /** The same keys in a table twice the size. */
+  grown(): IndexTable {
+    const into = new IndexTable(2 * this.seqs.length);
+    for (let j = 0; j < this.seqs.length; j++) if (this.seqs[j] !== 0) into.place(this.seqs[j], this.hashes[j]);
+    into.live = this.live;
+    return into;
+  }
+
+  /** Empties slot i, by backward shift: no search then stops early. */
+  empty(i: number): void {
+    const mask = this.seqs.length - 1;
+    for (let j = (i + 1) & mask; this.seqs[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hashes[j] & mask;
+      // the key at j may move to i when its home is not in (i, j], cyclically
+      if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
+      this.seqs[i] = this.seqs[j];
+      this.hashes[i] = this.hashes[j];
+      i = j;
+    }
+    this.seqs[i] = 0;
+    this.live--;
+  }
+}
+
 /** murmur3's finaliser: every bit of the FNV state reaches the low bits the table is indexed by. */
 function mix(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -121,7 +170,6 @@ export class CompletedResponses {
 
   /** key → sequence number + 1 (0: empty slot), in the table the key hash's top bits choose */
   private shards = freshShards();
-  private shardLive = new Uint32Array(SHARDS);
   private live = 0;
   /** branch counts, two positions per branch */
   private branchCounts = new Uint16Array(1 << BRANCH_BITS);
@@ -215,20 +263,21 @@ export class CompletedResponses {
     const shard = h >>> SHARD_SHIFT;
     const table = this.shards[shard];
     const i = this.findSlot(table, key, h);
-    if (table[i] !== 0) {
+    if (table.seqs[i] !== 0) {
       // held again: the older record is now only bytes to sweep past; its branch count goes with it
-      const old = table[i] - 1;
+      const old = table.seqs[i] - 1;
       const ob = this.blockOf(old);
       if (ob.flags[old % BLOCK_RECORDS] & HAS_BRANCH) this.countBranch(ob.branchHash[old % BLOCK_RECORDS], -1);
-      table[i] = seq + 1;
+      table.seqs[i] = seq + 1;
     } else {
-      table[i] = seq + 1;
+      table.seqs[i] = seq + 1;
+      table.hashes[i] = h;
+      table.live++;
       this.live++;
-      this.shardLive[shard]++;
     }
     if (branch >= 0) this.countBranch(branch, 1);
     this.holdsSinceSeed++;
-    if (2 * this.shardLive[shard] > table.length) this.shards[shard] = this.placedAgain(table, 2 * table.length);
+    if (2 * table.live > table.seqs.length) this.shards[shard] = table.grown();
     else if (this.crowded && 2 * this.holdsSinceSeed >= this.live) this.reseed();
     this.crowded = false;
     if (this.timer === null) {
@@ -242,7 +291,7 @@ export class CompletedResponses {
     if (this.live === 0) return false;
     const h = this.hashKey(key);
     const table = this.shards[h >>> SHARD_SHIFT];
-    return table[this.findSlot(table, key, h)] !== 0;
+    return table.seqs[this.findSlot(table, key, h)] !== 0;
   }
 
   /** The response to resend for a retransmitted request, if its transaction completed lately. */
@@ -251,8 +300,8 @@ export class CompletedResponses {
     const h = this.hashKey(key);
     const table = this.shards[h >>> SHARD_SHIFT];
     const i = this.findSlot(table, key, h);
-    if (table[i] === 0) return undefined;
-    const seq = table[i] - 1;
+    if (table.seqs[i] === 0) return undefined;
+    const seq = table.seqs[i] - 1;
     const b = this.blockOf(seq);
     const r = seq % BLOCK_RECORDS;
     const pos = b.bytePos[r];
@@ -278,10 +327,20 @@ export class CompletedResponses {
 
   /** Lets go of every response held past its time (`now`: ms, monotonic). */
   sweep(now = performance.now()): void {
-    while (this.oldest < this.next) {
+    // a block at a time: its records in order, until one that has not had its time
+    for (let going = true; going && this.oldest < this.next; ) {
       const b = this.blockOf(this.oldest);
-      if (b.expires[this.oldest % BLOCK_RECORDS] > now) break;
-      this.expire(this.oldest++);
+      const base = this.oldest - (this.oldest % BLOCK_RECORDS);
+      const end = Math.min(this.next, base + BLOCK_RECORDS);
+      let seq = this.oldest;
+      for (; seq < end; seq++) {
+        if (b.expires[seq - base] > now) {
+          going = false;
+          break;
+        }
+        this.expire(b, seq - base, seq);
+      }
+      this.oldest = seq;
     }
     if (this.oldest === this.next) {
       this.clear();
@@ -314,7 +373,6 @@ export class CompletedResponses {
     this.blocks = [];
     this.spareBlocks = [];
     this.shards = freshShards();
-    this.shardLive.fill(0);
     // a fresh filter rather than one written with zeros: its pages are not touched until used
     if (this.branchesCounted) this.branchCounts = new Uint16Array(1 << BRANCH_BITS);
     this.branchesCounted = false;
@@ -373,19 +431,21 @@ export class CompletedResponses {
   }
 
   /** The slot of `table` (the one for hash `h`) that holds `key`, or the empty one where it would go. */
-  private findSlot(table: Float64Array, key: string, h: number): number {
-    const mask = table.length - 1;
+  private findSlot(table: IndexTable, key: string, h: number): number {
+    const mask = table.seqs.length - 1;
     let i = h & mask;
     for (let probes = 0; ; probes++) {
-      const s = table[i];
+      const s = table.seqs[i];
       if (s === 0) {
         if (probes >= CROWDED_PROBE) this.crowded = true;
         return i;
       }
-      const seq = s - 1;
-      const b = this.blockOf(seq);
-      const r = seq % BLOCK_RECORDS;
-      if (b.keyHash[r] === h && b.keyLength[r] === key.length && this.sameKey(b, r, key)) return i;
+      if (table.hashes[i] === h) {
+        const seq = s - 1;
+        const b = this.blockOf(seq);
+        const r = seq % BLOCK_RECORDS;
+        if (b.keyLength[r] === key.length && this.sameKey(b, r, key)) return i;
+      }
       i = (i + 1) & mask;
     }
   }
@@ -407,43 +467,28 @@ export class CompletedResponses {
   private forget(key: string): void {
     if (this.live === 0) return;
     const h = this.hashKey(key);
-    const shard = h >>> SHARD_SHIFT;
-    const i = this.findSlot(this.shards[shard], key, h);
-    if (this.shards[shard][i] !== 0) this.deleteSlot(shard, i);
+    const table = this.shards[h >>> SHARD_SHIFT];
+    const i = this.findSlot(table, key, h);
+    if (table.seqs[i] !== 0) this.deleteSlot(table, i);
   }
 
-  /** The record `seq` has had its time: its key goes, unless a later hold of the same key took its slot. */
-  private expire(seq: number): void {
-    const h = this.blockOf(seq).keyHash[seq % BLOCK_RECORDS];
-    const shard = h >>> SHARD_SHIFT;
-    const table = this.shards[shard];
-    const mask = table.length - 1;
+  /** The record `seq` (in block b at r) has had its time: its key goes, unless a later hold of the same key took its slot. */
+  private expire(b: RecordBlock, r: number, seq: number): void {
+    const h = b.keyHash[r];
+    const table = this.shards[h >>> SHARD_SHIFT];
+    const mask = table.seqs.length - 1;
     let i = h & mask;
-    while (table[i] !== 0 && table[i] !== seq + 1) i = (i + 1) & mask;
-    if (table[i] !== 0) this.deleteSlot(shard, i);
+    while (table.seqs[i] !== 0 && table.seqs[i] !== seq + 1) i = (i + 1) & mask;
+    if (table.seqs[i] !== 0) this.deleteSlot(table, i);
   }
 
-  /** Empties slot i of a table (its key goes, with its branch count), by backward shift: no search then stops early. */
-  private deleteSlot(shard: number, i: number): void {
-    const table = this.shards[shard];
-    const mask = table.length - 1;
-    const seq = table[i] - 1;
+  /** Empties slot i of `table`: its key goes, with its branch count. */
+  private deleteSlot(table: IndexTable, i: number): void {
+    const seq = table.seqs[i] - 1;
     const b = this.blockOf(seq);
-    this.live--;
-    this.shardLive[shard]--;
     if (b.flags[seq % BLOCK_RECORDS] & HAS_BRANCH) this.countBranch(b.branchHash[seq % BLOCK_RECORDS], -1);
-    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
-      const home = this.hashOf(table[j] - 1) & mask;
-      // the key at j may move to i when its home is not in (i, j], cyclically
-      if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
-      table[i] = table[j];
-      i = j;
-    }
-    table[i] = 0;
-  }
-
-  private hashOf(seq: number): number {
-    return this.blockOf(seq).keyHash[seq % BLOCK_RECORDS];
+    this.live--;
+    table.empty(i);
   }
 
   private countBranch(h: number, by: 1 | -1): void {
@@ -458,20 +503,6 @@ export class CompletedResponses {
     if (c !== 0xffff) this.branchCounts[position] = c + by;
   }
 
-  /** The keys of `table` placed again in a new table of `size` slots. */
-  private placedAgain(table: Float64Array, size: number): Float64Array {
-    const into = new Float64Array(size);
-    const mask = size - 1;
-    for (let j = 0; j < table.length; j++) {
-      const s = table[j];
-      if (s === 0) continue;
-      let i = this.hashOf(s - 1) & mask;
-      while (into[i] !== 0) i = (i + 1) & mask;
-      into[i] = s;
-    }
-    return into;
-  }
-
   /**
    * A new random seed, every held key hashed again from its stored bytes and placed again. At most
    * once per half as many holds as keys are held, so that it costs each hold a constant share.
@@ -481,9 +512,8 @@ export class CompletedResponses {
     this.seedChanges++;
     this.holdsSinceSeed = 0;
     const held: number[] = [];
-    for (const table of this.shards) for (const s of table) if (s !== 0) held.push(s - 1);
+    for (const table of this.shards) for (const s of table.seqs) if (s !== 0) held.push(s - 1);
     this.shards = freshShards();
-    this.shardLive.fill(0);
     this.branchCounts = new Uint16Array(1 << BRANCH_BITS);
     for (const seq of held) {
       const b = this.blockOf(seq);
@@ -496,18 +526,15 @@ export class CompletedResponses {
       }
       const shard = h >>> SHARD_SHIFT;
       let table = this.shards[shard];
-      if (2 * (this.shardLive[shard] + 1) > table.length) table = this.shards[shard] = this.placedAgain(table, 2 * table.length);
-      const mask = table.length - 1;
-      let i = h & mask;
-      while (table[i] !== 0) i = (i + 1) & mask;
-      table[i] = seq + 1;
-      this.shardLive[shard]++;
+      if (2 * (table.live + 1) > table.seqs.length) table = this.shards[shard] = table.grown();
+      table.place(seq + 1, h);
+      table.live++;
     }
   }
 }
 
-function freshShards(): Float64Array[] {
-  return Array.from({ length: SHARDS }, () => new Float64Array(FIRST_SHARD_SLOTS));
+function freshShards(): IndexTable[] {
+  return Array.from({ length: SHARDS }, () => new IndexTable(FIRST_SHARD_SLOTS));
 }
 
 function firstPosition(h: number): number {
