@@ -15,21 +15,36 @@ export interface Capture {
 
 /**
  * Opens a connection to `port` and closes it at once (SYN, then FIN), returning its local port:
- * a marker whose packets show in tshark's per-packet lines.
+ * a marker whose packets show in tshark's per-packet lines. Fails when the connection is refused
+ * or not made within 5 s.
  */
-async function markerConnection(port: number): Promise<number> {
-  const marker = net.connect(port, '127.0.0.1');
-  marker.on('error', () => undefined);
-  await new Promise((r) => marker.once('connect', r));
-  const local = marker.localPort!;
-  marker.end();
-  setTimeout(() => marker.destroy(), 2000).unref();
-  return local;
+function markerConnection(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const marker = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      marker.destroy();
+      reject(new Error(`marker connection to port ${port}: not made within 5 s`));
+    }, 5000);
+    marker.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`marker connection to port ${port}: ${err.message}`));
+    });
+    marker.once('connect', () => {
+      clearTimeout(timer);
+      marker.removeAllListeners('error');
+      marker.on('error', () => undefined);
+      const local = marker.localPort!;
+      marker.end();
+      setTimeout(() => marker.destroy(), 2000).unref();
+      resolve(local);
+    });
+  });
 }
 
 /**
  * Starts capturing TCP on `lo` for the given ports, and resolves once a marker connection shows in
- * the capture, so that nothing the test sends next is missed.
+ * the capture, so that nothing the test sends next is missed. On failure tshark is stopped and
+ * its folder removed.
  */
 export async function captureLoopback(ports: number[]): Promise<Capture> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-pcap-'));
@@ -39,21 +54,38 @@ export async function captureLoopback(ports: number[]): Promise<Capture> {
   // -P -l: a summary line per packet as it is captured, so that the markers can be seen arrive
   const child = spawn('tshark', ['-i', 'lo', '-f', filter, '-w', file, '-P', '-l'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const watched = new WatchedProcess('tshark', child);
-  /** whether tshark has printed the closing packet of one of the marker connections from `locals` */
-  const closed = (...locals: number[]): (() => true | undefined) => () => (locals.some((l) => new RegExp(`\\b${l} . ${port} \\[FIN`).test(watched.output)) ? true : undefined);
-  // tshark prints "Capturing on" before it starts dumpcap, which captures only once it has opened
-  // the interface: a loaded machine lost a test's first packets in between. So markers go out until
-  // one of them is seen (a new one each second, at most 20).
-  await watched.waitFor('tshark starting', () => (/Capturing on/.test(watched.output) ? true : undefined), 20_000);
-  const markers: number[] = [];
-  for (;;) {
-    markers.push(await markerConnection(port));
-    try {
-      await watched.waitFor('a marker connection in the capture', closed(...markers), 1000);
-      break;
-    } catch (err) {
-      if (markers.length === 20 || watched.exited) throw err;
+  /**
+   * Whether tshark has printed, past character `from` of its output, the closing packet of one of
+   * the marker connections from `locals` (a local port used again later cannot match an older line).
+   */
+  const closed =
+    (from: number, ...locals: number[]): (() => true | undefined) =>
+    () => {
+      const since = watched.output.slice(from);
+      return locals.some((l) => new RegExp(`\\b${l} . ${port} \\[FIN`).test(since)) ? true : undefined;
+    };
+  // SIGINT lets tshark finish the file; one that is still starting may not heed it: killed after 8 s
+  const stopped = (): Promise<void> => watched.stop(() => child.kill('SIGINT'));
+  try {
+    // tshark prints "Capturing on" before it starts dumpcap, which captures only once it has
+    // opened the interface: a loaded machine lost a test's first packets in between. So markers
+    // go out until one of them is seen (a new one each second, at most 10).
+    await watched.waitFor('tshark starting', () => (/Capturing on/.test(watched.output) ? true : undefined), 20_000);
+    const from = watched.output.length;
+    const markers: number[] = [];
+    for (;;) {
+      markers.push(await markerConnection(port));
+      try {
+        await watched.waitFor('a marker connection in the capture', closed(from, ...markers), 1000);
+        break;
+      } catch (err) {
+        if (markers.length === 10 || watched.exited) throw err;
+      }
     }
+  } catch (err) {
+    await stopped();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
   return {
     file,
@@ -62,12 +94,13 @@ export async function captureLoopback(ports: number[]): Promise<Capture> {
       // Captured packets reach the capture file in blocks, so the last ones of the test could be
       // left out when it stops at once: a marker connection goes last, and the capture stops
       // once tshark has seen it close.
-      const local = await markerConnection(port);
-      await watched.waitFor('the marker connection in the capture', closed(local), 20_000);
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGINT');
-      });
+      try {
+        const from = watched.output.length;
+        const local = await markerConnection(port);
+        await watched.waitFor('the marker connection in the capture', closed(from, local), 20_000);
+      } finally {
+        await stopped();
+      }
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

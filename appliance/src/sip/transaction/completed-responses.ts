@@ -148,8 +148,9 @@ export function seededHash(text: string, seed: number): number {
  * - the branches held, a counting filter with two positions per branch, for the cheap first look
  *   (`mayHoldBranch`): it may say yes for a branch it does not hold, never no for one it does.
  *
- * Nothing grows by copying everything at once, so holding a response never stops the process for
- * long, however many are held.
+ * Nothing grows by copying everything at once, so growing never stops the process for long,
+ * however many are held. A new seed (below) does rehash every key at once (about a second at
+ * 400,000): it comes only with keys made to collide, at most once per half as many holds as keys.
  *
  * Keys are chosen by whoever sends us requests, so the hash is seeded per process (a Map's is too)
  * and a probe run that grows long anyway, keys made to collide, seeds it anew.
