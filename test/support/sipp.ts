@@ -122,18 +122,29 @@ function udpPortTaken(port: number): Promise<boolean> {
 
 /**
  * A SIPp device (a UAS scenario) on a port of its own, returned once SIPp has bound that port,
- * so that a REGISTER naming it as the contact never races SIPp's start-up.
+ * so that a REGISTER naming it as the contact never races SIPp's start-up. The port is free when
+ * chosen but may be taken before SIPp binds it (tests run in parallel, and the appliances they
+ * start bind ports of the system's choosing): a SIPp that exits without binding is started again
+ * on another port, three times at most.
  */
 export async function sippDevice(o: Omit<SippOptions, 'localPort'>): Promise<{ port: number; run: SippRun }> {
-  const port = await freePort();
-  const run = sipp({ ...o, localPort: port });
-  const end = Date.now() + 10_000;
-  while (!(await udpPortTaken(port))) {
-    if (Date.now() > end) {
-      run.kill();
-      throw new Error(`SIPp ${o.scenario} did not bind port ${port} within 10 s`);
+  const why: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const run = sipp({ ...o, localPort: port });
+    let exited: SippResult | null = null;
+    void run.done.then((r) => (exited = r));
+    const end = Date.now() + 10_000;
+    while (exited === null && !(await udpPortTaken(port))) {
+      if (Date.now() > end) {
+        run.kill();
+        throw new Error(`SIPp ${o.scenario} did not bind port ${port} within 10 s${why.length ? `; before: ${why.join('; ')}` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
-    await new Promise((r) => setTimeout(r, 20));
+    if (exited === null) return { port, run };
+    const r: SippResult = exited;
+    why.push(`port ${port}: exited with ${r.code} before binding: ${r.stdout.trim().split('\n').slice(-3).join(' | ')}`);
   }
-  return { port, run };
+  throw new Error(`SIPp ${o.scenario} could not start: ${why.join('; ')}`);
 }
