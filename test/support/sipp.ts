@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
 import { ROOT, freePort } from './appliance.js';
 
 export interface SippOptions {
@@ -111,13 +110,20 @@ export function header(message: string, name: string): string | undefined {
   return m?.[1]?.trim();
 }
 
-/** Whether something holds a UDP port on 127.0.0.1 (our own bind attempt fails). */
-function udpPortTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(true));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
-  });
+/**
+ * Whether a UDP socket is bound to `port`, read from the kernel's table. Not by trying to bind it
+ * ourselves: that probe held the port for a moment, and a SIPp binding it just then failed and
+ * exited (a CI run lost three tests to it).
+ */
+function udpPortBound(port: number): boolean {
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return ['/proc/net/udp', '/proc/net/udp6'].some(
+    (f) =>
+      existsSync(f) &&
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .some((line) => line.trim().split(/\s+/)[1]?.endsWith(suffix)),
+  );
 }
 
 /**
@@ -135,7 +141,7 @@ export async function sippDevice(o: Omit<SippOptions, 'localPort'>): Promise<{ p
     let exited: SippResult | null = null;
     void run.done.then((r) => (exited = r));
     const end = Date.now() + 10_000;
-    while (exited === null && !(await udpPortTaken(port))) {
+    while (exited === null && !udpPortBound(port)) {
       if (Date.now() > end) {
         run.kill();
         throw new Error(`SIPp ${o.scenario} did not bind port ${port} within 10 s${why.length ? `; before: ${why.join('; ')}` : ''}`);
