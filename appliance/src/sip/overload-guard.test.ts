@@ -115,6 +115,35 @@ describe('overload guard', () => {
     expect(g.shedding).toBe(false);
   });
 
+  it('cuts again before the last cut has shown only far past the bound, and grows back quickly to the rate a run of cuts began at', () => {
+    const c = clock();
+    let delay = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
+    readFor(g, c, 1000, 10_000);
+    delay = 300;
+    readFor(g, c, 100, 10_000);
+    // grown on a short queue, past the first cut's hold (600 ms): where the next run of cuts begins
+    delay = 5;
+    readFor(g, c, 700, 0, flood(g));
+    const peak = g.state.admitRate!;
+    expect(peak).toBeGreaterThan(5000);
+    delay = 25;
+    readFor(g, c, 100, 0, flood(g));
+    expect(g.state.admitRate).toBeCloseTo(0.85 * peak, -1);
+    // half as much again while that cut has not shown (held 100 ms): not yet, under 4 × 20 ms …
+    delay = 60;
+    readFor(g, c, 50, 0, flood(g));
+    expect(g.state.admitRate).toBeCloseTo(0.85 * peak, -1);
+    // … and once the hold is over, the next cut of the run
+    readFor(g, c, 100, 0, flood(g));
+    expect(g.state.admitRate).toBeCloseTo(0.85 * 0.85 * peak, -1);
+    // short again: a third of the way each time to 95% of the rate the run began at, not of its last cut
+    delay = 5;
+    const low = g.state.admitRate!;
+    readFor(g, c, 50, 0, flood(g));
+    expect(g.state.admitRate).toBeCloseTo(low + (0.95 * peak - low) / 3, -1);
+  });
+
   it('after a quiet spell, one look ends shedding (the 500 ms are time, not adjustments)', () => {
     const c = clock();
     let delay = 300;

@@ -86,7 +86,7 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * behind) or less, in proportion to the overshoot. Once shedding, the queue is held to
  * `heldDelay`, 20 ms (hysteresis, see `adjust`): over it the rate is cut by 15%, each cut waiting
  * for the one before to show and for a queue that is no longer draining; under it the rate grows
- * back, quickly to near the rate of the last cut and by steps past it, larger the longer the event
+ * back, quickly to near the rate the last run of cuts began at and by steps past it, larger the longer the event
  * loop sat idle, so admissions settle where the process keeps up. Shedding ends once nothing
  * has been refused for 500 ms. When even the smallest rate leaves the queue
  * growing (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
@@ -113,8 +113,10 @@ export class OverloadGuard {
   private admittedSinceAdjust = 0;
   private share = 1;
   private lastAdjust = 0;
-  /** the admitted rate the last cut was made at, and the delay the last adjustment read */
+  /** the admitted rate the first cut of the last run of cuts was made at, and the delay the last adjustment read */
   private rateAtCut = 0;
+  /** whether the rate grew on a short queue since the last cut (the next cut starts a new run) */
+  private grewSinceCut = false;
   private lastDelay = 0;
   /** since when no new work has been refused (ms, `clock`, the start of the first such window; null: not so now) */
   private calmSince: number | null = null;
@@ -252,23 +254,34 @@ export class OverloadGuard {
         // further the queue is past its bound
         this.scale = Math.max(this.readRate, this.servedRate, MIN_RATE);
         this.rateAtCut = this.scale;
+        // the first cut while shedding starts a run of its own: the rate read before is no measure
+        this.grewSinceCut = true;
         this.floored = false;
         this.limit = Math.max(this.floor, this.scale * Math.min(FIRST_CUT, bound / delay));
         this.tokens = 0;
         this.tokensAt = now;
         this.share = 0.999;
         this.cutAt(now, delay);
-      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > 1.5 * this.delayAtCut) {
+      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > Math.max(1.5 * this.delayAtCut, 4 * bound)) {
         // A cut shows in the queue delay only once the requests queued before it have been read,
         // and the second halves of the calls admitted before it have come back and been read too:
         // about twice `delay` later. Cutting again every 50 ms meanwhile took the rate to its
         // floor at every overload, and the queue ran empty. So after a cut the next waits that
         // long, and for a queue that is not draining anyway, unless the queue still grows by half
-        // again (the cut was far too shallow). The queue held is short, so a delay over it means
-        // the rate is somewhat past what the process keeps up with, not far: a fixed, mild cut
-        // (cut in proportion to the delay, a rate just past capacity was halved and the core
+        // again (the cut was far too shallow) and is many times the bound: from a delay just over
+        // the bound, half as much again is soon reached while the cut has not yet shown, and at 3×
+        // four cuts in 400 ms took the rate to 43% of where the queue had begun to grow (a
+        // sawtooth averaging 70% of it, 2026-12-02). The queue held is short, so a delay over it
+        // means the rate is somewhat past what the process keeps up with, not far: a fixed, mild
+        // cut (cut in proportion to the delay, a rate just past capacity was halved and the core
         // idled); deeper only while the delay is many times the bound.
-        this.rateAtCut = this.limit;
+        //
+        // The rate growth aims back at is the one the first cut of this run of cuts was made at,
+        // where the queue began to grow: what the process carried just before, as it is now (a
+        // rate remembered from an earlier run of cuts may be out of date). Aimed at the last cut's
+        // rate, a deep run of cuts was climbed back by small steps, a second or more each time.
+        if (this.grewSinceCut) this.rateAtCut = this.limit;
+        this.grewSinceCut = false;
         this.floored = this.limit <= this.floor;
         this.limit = Math.max(this.floor, this.limit * (delay > 4 * bound ? 0.7 : CUT));
         this.cutAt(now, delay);
@@ -276,7 +289,7 @@ export class OverloadGuard {
       return;
     }
     if (!shedding) return;
-    // growing back while the queue is short: quickly up to just under the rate the last cut was
+    // growing back while the queue is short: quickly up to just under the rate the last run of cuts was
     // made at (a third of the way each time), and past it by a share of itself that is larger
     // the longer the loop sat idle (a core left idle while new work is refused is goodput
     // thrown away: held to small fixed steps, the rate took seconds to climb back after each cut,
@@ -285,8 +298,10 @@ export class OverloadGuard {
     // short, so each step shows within an adjustment or two.
     const step = Math.max(GROW_STEP * this.scale, Math.max(GROW_SHARE, IDLE_GAIN * idle) * this.limit);
     const below = 0.95 * this.rateAtCut - this.limit;
-    if (delay < held / 2) this.limit += Math.max(step, below / 3);
-    else if (delay < held) this.limit += step / 2;
+    if (delay < held / 2) {
+      this.limit += Math.max(step, below / 3);
+      this.grewSinceCut = true;
+    } else if (delay < held) this.limit += step / 2;
   }
 
   /** the smallest rate new work is admitted at while shedding */
