@@ -362,6 +362,31 @@ async function machineState() {
   return code === 0 ? JSON.parse(out.trim().split('\n').pop()).usPerDatagram : NaN;
 }
 
+/**
+ * Datagrams the kernel dropped because a socket's receive buffer was full, by local port (IPv4
+ * and IPv6 sockets on loopback; /proc/net/udp's "drops" column). A server that falls behind loses
+ * requests there, and a load generator that falls behind loses the server's answers: both come
+ * back as retransmissions 500 ms later, so each step prints them.
+ */
+function udpDrops(ports) {
+  const found = new Map();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13) continue;
+      const local = Number.parseInt(f[1].split(':')[1], 16);
+      if (ports.includes(local)) found.set(local, (found.get(local) ?? 0) + Number(f[12]));
+    }
+  }
+  return found;
+}
+
 /** One load step: `rate` calls/s for STEP_SECONDS; returns the outcome with response times. */
 async function step(target, scenario, rate, to, closed = null, refusedCallEnds = 'im') {
   const local = port();
@@ -383,6 +408,10 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
           coreAtWindow = coreTimes();
         }, offeredMs)
       : null;
+  // the UAC's socket goes when SIPp exits: its drops are read while it runs
+  const serverDrops0 = udpDrops([target.port]).get(target.port) ?? 0;
+  let uacDrops = 0;
+  const dropsTimer = setInterval(() => (uacDrops = Math.max(uacDrops, udpDrops([local]).get(local) ?? 0)), 250);
   const r = await sipp(
     target,
     scenario,
@@ -396,6 +425,8 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   ).done;
   const wall = (Date.now() - t0) / 1000;
   if (windowTimer !== null) clearTimeout(windowTimer);
+  clearInterval(dropsTimer);
+  const drops = { server: (udpDrops([target.port]).get(target.port) ?? 0) - serverDrops0, loadGenerator: uacDrops };
   const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
   // over the offered window when there is one (as the server's CPU is read there), else the whole step
   const coreWhole = coreShares(core0, coreTimes(), cpu);
@@ -426,7 +457,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   // the UAC's retransmissions (a queue past T1 shows here first) and its calls ended by a 503 (SIPp: an unexpected message)
   const retransmissions = col('Retransmissions(C)');
   const refused = col('FailedUnexpectedMessage(C)');
-  return { rate, total, ok, failed, achieved, failRatio, machineUs, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window, core, coreWhole };
+  return { rate, total, ok, failed, achieved, failRatio, machineUs, drops, p50: percentile(rtts, 50), p99: percentile(rtts, 99), cpu, wall, sippCode: r.code, retransmissions, refused, window, core, coreWhole };
 }
 
 /**
@@ -474,11 +505,13 @@ const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
 
 /** The machine's state a step ran in (machineState), for printing. */
 const machineFigure = (us) => `machine ${Number.isFinite(us) ? us.toFixed(1) : '?'} µs per loopback datagram`;
+/** Datagrams lost in full receive buffers during a step (udpDrops), for printing. */
+const dropFigure = (d) => `lost in full receive buffers: ${d.server} at the server, ${d.loadGenerator} at SIPp's UAC`;
 
 function printStep(label, s, note = '') {
   console.log(
     `  ${label.padEnd(26)} ${String(s.rate).padStart(6)}/s offered: ${s.achieved.toFixed(0).padStart(6)}/s done, ` +
-      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores${coreFigures(s.coreWhole)}; ${machineFigure(s.machineUs)} ${passes(s) ? '' : '  <- not sustained'}${note}`,
+      `${(s.failRatio * 100).toFixed(2)}% failed${s.refused > 0 ? ` (${((100 * s.refused) / s.total).toFixed(2)}% refused by 503)` : ''}, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / s.wall).toFixed(2)} cores${coreFigures(s.coreWhole)}; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)} ${passes(s) ? '' : '  <- not sustained'}${note}`,
   );
 }
 
@@ -589,9 +622,9 @@ async function relayBench() {
               const s = await step(target, scenario, rate, 'uas', null, ends);
               const goodput = s.ok / s.wall;
               const w = s.window;
-              res.push({ offered: rate, refusedCallEnds: ends, machineUs: s.machineUs, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
+              res.push({ offered: rate, refusedCallEnds: ends, machineUs: s.machineUs, drops: s.drops, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
               console.log(
-                `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: ${windowFigures(w)}${coreFigures(s.core)}; ${machineFigure(s.machineUs)}; whole step (${s.wall.toFixed(1)} s) ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
+                `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: ${windowFigures(w)}${coreFigures(s.core)}; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)}; whole step (${s.wall.toFixed(1)} s) ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
                   `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
               );
             }
@@ -623,17 +656,17 @@ async function relayBench() {
               // an overloaded server on its pinned core is busy all the time; one that is not was never
               // offered the load (SIPp's own core ran out first: Kamailio at 28,000/s and more)
               const generatorBound = cores < GENERATOR_BOUND_CORES;
-              runs.push({ factor: k, refusedCallEnds: ends, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
+              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
               console.log(
                 `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained), ` +
                   `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered${coreFigures(s.core)}` +
                   `${s.window ? ` (completed per second: ${s.window.perSecond.join(', ')})` : ''}; ` +
-                  `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores; ${machineFigure(s.machineUs)}` +
+                  `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)}` +
                   (generatorBound ? ' (load generator bound: the server was not saturated, so this says nothing about it)' : ''),
               );
             }
             const median = [...runs].sort((a, b) => a.goodput - b.goodput)[Math.floor((runs.length - 1) / 2)];
-            best.overload.push({ ...median, runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, p99: r.p99, machineUs: r.machineUs })) });
+            best.overload.push({ ...median, runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, p99: r.p99, machineUs: r.machineUs, drops: r.drops })) });
           }
         }
         return best;

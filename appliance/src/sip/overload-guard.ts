@@ -81,15 +81,16 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * is offered, and a share of it let in a burst of calls just as the queue had emptied (measured:
  * the share swung between 2% and 68% every half second, the queue between 0 and 300 ms, and
  * clients retransmitted; goodput at 2× the capacity fell to a third). When the queue delay passes
- * `maxQueueDelay` twice in a row, the rate starts at half of what new work was served at (over the
- * last 100 ms, or the last half second if more: what the process got through before it fell
- * behind) or less, in proportion to the overshoot. Once shedding, the queue is held to
- * `heldDelay`, 20 ms (hysteresis, see `adjust`): over it the rate is cut by 15%, each cut waiting
- * for the one before to show and for a queue that is no longer draining; under it the rate grows
- * back, quickly to near the rate the last run of cuts began at and by steps past it, larger the longer the event
- * loop sat idle, so admissions settle where the process keeps up. Shedding ends once nothing
- * has been refused for 500 ms. When even the smallest rate leaves the queue
- * growing (4 × `maxQueueDelay`), REGISTERs without credentials are refused too.
+ * `maxQueueDelay` twice in a row (once, if the event loop kept its time meanwhile), the rate
+ * starts at half of what new work was served at (over the last 100 ms, or the last half second if
+ * more: what the process got through before it fell behind) or less, in proportion to the
+ * overshoot. Once shedding, the queue is held to `heldDelay`, 20 ms (hysteresis, see `adjust`):
+ * over it the rate is cut by 15%, each cut waiting for the one before to show and for a queue that
+ * is no longer draining; under it the rate grows back, quickly to near the rate the last run of
+ * cuts began at and by steps past it, larger the longer the event loop sat idle, so admissions
+ * settle where the process keeps up. Shedding ends once nothing has been refused for 500 ms. When
+ * even the smallest rate leaves the queue growing (4 × `maxQueueDelay`), REGISTERs without
+ * credentials are refused too.
  *
  * Retransmissions of accepted requests are absorbed by their transactions before the guard is
  * asked, and a refused request gets a final response, so UDP clients stop retransmitting it:
@@ -242,10 +243,17 @@ export class OverloadGuard {
     const held = this.heldDelay;
     const bound = shedding ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
-    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is
+    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is. But
+    // a queue past the entry bound while the event loop kept its time (late by under half the
+    // bound) was not made by a pause: requests come faster than they are read, and the second
+    // look comes too late. At 3× the sustained rate the delay grows by 2 ms a millisecond, so it
+    // is twice the bound by then, and the receive buffer (8 MiB, ~2.3 KB a datagram on loopback:
+    // ~190 ms of 19,200/s) overflowed at the start of every 3× step (13,000 datagrams lost in
+    // its first second, each a retransmission 500 ms later, 2026-12-02).
     const before = this.lastDelay;
     this.lastDelay = delay;
-    if (this.slow >= 2) {
+    const flooded = !shedding && this.slow === 1 && this.lag < bound / 2;
+    if (this.slow >= 2 || flooded) {
       if (!shedding) {
         // what the process read and served while it fell behind is about what it can serve (or
         // what it served over the last half second, if more: a stall, a major collection or a
