@@ -647,6 +647,10 @@ async function relayBench() {
           for (const ends of Object.keys(REFUSED_CALL_ENDS)) {
             const runs = [];
             for (let rep = 0; rep < reps; rep++) {
+              // the sustained rate again, just before: what the server completes at 1× in the
+              // machine's state of this moment (the search may have run in another, see machineState)
+              await settle(target);
+              const reference = await step(target, scenario, best.rate, 'uas');
               await settle(target);
               const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends);
               // read over the offered window (see inWindow); the whole step's figures beside them
@@ -656,9 +660,11 @@ async function relayBench() {
               // an overloaded server on its pinned core is busy all the time; one that is not was never
               // offered the load (SIPp's own core ran out first: Kamailio at 28,000/s and more)
               const generatorBound = cores < GENERATOR_BOUND_CORES;
-              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
+              const referenceGoodput = reference.window?.goodput ?? reference.achieved;
+              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: goodput / referenceGoodput, referenceMachineUs: reference.machineUs, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
               console.log(
-                `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained), ` +
+                `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained; ` +
+                  `${((100 * goodput) / referenceGoodput).toFixed(0)}% of the ${referenceGoodput.toFixed(0)}/s completed at 1× just before, ${machineFigure(reference.machineUs)}), ` +
                   `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered${coreFigures(s.core)}` +
                   `${s.window ? ` (completed per second: ${s.window.perSecond.join(', ')})` : ''}; ` +
                   `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)}` +
@@ -666,7 +672,7 @@ async function relayBench() {
               );
             }
             const median = [...runs].sort((a, b) => a.goodput - b.goodput)[Math.floor((runs.length - 1) / 2)];
-            best.overload.push({ ...median, runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, p99: r.p99, machineUs: r.machineUs, drops: r.drops })) });
+            best.overload.push({ ...median, runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, ofReference: r.ofReference, p99: r.p99, machineUs: r.machineUs, drops: r.drops })) });
           }
         }
         return best;
@@ -1069,8 +1075,11 @@ if (results.relay) {
     console.log(`  ${name.padEnd(24)} ${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms), server CPU ${perK.toFixed(2)} s per 1,000 relayed${limit}`);
     console.log(`  ${''.padEnd(24)} (the sustained step ran with the ${machineFigure(s.machineUs)})`);
     for (const o of s.overload ?? []) {
-      const each = o.runs?.length > 1 ? ` (median of ${o.runs.length}: ${o.runs.map((r) => `${(100 * r.ofSustained).toFixed(0)}% at ${r.machineUs.toFixed(1)} µs`).join(', ')})` : '';
-      console.log(`  ${''.padEnd(24)} at ${o.factor}x, ${CLIENT_LABEL[o.refusedCallEnds]}: goodput ${o.goodput.toFixed(0)}/s = ${(100 * o.ofSustained).toFixed(0)}% of sustained, p99 ${o.p99} ms${o.generatorBound ? ' (load generator bound)' : ''}${each}`);
+      const each = o.runs?.length > 1 ? ` (median of ${o.runs.length}: ${o.runs.map((r) => `${(100 * r.ofSustained).toFixed(0)}% / ${(100 * r.ofReference).toFixed(0)}% at ${r.machineUs.toFixed(1)} µs`).join(', ')})` : '';
+      console.log(
+        `  ${''.padEnd(24)} at ${o.factor}x, ${CLIENT_LABEL[o.refusedCallEnds]}: goodput ${o.goodput.toFixed(0)}/s = ${(100 * o.ofSustained).toFixed(0)}% of sustained, ` +
+          `${(100 * o.ofReference).toFixed(0)}% of 1× just before, p99 ${o.p99} ms${o.generatorBound ? ' (load generator bound)' : ''}${each}`,
+      );
     }
   }
   const p = results.relay['Parley']?.achieved;

@@ -144,6 +144,21 @@ describe('overload guard', () => {
     expect(g.state.admitRate).toBeCloseTo(low + (0.95 * peak - low) / 3, -1);
   });
 
+  it('starts shedding when the receive buffer is half full, whatever delay the probe has read yet', () => {
+    const c = clock();
+    let fill = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 40, c.now, () => 0, () => 0, () => fill);
+    readFor(g, c, 1000, 10_000);
+    // 40 ms read by the probe, a buffer a third full: keeping up
+    fill = 0.3;
+    readFor(g, c, 100, 10_000);
+    expect(g.state).toMatchObject({ admitRate: null, receiveBufferFill: 0.3 });
+    // half full: counted as twice the entry bound, so shedding starts at once, at half the rate read
+    fill = 0.5;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeCloseTo(5000, -2);
+  });
+
   it('after a quiet spell, one look ends shedding (the 500 ms are time, not adjustments)', () => {
     const c = clock();
     let delay = 300;

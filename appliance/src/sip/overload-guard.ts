@@ -49,6 +49,9 @@ const MAX_HOLD_MS = 1000;
  */
 const HELD_MS = 20;
 
+/** The share of the UDP receive buffer that, held unread, counts as overload whatever the queue delay read (see `adjust`). */
+const FULL_BUFFER = 0.5;
+
 /** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
 const DROP_MEMORY_MS = 4000;
 /** Branches remembered at most per generation; beyond it stale requests are answered instead. */
@@ -159,6 +162,8 @@ export class OverloadGuard {
     private readonly loopLag: () => number = () => 0,
     /** the share of the time since the previous call the event loop sat idle (each call starts a new window) */
     private readonly loopIdle: () => number = () => 0,
+    /** the share of the UDP receive buffer the kernel holds unread (0–1; the transport reads it at each probe) */
+    private readonly bufferFill: () => number = () => 0,
   ) {
     this.heldDelay = Math.min(opts.maxQueueDelay, HELD_MS);
   }
@@ -166,9 +171,9 @@ export class OverloadGuard {
   /**
    * What /health shows: the share of new work admitted over the last adjustment window (1 while
    * not shedding, never 1 while shedding), the rate new work is admitted at (null: all of it),
-   * the queue delay, the loop's lag, and what was refused since start.
+   * the queue delay, how full the receive buffer is, the loop's lag, and what was refused since start.
    */
-  get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
+  get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; receiveBufferFill: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
     // brought up to date first: adjustments otherwise happen as requests come, and a process
     // nothing reaches any more would show the last flood's state for ever
     this.adjust();
@@ -177,6 +182,7 @@ export class OverloadGuard {
       admittedShare: shedding ? Math.min(0.999, Math.round(this.share * 1000) / 1000) : 1,
       admitRate: shedding ? Math.round(this.limit) : null,
       queueDelayMs: Math.round(this.queueDelay()),
+      receiveBufferFill: Math.round(this.bufferFill() * 100) / 100,
       loopLagMs: Math.round(this.lag),
       refused: { ...this.refused },
     };
@@ -214,7 +220,14 @@ export class OverloadGuard {
     this.refusedSinceAdjust = 0;
     this.lag = this.loopLag();
     const idle = this.loopIdle();
-    const delay = Math.max(this.queueDelay(), this.lag);
+    // A receive buffer half full is about to drop datagrams, whatever the probe has read yet: it
+    // learns of a growing queue only as it reads it (under a flood at 3× what the process serves,
+    // the oldest probe not yet read is a third as old as the wait of a request arriving now), and
+    // the buffer overflowed before the probe said 100 ms (13,000 datagrams lost in a 3× step's
+    // first second, each back as a retransmission 500 ms later). Counted as twice the entry bound:
+    // shedding starts, or is cut deeper.
+    const full = this.bufferFill() >= FULL_BUFFER;
+    const delay = Math.max(this.queueDelay(), this.lag, full ? 2 * this.opts.maxQueueDelay : 0);
     // the end: nothing refused for 500 ms (the rate is past what is offered, or nothing comes any
     // more), timed from the start of the first such window: after a quiet spell one adjustment
     // ends it. The queue delay is not asked: a rate that refuses nothing holds nothing back, and a

@@ -117,8 +117,11 @@ export class SipStack {
       },
       log,
     );
+    const transports = this.transports;
     this.overload =
-      opts.overload === null ? null : new OverloadGuard(opts.overload, () => this.transports.queueDelayMs(), undefined, () => this.loopLag.read(), () => this.loopLag.idle());
+      opts.overload === null
+        ? null
+        : new OverloadGuard(opts.overload, () => transports.queueDelayMs(), undefined, () => this.loopLag.read(), () => this.loopLag.idle(), () => transports.receiveBufferFill());
     this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest), 64 * opts.timers.T1);
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.serverLine = opts.userAgent ? `Server: ${opts.userAgent}\r\n` : '';

@@ -104,6 +104,11 @@ export class TransportLayer {
     return this.udp.backlogMs();
   }
 
+  /** The share of the UDP socket's receive buffer the kernel holds unread (0–1). */
+  receiveBufferFill(): number {
+    return this.udp.bufferFill();
+  }
+
   /** Starts measuring the UDP receive queue's delay (overload control). */
   probeQueue(): void {
     this.udp.startProbing();

@@ -5,6 +5,7 @@ import type { ParseLimits } from '../message/parser.js';
 import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
 import { type TransportEvents, type Source, flowKey, TransportError, deliver } from './transport-types.js';
+import { kernelReceiveQueue } from './receive-queue.js';
 
 /** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
 const PROBE = Buffer.from('\0parley-queue-probe ');
@@ -46,6 +47,8 @@ export class UdpTransport {
   private probeTimer: NodeJS.Timeout | null = null;
   /** the delay the last probe saw */
   private lastDelay = 0;
+  /** the share of the receive buffer the kernel held queued at the last probe (0–1; 0 where it cannot tell) */
+  private fill = 0;
   /** datagrams waiting for this turn's flush, in the order they were sent: bytes, address, port */
   private outData: Buffer[] = [];
   private outAddress: string[] = [];
@@ -86,13 +89,30 @@ export class UdpTransport {
     return Math.max(this.lastDelay, waiting > PROBE_MS ? waiting : 0);
   }
 
+  /**
+   * The share of the socket's receive buffer holding datagrams not yet read (0–1), read from the
+   * kernel at each probe (see receive-queue.ts); 0 where the kernel's table cannot be read.
+   */
+  bufferFill(): number {
+    return this.fill;
+  }
+
   /** Starts measuring the receive queue's delay (for overload control). */
   startProbing(): void {
     const socket = this.socket;
     if (socket === null || this.probeTimer !== null) return;
-    const { address, port } = socket.address();
+    const { address, port, family } = socket.address();
     const target = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+    // the buffer the kernel gave (Linux reports it doubled, as it counts it), and whether its table can be read
+    const size = socket.getRecvBufferSize();
+    const ipv = family === 'IPv6' ? 6 : 4;
+    let readable = kernelReceiveQueue(ipv, port) !== null;
     this.probeTimer = setInterval(() => {
+      if (readable) {
+        const queued = kernelReceiveQueue(ipv, port);
+        readable = queued !== null;
+        this.fill = queued === null || size <= 0 ? 0 : Math.min(1, queued / size);
+      }
       const seq = this.probeSeq++;
       this.probes.push([seq, performance.now()]);
       if (this.probes.length > 100) this.probes.shift(); // lost ones: the age above has said it
