@@ -157,6 +157,12 @@ describe('overload guard', () => {
     fill = 0.5;
     readFor(g, c, 50, 10_000);
     expect(g.state.admitRate).toBeCloseTo(5000, -2);
+    // still half full: cut by 30% every 100 ms, not after twice the delay (the buffer is losing datagrams)
+    const start = g.state.admitRate!;
+    readFor(g, c, 100, 0, flood(g));
+    expect(g.state.admitRate).toBeCloseTo(0.7 * start, -1);
+    readFor(g, c, 100, 0, flood(g));
+    expect(g.state.admitRate).toBeCloseTo(0.49 * start, -1);
   });
 
   it('after a quiet spell, one look ends shedding (the 500 ms are time, not adjustments)', () => {

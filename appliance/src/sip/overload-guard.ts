@@ -132,6 +132,8 @@ export class OverloadGuard {
   /** until when a cut is waited for to show in the queue delay, and the delay it was made at */
   private holdUntil = 0;
   private delayAtCut = 0;
+  /** when the last cut (or the start of shedding) was made (ms, `clock`) */
+  private lastCutAt = -Infinity;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
   /** when an adjustment last found the guard shedding (ms, `clock`) */
@@ -283,7 +285,7 @@ export class OverloadGuard {
         this.tokensAt = now;
         this.share = 0.999;
         this.cutAt(now, delay);
-      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > Math.max(1.5 * this.delayAtCut, 4 * bound)) {
+      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > Math.max(1.5 * this.delayAtCut, 4 * bound) || (full && now - this.lastCutAt >= 2 * ADJUST_MS)) {
         // A cut shows in the queue delay only once the requests queued before it have been read,
         // and the second halves of the calls admitted before it have come back and been read too:
         // about twice `delay` later. Cutting again every 50 ms meanwhile took the rate to its
@@ -296,6 +298,14 @@ export class OverloadGuard {
         // means the rate is somewhat past what the process keeps up with, not far: a fixed, mild
         // cut (cut in proportion to the delay, a rate just past capacity was halved and the core
         // idled); deeper only while the delay is many times the bound.
+        //
+        //
+        // A receive buffer half full waits 100 ms for the last cut, not twice the delay: it is
+        // losing datagrams, or about to, and each comes back as a retransmission. Waiting twice
+        // the delay (700 ms at a 350 ms queue), a 3× flood kept the buffer 75–90% full for 2.3 s
+        // after shedding began, the rate cut by 30% every 0.7 s while the core read
+        // retransmissions; cut every 50 ms, the rate fell to 3% of its start before the buffer
+        // had drained (2026-12-02).
         //
         // The rate growth aims back at is the one the first cut of this run of cuts was made at,
         // where the queue began to grow: what the process carried just before, as it is now (a
@@ -331,6 +341,7 @@ export class OverloadGuard {
   }
 
   private cutAt(now: number, delay: number): void {
+    this.lastCutAt = now;
     this.holdUntil = now + Math.min(Math.max(2 * ADJUST_MS, 2 * delay), MAX_HOLD_MS);
     this.delayAtCut = delay;
   }
