@@ -506,7 +506,7 @@ const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
 /** The machine's state a step ran in (machineState), for printing. */
 const machineFigure = (us) => `machine ${Number.isFinite(us) ? us.toFixed(1) : '?'} µs per loopback datagram`;
 /** Datagrams lost in full receive buffers during a step (udpDrops), for printing. */
-const dropFigure = (d) => `lost in full receive buffers: ${d.server} at the server, ${d.loadGenerator} at SIPp's UAC`;
+const dropFigure = (d) => `lost in full receive buffers: ${d.server} at the server, ${d.loadGenerator} or more at SIPp's UAC`;
 
 function printStep(label, s, note = '') {
   console.log(
@@ -661,7 +661,7 @@ async function relayBench() {
               // offered the load (SIPp's own core ran out first: Kamailio at 28,000/s and more)
               const generatorBound = cores < GENERATOR_BOUND_CORES;
               const referenceGoodput = reference.window?.goodput ?? reference.achieved;
-              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: goodput / referenceGoodput, referenceMachineUs: reference.machineUs, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
+              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
               console.log(
                 `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained; ` +
                   `${((100 * goodput) / referenceGoodput).toFixed(0)}% of the ${referenceGoodput.toFixed(0)}/s completed at 1× just before, ${machineFigure(reference.machineUs)}), ` +
@@ -723,8 +723,9 @@ async function refusalBench() {
       await settle(target);
       const high = await flood(Number(opt('refusal-rate', '45000')), 4);
       const perChallengeUs = (1e6 * low.cpu) / low.challenged;
-      const pure = low.refused === 0 && low.unanswered === 0 && high.refused > high.challenged;
-      const perRefusalUs = pure ? (1e6 * high.cpu - high.challenged * perChallengeUs) / high.refused : NaN;
+      const pure = low.refused === 0 && low.unanswered === 0 && low.dropped === 0 && high.refused > high.challenged;
+      // a request dropped as stale was read too: its cost is counted with the refusals'
+      const perRefusalUs = pure ? (1e6 * high.cpu - high.challenged * perChallengeUs) / (high.refused + high.dropped) : NaN;
       console.log(`  ${show(low)}\n  ${show(high)}`);
       console.log(`    ${machineFigure(machineUs)}: CPU per 407 ${perChallengeUs.toFixed(1)} µs, per 503 ${pure ? `${perRefusalUs.toFixed(1)} µs` : "not read (the first flood was not all challenged, or the second not mostly refused)"}`);
       pairs.push({ machineUs, low, high, perChallengeUs, perRefusalUs });

@@ -68,7 +68,10 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * from the UDP transport's self-probe), or the event loop's lag when that is longer. The lag
  * alone would not do: under a UDP flood the loop's timers stay punctual while the backlog grows,
  * invisible, in the socket's receive buffer; but work that arrives over TCP, TLS or WebSocket
- * (or anything else that holds the loop) shows there and not in the UDP queue.
+ * (or anything else that holds the loop) shows there and not in the UDP queue. A third input
+ * is how full the kernel holds the UDP socket's receive buffer (`bufferFill`): the probe learns of
+ * a growing queue only as it reads it, and half full, with the probe past the held bound, counts
+ * as twice the entry bound.
  *
  * What is refused is new work: requests that are not REGISTER, ACK, CANCEL or inside a dialog and
  * carry no credentials for a nonce we issued recently. That is the cheapest work to drop, and the
@@ -84,7 +87,7 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * is offered, and a share of it let in a burst of calls just as the queue had emptied (measured:
  * the share swung between 2% and 68% every half second, the queue between 0 and 300 ms, and
  * clients retransmitted; goodput at 2× the capacity fell to a third). When the queue delay passes
- * `maxQueueDelay` twice in a row (once, if the event loop kept its time meanwhile), the rate
+ * `maxQueueDelay` twice in a row (or the receive buffer is half full), the rate
  * starts at half of what new work was served at (over the last 100 ms, or the last half second if
  * more: what the process got through before it fell behind) or less, in proportion to the
  * overshoot. Once shedding, the queue is held to `heldDelay`, 20 ms (hysteresis, see `adjust`):
@@ -119,7 +122,7 @@ export class OverloadGuard {
   private lastAdjust = 0;
   /** the admitted rate the first cut of the last run of cuts was made at, and the delay the last adjustment read */
   private rateAtCut = 0;
-  /** whether the rate grew on a short queue since the last cut (the next cut starts a new run) */
+  /** whether the rate grew (the queue under the held bound) since the last cut: the next cut starts a new run */
   private grewSinceCut = false;
   private lastDelay = 0;
   /** since when no new work has been refused (ms, `clock`, the start of the first such window; null: not so now) */
@@ -134,6 +137,8 @@ export class OverloadGuard {
   private delayAtCut = 0;
   /** when the last cut (or the start of shedding) was made (ms, `clock`) */
   private lastCutAt = -Infinity;
+  /** the receive buffer's fill the last adjustment read */
+  private lastFill = 0;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
   /** when an adjustment last found the guard shedding (ms, `clock`) */
@@ -228,8 +233,15 @@ export class OverloadGuard {
     // the buffer overflowed before the probe said 100 ms (13,000 datagrams lost in a 3× step's
     // first second, each back as a retransmission 500 ms later). Counted as twice the entry bound:
     // shedding starts, or is cut deeper.
-    const full = this.bufferFill() >= FULL_BUFFER;
-    const delay = Math.max(this.queueDelay(), this.lag, full ? 2 * this.opts.maxQueueDelay : 0);
+    // Only with the probe past the held bound too: where net.core.rmem_max is left at Debian's
+    // default the buffer is 416 KiB, half of it ~90 datagrams, and a burst or a scavenge fills
+    // it without any overload.
+    const fill = this.bufferFill();
+    const probed = this.queueDelay();
+    const full = fill >= FULL_BUFFER && probed > this.heldDelay;
+    const fillBefore = this.lastFill;
+    this.lastFill = fill;
+    const delay = Math.max(probed, this.lag, full ? 2 * this.opts.maxQueueDelay : 0);
     // the end: nothing refused for 500 ms (the rate is past what is offered, or nothing comes any
     // more), timed from the start of the first such window: after a quiet spell one adjustment
     // ends it. The queue delay is not asked: a rate that refuses nothing holds nothing back, and a
@@ -258,17 +270,17 @@ export class OverloadGuard {
     const held = this.heldDelay;
     const bound = shedding ? held : this.opts.maxQueueDelay;
     this.slow = delay > bound ? this.slow + 1 : 0;
-    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is. But
-    // a queue past the entry bound while the event loop kept its time (late by under half the
-    // bound) was not made by a pause: requests come faster than they are read, and the second
-    // look comes too late. At 3× the sustained rate the delay grows by 2 ms a millisecond, so it
-    // is twice the bound by then, and the receive buffer (8 MiB, ~2.3 KB a datagram on loopback:
-    // ~190 ms of 19,200/s) overflowed at the start of every 3× step (13,000 datagrams lost in
-    // its first second, each a retransmission 500 ms later, 2026-12-02).
+    // twice in a row (100 ms): one pause (a major GC) is not overload, a queue that stays is. A
+    // half-full receive buffer starts it at once: at 3× the sustained rate the second look came
+    // after the buffer (8 MiB, ~2.3 KB a datagram on loopback: ~190 ms of 19,200/s) had
+    // overflowed (13,000 datagrams lost in a step's first second, each back 500 ms later). One
+    // look past the bound with the event loop on time was tried as that signal and dropped: the
+    // burst at the start of a step near the sustained rate passes the bound for a moment, and
+    // shedding began there (31% refused at 5,500/s on a fast machine, 2026-12-02), while a burst
+    // of that size fills a third of the buffer at most.
     const before = this.lastDelay;
     this.lastDelay = delay;
-    const flooded = !shedding && this.slow === 1 && this.lag < bound / 2;
-    if (this.slow >= 2 || flooded) {
+    if (this.slow >= 2 || (full && !shedding)) {
       if (!shedding) {
         // what the process read and served while it fell behind is about what it can serve (or
         // what it served over the last half second, if more: a stall, a major collection or a
@@ -285,7 +297,7 @@ export class OverloadGuard {
         this.tokensAt = now;
         this.share = 0.999;
         this.cutAt(now, delay);
-      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > Math.max(1.5 * this.delayAtCut, 4 * bound) || (full && now - this.lastCutAt >= 2 * ADJUST_MS)) {
+      } else if ((now >= this.holdUntil && delay >= DRAINING * before) || delay > Math.max(1.5 * this.delayAtCut, 4 * bound) || (full && now - this.lastCutAt >= 2 * ADJUST_MS && fill >= DRAINING * fillBefore)) {
         // A cut shows in the queue delay only once the requests queued before it have been read,
         // and the second halves of the calls admitted before it have come back and been read too:
         // about twice `delay` later. Cutting again every 50 ms meanwhile took the rate to its
@@ -300,13 +312,12 @@ export class OverloadGuard {
         // idled); deeper only while the delay is many times the bound.
         //
         //
-        // A receive buffer half full waits 100 ms for the last cut, not twice the delay: it is
-        // losing datagrams, or about to, and each comes back as a retransmission. Waiting twice
+        // A receive buffer half full, and not emptying, waits 100 ms for the last cut, not twice
+        // the delay: it is losing datagrams, or about to, and each comes back as a retransmission. Waiting twice
         // the delay (700 ms at a 350 ms queue), a 3× flood kept the buffer 75–90% full for 2.3 s
         // after shedding began, the rate cut by 30% every 0.7 s while the core read
         // retransmissions; cut every 50 ms, the rate fell to 3% of its start before the buffer
         // had drained (2026-12-02).
-        //
         // The rate growth aims back at is the one the first cut of this run of cuts was made at,
         // where the queue began to grow: what the process carried just before, as it is now (a
         // rate remembered from an earlier run of cuts may be out of date). Aimed at the last cut's
@@ -320,8 +331,8 @@ export class OverloadGuard {
       return;
     }
     if (!shedding) return;
-    // growing back while the queue is short: quickly up to just under the rate the last run of cuts was
-    // made at (a third of the way each time), and past it by a share of itself that is larger
+    // growing back while the queue is short: quickly up to just under the rate the last run of cuts
+    // began at (a third of the way each time), and past it by a share of itself that is larger
     // the longer the loop sat idle (a core left idle while new work is refused is goodput
     // thrown away: held to small fixed steps, the rate took seconds to climb back after each cut,
     // the core 10–20% idle through a 2× flood); half that near the bound the queue is held to
@@ -329,10 +340,9 @@ export class OverloadGuard {
     // short, so each step shows within an adjustment or two.
     const step = Math.max(GROW_STEP * this.scale, Math.max(GROW_SHARE, IDLE_GAIN * idle) * this.limit);
     const below = 0.95 * this.rateAtCut - this.limit;
-    if (delay < held / 2) {
-      this.limit += Math.max(step, below / 3);
-      this.grewSinceCut = true;
-    } else if (delay < held) this.limit += step / 2;
+    if (delay < held / 2) this.limit += Math.max(step, below / 3);
+    else if (delay < held) this.limit += step / 2;
+    if (delay < held) this.grewSinceCut = true;
   }
 
   /** the smallest rate new work is admitted at while shedding */

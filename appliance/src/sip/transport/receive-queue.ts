@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 
 /**
  * How full a UDP socket's receive buffer is, from the kernel's own table (Linux: /proc/net/udp and
@@ -6,29 +7,62 @@ import { readFileSync } from 'node:fs';
  * figure the kernel compares with the buffer's size before it drops one).
  *
  * The queue-delay probe learns of a growing queue only as it reads it: under a flood at three
- * times what the process serves, the oldest probe not yet read is a third as old as the wait a
- * request arriving now will have, and the buffer (8 MiB here: ~3,600 datagrams on loopback) was
- * full before the probe said 100 ms. The kernel's count has no such lag.
+ * times what the process serves, the oldest probe not yet read is a third as old as the wait of a
+ * request arriving now, and the buffer (8 MiB where `net.core.rmem_max` allows it: ~3,600
+ * datagrams on loopback) was full before the probe said 100 ms. The kernel's count has no such lag.
  */
 
-/** The bytes queued on the socket bound to `port` in a /proc/net/udp text, or null if none is. */
-export function receiveQueueOf(procText: string, port: number): number | null {
-  // "  sl  local_address rem_address   st tx_queue rx_queue …": local_address is ADDR:PORT in hex
-  const portHex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of procText.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 5 || !f[1].endsWith(portHex)) continue;
-    const rx = Number.parseInt(f[4].split(':')[1] ?? '', 16);
-    if (Number.isFinite(rx)) return rx;
+/**
+ * A bound address and port as the table writes them: the address's 32-bit words in hex, each in
+ * the machine's byte order (little-endian here, as on every machine Parley is built for), then the
+ * port in hex. 127.0.0.1:5060 is `0100007F:13C4`.
+ */
+export function procAddress(address: string, port: number): string {
+  const hex = (bytes: number[]) =>
+    bytes
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join('')
+      .toUpperCase();
+  let words: number[][];
+  if (net.isIPv4(address)) words = [address.split('.').map(Number)];
+  else {
+    // expanded to 8 groups of 16 bits, then taken as 4 words of 4 bytes
+    const [head, tail = ''] = address.includes('::') ? address.split('::') : [address, ''];
+    const h = head ? head.split(':') : [];
+    const t = tail ? tail.split(':') : [];
+    const groups = address.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+    const bytes = groups.flatMap((g) => [Number.parseInt(g, 16) >> 8, Number.parseInt(g, 16) & 0xff]);
+    words = [0, 4, 8, 12].map((i) => bytes.slice(i, i + 4));
   }
-  return null;
+  return `${words.map((w) => hex([...w].reverse())).join('')}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-/** Reads the queued bytes of our socket now; null where the table cannot be read (not Linux). */
-export function kernelReceiveQueue(family: 4 | 6, port: number): number | null {
+/**
+ * The bytes queued on the socket bound to `local` (as `procAddress` writes it) in a /proc/net/udp
+ * text, or null if no socket is. Only that line is split: the table lists every UDP socket of the
+ * host's network namespace, and this runs every 50 ms.
+ */
+export function receiveQueueOf(procText: string, local: string): number | null {
+  const at = procText.indexOf(` ${local} `);
+  if (at < 0) return null;
+  const end = procText.indexOf('\n', at);
+  const f = procText.slice(at, end < 0 ? undefined : end).trim().split(/\s+/);
+  // local_address rem_address st tx_queue:rx_queue …
+  const rx = Number.parseInt(f[3]?.split(':')[1] ?? '', 16);
+  return Number.isFinite(rx) ? rx : null;
+}
+
+/**
+ * Reads the queued bytes of the socket bound to `address`:`port` now: null when that socket is not
+ * in the table, and undefined when the table cannot be read at all (not Linux), which the caller
+ * takes as "stop asking".
+ */
+export function kernelReceiveQueue(address: string, port: number): number | null | undefined {
+  let text: string;
   try {
-    return receiveQueueOf(readFileSync(family === 6 ? '/proc/net/udp6' : '/proc/net/udp', 'latin1'), port);
+    text = readFileSync(net.isIPv6(address) ? '/proc/net/udp6' : '/proc/net/udp', 'latin1');
   } catch {
-    return null;
+    return undefined;
   }
+  return receiveQueueOf(text, procAddress(address, port));
 }

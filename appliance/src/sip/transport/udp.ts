@@ -10,6 +10,8 @@ import { kernelReceiveQueue } from './receive-queue.js';
 /** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
 const PROBE = Buffer.from('\0parley-queue-probe ');
 const PROBE_MS = 50;
+/** The receive buffer asked for, and under which the start-up warns (as Linux reports it: twice the setting). */
+const RECEIVE_BUFFER_WANTED = 8 << 20;
 
 /**
  * The socket's name lookup. We only ever send to IP literals (`send` checks), so the answer is
@@ -61,7 +63,7 @@ export class UdpTransport {
   ) {}
 
   async listen(address: string, port: number): Promise<number> {
-    const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: 8 << 20, sendBufferSize: 8 << 20, lookup: literalOnly });
+    const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_WANTED, sendBufferSize: 8 << 20, lookup: literalOnly });
     this.socket = socket;
     socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
     socket.on('error', (err) => this.log.warn({ err }, 'UDP socket error'));
@@ -72,6 +74,16 @@ export class UdpTransport {
         resolve();
       });
     });
+    // Linux gives at most net.core.rmem_max (and reports it doubled): Debian's default, 208 KiB,
+    // holds about 180 datagrams, a few milliseconds of a burst, and what overflows is lost and
+    // retransmitted by its client 500 ms later (RFC 3261 §17.1.2.2)
+    const granted = socket.getRecvBufferSize();
+    if (granted < RECEIVE_BUFFER_WANTED) {
+      this.log.warn(
+        { receiveBufferBytes: granted, wantedBytes: RECEIVE_BUFFER_WANTED },
+        `the UDP receive buffer is ${Math.round(granted / 1024)} KiB: bursts will be lost; raise net.core.rmem_max to 4194304 or more (see the README, "Operating system settings")`,
+      );
+    }
     return socket.address().port;
   }
 
@@ -101,17 +113,16 @@ export class UdpTransport {
   startProbing(): void {
     const socket = this.socket;
     if (socket === null || this.probeTimer !== null) return;
-    const { address, port, family } = socket.address();
+    const { address, port } = socket.address();
     const target = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
     // the buffer the kernel gave (Linux reports it doubled, as it counts it), and whether its table can be read
     const size = socket.getRecvBufferSize();
-    const ipv = family === 'IPv6' ? 6 : 4;
-    let readable = kernelReceiveQueue(ipv, port) !== null;
+    let readable = kernelReceiveQueue(address, port) !== undefined;
     this.probeTimer = setInterval(() => {
       if (readable) {
-        const queued = kernelReceiveQueue(ipv, port);
-        readable = queued !== null;
-        this.fill = queued === null || size <= 0 ? 0 : Math.min(1, queued / size);
+        const queued = kernelReceiveQueue(address, port);
+        readable = queued !== undefined;
+        this.fill = queued == null || size <= 0 ? 0 : Math.min(1, queued / size);
       }
       const seq = this.probeSeq++;
       this.probes.push([seq, performance.now()]);
