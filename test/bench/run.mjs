@@ -166,6 +166,11 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** The middle one of `items` by `key` (the lower middle of an even count: an item that was measured). */
+function medianBy(items, key = (x) => x) {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.floor((items.length - 1) / 2)];
+}
+
 // ---- the systems under test ---------------------------------------------------------------
 
 async function startParley(name, users, extraConfig = '', nodeFlags = []) {
@@ -671,7 +676,7 @@ async function relayBench() {
                   (generatorBound ? ' (load generator bound: the server was not saturated, so this says nothing about it)' : ''),
               );
             }
-            const median = [...runs].sort((a, b) => a.goodput - b.goodput)[Math.floor((runs.length - 1) / 2)];
+            const median = medianBy(runs, (r) => r.goodput);
             best.overload.push({ ...median, runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, ofReference: r.ofReference, p99: r.p99, machineUs: r.machineUs, drops: r.drops })) });
           }
         }
@@ -730,10 +735,9 @@ async function refusalBench() {
       console.log(`    ${machineFigure(machineUs)}: CPU per 407 ${perChallengeUs.toFixed(1)} µs, per 503 ${pure ? `${perRefusalUs.toFixed(1)} µs` : "not read (the first flood was not all challenged, or the second not mostly refused)"}`);
       pairs.push({ machineUs, low, high, perChallengeUs, perRefusalUs });
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
     const read = pairs.filter((p) => Number.isFinite(p.perRefusalUs));
-    const perChallengeUs = median(pairs.map((p) => p.perChallengeUs));
-    const perRefusalUs = read.length > 0 ? median(read.map((p) => p.perRefusalUs)) : NaN;
+    const perChallengeUs = medianBy(pairs.map((p) => p.perChallengeUs));
+    const perRefusalUs = read.length > 0 ? medianBy(read.map((p) => p.perRefusalUs)) : NaN;
     console.log(`  server CPU per 407 challenge ${perChallengeUs.toFixed(1)} µs, per 503 refusal ${perRefusalUs.toFixed(1)} µs (medians of ${pairs.length} and ${read.length})`);
     return { pairs, perChallengeUs, perRefusalUs };
   } finally {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, freePort } from './appliance.js';
+import { receiveQueueReader } from '../../appliance/src/sip/transport/receive-queue.js';
 
 export interface SippOptions {
   scenario: string;
@@ -111,20 +112,11 @@ export function header(message: string, name: string): string | undefined {
 }
 
 /**
- * Whether a UDP socket is bound to `port`, read from the kernel's table. Not by trying to bind it
- * ourselves: that probe held the port for a moment, and a SIPp binding it just then failed and
- * exited (a CI run lost three tests to it).
+ * Whether a UDP socket is bound to 127.0.0.1:`port` (SIPp's `-i`), read from the kernel's table.
+ * Not by trying to bind it ourselves: that probe held the port for a moment, and a SIPp binding it
+ * just then failed and exited (a CI run lost three tests to it).
  */
-function udpPortBound(port: number): boolean {
-  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return ['/proc/net/udp', '/proc/net/udp6'].some(
-    (f) =>
-      existsSync(f) &&
-      readFileSync(f, 'utf8')
-        .split('\n')
-        .some((line) => line.trim().split(/\s+/)[1]?.endsWith(suffix)),
-  );
-}
+const udpPortBound = (port: number): boolean => receiveQueueReader('127.0.0.1', port)() != null;
 
 /**
  * A SIPp device (a UAS scenario) on a port of its own, returned once SIPp has bound that port,

@@ -38,6 +38,20 @@ function flood(g: OverloadGuard): () => void {
   };
 }
 
+/**
+ * A guard (entry bound 200 ms) that read new work at 10,000/s for a second and then found the
+ * queue at 300 ms for 100 ms: shedding, at 5,000/s. `queue.delay` is what its probe reads next.
+ */
+function shedding(): { c: ReturnType<typeof clock>; g: OverloadGuard; queue: { delay: number } } {
+  const c = clock();
+  const queue = { delay: 0 };
+  const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => queue.delay, c.now);
+  readFor(g, c, 1000, 10_000);
+  queue.delay = 300;
+  readFor(g, c, 100, 10_000);
+  return { c, g, queue };
+}
+
 describe('overload guard', () => {
   it('admits everything while the queue keeps up', () => {
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 0);
@@ -88,26 +102,21 @@ describe('overload guard', () => {
   });
 
   it('holds the queue to 20 ms once shedding: cuts by 15% past it, grows back under it, and ends after 500 ms that refused nothing', () => {
-    const c = clock();
-    let delay = 0;
-    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    readFor(g, c, 1000, 10_000);
-    delay = 300;
-    readFor(g, c, 100, 10_000);
+    const { c, g, queue } = shedding();
     expect(g.state.admitRate).toBeCloseTo(5000, -1);
     // 25 ms: under the entry bound, over the one held to, and not draining: one cut of 15% once
     // the first has had time to show (twice the delay it was made at, 600 ms)
-    delay = 25;
+    queue.delay = 25;
     readFor(g, c, 550, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(5000, -1);
     readFor(g, c, 50, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(4250, -1);
-    // short: grows back a third of the way to 95% of the rate of the last cut
-    delay = 5;
+    // short: grows back a third of the way to 95% of the rate this run of cuts began at (5,000/s)
+    queue.delay = 5;
     readFor(g, c, 50, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(4250 + (4750 - 4250) / 3, -1);
     // refusing nothing (no new work judged at all): shedding ends after 500 ms, whatever the delay
-    delay = 25;
+    queue.delay = 25;
     readFor(g, c, 400, 0);
     expect(g.shedding).toBe(true);
     readFor(g, c, 150, 0);
@@ -116,29 +125,24 @@ describe('overload guard', () => {
   });
 
   it('cuts again before the last cut has shown only far past the bound, and grows back quickly to the rate a run of cuts began at', () => {
-    const c = clock();
-    let delay = 0;
-    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now);
-    readFor(g, c, 1000, 10_000);
-    delay = 300;
-    readFor(g, c, 100, 10_000);
+    const { c, g, queue } = shedding();
     // grown on a short queue, past the first cut's hold (600 ms): where the next run of cuts begins
-    delay = 5;
+    queue.delay = 5;
     readFor(g, c, 700, 0, flood(g));
     const peak = g.state.admitRate!;
     expect(peak).toBeGreaterThan(5000);
-    delay = 25;
+    queue.delay = 25;
     readFor(g, c, 100, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(0.85 * peak, -1);
     // half as much again while that cut has not shown (held 100 ms): not yet, under 4 × 20 ms …
-    delay = 60;
+    queue.delay = 60;
     readFor(g, c, 50, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(0.85 * peak, -1);
     // … and once the hold is over, the next cut of the run
     readFor(g, c, 100, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(0.85 * 0.85 * peak, -1);
     // short again: a third of the way each time to 95% of the rate the run began at, not of its last cut
-    delay = 5;
+    queue.delay = 5;
     const low = g.state.admitRate!;
     readFor(g, c, 50, 0, flood(g));
     expect(g.state.admitRate).toBeCloseTo(low + (0.95 * peak - low) / 3, -1);

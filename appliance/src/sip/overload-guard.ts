@@ -137,7 +137,7 @@ export class OverloadGuard {
   private delayAtCut = 0;
   /** when the last cut (or the start of shedding) was made (ms, `clock`) */
   private lastCutAt = -Infinity;
-  /** the receive buffer's fill the last adjustment read */
+  /** the receive buffer's fill the last adjustment read (0 when the probe was under the held bound and it was not asked) */
   private lastFill = 0;
   /** the event loop's lag read at the last adjustment (ms) */
   private lag = 0;
@@ -169,7 +169,7 @@ export class OverloadGuard {
     private readonly loopLag: () => number = () => 0,
     /** the share of the time since the previous call the event loop sat idle (each call starts a new window) */
     private readonly loopIdle: () => number = () => 0,
-    /** the share of the UDP receive buffer the kernel holds unread (0–1; the transport reads it at each probe) */
+    /** the share of the UDP receive buffer the kernel holds unread (0–1; asked of the kernel at each call) */
     private readonly bufferFill: () => number = () => 0,
   ) {
     this.heldDelay = Math.min(opts.maxQueueDelay, HELD_MS);
@@ -236,9 +236,10 @@ export class OverloadGuard {
     // Only with the probe past the held bound too: where net.core.rmem_max is left at Debian's
     // default the buffer is 416 KiB, half of it ~90 datagrams, and a burst or a scavenge fills
     // it without any overload.
-    const fill = this.bufferFill();
+    // (asked of the kernel only then: one read of /proc/net/udp)
     const probed = this.queueDelay();
-    const full = fill >= FULL_BUFFER && probed > this.heldDelay;
+    const fill = probed > this.heldDelay ? this.bufferFill() : 0;
+    const full = fill >= FULL_BUFFER;
     const fillBefore = this.lastFill;
     this.lastFill = fill;
     const delay = Math.max(probed, this.lag, full ? 2 * this.opts.maxQueueDelay : 0);

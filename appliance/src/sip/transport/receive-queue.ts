@@ -53,16 +53,20 @@ export function receiveQueueOf(procText: string, local: string): number | null {
 }
 
 /**
- * Reads the queued bytes of the socket bound to `address`:`port` now: null when that socket is not
- * in the table, and undefined when the table cannot be read at all (not Linux), which the caller
- * takes as "stop asking".
+ * A reader of the queued bytes of the socket bound to `address`:`port` (its table and line
+ * written once): null when that socket is not in the table, undefined when the table cannot be
+ * read at all (not Linux), which the caller takes as "stop asking".
  */
-export function kernelReceiveQueue(address: string, port: number): number | null | undefined {
-  let text: string;
-  try {
-    text = readFileSync(net.isIPv6(address) ? '/proc/net/udp6' : '/proc/net/udp', 'latin1');
-  } catch {
-    return undefined;
-  }
-  return receiveQueueOf(text, procAddress(address, port));
+export function receiveQueueReader(address: string, port: number): () => number | null | undefined {
+  const file = net.isIPv6(address) ? '/proc/net/udp6' : '/proc/net/udp';
+  const local = procAddress(address, port);
+  return () => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      return undefined;
+    }
+    return receiveQueueOf(text, local);
+  };
 }

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DEFAULT_LIMITS } from '../message/parser.js';
@@ -57,5 +58,28 @@ describe('UDP sends, batched per event-loop turn', () => {
     t.close();
     expect(await received(rx.got, 1)).toEqual(['last words']);
     expect(() => t.send(Buffer.from('x'), '127.0.0.1', rx.port)).toThrow(TransportError);
+  });
+});
+
+describe('the receive buffer, as the kernel counts it (overload control)', () => {
+  it.runIf(existsSync('/proc/net/udp'))('says how full it is with datagrams not yet read, and empty again once they are read', async () => {
+    const t = new UdpTransport(events, DEFAULT_LIMITS, pino({ level: 'silent' }));
+    const port = await t.listen('127.0.0.1', 0);
+    open.push(t);
+    expect(t.bufferFill()).toBe(0);
+    // a name lookup that answers at once, so that each send reaches the kernel before it returns
+    const lookup = (address: string, _o: unknown, cb: (e: Error | null, a: string, f: number) => void) => cb(null, address, 4);
+    const sender = dgram.createSocket({ type: 'udp4', lookup });
+    open.push(sender);
+    await new Promise<void>((r) => sender.bind(0, '127.0.0.1', () => r()));
+    for (let i = 0; i < 200; i++) sender.send(Buffer.alloc(1000, 0x78), port, '127.0.0.1');
+    // still this turn, so the transport has read none of them; on a busy machine the kernel may
+    // finish delivering them a moment later (a deferred soft interrupt): asked again for up to a second
+    let fill = t.bufferFill();
+    for (const until = Date.now() + 1000; fill === 0 && Date.now() < until; ) fill = t.bufferFill();
+    expect(fill).toBeGreaterThan(0);
+    expect(fill).toBeLessThan(1);
+    for (let i = 0; i < 200 && t.bufferFill() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(t.bufferFill()).toBe(0);
   });
 });

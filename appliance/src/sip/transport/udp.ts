@@ -5,7 +5,7 @@ import type { ParseLimits } from '../message/parser.js';
 import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
 import { type TransportEvents, type Source, flowKey, TransportError, deliver } from './transport-types.js';
-import { kernelReceiveQueue } from './receive-queue.js';
+import { receiveQueueReader } from './receive-queue.js';
 
 /** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
 const PROBE = Buffer.from('\0parley-queue-probe ');
@@ -49,8 +49,9 @@ export class UdpTransport {
   private probeTimer: NodeJS.Timeout | null = null;
   /** the delay the last probe saw */
   private lastDelay = 0;
-  /** the share of the receive buffer the kernel held queued at the last probe (0–1; 0 where it cannot tell) */
-  private fill = 0;
+  /** the kernel's count of bytes queued on the socket (null once it proved unreadable), and the buffer's size as the kernel counts it */
+  private queued: (() => number | null | undefined) | null = null;
+  private bufferSize = 0;
   /** datagrams waiting for this turn's flush, in the order they were sent: bytes, address, port */
   private outData: Buffer[] = [];
   private outAddress: string[] = [];
@@ -84,7 +85,10 @@ export class UdpTransport {
         `the UDP receive buffer is ${Math.round(granted / 1024)} KiB: bursts will be lost; raise net.core.rmem_max to 4194304 or more (see the README, "Operating system settings")`,
       );
     }
-    return socket.address().port;
+    const bound = socket.address();
+    this.queued = receiveQueueReader(bound.address, bound.port);
+    this.bufferSize = granted;
+    return bound.port;
   }
 
   /**
@@ -102,11 +106,13 @@ export class UdpTransport {
   }
 
   /**
-   * The share of the socket's receive buffer holding datagrams not yet read (0–1), read from the
-   * kernel at each probe (see receive-queue.ts); 0 where the kernel's table cannot be read.
+   * The share of the socket's receive buffer holding datagrams not yet read (0–1), asked of the
+   * kernel now (see receive-queue.ts: one read of /proc/net/udp); 0 where its table cannot be read.
    */
   bufferFill(): number {
-    return this.fill;
+    const queued = this.queued?.();
+    if (queued === undefined) this.queued = null;
+    return queued == null || this.bufferSize <= 0 ? 0 : Math.min(1, queued / this.bufferSize);
   }
 
   /** Starts measuring the receive queue's delay (for overload control). */
@@ -115,15 +121,7 @@ export class UdpTransport {
     if (socket === null || this.probeTimer !== null) return;
     const { address, port } = socket.address();
     const target = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
-    // the buffer the kernel gave (Linux reports it doubled, as it counts it), and whether its table can be read
-    const size = socket.getRecvBufferSize();
-    let readable = kernelReceiveQueue(address, port) !== undefined;
     this.probeTimer = setInterval(() => {
-      if (readable) {
-        const queued = kernelReceiveQueue(address, port);
-        readable = queued !== undefined;
-        this.fill = queued == null || size <= 0 ? 0 : Math.min(1, queued / size);
-      }
       const seq = this.probeSeq++;
       this.probes.push([seq, performance.now()]);
       if (this.probes.length > 100) this.probes.shift(); // lost ones: the age above has said it
