@@ -3,7 +3,7 @@
 // `npm run bench`: Parley and Kamailio under the same SIPp load on loopback.
 // Prints figures; asserts nothing about time. Needs the Debian packages sip-tester and kamailio.
 //
-//   node test/bench/run.mjs [--step-seconds 5] [--only relay,refusal,deferred,memory] [--contacts 10000]
+//   node test/bench/run.mjs [--step-seconds 5] [--only relay,refusal,deferred,memory] [--contacts 10000] [--machine-wait 600]
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
 import os from 'node:os';
@@ -390,8 +390,7 @@ const machine = {
   budgetMs: MACHINE_WAIT_S * 1000,
   repeats: 0,
   get fastUs() {
-    const sorted = [...this.probes].sort((a, b) => a - b);
-    return sorted.length === 0 ? NaN : sorted[Math.floor(0.1 * (sorted.length - 1))];
+    return this.probes.length === 0 ? NaN : percentile([...this.probes].sort((a, b) => a - b), 10);
   },
   startServer() {
     this.serverWaitedMs = 0;
@@ -718,7 +717,8 @@ async function relayBench() {
               // the sustained rate again, just before: what the server completes at 1× in the
               // machine's state of this moment (the search may have run in another, see machineState)
               await settle(target);
-              // both in the machine's fast state, if it comes back within the run's bound
+              // the reference (and the overload step right after it) in the machine's fast state,
+              // if it comes back within this server's bound (see fastMachine)
               await fastMachine();
               const reference = await step(target, scenario, best.rate, 'uas');
               await settle(target);
