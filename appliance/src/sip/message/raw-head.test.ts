@@ -40,11 +40,35 @@ describe('the light look at a request (overload control, RFC 3261 §21.5.4)', ()
     expect(rawHead(request(MESSAGE))!.nonce).toBeNull();
   });
 
+  it('tells names in any case, passes over others of the same length, and copies lines as received (UTF-8 too)', () => {
+    const lines = [
+      'MESSAGE sip:bob@parley.test SIP/2.0',
+      'VIA: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx',
+      'Vix: not a Via',
+      'From: "Zoë Ünal" <sip:zoe@parley.test>;tag=z',
+      'TO: <sip:bob@parley.test>',
+      'CALL-ID: c2',
+      'Content: also seven letters',
+      'cseq: 2 MESSAGE',
+      'PROXY-AUTHORIZATION: Digest nonce="n3"',
+      'Content-Length: 0',
+    ];
+    const bytes = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8');
+    const head = rawHead(bytes)!;
+    expect(head).toMatchObject({ method: 'MESSAGE', credentials: true, nonce: 'n3', inDialog: false });
+    const res = rawResponse(head, 481, 'Call/Transaction Does Not Exist', 't1', '');
+    expect(res.toString('utf8')).toBe(
+      ['SIP/2.0 481 Call/Transaction Does Not Exist', lines[1], lines[3], `${lines[4]};tag=t1`, lines[5], lines[7], 'Content-Length: 0', '', ''].join('\r\n'),
+    );
+  });
+
   it.each([
     ['a response', ['SIP/2.0 200 OK', ...MESSAGE.slice(1)]],
     ['a folded line', [...MESSAGE, ' continued']],
     ['a line without a name', [...MESSAGE, 'no colon here']],
     ['no To', MESSAGE.filter((l) => !l.startsWith('t '))],
+    ['a request line without a space', ['MESSAGE', ...MESSAGE.slice(1)]],
+    ['a name that is all the line', [...MESSAGE, ': no name']],
   ])('leaves %s to the parser', (_what, lines) => {
     expect(rawHead(request(lines))).toBeNull();
   });
