@@ -1173,6 +1173,15 @@ if (results.refusal) {
       ' (perfect control)'
     : '';
   console.log(`  refusing: ${r.perRefusalUs.toFixed(1)} µs of server CPU per 503, ${r.perChallengeUs.toFixed(1)} µs per 407${ceiling}`);
+  // what a completed call cost in the overload steps once their refusals are taken out (each
+  // offered call not completed counted as one refusal): above the sustained step's cost, the call
+  // itself grew dearer under the flood (session 22: the collector, cold caches), which no control
+  // of the rate can win back
+  const im = (parley?.overload ?? []).filter((o) => o.refusedCallEnds === 'im' && o.goodput > 0);
+  if (parley && im.length > 0 && Number.isFinite(r.perRefusalUs)) {
+    const net = im.map((o) => `${((1e6 * o.serverCores - (o.offered - o.goodput) * r.perRefusalUs) / o.goodput).toFixed(0)} µs at ${o.factor}×`);
+    console.log(`  a completed IM call, net of its step's refusals: ${net.join(', ')}, against ${((1e6 * parley.cpu) / parley.ok).toFixed(0)} µs at the sustained rate`);
+  }
 }
 if (results.deferred?.store) {
   console.log(`  deferred store: ${results.deferred.store.achieved.toFixed(0)} MESSAGE/s accepted (202, committed); ${results.deferred.stored} delivered in ${results.deferred.deliverySeconds.toFixed(1)} s after REGISTER, ${results.deferred.cpuPerK.toFixed(3)} s CPU per 1,000`);
