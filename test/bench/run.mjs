@@ -731,7 +731,8 @@ async function relayBench() {
               // offered the load (SIPp's own core ran out first: Kamailio at 28,000/s and more)
               const generatorBound = cores < GENERATOR_BOUND_CORES;
               const referenceGoodput = reference.window?.goodput ?? reference.achieved;
-              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs });
+              const referenceCores = reference.window?.cores ?? reference.cpu / reference.wall;
+              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, referenceOffered: reference.rate, referenceCores, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs, retransmissions: s.retransmissions });
               console.log(
                 `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained; ` +
                   `${((100 * goodput) / referenceGoodput).toFixed(0)}% of the ${referenceGoodput.toFixed(0)}/s completed at 1× just before, ${machineFigure(reference.machineUs)}), ` +
@@ -1173,14 +1174,19 @@ if (results.refusal) {
       ' (perfect control)'
     : '';
   console.log(`  refusing: ${r.perRefusalUs.toFixed(1)} µs of server CPU per 503, ${r.perChallengeUs.toFixed(1)} µs per 407${ceiling}`);
-  // what a completed call cost in the overload steps once their refusals are taken out (each
-  // offered call not completed counted as one refusal): above the sustained step's cost, the call
-  // itself grew dearer under the flood (session 22: the collector, cold caches), which no control
-  // of the rate can win back
-  const im = (parley?.overload ?? []).filter((o) => o.refusedCallEnds === 'im' && o.goodput > 0);
-  if (parley && im.length > 0 && Number.isFinite(r.perRefusalUs)) {
-    const net = im.map((o) => `${((1e6 * o.serverCores - (o.offered - o.goodput) * r.perRefusalUs) / o.goodput).toFixed(0)} µs at ${o.factor}×`);
-    console.log(`  a completed IM call, net of its step's refusals: ${net.join(', ')}, against ${((1e6 * parley.cpu) / parley.ok).toFixed(0)} µs at the sustained rate`);
+  // What a completed call cost in the median 2× and 3× steps once their refusals are taken out,
+  // beside the same figure for the 1× reference step run just before each (same machine state):
+  // a call dearer under the flood than at 1× is lost whatever the guard admits. An upper bound
+  // of the call's own cost: each offered call not completed counts as one refusal, and the
+  // retransmissions the step read, and calls finished after its window, stay in it.
+  const netUs = (cores, offered, done) => (1e6 * cores - Math.max(0, offered - done) * r.perRefusalUs) / done;
+  const im = (parley?.overload ?? []).filter((o) => o.refusedCallEnds === 'im' && o.goodput > 0 && o.referenceGoodput > 0 && !o.generatorBound);
+  if (im.length > 0 && Number.isFinite(r.perRefusalUs)) {
+    const each = im.map(
+      (o) =>
+        `${netUs(o.serverCores, o.offered, o.goodput).toFixed(0)} µs at ${o.factor}× (${o.retransmissions ?? 0} UAC retransmissions; ${netUs(o.referenceCores, o.referenceOffered, o.referenceGoodput).toFixed(0)} µs in its 1× reference, ${o.referenceMachineUs.toFixed(1)} µs machine)`,
+    );
+    console.log(`  a completed IM call's server CPU, refusals taken out (at most): ${each.join('; ')}`);
   }
 }
 if (results.deferred?.store) {

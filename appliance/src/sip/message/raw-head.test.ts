@@ -68,7 +68,7 @@ describe('the light look at a request (overload control, RFC 3261 §21.5.4)', ()
     ['a line without a name', [...MESSAGE, 'no colon here']],
     ['no To', MESSAGE.filter((l) => !l.startsWith('t '))],
     ['a request line without a space', ['MESSAGE', ...MESSAGE.slice(1)]],
-    ['a name that is all the line', [...MESSAGE, ': no name']],
+    ['an empty name', [...MESSAGE, ': no name']],
   ])('leaves %s to the parser', (_what, lines) => {
     expect(rawHead(request(lines))).toBeNull();
   });
