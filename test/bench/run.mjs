@@ -732,7 +732,7 @@ async function relayBench() {
               const generatorBound = cores < GENERATOR_BOUND_CORES;
               const referenceGoodput = reference.window?.goodput ?? reference.achieved;
               const referenceCores = reference.window?.cores ?? reference.cpu / reference.wall;
-              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, referenceOffered: reference.rate, referenceCores, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs, retransmissions: s.retransmissions });
+              runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, referenceCores, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, machineUs: s.machineUs, retransmissions: s.retransmissions });
               console.log(
                 `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained; ` +
                   `${((100 * goodput) / referenceGoodput).toFixed(0)}% of the ${referenceGoodput.toFixed(0)}/s completed at 1× just before, ${machineFigure(reference.machineUs)}), ` +
@@ -1184,7 +1184,7 @@ if (results.refusal) {
   if (im.length > 0 && Number.isFinite(r.perRefusalUs)) {
     const each = im.map(
       (o) =>
-        `${netUs(o.serverCores, o.offered, o.goodput).toFixed(0)} µs at ${o.factor}× (${o.retransmissions ?? 0} UAC retransmissions; ${netUs(o.referenceCores, o.referenceOffered, o.referenceGoodput).toFixed(0)} µs in its 1× reference, ${o.referenceMachineUs.toFixed(1)} µs machine)`,
+        `${netUs(o.serverCores, o.offered, o.goodput).toFixed(0)} µs at ${o.factor}× (${o.retransmissions ?? 0} UAC retransmissions; ${netUs(o.referenceCores, parley.rate, o.referenceGoodput).toFixed(0)} µs in its 1× reference, ${machineFigure(o.referenceMachineUs)})`,
     );
     console.log(`  a completed IM call's server CPU, refusals taken out (at most): ${each.join('; ')}`);
   }
