@@ -154,9 +154,11 @@ describe('overload guard', () => {
     let delay = 40;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => delay, c.now, () => 0, () => 0, () => fill);
     readFor(g, c, 1000, 10_000);
-    // 40 ms read by the probe, a buffer a third full: keeping up
-    fill = 0.3;
-    readFor(g, c, 100, 10_000);
+    // 40 ms read by the probe, a buffer a third full, filled slowly: keeping up
+    for (const f of [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.3]) {
+      fill = f;
+      readFor(g, c, 50, 10_000);
+    }
     expect(g.state).toMatchObject({ admitRate: null, receiveBufferFill: 0.3 });
     // half full but the probe under the held bound (20 ms): a burst into a small buffer, not overload
     fill = 0.6;
@@ -180,6 +182,32 @@ describe('overload guard', () => {
       readFor(g, c, 50, 0, flood(g));
     }
     expect(g.state.admitRate).toBeCloseTo(0.49 * start, -1);
+  });
+
+  it('starts shedding on a receive buffer a fifth full and filling fast with the event loop on time, not on one a pause filled', () => {
+    const c = clock();
+    let fill = 0;
+    let lag = 0;
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 40, c.now, () => lag, () => 0, () => fill);
+    readFor(g, c, 1000, 10_000);
+    // filled by a tenth in 50 ms, but under a fifth full: a burst
+    fill = 0.15;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeNull();
+    // a fifth full and filling by a tenth again, yet the loop was 60 ms late: a pause (a major collection), not a flood
+    fill = 0.25;
+    lag = 60;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeNull();
+    // draining after it: nothing
+    lag = 0;
+    fill = 0.2;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeNull();
+    // a fifth full and filling by 8% or more in 50 ms while the loop keeps time: shedding starts at once, at half the rate read
+    fill = 0.3;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeCloseTo(5000, -2);
   });
 
   it('after a quiet spell, one look ends shedding (the 500 ms are time, not adjustments)', () => {

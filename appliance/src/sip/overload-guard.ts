@@ -51,6 +51,13 @@ const HELD_MS = 20;
 
 /** The share of the UDP receive buffer that, held unread, counts as overload whatever the queue delay read (see `adjust`). */
 const FULL_BUFFER = 0.5;
+/**
+ * A receive buffer this full that filled by FILLING_STEP of itself over the last 50 ms, with the
+ * event loop on time, is a flood arriving faster than the process reads: shedding starts there,
+ * without waiting for half full (see `adjust`).
+ */
+const FILLING_FROM = 0.2;
+const FILLING_STEP = 0.08;
 
 /** How long the branch of a request dropped as stale is remembered (two generations of this): past T2, the longest retransmission interval (RFC 3261 §17.1.2.2). */
 const DROP_MEMORY_MS = 4000;
@@ -71,7 +78,8 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * (or anything else that holds the loop) shows there and not in the UDP queue. A third input
  * is how full the kernel holds the UDP socket's receive buffer (`bufferFill`): the probe learns of
  * a growing queue only as it reads it, and half full, with the probe past the held bound, counts
- * as twice the entry bound.
+ * as twice the entry bound; a fifth full and filling by 8% of itself in 50 ms, the loop on time,
+ * starts shedding too (a flood, caught before half full).
  *
  * What is refused is new work: requests that are not REGISTER, ACK, CANCEL or inside a dialog and
  * carry no credentials for a nonce we issued recently. That is the cheapest work to drop, and the
@@ -281,7 +289,14 @@ export class OverloadGuard {
     // of that size fills a third of the buffer at most.
     const before = this.lastDelay;
     this.lastDelay = delay;
-    if (this.slow >= 2 || (full && !shedding)) {
+    // A buffer filling fast while the loop keeps time is read as fast as the process can and still
+    // outrun: a flood. At 3× the sustained rate half full came 150–200 ms in, and the calls
+    // admitted meanwhile (each second half and 200 still to come, never refused) kept the
+    // process behind for the next half second while the buffer overflowed (13,868 datagrams lost
+    // in a step's first second, each back as a retransmission, 2026-12-02). A pause does not
+    // count: its lag shows (a major collection at the sustained rate fills a fifth of the buffer).
+    const filling = fill >= FILLING_FROM && fill - fillBefore >= FILLING_STEP && this.lag < this.heldDelay;
+    if (this.slow >= 2 || ((full || filling) && !shedding)) {
       if (!shedding) {
         // what the process read and served while it fell behind is about what it can serve (or
         // what it served over the last half second, if more: a stall, a major collection or a
