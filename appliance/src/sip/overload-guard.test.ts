@@ -184,28 +184,36 @@ describe('overload guard', () => {
     expect(g.state.admitRate).toBeCloseTo(0.49 * start, -1);
   });
 
-  it('starts shedding on a receive buffer a fifth full and filling fast with the event loop on time, not on one a pause filled', () => {
+  it('starts shedding on a receive buffer a fifth full that filled fast for two windows with the event loop on time, not on one window or a pause', () => {
     const c = clock();
     let fill = 0;
     let lag = 0;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 40, c.now, () => lag, () => 0, () => fill);
     readFor(g, c, 1000, 10_000);
-    // filled by a tenth in 50 ms, but under a fifth full: a burst
-    fill = 0.15;
-    readFor(g, c, 50, 10_000);
-    expect(g.state.admitRate).toBeNull();
-    // a fifth full and filling by a tenth again, yet the loop was 60 ms late: a pause (a major collection), not a flood
+    // one window filling by a quarter, then draining: a stall, not a flood
     fill = 0.25;
-    lag = 60;
     readFor(g, c, 50, 10_000);
-    expect(g.state.admitRate).toBeNull();
-    // draining after it: nothing
-    lag = 0;
     fill = 0.2;
     readFor(g, c, 50, 10_000);
     expect(g.state.admitRate).toBeNull();
-    // a fifth full and filling by 8% or more in 50 ms while the loop keeps time: shedding starts at once, at half the rate read
+    // two windows filling by a tenth each, but the loop 60 ms late in the second: a pause (a major collection)
     fill = 0.3;
+    readFor(g, c, 50, 10_000);
+    fill = 0.4;
+    lag = 60;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeNull();
+    // filling by a tenth, window after window, under a fifth full: not yet
+    lag = 0;
+    fill = 0;
+    readFor(g, c, 100, 10_000);
+    fill = 0.09;
+    readFor(g, c, 50, 10_000);
+    fill = 0.18;
+    readFor(g, c, 50, 10_000);
+    expect(g.state.admitRate).toBeNull();
+    // ... and past a fifth full, the loop on time: shedding starts at once, at half the rate read
+    fill = 0.27;
     readFor(g, c, 50, 10_000);
     expect(g.state.admitRate).toBeCloseTo(5000, -2);
   });
