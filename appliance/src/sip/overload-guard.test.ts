@@ -189,33 +189,24 @@ describe('overload guard', () => {
     let fill = 0;
     let lag = 0;
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => 40, c.now, () => lag, () => 0, () => fill);
+    /** one 50 ms adjustment window per fill given, the last lagging by `lastLag` ms; the rate admitted after them */
+    const windows = (fills: number[], lastLag = 0): number | null => {
+      fills.forEach((f, i) => {
+        fill = f;
+        lag = i === fills.length - 1 ? lastLag : 0;
+        readFor(g, c, 50, 10_000);
+      });
+      return g.state.admitRate;
+    };
     readFor(g, c, 1000, 10_000);
     // one window filling by a quarter, then draining: a stall, not a flood
-    fill = 0.25;
-    readFor(g, c, 50, 10_000);
-    fill = 0.2;
-    readFor(g, c, 50, 10_000);
-    expect(g.state.admitRate).toBeNull();
+    expect(windows([0.25, 0.2])).toBeNull();
     // two windows filling by a tenth each, but the loop 60 ms late in the second: a pause (a major collection)
-    fill = 0.3;
-    readFor(g, c, 50, 10_000);
-    fill = 0.4;
-    lag = 60;
-    readFor(g, c, 50, 10_000);
-    expect(g.state.admitRate).toBeNull();
+    expect(windows([0.3, 0.4], 60)).toBeNull();
     // filling by a tenth, window after window, under a fifth full: not yet
-    lag = 0;
-    fill = 0;
-    readFor(g, c, 100, 10_000);
-    fill = 0.09;
-    readFor(g, c, 50, 10_000);
-    fill = 0.18;
-    readFor(g, c, 50, 10_000);
-    expect(g.state.admitRate).toBeNull();
+    expect(windows([0, 0, 0.09, 0.18])).toBeNull();
     // ... and past a fifth full, the loop on time: shedding starts at once, at half the rate read
-    fill = 0.27;
-    readFor(g, c, 50, 10_000);
-    expect(g.state.admitRate).toBeCloseTo(5000, -2);
+    expect(windows([0.27])).toBeCloseTo(5000, -2);
   });
 
   it('after a quiet spell, one look ends shedding (the 500 ms are time, not adjustments)', () => {

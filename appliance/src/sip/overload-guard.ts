@@ -54,7 +54,9 @@ const FULL_BUFFER = 0.5;
 /**
  * A receive buffer that filled by FILLING_STEP of itself over each of the last two 50 ms windows,
  * with the event loop on time, and is now FILLING_FROM full, is a flood arriving faster than the
- * process reads: shedding starts there, without waiting for half full (see `adjust`).
+ * process reads: shedding starts there, without waiting for half full (see `adjust`). The fill is
+ * read only while the probe is past the held bound (20 ms) and counts as 0 otherwise, so the
+ * first window read after one that was not counts its whole fill as the rise.
  */
 const FILLING_FROM = 0.2;
 const FILLING_STEP = 0.08;
@@ -292,15 +294,15 @@ export class OverloadGuard {
     const before = this.lastDelay;
     this.lastDelay = delay;
     // A buffer filling fast while the loop keeps time is read as fast as the process can and still
-    // outrun: a flood. At 3× the sustained rate half full came 150–200 ms in, and the calls
-    // admitted meanwhile (each second half and 200 still to come, never refused) kept the
-    // process behind for the next half second while the buffer overflowed (13,868 datagrams lost
-    // in a step's first second, each back as a retransmission, 2026-12-02). A pause does not
-    // count: its lag shows (a major collection at the sustained rate fills a fifth of the buffer).
-    // Nor does one window: at the sustained rate a stall shorter than the lag bound (a scavenge,
-    // a slow moment of the machine) filled 8% in 50 ms and drained after, and counted alone it
-    // started shedding at 0.83–0.90 cores busy, refusing 11–36% of steps the build before carried
-    // (2026-12-02); a flood fills window after window.
+    // outrun: a flood. At 3× the sustained rate half full came about 200 ms in (a trace, session
+    // 21), and the calls admitted meanwhile (each second half and 200 still to come, never
+    // refused) kept the process behind while the buffer overflowed (13,868 datagrams lost in one
+    // 3× step, each back as a retransmission, 2026-12-02). A pause does not count: its lag shows
+    // (a major collection at the sustained rate fills a fifth of the buffer). Nor does one window:
+    // a stall shorter than the lag bound (a scavenge, a slow moment of the machine) fills a few
+    // percent and drains after, while a flood fills window after window. Counted from one window,
+    // a full run's search failed steps at 0.83–0.90 cores busy with 6–36% refused (2026-12-02);
+    // whether the rule or the machine did it was not settled, and two windows cost 50 ms.
     this.filling = fill - fillBefore >= FILLING_STEP && this.lag < this.heldDelay ? this.filling + 1 : 0;
     if (this.slow >= 2 || ((full || (this.filling >= 2 && fill >= FILLING_FROM)) && !shedding)) {
       if (!shedding) {
