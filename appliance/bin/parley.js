@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 // The `parley` command. In a source checkout it first brings appliance/dist up to date with an
 // incremental `tsc -b` (under a second when nothing changed), so `npx parley …` works right after
 // `npm install` and never runs code older than the source. A packaged install has dist/ only.

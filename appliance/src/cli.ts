@@ -21,7 +21,7 @@ import { AuditLog } from './admin/audit-log.js';
 import { registerAdminCommands } from './admin/admin-cli.js';
 import { quotaOf, registerQuotaCommands } from './quota/quota-cli.js';
 import { startAppliance } from './main.js';
-import { tuneHeapForServing } from './heap-tuning.js';
+import { missingServingFlags, SERVING_NODE_FLAGS, tuneHeapForServing } from './heap-tuning.js';
 import { registerOpsCommands } from './ops/ops-cli.js';
 import { BackupError } from './ops/backup.js';
 import { registerUsageCommands } from './usage/usage-cli.js';
@@ -50,6 +50,13 @@ program
     process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (a bug): the work it belonged to failed; still serving'));
     process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (a bug): the work it belonged to failed; still serving'));
     const app = await startAppliance(cfg, log);
+    const missing = missingServingFlags();
+    if (missing.length > 0) {
+      log.warn(
+        { missing, wanted: SERVING_NODE_FLAGS },
+        `node was started without ${missing.join(' ')}: under heavy load the garbage collector will take more of the core; start with \`npm start\`, the systemd unit, or \`node ${SERVING_NODE_FLAGS.join(' ')} appliance/dist/cli.js start\``,
+      );
+    }
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;

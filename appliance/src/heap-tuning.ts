@@ -22,3 +22,31 @@ import v8 from 'node:v8';
 export function tuneHeapForServing(): void {
   v8.setFlagsFromString('--no-allocation-site-pretenuring');
 }
+
+/**
+ * What node is started with to serve: every command that starts the appliance puts these on
+ * node's command line (package.json's `start`, the systemd unit's ExecStart, the `parley`
+ * command's first line; a test checks all three), because V8 sizes its heap once, when the
+ * process starts, and reads these flags only then.
+ *
+ * A young generation of up to 64 MB semi-spaces instead of V8's 16 MB. A relayed call allocates
+ * ~38 kB, nearly all of it dead once the call is answered; at 6,000 calls/s a 16 MB nursery is
+ * collected every ~60 ms, and each collection copies whatever calls are in flight at that
+ * moment. Under a flood the guard holds ~20 ms of queue, so a call's objects live that long plus
+ * the device's answer, and with refusals allocating too, collections came every ~45 ms and copied
+ * or promoted a third of what was allocated: scavenges took 80–220 ms of every second of a 3×
+ * flood (test/bench/README.md, "Session 24"). With 64 MB they come a quarter as often, and a call
+ * is over before most of them. The space grows to that size only under load.
+ */
+export const SERVING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+
+/**
+ * The serving flags this process was started without (on its command line or in NODE_OPTIONS,
+ * which takes this one), by name: a different value given on purpose counts as given.
+ */
+export function missingServingFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  // V8 reads `--max-semi-space-size` and `--max_semi_space_size` alike
+  const nameOf = (flag: string): string => flag.split('=')[0].replaceAll('_', '-');
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(nameOf));
+  return SERVING_NODE_FLAGS.filter((f) => !given.has(nameOf(f)));
+}

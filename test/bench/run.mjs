@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { md5, udpClient, branchOf, credentials, request } from './udp-digest-client.mjs';
+import { SERVING_NODE_FLAGS } from '../../appliance/dist/heap-tuning.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -206,6 +207,8 @@ async function startParley(name, users, extraConfig = '', nodeFlags = []) {
   const profile = opt('profile', null);
   const startedAt = Date.now();
   const extraFlags = [
+    // node's flags as `npm start` and the systemd unit give them (BENCH_NODE_FLAGS, later, wins)
+    ...SERVING_NODE_FLAGS,
     // --perf FILE: JIT code named for Linux perf (see recordPerf); Node 20 also writes V8's code
     // log with it, into the run's folder rather than the project's
     ...(opt('perf', null) ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`] : []),

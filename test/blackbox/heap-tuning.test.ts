@@ -38,3 +38,42 @@ describe('the serving process and V8 pretenuring', () => {
     expect(app.logs.slice(started).filter((l) => l.includes('pretenuring:'))).toEqual([]);
   });
 });
+
+/**
+ * V8 sizes its heap when node starts, so the young generation's size comes from node's command
+ * line (SERVING_NODE_FLAGS, which every start command gives): `parley start` says so when it runs
+ * without it, and serves all the same.
+ */
+describe('the serving process and node\'s flags', () => {
+  it('warns once started when node was not given the serving flags, and not when it was', async () => {
+    const warning = (logs: string[]): string[] => logs.filter((l) => l.includes('node was started without'));
+    const bare = await startAppliance({ withoutServingFlags: true });
+    try {
+      // logged just after the start line, which is what startAppliance waits for; bounded
+      for (let i = 0; i < 50 && warning(bare.logs).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      const started = bare.logs.findIndex((l) => l.includes('"parley started"'));
+      const warned = warning(bare.logs);
+      expect(warned).toHaveLength(1);
+      expect(bare.logs.indexOf(warned[0])).toBeGreaterThan(started);
+      expect(JSON.parse(warned[0])).toMatchObject({ level: 40, missing: ['--max-semi-space-size=64'] });
+      // still serving: an OPTIONS is answered
+      const c = await RawClient.udp(bare.sipPort);
+      try {
+        c.send(buildRequest({ method: 'OPTIONS', uri: `sip:${bare.domain}`, from: `sip:probe@${bare.domain}`, to: `sip:${bare.domain}`, transport: 'UDP', localPort: c.localPort, callId: 'bare-node' }));
+        expect(await c.next((m) => m.includes('Call-ID: bare-node'))).toMatch(/^SIP\/2\.0 200 /);
+      } finally {
+        c.close();
+      }
+    } finally {
+      await bare.cleanup();
+    }
+    const tuned = await startAppliance();
+    try {
+      // as long as the bare one took to say it, and then some
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(warning(tuned.logs)).toEqual([]);
+    } finally {
+      await tuned.cleanup();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { SERVING_NODE_FLAGS } from '../../appliance/src/heap-tuning.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'appliance/dist/cli.js');
@@ -75,6 +76,8 @@ export interface StartOptions {
   shareWith?: RunningAppliance;
   /** options for node itself, before the CLI (e.g. a V8 trace flag) */
   nodeFlags?: string[];
+  /** start node without the serving flags every start command gives it (SERVING_NODE_FLAGS) */
+  withoutServingFlags?: boolean;
 }
 
 /**
@@ -129,7 +132,9 @@ export async function startAppliance(opts: StartOptions = {}): Promise<RunningAp
     });
 
   const launch = async (): Promise<void> => {
-    const c = spawn(process.execPath, [...(opts.nodeFlags ?? []), CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // node's flags as `npm start` and the systemd unit give them; a test's own come after and win
+    const serving = opts.withoutServingFlags ? [] : SERVING_NODE_FLAGS;
+    const c = spawn(process.execPath, [...serving, ...(opts.nodeFlags ?? []), CLI, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     let buffered = '';
     await new Promise<void>((resolve, reject) => {
