@@ -29,14 +29,16 @@ export function tuneHeapForServing(): void {
  * command's first line; a test checks all three), because V8 sizes its heap once, when the
  * process starts, and reads these flags only then.
  *
- * A young generation of up to 64 MB semi-spaces instead of V8's 16 MB. A relayed call allocates
- * ~38 kB, nearly all of it dead once the call is answered; at 6,000 calls/s a 16 MB nursery is
- * collected every ~60 ms, and each collection copies whatever calls are in flight at that
- * moment. Under a flood the guard holds ~20 ms of queue, so a call's objects live that long plus
- * the device's answer, and with refusals allocating too, collections came every ~45 ms and copied
- * or promoted a third of what was allocated: scavenges took 80–220 ms of every second of a 3×
- * flood (test/bench/README.md, "Session 24"). With 64 MB they come a quarter as often, and a call
- * is over before most of them. The space grows to that size only under load.
+ * A young generation of up to 64 MB semi-spaces instead of V8's 16 MB (node's documentation of
+ * `--max-semi-space-size`: more throughput for more memory). A relayed call allocates ~38 kB,
+ * nearly all of it dead once the call is answered; at 5,600 calls/s the 16 MB semi-spaces were
+ * collected every ~60 ms, and each collection copies whatever calls are in flight at that moment.
+ * Under a 3× flood the guard holds ~20 ms of queue, so a call's objects live that long plus the
+ * device's answer; with refusals allocating too, collections came every ~45 ms, survivors were
+ * two to ten times those at 1×, and scavenges took 55–100 ms of every second (217 ms of the
+ * first) against 34–43 ms at 1× (test/bench/README.md, "Session 24"). With 64 MB they come a
+ * quarter as often and most calls are over before one comes. V8 grows the space to that size
+ * only under such a load.
  */
 export const SERVING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
