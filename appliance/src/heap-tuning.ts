@@ -25,20 +25,21 @@ export function tuneHeapForServing(): void {
 
 /**
  * What node is started with to serve: every command that starts the appliance puts these on
- * node's command line (package.json's `start`, the systemd unit's ExecStart, the `parley`
- * command's first line; a test checks all three), because V8 sizes its heap once, when the
- * process starts, and reads these flags only then.
+ * node's command line (package.json's `start`, the systemd unit's ExecStart, /usr/bin/parley,
+ * the source tree's `parley` command's first line; a test checks all five command lines), because
+ * V8 sizes its heap once, when the process starts, and reads these flags only then.
  *
  * A young generation of up to 64 MB semi-spaces instead of V8's 16 MB (node's documentation of
  * `--max-semi-space-size`: more throughput for more memory). A relayed call allocates ~38 kB,
  * nearly all of it dead once the call is answered; at 5,600 calls/s the 16 MB semi-spaces were
  * collected every ~60 ms, and each collection copies whatever calls are in flight at that moment.
- * Under a 3× flood the guard holds ~20 ms of queue, so a call's objects live that long plus the
- * device's answer; with refusals allocating too, collections came every ~45 ms, survivors were
- * two to ten times those at 1×, and scavenges took 55–100 ms of every second (217 ms of the
- * first) against 34–43 ms at 1× (test/bench/README.md, "Session 24"). With 64 MB they come a
- * quarter as often and most calls are over before one comes. V8 grows the space to that size
- * only under such a load.
+ * Under a 3× flood the guard holds the queue to 20 ms, so a call's objects live that long plus
+ * the device's answer; with refusals allocating too, collections came 15–21 times a second,
+ * survivors were two to ten times those at 1×, and scavenges took 55–100 ms of every second
+ * (217 ms of the first) against 34–43 ms at 1× (test/bench/README.md, "Session 24"). With 64 MB
+ * they come a quarter as often and most calls are over before one comes. V8 grows the space to
+ * that size only under such a load; the young generation is three semi-spaces (node's
+ * documentation), so it may take 192 MB instead of 48 MB.
  */
 export const SERVING_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
