@@ -26,7 +26,17 @@ log=$(mktemp)
 } >"$script"
 bash "$script"
 
-cleanup() { pkill -TERM -f "appliance/dist/cli.js start" 2>/dev/null || true; sleep 1; rm -rf data; }
+# only the appliance `npm start` began here (its working folder is this clone): another one on the
+# machine (a user's, a benchmark's, another clone's CI) is not ours to stop
+cleanup() {
+  local here pid
+  here=$(pwd -P)
+  for pid in $(pgrep -f "appliance/dist/cli.js start" || true); do
+    if [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$here" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  sleep 1
+  rm -rf data
+}
 trap cleanup EXIT
 # shellcheck disable=SC1090
 source "$log.env"

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchemaValidator, ValidationTimeoutError, ValidatorCrashError } from './schema-validator.js';
@@ -64,6 +65,36 @@ describe('SchemaValidator: every validation settles', () => {
     expect(b).toEqual({ status: 'fulfilled', value: { valid: true, errors: [] } });
     expect(workers.length).toBeGreaterThanOrEqual(2);
     await expect(v.validate('<ok/>', SCHEMAS)).resolves.toMatchObject({ valid: true });
+  });
+});
+
+/** A worker that starts when told (`emit('online')`) and answers what the test makes it answer. */
+class SlowStartingWorker extends EventEmitter {
+  readonly posted: { id: number }[] = [];
+  postMessage(m: { id: number }): void {
+    this.posted.push(m);
+  }
+  unref(): void {}
+  terminate(): Promise<number> {
+    return Promise.resolve(0);
+  }
+}
+
+describe('SchemaValidator: a deadline runs from when the worker runs', () => {
+  it("does not count a worker's start-up against the validations posted to it, and times out the rest", async () => {
+    const w = new SlowStartingWorker();
+    validator = new SchemaValidator({ timeoutMs: 50, spawn: () => w as unknown as Worker });
+    let settled = false;
+    const first = validator.validate('<ok/>', SCHEMAS).finally(() => (settled = true));
+    // three timeouts pass while the thread starts up
+    await new Promise((r) => setTimeout(r, 150));
+    expect(settled).toBe(false);
+    w.emit('online');
+    w.emit('message', { kind: 'parley-validated', id: w.posted[0].id, valid: true, errors: [] });
+    await expect(first).resolves.toEqual({ valid: true, errors: [] });
+    // once running, a validation it does not answer fails at its deadline
+    const unanswered = validator.validate('<ok/>', SCHEMAS);
+    await expect(unanswered).rejects.toBeInstanceOf(ValidationTimeoutError);
   });
 });
 

@@ -40,13 +40,16 @@ interface Job {
   request: ValidateRequest;
   resolve(r: ValidationResult): void;
   reject(e: Error): void;
-  timer: NodeJS.Timeout;
+  /** null until the slot's worker is running: its start-up is not the validation's time */
+  timer: NodeJS.Timeout | null;
 }
 
 /** One worker and the validations it holds; the slot outlives the worker when it is replaced. */
 interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
+  /** the worker has started running (its 'online' event): deadlines run from then */
+  online: boolean;
 }
 
 const defaultSpawn = (): Worker => new Worker(new URL('./schema-validator-worker.js', import.meta.url));
@@ -72,7 +75,7 @@ export class SchemaValidator {
     this.spawnWorker = opts.spawn ?? defaultSpawn;
     this.log = opts.log;
     for (let i = 0; i < (opts.size ?? 1); i++) {
-      const slot: Slot = { worker: null as unknown as Worker, jobs: new Map() };
+      const slot: Slot = { worker: null as unknown as Worker, jobs: new Map(), online: false };
       this.slots.push(slot);
       this.start(slot);
     }
@@ -82,6 +85,16 @@ export class SchemaValidator {
     const w = this.spawnWorker();
     w.unref();
     slot.worker = w;
+    slot.online = false;
+    // A thread's start-up is not a validation's time: on a loaded machine (two CI runs on two
+    // cores) a new worker took longer than a 200 ms timeout to start, and the validation handed to
+    // it after a timeout failed too. What was posted meanwhile gets its deadline now; a worker
+    // that fails to start says so by 'error' or 'exit'.
+    w.once('online', () => {
+      if (slot.worker !== w) return;
+      slot.online = true;
+      for (const [id, job] of slot.jobs) job.timer ??= this.deadline(slot, id);
+    });
     w.on('message', (m: ValidateReply) => {
       if (m.kind !== 'parley-validated') return;
       const job = slot.jobs.get(m.id);
@@ -95,7 +108,7 @@ export class SchemaValidator {
   }
 
   private settle(slot: Slot, id: number, job: Job): void {
-    clearTimeout(job.timer);
+    if (job.timer !== null) clearTimeout(job.timer);
     slot.jobs.delete(id);
   }
 
@@ -118,10 +131,11 @@ export class SchemaValidator {
     const old = slot.worker;
     this.start(slot);
     void old.terminate();
-    // the time they spent queued behind the stuck one was not theirs: a fresh deadline each
-    for (const [otherId, other] of slot.jobs) {
-      clearTimeout(other.timer);
-      other.timer = this.deadline(slot, otherId);
+    // the time they spent queued behind the stuck one was not theirs: a fresh deadline each,
+    // from when the new worker runs
+    for (const other of slot.jobs.values()) {
+      if (other.timer !== null) clearTimeout(other.timer);
+      other.timer = null;
       slot.worker.postMessage(other.request);
     }
     job.reject(new ValidationTimeoutError(this.timeoutMs));
@@ -145,7 +159,7 @@ export class SchemaValidator {
     // file names only: the worker reads and compiles each schema once (schema-validator-worker.ts)
     const request: ValidateRequest = { kind: 'parley-validate', id, xml, schemas, ...(main ? { main } : {}) };
     return new Promise((resolve, reject) => {
-      slot.jobs.set(id, { request, resolve, reject, timer: this.deadline(slot, id) });
+      slot.jobs.set(id, { request, resolve, reject, timer: slot.online ? this.deadline(slot, id) : null });
       slot.worker.postMessage(request);
     });
   }
