@@ -795,8 +795,13 @@ async function refusalBench() {
       // below capacity: every request is challenged (checked), none refused
       const low = await flood(Number(opt('challenge-rate', '10000')), 4);
       await settle(target);
-      const high = await flood(Number(opt('refusal-rate', '45000')), 4);
       const perChallengeUs = (1e6 * low.cpu) / low.challenged;
+      // far past what the core challenges, so that most of the flood is refused, and not so far
+      // that refusing it fills the core: twice the 407s one core could send at the cost just read
+      // (45,000/s was about that where a 407 cost ~40 µs; where one cost 29 µs, 45,000/s was still
+      // mostly challenged, and three times, 101,000/s, filled the core and lost 170,000 in the
+      // buffer while the CPU per 503 read 17 µs instead of 9, 2026-12-02)
+      const high = await flood(Number(opt('refusal-rate', String(refusalRate(perChallengeUs)))), 4);
       const pure = low.refused === 0 && low.unanswered === 0 && low.dropped === 0 && high.refused > high.challenged;
       // a request dropped as stale was read too: its cost is counted with the refusals'
       const perRefusalUs = pure ? (1e6 * high.cpu - high.challenged * perChallengeUs) / (high.refused + high.dropped) : NaN;
@@ -812,6 +817,12 @@ async function refusalBench() {
   } finally {
     await target.stop();
   }
+}
+
+/** The refusal flood's rate: twice what one core challenges at `perChallengeUs` each, in thousands, at least 45,000/s. */
+function refusalRate(perChallengeUs) {
+  const challengeable = Number.isFinite(perChallengeUs) && perChallengeUs > 0 ? 1e6 / perChallengeUs : 22_500;
+  return Math.max(45_000, Math.ceil((2 * challengeable) / 1000) * 1000);
 }
 
 /**
