@@ -30,7 +30,7 @@ const ONLY = new Set(opt('only', 'relay,refusal,deferred,memory,xcap,presence,ms
 // the room's figures come with the one-to-one switch rate beside them
 if (ONLY.has('room')) ONLY.add('msrp');
 const CONTACTS = Number(opt('contacts', '10000'));
-const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000, 16000, 18000];
+const RATES = process.env.BENCH_RATES ? process.env.BENCH_RATES.split(',').map(Number) : [1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 7000, 8000, 9000, 10000, 12000, 14000, 16000, 18000, 20000, 22000, 24000, 26000];
 const DOMAIN = 'bench.test';
 const WORK = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
 let nextPort = 31000 + Math.floor(Math.random() * 2000) * 10;
@@ -592,6 +592,9 @@ async function sustained(target, scenario, to, label) {
     best = s;
     await settle(target);
   }
+  // every step passed: the server's limit lies past the list, and the summary says so (Kamailio
+  // passed 18,000/s, then the top, at 0.64 cores on a faster host, 2026-12-02)
+  if (failed === null && best !== null) best.topStepPassed = true;
   if (failed === null || process.env.BENCH_RATES) return best;
   let lo = best?.rate ?? 0;
   let hi = failed;
@@ -1159,7 +1162,11 @@ if (results.relay) {
     if (Array.isArray(s)) continue; // --overload-at: printed per step above
     const perK = s.cpu / (s.ok / 1000);
     const bound = s.generatorBoundAbove;
-    const limit = bound ? ` (load generator bound: at ${bound.rate}/s offered it failed with the server ${bound.serverCores.toFixed(2)} cores busy)` : '';
+    const limit = bound
+      ? ` (load generator bound: at ${bound.rate}/s offered it failed with the server ${bound.serverCores.toFixed(2)} cores busy)`
+      : s.topStepPassed
+        ? ` (the bench's top step: the server's limit was not reached, at ${(s.cpu / s.wall).toFixed(2)} cores)`
+        : '';
     console.log(`  ${name.padEnd(24)} ${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms), server CPU ${perK.toFixed(2)} s per 1,000 relayed${limit}`);
     console.log(`  ${''.padEnd(24)} (the sustained step ran with the ${machineFigure(s.machineUs)})`);
     for (const o of s.overload ?? []) {
@@ -1173,9 +1180,10 @@ if (results.relay) {
   const p = results.relay['Parley']?.achieved;
   const k = results.relay['Kamailio 5.6 (auth)']?.achieved;
   if (p && k) {
-    const kBound = results.relay['Kamailio 5.6 (auth)'].generatorBoundAbove !== undefined;
+    const kResult = results.relay['Kamailio 5.6 (auth)'];
+    const kBound = kResult.generatorBoundAbove !== undefined || kResult.topStepPassed === true;
     // a Kamailio held back by SIPp makes the ratio an upper bound of Parley's share, not a measure of it
-    console.log(`  Parley / Kamailio (both with digest auth on every MESSAGE): ${(p / k).toFixed(2)}${kBound ? " (at most: Kamailio's figure is the load generator's limit)" : ''}`);
+    console.log(`  Parley / Kamailio (both with digest auth on every MESSAGE): ${(p / k).toFixed(2)}${kBound ? " (at most: Kamailio's figure is not its limit)" : ''}`);
   }
 }
 if (results.refusal) {
