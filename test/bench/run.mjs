@@ -822,7 +822,7 @@ async function refusalBench() {
   }
 }
 
-/** The refusal flood's rate: twice what one core challenges at `perChallengeUs` each, in thousands, at least 45,000/s. */
+/** The refusal flood's rate: twice what one core challenges at `perChallengeUs` each, rounded up to a thousand, at least 45,000/s. */
 function refusalRate(perChallengeUs) {
   const challengeable = Number.isFinite(perChallengeUs) && perChallengeUs > 0 ? 1e6 / perChallengeUs : 22_500;
   return Math.max(45_000, Math.ceil((2 * challengeable) / 1000) * 1000);
