@@ -66,7 +66,7 @@ export async function startAppliance(config: Config, log: Logger): Promise<Appli
   const restored = await subscriptions.restore();
   if (restored > 0) log.info({ restored }, 'subscriptions restored from the store');
   const web = wireHttp(config, log, ds, http, ports, { core, storage, im, events, sessions, coreSeries, httpBaseUrl, xcapRootUrl });
-  log.info({ domain: config.domain, advertisedHost, ports, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
+  log.info({ domain: config.domain, advertisedHost, ports, udpSocket: stack.udpEngine, dataDir: config.dataDir, tls: credentials?.source }, 'parley started');
 
   return {
     ports,

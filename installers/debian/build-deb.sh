@@ -66,6 +66,10 @@ find "${NM[@]}" -mindepth 1 -type d -empty -delete
 find "$APP" -type f -perm /111 -exec chmod 0644 {} +
 # as dh_strip does: symbols and the compiler's .comment/.note sections
 strip --remove-section=.comment --remove-section=.note --strip-unneeded "$S3/build/Release/node_sqlite3.node"
+# the native UDP socket, built into appliance/dist/native by npm run build (absent without a compiler)
+for so in "$APP"/appliance/dist/native/*.node; do
+  [ -e "$so" ] && strip --remove-section=.comment --remove-section=.note --strip-unneeded "$so"
+done
 
 install -m 0755 "$HERE/parley.sh" "$PKG/usr/bin/parley"
 gzip -9n -c "$HERE/parley.1" > "$PKG/usr/share/man/man1/parley.1.gz"

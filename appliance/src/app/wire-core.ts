@@ -51,6 +51,7 @@ export async function wireCore(config: Config, log: Logger, ds: DataSource, chan
         tlsClient,
         limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
         connections: config.sip.connections,
+        udpEngine: config.sip.udpEngine,
       },
       timers: config.sip.timers,
       advertisedHost,

@@ -4,6 +4,7 @@ import { createResponse } from './message/serializer.js';
 import { rawHead, rawResponse, type RawHead } from './message/raw-head.js';
 import type { Destination, Source } from './transport/transport-types.js';
 import type { OverloadGuard } from './overload-guard.js';
+import type { UdpGateConfig } from './transport/udp-gate.js';
 
 /**
  * Where overload control's verdicts turn into answers, all of them stateless (RFC 3261 §21.5.4:
@@ -74,6 +75,14 @@ export class LoadShedder {
     if (this.counter === 0 || this.clock() - this.lastRefusal > this.dialogAfterRefusalMs || data.indexOf(this.tagBytes) < 0) return false;
     const head = rawHead(data);
     return head !== null && this.isRefusalTag(head.toTag) && this.inRefusalDialog(head, source);
+  }
+
+  /**
+   * What the native UDP socket needs to answer as this does (udp-gate.ts): our tag prefix (its
+   * tags add `.` and a counter, so isRefusalTag knows them too), the 503's and the 481's lines.
+   */
+  get gateConfig(): UdpGateConfig {
+    return { tagPrefix: this.tagPrefix, refusalLines: this.refusalLines, dialogLines: this.serverLine, dialogAfterMs: this.dialogAfterRefusalMs, rememberMs: this.dialogAfterRefusalMs };
   }
 
   /** Whether this process ever refused a request (before that, no request can bear a refusal's tag). */

@@ -429,3 +429,69 @@ describe('overload guard', () => {
     expect(g.state.refused.dropped).toBe(2);
   });
 });
+
+describe('overload guard with the native socket keeping its bucket (udp-gate)', () => {
+  /** A gate that records the rates it is given, hands out the tokens the test sets, and reports counts as the socket would. */
+  function fakeGate() {
+    const rates: number[] = [];
+    const pending = [0, 0, 0, 0];
+    const gate = {
+      tokens: 0,
+      setRate: (perSecond: number) => void rates.push(perSecond),
+      take: () => (gate.tokens > 0 ? (gate.tokens--, true) : false),
+      drain: (out: Float64Array) => {
+        out.set(pending);
+        pending.fill(0);
+      },
+      configure: () => undefined,
+      /** what the socket judged on its own since the last drain */
+      judged: (admitted: number, refused: number) => {
+        pending[0] += admitted + refused;
+        pending[1] += admitted;
+        pending[2] += refused;
+      },
+    };
+    return { gate, rates };
+  }
+
+  it('gives the socket the rate at each change (Infinity when shedding ends), takes its tokens, and counts its refusals as its own', async () => {
+    const c = clock();
+    const queue = { delay: 0 };
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => queue.delay, c.now);
+    const { gate, rates } = fakeGate();
+    g.useGate(gate);
+    try {
+      expect(rates).toEqual([Infinity]);
+      readFor(g, c, 1000, 10_000);
+      queue.delay = 300;
+      readFor(g, c, 100, 10_000);
+      expect(g.shedding).toBe(true);
+      expect(rates.length).toBe(2);
+      expect(Math.round(rates[1])).toBe(g.state.admitRate);
+      // new work judged here takes the socket's tokens, not a bucket of its own
+      const fresh = request('MESSAGE');
+      gate.tokens = 1;
+      expect([g.judge(fresh, null), g.judge(fresh, null)]).toEqual(['admit', 'refuse']);
+      // the socket's own refusals show in /health's counts at once, and keep shedding going
+      gate.judged(10, 990);
+      expect(g.state.refused.newWork).toBe(991);
+      queue.delay = 0;
+      for (let i = 0; i < 5; i++) {
+        gate.judged(10, 990);
+        c.advance(50);
+        void g.shedding;
+      }
+      expect(g.shedding).toBe(true);
+      expect(g.state.admittedShare).toBeCloseTo(0.01, 2);
+      // nothing refused for 500 ms ends it, and the socket hears so
+      for (let i = 0; i < 12; i++) {
+        c.advance(50);
+        void g.shedding;
+      }
+      expect(g.shedding).toBe(false);
+      expect(rates.at(-1)).toBe(Infinity);
+    } finally {
+      g.stop();
+    }
+  });
+});

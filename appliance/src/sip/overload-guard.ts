@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { SipRequest } from './message/message.js';
 import { nonceOf, type RawHead } from './message/raw-head.js';
+import type { AdmissionGate } from './transport/udp.js';
 
 export interface OverloadOptions {
   /** ms requests may wait in the receive queue before new work starts being refused */
@@ -65,6 +66,14 @@ const FILLING_STEP = 0.08;
 const DROP_MEMORY_MS = 4000;
 /** Branches remembered at most per generation; beyond it stale requests are answered instead. */
 const MAX_DROPPED = 100_000;
+
+/**
+ * The admission bucket's depth at a rate: BURST_MS of it, and a few at least (at the floor, 10/s,
+ * a single token made a client sending ten a second be refused every time it sent one early).
+ */
+function burstOf(limit: number): number {
+  return Math.max(MIN_BURST, (limit * BURST_MS) / 1000);
+}
 
 /** What the guard does with a request: serve it, answer it 503, or drop it unanswered (see `stale`). */
 export type Verdict = 'admit' | 'refuse' | 'drop';
@@ -164,6 +173,15 @@ export class OverloadGuard {
   /** requests refused since start */
   readonly refused = { newWork: 0, registers: 0, dropped: 0 };
   /**
+   * The native UDP socket's bucket, when it keeps it (`useGate`): it then refuses UDP new work
+   * itself at the rate set here, and its counts join ours at each adjustment.
+   */
+  private gate: AdmissionGate | null = null;
+  private readonly gateCounts = new Float64Array(4);
+  /** the rate the gate was last given */
+  private gateLimit = Infinity;
+  private ticker: NodeJS.Timeout | null = null;
+  /**
    * Whether a nonce is ours (held in the nonce table) and was issued at most `withinMs` ago: the
    * authenticator's check, set once it exists. Unset, any credentials count as finishing work.
    */
@@ -194,8 +212,10 @@ export class OverloadGuard {
    */
   get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; receiveBufferFill: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
     // brought up to date first: adjustments otherwise happen as requests come, and a process
-    // nothing reaches any more would show the last flood's state for ever
+    // nothing reaches any more would show the last flood's state for ever; and the socket's
+    // refusals counted up to now, not to the last adjustment
     this.adjust();
+    this.drainGate();
     const shedding = this.limit < Infinity;
     return {
       admittedShare: shedding ? Math.min(0.999, Math.round(this.share * 1000) / 1000) : 1,
@@ -216,10 +236,51 @@ export class OverloadGuard {
     return this.opts.retryAfter;
   }
 
+  /**
+   * Hands the admission bucket to the native UDP socket: from then on it answers the UDP new work
+   * it refuses without calling us, so adjustments run on a timer of their own too (they otherwise
+   * run as requests are judged, and under a flood few reach us).
+   */
+  useGate(gate: AdmissionGate): void {
+    this.gate = gate;
+    this.gateLimit = Infinity;
+    gate.setRate(Infinity, 0);
+    this.ticker ??= setInterval(() => this.adjust(), ADJUST_MS);
+    this.ticker.unref();
+  }
+
+  /** Stops the timer `useGate` started. */
+  stop(): void {
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+  }
+
   private adjust(): void {
     const now = this.clock();
+    if (now - this.lastAdjust < ADJUST_MS) return;
+    this.drainGate();
+    this.adjustWindow(now);
+    const gate = this.gate;
+    if (gate !== null && this.limit !== this.gateLimit) {
+      gate.setRate(this.limit, burstOf(this.limit));
+      this.gateLimit = this.limit;
+    }
+  }
+
+  /** What the socket judged since it was last asked counts as if judged here. */
+  private drainGate(): void {
+    const gate = this.gate;
+    if (gate === null) return;
+    const counts = this.gateCounts;
+    gate.drain(counts);
+    this.judgedSinceAdjust += counts[0];
+    this.admittedSinceAdjust += counts[1];
+    this.refusedSinceAdjust += counts[2];
+    this.refused.newWork += counts[2];
+  }
+
+  private adjustWindow(now: number): void {
     const since = now - this.lastAdjust;
-    if (since < ADJUST_MS) return;
     const windowStart = this.lastAdjust;
     this.lastAdjust = now;
     const shedding = this.limit < Infinity;
@@ -474,12 +535,11 @@ export class OverloadGuard {
     return false;
   }
 
-  /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it. */
+  /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it (the gate's, when it keeps it). */
   private take(): boolean {
+    if (this.gate !== null) return this.gate.take();
     const now = this.clock();
-    // a few at least: at the floor (10/s) a single token made a client sending ten a second be
-    // refused every time it sent one early
-    const burst = Math.max(MIN_BURST, (this.limit * BURST_MS) / 1000);
+    const burst = burstOf(this.limit);
     this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * this.limit) / 1000);
     this.tokensAt = now;
     if (this.tokens < 1) return false;

@@ -136,6 +136,11 @@ export class SipStack {
     return this.transports.ports;
   }
 
+  /** Which socket carries UDP: 'native' (udp-gate.ts) or 'node' (null without UDP). */
+  get udpEngine(): 'native' | 'node' | null {
+    return this.transports.udpEngine;
+  }
+
   get advertisedHost(): string {
     return this.opts.advertisedHost;
   }
@@ -168,6 +173,13 @@ export class SipStack {
     if (this.overload !== null) {
       this.transports.probeQueue();
       this.loopLag.start();
+      // the native UDP socket refuses new work where it reads it, at the guard's rate; not while
+      // tracing, which logs every request (those it answers would not be)
+      const gate = this.transports.udpGate;
+      if (gate !== null && this.shedder !== null && !this.opts.trace) {
+        gate.configure(this.shedder.gateConfig);
+        this.overload.useGate(gate);
+      }
     }
     return ports;
   }
@@ -182,6 +194,7 @@ export class SipStack {
 
   close(): void {
     this.loopLag.stop();
+    this.overload?.stop();
     this.completed.clear();
     this.absorbing.clear();
     this.acks.clear();

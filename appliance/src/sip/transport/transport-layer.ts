@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type tls from 'node:tls';
 import type { ParseLimits } from '../message/parser.js';
 import type { Logger } from '../../log.js';
-import { UdpTransport } from './udp.js';
+import { UdpTransport, type AdmissionGate, type UdpEngine } from './udp.js';
 import { StreamTransport } from './stream.js';
 import { WsTransport } from './ws.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
@@ -26,6 +26,8 @@ export interface TransportOptions {
   limits: ParseLimits;
   /** caps and timeouts of TCP, TLS, WS and WSS connections */
   connections: ConnectionLimits;
+  /** which socket carries UDP (default 'auto': the native one where it was built) */
+  udpEngine?: UdpEngine;
 }
 
 export type ListeningPorts = Partial<Record<TransportName, number>>;
@@ -50,7 +52,7 @@ export class TransportLayer {
     private readonly log: Logger,
   ) {
     this.guard = new ConnectionGuard(opts.connections, log);
-    this.udp = new UdpTransport(events, opts.limits, log);
+    this.udp = new UdpTransport(events, opts.limits, log, opts.udpEngine);
     this.tcp = new StreamTransport('TCP', events, opts.limits, this.guard, log);
     this.tls = new StreamTransport('TLS', events, opts.limits, this.guard, log, opts.tls, opts.tlsClient);
     this.ws = new WsTransport('WS', events, opts.limits, this.guard, log);
@@ -97,6 +99,16 @@ export class TransportLayer {
         this.udp.close();
       }
     }
+  }
+
+  /** The native UDP socket's admission bucket (null on node's socket, or before start). */
+  get udpGate(): AdmissionGate | null {
+    return this.udp.gate;
+  }
+
+  /** Which socket carries UDP ('native' or 'node'; null without UDP). */
+  get udpEngine(): 'native' | 'node' | null {
+    return this.udp.engineInUse;
   }
 
   /** The UDP receive queue's delay (see UdpTransport.backlogMs); measured once `probeQueue` ran. */

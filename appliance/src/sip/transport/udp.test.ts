@@ -3,8 +3,12 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { DEFAULT_LIMITS } from '../message/parser.js';
-import { UdpTransport } from './udp.js';
+import { UdpTransport, type UdpEngine } from './udp.js';
 import { TransportError, type TransportEvents } from './transport-types.js';
+import { loadUdpGate } from './udp-gate.js';
+
+/** Both sockets where the native one was built (npm run build, with a C compiler), node's alone otherwise. */
+const ENGINES: UdpEngine[] = loadUdpGate() === null ? ['node'] : ['native', 'node'];
 
 const events: TransportEvents = { message: () => undefined, rejected: () => undefined, flowClosed: () => undefined };
 const open: { close(): void }[] = [];
@@ -22,8 +26,8 @@ async function receiver(): Promise<{ port: number; got: string[] }> {
   return { port: socket.address().port, got };
 }
 
-async function transport(): Promise<UdpTransport> {
-  const t = new UdpTransport(events, DEFAULT_LIMITS, pino({ level: 'silent' }));
+async function transport(engine: UdpEngine): Promise<UdpTransport> {
+  const t = new UdpTransport(events, DEFAULT_LIMITS, pino({ level: 'silent' }), engine);
   await t.listen('127.0.0.1', 0);
   return t;
 }
@@ -34,9 +38,9 @@ async function received(got: string[], n: number): Promise<string[]> {
   return got;
 }
 
-describe('UDP sends, batched per event-loop turn', () => {
+describe.each(ENGINES)('UDP sends on the %s socket, batched per event-loop turn', (engine) => {
   it('go out after the turn that made them, all of them, in the order they were sent', async () => {
-    const t = await transport();
+    const t = await transport(engine);
     open.push(t);
     const rx = await receiver();
     const sent = Array.from({ length: 40 }, (_, i) => `datagram ${i}`);
@@ -45,14 +49,14 @@ describe('UDP sends, batched per event-loop turn', () => {
   });
 
   it('refuse at once what cannot be sent, so the caller’s transaction hears of it', async () => {
-    const t = await transport();
+    const t = await transport(engine);
     open.push(t);
     expect(() => t.send(Buffer.from('x'), 'example.invalid', 5060)).toThrow(TransportError);
     for (const port of [0, 65536, 1.5]) expect(() => t.send(Buffer.from('x'), '127.0.0.1', port)).toThrow(TransportError);
   });
 
   it('still go out when the transport closes in the same turn', async () => {
-    const t = await transport();
+    const t = await transport(engine);
     const rx = await receiver();
     t.send(Buffer.from('last words'), '127.0.0.1', rx.port);
     t.close();
@@ -61,10 +65,11 @@ describe('UDP sends, batched per event-loop turn', () => {
   });
 });
 
-describe('the receive buffer, as the kernel counts it (overload control)', () => {
+describe.each(ENGINES)('the receive buffer of the %s socket, as the kernel counts it (overload control)', (engine) => {
   it.runIf(existsSync('/proc/net/udp'))('says how full it is with datagrams not yet read, and empty again once they are read', async () => {
-    const t = new UdpTransport(events, DEFAULT_LIMITS, pino({ level: 'silent' }));
+    const t = new UdpTransport(events, DEFAULT_LIMITS, pino({ level: 'silent' }), engine);
     const port = await t.listen('127.0.0.1', 0);
+    expect(t.engineInUse).toBe(engine);
     open.push(t);
     expect(t.bufferFill()).toBe(0);
     // a name lookup that answers at once, so that each send reaches the kernel before it returns

@@ -6,6 +6,7 @@ import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
 import { type TransportEvents, type Source, flowKey, TransportError, deliver } from './transport-types.js';
 import { receiveQueueReader } from './receive-queue.js';
+import { loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateConfig, type UdpGateHandle } from './udp-gate.js';
 
 /** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
 const PROBE = Buffer.from('\0parley-queue-probe ');
@@ -40,9 +41,42 @@ class UdpSource implements Source {
   }
 }
 
+/**
+ * Which socket carries UDP: the native one (udp-gate.ts: batched reads and sends, refusals answered
+ * where they are read) or node's dgram; 'auto' takes the native one where it was built.
+ */
+export type UdpEngine = 'auto' | 'native' | 'node';
+
+/** Overload control's admission bucket, kept by the native socket so that it can refuse on its own. */
+export interface AdmissionGate {
+  /** new work admitted per second while shedding (Infinity: all), and the most let through at once */
+  setRate(perSecond: number, burst: number): void;
+  /** a token for new work judged in JavaScript */
+  take(): boolean;
+  /** since the last drain: new work judged, admitted and refused by the socket, and requests answered in a refusal's "dialog" */
+  drain(out: Float64Array): void;
+  /** what the socket's own answers say, and how long it remembers what it passed on */
+  configure(config: UdpGateConfig): void;
+}
+
+/** The native socket once open. */
+interface NativeSocket {
+  binding: UdpGateBinding;
+  handle: UdpGateHandle;
+  /** the datagrams of each batch: offset, length, port, address index (see UdpGateBinding.start) */
+  meta: Int32Array;
+}
+
+/** Said once per process: the native socket is missing. */
+let warnedNoNative = false;
+
 /** The UDP listener: one socket, one datagram is one message (RFC 3261 §18.3). */
 export class UdpTransport {
   private socket: dgram.Socket | null = null;
+  private native: NativeSocket | null = null;
+  /** where the socket listens (for the probe, which it sends itself) */
+  private boundAddress = '';
+  private boundPort = 0;
   /** probes sent to ourselves and not yet read back, oldest first: [sequence, sent at] */
   private readonly probes: [number, number][] = [];
   private probeSeq = 0;
@@ -61,12 +95,38 @@ export class UdpTransport {
     private readonly events: TransportEvents,
     private readonly limits: ParseLimits,
     private readonly log: Logger,
+    private readonly engine: UdpEngine = 'auto',
   ) {}
 
+  /** The native socket's admission bucket, while listening on it (null with node's socket). */
+  get gate(): AdmissionGate | null {
+    const native = this.native;
+    if (native === null) return null;
+    const { binding, handle } = native;
+    return {
+      setRate: (perSecond, burst) => binding.setRate(handle, perSecond, burst),
+      take: () => binding.take(handle),
+      drain: (out) => binding.drain(handle, out),
+      configure: (config) => binding.configure(handle, config),
+    };
+  }
+
+  /** Which socket carries UDP now ('native' or 'node'; null before listening). */
+  get engineInUse(): 'native' | 'node' | null {
+    return this.native !== null ? 'native' : this.socket !== null ? 'node' : null;
+  }
+
   async listen(address: string, port: number): Promise<number> {
+    const binding = this.engine === 'node' ? null : loadUdpGate();
+    if (binding === null && this.engine === 'native') throw new TransportError(`sip.udpEngine is 'native', but the native UDP socket is ${udpGateError}`);
+    if (binding !== null) return this.listenNative(binding, address, port);
+    if (this.engine === 'auto' && !warnedNoNative) {
+      warnedNoNative = true;
+      this.log.warn({ reason: udpGateError }, "UDP runs on node's socket: the native one is not available (see the README, \"Installing\"); refusing under overload costs more");
+    }
     const socket = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_WANTED, sendBufferSize: 8 << 20, lookup: literalOnly });
     this.socket = socket;
-    socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo));
+    socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo.address, rinfo.port));
     socket.on('error', (err) => this.log.warn({ err }, 'UDP socket error'));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -75,20 +135,43 @@ export class UdpTransport {
         resolve();
       });
     });
+    const granted = socket.getRecvBufferSize();
+    const bound = socket.address();
+    return this.listening(bound.address, bound.port, granted);
+  }
+
+  private listenNative(binding: UdpGateBinding, address: string, port: number): number {
+    // throws as node's bind does (err.code EADDRINUSE, …)
+    const opened = binding.open(address, port, RECEIVE_BUFFER_WANTED, 8 << 20);
+    const native: NativeSocket = { binding, handle: opened.socket, meta: new Int32Array(4 * binding.BATCH) };
+    this.native = native;
+    binding.start(opened.socket, native.meta, (data, count, addresses) => this.onBatch(native.meta, data, count, addresses));
+    return this.listening(opened.address, opened.port, opened.receiveBufferSize);
+  }
+
+  private listening(address: string, port: number, granted: number): number {
     // Linux gives at most net.core.rmem_max (and reports it doubled): Debian's default, 208 KiB,
     // holds about 180 datagrams, a few milliseconds of a burst, and what overflows is lost and
     // retransmitted by its client 500 ms later (RFC 3261 §17.1.2.2)
-    const granted = socket.getRecvBufferSize();
     if (granted < RECEIVE_BUFFER_WANTED) {
       this.log.warn(
         { receiveBufferBytes: granted, wantedBytes: RECEIVE_BUFFER_WANTED },
         `the UDP receive buffer is ${Math.round(granted / 1024)} KiB: bursts will be lost; raise net.core.rmem_max to 4194304 or more (see the README, "Operating system settings")`,
       );
     }
-    const bound = socket.address();
-    this.queued = receiveQueueReader(bound.address, bound.port);
+    this.boundAddress = address;
+    this.boundPort = port;
+    this.queued = receiveQueueReader(address, port);
     this.bufferSize = granted;
-    return bound.port;
+    return port;
+  }
+
+  /** A batch the native socket read and did not answer itself (see UdpGateBinding.start). */
+  private onBatch(meta: Int32Array, data: Buffer, count: number, addresses: string[]): void {
+    for (let i = 0, m = 0; i < count; i++, m += 4) {
+      const offset = meta[m];
+      this.onDatagram(data.subarray(offset, offset + meta[m + 1]), addresses[meta[m + 3]], meta[m + 2]);
+    }
   }
 
   /**
@@ -117,15 +200,18 @@ export class UdpTransport {
 
   /** Starts measuring the receive queue's delay (for overload control). */
   startProbing(): void {
-    const socket = this.socket;
-    if (socket === null || this.probeTimer !== null) return;
-    const { address, port } = socket.address();
+    if ((this.socket === null && this.native === null) || this.probeTimer !== null) return;
+    const address = this.boundAddress;
+    const port = this.boundPort;
     const target = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
     this.probeTimer = setInterval(() => {
       const seq = this.probeSeq++;
       this.probes.push([seq, performance.now()]);
       if (this.probes.length > 100) this.probes.shift(); // lost ones: the age above has said it
-      socket.send(Buffer.concat([PROBE, Buffer.from(String(seq))]), port, target);
+      // sent at once, not with this turn's answers: its age is the queue's
+      const probe = Buffer.concat([PROBE, Buffer.from(String(seq))]);
+      if (this.native !== null) this.native.binding.sendMany(this.native.handle, [probe], [target], [port], 1);
+      else this.socket?.send(probe, port, target);
     }, PROBE_MS);
     this.probeTimer.unref();
   }
@@ -138,15 +224,15 @@ export class UdpTransport {
     }
   }
 
-  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onDatagram(buf: Buffer, address: string, port: number): void {
     if (buf[0] === 0) {
       // our own probe, from our own port: anyone else's NUL-led datagram is not SIP either
-      if (this.probeTimer !== null && rinfo.port === this.socket?.address().port && buf.subarray(0, PROBE.length).equals(PROBE)) this.probeBack(buf);
+      if (this.probeTimer !== null && port === this.boundPort && buf.subarray(0, PROBE.length).equals(PROBE)) this.probeBack(buf);
       return;
     }
     // keep-alive datagrams (RFC 5626 §4.4.1 STUN is not supported; CRLF pings are ignored)
     if (buf.length <= 4 && buf.every((b) => b === 13 || b === 10 || b === 0)) return;
-    const source = new UdpSource(rinfo.address, rinfo.port);
+    const source = new UdpSource(address, port);
     if (this.events.intercept?.(buf, source)) return;
     try {
       deliver(this.events, parseDatagram(buf, this.limits), source);
@@ -156,7 +242,7 @@ export class UdpTransport {
   }
 
   send(data: Buffer, address: string, port: number): void {
-    if (this.socket === null) throw new TransportError('UDP transport not open');
+    if (this.socket === null && this.native === null) throw new TransportError('UDP transport not open');
     if (!net.isIP(address)) throw new TransportError(`not an IP address: ${address}`);
     // checked now, as node's send would: the caller's transaction hears of it (RFC 3261 §17.1.4)
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TransportError(`not a port: ${port}`);
@@ -182,6 +268,14 @@ export class UdpTransport {
     this.outData = [];
     this.outAddress = [];
     this.outPort = [];
+    const native = this.native;
+    if (native !== null) {
+      if (data.length === 0) return;
+      const failed = native.binding.sendMany(native.handle, data, address, port, data.length);
+      // as node's socket reports a failed send: logged, the transaction's timers carry on
+      if (failed !== null) this.log.warn({ err: failed[1], to: `${address[failed[0]]}:${port[failed[0]]}` }, 'UDP send failed');
+      return;
+    }
     if (socket === null) return;
     for (let i = 0; i < data.length; i++) {
       try {
@@ -197,7 +291,10 @@ export class UdpTransport {
     // what was answered just before closing still goes out
     this.flush();
     if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = null;
     this.socket?.close();
     this.socket = null;
+    if (this.native !== null) this.native.binding.close(this.native.handle);
+    this.native = null;
   }
 }

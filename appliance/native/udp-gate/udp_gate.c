@@ -1,0 +1,959 @@
+/*
+ * The UDP socket of the SIP transport, with overload control's refusals answered where the
+ * datagram is read (RFC 3261 §21.5.4: 503 with Retry-After; RFC 7339 §5's idea of shedding before
+ * a request costs much).
+ *
+ * Why native: under a flood, a refused request costs one datagram read and one sent, and through
+ * node's dgram that alone is ~7.7 µs of CPU on our reference VM (a C sender and receiver: ~5.4 µs),
+ * most of it node's per-datagram machinery (a callback into JavaScript with its microtask
+ * checkpoint, a `rinfo` object, a Buffer, a send request). Perfect control at 3x the sustained
+ * rate keeps (c - 3r)/(c - r) of it, with c what a call costs and r what a refusal costs: with
+ * c ~86 µs that is 78% at r = 8.5 µs and 86% at r = 5.7 µs (test/bench/README.md, session 26).
+ *
+ * What is decided here is only what the JavaScript guard (overload-guard.ts) would decide the same
+ * way from the same lines (raw-head.ts): a request that is new work (not ACK, CANCEL or REGISTER,
+ * no credentials, no To tag) and not a retransmission of one passed on before, while the guard has
+ * set an admission rate, takes a token or is answered 503. Everything else goes to JavaScript,
+ * in one call per batch of datagrams read (recvmmsg), and is sent from there in batches too
+ * (sendmmsg). Requests "inside" one of our refusals (a To tag we gave a 503) are answered 481 or,
+ * for ACK, taken silently, as load-shedder.ts does.
+ */
+#define _GNU_SOURCE
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* datagrams read per recvmmsg, one JavaScript call each; and how many such reads per wake-up
+ * before the event loop gets its turn (timers, connections): node's dgram reads at most 32 */
+#define BATCH 64
+#define READS_PER_WAKE 2
+/* the largest UDP payload (IPv6 without jumbograms); a datagram is never truncated */
+#define DGRAM_MAX 65535
+/* the header section a refusal looks at: as raw-head.ts, nothing past 16 KiB */
+#define HEAD_MAX 16384
+/* the per-datagram record shared with JavaScript: offset, length, port, address index */
+#define META_FIELDS 4
+
+typedef struct {
+  uint32_t *slots; /* 0 empty; a branch's hash otherwise (0 hashed to 1) */
+  size_t cap;      /* a power of two */
+  size_t used;
+} branch_set;
+
+typedef struct {
+  int fd;
+  int family;
+  uv_poll_t poll;
+  int polling;
+  /* closed from JavaScript (or at finalisation); the loop released the handle; JavaScript dropped it */
+  int closed;
+  int released;
+  int finalized;
+  napi_env env;
+  napi_ref on_batch;
+  napi_ref meta_ref;
+  int32_t *meta;
+  size_t meta_entries;
+  napi_async_context async;
+  /* receive */
+  char *bufs;
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_storage from[BATCH];
+  /* the datagrams of one batch passed on, and where each lands in the batch's Buffer */
+  int pass_index[BATCH];
+  /* refusals of one batch, sent together at its end */
+  char *out;
+  size_t out_used;
+  struct mmsghdr out_msgs[BATCH];
+  struct iovec out_iov[BATCH];
+  int out_count;
+  /* the admission gate: rate per second (HUGE_VAL: off), a bucket of at most `burst` tokens */
+  double rate;
+  double burst;
+  double tokens;
+  double tokens_at;
+  /* refusal answers: To tag `<prefix>.<counter>`, the lines after the copied ones */
+  uint64_t tag_counter;
+  char refusal_extra[512];
+  size_t refusal_extra_len;
+  char dialog_extra[512];
+  size_t dialog_extra_len;
+  /* `=<prefix>`: what a request inside one of our refusals' "dialogs" carries in its To tag (the
+   * prefix is the JavaScript shedder's; ours add `.` and a counter, so both are recognised by it) */
+  char tag_bytes[66];
+  size_t tag_bytes_len;
+  double dialog_after_ms;
+  double last_refusal_at;
+  /* branches of new work passed on, two generations (a retransmission of one goes on too) */
+  branch_set cur;
+  branch_set prev;
+  double generation_at;
+  double generation_ms;
+  /* counts since JavaScript last drained them */
+  double judged;
+  double admitted;
+  double refused;
+  double answered_in_dialog;
+  /* send: the last address parsed, kept (most datagrams go to a few peers) */
+  char last_addr[64];
+  size_t last_addr_len;
+  struct sockaddr_storage last_sa;
+  socklen_t last_sa_len;
+} gate_socket;
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* ---------- errors ---------- */
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  char msg[160];
+  const char *code = NULL;
+  switch (err) {
+    case EADDRINUSE: code = "EADDRINUSE"; break;
+    case EADDRNOTAVAIL: code = "EADDRNOTAVAIL"; break;
+    case EACCES: code = "EACCES"; break;
+    case EINVAL: code = "EINVAL"; break;
+    case EAFNOSUPPORT: code = "EAFNOSUPPORT"; break;
+    default: code = "EIO"; break;
+  }
+  snprintf(msg, sizeof msg, "%s %s: %s", what, code, strerror(err));
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+/* ---------- the set of branches passed on ---------- */
+
+static uint32_t hash_bytes(const char *p, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)p[i];
+    h *= 16777619u;
+  }
+  return h == 0 ? 1 : h;
+}
+
+static int set_has(const branch_set *s, uint32_t h) {
+  if (s->cap == 0) return 0;
+  size_t mask = s->cap - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    if (s->slots[i] == h) return 1;
+    if (s->slots[i] == 0) return 0;
+  }
+}
+
+static void set_put_raw(branch_set *s, uint32_t h) {
+  size_t mask = s->cap - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    if (s->slots[i] == h) return;
+    if (s->slots[i] == 0) {
+      s->slots[i] = h;
+      s->used++;
+      return;
+    }
+  }
+}
+
+static void set_put(branch_set *s, uint32_t h) {
+  if (s->cap == 0 || 2 * (s->used + 1) > s->cap) {
+    size_t cap = s->cap == 0 ? 1 << 14 : 2 * s->cap;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) return; /* not remembered: its retransmission may be refused, as a request would be */
+    branch_set grown = {slots, cap, 0};
+    for (size_t i = 0; i < s->cap; i++)
+      if (s->slots[i] != 0) set_put_raw(&grown, s->slots[i]);
+    free(s->slots);
+    *s = grown;
+  }
+  set_put_raw(s, h);
+}
+
+static void set_clear(branch_set *s) {
+  /* shrunk back: a flood's generation need not hold its memory for the next */
+  free(s->slots);
+  s->slots = NULL;
+  s->cap = 0;
+  s->used = 0;
+}
+
+static void rotate_generations(gate_socket *g, double now) {
+  if (now - g->generation_at < g->generation_ms) return;
+  set_clear(&g->prev);
+  g->prev = g->cur;
+  g->cur = (branch_set){NULL, 0, 0};
+  g->generation_at = now;
+}
+
+/* ---------- the raw look (as raw-head.ts and raw-key.ts) ---------- */
+
+static const char *find(const char *p, size_t n, const char *what, size_t len) {
+  return memmem(p, n, what, len);
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+static int name_is(const char *p, size_t n, const char *lower) {
+  size_t len = strlen(lower);
+  if (n != len) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = p[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+    if (c != lower[i]) return 0;
+  }
+  return 1;
+}
+
+enum kind { K_OTHER, K_COPIED, K_TO, K_CREDENTIALS };
+
+static enum kind kind_of(const char *name, size_t n) {
+  switch (n) {
+    case 1:
+      if (name_is(name, n, "v") || name_is(name, n, "f") || name_is(name, n, "i")) return K_COPIED;
+      if (name_is(name, n, "t")) return K_TO;
+      return K_OTHER;
+    case 2: return name_is(name, n, "to") ? K_TO : K_OTHER;
+    case 3: return name_is(name, n, "via") ? K_COPIED : K_OTHER;
+    case 4: return name_is(name, n, "from") || name_is(name, n, "cseq") ? K_COPIED : K_OTHER;
+    case 7: return name_is(name, n, "call-id") ? K_COPIED : K_OTHER;
+    case 13: return name_is(name, n, "authorization") ? K_CREDENTIALS : K_OTHER;
+    case 19: return name_is(name, n, "proxy-authorization") ? K_CREDENTIALS : K_OTHER;
+    default: return K_OTHER;
+  }
+}
+
+#define MAX_COPIED 32
+
+typedef struct {
+  const char *method;
+  size_t method_len;
+  int credentials;
+  /* the To tag's value (NULL: no tag) */
+  const char *tag;
+  size_t tag_len;
+  /* the lines a response copies (RFC 3261 §8.2.6.2), and which is To */
+  const char *line[MAX_COPIED];
+  size_t line_len[MAX_COPIED];
+  int lines;
+  int to;
+} raw_head;
+
+/* the `;tag=` parameter of a To value, as raw-head.ts's TAG: `;`, blanks, `tag`, blanks, `=`, blanks */
+static void to_tag(const char *v, size_t n, raw_head *h) {
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] != ';') continue;
+    size_t j = i + 1;
+    while (j < n && (is_blank(v[j]) || v[j] == '\r' || v[j] == '\n')) j++;
+    if (j + 3 > n || !name_is(v + j, 3, "tag")) continue;
+    j += 3;
+    while (j < n && is_blank(v[j])) j++;
+    if (j >= n || v[j] != '=') continue;
+    j++;
+    while (j < n && is_blank(v[j])) j++;
+    size_t start = j;
+    while (j < n && v[j] != ';' && !is_blank(v[j])) j++;
+    h->tag = v + start;
+    h->tag_len = j - start;
+    return;
+  }
+}
+
+/* 1: a request this look can judge; 0: left to JavaScript (a response, folded lines, no To …) */
+static int look(const char *buf, size_t n, raw_head *h) {
+  if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return 0;
+  const char *end = find(buf, n < HEAD_MAX + 4 ? n : HEAD_MAX + 4, "\r\n\r\n", 4);
+  if (end == NULL || end - buf > HEAD_MAX) return 0;
+  size_t head_len = (size_t)(end - buf);
+  const char *eol = find(buf, head_len, "\r\n", 2);
+  const char *sp = memchr(buf, ' ', head_len);
+  if (sp == NULL || sp == buf || (eol != NULL && sp > eol)) return 0;
+  memset(h, 0, sizeof *h);
+  h->method = buf;
+  h->method_len = (size_t)(sp - buf);
+  h->to = -1;
+  while (eol != NULL) {
+    const char *start = eol + 2;
+    size_t rest = head_len - (size_t)(start - buf);
+    const char *next = find(start, rest, "\r\n", 2);
+    const char *stop = next == NULL ? buf + head_len : next;
+    eol = next;
+    if (start >= buf + head_len) break;
+    if (is_blank(*start)) return 0; /* folded: the parser's */
+    const char *colon = memchr(start, ':', (size_t)(stop - start));
+    if (colon == NULL || colon == start) return 0;
+    const char *name_end = colon;
+    while (name_end > start && is_blank(name_end[-1])) name_end--;
+    enum kind k = kind_of(start, (size_t)(name_end - start));
+    if (k == K_OTHER) continue;
+    if (k == K_CREDENTIALS) {
+      h->credentials = 1;
+      continue;
+    }
+    if (h->lines == MAX_COPIED) return 0;
+    if (k == K_TO) {
+      /* the first To decides, as the copied lines keep only one index */
+      if (h->to < 0) {
+        h->to = h->lines;
+        to_tag(colon + 1, (size_t)(stop - colon - 1), h);
+      }
+    }
+    h->line[h->lines] = start;
+    h->line_len[h->lines] = (size_t)(stop - start);
+    h->lines++;
+  }
+  return h->to >= 0;
+}
+
+/* the first `;branch=` value in the datagram, as raw-key.ts's rawBranch: its first cheap look */
+static int raw_branch(const char *buf, size_t n, const char **v, size_t *len) {
+  static const char key[] = ";branch=";
+  const char *at = find(buf, n, key, sizeof key - 1);
+  if (at == NULL) return 0;
+  const char *p = at + sizeof key - 1;
+  const char *limit = buf + n;
+  if (limit > p + 256) limit = p + 256;
+  const char *e = p;
+  while (e < limit && *e != ';' && *e != ',' && *e != ' ' && *e != '\t' && *e != '\r' && *e != '\n') e++;
+  *v = p;
+  *len = (size_t)(e - p);
+  return 1;
+}
+
+static int method_is(const raw_head *h, const char *m) {
+  size_t n = strlen(m);
+  return h->method_len == n && memcmp(h->method, m, n) == 0;
+}
+
+/* ---------- answers ---------- */
+
+static char *out_reserve(gate_socket *g, size_t n) {
+  /* BATCH answers of at most HEAD_MAX + 1 KiB each fit: see gate_open */
+  char *p = g->out + g->out_used;
+  g->out_used += n;
+  return p;
+}
+
+#define APPEND(p, s, n) (memcpy((p), (s), (n)), (p) += (n))
+
+static void answer(gate_socket *g, const raw_head *h, int refusal, const struct sockaddr_storage *to, socklen_t to_len) {
+  /* status line, the copied lines (To with our tag on a refusal), the extra lines, no body */
+  size_t need = 64 + 2 * MAX_COPIED + 32 + g->tag_bytes_len + (refusal ? g->refusal_extra_len : g->dialog_extra_len);
+  for (int i = 0; i < h->lines; i++) need += h->line_len[i] + 2;
+  char *start = out_reserve(g, need);
+  char *p = start;
+  if (refusal) APPEND(p, "SIP/2.0 503 Service Unavailable\r\n", 33);
+  else APPEND(p, "SIP/2.0 481 Call/Transaction Does Not Exist\r\n", 45);
+  for (int i = 0; i < h->lines; i++) {
+    APPEND(p, h->line[i], h->line_len[i]);
+    if (refusal && i == h->to && h->tag == NULL) {
+      APPEND(p, ";tag=", 5);
+      APPEND(p, g->tag_bytes + 1, g->tag_bytes_len - 1);
+      *p++ = '.';
+      char num[16];
+      int k = 0;
+      uint64_t c = g->tag_counter++;
+      do {
+        int d = (int)(c % 36);
+        num[k++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        c /= 36;
+      } while (c > 0);
+      while (k > 0) *p++ = num[--k];
+    }
+    APPEND(p, "\r\n", 2);
+  }
+  if (refusal) APPEND(p, g->refusal_extra, g->refusal_extra_len);
+  else APPEND(p, g->dialog_extra, g->dialog_extra_len);
+  APPEND(p, "Content-Length: 0\r\n\r\n", 21);
+  /* what was reserved and not written is given back */
+  g->out_used -= need - (size_t)(p - start);
+  int i = g->out_count++;
+  g->out_iov[i].iov_base = start;
+  g->out_iov[i].iov_len = (size_t)(p - start);
+  memset(&g->out_msgs[i], 0, sizeof g->out_msgs[i]);
+  g->out_msgs[i].msg_hdr.msg_iov = &g->out_iov[i];
+  g->out_msgs[i].msg_hdr.msg_iovlen = 1;
+  g->out_msgs[i].msg_hdr.msg_name = (void *)to;
+  g->out_msgs[i].msg_hdr.msg_namelen = to_len;
+}
+
+static void send_answers(gate_socket *g) {
+  int sent = 0;
+  while (sent < g->out_count) {
+    int n = sendmmsg(g->fd, g->out_msgs + sent, (unsigned)(g->out_count - sent), MSG_DONTWAIT);
+    /* a full send buffer or an unreachable peer loses the answer, as any UDP send may (the
+     * client retransmits and is answered again) */
+    if (n <= 0) {
+      sent++;
+      continue;
+    }
+    sent += n;
+  }
+  g->out_count = 0;
+  g->out_used = 0;
+}
+
+/* ---------- the gate ---------- */
+
+/* the bucket filled at the rate since it was last looked at, up to its burst */
+static void refill(gate_socket *g, double now) {
+  double tokens = g->tokens + (now - g->tokens_at) * g->rate / 1000.0;
+  g->tokens = tokens < g->burst ? tokens : g->burst;
+  g->tokens_at = now;
+}
+
+static int take_token(gate_socket *g, double now) {
+  if (g->rate == HUGE_VAL) return 1;
+  refill(g, now);
+  if (g->tokens < 1) return 0;
+  g->tokens -= 1;
+  return 1;
+}
+
+static int tag_is(const gate_socket *g, const raw_head *h) {
+  size_t a = g->tag_bytes_len - 1;
+  return h->tag != NULL && a > 0 && h->tag_len >= a && memcmp(h->tag, g->tag_bytes + 1, a) == 0;
+}
+
+/* 1: dealt with here (answered or taken); 0: passed on to JavaScript */
+static int judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
+  if (n == 0 || buf[0] == 0) return 0; /* the queue probe, and nothing SIP */
+  int shedding = g->rate != HUGE_VAL;
+  int after = !shedding && now - g->last_refusal_at <= g->dialog_after_ms;
+  const char *branch = NULL;
+  size_t branch_len = 0;
+  int has_branch = 0;
+  if (!shedding) {
+    if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return 0;
+    /* remembered, so that its retransmission goes on if shedding starts meanwhile */
+    if (raw_branch(buf, n, &branch, &branch_len)) {
+      rotate_generations(g, now);
+      set_put(&g->cur, hash_bytes(branch, branch_len));
+    }
+    /* a refusal's "dialog" after shedding ended: only a datagram with our tag's bytes is looked at */
+    if (!after) return 0;
+    if (g->tag_bytes_len < 2 || find(buf, n, g->tag_bytes, g->tag_bytes_len) == NULL) return 0;
+  }
+  raw_head h;
+  if (!look(buf, n, &h)) return 0;
+  if (tag_is(g, &h)) {
+    /* inside no dialog: 481 (RFC 3261 §12.2.2); an ACK of a refused INVITE taken (§17.1.1.3) */
+    if (!method_is(&h, "ACK")) answer(g, &h, 0, &g->from[i], g->msgs[i].msg_hdr.msg_namelen);
+    g->answered_in_dialog++;
+    return 1;
+  }
+  if (!shedding) return 0;
+  /* what finishes something begun, and REGISTER (refused only once the guard's rate is at its
+   * floor, which JavaScript decides): always passed on, so never remembered either */
+  if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return 0;
+  has_branch = raw_branch(buf, n, &branch, &branch_len);
+  uint32_t hash = has_branch ? hash_bytes(branch, branch_len) : 0;
+  if (has_branch) {
+    rotate_generations(g, now);
+    if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return 0; /* a retransmission: its transaction answers */
+  }
+  g->judged++;
+  if (take_token(g, now)) {
+    g->admitted++;
+    if (has_branch) set_put(&g->cur, hash);
+    return 0;
+  }
+  g->refused++;
+  g->last_refusal_at = now;
+  answer(g, &h, 1, &g->from[i], g->msgs[i].msg_hdr.msg_namelen);
+  return 1;
+}
+
+/* ---------- reading ---------- */
+
+static void deliver(gate_socket *g, int passed) {
+  napi_env env = g->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  size_t total = 0;
+  for (int k = 0; k < passed; k++) total += g->msgs[g->pass_index[k]].msg_len;
+  void *data = NULL;
+  napi_value buffer, addresses, fn, recv, argv[3], result;
+  if (napi_create_buffer(env, total == 0 ? 1 : total, &data, &buffer) != napi_ok || napi_create_array(env, &addresses) != napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  size_t off = 0;
+  uint32_t naddr = 0;
+  const struct sockaddr_storage *last = NULL;
+  socklen_t last_len = 0;
+  for (int k = 0; k < passed; k++) {
+    int i = g->pass_index[k];
+    size_t len = g->msgs[i].msg_len;
+    memcpy((char *)data + off, g->bufs + (size_t)i * DGRAM_MAX, len);
+    const struct sockaddr_storage *sa = &g->from[i];
+    socklen_t sa_len = g->msgs[i].msg_hdr.msg_namelen;
+    int port = 0;
+    if (last == NULL || sa_len != last_len || memcmp(sa, last, sa_len) != 0) {
+      char text[INET6_ADDRSTRLEN] = "";
+      if (sa->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof text);
+      else inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+      napi_value s;
+      napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &s);
+      napi_set_element(env, addresses, naddr++, s);
+      last = sa;
+      last_len = sa_len;
+    }
+    port = sa->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port) : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    int32_t *m = g->meta + (size_t)k * META_FIELDS;
+    m[0] = (int32_t)off;
+    m[1] = (int32_t)len;
+    m[2] = port;
+    m[3] = (int32_t)(naddr - 1);
+    off += len;
+  }
+  argv[1] = NULL;
+  napi_create_int32(env, passed, &argv[1]);
+  argv[0] = buffer;
+  argv[2] = addresses;
+  napi_get_reference_value(env, g->on_batch, &fn);
+  /* an object: make_callback converts its receiver with ToObject, which undefined fails */
+  napi_get_global(env, &recv);
+  /* make_callback, not call_function: the microtasks and next-tick callbacks the batch queued
+   * run when it returns, as after any of node's own I/O callbacks */
+  napi_make_callback(env, g->async, recv, fn, 3, argv, &result);
+  /* what the batch threw goes where an exception in node's own I/O callbacks goes: 'uncaughtException' */
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  gate_socket *g = handle->data;
+  if (status < 0 || g->closed) return;
+  for (int round = 0; round < READS_PER_WAKE && !g->closed; round++) {
+    for (int i = 0; i < BATCH; i++) {
+      g->iov[i].iov_base = g->bufs + (size_t)i * DGRAM_MAX;
+      g->iov[i].iov_len = DGRAM_MAX;
+      memset(&g->msgs[i].msg_hdr, 0, sizeof g->msgs[i].msg_hdr);
+      g->msgs[i].msg_hdr.msg_iov = &g->iov[i];
+      g->msgs[i].msg_hdr.msg_iovlen = 1;
+      g->msgs[i].msg_hdr.msg_name = &g->from[i];
+      g->msgs[i].msg_hdr.msg_namelen = sizeof g->from[i];
+    }
+    int n = recvmmsg(g->fd, g->msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0) return;
+    double now = now_ms();
+    int passed = 0;
+    for (int i = 0; i < n; i++) {
+      if (!judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now)) g->pass_index[passed++] = i;
+    }
+    if (g->out_count > 0) send_answers(g);
+    if (passed > 0) deliver(g, passed);
+    if (n < BATCH) return;
+  }
+}
+
+/* ---------- the JavaScript interface ---------- */
+
+static gate_socket *unwrap(napi_env env, napi_value v) {
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) {
+    napi_throw_type_error(env, NULL, "not a UDP gate socket");
+    return NULL;
+  }
+  return p;
+}
+
+static void on_closed(uv_handle_t *handle) {
+  gate_socket *g = handle->data;
+  if (g->fd >= 0) close(g->fd);
+  g->fd = -1;
+  free(g->bufs);
+  free(g->out);
+  set_clear(&g->cur);
+  set_clear(&g->prev);
+  g->bufs = NULL;
+  g->out = NULL;
+  g->released = 1;
+  /* the struct goes with its JavaScript handle, whichever of the two ends last */
+  if (g->finalized) free(g);
+}
+
+static void close_socket(gate_socket *g) {
+  if (g->closed) return;
+  g->closed = 1;
+  if (g->polling) {
+    uv_poll_stop(&g->poll);
+    uv_close((uv_handle_t *)&g->poll, on_closed);
+  } else {
+    g->poll.data = g;
+    on_closed((uv_handle_t *)&g->poll);
+  }
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  gate_socket *g = data;
+  g->finalized = 1;
+  /* a socket whose handle was dropped unclosed is closed now (its references are the env's to free) */
+  close_socket(g);
+  if (g->released) free(g);
+}
+
+static int parse_address(const char *text, struct sockaddr_storage *sa, socklen_t *len, int port) {
+  memset(sa, 0, sizeof *sa);
+  if (strchr(text, '%') != NULL) {
+    /* a scoped IPv6 address (fe80::1%eth0): only the resolver reads the zone, numerically */
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_flags = AI_NUMERICHOST;
+    hints.ai_socktype = SOCK_DGRAM;
+    if (getaddrinfo(text, NULL, &hints, &res) != 0 || res == NULL) return 0;
+    int ok = res->ai_addrlen <= sizeof *sa;
+    if (ok) {
+      memcpy(sa, res->ai_addr, res->ai_addrlen);
+      *len = res->ai_addrlen;
+      ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+    }
+    freeaddrinfo(res);
+    return ok && sa->ss_family == AF_INET6;
+  }
+  if (strchr(text, ':') != NULL) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, text, &a->sin6_addr) != 1) return 0;
+    *len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)sa;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, text, &a->sin_addr) != 1) return 0;
+    *len = sizeof *a;
+  }
+  return 1;
+}
+
+/* open(address, port, receiveBuffer, sendBuffer) → { socket, port, receiveBufferSize } */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char address[64];
+  size_t alen = 0;
+  int32_t port = 0, rcv = 0, snd = 0;
+  if (argc < 4 || napi_get_value_string_latin1(env, argv[0], address, sizeof address, &alen) != napi_ok || napi_get_value_int32(env, argv[1], &port) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &rcv) != napi_ok || napi_get_value_int32(env, argv[3], &snd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "open(address, port, receiveBuffer, sendBuffer)");
+    return NULL;
+  }
+  struct sockaddr_storage sa;
+  socklen_t sa_len;
+  if (!parse_address(address, &sa, &sa_len, port)) {
+    napi_throw_type_error(env, "EINVAL", "not an IP address");
+    return NULL;
+  }
+  int fd = socket(sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  if (sa.ss_family == AF_INET6) {
+    /* dual stack, as node's udp6 sockets (IPv4 peers appear as ::ffff:a.b.c.d) */
+    int off = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  }
+  if (rcv > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  if (snd > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
+  if (bind(fd, (struct sockaddr *)&sa, sa_len) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind");
+  }
+  struct sockaddr_storage bound;
+  socklen_t bound_len = sizeof bound;
+  getsockname(fd, (struct sockaddr *)&bound, &bound_len);
+  int bound_port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port) : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  int granted = 0;
+  socklen_t glen = sizeof granted;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
+
+  gate_socket *g = calloc(1, sizeof *g);
+  char *bufs = malloc((size_t)BATCH * DGRAM_MAX);
+  /* each answer copies at most a header section (HEAD_MAX) and adds under 2 KiB */
+  char *out = malloc((size_t)BATCH * (HEAD_MAX + 2048));
+  if (g == NULL || bufs == NULL || out == NULL) {
+    free(g);
+    free(bufs);
+    free(out);
+    close(fd);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  g->fd = fd;
+  g->family = sa.ss_family;
+  g->bufs = bufs;
+  g->out = out;
+  g->rate = HUGE_VAL;
+  g->last_refusal_at = -HUGE_VAL;
+  g->generation_at = now_ms();
+  g->generation_ms = 32000;
+  g->dialog_after_ms = 32000;
+  g->env = env;
+
+  napi_value result, ext, v;
+  napi_create_object(env, &result);
+  napi_create_external(env, g, finalize, NULL, &ext);
+  napi_set_named_property(env, result, "socket", ext);
+  napi_create_int32(env, bound_port, &v);
+  napi_set_named_property(env, result, "port", v);
+  napi_create_int32(env, granted, &v);
+  napi_set_named_property(env, result, "receiveBufferSize", v);
+  char text[INET6_ADDRSTRLEN] = "";
+  if (bound.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, text, sizeof text);
+  else inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, text, sizeof text);
+  napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, result, "address", v);
+  return result;
+}
+
+/* configure(socket, { tagPrefix, refusalLines, dialogLines, dialogAfterMs, rememberMs }) */
+static int get_string(napi_env env, napi_value obj, const char *name, char *out, size_t cap, size_t *len) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
+  size_t n = 0;
+  if (napi_get_value_string_latin1(env, v, out, cap, &n) != napi_ok || n + 1 >= cap) return 0;
+  *len = n;
+  return 1;
+}
+
+static napi_value js_configure(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 2 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL) return NULL;
+  char prefix[64];
+  size_t prefix_len = 0;
+  if (!get_string(env, argv[1], "tagPrefix", prefix, sizeof prefix, &prefix_len) ||
+      !get_string(env, argv[1], "refusalLines", g->refusal_extra, sizeof g->refusal_extra, &g->refusal_extra_len) ||
+      !get_string(env, argv[1], "dialogLines", g->dialog_extra, sizeof g->dialog_extra, &g->dialog_extra_len)) {
+    napi_throw_type_error(env, NULL, "configure: tagPrefix, refusalLines and dialogLines are strings (the prefix under 64 bytes, the lines under 512)");
+    return NULL;
+  }
+  g->tag_bytes[0] = '=';
+  memcpy(g->tag_bytes + 1, prefix, prefix_len);
+  g->tag_bytes_len = prefix_len + 1;
+  napi_value v;
+  double d;
+  if (napi_get_named_property(env, argv[1], "dialogAfterMs", &v) == napi_ok && napi_get_value_double(env, v, &d) == napi_ok) g->dialog_after_ms = d;
+  if (napi_get_named_property(env, argv[1], "rememberMs", &v) == napi_ok && napi_get_value_double(env, v, &d) == napi_ok) g->generation_ms = d;
+  return NULL;
+}
+
+/* start(socket, meta: Int32Array, onBatch(buffer, count, addresses)) */
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 3 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL) return NULL;
+  if (g->polling || g->closed) {
+    napi_throw_error(env, NULL, "start: already started or closed");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_int32_array || length < (size_t)BATCH * META_FIELDS) {
+    napi_throw_type_error(env, NULL, "start: meta must be an Int32Array of BATCH * 4 entries");
+    return NULL;
+  }
+  g->meta = data;
+  g->meta_entries = length / META_FIELDS;
+  napi_create_reference(env, argv[1], 1, &g->meta_ref);
+  napi_create_reference(env, argv[2], 1, &g->on_batch);
+  napi_value name;
+  napi_create_string_latin1(env, "parley:udp", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &g->async);
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &g->poll, g->fd);
+  g->poll.data = g;
+  uv_poll_start(&g->poll, UV_READABLE, on_readable);
+  g->polling = 1;
+  return NULL;
+}
+
+/* setRate(socket, perSecond, burst): perSecond Infinity admits all new work (not shedding) */
+static napi_value js_set_rate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 3 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL) return NULL;
+  double rate, burst;
+  napi_get_value_double(env, argv[1], &rate);
+  napi_get_value_double(env, argv[2], &burst);
+  double now = now_ms();
+  if (rate == HUGE_VAL || isnan(rate)) {
+    g->rate = HUGE_VAL;
+  } else {
+    if (g->rate == HUGE_VAL) {
+      /* shedding starts with an empty bucket, as the guard's */
+      g->tokens = 0;
+      g->tokens_at = now;
+    } else {
+      refill(g, now); /* what the old rate gave until now */
+    }
+    g->rate = rate < 0 ? 0 : rate;
+  }
+  g->burst = burst;
+  return NULL;
+}
+
+/* take(socket): a token from the same bucket, for new work judged in JavaScript (TCP, odd lines) */
+static napi_value js_take(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 1 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL) return NULL;
+  napi_value v;
+  napi_get_boolean(env, take_token(g, now_ms()), &v);
+  return v;
+}
+
+/* drain(socket, out: Float64Array(4)): judged, admitted, refused, answered in a refusal's dialog since the last drain */
+static napi_value js_drain(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 2 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 4) {
+    napi_throw_type_error(env, NULL, "drain: out must be a Float64Array of 4");
+    return NULL;
+  }
+  double *out = data;
+  out[0] = g->judged;
+  out[1] = g->admitted;
+  out[2] = g->refused;
+  out[3] = g->answered_in_dialog;
+  g->judged = g->admitted = g->refused = g->answered_in_dialog = 0;
+  return NULL;
+}
+
+/* sendMany(socket, buffers, addresses, ports, count) → null, or [index, code] of the first that failed */
+static napi_value js_send_many(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 5 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL) return NULL;
+  uint32_t count = 0;
+  napi_get_value_uint32(env, argv[4], &count);
+  int first_failed = -1, first_errno = 0;
+  for (uint32_t k = 0; k < count; k++) {
+    napi_value b, a, p;
+    napi_get_element(env, argv[1], k, &b);
+    napi_get_element(env, argv[2], k, &a);
+    napi_get_element(env, argv[3], k, &p);
+    void *data = NULL;
+    size_t len = 0;
+    char addr[64];
+    size_t alen = 0;
+    int32_t port = 0;
+    if (napi_get_buffer_info(env, b, &data, &len) != napi_ok || napi_get_value_string_latin1(env, a, addr, sizeof addr, &alen) != napi_ok || napi_get_value_int32(env, p, &port) != napi_ok) {
+      if (first_failed < 0) first_failed = (int)k, first_errno = EINVAL;
+      continue;
+    }
+    if (alen != g->last_addr_len || memcmp(addr, g->last_addr, alen) != 0 || (g->last_sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&g->last_sa)->sin6_port) : ntohs(((struct sockaddr_in *)&g->last_sa)->sin_port)) != port) {
+      if (!parse_address(addr, &g->last_sa, &g->last_sa_len, port)) {
+        g->last_addr_len = 0;
+        if (first_failed < 0) first_failed = (int)k, first_errno = EINVAL;
+        continue;
+      }
+      memcpy(g->last_addr, addr, alen);
+      g->last_addr_len = alen;
+    }
+    const struct sockaddr *to = (const struct sockaddr *)&g->last_sa;
+    socklen_t to_len = g->last_sa_len;
+    struct sockaddr_in6 mapped;
+    if (g->family == AF_INET6 && g->last_sa.ss_family == AF_INET) {
+      /* an IPv4 peer of a dual-stack socket: its mapped address (RFC 4291 §2.5.5.2) */
+      const struct sockaddr_in *v4 = (const struct sockaddr_in *)&g->last_sa;
+      memset(&mapped, 0, sizeof mapped);
+      mapped.sin6_family = AF_INET6;
+      mapped.sin6_port = v4->sin_port;
+      mapped.sin6_addr.s6_addr[10] = 0xff;
+      mapped.sin6_addr.s6_addr[11] = 0xff;
+      memcpy(&mapped.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+      to = (const struct sockaddr *)&mapped;
+      to_len = sizeof mapped;
+    }
+    if (sendto(g->fd, data, len, MSG_DONTWAIT, to, to_len) < 0 && first_failed < 0) first_failed = (int)k, first_errno = errno;
+  }
+  if (first_failed < 0) {
+    napi_value nul;
+    napi_get_null(env, &nul);
+    return nul;
+  }
+  napi_value r, v;
+  napi_create_array_with_length(env, 2, &r);
+  napi_create_int32(env, first_failed, &v);
+  napi_set_element(env, r, 0, v);
+  napi_create_string_utf8(env, strerror(first_errno), NAPI_AUTO_LENGTH, &v);
+  napi_set_element(env, r, 1, v);
+  return r;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  gate_socket *g = argc < 1 ? NULL : unwrap(env, argv[0]);
+  if (g == NULL || g->closed) return NULL;
+  if (g->on_batch != NULL) napi_delete_reference(env, g->on_batch);
+  if (g->meta_ref != NULL) napi_delete_reference(env, g->meta_ref);
+  g->on_batch = g->meta_ref = NULL;
+  if (g->async != NULL) napi_async_destroy(env, g->async);
+  g->async = NULL;
+  close_socket(g);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"setRate", js_set_rate}, {"take", js_take}, {"drain", js_drain}, {"sendMany", js_send_many}, {"close", js_close}};
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    napi_value f;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
+    napi_set_named_property(env, exports, fns[i].name, f);
+  }
+  napi_value v;
+  napi_create_int32(env, BATCH, &v);
+  napi_set_named_property(env, exports, "BATCH", v);
+  return exports;
+}

@@ -1,0 +1,214 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rawHead, rawResponse } from '../message/raw-head.js';
+import { loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateHandle } from './udp-gate.js';
+
+/**
+ * The native UDP socket (appliance/native/udp-gate): what it passes on, and what it answers itself
+ * while overload control sheds, each checked on the wire against a plain node socket.
+ * Where it was not built (no C compiler) there is nothing native to test: the transport's tests
+ * (udp.test.ts) then run on node's socket alone. CI asks for it (PARLEY_REQUIRE_NATIVE_UDP=1).
+ */
+const binding = loadUdpGate();
+
+it('is built where CI asks for it', () => {
+  if (process.env.PARLEY_REQUIRE_NATIVE_UDP === '1') expect(binding, udpGateError).not.toBeNull();
+  else expect(binding === null ? udpGateError : 'built').toBeTruthy();
+});
+
+const PREFIX = 'r.gatetest';
+const REFUSAL_LINES = 'Retry-After: 5\r\nServer: Parley-test\r\n';
+
+const closers: (() => void)[] = [];
+afterEach(() => {
+  for (const c of closers.splice(0)) c();
+});
+
+interface Gate {
+  b: UdpGateBinding;
+  socket: UdpGateHandle;
+  port: number;
+  /** datagrams passed on to JavaScript, as text, with their sender's port */
+  passed: { text: string; address: string; port: number }[];
+  counts(): { judged: number; admitted: number; refused: number; inDialog: number };
+}
+
+function gate(b: UdpGateBinding, address = '127.0.0.1'): Gate {
+  const opened = b.open(address, 0, 1 << 20, 1 << 20);
+  b.configure(opened.socket, { tagPrefix: PREFIX, refusalLines: REFUSAL_LINES, dialogLines: 'Server: Parley-test\r\n', dialogAfterMs: 32_000, rememberMs: 32_000 });
+  const meta = new Int32Array(4 * b.BATCH);
+  const passed: Gate['passed'] = [];
+  b.start(opened.socket, meta, (data, count, addresses) => {
+    for (let i = 0; i < count; i++) passed.push({ text: data.toString('latin1', meta[4 * i], meta[4 * i] + meta[4 * i + 1]), port: meta[4 * i + 2], address: addresses[meta[4 * i + 3]] });
+  });
+  closers.push(() => b.close(opened.socket));
+  const out = new Float64Array(4);
+  return {
+    b,
+    socket: opened.socket,
+    port: opened.port,
+    passed,
+    counts: () => {
+      b.drain(opened.socket, out);
+      return { judged: out[0], admitted: out[1], refused: out[2], inDialog: out[3] };
+    },
+  };
+}
+
+/** A plain node socket that collects what it receives. */
+async function peer(type: 'udp4' | 'udp6' = 'udp4'): Promise<{ socket: dgram.Socket; port: number; got: string[] }> {
+  const socket = dgram.createSocket(type);
+  const got: string[] = [];
+  socket.on('message', (m) => got.push(m.toString('latin1')));
+  await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
+  closers.push(() => socket.close());
+  return { socket, port: socket.address().port, got };
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** A request as a client sends it; `extra` lines go before Content-Length. */
+function request(method: string, id: string, port: number, { toTag = '', extra = '' } = {}): string {
+  return (
+    `${method} sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${id}\r\nFrom: <sip:alice@parley.test>;tag=a-${id}\r\n` +
+    `To: <sip:bob@parley.test>${toTag ? `;tag=${toTag}` : ''}\r\nCall-ID: ${id}@parley.test\r\nCSeq: 1 ${method}\r\nMax-Forwards: 70\r\n${extra}Content-Length: 0\r\n\r\n`
+  );
+}
+
+describe.runIf(binding !== null)('the native UDP socket', () => {
+  const b = binding!;
+
+  it('passes every datagram on, in order, with its sender, while nothing is shed', async () => {
+    const g = gate(b);
+    const p = await peer();
+    const sent = Array.from({ length: 150 }, (_, i) => request('MESSAGE', `pass${i}`, p.port));
+    for (const s of sent) p.socket.send(s, g.port, '127.0.0.1');
+    await until(() => g.passed.length === sent.length);
+    expect(g.passed.map((d) => d.text)).toEqual(sent);
+    expect(new Set(g.passed.map((d) => `${d.address}:${d.port}`))).toEqual(new Set([`127.0.0.1:${p.port}`]));
+    expect(g.counts()).toEqual({ judged: 0, admitted: 0, refused: 0, inDialog: 0 });
+  });
+
+  it('sends what it is given, and names the first datagram the kernel would not take', async () => {
+    const g = gate(b);
+    const p = await peer();
+    expect(b.sendMany(g.socket, [Buffer.from('one'), Buffer.from('two')], ['127.0.0.1', '127.0.0.1'], [p.port, p.port], 2)).toBeNull();
+    await until(() => p.got.length === 2);
+    expect(p.got).toEqual(['one', 'two']);
+    const failed = b.sendMany(g.socket, [Buffer.from('x'), Buffer.from('y')], ['127.0.0.1', 'not-an-address'], [p.port, p.port], 2);
+    expect(failed?.[0]).toBe(1);
+  });
+
+  it('refuses new work with a 503 that says the same as the JavaScript refusal, byte for byte but the tag', async () => {
+    const g = gate(b);
+    b.setRate(g.socket, 0, 5);
+    const p = await peer();
+    const req = request('MESSAGE', 'refuse1', p.port);
+    p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => p.got.length === 1);
+    const answer = p.got[0];
+    const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(answer)?.[1];
+    expect(tag).toMatch(new RegExp(`^${PREFIX.replace('.', '\\.')}\\.[0-9a-z]+$`));
+    expect(answer).toBe(rawResponse(rawHead(Buffer.from(req))!, 503, 'Service Unavailable', tag!, REFUSAL_LINES).toString('latin1'));
+    expect(g.passed).toEqual([]);
+    expect(g.counts()).toEqual({ judged: 1, admitted: 0, refused: 1, inDialog: 0 });
+  });
+
+  it('passes on what finishes work begun, REGISTERs, responses and lines it does not read, even at rate 0', async () => {
+    const g = gate(b);
+    b.setRate(g.socket, 0, 5);
+    const p = await peer();
+    const kept = [
+      request('MESSAGE', 'auth1', p.port, { extra: 'Proxy-Authorization: Digest username="alice", nonce="abc"\r\n' }),
+      request('MESSAGE', 'auth2', p.port, { extra: 'authorization: Digest username="alice", nonce="abc"\r\n' }),
+      request('BYE', 'dialog1', p.port, { toTag: 'b-1' }),
+      request('ACK', 'ack1', p.port),
+      request('CANCEL', 'cancel1', p.port),
+      request('REGISTER', 'register1', p.port),
+      'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK-resp\r\nTo: <sip:bob@parley.test>;tag=x\r\nCall-ID: r\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n',
+      // a folded line: the parser decides
+      request('MESSAGE', 'folded1', p.port, { extra: 'Subject: a\r\n  folded\r\n' }),
+      'not SIP at all',
+    ];
+    for (const s of kept) p.socket.send(s, g.port, '127.0.0.1');
+    await until(() => g.passed.length === kept.length);
+    expect(g.passed.map((d) => d.text)).toEqual(kept);
+    expect(p.got).toEqual([]);
+    expect(g.counts().refused).toBe(0);
+  });
+
+  it('passes on the retransmission of new work it passed before shedding began (its transaction answers it)', async () => {
+    const g = gate(b);
+    const p = await peer();
+    const first = request('MESSAGE', 'early1', p.port);
+    p.socket.send(first, g.port, '127.0.0.1');
+    await until(() => g.passed.length === 1);
+    b.setRate(g.socket, 0, 5);
+    p.socket.send(first, g.port, '127.0.0.1');
+    p.socket.send(request('MESSAGE', 'late1', p.port), g.port, '127.0.0.1');
+    await until(() => p.got.length === 1 && g.passed.length === 2);
+    expect(g.passed.map((d) => d.text)).toEqual([first, first]);
+    expect(p.got[0]).toMatch(/^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Call-ID: late1@parley\.test\r\n/);
+  });
+
+  it('answers a request inside a refusal\'s "dialog" with 481 and takes its ACK, also once shedding has ended', async () => {
+    const g = gate(b);
+    b.setRate(g.socket, 0, 5);
+    const p = await peer();
+    p.socket.send(request('INVITE', 'inv1', p.port), g.port, '127.0.0.1');
+    await until(() => p.got.length === 1);
+    const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(p.got[0])![1];
+    p.socket.send(request('ACK', 'inv1', p.port, { toTag: tag }), g.port, '127.0.0.1');
+    b.setRate(g.socket, Infinity, 0);
+    p.socket.send(request('BYE', 'bye1', p.port, { toTag: tag }), g.port, '127.0.0.1');
+    // one the JavaScript shedder refused (its tags have no dot after the prefix)
+    p.socket.send(request('BYE', 'bye2', p.port, { toTag: `${PREFIX}7` }), g.port, '127.0.0.1');
+    await until(() => p.got.length === 3);
+    expect(p.got.slice(1).map((a) => a.split('\r\n')[0])).toEqual(['SIP/2.0 481 Call/Transaction Does Not Exist', 'SIP/2.0 481 Call/Transaction Does Not Exist']);
+    expect(p.got[1]).toContain(`To: <sip:bob@parley.test>;tag=${tag}\r\nCall-ID: bye1@parley.test\r\nCSeq: 1 BYE\r\nServer: Parley-test\r\nContent-Length: 0\r\n\r\n`);
+    expect(g.passed).toEqual([]);
+    expect(g.counts()).toMatchObject({ refused: 1, inDialog: 3 });
+  });
+
+  it('admits new work at the rate it is given, in bursts no deeper than it is told', async () => {
+    const g = gate(b);
+    // a burst of 5 and a trickle of 1 a second: 40 at once get 5 through
+    b.setRate(g.socket, 1, 5);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.take(g.socket)).toBe(false); // shedding starts with an empty bucket, as the guard's
+    b.setRate(g.socket, 1000, 5);
+    await new Promise((r) => setTimeout(r, 20));
+    b.setRate(g.socket, 1, 5);
+    const p = await peer();
+    for (let i = 0; i < 40; i++) p.socket.send(request('MESSAGE', `burst${i}`, p.port), g.port, '127.0.0.1');
+    await until(() => g.passed.length + p.got.length >= 40);
+    expect(g.passed.length).toBe(5);
+    expect(p.got.length).toBe(35);
+    expect(g.counts()).toMatchObject({ judged: 40, admitted: 5, refused: 35 });
+  });
+
+  it('says why it cannot listen, as node does (err.code)', () => {
+    const g = gate(b);
+    expect(() => b.open('127.0.0.1', g.port, 0, 0)).toThrow(expect.objectContaining({ code: 'EADDRINUSE' }));
+    expect(() => b.open('example.invalid', 0, 0, 0)).toThrow(/not an IP address/);
+  });
+
+  it('serves IPv6, and IPv4 peers of a dual-stack socket by their mapped address', async () => {
+    const g = gate(b, '::');
+    const p6 = await peer('udp6');
+    const p4 = await peer('udp4');
+    p6.socket.send('over six', g.port, '::1');
+    await until(() => g.passed.length === 1);
+    p4.socket.send('over four', g.port, '127.0.0.1');
+    await until(() => g.passed.length === 2);
+    expect(g.passed.map((d) => [d.text, d.address, d.port])).toEqual([
+      ['over six', '::1', p6.port],
+      ['over four', '::ffff:127.0.0.1', p4.port],
+    ]);
+    expect(b.sendMany(g.socket, [Buffer.from('back six'), Buffer.from('back four')], ['::1', '127.0.0.1'], [p6.port, p4.port], 2)).toBeNull();
+    await until(() => p6.got.length === 1 && p4.got.length === 1);
+    expect([p6.got, p4.got]).toEqual([['back six'], ['back four']]);
+  });
+});

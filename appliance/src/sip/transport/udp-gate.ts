@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The native UDP socket (appliance/native/udp-gate/udp_gate.c): reads datagrams in batches, sends
+ * them in batches, and answers overload control's refusals where it reads them. Built by
+ * `npm run build` into dist/native; absent without a C compiler, and then node's dgram serves.
+ */
+export interface UdpGateBinding {
+  /** datagrams handed over per call of `onBatch` at most (the `meta` array holds 4 numbers for each) */
+  readonly BATCH: number;
+  open(address: string, port: number, receiveBuffer: number, sendBuffer: number): { socket: UdpGateHandle; port: number; address: string; receiveBufferSize: number };
+  configure(socket: UdpGateHandle, opts: UdpGateConfig): void;
+  /**
+   * Starts reading. Each call hands `count` datagrams, copied one after another into `data`: for
+   * datagram i, meta[4i] is its offset, meta[4i+1] its length, meta[4i+2] the sender's port and
+   * meta[4i+3] the index of the sender's address in `addresses`.
+   */
+  start(socket: UdpGateHandle, meta: Int32Array, onBatch: (data: Buffer, count: number, addresses: string[]) => void): void;
+  /** The admission rate for new work while shedding (per second; Infinity: admit all) and the bucket's depth. */
+  setRate(socket: UdpGateHandle, perSecond: number, burst: number): void;
+  /** A token from that bucket, for new work judged in JavaScript. */
+  take(socket: UdpGateHandle): boolean;
+  /** Counts since the last drain, into out: new work judged, admitted, refused; requests answered inside a refusal's "dialog". */
+  drain(socket: UdpGateHandle, out: Float64Array): void;
+  /** Sends count datagrams; null, or the index and reason of the first the kernel refused. */
+  sendMany(socket: UdpGateHandle, data: Buffer[], addresses: string[], ports: number[], count: number): [number, string] | null;
+  close(socket: UdpGateHandle): void;
+}
+
+export interface UdpGateConfig {
+  /** the To tag prefix of our refusals (the JavaScript shedder's; the socket's own add `.` and a counter) */
+  tagPrefix: string;
+  /** the header lines after the copied ones on a 503 (Retry-After, Server), CRLF-ended */
+  refusalLines: string;
+  /** the same on a 481 to a request inside a refusal's "dialog" */
+  dialogLines: string;
+  /** how long after a refusal requests inside its "dialog" are looked for (ms, 64·T1) */
+  dialogAfterMs: number;
+  /** how long the branch of new work passed on is remembered, so that its retransmission is passed on too (ms, 64·T1: Timer J) */
+  rememberMs: number;
+}
+
+declare const handleBrand: unique symbol;
+export type UdpGateHandle = { readonly [handleBrand]: true };
+
+/** Where the build puts the binary: appliance/dist/native, three folders above this module in src/ and in dist/. */
+const BINARY = fileURLToPath(new URL('../../../dist/native/udp_gate.node', import.meta.url));
+
+let loaded: UdpGateBinding | null | undefined;
+
+/** The native socket, or null where it was not built (or fails to load: the reason is in `udpGateError`). */
+export function loadUdpGate(): UdpGateBinding | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (!existsSync(BINARY)) {
+    udpGateError = `not built (${BINARY} is missing: npm run build, with a C compiler)`;
+    return null;
+  }
+  try {
+    loaded = createRequire(import.meta.url)(BINARY) as UdpGateBinding;
+  } catch (err) {
+    udpGateError = (err as Error).message;
+  }
+  return loaded;
+}
+
+/** Why `loadUdpGate` gave null. */
+export let udpGateError = '';
