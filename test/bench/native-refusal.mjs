@@ -15,7 +15,7 @@ const binary = fileURLToPath(new URL('../../appliance/dist/native/udp_gate.node'
 const gate = createRequire(import.meta.url)(binary);
 const opened = gate.open('127.0.0.1', 0, 8 << 20, 8 << 20);
 gate.configure(opened.socket, { tagPrefix: 'r.bench', refusalLines: 'Retry-After: 5\r\nServer: Parley-bench\r\n', dialogLines: 'Server: Parley-bench\r\n', dialogAfterMs: 32_000, rememberMs: 32_000 });
-const meta = new Int32Array(4 * gate.BATCH);
+const meta = new Int32Array(gate.META * gate.BATCH);
 let passed = 0;
 gate.start(opened.socket, meta, (data, count) => (passed += count));
 gate.setRate(opened.socket, 0, 5);

@@ -47,8 +47,10 @@
 #define DGRAM_MAX 65535
 /* the header section a refusal looks at: as raw-head.ts, nothing past 16 KiB */
 #define HEAD_MAX 16384
-/* the per-datagram record shared with JavaScript: offset, length, port, address index */
-#define META_FIELDS 4
+/* the per-datagram record shared with JavaScript: offset, length, port, address index, and 1 when
+ * the gate admitted it as new work (JavaScript must not judge it again: that would take a second
+ * token from the same bucket) */
+#define META_FIELDS 5
 
 typedef struct {
   uint32_t *slots; /* 0 empty; a branch's hash otherwise (0 hashed to 1) */
@@ -76,8 +78,9 @@ typedef struct {
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_storage from[BATCH];
-  /* the datagrams of one batch passed on, and where each lands in the batch's Buffer */
+  /* the datagrams of one batch passed on, and whether the gate admitted each as new work */
   int pass_index[BATCH];
+  int pass_admitted[BATCH];
   /* refusals of one batch, sent together at its end */
   char *out;
   size_t out_used;
@@ -310,11 +313,11 @@ static int look(const char *buf, size_t n, raw_head *h) {
     }
     if (h->lines == MAX_COPIED) return 0;
     if (k == K_TO) {
-      /* the first To decides, as the copied lines keep only one index */
-      if (h->to < 0) {
-        h->to = h->lines;
-        to_tag(colon + 1, (size_t)(stop - colon - 1), h);
-      }
+      /* the last To decides, as in raw-head.ts */
+      h->to = h->lines;
+      h->tag = NULL;
+      h->tag_len = 0;
+      to_tag(colon + 1, (size_t)(stop - colon - 1), h);
     }
     h->line[h->lines] = start;
     h->line_len[h->lines] = (size_t)(stop - start);
@@ -433,9 +436,13 @@ static int tag_is(const gate_socket *g, const raw_head *h) {
   return h->tag != NULL && a > 0 && h->tag_len >= a && memcmp(h->tag, g->tag_bytes + 1, a) == 0;
 }
 
-/* 1: dealt with here (answered or taken); 0: passed on to JavaScript */
+/* what judge decided: passed on to JavaScript (to be judged there, if at all), answered or taken
+ * here, or passed on as new work admitted here */
+enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2 };
+
 static int judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
-  if (n == 0 || buf[0] == 0) return 0; /* the queue probe, and nothing SIP */
+  /* the queue probe, and nothing SIP; and everything until `configure` gave the answers' lines */
+  if (n == 0 || buf[0] == 0 || g->tag_bytes_len < 2) return 0;
   int shedding = g->rate != HUGE_VAL;
   int after = !shedding && now - g->last_refusal_at <= g->dialog_after_ms;
   const char *branch = NULL;
@@ -474,7 +481,7 @@ static int judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
   if (take_token(g, now)) {
     g->admitted++;
     if (has_branch) set_put(&g->cur, hash);
-    return 0;
+    return ADMITTED;
   }
   g->refused++;
   g->last_refusal_at = now;
@@ -523,6 +530,7 @@ static void deliver(gate_socket *g, int passed) {
     m[1] = (int32_t)len;
     m[2] = port;
     m[3] = (int32_t)(naddr - 1);
+    m[4] = g->pass_admitted[k];
     off += len;
   }
   argv[1] = NULL;
@@ -564,7 +572,10 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     double now = now_ms();
     int passed = 0;
     for (int i = 0; i < n; i++) {
-      if (!judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now)) g->pass_index[passed++] = i;
+      int v = judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now);
+      if (v == HANDLED) continue;
+      g->pass_admitted[passed] = v == ADMITTED;
+      g->pass_index[passed++] = i;
     }
     if (g->out_count > 0) send_answers(g);
     if (passed > 0) deliver(g, passed);
@@ -614,9 +625,10 @@ static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   gate_socket *g = data;
+  /* a socket whose handle was dropped unclosed is closed now (its references are the env's to
+   * free); closing one never started releases it at once, so finalized is set after */
+  if (!g->closed) close_socket(g);
   g->finalized = 1;
-  /* a socket whose handle was dropped unclosed is closed now (its references are the env's to free) */
-  close_socket(g);
   if (g->released) free(g);
 }
 
@@ -782,7 +794,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   size_t length = 0;
   void *data = NULL;
   if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_int32_array || length < (size_t)BATCH * META_FIELDS) {
-    napi_throw_type_error(env, NULL, "start: meta must be an Int32Array of BATCH * 4 entries");
+    napi_throw_type_error(env, NULL, "start: meta must be an Int32Array of BATCH * META entries");
     return NULL;
   }
   g->meta = data;
@@ -794,9 +806,16 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   napi_async_init(env, NULL, name, &g->async);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &g->poll, g->fd);
-  g->poll.data = g;
-  uv_poll_start(&g->poll, UV_READABLE, on_readable);
+  int err = uv_poll_init(loop, &g->poll, g->fd);
+  if (err == 0) {
+    g->poll.data = g;
+    err = uv_poll_start(&g->poll, UV_READABLE, on_readable);
+    if (err != 0) uv_close((uv_handle_t *)&g->poll, NULL);
+  }
+  if (err != 0) {
+    napi_throw_error(env, NULL, uv_strerror(err));
+    return NULL;
+  }
   g->polling = 1;
   return NULL;
 }
@@ -809,8 +828,10 @@ static napi_value js_set_rate(napi_env env, napi_callback_info info) {
   gate_socket *g = argc < 3 ? NULL : unwrap(env, argv[0]);
   if (g == NULL) return NULL;
   double rate, burst;
-  napi_get_value_double(env, argv[1], &rate);
-  napi_get_value_double(env, argv[2], &burst);
+  if (napi_get_value_double(env, argv[1], &rate) != napi_ok || napi_get_value_double(env, argv[2], &burst) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setRate(socket, perSecond, burst): numbers");
+    return NULL;
+  }
   double now = now_ms();
   if (rate == HUGE_VAL || isnan(rate)) {
     g->rate = HUGE_VAL;
@@ -955,5 +976,7 @@ NAPI_MODULE_INIT() {
   napi_value v;
   napi_create_int32(env, BATCH, &v);
   napi_set_named_property(env, exports, "BATCH", v);
+  napi_create_int32(env, META_FIELDS, &v);
+  napi_set_named_property(env, exports, "META", v);
   return exports;
 }

@@ -54,6 +54,15 @@ describe('load shedder', () => {
     expect(sent).toEqual([]);
   });
 
+  it('does not judge again what the native socket admitted (its token is taken already)', () => {
+    const { guard, shedder, sent } = shedding();
+    const before = guard.state.refused.newWork;
+    const admitted: Source = { ...source, admittedByGate: true };
+    for (let i = 0; i < 200; i++) expect(shedder.shedDatagram(datagram('MESSAGE'), admitted, null)).toBe(false);
+    expect(sent).toEqual([]);
+    expect(guard.state.refused.newWork).toBe(before);
+  });
+
   it('refuses new work from its raw lines with a 503, Retry-After, Server and a To tag of its own, back to the source port', () => {
     const { shedder, sent } = shedding();
     const outcomes = Array.from({ length: 200 }, () => shedder.shedDatagram(datagram('MESSAGE'), source, null));

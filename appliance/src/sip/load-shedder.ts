@@ -51,6 +51,8 @@ export class LoadShedder {
    * look, e.g. folded lines: the parse decides those).
    */
   shedDatagram(data: Buffer, source: Source, branch: string | null): boolean {
+    // judged already, by the native socket, with a token of the same bucket
+    if (source.admittedByGate === true) return false;
     if (!this.guard.shedding) return this.afterShedding(data, source);
     const head = rawHead(data);
     if (head === null) return false;

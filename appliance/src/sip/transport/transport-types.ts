@@ -11,6 +11,11 @@ export interface Source {
   port: number;
   /** the connection it arrived on; for UDP a stable id of the remote address */
   flowId: string;
+  /**
+   * The native UDP socket judged it new work and gave it a token of overload control's bucket
+   * (udp-gate.ts): judged again, it would take a second one.
+   */
+  readonly admittedByGate?: boolean;
 }
 
 /** A place to send a message to. With a flowId, only that connection is used (RFC 5626 style). */

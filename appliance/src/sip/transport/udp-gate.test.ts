@@ -29,17 +29,17 @@ interface Gate {
   socket: UdpGateHandle;
   port: number;
   /** datagrams passed on to JavaScript, as text, with their sender's port */
-  passed: { text: string; address: string; port: number }[];
+  passed: { text: string; address: string; port: number; admitted: boolean }[];
   counts(): { judged: number; admitted: number; refused: number; inDialog: number };
 }
 
 function gate(b: UdpGateBinding, address = '127.0.0.1'): Gate {
   const opened = b.open(address, 0, 1 << 20, 1 << 20);
   b.configure(opened.socket, { tagPrefix: PREFIX, refusalLines: REFUSAL_LINES, dialogLines: 'Server: Parley-test\r\n', dialogAfterMs: 32_000, rememberMs: 32_000 });
-  const meta = new Int32Array(4 * b.BATCH);
+  const meta = new Int32Array(b.META * b.BATCH);
   const passed: Gate['passed'] = [];
   b.start(opened.socket, meta, (data, count, addresses) => {
-    for (let i = 0; i < count; i++) passed.push({ text: data.toString('latin1', meta[4 * i], meta[4 * i] + meta[4 * i + 1]), port: meta[4 * i + 2], address: addresses[meta[4 * i + 3]] });
+    for (let i = 0; i < count; i++) passed.push({ text: data.toString('latin1', meta[b.META * i], meta[b.META * i] + meta[b.META * i + 1]), port: meta[b.META * i + 2], address: addresses[meta[b.META * i + 3]], admitted: meta[b.META * i + 4] === 1 });
   });
   closers.push(() => b.close(opened.socket));
   const out = new Float64Array(4);
@@ -88,6 +88,7 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     await until(() => g.passed.length === sent.length);
     expect(g.passed.map((d) => d.text)).toEqual(sent);
     expect(new Set(g.passed.map((d) => `${d.address}:${d.port}`))).toEqual(new Set([`127.0.0.1:${p.port}`]));
+    expect(g.passed.some((d) => d.admitted)).toBe(false);
     expect(g.counts()).toEqual({ judged: 0, admitted: 0, refused: 0, inDialog: 0 });
   });
 
@@ -135,6 +136,7 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     for (const s of kept) p.socket.send(s, g.port, '127.0.0.1');
     await until(() => g.passed.length === kept.length);
     expect(g.passed.map((d) => d.text)).toEqual(kept);
+    expect(g.passed.some((d) => d.admitted)).toBe(false);
     expect(p.got).toEqual([]);
     expect(g.counts().refused).toBe(0);
   });
@@ -185,6 +187,8 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     for (let i = 0; i < 40; i++) p.socket.send(request('MESSAGE', `burst${i}`, p.port), g.port, '127.0.0.1');
     await until(() => g.passed.length + p.got.length >= 40);
     expect(g.passed.length).toBe(5);
+    // marked, so that JavaScript does not take a second token for them
+    expect(g.passed.every((d) => d.admitted)).toBe(true);
     expect(p.got.length).toBe(35);
     expect(g.counts()).toMatchObject({ judged: 40, admitted: 5, refused: 35 });
   });

@@ -8,14 +8,16 @@ import { fileURLToPath } from 'node:url';
  * `npm run build` into dist/native; absent without a C compiler, and then node's dgram serves.
  */
 export interface UdpGateBinding {
-  /** datagrams handed over per call of `onBatch` at most (the `meta` array holds 4 numbers for each) */
+  /** datagrams handed over per call of `onBatch` at most (the `meta` array holds META numbers for each) */
   readonly BATCH: number;
+  readonly META: number;
   open(address: string, port: number, receiveBuffer: number, sendBuffer: number): { socket: UdpGateHandle; port: number; address: string; receiveBufferSize: number };
   configure(socket: UdpGateHandle, opts: UdpGateConfig): void;
   /**
    * Starts reading. Each call hands `count` datagrams, copied one after another into `data`: for
-   * datagram i, meta[4i] is its offset, meta[4i+1] its length, meta[4i+2] the sender's port and
-   * meta[4i+3] the index of the sender's address in `addresses`.
+   * datagram i, at j = META·i, meta[j] is its offset, meta[j+1] its length, meta[j+2] the sender's
+   * port, meta[j+3] the index of the sender's address in `addresses`, and meta[j+4] 1 when the
+   * socket admitted it as new work while shedding (a token taken: not to be judged again).
    */
   start(socket: UdpGateHandle, meta: Int32Array, onBatch: (data: Buffer, count: number, addresses: string[]) => void): void;
   /** The admission rate for new work while shedding (per second; Infinity: admit all) and the bucket's depth. */

@@ -34,6 +34,7 @@ class UdpSource implements Source {
   constructor(
     readonly address: string,
     readonly port: number,
+    readonly admittedByGate = false,
   ) {}
 
   get flowId(): string {
@@ -63,8 +64,10 @@ export interface AdmissionGate {
 interface NativeSocket {
   binding: UdpGateBinding;
   handle: UdpGateHandle;
-  /** the datagrams of each batch: offset, length, port, address index (see UdpGateBinding.start) */
+  /** the datagrams of each batch: offset, length, port, address index, admitted by the gate (see UdpGateBinding.start) */
   meta: Int32Array;
+  /** numbers per datagram in `meta` */
+  stride: number;
 }
 
 /** Said once per process: the native socket is missing. */
@@ -143,9 +146,9 @@ export class UdpTransport {
   private listenNative(binding: UdpGateBinding, address: string, port: number): number {
     // throws as node's bind does (err.code EADDRINUSE, …)
     const opened = binding.open(address, port, RECEIVE_BUFFER_WANTED, 8 << 20);
-    const native: NativeSocket = { binding, handle: opened.socket, meta: new Int32Array(4 * binding.BATCH) };
+    const native: NativeSocket = { binding, handle: opened.socket, meta: new Int32Array(binding.META * binding.BATCH), stride: binding.META };
     this.native = native;
-    binding.start(opened.socket, native.meta, (data, count, addresses) => this.onBatch(native.meta, data, count, addresses));
+    binding.start(opened.socket, native.meta, (data, count, addresses) => this.onBatch(native, data, count, addresses));
     return this.listening(opened.address, opened.port, opened.receiveBufferSize);
   }
 
@@ -167,10 +170,10 @@ export class UdpTransport {
   }
 
   /** A batch the native socket read and did not answer itself (see UdpGateBinding.start). */
-  private onBatch(meta: Int32Array, data: Buffer, count: number, addresses: string[]): void {
-    for (let i = 0, m = 0; i < count; i++, m += 4) {
+  private onBatch({ meta, stride }: NativeSocket, data: Buffer, count: number, addresses: string[]): void {
+    for (let i = 0, m = 0; i < count; i++, m += stride) {
       const offset = meta[m];
-      this.onDatagram(data.subarray(offset, offset + meta[m + 1]), addresses[meta[m + 3]], meta[m + 2]);
+      this.onDatagram(data.subarray(offset, offset + meta[m + 1]), addresses[meta[m + 3]], meta[m + 2], meta[m + 4] === 1);
     }
   }
 
@@ -224,7 +227,7 @@ export class UdpTransport {
     }
   }
 
-  private onDatagram(buf: Buffer, address: string, port: number): void {
+  private onDatagram(buf: Buffer, address: string, port: number, admittedByGate = false): void {
     if (buf[0] === 0) {
       // our own probe, from our own port: anyone else's NUL-led datagram is not SIP either
       if (this.probeTimer !== null && port === this.boundPort && buf.subarray(0, PROBE.length).equals(PROBE)) this.probeBack(buf);
@@ -232,7 +235,7 @@ export class UdpTransport {
     }
     // keep-alive datagrams (RFC 5626 §4.4.1 STUN is not supported; CRLF pings are ignored)
     if (buf.length <= 4 && buf.every((b) => b === 13 || b === 10 || b === 0)) return;
-    const source = new UdpSource(address, port);
+    const source = new UdpSource(address, port, admittedByGate);
     if (this.events.intercept?.(buf, source)) return;
     try {
       deliver(this.events, parseDatagram(buf, this.limits), source);
