@@ -71,7 +71,6 @@ typedef struct {
   napi_ref on_batch;
   napi_ref meta_ref;
   int32_t *meta;
-  size_t meta_entries;
   napi_async_context async;
   /* receive */
   char *bufs;
@@ -594,6 +593,17 @@ static gate_socket *unwrap(napi_env env, napi_value v) {
   return p;
 }
 
+/* the arguments of a call on a socket: at least `n`, the first the socket's handle (else a
+ * TypeError is thrown and NULL returned) */
+static gate_socket *socket_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
+    napi_throw_type_error(env, NULL, "too few arguments");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
+}
+
 static void on_closed(uv_handle_t *handle) {
   gate_socket *g = handle->data;
   if (g->fd >= 0) close(g->fd);
@@ -756,10 +766,8 @@ static int get_string(napi_env env, napi_value obj, const char *name, char *out,
 }
 
 static napi_value js_configure(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 2 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 2, argv);
   if (g == NULL) return NULL;
   char prefix[64];
   size_t prefix_len = 0;
@@ -781,10 +789,8 @@ static napi_value js_configure(napi_env env, napi_callback_info info) {
 
 /* start(socket, meta: Int32Array, onBatch(buffer, count, addresses)) */
 static napi_value js_start(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 3 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 3, argv);
   if (g == NULL) return NULL;
   if (g->polling || g->closed) {
     napi_throw_error(env, NULL, "start: already started or closed");
@@ -798,7 +804,6 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return NULL;
   }
   g->meta = data;
-  g->meta_entries = length / META_FIELDS;
   napi_create_reference(env, argv[1], 1, &g->meta_ref);
   napi_create_reference(env, argv[2], 1, &g->on_batch);
   napi_value name;
@@ -822,10 +827,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 
 /* setRate(socket, perSecond, burst): perSecond Infinity admits all new work (not shedding) */
 static napi_value js_set_rate(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 3 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 3, argv);
   if (g == NULL) return NULL;
   double rate, burst;
   if (napi_get_value_double(env, argv[1], &rate) != napi_ok || napi_get_value_double(env, argv[2], &burst) != napi_ok) {
@@ -851,10 +854,8 @@ static napi_value js_set_rate(napi_env env, napi_callback_info info) {
 
 /* take(socket): a token from the same bucket, for new work judged in JavaScript (TCP, odd lines) */
 static napi_value js_take(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 1 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 1, argv);
   if (g == NULL) return NULL;
   napi_value v;
   napi_get_boolean(env, take_token(g, now_ms()), &v);
@@ -863,10 +864,8 @@ static napi_value js_take(napi_env env, napi_callback_info info) {
 
 /* drain(socket, out: Float64Array(4)): judged, admitted, refused, answered in a refusal's dialog since the last drain */
 static napi_value js_drain(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 2 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 2, argv);
   if (g == NULL) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
@@ -886,10 +885,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
 
 /* sendMany(socket, buffers, addresses, ports, count) → null, or [index, code] of the first that failed */
 static napi_value js_send_many(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 5 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 5, argv);
   if (g == NULL) return NULL;
   uint32_t count = 0;
   napi_get_value_uint32(env, argv[4], &count);
@@ -949,10 +946,8 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  gate_socket *g = argc < 1 ? NULL : unwrap(env, argv[0]);
+  gate_socket *g = socket_args(env, info, 1, argv);
   if (g == NULL || g->closed) return NULL;
   if (g->on_batch != NULL) napi_delete_reference(env, g->on_batch);
   if (g->meta_ref != NULL) napi_delete_reference(env, g->meta_ref);

@@ -193,10 +193,12 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(g.counts()).toMatchObject({ judged: 40, admitted: 5, refused: 35 });
   });
 
-  it('says why it cannot listen, as node does (err.code)', () => {
+  it('says why it cannot listen, as node does (err.code), and refuses calls short of their arguments', () => {
     const g = gate(b);
     expect(() => b.open('127.0.0.1', g.port, 0, 0)).toThrow(expect.objectContaining({ code: 'EADDRINUSE' }));
     expect(() => b.open('example.invalid', 0, 0, 0)).toThrow(/not an IP address/);
+    // a call short of its arguments is refused, not read from nowhere
+    expect(() => (b.setRate as unknown as (socket: UdpGateHandle) => void)(g.socket)).toThrow(TypeError);
   });
 
   it('serves IPv6, and IPv4 peers of a dual-stack socket by their mapped address', async () => {
