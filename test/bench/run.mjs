@@ -291,10 +291,10 @@ async function startFloor() {
  * kernel waking the receiver), the GC's helper threads, malloc and libuv.
  * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
  */
-function recordPerf(target) {
+function recordPerf(target, suffix = '') {
   const file = opt('perf', null);
   if (file === null || !target.pid) return { stop: async () => undefined };
-  const rec = run('perf', ['record', '-e', 'cpu-clock', '-F', '1999', '-g', '-p', String(target.pid), '-o', path.resolve(file)]);
+  const rec = run('perf', ['record', '-e', 'cpu-clock', '-F', '1999', '-g', '-p', String(target.pid), '-o', path.resolve(file + suffix)]);
   return {
     stop: async () => {
       rec.child.kill('SIGINT');
@@ -693,7 +693,10 @@ async function relayBench() {
             // BENCH_CALL_ENDS=im: one client's steps only (A/B runs of a guard change)
             for (const ends of Object.keys(REFUSED_CALL_ENDS).filter((e) => !process.env.BENCH_CALL_ENDS || process.env.BENCH_CALL_ENDS.split(',').includes(e))) {
               await settle(target);
+              // --perf FILE: each step recorded into FILE-<rate>-<client>
+              const perf = recordPerf(target, `-${rate}-${ends}`);
               const s = await step(target, scenario, rate, 'uas', null, ends);
+              await perf.stop();
               const goodput = s.ok / s.wall;
               const w = s.window;
               res.push({ offered: rate, refusedCallEnds: ends, machineUs: s.machineUs, drops: s.drops, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
