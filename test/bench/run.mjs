@@ -286,7 +286,8 @@ async function startFloor() {
 
 /**
  * `--perf FILE` (with `--closed-loop`): Linux perf samples the server's every thread (cpu-clock,
- * call graphs) over the counted calls, into FILE (`perf report -i FILE`). Unlike the V8 profile
+ * call graphs) over the counted calls, into FILE (`perf report -i FILE`); with `--overload-at`,
+ * over each of Parley's steps, into FILE followed by `suffix` (-<rate>-<client>). Unlike the V8 profile
  * (`--profile`, main thread only), it sees inside each send (most of a loopback send is the
  * kernel waking the receiver), the GC's helper threads, malloc and libuv.
  * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
@@ -693,10 +694,15 @@ async function relayBench() {
             // BENCH_CALL_ENDS=im: one client's steps only (A/B runs of a guard change)
             for (const ends of Object.keys(REFUSED_CALL_ENDS).filter((e) => !process.env.BENCH_CALL_ENDS || process.env.BENCH_CALL_ENDS.split(',').includes(e))) {
               await settle(target);
-              // --perf FILE: each step recorded into FILE-<rate>-<client>
-              const perf = recordPerf(target, `-${rate}-${ends}`);
-              const s = await step(target, scenario, rate, 'uas', null, ends);
-              await perf.stop();
+              // --perf FILE: each of Parley's steps recorded into FILE-<rate>-<client> (Kamailio's
+              // workers are other processes), the whole step with its drain
+              const perf = target.name === 'Parley' ? recordPerf(target, `-${rate}-${ends}`) : null;
+              let s;
+              try {
+                s = await step(target, scenario, rate, 'uas', null, ends);
+              } finally {
+                await perf?.stop();
+              }
               const goodput = s.ok / s.wall;
               const w = s.window;
               res.push({ offered: rate, refusedCallEnds: ends, machineUs: s.machineUs, drops: s.drops, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
