@@ -292,6 +292,16 @@ async function startFloor() {
  * kernel waking the receiver), the GC's helper threads, malloc and libuv.
  * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
  */
+/** `fn` run with the server recorded by Linux perf (see recordPerf), the recording stopped whatever `fn` does. */
+async function recorded(target, suffix, fn) {
+  const perf = recordPerf(target, suffix);
+  try {
+    return await fn();
+  } finally {
+    await perf.stop();
+  }
+}
+
 function recordPerf(target, suffix = '') {
   const file = opt('perf', null);
   if (file === null || !target.pid) return { stop: async () => undefined };
@@ -677,9 +687,7 @@ async function relayBench() {
         const closed = Number(opt('closed-loop', '0'));
         if (closed > 0) {
           await step(target, scenario, 500, 'uas');
-          const perf = recordPerf(target);
-          const s = await step(target, scenario, 100_000, 'uas', { limit: closed, total: Number(opt('calls', '10000')) });
-          await perf.stop();
+          const s = await recorded(target, '', () => step(target, scenario, 100_000, 'uas', { limit: closed, total: Number(opt('calls', '10000')) }));
           console.log(`  ${target.name.padEnd(26)} closed loop of ${closed}: ${s.achieved.toFixed(0)}/s, ${(s.failRatio * 100).toFixed(2)}% failed, p50 ${s.p50} ms, p99 ${s.p99} ms, server CPU ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 relayed`);
           return s;
         }
@@ -696,13 +704,8 @@ async function relayBench() {
               await settle(target);
               // --perf FILE: each of Parley's steps recorded into FILE-<rate>-<client> (Kamailio's
               // workers are other processes), the whole step with its drain
-              const perf = target.name === 'Parley' ? recordPerf(target, `-${rate}-${ends}`) : null;
-              let s;
-              try {
-                s = await step(target, scenario, rate, 'uas', null, ends);
-              } finally {
-                await perf?.stop();
-              }
+              const once = () => step(target, scenario, rate, 'uas', null, ends);
+              const s = target.name === 'Parley' ? await recorded(target, `-${rate}-${ends}`, once) : await once();
               const goodput = s.ok / s.wall;
               const w = s.window;
               res.push({ offered: rate, refusedCallEnds: ends, machineUs: s.machineUs, drops: s.drops, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });

@@ -439,42 +439,42 @@ static int tag_is(const gate_socket *g, const raw_head *h) {
  * here, or passed on as new work admitted here */
 enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2 };
 
-static int judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
+static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
   /* the queue probe, and nothing SIP; and everything until `configure` gave the answers' lines */
-  if (n == 0 || buf[0] == 0 || g->tag_bytes_len < 2) return 0;
+  if (n == 0 || buf[0] == 0 || g->tag_bytes_len < 2) return PASS;
   int shedding = g->rate != HUGE_VAL;
   int after = !shedding && now - g->last_refusal_at <= g->dialog_after_ms;
   const char *branch = NULL;
   size_t branch_len = 0;
   int has_branch = 0;
   if (!shedding) {
-    if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return 0;
+    if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return PASS;
     /* remembered, so that its retransmission goes on if shedding starts meanwhile */
     if (raw_branch(buf, n, &branch, &branch_len)) {
       rotate_generations(g, now);
       set_put(&g->cur, hash_bytes(branch, branch_len));
     }
     /* a refusal's "dialog" after shedding ended: only a datagram with our tag's bytes is looked at */
-    if (!after) return 0;
-    if (g->tag_bytes_len < 2 || find(buf, n, g->tag_bytes, g->tag_bytes_len) == NULL) return 0;
+    if (!after) return PASS;
+    if (find(buf, n, g->tag_bytes, g->tag_bytes_len) == NULL) return PASS;
   }
   raw_head h;
-  if (!look(buf, n, &h)) return 0;
+  if (!look(buf, n, &h)) return PASS;
   if (tag_is(g, &h)) {
     /* inside no dialog: 481 (RFC 3261 §12.2.2); an ACK of a refused INVITE taken (§17.1.1.3) */
     if (!method_is(&h, "ACK")) answer(g, &h, 0, &g->from[i], g->msgs[i].msg_hdr.msg_namelen);
     g->answered_in_dialog++;
-    return 1;
+    return HANDLED;
   }
-  if (!shedding) return 0;
+  if (!shedding) return PASS;
   /* what finishes something begun, and REGISTER (refused only once the guard's rate is at its
    * floor, which JavaScript decides): always passed on, so never remembered either */
-  if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return 0;
+  if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return PASS;
   has_branch = raw_branch(buf, n, &branch, &branch_len);
   uint32_t hash = has_branch ? hash_bytes(branch, branch_len) : 0;
   if (has_branch) {
     rotate_generations(g, now);
-    if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return 0; /* a retransmission: its transaction answers */
+    if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return PASS; /* a retransmission: its transaction answers */
   }
   g->judged++;
   if (take_token(g, now)) {
@@ -485,7 +485,7 @@ static int judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
   g->refused++;
   g->last_refusal_at = now;
   answer(g, &h, 1, &g->from[i], g->msgs[i].msg_hdr.msg_namelen);
-  return 1;
+  return HANDLED;
 }
 
 /* ---------- reading ---------- */
@@ -571,7 +571,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     double now = now_ms();
     int passed = 0;
     for (int i = 0; i < n; i++) {
-      int v = judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now);
+      enum verdict v = judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now);
       if (v == HANDLED) continue;
       g->pass_admitted[passed] = v == ADMITTED;
       g->pass_index[passed++] = i;

@@ -66,8 +66,6 @@ interface NativeSocket {
   handle: UdpGateHandle;
   /** the datagrams of each batch: offset, length, port, address index, admitted by the gate (see UdpGateBinding.start) */
   meta: Int32Array;
-  /** numbers per datagram in `meta` */
-  stride: number;
 }
 
 /** Said once per process: the native socket is missing. */
@@ -146,7 +144,7 @@ export class UdpTransport {
   private listenNative(binding: UdpGateBinding, address: string, port: number): number {
     // throws as node's bind does (err.code EADDRINUSE, …)
     const opened = binding.open(address, port, RECEIVE_BUFFER_WANTED, 8 << 20);
-    const native: NativeSocket = { binding, handle: opened.socket, meta: new Int32Array(binding.META * binding.BATCH), stride: binding.META };
+    const native: NativeSocket = { binding, handle: opened.socket, meta: new Int32Array(binding.META * binding.BATCH) };
     this.native = native;
     binding.start(opened.socket, native.meta, (data, count, addresses) => this.onBatch(native, data, count, addresses));
     return this.listening(opened.address, opened.port, opened.receiveBufferSize);
@@ -170,8 +168,8 @@ export class UdpTransport {
   }
 
   /** A batch the native socket read and did not answer itself (see UdpGateBinding.start). */
-  private onBatch({ meta, stride }: NativeSocket, data: Buffer, count: number, addresses: string[]): void {
-    for (let i = 0, m = 0; i < count; i++, m += stride) {
+  private onBatch({ binding, meta }: NativeSocket, data: Buffer, count: number, addresses: string[]): void {
+    for (let i = 0, m = 0; i < count; i++, m += binding.META) {
       const offset = meta[m];
       this.onDatagram(data.subarray(offset, offset + meta[m + 1]), addresses[meta[m + 3]], meta[m + 2], meta[m + 4] === 1);
     }
