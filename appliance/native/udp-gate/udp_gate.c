@@ -51,6 +51,22 @@
  * the gate admitted it as new work (JavaScript must not judge it again: that would take a second
  * token from the same bucket) */
 #define META_FIELDS 5
+/* new work held back (`defer`): slots, the largest datagram one holds (larger ones are passed on
+ * at once), and the most batches one wake-up reads while holding (it stops earlier once it has
+ * used twice its budget: the event loop's other work gets its turn) */
+#define HELD_SLOTS 8192
+#define HELD_MAX 2048
+#define HOLDING_READS 64
+
+/* a datagram of new work held back: its length, when it was read, who sent it, its branch's hash */
+typedef struct {
+  uint32_t len;
+  int has_branch;
+  uint32_t hash;
+  socklen_t from_len;
+  double at;
+  struct sockaddr_storage from;
+} held_rec;
 
 typedef struct {
   uint32_t *slots; /* 0 empty; a branch's hash otherwise (0 hashed to 1) */
@@ -85,7 +101,26 @@ typedef struct {
   size_t out_used;
   struct mmsghdr out_msgs[BATCH];
   struct iovec out_iov[BATCH];
+  struct sockaddr_storage out_to[BATCH];
   int out_count;
+  /* new work held back while finishing work goes first (see `defer`): on, the longest a datagram
+   * is held before it is refused, the time a wake-up may spend before new work gets none */
+  int defer_on;
+  double max_wait_ms;
+  double budget_ms;
+  char *held_bytes;
+  held_rec *held;
+  size_t held_head;
+  size_t held_count;
+  /* run once per loop turn while something is held; whether the socket was read since it last ran */
+  uv_idle_t idle;
+  int idle_active;
+  int read_since_idle;
+  /* handles not yet closed (poll, idle): the last close releases the memory */
+  int handles_open;
+  /* the branch `judge` found on a request it defers */
+  uint32_t judged_hash;
+  int judged_has_branch;
   /* the admission gate: rate per second (HUGE_VAL: off), a bucket of at most `burst` tokens */
   double rate;
   double burst;
@@ -393,7 +428,9 @@ static void answer(gate_socket *g, const raw_head *h, int refusal, const struct 
   memset(&g->out_msgs[i], 0, sizeof g->out_msgs[i]);
   g->out_msgs[i].msg_hdr.msg_iov = &g->out_iov[i];
   g->out_msgs[i].msg_hdr.msg_iovlen = 1;
-  g->out_msgs[i].msg_hdr.msg_name = (void *)to;
+  /* copied: a held datagram's slot may be written again before the answers are sent */
+  memcpy(&g->out_to[i], to, to_len);
+  g->out_msgs[i].msg_hdr.msg_name = &g->out_to[i];
   g->out_msgs[i].msg_hdr.msg_namelen = to_len;
 }
 
@@ -437,12 +474,13 @@ static int tag_is(const gate_socket *g, const raw_head *h) {
 
 /* what judge decided: passed on to JavaScript (to be judged there, if at all), answered or taken
  * here, or passed on as new work admitted here */
-enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2 };
+enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2, DEFERRED = 3 };
 
 static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
   /* the queue probe, and nothing SIP; and everything until `configure` gave the answers' lines */
   if (n == 0 || buf[0] == 0 || g->tag_bytes_len < 2) return PASS;
-  int shedding = g->rate != HUGE_VAL;
+  /* holding new work back, every request is looked at, as while shedding */
+  int shedding = g->rate != HUGE_VAL || g->defer_on;
   int after = !shedding && now - g->last_refusal_at <= g->dialog_after_ms;
   const char *branch = NULL;
   size_t branch_len = 0;
@@ -477,6 +515,17 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
     if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return PASS; /* a retransmission: its transaction answers */
   }
   g->judged++;
+  if (g->defer_on) {
+    /* too large to hold: passed on now, as new work admitted */
+    if (n > HELD_MAX) {
+      g->admitted++;
+      if (has_branch) set_put(&g->cur, hash);
+      return ADMITTED;
+    }
+    g->judged_hash = hash;
+    g->judged_has_branch = has_branch;
+    return DEFERRED;
+  }
   if (take_token(g, now)) {
     g->admitted++;
     if (has_branch) set_put(&g->cur, hash);
@@ -552,11 +601,120 @@ static void deliver(gate_socket *g, int passed) {
   napi_close_handle_scope(env, scope);
 }
 
+/* ---------- new work held back ---------- */
+
+
+/* the held datagram in slot `idx` answered 503, as judge refuses (its lines looked at again) */
+static void refuse_held(gate_socket *g, size_t idx, double now) {
+  held_rec *r = &g->held[idx];
+  raw_head h;
+  g->refused++;
+  g->last_refusal_at = now;
+  if (!look(g->held_bytes + idx * HELD_MAX, r->len, &h)) return;
+  answer(g, &h, 1, &r->from, r->from_len);
+  if (g->out_count == BATCH) send_answers(g);
+}
+
+/* held longer than the longest wait: refused, oldest first */
+static void expire_held(gate_socket *g, double now) {
+  while (g->held_count > 0 && now - g->held[g->held_head].at > g->max_wait_ms) {
+    refuse_held(g, g->held_head, now);
+    g->held_head = (g->held_head + 1) % HELD_SLOTS;
+    g->held_count--;
+  }
+  if (g->out_count > 0) send_answers(g);
+}
+
+/* datagram i of the batch just read goes to the held ring (all slots taken: the oldest is refused) */
+static void hold(gate_socket *g, int i, double now) {
+  if (g->held_count == HELD_SLOTS) {
+    refuse_held(g, g->held_head, now);
+    g->held_head = (g->held_head + 1) % HELD_SLOTS;
+    g->held_count--;
+  }
+  size_t idx = (g->held_head + g->held_count) % HELD_SLOTS;
+  held_rec *r = &g->held[idx];
+  r->len = g->msgs[i].msg_len;
+  r->has_branch = g->judged_has_branch;
+  r->hash = g->judged_hash;
+  r->from_len = g->msgs[i].msg_hdr.msg_namelen;
+  r->at = now;
+  memcpy(&r->from, &g->from[i], r->from_len);
+  memcpy(g->held_bytes + idx * HELD_MAX, g->bufs + (size_t)i * DGRAM_MAX, r->len);
+  g->held_count++;
+}
+
+static void on_idle(uv_idle_t *handle);
+
+/* the idle handle runs while something is held (the event loop does not sleep then) */
+static void idle_update(gate_socket *g) {
+  if (g->closed) return;
+  if (g->held_count > 0 && !g->idle_active) {
+    uv_idle_start(&g->idle, on_idle);
+    g->idle_active = 1;
+  } else if (g->held_count == 0 && g->idle_active) {
+    uv_idle_stop(&g->idle);
+    g->idle_active = 0;
+  }
+}
+
+/*
+ * Held new work passed on, newest first, for at most the budget from `started`. Newest first (the
+ * oldest are refused as they pass the longest wait): under a flood every one admitted has waited
+ * little, and a backlog left by a pause is served from its fresh end while its stale end, whose
+ * clients are nearest to retransmitting (T1, RFC 3261 §17.1.2.2), is answered 503. Oldest first,
+ * under a flood every admitted request would have waited nearly the longest wait.
+ */
+static void admit_held(gate_socket *g, double started) {
+  double now = now_ms();
+  expire_held(g, now);
+  while (g->held_count > 0 && !g->closed && now - started < g->budget_ms) {
+    int k = 0;
+    while (k < BATCH && g->held_count > 0) {
+      size_t idx = (g->held_head + g->held_count - 1) % HELD_SLOTS;
+      held_rec *r = &g->held[idx];
+      /* a copy of one passed on since it was held: passed on as its retransmission */
+      int again = r->has_branch && (set_has(&g->cur, r->hash) || set_has(&g->prev, r->hash));
+      memcpy(g->bufs + (size_t)k * DGRAM_MAX, g->held_bytes + idx * HELD_MAX, r->len);
+      g->msgs[k].msg_len = r->len;
+      memcpy(&g->from[k], &r->from, r->from_len);
+      g->msgs[k].msg_hdr.msg_namelen = r->from_len;
+      g->pass_index[k] = k;
+      g->pass_admitted[k] = !again;
+      if (!again) {
+        g->admitted++;
+        if (r->has_branch) set_put(&g->cur, r->hash);
+      }
+      g->held_count--;
+      k++;
+    }
+    deliver(g, k);
+    now = now_ms();
+  }
+  idle_update(g);
+}
+
+static void on_idle(uv_idle_t *handle) {
+  gate_socket *g = handle->data;
+  if (g->closed) return;
+  /* the socket was read in the last turn, and held work had its share of that turn there */
+  if (g->read_since_idle) {
+    g->read_since_idle = 0;
+    expire_held(g, now_ms());
+    return;
+  }
+  admit_held(g, now_ms());
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   gate_socket *g = handle->data;
   if (status < 0 || g->closed) return;
-  for (int round = 0; round < READS_PER_WAKE && !g->closed; round++) {
+  double started = now_ms();
+  /* whether everything that had come was read (the last read found fewer than a batch) */
+  int drained = 0;
+  int rounds = g->defer_on ? HOLDING_READS : READS_PER_WAKE;
+  for (int round = 0; round < rounds && !g->closed; round++) {
     for (int i = 0; i < BATCH; i++) {
       g->iov[i].iov_base = g->bufs + (size_t)i * DGRAM_MAX;
       g->iov[i].iov_len = DGRAM_MAX;
@@ -567,18 +725,36 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       g->msgs[i].msg_hdr.msg_namelen = sizeof g->from[i];
     }
     int n = recvmmsg(g->fd, g->msgs, BATCH, MSG_DONTWAIT, NULL);
-    if (n <= 0) return;
+    if (n <= 0) {
+      drained = 1;
+      break;
+    }
     double now = now_ms();
     int passed = 0;
     for (int i = 0; i < n; i++) {
       enum verdict v = judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now);
       if (v == HANDLED) continue;
+      if (v == DEFERRED) {
+        hold(g, i, now);
+        continue;
+      }
       g->pass_admitted[passed] = v == ADMITTED;
       g->pass_index[passed++] = i;
     }
     if (g->out_count > 0) send_answers(g);
     if (passed > 0) deliver(g, passed);
-    if (n < BATCH) return;
+    if (n < BATCH) {
+      drained = 1;
+      break;
+    }
+    if (g->defer_on && round + 1 >= READS_PER_WAKE && now_ms() - started >= 2 * g->budget_ms) break;
+  }
+  if (g->held_count > 0 && !g->closed) {
+    g->read_since_idle = 1;
+    /* finishing work first: held work moves only once everything that had come was read and
+     * what finishes something was served (a read cut short left some in the kernel's queue) */
+    if (drained) admit_held(g, now_ms());
+    else idle_update(g);
   }
 }
 
@@ -606,10 +782,16 @@ static gate_socket *socket_args(napi_env env, napi_callback_info info, size_t n,
 
 static void on_closed(uv_handle_t *handle) {
   gate_socket *g = handle->data;
+  if (--g->handles_open > 0) return;
   if (g->fd >= 0) close(g->fd);
   g->fd = -1;
   free(g->bufs);
   free(g->out);
+  free(g->held_bytes);
+  free(g->held);
+  g->held_bytes = NULL;
+  g->held = NULL;
+  g->held_count = 0;
   set_clear(&g->cur);
   set_clear(&g->prev);
   g->bufs = NULL;
@@ -624,9 +806,13 @@ static void close_socket(gate_socket *g) {
   g->closed = 1;
   if (g->polling) {
     uv_poll_stop(&g->poll);
+    uv_idle_stop(&g->idle);
+    g->handles_open = 2;
     uv_close((uv_handle_t *)&g->poll, on_closed);
+    uv_close((uv_handle_t *)&g->idle, on_closed);
   } else {
     g->poll.data = g;
+    g->handles_open = 1;
     on_closed((uv_handle_t *)&g->poll);
   }
 }
@@ -817,6 +1003,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     err = uv_poll_start(&g->poll, UV_READABLE, on_readable);
     if (err != 0) uv_close((uv_handle_t *)&g->poll, NULL);
   }
+  if (err == 0) {
+    /* cannot fail on a live loop (libuv's uv_idle_init only fills the handle in) */
+    uv_idle_init(loop, &g->idle);
+    g->idle.data = g;
+  }
   if (err != 0) {
     napi_throw_error(env, NULL, uv_strerror(err));
     return NULL;
@@ -849,6 +1040,36 @@ static napi_value js_set_rate(napi_env env, napi_callback_info info) {
     g->rate = rate < 0 ? 0 : rate;
   }
   g->burst = burst;
+  return NULL;
+}
+
+/* defer(socket, maxWaitMs, budgetMs): new work held back while finishing work goes first (see
+ * admit_held); maxWaitMs 0 stops holding (what is held is still passed on) */
+static napi_value js_defer(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  gate_socket *g = socket_args(env, info, 3, argv);
+  if (g == NULL) return NULL;
+  double wait, budget;
+  if (napi_get_value_double(env, argv[1], &wait) != napi_ok || napi_get_value_double(env, argv[2], &budget) != napi_ok || !(wait >= 0) || !(budget > 0)) {
+    napi_throw_type_error(env, NULL, "defer(socket, maxWaitMs >= 0, budgetMs > 0)");
+    return NULL;
+  }
+  if (wait > 0 && g->held == NULL) {
+    g->held = calloc(HELD_SLOTS, sizeof *g->held);
+    g->held_bytes = malloc((size_t)HELD_SLOTS * HELD_MAX);
+    if (g->held == NULL || g->held_bytes == NULL) {
+      free(g->held);
+      free(g->held_bytes);
+      g->held = NULL;
+      g->held_bytes = NULL;
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+  }
+  g->defer_on = wait > 0;
+  /* kept when holding stops: what is still held waits as long as it was promised */
+  if (wait > 0) g->max_wait_ms = wait;
+  g->budget_ms = budget;
   return NULL;
 }
 
@@ -962,7 +1183,7 @@ NAPI_MODULE_INIT() {
   struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"setRate", js_set_rate}, {"take", js_take}, {"drain", js_drain}, {"sendMany", js_send_many}, {"close", js_close}};
+  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"setRate", js_set_rate}, {"defer", js_defer}, {"take", js_take}, {"drain", js_drain}, {"sendMany", js_send_many}, {"close", js_close}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

@@ -430,15 +430,18 @@ describe('overload guard', () => {
   });
 });
 
-describe('overload guard with the native socket keeping its bucket (udp-gate)', () => {
-  /** A gate that records the rates it is given, hands out the tokens the test sets, and reports counts as the socket would. */
+describe('overload guard with the native socket holding new work (udp-gate)', () => {
+  /** A gate that records what it is told and reports counts as the socket would. */
   function fakeGate() {
     const rates: number[] = [];
+    const holds: [number, number][] = [];
     const pending = [0, 0, 0, 0];
     const gate = {
-      tokens: 0,
       setRate: (perSecond: number) => void rates.push(perSecond),
-      take: () => (gate.tokens > 0 ? (gate.tokens--, true) : false),
+      defer: (maxWaitMs: number, budgetMs: number) => void holds.push([maxWaitMs, budgetMs]),
+      take: () => {
+        throw new Error('the guard keeps its own bucket for what it judges');
+      },
       drain: (out: Float64Array) => {
         out.set(pending);
         pending.fill(0);
@@ -451,45 +454,52 @@ describe('overload guard with the native socket keeping its bucket (udp-gate)', 
         pending[2] += refused;
       },
     };
-    return { gate, rates };
+    return { gate, rates, holds };
   }
 
-  it('gives the socket the rate at each change (Infinity when shedding ends), takes its tokens, and counts its refusals as its own', async () => {
+  it('has the socket hold new work for as long as the queue may delay it, never gives it a rate, and shows its refusals as shedding', async () => {
     const c = clock();
     const queue = { delay: 0 };
     const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => queue.delay, c.now);
-    const { gate, rates } = fakeGate();
+    const { gate, rates, holds } = fakeGate();
     g.useGate(gate);
     try {
       expect(rates).toEqual([Infinity]);
-      readFor(g, c, 1000, 10_000);
+      expect(holds).toEqual([[200, 4]]);
+      // the socket admits all it read: nothing shows as shed
+      gate.judged(500, 0);
+      c.advance(50);
+      expect(g.state.admittedShare).toBe(1);
+      expect(g.state.admitRate).toBeNull();
+      expect(g.shedWithin(1000)).toBe(false);
+      // it refuses what waited too long: /health's counts and share say so, and so does shedWithin
+      gate.judged(100, 900);
+      c.advance(50);
+      const state = g.state;
+      expect(state.refused.newWork).toBe(900);
+      expect(state.admittedShare).toBeCloseTo(0.1, 3);
+      expect(state.admitRate).toBe(2000);
+      expect(g.shedWithin(0)).toBe(true);
+      // the queue itself long (work over TCP, a stalled loop): what is judged here is held to the guard's own rate
       queue.delay = 300;
       readFor(g, c, 100, 10_000);
       expect(g.shedding).toBe(true);
-      expect(rates.length).toBe(2);
-      expect(Math.round(rates[1])).toBe(g.state.admitRate);
-      // new work judged here takes the socket's tokens, not a bucket of its own
+      expect(rates).toEqual([Infinity]);
       const fresh = request('MESSAGE');
-      gate.tokens = 1;
-      expect([g.judge(fresh, null), g.judge(fresh, null)]).toEqual(['admit', 'refuse']);
-      // the socket's own refusals show in /health's counts at once, and keep shedding going
-      gate.judged(10, 990);
-      expect(g.state.refused.newWork).toBe(991);
+      // its bucket starts empty, and fills at its rate (10/s at the least)
+      expect(g.judge(fresh, null)).toBe('refuse');
+      c.advance(200);
+      expect(g.judge(fresh, null)).toBe('admit');
+      // the socket admitting all again and the queue short: shedding ends, and /health says 1
       queue.delay = 0;
-      for (let i = 0; i < 5; i++) {
-        gate.judged(10, 990);
-        c.advance(50);
-        void g.shedding;
-      }
-      expect(g.shedding).toBe(true);
-      expect(g.state.admittedShare).toBeCloseTo(0.01, 2);
-      // nothing refused for 500 ms ends it, and the socket hears so
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < 14; i++) {
+        gate.judged(50, 0);
         c.advance(50);
         void g.shedding;
       }
       expect(g.shedding).toBe(false);
-      expect(rates.at(-1)).toBe(Infinity);
+      expect(g.state.admittedShare).toBe(1);
+      expect(g.shedWithin(100)).toBe(false);
     } finally {
       g.stop();
     }

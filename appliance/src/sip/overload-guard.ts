@@ -35,6 +35,12 @@ const IDLE_GAIN = 0.5;
 const CUT = 0.85;
 /** A queue delay that fell under this share of the one 50 ms before is draining: no further cut. */
 const DRAINING = 0.9;
+/**
+ * The share of a loop turn the native socket gives held new work, once everything that had come was
+ * read and what finishes something was served (ms): the turn's length, and so the wait of what
+ * comes during it, without new work starving between turns (see udp_gate.c, admit_held).
+ */
+const TURN_BUDGET_MS = 4;
 /** ms with no new work refused that end shedding. */
 const CALM_TO_END_MS = 500;
 /** A burst the admission bucket lets through at once: this many ms of the admitted rate. */
@@ -179,7 +185,11 @@ export class OverloadGuard {
   private gate: AdmissionGate | null = null;
   private readonly gateCounts = new Float64Array(4);
   /** the rate the gate was last given */
-  private gateLimit = Infinity;
+  /** new work the socket admitted and refused since the last adjustment; whether it refused any in the last window, and what it admitted per second then */
+  private gateAdmittedSinceAdjust = 0;
+  private gateRefusedSinceAdjust = 0;
+  private gateRefused = false;
+  private gateAdmitRate = 0;
   private ticker: NodeJS.Timeout | null = null;
   /**
    * Whether a nonce is ours (held in the nonce table) and was issued at most `withinMs` ago: the
@@ -216,10 +226,10 @@ export class OverloadGuard {
     // refusals counted up to now, not to the last adjustment
     this.adjust();
     this.drainGate();
-    const shedding = this.limit < Infinity;
+    const shedding = this.limit < Infinity || this.gateRefused;
     return {
       admittedShare: shedding ? Math.min(0.999, Math.round(this.share * 1000) / 1000) : 1,
-      admitRate: shedding ? Math.round(this.limit) : null,
+      admitRate: this.limit < Infinity ? Math.round(this.limit) : shedding ? Math.round(this.gateAdmitRate) : null,
       queueDelayMs: Math.round(this.queueDelay()),
       receiveBufferFill: Math.round(this.bufferFill() * 100) / 100,
       loopLagMs: Math.round(this.lag),
@@ -243,8 +253,10 @@ export class OverloadGuard {
    */
   useGate(gate: AdmissionGate): void {
     this.gate = gate;
-    this.gateLimit = Infinity;
     gate.setRate(Infinity, 0);
+    // held at most as long as a request may wait in the queue before new work is refused (a
+    // millisecond at least: 0 would turn holding off)
+    gate.defer(Math.max(this.opts.maxQueueDelay, 1), TURN_BUDGET_MS);
     this.ticker ??= setInterval(() => this.adjust(), ADJUST_MS);
     this.ticker.unref();
   }
@@ -260,11 +272,6 @@ export class OverloadGuard {
     if (now - this.lastAdjust < ADJUST_MS) return;
     this.drainGate();
     this.adjustWindow(now);
-    const gate = this.gate;
-    if (gate !== null && this.limit !== this.gateLimit) {
-      gate.setRate(this.limit, burstOf(this.limit));
-      this.gateLimit = this.limit;
-    }
   }
 
   /** What the socket judged since it was last asked counts as if judged here. */
@@ -277,6 +284,8 @@ export class OverloadGuard {
     this.admittedSinceAdjust += counts[1];
     this.refusedSinceAdjust += counts[2];
     this.refused.newWork += counts[2];
+    this.gateAdmittedSinceAdjust += counts[1];
+    this.gateRefusedSinceAdjust += counts[2];
   }
 
   private adjustWindow(now: number): void {
@@ -284,9 +293,14 @@ export class OverloadGuard {
     const windowStart = this.lastAdjust;
     this.lastAdjust = now;
     const shedding = this.limit < Infinity;
+    // the socket refusing what it held counts as shedding too (it answers for UDP, see `useGate`)
+    this.gateRefused = this.gateRefusedSinceAdjust > 0;
+    this.gateAdmitRate = (1000 * this.gateAdmittedSinceAdjust) / Math.max(since, 1);
+    this.gateAdmittedSinceAdjust = 0;
+    this.gateRefusedSinceAdjust = 0;
     // shedding lasted until this adjustment, whatever it decides (`shedWithin` reads the limit
     // itself, so this only needs to be right once shedding has ended)
-    if (shedding) this.lastShedAt = now;
+    if (shedding || this.gateRefused) this.lastShedAt = now;
     // the rate new work was read at, over about the last 100 ms
     // (a longer gap counts as four windows: a rate read over it would say little of now)
     const rate = (1000 * this.newSinceAdjust) / Math.min(since, 4 * ADJUST_MS);
@@ -447,7 +461,7 @@ export class OverloadGuard {
    */
   shedWithin(ms: number): boolean {
     this.adjust();
-    return this.limit < Infinity || this.clock() - this.lastShedAt <= ms;
+    return this.limit < Infinity || this.gateRefused || this.clock() - this.lastShedAt <= ms;
   }
 
   /**
@@ -537,7 +551,6 @@ export class OverloadGuard {
 
   /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it (the gate's, when it keeps it). */
   private take(): boolean {
-    if (this.gate !== null) return this.gate.take();
     const now = this.clock();
     const burst = burstOf(this.limit);
     this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * this.limit) / 1000);

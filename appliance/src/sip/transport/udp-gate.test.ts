@@ -33,13 +33,15 @@ interface Gate {
   counts(): { judged: number; admitted: number; refused: number; inDialog: number };
 }
 
-function gate(b: UdpGateBinding, address = '127.0.0.1'): Gate {
+/** `afterBatch` runs after each batch is recorded (a test makes the event loop busy there). */
+function gate(b: UdpGateBinding, address = '127.0.0.1', afterBatch: () => void = () => undefined): Gate {
   const opened = b.open(address, 0, 1 << 20, 1 << 20);
   b.configure(opened.socket, { tagPrefix: PREFIX, refusalLines: REFUSAL_LINES, dialogLines: 'Server: Parley-test\r\n', dialogAfterMs: 32_000, rememberMs: 32_000 });
   const meta = new Int32Array(b.META * b.BATCH);
   const passed: Gate['passed'] = [];
   b.start(opened.socket, meta, (data, count, addresses) => {
     for (let i = 0; i < count; i++) passed.push({ text: data.toString('latin1', meta[b.META * i], meta[b.META * i] + meta[b.META * i + 1]), port: meta[b.META * i + 2], address: addresses[meta[b.META * i + 3]], admitted: meta[b.META * i + 4] === 1 });
+    afterBatch();
   });
   closers.push(() => b.close(opened.socket));
   const out = new Float64Array(4);
@@ -191,6 +193,62 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(g.passed.every((d) => d.admitted)).toBe(true);
     expect(p.got.length).toBe(35);
     expect(g.counts()).toMatchObject({ judged: 40, admitted: 5, refused: 35 });
+  });
+
+  /** Sends datagrams to `to` from another native socket: sent (on loopback: queued at `to`) when this returns, so one read finds them all. */
+  function sendAll(from: Gate, to: Gate, texts: string[]): void {
+    expect(b.sendMany(from.socket, texts.map((t) => Buffer.from(t, 'latin1')), texts.map(() => '127.0.0.1'), texts.map(() => to.port), texts.length)).toBeNull();
+  }
+
+  const credentials = { extra: 'Proxy-Authorization: Digest username="alice", nonce="abc"\r\n' };
+
+  it('holding new work, passes on what finishes work begun first, then the new work, newest first and marked admitted', async () => {
+    const g = gate(b);
+    b.defer(g.socket, 1000, 4);
+    const client = gate(b);
+    const news = Array.from({ length: 6 }, (_, i) => request('MESSAGE', `new${i}`, client.port));
+    const finishing = [request('MESSAGE', 'fin1', client.port, credentials), request('BYE', 'fin2', client.port, { toTag: 'b-2' }), request('REGISTER', 'fin3', client.port)];
+    sendAll(client, g, [news[0], finishing[0], news[1], news[2], finishing[1], news[3], news[4], finishing[2], news[5]]);
+    await until(() => g.passed.length === 9);
+    expect(g.passed.map((d) => d.text)).toEqual([...finishing, ...[...news].reverse()]);
+    expect(g.passed.map((d) => d.admitted)).toEqual([false, false, false, true, true, true, true, true, true]);
+    expect(g.counts()).toEqual({ judged: 6, admitted: 6, refused: 0, inDialog: 0 });
+    expect(client.passed).toEqual([]);
+  });
+
+  it('answers 503 to new work held past the longest wait (finishing work kept the loop busy), oldest first, as its refusals at once', async () => {
+    const busy = { ms: 0 };
+    const g = gate(b, '127.0.0.1', () => {
+      const until = performance.now() + busy.ms;
+      while (performance.now() < until);
+    });
+    b.defer(g.socket, 5, 4);
+    const client = gate(b);
+    const late = [request('MESSAGE', 'late1', client.port), request('MESSAGE', 'late2', client.port)];
+    busy.ms = 30;
+    sendAll(client, g, [late[0], request('MESSAGE', 'fin1', client.port, credentials), late[1]]);
+    await until(() => client.passed.length === 2);
+    expect(g.passed.map((d) => d.text.split('\r\n')[0])).toEqual(['MESSAGE sip:bob@parley.test SIP/2.0']);
+    late.forEach((req, i) => {
+      const answer = client.passed[i].text;
+      const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(answer)?.[1];
+      expect(tag).toMatch(new RegExp(`^${PREFIX.replace('.', '\\.')}\\.[0-9a-z]+$`));
+      expect(answer).toBe(rawResponse(rawHead(Buffer.from(req))!, 503, 'Service Unavailable', tag!, REFUSAL_LINES).toString('latin1'));
+    });
+    expect(g.counts()).toEqual({ judged: 2, admitted: 0, refused: 2, inDialog: 0 });
+  });
+
+  it('stops holding when told, and refuses a hold it cannot keep', async () => {
+    const g = gate(b);
+    b.defer(g.socket, 1000, 4);
+    b.defer(g.socket, 0, 4);
+    const client = gate(b);
+    sendAll(client, g, [request('MESSAGE', 'free1', client.port)]);
+    await until(() => g.passed.length === 1);
+    expect(g.passed[0].admitted).toBe(false);
+    expect(g.counts().judged).toBe(0);
+    expect(() => b.defer(g.socket, -1, 4)).toThrow(TypeError);
+    expect(() => b.defer(g.socket, 100, 0)).toThrow(TypeError);
   });
 
   it('says why it cannot listen, as node does (err.code), and refuses calls short of their arguments', () => {

@@ -52,6 +52,8 @@ export type UdpEngine = 'auto' | 'native' | 'node';
 export interface AdmissionGate {
   /** new work admitted per second while shedding (Infinity: all), and the most let through at once */
   setRate(perSecond: number, burst: number): void;
+  /** holds new work back while finishing work goes first (see udp_gate.c, admit_held) */
+  defer(maxWaitMs: number, budgetMs: number): void;
   /** a token for new work judged in JavaScript */
   take(): boolean;
   /** since the last drain: new work judged, admitted and refused by the socket, and requests answered in a refusal's "dialog" */
@@ -106,6 +108,7 @@ export class UdpTransport {
     const { binding, handle } = native;
     return {
       setRate: (perSecond, burst) => binding.setRate(handle, perSecond, burst),
+      defer: (maxWaitMs, budgetMs) => binding.defer(handle, maxWaitMs, budgetMs),
       take: () => binding.take(handle),
       drain: (out) => binding.drain(handle, out),
       configure: (config) => binding.configure(handle, config),
