@@ -10,13 +10,14 @@
  * rate keeps (c - 3r)/(c - r) of it, with c what a call costs and r what a refusal costs: with
  * c ~86 µs that is 78% at r = 8.5 µs and 86% at r = 5.7 µs (test/bench/README.md, session 26).
  *
- * What is decided here is only what the JavaScript guard (overload-guard.ts) would decide the same
- * way from the same lines (raw-head.ts): a request that is new work (not ACK, CANCEL or REGISTER,
- * no credentials, no To tag) and not a retransmission of one passed on before, while the guard has
- * set an admission rate, takes a token or is answered 503. Everything else goes to JavaScript,
- * in one call per batch of datagrams read (recvmmsg), and is sent from there in batches too
- * (sendmmsg). Requests "inside" one of our refusals (a To tag we gave a 503) are answered 481 or,
- * for ACK, taken silently, as load-shedder.ts does.
+ * What is decided here is when new work starts: a request that is new work by the lines the
+ * JavaScript guard (overload-guard.ts) reads (raw-head.ts: not ACK, CANCEL or REGISTER, no
+ * credentials, no To tag) and not a retransmission of one passed on before is held back (`defer`)
+ * while what finishes work begun goes first, and answered 503 if it waits past the longest wait
+ * (see admit_held). Everything else goes to JavaScript at once, in one call per batch of datagrams
+ * read (recvmmsg), and is sent from there in batches too (sendmmsg). Requests "inside" one of our
+ * refusals (a To tag we gave a 503) are answered 481 or, for ACK, taken silently, as
+ * load-shedder.ts does.
  */
 #define _GNU_SOURCE
 #ifndef NAPI_VERSION
@@ -48,8 +49,7 @@
 /* the header section a refusal looks at: as raw-head.ts, nothing past 16 KiB */
 #define HEAD_MAX 16384
 /* the per-datagram record shared with JavaScript: offset, length, port, address index, and 1 when
- * the gate admitted it as new work (JavaScript must not judge it again: that would take a second
- * token from the same bucket) */
+ * it is new work this socket held and admitted (JavaScript must not judge it again) */
 #define META_FIELDS 5
 /* new work held back (`defer`): slots, the largest datagram one holds (larger ones are passed on
  * at once), and the most batches one wake-up reads while holding (it stops earlier once it has
@@ -121,11 +121,6 @@ typedef struct {
   /* the branch `judge` found on a request it defers */
   uint32_t judged_hash;
   int judged_has_branch;
-  /* the admission gate: rate per second (HUGE_VAL: off), a bucket of at most `burst` tokens */
-  double rate;
-  double burst;
-  double tokens;
-  double tokens_at;
   /* refusal answers: To tag `<prefix>.<counter>`, the lines after the copied ones */
   uint64_t tag_counter;
   char refusal_extra[512];
@@ -452,47 +447,31 @@ static void send_answers(gate_socket *g) {
 
 /* ---------- the gate ---------- */
 
-/* the bucket filled at the rate since it was last looked at, up to its burst */
-static void refill(gate_socket *g, double now) {
-  double tokens = g->tokens + (now - g->tokens_at) * g->rate / 1000.0;
-  g->tokens = tokens < g->burst ? tokens : g->burst;
-  g->tokens_at = now;
-}
-
-static int take_token(gate_socket *g, double now) {
-  if (g->rate == HUGE_VAL) return 1;
-  refill(g, now);
-  if (g->tokens < 1) return 0;
-  g->tokens -= 1;
-  return 1;
-}
-
 static int tag_is(const gate_socket *g, const raw_head *h) {
   size_t a = g->tag_bytes_len - 1;
   return h->tag != NULL && a > 0 && h->tag_len >= a && memcmp(h->tag, g->tag_bytes + 1, a) == 0;
 }
 
 /* what judge decided: passed on to JavaScript (to be judged there, if at all), answered or taken
- * here, or passed on as new work admitted here */
+ * here, passed on as new work admitted here (too large to hold), or new work to hold */
 enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2, DEFERRED = 3 };
 
 static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
   /* the queue probe, and nothing SIP; and everything until `configure` gave the answers' lines */
   if (n == 0 || buf[0] == 0 || g->tag_bytes_len < 2) return PASS;
-  /* holding new work back, every request is looked at, as while shedding */
-  int shedding = g->rate != HUGE_VAL || g->defer_on;
-  int after = !shedding && now - g->last_refusal_at <= g->dialog_after_ms;
+  int holding = g->defer_on;
+  int after = !holding && now - g->last_refusal_at <= g->dialog_after_ms;
   const char *branch = NULL;
   size_t branch_len = 0;
   int has_branch = 0;
-  if (!shedding) {
+  if (!holding) {
     if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return PASS;
-    /* remembered, so that its retransmission goes on if shedding starts meanwhile */
+    /* remembered, so that its retransmission goes on if holding starts meanwhile */
     if (raw_branch(buf, n, &branch, &branch_len)) {
       rotate_generations(g, now);
       set_put(&g->cur, hash_bytes(branch, branch_len));
     }
-    /* a refusal's "dialog" after shedding ended: only a datagram with our tag's bytes is looked at */
+    /* a refusal's "dialog" after holding stopped: only a datagram with our tag's bytes is looked at */
     if (!after) return PASS;
     if (find(buf, n, g->tag_bytes, g->tag_bytes_len) == NULL) return PASS;
   }
@@ -504,7 +483,7 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
     g->answered_in_dialog++;
     return HANDLED;
   }
-  if (!shedding) return PASS;
+  if (!holding) return PASS;
   /* what finishes something begun, and REGISTER (refused only once the guard's rate is at its
    * floor, which JavaScript decides): always passed on, so never remembered either */
   if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return PASS;
@@ -515,26 +494,15 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
     if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return PASS; /* a retransmission: its transaction answers */
   }
   g->judged++;
-  if (g->defer_on) {
-    /* too large to hold: passed on now, as new work admitted */
-    if (n > HELD_MAX) {
-      g->admitted++;
-      if (has_branch) set_put(&g->cur, hash);
-      return ADMITTED;
-    }
-    g->judged_hash = hash;
-    g->judged_has_branch = has_branch;
-    return DEFERRED;
-  }
-  if (take_token(g, now)) {
+  /* too large to hold: passed on now, as new work admitted */
+  if (n > HELD_MAX) {
     g->admitted++;
     if (has_branch) set_put(&g->cur, hash);
     return ADMITTED;
   }
-  g->refused++;
-  g->last_refusal_at = now;
-  answer(g, &h, 1, &g->from[i], g->msgs[i].msg_hdr.msg_namelen);
-  return HANDLED;
+  g->judged_hash = hash;
+  g->judged_has_branch = has_branch;
+  return DEFERRED;
 }
 
 /* ---------- reading ---------- */
@@ -918,7 +886,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   g->family = sa.ss_family;
   g->bufs = bufs;
   g->out = out;
-  g->rate = HUGE_VAL;
   g->last_refusal_at = -HUGE_VAL;
   g->generation_at = now_ms();
   g->generation_ms = 32000;
@@ -1016,33 +983,6 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* setRate(socket, perSecond, burst): perSecond Infinity admits all new work (not shedding) */
-static napi_value js_set_rate(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  gate_socket *g = socket_args(env, info, 3, argv);
-  if (g == NULL) return NULL;
-  double rate, burst;
-  if (napi_get_value_double(env, argv[1], &rate) != napi_ok || napi_get_value_double(env, argv[2], &burst) != napi_ok) {
-    napi_throw_type_error(env, NULL, "setRate(socket, perSecond, burst): numbers");
-    return NULL;
-  }
-  double now = now_ms();
-  if (rate == HUGE_VAL || isnan(rate)) {
-    g->rate = HUGE_VAL;
-  } else {
-    if (g->rate == HUGE_VAL) {
-      /* shedding starts with an empty bucket, as the guard's */
-      g->tokens = 0;
-      g->tokens_at = now;
-    } else {
-      refill(g, now); /* what the old rate gave until now */
-    }
-    g->rate = rate < 0 ? 0 : rate;
-  }
-  g->burst = burst;
-  return NULL;
-}
-
 /* defer(socket, maxWaitMs, budgetMs): new work held back while finishing work goes first (see
  * admit_held); maxWaitMs 0 stops holding (what is held is still passed on) */
 static napi_value js_defer(napi_env env, napi_callback_info info) {
@@ -1071,16 +1011,6 @@ static napi_value js_defer(napi_env env, napi_callback_info info) {
   if (wait > 0) g->max_wait_ms = wait;
   g->budget_ms = budget;
   return NULL;
-}
-
-/* take(socket): a token from the same bucket, for new work judged in JavaScript (TCP, odd lines) */
-static napi_value js_take(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  gate_socket *g = socket_args(env, info, 1, argv);
-  if (g == NULL) return NULL;
-  napi_value v;
-  napi_get_boolean(env, take_token(g, now_ms()), &v);
-  return v;
 }
 
 /* drain(socket, out: Float64Array(4)): judged, admitted, refused, answered in a refusal's dialog since the last drain */
@@ -1183,7 +1113,7 @@ NAPI_MODULE_INIT() {
   struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"setRate", js_set_rate}, {"defer", js_defer}, {"take", js_take}, {"drain", js_drain}, {"sendMany", js_send_many}, {"close", js_close}};
+  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"defer", js_defer}, {"drain", js_drain}, {"sendMany", js_send_many}, {"close", js_close}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

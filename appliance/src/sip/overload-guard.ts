@@ -106,7 +106,9 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * §17.1.2.2) and "ours" (held in the nonce table) keep a made-up or long-cached Authorization header from
  * passing a flood through.
  *
- * New work is admitted at a rate (a token bucket), set by a feedback loop every 50 ms; RFC 7415's
+ * Over UDP on the native socket, new work is held there and starts as the process gets through
+ * what finishes work begun (see `useGate`). Everywhere else (TCP, TLS, WebSocket, node's dgram),
+ * new work is admitted at a rate (a token bucket), set by a feedback loop every 50 ms; RFC 7415's
  * rate-based control, with the rate found by the queue delay rather than signalled by a peer.
  * A rate, not a share of what is read: while a backlog drains, new work is read far faster than it
  * is offered, and a share of it let in a burst of calls just as the queue had emptied (measured:
@@ -247,13 +249,19 @@ export class OverloadGuard {
   }
 
   /**
-   * Hands the admission bucket to the native UDP socket: from then on it answers the UDP new work
-   * it refuses without calling us, so adjustments run on a timer of their own too (they otherwise
-   * run as requests are judged, and under a flood few reach us).
+   * Has the native UDP socket hold new work back while what finishes work begun goes first, and
+   * answer 503 itself to what waited past `maxQueueDelay` (udp_gate.c, admit_held). New work
+   * starts there as the process gets through the rest, turn by turn: no rate is estimated for it.
+   * The rate (this guard's feedback loop) set it before session 28 and could only learn what a call
+   * costs from its second half, which comes back late when clients are busy: at 3× the sustained
+   * rate it swung in a 1.5 s sawtooth and lost datagrams in a full receive buffer at each peak.
+   * Holding, goodput at 2× and 3× rose by 11–12% with none lost (test/bench/README.md, session 28).
+   * The rate still applies to what this guard judges itself (TCP, TLS, WebSocket; a line the socket
+   * does not read); the socket's counts join ours, and its refusals show as shedding. Adjustments
+   * then run on a timer of their own (they otherwise run as requests are judged).
    */
   useGate(gate: AdmissionGate): void {
     this.gate = gate;
-    gate.setRate(Infinity, 0);
     // held at most as long as a request may wait in the queue before new work is refused (a
     // millisecond at least: 0 would turn holding off)
     gate.defer(Math.max(this.opts.maxQueueDelay, 1), TURN_BUDGET_MS);

@@ -104,24 +104,9 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(failed?.[0]).toBe(1);
   });
 
-  it('refuses new work with a 503 that says the same as the JavaScript refusal, byte for byte but the tag', async () => {
+  it('passes on at once what finishes work begun, REGISTERs, responses and lines it does not read, however short the hold', async () => {
     const g = gate(b);
-    b.setRate(g.socket, 0, 5);
-    const p = await peer();
-    const req = request('MESSAGE', 'refuse1', p.port);
-    p.socket.send(req, g.port, '127.0.0.1');
-    await until(() => p.got.length === 1);
-    const answer = p.got[0];
-    const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(answer)?.[1];
-    expect(tag).toMatch(new RegExp(`^${PREFIX.replace('.', '\\.')}\\.[0-9a-z]+$`));
-    expect(answer).toBe(rawResponse(rawHead(Buffer.from(req))!, 503, 'Service Unavailable', tag!, REFUSAL_LINES).toString('latin1'));
-    expect(g.passed).toEqual([]);
-    expect(g.counts()).toEqual({ judged: 1, admitted: 0, refused: 1, inDialog: 0 });
-  });
-
-  it('passes on what finishes work begun, REGISTERs, responses and lines it does not read, even at rate 0', async () => {
-    const g = gate(b);
-    b.setRate(g.socket, 0, 5);
+    b.defer(g.socket, 1, 4);
     const p = await peer();
     const kept = [
       request('MESSAGE', 'auth1', p.port, { extra: 'Proxy-Authorization: Digest username="alice", nonce="abc"\r\n' }),
@@ -140,59 +125,7 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(g.passed.map((d) => d.text)).toEqual(kept);
     expect(g.passed.some((d) => d.admitted)).toBe(false);
     expect(p.got).toEqual([]);
-    expect(g.counts().refused).toBe(0);
-  });
-
-  it('passes on the retransmission of new work it passed before shedding began (its transaction answers it)', async () => {
-    const g = gate(b);
-    const p = await peer();
-    const first = request('MESSAGE', 'early1', p.port);
-    p.socket.send(first, g.port, '127.0.0.1');
-    await until(() => g.passed.length === 1);
-    b.setRate(g.socket, 0, 5);
-    p.socket.send(first, g.port, '127.0.0.1');
-    p.socket.send(request('MESSAGE', 'late1', p.port), g.port, '127.0.0.1');
-    await until(() => p.got.length === 1 && g.passed.length === 2);
-    expect(g.passed.map((d) => d.text)).toEqual([first, first]);
-    expect(p.got[0]).toMatch(/^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Call-ID: late1@parley\.test\r\n/);
-  });
-
-  it('answers a request inside a refusal\'s "dialog" with 481 and takes its ACK, also once shedding has ended', async () => {
-    const g = gate(b);
-    b.setRate(g.socket, 0, 5);
-    const p = await peer();
-    p.socket.send(request('INVITE', 'inv1', p.port), g.port, '127.0.0.1');
-    await until(() => p.got.length === 1);
-    const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(p.got[0])![1];
-    p.socket.send(request('ACK', 'inv1', p.port, { toTag: tag }), g.port, '127.0.0.1');
-    b.setRate(g.socket, Infinity, 0);
-    p.socket.send(request('BYE', 'bye1', p.port, { toTag: tag }), g.port, '127.0.0.1');
-    // one the JavaScript shedder refused (its tags have no dot after the prefix)
-    p.socket.send(request('BYE', 'bye2', p.port, { toTag: `${PREFIX}7` }), g.port, '127.0.0.1');
-    await until(() => p.got.length === 3);
-    expect(p.got.slice(1).map((a) => a.split('\r\n')[0])).toEqual(['SIP/2.0 481 Call/Transaction Does Not Exist', 'SIP/2.0 481 Call/Transaction Does Not Exist']);
-    expect(p.got[1]).toContain(`To: <sip:bob@parley.test>;tag=${tag}\r\nCall-ID: bye1@parley.test\r\nCSeq: 1 BYE\r\nServer: Parley-test\r\nContent-Length: 0\r\n\r\n`);
-    expect(g.passed).toEqual([]);
-    expect(g.counts()).toMatchObject({ refused: 1, inDialog: 3 });
-  });
-
-  it('admits new work at the rate it is given, in bursts no deeper than it is told', async () => {
-    const g = gate(b);
-    // a burst of 5 and a trickle of 1 a second: 40 at once get 5 through
-    b.setRate(g.socket, 1, 5);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(b.take(g.socket)).toBe(false); // shedding starts with an empty bucket, as the guard's
-    b.setRate(g.socket, 1000, 5);
-    await new Promise((r) => setTimeout(r, 20));
-    b.setRate(g.socket, 1, 5);
-    const p = await peer();
-    for (let i = 0; i < 40; i++) p.socket.send(request('MESSAGE', `burst${i}`, p.port), g.port, '127.0.0.1');
-    await until(() => g.passed.length + p.got.length >= 40);
-    expect(g.passed.length).toBe(5);
-    // marked, so that JavaScript does not take a second token for them
-    expect(g.passed.every((d) => d.admitted)).toBe(true);
-    expect(p.got.length).toBe(35);
-    expect(g.counts()).toMatchObject({ judged: 40, admitted: 5, refused: 35 });
+    expect(g.counts()).toEqual({ judged: 0, admitted: 0, refused: 0, inDialog: 0 });
   });
 
   /** Sends datagrams to `to` from another native socket: sent (on loopback: queued at `to`) when this returns, so one read finds them all. */
@@ -216,13 +149,69 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(client.passed).toEqual([]);
   });
 
-  it('answers 503 to new work held past the longest wait (finishing work kept the loop busy), oldest first, as its refusals at once', async () => {
+  it('stops holding when told, and refuses a hold it cannot keep', async () => {
+    const g = gate(b);
+    b.defer(g.socket, 1000, 4);
+    b.defer(g.socket, 0, 4);
+    const client = gate(b);
+    sendAll(client, g, [request('MESSAGE', 'free1', client.port)]);
+    await until(() => g.passed.length === 1);
+    expect(g.passed[0].admitted).toBe(false);
+    expect(g.counts().judged).toBe(0);
+    expect(() => b.defer(g.socket, -1, 4)).toThrow(TypeError);
+    expect(() => b.defer(g.socket, 100, 0)).toThrow(TypeError);
+  });
+
+  /** A native socket whose JavaScript stays busy `busy.ms` after each batch (finishing work that takes long), holding new work for 5 ms. */
+  function busyGate(): { g: Gate; busy: { ms: number } } {
     const busy = { ms: 0 };
     const g = gate(b, '127.0.0.1', () => {
       const until = performance.now() + busy.ms;
       while (performance.now() < until);
     });
     b.defer(g.socket, 5, 4);
+    return { g, busy };
+  }
+
+  it('passes on the retransmission of new work it passed on before, while new work held as long is refused', async () => {
+    const { g, busy } = busyGate();
+    const client = gate(b);
+    const first = request('MESSAGE', 'early1', client.port);
+    sendAll(client, g, [first]);
+    await until(() => g.passed.length === 1);
+    busy.ms = 30;
+    const fin = request('MESSAGE', 'fin1', client.port, credentials);
+    sendAll(client, g, [fin, first, request('MESSAGE', 'late1', client.port)]);
+    await until(() => client.passed.length === 1 && g.passed.length === 3);
+    expect(g.passed.map((d) => [d.text, d.admitted])).toEqual([
+      [first, true],
+      [fin, false],
+      [first, false],
+    ]);
+    expect(client.passed[0].text).toMatch(/^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Call-ID: late1@parley\.test\r\n/);
+  });
+
+  it('answers a request inside a refusal\'s "dialog" with 481 and takes its ACK, also once holding has stopped', async () => {
+    const { g, busy } = busyGate();
+    const client = gate(b);
+    busy.ms = 30;
+    sendAll(client, g, [request('MESSAGE', 'fin1', client.port, credentials), request('INVITE', 'inv1', client.port)]);
+    await until(() => client.passed.length === 1);
+    busy.ms = 0;
+    const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(client.passed[0].text)![1];
+    sendAll(client, g, [request('ACK', 'inv1', client.port, { toTag: tag })]);
+    b.defer(g.socket, 0, 4);
+    // and one the JavaScript shedder refused (its tags have no dot after the prefix)
+    sendAll(client, g, [request('BYE', 'bye1', client.port, { toTag: tag }), request('BYE', 'bye2', client.port, { toTag: `${PREFIX}7` })]);
+    await until(() => client.passed.length === 3);
+    expect(client.passed.slice(1).map((a) => a.text.split('\r\n')[0])).toEqual(['SIP/2.0 481 Call/Transaction Does Not Exist', 'SIP/2.0 481 Call/Transaction Does Not Exist']);
+    expect(client.passed[1].text).toContain(`To: <sip:bob@parley.test>;tag=${tag}\r\nCall-ID: bye1@parley.test\r\nCSeq: 1 BYE\r\nServer: Parley-test\r\nContent-Length: 0\r\n\r\n`);
+    expect(g.passed.map((d) => d.text.split(' ')[0])).toEqual(['MESSAGE']);
+    expect(g.counts()).toMatchObject({ refused: 1, inDialog: 3 });
+  });
+
+  it('answers 503 to new work held past the longest wait (finishing work kept the loop busy), oldest first, byte for byte as the JavaScript refusal but the tag', async () => {
+    const { g, busy } = busyGate();
     const client = gate(b);
     const late = [request('MESSAGE', 'late1', client.port), request('MESSAGE', 'late2', client.port)];
     busy.ms = 30;
@@ -238,25 +227,12 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(g.counts()).toEqual({ judged: 2, admitted: 0, refused: 2, inDialog: 0 });
   });
 
-  it('stops holding when told, and refuses a hold it cannot keep', async () => {
-    const g = gate(b);
-    b.defer(g.socket, 1000, 4);
-    b.defer(g.socket, 0, 4);
-    const client = gate(b);
-    sendAll(client, g, [request('MESSAGE', 'free1', client.port)]);
-    await until(() => g.passed.length === 1);
-    expect(g.passed[0].admitted).toBe(false);
-    expect(g.counts().judged).toBe(0);
-    expect(() => b.defer(g.socket, -1, 4)).toThrow(TypeError);
-    expect(() => b.defer(g.socket, 100, 0)).toThrow(TypeError);
-  });
-
   it('says why it cannot listen, as node does (err.code), and refuses calls short of their arguments', () => {
     const g = gate(b);
     expect(() => b.open('127.0.0.1', g.port, 0, 0)).toThrow(expect.objectContaining({ code: 'EADDRINUSE' }));
     expect(() => b.open('example.invalid', 0, 0, 0)).toThrow(/not an IP address/);
     // a call short of its arguments is refused, not read from nowhere
-    expect(() => (b.setRate as unknown as (socket: UdpGateHandle) => void)(g.socket)).toThrow(TypeError);
+    expect(() => (b.defer as unknown as (socket: UdpGateHandle) => void)(g.socket)).toThrow(TypeError);
   });
 
   it('serves IPv6, and IPv4 peers of a dual-stack socket by their mapped address', async () => {

@@ -20,12 +20,8 @@ export interface UdpGateBinding {
    * socket admitted it as new work while shedding (a token taken: not to be judged again).
    */
   start(socket: UdpGateHandle, meta: Int32Array, onBatch: (data: Buffer, count: number, addresses: string[]) => void): void;
-  /** The admission rate for new work while shedding (per second; Infinity: admit all) and the bucket's depth. */
-  setRate(socket: UdpGateHandle, perSecond: number, burst: number): void;
   /** New work held back while finishing work goes first, refused after maxWaitMs (0: not held); budgetMs: a loop turn's time after which held work waits for the next. */
   defer(socket: UdpGateHandle, maxWaitMs: number, budgetMs: number): void;
-  /** A token from that bucket, for new work judged in JavaScript. */
-  take(socket: UdpGateHandle): boolean;
   /** Counts since the last drain, into out: new work judged, admitted, refused; requests answered inside a refusal's "dialog". */
   drain(socket: UdpGateHandle, out: Float64Array): void;
   /** Sends count datagrams; null, or the index and reason of the first the kernel refused. */

@@ -48,14 +48,10 @@ class UdpSource implements Source {
  */
 export type UdpEngine = 'auto' | 'native' | 'node';
 
-/** Overload control's admission bucket, kept by the native socket so that it can refuse on its own. */
+/** Overload control's hold on new work, kept by the native socket so that it can refuse on its own. */
 export interface AdmissionGate {
-  /** new work admitted per second while shedding (Infinity: all), and the most let through at once */
-  setRate(perSecond: number, burst: number): void;
   /** holds new work back while finishing work goes first (see udp_gate.c, admit_held) */
   defer(maxWaitMs: number, budgetMs: number): void;
-  /** a token for new work judged in JavaScript */
-  take(): boolean;
   /** since the last drain: new work judged, admitted and refused by the socket, and requests answered in a refusal's "dialog" */
   drain(out: Float64Array): void;
   /** what the socket's own answers say, and how long it remembers what it passed on */
@@ -101,15 +97,13 @@ export class UdpTransport {
     private readonly engine: UdpEngine = 'auto',
   ) {}
 
-  /** The native socket's admission bucket, while listening on it (null with node's socket). */
+  /** The native socket's hold on new work, while listening on it (null with node's socket). */
   get gate(): AdmissionGate | null {
     const native = this.native;
     if (native === null) return null;
     const { binding, handle } = native;
     return {
-      setRate: (perSecond, burst) => binding.setRate(handle, perSecond, burst),
       defer: (maxWaitMs, budgetMs) => binding.defer(handle, maxWaitMs, budgetMs),
-      take: () => binding.take(handle),
       drain: (out) => binding.drain(handle, out),
       configure: (config) => binding.configure(handle, config),
     };
