@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // What a refusal costs on the native UDP socket alone (appliance/native/udp-gate): the appliance's
-// own binary, its admission rate set to 0, so that every MESSAGE of new-work-flood.mjs is answered
-// 503 where it is read, with nothing else in the process. The refusal part of `npm run bench` runs
+// own binary, holding new work for a nanosecond, so that every MESSAGE of new-work-flood.mjs is
+// held and answered 503 in the turn that read it (the path of a refusal under a flood: read, held,
+// refused past its wait), with nothing else in the process. The refusal part of `npm run bench` runs
 // it beside its floods of the whole appliance, whose two costs (407 and 503) cannot be told apart
 // reliably there on this socket: a 407 costs less under a flood than at 10,000/s (64 datagrams a
 // read), so the split moves with the mix. It runs as its own process, pinned to the server core.
@@ -18,7 +19,8 @@ gate.configure(opened.socket, { tagPrefix: 'r.bench', refusalLines: 'Retry-After
 const meta = new Int32Array(gate.META * gate.BATCH);
 let passed = 0;
 gate.start(opened.socket, meta, (data, count) => (passed += count));
-gate.setRate(opened.socket, 0, 5);
+// what it read has always waited longer than this by the time held work may start (judging the batch takes that)
+gate.defer(opened.socket, 1e-6, 4);
 const counts = new Float64Array(4);
 let since = null;
 let refused = 0;

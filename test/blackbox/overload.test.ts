@@ -237,8 +237,10 @@ describe('devices under overload (R4), a transport that refuses', () => {
       // the fork below ends while the guard refuses new work (or within 16·T1 of it, which counts the same)
       let shedding: { admittedShare: number; admitRate: number | null } | undefined;
       await eventually(async () => (shedding = (await health(app)).overload).admittedShare < 1, 10_000);
-      // and /health says the rate new work is admitted at meanwhile (per second, the floor is 10)
-      expect(shedding!.admitRate).toBeGreaterThanOrEqual(10);
+      // and /health says the rate new work is admitted at meanwhile (per second: the guard's rate,
+      // 10 at the least, or what the native UDP socket admitted over the last 50 ms)
+      expect(shedding!.admitRate).toEqual(expect.any(Number));
+      expect(shedding!.admitRate).toBeGreaterThanOrEqual(0);
       const alice = await RawClient.udp(app.sipPort);
       const spec = { method: 'MESSAGE', uri: `sip:dave@${D}`, from: `sip:alice@${D}`, to: `sip:dave@${D}`, transport: 'UDP' as const, localPort: alice.localPort, body: 'while flooded' };
       const { final } = await throughFlood(alice, spec, 15_000);

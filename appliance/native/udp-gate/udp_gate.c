@@ -378,7 +378,9 @@ static int method_is(const raw_head *h, const char *m) {
 /* ---------- answers ---------- */
 
 static char *out_reserve(gate_socket *g, size_t n) {
-  /* BATCH answers of at most HEAD_MAX + 1 KiB each fit: see gate_open */
+  /* BATCH answers of at most HEAD_MAX + 2 KiB each fit (see js_open): every path sends what it
+   * answered before it has answered BATCH (a read's batch answers at most one per datagram, and
+   * refuse_held sends at BATCH) */
   char *p = g->out + g->out_used;
   g->out_used += n;
   return p;
@@ -627,7 +629,8 @@ static void idle_update(gate_socket *g) {
 }
 
 /*
- * Held new work passed on, newest first, for at most the budget from `started`. Newest first (the
+ * Held new work passed on, newest first (a batch at a time, each in the order it came), for at most
+ * the budget from `started`. Newest first (the
  * oldest are refused as they pass the longest wait): under a flood every one admitted has waited
  * little, and a backlog left by a pause is served from its fresh end while its stale end, whose
  * clients are nearest to retransmitting (T1, RFC 3261 §17.1.2.2), is answered 503. Oldest first,
@@ -637,9 +640,11 @@ static void admit_held(gate_socket *g, double started) {
   double now = now_ms();
   expire_held(g, now);
   while (g->held_count > 0 && !g->closed && now - started < g->budget_ms) {
-    int k = 0;
-    while (k < BATCH && g->held_count > 0) {
-      size_t idx = (g->held_head + g->held_count - 1) % HELD_SLOTS;
+    /* the newest batch, in the order it came: nothing is reordered while all that is held fits */
+    int take = g->held_count < BATCH ? (int)g->held_count : BATCH;
+    size_t first = g->held_count - (size_t)take;
+    for (int k = 0; k < take; k++) {
+      size_t idx = (g->held_head + first + (size_t)k) % HELD_SLOTS;
       held_rec *r = &g->held[idx];
       /* a copy of one passed on since it was held: passed on as its retransmission */
       int again = r->has_branch && (set_has(&g->cur, r->hash) || set_has(&g->prev, r->hash));
@@ -653,10 +658,9 @@ static void admit_held(gate_socket *g, double started) {
         g->admitted++;
         if (r->has_branch) set_put(&g->cur, r->hash);
       }
-      g->held_count--;
-      k++;
     }
-    deliver(g, k);
+    g->held_count = first;
+    deliver(g, take);
     now = now_ms();
   }
   idle_update(g);
@@ -984,11 +988,11 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 }
 
 /* defer(socket, maxWaitMs, budgetMs): new work held back while finishing work goes first (see
- * admit_held); maxWaitMs 0 stops holding (what is held is still passed on) */
+ * admit_held); maxWaitMs 0 stops holding (what is held still starts, or is refused past its wait) */
 static napi_value js_defer(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   gate_socket *g = socket_args(env, info, 3, argv);
-  if (g == NULL) return NULL;
+  if (g == NULL || g->closed) return NULL;
   double wait, budget;
   if (napi_get_value_double(env, argv[1], &wait) != napi_ok || napi_get_value_double(env, argv[2], &budget) != napi_ok || !(wait >= 0) || !(budget > 0)) {
     napi_throw_type_error(env, NULL, "defer(socket, maxWaitMs >= 0, budgetMs > 0)");

@@ -51,7 +51,7 @@ export class LoadShedder {
    * look, e.g. folded lines: the parse decides those).
    */
   shedDatagram(data: Buffer, source: Source, branch: string | null): boolean {
-    // judged already, by the native socket, with a token of the same bucket
+    // judged already, held and admitted by the native socket
     if (source.admittedByGate === true) return false;
     if (!this.guard.shedding) return this.afterShedding(data, source);
     const head = rawHead(data);

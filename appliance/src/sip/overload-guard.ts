@@ -121,7 +121,7 @@ export type Verdict = 'admit' | 'refuse' | 'drop';
  * over it the rate is cut by 15%, each cut waiting for the one before to show and for a queue that
  * is no longer draining; under it the rate grows back, quickly to near the rate the last run of
  * cuts began at and by steps past it, larger the longer the event loop sat idle, so admissions
- * settle where the process keeps up. Shedding ends once nothing has been refused for 500 ms. When
+ * settle where the process keeps up. Shedding ends once nothing has been refused here for 500 ms. When
  * even the smallest rate leaves the queue growing (4 × `maxQueueDelay`), REGISTERs without
  * credentials are refused too.
  *
@@ -181,17 +181,19 @@ export class OverloadGuard {
   /** requests refused since start */
   readonly refused = { newWork: 0, registers: 0, dropped: 0 };
   /**
-   * The native UDP socket's bucket, when it keeps it (`useGate`): it then refuses UDP new work
-   * itself at the rate set here, and its counts join ours at each adjustment.
+   * The native UDP socket, when it holds UDP new work (`useGate`): it admits and refuses that
+   * itself. Its counts are kept apart from ours (the rate's feedback loop is about what is judged
+   * here) and shown beside them: /health's share and rate, the refusals, `shedWithin`.
    */
   private gate: AdmissionGate | null = null;
   private readonly gateCounts = new Float64Array(4);
-  /** the rate the gate was last given */
-  /** new work the socket admitted and refused since the last adjustment; whether it refused any in the last window, and what it admitted per second then */
+  /** new work the socket admitted and refused since the last adjustment */
   private gateAdmittedSinceAdjust = 0;
   private gateRefusedSinceAdjust = 0;
+  /** over the last window: whether the socket refused any, what it admitted per second, and its admitted share */
   private gateRefused = false;
   private gateAdmitRate = 0;
+  private gateShare = 1;
   private ticker: NodeJS.Timeout | null = null;
   /**
    * Whether a nonce is ours (held in the nonce table) and was issued at most `withinMs` ago: the
@@ -219,8 +221,10 @@ export class OverloadGuard {
 
   /**
    * What /health shows: the share of new work admitted over the last adjustment window (1 while
-   * not shedding, never 1 while shedding), the rate new work is admitted at (null: all of it),
-   * the queue delay, how full the receive buffer is, the loop's lag, and what was refused since start.
+   * not shedding, never 1 while shedding), the rate new work is admitted at (null: all of it; the
+   * guard's rate while it is set, else what the native socket admitted per second while it
+   * refused), the queue delay, how full the receive buffer is, the loop's lag, and what was refused
+   * since start.
    */
   get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; receiveBufferFill: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
     // brought up to date first: adjustments otherwise happen as requests come, and a process
@@ -228,10 +232,13 @@ export class OverloadGuard {
     // refusals counted up to now, not to the last adjustment
     this.adjust();
     this.drainGate();
-    const shedding = this.limit < Infinity || this.gateRefused;
+    // the guard's own (what it judges) while its rate is set; else the socket's, while it refuses
+    const own = this.limit < Infinity;
+    const shedding = own || this.gateRefused;
+    const share = own ? this.share : this.gateShare;
     return {
-      admittedShare: shedding ? Math.min(0.999, Math.round(this.share * 1000) / 1000) : 1,
-      admitRate: this.limit < Infinity ? Math.round(this.limit) : shedding ? Math.round(this.gateAdmitRate) : null,
+      admittedShare: shedding ? Math.min(0.999, Math.round(share * 1000) / 1000) : 1,
+      admitRate: own ? Math.round(this.limit) : shedding ? Math.round(this.gateAdmitRate) : null,
       queueDelayMs: Math.round(this.queueDelay()),
       receiveBufferFill: Math.round(this.bufferFill() * 100) / 100,
       loopLagMs: Math.round(this.lag),
@@ -255,9 +262,10 @@ export class OverloadGuard {
    * The rate (this guard's feedback loop) set it before session 28 and could only learn what a call
    * costs from its second half, which comes back late when clients are busy: at 3× the sustained
    * rate it swung in a 1.5 s sawtooth and lost datagrams in a full receive buffer at each peak.
-   * Holding, goodput at 2× and 3× rose by 11–12% with none lost (test/bench/README.md, session 28).
+   * Holding, goodput at 2× and 3× rose by 11–12%, and 0–37 datagrams a step were lost in the
+   * receive buffer instead of 25–5,090 (test/bench/README.md, session 28).
    * The rate still applies to what this guard judges itself (TCP, TLS, WebSocket; a line the socket
-   * does not read); the socket's counts join ours, and its refusals show as shedding. Adjustments
+   * does not read); the socket's refusals show as shedding (/health, `shedWithin`). Adjustments
    * then run on a timer of their own (they otherwise run as requests are judged).
    */
   useGate(gate: AdmissionGate): void {
@@ -282,15 +290,12 @@ export class OverloadGuard {
     this.adjustWindow(now);
   }
 
-  /** What the socket judged since it was last asked counts as if judged here. */
+  /** What the socket admitted and refused since it was last asked (its refusals count in /health's at once). */
   private drainGate(): void {
     const gate = this.gate;
     if (gate === null) return;
     const counts = this.gateCounts;
     gate.drain(counts);
-    this.judgedSinceAdjust += counts[0];
-    this.admittedSinceAdjust += counts[1];
-    this.refusedSinceAdjust += counts[2];
     this.refused.newWork += counts[2];
     this.gateAdmittedSinceAdjust += counts[1];
     this.gateRefusedSinceAdjust += counts[2];
@@ -304,6 +309,7 @@ export class OverloadGuard {
     // the socket refusing what it held counts as shedding too (it answers for UDP, see `useGate`)
     this.gateRefused = this.gateRefusedSinceAdjust > 0;
     this.gateAdmitRate = (1000 * this.gateAdmittedSinceAdjust) / Math.max(since, 1);
+    this.gateShare = this.gateRefused ? this.gateAdmittedSinceAdjust / (this.gateAdmittedSinceAdjust + this.gateRefusedSinceAdjust) : 1;
     this.gateAdmittedSinceAdjust = 0;
     this.gateRefusedSinceAdjust = 0;
     // shedding lasted until this adjustment, whatever it decides (`shedWithin` reads the limit
@@ -557,7 +563,7 @@ export class OverloadGuard {
     return false;
   }
 
-  /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it (the gate's, when it keeps it). */
+  /** A token from the admission bucket, which fills at `limit` per second up to BURST_MS of it. */
   private take(): boolean {
     const now = this.clock();
     const burst = burstOf(this.limit);

@@ -173,8 +173,9 @@ export class SipStack {
     if (this.overload !== null) {
       this.transports.probeQueue();
       this.loopLag.start();
-      // the native UDP socket refuses new work where it reads it, at the guard's rate; not while
-      // tracing, which logs every request (those it answers would not be)
+      // the native UDP socket holds new work while finishing work goes first, and refuses what
+      // waited too long where it reads it; not while tracing, which logs every request (those it
+      // answers would not be)
       const gate = this.transports.udpGate;
       if (gate !== null && this.shedder !== null && !this.opts.trace) {
         gate.configure(this.shedder.gateConfig);

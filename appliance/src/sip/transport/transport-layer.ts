@@ -101,7 +101,7 @@ export class TransportLayer {
     }
   }
 
-  /** The native UDP socket's admission bucket (null on node's socket, or before start). */
+  /** The native UDP socket's hold on new work (null on node's socket, or before start). */
   get udpGate(): AdmissionGate | null {
     return this.udp.gate;
   }

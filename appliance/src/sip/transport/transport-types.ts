@@ -12,8 +12,8 @@ export interface Source {
   /** the connection it arrived on; for UDP a stable id of the remote address */
   flowId: string;
   /**
-   * The native UDP socket judged it new work and gave it a token of overload control's bucket
-   * (udp-gate.ts): judged again, it would take a second one.
+   * The native UDP socket judged it new work, held it and admitted it (udp-gate.ts): overload
+   * control must not judge it again (it would count it twice, or refuse what was admitted).
    */
   readonly admittedByGate?: boolean;
 }

@@ -4,8 +4,9 @@ import { rawHead, rawResponse } from '../message/raw-head.js';
 import { loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateHandle } from './udp-gate.js';
 
 /**
- * The native UDP socket (appliance/native/udp-gate): what it passes on, and what it answers itself
- * while overload control sheds, each checked on the wire against a plain node socket.
+ * The native UDP socket (appliance/native/udp-gate): what it passes on, what it holds and in which
+ * order it lets it start, and what it answers itself, each checked on the wire against a plain node
+ * socket or another native one.
  * Where it was not built (no C compiler) there is nothing native to test: the transport's tests
  * (udp.test.ts) then run on node's socket alone. CI asks for it (PARLEY_REQUIRE_NATIVE_UDP=1).
  */
@@ -135,21 +136,53 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
 
   const credentials = { extra: 'Proxy-Authorization: Digest username="alice", nonce="abc"\r\n' };
 
-  it('holding new work, passes on what finishes work begun first, then the new work, newest first and marked admitted', async () => {
-    const g = gate(b);
-    b.defer(g.socket, 1000, 4);
+  /**
+   * A native socket holding new work for `holdMs`, and a native client. `stage` sends datagrams so
+   * that one turn of the socket reads them all: a finishing request goes first, and when its batch
+   * reaches JavaScript the rest are sent and the loop kept busy for 30 ms, so they are all queued
+   * before the socket reads again (however the kernel delivers them). From then on the loop stays
+   * busy `busyMs` after every batch (finishing work that takes long). Returns the index in
+   * `g.passed` after that first request.
+   */
+  function staged(holdMs: number) {
+    const plan: { send: (() => void) | null; busyMs: number } = { send: null, busyMs: 0 };
+    const g = gate(b, '127.0.0.1', () => {
+      const send = plan.send;
+      plan.send = null;
+      send?.();
+      const until = performance.now() + (send !== null ? 30 : plan.busyMs);
+      while (performance.now() < until);
+    });
+    b.defer(g.socket, holdMs, 4);
     const client = gate(b);
-    const news = Array.from({ length: 6 }, (_, i) => request('MESSAGE', `new${i}`, client.port));
+    let triggers = 0;
+    const stage = async (texts: string[], busyMs: number): Promise<number> => {
+      const trigger = request('MESSAGE', `trigger${triggers++}`, client.port, credentials);
+      plan.send = () => {
+        sendAll(client, g, texts);
+        plan.busyMs = busyMs;
+      };
+      sendAll(client, g, [trigger]);
+      await until(() => g.passed.some((d) => d.text === trigger));
+      return g.passed.findIndex((d) => d.text === trigger) + 1;
+    };
+    return { g, client, stage };
+  }
+
+  it('holding new work, passes on what finishes work begun first, then the new work: the newest batch first, each in the order it came, marked admitted', async () => {
+    const { g, client, stage } = staged(1000);
+    const news = Array.from({ length: 70 }, (_, i) => request('MESSAGE', `new${i}`, client.port));
     const finishing = [request('MESSAGE', 'fin1', client.port, credentials), request('BYE', 'fin2', client.port, { toTag: 'b-2' }), request('REGISTER', 'fin3', client.port)];
-    sendAll(client, g, [news[0], finishing[0], news[1], news[2], finishing[1], news[3], news[4], finishing[2], news[5]]);
-    await until(() => g.passed.length === 9);
-    expect(g.passed.map((d) => d.text)).toEqual([...finishing, ...[...news].reverse()]);
-    expect(g.passed.map((d) => d.admitted)).toEqual([false, false, false, true, true, true, true, true, true]);
-    expect(g.counts()).toEqual({ judged: 6, admitted: 6, refused: 0, inDialog: 0 });
+    const from = await stage([...news.slice(0, 4), finishing[0], ...news.slice(4, 41), finishing[1], ...news.slice(41), finishing[2]], 0);
+    await until(() => g.passed.length === from + 73);
+    const after = g.passed.slice(from);
+    expect(after.map((d) => d.text)).toEqual([...finishing, ...news.slice(6), ...news.slice(0, 6)]);
+    expect(after.map((d) => d.admitted)).toEqual([false, false, false, ...news.map(() => true)]);
+    expect(g.counts()).toEqual({ judged: 70, admitted: 70, refused: 0, inDialog: 0 });
     expect(client.passed).toEqual([]);
   });
 
-  it('stops holding when told, and refuses a hold it cannot keep', async () => {
+  it('stops holding when told, and checks what it is told', async () => {
     const g = gate(b);
     b.defer(g.socket, 1000, 4);
     b.defer(g.socket, 0, 4);
@@ -162,28 +195,15 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(() => b.defer(g.socket, 100, 0)).toThrow(TypeError);
   });
 
-  /** A native socket whose JavaScript stays busy `busy.ms` after each batch (finishing work that takes long), holding new work for 5 ms. */
-  function busyGate(): { g: Gate; busy: { ms: number } } {
-    const busy = { ms: 0 };
-    const g = gate(b, '127.0.0.1', () => {
-      const until = performance.now() + busy.ms;
-      while (performance.now() < until);
-    });
-    b.defer(g.socket, 5, 4);
-    return { g, busy };
-  }
-
   it('passes on the retransmission of new work it passed on before, while new work held as long is refused', async () => {
-    const { g, busy } = busyGate();
-    const client = gate(b);
+    const { g, client, stage } = staged(5);
     const first = request('MESSAGE', 'early1', client.port);
-    sendAll(client, g, [first]);
-    await until(() => g.passed.length === 1);
-    busy.ms = 30;
+    const one = await stage([first], 0);
+    await until(() => g.passed.length === one + 1);
     const fin = request('MESSAGE', 'fin1', client.port, credentials);
-    sendAll(client, g, [fin, first, request('MESSAGE', 'late1', client.port)]);
-    await until(() => client.passed.length === 1 && g.passed.length === 3);
-    expect(g.passed.map((d) => [d.text, d.admitted])).toEqual([
+    const two = await stage([fin, first, request('MESSAGE', 'late1', client.port)], 30);
+    await until(() => client.passed.length === 1 && g.passed.length === two + 2);
+    expect([g.passed[one], ...g.passed.slice(two)].map((d) => [d.text, d.admitted])).toEqual([
       [first, true],
       [fin, false],
       [first, false],
@@ -191,33 +211,31 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(client.passed[0].text).toMatch(/^SIP\/2\.0 503 Service Unavailable\r\n[\s\S]*Call-ID: late1@parley\.test\r\n/);
   });
 
-  it('answers a request inside a refusal\'s "dialog" with 481 and takes its ACK, also once holding has stopped', async () => {
-    const { g, busy } = busyGate();
-    const client = gate(b);
-    busy.ms = 30;
-    sendAll(client, g, [request('MESSAGE', 'fin1', client.port, credentials), request('INVITE', 'inv1', client.port)]);
+  it('answers a request inside a refusal\'s "dialog" with 481 and takes its ACK, while holding and once holding has stopped', async () => {
+    const { g, client, stage } = staged(5);
+    await stage([request('MESSAGE', 'fin1', client.port, credentials), request('INVITE', 'inv1', client.port)], 30);
     await until(() => client.passed.length === 1);
-    busy.ms = 0;
     const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(client.passed[0].text)![1];
-    sendAll(client, g, [request('ACK', 'inv1', client.port, { toTag: tag })]);
+    // the ACK read while holding, in the turn that passes the request after it
+    const marker = request('MESSAGE', 'fin2', client.port, credentials);
+    await stage([request('ACK', 'inv1', client.port, { toTag: tag }), marker], 0);
+    await until(() => g.passed.some((d) => d.text === marker));
     b.defer(g.socket, 0, 4);
     // and one the JavaScript shedder refused (its tags have no dot after the prefix)
     sendAll(client, g, [request('BYE', 'bye1', client.port, { toTag: tag }), request('BYE', 'bye2', client.port, { toTag: `${PREFIX}7` })]);
     await until(() => client.passed.length === 3);
     expect(client.passed.slice(1).map((a) => a.text.split('\r\n')[0])).toEqual(['SIP/2.0 481 Call/Transaction Does Not Exist', 'SIP/2.0 481 Call/Transaction Does Not Exist']);
     expect(client.passed[1].text).toContain(`To: <sip:bob@parley.test>;tag=${tag}\r\nCall-ID: bye1@parley.test\r\nCSeq: 1 BYE\r\nServer: Parley-test\r\nContent-Length: 0\r\n\r\n`);
-    expect(g.passed.map((d) => d.text.split(' ')[0])).toEqual(['MESSAGE']);
+    expect(g.passed.map((d) => /Call-ID: (\w+)@/.exec(d.text)![1]).filter((id) => !id.startsWith('trigger'))).toEqual(['fin1', 'fin2']);
     expect(g.counts()).toMatchObject({ refused: 1, inDialog: 3 });
   });
 
   it('answers 503 to new work held past the longest wait (finishing work kept the loop busy), oldest first, byte for byte as the JavaScript refusal but the tag', async () => {
-    const { g, busy } = busyGate();
-    const client = gate(b);
+    const { g, client, stage } = staged(5);
     const late = [request('MESSAGE', 'late1', client.port), request('MESSAGE', 'late2', client.port)];
-    busy.ms = 30;
-    sendAll(client, g, [late[0], request('MESSAGE', 'fin1', client.port, credentials), late[1]]);
+    const from = await stage([late[0], request('MESSAGE', 'fin1', client.port, credentials), late[1]], 30);
     await until(() => client.passed.length === 2);
-    expect(g.passed.map((d) => d.text.split('\r\n')[0])).toEqual(['MESSAGE sip:bob@parley.test SIP/2.0']);
+    expect(g.passed.slice(from).map((d) => d.text.split('\r\n')[0])).toEqual(['MESSAGE sip:bob@parley.test SIP/2.0']);
     late.forEach((req, i) => {
       const answer = client.passed[i].text;
       const tag = /^To: [^\r]*;tag=([^\r]*)\r$/m.exec(answer)?.[1];

@@ -17,7 +17,7 @@ export interface UdpGateBinding {
    * Starts reading. Each call hands `count` datagrams, copied one after another into `data`: for
    * datagram i, at j = META·i, meta[j] is its offset, meta[j+1] its length, meta[j+2] the sender's
    * port, meta[j+3] the index of the sender's address in `addresses`, and meta[j+4] 1 when the
-   * socket admitted it as new work while shedding (a token taken: not to be judged again).
+   * socket held it as new work and admitted it (not to be judged again).
    */
   start(socket: UdpGateHandle, meta: Int32Array, onBatch: (data: Buffer, count: number, addresses: string[]) => void): void;
   /** New work held back while finishing work goes first, refused after maxWaitMs (0: not held); budgetMs: a loop turn's time after which held work waits for the next. */
