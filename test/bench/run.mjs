@@ -64,6 +64,11 @@ const KAMAILIO_ALLOCATOR = ['-x', 'tlsf', '-X', 'tlsf'];
 
 /** Below this many cores busy during an overload step, the server under test was not what ran out. */
 const GENERATOR_BOUND_CORES = 0.7;
+/**
+ * Who offers the overload steps of IM clients: `--overload-client native` (im-client.mjs, on the
+ * native socket) or `sipp` (the default).
+ */
+const OVERLOAD_UAC = opt('overload-client', 'sipp');
 /** SIPp's core this busy over an overload step (or answers lost at SIPp) marks the step as measuring SIPp too. */
 const GENERATOR_SATURATED = 0.95;
 
@@ -454,7 +459,7 @@ function udpDrops(ports) {
 }
 
 /** One load step: `rate` calls/s for STEP_SECONDS; returns the outcome with response times. */
-async function step(target, scenario, rate, to, closed = null, refusedCallEnds = 'im') {
+async function step(target, scenario, rate, to, closed = null, refusedCallEnds = 'im', uac = 'sipp') {
   const local = port();
   const stat = path.join(WORK, `stat-${local}.csv`);
   const total = closed?.total ?? rate * STEP_SECONDS;
@@ -478,6 +483,23 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const serverDrops0 = udpDrops([target.port]).get(target.port) ?? 0;
   let uacDrops = 0;
   const dropsTimer = setInterval(() => (uacDrops = Math.max(uacDrops, udpDrops([local]).get(local) ?? 0)), 250);
+  if (uac === 'native') {
+    // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the bottleneck
+    const c = await run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', to, String(rate), String(total / rate)])).done;
+    const wall = (Date.now() - t0) / 1000;
+    if (windowTimer !== null) clearTimeout(windowTimer);
+    clearInterval(dropsTimer);
+    if (c.code !== 0) throw new Error(`im-client failed (${c.code}):\n${c.out.slice(-2000)}`);
+    const o = JSON.parse(c.out.trim().split('\n').pop());
+    const drops = { server: (udpDrops([target.port]).get(target.port) ?? 0) - serverDrops0, loadGenerator: uacDrops };
+    const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
+    const coreWhole = coreShares(core0, coreTimes(), cpu);
+    const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreWhole;
+    const offeredSeconds = offeredMs / 1000;
+    const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
+    const failed = o.failed + o.refused;
+    return { rate, total, ok: o.ok, failed, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
+  }
   const r = await sipp(
     target,
     scenario,
@@ -572,7 +594,7 @@ const passes = (s) => s.failRatio < 0.01 && s.achieved >= 0.9 * s.rate;
 /** The machine's state a step ran in (machineState), for printing. */
 const machineFigure = (us) => `machine ${Number.isFinite(us) ? us.toFixed(1) : '?'} µs per loopback datagram`;
 /** Datagrams lost in full receive buffers during a step (udpDrops), for printing. */
-const dropFigure = (d) => `lost in full receive buffers: ${d.server} at the server, ${d.loadGenerator} or more at SIPp's UAC`;
+const dropFigure = (d) => `lost in full receive buffers: ${d.server} at the server, ${d.loadGenerator} or more at the UAC`;
 
 function printStep(label, s, note = '') {
   console.log(
@@ -706,7 +728,7 @@ async function relayBench() {
               await settle(target);
               // --perf FILE: each of Parley's steps recorded into FILE-<rate>-<client> (Kamailio's
               // workers are other processes), the whole step with its drain
-              const once = () => step(target, scenario, rate, 'uas', null, ends);
+              const once = () => step(target, scenario, rate, 'uas', null, ends, ends === 'im' ? OVERLOAD_UAC : 'sipp');
               const s = target.name === 'Parley' ? await recorded(target, `-${rate}-${ends}`, once) : await once();
               const goodput = s.ok / s.wall;
               const w = s.window;
@@ -743,7 +765,7 @@ async function relayBench() {
               await fastMachine();
               const reference = await step(target, scenario, best.rate, 'uas');
               await settle(target);
-              const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends);
+              const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends, ends === 'im' ? OVERLOAD_UAC : 'sipp');
               // read over the offered window (see inWindow); the whole step's figures beside them
               const whole = s.ok / s.wall;
               const goodput = s.window?.goodput ?? whole;
