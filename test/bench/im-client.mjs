@@ -38,7 +38,7 @@ const ha2 = md5(`MESSAGE:${uri}`);
 const ha1ByRealm = new Map();
 const body = 'benchmark message';
 
-/** calls by Call-ID: [phase (1, 2; 0 ended), started (ms), request bytes, retransmit at (ms), interval (ms), request with credentials sent at (ms)] */
+/** calls by Call-ID: [phase (1, 2; 0 ended), this phase's request first sent at (ms), its bytes, (unused), retransmission interval (ms), request with credentials sent at (ms)] */
 const calls = new Map();
 /** retransmission queues, one per interval, each in due order: entries [Call-ID, phase, due] from `head` on */
 const timers = [];
@@ -67,9 +67,10 @@ function request(n, phase, auth) {
   );
 }
 
-function schedule(callId, phase, now, interval) {
+/** The next look at a request: its retransmission after `interval`, or Timer F (64·T1 after its first send) if sooner. */
+function schedule(callId, phase, now, interval, firstSent = now) {
   const level = Math.min(Math.log2(interval / T1), 3);
-  (timers[level] ??= { items: [], head: 0 }).items.push([callId, phase, now + interval]);
+  (timers[level] ??= { items: [], head: 0 }).items.push([callId, phase, Math.min(now + interval, firstSent + 64 * T1)]);
 }
 
 function end(callId, call, outcome, now) {
@@ -135,6 +136,7 @@ gate.start(opened.socket, meta, (data, count) => {
       }
       const n = Number.parseInt(callId, 10);
       call[0] = 2;
+      call[1] = now; // a new transaction: Timer F from its first send
       call[2] = request(n, 2, credentials(challenge, n));
       call[4] = T1;
       call[5] = now;
@@ -155,7 +157,7 @@ function tick() {
     const n = stats.offered;
     const callId = `${n}-${process.pid}@127.0.0.1`;
     const data = request(n, 1, '');
-    calls.set(callId, [1, now, data, now + T1, T1, 0]);
+    calls.set(callId, [1, now, data, 0, T1, 0]);
     send(data);
     schedule(callId, 1, now, T1);
   }
@@ -176,7 +178,7 @@ function tick() {
       stats.retransmissions++;
       send(call[2]);
       call[4] = Math.min(2 * call[4], T2);
-      schedule(callId, phase, now, call[4]);
+      schedule(callId, phase, now, call[4], call[1]);
     }
     q.head = k;
     // the entries passed are let go of now and then, not at every tick (a copy of what is left)

@@ -66,7 +66,7 @@ const KAMAILIO_ALLOCATOR = ['-x', 'tlsf', '-X', 'tlsf'];
 const GENERATOR_BOUND_CORES = 0.7;
 /**
  * Who offers the overload steps of IM clients: `--overload-client native` (im-client.mjs, on the
- * native socket) or `sipp` (the default).
+ * native socket; the digest scenario only) or `sipp` (the default).
  */
 const OVERLOAD_UAC = opt('overload-client', 'sipp');
 /** SIPp's core this busy over an overload step (or answers lost at SIPp) marks the step as measuring SIPp too. */
@@ -165,7 +165,7 @@ const coreFigures = (c) =>
   c === null
     ? ''
     : `; core ${SERVER_CPU}: ${pct(c.steal)} stolen, ${pct(c.softirq)} soft interrupts, ${pct(c.others)} other work` +
-      (c.generator === null ? '' : `; SIPp's core ${LOAD_CPU}: ${pct(c.generator)} busy`);
+      (c.generator === null ? '' : `; the load generator's core ${LOAD_CPU}: ${pct(c.generator)} busy`);
 
 /** CPU use of every process on the machine over the last second, by command (for finding the bottleneck). */
 function loadavg() {
@@ -490,7 +490,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
     if (windowTimer !== null) clearTimeout(windowTimer);
     clearInterval(dropsTimer);
     if (c.code !== 0) throw new Error(`im-client failed (${c.code}):\n${c.out.slice(-2000)}`);
-    const o = JSON.parse(c.out.trim().split('\n').pop());
+    const o = JSON.parse(c.out.trim().split('\n').findLast((l) => l.startsWith('{')));
     const drops = { server: (udpDrops([target.port]).get(target.port) ?? 0) - serverDrops0, loadGenerator: uacDrops };
     const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
     const coreWhole = coreShares(core0, coreTimes(), cpu);
@@ -728,7 +728,7 @@ async function relayBench() {
               await settle(target);
               // --perf FILE: each of Parley's steps recorded into FILE-<rate>-<client> (Kamailio's
               // workers are other processes), the whole step with its drain
-              const once = () => step(target, scenario, rate, 'uas', null, ends, ends === 'im' ? OVERLOAD_UAC : 'sipp');
+              const once = () => step(target, scenario, rate, 'uas', null, ends, ends === 'im' && scenario === withAuth ? OVERLOAD_UAC : 'sipp');
               const s = target.name === 'Parley' ? await recorded(target, `-${rate}-${ends}`, once) : await once();
               const goodput = s.ok / s.wall;
               const w = s.window;
@@ -765,7 +765,7 @@ async function relayBench() {
               await fastMachine();
               const reference = await step(target, scenario, best.rate, 'uas');
               await settle(target);
-              const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends, ends === 'im' ? OVERLOAD_UAC : 'sipp');
+              const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends, ends === 'im' && scenario === withAuth ? OVERLOAD_UAC : 'sipp');
               // read over the offered window (see inWindow); the whole step's figures beside them
               const whole = s.ok / s.wall;
               const goodput = s.window?.goodput ?? whole;
@@ -787,7 +787,7 @@ async function relayBench() {
                   `${s.window ? ` (completed per second: ${s.window.perSecond.join(', ')})` : ''}; ` +
                   `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)}` +
                   (generatorBound ? ' (load generator bound: the server was not saturated, so this says nothing about it)' : '') +
-                  (generatorSaturated ? ' (load generator saturated too: SIPp fell behind, so this measures it as much as the server)' : ''),
+                  (generatorSaturated ? ' (load generator saturated too: it fell behind, so this measures it as much as the server)' : ''),
               );
             }
             const median = medianBy(runs, (r) => r.goodput);
@@ -1260,7 +1260,7 @@ if (results.relay) {
     console.log(`  ${name.padEnd(24)} ${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms), server CPU ${perK.toFixed(2)} s per 1,000 relayed${limit}`);
     console.log(`  ${''.padEnd(24)} (the sustained step ran with the ${machineFigure(s.machineUs)})`);
     for (const o of s.overload ?? []) {
-      const each = o.runs?.length > 1 ? ` (median of ${o.runs.length}: ${o.runs.map((r) => `${(100 * r.ofSustained).toFixed(0)}% / ${(100 * r.ofReference).toFixed(0)}% at ${r.machineUs.toFixed(1)} µs${r.generatorSaturated ? ', SIPp saturated' : ''}`).join(', ')})` : '';
+      const each = o.runs?.length > 1 ? ` (median of ${o.runs.length}: ${o.runs.map((r) => `${(100 * r.ofSustained).toFixed(0)}% / ${(100 * r.ofReference).toFixed(0)}% at ${r.machineUs.toFixed(1)} µs${r.generatorSaturated ? ', load generator saturated' : ''}`).join(', ')})` : '';
       console.log(
         `  ${''.padEnd(24)} at ${o.factor}x, ${CLIENT_LABEL[o.refusedCallEnds]}: goodput ${o.goodput.toFixed(0)}/s = ${(100 * o.ofSustained).toFixed(0)}% of sustained, ` +
           `${(100 * o.ofReference).toFixed(0)}% of 1× just before, p99 ${o.p99} ms${o.generatorBound ? ' (load generator bound)' : ''}${each}`,

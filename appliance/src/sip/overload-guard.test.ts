@@ -497,4 +497,40 @@ describe('overload guard with the native socket holding new work (udp-gate)', ()
       g.stop();
     }
   });
+
+  it("keeps the socket's refusals out of its own rate, and shows the socket's figures when its own rate reaches nothing", async () => {
+    const c = clock();
+    const queue = { delay: 300 };
+    const g = new OverloadGuard({ maxQueueDelay: 200, retryAfter: 5, staleAfter: 500 }, () => queue.delay, c.now);
+    const { gate } = fakeGate();
+    g.useGate(gate);
+    try {
+      // its own rate set (the queue long), nothing judged here, the socket refusing 90%
+      readFor(g, c, 100, 10_000);
+      expect(g.shedding).toBe(true);
+      queue.delay = 0;
+      gate.judged(100, 900);
+      c.advance(50);
+      expect(g.state).toMatchObject({ admittedShare: 0.1, admitRate: 2000 });
+      // the socket refusing does not keep the guard's own rate in force: nothing refused here for 500 ms ends it
+      for (let i = 0; i < 12; i++) {
+        gate.judged(100, 900);
+        c.advance(50);
+        void g.shedding;
+      }
+      expect(g.shedding).toBe(false);
+      // and "were we shedding" still hears of the socket's refusals of the last window
+      expect(g.shedWithin(0)).toBe(true);
+      expect(g.state).toMatchObject({ admittedShare: 0.1, admitRate: 2000 });
+      gate.judged(50, 0);
+      c.advance(50);
+      expect(g.state).toMatchObject({ admittedShare: 1, admitRate: null });
+      expect(g.shedWithin(100)).toBe(true);
+      c.advance(200);
+      void g.shedding;
+      expect(g.shedWithin(100)).toBe(false);
+    } finally {
+      g.stop();
+    }
+  });
 });

@@ -194,6 +194,8 @@ export class OverloadGuard {
   private gateRefused = false;
   private gateAdmitRate = 0;
   private gateShare = 1;
+  /** new work this guard judged in the last adjustment window */
+  private judgedLastWindow = 0;
   private ticker: NodeJS.Timeout | null = null;
   /**
    * Whether a nonce is ours (held in the nonce table) and was issued at most `withinMs` ago: the
@@ -232,9 +234,10 @@ export class OverloadGuard {
     // refusals counted up to now, not to the last adjustment
     this.adjust();
     this.drainGate();
-    // the guard's own (what it judges) while its rate is set; else the socket's, while it refuses
-    const own = this.limit < Infinity;
-    const shedding = own || this.gateRefused;
+    // the guard's own (what it judges) while its rate is set and it judged something lately; else
+    // the socket's, while it refuses (a rate nothing reaches says nothing of what is admitted)
+    const own = this.limit < Infinity && (this.judgedLastWindow > 0 || !this.gateRefused);
+    const shedding = this.limit < Infinity || this.gateRefused;
     const share = own ? this.share : this.gateShare;
     return {
       admittedShare: shedding ? Math.min(0.999, Math.round(share * 1000) / 1000) : 1,
@@ -322,6 +325,7 @@ export class OverloadGuard {
     this.servedRate = 0.9 * this.servedRate + 0.1 * rate;
     this.newSinceAdjust = 0;
     if (this.judgedSinceAdjust > 0) this.share = this.admittedSinceAdjust / this.judgedSinceAdjust;
+    this.judgedLastWindow = this.judgedSinceAdjust;
     this.judgedSinceAdjust = 0;
     this.admittedSinceAdjust = 0;
     const refused = this.refusedSinceAdjust;
@@ -354,7 +358,8 @@ export class OverloadGuard {
       this.calmSince ??= windowStart;
       if (now - this.calmSince >= CALM_TO_END_MS) {
         // nothing was refused since the calm began: that is when shedding last mattered
-        this.lastShedAt = this.calmSince;
+        // (unless the socket refused in this window: then that is when)
+        this.lastShedAt = this.gateRefused ? now : this.calmSince;
         this.limit = Infinity;
         this.share = 1;
         this.calmSince = null;

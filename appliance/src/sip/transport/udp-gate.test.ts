@@ -145,10 +145,11 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
    * `g.passed` after that first request.
    */
   function staged(holdMs: number) {
-    const plan: { send: (() => void) | null; busyMs: number } = { send: null, busyMs: 0 };
-    const g = gate(b, '127.0.0.1', () => {
-      const send = plan.send;
-      plan.send = null;
+    const plan: { trigger: string; send: (() => void) | null; busyMs: number } = { trigger: '', send: null, busyMs: 0 };
+    const g: Gate = gate(b, '127.0.0.1', () => {
+      // only once the trigger itself has reached JavaScript
+      const send = plan.send !== null && g.passed.some((d) => d.text === plan.trigger) ? plan.send : null;
+      if (send !== null) plan.send = null;
       send?.();
       const until = performance.now() + (send !== null ? 30 : plan.busyMs);
       while (performance.now() < until);
@@ -158,6 +159,7 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     let triggers = 0;
     const stage = async (texts: string[], busyMs: number): Promise<number> => {
       const trigger = request('MESSAGE', `trigger${triggers++}`, client.port, credentials);
+      plan.trigger = trigger;
       plan.send = () => {
         sendAll(client, g, texts);
         plan.busyMs = busyMs;
