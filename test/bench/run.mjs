@@ -73,6 +73,10 @@ const GENERATOR_BOUND_CORES = 0.7;
  * SIPp's 13,428 and 12,514/s, 3 pairs).
  */
 const OVERLOAD_UAC = opt('overload-client', existsSync(path.join(ROOT, 'appliance/dist/native/udp_gate.node')) ? 'native' : 'sipp');
+/** The relay's scenario with digest on every MESSAGE (the one im-client.mjs plays too). */
+const DIGEST_SCENARIO = path.join(HERE, 'bench-message.xml');
+/** Who offers an overload step: OVERLOAD_UAC for IM clients on the digest scenario, SIPp otherwise. */
+const overloadUac = (scenario, ends) => (ends === 'im' && scenario === DIGEST_SCENARIO ? OVERLOAD_UAC : 'sipp');
 /** SIPp's core this busy over an overload step (or answers lost at SIPp) marks the step as measuring SIPp too. */
 const GENERATOR_SATURATED = 0.95;
 
@@ -295,14 +299,6 @@ async function startFloor() {
   return { name: 'Node UDP floor', port: sipPort, pid: f.child.pid, stop: async () => (f.child.kill('SIGTERM'), await f.done) };
 }
 
-/**
- * `--perf FILE` (with `--closed-loop`): Linux perf samples the server's every thread (cpu-clock,
- * call graphs) over the counted calls, into FILE (`perf report -i FILE`); with `--overload-at`,
- * over each of Parley's steps, into FILE followed by `suffix` (-<rate>-<client>). Unlike the V8 profile
- * (`--profile`, main thread only), it sees inside each send (most of a loopback send is the
- * kernel waking the receiver), the GC's helper threads, malloc and libuv.
- * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
- */
 /** `fn` run with the server recorded by Linux perf (see recordPerf), the recording stopped whatever `fn` does. */
 async function recorded(target, suffix, fn) {
   const perf = recordPerf(target, suffix);
@@ -313,6 +309,14 @@ async function recorded(target, suffix, fn) {
   }
 }
 
+/**
+ * `--perf FILE` (with `--closed-loop`): Linux perf samples the server's every thread (cpu-clock,
+ * call graphs) over the counted calls, into FILE (`perf report -i FILE`); with `--overload-at`,
+ * over each of Parley's steps, into FILE followed by `suffix` (-<rate>-<client>). Unlike the V8 profile
+ * (`--profile`, main thread only), it sees inside each send (most of a loopback send is the
+ * kernel waking the receiver), the GC's helper threads, malloc and libuv.
+ * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
+ */
 function recordPerf(target, suffix = '') {
   const file = opt('perf', null);
   if (file === null || !target.pid) return { stop: async () => undefined };
@@ -487,24 +491,10 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const serverDrops0 = udpDrops([target.port]).get(target.port) ?? 0;
   let uacDrops = 0;
   const dropsTimer = setInterval(() => (uacDrops = Math.max(uacDrops, udpDrops([local]).get(local) ?? 0)), 250);
-  if (uac === 'native') {
-    // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the bottleneck
-    const c = await run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', to, String(rate), String(total / rate)])).done;
-    const wall = (Date.now() - t0) / 1000;
-    if (windowTimer !== null) clearTimeout(windowTimer);
-    clearInterval(dropsTimer);
-    if (c.code !== 0) throw new Error(`im-client failed (${c.code}):\n${c.out.slice(-2000)}`);
-    const o = JSON.parse(c.out.trim().split('\n').findLast((l) => l.startsWith('{')));
-    const drops = { server: (udpDrops([target.port]).get(target.port) ?? 0) - serverDrops0, loadGenerator: uacDrops };
-    const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
-    const coreWhole = coreShares(core0, coreTimes(), cpu);
-    const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreWhole;
-    const offeredSeconds = offeredMs / 1000;
-    const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
-    const failed = o.failed + o.refused;
-    return { rate, total, ok: o.ok, failed, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
-  }
-  const r = await sipp(
+  // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the bottleneck
+  const imClient = () =>
+    run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', to, String(rate), String(total / rate)])).done;
+  const r = await (uac === 'native' ? imClient() : sipp(
     target,
     scenario,
     [
@@ -514,7 +504,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
       ...(process.env.BENCH_UAC_ARGS?.split(' ').filter(Boolean) ?? []),
     ],
     { domain: DOMAIN, to, body: 'benchmark message' },
-  ).done;
+  ).done);
   const wall = (Date.now() - t0) / 1000;
   if (windowTimer !== null) clearTimeout(windowTimer);
   clearInterval(dropsTimer);
@@ -524,6 +514,13 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const coreWhole = coreShares(core0, coreTimes(), cpu);
   const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreWhole;
   if (process.env.BENCH_DEBUG) console.log(`  (load: ${loadavg()}${target.health ? `, overload ${JSON.stringify((await target.health()).overload)}` : ''})`);
+  if (uac === 'native') {
+    if (r.code !== 0) throw new Error(`im-client failed (${r.code}):\n${r.out.slice(-2000)}`);
+    const o = JSON.parse(r.out.trim().split('\n').findLast((l) => l.startsWith('{')));
+    const offeredSeconds = offeredMs / 1000;
+    const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
+    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
+  }
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');
   const last = lines.at(-1).split(';');
@@ -691,7 +688,7 @@ async function withDevice(fn) {
 
 async function relayBench() {
   console.log(`\n# MESSAGE relay, UAC -> server -> registered UAS (SIPp, ${STEP_SECONDS} s per step, <1% failures)`);
-  const withAuth = path.join(HERE, 'bench-message.xml');
+  const withAuth = DIGEST_SCENARIO;
   const noAuth = path.join(HERE, 'bench-message-noauth.xml');
   const out = {};
   // `--only relay,parley` / `--only relay,kamailio` / `--only relay,floor`: one side of the comparison
@@ -732,7 +729,7 @@ async function relayBench() {
               await settle(target);
               // --perf FILE: each of Parley's steps recorded into FILE-<rate>-<client> (Kamailio's
               // workers are other processes), the whole step with its drain
-              const once = () => step(target, scenario, rate, 'uas', null, ends, ends === 'im' && scenario === withAuth ? OVERLOAD_UAC : 'sipp');
+              const once = () => step(target, scenario, rate, 'uas', null, ends, overloadUac(scenario, ends));
               const s = target.name === 'Parley' ? await recorded(target, `-${rate}-${ends}`, once) : await once();
               const goodput = s.ok / s.wall;
               const w = s.window;
@@ -769,7 +766,7 @@ async function relayBench() {
               await fastMachine();
               const reference = await step(target, scenario, best.rate, 'uas');
               await settle(target);
-              const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends, ends === 'im' && scenario === withAuth ? OVERLOAD_UAC : 'sipp');
+              const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends, overloadUac(scenario, ends));
               // read over the offered window (see inWindow); the whole step's figures beside them
               const whole = s.ok / s.wall;
               const goodput = s.window?.goodput ?? whole;

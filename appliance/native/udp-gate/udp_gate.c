@@ -118,9 +118,6 @@ typedef struct {
   int read_since_idle;
   /* handles not yet closed (poll, idle): the last close releases the memory */
   int handles_open;
-  /* the branch `judge` found on a request it defers */
-  uint32_t judged_hash;
-  int judged_has_branch;
   /* refusal answers: To tag `<prefix>.<counter>`, the lines after the copied ones */
   uint64_t tag_counter;
   char refusal_extra[512];
@@ -447,6 +444,47 @@ static void send_answers(gate_socket *g) {
   g->out_used = 0;
 }
 
+/* ---------- new work held back (judge holds, admit_held lets it start) ---------- */
+
+/* the held datagram in slot `idx` answered 503, as judge refuses (its lines looked at again) */
+static void refuse_held(gate_socket *g, size_t idx, double now) {
+  held_rec *r = &g->held[idx];
+  raw_head h;
+  g->refused++;
+  g->last_refusal_at = now;
+  if (!look(g->held_bytes + idx * HELD_MAX, r->len, &h)) return;
+  answer(g, &h, 1, &r->from, r->from_len);
+  if (g->out_count == BATCH) send_answers(g);
+}
+
+/* the oldest held datagram refused and let go of */
+static void refuse_oldest(gate_socket *g, double now) {
+  refuse_held(g, g->held_head, now);
+  g->held_head = (g->held_head + 1) % HELD_SLOTS;
+  g->held_count--;
+}
+
+/* held longer than the longest wait: refused, oldest first */
+static void expire_held(gate_socket *g, double now) {
+  while (g->held_count > 0 && now - g->held[g->held_head].at > g->max_wait_ms) refuse_oldest(g, now);
+  if (g->out_count > 0) send_answers(g);
+}
+
+/* datagram i of the batch just read goes to the held ring (all slots taken: the oldest is refused) */
+static void hold(gate_socket *g, int i, int has_branch, uint32_t hash, double now) {
+  if (g->held_count == HELD_SLOTS) refuse_oldest(g, now);
+  size_t idx = (g->held_head + g->held_count) % HELD_SLOTS;
+  held_rec *r = &g->held[idx];
+  r->len = g->msgs[i].msg_len;
+  r->has_branch = has_branch;
+  r->hash = hash;
+  r->from_len = g->msgs[i].msg_hdr.msg_namelen;
+  r->at = now;
+  memcpy(&r->from, &g->from[i], r->from_len);
+  memcpy(g->held_bytes + idx * HELD_MAX, g->bufs + (size_t)i * DGRAM_MAX, r->len);
+  g->held_count++;
+}
+
 /* ---------- the gate ---------- */
 
 static int tag_is(const gate_socket *g, const raw_head *h) {
@@ -454,9 +492,9 @@ static int tag_is(const gate_socket *g, const raw_head *h) {
   return h->tag != NULL && a > 0 && h->tag_len >= a && memcmp(h->tag, g->tag_bytes + 1, a) == 0;
 }
 
-/* what judge decided: passed on to JavaScript (to be judged there, if at all), answered or taken
- * here, passed on as new work admitted here (too large to hold), or new work to hold */
-enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2, DEFERRED = 3 };
+/* what judge decided: passed on to JavaScript (to be judged there, if at all), answered, taken or
+ * held here, or passed on as new work admitted here (too large to hold) */
+enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2 };
 
 static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
   /* the queue probe, and nothing SIP; and everything until `configure` gave the answers' lines */
@@ -502,9 +540,8 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
     if (has_branch) set_put(&g->cur, hash);
     return ADMITTED;
   }
-  g->judged_hash = hash;
-  g->judged_has_branch = has_branch;
-  return DEFERRED;
+  hold(g, i, has_branch, hash, now);
+  return HANDLED;
 }
 
 /* ---------- reading ---------- */
@@ -571,49 +608,6 @@ static void deliver(gate_socket *g, int passed) {
   napi_close_handle_scope(env, scope);
 }
 
-/* ---------- new work held back ---------- */
-
-
-/* the held datagram in slot `idx` answered 503, as judge refuses (its lines looked at again) */
-static void refuse_held(gate_socket *g, size_t idx, double now) {
-  held_rec *r = &g->held[idx];
-  raw_head h;
-  g->refused++;
-  g->last_refusal_at = now;
-  if (!look(g->held_bytes + idx * HELD_MAX, r->len, &h)) return;
-  answer(g, &h, 1, &r->from, r->from_len);
-  if (g->out_count == BATCH) send_answers(g);
-}
-
-/* held longer than the longest wait: refused, oldest first */
-static void expire_held(gate_socket *g, double now) {
-  while (g->held_count > 0 && now - g->held[g->held_head].at > g->max_wait_ms) {
-    refuse_held(g, g->held_head, now);
-    g->held_head = (g->held_head + 1) % HELD_SLOTS;
-    g->held_count--;
-  }
-  if (g->out_count > 0) send_answers(g);
-}
-
-/* datagram i of the batch just read goes to the held ring (all slots taken: the oldest is refused) */
-static void hold(gate_socket *g, int i, double now) {
-  if (g->held_count == HELD_SLOTS) {
-    refuse_held(g, g->held_head, now);
-    g->held_head = (g->held_head + 1) % HELD_SLOTS;
-    g->held_count--;
-  }
-  size_t idx = (g->held_head + g->held_count) % HELD_SLOTS;
-  held_rec *r = &g->held[idx];
-  r->len = g->msgs[i].msg_len;
-  r->has_branch = g->judged_has_branch;
-  r->hash = g->judged_hash;
-  r->from_len = g->msgs[i].msg_hdr.msg_namelen;
-  r->at = now;
-  memcpy(&r->from, &g->from[i], r->from_len);
-  memcpy(g->held_bytes + idx * HELD_MAX, g->bufs + (size_t)i * DGRAM_MAX, r->len);
-  g->held_count++;
-}
-
 static void on_idle(uv_idle_t *handle);
 
 /* the idle handle runs while something is held (the event loop does not sleep then) */
@@ -630,11 +624,11 @@ static void idle_update(gate_socket *g) {
 
 /*
  * Held new work passed on, newest first (a batch at a time, each in the order it came), for at most
- * the budget from `started`. Newest first (the
- * oldest are refused as they pass the longest wait): under a flood every one admitted has waited
- * little, and a backlog left by a pause is served from its fresh end while its stale end, whose
- * clients are nearest to retransmitting (T1, RFC 3261 §17.1.2.2), is answered 503. Oldest first,
- * under a flood every admitted request would have waited nearly the longest wait.
+ * the budget from `started`. Newest first, because the oldest are refused as they pass the longest
+ * wait: under a flood every one admitted has waited little, and a backlog left by a pause is served
+ * from its fresh end while its stale end, whose clients are nearest to retransmitting (T1, RFC 3261
+ * §17.1.2.2), is answered 503. Oldest first, every request admitted under a flood would have waited
+ * nearly the longest wait.
  */
 static void admit_held(gate_socket *g, double started) {
   double now = now_ms();
@@ -706,10 +700,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int i = 0; i < n; i++) {
       enum verdict v = judge(g, g->bufs + (size_t)i * DGRAM_MAX, g->msgs[i].msg_len, i, now);
       if (v == HANDLED) continue;
-      if (v == DEFERRED) {
-        hold(g, i, now);
-        continue;
-      }
       g->pass_admitted[passed] = v == ADMITTED;
       g->pass_index[passed++] = i;
     }
