@@ -184,6 +184,18 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(client.passed).toEqual([]);
   });
 
+  it('passes new work too large to hold on at once, marked admitted', async () => {
+    const g = gate(b);
+    b.defer(g.socket, 1000, 4);
+    const client = gate(b);
+    // past the ring's 2 KiB slots
+    const large = request('MESSAGE', 'large1', client.port, { extra: `Subject: ${'x'.repeat(3000)}\r\n` });
+    sendAll(client, g, [large]);
+    await until(() => g.passed.length === 1);
+    expect(g.passed.map((d) => [d.text, d.admitted])).toEqual([[large, true]]);
+    expect(g.counts()).toEqual({ judged: 1, admitted: 1, refused: 0, inDialog: 0 });
+  });
+
   it('stops holding when told, and checks what it is told', async () => {
     const g = gate(b);
     b.defer(g.socket, 1000, 4);
