@@ -306,26 +306,42 @@ static void to_tag(const char *v, size_t n, raw_head *h) {
   }
 }
 
-/* 1: a request this look can judge; 0: left to JavaScript (a response, folded lines, no To …) */
+/* the next CRLF at or after p, before limit (NULL: none): a line ends at CRLF only, as in
+ * raw-head.ts, so a bare LF stays inside its line. One vectorised memchr for each LF, where a
+ * memmem for the two bytes cost a call a line and the blank line's search a pass of its own
+ * (2.6% of the process's time at 3x the sustained rate, nearly all of it here). */
+static const char *next_crlf(const char *p, const char *limit) {
+  while (p < limit) {
+    const char *lf = memchr(p, '\n', (size_t)(limit - p));
+    if (lf == NULL) return NULL;
+    if (lf > p && lf[-1] == '\r') return lf - 1;
+    p = lf + 1;
+  }
+  return NULL;
+}
+
+/* 1: a request this look can judge; 0: left to JavaScript (a response, folded lines, no To …).
+ * The header section ends at its first empty line (the first CRLF CRLF), within HEAD_MAX bytes. */
 static int look(const char *buf, size_t n, raw_head *h) {
   if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return 0;
-  const char *end = find(buf, n < HEAD_MAX + 4 ? n : HEAD_MAX + 4, "\r\n\r\n", 4);
-  if (end == NULL || end - buf > HEAD_MAX) return 0;
-  size_t head_len = (size_t)(end - buf);
-  const char *eol = find(buf, head_len, "\r\n", 2);
-  const char *sp = memchr(buf, ' ', head_len);
-  if (sp == NULL || sp == buf || (eol != NULL && sp > eol)) return 0;
+  /* a CRLF CRLF starting at HEAD_MAX at the latest: its first CRLF within HEAD_MAX + 2 */
+  const char *limit = buf + (n < HEAD_MAX + 4 ? n : HEAD_MAX + 4);
+  const char *eol = next_crlf(buf, limit);
+  if (eol == NULL || eol == buf) return 0;
+  const char *sp = memchr(buf, ' ', (size_t)(eol - buf));
+  if (sp == NULL || sp == buf) return 0;
   memset(h, 0, sizeof *h);
   h->method = buf;
   h->method_len = (size_t)(sp - buf);
   h->to = -1;
-  while (eol != NULL) {
+  for (;;) {
     const char *start = eol + 2;
-    size_t rest = head_len - (size_t)(start - buf);
-    const char *next = find(start, rest, "\r\n", 2);
-    const char *stop = next == NULL ? buf + head_len : next;
-    eol = next;
-    if (start >= buf + head_len) break;
+    /* the empty line: the header section's end */
+    if (start + 2 <= limit && start[0] == '\r' && start[1] == '\n') break;
+    const char *stop = next_crlf(start, limit);
+    /* no empty line within HEAD_MAX: left to the parser */
+    if (stop == NULL) return 0;
+    eol = stop;
     if (is_blank(*start)) return 0; /* folded: the parser's */
     const char *colon = memchr(start, ':', (size_t)(stop - start));
     if (colon == NULL || colon == start) return 0;
@@ -349,6 +365,8 @@ static int look(const char *buf, size_t n, raw_head *h) {
     h->line_len[h->lines] = (size_t)(stop - start);
     h->lines++;
   }
+  /* the section's end past HEAD_MAX: left to the parser, as before */
+  if ((size_t)(eol - buf) > HEAD_MAX) return 0;
   return h->to >= 0;
 }
 
