@@ -120,6 +120,12 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
       // a folded line: the parser decides
       request('MESSAGE', 'folded1', p.port, { extra: 'Subject: a\r\n  folded\r\n' }),
       'not SIP at all',
+      // no empty line: the header section never ends
+      request('MESSAGE', 'unended1', p.port).slice(0, -2),
+      // lines ended by LF alone: one line to the look, no To in it
+      request('MESSAGE', 'lf1', p.port).replaceAll('\r\n', '\n'),
+      // a header section past 16 KiB (the look's limit), though the rest is a plain request
+      request('MESSAGE', 'long1', p.port, { extra: `Subject: ${'x'.repeat(17_000)}\r\n` }),
     ];
     for (const s of kept) p.socket.send(s, g.port, '127.0.0.1');
     await until(() => g.passed.length === kept.length);
