@@ -10,18 +10,29 @@
 // for each request (RFC 3261 §17.1.2.2), digest with qop=auth (RFC 2617 §3.2.2; the first
 // challenge, as SIPp answers).
 //
-//   node test/bench/im-client.mjs SERVER_PORT LOCAL_PORT DOMAIN USER PASSWORD TO RATE SECONDS
+// With UAS_PORT it is the called device too: a second native socket there answers each MESSAGE
+// relayed to it 200 OK, as test/scenarios/message-uas.xml has SIPp do, so that the one load core
+// runs one process (session 29: the UAC alone was 55–67% busy at 47,000/s, and the SIPp UAS beside
+// it took the core to 73–92%; a step whose generator is at its core's edge loses our answers in
+// its buffer and measures the generator).
+//
+// What keeps it light: answers are read as bytes (the status, the Call-ID's call number and the
+// CSeq number), a string made only of a 407 (its challenge); calls live in arrays indexed by
+// their number, not in a Map of Call-ID strings; the timer queues hold numbers.
+//
+//   node test/bench/im-client.mjs SERVER_PORT LOCAL_PORT DOMAIN USER PASSWORD TO RATE SECONDS [UAS_PORT]
 //
 // prints one JSON line when every call has ended: calls offered, completed (2xx), refused (503),
 // failed (another final response, or Timer F), retransmissions, completed per second since the
-// start, completed within the offered window, and the p50/p99 of the time from the request with
-// credentials to its final response (what SIPp's rtd 1 measures), in ms.
+// start, completed within the offered window, the p50/p99 of the time from the request with
+// credentials to its final response (what SIPp's rtd 1 measures) in ms, the MESSAGEs the UAS
+// answered, and this process's CPU per second (% of a core).
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const [serverPort, localPort, domain, user, password, to, rateArg, secondsArg] = process.argv.slice(2);
+const [serverPort, localPort, domain, user, password, to, rateArg, secondsArg, uasPortArg] = process.argv.slice(2);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const total = Math.round(rate * seconds);
@@ -37,65 +48,102 @@ const uri = `sip:${to}@${domain}`;
 const ha2 = md5(`MESSAGE:${uri}`);
 const ha1ByRealm = new Map();
 const body = 'benchmark message';
+const callIdTail = `-${process.pid}@127.0.0.1`;
 
-/** calls by Call-ID: [phase (1, 2; 0 ended), this phase's request first sent at (ms), its bytes, (unused), retransmission interval (ms), request with credentials sent at (ms)] */
-const calls = new Map();
-/** retransmission queues, one per interval, each in due order: entries [Call-ID, phase, due] from `head` on */
+// calls by number: phase (1, 2; 0 ended), this phase's request first sent at (ms), its bytes, its
+// retransmission interval (ms), the request with credentials sent at (ms)
+const phase = new Uint8Array(total);
+const firstSent = new Float64Array(total);
+const bytes = new Array(total);
+const interval = new Float64Array(total);
+const credentialsSentAt = new Float64Array(total);
+/** retransmission queues, one per interval, each in due order from `head` on: call numbers, phases, due times */
 const timers = [];
-const stats = { offered: 0, ok: 0, refused: 0, failed: 0, retransmissions: 0, okInWindow: 0, perSecond: [] };
+const stats = { offered: 0, ok: 0, refused: 0, failed: 0, retransmissions: 0, okInWindow: 0, uasAnswered: 0, perSecond: [] };
 const rtts = [];
 const t0 = performance.now();
 let ended = 0;
 
-let outData = [];
-function send(data) {
-  outData.push(data);
+/** Datagrams sent in batches: each socket's queue goes out at the end of the batch or tick that filled it. */
+function outbox(socket) {
+  let data = [];
+  let addresses = [];
+  let ports = [];
+  return {
+    send(buf, address, port) {
+      data.push(buf);
+      addresses.push(address);
+      ports.push(port);
+    },
+    flush() {
+      if (data.length === 0) return;
+      gate.sendMany(socket, data, addresses, ports, data.length);
+      data = [];
+      addresses = [];
+      ports = [];
+    },
+  };
 }
-function flush() {
-  if (outData.length === 0) return;
-  const n = outData.length;
-  gate.sendMany(opened.socket, outData, new Array(n).fill(SERVER), new Array(n).fill(Number(serverPort)), n);
-  outData = [];
-}
+const uacOut = outbox(opened.socket);
 
-function request(n, phase, auth) {
+function request(n, ph, auth) {
   return Buffer.from(
-    `MESSAGE ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK-${process.pid}-${n}-${phase};rport\r\n` +
-      `From: <sip:${user}@${domain}>;tag=${process.pid}t${n}\r\nTo: <${uri}>\r\nCall-ID: ${n}-${process.pid}@127.0.0.1\r\nCSeq: ${phase} MESSAGE\r\n${auth}` +
+    `MESSAGE ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${localPort};branch=z9hG4bK-${process.pid}-${n}-${ph};rport\r\n` +
+      `From: <sip:${user}@${domain}>;tag=${process.pid}t${n}\r\nTo: <${uri}>\r\nCall-ID: ${n}${callIdTail}\r\nCSeq: ${ph} MESSAGE\r\n${auth}` +
       `Max-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     'latin1',
   );
 }
 
-/** The next look at a request: its retransmission after `interval`, or Timer F (64·T1 after its first send) if sooner. */
-function schedule(callId, phase, now, interval, firstSent = now) {
-  const level = Math.min(Math.log2(interval / T1), 3);
-  (timers[level] ??= { items: [], head: 0 }).items.push([callId, phase, Math.min(now + interval, firstSent + 64 * T1)]);
+/** The next look at call n's request: its retransmission after `after` ms, or Timer F (64·T1 after its first send) if sooner. */
+function schedule(n, ph, now, after) {
+  const level = Math.min(Math.log2(after / T1), 3);
+  const q = (timers[level] ??= { ns: [], phases: [], dues: [], head: 0 });
+  q.ns.push(n);
+  q.phases.push(ph);
+  q.dues.push(Math.min(now + after, firstSent[n] + 64 * T1));
 }
 
-function end(callId, call, outcome, now) {
-  call[0] = 0;
-  calls.delete(callId);
+function end(n, outcome, now) {
+  phase[n] = 0;
+  bytes[n] = undefined;
   ended++;
   stats[outcome]++;
   if (outcome === 'ok') {
     const second = Math.floor((now - t0) / 1000);
     stats.perSecond[second] = (stats.perSecond[second] ?? 0) + 1;
     if (now - t0 <= seconds * 1000) stats.okInWindow++;
-    rtts.push(now - call[5]);
+    rtts.push(now - credentialsSentAt[n]);
   }
 }
 
-/** A header's value (the first line named so, or its compact form), or null. */
-function header(text, name, compact) {
-  for (const n of [name, compact]) {
-    if (n === null) continue;
-    const at = text.indexOf(`\r\n${n}:`);
-    if (at < 0) continue;
-    const start = at + n.length + 3;
-    return text.slice(start, text.indexOf('\r\n', start)).trim();
+const CALL_ID = Buffer.from('\r\nCall-ID: ');
+const CSEQ = Buffer.from('\r\nCSeq: ');
+
+/** The unsigned decimal at data[i..] before `end` and its end, or -1 (no digit). */
+function numberAt(data, i, end) {
+  let n = 0;
+  const from = i;
+  for (; i < end; i++) {
+    const c = data[i];
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
   }
-  return null;
+  return i === from ? -1 : n;
+}
+
+/** The value of line `name` (with its leading CRLF) in data[at, end), or -1: the digits it starts with. */
+function numberOf(data, at, end, name) {
+  const i = data.indexOf(name, at);
+  return i < 0 || i >= end ? -1 : numberAt(data, i + name.length, end);
+}
+
+/** A header's value in a response's text (the first line named so), or null. */
+function header(text, name) {
+  const at = text.indexOf(`\r\n${name}:`);
+  if (at < 0) return null;
+  const start = at + name.length + 3;
+  return text.slice(start, text.indexOf('\r\n', start)).trim();
 }
 
 function param(challenge, name) {
@@ -119,81 +167,126 @@ gate.start(opened.socket, meta, (data, count) => {
   const now = performance.now();
   for (let i = 0; i < count; i++) {
     const at = meta[gate.META * i];
-    const text = data.toString('latin1', at, at + meta[gate.META * i + 1]);
-    if (!text.startsWith('SIP/2.0 ')) continue;
-    const status = Number(text.slice(8, 11));
+    const stop = at + meta[gate.META * i + 1];
+    // 'SIP/2.0 ' and a status
+    if (stop - at < 12 || data[at] !== 83 || data[at + 3] !== 47 || data[at + 7] !== 32) continue;
+    const status = (data[at + 8] - 48) * 100 + (data[at + 9] - 48) * 10 + (data[at + 10] - 48);
     if (status < 200) continue;
-    const callId = header(text, 'Call-ID', 'i');
-    const call = callId === null ? undefined : calls.get(callId);
-    if (call === undefined) continue; // a retransmitted answer of an ended call
-    const cseq = Number.parseInt(header(text, 'CSeq', null) ?? '', 10);
-    if (cseq !== call[0]) continue; // the answer of the phase before, retransmitted
+    const callIdAt = data.indexOf(CALL_ID, at);
+    const n = callIdAt < 0 || callIdAt >= stop ? -1 : numberAt(data, callIdAt + CALL_ID.length, stop);
+    // a retransmitted answer of an ended call, or one not ours
+    if (n < 0 || n >= stats.offered || phase[n] === 0) continue;
+    const cseq = numberOf(data, at, stop, CSEQ);
+    if (cseq !== phase[n]) continue; // the answer of the phase before, retransmitted
     if (status === 407 && cseq === 1) {
-      const challenge = header(text, 'Proxy-Authenticate', null);
+      const challenge = header(data.toString('latin1', at, stop), 'Proxy-Authenticate');
       if (challenge === null) {
-        end(callId, call, 'failed', now);
+        end(n, 'failed', now);
         continue;
       }
-      const n = Number.parseInt(callId, 10);
-      call[0] = 2;
-      call[1] = now; // a new transaction: Timer F from its first send
-      call[2] = request(n, 2, credentials(challenge, n));
-      call[4] = T1;
-      call[5] = now;
-      send(call[2]);
-      schedule(callId, 2, now, T1);
-    } else if (status >= 200 && status < 300 && cseq === 2) end(callId, call, 'ok', now);
-    else if (status === 503) end(callId, call, 'refused', now);
-    else end(callId, call, 'failed', now);
+      phase[n] = 2;
+      firstSent[n] = now; // a new transaction: Timer F from its first send
+      bytes[n] = request(n, 2, credentials(challenge, n));
+      interval[n] = T1;
+      credentialsSentAt[n] = now;
+      uacOut.send(bytes[n], SERVER, Number(serverPort));
+      schedule(n, 2, now, T1);
+    } else if (status >= 200 && status < 300 && cseq === 2) end(n, 'ok', now);
+    else if (status === 503) end(n, 'refused', now);
+    else end(n, 'failed', now);
   }
-  flush();
+  uacOut.flush();
 });
+
+// the called device: 200 OK to each MESSAGE, its Via, From, To (with our tag), Call-ID and CSeq
+// lines copied (RFC 3261 §8.2.6.2), back where it came from (§18.2.2: the server's sent-by, with rport)
+let uas = null;
+if (uasPortArg !== undefined) {
+  const uasOpened = gate.open('127.0.0.1', Number(uasPortArg), 8 << 20, 8 << 20);
+  const uasOut = outbox(uasOpened.socket);
+  const uasMeta = new Int32Array(gate.META * gate.BATCH);
+  let tags = 0;
+  gate.start(uasOpened.socket, uasMeta, (data, count, addresses) => {
+    for (let i = 0; i < count; i++) {
+      const at = uasMeta[gate.META * i];
+      const text = data.toString('latin1', at, at + uasMeta[gate.META * i + 1]);
+      if (!text.startsWith('MESSAGE ')) continue;
+      const headEnd = text.indexOf('\r\n\r\n');
+      let out = 'SIP/2.0 200 OK\r\n';
+      for (let s = text.indexOf('\r\n') + 2; s < headEnd; ) {
+        const e = text.indexOf('\r\n', s);
+        const line = text.slice(s, e);
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).trim().toLowerCase();
+        if (name === 'via' || name === 'v' || name === 'from' || name === 'f' || name === 'call-id' || name === 'i' || name === 'cseq') out += `${line}\r\n`;
+        else if (name === 'to' || name === 't') out += line.includes(';tag=') ? `${line}\r\n` : `${line};tag=${process.pid}u${tags++}\r\n`;
+        s = e + 2;
+      }
+      uasOut.send(Buffer.from(`${out}Content-Length: 0\r\n\r\n`, 'latin1'), addresses[uasMeta[gate.META * i + 3]], uasMeta[gate.META * i + 2]);
+      stats.uasAnswered++;
+    }
+    uasOut.flush();
+  });
+  uas = uasOpened;
+}
+
+const cpuSeconds = [];
+let cpuMark = process.cpuUsage();
+let cpuSecond = 0;
 
 function tick() {
   const now = performance.now();
+  if (now - t0 >= (cpuSecond + 1) * 1000) {
+    const used = process.cpuUsage(cpuMark);
+    cpuSeconds.push(Math.round((used.user + used.system) / 1e4));
+    cpuMark = process.cpuUsage();
+    cpuSecond++;
+  }
   // new calls at the rate, from the start
   const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000));
   for (; stats.offered < due; stats.offered++) {
     const n = stats.offered;
-    const callId = `${n}-${process.pid}@127.0.0.1`;
-    const data = request(n, 1, '');
-    calls.set(callId, [1, now, data, 0, T1, 0]);
-    send(data);
-    schedule(callId, 1, now, T1);
+    phase[n] = 1;
+    firstSent[n] = now;
+    bytes[n] = request(n, 1, '');
+    interval[n] = T1;
+    uacOut.send(bytes[n], SERVER, Number(serverPort));
+    schedule(n, 1, now, T1);
   }
   // Timer E and Timer F (RFC 3261 §17.1.2.2)
   for (let level = 0; level < timers.length; level++) {
     const q = timers[level];
     if (q === undefined) continue;
-    const items = q.items;
     let k = q.head;
-    for (; k < items.length && items[k][2] <= now; k++) {
-      const [callId, phase] = items[k];
-      const call = calls.get(callId);
-      if (call === undefined || call[0] !== phase) continue;
-      if (now - call[1] >= 64 * T1) {
-        end(callId, call, 'failed', now);
+    for (; k < q.dues.length && q.dues[k] <= now; k++) {
+      const n = q.ns[k];
+      if (phase[n] !== q.phases[k]) continue;
+      if (now - firstSent[n] >= 64 * T1) {
+        end(n, 'failed', now);
         continue;
       }
       stats.retransmissions++;
-      send(call[2]);
-      call[4] = Math.min(2 * call[4], T2);
-      schedule(callId, phase, now, call[4], call[1]);
+      uacOut.send(bytes[n], SERVER, Number(serverPort));
+      interval[n] = Math.min(2 * interval[n], T2);
+      schedule(n, phase[n], now, interval[n]);
     }
     q.head = k;
     // the entries passed are let go of now and then, not at every tick (a copy of what is left)
-    if (q.head > 4096 && q.head > items.length / 2) {
-      q.items = items.slice(q.head);
+    if (q.head > 4096 && q.head > q.dues.length / 2) {
+      q.ns = q.ns.slice(q.head);
+      q.phases = q.phases.slice(q.head);
+      q.dues = q.dues.slice(q.head);
       q.head = 0;
     }
   }
-  flush();
+  uacOut.flush();
   if (stats.offered === total && ended === total) {
     rtts.sort((a, b) => a - b);
     const pct = (p) => (rtts.length === 0 ? NaN : Math.round(rtts[Math.min(rtts.length - 1, Math.floor((p / 100) * rtts.length))]));
     const perSecond = Array.from({ length: stats.perSecond.length }, (_, i) => stats.perSecond[i] ?? 0);
-    console.log(JSON.stringify({ ...stats, total, perSecond, p50: pct(50), p99: pct(99), seconds: (performance.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ ...stats, total, perSecond, p50: pct(50), p99: pct(99), cpuSeconds, seconds: (performance.now() - t0) / 1000 }));
     gate.close(opened.socket);
+    if (uas !== null) gate.close(uas.socket);
     clearInterval(timer);
   }
 }

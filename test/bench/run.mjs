@@ -491,9 +491,11 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const serverDrops0 = udpDrops([target.port]).get(target.port) ?? 0;
   let uacDrops = 0;
   const dropsTimer = setInterval(() => (uacDrops = Math.max(uacDrops, udpDrops([local]).get(local) ?? 0)), 250);
-  // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the bottleneck
+  // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the
+  // bottleneck, and the called device too (imuas, registered at target.imUasPort): one process on
+  // the load core, not two (the SIPp UAS of `to` is left idle)
   const imClient = () =>
-    run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', to, String(rate), String(total / rate)])).done;
+    run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', 'imuas', String(rate), String(total / rate), String(target.imUasPort)])).done;
   const r = await (uac === 'native' ? imClient() : sipp(
     target,
     scenario,
@@ -518,8 +520,9 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
     if (r.code !== 0) throw new Error(`im-client failed (${r.code}):\n${r.out.slice(-2000)}`);
     const o = JSON.parse(r.out.trim().split('\n').findLast((l) => l.startsWith('{')));
     const offeredSeconds = offeredMs / 1000;
+    if (process.env.BENCH_DEBUG) console.log(`  (im-client: ${o.uasAnswered} answered as the UAS, ${o.ok} completed; its CPU per second ${JSON.stringify(o.cpuSeconds)} %)`);
     const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
-    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
+    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac, uasAnswered: o.uasAnswered, generatorCpu: o.cpuSeconds };
   }
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');
@@ -673,6 +676,8 @@ const USERS = [
   ['uac', 'uacpw'],
   ['uas', 'uaspw'],
   ['offline', 'offlinepw'],
+  // the called device of im-client.mjs's steps, played by im-client.mjs itself (see step)
+  ['imuas', 'imuaspw'],
 ];
 
 async function withDevice(fn) {
@@ -705,6 +710,9 @@ async function relayBench() {
     try {
       out[target.name] = await withDevice(async (devicePort) => {
         await registerDevice(target, 'uas', 'uaspw', devicePort);
+        // where im-client.mjs answers as the called device: nothing listens there between its steps
+        target.imUasPort = port();
+        await registerDevice(target, 'imuas', 'imuaspw', target.imUasPort);
         // BENCH_SCENARIO: another UAC scenario (bench-challenge-only.xml: the 407 half of a call alone)
         const scenario = process.env.BENCH_SCENARIO ? path.resolve(process.env.BENCH_SCENARIO) : target.name.includes('no auth') ? noAuth : withAuth;
         // --closed-loop N: N calls in flight, each next one started when one ends, as fast as the
