@@ -26,7 +26,8 @@
 // failed (another final response, or Timer F), retransmissions, completed per second since the
 // start, completed within the offered window, the p50/p99 of the time from the request with
 // credentials to its final response (what SIPp's rtd 1 measures) in ms, the MESSAGEs the UAS
-// answered, and this process's CPU per second (% of a core).
+// answered, this process's CPU per second (% of a core), and calls completed and refused per 100 ms
+// over the first 6 s.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
@@ -61,6 +62,9 @@ const credentialsSentAt = new Float64Array(total);
 const timers = [];
 const stats = { offered: 0, ok: 0, refused: 0, failed: 0, retransmissions: 0, okInWindow: 0, uasAnswered: 0, perSecond: [] };
 const rtts = [];
+/** calls completed and refused per 100 ms from the start, over the first 6 s (how a flood's onset goes) */
+const okPerTenth = new Array(60).fill(0);
+const refusedPerTenth = new Array(60).fill(0);
 const t0 = performance.now();
 let ended = 0;
 
@@ -109,6 +113,11 @@ function end(n, outcome, now) {
   bytes[n] = undefined;
   ended++;
   stats[outcome]++;
+  if (outcome === 'ok' || outcome === 'refused') {
+    const tenth = Math.floor((now - t0) / 100);
+    const counts = outcome === 'ok' ? okPerTenth : refusedPerTenth;
+    if (tenth < counts.length) counts[tenth]++;
+  }
   if (outcome === 'ok') {
     const second = Math.floor((now - t0) / 1000);
     stats.perSecond[second] = (stats.perSecond[second] ?? 0) + 1;
@@ -284,7 +293,7 @@ function tick() {
     rtts.sort((a, b) => a - b);
     const pct = (p) => (rtts.length === 0 ? NaN : Math.round(rtts[Math.min(rtts.length - 1, Math.floor((p / 100) * rtts.length))]));
     const perSecond = Array.from({ length: stats.perSecond.length }, (_, i) => stats.perSecond[i] ?? 0);
-    console.log(JSON.stringify({ ...stats, total, perSecond, p50: pct(50), p99: pct(99), cpuSeconds, seconds: (performance.now() - t0) / 1000 }));
+    console.log(JSON.stringify({ ...stats, total, perSecond, okPerTenth, refusedPerTenth, p50: pct(50), p99: pct(99), cpuSeconds, seconds: (performance.now() - t0) / 1000 }));
     gate.close(opened.socket);
     if (uas !== null) gate.close(uas.socket);
     clearInterval(timer);

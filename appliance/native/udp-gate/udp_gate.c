@@ -57,6 +57,15 @@
 #define HELD_SLOTS 8192
 #define HELD_MAX 2048
 #define HOLDING_READS 64
+/* challenges owed an answer (see `owed_room`): counted in OWED_SLOTS slots of OWED_SLOT_MS; a
+ * challenge older than all of them (64 ms: a client answers one in its round trip) is owed no
+ * more. New work stops starting while OWED_MS of what the process finishes (challenged requests
+ * back with credentials) is owed, and never below OWED_MIN (a client that never answers its
+ * challenges must send 4,000 new requests a second to reach it). */
+#define OWED_SLOTS 8
+#define OWED_SLOT_MS 8.0
+#define OWED_MS 50.0
+#define OWED_MIN 256
 
 /* a datagram of new work held back: its length, when it was read, who sent it, its branch's hash */
 typedef struct {
@@ -130,6 +139,12 @@ typedef struct {
   size_t tag_bytes_len;
   double dialog_after_ms;
   double last_refusal_at;
+  /* challenges (401, 407) sent and requests with credentials read, per slot of OWED_SLOT_MS, the
+   * newest in `owed_cur`, which began at `owed_at` (see `owed`) */
+  uint32_t challenged[OWED_SLOTS];
+  uint32_t credited[OWED_SLOTS];
+  int owed_cur;
+  double owed_at;
   /* branches of new work passed on, two generations (a retransmission of one goes on too) */
   branch_set cur;
   branch_set prev;
@@ -231,6 +246,74 @@ static void rotate_generations(gate_socket *g, double now) {
   g->prev = g->cur;
   g->cur = (branch_set){NULL, 0, 0};
   g->generation_at = now;
+}
+
+/* ---------- challenges owed an answer ---------- */
+
+/*
+ * Under digest authentication a call is two requests: the first, new work, costs a challenge (401,
+ * 407: cheap), the second, with credentials, costs the call and is never held (it finishes what was
+ * begun). New work starting as fast as challenges go out would, when a flood begins, start far
+ * more calls than the process can finish: their second halves then come back together, queue
+ * past the client's retransmission interval (T1, RFC 3261 §17.1.2.2) and overflow the receive
+ * buffer, while every held request waits past the longest wait and is refused (session 28: a
+ * flood's first second kept 70% where the seconds after it kept 77%). So new work starts only
+ * while fewer challenges are owed an answer than the process finishes in OWED_MS.
+ *
+ * Owed: challenges this socket sent in the last OWED_SLOTS * OWED_SLOT_MS, less the requests with
+ * credentials read since, set against the oldest first. A client that never answers its challenge
+ * is owed nothing once that window passed, so it cannot hold the door shut; a server that sends
+ * no challenge (no authentication) owes nothing and is never held back here.
+ */
+static void owed_advance(gate_socket *g, double now) {
+  if (now - g->owed_at >= OWED_SLOTS * OWED_SLOT_MS) {
+    memset(g->challenged, 0, sizeof g->challenged);
+    memset(g->credited, 0, sizeof g->credited);
+    g->owed_at = now;
+    return;
+  }
+  while (now - g->owed_at >= OWED_SLOT_MS) {
+    g->owed_cur = (g->owed_cur + 1) % OWED_SLOTS;
+    g->challenged[g->owed_cur] = 0;
+    g->credited[g->owed_cur] = 0;
+    g->owed_at += OWED_SLOT_MS;
+  }
+}
+
+static void owed_challenge(gate_socket *g, double now) {
+  owed_advance(g, now);
+  g->challenged[g->owed_cur]++;
+}
+
+/* a request with credentials read: the oldest challenge still owed is answered */
+static void owed_credit(gate_socket *g, double now) {
+  owed_advance(g, now);
+  g->credited[g->owed_cur]++;
+  for (int k = 1; k <= OWED_SLOTS; k++) {
+    int s = (g->owed_cur + k) % OWED_SLOTS;
+    if (g->challenged[s] > 0) {
+      g->challenged[s]--;
+      return;
+    }
+  }
+}
+
+/* how much new work may start now: what the process finishes in OWED_MS (at least OWED_MIN), less
+ * what is owed and less `started` (new work started since, whose challenges are not sent yet: they
+ * go at the end of the loop's turn); no bound while no challenge was sent in the window */
+static size_t owed_room(gate_socket *g, double now, size_t started) {
+  owed_advance(g, now);
+  double owed = 0, credited = 0, sent = 0;
+  for (int s = 0; s < OWED_SLOTS; s++) {
+    owed += g->challenged[s];
+    credited += g->credited[s];
+  }
+  sent = owed + credited;
+  if (sent == 0) return SIZE_MAX;
+  owed += (double)started;
+  double limit = credited * OWED_MS / (OWED_SLOTS * OWED_SLOT_MS);
+  if (limit < OWED_MIN) limit = OWED_MIN;
+  return owed >= limit ? 0 : (size_t)(limit - owed);
 }
 
 /* ---------- the raw look (as raw-head.ts and raw-key.ts) ---------- */
@@ -544,6 +627,7 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
   if (!holding) return PASS;
   /* what finishes something begun, and REGISTER (refused only once the guard's rate is at its
    * floor, which JavaScript decides): always passed on, so never remembered either */
+  if (h.credentials) owed_credit(g, now);
   if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return PASS;
   has_branch = raw_branch(buf, n, &branch, &branch_len);
   uint32_t hash = has_branch ? hash_bytes(branch, branch_len) : 0;
@@ -650,10 +734,14 @@ static void idle_update(gate_socket *g) {
  */
 static void admit_held(gate_socket *g, double started) {
   double now = now_ms();
+  size_t started_here = 0;
   expire_held(g, now);
   while (g->held_count > 0 && !g->closed && now - started < g->budget_ms) {
+    size_t room = owed_room(g, now, started_here);
+    if (room == 0) break;
     /* the newest batch, in the order it came: nothing is reordered while all that is held fits */
     int take = g->held_count < BATCH ? (int)g->held_count : BATCH;
+    if ((size_t)take > room) take = (int)room;
     size_t first = g->held_count - (size_t)take;
     for (int k = 0; k < take; k++) {
       size_t idx = (g->held_head + first + (size_t)k) % HELD_SLOTS;
@@ -672,6 +760,7 @@ static void admit_held(gate_socket *g, double started) {
       }
     }
     g->held_count = first;
+    started_here += (size_t)take;
     deliver(g, take);
     now = now_ms();
   }
@@ -1054,6 +1143,7 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
   uint32_t count = 0;
   napi_get_value_uint32(env, argv[4], &count);
   int first_failed = -1, first_errno = 0;
+  double now = -1;
   for (uint32_t k = 0; k < count; k++) {
     napi_value b, a, p;
     napi_get_element(env, argv[1], k, &b);
@@ -1092,7 +1182,13 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
       to = (const struct sockaddr *)&mapped;
       to_len = sizeof mapped;
     }
-    if (sendto(g->fd, data, len, MSG_DONTWAIT, to, to_len) < 0 && first_failed < 0) first_failed = (int)k, first_errno = errno;
+    if (sendto(g->fd, data, len, MSG_DONTWAIT, to, to_len) < 0) {
+      if (first_failed < 0) first_failed = (int)k, first_errno = errno;
+    } else if (len >= 12 && memcmp(data, "SIP/2.0 40", 10) == 0 && (((const char *)data)[10] == '1' || ((const char *)data)[10] == '7') && ((const char *)data)[11] == ' ') {
+      /* a challenge: its answer is owed (see `owed_room`) */
+      if (now < 0) now = now_ms();
+      owed_challenge(g, now);
+    }
   }
   if (first_failed < 0) {
     napi_value nul;

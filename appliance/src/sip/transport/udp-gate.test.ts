@@ -190,6 +190,32 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(client.passed).toEqual([]);
   });
 
+  it('starts no more new work while 256 challenges wait for their answers, and the rest once those are 64 ms old', async () => {
+    const client = gate(b);
+    const challenge = Buffer.from('SIP/2.0 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+    // when each datagram was passed on; the stack challenges new work, its answers sent at the end of the loop's turn
+    const at: number[] = [];
+    let owed = 0;
+    const g: Gate = gate(b, '127.0.0.1', () => {
+      for (; at.length < g.passed.length; at.push(performance.now())) if (g.passed[at.length].admitted) owed++;
+      if (owed === 0) return;
+      const n = owed;
+      owed = 0;
+      setImmediate(() => b.sendMany(g.socket, Array(n).fill(challenge), Array(n).fill('127.0.0.1'), Array(n).fill(client.port), n));
+    });
+    b.defer(g.socket, 1000, 4);
+    const news = Array.from({ length: 300 }, (_, i) => request('MESSAGE', `new${i}`, client.port));
+    // a request with credentials first: the process finishes challenged work, so the bound holds
+    sendAll(client, g, [request('MESSAGE', 'fin1', client.port, credentials), ...news]);
+    await until(() => g.passed.length === 301 && client.passed.length === 300);
+    expect(g.passed.filter((d) => d.admitted).length).toBe(300);
+    const started = g.passed.map((d, i) => ({ d, at: at[i] })).filter(({ d }) => d.admitted);
+    // 256 at once; the 257th only once their challenges were 56-64 ms old
+    expect(started[256].at - started[255].at).toBeGreaterThanOrEqual(40);
+    expect(client.passed.every((d) => d.text.startsWith('SIP/2.0 407 '))).toBe(true);
+    expect(g.counts()).toEqual({ judged: 300, admitted: 300, refused: 0, inDialog: 0 });
+  });
+
   it('passes new work too large to hold on at once, marked admitted', async () => {
     const g = gate(b);
     b.defer(g.socket, 1000, 4);
