@@ -127,6 +127,7 @@ function end(n, outcome, now) {
 }
 
 const CALL_ID = Buffer.from('\r\nCall-ID: ');
+const CALL_ID_COMPACT = Buffer.from('\r\ni: ');
 const CSEQ = Buffer.from('\r\nCSeq: ');
 
 /** The unsigned decimal at data[i..] before `end` and its end, or -1 (no digit). */
@@ -181,8 +182,9 @@ gate.start(opened.socket, meta, (data, count) => {
     if (stop - at < 12 || data[at] !== 83 || data[at + 3] !== 47 || data[at + 7] !== 32) continue;
     const status = (data[at + 8] - 48) * 100 + (data[at + 9] - 48) * 10 + (data[at + 10] - 48);
     if (status < 200) continue;
-    const callIdAt = data.indexOf(CALL_ID, at);
-    const n = callIdAt < 0 || callIdAt >= stop ? -1 : numberAt(data, callIdAt + CALL_ID.length, stop);
+    // the Call-ID as we wrote it, or in its compact form (a server may write either)
+    let n = numberOf(data, at, stop, CALL_ID);
+    if (n < 0) n = numberOf(data, at, stop, CALL_ID_COMPACT);
     // a retransmitted answer of an ended call, or one not ours
     if (n < 0 || n >= stats.offered || phase[n] === 0) continue;
     const cseq = numberOf(data, at, stop, CSEQ);
@@ -214,24 +216,36 @@ if (uasPortArg !== undefined) {
   const uasOpened = gate.open('127.0.0.1', Number(uasPortArg), 8 << 20, 8 << 20);
   const uasOut = outbox(uasOpened.socket);
   const uasMeta = new Int32Array(gate.META * gate.BATCH);
-  let tags = 0;
   gate.start(uasOpened.socket, uasMeta, (data, count, addresses) => {
     for (let i = 0; i < count; i++) {
       const at = uasMeta[gate.META * i];
       const text = data.toString('latin1', at, at + uasMeta[gate.META * i + 1]);
       if (!text.startsWith('MESSAGE ')) continue;
       const headEnd = text.indexOf('\r\n\r\n');
+      if (headEnd < 0) continue;
       let out = 'SIP/2.0 200 OK\r\n';
+      let to = null;
+      let callId = '';
       for (let s = text.indexOf('\r\n') + 2; s < headEnd; ) {
         const e = text.indexOf('\r\n', s);
         const line = text.slice(s, e);
         const colon = line.indexOf(':');
         const name = line.slice(0, colon).trim().toLowerCase();
-        if (name === 'via' || name === 'v' || name === 'from' || name === 'f' || name === 'call-id' || name === 'i' || name === 'cseq') out += `${line}\r\n`;
-        else if (name === 'to' || name === 't') out += line.includes(';tag=') ? `${line}\r\n` : `${line};tag=${process.pid}u${tags++}\r\n`;
+        if (name === 'via' || name === 'v' || name === 'from' || name === 'f' || name === 'cseq') out += `${line}\r\n`;
+        else if (name === 'call-id' || name === 'i') {
+          out += `${line}\r\n`;
+          callId = line.slice(colon + 1).trim();
+        } else if (name === 'to' || name === 't') {
+          // where the To line stood; its tag, if it has none, comes from the Call-ID: a
+          // retransmitted MESSAGE gets the same answer (RFC 3261 §17.2.2)
+          to = line;
+          out += '\0';
+        }
         s = e + 2;
       }
-      uasOut.send(Buffer.from(`${out}Content-Length: 0\r\n\r\n`, 'latin1'), addresses[uasMeta[gate.META * i + 3]], uasMeta[gate.META * i + 2]);
+      if (to === null) continue;
+      const toLine = to.includes(';tag=') ? to : `${to};tag=u${callId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+      uasOut.send(Buffer.from(`${out.replace('\0', `${toLine}\r\n`)}Content-Length: 0\r\n\r\n`, 'latin1'), addresses[uasMeta[gate.META * i + 3]], uasMeta[gate.META * i + 2]);
       stats.uasAnswered++;
     }
     uasOut.flush();

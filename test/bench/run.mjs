@@ -709,10 +709,11 @@ async function relayBench() {
     machine.startServer();
     try {
       out[target.name] = await withDevice(async (devicePort) => {
-        await registerDevice(target, 'uas', 'uaspw', devicePort);
-        // where im-client.mjs answers as the called device: nothing listens there between its steps
+        // where im-client.mjs answers as the called device: nothing listens there between its steps.
+        // Registered first: the floor relay sends every MESSAGE to the last contact registered
         target.imUasPort = port();
         await registerDevice(target, 'imuas', 'imuaspw', target.imUasPort);
+        await registerDevice(target, 'uas', 'uaspw', devicePort);
         // BENCH_SCENARIO: another UAC scenario (bench-challenge-only.xml: the 407 half of a call alone)
         const scenario = process.env.BENCH_SCENARIO ? path.resolve(process.env.BENCH_SCENARIO) : target.name.includes('no auth') ? noAuth : withAuth;
         // --closed-loop N: N calls in flight, each next one started when one ends, as fast as the

@@ -69,6 +69,9 @@
 #define OWED_SLOT_MS 8.0
 #define OWED_MS 50.0
 #define OWED_MIN 256
+/* a socket that sent a challenge this recently (64·T1) is taken for one whose server challenges
+ * new work: the bound applies from a flood's first turn, even after a quiet spell */
+#define CHALLENGER_MS 32000.0
 
 /* a datagram of new work held back: its length, when it was read, who sent it, its branch's hash */
 typedef struct {
@@ -148,6 +151,8 @@ typedef struct {
   uint32_t credited[OWED_SLOTS];
   int owed_cur;
   double owed_at;
+  /* when a challenge was last sent while holding (-1: never) */
+  double last_challenge_at;
   /* branches of new work passed on, two generations (a retransmission of one goes on too) */
   branch_set cur;
   branch_set prev;
@@ -268,11 +273,11 @@ static void rotate_generations(gate_socket *g, double now) {
  * is owed nothing once that window passed, so it cannot hold the door shut; a server that sends
  * no challenge (no authentication) owes nothing and is never held back here.
  */
+static void owed_reset(gate_socket *g, double now);
+
 static void owed_advance(gate_socket *g, double now) {
   if (now - g->owed_at >= OWED_SLOTS * OWED_SLOT_MS) {
-    memset(g->challenged, 0, sizeof g->challenged);
-    memset(g->credited, 0, sizeof g->credited);
-    g->owed_at = now;
+    owed_reset(g, now);
     return;
   }
   while (now - g->owed_at >= OWED_SLOT_MS) {
@@ -286,6 +291,14 @@ static void owed_advance(gate_socket *g, double now) {
 static void owed_challenge(gate_socket *g, double now) {
   owed_advance(g, now);
   g->challenged[g->owed_cur]++;
+  g->last_challenge_at = now;
+}
+
+/* the count started afresh: holding starts (nothing is counted while not holding, see judge and js_send_many) */
+static void owed_reset(gate_socket *g, double now) {
+  memset(g->challenged, 0, sizeof g->challenged);
+  memset(g->credited, 0, sizeof g->credited);
+  g->owed_at = now;
 }
 
 /* a request with credentials read: the oldest challenge still owed is answered */
@@ -303,18 +316,18 @@ static void owed_credit(gate_socket *g, double now) {
 
 /* how much new work may start now: what the process finishes in OWED_MS (at least OWED_MIN), less
  * what is owed and less `started` (new work started since, whose challenges are not sent yet: they
- * go at the end of the loop's turn); no bound while no challenge was sent in the window */
+ * go at the end of the loop's turn); no bound unless holding and a challenge was sent within
+ * CHALLENGER_MS (a server that challenges nothing is never held back here) */
 static size_t owed_room(gate_socket *g, double now, size_t started) {
+  if (!g->defer_on || g->last_challenge_at < 0 || now - g->last_challenge_at > CHALLENGER_MS) return SIZE_MAX;
   owed_advance(g, now);
-  double owed = 0, credited = 0, sent = 0;
+  double owed = (double)started, credited = 0;
   for (int s = 0; s < OWED_SLOTS; s++) {
     owed += g->challenged[s];
     credited += g->credited[s];
   }
-  sent = owed + credited;
-  if (sent == 0) return SIZE_MAX;
-  owed += (double)started;
-  double limit = credited * OWED_MS / (OWED_SLOTS * OWED_SLOT_MS);
+  /* credited over the window: OWED_SLOTS - 1 whole slots and the current one, half gone on average */
+  double limit = credited * OWED_MS / ((OWED_SLOTS - 0.5) * OWED_SLOT_MS);
   if (limit < OWED_MIN) limit = OWED_MIN;
   return owed >= limit ? 0 : (size_t)(limit - owed);
 }
@@ -759,11 +772,11 @@ static void admit_held(gate_socket *g, double started) {
       g->pass_admitted[k] = !again;
       if (!again) {
         g->admitted++;
+        started_here++;
         if (r->has_branch) set_put(&g->cur, r->hash);
       }
     }
     g->held_count = first;
-    started_here += (size_t)take;
     deliver(g, take);
     now = now_ms();
   }
@@ -992,6 +1005,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   g->out = out;
   g->last_refusal_at = -HUGE_VAL;
   g->generation_at = now_ms();
+  g->last_challenge_at = -1;
   g->generation_ms = 32000;
   g->dialog_after_ms = 32000;
   g->env = env;
@@ -1110,6 +1124,8 @@ static napi_value js_defer(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  /* challenges and credentials are counted only while holding: the count starts afresh with it */
+  if (wait > 0 && !g->defer_on) owed_reset(g, now_ms());
   g->defer_on = wait > 0;
   /* kept when holding stops: what is still held waits as long as it was promised */
   if (wait > 0) g->max_wait_ms = wait;
@@ -1187,7 +1203,7 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
     }
     if (sendto(g->fd, data, len, MSG_DONTWAIT, to, to_len) < 0) {
       if (first_failed < 0) first_failed = (int)k, first_errno = errno;
-    } else if (len >= 12 && memcmp(data, "SIP/2.0 40", 10) == 0 && (((const char *)data)[10] == '1' || ((const char *)data)[10] == '7') && ((const char *)data)[11] == ' ') {
+    } else if (g->defer_on && len >= 12 && memcmp(data, "SIP/2.0 40", 10) == 0 && (((const char *)data)[10] == '1' || ((const char *)data)[10] == '7') && ((const char *)data)[11] == ' ') {
       /* a challenge: its answer is owed (see `owed_room`) */
       if (now < 0) now = now_ms();
       owed_challenge(g, now);
