@@ -130,7 +130,7 @@ const CALL_ID = Buffer.from('\r\nCall-ID: ');
 const CALL_ID_COMPACT = Buffer.from('\r\ni: ');
 const CSEQ = Buffer.from('\r\nCSeq: ');
 
-/** The unsigned decimal at data[i..] before `end` and its end, or -1 (no digit). */
+/** The unsigned decimal at data[i..] before `end`, or -1 (no digit). */
 function numberAt(data, i, end) {
   let n = 0;
   const from = i;
@@ -156,8 +156,11 @@ function header(text, name) {
   return text.slice(start, text.indexOf('\r\n', start)).trim();
 }
 
+/** a challenge's parameters by name, each pattern made once (one 407 a call reads three) */
+const PARAMS = new Map(['realm', 'nonce', 'opaque'].map((name) => [name, new RegExp(`[\\s,]${name}\\s*=\\s*(?:"([^"]*)"|([^\\s,]+))`, 'i')]));
+
 function param(challenge, name) {
-  const m = new RegExp(`[\\s,]${name}\\s*=\\s*(?:"([^"]*)"|([^\\s,]+))`, 'i').exec(` ${challenge.slice(challenge.indexOf(' '))}`);
+  const m = PARAMS.get(name).exec(` ${challenge.slice(challenge.indexOf(' '))}`);
   return m === null ? null : (m[1] ?? m[2]);
 }
 

@@ -522,7 +522,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
     const offeredSeconds = offeredMs / 1000;
     if (process.env.BENCH_DEBUG) console.log(`  (im-client: ${o.uasAnswered} answered as the UAS, ${o.ok} completed; its CPU per second ${JSON.stringify(o.cpuSeconds)} %; per 100 ms completed ${o.okPerTenth.join(" ")}, refused ${o.refusedPerTenth.join(" ")})`);
     const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
-    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac, uasAnswered: o.uasAnswered, generatorCpu: o.cpuSeconds };
+    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
   }
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');

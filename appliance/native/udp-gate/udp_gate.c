@@ -273,7 +273,13 @@ static void rotate_generations(gate_socket *g, double now) {
  * is owed nothing once that window passed, so it cannot hold the door shut; a server that sends
  * no challenge (no authentication) owes nothing and is never held back here.
  */
-static void owed_reset(gate_socket *g, double now);
+/* the count started afresh: holding starts (nothing is counted while not holding, see judge and
+ * js_send_many), or the window passed with nothing in it */
+static void owed_reset(gate_socket *g, double now) {
+  memset(g->challenged, 0, sizeof g->challenged);
+  memset(g->credited, 0, sizeof g->credited);
+  g->owed_at = now;
+}
 
 static void owed_advance(gate_socket *g, double now) {
   if (now - g->owed_at >= OWED_SLOTS * OWED_SLOT_MS) {
@@ -292,13 +298,6 @@ static void owed_challenge(gate_socket *g, double now) {
   owed_advance(g, now);
   g->challenged[g->owed_cur]++;
   g->last_challenge_at = now;
-}
-
-/* the count started afresh: holding starts (nothing is counted while not holding, see judge and js_send_many) */
-static void owed_reset(gate_socket *g, double now) {
-  memset(g->challenged, 0, sizeof g->challenged);
-  memset(g->credited, 0, sizeof g->credited);
-  g->owed_at = now;
 }
 
 /* a request with credentials read: the oldest challenge still owed is answered */
@@ -423,7 +422,8 @@ static const char *next_crlf(const char *p, const char *limit) {
  * The header section ends at its first empty line (the first CRLF CRLF), within HEAD_MAX bytes. */
 static int look(const char *buf, size_t n, raw_head *h) {
   if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return 0;
-  /* a CRLF CRLF starting at HEAD_MAX at the latest: its first CRLF within HEAD_MAX + 2 */
+  /* the section's end, CRLF CRLF, starting at HEAD_MAX at the latest: the loop ends on it only
+   * when all four bytes are before `limit` (past it: left to the parser) */
   const char *limit = buf + (n < HEAD_MAX + 4 ? n : HEAD_MAX + 4);
   const char *eol = next_crlf(buf, limit);
   if (eol == NULL || eol == buf) return 0;
@@ -464,8 +464,6 @@ static int look(const char *buf, size_t n, raw_head *h) {
     h->line_len[h->lines] = (size_t)(stop - start);
     h->lines++;
   }
-  /* the section's end past HEAD_MAX: left to the parser, as before */
-  if ((size_t)(eol - buf) > HEAD_MAX) return 0;
   return h->to >= 0;
 }
 
