@@ -20,7 +20,7 @@ export interface UdpGateBinding {
    * socket held it as new work and admitted it (not to be judged again).
    */
   start(socket: UdpGateHandle, meta: Int32Array, onBatch: (data: Buffer, count: number, addresses: string[]) => void): void;
-  /** New work held back while finishing work goes first, refused after maxWaitMs (0: not held); budgetMs: a loop turn's time after which held work waits for the next. */
+  /** New work held back while finishing work goes first, refused after maxWaitMs (0: not held); budgetMs: a loop turn's time after which held work waits for the next. While holding, a socket that sends challenges (401, 407) starts held work only while fewer wait for their answer than the process finishes in 50 ms (udp_gate.c, owed_room). */
   defer(socket: UdpGateHandle, maxWaitMs: number, budgetMs: number): void;
   /** Counts since the last drain, into out: new work judged, admitted, refused; requests answered inside a refusal's "dialog". */
   drain(socket: UdpGateHandle, out: Float64Array): void;
