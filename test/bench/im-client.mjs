@@ -22,7 +22,8 @@
 //
 //   node test/bench/im-client.mjs SERVER_PORT LOCAL_PORT DOMAIN USER PASSWORD TO RATE SECONDS [UAS_PORT]
 //
-// prints one JSON line when every call has ended: calls offered, completed (2xx), refused (503),
+// prints one JSON line when every call has ended: calls offered, completed (2xx), refused (503;
+// `refusedWithCredentials`: of those, the ones refused after their challenge, a 407 wasted),
 // failed (another final response, or Timer F), retransmissions, completed per second since the
 // start, completed within the offered window, the p50/p99 of the time from the request with
 // credentials to its final response (what SIPp's rtd 1 measures) in ms, the MESSAGEs the UAS
@@ -60,7 +61,7 @@ const interval = new Float64Array(total);
 const credentialsSentAt = new Float64Array(total);
 /** retransmission queues, one per interval, each in due order from `head` on: call numbers, phases, due times */
 const timers = [];
-const stats = { offered: 0, ok: 0, refused: 0, failed: 0, retransmissions: 0, okInWindow: 0, uasAnswered: 0, perSecond: [] };
+const stats = { offered: 0, ok: 0, refused: 0, refusedWithCredentials: 0, failed: 0, retransmissions: 0, okInWindow: 0, uasAnswered: 0, perSecond: [] };
 const rtts = [];
 /** calls completed and refused per 100 ms from the start, over the first 6 s (how a flood's onset goes) */
 const okPerTenth = new Array(60).fill(0);
@@ -206,8 +207,11 @@ gate.start(opened.socket, meta, (data, count) => {
       uacOut.send(bytes[n], SERVER, Number(serverPort));
       schedule(n, 2, now, T1);
     } else if (status >= 200 && status < 300 && cseq === 2) end(n, 'ok', now);
-    else if (status === 503) end(n, 'refused', now);
-    else end(n, 'failed', now);
+    else if (status === 503) {
+      // a 503 to the credentials wastes the challenge the server sent before it
+      if (cseq === 2) stats.refusedWithCredentials++;
+      end(n, 'refused', now);
+    } else end(n, 'failed', now);
   }
   uacOut.flush();
 });

@@ -21,7 +21,7 @@ let passed = 0;
 gate.start(opened.socket, meta, (data, count) => (passed += count));
 // what it read has always waited longer than this by the time held work may start (judging the batch takes that)
 gate.defer(opened.socket, 1e-6, 4);
-const counts = new Float64Array(4);
+const counts = new Float64Array(6);
 let since = null;
 let refused = 0;
 // counted from the first refusal, so that the wait before the flood costs nothing

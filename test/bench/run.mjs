@@ -316,11 +316,13 @@ async function recorded(target, suffix, fn) {
  * (`--profile`, main thread only), it sees inside each send (most of a loopback send is the
  * kernel waking the receiver), the GC's helper threads, malloc and libuv.
  * Needs the Debian package linux-perf; Node names its JIT code for perf with --perf-basic-prof.
+ * BENCH_PERF_ARGS replaces the sampling options (default `-F 1999 -g`): `-F 499` alone costs the
+ * server far less (no stacks copied), for comparing steps by symbol.
  */
 function recordPerf(target, suffix = '') {
   const file = opt('perf', null);
   if (file === null || !target.pid) return { stop: async () => undefined };
-  const rec = run('perf', ['record', '-e', 'cpu-clock', '-F', '1999', '-g', '-p', String(target.pid), '-o', path.resolve(file + suffix)]);
+  const rec = run('perf', ['record', '-e', 'cpu-clock', ...(process.env.BENCH_PERF_ARGS ?? '-F 1999 -g').split(' '), '-p', String(target.pid), '-o', path.resolve(file + suffix)]);
   return {
     stop: async () => {
       rec.child.kill('SIGINT');
@@ -520,7 +522,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
     if (r.code !== 0) throw new Error(`im-client failed (${r.code}):\n${r.out.slice(-2000)}`);
     const o = JSON.parse(r.out.trim().split('\n').findLast((l) => l.startsWith('{')));
     const offeredSeconds = offeredMs / 1000;
-    if (process.env.BENCH_DEBUG) console.log(`  (im-client: ${o.uasAnswered} answered as the UAS, ${o.ok} completed; its CPU per second ${JSON.stringify(o.cpuSeconds)} %; per 100 ms completed ${o.okPerTenth.join(" ")}, refused ${o.refusedPerTenth.join(" ")})`);
+    if (process.env.BENCH_DEBUG) console.log(`  (im-client: ${o.uasAnswered} answered as the UAS, ${o.ok} completed, ${o.refusedWithCredentials} refused after their challenge; its CPU per second ${JSON.stringify(o.cpuSeconds)} %; per 100 ms completed ${o.okPerTenth.join(" ")}, refused ${o.refusedPerTenth.join(" ")})`);
     const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
     return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
   }

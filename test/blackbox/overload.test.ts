@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
+import { ROOT, startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, buildRequest, headerOf, type RequestSpec } from '../support/raw-client.js';
 import { authorize } from '../support/digest-client.js';
 import { registerContact, sendMessage } from '../support/sip-user.js';
@@ -101,6 +103,14 @@ describe('overload control (RFC 3261 §21.5.4)', () => {
     bye.close();
     expect(await (await registered!).final).toMatch(/^SIP\/2\.0 200 /);
     expect((await health(app)).overload.refused.newWork).toBeGreaterThanOrEqual(refused.length);
+    // the native socket, where it was built, bounds new work by the challenges owed an answer (it
+    // challenged within 64·T1): /health says how many are owed (none, 64 ms after the last) against
+    // the most it lets be, 256 at the least; node's socket has no such bound
+    const owed = (await health(app)).overload.challengesOwed;
+    if (existsSync(path.join(ROOT, 'appliance/dist/native/udp_gate.node'))) {
+      expect(owed?.owed).toBeGreaterThanOrEqual(0);
+      expect(owed?.limit).toBeGreaterThanOrEqual(256);
+    } else expect(owed).toBeNull();
     // once the queue is gone, new work is taken again
     await eventually(async () => {
       const c = await RawClient.udp(app.sipPort);

@@ -246,7 +246,13 @@ export interface Health {
   registrations: number;
   storedMessages: number;
   subscriptions: number;
-  overload: { admittedShare: number; admitRate: number | null; queueDelayMs: number; refused: { newWork: number; registers: number; dropped: number } };
+  overload: {
+    admittedShare: number;
+    admitRate: number | null;
+    queueDelayMs: number;
+    refused: { newWork: number; registers: number; dropped: number };
+    challengesOwed: { owed: number; limit: number } | null;
+  };
 }
 
 /** What an `eventually` check returns when waiting longer cannot help. */

@@ -313,21 +313,30 @@ static void owed_credit(gate_socket *g, double now) {
   }
 }
 
-/* how much new work may start now: what the process finishes in OWED_MS (at least OWED_MIN), less
- * what is owed and less `started` (new work started since, whose challenges are not sent yet: they
- * go at the end of the loop's turn); no bound unless holding and a challenge was sent within
- * CHALLENGER_MS (a server that challenges nothing is never held back here) */
-static size_t owed_room(gate_socket *g, double now, size_t started) {
-  if (!g->defer_on || g->last_challenge_at < 0 || now - g->last_challenge_at > CHALLENGER_MS) return SIZE_MAX;
+/* whether the bound applies now: holding, and a challenge sent within CHALLENGER_MS (a server that
+ * challenges nothing is never held back here); if so, the challenges owed and the most that may be
+ * owed, what the process finishes in OWED_MS (at least OWED_MIN) */
+static int owed_bound(gate_socket *g, double now, double *owed, double *limit) {
+  if (!g->defer_on || g->last_challenge_at < 0 || now - g->last_challenge_at > CHALLENGER_MS) return 0;
   owed_advance(g, now);
-  double owed = (double)started, credited = 0;
+  double challenged = 0, credited = 0;
   for (int s = 0; s < OWED_SLOTS; s++) {
-    owed += g->challenged[s];
+    challenged += g->challenged[s];
     credited += g->credited[s];
   }
   /* credited over the window: OWED_SLOTS - 1 whole slots and the current one, half gone on average */
-  double limit = credited * OWED_MS / ((OWED_SLOTS - 0.5) * OWED_SLOT_MS);
-  if (limit < OWED_MIN) limit = OWED_MIN;
+  double most = credited * OWED_MS / ((OWED_SLOTS - 0.5) * OWED_SLOT_MS);
+  *owed = challenged;
+  *limit = most < OWED_MIN ? OWED_MIN : most;
+  return 1;
+}
+
+/* how much new work may start now: the bound's room, less `started` (new work started since,
+ * whose challenges are not sent yet: they go at the end of the loop's turn) */
+static size_t owed_room(gate_socket *g, double now, size_t started) {
+  double owed, limit;
+  if (!owed_bound(g, now, &owed, &limit)) return SIZE_MAX;
+  owed += (double)started;
   return owed >= limit ? 0 : (size_t)(limit - owed);
 }
 
@@ -1139,8 +1148,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 4) {
-    napi_throw_type_error(env, NULL, "drain: out must be a Float64Array of 4");
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 6) {
+    napi_throw_type_error(env, NULL, "drain: out must be a Float64Array of 6");
     return NULL;
   }
   double *out = data;
@@ -1149,6 +1158,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   out[2] = g->refused;
   out[3] = g->answered_in_dialog;
   g->judged = g->admitted = g->refused = g->answered_in_dialog = 0;
+  /* not counts: the challenges owed now and the most that may be, -1 while the bound does not apply */
+  if (!owed_bound(g, now_ms(), &out[4], &out[5])) out[4] = out[5] = -1;
   return NULL;
 }
 

@@ -434,12 +434,12 @@ describe('overload guard with the native socket holding new work (udp-gate)', ()
   /** A gate that records the holds it is told of and reports counts as the socket would. */
   function fakeGate() {
     const holds: [number, number][] = [];
-    const pending = [0, 0, 0, 0];
+    const pending = [0, 0, 0, 0, -1, -1];
     const gate = {
       defer: (maxWaitMs: number, budgetMs: number) => void holds.push([maxWaitMs, budgetMs]),
       drain: (out: Float64Array) => {
         out.set(pending);
-        pending.fill(0);
+        pending.fill(0, 0, 4);
       },
       configure: () => undefined,
       /** what the socket judged on its own since the last drain */
@@ -447,6 +447,11 @@ describe('overload guard with the native socket holding new work (udp-gate)', ()
         pending[0] += admitted + refused;
         pending[1] += admitted;
         pending[2] += refused;
+      },
+      /** the challenges owed and the most that may be, as the socket reads them now (-1: not bounded) */
+      owes: (owed: number, limit: number) => {
+        pending[4] = owed;
+        pending[5] = limit;
       },
     };
     return { gate, holds };
@@ -474,6 +479,12 @@ describe('overload guard with the native socket holding new work (udp-gate)', ()
       expect(state.admittedShare).toBeCloseTo(0.1, 3);
       expect(state.admitRate).toBe(2000);
       expect(g.shedWithin(0)).toBe(true);
+      // the challenges owed, as the socket read them when last asked (null while it does not bound them)
+      expect(state.challengesOwed).toBeNull();
+      gate.owes(300, 512.4);
+      expect(g.state.challengesOwed).toEqual({ owed: 300, limit: 512 });
+      gate.owes(-1, -1);
+      expect(g.state.challengesOwed).toBeNull();
       // the queue itself long (work over TCP, a stalled loop): what is judged here is held to the guard's own rate
       queue.delay = 300;
       readFor(g, c, 100, 10_000);

@@ -186,7 +186,9 @@ export class OverloadGuard {
    * here) and shown beside them: /health's share and rate, the refusals, `shedWithin`.
    */
   private gate: AdmissionGate | null = null;
-  private readonly gateCounts = new Float64Array(4);
+  private readonly gateCounts = new Float64Array(6);
+  /** the socket's challenges owed an answer and the most it lets be owed, when it last told (null: not bounded) */
+  private gateOwed: { owed: number; limit: number } | null = null;
   /** new work the socket admitted and refused since the last adjustment */
   private gateAdmittedSinceAdjust = 0;
   private gateRefusedSinceAdjust = 0;
@@ -225,10 +227,20 @@ export class OverloadGuard {
    * What /health shows: the share of new work admitted over the last adjustment window (1 while
    * not shedding, never 1 while shedding), the rate new work is admitted at (null: all of it; the
    * guard's rate while it is set, else what the native socket admitted per second while it
-   * refused), the queue delay, how full the receive buffer is, the loop's lag, and what was refused
-   * since start.
+   * refused), the queue delay, how full the receive buffer is, the loop's lag, what was refused
+   * since start, and the native socket's challenges owed an answer against the most it lets be
+   * owed before held new work waits (null while that bound does not apply: not holding, or no
+   * challenge sent lately).
    */
-  get state(): { admittedShare: number; admitRate: number | null; queueDelayMs: number; receiveBufferFill: number; loopLagMs: number; refused: { newWork: number; registers: number; dropped: number } } {
+  get state(): {
+    admittedShare: number;
+    admitRate: number | null;
+    queueDelayMs: number;
+    receiveBufferFill: number;
+    loopLagMs: number;
+    refused: { newWork: number; registers: number; dropped: number };
+    challengesOwed: { owed: number; limit: number } | null;
+  } {
     // brought up to date first: adjustments otherwise happen as requests come, and a process
     // nothing reaches any more would show the last flood's state for ever; and the socket's
     // refusals counted up to now, not to the last adjustment
@@ -246,6 +258,7 @@ export class OverloadGuard {
       receiveBufferFill: Math.round(this.bufferFill() * 100) / 100,
       loopLagMs: Math.round(this.lag),
       refused: { ...this.refused },
+      challengesOwed: this.gateOwed,
     };
   }
 
@@ -302,6 +315,7 @@ export class OverloadGuard {
     this.refused.newWork += counts[2];
     this.gateAdmittedSinceAdjust += counts[1];
     this.gateRefusedSinceAdjust += counts[2];
+    this.gateOwed = counts[4] < 0 ? null : { owed: counts[4], limit: Math.round(counts[5]) };
   }
 
   private adjustWindow(now: number): void {

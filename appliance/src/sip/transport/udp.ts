@@ -52,7 +52,11 @@ export type UdpEngine = 'auto' | 'native' | 'node';
 export interface AdmissionGate {
   /** holds new work back while finishing work goes first (see udp_gate.c, admit_held) */
   defer(maxWaitMs: number, budgetMs: number): void;
-  /** since the last drain: new work judged, admitted and refused by the socket, and requests answered in a refusal's "dialog" */
+  /**
+   * Into out (6 numbers): since the last drain, new work judged, admitted and refused by the socket, and requests
+   * answered in a refusal's "dialog"; then, now, the challenges owed an answer and the most that may be (-1, -1
+   * while that bound does not apply: udp_gate.c, owed_bound)
+   */
   drain(out: Float64Array): void;
   /** what the socket's own answers say, and how long it remembers what it passed on */
   configure(config: UdpGateConfig): void;
