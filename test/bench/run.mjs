@@ -322,7 +322,7 @@ async function recorded(target, suffix, fn) {
 function recordPerf(target, suffix = '') {
   const file = opt('perf', null);
   if (file === null || !target.pid) return { stop: async () => undefined };
-  const rec = run('perf', ['record', '-e', 'cpu-clock', ...(process.env.BENCH_PERF_ARGS ?? '-F 1999 -g').split(' '), '-p', String(target.pid), '-o', path.resolve(file + suffix)]);
+  const rec = run('perf', ['record', '-e', 'cpu-clock', ...(process.env.BENCH_PERF_ARGS || '-F 1999 -g').trim().split(/\s+/), '-p', String(target.pid), '-o', path.resolve(file + suffix)]);
   return {
     stop: async () => {
       rec.child.kill('SIGINT');
@@ -493,6 +493,12 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const serverDrops0 = udpDrops([target.port]).get(target.port) ?? 0;
   let uacDrops = 0;
   const dropsTimer = setInterval(() => (uacDrops = Math.max(uacDrops, udpDrops([local]).get(local) ?? 0)), 250);
+  // BENCH_DEBUG: /health's challenges owed (the native socket's bound), read every 50 ms through the step
+  const owedReadings = [];
+  const owedTimer =
+    process.env.BENCH_DEBUG && target.health
+      ? setInterval(() => void target.health().then((h) => owedReadings.push(h.overload?.challengesOwed ?? null), () => undefined), 50)
+      : null;
   // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the
   // bottleneck, and the called device too (imuas, registered at target.imUasPort): one process on
   // the load core, not two (the SIPp UAS of `to` is left idle)
@@ -512,6 +518,17 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const wall = (Date.now() - t0) / 1000;
   if (windowTimer !== null) clearTimeout(windowTimer);
   clearInterval(dropsTimer);
+  if (owedTimer !== null) {
+    clearInterval(owedTimer);
+    const bounded = owedReadings.filter((o) => o !== null);
+    const owed = bounded.map((o) => o.owed);
+    const limits = bounded.map((o) => o.limit);
+    console.log(
+      bounded.length === 0
+        ? `  (challenges owed: not bounded in ${owedReadings.length} readings)`
+        : `  (challenges owed, read every 50 ms: ${bounded.length} of ${owedReadings.length} readings bounded, mean ${Math.round(owed.reduce((a, b) => a + b, 0) / owed.length)}, peak ${Math.max(...owed)}, limit ${Math.min(...limits)}–${Math.max(...limits)}, ${bounded.filter((o) => o.owed >= o.limit).length} at or past it)`,
+    );
+  }
   const drops = { server: (udpDrops([target.port]).get(target.port) ?? 0) - serverDrops0, loadGenerator: uacDrops };
   const cpu = target.pid ? cpuSeconds(target.pid) - cpu0 : NaN;
   // over the offered window when there is one (as the server's CPU is read there), else the whole step
@@ -849,8 +866,11 @@ async function refusalBench() {
     for (let i = 0; i < 3; i++) {
       await settle(target);
       const machineUs = await machineState();
-      // below capacity: every request is challenged (checked), none refused
-      const low = await flood(Number(opt('challenge-rate', '10000')), 4);
+      // below capacity: every request is challenged (checked), none refused. 3,000/s: the flood never
+      // answers its challenges, and the native socket then starts at most 256 new requests per
+      // 56-64 ms (the challenges owed, udp_gate.c), ~4,000/s; at 10,000/s, the default until
+      // session 30, a third was challenged and the CPU per 407 read 129 µs
+      const low = await flood(Number(opt('challenge-rate', '3000')), 4);
       await settle(target);
       const perChallengeUs = (1e6 * low.cpu) / low.challenged;
       // far past what the core challenges, so that most of the flood is refused, and not so far
@@ -863,7 +883,7 @@ async function refusalBench() {
       const pure = low.refused === 0 && low.unanswered === 0 && low.dropped === 0 && high.refused > high.challenged;
       // a request dropped as stale was read too: its cost is counted with the refusals'
       let perRefusalUs = pure ? (1e6 * high.cpu - high.challenged * perChallengeUs) / (high.refused + high.dropped) : NaN;
-      // A 407 under the flood may cost less than at 10,000/s: on the native socket a read hands
+      // A 407 under the flood may cost less than in the first flood: on the native socket a read hands
       // JavaScript 64 datagrams at once under a backlog and one or two without, so the reckoning
       // above can go below zero (session 26: -0.9 and -1.9 µs), and the guard, refusing cheaply,
       // admits so much that the flood is mostly challenged. Then a second flood, 1.3 times the
@@ -879,7 +899,7 @@ async function refusalBench() {
         if (!(perRefusalUs > 0)) perRefusalUs = NaN;
       }
       console.log(`  ${show(low)}\n  ${show(high)}${higher === null ? '' : `\n  ${show(higher)}`}`);
-      const solved = higher === null ? '' : `, from the two floods (the 407 at 10,000/s cost more than under a flood)`;
+      const solved = higher === null ? '' : `, from the two floods (the 407 of the first flood cost more than under a flood)`;
       console.log(`    ${machineFigure(machineUs)}: CPU per 407 ${perChallengeUs.toFixed(1)} µs, per 503 ${Number.isFinite(perRefusalUs) ? `${perRefusalUs.toFixed(1)} µs${solved}` : "not read (the first flood was not all challenged, or the second not mostly refused, or the two floods' shares too alike)"}`);
       pairs.push({ machineUs, low, high, higher, perChallengeUs, perRefusalUs });
     }
@@ -1286,6 +1306,13 @@ if (results.relay) {
     const kBound = kResult.generatorBoundAbove !== undefined || kResult.topStepPassed === true;
     // a Kamailio held back by SIPp makes the ratio an upper bound of Parley's share, not a measure of it
     console.log(`  Parley / Kamailio (both with digest auth on every MESSAGE): ${(p / k).toFixed(2)}${kBound ? " (at most: Kamailio's figure is not its limit)" : ''}`);
+    // the two searches ran minutes apart, and the machine's per-datagram cost moves by half between
+    // its states (machineState): a ratio of rates found in states far apart compares the states too
+    const [pUs, kUs] = [results.relay['Parley'].machineUs, kResult.machineUs];
+    if (pUs > 0 && kUs > 0) {
+      const apart = Math.max(pUs, kUs) / Math.min(pUs, kUs) > 1.15;
+      console.log(`  ${''.padEnd(24)} (their sustained steps ran with the machine at ${pUs.toFixed(1)} and ${kUs.toFixed(1)} µs per loopback datagram${apart ? ': more than 15% apart, so the ratio also compares the machine\'s states' : ''})`);
+    }
   }
 }
 if (results.refusal) {

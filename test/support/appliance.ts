@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { SERVING_NODE_FLAGS } from '../../appliance/src/heap-tuning.js';
+import type { OverloadState } from '../../appliance/src/sip/overload-guard.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'appliance/dist/cli.js');
@@ -246,13 +247,7 @@ export interface Health {
   registrations: number;
   storedMessages: number;
   subscriptions: number;
-  overload: {
-    admittedShare: number;
-    admitRate: number | null;
-    queueDelayMs: number;
-    refused: { newWork: number; registers: number; dropped: number };
-    challengesOwed: { owed: number; limit: number } | null;
-  };
+  overload: OverloadState;
 }
 
 /** What an `eventually` check returns when waiting longer cannot help. */

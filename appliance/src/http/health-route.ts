@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import type { OverloadState } from '../sip/overload-guard.js';
 
 const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
@@ -14,15 +15,7 @@ export interface HealthSource {
   /** the XDMS's parsed-document cache: entries, estimated bytes, budget */
   parsedCache(): { entries: number; bytes: number; maxBytes: number };
   /** overload control: the share of new work admitted lately, the rate it is admitted at (null: all), the receive queue delay, the event loop's lag, requests refused, challenges owed an answer against the most the native socket lets be (null: not bounded) */
-  overload(): {
-    admittedShare: number;
-    admitRate: number | null;
-    queueDelayMs: number;
-    receiveBufferFill: number;
-    loopLagMs: number;
-    refused: { newWork: number; registers: number };
-    challengesOwed?: { owed: number; limit: number } | null;
-  } | null;
+  overload(): OverloadState | null;
   /** session-mode IM: live one-to-one sessions, MSRP sessions and connections (null when msrp.port is 0) */
   sessions?(): { oneToOne: number; msrpSessions: number; msrpConnections: number } | null;
 }

@@ -3,6 +3,18 @@ import type { SipRequest } from './message/message.js';
 import { nonceOf, type RawHead } from './message/raw-head.js';
 import type { AdmissionGate } from './transport/udp.js';
 
+/** What /health shows of overload control (OverloadGuard.state). */
+export interface OverloadState {
+  admittedShare: number;
+  admitRate: number | null;
+  queueDelayMs: number;
+  receiveBufferFill: number;
+  loopLagMs: number;
+  refused: { newWork: number; registers: number; dropped: number };
+  /** the native socket's challenges owed an answer and the most it lets be owed (null: that bound does not apply) */
+  challengesOwed: { owed: number; limit: number } | null;
+}
+
 export interface OverloadOptions {
   /** ms requests may wait in the receive queue before new work starts being refused */
   maxQueueDelay: number;
@@ -188,7 +200,7 @@ export class OverloadGuard {
   private gate: AdmissionGate | null = null;
   private readonly gateCounts = new Float64Array(6);
   /** the socket's challenges owed an answer and the most it lets be owed, when it last told (null: not bounded) */
-  private gateOwed: { owed: number; limit: number } | null = null;
+  private gateOwed: OverloadState['challengesOwed'] = null;
   /** new work the socket admitted and refused since the last adjustment */
   private gateAdmittedSinceAdjust = 0;
   private gateRefusedSinceAdjust = 0;
@@ -232,15 +244,7 @@ export class OverloadGuard {
    * owed before held new work waits (null while that bound does not apply: not holding, or no
    * challenge sent lately).
    */
-  get state(): {
-    admittedShare: number;
-    admitRate: number | null;
-    queueDelayMs: number;
-    receiveBufferFill: number;
-    loopLagMs: number;
-    refused: { newWork: number; registers: number; dropped: number };
-    challengesOwed: { owed: number; limit: number } | null;
-  } {
+  get state(): OverloadState {
     // brought up to date first: adjustments otherwise happen as requests come, and a process
     // nothing reaches any more would show the last flood's state for ever; and the socket's
     // refusals counted up to now, not to the last adjustment
@@ -311,6 +315,8 @@ export class OverloadGuard {
     const gate = this.gate;
     if (gate === null) return;
     const counts = this.gateCounts;
+    // a binary from before the owed figures leaves them as they are: not bounded, then
+    counts.fill(-1, 4);
     gate.drain(counts);
     this.refused.newWork += counts[2];
     this.gateAdmittedSinceAdjust += counts[1];

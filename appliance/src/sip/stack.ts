@@ -16,7 +16,7 @@ import { ExpiringKeys } from './transaction/expiring-keys.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
-import { OverloadGuard, type OverloadOptions } from './overload-guard.js';
+import { OverloadGuard, type OverloadOptions, type OverloadState } from './overload-guard.js';
 import { LoadShedder } from './load-shedder.js';
 import { LoopLag } from './loop-lag.js';
 import { AckWait } from './dialog/ack-wait.js';
@@ -223,7 +223,7 @@ export class SipStack {
   }
 
   /** Overload control's level and counts, for /health (null when it is off). */
-  get overloadState(): OverloadGuard['state'] | null {
+  get overloadState(): OverloadState | null {
     return this.overload?.state ?? null;
   }
 
