@@ -868,8 +868,9 @@ async function refusalBench() {
       const machineUs = await machineState();
       // below capacity: every request is challenged (checked), none refused. 3,000/s: the flood never
       // answers its challenges, and the native socket then starts at most 256 new requests per
-      // 56-64 ms (the challenges owed, udp_gate.c), ~4,000/s; at 10,000/s, the default until
-      // session 30, a third was challenged and the CPU per 407 read 129 µs
+      // 56-64 ms (the challenges owed, udp_gate.c; about 6,000 a second were started in session
+      // 30's floods); at 10,000/s, the default until session 30, 7,850/s were challenged and the
+      // CPU per 407 read 129 µs
       const low = await flood(Number(opt('challenge-rate', '3000')), 4);
       await settle(target);
       const perChallengeUs = (1e6 * low.cpu) / low.challenged;
