@@ -156,6 +156,11 @@ typedef struct {
   double owed_at;
   /* when a challenge was last sent while holding (-1: never) */
   double last_challenge_at;
+  /* new work passed on whose challenges JavaScript has not sent yet (they go out with the turn's
+   * other answers, at setImmediate), and when the first of it was: one turn can admit twice, from
+   * the idle handle and after a read, and the second must count what the first started */
+  size_t started_unsent;
+  double started_at;
   /* branches of new work passed on, two generations (a retransmission of one goes on too) */
   branch_set cur;
   branch_set prev;
@@ -334,12 +339,20 @@ static int owed_bound(gate_socket *g, double now, double *owed, double *limit) {
   return 1;
 }
 
-/* how much new work may start now: the bound's room, less `started` (new work started since,
- * whose challenges are not sent yet: they go at the end of the loop's turn) */
-static size_t owed_room(gate_socket *g, double now, size_t started) {
+/* new work started (the count `owed_room` leaves room for): its challenges not sent yet */
+static void owed_start(gate_socket *g, double now) {
+  if (g->started_unsent == 0) g->started_at = now;
+  g->started_unsent++;
+}
+
+/* how much new work may start now: the bound's room, less new work started whose challenges are
+ * not sent yet (they go with the turn's answers; one not challenged at all, answered otherwise
+ * or not yet, stops counting after a slot) */
+static size_t owed_room(gate_socket *g, double now) {
   double owed, limit;
   if (!owed_bound(g, now, &owed, &limit)) return SIZE_MAX;
-  owed += (double)started;
+  if (g->started_unsent > 0 && now - g->started_at > OWED_SLOT_MS) g->started_unsent = 0;
+  owed += (double)g->started_unsent;
   return owed >= limit ? 0 : (size_t)(limit - owed);
 }
 
@@ -665,6 +678,7 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
   /* too large to hold: passed on now, as new work admitted */
   if (n > HELD_MAX) {
     g->admitted++;
+    owed_start(g, now);
     if (has_branch) set_put(&g->cur, hash);
     return ADMITTED;
   }
@@ -798,11 +812,10 @@ static void idle_update(gate_socket *g) { hold_update(g, 0); }
  */
 static void admit_held(gate_socket *g, double started) {
   double now = now_ms();
-  size_t started_here = 0;
   int owed = 0;
   expire_held(g, now);
   while (g->held_count > 0 && !g->closed && now - started < g->budget_ms) {
-    size_t room = owed_room(g, now, started_here);
+    size_t room = owed_room(g, now);
     if (room == 0) {
       owed = 1;
       break;
@@ -824,7 +837,7 @@ static void admit_held(gate_socket *g, double started) {
       g->pass_admitted[k] = !again;
       if (!again) {
         g->admitted++;
-        started_here++;
+        owed_start(g, now);
         if (r->has_branch) set_put(&g->cur, r->hash);
       }
     }
@@ -1274,9 +1287,10 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
     if (sendto(g->fd, data, len, MSG_DONTWAIT, to, to_len) < 0) {
       if (first_failed < 0) first_failed = (int)k, first_errno = errno;
     } else if (g->defer_on && len >= 12 && memcmp(data, "SIP/2.0 40", 10) == 0 && (((const char *)data)[10] == '1' || ((const char *)data)[10] == '7') && ((const char *)data)[11] == ' ') {
-      /* a challenge: its answer is owed (see `owed_room`) */
+      /* a challenge: its answer is owed (see `owed_room`), and new work started is challenged */
       if (now < 0) now = now_ms();
       owed_challenge(g, now);
+      if (g->started_unsent > 0) g->started_unsent--;
     }
   }
   if (first_failed < 0) {

@@ -237,15 +237,17 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     b.defer(g.socket, 1000, 4);
     // one challenge sent while holding: this server challenges new work (until then, or 32 s
     // after its last challenge, nothing is bounded here); then 300 new requests, read together
+    const challengedAt = performance.now();
     b.sendMany(g.socket, [challenge], ['127.0.0.1'], [client.port], 1);
     const news = Array.from({ length: 300 }, (_, i) => request('MESSAGE', `new${i}`, client.port));
     sendAll(client, g, news);
     await until(() => g.passed.length === 300 && client.passed.length === 301);
     expect(g.passed.filter((d) => d.admitted).length).toBe(300);
-    // 255 at once (one challenge owed already); the 256th only once that challenge was 56-64 ms old
-    expect(at[255] - at[254]).toBeGreaterThanOrEqual(40);
+    // 255 at once (one challenge owed already); the 256th only once that challenge was 56-64 ms
+    // old (measured from its sending: a busy machine may pass the 255 on late, never the 256th early)
+    expect(at[255] - challengedAt).toBeGreaterThanOrEqual(50);
     // and meanwhile the loop slept: it ran on a timer, not turn after turn at a whole core
-    expect((cpuAt[1] - cpuAt[0]) / 1000).toBeLessThan((at[255] - at[254]) / 2);
+    if (at[255] - at[254] >= 20) expect((cpuAt[1] - cpuAt[0]) / 1000).toBeLessThan((at[255] - at[254]) / 2);
     // the first 255 and the one before them owed, against the floor: never past it; all of them
     // unless the machine stalled while they were passed on (a challenge is owed for 56-64 ms)
     expect(firstOwed).not.toBeNull();
@@ -254,6 +256,46 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     if (at[254] - at[0] < 40) expect(firstOwed!.owed).toBeGreaterThanOrEqual(255);
     expect(client.passed.every((d) => d.text.startsWith('SIP/2.0 407 '))).toBe(true);
     expect(g.counts()).toEqual({ judged: 300, admitted: 300, refused: 0, inDialog: 0 });
+  });
+
+  it('counts new work started in one turn twice over as owed: from the idle handle and again after a read', async () => {
+    const client = gate(b);
+    const challenge = Buffer.from('SIP/2.0 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+    const admittedAt: number[] = [];
+    let seen = 0;
+    let owed = 0;
+    let next = 0;
+    let batches = 0;
+    const more = (n: number): void => sendAll(client, g, Array.from({ length: n }, () => request('MESSAGE', `more${next++}`, client.port)));
+    const g: Gate = gate(b, '127.0.0.1', () => {
+      for (; seen < g.passed.length; seen++) {
+        if (!g.passed[seen].admitted) continue;
+        admittedAt.push(performance.now());
+        owed++;
+      }
+      // the stack's way: this turn's challenges go out at setImmediate, after the loop's poll
+      const n = owed;
+      owed = 0;
+      if (n > 0) setImmediate(() => b.sendMany(g.socket, Array(n).fill(challenge), Array(n).fill('127.0.0.1'), Array(n).fill(client.port), n));
+      // each batch takes past the budget, so that each admission passes one batch on. The first
+      // comes after a read; the held rest then moves from the idle handle, in a turn with no read
+      // before it (the second batch, the fourth...): new work arriving while such a batch is
+      // served is read later in the same turn, and that read admits again before the turn's
+      // challenges go out
+      if (++batches % 2 === 0 && next < 600) more(20);
+      const until = performance.now() + 1.5;
+      while (performance.now() < until);
+    });
+    b.defer(g.socket, 1000, 1);
+    b.sendMany(g.socket, [challenge], ['127.0.0.1'], [client.port], 1);
+    more(300);
+    await new Promise((r) => setTimeout(r, 45));
+    // before any challenge could age out (56 ms), no more started than the floor leaves room for
+    // (256, one owed already); counting only from the idle handle's admissions or only from the
+    // reads', up to twice that started
+    const first = admittedAt[0];
+    expect(admittedAt.length).toBeGreaterThan(0);
+    expect(admittedAt.filter((t) => t - first < 40).length).toBeLessThanOrEqual(255);
   });
 
   it('bounds nothing for a server that sends no challenge, whatever credentials come', async () => {
