@@ -156,9 +156,9 @@ typedef struct {
   double owed_at;
   /* when a challenge was last sent while holding (-1: never) */
   double last_challenge_at;
-  /* new work passed on whose challenges JavaScript has not sent yet (they go out with the turn's
-   * other answers, at setImmediate), and when the first of it was: one turn can admit twice, from
-   * the idle handle and after a read, and the second must count what the first started */
+  /* new work passed on while holding since JavaScript last sent (its challenges go out with the
+   * turn's other answers, at setImmediate, after every admission of the turn: from the owed
+   * timer, the idle handle, after a read), and when the first of it was */
   size_t started_unsent;
   double started_at;
   /* branches of new work passed on, two generations (a retransmission of one goes on too) */
@@ -284,6 +284,7 @@ static void rotate_generations(gate_socket *g, double now) {
 /* the count started afresh: holding starts (nothing is counted while not holding, see judge and
  * js_send_many), or the window passed with nothing in it */
 static void owed_reset(gate_socket *g, double now) {
+  g->started_unsent = 0;
   memset(g->challenged, 0, sizeof g->challenged);
   memset(g->credited, 0, sizeof g->credited);
   g->owed_at = now;
@@ -339,19 +340,21 @@ static int owed_bound(gate_socket *g, double now, double *owed, double *limit) {
   return 1;
 }
 
-/* new work started (the count `owed_room` leaves room for): its challenges not sent yet */
+/* new work started while holding (the count `owed_room` leaves room for until the turn's sends) */
 static void owed_start(gate_socket *g, double now) {
+  if (!g->defer_on) return;
   if (g->started_unsent == 0) g->started_at = now;
   g->started_unsent++;
 }
 
-/* how much new work may start now: the bound's room, less new work started whose challenges are
- * not sent yet (they go with the turn's answers; one not challenged at all, answered otherwise
- * or not yet, stops counting after a slot) */
+/* how much new work may start now: the bound's room, less new work started since JavaScript last
+ * sent (js_send_many clears the count: the turn's challenges are then counted as owed; work that
+ * was started and answered no other way is no longer counted then). A count JavaScript never
+ * settled, no send at all for the whole window, is dropped */
 static size_t owed_room(gate_socket *g, double now) {
   double owed, limit;
   if (!owed_bound(g, now, &owed, &limit)) return SIZE_MAX;
-  if (g->started_unsent > 0 && now - g->started_at > OWED_SLOT_MS) g->started_unsent = 0;
+  if (g->started_unsent > 0 && now - g->started_at > OWED_SLOTS * OWED_SLOT_MS) g->started_unsent = 0;
   owed += (double)g->started_unsent;
   return owed >= limit ? 0 : (size_t)(limit - owed);
 }
@@ -1244,7 +1247,7 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
   if (g == NULL) return NULL;
   uint32_t count = 0;
   napi_get_value_uint32(env, argv[4], &count);
-  int first_failed = -1, first_errno = 0;
+  int first_failed = -1, first_errno = 0, answered = 0;
   double now = -1;
   for (uint32_t k = 0; k < count; k++) {
     napi_value b, a, p;
@@ -1286,13 +1289,18 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
     }
     if (sendto(g->fd, data, len, MSG_DONTWAIT, to, to_len) < 0) {
       if (first_failed < 0) first_failed = (int)k, first_errno = errno;
-    } else if (g->defer_on && len >= 12 && memcmp(data, "SIP/2.0 40", 10) == 0 && (((const char *)data)[10] == '1' || ((const char *)data)[10] == '7') && ((const char *)data)[11] == ' ') {
-      /* a challenge: its answer is owed (see `owed_room`), and new work started is challenged */
+      continue;
+    }
+    /* anything but the queue probe (its first byte 0, sent from a timer on its own) */
+    if (len > 0 && ((const char *)data)[0] != 0) answered = 1;
+    if (g->defer_on && len >= 12 && memcmp(data, "SIP/2.0 40", 10) == 0 && (((const char *)data)[10] == '1' || ((const char *)data)[10] == '7') && ((const char *)data)[11] == ' ') {
+      /* a challenge: its answer is owed (see `owed_room`) */
       if (now < 0) now = now_ms();
       owed_challenge(g, now);
-      if (g->started_unsent > 0) g->started_unsent--;
     }
   }
+  /* the turn's answers went out: the work it started is challenged now, or answered otherwise */
+  if (answered) g->started_unsent = 0;
   if (first_failed < 0) {
     napi_value nul;
     napi_get_null(env, &nul);
