@@ -94,3 +94,47 @@ describe('answers given before a transaction (StackUser.answerAtOnce)', () => {
     expect(served).toEqual(['once3']);
   });
 });
+
+/** Sends `datagram` (with LOCAL for the socket's port) twice from one socket, the second after the first's answer; both answers. */
+async function sendTwice(port: number, datagram: string): Promise<string[]> {
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const bytes = datagram.replaceAll('LOCAL', String(socket.address().port));
+  const answers: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const answer = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+    socket.send(bytes, port, '127.0.0.1');
+    answers.push(await answer);
+  }
+  return answers;
+}
+
+describe('retransmissions the look before parsing cannot rule on', () => {
+  // the raw look reads the first ';branch=' of a datagram and rules a request out as new on it
+  // alone; the look after parsing skips its search only for that same branch of the top Via
+  it("absorbs one whose first ';branch=' is a URI parameter, not its Via's (RFC 3261 §17.2.3)", async () => {
+    const { port, served } = await stackWith(() => null);
+    const [first, again] = await sendTwice(
+      port,
+      'OPTIONS sip:bob@parley.test;branch=z9hG4bKdecoy SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:LOCAL;branch=z9hG4bKreal1\r\n' +
+        'From: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: decoy1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(first).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+    // the transaction's answer again, byte for byte (its To tag with it), and served once
+    expect(again).toBe(first);
+    expect(served).toEqual(['decoy1']);
+  });
+
+  it('absorbs one with an RFC 2543 branch, whose key has no branch to be found by (RFC 3261 §17.2.3)', async () => {
+    const { port, served } = await stackWith(() => null);
+    const [first, again] = await sendTwice(
+      port,
+      'OPTIONS sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:LOCAL;branch=old2543\r\n' +
+        'From: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: old1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(first).toMatch(/^SIP\/2\.0 200 OK\r\n/);
+    expect(again).toBe(first);
+    expect(served).toEqual(['old1']);
+  });
+});

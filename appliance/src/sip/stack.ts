@@ -12,7 +12,6 @@ import { type Destination, type Source, type TransportName, isReliable } from '.
 import { ServerTransaction } from './transaction/server-transaction.js';
 import { ClientTransaction, requestOnSameBranch } from './transaction/client-transaction.js';
 import { CompletedResponses } from './transaction/completed-responses.js';
-import { ExpiringKeys } from './transaction/expiring-keys.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
@@ -87,8 +86,6 @@ export class SipStack {
   private readonly clients = new Map<string, ClientTransaction>();
   /** final responses of completed non-INVITE UDP transactions, for Timer J */
   private readonly completed: CompletedResponses;
-  /** keys of completed non-INVITE UDP client transactions, for Timer K */
-  private readonly absorbing: ExpiringKeys;
   private readonly transports: TransportLayer;
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
@@ -125,7 +122,6 @@ export class SipStack {
     this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest), 64 * opts.timers.T1);
     this.completed = new CompletedResponses(64 * opts.timers.T1);
     this.serverLine = opts.userAgent ? `Server: ${opts.userAgent}\r\n` : '';
-    this.absorbing = new ExpiringKeys(opts.timers.T4);
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
 
@@ -197,7 +193,6 @@ export class SipStack {
     this.loopLag.stop();
     this.overload?.stop();
     this.completed.clear();
-    this.absorbing.clear();
     this.acks.clear();
     this.transports.close();
   }
@@ -258,8 +253,12 @@ export class SipStack {
    * look cannot read exactly takes the ordinary path, which matches it there.
    */
   private absorbRetransmission(data: Buffer, source: Source, branch: string | null): boolean {
+    if (branch === null) return false;
     // most requests are new: ruled out on their branch alone, before the key is read
-    if (branch === null || !(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) return false;
+    if (!(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) {
+      source.newBranch = branch;
+      return false;
+    }
     const raw = rawServerKey(data);
     if (raw === null) return false;
     const existing = this.servers.get(raw.key);
@@ -305,13 +304,17 @@ export class SipStack {
     if (req.method === 'ACK') this.acks.acknowledge(req);
     const method = req.method === 'ACK' ? 'INVITE' : req.method;
     const key = this.serverKey(req, method);
-    const existing = this.servers.get(key);
+    // the raw look found no transaction that could have this branch (absorbRetransmission): no
+    // search again. An RFC 2543 key has no branch to be found by, so it is searched all the same
+    const branch = source.newBranch;
+    const mustSearch = branch == null || branch !== req.topVia.branch || !branch.startsWith(MAGIC_COOKIE);
+    const existing = mustSearch ? this.servers.get(key) : undefined;
     if (existing) {
       existing.receive(req.method);
       return;
     }
     // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J)
-    const done = req.method === 'ACK' ? undefined : this.completed.get(key);
+    const done = !mustSearch || req.method === 'ACK' ? undefined : this.completed.get(key);
     if (done !== undefined) {
       this.sendTo(done.data, done.dest);
       return;
@@ -406,8 +409,10 @@ export class SipStack {
     const key = `${via.branch}|${res.cseq.method}`;
     const tx = this.clients.get(key);
     if (tx) tx.receive(res);
-    // a retransmitted final response of a completed transaction: absorbed (RFC 3261 §17.1.2.2, Timer K)
-    else if (!this.absorbing.has(key)) this.log.debug({ status: res.status, callId: res.callId }, 'stray response dropped');
+    // a retransmission of a completed transaction's final response (absorbed, as Timer K would:
+    // RFC 3261 §17.1.2.2) or a stray: the core relays only what a transaction hands it, so both
+    // are dropped, and nothing is kept to tell them apart
+    else this.log.debug({ status: res.status, callId: res.callId }, 'response matching no transaction dropped');
   }
 
   /** A request that failed to parse gets its answer without a transaction (RFC 3261 §8.2). */
@@ -448,7 +453,8 @@ export class SipStack {
       this.transports.send(data, dest, onError);
     },
     remove: (key: string) => this.clients.delete(key),
-    absorbCompleted: (key: string) => this.absorbing.add(key),
+    // see onResponse: what matches no transaction is dropped, so Timer K has nothing to do
+    dropsUnmatchedResponses: true,
   };
 
   /**

@@ -93,11 +93,9 @@ export class ClientTransaction {
         if (!this.isInvite) {
           this.state = 'completed';
           if (isReliable(this.destination.transport)) this.terminate();
-          else if (this.layer.absorbCompleted !== undefined) {
-            // Timer K kept by the layer on the key alone (RFC 3261 §17.1.2.2): nothing else is needed
-            this.terminate();
-            this.layer.absorbCompleted(this.key);
-          } else this.endAfter(T4); // Timer K
+          // Timer K absorbs what the layer drops anyway (RFC 3261 §17.1.2.2): nothing need wait
+          else if (this.layer.dropsUnmatchedResponses === true) this.terminate();
+          else this.endAfter(T4); // Timer K
         } else if (res.status < 300) {
           // RFC 6026 §8.4: Accepted, Timer M; 2xx retransmissions still go to the TU
           this.state = 'accepted';

@@ -39,8 +39,10 @@ export interface ClientTransport {
   send(data: Buffer, dest: Destination, onError: (err: Error) => void): void;
   remove(key: string): void;
   /**
-   * Optional: take over a completed non-INVITE transaction's Timer K (UDP), absorbing the
-   * retransmissions of its final response for T4 by key alone; the transaction then ends at once.
+   * A layer that drops every response matching no live transaction: a completed non-INVITE
+   * transaction over UDP then ends at once instead of waiting out Timer K (RFC 3261 §17.1.2.2),
+   * whose only work is to absorb retransmissions of the final response, which the layer drops
+   * all the same. Without it the transaction waits T4.
    */
-  absorbCompleted?(key: string): void;
+  readonly dropsUnmatchedResponses?: boolean;
 }

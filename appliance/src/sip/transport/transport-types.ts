@@ -16,6 +16,11 @@ export interface Source {
    * control must not judge it again (it would count it twice, or refuse what was admitted).
    */
   readonly admittedByGate?: boolean;
+  /**
+   * Set by the stack's raw look at a UDP request before it is parsed: its branch, when no live
+   * or completed transaction can have it, so that the look after parsing need not search again.
+   */
+  newBranch?: string | null;
 }
 
 /** A place to send a message to. With a flowId, only that connection is used (RFC 5626 style). */

@@ -30,6 +30,7 @@ function literalOnly(address: string, family: unknown, callback: (err: Error | n
 class UdpSource implements Source {
   readonly transport = 'UDP' as const;
   private flow: string | null = null;
+  newBranch: string | null = null;
 
   constructor(
     readonly address: string,
