@@ -3,8 +3,8 @@ import { startAppliance, type RunningAppliance } from '../support/appliance.js';
 import { ImUser } from '../support/im-user.js';
 
 // The proxy side of a relayed MESSAGE's response: the device's 200 goes back to the sender once;
-// a retransmission of it is absorbed by the completed client transaction (RFC 3261 §17.1.2.2,
-// Timer K), never relayed as a second answer.
+// a retransmission of it is absorbed, as the completed client transaction's Timer K would absorb it
+// (RFC 3261 §17.1.2.2: the stack drops what matches no transaction), never relayed as a second answer.
 const USERS = { alice: 'alice-pw', bob: 'bob-pw' };
 let app: RunningAppliance;
 const open: ImUser[] = [];

@@ -5,9 +5,17 @@ import { SipStack, type AtOnce, type StackUser } from './stack.js';
 import type { SipRequest } from './message/message.js';
 import type { ServerTransaction } from './transaction/server-transaction.js';
 import { ConfigSchema } from '../config/config.js';
+import type { TimerValues } from './transaction/timers.js';
 
-/** A stack on a UDP port of 127.0.0.1 whose user answers at once with `atOnce`, and in a transaction with 200. */
-async function stackWith(atOnce: (req: SipRequest) => AtOnce | null): Promise<{ stack: SipStack; port: number; served: string[] }> {
+/**
+ * A stack on a UDP port of 127.0.0.1 whose user answers at once with `atOnce`, and in a
+ * transaction with `serve` (by default 200 OK at once); `served` lists the Call-IDs it served.
+ */
+async function stackWith(
+  atOnce: (req: SipRequest) => AtOnce | null,
+  serve: (stack: SipStack, req: SipRequest, tx: ServerTransaction) => void = (stack, _req, tx) => stack.reply(tx, 200, 'OK'),
+  timers: Partial<TimerValues> = {},
+): Promise<{ stack: SipStack; port: number; served: string[] }> {
   const config = ConfigSchema.parse({ domain: 'parley.test' });
   const stack = new SipStack(
     {
@@ -21,7 +29,7 @@ async function stackWith(atOnce: (req: SipRequest) => AtOnce | null): Promise<{ 
         limits: { maxMessageBytes: config.sip.maxMessageBytes, maxBodyBytes: config.sip.maxBodyBytes },
         connections: config.sip.connections,
       },
-      timers: config.sip.timers,
+      timers: { ...config.sip.timers, ...timers },
       advertisedHost: '127.0.0.1',
       trace: false,
       forceRport: true,
@@ -35,7 +43,7 @@ async function stackWith(atOnce: (req: SipRequest) => AtOnce | null): Promise<{ 
     onRequest: (req: SipRequest, tx: ServerTransaction | null) => {
       if (tx === null) return;
       served.push(req.callId);
-      stack.reply(tx, 200, 'OK');
+      serve(stack, req, tx);
     },
     onFlowClosed: () => undefined,
     answerAtOnce: (req) => atOnce(req),
@@ -136,5 +144,49 @@ describe('retransmissions the look before parsing cannot rule on', () => {
     expect(first).toMatch(/^SIP\/2\.0 200 OK\r\n/);
     expect(again).toBe(first);
     expect(served).toEqual(['old1']);
+  });
+});
+
+describe('live transactions that share a branch', () => {
+  it('still absorbs the retransmission of one after the other ended (RFC 3261 §17.2.3)', async () => {
+    const pending: ServerTransaction[] = [];
+    // INVITE: 486 at once; MESSAGE: left unanswered (a relayed one waiting for its device)
+    const { stack, port, served } = await stackWith(
+      () => null,
+      (stack, req, tx) => (req.method === 'INVITE' ? stack.reply(tx, 486, 'Busy Here') : pending.push(tx)),
+      { T4: 40 },
+    );
+    const socket = createSocket('udp4');
+    sockets.push(socket);
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const local = socket.address().port;
+    const answers: string[] = [];
+    socket.on('message', (m) => answers.push(m.toString()));
+    const head = (method: string, callId: string, cseq: string, toTag = '') =>
+      `${method} sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKshared\r\nFrom: <sip:alice@parley.test>;tag=a1\r\n` +
+      `To: <sip:bob@parley.test>${toTag}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+    const send = (text: string) => socket.send(text, port, '127.0.0.1');
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    send(head('INVITE', 'shared-invite', '1 INVITE'));
+    await until(() => answers.some((a) => a.startsWith('SIP/2.0 486')));
+    const busy = answers.find((a) => a.startsWith('SIP/2.0 486'))!;
+    const toTag = /^To: [^\r]*(;tag=[^\r;]+)/m.exec(busy)![1];
+    // a MESSAGE that reuses the branch: another key (method, Call-ID), another live transaction
+    const message = head('MESSAGE', 'shared-message', '1 MESSAGE');
+    send(message);
+    await until(() => pending.length === 1);
+    // the INVITE's ACK ends it after Timer I (T4, 40 ms), and with it the branch's place in the set
+    send(head('ACK', 'shared-invite', '1 ACK', toTag));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stack.transactionCounts).toMatchObject({ server: 1 });
+    // the MESSAGE's retransmission belongs to the one left: not served again
+    send(message);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(served).toEqual(['shared-invite', 'shared-message']);
+    stack.reply(pending[0], 200, 'OK');
+    await until(() => answers.some((a) => a.startsWith('SIP/2.0 200')));
+    expect(answers.filter((a) => a.startsWith('SIP/2.0 200'))).toHaveLength(1);
   });
 });

@@ -256,6 +256,7 @@ export class SipStack {
     if (branch === null) return false;
     // most requests are new: ruled out on their branch alone, before the key is read
     if (!(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) {
+      // no completed transaction has it (the filter's no is exact): onRequest need not search them
       source.newBranch = branch;
       return false;
     }
@@ -304,17 +305,19 @@ export class SipStack {
     if (req.method === 'ACK') this.acks.acknowledge(req);
     const method = req.method === 'ACK' ? 'INVITE' : req.method;
     const key = this.serverKey(req, method);
-    // the raw look found no transaction that could have this branch (absorbRetransmission): no
-    // search again. An RFC 2543 key has no branch to be found by, so it is searched all the same
-    const branch = source.newBranch;
-    const mustSearch = branch == null || branch !== req.topVia.branch || !branch.startsWith(MAGIC_COOKIE);
-    const existing = mustSearch ? this.servers.get(key) : undefined;
+    const existing = this.servers.get(key);
     if (existing) {
       existing.receive(req.method);
       return;
     }
-    // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J)
-    const done = !mustSearch || req.method === 'ACK' ? undefined : this.completed.get(key);
+    // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J). Not
+    // searched again when the raw look's branch filter said no for this same branch (its no is
+    // exact: absorbRetransmission). The live ones above are: their branches are a plain set, which
+    // two live transactions sharing a branch leave when the first ends. An RFC 2543 key has no
+    // branch to be found by, so it is searched all the same
+    const branch = source.newBranch;
+    const ruledOut = branch != null && branch === req.topVia.branch && branch.startsWith(MAGIC_COOKIE);
+    const done = ruledOut || req.method === 'ACK' ? undefined : this.completed.get(key);
     if (done !== undefined) {
       this.sendTo(done.data, done.dest);
       return;

@@ -17,8 +17,9 @@ export interface Source {
    */
   readonly admittedByGate?: boolean;
   /**
-   * Set by the stack's raw look at a UDP request before it is parsed: its branch, when no live
-   * or completed transaction can have it, so that the look after parsing need not search again.
+   * Set by the stack's raw look at a UDP datagram before it is parsed: the branch it read, when
+   * no completed transaction can have it, so that the look after parsing need not search those
+   * again. A new Source per datagram: a connection's messages never carry it.
    */
   newBranch?: string | null;
 }
