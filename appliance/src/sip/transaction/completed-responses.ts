@@ -31,11 +31,16 @@ const SHARDS = 1 << (32 - SHARD_SHIFT);
 const FIRST_SHARD_SLOTS = 16;
 /**
  * Positions in the branch filter, fixed: a filter that grew was counted again from every record
- * held. 2^21 (4 MB, touched only where written) says "may" wrongly for about one branch in ten
- * with 400,000 held (6,000 calls/s), two in five at a million; each costs only a key's lookup
- * (about 2 µs).
+ * held. A branch's two positions lie in one 64-byte line (one cache miss a look, not two), and
+ * 2^23 one-byte counters (8 MB, touched only where written) say "may" wrongly for about one
+ * branch in twenty with a million held (15,000 calls/s, two answers each for 32 s), one in a
+ * hundred at 400,000; each costs the raw key's read and a lookup (about 2 µs). Until session 31,
+ * 2^21 two-byte counters anywhere said so for one in ten at 400,000 and two in five at a million:
+ * most of a call's two requests were read twice at the rates the bench reaches.
  */
-const BRANCH_BITS = 21;
+const BRANCH_BITS = 23;
+/** counters in one cache line */
+const LINE = 64;
 /** A probe run this long means keys made to collide: the hash is seeded anew (see `reseed`). */
 const CROWDED_PROBE = 128;
 /** '|', which ends a key's branch (serverKeyOf) */
@@ -57,50 +62,64 @@ class RecordBlock {
 }
 
 /**
- * One of the key index's tables: sequence numbers + 1 (0: an empty slot), and beside each its
- * key's hash, so that a probe reads the record only when the hashes agree, and moving keys (a
- * deletion's backward shift, growing) reads no record at all.
+ * One of the key index's tables: for each slot, sequence number + 1 (0: an empty slot) and
+ * beside it, in the same array, its key's hash, so that a probe reads the record only when the
+ * hashes agree, moving keys (a deletion's backward shift, growing) reads no record at all, and a
+ * look touches one cache line, not one in each of two arrays.
  */
 class IndexTable {
-  readonly seqs: Float64Array;
-  readonly hashes: Uint32Array;
+  /** slot i: [2i] sequence number + 1, [2i + 1] the key's hash */
+  readonly slots: Float64Array;
+  /** slots in it (a power of two) */
+  readonly size: number;
   /** keys held in it */
   live = 0;
 
   constructor(size: number) {
-    this.seqs = new Float64Array(size);
-    this.hashes = new Uint32Array(size);
+    this.size = size;
+    this.slots = new Float64Array(2 * size);
+  }
+
+  seq(i: number): number {
+    return this.slots[2 * i];
+  }
+
+  hash(i: number): number {
+    return this.slots[2 * i + 1];
+  }
+
+  set(i: number, s: number, h: number): void {
+    this.slots[2 * i] = s;
+    this.slots[2 * i + 1] = h;
   }
 
   /** Puts sequence number + 1 `s` of hash `h` in the first empty slot from h's home. */
   place(s: number, h: number): void {
-    const mask = this.seqs.length - 1;
+    const mask = this.size - 1;
     let i = h & mask;
-    while (this.seqs[i] !== 0) i = (i + 1) & mask;
-    this.seqs[i] = s;
-    this.hashes[i] = h;
+    while (this.slots[2 * i] !== 0) i = (i + 1) & mask;
+    this.set(i, s, h);
   }
 
   /** The same keys in a table twice the size. */
   grown(): IndexTable {
-    const into = new IndexTable(2 * this.seqs.length);
-    for (let j = 0; j < this.seqs.length; j++) if (this.seqs[j] !== 0) into.place(this.seqs[j], this.hashes[j]);
+    const into = new IndexTable(2 * this.size);
+    for (let j = 0; j < this.size; j++) if (this.slots[2 * j] !== 0) into.place(this.slots[2 * j], this.slots[2 * j + 1]);
     into.live = this.live;
     return into;
   }
 
   /** Empties slot i, by backward shift: no search then stops early. */
   empty(i: number): void {
-    const mask = this.seqs.length - 1;
-    for (let j = (i + 1) & mask; this.seqs[j] !== 0; j = (j + 1) & mask) {
-      const home = this.hashes[j] & mask;
+    const mask = this.size - 1;
+    for (let j = (i + 1) & mask; this.slots[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = this.slots[2 * j + 1] & mask;
       // the key at j may move to i when its home is not in (i, j], cyclically
       if (i <= j ? home > i && home <= j : home > i || home <= j) continue;
-      this.seqs[i] = this.seqs[j];
-      this.hashes[i] = this.hashes[j];
+      this.set(i, this.slots[2 * j], this.slots[2 * j + 1]);
       i = j;
     }
-    this.seqs[i] = 0;
+    this.slots[2 * i] = 0;
     this.live--;
   }
 }
@@ -173,7 +192,7 @@ export class CompletedResponses {
   private shards = freshShards();
   private live = 0;
   /** branch counts, two positions per branch */
-  private branchCounts = new Uint16Array(1 << BRANCH_BITS);
+  private branchCounts = new Uint8Array(1 << BRANCH_BITS);
   private branchesCounted = false;
 
   /** chunks[0] is chunk number `firstChunk`; bytes go at `writePos` (counted over all chunks) */
@@ -264,21 +283,20 @@ export class CompletedResponses {
     const shard = h >>> SHARD_SHIFT;
     const table = this.shards[shard];
     const i = this.findSlot(table, key, h);
-    if (table.seqs[i] !== 0) {
+    if (table.seq(i) !== 0) {
       // held again: the older record is now only bytes to sweep past; its branch count goes with it
-      const old = table.seqs[i] - 1;
+      const old = table.seq(i) - 1;
       const ob = this.blockOf(old);
       if (ob.flags[old % BLOCK_RECORDS] & HAS_BRANCH) this.countBranch(ob.branchHash[old % BLOCK_RECORDS], -1);
-      table.seqs[i] = seq + 1;
+      table.set(i, seq + 1, h);
     } else {
-      table.seqs[i] = seq + 1;
-      table.hashes[i] = h;
+      table.set(i, seq + 1, h);
       table.live++;
       this.live++;
     }
     if (branch >= 0) this.countBranch(branch, 1);
     this.holdsSinceSeed++;
-    if (2 * table.live > table.seqs.length) this.shards[shard] = table.grown();
+    if (2 * table.live > table.size) this.shards[shard] = table.grown();
     else if (this.crowded && 2 * this.holdsSinceSeed >= this.live) this.reseed();
     this.crowded = false;
     if (this.timer === null) {
@@ -292,7 +310,7 @@ export class CompletedResponses {
     if (this.live === 0) return false;
     const h = this.hashKey(key);
     const table = this.shards[h >>> SHARD_SHIFT];
-    return table.seqs[this.findSlot(table, key, h)] !== 0;
+    return table.seq(this.findSlot(table, key, h)) !== 0;
   }
 
   /** The response to resend for a retransmitted request, if its transaction completed lately. */
@@ -301,8 +319,8 @@ export class CompletedResponses {
     const h = this.hashKey(key);
     const table = this.shards[h >>> SHARD_SHIFT];
     const i = this.findSlot(table, key, h);
-    if (table.seqs[i] === 0) return undefined;
-    const seq = table.seqs[i] - 1;
+    if (table.seq(i) === 0) return undefined;
+    const seq = table.seq(i) - 1;
     const b = this.blockOf(seq);
     const r = seq % BLOCK_RECORDS;
     const pos = b.bytePos[r];
@@ -323,7 +341,8 @@ export class CompletedResponses {
   mayHoldBranch(branch: string): boolean {
     if (this.live === 0) return false;
     const h = seededHash(branch, this.seed);
-    return this.branchCounts[firstPosition(h)] > 0 && this.branchCounts[secondPosition(h)] > 0;
+    const first = firstPosition(h);
+    return this.branchCounts[first] > 0 && this.branchCounts[secondPosition(first, h)] > 0;
   }
 
   /** Lets go of every response held past its time (`now`: ms, monotonic). */
@@ -375,7 +394,7 @@ export class CompletedResponses {
     this.spareBlocks = [];
     this.shards = freshShards();
     // a fresh filter rather than one written with zeros: its pages are not touched until used
-    if (this.branchesCounted) this.branchCounts = new Uint16Array(1 << BRANCH_BITS);
+    if (this.branchesCounted) this.branchCounts = new Uint8Array(1 << BRANCH_BITS);
     this.branchesCounted = false;
   }
 
@@ -433,15 +452,16 @@ export class CompletedResponses {
 
   /** The slot of `table` (the one for hash `h`) that holds `key`, or the empty one where it would go. */
   private findSlot(table: IndexTable, key: string, h: number): number {
-    const mask = table.seqs.length - 1;
+    const mask = table.size - 1;
+    const slots = table.slots;
     let i = h & mask;
     for (let probes = 0; ; probes++) {
-      const s = table.seqs[i];
+      const s = slots[2 * i];
       if (s === 0) {
         if (probes >= CROWDED_PROBE) this.crowded = true;
         return i;
       }
-      if (table.hashes[i] === h) {
+      if (slots[2 * i + 1] === h) {
         const seq = s - 1;
         const b = this.blockOf(seq);
         const r = seq % BLOCK_RECORDS;
@@ -470,22 +490,22 @@ export class CompletedResponses {
     const h = this.hashKey(key);
     const table = this.shards[h >>> SHARD_SHIFT];
     const i = this.findSlot(table, key, h);
-    if (table.seqs[i] !== 0) this.deleteSlot(table, i);
+    if (table.seq(i) !== 0) this.deleteSlot(table, i);
   }
 
   /** The record `seq` (in block b at r) has had its time: its key goes, unless a later hold of the same key took its slot. */
   private expire(b: RecordBlock, r: number, seq: number): void {
     const h = b.keyHash[r];
     const table = this.shards[h >>> SHARD_SHIFT];
-    const mask = table.seqs.length - 1;
+    const mask = table.size - 1;
     let i = h & mask;
-    while (table.seqs[i] !== 0 && table.seqs[i] !== seq + 1) i = (i + 1) & mask;
-    if (table.seqs[i] !== 0) this.deleteSlot(table, i);
+    while (table.seq(i) !== 0 && table.seq(i) !== seq + 1) i = (i + 1) & mask;
+    if (table.seq(i) !== 0) this.deleteSlot(table, i);
   }
 
   /** Empties slot i of `table`: its key goes, with its branch count. */
   private deleteSlot(table: IndexTable, i: number): void {
-    const seq = table.seqs[i] - 1;
+    const seq = table.seq(i) - 1;
     const b = this.blockOf(seq);
     if (b.flags[seq % BLOCK_RECORDS] & HAS_BRANCH) this.countBranch(b.branchHash[seq % BLOCK_RECORDS], -1);
     this.live--;
@@ -494,14 +514,15 @@ export class CompletedResponses {
 
   private countBranch(h: number, by: 1 | -1): void {
     this.branchesCounted = true;
-    this.count(firstPosition(h), by);
-    this.count(secondPosition(h), by);
+    const first = firstPosition(h);
+    this.count(first, by);
+    this.count(secondPosition(first, h), by);
   }
 
   private count(position: number, by: 1 | -1): void {
     const c = this.branchCounts[position];
     // a count that reached the top stays there (the filter then says "may" for that position for ever)
-    if (c !== 0xffff) this.branchCounts[position] = c + by;
+    if (c !== 0xff) this.branchCounts[position] = c + by;
   }
 
   /**
@@ -513,9 +534,9 @@ export class CompletedResponses {
     this.seedChanges++;
     this.holdsSinceSeed = 0;
     const held: number[] = [];
-    for (const table of this.shards) for (const s of table.seqs) if (s !== 0) held.push(s - 1);
+    for (const table of this.shards) for (let i = 0; i < table.size; i++) if (table.seq(i) !== 0) held.push(table.seq(i) - 1);
     this.shards = freshShards();
-    this.branchCounts = new Uint16Array(1 << BRANCH_BITS);
+    this.branchCounts = new Uint8Array(1 << BRANCH_BITS);
     for (const seq of held) {
       const b = this.blockOf(seq);
       const r = seq % BLOCK_RECORDS;
@@ -527,7 +548,7 @@ export class CompletedResponses {
       }
       const shard = h >>> SHARD_SHIFT;
       let table = this.shards[shard];
-      if (2 * (table.live + 1) > table.seqs.length) table = this.shards[shard] = table.grown();
+      if (2 * (table.live + 1) > table.size) table = this.shards[shard] = table.grown();
       table.place(seq + 1, h);
       table.live++;
     }
@@ -542,6 +563,7 @@ function firstPosition(h: number): number {
   return h & ((1 << BRANCH_BITS) - 1);
 }
 
-function secondPosition(h: number): number {
-  return Math.imul(h, 0x9e3779b1) >>> (32 - BRANCH_BITS);
+/** In the first position's line, never the first position itself: the hash's top 7 bits, which `firstPosition` did not use. */
+function secondPosition(first: number, h: number): number {
+  return (first & ~(LINE - 1)) | ((first + 1 + ((h >>> 25) % (LINE - 1))) & (LINE - 1));
 }
