@@ -84,10 +84,6 @@ class IndexTable {
     return this.slots[2 * i];
   }
 
-  hash(i: number): number {
-    return this.slots[2 * i + 1];
-  }
-
   set(i: number, s: number, h: number): void {
     this.slots[2 * i] = s;
     this.slots[2 * i + 1] = h;

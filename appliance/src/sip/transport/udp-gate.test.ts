@@ -288,14 +288,14 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
         if (g.passed[i].admitted) admittedAt.push(performance.now());
       },
       afterBatch: () => {
-      // each batch takes past the budget, so that each admission passes one batch on. The first
-      // comes after a read; the held rest then moves from the idle handle, in a turn with no read
-      // before it (the second batch, the fourth...): new work arriving while such a batch is
-      // served is read later in the same turn, and that read admits again before the turn's
-      // challenges go out
-      if (++batches % 2 === 0 && next < 600) more(20);
-      const until = performance.now() + 1.5;
-      while (performance.now() < until);
+        // each batch takes past the budget, so that each admission passes one batch on. The first
+        // comes after a read; the held rest then moves from the idle handle, in a turn with no read
+        // before it (the second batch, the fourth...): new work arriving while such a batch is
+        // served is read later in the same turn, and that read admits again before the turn's
+        // challenges go out
+        if (++batches % 2 === 0 && next < 600) more(20);
+        const until = performance.now() + 1.5;
+        while (performance.now() < until);
       },
     });
     b.defer(g.socket, 1000, 1);
