@@ -163,4 +163,20 @@ export class Authenticator {
     const nonce = this.nonces.create();
     return this.algorithmsFor(userAgent).map((alg) => challenge(this.opts.realm, nonce, alg, stale));
   }
+
+  /**
+   * A challenge (not stale) for a client, with the nonce of serial `again` while the table still
+   * holds it (the same challenge for a retransmitted request: AtOnceMemo), else a new one; and
+   * the serial of the nonce it carries.
+   */
+  challengeAgain(again: number | null, userAgent: string | undefined): { values: string[]; serial: number } {
+    let serial = again ?? -1;
+    let nonce = again === null ? null : this.nonces.text(again);
+    if (nonce === null) {
+      serial = this.nonces.make();
+      nonce = this.nonces.text(serial)!;
+    }
+    const values = this.algorithmsFor(userAgent).map((alg) => challenge(this.opts.realm, nonce, alg, false));
+    return { values, serial };
+  }
 }

@@ -71,7 +71,7 @@ describe('Router.answerAtOnce', () => {
     const router = new Router(stack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
       .serve('MESSAGE', () => undefined)
       .serveAtOnce('MESSAGE', { applies: () => true, answer: (req) => (asked.push(req), AT_ONCE) });
-    return { answer: router.answerAtOnce(o.message), asked };
+    return { answer: router.answerAtOnce(o.message, null), asked };
   }
 
   it("gives the handler's answer for a request to one of our users", () => {
@@ -104,7 +104,7 @@ describe('Router.answerAtOnce', () => {
     const router = new Router(stack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
       .serve('MESSAGE', () => undefined)
       .serveAtOnce('MESSAGE', { applies: () => false, answer: (req) => (answered.push(req), AT_ONCE) });
-    expect(router.answerAtOnce(o.message)).toBeNull();
+    expect(router.answerAtOnce(o.message, null)).toBeNull();
     expect({ loopChecks, answered: answered.length }).toEqual({ loopChecks: 0, answered: 0 });
   });
 
@@ -121,7 +121,7 @@ describe('Router.answerAtOnce', () => {
       const router = new Router({ isOwnBranch: () => false } as unknown as SipStack, new LocalDomain('parley.test', []), pino({ level: 'silent' })).serveAtOnce(method, always);
       // INFO: no handler served (405 there); OPTIONS, SUBSCRIBE: answered before the table
       if (method !== 'INFO') router.serve(method, () => undefined).serveAtOnce(method, always);
-      expect(router.answerAtOnce(o.message)).toBeNull();
+      expect(router.answerAtOnce(o.message, null)).toBeNull();
     }
   });
 
@@ -134,6 +134,6 @@ describe('Router.answerAtOnce', () => {
       .serve('MESSAGE', () => undefined)
       .serveAtOnce('MESSAGE', always)
       .serve('MESSAGE', () => undefined);
-    expect(router.answerAtOnce(o.message)).toBeNull();
+    expect(router.answerAtOnce(o.message, null)).toBeNull();
   });
 });

@@ -22,7 +22,8 @@ export type RequestHandler = (req: SipRequest, tx: ServerTransaction) => Promise
  */
 export interface AtOnceHandler {
   applies(req: SipRequest): boolean;
-  answer(req: SipRequest): AtOnce;
+  /** `again`: the token of the answer given to this request before (StackUser.answerAtOnce) */
+  answer(req: SipRequest, again: number | null): AtOnce;
 }
 
 /** Methods `dispatch` serves before its table of methods: an at-once answer never speaks for them. */
@@ -110,7 +111,7 @@ export class Router implements StackUser {
    * answer; anything else (a refusal to come, a Proxy-Require to judge, a dialog) is left to the
    * ordinary path, so the answer is the same either way.
    */
-  answerAtOnce(req: SipRequest): AtOnce | null {
+  answerAtOnce(req: SipRequest, again: number | null): AtOnce | null {
     const handler = this.atOnce.get(req.method);
     if (handler === undefined || !handler.applies(req)) return null;
     // only for a method dispatch takes to the handler beside it (not its own answers, not a 405)
@@ -119,7 +120,7 @@ export class Router implements StackUser {
     if (!isSipUri(ruri) || ruri.user === null || !this.domain.isLocal(ruri.host)) return null;
     // RFC 3261 §16.3 steps 3 to 5, as dispatch takes them
     if (req.maxForwards === 0 || this.isLoop(req) || req.headers.has('proxy-require')) return null;
-    return handler.answer(req);
+    return handler.answer(req, again);
   }
 
   /** Sends a handler's answer (a returned SipAnswer or a thrown SipError). */

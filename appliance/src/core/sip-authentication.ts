@@ -62,10 +62,12 @@ export function proxyChallengeAtOnce(auth: Authenticator): AtOnceHandler {
   const { status, reason, header } = PROXY_CHALLENGE;
   return {
     applies: (req) => !req.headers.has('proxy-authorization'),
-    answer: (req) => {
+    // the token is the nonce's serial: a retransmitted request is challenged with the same nonce
+    answer: (req, again) => {
+      const { values, serial } = auth.challengeAgain(again, req.headers.get('user-agent'));
       let lines = '';
-      for (const value of auth.challenges(false, req.headers.get('user-agent'))) lines += `${header}: ${value}\r\n`;
-      return { status, reason, lines };
+      for (const value of values) lines += `${header}: ${value}\r\n`;
+      return { status, reason, lines, token: serial };
     },
   };
 }

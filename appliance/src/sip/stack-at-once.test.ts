@@ -12,7 +12,7 @@ import type { TimerValues } from './transaction/timers.js';
  * transaction with `serve` (by default 200 OK at once); `served` lists the Call-IDs it served.
  */
 async function stackWith(
-  atOnce: (req: SipRequest) => AtOnce | null,
+  atOnce: (req: SipRequest, again: number | null) => AtOnce | null,
   serve: (stack: SipStack, req: SipRequest, tx: ServerTransaction) => void = (stack, _req, tx) => stack.reply(tx, 200, 'OK'),
   timers: Partial<TimerValues> = {},
 ): Promise<{ stack: SipStack; port: number; served: string[] }> {
@@ -46,7 +46,7 @@ async function stackWith(
       serve(stack, req, tx);
     },
     onFlowClosed: () => undefined,
-    answerAtOnce: (req) => atOnce(req),
+    answerAtOnce: (req, again) => atOnce(req, again),
   };
   stack.setUser(user);
   const ports = await stack.start();
@@ -84,6 +84,30 @@ describe('answers given before a transaction (StackUser.answerAtOnce)', () => {
     expect(served).toEqual([]);
     // held for Timer J like a completed transaction's answer, nothing live
     expect(stack.transactionCounts).toMatchObject({ server: 0, completed: 1 });
+  });
+
+  it('makes an answer with a token again for a retransmission, byte for byte, from its tag and token, holding no bytes (RFC 3261 §17.2.2)', async () => {
+    const asked: (number | null)[] = [];
+    let tokens = 100;
+    const { stack, port, served } = await stackWith((_req, again) => {
+      asked.push(again);
+      const token = again ?? tokens++;
+      return { status: 407, reason: 'Proxy Authentication Required', lines: `Proxy-Authenticate: Digest realm="parley.test", nonce="${token}"\r\n`, token };
+    });
+    const datagram = (callId: string) =>
+      `MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:LOCAL;branch=z9hG4bKtok\r\nFrom: <sip:alice@parley.test>;tag=a1\r\n` +
+      `To: <sip:bob@parley.test>\r\nCall-ID: ${callId}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+    const [first, again] = await sendTwice(port, datagram('tok1'));
+    expect(first).toMatch(/^SIP\/2\.0 407 [^]*nonce="100"/);
+    expect(again).toBe(first);
+    expect(asked).toEqual([null, 100]);
+    expect(served).toEqual([]);
+    expect(stack.transactionCounts).toMatchObject({ server: 0, completed: 0 });
+    // the same branch on another request (another Call-ID) is answered as new: another tag, another token
+    const [other] = await sendTwice(port, datagram('tok2'));
+    expect(other).toMatch(/nonce="101"/);
+    const toTag = (res: string) => /^To: [^\r]*;tag=([^\r;]+)/m.exec(res)![1];
+    expect(toTag(other)).not.toBe(toTag(first));
   });
 
   it('leaves a request whose at-once answer fails to the ordinary path, which answers it', async () => {

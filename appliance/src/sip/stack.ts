@@ -12,6 +12,7 @@ import { type Destination, type Source, type TransportName, isReliable } from '.
 import { ServerTransaction } from './transaction/server-transaction.js';
 import { ClientTransaction, requestOnSameBranch } from './transaction/client-transaction.js';
 import { CompletedResponses } from './transaction/completed-responses.js';
+import { AtOnceMemo } from './transaction/at-once-memo.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
@@ -46,8 +47,10 @@ export interface StackUser {
   /**
    * A final answer known from the request alone, given before any transaction is made, or null
    * for the ordinary path. Only ever asked about non-INVITE requests outside a refusal's dialog.
+   * `again`: the token of the answer given to this same request lately (its retransmission), to
+   * make that answer again; null for a request not answered before.
    */
-  answerAtOnce?(req: SipRequest): AtOnce | null;
+  answerAtOnce?(req: SipRequest, again: number | null): AtOnce | null;
 }
 
 /** A final response the transaction user knows before a transaction is made (StackUser.answerAtOnce). */
@@ -56,6 +59,11 @@ export interface AtOnce {
   reason: string;
   /** header lines beside those copied from the request, each ending in CRLF */
   lines: string;
+  /**
+   * What makes this answer again when given back as `again` (a challenge's nonce serial). With
+   * one, a UDP request's answer is remembered by it (AtOnceMemo) rather than held as bytes.
+   */
+  token?: number;
 }
 
 export interface ReplyOptions {
@@ -86,6 +94,8 @@ export class SipStack {
   private readonly clients = new Map<string, ClientTransaction>();
   /** final responses of completed non-INVITE UDP transactions, for Timer J */
   private readonly completed: CompletedResponses;
+  /** what makes at-once answers to UDP requests again, for Timer J too */
+  private readonly atOnceMemo: AtOnceMemo;
   private readonly transports: TransportLayer;
   private user: StackUser | null = null;
   private readonly idPrefix = randomBytes(6).toString('base64url');
@@ -121,6 +131,7 @@ export class SipStack {
         : new OverloadGuard(opts.overload, () => transports.queueDelayMs(), undefined, () => this.loopLag.read(), () => this.loopLag.idle(), () => transports.receiveBufferFill());
     this.shedder = this.overload === null ? null : new LoadShedder(this.overload, this.idPrefix, opts.userAgent, (data, dest) => this.sendTo(data, dest), 64 * opts.timers.T1);
     this.completed = new CompletedResponses(64 * opts.timers.T1);
+    this.atOnceMemo = new AtOnceMemo(64 * opts.timers.T1);
     this.serverLine = opts.userAgent ? `Server: ${opts.userAgent}\r\n` : '';
     this.acks = new AckWait(this.timerQueues, opts.timers, (data, dest) => this.sendTo(data, dest));
   }
@@ -255,8 +266,9 @@ export class SipStack {
   private absorbRetransmission(data: Buffer, source: Source, branch: string | null): boolean {
     if (branch === null) return false;
     // most requests are new: ruled out on their branch alone, before the key is read
-    if (!(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch))) {
-      // no completed transaction has it (the filter's no is exact): onRequest need not search them
+    if (!(this.serverBranches.has(branch) || this.completed.mayHoldBranch(branch) || this.atOnceMemo.mayHoldBranch(branch))) {
+      // no completed transaction and no answer at once has it (both noes are exact): onRequest
+      // need not search them
       source.newBranch = branch;
       return false;
     }
@@ -343,11 +355,7 @@ export class SipStack {
     if (this.overload !== null && req.method !== 'CANCEL' && req.method !== 'REGISTER' && req.toTag === undefined && !req.headers.has('proxy-authorization') && !req.headers.has('authorization')) {
       this.overload.noteNewWork();
     }
-    const atOnce = method === 'INVITE' || inRefusal ? null : this.askAtOnce(req);
-    if (atOnce !== null) {
-      this.answerAtOnce(req, key, source, atOnce);
-      return;
-    }
+    if (method !== 'INVITE' && !inRefusal && this.answerAtOnce(req, key, source, ruledOut)) return;
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
     if (tx.branch !== null) this.serverBranches.add(tx.branch);
@@ -368,30 +376,41 @@ export class SipStack {
     }
   }
 
-  /** The transaction user's at-once answer; a failure there leaves the request to the ordinary path, which answers it (500 at worst). */
-  private askAtOnce(req: SipRequest): AtOnce | null {
+  /**
+   * A final response sent as a stateless server sends it (RFC 3261 §8.2.7), when the transaction
+   * user knows it from the request alone: no transaction object, no timer, nothing in the table
+   * of live ones. For the first half of nearly every call: the challenge. False when the user
+   * has no such answer, or its answer failed (the ordinary path answers then, 500 at worst).
+   *
+   * A retransmitted request gets the same response again (Timer J, §17.2.2; a new challenge would
+   * carry another nonce and To tag, which SIPp takes for an unexpected message). Over UDP an
+   * answer with a token is remembered by its To tag's number and that token (AtOnceMemo), and a
+   * retransmission is answered anew from them; any other is held as bytes, as a completed
+   * transaction's answer is. `ruledOut`: the raw look found the branch in neither.
+   */
+  private answerAtOnce(req: SipRequest, key: string, source: Source, ruledOut: boolean): boolean {
+    const datagram = !isReliable(source.transport);
+    const branch = branchOfKey(key) === null ? null : req.topVia.branch;
+    const before = datagram && branch !== null && !ruledOut ? this.atOnceMemo.find(branch, key) : -1;
+    let a: AtOnce | null;
     try {
-      return this.user?.answerAtOnce?.(req) ?? null;
+      a = this.user?.answerAtOnce?.(req, before < 0 ? null : this.atOnceMemo.tokenOf(before)) ?? null;
     } catch (err) {
       this.log.error({ err, method: req.method }, 'at-once answer failed');
-      return null;
+      return false;
     }
-  }
-
-  /**
-   * A final response sent as a stateless server sends it (RFC 3261 §8.2.7): no transaction
-   * object, no timer, nothing in the table of live ones. Over UDP its bytes still wait out
-   * Timer J (§17.2.2) like a completed transaction's, so a retransmitted request gets the same
-   * response again, not a new one (a new challenge would carry another nonce and To tag, which
-   * SIPp takes for an unexpected message). For the first half of nearly every call: the challenge.
-   */
-  private answerAtOnce(req: SipRequest, key: string, source: Source, a: AtOnce): void {
+    if (a === null) return false;
+    const tag = before < 0 ? this.counter++ : this.atOnceMemo.tagOf(before);
     // Server first, then the handler's lines: the order `reply` writes them in
-    const data = responseBytes(req, a.status, a.reason, this.newId(), `${this.serverLine}${a.lines}`);
+    const data = responseBytes(req, a.status, a.reason, `${this.idPrefix}${tag.toString(36)}`, `${this.serverLine}${a.lines}`);
     const dest = this.responseDestination(req, source);
     this.sendTo(data, dest);
-    if (!isReliable(source.transport)) this.completed.hold(key, branchOfKey(key) !== null, data, dest);
+    if (datagram) {
+      if (branch !== null && a.token !== undefined) this.atOnceMemo.remember(branch, key, tag, a.token);
+      else this.completed.hold(key, branch !== null, data, dest);
+    }
     this.onFinalResponse?.(req.method, a.status);
+    return true;
   }
 
   /** RFC 3261 §9.2: CANCEL matches the INVITE server transaction by its key. */

@@ -22,6 +22,21 @@ describe('digest nonces (RFC 7616 §3.3)', () => {
     for (const bad of ['-100.0.0', '-1.undefined.undefined', '-0.0.0', `${2 ** 53}.1.1`, 'NaN.0.0', 'Infinity.0.0']) expect(t.issuedAt(bad)).toBeNull();
   });
 
+  it('writes a nonce again by its serial while it is held and has time left (a challenge sent again)', () => {
+    const t = new NonceTable(300, 10);
+    const now = Date.now();
+    const serial = t.make(now);
+    const n = t.text(serial, now)!;
+    expect(t.issuedAt(n)).toBe(Math.floor(now / 1000) * 1000);
+    expect(t.text(serial, now + 299_000)).toBe(n);
+    // past its lifetime, or not made, or pushed out of its slot: none
+    expect(t.text(serial, now + 301_000)).toBeNull();
+    for (const bad of [serial + 1, -1, 0.5, NaN]) expect(t.text(bad, now)).toBeNull();
+    for (let i = 0; i < 10; i++) t.make(now);
+    expect(t.text(serial, now)).toBeNull();
+    expect(t.use(n, 1, now)).toBe('stale');
+  });
+
   it("never lets an old serial borrow the random bits of the newer nonce in its slot", () => {
     const t = new NonceTable(300, 10);
     const old = t.create();

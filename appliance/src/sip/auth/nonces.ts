@@ -62,6 +62,11 @@ export class NonceTable {
   }
 
   create(now = Date.now()): string {
+    return this.textOf(this.make(now));
+  }
+
+  /** Makes a nonce and gives its serial number (`text` writes it). */
+  make(now = Date.now()): number {
     const serial = this.made++;
     const slot = serial % this.slots;
     if (this.poolAt === POOL_WORDS) {
@@ -72,7 +77,18 @@ export class NonceTable {
     this.tokenLow[slot] = this.pool[this.poolAt++];
     this.issued[slot] = Math.floor(now / 1000);
     this.counts[slot] = 0;
-    return this.textOf(serial, slot);
+    return serial;
+  }
+
+  /**
+   * The nonce of serial number `serial` while this table holds it and it has time left, or null
+   * (a newer one took its slot, or its lifetime is over): a challenge sent again (a retransmitted
+   * request's, AtOnceMemo) carries the same nonce.
+   */
+  text(serial: number, now = Date.now()): string | null {
+    if (!Number.isSafeInteger(serial) || serial < 0 || serial >= this.made || serial < this.made - this.slots) return null;
+    if (now - this.issued[serial % this.slots] * 1000 > this.lifetimeSec * 1000) return null;
+    return this.textOf(serial);
   }
 
   /** When a nonce this table holds was made (ms, to the second), or null when it holds no such nonce. */
@@ -114,7 +130,7 @@ export class NonceTable {
   }
 
   /** Decimal: V8 writes a number in base 10 about five times faster than in base 36 or 16. */
-  private textOf(serial: number, slot: number): string {
+  private textOf(serial: number, slot = serial % this.slots): string {
     return `${serial}.${this.tokenHigh[slot]}.${this.tokenLow[slot]}`;
   }
 }
