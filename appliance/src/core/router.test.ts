@@ -60,7 +60,7 @@ describe('Router.answerAtOnce', () => {
   const AT_ONCE = { status: 407, reason: 'Proxy Authentication Required', lines: 'Proxy-Authenticate: Digest realm="parley.test"\r\n' };
   const always = { applies: () => true, answer: () => AT_ONCE };
 
-  function at(text: (fixture: string) => string, ownBranch = false) {
+  function at(text: (fixture: string) => string, ownBranch = false, again: number | null = null) {
     const fixture =
       'MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr1\r\n' +
       'From: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: r1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n';
@@ -68,16 +68,22 @@ describe('Router.answerAtOnce', () => {
     if (!o?.ok || !o.message.isRequest) throw new Error('fixture');
     const stack = { isOwnBranch: (b: string) => ownBranch && b === 'z9hG4bKr1' } as unknown as SipStack;
     const asked: SipRequest[] = [];
+    const tokens: (number | null)[] = [];
     const router = new Router(stack, new LocalDomain('parley.test', []), pino({ level: 'silent' }))
       .serve('MESSAGE', () => undefined)
-      .serveAtOnce('MESSAGE', { applies: () => true, answer: (req) => (asked.push(req), AT_ONCE) });
-    return { answer: router.answerAtOnce(o.message, null), asked };
+      .serveAtOnce('MESSAGE', { applies: () => true, answer: (req, token) => (asked.push(req), tokens.push(token), AT_ONCE) });
+    return { answer: router.answerAtOnce(o.message, again), asked, tokens };
   }
 
   it("gives the handler's answer for a request to one of our users", () => {
-    const { answer, asked } = at((t) => t);
+    const { answer, asked, tokens } = at((t) => t);
     expect(answer).toBe(AT_ONCE);
     expect(asked).toHaveLength(1);
+    expect(tokens).toEqual([null]);
+  });
+
+  it('hands the handler the token of the answer it gave the same request before (a retransmission)', () => {
+    expect(at((t) => t, false, 41).tokens).toEqual([41]);
   });
 
   it.each([

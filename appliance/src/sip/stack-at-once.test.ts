@@ -15,6 +15,7 @@ async function stackWith(
   atOnce: (req: SipRequest, again: number | null) => AtOnce | null,
   serve: (stack: SipStack, req: SipRequest, tx: ServerTransaction) => void = (stack, _req, tx) => stack.reply(tx, 200, 'OK'),
   timers: Partial<TimerValues> = {},
+  overload = false,
 ): Promise<{ stack: SipStack; port: number; served: string[] }> {
   const config = ConfigSchema.parse({ domain: 'parley.test' });
   const stack = new SipStack(
@@ -34,7 +35,7 @@ async function stackWith(
       trace: false,
       forceRport: true,
       userAgent: 'Parley-test',
-      overload: null,
+      overload: overload ? { ...config.sip.overload, staleAfter: config.sip.timers.T1 } : null,
     },
     pino({ level: 'silent' }),
   );
@@ -108,6 +109,41 @@ describe('answers given before a transaction (StackUser.answerAtOnce)', () => {
     expect(other).toMatch(/nonce="101"/);
     const toTag = (res: string) => /^To: [^\r]*;tag=([^\r;]+)/m.exec(res)![1];
     expect(toTag(other)).not.toBe(toTag(first));
+  });
+
+  it('answers such a retransmission again before overload control, and counts the answer once', async () => {
+    let nonces = 7;
+    const { stack, port } = await stackWith(
+      (_req, again) => ({ status: 407, reason: 'Proxy Authentication Required', lines: '', token: again ?? nonces++ }),
+      undefined,
+      {},
+      true,
+    );
+    const finals: number[] = [];
+    stack.onFinalResponse = (_method, status) => finals.push(status);
+    const socket = createSocket('udp4');
+    sockets.push(socket);
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const message =
+      `MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${socket.address().port};branch=z9hG4bKshed1\r\nFrom: <sip:alice@parley.test>;tag=a1\r\n` +
+      `To: <sip:bob@parley.test>\r\nCall-ID: shed1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+    // bounded: a retransmission taken by overload control gets no answer at all
+    const answer = () =>
+      new Promise<string>((resolve) => {
+        const timer = setTimeout(() => resolve('(no answer)'), 2000);
+        socket.once('message', (m) => (clearTimeout(timer), resolve(m.toString())));
+      });
+    let next = answer();
+    socket.send(message, port, '127.0.0.1');
+    const first = await next;
+    // from here on overload control takes every datagram it is asked about, as a guard refusing all new work would
+    const judged: string[] = [];
+    (stack as unknown as { shedder: { shedDatagram: (data: Buffer) => boolean } }).shedder.shedDatagram = (data) => (judged.push(data.toString()), true);
+    next = answer();
+    socket.send(message, port, '127.0.0.1');
+    expect(await next).toBe(first);
+    expect(judged).toEqual([]);
+    expect(finals).toEqual([407]);
   });
 
   it('leaves a request whose at-once answer fails to the ordinary path, which answers it', async () => {

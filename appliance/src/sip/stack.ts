@@ -116,7 +116,8 @@ export class SipStack {
       {
         intercept: (data, source) => {
           const branch = rawBranch(data);
-          return this.absorbRetransmission(data, source, branch) || (this.shedder?.shedDatagram(data, source, branch) ?? false);
+          // a retransmission answered at once before is not new work: answered again, never refused
+          return this.absorbRetransmission(data, source, branch) || (source.answeredAtOnce !== true && (this.shedder?.shedDatagram(data, source, branch) ?? false));
         },
         message: (msg, source) => this.onMessage(msg, source),
         rejected: (rej, source) => this.onRejected(rej, source),
@@ -277,7 +278,12 @@ export class SipStack {
     const existing = this.servers.get(raw.key);
     // an ACK never matches a completed non-INVITE transaction (they hold no INVITE)
     const done = existing !== undefined || raw.method === 'ACK' ? undefined : this.completed.get(raw.key);
-    if (existing === undefined && done === undefined) return false;
+    if (existing === undefined && done === undefined) {
+      // answered at once before: made again from its own fields after the parse (answerAtOnce)
+      const memoBranch = raw.method === 'ACK' ? null : branchOfKey(raw.key);
+      if (memoBranch !== null && this.atOnceMemo.find(memoBranch, raw.key) >= 0) source.answeredAtOnce = true;
+      return false;
+    }
     if (this.opts.trace) this.trace('in', `${source.transport}:${source.address}:${source.port}`, data);
     if (existing !== undefined) existing.receive(raw.method);
     else this.sendTo(done!.data, done!.dest);
@@ -334,6 +340,11 @@ export class SipStack {
       this.sendTo(done.data, done.dest);
       return;
     }
+    // a retransmission of a request answered at once (the memo's no is as exact as the filter's):
+    // the same answer again, before overload control, as a completed transaction's would be
+    const memoBranch = ruledOut || req.method === 'ACK' || isReliable(source.transport) ? null : branchOfKey(key);
+    const before = memoBranch === null ? -1 : this.atOnceMemo.find(memoBranch, key);
+    if (before >= 0 && this.answerAtOnce(req, key, source, before)) return;
     // inside the "dialog" of one of our 503s, which made none (RFC 3261 §12.1): the raw look
     // answers these over UDP; this is the rest (connections, lines it could not read, late ones)
     const inRefusal = this.shedder !== null && this.shedder.hasRefused && this.shedder.isRefusalTag(req.toTag);
@@ -355,7 +366,7 @@ export class SipStack {
     if (this.overload !== null && req.method !== 'CANCEL' && req.method !== 'REGISTER' && req.toTag === undefined && !req.headers.has('proxy-authorization') && !req.headers.has('authorization')) {
       this.overload.noteNewWork();
     }
-    if (method !== 'INVITE' && !inRefusal && this.answerAtOnce(req, key, source, ruledOut)) return;
+    if (method !== 'INVITE' && !inRefusal && this.answerAtOnce(req, key, source, -1)) return;
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
     if (tx.branch !== null) this.serverBranches.add(tx.branch);
@@ -385,13 +396,10 @@ export class SipStack {
    * A retransmitted request gets the same response again (Timer J, §17.2.2; a new challenge would
    * carry another nonce and To tag, which SIPp takes for an unexpected message). Over UDP an
    * answer with a token is remembered by its To tag's number and that token (AtOnceMemo), and a
-   * retransmission is answered anew from them; any other is held as bytes, as a completed
-   * transaction's answer is. `ruledOut`: the raw look found the branch in neither.
+   * retransmission (`before`: its slot there, or -1 for a new request) is answered anew from
+   * them, counted once; any other answer is held as bytes, as a completed transaction's is.
    */
-  private answerAtOnce(req: SipRequest, key: string, source: Source, ruledOut: boolean): boolean {
-    const datagram = !isReliable(source.transport);
-    const branch = branchOfKey(key) === null ? null : req.topVia.branch;
-    const before = datagram && branch !== null && !ruledOut ? this.atOnceMemo.find(branch, key) : -1;
+  private answerAtOnce(req: SipRequest, key: string, source: Source, before: number): boolean {
     let a: AtOnce | null;
     try {
       a = this.user?.answerAtOnce?.(req, before < 0 ? null : this.atOnceMemo.tokenOf(before)) ?? null;
@@ -405,11 +413,12 @@ export class SipStack {
     const data = responseBytes(req, a.status, a.reason, `${this.idPrefix}${tag.toString(36)}`, `${this.serverLine}${a.lines}`);
     const dest = this.responseDestination(req, source);
     this.sendTo(data, dest);
-    if (datagram) {
+    if (!isReliable(source.transport)) {
+      const branch = branchOfKey(key);
       if (branch !== null && a.token !== undefined) this.atOnceMemo.remember(branch, key, tag, a.token);
       else this.completed.hold(key, branch !== null, data, dest);
     }
-    this.onFinalResponse?.(req.method, a.status);
+    if (before < 0) this.onFinalResponse?.(req.method, a.status);
     return true;
   }
 

@@ -22,6 +22,11 @@ export interface Source {
    * again. A new Source per datagram: a connection's messages never carry it.
    */
   newBranch?: string | null;
+  /**
+   * Set by the same raw look when the datagram is a retransmission of a request answered at once
+   * (AtOnceMemo): answered again as it was, not judged by overload control as new work.
+   */
+  answeredAtOnce?: boolean;
 }
 
 /** A place to send a message to. With a flowId, only that connection is used (RFC 5626 style). */

@@ -31,6 +31,7 @@ class UdpSource implements Source {
   readonly transport = 'UDP' as const;
   private flow: string | null = null;
   newBranch: string | null = null;
+  answeredAtOnce = false;
 
   constructor(
     readonly address: string,
