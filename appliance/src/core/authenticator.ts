@@ -160,8 +160,7 @@ export class Authenticator {
 
   /** Challenge header values for a client, one per algorithm offered. */
   challenges(stale: boolean, userAgent: string | undefined): string[] {
-    const nonce = this.nonces.create();
-    return this.algorithmsFor(userAgent).map((alg) => challenge(this.opts.realm, nonce, alg, stale));
+    return this.challengeValues(this.nonces.create(), stale, userAgent);
   }
 
   /**
@@ -170,13 +169,14 @@ export class Authenticator {
    * the serial of the nonce it carries.
    */
   challengeAgain(again: number | null, userAgent: string | undefined): { values: string[]; serial: number } {
-    let serial = again ?? -1;
-    let nonce = again === null ? null : this.nonces.text(again);
-    if (nonce === null) {
-      serial = this.nonces.make();
-      nonce = this.nonces.text(serial)!;
-    }
-    const values = this.algorithmsFor(userAgent).map((alg) => challenge(this.opts.realm, nonce, alg, false));
-    return { values, serial };
+    const held = again === null ? null : this.nonces.text(again);
+    if (held !== null) return { values: this.challengeValues(held, false, userAgent), serial: again! };
+    const serial = this.nonces.make();
+    return { values: this.challengeValues(this.nonces.text(serial)!, false, userAgent), serial };
+  }
+
+  /** One header value per algorithm offered to this client, all with the same nonce (RFC 8760). */
+  private challengeValues(nonce: string, stale: boolean, userAgent: string | undefined): string[] {
+    return this.algorithmsFor(userAgent).map((alg) => challenge(this.opts.realm, nonce, alg, stale));
   }
 }

@@ -98,17 +98,37 @@ describe('answers given before a transaction (StackUser.answerAtOnce)', () => {
     const datagram = (callId: string) =>
       `MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:LOCAL;branch=z9hG4bKtok\r\nFrom: <sip:alice@parley.test>;tag=a1\r\n` +
       `To: <sip:bob@parley.test>\r\nCall-ID: ${callId}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
-    const [first, again] = await sendTwice(port, datagram('tok1'));
+    const [first, again] = await sendTimes(port, datagram('tok1'));
     expect(first).toMatch(/^SIP\/2\.0 407 [^]*nonce="100"/);
     expect(again).toBe(first);
     expect(asked).toEqual([null, 100]);
     expect(served).toEqual([]);
     expect(stack.transactionCounts).toMatchObject({ server: 0, completed: 0 });
     // the same branch on another request (another Call-ID) is answered as new: another tag, another token
-    const [other] = await sendTwice(port, datagram('tok2'));
+    const [other] = await sendTimes(port, datagram('tok2'));
     expect(other).toMatch(/nonce="101"/);
     const toTag = (res: string) => /^To: [^\r]*;tag=([^\r;]+)/m.exec(res)![1];
     expect(toTag(other)).not.toBe(toTag(first));
+  });
+
+  it('keeps the To tag but takes the new token when the user can no longer make the answer again (its nonce pushed out)', async () => {
+    const asked: (number | null)[] = [];
+    // the token given back is no longer good: the user answers with a new one (as challengeAgain does)
+    const { port } = await stackWith((_req, again) => {
+      asked.push(again);
+      const token = again === null ? 1 : again + 1;
+      return { status: 407, reason: 'Proxy Authentication Required', lines: `Proxy-Authenticate: Digest realm="parley.test", nonce="${token}"\r\n`, token };
+    });
+    const datagram =
+      `MESSAGE sip:bob@parley.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:LOCAL;branch=z9hG4bKgone\r\nFrom: <sip:alice@parley.test>;tag=a1\r\n` +
+      `To: <sip:bob@parley.test>\r\nCall-ID: gone1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`;
+    const [first, second, third] = await sendTimes(port, datagram, 3);
+    const toTag = (res: string) => /^To: [^\r]*;tag=([^\r;]+)/m.exec(res)![1];
+    // RFC 3261 §8.2.7: the same To tag for the same request, whatever its nonce
+    expect(new Set([first, second, third].map(toTag)).size).toBe(1);
+    expect([first, second, third].map((r) => /nonce="(\d+)"/.exec(r)![1])).toEqual(['1', '2', '3']);
+    // each retransmission was asked with the token the answer before it carried
+    expect(asked).toEqual([null, 1, 2]);
   });
 
   it('answers such a retransmission again before overload control, and counts the answer once', async () => {
@@ -163,14 +183,14 @@ describe('answers given before a transaction (StackUser.answerAtOnce)', () => {
   });
 });
 
-/** Sends `datagram` (with LOCAL for the socket's port) twice from one socket, the second after the first's answer; both answers. */
-async function sendTwice(port: number, datagram: string): Promise<string[]> {
+/** Sends `datagram` (with LOCAL for the socket's port) `times` times from one socket, each after the answer before; the answers. */
+async function sendTimes(port: number, datagram: string, times = 2): Promise<string[]> {
   const socket = createSocket('udp4');
   sockets.push(socket);
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const bytes = datagram.replaceAll('LOCAL', String(socket.address().port));
   const answers: string[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < times; i++) {
     const answer = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
     socket.send(bytes, port, '127.0.0.1');
     answers.push(await answer);
@@ -188,7 +208,7 @@ describe('retransmissions the look before parsing cannot rule on', () => {
     { what: 'one with an RFC 2543 branch', uri: 'sip:bob@parley.test', branch: 'old2543', callId: 'old1' },
   ])('absorbs $what (RFC 3261 §17.2.3)', async ({ uri, branch, callId }) => {
     const { port, served } = await stackWith(() => null);
-    const [first, again] = await sendTwice(
+    const [first, again] = await sendTimes(
       port,
       `OPTIONS ${uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:LOCAL;branch=${branch}\r\n` +
         `From: <sip:alice@parley.test>;tag=a1\r\nTo: <sip:bob@parley.test>\r\nCall-ID: ${callId}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,

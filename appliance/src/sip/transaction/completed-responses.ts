@@ -33,7 +33,8 @@ const FIRST_SHARD_SLOTS = 16;
  * Positions in the branch filter, fixed: a filter that grew was counted again from every record
  * held. A branch's two positions lie in one 64-byte line (one cache miss a look, not two), and
  * 2^23 one-byte counters (8 MB, touched only where written) say "may" wrongly for about one
- * branch in twenty with a million held (15,000 calls/s, two answers each for 32 s), one in a
+ * branch in twenty with a million held (32 s of 30,000 relayed calls/s; 15,000 until session 32,
+ * when the challenge was held too), one in a
  * hundred at 400,000; each costs the raw key's read and a lookup (about 2 µs). Until session 31,
  * 2^21 two-byte counters anywhere said so for one in ten at 400,000 and two in five at a million:
  * most of a call's two requests were read twice at the rates the bench reaches.
@@ -149,8 +150,9 @@ export function seededHash(text: string, seed: number): number {
  * (64 × T1, RFC 3261 §17.2.2) to answer retransmissions of their requests: a key, the response's
  * bytes and where they go, with no transaction object and no timer each.
  *
- * At 3,000 calls/s that is about 190,000 responses held at any time (the 407 and the relayed
- * answer of each call, 32 s). Held as JavaScript objects (a Map entry, the key, a Buffer, the
+ * At 3,000 calls/s that was about 190,000 responses held at any time (the 407 and the relayed
+ * answer of each call, 32 s); since session 32 the 407 is made again instead (AtOnceMemo), and
+ * a call leaves only its relayed answer here. Held as JavaScript objects (a Map entry, the key, a Buffer, the
  * destination), every one outlived two young-generation collections, was copied into the old
  * generation and marked there until it died: a third of the process's collection work, for data
  * that is only ever read again on a retransmission. So they live outside the heap:
