@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -39,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +173,8 @@ typedef struct {
   double admitted;
   double refused;
   double answered_in_dialog;
+  /* the challenge answered here (NULL: none is, see js_challenge) */
+  struct challenge_cfg *ch;
   /* send: the last address parsed, kept (most datagrams go to a few peers) */
   char last_addr[64];
   size_t last_addr_len;
@@ -367,6 +371,11 @@ static const char *find(const char *p, size_t n, const char *what, size_t len) {
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
+static int is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+/* RFC 3261 §25.1 token (scanner.ts TOKEN) */
+static int is_token_char(char c) { return is_alnum(c) || (c != 0 && strchr("-.!%*_+`'~", c) != NULL); }
+
 static int name_is(const char *p, size_t n, const char *lower) {
   size_t len = strlen(lower);
   if (n != len) return 0;
@@ -378,20 +387,40 @@ static int name_is(const char *p, size_t n, const char *lower) {
   return 1;
 }
 
-enum kind { K_OTHER, K_COPIED, K_TO, K_CREDENTIALS };
+/* the lines a response copies (Via, From, To, Call-ID, CSeq: RFC 3261 §8.2.6.2), credentials, and
+ * what the challenge answered here reads: the lines the parser checks (parser.ts checkRequest,
+ * SINGLE_HEADERS), of which Date and Contact (K_UNREAD) are left to it */
+enum kind {
+  K_OTHER, K_VIA, K_FROM, K_TO, K_CALLID, K_CSEQ, K_CREDENTIALS, K_UA, K_MAXF, K_PROXY_REQUIRE, K_CLEN,
+  K_CTYPE, K_EXPIRES, K_TOKENS, K_SINGLE, K_UNREAD, K_KINDS
+};
 
 static enum kind kind_of(const char *name, size_t n) {
   switch (n) {
     case 1:
-      if (name_is(name, n, "v") || name_is(name, n, "f") || name_is(name, n, "i")) return K_COPIED;
-      if (name_is(name, n, "t")) return K_TO;
-      return K_OTHER;
+      switch (name[0] | 0x20) {
+        case 'v': return K_VIA;
+        case 'f': return K_FROM;
+        case 'i': return K_CALLID;
+        case 't': return K_TO;
+        case 'l': return K_CLEN;
+        case 'c': return K_CTYPE;
+        case 'k': return K_TOKENS;
+        case 'm': return K_UNREAD;
+        default: return K_OTHER;
+      }
     case 2: return name_is(name, n, "to") ? K_TO : K_OTHER;
-    case 3: return name_is(name, n, "via") ? K_COPIED : K_OTHER;
-    case 4: return name_is(name, n, "from") || name_is(name, n, "cseq") ? K_COPIED : K_OTHER;
-    case 7: return name_is(name, n, "call-id") ? K_COPIED : K_OTHER;
-    case 13: return name_is(name, n, "authorization") ? K_CREDENTIALS : K_OTHER;
-    case 19: return name_is(name, n, "proxy-authorization") ? K_CREDENTIALS : K_OTHER;
+    case 3: return name_is(name, n, "via") ? K_VIA : K_OTHER;
+    case 4: return name_is(name, n, "from") ? K_FROM : name_is(name, n, "cseq") ? K_CSEQ : name_is(name, n, "date") ? K_UNREAD : K_OTHER;
+    case 7:
+      return name_is(name, n, "call-id") ? K_CALLID : name_is(name, n, "contact") ? K_UNREAD : name_is(name, n, "expires") ? K_EXPIRES : name_is(name, n, "require") ? K_TOKENS : K_OTHER;
+    case 9: return name_is(name, n, "supported") ? K_TOKENS : K_OTHER;
+    case 10: return name_is(name, n, "user-agent") ? K_UA : K_OTHER;
+    case 11: return name_is(name, n, "min-expires") ? K_SINGLE : K_OTHER;
+    case 12: return name_is(name, n, "max-forwards") ? K_MAXF : name_is(name, n, "content-type") ? K_CTYPE : name_is(name, n, "mime-version") ? K_SINGLE : K_OTHER;
+    case 13: return name_is(name, n, "authorization") ? K_CREDENTIALS : name_is(name, n, "proxy-require") ? K_PROXY_REQUIRE : K_OTHER;
+    case 14: return name_is(name, n, "content-length") ? K_CLEN : K_OTHER;
+    case 19: return name_is(name, n, "proxy-authorization") ? K_CREDENTIALS : name_is(name, n, "content-disposition") ? K_SINGLE : K_OTHER;
     default: return K_OTHER;
   }
 }
@@ -408,8 +437,18 @@ typedef struct {
   /* the lines a response copies (RFC 3261 §8.2.6.2), and which is To */
   const char *line[MAX_COPIED];
   size_t line_len[MAX_COPIED];
+  enum kind line_kind[MAX_COPIED];
   int lines;
   int to;
+  /* for plan_challenge: how many of each copied line, the first value of the lines it reads (NULL:
+   * none), whether a Proxy-Require came, where the body starts */
+  int count[K_KINDS];
+  const char *value[K_KINDS];
+  size_t value_len[K_KINDS];
+  int proxy_require;
+  /* a header name that is no token (the parser refuses it) */
+  int bad_name;
+  size_t body;
 } raw_head;
 
 /* the `;tag=` parameter of a To value, as raw-head.ts's TAG: `;`, blanks, `tag`, blanks, `=`, blanks */
@@ -464,7 +503,10 @@ static int look(const char *buf, size_t n, raw_head *h) {
   for (;;) {
     const char *start = eol + 2;
     /* the empty line: the header section's end */
-    if (start + 2 <= limit && start[0] == '\r' && start[1] == '\n') break;
+    if (start + 2 <= limit && start[0] == '\r' && start[1] == '\n') {
+      h->body = (size_t)(start + 2 - buf);
+      break;
+    }
     const char *stop = next_crlf(start, limit);
     /* no empty line within HEAD_MAX: left to the parser */
     if (stop == NULL) return 0;
@@ -474,12 +516,24 @@ static int look(const char *buf, size_t n, raw_head *h) {
     if (colon == NULL || colon == start) return 0;
     const char *name_end = colon;
     while (name_end > start && is_blank(name_end[-1])) name_end--;
+    for (const char *c = start; c < name_end; c++)
+      if (!is_token_char(*c)) h->bad_name = 1;
     enum kind k = kind_of(start, (size_t)(name_end - start));
     if (k == K_OTHER) continue;
     if (k == K_CREDENTIALS) {
       h->credentials = 1;
       continue;
     }
+    if (h->count[k]++ == 0) {
+      const char *v = colon + 1;
+      while (v < stop && is_blank(*v)) v++;
+      const char *e = stop;
+      while (e > v && is_blank(e[-1])) e--;
+      h->value[k] = v;
+      h->value_len[k] = (size_t)(e - v);
+    }
+    if (k == K_PROXY_REQUIRE) h->proxy_require = 1;
+    if (k != K_VIA && k != K_FROM && k != K_TO && k != K_CALLID && k != K_CSEQ) continue;
     if (h->lines == MAX_COPIED) return 0;
     if (k == K_TO) {
       /* the last To decides, as in raw-head.ts */
@@ -490,6 +544,7 @@ static int look(const char *buf, size_t n, raw_head *h) {
     }
     h->line[h->lines] = start;
     h->line_len[h->lines] = (size_t)(stop - start);
+    h->line_kind[h->lines] = k;
     h->lines++;
   }
   return h->to >= 0;
@@ -528,6 +583,22 @@ static char *out_reserve(gate_socket *g, size_t n) {
 
 #define APPEND(p, s, n) (memcpy((p), (s), (n)), (p) += (n))
 
+/* the answer written from `start` to `end` (`need` bytes reserved) queued for send_answers */
+static void queue_answer(gate_socket *g, char *start, size_t need, char *end, const struct sockaddr_storage *to, socklen_t to_len) {
+  /* what was reserved and not written is given back */
+  g->out_used -= need - (size_t)(end - start);
+  int i = g->out_count++;
+  g->out_iov[i].iov_base = start;
+  g->out_iov[i].iov_len = (size_t)(end - start);
+  memset(&g->out_msgs[i], 0, sizeof g->out_msgs[i]);
+  g->out_msgs[i].msg_hdr.msg_iov = &g->out_iov[i];
+  g->out_msgs[i].msg_hdr.msg_iovlen = 1;
+  /* copied: a held datagram's slot may be written again before the answers are sent */
+  memcpy(&g->out_to[i], to, to_len);
+  g->out_msgs[i].msg_hdr.msg_name = &g->out_to[i];
+  g->out_msgs[i].msg_hdr.msg_namelen = to_len;
+}
+
 static void answer(gate_socket *g, const raw_head *h, int refusal, const struct sockaddr_storage *to, socklen_t to_len) {
   /* status line, the copied lines (To with our tag on a refusal), the extra lines, no body */
   size_t need = 64 + 2 * MAX_COPIED + 32 + g->tag_bytes_len + (refusal ? g->refusal_extra_len : g->dialog_extra_len);
@@ -557,18 +628,7 @@ static void answer(gate_socket *g, const raw_head *h, int refusal, const struct 
   if (refusal) APPEND(p, g->refusal_extra, g->refusal_extra_len);
   else APPEND(p, g->dialog_extra, g->dialog_extra_len);
   APPEND(p, "Content-Length: 0\r\n\r\n", 21);
-  /* what was reserved and not written is given back */
-  g->out_used -= need - (size_t)(p - start);
-  int i = g->out_count++;
-  g->out_iov[i].iov_base = start;
-  g->out_iov[i].iov_len = (size_t)(p - start);
-  memset(&g->out_msgs[i], 0, sizeof g->out_msgs[i]);
-  g->out_msgs[i].msg_hdr.msg_iov = &g->out_iov[i];
-  g->out_msgs[i].msg_hdr.msg_iovlen = 1;
-  /* copied: a held datagram's slot may be written again before the answers are sent */
-  memcpy(&g->out_to[i], to, to_len);
-  g->out_msgs[i].msg_hdr.msg_name = &g->out_to[i];
-  g->out_msgs[i].msg_hdr.msg_namelen = to_len;
+  queue_answer(g, start, need, p, to, to_len);
 }
 
 static void send_answers(gate_socket *g) {
@@ -585,6 +645,686 @@ static void send_answers(gate_socket *g) {
   }
   g->out_count = 0;
   g->out_used = 0;
+}
+
+/* ---------- the challenge answered here (see plan_challenge) ---------- */
+
+/*
+ * The first half of nearly every call under digest authentication is a request without
+ * credentials answered with a challenge (407, RFC 3261 §22.3): until session 33 it went to
+ * JavaScript, was parsed whole, passed the router's checks and came back as a datagram to send,
+ * about a third of a call's JavaScript. Here it is answered where it is read, as a stateless
+ * server would (RFC 3261 §8.2.7), from the same configuration (`challenge`): the same lines, a nonce
+ * from the same table (nonces.ts: its arrays are shared, and each side makes a nonce as the other
+ * would), a To tag of the stack's. What JavaScript needs to see (credentials, a To tag, a method or
+ * target it must judge, a loop, anything this look cannot read exactly) goes there as before.
+ */
+
+/* methods and local hosts at most; a template's size; the UA cache's slots and longest UA cached */
+#define CH_METHODS 4
+#define CH_HOSTS 16
+#define CH_TEMPLATE 1024
+#define UA_SLOTS 256
+#define UA_MAX 120
+/* the nonce marker in a template (replaced by the nonce's text) */
+#define NONCE_MARK '\x01'
+/* answers remembered for retransmissions: sets of two slots (as at-once-memo.ts) */
+#define MEMO_SETS (1u << 19)
+#define POOL_WORDS 2048
+
+typedef struct {
+  double expires;
+  uint32_t branch;
+  uint32_t key;
+  double tag;
+  double serial;
+} memo_slot;
+
+typedef struct {
+  uint32_t hash;
+  uint16_t len;
+  uint8_t all;
+  char bytes[UA_MAX];
+} ua_entry;
+
+typedef struct challenge_cfg {
+  char methods[CH_METHODS][24];
+  size_t method_len[CH_METHODS];
+  int methods_n;
+  char hosts[CH_HOSTS][256];
+  size_t host_len[CH_HOSTS];
+  int hosts_n;
+  /* a Via with a branch of ours anywhere in the head: a loop (RFC 3261 §16.3 step 4), JavaScript's */
+  char own_branch[80];
+  size_t own_branch_len;
+  /* our To tag: `<prefix>.<counter>` (the stack's tags are its prefix and base 36 digits, no `.`) */
+  char tag_prefix[64];
+  size_t tag_prefix_len;
+  char status[96];
+  size_t status_len;
+  /* the lines after the copied ones, NONCE_MARK for the nonce: [0] for most clients, [1] for one
+   * `offers_all` says chooses among several challenges */
+  char lines[2][CH_TEMPLATE];
+  size_t lines_len[2];
+  napi_ref offers_all;
+  ua_entry *ua;
+  int force_rport;
+  double remember_ms;
+  /* the parser's limits (ParseLimits): past them its 413 or 513 is the answer */
+  size_t max_message;
+  size_t max_body;
+  /* the nonce table (nonces.ts), shared: made[0] is its next serial */
+  uint32_t *tok_hi, *tok_lo, *issued, *counts;
+  double *made;
+  size_t slots;
+  double lifetime_ms;
+  napi_ref refs[5];
+  uint32_t pool[POOL_WORDS];
+  int pool_at;
+  memo_slot *memo;
+  double tag_counter;
+  /* challenges sent since `takeChallenged`, by method, not counting those sent again */
+  double challenged[CH_METHODS];
+} challenge_cfg;
+
+static double wall_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* ---- nonces (nonces.ts: make, text) ---- */
+
+static double nonce_make(challenge_cfg *c) {
+  double serial = c->made[0];
+  c->made[0] = serial + 1;
+  size_t slot = (size_t)fmod(serial, (double)c->slots);
+  if (c->pool_at >= POOL_WORDS - 1) {
+    size_t got = 0;
+    while (got < sizeof c->pool) {
+      ssize_t r = getrandom((char *)c->pool + got, sizeof c->pool - got, 0);
+      if (r > 0) got += (size_t)r;
+      else if (errno != EINTR) abort(); /* no randomness: no nonce may be made (never on Linux >= 3.17) */
+    }
+    c->pool_at = 0;
+  }
+  c->tok_hi[slot] = c->pool[c->pool_at++];
+  c->tok_lo[slot] = c->pool[c->pool_at++];
+  c->issued[slot] = (uint32_t)floor(wall_ms() / 1000);
+  c->counts[slot] = 0;
+  return serial;
+}
+
+/* whether the nonce of `serial` is held and has time left (nonces.ts `text`) */
+static int nonce_held(const challenge_cfg *c, double serial) {
+  double made = c->made[0];
+  if (serial < 0 || serial >= made || serial < made - (double)c->slots) return 0;
+  size_t slot = (size_t)fmod(serial, (double)c->slots);
+  return wall_ms() - (double)c->issued[slot] * 1000 <= c->lifetime_ms;
+}
+
+static size_t write_u64(char *p, uint64_t v) {
+  char num[24];
+  int k = 0;
+  do {
+    num[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  size_t n = (size_t)k;
+  while (k > 0) *p++ = num[--k];
+  return n;
+}
+
+/* `serial.high.low` in decimal, as nonces.ts writes it */
+static size_t nonce_text(const challenge_cfg *c, double serial, char *out) {
+  size_t slot = (size_t)fmod(serial, (double)c->slots);
+  size_t n = write_u64(out, (uint64_t)serial);
+  out[n++] = '.';
+  n += write_u64(out + n, c->tok_hi[slot]);
+  out[n++] = '.';
+  n += write_u64(out + n, c->tok_lo[slot]);
+  return n;
+}
+
+/* ---- the memo of challenges sent (at-once-memo.ts) ---- */
+
+static memo_slot *memo_find(challenge_cfg *c, uint32_t branch, uint32_t key, double now) {
+  memo_slot *set = c->memo + (size_t)(branch & (MEMO_SETS - 1)) * 2;
+  for (int w = 0; w < 2; w++)
+    if (set[w].expires > now && set[w].branch == branch && (key == 0 || set[w].key == key)) return &set[w];
+  return NULL;
+}
+
+static memo_slot *memo_put(challenge_cfg *c, uint32_t branch, double now) {
+  memo_slot *set = c->memo + (size_t)(branch & (MEMO_SETS - 1)) * 2;
+  /* an expired slot, else the one that expires first */
+  memo_slot *s = set[0].expires <= now ? &set[0] : set[1].expires <= now ? &set[1] : set[0].expires <= set[1].expires ? &set[0] : &set[1];
+  s->branch = branch;
+  s->expires = now + c->remember_ms;
+  return s;
+}
+
+/* what tells one request on a branch from another: its Call-ID and CSeq lines (0 never: 0 asks
+ * memo_find for any key) */
+static uint32_t key_of(const raw_head *h) {
+  uint32_t k = 2166136261u;
+  for (int i = 0; i < h->lines; i++) {
+    if (h->line_kind[i] != K_CALLID && h->line_kind[i] != K_CSEQ) continue;
+    for (size_t j = 0; j < h->line_len[i]; j++) {
+      k ^= (unsigned char)h->line[i][j];
+      k *= 16777619u;
+    }
+  }
+  return k == 0 ? 1 : k;
+}
+
+/* ---- which clients are offered every algorithm (Authenticator.algorithmsFor) ---- */
+
+/* 1 when the client of this User-Agent chooses among several challenges: JavaScript's patterns
+ * decide, once per User-Agent while the cache keeps it */
+static int offers_all(gate_socket *g, challenge_cfg *c, const char *ua, size_t len) {
+  if (c->offers_all == NULL || ua == NULL) return 0;
+  uint32_t hash = hash_bytes(ua, len);
+  ua_entry *e = &c->ua[hash & (UA_SLOTS - 1)];
+  if (len <= UA_MAX && e->hash == hash && e->len == len && memcmp(e->bytes, ua, len) == 0) return e->all;
+  napi_env env = g->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
+  napi_value fn, recv, arg, result;
+  bool all = false;
+  if (napi_get_reference_value(env, c->offers_all, &fn) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_string_latin1(env, ua, len, &arg) == napi_ok && napi_call_function(env, recv, fn, 1, &arg, &result) == napi_ok)
+    napi_get_value_bool(env, result, &all);
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    all = false;
+  }
+  napi_close_handle_scope(env, scope);
+  if (len <= UA_MAX) {
+    e->hash = hash;
+    e->len = (uint16_t)len;
+    e->all = all ? 1 : 0;
+    memcpy(e->bytes, ua, len);
+  }
+  return all ? 1 : 0;
+}
+
+/* ---- whether a request is one to challenge here, and how ---- */
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* decimal digits only, at most 10 of them, into *v */
+static int read_number(const char *p, size_t n, uint64_t *v) {
+  if (n == 0 || n > 10) return 0;
+  uint64_t x = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!is_digit(p[i])) return 0;
+    x = x * 10 + (uint64_t)(p[i] - '0');
+  }
+  *v = x;
+  return 1;
+}
+
+static int host_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '-'; }
+
+/*
+ * What the parser would take (uri.ts, name-addr.ts, parser.ts), read no further than this look
+ * needs: each check below accepts a part of what those accept and nothing else, so that a request
+ * challenged here is one the stack would challenge too. Anything past that part (an IPv6 host, a
+ * password, URI headers, a quoted pair, a Contact, a Date) is the stack's to judge.
+ */
+
+/* a character of a URI part other than `%HH` (uri.ts USER, PARAM) */
+static int uri_char(char c, const char *extra) { return is_alnum(c) || (c != 0 && (strchr("-_.!~*'()", c) != NULL || strchr(extra, c) != NULL)); }
+
+/* p[0, n) made of `extra`'s characters and %HH escapes, not empty */
+static int uri_part_ok(const char *p, size_t n, const char *extra) {
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '%') {
+      if (i + 2 >= n || !isxdigit((unsigned char)p[i + 1]) || !isxdigit((unsigned char)p[i + 2])) return 0;
+      i += 2;
+    } else if (!uri_char(p[i], extra)) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* a hostname or IPv4 address (uri.ts hostnameShape): labels of letters, digits and inner hyphens
+ * joined by single dots, one dot at the end allowed */
+static int hostname_ok(const char *h, size_t n) {
+  if (n == 0) return 0;
+  size_t label = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = h[i];
+    if (c == '.') {
+      if (i == label || h[i - 1] == '-') return 0;
+      label = i + 1;
+    } else if (c == '-') {
+      if (i == label) return 0;
+    } else if (!is_alnum(c)) {
+      return 0;
+    }
+  }
+  if (label == n) return label > 0;
+  return h[n - 1] != '-';
+}
+
+/* a SIP or SIPS URI with no password, no IPv6 host and no headers; its host (and whether it has a user) */
+static int uri_ok(const char *u, size_t n, const char **host, size_t *host_len, int *has_user) {
+  size_t i;
+  if (n > 4 && name_is(u, 4, "sip:")) i = 4;
+  else if (n > 5 && name_is(u, 5, "sips:")) i = 5;
+  else return 0;
+  const char *rest = u + i;
+  size_t rn = n - i;
+  const char *at = memchr(rest, '@', rn);
+  size_t from = 0;
+  *has_user = at != NULL;
+  if (at != NULL) {
+    size_t user_len = (size_t)(at - rest);
+    if (memchr(rest, ':', user_len) != NULL || !uri_part_ok(rest, user_len, "&=+$,;?/")) return 0;
+    from = user_len + 1;
+  }
+  if (memchr(rest + from, '?', rn - from) != NULL) return 0;
+  const char *semi = memchr(rest + from, ';', rn - from);
+  size_t host_end = semi != NULL ? (size_t)(semi - rest) : rn;
+  const char *hp = rest + from;
+  size_t hp_len = host_end - from;
+  if (hp_len == 0 || hp[0] == '[') return 0;
+  const char *colon = memchr(hp, ':', hp_len);
+  size_t hn = colon != NULL ? (size_t)(colon - hp) : hp_len;
+  if (!hostname_ok(hp, hn)) return 0;
+  if (colon != NULL) {
+    uint64_t port;
+    size_t pn = hp_len - hn - 1;
+    if (pn > 5 || !read_number(colon + 1, pn, &port) || port > 65535) return 0;
+  }
+  *host = hp;
+  *host_len = hn;
+  /* `;name[=value]`, each part of PARAM's characters and not empty */
+  size_t k = host_end;
+  while (k < rn) {
+    size_t start = ++k;
+    while (k < rn && rest[k] != ';') k++;
+    const char *eq = memchr(rest + start, '=', k - start);
+    size_t name_len = eq != NULL ? (size_t)(eq - rest) - start : k - start;
+    if (!uri_part_ok(rest + start, name_len, "[]/:&+$")) return 0;
+    if (eq != NULL && !uri_part_ok(eq + 1, (size_t)(rest + k - eq - 1), "[]/:&+$")) return 0;
+  }
+  return 1;
+}
+
+/* `;name[=value]` header parameters, names and values tokens (params.ts readParams), to the end */
+static int params_ok(const char *v, size_t n, size_t i) {
+  for (;;) {
+    while (i < n && is_blank(v[i])) i++;
+    if (i == n) return 1;
+    if (v[i++] != ';') return 0;
+    while (i < n && is_blank(v[i])) i++;
+    size_t name = i;
+    while (i < n && is_token_char(v[i])) i++;
+    if (i == name) return 0;
+    size_t j = i;
+    while (j < n && is_blank(v[j])) j++;
+    if (j < n && v[j] == '=') {
+      j++;
+      while (j < n && is_blank(v[j])) j++;
+      size_t value = j;
+      while (j < n && is_token_char(v[j])) j++;
+      if (j == value) return 0;
+      i = j;
+    }
+  }
+}
+
+/* a From or To value: `["display" | tokens] <uri>;params` or `uri;params` (name-addr.ts) */
+static int name_addr_ok(const char *v, size_t n) {
+  size_t i = 0;
+  const char *host;
+  size_t hl;
+  int user;
+  if (n > 0 && v[0] == '"') {
+    for (i = 1; i < n && v[i] != '"'; i++)
+      if (v[i] == '\\' || (unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f) return 0;
+    if (i == n) return 0;
+    i++;
+    while (i < n && is_blank(v[i])) i++;
+  } else if (n > 0 && v[0] != '<') {
+    while (i < n && (is_token_char(v[i]) || is_blank(v[i]))) i++;
+    if (i == n || v[i] != '<') {
+      /* a bare URI: to the first `;`, `,` or blank, no `?` in it */
+      size_t e = 0;
+      while (e < n && v[e] != ';' && v[e] != ',' && !is_blank(v[e])) e++;
+      if (memchr(v, '?', e) != NULL || !uri_ok(v, e, &host, &hl, &user)) return 0;
+      return params_ok(v, n, e);
+    }
+  }
+  if (i == n || v[i] != '<') return 0;
+  const char *close = memchr(v + i, '>', n - i);
+  if (close == NULL) return 0;
+  size_t inner = i + 1, inner_len = (size_t)(close - v) - inner;
+  for (size_t k = inner; k < inner + inner_len; k++)
+    if (is_blank(v[k])) return 0;
+  if (!uri_ok(v + inner, inner_len, &host, &hl, &user)) return 0;
+  return params_ok(v, n, (size_t)(close - v) + 1);
+}
+
+/* the Request-URI names one of our users: a `sip:` URI with a user, its host ours (Router.answerAtOnce) */
+static int target_is_ours(const challenge_cfg *c, const char *u, size_t n) {
+  const char *host;
+  size_t host_len;
+  int user;
+  if (n < 4 || memcmp(u, "sip:", 4) != 0 || !uri_ok(u, n, &host, &host_len, &user) || !user) return 0;
+  for (int k = 0; k < c->hosts_n; k++)
+    if (c->host_len[k] == host_len && name_is(host, host_len, c->hosts[k])) return 1;
+  return 0;
+}
+
+/* a Content-Type value as parser.ts takes it: type/subtype of its token characters, then `;…` */
+static int ctype_char(char c) { return is_alnum(c) || (c != 0 && strchr("!#$%&'*+.^_`|~-", c) != NULL); }
+
+static int content_type_ok(const char *v, size_t n) {
+  size_t i = 0;
+  while (i < n && ctype_char(v[i])) i++;
+  if (i == 0 || i == n || v[i] != '/') return 0;
+  size_t t = ++i;
+  while (i < n && ctype_char(v[i])) i++;
+  if (i == t) return 0;
+  while (i < n && is_blank(v[i])) i++;
+  return i == n || v[i] == ';';
+}
+
+/* a Require or Supported value: tokens separated by commas */
+static int token_list_ok(const char *v, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    while (i < n && is_blank(v[i])) i++;
+    size_t t = i;
+    while (i < n && is_token_char(v[i])) i++;
+    if (i == t) return 0;
+    while (i < n && is_blank(v[i])) i++;
+    if (i == n) return 1;
+    if (v[i++] != ',') return 0;
+  }
+}
+
+/* what the answer to a request challenged here needs beyond its raw head */
+typedef struct {
+  /* the top Via line: whether it is stamped (RFC 3581 rport, RFC 3261 §18.2.1 received), where
+   * its text is cut (after sent-by) and each parameter's span; the address and port to send to */
+  int via_line;
+  int stamp;
+  size_t via_head_len;
+  const char *param[16];
+  size_t param_len[16];
+  int param_rport_empty[16];
+  int params;
+  char received[INET6_ADDRSTRLEN];
+  uint16_t src_port;
+  struct sockaddr_storage to;
+  socklen_t to_len;
+  int all;
+  /* the method's index in `methods` */
+  int method;
+} challenge_plan;
+
+/*
+ * The top Via: `SIP/2.0/UDP host[:port]` and `;name[=value]` parameters, nothing quoted, one
+ * value on its line. Its response goes to the source address, at the source port with rport
+ * (RFC 3581 §4) or `force_rport`, else at the Via's port (RFC 3261 §18.2.2, as Stack.responseDestination).
+ */
+static int plan_via(const challenge_cfg *c, const raw_head *h, const struct sockaddr_storage *from, socklen_t from_len, challenge_plan *pl) {
+  int li = -1;
+  for (int i = 0; i < h->lines; i++)
+    if (h->line_kind[i] == K_VIA) {
+      li = i;
+      break;
+    }
+  if (li < 0) return 0;
+  const char *line = h->line[li];
+  size_t n = h->line_len[li];
+  const char *colon = memchr(line, ':', n);
+  if (colon == NULL) return 0;
+  size_t i = (size_t)(colon + 1 - line);
+  while (i < n && is_blank(line[i])) i++;
+  if (n - i < 12 || !name_is(line + i, 11, "sip/2.0/udp") || !is_blank(line[i + 11])) return 0;
+  i += 11;
+  while (i < n && is_blank(line[i])) i++;
+  size_t host = i;
+  while (i < n && host_char(line[i])) i++;
+  if (i == host) return 0;
+  size_t host_len = i - host;
+  uint64_t via_port = 5060;
+  if (i < n && line[i] == ':') {
+    size_t p = ++i;
+    while (i < n && is_digit(line[i])) i++;
+    if (!read_number(line + p, i - p, &via_port) || via_port == 0 || via_port > 65535) return 0;
+  }
+  pl->via_line = li;
+  pl->via_head_len = i;
+  pl->params = 0;
+  int rport = 0;
+  while (i < n) {
+    size_t at = i;
+    while (i < n && is_blank(line[i])) i++;
+    if (i == n) break;
+    if (line[i] != ';' || pl->params == 16) return 0;
+    i++;
+    while (i < n && is_blank(line[i])) i++;
+    size_t name = i;
+    while (i < n && line[i] != '=' && line[i] != ';' && !is_blank(line[i])) {
+      if (line[i] == '"' || line[i] == ',') return 0;
+      i++;
+    }
+    size_t name_len = i - name;
+    if (name_len == 0) return 0;
+    size_t after_name = i;
+    while (i < n && is_blank(line[i])) i++;
+    int valued = i < n && line[i] == '=';
+    if (valued) {
+      i++;
+      while (i < n && is_blank(line[i])) i++;
+      size_t v = i;
+      while (i < n && line[i] != ';' && !is_blank(line[i])) {
+        if (line[i] == '"' || line[i] == ',') return 0;
+        i++;
+      }
+      if (i == v) return 0;
+    } else {
+      i = after_name;
+    }
+    int is_rport = name_len == 5 && name_is(line + name, 5, "rport");
+    if (is_rport) rport = 1;
+    /* an old received is replaced (Stack: stampedTopVia) */
+    if (name_len == 8 && name_is(line + name, 8, "received")) continue;
+    pl->param[pl->params] = line + at;
+    pl->param_len[pl->params] = i - at;
+    pl->param_rport_empty[pl->params] = is_rport && !valued;
+    pl->params++;
+  }
+  /* the source address as JavaScript is given it (deliver) */
+  if (from->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, pl->received, sizeof pl->received);
+  else inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, pl->received, sizeof pl->received);
+  size_t rlen = strlen(pl->received);
+  pl->stamp = rport || !(rlen == host_len && name_is(line + host, host_len, pl->received));
+  memcpy(&pl->to, from, from_len);
+  pl->to_len = from_len;
+  pl->src_port = ntohs(from->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)from)->sin6_port : ((const struct sockaddr_in *)from)->sin_port);
+  if (!rport && !c->force_rport) {
+    uint16_t port = htons((uint16_t)via_port);
+    if (pl->to.ss_family == AF_INET6) ((struct sockaddr_in6 *)&pl->to)->sin6_port = port;
+    else ((struct sockaddr_in *)&pl->to)->sin_port = port;
+  }
+  return 1;
+}
+
+/*
+ * Whether a request read here is one the stack would answer at once with the challenge
+ * (Stack.answerAtOnce, Router.answerAtOnce, proxyChallengeAtOnce): a configured method, no
+ * credentials (Authorization or Proxy-Authorization) and no To tag; addressed to a user of ours;
+ * no Max-Forwards of 0, no branch of ours (a loop), no Proxy-Require (RFC 3261 §16.3 steps 3 to 5).
+ * And one this look reads exactly: `METHOD sip:… SIP/2.0`, one From, To, Call-ID and CSeq (its
+ * method the request's), a Content-Length, when there is one, that is the body's. The parser
+ * judges the rest of the request when it comes back with credentials: a request malformed in a
+ * line read nowhere here is refused then, one round trip later (what a stateless proxy in front
+ * of a registrar does too).
+ */
+static int plan_challenge(gate_socket *g, const char *buf, size_t n, const raw_head *h, const struct sockaddr_storage *from, socklen_t from_len, challenge_plan *pl) {
+  challenge_cfg *c = g->ch;
+  if (h->credentials || h->tag != NULL || h->body == 0 || h->bad_name || n > c->max_message || n - h->body > c->max_body) return 0;
+  int m = 0;
+  while (m < c->methods_n && !(h->method_len == c->method_len[m] && memcmp(h->method, c->methods[m], h->method_len) == 0)) m++;
+  if (m == c->methods_n) return 0;
+  pl->method = m;
+  /* the header section: CRLF line ends only, no other control character (parser.ts splits at CRLF) */
+  for (size_t i = 0; i + 2 < h->body; i++) {
+    unsigned char ch = (unsigned char)buf[i];
+    if (ch >= 0x20 || ch == '\t') continue;
+    if (ch == '\r' && buf[i + 1] == '\n') {
+      i++;
+      continue;
+    }
+    return 0;
+  }
+  const char *eol = memchr(buf, '\r', n);
+  const char *uri = h->method + h->method_len + 1;
+  if (eol == NULL || eol - uri < 9 || memcmp(eol - 8, " SIP/2.0", 8) != 0) return 0;
+  /* Request-Line = Method SP Request-URI SP SIP-Version (single spaces, RFC 3261 §25.1) */
+  for (size_t i = 0; i < h->method_len; i++)
+    if (!is_token_char(h->method[i])) return 0;
+  if (memchr(uri, ' ', (size_t)(eol - 8 - uri)) != NULL || !target_is_ours(c, uri, (size_t)(eol - 8 - uri))) return 0;
+  if (h->count[K_VIA] != 1 || h->count[K_FROM] != 1 || h->count[K_TO] != 1 || h->count[K_CALLID] != 1 || h->count[K_CSEQ] != 1 || h->proxy_require) return 0;
+  if (h->count[K_UNREAD] > 0 || h->count[K_SINGLE] > 1 || h->count[K_CTYPE] > 1 || h->count[K_EXPIRES] > 1 || h->count[K_TOKENS] > 1) return 0;
+  if (h->count[K_CTYPE] == 1 && !content_type_ok(h->value[K_CTYPE], h->value_len[K_CTYPE])) return 0;
+  if (h->count[K_TOKENS] == 1 && !token_list_ok(h->value[K_TOKENS], h->value_len[K_TOKENS])) return 0;
+  if (h->count[K_EXPIRES] == 1) {
+    if (h->value_len[K_EXPIRES] == 0) return 0;
+    for (size_t i = 0; i < h->value_len[K_EXPIRES]; i++)
+      if (!is_digit(h->value[K_EXPIRES][i])) return 0;
+  }
+  if (!name_addr_ok(h->value[K_FROM], h->value_len[K_FROM]) || !name_addr_ok(h->value[K_TO], h->value_len[K_TO])) return 0;
+  if (h->value_len[K_CALLID] == 0) return 0;
+  for (size_t i = 0; i < h->value_len[K_CALLID]; i++)
+    if (is_blank(h->value[K_CALLID][i])) return 0;
+  uint64_t v;
+  if (h->count[K_MAXF] > 0 && (h->count[K_MAXF] > 1 || !read_number(h->value[K_MAXF], h->value_len[K_MAXF], &v) || v == 0 || v > 255)) return 0;
+  if (h->count[K_CLEN] > 0 && (h->count[K_CLEN] > 1 || !read_number(h->value[K_CLEN], h->value_len[K_CLEN], &v) || v != n - h->body)) return 0;
+  /* CSeq: a number, then the request's method */
+  const char *cs = h->value[K_CSEQ];
+  size_t cn = h->value_len[K_CSEQ], k = 0;
+  while (k < cn && is_digit(cs[k])) k++;
+  if (!read_number(cs, k, &v)) return 0;
+  size_t sp = k;
+  while (k < cn && is_blank(cs[k])) k++;
+  if (k == sp || cn - k != h->method_len || memcmp(cs + k, h->method, h->method_len) != 0) return 0;
+  if (c->own_branch_len > 0 && memmem(buf, h->body, c->own_branch, c->own_branch_len) != NULL) return 0;
+  if (!plan_via(c, h, from, from_len, pl)) return 0;
+  pl->all = c->lines_len[0] != c->lines_len[1] || memcmp(c->lines[0], c->lines[1], c->lines_len[0]) != 0 ? offers_all(g, c, h->value[K_UA], h->value_len[K_UA]) : 0;
+  return 1;
+}
+
+/* the challenge: its status line, the copied lines (the top Via stamped, To with our tag), the
+ * template with the nonce, no body. Queued with the socket's other answers (send_answers). */
+static void challenge_answer(gate_socket *g, const raw_head *h, const challenge_plan *pl, double tag, double serial) {
+  challenge_cfg *c = g->ch;
+  char nonce[48];
+  size_t nonce_len = nonce_text(c, serial, nonce);
+  const char *tpl = c->lines[pl->all];
+  size_t tpl_len = c->lines_len[pl->all];
+  size_t need = c->status_len + 2 * MAX_COPIED + c->tag_prefix_len + 32 + INET6_ADDRSTRLEN + 32 + tpl_len + 4 * nonce_len + 24;
+  for (int i = 0; i < h->lines; i++) need += h->line_len[i] + 2;
+  char *start = out_reserve(g, need);
+  char *p = start;
+  APPEND(p, c->status, c->status_len);
+  for (int i = 0; i < h->lines; i++) {
+    if (i == pl->via_line && pl->stamp) {
+      APPEND(p, h->line[i], pl->via_head_len);
+      for (int k = 0; k < pl->params; k++) {
+        APPEND(p, pl->param[k], pl->param_len[k]);
+        if (pl->param_rport_empty[k]) {
+          *p++ = '=';
+          p += write_u64(p, pl->src_port);
+        }
+      }
+      APPEND(p, ";received=", 10);
+      APPEND(p, pl->received, strlen(pl->received));
+    } else {
+      APPEND(p, h->line[i], h->line_len[i]);
+    }
+    if (i == h->to) {
+      APPEND(p, ";tag=", 5);
+      APPEND(p, c->tag_prefix, c->tag_prefix_len);
+      *p++ = '.';
+      char num[16];
+      int k = 0;
+      uint64_t t = (uint64_t)tag;
+      do {
+        int d = (int)(t % 36);
+        num[k++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        t /= 36;
+      } while (t > 0);
+      while (k > 0) *p++ = num[--k];
+    }
+    APPEND(p, "\r\n", 2);
+  }
+  for (size_t i = 0; i < tpl_len; i++) {
+    if (tpl[i] == NONCE_MARK) APPEND(p, nonce, nonce_len);
+    else *p++ = tpl[i];
+  }
+  APPEND(p, "Content-Length: 0\r\n\r\n", 21);
+  queue_answer(g, start, need, p, &pl->to, pl->to_len);
+}
+
+/* a request challenged here before, answered again (RFC 3261 §17.2.2, as a completed transaction
+ * answers its retransmission): the same To tag, and the same nonce while the table holds it
+ * (AtOnceMemo's rule; SIPp compares the answers) */
+static int challenge_again(gate_socket *g, const char *buf, size_t n, const raw_head *h, uint32_t branch, const struct sockaddr_storage *from, socklen_t from_len, double now) {
+  challenge_cfg *c = g->ch;
+  memo_slot *s = memo_find(c, branch, key_of(h), now);
+  if (s == NULL) return 0;
+  challenge_plan pl;
+  if (!plan_challenge(g, buf, n, h, from, from_len, &pl)) return 0;
+  if (!nonce_held(c, s->serial)) s->serial = nonce_make(c);
+  challenge_answer(g, h, &pl, s->tag, s->serial);
+  if (g->out_count == BATCH) send_answers(g);
+  return 1;
+}
+
+/* new work challenged here when plan_challenge says so, and remembered for its retransmissions */
+static int challenge_new(gate_socket *g, const char *buf, size_t n, const raw_head *h, uint32_t branch, const struct sockaddr_storage *from, socklen_t from_len, double now) {
+  challenge_cfg *c = g->ch;
+  challenge_plan pl;
+  if (!plan_challenge(g, buf, n, h, from, from_len, &pl)) return 0;
+  double tag = c->tag_counter++;
+  double serial = nonce_make(c);
+  challenge_answer(g, h, &pl, tag, serial);
+  memo_slot *s = memo_put(c, branch, now);
+  s->key = key_of(h);
+  s->tag = tag;
+  s->serial = serial;
+  c->challenged[pl.method]++;
+  /* its answer is owed (see owed_room), as for a challenge JavaScript sends (js_send_many) */
+  if (g->defer_on) owed_challenge(g, now);
+  if (g->out_count == BATCH) send_answers(g);
+  return 1;
+}
+
+/* the datagram starts with a method challenged here and a space (the cheap look before `look`) */
+static int starts_challenged(const challenge_cfg *c, const char *buf, size_t n) {
+  for (int m = 0; m < c->methods_n; m++)
+    if (n > c->method_len[m] && memcmp(buf, c->methods[m], c->method_len[m]) == 0 && buf[c->method_len[m]] == ' ') return 1;
+  return 0;
+}
+
+static void challenge_free(challenge_cfg *c) {
+  if (c == NULL) return;
+  free(c->memo);
+  free(c->ua);
+  free(c);
 }
 
 /* ---------- new work held back (judge holds, admit_held lets it start) ---------- */
@@ -640,29 +1380,48 @@ static int tag_is(const gate_socket *g, const raw_head *h) {
 enum verdict { PASS = 0, HANDLED = 1, ADMITTED = 2 };
 
 static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, double now) {
-  /* the queue probe, and nothing SIP; and everything until `configure` gave the answers' lines */
-  if (n == 0 || buf[0] == 0 || g->tag_bytes_len < 2) return PASS;
-  int holding = g->defer_on;
-  int after = !holding && now - g->last_refusal_at <= g->dialog_after_ms;
+  /* the queue probe, and nothing SIP */
+  if (n == 0 || buf[0] == 0) return PASS;
+  challenge_cfg *c = g->ch;
+  /* refusals only once `configure` gave the answers' lines */
+  int refusing = g->tag_bytes_len >= 2;
+  if (!refusing && c == NULL) return PASS;
+  int holding = refusing && g->defer_on;
+  int after = refusing && !holding && now - g->last_refusal_at <= g->dialog_after_ms;
+  const struct sockaddr_storage *from = &g->from[i];
+  socklen_t from_len = g->msgs[i].msg_hdr.msg_namelen;
   const char *branch = NULL;
   size_t branch_len = 0;
   int has_branch = 0;
+  uint32_t hash = 0;
+  raw_head h;
   if (!holding) {
     if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) return PASS;
+    has_branch = raw_branch(buf, n, &branch, &branch_len);
+    if (has_branch) hash = hash_bytes(branch, branch_len);
+    if (c != NULL && has_branch) {
+      /* challenged here: answered here, again for a retransmission */
+      int looked = -1;
+      if (memo_find(c, hash, 0, now) != NULL && (looked = look(buf, n, &h)) && challenge_again(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
+      if (starts_challenged(c, buf, n)) {
+        if (looked < 0) looked = look(buf, n, &h);
+        if (looked && challenge_new(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
+      }
+    }
+    if (!refusing) return PASS;
     /* remembered, so that its retransmission goes on if holding starts meanwhile */
-    if (raw_branch(buf, n, &branch, &branch_len)) {
+    if (has_branch) {
       rotate_generations(g, now);
-      set_put(&g->cur, hash_bytes(branch, branch_len));
+      set_put(&g->cur, hash);
     }
     /* a refusal's "dialog" after holding stopped: only a datagram with our tag's bytes is looked at */
     if (!after) return PASS;
     if (find(buf, n, g->tag_bytes, g->tag_bytes_len) == NULL) return PASS;
   }
-  raw_head h;
   if (!look(buf, n, &h)) return PASS;
   if (tag_is(g, &h)) {
     /* inside no dialog: 481 (RFC 3261 §12.2.2); an ACK of a refused INVITE taken (§17.1.1.3) */
-    if (!method_is(&h, "ACK")) answer(g, &h, 0, &g->from[i], g->msgs[i].msg_hdr.msg_namelen);
+    if (!method_is(&h, "ACK")) answer(g, &h, 0, from, from_len);
     g->answered_in_dialog++;
     return HANDLED;
   }
@@ -672,15 +1431,18 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
   if (h.credentials) owed_credit(g, now);
   if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return PASS;
   has_branch = raw_branch(buf, n, &branch, &branch_len);
-  uint32_t hash = has_branch ? hash_bytes(branch, branch_len) : 0;
+  hash = has_branch ? hash_bytes(branch, branch_len) : 0;
   if (has_branch) {
+    /* challenged here before: answered again at once, as a transaction answers its retransmission */
+    if (c != NULL && challenge_again(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
     rotate_generations(g, now);
     if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return PASS; /* a retransmission: its transaction answers */
   }
   g->judged++;
-  /* too large to hold: passed on now, as new work admitted */
+  /* too large to hold: started now, as new work admitted */
   if (n > HELD_MAX) {
     g->admitted++;
+    if (c != NULL && has_branch && challenge_new(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
     owed_start(g, now);
     if (has_branch) set_put(&g->cur, hash);
     return ADMITTED;
@@ -827,25 +1589,39 @@ static void admit_held(gate_socket *g, double started) {
     int take = g->held_count < BATCH ? (int)g->held_count : BATCH;
     if ((size_t)take > room) take = (int)room;
     size_t first = g->held_count - (size_t)take;
+    int passed = 0;
     for (int k = 0; k < take; k++) {
       size_t idx = (g->held_head + first + (size_t)k) % HELD_SLOTS;
       held_rec *r = &g->held[idx];
+      const char *bytes = g->held_bytes + idx * HELD_MAX;
+      raw_head h;
+      /* a copy of one challenged here since it was held: answered again */
+      int looked = -1;
+      if (g->ch != NULL && r->has_branch && memo_find(g->ch, r->hash, 0, now) != NULL && (looked = look(bytes, r->len, &h)) &&
+          challenge_again(g, bytes, r->len, &h, r->hash, &r->from, r->from_len, now))
+        continue;
       /* a copy of one passed on since it was held: passed on as its retransmission */
       int again = r->has_branch && (set_has(&g->cur, r->hash) || set_has(&g->prev, r->hash));
-      memcpy(g->bufs + (size_t)k * DGRAM_MAX, g->held_bytes + idx * HELD_MAX, r->len);
-      g->msgs[k].msg_len = r->len;
-      memcpy(&g->from[k], &r->from, r->from_len);
-      g->msgs[k].msg_hdr.msg_namelen = r->from_len;
-      g->pass_index[k] = k;
-      g->pass_admitted[k] = !again;
       if (!again) {
         g->admitted++;
+        if (g->ch != NULL && r->has_branch) {
+          if (looked < 0) looked = look(bytes, r->len, &h);
+          if (looked && challenge_new(g, bytes, r->len, &h, r->hash, &r->from, r->from_len, now)) continue;
+        }
         owed_start(g, now);
         if (r->has_branch) set_put(&g->cur, r->hash);
       }
+      memcpy(g->bufs + (size_t)passed * DGRAM_MAX, bytes, r->len);
+      g->msgs[passed].msg_len = r->len;
+      memcpy(&g->from[passed], &r->from, r->from_len);
+      g->msgs[passed].msg_hdr.msg_namelen = r->from_len;
+      g->pass_index[passed] = passed;
+      g->pass_admitted[passed] = !again;
+      passed++;
     }
     g->held_count = first;
-    deliver(g, take);
+    if (g->out_count > 0) send_answers(g);
+    if (passed > 0) deliver(g, passed);
     now = now_ms();
   }
   hold_update(g, owed);
@@ -954,6 +1730,9 @@ static void on_closed(uv_handle_t *handle) {
   g->held_count = 0;
   set_clear(&g->cur);
   set_clear(&g->prev);
+  /* its references are the env's to free when the handle was dropped unclosed */
+  challenge_free(g->ch);
+  g->ch = NULL;
   g->bufs = NULL;
   g->out = NULL;
   g->released = 1;
@@ -1315,6 +2094,137 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* a Uint32Array (or, `f64`, a Float64Array) property of `obj`, of at least `min` elements, kept alive by *ref */
+static void *typed_property(napi_env env, napi_value obj, const char *name, int f64, size_t min, size_t *length, napi_ref *ref) {
+  napi_value v;
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok || napi_get_typedarray_info(env, v, &type, length, &data, NULL, NULL) != napi_ok) return NULL;
+  if (type != (f64 ? napi_float64_array : napi_uint32_array) || *length < min) return NULL;
+  if (napi_create_reference(env, v, 1, ref) != napi_ok) return NULL;
+  return data;
+}
+
+/* the strings of an array property, each under `cap` bytes, at most `most` of them: how many, or -1 */
+static int string_list(napi_env env, napi_value obj, const char *name, char *out, size_t cap, size_t *lens, int most) {
+  napi_value arr, v;
+  uint32_t n = 0;
+  bool is_array = false;
+  if (napi_get_named_property(env, obj, name, &arr) != napi_ok || napi_is_array(env, arr, &is_array) != napi_ok || !is_array || napi_get_array_length(env, arr, &n) != napi_ok || n > (uint32_t)most) return -1;
+  for (uint32_t k = 0; k < n; k++) {
+    size_t len = 0;
+    if (napi_get_element(env, arr, k, &v) != napi_ok || napi_get_value_string_latin1(env, v, out + k * cap, cap, &len) != napi_ok || len == 0 || len + 1 >= cap) return -1;
+    lens[k] = len;
+  }
+  return (int)n;
+}
+
+static void challenge_unref(napi_env env, challenge_cfg *c) {
+  for (int k = 0; k < 5; k++)
+    if (c->refs[k] != NULL) napi_delete_reference(env, c->refs[k]);
+  if (c->offers_all != NULL) napi_delete_reference(env, c->offers_all);
+}
+
+/*
+ * challenge(socket, { methods, hosts, ownBranch, tagPrefix, status, lines: [most, all], offersAll,
+ * forceRport, rememberMs, maxMessageBytes, maxBodyBytes, nonces: { tokenHigh, tokenLow, issued,
+ * counts, made, lifetimeMs } }): requests plan_challenge takes are challenged here from then on.
+ * `status` is the status line without CRLF; each of `lines` the lines after the copied ones,
+ * NONCE_MARK where the nonce goes; `offersAll(userAgent)` says which of them a client gets (null:
+ * always the first).
+ */
+static napi_value js_challenge(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  gate_socket *g = socket_args(env, info, 2, argv);
+  if (g == NULL || g->closed) return NULL;
+  challenge_cfg *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  napi_value o = argv[1], v, fnv, nonces, lines;
+  size_t n0 = 0, n1 = 0, n2 = 0, n3 = 0, nm = 0;
+  double d = 0, max_message = 0, max_body = 0;
+  bool b = false;
+  napi_valuetype t = napi_undefined;
+  int ok = (c->methods_n = string_list(env, o, "methods", &c->methods[0][0], sizeof c->methods[0], c->method_len, CH_METHODS)) > 0 &&
+           (c->hosts_n = string_list(env, o, "hosts", &c->hosts[0][0], sizeof c->hosts[0], c->host_len, CH_HOSTS)) > 0 &&
+           get_string(env, o, "ownBranch", c->own_branch, sizeof c->own_branch, &c->own_branch_len) &&
+           get_string(env, o, "tagPrefix", c->tag_prefix, sizeof c->tag_prefix, &c->tag_prefix_len) && c->tag_prefix_len > 0 &&
+           get_string(env, o, "status", c->status, sizeof c->status - 2, &c->status_len) && c->status_len > 12 &&
+           napi_get_named_property(env, o, "lines", &lines) == napi_ok && napi_get_element(env, lines, 0, &v) == napi_ok &&
+           napi_get_value_string_latin1(env, v, c->lines[0], CH_TEMPLATE, &c->lines_len[0]) == napi_ok && c->lines_len[0] + 1 < CH_TEMPLATE &&
+           napi_get_element(env, lines, 1, &v) == napi_ok && napi_get_value_string_latin1(env, v, c->lines[1], CH_TEMPLATE, &c->lines_len[1]) == napi_ok &&
+           c->lines_len[1] + 1 < CH_TEMPLATE && napi_get_named_property(env, o, "forceRport", &v) == napi_ok && napi_get_value_bool(env, v, &b) == napi_ok &&
+           napi_get_named_property(env, o, "rememberMs", &v) == napi_ok && napi_get_value_double(env, v, &c->remember_ms) == napi_ok && c->remember_ms > 0 &&
+           napi_get_named_property(env, o, "maxMessageBytes", &v) == napi_ok && napi_get_value_double(env, v, &max_message) == napi_ok && max_message > 0 &&
+           napi_get_named_property(env, o, "maxBodyBytes", &v) == napi_ok && napi_get_value_double(env, v, &max_body) == napi_ok && max_body >= 0 &&
+           napi_get_named_property(env, o, "offersAll", &fnv) == napi_ok && napi_typeof(env, fnv, &t) == napi_ok && (t == napi_null || t == napi_function) &&
+           napi_get_named_property(env, o, "nonces", &nonces) == napi_ok;
+  if (ok && t == napi_function) ok = napi_create_reference(env, fnv, 1, &c->offers_all) == napi_ok;
+  if (ok) {
+    c->force_rport = b;
+    c->max_message = (size_t)max_message;
+    c->max_body = (size_t)max_body;
+    c->tok_hi = typed_property(env, nonces, "tokenHigh", 0, 1, &n0, &c->refs[0]);
+    c->tok_lo = typed_property(env, nonces, "tokenLow", 0, 1, &n1, &c->refs[1]);
+    c->issued = typed_property(env, nonces, "issued", 0, 1, &n2, &c->refs[2]);
+    c->counts = typed_property(env, nonces, "counts", 0, 1, &n3, &c->refs[3]);
+    c->made = typed_property(env, nonces, "made", 1, 1, &nm, &c->refs[4]);
+    ok = c->tok_hi != NULL && c->tok_lo != NULL && c->issued != NULL && c->counts != NULL && c->made != NULL && n0 == n1 && n0 == n2 && n0 == n3 &&
+         napi_get_named_property(env, nonces, "lifetimeMs", &v) == napi_ok && napi_get_value_double(env, v, &d) == napi_ok && d > 0;
+    c->slots = n0;
+    c->lifetime_ms = d;
+  }
+  if (!ok) {
+    challenge_unref(env, c);
+    free(c);
+    napi_throw_type_error(env, NULL, "challenge: methods, hosts, ownBranch, tagPrefix, status, lines [2], offersAll (a function or null), forceRport, rememberMs > 0, maxMessageBytes, maxBodyBytes and nonces (tokenHigh, tokenLow, issued, counts: Uint32Arrays of one length; made: a Float64Array; lifetimeMs > 0)");
+    return NULL;
+  }
+  for (int k = 0; k < c->hosts_n; k++)
+    for (size_t i = 0; i < c->host_len[k]; i++)
+      if (c->hosts[k][i] >= 'A' && c->hosts[k][i] <= 'Z') c->hosts[k][i] = (char)(c->hosts[k][i] + 32);
+  memcpy(c->status + c->status_len, "\r\n", 2);
+  c->status_len += 2;
+  c->pool_at = POOL_WORDS;
+  c->memo = calloc((size_t)MEMO_SETS * 2, sizeof *c->memo);
+  c->ua = calloc(UA_SLOTS, sizeof *c->ua);
+  if (c->memo == NULL || c->ua == NULL) {
+    challenge_unref(env, c);
+    challenge_free(c);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (g->ch != NULL) {
+    challenge_unref(env, g->ch);
+    challenge_free(g->ch);
+  }
+  g->ch = c;
+  return NULL;
+}
+
+/* takeChallenged(socket, out: Float64Array(4)): into out[k], the challenges this socket sent to
+ * requests of methods[k] since the last call (not counting those sent again) */
+static napi_value js_take_challenged(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  gate_socket *g = socket_args(env, info, 2, argv);
+  if (g == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < CH_METHODS) {
+    napi_throw_type_error(env, NULL, "takeChallenged: out must be a Float64Array of 4");
+    return NULL;
+  }
+  double *out = data;
+  for (int k = 0; k < CH_METHODS; k++) {
+    out[k] = g->ch != NULL ? g->ch->challenged[k] : 0;
+    if (g->ch != NULL) g->ch->challenged[k] = 0;
+  }
+  return NULL;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   gate_socket *g = socket_args(env, info, 1, argv);
@@ -1324,6 +2234,11 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   g->on_batch = g->meta_ref = NULL;
   if (g->async != NULL) napi_async_destroy(env, g->async);
   g->async = NULL;
+  if (g->ch != NULL) {
+    challenge_unref(env, g->ch);
+    challenge_free(g->ch);
+    g->ch = NULL;
+  }
   close_socket(g);
   return NULL;
 }
@@ -1332,7 +2247,7 @@ NAPI_MODULE_INIT() {
   struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"defer", js_defer}, {"drain", js_drain}, {"sendMany", js_send_many}, {"close", js_close}};
+  } fns[] = {{"open", js_open}, {"configure", js_configure}, {"start", js_start}, {"defer", js_defer}, {"drain", js_drain}, {"sendMany", js_send_many}, {"challenge", js_challenge}, {"takeChallenged", js_take_challenged}, {"close", js_close}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type DigestAlgorithm, challenge, expectedResponse, parseCredentials } from '../sip/auth/digest.js';
-import { NonceTable } from '../sip/auth/nonces.js';
+import { NonceTable, type SharedNonces } from '../sip/auth/nonces.js';
 import type { UserDirectory } from './user-directory.js';
 import type { UserRow } from '../store/entities.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -173,6 +173,23 @@ export class Authenticator {
     if (held !== null) return { values: this.challengeValues(held, false, userAgent), serial: again! };
     const serial = this.nonces.make();
     return { values: this.challengeValues(this.nonces.text(serial)!, false, userAgent), serial };
+  }
+
+  /**
+   * The challenge as the native UDP socket writes it (udp_gate.c), `mark` where the nonce goes: the
+   * values for most clients and for those offered every algorithm, which clients those are (null:
+   * all are offered the same), and the nonce table it makes its nonces in.
+   */
+  challengeTemplates(mark: string): { most: string[]; all: string[]; offersAll: ((userAgent: string) => boolean) | null; nonces: SharedNonces } {
+    const most = this.algorithmsFor(undefined);
+    const all = this.opts.algorithms;
+    const values = (algs: DigestAlgorithm[]): string[] => algs.map((alg) => challenge(this.opts.realm, mark, alg, false));
+    return {
+      most: values(most),
+      all: values(all),
+      offersAll: most.length === all.length ? null : (userAgent) => this.algorithmsFor(userAgent).length === all.length,
+      nonces: this.nonces.shared(),
+    };
   }
 
   /** One header value per algorithm offered to this client, all with the same nonce (RFC 8760). */

@@ -12,6 +12,11 @@ export class LocalDomain {
     this.hosts = new Set([name, ...aliases].map((h) => h.toLowerCase()));
   }
 
+  /** The host names that are ours, lower case. */
+  get hostNames(): string[] {
+    return [...this.hosts];
+  }
+
   isLocal(host: string): boolean {
     return this.hosts.has(host.toLowerCase());
   }

@@ -1,6 +1,6 @@
 import type { SipRequest } from '../sip/message/message.js';
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
-import type { AtOnce, SipStack, StackUser } from '../sip/stack.js';
+import type { AtOnce, NativeAtOnce, SipStack, StackUser } from '../sip/stack.js';
 import { SipAnswer, SipError } from '../sip/errors.js';
 import { isSipUri } from '../sip/message/uri.js';
 import type { Logger } from '../log.js';
@@ -24,6 +24,11 @@ export interface AtOnceHandler {
   applies(req: SipRequest): boolean;
   /** `again`: the token of the answer given to this request before (StackUser.answerAtOnce) */
   answer(req: SipRequest, again: number | null): AtOnce;
+  /**
+   * What `answer` answers a request that `applies` accepts because it has no credentials at all,
+   * as the native socket writes it, `mark` where the nonce goes (StackUser.nativeAtOnce).
+   */
+  native?(mark: string): Omit<NativeAtOnce, 'methods' | 'hosts'>;
 }
 
 /** Methods `dispatch` serves before its table of methods: an at-once answer never speaks for them. */
@@ -121,6 +126,21 @@ export class Router implements StackUser {
     // RFC 3261 §16.3 steps 3 to 5, as dispatch takes them
     if (req.maxForwards === 0 || this.isLoop(req) || req.headers.has('proxy-require')) return null;
     return handler.answer(req, again);
+  }
+
+  /**
+   * The at-once answer the native UDP socket may give itself: the first at-once handler that can
+   * be written there, for every method it serves that `answerAtOnce` would put to it; the checks
+   * the router makes there are made by the socket (udp_gate.c, plan_challenge).
+   */
+  nativeAtOnce(mark: string): NativeAtOnce | null {
+    for (const handler of new Set(this.atOnce.values())) {
+      if (handler.native === undefined) continue;
+      const methods = [...this.atOnce].filter(([m, h]) => h === handler && !NOT_FROM_TABLE.has(m) && this.methods.has(m)).map(([m]) => m);
+      if (methods.length === 0) continue;
+      return { ...handler.native(mark), methods, hosts: this.domain.hostNames };
+    }
+    return null;
   }
 
   /** Sends a handler's answer (a returned SipAnswer or a thrown SipError). */

@@ -69,6 +69,12 @@ export function proxyChallengeAtOnce(auth: Authenticator): AtOnceHandler {
       for (const value of values) lines += `${header}: ${value}\r\n`;
       return { status, reason, lines, token: serial };
     },
+    // the values `answer` gives a request with no credentials, the nonce marked (the socket makes it)
+    native: (mark) => {
+      const t = auth.challengeTemplates(mark);
+      const lines = (values: string[]): string => values.map((v) => `${header}: ${v}\r\n`).join('');
+      return { status, reason, lines: [lines(t.most), lines(t.all)], offersAll: t.offersAll, nonces: t.nonces };
+    },
   };
 }
 

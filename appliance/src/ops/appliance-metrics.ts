@@ -11,7 +11,7 @@ export interface CoreMetricsSource {
 
 /** The counters the core's modules feed through their `on…` hooks (wired in main.ts). */
 export interface CoreMetrics {
-  finalResponse(method: string, status: number): void;
+  finalResponse(method: string, status: number, count?: number): void;
   message(outcome: 'delivered' | 'stored' | 'expired' | 'refused', n?: number): void;
   storeCommit(seconds: number): void;
   /** a koa middleware counting XCAP operations under `root` by method and final status */
@@ -67,10 +67,10 @@ export function coreMetrics(metrics: MetricsRegistry, src: CoreMetricsSource): C
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   });
   return {
-    finalResponse: (method, status) => {
+    finalResponse: (method, status, count = 1) => {
       let byClass = answered.get(method);
       if (byClass === undefined) answered.set(method, (byClass = [0, 0, 0, 0, 0, 0, 0]));
-      byClass[Math.floor(status / 100)]++;
+      byClass[Math.floor(status / 100)] += count;
     },
     message: (outcome, n = 1) => {
       outcomes[outcome] += n;

@@ -20,6 +20,9 @@ import { OverloadGuard, type OverloadOptions, type OverloadState } from './overl
 import { LoadShedder } from './load-shedder.js';
 import { LoopLag } from './loop-lag.js';
 import { AckWait } from './dialog/ack-wait.js';
+import type { SharedNonces } from './auth/nonces.js';
+import { NONCE_MARK } from './transport/udp-gate.js';
+import type { NativeChallenger } from './transport/udp.js';
 
 export interface StackOptions {
   transport: TransportOptions;
@@ -39,6 +42,9 @@ export interface StackOptions {
 /** Methods whose 2xx (or 101–199 with a To tag) makes a dialog (RFC 3261 §12.1, RFC 6665 §4.1, RFC 3515 §2.4.4). */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
+/** How often the challenges the native socket answered are counted into /metrics (ms). */
+const NATIVE_COUNT_MS = 1000;
+
 /** The transaction user: the SIP core above the stack. */
 export interface StackUser {
   /** A new request in a new server transaction, or an ACK for a 2xx (tx = null). */
@@ -51,6 +57,26 @@ export interface StackUser {
    * make that answer again; null for a request not answered before.
    */
   answerAtOnce?(req: SipRequest, again: number | null): AtOnce | null;
+  /**
+   * The at-once answer the native UDP socket may give itself, `mark` where its nonce goes, or null
+   * (asked once, at start). It must be what `answerAtOnce` answers every request of `methods` to a
+   * user at one of `hosts` that carries no credentials, no To tag, no branch of ours and no
+   * Proxy-Require, and has a Max-Forwards above 0 or none (udp_gate.c, plan_challenge).
+   */
+  nativeAtOnce?(mark: string): NativeAtOnce | null;
+}
+
+/** The challenge the native UDP socket answers itself (StackUser.nativeAtOnce). */
+export interface NativeAtOnce {
+  methods: string[];
+  /** the hosts of our users' URIs, lower case */
+  hosts: string[];
+  status: number;
+  reason: string;
+  /** the header lines after the copied ones, each ending in CRLF, the mark where the nonce goes: for most clients, and for those `offersAll` names */
+  lines: [string, string];
+  offersAll: ((userAgent: string) => boolean) | null;
+  nonces: SharedNonces;
 }
 
 /** A final response the transaction user knows before a transaction is made (StackUser.answerAtOnce). */
@@ -178,6 +204,9 @@ export class SipStack {
 
   async start(): Promise<ListeningPorts> {
     const ports = await this.transports.start();
+    // not while tracing, which logs every request (those the socket answers would not be)
+    const udpGate = this.transports.udpGate;
+    if (udpGate !== null && !this.opts.trace) this.challengeNatively(udpGate);
     if (this.overload !== null) {
       this.transports.probeQueue();
       this.loopLag.start();
@@ -201,7 +230,58 @@ export class SipStack {
     if (this.overload !== null) this.overload.nonceIssuedWithin = issuedWithin;
   }
 
+  /**
+   * Has the native UDP socket answer the challenge itself, where the transaction user offers one
+   * (StackUser.nativeAtOnce): the first half of nearly every call, read, answered and sent with
+   * no call into JavaScript (udp_gate.c, plan_challenge). Its To tags are ours (`idPrefix`, `.`,
+   * a number: the stack's own have no `.`), its nonces the authenticator's table's.
+   */
+  private challengeNatively(gate: NativeChallenger): void {
+    const plan = this.user?.nativeAtOnce?.(NONCE_MARK) ?? null;
+    // the socket answers outside any transaction: never a method whose answer the stack keeps
+    const methods = plan?.methods.filter((m) => m !== 'INVITE' && m !== 'ACK' && m !== 'CANCEL').slice(0, 4) ?? [];
+    if (plan === null || methods.length === 0 || plan.hosts.length === 0) return;
+    try {
+      gate.challenge({
+        methods,
+        // a host past the socket's 16 is left to the stack: its requests go there, as before
+        hosts: plan.hosts.filter((h) => h.length < 256).slice(0, 16),
+        ownBranch: MAGIC_COOKIE + this.idPrefix,
+        tagPrefix: this.idPrefix,
+        status: `SIP/2.0 ${plan.status} ${plan.reason}`,
+        // Server first, then the handler's lines: the order answerAtOnce writes them in
+        lines: [this.serverLine + plan.lines[0], this.serverLine + plan.lines[1]],
+        offersAll: plan.offersAll,
+        forceRport: this.opts.forceRport,
+        rememberMs: 64 * this.opts.timers.T1,
+        maxMessageBytes: this.opts.transport.limits.maxMessageBytes,
+        maxBodyBytes: this.opts.transport.limits.maxBodyBytes,
+        nonces: plan.nonces,
+      });
+    } catch (err) {
+      // a configuration the socket cannot hold (a realm too long for its template): the stack answers
+      this.log.warn({ err }, 'the native UDP socket cannot answer the challenge itself: the stack does');
+      return;
+    }
+    const counts = new Float64Array(4);
+    const status = plan.status;
+    this.countNativeAnswers = () => {
+      gate.takeChallenged(counts);
+      for (let k = 0; k < methods.length; k++) if (counts[k] > 0) this.onFinalResponse?.(methods[k], status, counts[k]);
+    };
+    this.nativeAnswerTimer = setInterval(this.countNativeAnswers, NATIVE_COUNT_MS);
+    this.nativeAnswerTimer.unref();
+  }
+
+  /** what the native socket answered itself, told to onFinalResponse (each second, and at close) */
+  private countNativeAnswers: (() => void) | null = null;
+  private nativeAnswerTimer: NodeJS.Timeout | null = null;
+
   close(): void {
+    if (this.nativeAnswerTimer !== null) clearInterval(this.nativeAnswerTimer);
+    this.nativeAnswerTimer = null;
+    this.countNativeAnswers?.();
+    this.countNativeAnswers = null;
     this.loopLag.stop();
     this.overload?.stop();
     this.completed.clear();
@@ -474,8 +554,11 @@ export class SipStack {
     finalSent: (method: string, status: number) => this.onFinalResponse?.(method, status),
   };
 
-  /** Told of every final response we send, in a transaction or refusing one under overload (/metrics). */
-  onFinalResponse: ((method: string, status: number) => void) | null = null;
+  /**
+   * Told of every final response we send, in a transaction or refusing one under overload, `count`
+   * at once for those the native socket sent itself (/metrics).
+   */
+  onFinalResponse: ((method: string, status: number, count?: number) => void) | null = null;
 
   private readonly clientLayer = {
     queues: this.timerQueues,

@@ -3,6 +3,19 @@ import { randomFillSync } from 'node:crypto';
 /** What the use of a nonce comes to: accepted, not ours or no longer held (stale), or a count used before. */
 export type NonceUse = 'ok' | 'stale' | 'replay';
 
+/**
+ * The table's arrays, shared with the native UDP socket, which makes nonces in them as `make` does
+ * when it answers a challenge itself (udp_gate.c, nonce_make): `made[0]` is the next serial.
+ */
+export interface SharedNonces {
+  tokenHigh: Uint32Array;
+  tokenLow: Uint32Array;
+  issued: Uint32Array;
+  counts: Uint32Array;
+  made: Float64Array;
+  lifetimeMs: number;
+}
+
 /** Random words drawn from the system's generator at once, two per nonce. */
 const POOL_WORDS = 2048;
 
@@ -41,8 +54,8 @@ export class NonceTable {
   private readonly issued: Uint32Array;
   /** the highest nonce-count accepted (0: none yet) */
   private readonly counts: Uint32Array;
-  /** the next serial: the number of nonces made */
-  private made = 0;
+  /** [0]: the next serial, the number of nonces made (here and by the native socket: `shared`) */
+  private readonly state = new Float64Array(1);
   private readonly pool = new Uint32Array(POOL_WORDS);
   private poolAt = POOL_WORDS;
 
@@ -61,13 +74,23 @@ export class NonceTable {
     return Math.min(this.made, this.slots);
   }
 
+  private get made(): number {
+    return this.state[0];
+  }
+
+  /** The arrays the native socket makes nonces in (see SharedNonces). */
+  shared(): SharedNonces {
+    const { tokenHigh, tokenLow, issued, counts } = this;
+    return { tokenHigh, tokenLow, issued, counts, made: this.state, lifetimeMs: this.lifetimeSec * 1000 };
+  }
+
   create(now = Date.now()): string {
     return this.textOf(this.make(now));
   }
 
   /** Makes a nonce and gives its serial number (`text` writes it). */
   make(now = Date.now()): number {
-    const serial = this.made++;
+    const serial = this.state[0]++;
     const slot = serial % this.slots;
     if (this.poolAt === POOL_WORDS) {
       randomFillSync(this.pool);

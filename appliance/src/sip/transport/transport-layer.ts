@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type tls from 'node:tls';
 import type { ParseLimits } from '../message/parser.js';
 import type { Logger } from '../../log.js';
-import { UdpTransport, type AdmissionGate, type UdpEngine } from './udp.js';
+import { UdpTransport, type AdmissionGate, type NativeChallenger, type UdpEngine } from './udp.js';
 import { StreamTransport } from './stream.js';
 import { WsTransport } from './ws.js';
 import { ConnectionGuard, type ConnectionLimits } from './connection-guard.js';
@@ -101,8 +101,8 @@ export class TransportLayer {
     }
   }
 
-  /** The native UDP socket's hold on new work (null on node's socket, or before start). */
-  get udpGate(): AdmissionGate | null {
+  /** The native UDP socket's hold on new work and its own challenge (null on node's socket, or before start). */
+  get udpGate(): (AdmissionGate & NativeChallenger) | null {
     return this.udp.gate;
   }
 

@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawHead, rawResponse } from '../message/raw-head.js';
-import { loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateHandle } from './udp-gate.js';
+import { NonceTable } from '../auth/nonces.js';
+import { NONCE_MARK, loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateHandle } from './udp-gate.js';
 
 /**
  * The native UDP socket (appliance/native/udp-gate): what it passes on, what it holds and in which
@@ -421,5 +422,241 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(b.sendMany(g.socket, [Buffer.from('back six'), Buffer.from('back four')], ['::1', '127.0.0.1'], [p6.port, p4.port], 2)).toBeNull();
     await until(() => p6.got.length === 1 && p4.got.length === 1);
     expect([p6.got, p4.got]).toEqual([['back six'], ['back four']]);
+  });
+});
+
+/**
+ * The challenge the socket answers itself (udp_gate.c, plan_challenge): what the stack would send
+ * (Stack.answerAtOnce with proxyChallengeAtOnce), with a nonce of the JavaScript nonce table.
+ */
+describe.runIf(binding !== null)('the native UDP socket answering the challenge', () => {
+  const b = binding!;
+  const SERVER = 'Server: Parley-test\r\n';
+  const challengeLines = (algs: string[]): string => SERVER + algs.map((a) => `Proxy-Authenticate: Digest realm="parley.test", nonce="${NONCE_MARK}", algorithm=${a}, qop="auth"\r\n`).join('');
+
+  /** A socket that challenges MESSAGEs to parley.test; `holding`: overload control's hold on new work too. */
+  function challenger(opts: { holding?: boolean; slots?: number; offersAll?: ((ua: string) => boolean) | null; forceRport?: boolean } = {}) {
+    const g = gate(b);
+    const nonces = new NonceTable(300, opts.slots ?? 1000);
+    if (opts.holding) b.defer(g.socket, 500, 4);
+    b.challenge(g.socket, {
+      methods: ['MESSAGE'],
+      hosts: ['parley.test', 'alias.test'],
+      ownBranch: 'z9hG4bKOWN',
+      tagPrefix: 'OWN',
+      status: 'SIP/2.0 407 Proxy Authentication Required',
+      lines: [challengeLines(['MD5']), challengeLines(['SHA-256', 'MD5'])],
+      offersAll: opts.offersAll ?? null,
+      forceRport: opts.forceRport ?? false,
+      rememberMs: 32_000,
+      maxMessageBytes: 4000,
+      maxBodyBytes: 1000,
+      nonces: nonces.shared(),
+    });
+    const counted = new Float64Array(4);
+    const challenged = (): number => {
+      b.takeChallenged(g.socket, counted);
+      return counted[0];
+    };
+    return { g, nonces, challenged };
+  }
+
+  const nonceOf = (answer: string): string => /nonce="([^"]+)"/.exec(answer)![1];
+  const toTagOf = (answer: string): string => /^To: [^\r]*;tag=([^\r;]*)\r$/m.exec(answer)![1];
+
+  it('answers a MESSAGE to one of our users with the 407 the stack would send, its nonce one the table takes', async () => {
+    const { g, nonces, challenged } = challenger();
+    const p = await peer();
+    const req = request('MESSAGE', 'ch1', p.port).replace(';branch=z9hG4bK-ch1', ';branch=z9hG4bK-ch1;rport');
+    p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => p.got.length === 1);
+    const answer = p.got[0];
+    const nonce = nonceOf(answer);
+    expect(answer).toBe(
+      'SIP/2.0 407 Proxy Authentication Required\r\n' +
+        `Via: SIP/2.0/UDP 127.0.0.1:${p.port};branch=z9hG4bK-ch1;rport=${p.port};received=127.0.0.1\r\n` +
+        'From: <sip:alice@parley.test>;tag=a-ch1\r\nTo: <sip:bob@parley.test>;tag=OWN.0\r\nCall-ID: ch1@parley.test\r\nCSeq: 1 MESSAGE\r\n' +
+        challengeLines(['MD5']).replace(NONCE_MARK, nonce) +
+        'Content-Length: 0\r\n\r\n',
+    );
+    // the table made it (serial 0) and takes it once, as it takes its own
+    expect(nonce).toMatch(/^0\.\d+\.\d+$/);
+    expect(nonces.size).toBe(1);
+    expect(nonces.use(nonce, 1)).toBe('ok');
+    expect(nonces.use(nonce, 1)).toBe('replay');
+    expect(nonces.text(0)).toBe(nonce);
+    // and the table's own next nonce follows it
+    expect(nonces.create()).toMatch(/^1\./);
+    expect(g.passed).toEqual([]);
+    expect(challenged()).toBe(1);
+  });
+
+  it('answers a retransmission with the same bytes, counted once, and another request on the branch as new', async () => {
+    const { g, challenged } = challenger();
+    const p = await peer();
+    const req = request('MESSAGE', 'ch2', p.port);
+    p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => p.got.length === 1);
+    p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => p.got.length === 2);
+    expect(p.got[1]).toBe(p.got[0]);
+    p.socket.send(req.replace('CSeq: 1 MESSAGE', 'CSeq: 2 MESSAGE'), g.port, '127.0.0.1');
+    await until(() => p.got.length === 3);
+    expect(toTagOf(p.got[2])).not.toBe(toTagOf(p.got[0]));
+    expect(nonceOf(p.got[2])).not.toBe(nonceOf(p.got[0]));
+    expect(challenged()).toBe(2);
+    expect(g.passed).toEqual([]);
+  });
+
+  it('keeps the To tag of a retransmission whose nonce was pushed out of the table, with a new nonce', async () => {
+    const c = challenger({ slots: 2 });
+    const p = await peer();
+    const req = request('MESSAGE', 'ch3', p.port);
+    p.socket.send(req, c.g.port, '127.0.0.1');
+    await until(() => p.got.length === 1);
+    c.nonces.create();
+    c.nonces.create();
+    p.socket.send(req, c.g.port, '127.0.0.1');
+    await until(() => p.got.length === 2);
+    expect(toTagOf(p.got[1])).toBe(toTagOf(p.got[0]));
+    expect(nonceOf(p.got[1])).not.toBe(nonceOf(p.got[0]));
+    expect(c.nonces.use(nonceOf(p.got[1]), 1)).toBe('ok');
+  });
+
+  it('leaves to the stack every request it must judge or cannot read exactly', async () => {
+    const { g, challenged } = challenger();
+    const p = await peer();
+    const base = (id: string): string => request('MESSAGE', id, p.port);
+    const left = [
+      // finishing work, a dialog, another method
+      request('MESSAGE', 'l1', p.port, { extra: 'Proxy-Authorization: Digest username="alice"\r\n' }),
+      request('MESSAGE', 'l2', p.port, { extra: 'Authorization: Digest username="alice"\r\n' }),
+      request('MESSAGE', 'l3', p.port, { toTag: 'b-1' }),
+      request('OPTIONS', 'l4', p.port),
+      // not one of our users: another domain, the server itself, another scheme
+      base('l5').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:bob@elsewhere.test'),
+      base('l6').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:parley.test'),
+      base('l7').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sips:bob@parley.test'),
+      base('l8').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:bob@[::1]'),
+      // RFC 3261 §16.3: hop count, a loop, Proxy-Require
+      base('l9').replace('Max-Forwards: 70', 'Max-Forwards: 0'),
+      base('l10').replace(/^(Via: .*)$/m, '$1\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKOWN.7'),
+      request('MESSAGE', 'l11', p.port, { extra: 'Proxy-Require: x-ext\r\n' }),
+      // lines the parser judges: a malformed Expires, Content-Type, Require, a Contact, a Date, a duplicate From, a bad header name
+      request('MESSAGE', 'l12', p.port, { extra: 'Expires: soon\r\n' }),
+      request('MESSAGE', 'l13', p.port, { extra: 'Content-Type: text\r\n' }),
+      request('MESSAGE', 'l14', p.port, { extra: 'Require: a b\r\n' }),
+      request('MESSAGE', 'l15', p.port, { extra: 'Contact: <sip:alice@127.0.0.1>\r\n' }),
+      request('MESSAGE', 'l16', p.port, { extra: 'Date: yesterday\r\n' }),
+      request('MESSAGE', 'l17', p.port, { extra: 'From: <sip:eve@parley.test>;tag=e\r\n' }),
+      request('MESSAGE', 'l18', p.port, { extra: 'Bad Name: x\r\n' }),
+      base('l19').replace('From: <sip:alice@parley.test>', 'From: <sip:alice@parley.test'),
+      base('l20').replace('From: <sip:alice@parley.test>', 'From: "Alice <sip:alice@parley.test>'),
+      base('l21').replace('To: <sip:bob@parley.test>', 'To: <sip:bob@bad..host>'),
+      base('l22').replace('Call-ID: l22@parley.test', 'Call-ID: l22 @parley.test'),
+      base('l23').replace('CSeq: 1 MESSAGE', 'CSeq: 1 INFO'),
+      base('l24').replace('SIP/2.0/UDP', 'SIP/2.0/TCP'),
+      base('l25').replace(/(Via: [^\r]*)/, '$1, SIP/2.0/UDP 10.0.0.2'),
+      base('l26').replace(' SIP/2.0\r\n', ' SIP/3.0\r\n'),
+      // framing: a Content-Length that is not the body's, a body past the limit, a bare LF, a folded line
+      base('l27').replace('Content-Length: 0\r\n\r\n', 'Content-Length: 9\r\n\r\nhi'),
+      base('l28').replace('Content-Length: 0\r\n\r\n', `Content-Length: 1001\r\n\r\n${'x'.repeat(1001)}`),
+      request('MESSAGE', 'l29', p.port, { extra: 'Subject: a\nb\r\n' }),
+      request('MESSAGE', 'l30', p.port, { extra: 'Subject: a\r\n  folded\r\n' }),
+    ];
+    for (const req of left) p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => g.passed.length === left.length);
+    expect(g.passed.map((d) => d.text)).toEqual(left);
+    expect(p.got).toEqual([]);
+    expect(challenged()).toBe(0);
+  });
+
+  it('answers the forms it reads: display names, bare URIs, parameters, escapes, an alias, a port and a body', async () => {
+    const { g, challenged } = challenger();
+    const p = await peer();
+    const base = (id: string): string => request('MESSAGE', id, p.port);
+    const taken = [
+      base('t1').replace('From: <sip:alice@parley.test>', 'From: "Alice A." <sip:alice@parley.test;transport=udp>'),
+      base('t2').replace('From: <sip:alice@parley.test>', 'f: Alice <sip:al%41ce@parley.test:5060>').replace('To: <sip:bob@parley.test>', 't: sip:bob@parley.test ; x = y'),
+      base('t3').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:bob@ALIAS.test:5060;user=phone'),
+      request('MESSAGE', 't4', p.port, { extra: 'Content-Type: text/plain;charset=UTF-8\r\nExpires: 60\r\nSupported: path, gruu\r\nUser-Agent: Some Client/1.0\r\n' }).replace('Content-Length: 0\r\n\r\n', 'Content-Length: 5\r\n\r\nhello'),
+    ];
+    for (const req of taken) p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => p.got.length === taken.length);
+    expect(g.passed).toEqual([]);
+    expect(p.got.every((a) => a.startsWith('SIP/2.0 407 '))).toBe(true);
+    // a compact To keeps its name and gets the tag at its end
+    expect(p.got.find((a) => a.includes('a-t2'))).toMatch(/\r\nt: sip:bob@parley\.test ; x = y;tag=OWN\.\d+\r\n/);
+    expect(challenged()).toBe(taken.length);
+  });
+
+  it('offers every algorithm to the clients the authenticator names, asking once per User-Agent', async () => {
+    const asked: string[] = [];
+    const { g } = challenger({
+      offersAll: (ua) => {
+        asked.push(ua);
+        return ua.startsWith('Linphone');
+      },
+    });
+    const p = await peer();
+    const sent = [
+      request('MESSAGE', 'ua1', p.port, { extra: 'User-Agent: Linphone/5.2\r\n' }),
+      request('MESSAGE', 'ua2', p.port, { extra: 'User-Agent: Linphone/5.2\r\n' }),
+      request('MESSAGE', 'ua3', p.port, { extra: 'User-Agent: baresip\r\n' }),
+      request('MESSAGE', 'ua4', p.port),
+    ];
+    for (const req of sent) {
+      p.socket.send(req, g.port, '127.0.0.1');
+      await until(() => p.got.length === sent.indexOf(req) + 1);
+    }
+    const algorithms = p.got.map((a) => [...a.matchAll(/algorithm=([\w-]+)/g)].map((m) => m[1]));
+    expect(algorithms).toEqual([['SHA-256', 'MD5'], ['SHA-256', 'MD5'], ['MD5'], ['MD5']]);
+    expect(asked).toEqual(['Linphone/5.2', 'baresip']);
+    expect(g.passed).toEqual([]);
+  });
+
+  it("answers at the Via's port without rport (received added: its host is not the source), at the source port with rport or when forced", async () => {
+    const { g } = challenger();
+    const client = await peer();
+    const other = await peer();
+    const req = request('MESSAGE', 'via1', client.port).replace(`Via: SIP/2.0/UDP 127.0.0.1:${client.port}`, `Via: SIP/2.0/UDP client.invalid:${other.port}`);
+    client.socket.send(req, g.port, '127.0.0.1');
+    await until(() => other.got.length === 1);
+    expect(other.got[0]).toContain(`\r\nVia: SIP/2.0/UDP client.invalid:${other.port};branch=z9hG4bK-via1;received=127.0.0.1\r\n`);
+    expect(client.got).toEqual([]);
+    const forced = challenger({ forceRport: true });
+    client.socket.send(req.replace('via1', 'via2'), forced.g.port, '127.0.0.1');
+    await until(() => client.got.length === 1);
+    expect(client.got[0]).toMatch(/^SIP\/2\.0 407 /);
+    // a Via whose host is the source, without rport: copied as it came
+    const same = request('MESSAGE', 'via3', client.port);
+    client.socket.send(same, g.port, '127.0.0.1');
+    await until(() => client.got.length === 2);
+    expect(client.got[1]).toContain(`\r\nVia: SIP/2.0/UDP 127.0.0.1:${client.port};branch=z9hG4bK-via3\r\n`);
+    expect(g.passed).toEqual([]);
+  });
+
+  it('holding new work, challenges it as it is admitted, counts the challenge as owed, and answers a held copy of one challenged meanwhile again', async () => {
+    const { g, challenged } = challenger({ holding: true });
+    const p = await peer();
+    const req = request('MESSAGE', 'held1', p.port);
+    p.socket.send(req, g.port, '127.0.0.1');
+    p.socket.send(req, g.port, '127.0.0.1');
+    await until(() => p.got.length === 2);
+    expect(p.got[1]).toBe(p.got[0]);
+    expect(g.passed).toEqual([]);
+    expect(challenged()).toBe(1);
+    expect(g.counts()).toMatchObject({ judged: 2, admitted: 1, refused: 0 });
+    expect(g.owed().owed).toBe(1);
+  });
+
+  it('refuses a configuration it cannot hold', () => {
+    const g = gate(b);
+    const nonces = new NonceTable(300, 10).shared();
+    const good = { methods: ['MESSAGE'], hosts: ['parley.test'], ownBranch: 'z9hG4bKx', tagPrefix: 'x', status: 'SIP/2.0 407 Proxy Authentication Required', lines: ['', ''] as [string, string], offersAll: null, forceRport: false, rememberMs: 1000, maxMessageBytes: 100, maxBodyBytes: 10, nonces };
+    expect(() => b.challenge(g.socket, { ...good, methods: [] })).toThrow(TypeError);
+    expect(() => b.challenge(g.socket, { ...good, lines: ['x'.repeat(2000), ''] })).toThrow(TypeError);
+    expect(() => b.challenge(g.socket, { ...good, nonces: { ...nonces, counts: new Uint32Array(3) } })).toThrow(TypeError);
+    expect(() => b.challenge(g.socket, good)).not.toThrow();
   });
 });

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { SharedNonces } from '../auth/nonces.js';
 
 /**
  * The native UDP socket (appliance/native/udp-gate/udp_gate.c): reads datagrams in batches, sends
- * them in batches, and answers overload control's refusals where it reads them. Built by
+ * them in batches, and answers overload control's refusals and the digest challenge where it reads them. Built by
  * `npm run build` into dist/native; absent without a C compiler, and then node's dgram serves.
  */
 export interface UdpGateBinding {
@@ -26,6 +27,10 @@ export interface UdpGateBinding {
   drain(socket: UdpGateHandle, out: Float64Array): void;
   /** Sends count datagrams; null, or the index and reason of the first the kernel refused. */
   sendMany(socket: UdpGateHandle, data: Buffer[], addresses: string[], ports: number[], count: number): [number, string] | null;
+  /** From now on, answers the requests it can read exactly that the stack would challenge at once (udp_gate.c, plan_challenge). */
+  challenge(socket: UdpGateHandle, config: UdpGateChallenge): void;
+  /** Into out[k] (a Float64Array of 4), the challenges it sent to requests of `methods[k]` since the last call (a retransmission's answer not counted). */
+  takeChallenged(socket: UdpGateHandle, out: Float64Array): void;
   close(socket: UdpGateHandle): void;
 }
 
@@ -40,6 +45,33 @@ export interface UdpGateConfig {
   dialogAfterMs: number;
   /** how long the branch of new work passed on is remembered, so that its retransmission is passed on too (ms, 64·T1: Timer J) */
   rememberMs: number;
+}
+
+/** Where the nonce goes in UdpGateChallenge.lines. */
+export const NONCE_MARK = '\u0001';
+
+/** The challenge the socket answers itself (udp_gate.c, js_challenge): what Stack.answerAtOnce would send. */
+export interface UdpGateChallenge {
+  /** the methods challenged (at most 4) and the hosts of the Request-URIs that are ours (at most 16) */
+  methods: string[];
+  hosts: string[];
+  /** a branch of ours in a request (a loop) leaves it to the stack */
+  ownBranch: string;
+  /** the To tag is this, `.` and a counter in base 36 */
+  tagPrefix: string;
+  /** the status line, without its CRLF */
+  status: string;
+  /** the lines after the copied ones, NONCE_MARK where the nonce goes: for most clients, and for those `offersAll` names */
+  lines: [string, string];
+  offersAll: ((userAgent: string) => boolean) | null;
+  /** answers go to the source port whether or not the top Via asks for rport (RFC 3581) */
+  forceRport: boolean;
+  /** how long a challenge is remembered for its retransmissions (ms, 64·T1: Timer J) */
+  rememberMs: number;
+  /** the parser's limits (ParseLimits): a datagram past them is left to the stack, which refuses it (513, 413) */
+  maxMessageBytes: number;
+  maxBodyBytes: number;
+  nonces: SharedNonces;
 }
 
 declare const handleBrand: unique symbol;

@@ -6,7 +6,7 @@ import { parseDatagram } from '../message/parser.js';
 import type { Logger } from '../../log.js';
 import { type TransportEvents, type Source, flowKey, TransportError, deliver } from './transport-types.js';
 import { receiveQueueReader } from './receive-queue.js';
-import { loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateConfig, type UdpGateHandle } from './udp-gate.js';
+import { loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateChallenge, type UdpGateConfig, type UdpGateHandle } from './udp-gate.js';
 
 /** The queue-delay probe: a datagram no SIP message can start with (a NUL byte), and how often it goes. */
 const PROBE = Buffer.from('\0parley-queue-probe ');
@@ -64,6 +64,14 @@ export interface AdmissionGate {
   configure(config: UdpGateConfig): void;
 }
 
+/** The native socket's own answer to the first half of a call: the digest challenge (udp_gate.c, plan_challenge). */
+export interface NativeChallenger {
+  /** the challenge it answers itself from now on (UdpGateBinding.challenge) */
+  challenge(config: UdpGateChallenge): void;
+  /** into out[k] (4 numbers), the challenges it sent to requests of its k-th method since the last call */
+  takeChallenged(out: Float64Array): void;
+}
+
 /** The native socket once open. */
 interface NativeSocket {
   binding: UdpGateBinding;
@@ -104,7 +112,7 @@ export class UdpTransport {
   ) {}
 
   /** The native socket's hold on new work, while listening on it (null with node's socket). */
-  get gate(): AdmissionGate | null {
+  get gate(): (AdmissionGate & NativeChallenger) | null {
     const native = this.native;
     if (native === null) return null;
     const { binding, handle } = native;
@@ -112,6 +120,8 @@ export class UdpTransport {
       defer: (maxWaitMs, budgetMs) => binding.defer(handle, maxWaitMs, budgetMs),
       drain: (out) => binding.drain(handle, out),
       configure: (config) => binding.configure(handle, config),
+      challenge: (config) => binding.challenge(handle, config),
+      takeChallenged: (out) => binding.takeChallenged(handle, out),
     };
   }
 
