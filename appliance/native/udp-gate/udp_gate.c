@@ -80,6 +80,8 @@ typedef struct {
   uint32_t len;
   int has_branch;
   uint32_t hash;
+  /* its branch's memo_hash (when the socket challenges) */
+  uint32_t memo_hash;
   socklen_t from_len;
   double at;
   struct sockaddr_storage from;
@@ -168,7 +170,8 @@ typedef struct {
   branch_set prev;
   double generation_at;
   double generation_ms;
-  /* counts since JavaScript last drained them */
+  /* counts since JavaScript last drained them (`challenged_here`: new work this socket challenged itself) */
+  double challenged_here;
   double judged;
   double admitted;
   double refused;
@@ -668,6 +671,8 @@ static void send_answers(gate_socket *g) {
 #define UA_MAX 120
 /* the nonce marker in a template (replaced by the nonce's text) */
 #define NONCE_MARK '\x01'
+/* nonces in a template at most */
+#define MAX_MARKS 4
 /* answers remembered for retransmissions: sets of two slots (as at-once-memo.ts) */
 #define MEMO_SETS (1u << 19)
 #define POOL_WORDS 2048
@@ -722,6 +727,7 @@ typedef struct challenge_cfg {
   uint32_t pool[POOL_WORDS];
   int pool_at;
   memo_slot *memo;
+  uint32_t seed;
   double tag_counter;
   /* challenges sent since `takeChallenged`, by method, not counting those sent again */
   double challenged[CH_METHODS];
@@ -788,6 +794,23 @@ static size_t nonce_text(const challenge_cfg *c, double serial, char *out) {
 
 /* ---- the memo of challenges sent (at-once-memo.ts) ---- */
 
+/* the branch's hash that picks its memo set: FNV-1a from a per-process seed, then mixed, as
+ * completed-responses.ts `seededHash` (branches are chosen by whoever sends requests: without the
+ * seed a sender could aim many at one set and push out the challenges others' retransmissions need) */
+static uint32_t memo_hash(const challenge_cfg *c, const char *p, size_t n) {
+  uint32_t h = c->seed;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)p[i];
+    h *= 16777619u;
+  }
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
 static memo_slot *memo_find(challenge_cfg *c, uint32_t branch, uint32_t key, double now) {
   memo_slot *set = c->memo + (size_t)(branch & (MEMO_SETS - 1)) * 2;
   for (int w = 0; w < 2; w++)
@@ -804,12 +827,12 @@ static memo_slot *memo_put(challenge_cfg *c, uint32_t branch, double now) {
   return s;
 }
 
-/* what tells one request on a branch from another: its Call-ID and CSeq lines (0 never: 0 asks
- * memo_find for any key) */
+/* what tells one request on a branch from another: its Via, Call-ID and CSeq lines (the key's
+ * sent-by, Call-ID and CSeq, raw-key.ts; 0 never: 0 asks memo_find for any key) */
 static uint32_t key_of(const raw_head *h) {
   uint32_t k = 2166136261u;
   for (int i = 0; i < h->lines; i++) {
-    if (h->line_kind[i] != K_CALLID && h->line_kind[i] != K_CSEQ) continue;
+    if (h->line_kind[i] != K_VIA && h->line_kind[i] != K_CALLID && h->line_kind[i] != K_CSEQ) continue;
     for (size_t j = 0; j < h->line_len[i]; j++) {
       k ^= (unsigned char)h->line[i][j];
       k *= 16777619u;
@@ -833,7 +856,7 @@ static int offers_all(gate_socket *g, challenge_cfg *c, const char *ua, size_t l
   napi_value fn, recv, arg, result;
   bool all = false;
   if (napi_get_reference_value(env, c->offers_all, &fn) == napi_ok && napi_get_undefined(env, &recv) == napi_ok &&
-      napi_create_string_latin1(env, ua, len, &arg) == napi_ok && napi_call_function(env, recv, fn, 1, &arg, &result) == napi_ok)
+      napi_create_string_utf8(env, ua, len, &arg) == napi_ok && napi_call_function(env, recv, fn, 1, &arg, &result) == napi_ok)
     napi_get_value_bool(env, result, &all);
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
@@ -1035,7 +1058,11 @@ static int content_type_ok(const char *v, size_t n) {
   while (i < n && ctype_char(v[i])) i++;
   if (i == t) return 0;
   while (i < n && is_blank(v[i])) i++;
-  return i == n || v[i] == ';';
+  if (i < n && v[i] != ';') return 0;
+  /* `;.*`: the pattern's `.` takes no line terminator (U+2028, U+2029): only ASCII is read here */
+  for (; i < n; i++)
+    if ((unsigned char)v[i] >= 0x80) return 0;
+  return 1;
 }
 
 /* a Require or Supported value: tokens separated by commas */
@@ -1096,8 +1123,8 @@ static int plan_via(const challenge_cfg *c, const raw_head *h, const struct sock
   while (i < n && is_blank(line[i])) i++;
   size_t host = i;
   while (i < n && host_char(line[i])) i++;
-  if (i == host) return 0;
   size_t host_len = i - host;
+  if (!hostname_ok(line + host, host_len)) return 0;
   uint64_t via_port = 5060;
   if (i < n && line[i] == ':') {
     size_t p = ++i;
@@ -1115,11 +1142,9 @@ static int plan_via(const challenge_cfg *c, const raw_head *h, const struct sock
     if (line[i] != ';' || pl->params == 16) return 0;
     i++;
     while (i < n && is_blank(line[i])) i++;
+    /* params.ts readParams: a token, then `=` and a token (or `:`s, an unbracketed IPv6 received) */
     size_t name = i;
-    while (i < n && line[i] != '=' && line[i] != ';' && !is_blank(line[i])) {
-      if (line[i] == '"' || line[i] == ',') return 0;
-      i++;
-    }
+    while (i < n && is_token_char(line[i])) i++;
     size_t name_len = i - name;
     if (name_len == 0) return 0;
     size_t after_name = i;
@@ -1129,13 +1154,12 @@ static int plan_via(const challenge_cfg *c, const raw_head *h, const struct sock
       i++;
       while (i < n && is_blank(line[i])) i++;
       size_t v = i;
-      while (i < n && line[i] != ';' && !is_blank(line[i])) {
-        if (line[i] == '"' || line[i] == ',') return 0;
-        i++;
-      }
+      while (i < n && (is_token_char(line[i]) || line[i] == ':')) i++;
       if (i == v) return 0;
     } else {
       i = after_name;
+      /* via.ts: a branch must have a value */
+      if (name_len == 6 && name_is(line + name, 6, "branch")) return 0;
     }
     int is_rport = name_len == 5 && name_is(line + name, 5, "rport");
     if (is_rport) rport = 1;
@@ -1208,16 +1232,19 @@ static int plan_challenge(gate_socket *g, const char *buf, size_t n, const raw_h
   }
   if (!name_addr_ok(h->value[K_FROM], h->value_len[K_FROM]) || !name_addr_ok(h->value[K_TO], h->value_len[K_TO])) return 0;
   if (h->value_len[K_CALLID] == 0) return 0;
+  /* no white space (checkCommon's /\s/: beyond ASCII too, so only ASCII is read here) */
   for (size_t i = 0; i < h->value_len[K_CALLID]; i++)
-    if (is_blank(h->value[K_CALLID][i])) return 0;
+    if (is_blank(h->value[K_CALLID][i]) || (unsigned char)h->value[K_CALLID][i] >= 0x80) return 0;
   uint64_t v;
-  if (h->count[K_MAXF] > 0 && (h->count[K_MAXF] > 1 || !read_number(h->value[K_MAXF], h->value_len[K_MAXF], &v) || v == 0 || v > 255)) return 0;
+  /* parser.ts checkRequest: 1 to 5 digits, at most 255 (0 is the router's 483) */
+  if (h->count[K_MAXF] > 0 && (h->count[K_MAXF] > 1 || h->value_len[K_MAXF] > 5 || !read_number(h->value[K_MAXF], h->value_len[K_MAXF], &v) || v == 0 || v > 255)) return 0;
   if (h->count[K_CLEN] > 0 && (h->count[K_CLEN] > 1 || !read_number(h->value[K_CLEN], h->value_len[K_CLEN], &v) || v != n - h->body)) return 0;
   /* CSeq: a number, then the request's method */
   const char *cs = h->value[K_CSEQ];
   size_t cn = h->value_len[K_CSEQ], k = 0;
   while (k < cn && is_digit(cs[k])) k++;
-  if (!read_number(cs, k, &v)) return 0;
+  /* RFC 3261 §8.1.1.5 (message.ts): below 2^31 */
+  if (!read_number(cs, k, &v) || v >= 2147483648u) return 0;
   size_t sp = k;
   while (k < cn && is_blank(cs[k])) k++;
   if (k == sp || cn - k != h->method_len || memcmp(cs + k, h->method, h->method_len) != 0) return 0;
@@ -1235,7 +1262,7 @@ static void challenge_answer(gate_socket *g, const raw_head *h, const challenge_
   size_t nonce_len = nonce_text(c, serial, nonce);
   const char *tpl = c->lines[pl->all];
   size_t tpl_len = c->lines_len[pl->all];
-  size_t need = c->status_len + 2 * MAX_COPIED + c->tag_prefix_len + 32 + INET6_ADDRSTRLEN + 32 + tpl_len + 4 * nonce_len + 24;
+  size_t need = c->status_len + 2 * MAX_COPIED + c->tag_prefix_len + 32 + INET6_ADDRSTRLEN + 32 + tpl_len + MAX_MARKS * nonce_len + 24;
   for (int i = 0; i < h->lines; i++) need += h->line_len[i] + 2;
   char *start = out_reserve(g, need);
   char *p = start;
@@ -1307,6 +1334,7 @@ static int challenge_new(gate_socket *g, const char *buf, size_t n, const raw_he
   s->tag = tag;
   s->serial = serial;
   c->challenged[pl.method]++;
+  g->challenged_here++;
   /* its answer is owed (see owed_room), as for a challenge JavaScript sends (js_send_many) */
   if (g->defer_on) owed_challenge(g, now);
   if (g->out_count == BATCH) send_answers(g);
@@ -1354,13 +1382,14 @@ static void expire_held(gate_socket *g, double now) {
 }
 
 /* datagram i of the batch just read goes to the held ring (all slots taken: the oldest is refused) */
-static void hold(gate_socket *g, int i, int has_branch, uint32_t hash, double now) {
+static void hold(gate_socket *g, int i, int has_branch, uint32_t hash, uint32_t mh, double now) {
   if (g->held_count == HELD_SLOTS) refuse_oldest(g, now);
   size_t idx = (g->held_head + g->held_count) % HELD_SLOTS;
   held_rec *r = &g->held[idx];
   r->len = g->msgs[i].msg_len;
   r->has_branch = has_branch;
   r->hash = hash;
+  r->memo_hash = mh;
   r->from_len = g->msgs[i].msg_hdr.msg_namelen;
   r->at = now;
   memcpy(&r->from, &g->from[i], r->from_len);
@@ -1402,10 +1431,11 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
     if (c != NULL && has_branch) {
       /* challenged here: answered here, again for a retransmission */
       int looked = -1;
-      if (memo_find(c, hash, 0, now) != NULL && (looked = look(buf, n, &h)) && challenge_again(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
+      uint32_t mh = memo_hash(c, branch, branch_len);
+      if (memo_find(c, mh, 0, now) != NULL && (looked = look(buf, n, &h)) && challenge_again(g, buf, n, &h, mh, from, from_len, now)) return HANDLED;
       if (starts_challenged(c, buf, n)) {
         if (looked < 0) looked = look(buf, n, &h);
-        if (looked && challenge_new(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
+        if (looked && challenge_new(g, buf, n, &h, mh, from, from_len, now)) return HANDLED;
       }
     }
     if (!refusing) return PASS;
@@ -1432,9 +1462,10 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
   if (h.credentials || h.tag != NULL || method_is(&h, "ACK") || method_is(&h, "CANCEL") || method_is(&h, "REGISTER")) return PASS;
   has_branch = raw_branch(buf, n, &branch, &branch_len);
   hash = has_branch ? hash_bytes(branch, branch_len) : 0;
+  uint32_t mh = c != NULL && has_branch ? memo_hash(c, branch, branch_len) : 0;
   if (has_branch) {
     /* challenged here before: answered again at once, as a transaction answers its retransmission */
-    if (c != NULL && challenge_again(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
+    if (c != NULL && challenge_again(g, buf, n, &h, mh, from, from_len, now)) return HANDLED;
     rotate_generations(g, now);
     if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return PASS; /* a retransmission: its transaction answers */
   }
@@ -1442,12 +1473,12 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
   /* too large to hold: started now, as new work admitted */
   if (n > HELD_MAX) {
     g->admitted++;
-    if (c != NULL && has_branch && challenge_new(g, buf, n, &h, hash, from, from_len, now)) return HANDLED;
+    if (c != NULL && has_branch && challenge_new(g, buf, n, &h, mh, from, from_len, now)) return HANDLED;
     owed_start(g, now);
     if (has_branch) set_put(&g->cur, hash);
     return ADMITTED;
   }
-  hold(g, i, has_branch, hash, now);
+  hold(g, i, has_branch, hash, mh, now);
   return HANDLED;
 }
 
@@ -1597,8 +1628,8 @@ static void admit_held(gate_socket *g, double started) {
       raw_head h;
       /* a copy of one challenged here since it was held: answered again */
       int looked = -1;
-      if (g->ch != NULL && r->has_branch && memo_find(g->ch, r->hash, 0, now) != NULL && (looked = look(bytes, r->len, &h)) &&
-          challenge_again(g, bytes, r->len, &h, r->hash, &r->from, r->from_len, now))
+      if (g->ch != NULL && r->has_branch && memo_find(g->ch, r->memo_hash, 0, now) != NULL && (looked = look(bytes, r->len, &h)) &&
+          challenge_again(g, bytes, r->len, &h, r->memo_hash, &r->from, r->from_len, now))
         continue;
       /* a copy of one passed on since it was held: passed on as its retransmission */
       int again = r->has_branch && (set_has(&g->cur, r->hash) || set_has(&g->prev, r->hash));
@@ -1606,7 +1637,7 @@ static void admit_held(gate_socket *g, double started) {
         g->admitted++;
         if (g->ch != NULL && r->has_branch) {
           if (looked < 0) looked = look(bytes, r->len, &h);
-          if (looked && challenge_new(g, bytes, r->len, &h, r->hash, &r->from, r->from_len, now)) continue;
+          if (looked && challenge_new(g, bytes, r->len, &h, r->memo_hash, &r->from, r->from_len, now)) continue;
         }
         owed_start(g, now);
         if (r->has_branch) set_put(&g->cur, r->hash);
@@ -1758,10 +1789,14 @@ static void close_socket(gate_socket *g) {
   }
 }
 
+static void challenge_unref(napi_env env, challenge_cfg *c);
+
 static void finalize(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
   gate_socket *g = data;
+  /* the nonce table's arrays and the authenticator's User-Agent test are let go of with the handle
+   * (the challenge itself is freed with the socket's memory, on_closed) */
+  if (g->ch != NULL) challenge_unref(env, g->ch);
   /* a socket whose handle was dropped unclosed is closed now (its references are the env's to
    * free); closing one never started releases it at once, so finalized is set after */
   if (!g->closed) close_socket(g);
@@ -1994,10 +2029,11 @@ static napi_value js_defer(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* drain(socket, out: Float64Array(4 or 6)): judged, admitted, refused, answered in a refusal's
- * dialog since the last drain; into an array of 6, also the challenges owed now and the most that
- * may be (-1, -1 while the bound does not apply). An array of 4 is still taken: a build from
- * before session 30 run against this binary (the bench's before/after runs) drains that. */
+/* drain(socket, out: Float64Array(4, 6 or 7)): judged, admitted, refused, answered in a refusal's
+ * dialog since the last drain; into an array of 6 or more, also the challenges owed now and the
+ * most that may be (-1, -1 while the bound does not apply); into one of 7, also the new work this
+ * socket challenged itself since the last drain (plan_challenge). An array of 4 is still taken: a
+ * build from before session 30 run against this binary (the bench's before/after runs) drains that. */
 static napi_value js_drain(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   gate_socket *g = socket_args(env, info, 2, argv);
@@ -2006,7 +2042,7 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   size_t length = 0;
   void *data = NULL;
   if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 4) {
-    napi_throw_type_error(env, NULL, "drain: out must be a Float64Array of 4 or 6");
+    napi_throw_type_error(env, NULL, "drain: out must be a Float64Array of 4, 6 or 7");
     return NULL;
   }
   double *out = data;
@@ -2016,6 +2052,8 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   out[3] = g->answered_in_dialog;
   g->judged = g->admitted = g->refused = g->answered_in_dialog = 0;
   if (length >= 6 && !owed_bound(g, now_ms(), &out[4], &out[5])) out[4] = out[5] = -1;
+  if (length >= 7) out[6] = g->challenged_here;
+  g->challenged_here = 0;
   return NULL;
 }
 
@@ -2120,9 +2158,12 @@ static int string_list(napi_env env, napi_value obj, const char *name, char *out
 }
 
 static void challenge_unref(napi_env env, challenge_cfg *c) {
-  for (int k = 0; k < 5; k++)
+  for (int k = 0; k < 5; k++) {
     if (c->refs[k] != NULL) napi_delete_reference(env, c->refs[k]);
+    c->refs[k] = NULL;
+  }
   if (c->offers_all != NULL) napi_delete_reference(env, c->offers_all);
+  c->offers_all = NULL;
 }
 
 /*
@@ -2151,10 +2192,11 @@ static napi_value js_challenge(napi_env env, napi_callback_info info) {
            (c->hosts_n = string_list(env, o, "hosts", &c->hosts[0][0], sizeof c->hosts[0], c->host_len, CH_HOSTS)) > 0 &&
            get_string(env, o, "ownBranch", c->own_branch, sizeof c->own_branch, &c->own_branch_len) &&
            get_string(env, o, "tagPrefix", c->tag_prefix, sizeof c->tag_prefix, &c->tag_prefix_len) && c->tag_prefix_len > 0 &&
-           get_string(env, o, "status", c->status, sizeof c->status - 2, &c->status_len) && c->status_len > 12 &&
+           napi_get_named_property(env, o, "status", &v) == napi_ok && napi_get_value_string_utf8(env, v, c->status, sizeof c->status - 2, &c->status_len) == napi_ok &&
+           c->status_len > 12 && c->status_len + 3 < sizeof c->status &&
            napi_get_named_property(env, o, "lines", &lines) == napi_ok && napi_get_element(env, lines, 0, &v) == napi_ok &&
-           napi_get_value_string_latin1(env, v, c->lines[0], CH_TEMPLATE, &c->lines_len[0]) == napi_ok && c->lines_len[0] + 1 < CH_TEMPLATE &&
-           napi_get_element(env, lines, 1, &v) == napi_ok && napi_get_value_string_latin1(env, v, c->lines[1], CH_TEMPLATE, &c->lines_len[1]) == napi_ok &&
+           napi_get_value_string_utf8(env, v, c->lines[0], CH_TEMPLATE, &c->lines_len[0]) == napi_ok && c->lines_len[0] + 1 < CH_TEMPLATE &&
+           napi_get_element(env, lines, 1, &v) == napi_ok && napi_get_value_string_utf8(env, v, c->lines[1], CH_TEMPLATE, &c->lines_len[1]) == napi_ok &&
            c->lines_len[1] + 1 < CH_TEMPLATE && napi_get_named_property(env, o, "forceRport", &v) == napi_ok && napi_get_value_bool(env, v, &b) == napi_ok &&
            napi_get_named_property(env, o, "rememberMs", &v) == napi_ok && napi_get_value_double(env, v, &c->remember_ms) == napi_ok && c->remember_ms > 0 &&
            napi_get_named_property(env, o, "maxMessageBytes", &v) == napi_ok && napi_get_value_double(env, v, &max_message) == napi_ok && max_message > 0 &&
@@ -2187,6 +2229,18 @@ static napi_value js_challenge(napi_env env, napi_callback_info info) {
       if (c->hosts[k][i] >= 'A' && c->hosts[k][i] <= 'Z') c->hosts[k][i] = (char)(c->hosts[k][i] + 32);
   memcpy(c->status + c->status_len, "\r\n", 2);
   c->status_len += 2;
+  /* the template's nonces are what challenge_answer reserves room for (MAX_MARKS each) */
+  for (int k = 0; k < 2; k++) {
+    int marks = 0;
+    for (size_t i = 0; i < c->lines_len[k]; i++) marks += c->lines[k][i] == NONCE_MARK;
+    if (marks > MAX_MARKS) {
+      challenge_unref(env, c);
+      free(c);
+      napi_throw_type_error(env, NULL, "challenge: at most 4 nonces in each of `lines`");
+      return NULL;
+    }
+  }
+  if (getrandom(&c->seed, sizeof c->seed, 0) != sizeof c->seed) c->seed = (uint32_t)now_ms() ^ 0x9e3779b9u;
   c->pool_at = POOL_WORDS;
   c->memo = calloc((size_t)MEMO_SETS * 2, sizeof *c->memo);
   c->ua = calloc(UA_SLOTS, sizeof *c->ua);

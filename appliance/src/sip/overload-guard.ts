@@ -198,7 +198,7 @@ export class OverloadGuard {
    * here) and shown beside them: /health's share and rate, the refusals, `shedWithin`.
    */
   private gate: AdmissionGate | null = null;
-  private readonly gateCounts = new Float64Array(6);
+  private readonly gateCounts = new Float64Array(7);
   /** the socket's challenges owed an answer and the most it lets be owed, when it last told (null: not bounded) */
   private gateOwed: OverloadState['challengesOwed'] = null;
   /** new work the socket admitted and refused since the last adjustment */
@@ -322,6 +322,8 @@ export class OverloadGuard {
     this.gateAdmittedSinceAdjust += counts[1];
     this.gateRefusedSinceAdjust += counts[2];
     this.gateOwed = counts[4] < 0 ? null : { owed: counts[4], limit: Math.round(counts[5]) };
+    // new work the socket challenged itself is new work read and served, as `noteNewWork` counts it
+    if (counts[6] > 0) this.newSinceAdjust += counts[6];
   }
 
   private adjustWindow(now: number): void {

@@ -2,6 +2,9 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawHead, rawResponse } from '../message/raw-head.js';
 import { NonceTable } from '../auth/nonces.js';
+import { parseDatagram } from '../message/parser.js';
+import type { SipRequest } from '../message/message.js';
+import { responseBytes } from '../message/serializer.js';
 import { NONCE_MARK, loadUdpGate, udpGateError, type UdpGateBinding, type UdpGateHandle } from './udp-gate.js';
 
 /**
@@ -489,6 +492,14 @@ describe.runIf(binding !== null)('the native UDP socket answering the challenge'
     expect(nonces.create()).toMatch(/^1\./);
     expect(g.passed).toEqual([]);
     expect(challenged()).toBe(1);
+    // a request whose Via needs no stamping: the very bytes the stack writes (Stack.answerAtOnce)
+    const plain = request('MESSAGE', 'ch1b', p.port);
+    p.socket.send(plain, g.port, '127.0.0.1');
+    await until(() => p.got.length === 2);
+    const parsed = parseDatagram(Buffer.from(plain));
+    expect(parsed?.ok).toBe(true);
+    const req1 = (parsed as { message: SipRequest }).message;
+    expect(p.got[1]).toBe(responseBytes(req1, 407, 'Proxy Authentication Required', 'OWN.1', challengeLines(['MD5']).replace(NONCE_MARK, nonceOf(p.got[1]))).toString('latin1'));
   });
 
   it('answers a retransmission with the same bytes, counted once, and another request on the branch as new', async () => {
@@ -540,7 +551,7 @@ describe.runIf(binding !== null)('the native UDP socket answering the challenge'
       base('l8').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:bob@[::1]'),
       // RFC 3261 §16.3: hop count, a loop, Proxy-Require
       base('l9').replace('Max-Forwards: 70', 'Max-Forwards: 0'),
-      base('l10').replace(/^(Via: .*)$/m, '$1\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKOWN.7'),
+      base('l10').replace('branch=z9hG4bK-l10', 'branch=z9hG4bKOWN.7'),
       request('MESSAGE', 'l11', p.port, { extra: 'Proxy-Require: x-ext\r\n' }),
       // lines the parser judges: a malformed Expires, Content-Type, Require, a Contact, a Date, a duplicate From, a bad header name
       request('MESSAGE', 'l12', p.port, { extra: 'Expires: soon\r\n' }),
@@ -564,9 +575,23 @@ describe.runIf(binding !== null)('the native UDP socket answering the challenge'
       request('MESSAGE', 'l29', p.port, { extra: 'Subject: a\nb\r\n' }),
       request('MESSAGE', 'l30', p.port, { extra: 'Subject: a\r\n  folded\r\n' }),
     ];
+    // and what the parser refuses (400) though it looks close to what the socket reads
+    const refused = [
+      base('r1').replace('CSeq: 1 MESSAGE', 'CSeq: 2147483648 MESSAGE'),
+      base('r2').replace('Max-Forwards: 70', 'Max-Forwards: 0000070'),
+      base('r3').replace(`Via: SIP/2.0/UDP 127.0.0.1:${p.port}`, 'Via: SIP/2.0/UDP bad..host'),
+      base('r4').replace(`Via: SIP/2.0/UDP 127.0.0.1:${p.port}`, 'Via: SIP/2.0/UDP -x-'),
+      base('r5').replace(';branch=z9hG4bK-r5', ';branch=z9hG4bK-r5;x=a/b'),
+      base('r6').replace(';branch=z9hG4bK-r6', ';branch;x').replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nSubject: see;branch=z9hG4bK-r6'),
+      base('r7').replace('Call-ID: r7@parley.test', 'Call-ID: r7\u00a0x@parley.test'),
+      request('MESSAGE', 'r8', p.port, { extra: 'Content-Type: text/plain;a=\u2028b\r\n' }),
+      base('r9').replace('Call-ID: r9@parley.test', 'Call-ID: r9\u3000x@parley.test'),
+    ];
+    for (const req of refused) expect(parseDatagram(Buffer.from(req))?.ok, req).toBe(false);
+    left.push(...refused);
     for (const req of left) p.socket.send(req, g.port, '127.0.0.1');
     await until(() => g.passed.length === left.length);
-    expect(g.passed.map((d) => d.text)).toEqual(left);
+    expect(g.passed.map((d) => d.text)).toEqual(left.map((req) => Buffer.from(req).toString('latin1')));
     expect(p.got).toEqual([]);
     expect(challenged()).toBe(0);
   });
@@ -581,6 +606,8 @@ describe.runIf(binding !== null)('the native UDP socket answering the challenge'
       base('t3').replace('MESSAGE sip:bob@parley.test', 'MESSAGE sip:bob@ALIAS.test:5060;user=phone'),
       request('MESSAGE', 't4', p.port, { extra: 'Content-Type: text/plain;charset=UTF-8\r\nExpires: 60\r\nSupported: path, gruu\r\nUser-Agent: Some Client/1.0\r\n' }).replace('Content-Length: 0\r\n\r\n', 'Content-Length: 5\r\n\r\nhello'),
     ];
+    // each one the parser takes (the socket reads a part of its grammar, never more)
+    for (const req of taken) expect(parseDatagram(Buffer.from(req))?.ok, req).toBe(true);
     for (const req of taken) p.socket.send(req, g.port, '127.0.0.1');
     await until(() => p.got.length === taken.length);
     expect(g.passed).toEqual([]);
@@ -648,6 +675,14 @@ describe.runIf(binding !== null)('the native UDP socket answering the challenge'
     expect(challenged()).toBe(1);
     expect(g.counts()).toMatchObject({ judged: 2, admitted: 1, refused: 0 });
     expect(g.owed().owed).toBe(1);
+    // too large to hold (over 2 KiB): challenged at once, as admitted new work
+    const large = request('MESSAGE', 'held2', p.port, { extra: `Subject: ${'s'.repeat(2100)}\r\n` });
+    p.socket.send(large, g.port, '127.0.0.1');
+    await until(() => p.got.length === 3);
+    expect(p.got[2]).toMatch(/^SIP\/2\.0 407 [^]*\r\nCall-ID: held2@parley\.test\r\n/);
+    expect(g.passed).toEqual([]);
+    expect(challenged()).toBe(1);
+    expect(g.counts()).toMatchObject({ judged: 1, admitted: 1 });
   });
 
   it('refuses a configuration it cannot hold', () => {
@@ -656,6 +691,8 @@ describe.runIf(binding !== null)('the native UDP socket answering the challenge'
     const good = { methods: ['MESSAGE'], hosts: ['parley.test'], ownBranch: 'z9hG4bKx', tagPrefix: 'x', status: 'SIP/2.0 407 Proxy Authentication Required', lines: ['', ''] as [string, string], offersAll: null, forceRport: false, rememberMs: 1000, maxMessageBytes: 100, maxBodyBytes: 10, nonces };
     expect(() => b.challenge(g.socket, { ...good, methods: [] })).toThrow(TypeError);
     expect(() => b.challenge(g.socket, { ...good, lines: ['x'.repeat(2000), ''] })).toThrow(TypeError);
+    // room is made for four nonces in a template
+    expect(() => b.challenge(g.socket, { ...good, lines: ['', NONCE_MARK.repeat(5)] })).toThrow(TypeError);
     expect(() => b.challenge(g.socket, { ...good, nonces: { ...nonces, counts: new Uint32Array(3) } })).toThrow(TypeError);
     expect(() => b.challenge(g.socket, good)).not.toThrow();
   });

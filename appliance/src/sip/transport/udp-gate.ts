@@ -23,7 +23,7 @@ export interface UdpGateBinding {
   start(socket: UdpGateHandle, meta: Int32Array, onBatch: (data: Buffer, count: number, addresses: string[]) => void): void;
   /** New work held back while finishing work goes first, refused after maxWaitMs (0: not held); budgetMs: a loop turn's time after which held work waits for the next. While holding, a socket that sends challenges (401, 407) starts held work only while fewer wait for their answer than the process finishes in 50 ms (udp_gate.c, owed_room). */
   defer(socket: UdpGateHandle, maxWaitMs: number, budgetMs: number): void;
-  /** Into out (a Float64Array of 6): counts since the last drain (new work judged, admitted, refused; requests answered inside a refusal's "dialog"), then the challenges owed now and the most that may be, or -1 and -1 while that bound does not apply. */
+  /** Into out (a Float64Array of 6 or 7): counts since the last drain (new work judged, admitted, refused; requests answered inside a refusal's "dialog"), then the challenges owed now and the most that may be, or -1 and -1 while that bound does not apply; into a 7th, the new work it challenged itself since the last drain. */
   drain(socket: UdpGateHandle, out: Float64Array): void;
   /** Sends count datagrams; null, or the index and reason of the first the kernel refused. */
   sendMany(socket: UdpGateHandle, data: Buffer[], addresses: string[], ports: number[], count: number): [number, string] | null;

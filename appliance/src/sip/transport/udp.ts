@@ -55,9 +55,9 @@ export interface AdmissionGate {
   /** holds new work back while finishing work goes first (see udp_gate.c, admit_held) */
   defer(maxWaitMs: number, budgetMs: number): void;
   /**
-   * Into out (6 numbers): since the last drain, new work judged, admitted and refused by the socket, and requests
+   * Into out (6 or 7 numbers): since the last drain, new work judged, admitted and refused by the socket, and requests
    * answered in a refusal's "dialog"; then, now, the challenges owed an answer and the most that may be (-1, -1
-   * while that bound does not apply: udp_gate.c, owed_bound)
+   * while that bound does not apply: udp_gate.c, owed_bound); into a 7th, the new work it challenged itself
    */
   drain(out: Float64Array): void;
   /** what the socket's own answers say, and how long it remembers what it passed on */
