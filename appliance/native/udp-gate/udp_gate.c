@@ -21,6 +21,10 @@
  * of it the kernel's, session 29); the answers given here go out with sendmmsg. Requests "inside" one of our
  * refusals (a To tag we gave a 503) are answered 481 or, for ACK, taken silently, as
  * load-shedder.ts does.
+ *
+ * And since session 33 the digest challenge to new work (407 to a MESSAGE without credentials) is
+ * answered here too, as the stack would answer it, when the stack configured it (`challenge`; see
+ * plan_challenge): the first half of nearly every call, with no call into JavaScript.
  */
 #define _GNU_SOURCE
 #ifndef NAPI_VERSION
@@ -2029,6 +2033,18 @@ static napi_value js_defer(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* the Float64Array argument `v` of at least `min` numbers, its length into *length (else `why`
+ * is thrown as a TypeError and NULL returned) */
+static double *float64_arg(napi_env env, napi_value v, size_t min, size_t *length, const char *why) {
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || *length < min) {
+    napi_throw_type_error(env, NULL, why);
+    return NULL;
+  }
+  return data;
+}
+
 /* drain(socket, out: Float64Array(4, 6 or 7)): judged, admitted, refused, answered in a refusal's
  * dialog since the last drain; into an array of 6 or more, also the challenges owed now and the
  * most that may be (-1, -1 while the bound does not apply); into one of 7, also the new work this
@@ -2038,14 +2054,9 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   gate_socket *g = socket_args(env, info, 2, argv);
   if (g == NULL) return NULL;
-  napi_typedarray_type type;
   size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 4) {
-    napi_throw_type_error(env, NULL, "drain: out must be a Float64Array of 4, 6 or 7");
-    return NULL;
-  }
-  double *out = data;
+  double *out = float64_arg(env, argv[1], 4, &length, "drain: out must be a Float64Array of 4, 6 or 7");
+  if (out == NULL) return NULL;
   out[0] = g->judged;
   out[1] = g->admitted;
   out[2] = g->refused;
@@ -2264,14 +2275,9 @@ static napi_value js_take_challenged(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   gate_socket *g = socket_args(env, info, 2, argv);
   if (g == NULL) return NULL;
-  napi_typedarray_type type;
   size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < CH_METHODS) {
-    napi_throw_type_error(env, NULL, "takeChallenged: out must be a Float64Array of 4");
-    return NULL;
-  }
-  double *out = data;
+  double *out = float64_arg(env, argv[1], CH_METHODS, &length, "takeChallenged: out must be a Float64Array of 4");
+  if (out == NULL) return NULL;
   for (int k = 0; k < CH_METHODS; k++) {
     out[k] = g->ch != NULL ? g->ch->challenged[k] : 0;
     if (g->ch != NULL) g->ch->challenged[k] = 0;
