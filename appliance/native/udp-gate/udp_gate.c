@@ -195,6 +195,18 @@ static double now_ms(void) {
   return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* ---------- addresses ---------- */
+
+/* an address as text, as inet_ntop writes it (IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d) */
+static void address_text(const struct sockaddr_storage *sa, char *out, size_t cap) {
+  if (sa->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+  else inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+}
+
+static uint16_t port_of(const struct sockaddr_storage *sa) {
+  return ntohs(sa->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port : ((const struct sockaddr_in *)sa)->sin_port);
+}
+
 /* ---------- errors ---------- */
 
 static napi_value throw_errno(napi_env env, int err, const char *what) {
@@ -448,11 +460,10 @@ typedef struct {
   int lines;
   int to;
   /* for plan_challenge: how many of each copied line, the first value of the lines it reads (NULL:
-   * none), whether a Proxy-Require came, where the body starts */
+   * none), where the body starts */
   int count[K_KINDS];
   const char *value[K_KINDS];
   size_t value_len[K_KINDS];
-  int proxy_require;
   /* a header name that is no token (the parser refuses it) */
   int bad_name;
   size_t body;
@@ -539,7 +550,6 @@ static int look(const char *buf, size_t n, raw_head *h) {
       h->value[k] = v;
       h->value_len[k] = (size_t)(e - v);
     }
-    if (k == K_PROXY_REQUIRE) h->proxy_require = 1;
     if (k != K_VIA && k != K_FROM && k != K_TO && k != K_CALLID && k != K_CSEQ) continue;
     if (h->lines == MAX_COPIED) return 0;
     if (k == K_TO) {
@@ -590,6 +600,20 @@ static char *out_reserve(gate_socket *g, size_t n) {
 
 #define APPEND(p, s, n) (memcpy((p), (s), (n)), (p) += (n))
 
+/* a counter in base 36, the digits a tag of ours ends in: how many were written at p */
+static size_t write_base36(char *p, uint64_t v) {
+  char num[16];
+  int k = 0;
+  do {
+    int d = (int)(v % 36);
+    num[k++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+    v /= 36;
+  } while (v > 0);
+  size_t n = (size_t)k;
+  while (k > 0) *p++ = num[--k];
+  return n;
+}
+
 /* the answer written from `start` to `end` (`need` bytes reserved) queued for send_answers */
 static void queue_answer(gate_socket *g, char *start, size_t need, char *end, const struct sockaddr_storage *to, socklen_t to_len) {
   /* what was reserved and not written is given back */
@@ -620,15 +644,7 @@ static void answer(gate_socket *g, const raw_head *h, int refusal, const struct 
       APPEND(p, ";tag=", 5);
       APPEND(p, g->tag_bytes + 1, g->tag_bytes_len - 1);
       *p++ = '.';
-      char num[16];
-      int k = 0;
-      uint64_t c = g->tag_counter++;
-      do {
-        int d = (int)(c % 36);
-        num[k++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-        c /= 36;
-      } while (c > 0);
-      while (k > 0) *p++ = num[--k];
+      p += write_base36(p, g->tag_counter++);
     }
     APPEND(p, "\r\n", 2);
   }
@@ -894,7 +910,7 @@ static int read_number(const char *p, size_t n, uint64_t *v) {
   return 1;
 }
 
-static int host_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '-'; }
+static int host_char(char c) { return is_alnum(c) || c == '.' || c == '-'; }
 
 /*
  * What the parser would take (uri.ts, name-addr.ts, parser.ts), read no further than this look
@@ -985,27 +1001,43 @@ static int uri_ok(const char *u, size_t n, const char **host, size_t *host_len, 
   return 1;
 }
 
-/* `;name[=value]` header parameters, names and values tokens (params.ts readParams), to the end */
-static int params_ok(const char *v, size_t n, size_t i) {
-  for (;;) {
-    while (i < n && is_blank(v[i])) i++;
-    if (i == n) return 1;
-    if (v[i++] != ';') return 0;
-    while (i < n && is_blank(v[i])) i++;
-    size_t name = i;
-    while (i < n && is_token_char(v[i])) i++;
-    if (i == name) return 0;
-    size_t j = i;
+/*
+ * One `;name[=value]` header parameter at v[*i], as params.ts readParams reads it: blanks around
+ * `;` and `=`, the name a token, the value a token or `:`s (readGenValue: an unbracketed IPv6
+ * received=), nothing quoted or bracketed (left to the parser). 1, with *i past it, the name's
+ * span and whether it has a value; 0 when only blanks are left; -1 for anything else.
+ */
+static int read_param(const char *v, size_t n, size_t *i, size_t *name, size_t *name_len, int *valued) {
+  size_t k = *i;
+  while (k < n && is_blank(v[k])) k++;
+  if (k == n) return 0;
+  if (v[k++] != ';') return -1;
+  while (k < n && is_blank(v[k])) k++;
+  *name = k;
+  while (k < n && is_token_char(v[k])) k++;
+  *name_len = k - *name;
+  if (*name_len == 0) return -1;
+  size_t j = k;
+  while (j < n && is_blank(v[j])) j++;
+  *valued = j < n && v[j] == '=';
+  if (*valued) {
+    j++;
     while (j < n && is_blank(v[j])) j++;
-    if (j < n && v[j] == '=') {
-      j++;
-      while (j < n && is_blank(v[j])) j++;
-      size_t value = j;
-      while (j < n && is_token_char(v[j])) j++;
-      if (j == value) return 0;
-      i = j;
-    }
+    size_t value = j;
+    while (j < n && (is_token_char(v[j]) || v[j] == ':')) j++;
+    if (j == value) return -1;
+    k = j;
   }
+  *i = k;
+  return 1;
+}
+
+/* header parameters from v[i] to the end (read_param) */
+static int params_ok(const char *v, size_t n, size_t i) {
+  size_t name, name_len;
+  int valued, r;
+  while ((r = read_param(v, n, &i, &name, &name_len, &valued)) > 0) continue;
+  return r == 0;
 }
 
 /* a From or To value: `["display" | tokens] <uri>;params` or `uri;params` (name-addr.ts) */
@@ -1139,32 +1171,13 @@ static int plan_via(const challenge_cfg *c, const raw_head *h, const struct sock
   pl->via_head_len = i;
   pl->params = 0;
   int rport = 0;
-  while (i < n) {
-    size_t at = i;
-    while (i < n && is_blank(line[i])) i++;
-    if (i == n) break;
-    if (line[i] != ';' || pl->params == 16) return 0;
-    i++;
-    while (i < n && is_blank(line[i])) i++;
-    /* params.ts readParams: a token, then `=` and a token (or `:`s, an unbracketed IPv6 received) */
-    size_t name = i;
-    while (i < n && is_token_char(line[i])) i++;
-    size_t name_len = i - name;
-    if (name_len == 0) return 0;
-    size_t after_name = i;
-    while (i < n && is_blank(line[i])) i++;
-    int valued = i < n && line[i] == '=';
-    if (valued) {
-      i++;
-      while (i < n && is_blank(line[i])) i++;
-      size_t v = i;
-      while (i < n && (is_token_char(line[i]) || line[i] == ':')) i++;
-      if (i == v) return 0;
-    } else {
-      i = after_name;
-      /* via.ts: a branch must have a value */
-      if (name_len == 6 && name_is(line + name, 6, "branch")) return 0;
-    }
+  for (;;) {
+    size_t at = i, name, name_len;
+    int valued, r = read_param(line, n, &i, &name, &name_len, &valued);
+    if (r == 0) break;
+    if (r < 0 || pl->params == 16) return 0;
+    /* via.ts: a branch must have a value */
+    if (!valued && name_len == 6 && name_is(line + name, 6, "branch")) return 0;
     int is_rport = name_len == 5 && name_is(line + name, 5, "rport");
     if (is_rport) rport = 1;
     /* an old received is replaced (Stack: stampedTopVia) */
@@ -1175,13 +1188,12 @@ static int plan_via(const challenge_cfg *c, const raw_head *h, const struct sock
     pl->params++;
   }
   /* the source address as JavaScript is given it (deliver) */
-  if (from->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, pl->received, sizeof pl->received);
-  else inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, pl->received, sizeof pl->received);
+  address_text(from, pl->received, sizeof pl->received);
   size_t rlen = strlen(pl->received);
   pl->stamp = rport || !(rlen == host_len && name_is(line + host, host_len, pl->received));
   memcpy(&pl->to, from, from_len);
   pl->to_len = from_len;
-  pl->src_port = ntohs(from->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)from)->sin6_port : ((const struct sockaddr_in *)from)->sin_port);
+  pl->src_port = port_of(from);
   if (!rport && !c->force_rport) {
     uint16_t port = htons((uint16_t)via_port);
     if (pl->to.ss_family == AF_INET6) ((struct sockaddr_in6 *)&pl->to)->sin6_port = port;
@@ -1225,7 +1237,7 @@ static int plan_challenge(gate_socket *g, const char *buf, size_t n, const raw_h
   for (size_t i = 0; i < h->method_len; i++)
     if (!is_token_char(h->method[i])) return 0;
   if (memchr(uri, ' ', (size_t)(eol - 8 - uri)) != NULL || !target_is_ours(c, uri, (size_t)(eol - 8 - uri))) return 0;
-  if (h->count[K_VIA] != 1 || h->count[K_FROM] != 1 || h->count[K_TO] != 1 || h->count[K_CALLID] != 1 || h->count[K_CSEQ] != 1 || h->proxy_require) return 0;
+  if (h->count[K_VIA] != 1 || h->count[K_FROM] != 1 || h->count[K_TO] != 1 || h->count[K_CALLID] != 1 || h->count[K_CSEQ] != 1 || h->count[K_PROXY_REQUIRE] > 0) return 0;
   if (h->count[K_UNREAD] > 0 || h->count[K_SINGLE] > 1 || h->count[K_CTYPE] > 1 || h->count[K_EXPIRES] > 1 || h->count[K_TOKENS] > 1) return 0;
   if (h->count[K_CTYPE] == 1 && !content_type_ok(h->value[K_CTYPE], h->value_len[K_CTYPE])) return 0;
   if (h->count[K_TOKENS] == 1 && !token_list_ok(h->value[K_TOKENS], h->value_len[K_TOKENS])) return 0;
@@ -1290,15 +1302,7 @@ static void challenge_answer(gate_socket *g, const raw_head *h, const challenge_
       APPEND(p, ";tag=", 5);
       APPEND(p, c->tag_prefix, c->tag_prefix_len);
       *p++ = '.';
-      char num[16];
-      int k = 0;
-      uint64_t t = (uint64_t)tag;
-      do {
-        int d = (int)(t % 36);
-        num[k++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-        t /= 36;
-      } while (t > 0);
-      while (k > 0) *p++ = num[--k];
+      p += write_base36(p, (uint64_t)tag);
     }
     APPEND(p, "\r\n", 2);
   }
@@ -1312,11 +1316,10 @@ static void challenge_answer(gate_socket *g, const raw_head *h, const challenge_
 
 /* a request challenged here before, answered again (RFC 3261 §17.2.2, as a completed transaction
  * answers its retransmission): the same To tag, and the same nonce while the table holds it
- * (AtOnceMemo's rule; SIPp compares the answers) */
+ * (AtOnceMemo's rule; SIPp compares the answers). Callers ask the memo by branch alone first
+ * (memo_find with key 0): nearly every request is new, and the key costs a pass over three lines. */
 static int challenge_again(gate_socket *g, const char *buf, size_t n, const raw_head *h, uint32_t branch, const struct sockaddr_storage *from, socklen_t from_len, double now) {
   challenge_cfg *c = g->ch;
-  /* the branch alone first: nearly every request is new, and the key costs a pass over three lines */
-  if (memo_find(c, branch, 0, now) == NULL) return 0;
   memo_slot *s = memo_find(c, branch, key_of(h), now);
   if (s == NULL) return 0;
   challenge_plan pl;
@@ -1359,6 +1362,14 @@ static void challenge_free(challenge_cfg *c) {
   free(c->memo);
   free(c->ua);
   free(c);
+}
+
+static void challenge_unref(napi_env env, challenge_cfg *c);
+
+/* a configuration let go of: its references, then its memory */
+static void challenge_drop(napi_env env, challenge_cfg *c) {
+  challenge_unref(env, c);
+  challenge_free(c);
 }
 
 /* ---------- new work held back (judge holds, admit_held lets it start) ---------- */
@@ -1471,7 +1482,7 @@ static enum verdict judge(gate_socket *g, const char *buf, size_t n, int i, doub
   uint32_t mh = c != NULL && has_branch ? memo_hash(c, branch, branch_len) : 0;
   if (has_branch) {
     /* challenged here before: answered again at once, as a transaction answers its retransmission */
-    if (c != NULL && challenge_again(g, buf, n, &h, mh, from, from_len, now)) return HANDLED;
+    if (c != NULL && memo_find(c, mh, 0, now) != NULL && challenge_again(g, buf, n, &h, mh, from, from_len, now)) return HANDLED;
     rotate_generations(g, now);
     if (set_has(&g->cur, hash) || set_has(&g->prev, hash)) return PASS; /* a retransmission: its transaction answers */
   }
@@ -1515,15 +1526,14 @@ static void deliver(gate_socket *g, int passed) {
     int port = 0;
     if (last == NULL || sa_len != last_len || memcmp(sa, last, sa_len) != 0) {
       char text[INET6_ADDRSTRLEN] = "";
-      if (sa->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof text);
-      else inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+      address_text(sa, text, sizeof text);
       napi_value s;
       napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &s);
       napi_set_element(env, addresses, naddr++, s);
       last = sa;
       last_len = sa_len;
     }
-    port = sa->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port) : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    port = port_of(sa);
     int32_t *m = g->meta + (size_t)k * META_FIELDS;
     m[0] = (int32_t)off;
     m[1] = (int32_t)len;
@@ -1795,8 +1805,6 @@ static void close_socket(gate_socket *g) {
   }
 }
 
-static void challenge_unref(napi_env env, challenge_cfg *c);
-
 static void finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   gate_socket *g = data;
@@ -1879,7 +1887,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   struct sockaddr_storage bound;
   socklen_t bound_len = sizeof bound;
   getsockname(fd, (struct sockaddr *)&bound, &bound_len);
-  int bound_port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port) : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  int bound_port = port_of(&bound);
   int granted = 0;
   socklen_t glen = sizeof granted;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &glen);
@@ -1916,8 +1924,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_int32(env, granted, &v);
   napi_set_named_property(env, result, "receiveBufferSize", v);
   char text[INET6_ADDRSTRLEN] = "";
-  if (bound.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, text, sizeof text);
-  else inet_ntop(AF_INET, &((struct sockaddr_in *)&bound)->sin_addr, text, sizeof text);
+  address_text(&bound, text, sizeof text);
   napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, result, "address", v);
   return result;
@@ -2093,7 +2100,7 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
       if (first_failed < 0) first_failed = (int)k, first_errno = EINVAL;
       continue;
     }
-    if (alen != g->last_addr_len || memcmp(addr, g->last_addr, alen) != 0 || (g->last_sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&g->last_sa)->sin6_port) : ntohs(((struct sockaddr_in *)&g->last_sa)->sin_port)) != port) {
+    if (alen != g->last_addr_len || memcmp(addr, g->last_addr, alen) != 0 || port_of(&g->last_sa) != port) {
       if (!parse_address(addr, &g->last_sa, &g->last_sa_len, port)) {
         g->last_addr_len = 0;
         if (first_failed < 0) first_failed = (int)k, first_errno = EINVAL;
@@ -2232,8 +2239,7 @@ static napi_value js_challenge(napi_env env, napi_callback_info info) {
     c->lifetime_ms = d;
   }
   if (!ok) {
-    challenge_unref(env, c);
-    free(c);
+    challenge_drop(env, c);
     napi_throw_type_error(env, NULL, "challenge: methods, hosts, ownBranch, tagPrefix, status, lines [2], offersAll (a function or null), forceRport, rememberMs > 0, maxMessageBytes, maxBodyBytes and nonces (tokenHigh, tokenLow, issued, counts: Uint32Arrays of one length; made: a Float64Array; lifetimeMs > 0)");
     return NULL;
   }
@@ -2247,8 +2253,7 @@ static napi_value js_challenge(napi_env env, napi_callback_info info) {
     int marks = 0;
     for (size_t i = 0; i < c->lines_len[k]; i++) marks += c->lines[k][i] == NONCE_MARK;
     if (marks > MAX_MARKS) {
-      challenge_unref(env, c);
-      free(c);
+      challenge_drop(env, c);
       napi_throw_type_error(env, NULL, "challenge: at most 4 nonces in each of `lines`");
       return NULL;
     }
@@ -2258,15 +2263,11 @@ static napi_value js_challenge(napi_env env, napi_callback_info info) {
   c->memo = calloc((size_t)MEMO_SETS * 2, sizeof *c->memo);
   c->ua = calloc(UA_SLOTS, sizeof *c->ua);
   if (c->memo == NULL || c->ua == NULL) {
-    challenge_unref(env, c);
-    challenge_free(c);
+    challenge_drop(env, c);
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  if (g->ch != NULL) {
-    challenge_unref(env, g->ch);
-    challenge_free(g->ch);
-  }
+  if (g->ch != NULL) challenge_drop(env, g->ch);
   g->ch = c;
   return NULL;
 }
@@ -2296,11 +2297,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   g->on_batch = g->meta_ref = NULL;
   if (g->async != NULL) napi_async_destroy(env, g->async);
   g->async = NULL;
-  if (g->ch != NULL) {
-    challenge_unref(env, g->ch);
-    challenge_free(g->ch);
-    g->ch = NULL;
-  }
+  if (g->ch != NULL) challenge_drop(env, g->ch);
+  g->ch = NULL;
   close_socket(g);
   return NULL;
 }

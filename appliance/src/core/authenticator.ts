@@ -181,12 +181,11 @@ export class Authenticator {
    * all are offered the same), and the nonce table it makes its nonces in.
    */
   challengeTemplates(mark: string): { most: string[]; all: string[]; offersAll: ((userAgent: string) => boolean) | null; nonces: SharedNonces } {
-    const most = this.algorithmsFor(undefined);
     const all = this.opts.algorithms;
-    const values = (algs: DigestAlgorithm[]): string[] => algs.map((alg) => challenge(this.opts.realm, mark, alg, false));
+    const most = this.challengeValues(mark, false, undefined);
     return {
-      most: values(most),
-      all: values(all),
+      most,
+      all: all.map((alg) => challenge(this.opts.realm, mark, alg, false)),
       offersAll: most.length === all.length ? null : (userAgent) => this.algorithmsFor(userAgent).length === all.length,
       nonces: this.nonces.shared(),
     };

@@ -60,19 +60,17 @@ const PROXY_CHALLENGE = { status: 407, reason: 'Proxy Authentication Required', 
  */
 export function proxyChallengeAtOnce(auth: Authenticator): AtOnceHandler {
   const { status, reason, header } = PROXY_CHALLENGE;
+  const lines = (values: string[]): string => values.map((v) => `${header}: ${v}\r\n`).join('');
   return {
     applies: (req) => !req.headers.has('proxy-authorization'),
     // the token is the nonce's serial: a retransmitted request is challenged with the same nonce
     answer: (req, again) => {
       const { values, serial } = auth.challengeAgain(again, req.headers.get('user-agent'));
-      let lines = '';
-      for (const value of values) lines += `${header}: ${value}\r\n`;
-      return { status, reason, lines, token: serial };
+      return { status, reason, lines: lines(values), token: serial };
     },
     // the values `answer` gives a request with no credentials, the nonce marked (the socket makes it)
     native: (mark) => {
       const t = auth.challengeTemplates(mark);
-      const lines = (values: string[]): string => values.map((v) => `${header}: ${v}\r\n`).join('');
       return { status, reason, lines: [lines(t.most), lines(t.all)], offersAll: t.offersAll, nonces: t.nonces };
     },
   };
