@@ -6,7 +6,7 @@ import type { Rejected } from './message/parser.js';
 import { createResponse, responseBytes, serialize } from './message/serializer.js';
 import { getParam } from './message/params.js';
 import { MAGIC_COOKIE, formatVia, stampedTopVia, withoutTopVia } from './message/via.js';
-import { branchOfKey, rawBranch, rawServerKey, serverKeyOf } from './message/raw-key.js';
+import { branchOfKey, rawBranch, rawServerKey, serverKeyOf, startsAsResponse } from './message/raw-key.js';
 import { TransportLayer, type TransportOptions, type ListeningPorts } from './transport/transport-layer.js';
 import { type Destination, type Source, type TransportName, isReliable } from './transport/transport-types.js';
 import { ServerTransaction } from './transaction/server-transaction.js';
@@ -141,6 +141,9 @@ export class SipStack {
       opts.transport,
       {
         intercept: (data, source) => {
+          // a response is neither a retransmitted request nor new work (a third of what reaches
+          // us in a relayed call: its branch was looked up in three tables for nothing)
+          if (startsAsResponse(data)) return false;
           const branch = rawBranch(data);
           // a retransmission answered at once before is not new work: answered again, never refused
           return this.absorbRetransmission(data, source, branch) || (source.answeredAtOnce !== true && (this.shedder?.shedDatagram(data, source, branch) ?? false));

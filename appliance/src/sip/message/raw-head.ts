@@ -1,3 +1,5 @@
+import { startsAsResponse } from './raw-key.js';
+
 /**
  * A light look at a request's header section, without parsing it: what overload control needs to
  * decide, and to answer, before the full parser runs (RFC 3261 §21.5.4: refuse early and cheaply).
@@ -55,8 +57,7 @@ export function nonceOf(credentials: string): string | null {
  * what refusing costs (a send). Null for a response, a folded line, a line without a name, no To.
  */
 export function rawHead(buf: Buffer): RawHead | null {
-  // a response ("SIP/2.0 …") is ruled out before any string is made
-  if (buf[0] === 0x53 && buf[1] === 0x49 && buf[2] === 0x50 && buf[3] === 0x2f) return null;
+  if (startsAsResponse(buf)) return null;
   const end = buf.indexOf(CRLFCRLF);
   if (end < 0 || end > 16_384) return null;
   // latin1: one byte per character, the cheapest string to make; the lines are sent back as they came

@@ -17,6 +17,11 @@ export function branchOfKey(key: string): string | null {
 
 const BRANCH = Buffer.from(';branch=');
 
+/** Whether a datagram starts as a response does ("SIP/2.0 …"), read before any string is made. */
+export function startsAsResponse(buf: Buffer): boolean {
+  return buf[0] === 0x53 && buf[1] === 0x49 && buf[2] === 0x50 && buf[3] === 0x2f;
+}
+
 /**
  * The value of the first `;branch=` in a datagram, as spelt: a first cheap look, whether a
  * request could belong to a transaction at all. It may miss (another spelling) or find another

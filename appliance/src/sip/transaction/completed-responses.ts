@@ -248,13 +248,15 @@ export class CompletedResponses {
     let pos = this.place(key.length + address.length + data.length);
     let chunk = this.chunkAt(pos);
     let at = pos % CHUNK_BYTES;
-    const wide = !writeLatin1(key, chunk, at);
+    let h = this.writeKey(key, chunk, at);
+    const wide = h < 0;
     if (wide) {
       pos = this.place(2 * key.length + address.length + data.length);
       chunk = this.chunkAt(pos);
       at = pos % CHUNK_BYTES;
       chunk.write(key, at, 'utf16le');
       at += 2 * key.length;
+      h = this.hashKey(key);
     } else at += key.length;
     // an IP literal: anything else is not an address we send datagrams to
     if (!writeLatin1(address, chunk, at)) {
@@ -262,7 +264,6 @@ export class CompletedResponses {
       return;
     }
     chunk.set(data, at + address.length);
-    const h = this.hashKey(key);
     const branch = branched ? this.lastBranchHash : -1;
     const seq = this.next++;
     const b = this.blockFor(seq);
@@ -405,6 +406,25 @@ export class CompletedResponses {
       if (c === BAR && this.lastBranchHash < 0) this.lastBranchHash = mix(h);
       h = Math.imul(h ^ c, 16777619);
     }
+    return mix(h);
+  }
+
+  /**
+   * `key` written at `at` one byte a character and hashed as `hashKey` hashes it, in one pass
+   * over the key instead of two: its hash, or -1 for a character past Latin-1 (then the key
+   * is written again as UTF-16 and hashed on its own).
+   */
+  private writeKey(key: string, chunk: Buffer, at: number): number {
+    let h = this.seed;
+    let branch = -1;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 255) return -1;
+      chunk[at + i] = c;
+      if (c === BAR && branch < 0) branch = mix(h);
+      h = Math.imul(h ^ c, 16777619);
+    }
+    this.lastBranchHash = branch;
     return mix(h);
   }
 

@@ -123,6 +123,18 @@ describe.runIf(binding !== null)('the native UDP socket', () => {
     expect(failed?.[0]).toBe(1);
   });
 
+  it('sends a long turn in order, past a datagram the kernel refuses', async () => {
+    const g = gate(b);
+    const p = await peer();
+    // the 100th is larger than a UDP datagram can be (EMSGSIZE): the ones after it still go
+    const data = Array.from({ length: 150 }, (_, i) => (i === 99 ? Buffer.alloc(70_000, 0x61) : Buffer.from(`turn ${i}`)));
+    const failed = b.sendMany(g.socket, data, data.map(() => '127.0.0.1'), data.map(() => p.port), data.length);
+    expect(failed?.[0]).toBe(99);
+    expect(failed?.[1]).toMatch(/too long/i);
+    await until(() => p.got.length === 149);
+    expect(p.got).toEqual(data.filter((_, i) => i !== 99).map((d) => d.toString()));
+  });
+
   it('passes on at once what finishes work begun, REGISTERs, responses and lines it does not read, however short the hold', async () => {
     const g = gate(b);
     b.defer(g.socket, 1, 4);
