@@ -20,7 +20,9 @@ function pretenuringTrace(tuned: boolean): string {
     for (let round = 0; round < 12; round++)
       for (let i = 0; i < 200000; i++) { keep.push(make(i)); if (keep.length > 300000) keep.splice(0, 100000); }
   `;
-  return execFileSync(process.execPath, ['--trace-pretenuring-statistics', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  // young generation held small, so that scavenges come often whatever size V8 would grow it to:
+  // with its default it once grew large enough for only two, too few for a decision to tenure
+  return execFileSync(process.execPath, ['--trace-pretenuring-statistics', '--max-semi-space-size=1', '--input-type=module', '-e', script], { encoding: 'utf8' });
 }
 
 describe('tuneHeapForServing', () => {

@@ -141,8 +141,10 @@ export class SipStack {
       opts.transport,
       {
         intercept: (data, source) => {
-          // a response is neither a retransmitted request nor new work (a third of what reaches
-          // us in a relayed call: its branch was looked up in three tables for nothing)
+          // a response is neither a retransmitted request to absorb nor new work to shed (half of
+          // what reaches this hook in a relayed call when the native socket answers the challenge,
+          // and its branch was looked up in three tables before it was let through all the same).
+          // Responses no longer make the guard adjust here; requests and its ticker still do
           if (startsAsResponse(data)) return false;
           const branch = rawBranch(data);
           // a retransmission answered at once before is not new work: answered again, never refused

@@ -17,7 +17,11 @@ export function branchOfKey(key: string): string | null {
 
 const BRANCH = Buffer.from(';branch=');
 
-/** Whether a datagram starts as a response does ("SIP/2.0 …"), read before any string is made. */
+/**
+ * Whether a datagram starts as a response does ("SIP/2.0 …"), read before any string is made:
+ * exactly what makes the parser take it for one (parser.ts, `startLine.startsWith('SIP/')`; "/"
+ * is not a token character, so no method starts so).
+ */
 export function startsAsResponse(buf: Buffer): boolean {
   return buf[0] === 0x53 && buf[1] === 0x49 && buf[2] === 0x50 && buf[3] === 0x2f;
 }
@@ -93,12 +97,13 @@ function topVia(value: string): { host: string; port: number | null; branch: str
  * gives (test: every RFC 4475/5118 torture message).
  */
 export function rawServerKey(buf: Buffer): RawKey | null {
+  if (startsAsResponse(buf)) return null;
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0 || end > 16_384) return null;
   const text = buf.toString('utf8', 0, end);
   const sp = text.indexOf(' ');
   const eol = text.indexOf('\r\n');
-  if (sp <= 0 || eol < 0 || sp > eol || text.startsWith('SIP/')) return null;
+  if (sp <= 0 || eol < 0 || sp > eol) return null;
   // a folded line might continue a field we read: leave the message to the parser
   if (FOLDED.test(text)) return null;
   const via = VIA.exec(text);

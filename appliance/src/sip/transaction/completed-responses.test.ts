@@ -89,6 +89,18 @@ describe('completed responses, held outside the heap', () => {
     c.clear();
   });
 
+  it('knows the branch of a key whose first character past Latin-1 comes after the branch', () => {
+    const c = new CompletedResponses(32_000);
+    // the one-pass write stops at '€' with the branch hashed already: it is hashed again as UTF-16
+    c.hold('z9hG4bKa|192.0.2.1:5060|MESSAGE|c€|1', true, Buffer.from('late wide'), dest, 0);
+    c.hold('z9hG4bKb|192.0.2.1:5060|MESSAGE|c|1', true, Buffer.from('plain'), dest, 0);
+    expect(c.mayHoldBranch('z9hG4bKa')).toBe(true);
+    expect(c.mayHoldBranch('z9hG4bKb')).toBe(true);
+    expect(c.get('z9hG4bKa|192.0.2.1:5060|MESSAGE|c€|1')?.data.toString()).toBe('late wide');
+    expect(c.get('z9hG4bKb|192.0.2.1:5060|MESSAGE|c|1')?.data.toString()).toBe('plain');
+    c.clear();
+  });
+
   it('says no for branches it never held, nearly always', () => {
     const c = new CompletedResponses(32_000);
     for (let i = 0; i < 50_000; i++) c.hold(`z9hG4bKheld${i}|h:1|MESSAGE|c|1`, true, Buffer.from('x'), dest, 0);

@@ -205,7 +205,7 @@ export class CompletedResponses {
   private crowded = false;
   private holdsSinceSeed = 0;
   private seedChanges = 0;
-  /** the branch hash of the last key hashed by `hashKey` (-1: the key has no '|') */
+  /** the branch hash of the last key hashed by `hashKey` or `writeKey` (-1: the key has no '|') */
   private lastBranchHash = -1;
 
   private timer: NodeJS.Timeout | null = null;
@@ -412,7 +412,8 @@ export class CompletedResponses {
   /**
    * `key` written at `at` one byte a character and hashed as `hashKey` hashes it, in one pass
    * over the key instead of two: its hash, or -1 for a character past Latin-1 (then the key
-   * is written again as UTF-16 and hashed on its own).
+   * is written again as UTF-16 and hashed on its own). Sets `lastBranchHash` only when it
+   * returns a hash.
    */
   private writeKey(key: string, chunk: Buffer, at: number): number {
     let h = this.seed;
