@@ -13,6 +13,7 @@ import { ServerTransaction } from './transaction/server-transaction.js';
 import { ClientTransaction, requestOnSameBranch } from './transaction/client-transaction.js';
 import { CompletedResponses } from './transaction/completed-responses.js';
 import { AtOnceMemo } from './transaction/at-once-memo.js';
+import { LiveTable } from './transaction/live-table.js';
 import type { ClientCallbacks } from './transaction/transaction-types.js';
 import { type TimerValues } from './transaction/timers.js';
 import { TimerQueues } from './transaction/timer-queues.js';
@@ -114,10 +115,12 @@ export interface ReplyOptions {
  * matching rules), and one user above.
  */
 export class SipStack {
-  private readonly servers = new Map<string, ServerTransaction>();
+  // LiveTable, not Map: a Map's replaced tables keep their entries reachable from the old
+  // generation, and every transaction would be promoted (see live-table.ts)
+  private readonly servers = new LiveTable<ServerTransaction>();
   /** the branches of the live server transactions' keys (a first look, as CompletedResponses.mayHoldBranch) */
-  private readonly serverBranches = new Set<string>();
-  private readonly clients = new Map<string, ClientTransaction>();
+  private readonly serverBranches = new LiveTable<true>();
+  private readonly clients = new LiveTable<ClientTransaction>();
   /** final responses of completed non-INVITE UDP transactions, for Timer J */
   private readonly completed: CompletedResponses;
   /** what makes at-once answers to UDP requests again, for Timer J too */
@@ -454,7 +457,7 @@ export class SipStack {
     if (method !== 'INVITE' && !inRefusal && this.answerAtOnce(req, key, source, -1)) return;
     const tx = new ServerTransaction(key, req, source, this.serverLayer, this.opts.timers);
     this.servers.set(key, tx);
-    if (tx.branch !== null) this.serverBranches.add(tx.branch);
+    if (tx.branch !== null) this.serverBranches.set(tx.branch, true);
     if (inRefusal) {
       // RFC 3261 §12.2.2: no such dialog, and not to be relayed to a callee who never saw it
       this.reply(tx, 481, 'Call/Transaction Does Not Exist');
