@@ -67,6 +67,11 @@ export class LiveTable<V> {
 
   /** Adds `key`, or replaces its value if held. */
   set(key: string, value: V): void {
+    this.put(key, value, true);
+  }
+
+  /** `set`; a crowded probe run seeds the hash anew once if `mayReseed` (never twice for one key). */
+  private put(key: string, value: V, mayReseed: boolean): void {
     const h = seededHash(key, this.seed);
     const keys = this.keys;
     let i = h & this.mask;
@@ -79,9 +84,9 @@ export class LiveTable<V> {
       i = (i + 1) & this.mask;
       probe++;
     }
-    if (probe >= CROWDED_PROBE) {
+    if (probe >= CROWDED_PROBE && mayReseed) {
       this.rebuild(this.keys.length, true);
-      this.set(key, value);
+      this.put(key, value, false);
       return;
     }
     keys[i] = key;
