@@ -545,7 +545,10 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   // over the offered window when there is one (as the server's CPU is read there), else the whole step
   const coreWhole = coreShares(core0, coreTimes(), cpu);
   const core = coreAtWindow !== null ? coreShares(core0, coreAtWindow, cpuAtWindow - cpu0) : coreWhole;
-  if (process.env.BENCH_DEBUG) console.log(`  (load: ${loadavg()}${target.health ? `, overload ${JSON.stringify((await target.health()).overload)}` : ''})`);
+  if (process.env.BENCH_DEBUG) {
+    const h = target.health ? await target.health() : null;
+    console.log(`  (load: ${loadavg()}${h ? `, overload ${JSON.stringify(h.overload)}, transactions ${JSON.stringify(h.transactions)}, memory ${JSON.stringify(h.memory)}` : ''})`);
+  }
   if (uac === 'native') {
     if (r.code !== 0) throw new Error(`im-client failed (${r.code}):\n${r.out.slice(-2000)}`);
     const o = JSON.parse(r.out.trim().split('\n').findLast((l) => l.startsWith('{')));

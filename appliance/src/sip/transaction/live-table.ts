@@ -20,17 +20,22 @@ const CROWDED_PROBE = 64;
  * allocates each next table there too, so every transaction that passed through a table between
  * two rehashes stayed reachable from the old generation: each was copied out of the young one
  * and promoted with its key, to die in the next full collection. With ~40 calls in flight, that
- * was most of the ~1 kB per relayed call promoted (1.6 MB each scavenge at 6,000 calls/s), and
+ * was most of the ~1 kB per relayed call promoted (1.5 MB each scavenge at 6,000 calls/s), and
  * `Map.prototype.set` and `delete` were a fifth of what the sampling heap profiler found
  * surviving a scavenge (test/bench/README.md, "Session 35").
  *
  * Here the slots are two arrays (key, value) and the hashes beside them: open addressing with
  * linear probing, at most half full, deletion by backward shift (no tombstones). A deleted
  * entry's slots are emptied, so nothing but its own holder keeps it alive, and it dies young.
- * The arrays are made again only to grow or shrink.
+ * The arrays are made again only to grow or shrink, and the arrays let go of then are emptied
+ * too: a dead array in the old generation is still scanned as the young one's roots until a
+ * full collection, as a Map's old table was.
  *
  * The hash is seeded at random per table, and a probe run of CROWDED_PROBE slots (keys made to
- * collide by someone who guessed it) seeds it anew: keys come from the network.
+ * collide by someone who guessed it) seeds it anew, as CompletedResponses does: keys come from
+ * the network. At most once per half of the entries added since the last seed, so that keys
+ * which collide under any seed (there are none, but a bug could make some) cost a rebuild now
+ * and then, not at every add.
  */
 export class LiveTable<V> {
   private keys: (string | undefined)[] = slots(FIRST_SLOTS);
@@ -40,6 +45,8 @@ export class LiveTable<V> {
   private live = 0;
   private seed: number;
   private seedChanges = 0;
+  /** entries added since the hash was last seeded */
+  private addsSinceSeed = 0;
 
   /** `seed` fixes the first hash seed (for tests); by default it is random. */
   constructor(seed?: number) {
@@ -67,11 +74,6 @@ export class LiveTable<V> {
 
   /** Adds `key`, or replaces its value if held. */
   set(key: string, value: V): void {
-    this.put(key, value, true);
-  }
-
-  /** `set`; a crowded probe run seeds the hash anew once if `mayReseed` (never twice for one key). */
-  private put(key: string, value: V, mayReseed: boolean): void {
     const h = seededHash(key, this.seed);
     const keys = this.keys;
     let i = h & this.mask;
@@ -84,15 +86,17 @@ export class LiveTable<V> {
       i = (i + 1) & this.mask;
       probe++;
     }
-    if (probe >= CROWDED_PROBE && mayReseed) {
+    // (after a reseed nothing was added since, so the add that follows cannot reseed again)
+    if (probe >= CROWDED_PROBE && 2 * this.addsSinceSeed >= this.live) {
       this.rebuild(this.keys.length, true);
-      this.put(key, value, false);
+      this.set(key, value);
       return;
     }
     keys[i] = key;
     this.values[i] = value;
     this.hashes[i] = h;
     this.live++;
+    this.addsSinceSeed++;
     if (this.live * 2 > keys.length) this.rebuild(keys.length * 2, false);
   }
 
@@ -137,6 +141,7 @@ export class LiveTable<V> {
     if (reseed) {
       this.seed = randomSeed();
       this.seedChanges++;
+      this.addsSinceSeed = 0;
     }
     this.keys = slots(size);
     this.values = slots(size);
@@ -152,6 +157,14 @@ export class LiveTable<V> {
       this.values[i] = values[j];
       this.hashes[i] = h;
     }
+    // the old arrays may be in the old generation: emptied, they keep no young entry alive
+    keys.fill(undefined);
+    values.fill(undefined);
+  }
+
+  /** Slots in the table (for tests). */
+  get capacity(): number {
+    return this.keys.length;
   }
 }
 
