@@ -197,6 +197,11 @@ function percentile(sorted, p) {
 }
 
 /** The middle one of `items` by `key` (the lower middle of an even count: an item that was measured). */
+/** A share as a whole percentage; "n/a" where it has no meaning (a reference that completed nothing). */
+function percent(share) {
+  return Number.isFinite(share) ? `${(100 * share).toFixed(0)}%` : 'n/a';
+}
+
 function medianBy(items, key = (x) => x) {
   return [...items].sort((a, b) => key(a) - key(b))[Math.floor((items.length - 1) / 2)];
 }
@@ -806,7 +811,9 @@ async function relayBench() {
               // the reference (and the overload step right after it) in the machine's fast state,
               // if it comes back within this server's bound (see fastMachine)
               await fastMachine();
-              const reference = await step(target, scenario, best.rate, 'uas');
+              // offered by the search's own client: S was found with it, and a SIPp reference just
+              // after SIPp's saturated BYE steps stalled (152 and 0 calls/s completed, session 35)
+              const reference = await step(target, scenario, best.rate, 'uas', null, 'im', searchUac(scenario));
               await settle(target);
               const s = await step(target, scenario, Math.round(k * best.rate), 'uas', null, ends, overloadUac(scenario, ends));
               // read over the offered window (see inWindow); the whole step's figures beside them
@@ -825,7 +832,7 @@ async function relayBench() {
               runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, referenceCores, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, generatorSaturated, machineUs: s.machineUs, retransmissions: s.retransmissions });
               console.log(
                 `  ${target.name.padEnd(26)} ${k}x overload (${s.rate}/s offered), ${CLIENT_LABEL[ends]}: goodput ${goodput.toFixed(0)}/s (${((100 * goodput) / best.achieved).toFixed(0)}% of sustained; ` +
-                  `${((100 * goodput) / referenceGoodput).toFixed(0)}% of the ${referenceGoodput.toFixed(0)}/s completed at 1× just before, ${machineFigure(reference.machineUs)}), ` +
+                  `${percent(goodput / referenceGoodput)} of the ${referenceGoodput.toFixed(0)}/s completed at 1× just before, ${machineFigure(reference.machineUs)}), ` +
                   `p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed, server CPU ${cores.toFixed(2)} cores while offered${coreFigures(s.core)}` +
                   `${s.window ? ` (completed per second: ${s.window.perSecond.join(', ')})` : ''}; ` +
                   `whole step (${s.wall.toFixed(1)} s): ${whole.toFixed(0)}/s, ${(s.cpu / s.wall).toFixed(2)} cores; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)}` +
@@ -834,7 +841,15 @@ async function relayBench() {
               );
             }
             const median = medianBy(runs, (r) => r.goodput);
-            best.overload.push({ ...median, runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, ofReference: r.ofReference, p99: r.p99, machineUs: r.machineUs, drops: r.drops, generatorSaturated: r.generatorSaturated })) });
+            // the median of the steps the generator carried too: one that collapsed under its own load
+            // (bound) says nothing of the server, and the median of all of them may be such a step
+            const carried = runs.filter((r) => !r.generatorBound);
+            const carriedMedian = carried.length > 0 && carried.length < runs.length ? medianBy(carried, (r) => r.goodput) : null;
+            best.overload.push({
+              ...median,
+              carried: carriedMedian === null ? null : { count: carried.length, goodput: carriedMedian.goodput, ofSustained: carriedMedian.ofSustained, ofReference: carriedMedian.ofReference, p99: carriedMedian.p99 },
+              runs: runs.map((r) => ({ goodput: r.goodput, ofSustained: r.ofSustained, ofReference: r.ofReference, p99: r.p99, machineUs: r.machineUs, drops: r.drops, generatorSaturated: r.generatorSaturated, generatorBound: r.generatorBound })),
+            });
           }
         }
         return best;
@@ -1307,10 +1322,13 @@ if (results.relay) {
     console.log(`  ${name.padEnd(24)} ${s.achieved.toFixed(0)} MESSAGE/s sustained (p50 ${s.p50} ms, p99 ${s.p99} ms), server CPU ${perK.toFixed(2)} s per 1,000 relayed${limit}`);
     console.log(`  ${''.padEnd(24)} (the sustained step ran with the ${machineFigure(s.machineUs)})`);
     for (const o of s.overload ?? []) {
-      const each = o.runs?.length > 1 ? ` (median of ${o.runs.length}: ${o.runs.map((r) => `${(100 * r.ofSustained).toFixed(0)}% / ${(100 * r.ofReference).toFixed(0)}% at ${r.machineUs.toFixed(1)} µs${r.generatorSaturated ? ', load generator saturated' : ''}`).join(', ')})` : '';
+      const each = o.runs?.length > 1 ? ` (median of ${o.runs.length}: ${o.runs.map((r) => `${(100 * r.ofSustained).toFixed(0)}% / ${percent(r.ofReference)} at ${r.machineUs.toFixed(1)} µs${r.generatorBound ? ', load generator bound' : r.generatorSaturated ? ', load generator saturated' : ''}`).join(', ')})` : '';
+      const carried = o.carried
+        ? `; of the ${o.carried.count} step(s) the load generator carried (not bound): median ${o.carried.goodput.toFixed(0)}/s = ${(100 * o.carried.ofSustained).toFixed(0)}% of sustained, ${percent(o.carried.ofReference)} of 1× just before, p99 ${o.carried.p99} ms`
+        : '';
       console.log(
         `  ${''.padEnd(24)} at ${o.factor}x, ${CLIENT_LABEL[o.refusedCallEnds]}: goodput ${o.goodput.toFixed(0)}/s = ${(100 * o.ofSustained).toFixed(0)}% of sustained, ` +
-          `${(100 * o.ofReference).toFixed(0)}% of 1× just before, p99 ${o.p99} ms${o.generatorBound ? ' (load generator bound)' : ''}${each}`,
+          `${percent(o.ofReference)} of 1× just before, p99 ${o.p99} ms${o.generatorBound ? ' (load generator bound)' : ''}${each}${carried}`,
       );
     }
   }
