@@ -196,12 +196,12 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** The middle one of `items` by `key` (the lower middle of an even count: an item that was measured). */
 /** A share as a whole percentage; "n/a" where it has no meaning (a reference that completed nothing). */
 function percent(share) {
   return Number.isFinite(share) ? `${(100 * share).toFixed(0)}%` : 'n/a';
 }
 
+/** The middle one of `items` by `key` (the lower middle of an even count: an item that was measured). */
 function medianBy(items, key = (x) => x) {
   return [...items].sort((a, b) => key(a) - key(b))[Math.floor((items.length - 1) / 2)];
 }
