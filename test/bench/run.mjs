@@ -82,7 +82,8 @@ const overloadUac = (scenario, ends) => (ends === 'im' && scenario === DIGEST_SC
  * every run before session 31) or `native` (`--search-client native`: im-client.mjs, for both
  * servers), whose calls cost the load core less, so that Kamailio can be taken past what one
  * SIPp offers (about 25,000/s here). With it the search's rates go on past 26,000/s
- * (SEARCH_EXTRA_RATES). The scenario without digest is SIPp's either way.
+ * (SEARCH_EXTRA_RATES). The same client offers the 1× reference step before each overload
+ * repetition. The scenario without digest is SIPp's either way.
  */
 const SEARCH_UAC = opt('search-client', 'sipp');
 if (!['sipp', 'native'].includes(SEARCH_UAC)) throw new Error(`--search-client takes sipp or native, not '${SEARCH_UAC}'`);

@@ -418,8 +418,8 @@ export class SipStack {
     }
     // a retransmission of a request whose transaction completed (RFC 3261 §17.2.2, Timer J). Not
     // searched again when the raw look's branch filter said no for this same branch (its no is
-    // exact: absorbRetransmission). The live ones above are: their branches are a plain set, which
-    // two live transactions sharing a branch leave when the first ends. An RFC 2543 key has no
+    // exact: absorbRetransmission). The live ones above are: their branches are kept by branch alone,
+    // which two live transactions sharing a branch leave when the first ends. An RFC 2543 key has no
     // branch to be found by, so it is searched all the same
     const branch = source.newBranch;
     const ruledOut = branch != null && branch === req.topVia.branch && branch.startsWith(MAGIC_COOKIE);
