@@ -491,21 +491,26 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   const stat = path.join(WORK, `stat-${local}.csv`);
   const total = closed?.total ?? rate * STEP_SECONDS;
   const machineUs = await machineState();
-  const cpu0 = target.pid ? cpuSeconds(target.pid) : 0;
-  const core0 = coreTimes();
-  const t0 = Date.now();
   // the server's CPU when the last call has been offered: an overload step's figures are read
   // over the offered window (see `inWindow`), not over the drain after it
   const offeredMs = closed === null ? (total / rate) * 1000 : 0;
   let cpuAtWindow = NaN;
   let coreAtWindow = null;
-  const windowTimer =
-    offeredMs > 0 && target.pid
-      ? setTimeout(() => {
-          cpuAtWindow = cpuSeconds(target.pid);
-          coreAtWindow = coreTimes();
-        }, offeredMs)
-      : null;
+  let cpu0 = 0;
+  let core0 = null;
+  let t0 = 0;
+  let windowTimer = null;
+  /** The step's start: when the UAC offers its first call (SIPp at once, im-client.mjs when warm). */
+  const begin = () => {
+    cpu0 = target.pid ? cpuSeconds(target.pid) : 0;
+    core0 = coreTimes();
+    t0 = Date.now();
+    if (offeredMs > 0 && target.pid)
+      windowTimer = setTimeout(() => {
+        cpuAtWindow = cpuSeconds(target.pid);
+        coreAtWindow = coreTimes();
+      }, offeredMs);
+  };
   // the UAC's socket goes when SIPp exits: its drops are read while it runs
   const serverDrops0 = udpDrops([target.port]).get(target.port) ?? 0;
   let uacDrops = 0;
@@ -519,8 +524,19 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
   // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the
   // bottleneck, and the called device too (imuas, registered at target.imUasPort): one process on
   // the load core, not two (the SIPp UAS of `to` is left idle)
-  const imClient = () =>
-    run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', 'imuas', String(rate), String(total / rate), String(target.imUasPort)])).done;
+  // (its warm-up before the first call, see warm there, is not the step's: the step begins at its
+  // `offering` line)
+  const imClient = () => {
+    const client = run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', 'imuas', String(rate), String(total / rate), String(target.imUasPort)]));
+    const onOutput = (d) => {
+      if (!String(d).includes('offering')) return;
+      client.child.stdout.off('data', onOutput);
+      begin();
+    };
+    client.child.stdout.on('data', onOutput);
+    return client.done;
+  };
+  if (uac !== 'native') begin();
   const r = await (uac === 'native' ? imClient() : sipp(
     target,
     scenario,
@@ -532,6 +548,7 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
     ],
     { domain: DOMAIN, to, body: 'benchmark message' },
   ).done);
+  if (core0 === null) throw new Error(`im-client ended before its first call (${r.code}):\n${r.out.slice(-2000)}`);
   const wall = (Date.now() - t0) / 1000;
   if (windowTimer !== null) clearTimeout(windowTimer);
   clearInterval(dropsTimer);
@@ -559,9 +576,9 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
     if (r.code !== 0) throw new Error(`im-client failed (${r.code}):\n${r.out.slice(-2000)}`);
     const o = JSON.parse(r.out.trim().split('\n').findLast((l) => l.startsWith('{')));
     const offeredSeconds = offeredMs / 1000;
-    if (process.env.BENCH_DEBUG) console.log(`  (im-client: ${o.uasAnswered} answered as the UAS, ${o.ok} completed, ${o.refusedWithCredentials} refused after their challenge; its CPU per second ${JSON.stringify(o.cpuSeconds)} %; per 100 ms completed ${o.okPerTenth.join(" ")}, refused ${o.refusedPerTenth.join(" ")})`);
+    if (process.env.BENCH_DEBUG) console.log(`  (im-client: ${o.uasAnswered} answered as the UAS, ${o.ok} completed, ${o.refusedWithCredentials} refused after their challenge; its CPU per second ${JSON.stringify(o.cpuSeconds)} %; per 100 ms completed ${o.okPerTenth.join(" ")}, refused ${o.refusedPerTenth.join(" ")}, retransmitted ${o.retransmittedPerTenth?.join(" ")}, longest tick gap (ms) ${o.tickGapPerTenth?.join(" ")})`);
     const window = { goodput: o.okInWindow / offeredSeconds, seconds: offeredSeconds, perSecond: o.perSecond.slice(0, Math.ceil(offeredSeconds)), cores: Number.isFinite(cpuAtWindow) ? (cpuAtWindow - cpu0) / offeredSeconds : null };
-    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, refused: o.refused, window, core, coreWhole, uac };
+    return { rate, total, ok: o.ok, failed: o.failed + o.refused, achieved: o.ok / wall, failRatio: (total - o.ok) / total, machineUs, drops, p50: o.p50, p99: o.p99, cpu, wall, sippCode: 0, retransmissions: o.retransmissions, retransmittedLate: o.retransmittedLate, refused: o.refused, window, core, coreWhole, uac };
   }
   const lines = readFileSync(stat, 'utf8').trim().split('\n');
   const head = lines[0].split(';');
@@ -784,7 +801,7 @@ async function relayBench() {
               res.push({ offered: rate, refusedCallEnds: ends, machineUs: s.machineUs, drops: s.drops, goodput: w?.goodput ?? goodput, wholeStepGoodput: goodput, p50: s.p50, p99: s.p99, cpuPerKGood: s.cpu / (s.ok / 1000), cores: w?.cores ?? s.cpu / s.wall });
               console.log(
                 `  ${target.name.padEnd(26)} ${String(rate).padStart(6)}/s offered, ${CLIENT_LABEL[ends]}: ${windowFigures(w)}${coreFigures(s.core)}; ${machineFigure(s.machineUs)}; ${dropFigure(s.drops)}; whole step (${s.wall.toFixed(1)} s) ${goodput.toFixed(0)}/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${(s.failRatio * 100).toFixed(1)}% refused or failed ` +
-                  `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
+                  `(${((100 * s.refused) / s.total).toFixed(1)}% refused), UAC retransmissions ${s.retransmissions}${s.retransmittedLate ? ` (${s.retransmittedLate} late: past the generator's allowance, see im-client.mjs)` : ''}, server ${(s.cpu / s.wall).toFixed(2)} cores, ${(s.cpu / (s.ok / 1000)).toFixed(3)} s per 1,000 completed`,
               );
             }
           }
@@ -826,8 +843,9 @@ async function relayBench() {
               const generatorBound = cores < GENERATOR_BOUND_CORES;
               // the server busy and the load generator too: SIPp's core all but full, or answers lost in
               // its receive buffer (each comes back as a retransmission), measures SIPp as much as the
-              // server (Parley at 47,700/s, session 28: SIPp's core 96–99.6%, 37,683–286,010 answers lost)
-              const generatorSaturated = !generatorBound && ((s.core?.generator ?? 0) >= GENERATOR_SATURATED || (s.drops?.loadGenerator ?? 0) > 0);
+              // server (Parley at 47,700/s, session 28: SIPp's core 96–99.6%, 37,683–286,010 answers lost);
+              // so do im-client.mjs's retransmissions sent late, past its allowance
+              const generatorSaturated = !generatorBound && ((s.core?.generator ?? 0) >= GENERATOR_SATURATED || (s.drops?.loadGenerator ?? 0) > 0 || (s.retransmittedLate ?? 0) > 0);
               const referenceGoodput = reference.window?.goodput ?? reference.achieved;
               const referenceCores = reference.window?.cores ?? reference.cpu / reference.wall;
               runs.push({ factor: k, refusedCallEnds: ends, drops: s.drops, offered: s.rate, goodput, ofSustained: goodput / best.achieved, referenceGoodput, ofReference: referenceGoodput > 0 ? goodput / referenceGoodput : NaN, referenceMachineUs: reference.machineUs, referenceCores, wholeStepGoodput: whole, p99: s.p99, serverCores: cores, serverCore: s.core, generatorBound, generatorSaturated, machineUs: s.machineUs, retransmissions: s.retransmissions });
