@@ -24,8 +24,8 @@
 //
 // prints one JSON line when every call has ended: calls offered, completed (2xx), refused (503;
 // `refusedWithCredentials`: of those, the ones refused after their challenge, a 407 wasted),
-// failed (another final response, or Timer F), retransmissions (`retransmittedLate`: of those,
-// sent late, past the allowance), completed per second since the start, completed within the
+// failed (another final response, or Timer F), retransmissions (`retransmissionsHeld`: of those,
+// the ones held past a tick by the allowance), completed per second since the start, completed within the
 // offered window, the p50/p99 of the time from the request with credentials to its final response
 // (what SIPp's rtd 1 measures) in ms, the MESSAGEs the UAS answered, this process's CPU per
 // second (% of a core), and per 100 ms over the first 6 s: calls completed and refused,
@@ -41,9 +41,9 @@ const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const total = Math.round(rate * seconds);
 const T1 = 500;
+const T2 = 4000;
 /** calls played through before the step (see warm) */
 const WARM_CALLS = 20000;
-const T2 = 4000;
 const SERVER = '127.0.0.1';
 
 const binary = fileURLToPath(new URL('../../appliance/dist/native/udp_gate.node', import.meta.url));
@@ -65,7 +65,7 @@ const interval = new Float64Array(total);
 const credentialsSentAt = new Float64Array(total);
 /** retransmission queues, one per interval, each in due order from `head` on: call numbers, phases, due times */
 const timers = [];
-const stats = { offered: 0, ok: 0, refused: 0, refusedWithCredentials: 0, failed: 0, retransmissions: 0, retransmittedLate: 0, okInWindow: 0, uasAnswered: 0, perSecond: [] };
+const stats = { offered: 0, ok: 0, refused: 0, refusedWithCredentials: 0, failed: 0, retransmissions: 0, retransmissionsHeld: 0, okInWindow: 0, uasAnswered: 0, perSecond: [] };
 const rtts = [];
 /** calls completed and refused per 100 ms from the start, over the first 6 s (how a flood's onset goes) */
 const okPerTenth = new Array(60).fill(0);
@@ -317,17 +317,18 @@ let cpuSecond = 0;
  * its answer left less time to read, so more answers were lost in the buffer and retransmitted:
  * session 36's collapsed 3× flood sent 807,887 retransmissions (3.3 a call), its ticks 98–464 ms
  * apart, 779,361 answers lost, the server idle at 0.65 cores. Clients on their own cores would
- * each have retransmitted on time; late here is a load generator's limit, and counted
- * (`retransmittedLate`: sent more than LATE_MS after due; run.mjs flags such a step). A quarter of
+ * each have retransmitted on time; held here is a load generator's limit, and counted
+ * (`retransmissionsHeld`: due at an earlier tick, so held by the allowance, since a tick sends
+ * everything due that it can; run.mjs flags a step where they pass 1% of its calls). A quarter of
  * the rate still held one run's three floods at 5,800–6,700/s, the generator 98% busy and
  * retransmitting at its allowance throughout; a tenth: 12 floods at 48,300/s over four runs, none
  * collapsed, the two with a bad first second (1,897 and 3,435 completed) back over 9,000/s in the next.
  */
 const RETRANSMIT_SHARE = 0.1;
 const RETRANSMIT_BURST_MS = 20;
-const LATE_MS = 10;
 const retransmitRate = Math.max(1000, rate * RETRANSMIT_SHARE);
 let retransmitAllowance = 0;
+/** when the allowance was last filled: the last tick (an entry due by then and still queued was held) */
 let allowanceAt = t0;
 
 function tick() {
@@ -353,6 +354,7 @@ function tick() {
     schedule(n, 1, now, T1);
   }
   // Timer E and Timer F (RFC 3261 §17.1.2.2), retransmissions within their allowance (see RETRANSMIT_SHARE)
+  const lastTickAt = allowanceAt;
   retransmitAllowance = Math.min(retransmitAllowance + ((now - allowanceAt) * retransmitRate) / 1000, (RETRANSMIT_BURST_MS * retransmitRate) / 1000);
   allowanceAt = now;
   for (let level = 0; level < timers.length; level++) {
@@ -368,7 +370,7 @@ function tick() {
       }
       if (retransmitAllowance < 1) break;
       retransmitAllowance--;
-      if (now - q.dues[k] > LATE_MS) stats.retransmittedLate++;
+      if (q.dues[k] <= lastTickAt) stats.retransmissionsHeld++;
       stats.retransmissions++;
       if (tenth < 60) retransmittedPerTenth[tenth]++;
       uacOut.send(bytes[n], SERVER, Number(serverPort));
