@@ -215,8 +215,8 @@ function okFor(text) {
 
 /**
  * The calls' code run before the first call, so that a step measures the server and not this
- * process's code being compiled: a call's request, digest and parsing cost ~17 µs each over the
- * first 1,000 played cold and ~2 µs once optimised (session 36), and a flood's first 100 ms are
+ * process's code being compiled: in a micro-benchmark a call's request, digest and parsing cost
+ * ~17 µs each over the first 1,000 played cold and ~2 µs once optimised (session 36), and a flood's first 100 ms are
  * when its clients are busiest (every call challenged until the server starts refusing). Made of
  * what a call does (its requests, a 407 read and answered, the UAS's 200), on numbers past the
  * step's calls and a realm no server gives, so nothing of it is left in the step's state.
@@ -315,14 +315,15 @@ let cpuSecond = 0;
  * core plays every client's timers, and past its capacity the timers ate the reading. Once a flood's
  * onset had lost answers, each retransmission (~5 µs a send, the loopback's delivery included) and
  * its answer left less time to read, so more answers were lost in the buffer and retransmitted:
- * session 36's collapsed 3× flood sent 807,887 retransmissions (3.3 a call), its ticks 98–464 ms
- * apart, 779,361 answers lost, the server idle at 0.65 cores. Clients on their own cores would
- * each have retransmitted on time; held here is a load generator's limit, and counted
+ * session 36's collapsed 3× flood sent 807,887 retransmissions (3.3 a call), its ticks up to
+ * 464 ms apart, 779,361 answers lost, the server only 0.65 cores busy. Clients on their own cores
+ * would each have retransmitted on time; held here is a load generator's limit, and counted
  * (`retransmissionsHeld`: due at an earlier tick, so held by the allowance, since a tick sends
  * everything due that it can; run.mjs flags a step where they pass 1% of its calls). A quarter of
  * the rate still held one run's three floods at 5,800–6,700/s, the generator 98% busy and
  * retransmitting at its allowance throughout; a tenth: 12 floods at 48,300/s over four runs, none
- * collapsed, the two with a bad first second (1,897 and 3,435 completed) back over 9,000/s in the next.
+ * collapsed, the two with a bad first second (1,897 and 3,435 completed) at 7,084 and 8,856 in the
+ * next (those runs with this process under --cpu-prof, a few percent of its core).
  */
 const RETRANSMIT_SHARE = 0.1;
 const RETRANSMIT_BURST_MS = 20;
