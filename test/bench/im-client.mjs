@@ -73,7 +73,6 @@ const refusedPerTenth = new Array(60).fill(0);
 /** retransmissions sent, and the longest gap between two ticks (ms), per 100 ms over the first 6 s */
 const retransmittedPerTenth = new Array(60).fill(0);
 const tickGapPerTenth = new Array(60).fill(0);
-let lastTick = 0;
 let ended = 0;
 
 /** Datagrams sent in batches: each socket's queue goes out at the end of the batch or tick that filled it. */
@@ -329,14 +328,13 @@ const RETRANSMIT_SHARE = 0.1;
 const RETRANSMIT_BURST_MS = 20;
 const retransmitRate = Math.max(1000, rate * RETRANSMIT_SHARE);
 let retransmitAllowance = 0;
-/** when the allowance was last filled: the last tick (an entry due by then and still queued was held) */
-let allowanceAt = t0;
+/** the last tick's time (t0 before the first): the allowance was filled up to it, and an entry due by then and still queued was held */
+let lastTickAt = t0;
 
 function tick() {
   const now = performance.now();
   const tenth = Math.floor((now - t0) / 100);
-  if (tenth < 60 && lastTick > 0) tickGapPerTenth[tenth] = Math.max(tickGapPerTenth[tenth], Math.round(now - lastTick));
-  lastTick = now;
+  if (tenth < 60) tickGapPerTenth[tenth] = Math.max(tickGapPerTenth[tenth], Math.round(now - lastTickAt));
   if (now - t0 >= (cpuSecond + 1) * 1000) {
     const used = process.cpuUsage(cpuMark);
     cpuSeconds.push(Math.round((used.user + used.system) / 1e4));
@@ -355,9 +353,7 @@ function tick() {
     schedule(n, 1, now, T1);
   }
   // Timer E and Timer F (RFC 3261 §17.1.2.2), retransmissions within their allowance (see RETRANSMIT_SHARE)
-  const lastTickAt = allowanceAt;
-  retransmitAllowance = Math.min(retransmitAllowance + ((now - allowanceAt) * retransmitRate) / 1000, (RETRANSMIT_BURST_MS * retransmitRate) / 1000);
-  allowanceAt = now;
+  retransmitAllowance = Math.min(retransmitAllowance + ((now - lastTickAt) * retransmitRate) / 1000, (RETRANSMIT_BURST_MS * retransmitRate) / 1000);
   for (let level = 0; level < timers.length; level++) {
     const q = timers[level];
     if (q === undefined) continue;
@@ -387,6 +383,7 @@ function tick() {
       q.head = 0;
     }
   }
+  lastTickAt = now;
   uacOut.flush();
   if (stats.offered === total && ended === total) {
     rtts.sort((a, b) => a - b);
