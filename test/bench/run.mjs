@@ -213,13 +213,14 @@ function medianBy(items, key = (x) => x) {
 
 // ---- the systems under test ---------------------------------------------------------------
 
-async function startParley(name, users, extraConfig = '', nodeFlags = []) {
+async function startParley(name, users, extraConfig = '', nodeFlags = [], extraEnv = {}) {
   const dir = path.join(WORK, name);
   mkdirSync(dir);
   const sipPort = port();
   const httpPort = port();
   const env = {
     ...process.env,
+    ...extraEnv,
     PARLEY_DATA_DIR: path.join(dir, 'data'),
     PARLEY_DOMAIN: DOMAIN,
     PARLEY_BIND: '127.0.0.1',
@@ -528,12 +529,16 @@ async function step(target, scenario, rate, to, closed = null, refusedCallEnds =
       ? setInterval(() => void target.health().then((h) => owedReadings.push(h.overload?.challengesOwed ?? null), () => undefined), 50)
       : null;
   // im-client.mjs: the IM clients on the native socket (see there), where SIPp would be the
-  // bottleneck, and the called device too (imuas, registered at target.imUasPort): one process on
-  // the load core, not two (the SIPp UAS of `to` is left idle)
+  // bottleneck, and where the part registered one (the relay: imuas at target.imUasPort) the
+  // called device too: one process on the load core, not two (the SIPp UAS of `to` is left idle).
+  // Elsewhere the calls go to `to` itself (the deferred part's offline user, whose messages the
+  // server stores: sent to imuas, they were stored for imuas and the bench waited in vain for
+  // the offline user's device to be given them, session 37)
   // (its warm-up before the first call, see warm there, is not the step's: the step begins at its
   // `offering` line)
+  const callee = target.imUasPort === undefined ? [to] : ['imuas', String(target.imUasPort)];
   const imClient = () => {
-    const client = run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', 'imuas', String(rate), String(total / rate), String(target.imUasPort)]));
+    const client = run(...pinned(LOAD_CORE, process.execPath, [path.join(HERE, 'im-client.mjs'), String(target.port), String(local), DOMAIN, 'uac', 'uacpw', callee[0], String(rate), String(total / rate), ...callee.slice(1)]));
     const onOutput = () => {
       if (!client.output().includes('offering')) return;
       client.child.stdout.off('data', onOutput);
@@ -746,8 +751,10 @@ async function withDevice(fn) {
   const devicePort = port();
   const dev = run(...pinned(LOAD_CORE, 'sipp', ['-sf', path.join(SCENARIOS, 'message-uas.xml'), '-i', '127.0.0.1', '-p', String(devicePort), '-nostdin', ...SIPP_FAST]), { cwd: WORK });
   await sleep(300);
+  // a device that could not start (its port taken) would leave a registered contact nobody answers at
+  if (dev.child.exitCode !== null || dev.child.signalCode !== null) throw new Error(`the device (SIPp on ${devicePort}) ended at start:\n${dev.output().slice(-2000)}`);
   try {
-    return await fn(devicePort);
+    return await fn(devicePort, dev);
   } finally {
     dev.child.kill('SIGKILL');
   }
@@ -1017,7 +1024,9 @@ function overloadCeiling(sustained, perCallUs, perRefusalUs, k) {
 
 async function deferredBench() {
   console.log(`\n# Deferred messaging (P2): stored while the recipient is offline, then delivered on REGISTER`);
-  const target = await startParley('parley-deferred', USERS, 'deferred:\n  maxPerUser: 10000000\n  maxPerSender: 10000000\n');
+  // BENCH_SERVER_LOG: at info, so that the log says each failed push and its retry
+  const logLevel = process.env.BENCH_SERVER_LOG ? { PARLEY_LOG_LEVEL: 'info' } : {};
+  const target = await startParley('parley-deferred', USERS, 'deferred:\n  maxPerUser: 10000000\n  maxPerSender: 10000000\n', [], logLevel);
   try {
     const best = await sustained(target, path.join(HERE, 'bench-message.xml'), 'offline', 'Parley store (202)');
     // then up to --stored messages waiting (35,000 by default), at a rate the store keeps up with
@@ -1037,17 +1046,26 @@ async function deferredBench() {
     const stored = (await target.health()).storedMessages;
     let cpu = NaN;
     let from = NaN;
-    const delivered = await withDevice(async (devicePort) => {
+    const delivered = await withDevice(async (devicePort, device) => {
       const t0 = Date.now();
       // the appliance's CPU over the push phase (user+system from /proc): comparable between
       // builds on a shared machine, where the wall time also measures the neighbours
       const c0 = cpuSeconds(target.pid);
       from = (t0 - target.startedAt) / 1000;
       await registerDevice(target, 'offline', 'offlinepw', devicePort);
+      let said = t0;
       for (;;) {
         const h = await target.health();
         if (h.storedMessages === 0) break;
-        if (Date.now() - t0 > 600_000) throw new Error('delivery did not finish in 10 minutes');
+        // a delivery that stalls says what it is waiting on while it waits, and when it gives up
+        const state = () =>
+          `${h.storedMessages} left, ${h.registrations} registered, transactions ${JSON.stringify(h.transactions)}, loop lag ${h.overload?.loopLagMs} ms; ` +
+          `the device ${device.child.exitCode === null ? 'runs' : `ended (${device.child.exitCode})`}`;
+        if (Date.now() - t0 > 600_000) throw new Error(`delivery did not finish in 10 minutes: ${state()}\nthe device's last output:\n${device.output().slice(-3000)}`);
+        if (Date.now() - said >= 30_000) {
+          said = Date.now();
+          console.log(`  (delivering, ${((said - t0) / 1000).toFixed(0)} s: ${state()})`);
+        }
         await sleep(100);
       }
       cpu = cpuSeconds(target.pid) - c0;
