@@ -47,6 +47,8 @@ export class DeferredDelivery {
   private readonly running = new Set<string>();
   private readonly again = new Set<string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** runs that threw in a row, per user: their retries back off */
+  private readonly failedRuns = new Map<string, number>();
   private sweeper: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -108,7 +110,18 @@ export class DeferredDelivery {
     }
     this.running.add(username);
     void this.run(username)
-      .catch((err) => this.log.error({ err, username }, 'deferred delivery failed'))
+      .then(
+        () => this.failedRuns.delete(username),
+        (err: unknown) => {
+          // a run that threw (the store unreadable for a moment) is tried again like a failed
+          // push, backing off while it keeps failing: otherwise the user's messages would wait
+          // for their next REGISTER, up to an hour away
+          const failed = (this.failedRuns.get(username) ?? 0) + 1;
+          this.failedRuns.set(username, failed);
+          this.log.error({ err, username, failed }, 'deferred delivery failed; will retry');
+          this.scheduleRetry(username, failed);
+        },
+      )
       .finally(() => {
         this.running.delete(username);
         if (this.again.delete(username)) this.kick(username);
