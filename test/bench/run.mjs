@@ -1060,7 +1060,7 @@ async function deferredBench() {
         // a delivery that stalls says what it is waiting on while it waits, and when it gives up
         const state = () =>
           `${h.storedMessages} left, ${h.registrations} registered, transactions ${JSON.stringify(h.transactions)}, loop lag ${h.overload?.loopLagMs} ms; ` +
-          `the device ${device.child.exitCode === null ? 'runs' : `ended (${device.child.exitCode})`}`;
+          `the device ${device.child.exitCode === null && device.child.signalCode === null ? 'runs' : `ended (${device.child.exitCode ?? device.child.signalCode})`}`;
         if (Date.now() - t0 > 600_000) throw new Error(`delivery did not finish in 10 minutes: ${state()}\nthe device's last output:\n${device.output().slice(-3000)}`);
         if (Date.now() - said >= 30_000) {
           said = Date.now();

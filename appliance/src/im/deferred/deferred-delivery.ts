@@ -113,13 +113,19 @@ export class DeferredDelivery {
       .then(
         () => this.failedRuns.delete(username),
         (err: unknown) => {
-          // a run that threw (the store unreadable for a moment) is tried again like a failed
-          // push, backing off while it keeps failing: otherwise the user's messages would wait
-          // for their next REGISTER, up to an hour away
+          // stopping: the store closes under the run, and nothing is retried
+          if (this.stopped) {
+            this.log.debug({ err, username }, 'deferred delivery ended by the shutdown');
+            return;
+          }
+          // a run that threw (the store unreadable for a while) is tried again like a failed
+          // push, backing off while it keeps failing: otherwise a registered user's messages
+          // would wait for their next REGISTER (registrar.maxExpires, an hour by default)
           const failed = (this.failedRuns.get(username) ?? 0) + 1;
           this.failedRuns.set(username, failed);
           this.log.error({ err, username, failed }, 'deferred delivery failed; will retry');
-          this.scheduleRetry(username, failed);
+          // a kick that came during the run runs it again at once: that is the retry
+          if (!this.again.has(username)) this.scheduleRetry(username, failed);
         },
       )
       .finally(() => {
@@ -144,7 +150,8 @@ export class DeferredDelivery {
    * statement and share commits, and all of them are committed before the run ends, so a later
    * run (which reads from the first) never reads a delivered message again; a crash before that
    * commit delivers it a second time (at-least-once, never lost). On the first failure no new
-   * push is started; the ones in flight finish, and the failed ones wait for the retry.
+   * push is started; the ones in flight finish, and the failed ones wait for the retry. A store
+   * read that throws stops the pushes the same way, and the run throws once they have finished.
    */
   private async run(username: string): Promise<void> {
     const aor = this.domain.aor(username);
@@ -157,7 +164,11 @@ export class DeferredDelivery {
     // the hook read once per run; behind it, a Map read of the recipient's profile per message,
     // and a CPIM parse only when that profile filters content types (profile-policy.ts)
     const refusal = this.refusal;
-    const pushing = (): boolean => failures.length === 0 && !noDevice && !this.stopped;
+    // what the pushers threw (a store read that failed): the others stop at their next message,
+    // and the run throws only once none is left pushing, so that its retry never runs beside
+    // pushes of its own (kick)
+    const errors: unknown[] = [];
+    const pushing = (): boolean => failures.length === 0 && errors.length === 0 && !noDevice && !this.stopped;
     const pushOne = async (): Promise<void> => {
       while (pushing()) {
         const m = feed.take();
@@ -190,11 +201,13 @@ export class DeferredDelivery {
     };
     try {
       const window = this.location.lookup(aor).every((b) => b.transport !== 'UDP') ? STREAM_WINDOW : UDP_WINDOW;
-      await Promise.all(Array.from({ length: window }, pushOne));
+      const pusher = () => pushOne().catch((err: unknown) => void errors.push(err));
+      await Promise.all(Array.from({ length: window }, pusher));
     } finally {
       removals.push(this.store.removeMany(delivered.splice(0)));
       await Promise.all(removals);
     }
+    if (errors.length > 0) throw errors[0];
     if (noDevice || this.stopped || failures.length === 0) return;
     let attempts = 0;
     for (const { m, status } of failures) {
