@@ -103,7 +103,8 @@ function run(cmd, argv, opts = {}) {
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const done = new Promise((resolve) => child.once('exit', (code) => (children.delete(child), resolve({ code, out }))));
-  return { child, done, output: () => out };
+  // ended(): null while the process runs, else its exit code or the signal that ended it
+  return { child, done, output: () => out, ended: () => child.exitCode ?? child.signalCode };
 }
 
 function cleanup() {
@@ -256,7 +257,7 @@ async function startParley(name, users, extraConfig = '', nodeFlags = [], extraE
   const p = run(...pinned(SERVER_CORE, process.execPath, [...nodeFlags, ...extraFlags, CLI, 'start', '--config', cfg]), { env });
   let up = false;
   // 30 s at least: on a machine shared with other work (load 20 on 2 cores) start-up took over 10 s
-  for (let i = 0; i < 300 && !up && p.child.exitCode === null; i++) {
+  for (let i = 0; i < 300 && !up && p.ended() === null; i++) {
     await sleep(100);
     // bounded: the HTTP port is bound early in start-up, and a request that reaches it before the
     // routes are attached waits for nothing (that hung whole runs)
@@ -304,7 +305,7 @@ async function startKamailio(name, withAuth, users) {
   // its shared pool must hold every transaction of 10,000/s and more for tm's wait timer (5 s)
   const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', ...KAMAILIO_ALLOCATOR, '-m', '4096', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
   await sleep(1500);
-  if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
+  if (k.ended() !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: withAuth ? 'Kamailio 5.6 (auth)' : 'Kamailio 5.6 (no auth)', port: sipPort, pid: k.child.pid, stop: async () => (k.child.kill('SIGTERM'), await k.done) };
 }
 
@@ -317,7 +318,7 @@ async function startFloor() {
   const sipPort = port();
   const f = run(...pinned(SERVER_CORE, process.execPath, [path.join(HERE, 'udp-floor-relay.mjs'), String(sipPort)]));
   await sleep(500);
-  if (f.child.exitCode !== null) throw new Error(`the floor relay did not start:\n${f.output()}`);
+  if (f.ended() !== null) throw new Error(`the floor relay did not start:\n${f.output()}`);
   return { name: 'Node UDP floor', port: sipPort, pid: f.child.pid, stop: async () => (f.child.kill('SIGTERM'), await f.done) };
 }
 
@@ -752,7 +753,7 @@ async function withDevice(fn) {
   const dev = run(...pinned(LOAD_CORE, 'sipp', ['-sf', path.join(SCENARIOS, 'message-uas.xml'), '-i', '127.0.0.1', '-p', String(devicePort), '-nostdin', ...SIPP_FAST]), { cwd: WORK });
   await sleep(300);
   // a device that could not start (its port taken) would leave a registered contact nobody answers at
-  if (dev.child.exitCode !== null || dev.child.signalCode !== null) throw new Error(`the device (SIPp on ${devicePort}) ended at start:\n${dev.output().slice(-2000)}`);
+  if (dev.ended() !== null) throw new Error(`the device (SIPp on ${devicePort}) ended at start:\n${dev.output().slice(-2000)}`);
   try {
     return await fn(devicePort, dev);
   } finally {
@@ -1053,18 +1054,18 @@ async function deferredBench() {
       const c0 = cpuSeconds(target.pid);
       from = (t0 - target.startedAt) / 1000;
       await registerDevice(target, 'offline', 'offlinepw', devicePort);
+      // a delivery that stalls says what it is waiting on while it waits, and when it gives up
+      const state = (h) =>
+        `${h.storedMessages} left, ${h.registrations} registered, transactions ${JSON.stringify(h.transactions)}, loop lag ${h.overload?.loopLagMs} ms; ` +
+        `the device ${device.ended() === null ? 'runs' : `ended (${device.ended()})`}`;
       let said = t0;
       for (;;) {
         const h = await target.health();
         if (h.storedMessages === 0) break;
-        // a delivery that stalls says what it is waiting on while it waits, and when it gives up
-        const state = () =>
-          `${h.storedMessages} left, ${h.registrations} registered, transactions ${JSON.stringify(h.transactions)}, loop lag ${h.overload?.loopLagMs} ms; ` +
-          `the device ${device.child.exitCode === null && device.child.signalCode === null ? 'runs' : `ended (${device.child.exitCode ?? device.child.signalCode})`}`;
-        if (Date.now() - t0 > 600_000) throw new Error(`delivery did not finish in 10 minutes: ${state()}\nthe device's last output:\n${device.output().slice(-3000)}`);
+        if (Date.now() - t0 > 600_000) throw new Error(`delivery did not finish in 10 minutes: ${state(h)}\nthe device's last output:\n${device.output().slice(-3000)}`);
         if (Date.now() - said >= 30_000) {
           said = Date.now();
-          console.log(`  (delivering, ${((said - t0) / 1000).toFixed(0)} s: ${state()})`);
+          console.log(`  (delivering, ${((said - t0) / 1000).toFixed(0)} s: ${state(h)})`);
         }
         await sleep(100);
       }

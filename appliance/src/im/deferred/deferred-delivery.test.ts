@@ -6,16 +6,19 @@ import type { Logger } from '../../log.js';
 import type { DeferredStore, StoredMessage } from './deferred-store.js';
 import { DeferredDelivery } from './deferred-delivery.js';
 
+/** the store's read of a user's oldest messages, as the fakes below give it */
+type Oldest = (user: string, limit: number, after: number) => Promise<StoredMessage[]>;
+
 // A delivery run that throws (its store unreadable for a while) must be tried again on its own:
 // before, a registered user's messages waited for their next REGISTER.
 describe('deferred delivery after a run that threw (P2)', () => {
-  let oldest: ReturnType<typeof vi.fn<(user: string, limit: number, after: number) => Promise<StoredMessage[]>>>;
+  let oldest: ReturnType<typeof vi.fn<Oldest>>;
   let error: ReturnType<typeof vi.fn>;
   let delivery: DeferredDelivery;
 
   beforeEach(() => {
     vi.useFakeTimers();
-    oldest = vi.fn<(user: string, limit: number, after: number) => Promise<StoredMessage[]>>();
+    oldest = vi.fn<Oldest>();
     error = vi.fn();
     const store = { pendingFor: () => 1, recipients: [], oldest, removeMany: async () => undefined } as unknown as DeferredStore;
     // nobody online: a run that reads the store ends at its first message, waiting for a REGISTER
@@ -102,7 +105,7 @@ describe('deferred delivery when a store read throws during pushes (P2)', () => 
     });
     // the first read gives one message (less than a batch: nothing is read ahead); the next one,
     // made by a second pusher while the first waits for its answer, fails
-    const oldest = vi.fn<(user: string, limit: number, after: number) => Promise<StoredMessage[]>>()
+    const oldest = vi.fn<Oldest>()
       .mockResolvedValueOnce([stored(1)]).mockRejectedValueOnce(new Error('SQLITE_BUSY: database is locked')).mockResolvedValue([]);
     const removed: number[][] = [];
     const store = { pendingFor: () => 1, recipients: [], oldest, removeMany: async (ms: StoredMessage[]) => void removed.push(ms.map((m) => m.id)) } as unknown as DeferredStore;
