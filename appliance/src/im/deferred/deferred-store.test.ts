@@ -77,6 +77,30 @@ describe('deferred store (P2)', () => {
     expect(await store.oldest('carol', 1)).toEqual([]);
   });
 
+  it('passes over a row that does not decrypt, reads on in its place, and logs it once', async () => {
+    const logged: { msg: string; ids: number[] }[] = [];
+    const sink = { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; ids: number[] }) };
+    const watched = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), LIMITS, pino({ level: 'error' }, sink));
+    await watched.load();
+    for (let i = 0; i < 6; i++) await watched.add(msg('ivan', `v${i}`));
+    const ids = (await watched.oldest('ivan', 10)).map((m) => m.id);
+    // v1 altered on disk; v3 given a body sealed for another recipient (the recipient is the cipher's associated data)
+    await ds.query('UPDATE deferred_messages SET body = zeroblob(LENGTH(body)) WHERE id = ?', [ids[1]]);
+    await ds.query("UPDATE deferred_messages SET body = (SELECT body FROM deferred_messages WHERE recipient = 'bob' LIMIT 1) WHERE id = ?", [ids[3]]);
+    const text = (ms: { body: Buffer }[]) => ms.map((m) => m.body.toString());
+    // a batch of two holds two readable messages: the unreadable ones are read past, not counted
+    const first = await watched.oldest('ivan', 2);
+    expect(text(first)).toEqual(['v0', 'v2']);
+    expect(text(await watched.oldest('ivan', 2, first[1].id))).toEqual(['v4', 'v5']);
+    expect(text(await watched.oldest('ivan', 10))).toEqual(['v0', 'v2', 'v4', 'v5']);
+    expect(logged.map((l) => l.ids)).toEqual([[ids[1]], [ids[3]]]);
+    // kept for the expiry sweep (or the right key): still counted as waiting
+    expect(watched.pendingFor('ivan')).toBe(6);
+    await watched.removeMany(await watched.oldest('ivan', 10));
+    expect(watched.pendingFor('ivan')).toBe(2);
+    await ds.query('DELETE FROM deferred_messages WHERE id IN (?, ?)', [ids[1], ids[3]]);
+  });
+
   it('records failed attempts', async () => {
     const [m] = await store.oldest('bob', 1);
     await store.recordFailure(m.id, 3, 12345);

@@ -72,6 +72,8 @@ export class DeferredStore {
   private readonly counts = new Map<string, number>();
   private readonly bySender = new Map<string, number>();
   private readonly writes: WriteQueue;
+  /** ids of rows `oldest` found unreadable and logged (see there) */
+  private readonly unreadable = new Set<number>();
   /** the recipient's service profile (Y1): false when nothing may be stored for them */
   gate: ((recipient: string) => boolean) | null = null;
 
@@ -147,27 +149,65 @@ export class DeferredStore {
    * The oldest unexpired stored messages of a recipient after `afterId` (0: from the first),
    * decrypted, in arrival order. One plain statement on the (recipient, id) index: TypeORM's find
    * built a query and transformed every row on the event loop, a third of a push's store cost.
+   *
+   * A row that does not decrypt (the data folder's key replaced, the row altered or moved to
+   * another recipient: the recipient is the cipher's associated data) is passed over, and the
+   * rows after it read in its place: it can never be delivered, and throwing here stopped every
+   * later message of that recipient for good. It is kept, not deleted (the right key put back
+   * delivers it, late), until the expiry sweep removes it with the rest (`purgeExpired`, which
+   * already tells nobody of a body it cannot read).
    */
   async oldest(recipient: string, limit: number, afterId = 0): Promise<StoredMessage[]> {
-    const rows = (await this.ds.query(OLDEST_SQL, [recipient, afterId, Date.now(), limit])) as RawStored[];
-    const out = new Array<StoredMessage>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      out[i] = {
-        id: Number(r.id),
-        recipient: r.recipient,
-        fromHeader: r.fromHeader,
-        senderAor: r.senderAor,
-        contentType: r.contentType,
-        body: this.cipher.decrypt(r.body, r.recipient),
-        receivedAt: Number(r.receivedAt),
-        expiresAt: Number(r.expiresAt),
-        attempts: Number(r.attempts),
-        nextAttemptAt: Number(r.nextAttemptAt),
-        callId: r.callId,
-      };
+    const out: StoredMessage[] = [];
+    let unreadable: number[] | null = null;
+    for (let after = afterId; ; ) {
+      const want = limit - out.length;
+      const rows = (await this.ds.query(OLDEST_SQL, [recipient, after, Date.now(), want])) as RawStored[];
+      for (const r of rows) {
+        const body = this.opened(r);
+        if (body === null) (unreadable ??= []).push(Number(r.id));
+        else
+          out.push({
+            id: Number(r.id),
+            recipient: r.recipient,
+            fromHeader: r.fromHeader,
+            senderAor: r.senderAor,
+            contentType: r.contentType,
+            body,
+            receivedAt: Number(r.receivedAt),
+            expiresAt: Number(r.expiresAt),
+            attempts: Number(r.attempts),
+            nextAttemptAt: Number(r.nextAttemptAt),
+            callId: r.callId,
+          });
+      }
+      if (rows.length < want || out.length === limit) break;
+      after = Number(rows[rows.length - 1].id);
     }
+    if (unreadable !== null) this.reportUnreadable(recipient, unreadable);
     return out;
+  }
+
+  /** A row's body decrypted, or null when it does not decrypt (see `oldest`). */
+  private opened(r: RawStored): Buffer | null {
+    try {
+      return this.cipher.decrypt(r.body, r.recipient);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Rows passed over as unreadable, logged once each (a delivery run reads them again every time
+   * it starts): an error, since a message is lost to its recipient unless the key comes back.
+   */
+  private reportUnreadable(recipient: string, ids: number[]): void {
+    const fresh = ids.filter((id) => !this.unreadable.has(id));
+    if (fresh.length === 0) return;
+    // bounded: a wrong key makes every row unreadable, and the ids are only for not logging twice
+    if (this.unreadable.size + fresh.length > MAX_UNREADABLE_REMEMBERED) this.unreadable.clear();
+    for (const id of fresh) this.unreadable.add(id);
+    this.log.error({ recipient, ids: fresh.slice(0, 20), n: fresh.length }, 'stored messages that do not decrypt passed over (is message-store.key the one they were stored with?)');
   }
 
   /**
@@ -300,6 +340,8 @@ type RawStored = Omit<DeferredMessageRow, 'id' | 'receivedAt' | 'expiresAt' | 'a
 const OLDEST_SQL =
   'SELECT id, recipient, from_header AS "fromHeader", sender_aor AS "senderAor", content_type AS "contentType", body, received_at AS "receivedAt", expires_at AS "expiresAt", attempts, next_attempt_at AS "nextAttemptAt", call_id AS "callId"' +
   ' FROM deferred_messages WHERE recipient = ? AND id > ? AND expires_at > ? ORDER BY id LIMIT ?';
+/** Unreadable rows' ids remembered so as to log each once (see `reportUnreadable`). */
+const MAX_UNREADABLE_REMEMBERED = 100_000;
 /** Expired rows deleted per transaction (CPIM bodies are read and decrypted, so not all at once). */
 const EXPIRED_BATCH = 200;
 
