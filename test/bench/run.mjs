@@ -108,7 +108,18 @@ function run(cmd, argv, opts = {}) {
 }
 
 function cleanup() {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) {
+    // Kamailio's workers first: killed outright, its main process cannot end them, and a run
+    // stopped by Ctrl-C or `timeout` left them holding core 0 and their ports
+    for (const pid of childPids(c.pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ended meanwhile
+      }
+    }
+    c.kill('SIGKILL');
+  }
   rmSync(WORK, { recursive: true, force: true });
 }
 process.on('exit', cleanup);
@@ -121,18 +132,29 @@ function rssKb(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
-/** CPU seconds (user+system) of a process and its child processes (Kamailio's workers), from /proc. */
-function cpuSeconds(pid) {
-  let total = 0;
+/** The /proc/PID/stat fields after the command of each process, by pid (those that ended meanwhile left out). */
+function processStats() {
+  const out = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
-      if (Number(entry) === pid || Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / 100;
+      out.push({ pid: Number(entry), f: readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ') });
     } catch {
       // the process ended meanwhile
     }
   }
+  return out;
+}
+
+/** The processes a process started (Kamailio's workers), from /proc. */
+function childPids(pid) {
+  return pid === undefined ? [] : processStats().filter((p) => Number(p.f[1]) === pid).map((p) => p.pid);
+}
+
+/** CPU seconds (user+system) of a process and its child processes (Kamailio's workers), from /proc. */
+function cpuSeconds(pid) {
+  let total = 0;
+  for (const { pid: each, f } of processStats()) if (each === pid || Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / 100;
   return total;
 }
 
