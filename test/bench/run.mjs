@@ -96,9 +96,13 @@ const HELD_RETRANSMISSIONS = 0.01;
 /** The retransmissions im-client.mjs's allowance held past a tick, when there were any. */
 const heldFigure = (s) => (s.retransmissionsHeld ? ` (${s.retransmissionsHeld} held by the generator's allowance, see im-client.mjs)` : '');
 
+/** children started with `detached` (a process group of their own, killed as a group by cleanup) */
+const groups = new WeakSet();
+
 function run(cmd, argv, opts = {}) {
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   children.add(child);
+  if (opts.detached) groups.add(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -109,13 +113,13 @@ function run(cmd, argv, opts = {}) {
 
 function cleanup() {
   for (const c of children) {
-    // Kamailio's workers first: killed outright, its main process cannot end them, and a run
-    // stopped by Ctrl-C or `timeout` left them holding core 0 and their ports
-    for (const pid of childPids(c.pid)) {
+    // a process group of its own (Kamailio: its workers too, which its main process, killed
+    // outright or already dead, cannot end; a stopped run left them on core 0 with their ports)
+    if (groups.has(c)) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(-c.pid, 'SIGKILL');
       } catch {
-        // ended meanwhile
+        // the whole group ended meanwhile
       }
     }
     c.kill('SIGKILL');
@@ -132,29 +136,18 @@ function rssKb(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
-/** The /proc/PID/stat fields after the command of each process, by pid (those that ended meanwhile left out). */
-function processStats() {
-  const out = [];
+/** CPU seconds (user+system) of a process and its child processes (Kamailio's workers), from /proc. */
+function cpuSeconds(pid) {
+  let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      out.push({ pid: Number(entry), f: readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ') });
+      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      if (Number(entry) === pid || Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / 100;
     } catch {
       // the process ended meanwhile
     }
   }
-  return out;
-}
-
-/** The processes a process started (Kamailio's workers), from /proc. */
-function childPids(pid) {
-  return pid === undefined ? [] : processStats().filter((p) => Number(p.f[1]) === pid).map((p) => p.pid);
-}
-
-/** CPU seconds (user+system) of a process and its child processes (Kamailio's workers), from /proc. */
-function cpuSeconds(pid) {
-  let total = 0;
-  for (const { pid: each, f } of processStats()) if (each === pid || Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / 100;
   return total;
 }
 
@@ -325,7 +318,7 @@ async function startKamailio(name, withAuth, users) {
     .replaceAll('@AUTH@', withAuth ? '1' : '0');
   writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
   // its shared pool must hold every transaction of 10,000/s and more for tm's wait timer (5 s)
-  const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', ...KAMAILIO_ALLOCATOR, '-m', '4096', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]));
+  const k = run(...pinned(SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', ...KAMAILIO_ALLOCATOR, '-m', '4096', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]), { detached: true });
   await sleep(1500);
   if (k.ended() !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: withAuth ? 'Kamailio 5.6 (auth)' : 'Kamailio 5.6 (no auth)', port: sipPort, pid: k.child.pid, stop: async () => (k.child.kill('SIGTERM'), await k.done) };

@@ -78,8 +78,8 @@ describe('deferred store (P2)', () => {
   });
 
   it('passes over a row that does not decrypt, reads on in its place, and logs it once', async () => {
-    const logged: { msg: string; ids: number[] }[] = [];
-    const sink = { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; ids: number[] }) };
+    const logged: { msg: string; ids: number[]; why: string }[] = [];
+    const sink = { write: (line: string) => void logged.push(JSON.parse(line) as { msg: string; ids: number[]; why: string }) };
     const watched = new DeferredStore(ds, MessageCipher.loadOrCreate(dir), LIMITS, pino({ level: 'error' }, sink));
     await watched.load();
     for (let i = 0; i < 6; i++) await watched.add(msg('ivan', `v${i}`));
@@ -94,10 +94,12 @@ describe('deferred store (P2)', () => {
     expect(text(await watched.oldest('ivan', 2, first[1].id))).toEqual(['v4', 'v5']);
     expect(text(await watched.oldest('ivan', 10))).toEqual(['v0', 'v2', 'v4', 'v5']);
     expect(logged.map((l) => l.ids)).toEqual([[ids[1]], [ids[3]]]);
+    expect(logged[0].why).toMatch(/authenticate/);
     // kept for the expiry sweep (or the right key): still counted as waiting
     expect(watched.pendingFor('ivan')).toBe(6);
     await watched.removeMany(await watched.oldest('ivan', 10));
     expect(watched.pendingFor('ivan')).toBe(2);
+    expect(Number(((await ds.query("SELECT COUNT(*) AS n FROM deferred_messages WHERE recipient = 'ivan'")) as { n: number }[])[0].n)).toBe(2);
     await ds.query('DELETE FROM deferred_messages WHERE id IN (?, ?)', [ids[1], ids[3]]);
   });
 

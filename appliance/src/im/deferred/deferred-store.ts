@@ -153,19 +153,24 @@ export class DeferredStore {
    * A row that does not decrypt (the data folder's key replaced, the row altered or moved to
    * another recipient: the recipient is the cipher's associated data) is passed over, and the
    * rows after it read in its place: it can never be delivered, and throwing here stopped every
-   * later message of that recipient for good. It is kept, not deleted (the right key put back
-   * delivers it, late), until the expiry sweep removes it with the rest (`purgeExpired`, which
-   * already tells nobody of a body it cannot read).
+   * later message of that recipient for good. It is kept, not deleted, and still counted against
+   * the recipient's limits and quota (the original key restored and the server restarted delivers
+   * it, late), until the expiry sweep removes it with the rest (`purgeExpired`, which already tells
+   * nobody of a body it cannot read) or the recipient's messages are purged.
    */
   async oldest(recipient: string, limit: number, afterId = 0): Promise<StoredMessage[]> {
     const out: StoredMessage[] = [];
     let unreadable: number[] | null = null;
+    let why = '';
     for (let after = afterId; ; ) {
       const want = limit - out.length;
       const rows = (await this.ds.query(OLDEST_SQL, [recipient, after, Date.now(), want])) as RawStored[];
       for (const r of rows) {
         const body = this.opened(r);
-        if (body === null) (unreadable ??= []).push(Number(r.id));
+        if (typeof body === 'string') {
+          (unreadable ??= []).push(Number(r.id));
+          why ||= body;
+        }
         else
           out.push({
             id: Number(r.id),
@@ -184,30 +189,31 @@ export class DeferredStore {
       if (rows.length < want || out.length === limit) break;
       after = Number(rows[rows.length - 1].id);
     }
-    if (unreadable !== null) this.reportUnreadable(recipient, unreadable);
+    if (unreadable !== null) this.reportUnreadable(recipient, unreadable, why);
     return out;
   }
 
-  /** A row's body decrypted, or null when it does not decrypt (see `oldest`). */
-  private opened(r: RawStored): Buffer | null {
+  /** A row's body decrypted, or why it does not decrypt (see `oldest`). */
+  private opened(r: RawStored): Buffer | string {
     try {
       return this.cipher.decrypt(r.body, r.recipient);
-    } catch {
-      return null;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
     }
   }
 
   /**
-   * Rows passed over as unreadable, logged once each (a delivery run reads them again every time
-   * it starts): an error, since a message is lost to its recipient unless the key comes back.
+   * Rows passed over as unreadable, logged once each while the process runs (a delivery run reads
+   * them again every time it starts), with the first one's error: an error, since a message is
+   * lost to its recipient unless the key comes back.
    */
-  private reportUnreadable(recipient: string, ids: number[]): void {
+  private reportUnreadable(recipient: string, ids: number[], why: string): void {
     const fresh = ids.filter((id) => !this.unreadable.has(id));
     if (fresh.length === 0) return;
     // bounded: a wrong key makes every row unreadable, and the ids are only for not logging twice
     if (this.unreadable.size + fresh.length > MAX_UNREADABLE_REMEMBERED) this.unreadable.clear();
     for (const id of fresh) this.unreadable.add(id);
-    this.log.error({ recipient, ids: fresh.slice(0, 20), n: fresh.length }, 'stored messages that do not decrypt passed over (is message-store.key the one they were stored with?)');
+    this.log.error({ recipient, ids: fresh.slice(0, 20), n: fresh.length, why }, 'stored messages that do not decrypt passed over (is message-store.key the one they were stored with?)');
   }
 
   /**
