@@ -170,21 +170,21 @@ export class DeferredStore {
         if (typeof body === 'string') {
           (unreadable ??= []).push(Number(r.id));
           why ||= body;
+          continue;
         }
-        else
-          out.push({
-            id: Number(r.id),
-            recipient: r.recipient,
-            fromHeader: r.fromHeader,
-            senderAor: r.senderAor,
-            contentType: r.contentType,
-            body,
-            receivedAt: Number(r.receivedAt),
-            expiresAt: Number(r.expiresAt),
-            attempts: Number(r.attempts),
-            nextAttemptAt: Number(r.nextAttemptAt),
-            callId: r.callId,
-          });
+        out.push({
+          id: Number(r.id),
+          recipient: r.recipient,
+          fromHeader: r.fromHeader,
+          senderAor: r.senderAor,
+          contentType: r.contentType,
+          body,
+          receivedAt: Number(r.receivedAt),
+          expiresAt: Number(r.expiresAt),
+          attempts: Number(r.attempts),
+          nextAttemptAt: Number(r.nextAttemptAt),
+          callId: r.callId,
+        });
       }
       if (rows.length < want || out.length === limit) break;
       after = Number(rows[rows.length - 1].id);
