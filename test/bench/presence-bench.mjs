@@ -53,7 +53,7 @@ async function startKamailioPresence(ctx, name, users) {
   writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
   const k = ctx.run(...ctx.pinned(ctx.SERVER_CORE, 'kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', ...ctx.KAMAILIO_ALLOCATOR, '-m', '512', '-M', '16', '-w', dir, '-P', path.join(dir, 'k.pid')]), { detached: true });
   await ctx.sleep(1500);
-  if (k.child.exitCode !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
+  if (k.ended() !== null) throw new Error(`kamailio did not start:\n${k.output()}`);
   return { name: 'Kamailio', port: sipPort, pid: k.child.pid, health: null, stop: async () => (k.child.kill('SIGTERM'), await k.done) };
 }
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { startAppliance, health, eventually, type RunningAppliance } from '../support/appliance.js';
 import { sipp, sippOk, sippDevice, received, header } from '../support/sipp.js';
+import { runSql } from '../support/store-sql.js';
 
 // SIPp answers only the first challenge and only with MD5, so MD5 is offered first here.
 const CONFIG = { auth: { algorithms: ['MD5', 'SHA-256'] } };
@@ -192,7 +191,7 @@ describe('deferred messaging (P2)', () => {
       expect(received(r.messages).pop()).toMatch(/^SIP\/2\.0 202/);
     }
     // the second row's sealed body altered on disk, as a restored backup without its key would leave it
-    await sql("UPDATE deferred_messages SET body = zeroblob(LENGTH(body)) WHERE id = (SELECT id FROM deferred_messages WHERE recipient = 'frank' ORDER BY id LIMIT 1 OFFSET 1)");
+    await runSql(app, "UPDATE deferred_messages SET body = zeroblob(LENGTH(body)) WHERE id = (SELECT id FROM deferred_messages WHERE recipient = 'frank' ORDER BY id LIMIT 1 OFFSET 1)");
     const frank = await device(2);
     await register('frank', `127.0.0.1:${frank.port}`);
     const got = await frank.run.done;
@@ -214,14 +213,3 @@ describe('deferred messaging (P2)', () => {
     await register('frank', `127.0.0.1:${again.port}`, { expires: 0 });
   });
 });
-
-/** One statement on the running appliance's SQLite store (it waits for the appliance's own writes). */
-async function sql(statement: string): Promise<void> {
-  const db = new sqlite3.Database(path.join(app.dataDir, 'parley.sqlite'));
-  try {
-    db.configure('busyTimeout', 5000);
-    await new Promise<void>((resolve, reject) => db.run(statement, (err) => (err ? reject(err) : resolve())));
-  } finally {
-    db.close();
-  }
-}

@@ -1,9 +1,8 @@
-import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAppliance, health, type RunningAppliance } from '../support/appliance.js';
 import { RawClient, buildRequest, headerOf, type RequestSpec } from '../support/raw-client.js';
 import { authorize } from '../support/digest-client.js';
+import { runSql } from '../support/store-sql.js';
 
 const D = 'parley.test';
 let app: RunningAppliance;
@@ -15,16 +14,6 @@ afterAll(async () => {
   await app?.cleanup();
 });
 
-/** Runs one statement on the appliance's store from outside, as a failing disk or an operator's mistake would. */
-async function sql(statement: string): Promise<void> {
-  const db = new sqlite3.Database(path.join(app.dataDir, 'parley.sqlite'));
-  try {
-    await new Promise<void>((resolve, reject) => db.run(statement, (err) => (err ? reject(err) : resolve())));
-  } finally {
-    await new Promise<void>((resolve) => db.close(() => resolve()));
-  }
-}
-
 async function authenticated(c: RawClient, spec: RequestSpec, user: string, password: string): Promise<string> {
   const first = await c.request(buildRequest({ ...spec, cseq: 1 }));
   const challenge = headerOf(first, 'Proxy-Authenticate')[0];
@@ -35,7 +24,7 @@ async function authenticated(c: RawClient, spec: RequestSpec, user: string, pass
 describe('one request never takes the process down', () => {
   it('survives a failure after the final response (SUBSCRIBE answered 200, then its document store read fails)', async () => {
     // the documents table disappears under the running server: every read of it now fails
-    await sql('ALTER TABLE xcap_documents RENAME TO xcap_documents_away');
+    await runSql(app, 'ALTER TABLE xcap_documents RENAME TO xcap_documents_away');
     try {
       const c = await RawClient.udp(app.sipPort);
       const spec: RequestSpec = {
@@ -48,7 +37,7 @@ describe('one request never takes the process down', () => {
       expect(await authenticated(c, m, 'alice', 'alice-pw')).toMatch(/^SIP\/2\.0 500 /);
       c.close();
     } finally {
-      await sql('ALTER TABLE xcap_documents_away RENAME TO xcap_documents');
+      await runSql(app, 'ALTER TABLE xcap_documents_away RENAME TO xcap_documents');
     }
     // the process is alive, answers, and logged what failed, as an error of that request
     const c = await RawClient.udp(app.sipPort);

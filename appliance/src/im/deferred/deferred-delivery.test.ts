@@ -9,6 +9,11 @@ import { DeferredDelivery } from './deferred-delivery.js';
 /** the store's read of a user's oldest messages, as the fakes below give it */
 type Oldest = (user: string, limit: number, after: number) => Promise<StoredMessage[]>;
 
+const domain = { aor: (u: string) => `sip:${u}@parley.test` } as unknown as LocalDomain;
+const OPTIONS = { retryMinSec: 1, retryMaxSec: 600, timeoutMs: 8000 };
+/** a logger whose errors the test reads */
+const logWith = (error: ReturnType<typeof vi.fn>) => ({ error, warn: vi.fn(), info: vi.fn(), debug: vi.fn() }) as unknown as Logger;
+
 // A delivery run that throws (its store unreadable for a while) must be tried again on its own:
 // before, a registered user's messages waited for their next REGISTER.
 describe('deferred delivery after a run that threw (P2)', () => {
@@ -23,9 +28,7 @@ describe('deferred delivery after a run that threw (P2)', () => {
     const store = { pendingFor: () => 1, recipients: [], oldest, removeMany: async () => undefined } as unknown as DeferredStore;
     // nobody online: a run that reads the store ends at its first message, waiting for a REGISTER
     const location = { lookup: () => [] } as unknown as LocationService;
-    const domain = { aor: (u: string) => `sip:${u}@parley.test` } as unknown as LocalDomain;
-    const log = { error, warn: vi.fn(), info: vi.fn(), debug: vi.fn() } as unknown as Logger;
-    delivery = new DeferredDelivery({} as SipStack, store, location, domain, { retryMinSec: 1, retryMaxSec: 600, timeoutMs: 8000 }, log);
+    delivery = new DeferredDelivery({} as SipStack, store, location, domain, OPTIONS, logWith(error));
   });
   afterEach(() => {
     delivery.stop();
@@ -111,7 +114,6 @@ describe('deferred delivery when a store read throws during pushes (P2)', () => 
     const store = { pendingFor: () => 1, recipients: [], oldest, removeMany: async (ms: StoredMessage[]) => void removed.push(ms.map((m) => m.id)) } as unknown as DeferredStore;
     const binding = { aor: 'sip:carol@parley.test', contactUri: 'sip:carol@127.0.0.1:5999', transport: 'UDP', sourceAddress: '127.0.0.1', sourcePort: 5999, flowId: 'udp:127.0.0.1:5999' };
     const location = { lookup: () => [binding] } as unknown as LocationService;
-    const domain = { aor: (u: string) => `sip:${u}@parley.test` } as unknown as LocalDomain;
     const answers: ((res: { status: number }) => void)[] = [];
     const stack = {
       newId: () => 'id',
@@ -121,8 +123,7 @@ describe('deferred delivery when a store read throws during pushes (P2)', () => 
       sendRequest: (_req: unknown, _dest: unknown, on: { onFinal: (res: { status: number }) => void }) => (answers.push(on.onFinal), {}),
     } as unknown as SipStack;
     const error = vi.fn();
-    const log = { error, warn: vi.fn(), info: vi.fn(), debug: vi.fn() } as unknown as Logger;
-    const delivery = new DeferredDelivery(stack, store, location, domain, { retryMinSec: 1, retryMaxSec: 600, timeoutMs: 8000 }, log);
+    const delivery = new DeferredDelivery(stack, store, location, domain, OPTIONS, logWith(error));
     delivery.onRegistered('carol');
     await vi.advanceTimersByTimeAsync(0);
     // message 1 is out, its answer not yet in; the read after it has failed
